@@ -1,0 +1,1 @@
+// The Auth module. Its types live in files named after them.

@@ -1,0 +1,1 @@
+// The Config module. Its types live in files named after them.

@@ -1,0 +1,1 @@
+// The MCPCore module. Its types live in files named after them.

@@ -1,0 +1,1 @@
+// The RateLimit module. Its types live in files named after them.

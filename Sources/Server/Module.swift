@@ -1,0 +1,1 @@
+// The Server module. Its types live in files named after them.

@@ -1,0 +1,1 @@
+// The TLS module. Its types live in files named after them.

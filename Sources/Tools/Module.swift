@@ -1,0 +1,1 @@
+// The Tools module. Its types live in files named after them.
