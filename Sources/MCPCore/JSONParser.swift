@@ -1,0 +1,290 @@
+/// A strict RFC 8259 JSON parser with caps, for input from the network.
+///
+/// It refuses what a lenient parser would guess at: trailing commas, comments, leading
+/// zeros, `NaN`, invalid escapes, lone surrogates, control characters in strings, invalid
+/// UTF-8 and anything after the value. Nesting is capped (``Limits/maxDepth``) so a
+/// 10,000-deep array costs a bounded stack, and the input size is capped before the first
+/// byte is read. Duplicate object keys keep the last value, as most parsers do.
+public struct JSONParser {
+    public struct Limits: Sendable, Hashable {
+        public var maxDepth: Int
+        public var maxBytes: Int
+
+        public init(maxDepth: Int = 64, maxBytes: Int = 4 << 20) {
+            self.maxDepth = maxDepth
+            self.maxBytes = maxBytes
+        }
+    }
+
+    /// Why a document was refused, with the byte offset where it went wrong.
+    public struct Error: Swift.Error, Sendable, Hashable, CustomStringConvertible {
+        public enum Reason: String, Sendable, Hashable {
+            case tooLarge = "document too large"
+            case tooDeep = "nesting too deep"
+            case unexpectedEnd = "unexpected end of input"
+            case unexpectedCharacter = "unexpected character"
+            case invalidNumber = "invalid number"
+            case invalidString = "invalid string"
+            case invalidEscape = "invalid escape"
+            case invalidUTF8 = "invalid UTF-8"
+            case trailingData = "trailing data after the value"
+        }
+
+        public var reason: Reason
+        public var offset: Int
+
+        public var description: String { "\(reason.rawValue) at byte \(offset)" }
+    }
+
+    public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = Limits()) throws(Error) -> JSONValue {
+        guard bytes.count <= limits.maxBytes else { throw Error(reason: .tooLarge, offset: limits.maxBytes) }
+        let array = Array(bytes)
+        return try array.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
+            var parser = Cursor(bytes: buffer, maxDepth: limits.maxDepth)
+            parser.skipWhitespace()
+            let value = try parser.parseValue(depth: 0)
+            parser.skipWhitespace()
+            guard parser.index == buffer.count else { throw Error(reason: .trailingData, offset: parser.index) }
+            return value
+        }
+    }
+
+    public static func parse(_ string: String, limits: Limits = Limits()) throws(Error) -> JSONValue {
+        try parse(Array(string.utf8), limits: limits)
+    }
+}
+
+extension JSONParser {
+    fileprivate struct Cursor {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let maxDepth: Int
+        var index = 0
+
+        init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+            self.bytes = bytes
+            self.maxDepth = maxDepth
+        }
+
+        func fail(_ reason: Error.Reason) -> Error { Error(reason: reason, offset: index) }
+
+        mutating func skipWhitespace() {
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x0A, 0x0D, 0x09: index += 1
+                default: return
+                }
+            }
+        }
+
+        func peek() throws(Error) -> UInt8 {
+            guard index < bytes.count else { throw fail(.unexpectedEnd) }
+            return bytes[index]
+        }
+
+        mutating func expect(_ literal: StaticString, _ value: JSONValue) throws(Error) -> JSONValue {
+            let count = literal.utf8CodeUnitCount
+            guard index + count <= bytes.count else { throw Error(reason: .unexpectedEnd, offset: bytes.count) }
+            let start = literal.utf8Start
+            for offset in 0..<count where bytes[index + offset] != start[offset] {
+                throw Error(reason: .unexpectedCharacter, offset: index + offset)
+            }
+            index += count
+            return value
+        }
+
+        mutating func parseValue(depth: Int) throws(Error) -> JSONValue {
+            switch try peek() {
+            case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
+            case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+            case UInt8(ascii: "\""): return .string(try parseString())
+            case UInt8(ascii: "t"): return try expect("true", .bool(true))
+            case UInt8(ascii: "f"): return try expect("false", .bool(false))
+            case UInt8(ascii: "n"): return try expect("null", .null)
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+            default: throw fail(.unexpectedCharacter)
+            }
+        }
+
+        mutating func parseObject(depth: Int) throws(Error) -> JSONValue {
+            guard depth <= maxDepth else { throw fail(.tooDeep) }
+            index += 1
+            var object = JSONObject()
+            skipWhitespace()
+            if try peek() == UInt8(ascii: "}") {
+                index += 1
+                return .object(object)
+            }
+            while true {
+                skipWhitespace()
+                guard try peek() == UInt8(ascii: "\"") else { throw fail(.unexpectedCharacter) }
+                let key = try parseString()
+                skipWhitespace()
+                guard try peek() == UInt8(ascii: ":") else { throw fail(.unexpectedCharacter) }
+                index += 1
+                skipWhitespace()
+                object[key] = try parseValue(depth: depth)
+                skipWhitespace()
+                switch try peek() {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "}"):
+                    index += 1
+                    return .object(object)
+                default: throw fail(.unexpectedCharacter)
+                }
+            }
+        }
+
+        mutating func parseArray(depth: Int) throws(Error) -> JSONValue {
+            guard depth <= maxDepth else { throw fail(.tooDeep) }
+            index += 1
+            var elements: [JSONValue] = []
+            skipWhitespace()
+            if try peek() == UInt8(ascii: "]") {
+                index += 1
+                return .array(elements)
+            }
+            while true {
+                skipWhitespace()
+                elements.append(try parseValue(depth: depth))
+                skipWhitespace()
+                switch try peek() {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "]"):
+                    index += 1
+                    return .array(elements)
+                default: throw fail(.unexpectedCharacter)
+                }
+            }
+        }
+
+        /// Numbers per RFC 8259 s6: an integer that fits `Int64` stays an integer; anything
+        /// with a fraction or exponent, or too large, becomes a double.
+        mutating func parseNumber() throws(Error) -> JSONValue {
+            let start = index
+            var isInteger = true
+            if bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count else { throw fail(.invalidNumber) }
+            if bytes[index] == UInt8(ascii: "0") {
+                index += 1
+            } else if isDigit(bytes[index]) {
+                while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            } else {
+                throw fail(.invalidNumber)
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                isInteger = false
+                index += 1
+                guard index < bytes.count, isDigit(bytes[index]) else { throw fail(.invalidNumber) }
+                while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                isInteger = false
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
+                guard index < bytes.count, isDigit(bytes[index]) else { throw fail(.invalidNumber) }
+                while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            }
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            if isInteger, let int = Int64(text) { return .int(int) }
+            guard let double = Double(text), double.isFinite else {
+                throw Error(reason: .invalidNumber, offset: start)
+            }
+            return .double(double)
+        }
+
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+        /// A string, validated as UTF-8 as it is read. The fast path copies a run of plain
+        /// bytes at once; escapes are decoded into the same scratch buffer.
+        mutating func parseString() throws(Error) -> String {
+            index += 1
+            let start = index
+            // Fast path: no escapes, all bytes printable.
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    guard let string = String(validating: slice, as: UTF8.self) else {
+                        throw Error(reason: .invalidUTF8, offset: start)
+                    }
+                    index += 1
+                    return string
+                }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                index += 1
+            }
+            var scratch = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
+            while true {
+                guard index < bytes.count else { throw fail(.unexpectedEnd) }
+                let byte = bytes[index]
+                switch byte {
+                case UInt8(ascii: "\""):
+                    guard let string = String(validating: scratch, as: UTF8.self) else {
+                        throw Error(reason: .invalidUTF8, offset: start)
+                    }
+                    index += 1
+                    return string
+                case UInt8(ascii: "\\"):
+                    index += 1
+                    try parseEscape(into: &scratch)
+                case 0x00..<0x20:
+                    throw fail(.invalidString)
+                default:
+                    scratch.append(byte)
+                    index += 1
+                }
+            }
+        }
+
+        mutating func parseEscape(into scratch: inout [UInt8]) throws(Error) {
+            let byte = try peek()
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(byte)
+            case UInt8(ascii: "b"): scratch.append(0x08)
+            case UInt8(ascii: "f"): scratch.append(0x0C)
+            case UInt8(ascii: "n"): scratch.append(0x0A)
+            case UInt8(ascii: "r"): scratch.append(0x0D)
+            case UInt8(ascii: "t"): scratch.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try parseHex4()
+                if (0xD800...0xDBFF).contains(scalar) {
+                    // A high surrogate must be followed by an escaped low surrogate.
+                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                        bytes[index + 1] == UInt8(ascii: "u")
+                    else { throw fail(.invalidEscape) }
+                    index += 2
+                    let low = try parseHex4()
+                    guard (0xDC00...0xDFFF).contains(low) else { throw fail(.invalidEscape) }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw fail(.invalidEscape)
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { throw fail(.invalidEscape) }
+                scratch.append(contentsOf: UTF8.encode(unicode)!)
+            default:
+                throw Error(reason: .invalidEscape, offset: index - 1)
+            }
+        }
+
+        mutating func parseHex4() throws(Error) -> UInt32 {
+            guard index + 4 <= bytes.count else { throw Error(reason: .unexpectedEnd, offset: bytes.count) }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                let digit: UInt32
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+                default: throw fail(.invalidEscape)
+                }
+                value = value << 4 | digit
+                index += 1
+            }
+            return value
+        }
+    }
+}

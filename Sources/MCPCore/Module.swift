@@ -1,1 +1,0 @@
-// The MCPCore module. Its types live in files named after them.
