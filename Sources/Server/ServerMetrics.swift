@@ -1,3 +1,4 @@
+import Foundation
 import Prometheus
 import Synchronization
 
@@ -25,6 +26,11 @@ public final class ServerMetrics: Sendable {
         public let help: String
         public let labels: [String]
 
+        /// Made on demand: swift-prometheus's descriptor is not `Sendable`.
+        var descriptor: MetricNameDescriptor {
+            MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        }
+
         public init(_ name: String, _ help: String, labels: [String] = []) {
             self.name = name
             self.help = help
@@ -36,7 +42,7 @@ public final class ServerMetrics: Sendable {
         let key = Self.key(family, values)
         return counters.withLock { cache in
             if let counter = cache[key] { return counter }
-            let counter = registry.makeCounter(name: family.name, labels: Self.pairs(family, values), help: family.help)
+            let counter = registry.makeCounter(descriptor: family.descriptor, labels: Self.pairs(family, values))
             cache[key] = counter
             return counter
         }
@@ -46,7 +52,7 @@ public final class ServerMetrics: Sendable {
         let key = Self.key(family, values)
         return gauges.withLock { cache in
             if let gauge = cache[key] { return gauge }
-            let gauge = registry.makeGauge(name: family.name, labels: Self.pairs(family, values), help: family.help)
+            let gauge = registry.makeGauge(descriptor: family.descriptor, labels: Self.pairs(family, values))
             cache[key] = gauge
             return gauge
         }
@@ -57,7 +63,7 @@ public final class ServerMetrics: Sendable {
         return histograms.withLock { cache in
             if let histogram = cache[key] { return histogram }
             let histogram = registry.makeDurationHistogram(
-                name: family.name, labels: Self.pairs(family, values), buckets: Self.latencyBuckets, help: family.help)
+                descriptor: family.descriptor, labels: Self.pairs(family, values), buckets: Self.latencyBuckets)
             cache[key] = histogram
             return histogram
         }
