@@ -47,10 +47,19 @@ enum BodyError: Error {
 extension Request {
     /// Collects the body up to `limit` bytes: refused from Content-Length before reading,
     /// and again while streaming for chunked bodies (413 either way).
-    func collectBody(limit: Int) async throws(BodyError) -> ByteBuffer {
+    ///
+    /// A body that is not complete within `timeout` closes the connection (slow senders
+    /// hold a connection and a buffer; the deadline bounds both).
+    func collectBody(limit: Int, timeout: Duration, context: MCPRequestContext, metrics: ServerMetrics?) async throws(BodyError) -> ByteBuffer {
         if let length = headers[.contentLength].flatMap(Int.init), length > limit {
             throw .tooLarge
         }
+        let channel = context.channel
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+            metrics?.counter(.timeouts, "body").increment()
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
         do {
             return try await body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {

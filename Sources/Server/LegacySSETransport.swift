@@ -64,7 +64,7 @@ struct LegacySSETransport: Sendable {
         }
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(limit: options.maxBody)
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, context: context, metrics: metrics)
         } catch .tooLarge {
             return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
         } catch {
@@ -103,11 +103,12 @@ struct LegacySSETransport: Sendable {
 struct GoAPITransport: Sendable {
     let dispatcher: MCPDispatcher
     let options: ServerOptions
+    let metrics: ServerMetrics?
 
     func call(_ request: Request, context: MCPRequestContext, transport: String) async -> Response {
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(limit: options.maxBody)
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, context: context, metrics: metrics)
         } catch .tooLarge {
             return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
         } catch {

@@ -55,7 +55,7 @@ public struct MCPServer: Sendable {
         router.post("/sse") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
         router.post("/messages") { request, context in await legacy.message(request, context: context) }
 
-        let api = GoAPITransport(dispatcher: dispatcher, options: options)
+        let api = GoAPITransport(dispatcher: dispatcher, options: options, metrics: metrics)
         if options.apiEnabled {
             router.post("/api/mcp/v1/call") { request, context in await api.call(request, context: context, transport: "http_api") }
             router.get("/api/mcp/v1/call") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST"]) }
@@ -86,7 +86,8 @@ public struct MCPServer: Sendable {
             httpDecoderConfiguration: .init(maxHeaderFieldSize: options.maxHeaderBytes, maxHeaderListSize: options.maxHeaderBytes, maxHeaderFieldCount: options.maxHeaderCount))
         let builder = HTTPServerBuilder { respond in
             PublicChildChannel(http1: HTTP1Channel(responder: respond, configuration: http1Configuration),
-                               security: security, admission: admission, extraHandlers: extraHandlers)
+                               security: security, admission: admission, extraHandlers: extraHandlers,
+                               headerTimeout: .nanoseconds(Int64(options.headerTimeout.components.seconds) * 1_000_000_000), metrics: metrics)
         }
         for (index, port) in ([options.port] + options.extraPorts).enumerated() {
             let app = Application(

@@ -28,6 +28,8 @@ struct PublicChildChannel: ServerChildChannel {
     let security: (any ConnectionSecurity)?
     let admission: (any ConnectionAdmission)?
     let extraHandlers: @Sendable () -> [any ChannelHandler]
+    let headerTimeout: TimeAmount
+    let metrics: ServerMetrics?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         if let admission, !admission.admit(channel) {
@@ -44,7 +46,24 @@ struct PublicChildChannel: ServerChildChannel {
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(error)
         }
-        return http1.setup(channel: channel, logger: logger)
+        // Per-connection deadline handlers go under and above the HTTP codec; the channel
+        // configuration is a cheap value, rebuilt per connection to carry them.
+        let metrics = self.metrics
+        let deadlines = RequestDeadlines(headerTimeout: headerTimeout) { phase in
+            metrics?.counter(.timeouts, phase).increment()
+        }
+        do {
+            try channel.pipeline.syncOperations.addHandler(RawRequestStartHandler(deadlines: deadlines))
+        } catch {
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        var configuration = http1.configuration
+        let base = configuration.additionalChannelHandlers
+        configuration.additionalChannelHandlers = {
+            [RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() })] + base()
+        }
+        return HTTP1Channel(responder: http1.responder, configuration: configuration).setup(channel: channel, logger: logger)
     }
 
     func handle(value: Value, logger: Logger) async {
