@@ -54,10 +54,9 @@ extension AppConfig {
             "a loopback address while tls.enabled is false (or server.allow_plaintext: true)"
         )
 
-        check(tls.certFile.isEmpty == tls.keyFile.isEmpty, tls.certFile.isEmpty ? "tls.cert_file" : "tls.key_file",
-              "tls.cert_file and tls.key_file set together")
-        check(tls.clientAuth == .off || !tls.clientCaFile.isEmpty, "tls.client_ca_file",
-              "a CA file when tls.client_auth is optional or required")
+        check(tls.certFile.isEmpty == tls.keyFile.isEmpty, tls.certFile.isEmpty ? "tls.key_file" : "tls.cert_file",
+              tls.certFile.isEmpty ? "to be set together with tls.cert_file" : "to be set together with tls.key_file")
+        check(tls.clientAuth == .off || !tls.clientCaFile.isEmpty, "tls.client_auth", "off while tls.client_ca_file is empty")
         check(tls.handshakeTimeout.milliseconds > 0, "tls.handshake_timeout", positive)
 
         var names: Set<String> = []
