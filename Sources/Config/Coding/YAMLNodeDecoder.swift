@@ -77,14 +77,17 @@ final class NodeDecoder: Decoder {
         switch node.kind {
         case let .sequence(items):
             return NodeUnkeyedContainer(decoder: self, items: items)
-        case let .scalar(scalar) where node.origin.isCommandLineLike && ScalarResolution.resolve(scalar) != .null:
-            // Environment variables and --set values write a list as "a,b,c".
-            let parts = scalar.value.isEmpty ? [] : scalar.value.split(separator: ",", omittingEmptySubsequences: false)
-            let items = parts.map { YAMLNode.scalar(String($0.trimmingPrefixAndSuffixSpaces()), origin: node.origin) }
-            return NodeUnkeyedContainer(decoder: self, items: items)
+        case let .scalar(scalar) where node.origin.isCommandLineLike:
+            // Environment variables and --set values write a list as "a,b,c" ("" is empty).
+            return NodeUnkeyedContainer(decoder: self, items: Self.commaSeparatedItems(scalar.value, origin: node.origin))
         default:
             throw mismatch("a list")
         }
+    }
+
+    static func commaSeparatedItems(_ text: String, origin: ConfigOrigin) -> [YAMLNode] {
+        let parts = text.isEmpty ? [] : text.split(separator: ",", omittingEmptySubsequences: false)
+        return parts.map { YAMLNode.scalar(String($0.trimmingPrefixAndSuffixSpaces()), origin: origin) }
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {

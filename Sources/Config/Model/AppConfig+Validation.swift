@@ -15,11 +15,29 @@ extension AppConfig {
     /// Throws the first violation, positioned at the node of `tree` that set it.
     func validate(against tree: YAMLNode) throws(ConfigError) {
         guard let violation = violations().first else { return }
-        let node = tree.node(at: violation.path) ?? tree
+        let node = Self.node(at: violation.path, in: tree)
         throw ConfigError(
             origin: node.origin, path: ConfigKeyPath.render(violation.path), expected: violation.expected,
             found: ScalarResolution.describe(node, secret: ConfigKeyPath.isSecret(violation.path))
         )
+    }
+
+    /// The node that set the value at `path`: the deepest one that exists, or a list item
+    /// of an `a,b,c` value from the environment or a flag.
+    static func node(at path: [String], in tree: YAMLNode) -> YAMLNode {
+        var current = tree
+        for (depth, component) in path.enumerated() {
+            if let next = current.node(at: [component]) {
+                current = next
+            } else if case let .scalar(scalar) = current.kind, current.origin.isCommandLineLike,
+                      depth == path.count - 1, let index = Int(component) {
+                let items = NodeDecoder.commaSeparatedItems(scalar.value, origin: current.origin)
+                return items.indices.contains(index) ? items[index] : current
+            } else {
+                return current
+            }
+        }
+        return current
     }
 
     func violations() -> [ConfigViolation] {
