@@ -46,13 +46,12 @@ enum ConfigKeyPath {
         return result
     }
 
-    /// A key is secret when its last name is `token`, `password`, `key` or `secret`, or
-    /// ends in `_token`, `_password`, `_key` or `_secret`. Its value is never printed.
+    /// A key is secret when its name is `token`, `password`, `key` or `secret`, or ends in
+    /// `_token`, `_password`, `_key` or `_secret`; everything below a secret key is secret
+    /// too. Its value is never printed.
     static func isSecret(_ components: [String]) -> Bool {
-        guard let last = components.last(where: { Int($0) == nil }) else { return false }
-        for word in ["token", "password", "key", "secret"] where last == word || last.hasSuffix("_\(word)") {
-            return true
+        components.contains { name in
+            ["token", "password", "key", "secret"].contains { name == $0 || name.hasSuffix("_\($0)") }
         }
-        return false
     }
 }
