@@ -48,7 +48,8 @@ public enum AuthFailure: Error, Sendable, Hashable, CaseIterable {
     /// Escapes a quoted-string (RFC 9110 §5.6.4); realms come from configuration.
     private static func quoted(_ text: String) -> String {
         var result = ""
-        for character in text where character != "\r" && character != "\n" {
+        // Control characters (CR, LF, ...) would split or corrupt the header: drop them.
+        for character in text where !character.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             if character == "\"" || character == "\\" { result.append("\\") }
             result.append(character)
         }

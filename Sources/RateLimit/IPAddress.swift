@@ -21,6 +21,8 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// dropped). Surrounding brackets and ports are NOT accepted here; see `TrustedProxies`.
     public init?(_ text: some StringProtocol) {
         guard !text.isEmpty, text.utf8.count <= Self.maxTextLength else { return nil }
+        // inet_pton reads a C string: an embedded NUL would hide the rest of the text.
+        guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
         var address = String(text)
         if let percent = address.firstIndex(of: "%") {
             guard address.contains(":") else { return nil }

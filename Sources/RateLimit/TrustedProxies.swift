@@ -127,7 +127,10 @@ public struct TrustedProxies: Sendable, Hashable {
     }
 
     private static func isPort(_ text: Substring) -> Bool {
-        !text.isEmpty && text.count <= 5 && text.allSatisfy { $0.isASCII && $0.isNumber }
+        guard !text.isEmpty, text.count <= 5, text.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let port = Int(text)
+        else { return false }
+        return port <= 65_535
     }
 
     private static func splitOutsideQuotes(_ text: Substring, separator: Character) -> [Substring] {
