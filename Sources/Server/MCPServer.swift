@@ -17,10 +17,12 @@ public struct MCPServer: Sendable {
     let sessions: SessionStore
     let streams: StreamTracker
     let authenticator: any RequestAuthenticator
+    let rateLimiter: SharedRateLimiter?
     let logger: Logger
 
-    public init(options: ServerOptions, dispatcher: MCPDispatcher, authenticator: any RequestAuthenticator, metrics: ServerMetrics, logger: Logger) {
+    public init(options: ServerOptions, dispatcher: MCPDispatcher, authenticator: any RequestAuthenticator, rateLimiter: SharedRateLimiter? = nil, metrics: ServerMetrics, logger: Logger) {
         self.options = options
+        self.rateLimiter = rateLimiter
         self.dispatcher = dispatcher
         self.metrics = metrics
         self.authenticator = authenticator
@@ -42,6 +44,7 @@ public struct MCPServer: Sendable {
         router.add(middleware: ResponseMetricsMiddleware(metrics: metrics))
         router.add(middleware: OriginMiddleware(allowed: Set(options.allowedOrigins.map { $0.lowercased() })))
         router.add(middleware: AuthMiddleware(authenticator: authenticator, metrics: metrics))
+        if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter)) }
 
         let streamable = StreamableHTTPTransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
         router.post("/mcp") { request, context in await streamable.post(request, context: context) }

@@ -11,12 +11,35 @@ import NIOCore
 public protocol ConnectionSecurity: Sendable {
     /// Handlers to put first in a new connection's pipeline (e.g. the OpenSSL handler).
     func makeHandlers(for channel: any Channel) throws -> [any ChannelHandler]
+    /// Whether a user event fired by those handlers means the handshake completed.
+    func isHandshakeCompletion(_ event: Any) -> Bool
 }
 
-/// Accept-time decision for a new connection; `admit` returning false closes it at once.
-/// An admitted connection is released when it closes.
+/// Accept-time decision for a new connection; nil closes it at once. The ticket is told
+/// when the handshake is done; the admission releases it when the connection closes.
 public protocol ConnectionAdmission: Sendable {
-    func admit(_ channel: any Channel) -> Bool
+    func admit(_ channel: any Channel) -> (any AdmissionTicket)?
+}
+
+public protocol AdmissionTicket: Sendable {
+    func handshakeFinished()
+}
+
+/// Tells the admission ticket when the TLS handshake has completed.
+final class HandshakeNotifier: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    let ticket: any AdmissionTicket
+    let security: any ConnectionSecurity
+
+    init(ticket: any AdmissionTicket, security: any ConnectionSecurity) {
+        self.ticket = ticket
+        self.security = security
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if security.isHandshakeCompletion(event) { ticket.handshakeFinished() }
+        context.fireUserInboundEventTriggered(event)
+    }
 }
 
 struct ConnectionRefused: Error {}
@@ -32,14 +55,21 @@ struct PublicChildChannel: ServerChildChannel {
     let metrics: ServerMetrics?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        if let admission, !admission.admit(channel) {
-            // NIO's async bind ignores a failed initializer: close the socket ourselves.
-            channel.close(promise: nil)
-            return channel.eventLoop.makeFailedFuture(ConnectionRefused())
+        var ticket: (any AdmissionTicket)?
+        if let admission {
+            ticket = admission.admit(channel)
+            if ticket == nil {
+                // NIO's async bind ignores a failed initializer: close the socket ourselves.
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(ConnectionRefused())
+            }
         }
         do {
             if let security {
                 try channel.pipeline.syncOperations.addHandlers(security.makeHandlers(for: channel))
+                if let ticket { try channel.pipeline.syncOperations.addHandler(HandshakeNotifier(ticket: ticket, security: security)) }
+            } else {
+                ticket?.handshakeFinished()
             }
             try channel.pipeline.syncOperations.addHandlers(extraHandlers())
         } catch {

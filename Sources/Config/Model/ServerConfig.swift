@@ -13,11 +13,11 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var httpHost = "127.0.0.1"
     public var httpPort = 9001
     public var apiEnabled = true
-    public var apiPort = 8080
+    public var apiPort = 0
     /// Secret. The Go server's single API token; prefer `auth.tokens`.
     public var apiToken = ""
     public var sseEnabled = false
-    public var ssePort = 8081
+    public var ssePort = 0
     public var ssePingInterval = ConfigDuration.seconds(30)
     /// How a Streamable HTTP POST is answered: one JSON body, or an SSE stream.
     public var responseMode = ResponseMode.json
