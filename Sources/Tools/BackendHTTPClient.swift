@@ -83,7 +83,13 @@ public final class BackendHTTPClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let tlsProvider {
-                        try sync.addHandler(tlsProvider(url.host))
+                        let handler: any ChannelHandler
+                        do {
+                            handler = try tlsProvider(url.host)
+                        } catch {
+                            throw ToolError(.tls, "TLS setup for \(peer) failed: \(error)")
+                        }
+                        try sync.addHandler(handler)
                     }
                     try sync.addHTTPClientHandlers()
                     try sync.addHandler(HTTPExchangeHandler(
@@ -101,6 +107,12 @@ public final class BackendHTTPClient: Sendable {
             let error = ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
             promise.fail(error)
             throw error
+        } catch let error as NIOConnectionError {
+            // Errors of the channel initializer (the TLS setup) arrive wrapped per attempt.
+            let inner = error.connectionErrors.lazy.compactMap { $0.error as? ToolError }.first
+            let toolError = inner ?? ToolError(.unreachable, "cannot connect to \(peer): \(error)")
+            promise.fail(toolError)
+            throw toolError
         } catch {
             let kind: ToolError.Kind = url.isTLS && !(error is NIOConnectionError) && !(error is IOError) ? .tls : .unreachable
             let toolError = ToolError(kind, "cannot connect to \(peer): \(error)")
