@@ -5,13 +5,13 @@ import NIOPosix
 
 /// The outbound HTTP/1.1 client the tools use to reach their backends.
 ///
-/// Small on purpose: one request per connection (`Connection: close`), no redirects
-/// (a 3xx is returned like any other status, so a backend can never send our token to
-/// another host), no proxy, and every request bounded by a deadline and a response-size
-/// cap. HTTPS goes through ``tlsHandlerProvider``, which builds the TLS module's client
-/// handler (OpenSSL, certificate and host-name verification): without one, `https://`
-/// backends fail with a clear ``ToolError/Kind/tls`` error rather than falling back to
-/// plaintext.
+/// Small on purpose: keep-alive connections reused per backend (at most
+/// ``Configuration/maxIdleConnectionsPerBackend`` idle each), no redirects (a 3xx is
+/// returned like any other status, so a backend can never send our token to another
+/// host), no proxy, and every request bounded by a deadline and a response-size cap.
+/// HTTPS goes through ``tlsHandlerProvider``, which builds the TLS module's client handler
+/// (OpenSSL, certificate and host-name verification): without one, `https://` backends
+/// fail with a clear ``ToolError/Kind/tls`` error rather than falling back to plaintext.
 ///
 /// Errors are always ``ToolError``s: `unreachable` (refused, reset, DNS), `timeout`
 /// (connect or overall deadline, or the caller's task was cancelled), `tls`,
@@ -24,10 +24,19 @@ public final class BackendHTTPClient: Sendable {
     public struct Configuration: Sendable {
         /// Upper bound for the TCP connect; the request's own deadline may be shorter.
         public var connectTimeout: Duration
+        /// Idle keep-alive connections kept per backend; 0 opens a connection per request.
+        public var maxIdleConnectionsPerBackend: Int
+        /// A pooled connection idle for longer is closed rather than reused.
+        public var maxIdleTime: Duration
         public var userAgent: String
 
-        public init(connectTimeout: Duration = .seconds(10), userAgent: String = "axinova-mcp-server") {
+        public init(
+            connectTimeout: Duration = .seconds(10), maxIdleConnectionsPerBackend: Int = 4,
+            maxIdleTime: Duration = .seconds(20), userAgent: String = "axinova-mcp-server"
+        ) {
             self.connectTimeout = connectTimeout
+            self.maxIdleConnectionsPerBackend = maxIdleConnectionsPerBackend
+            self.maxIdleTime = maxIdleTime
             self.userAgent = userAgent
         }
     }
@@ -35,6 +44,7 @@ public final class BackendHTTPClient: Sendable {
     private let group: any EventLoopGroup
     private let configuration: Configuration
     private let tlsHandlerProvider: TLSHandlerProvider?
+    let pool: ConnectionPool
 
     public init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -44,7 +54,12 @@ public final class BackendHTTPClient: Sendable {
         self.group = group
         self.configuration = configuration
         self.tlsHandlerProvider = tlsHandlerProvider
+        self.pool = ConnectionPool(
+            maxIdlePerBackend: configuration.maxIdleConnectionsPerBackend, maxIdleTime: TimeAmount(configuration.maxIdleTime))
     }
+
+    /// Closes the idle pooled connections (call at shutdown; in-flight requests finish).
+    public func shutdown() { pool.closeAll() }
 
     /// Sends `request` and returns the complete response, whatever its status.
     public func execute(_ request: BackendRequest) async throws(ToolError) -> BackendResponse {
@@ -58,7 +73,6 @@ public final class BackendHTTPClient: Sendable {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: url.hostHeader)
         headers.add(name: "User-Agent", value: configuration.userAgent)
-        headers.add(name: "Connection", value: "close")
         for (name, value) in request.headers { headers.add(name: name, value: value) }
         if let body = request.body {
             headers.add(name: "Content-Length", value: String(body.count))
@@ -66,19 +80,82 @@ public final class BackendHTTPClient: Sendable {
             headers.add(name: "Content-Length", value: "0")
         }
         let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target, headers: headers)
-
-        let eventLoop = group.next()
-        let promise = eventLoop.makePromise(of: BackendResponse.self)
         let deadline = NIODeadline.now() + TimeAmount(request.timeout)
-        let timeout = request.timeout
-        let connectTimeout = min(configuration.connectTimeout, request.timeout)
-        let tlsProvider = url.isTLS ? tlsHandlerProvider : nil
-        let body = request.body
-        let maxBytes = request.maxResponseBytes
+        let key = ConnectionPool.Key(isTLS: url.isTLS, host: url.host, port: url.port)
+        let exchange = { (promise: EventLoopPromise<ExchangeResult>) in
+            HTTPConnectionHandler.Exchange(promise: promise, maxBytes: request.maxResponseBytes, peer: peer, usesTLS: url.isTLS)
+        }
 
-        let bootstrap = ClientBootstrap(group: eventLoop)
+        // A pooled connection may have been closed by the server while idle: a request that
+        // saw no byte of answer is sent again on a fresh connection, unless it is a POST
+        // (not idempotent, RFC 9110 section 9.2.2), which never uses a pooled connection.
+        if request.method != .POST, let connection = pool.take(key) {
+            do throws(ConnectionRunError) {
+                return try await run(head, request.body, on: connection, key: key, deadline: deadline, timeout: request.timeout, exchange: exchange)
+            } catch {
+                // closedBeforeResponse: fall through to a fresh connection
+                if case .tool(let error) = error { throw error }
+            }
+        }
+        let connection = try await connect(url, peer: peer, deadline: deadline, timeout: request.timeout)
+        do throws(ConnectionRunError) {
+            return try await run(head, request.body, on: connection, key: key, deadline: deadline, timeout: request.timeout, exchange: exchange)
+        } catch {
+            switch error {
+            case .tool(let error): throw error
+            case .closedBeforeResponse: throw ToolError(.unreachable, "\(peer) closed the connection without a response")
+            }
+        }
+    }
+
+    /// One exchange on one connection, bounded by the deadline and by task cancellation.
+    /// Throws ``ToolError`` or ``ConnectionClosedBeforeResponse``.
+    private func run(
+        _ head: HTTPRequestHead, _ body: [UInt8]?, on connection: ConnectionPool.Connection, key: ConnectionPool.Key,
+        deadline: NIODeadline, timeout: Duration, exchange: (EventLoopPromise<ExchangeResult>) -> HTTPConnectionHandler.Exchange
+    ) async throws(ConnectionRunError) -> BackendResponse {
+        let channel = connection.channel
+        let eventLoop = channel.eventLoop
+        let promise = eventLoop.makePromise(of: ExchangeResult.self)
+        let details = exchange(promise)
+        let handler = connection.handler
+        eventLoop.execute { handler.value.start(head: head, body: body, exchange: details) }
+        let peer = details.peer
+        let timer = eventLoop.scheduleTask(deadline: deadline) {
+            promise.fail(ToolError(.timeout, "\(peer) did not answer within \(timeout)"))
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        let result: ExchangeResult
+        do {
+            result = try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                promise.fail(ToolError(.timeout, "the call to \(peer) was cancelled"))
+                channel.close(promise: nil)
+            }
+        } catch let error as ToolError {
+            channel.close(promise: nil)
+            throw .tool(error)
+        } catch is ConnectionClosedBeforeResponse {
+            throw .closedBeforeResponse
+        } catch {
+            channel.close(promise: nil)
+            throw .tool(ToolError(.internalError, "\(peer): \(error)"))
+        }
+        if result.keepAlive && head.headers["connection"].first?.lowercased() != "close" {
+            pool.put(key, connection)
+        } else {
+            channel.close(promise: nil)
+        }
+        return result.response
+    }
+
+    private func connect(_ url: BackendURL, peer: String, deadline: NIODeadline, timeout: Duration) async throws(ToolError) -> ConnectionPool.Connection {
+        let connectTimeout = min(configuration.connectTimeout, timeout)
+        let tlsProvider = url.isTLS ? tlsHandlerProvider : nil
+        let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(connectTimeout))
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
@@ -92,52 +169,33 @@ public final class BackendHTTPClient: Sendable {
                         try sync.addHandler(handler)
                     }
                     try sync.addHTTPClientHandlers()
-                    try sync.addHandler(HTTPExchangeHandler(
-                        head: head, body: body, maxBytes: maxBytes, peer: peer, usesTLS: url.isTLS, promise: promise))
+                    try sync.addHandler(HTTPConnectionHandler())
                 }
             }
-
-        let channel: any Channel
         do {
-            channel = try await bootstrap.connect(host: url.host, port: url.port).get()
+            let channel = try await bootstrap.connect(host: url.host, port: url.port).get()
+            let handler = try await channel.eventLoop.submit {
+                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: HTTPConnectionHandler.self), eventLoop: channel.eventLoop)
+            }.get()
+            return ConnectionPool.Connection(channel: channel, handler: handler)
         } catch let error as ToolError {
-            promise.fail(error)
             throw error
         } catch ChannelError.connectTimeout {
-            let error = ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
-            promise.fail(error)
-            throw error
+            throw ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
         } catch let error as NIOConnectionError {
             // Errors of the channel initializer (the TLS setup) arrive wrapped per attempt.
             let inner = error.connectionErrors.lazy.compactMap { $0.error as? ToolError }.first
-            let toolError = inner ?? ToolError(.unreachable, "cannot connect to \(peer): \(error)")
-            promise.fail(toolError)
-            throw toolError
+            throw inner ?? ToolError(.unreachable, "cannot connect to \(peer): \(error)")
         } catch {
-            let kind: ToolError.Kind = url.isTLS && !(error is NIOConnectionError) && !(error is IOError) ? .tls : .unreachable
-            let toolError = ToolError(kind, "cannot connect to \(peer): \(error)")
-            promise.fail(toolError)
-            throw toolError
-        }
-
-        let timer = eventLoop.scheduleTask(deadline: deadline) {
-            promise.fail(ToolError(.timeout, "\(peer) did not answer within \(timeout)"))
-            channel.close(promise: nil)
-        }
-        defer { timer.cancel() }
-        do {
-            return try await withTaskCancellationHandler {
-                try await promise.futureResult.get()
-            } onCancel: {
-                promise.fail(ToolError(.timeout, "the call to \(peer) was cancelled"))
-                channel.close(promise: nil)
-            }
-        } catch let error as ToolError {
-            throw error
-        } catch {
-            throw ToolError(.internalError, "\(peer): \(error)")
+            throw ToolError(.unreachable, "cannot connect to \(peer): \(error)")
         }
     }
+}
+
+/// What ``BackendHTTPClient/run`` may throw: a final error, or the keep-alive race.
+enum ConnectionRunError: Error {
+    case tool(ToolError)
+    case closedBeforeResponse
 }
 
 extension TimeAmount {

@@ -14,6 +14,8 @@ final class FakeBackend: Sendable {
         var query: String
         var headers: [(String, String)]
         var body: [UInt8]
+        /// The client's port: requests with the same value came on the same connection.
+        var connection: Int = 0
 
         func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
         var text: String { String(decoding: body, as: UTF8.self) }
@@ -36,6 +38,17 @@ final class FakeBackend: Sendable {
 
     typealias Router = @Sendable (Request) -> Reply
 
+    /// What the fake does with the connection after an answer.
+    enum ConnectionMode: Sendable {
+        /// `Connection: close`, then close.
+        case close
+        /// Keep it open for the next request.
+        case keepAlive
+        /// Say nothing (HTTP/1.1 default: keep-alive) but close anyway: the race a pooled
+        /// client must survive.
+        case closeWithoutTelling
+    }
+
     let port: Int
     private let channel: any Channel
     private let log = Mutex<[Request]>([])
@@ -49,14 +62,14 @@ final class FakeBackend: Sendable {
         self.port = channel.localAddress!.port!
     }
 
-    static func start(_ router: @escaping Router) async throws -> FakeBackend {
+    static func start(mode: ConnectionMode = .close, _ router: @escaping Router) async throws -> FakeBackend {
         let box = RecorderBox()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(FakeHandler(router: router, record: { box.record($0) }))
+                    try channel.pipeline.syncOperations.addHandler(FakeHandler(mode: mode, router: router, record: { box.record($0) }))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -82,11 +95,13 @@ private final class FakeHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = ByteBuffer
 
+    let mode: FakeBackend.ConnectionMode
     let router: FakeBackend.Router
     let record: @Sendable (FakeBackend.Request) -> Void
     var request: FakeBackend.Request?
 
-    init(router: @escaping FakeBackend.Router, record: @escaping @Sendable (FakeBackend.Request) -> Void) {
+    init(mode: FakeBackend.ConnectionMode, router: @escaping FakeBackend.Router, record: @escaping @Sendable (FakeBackend.Request) -> Void) {
+        self.mode = mode
         self.router = router
         self.record = record
     }
@@ -97,7 +112,8 @@ private final class FakeHandler: ChannelInboundHandler {
             let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
             request = .init(
                 method: head.method.rawValue, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "",
-                headers: head.headers.map { ($0.name, $0.value) }, body: [])
+                headers: head.headers.map { ($0.name, $0.value) }, body: [],
+                connection: context.channel.remoteAddress?.port ?? 0)
         case .body(let buffer):
             request?.body.append(contentsOf: buffer.readableBytesView)
         case .end:
@@ -113,10 +129,14 @@ private final class FakeHandler: ChannelInboundHandler {
             case .respond(let status, let headers, let body):
                 var text = "HTTP/1.1 \(status) \(HTTPResponseStatus(statusCode: status).reasonPhrase)\r\n"
                 for (name, value) in headers { text += "\(name): \(value)\r\n" }
-                text += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+                text += "Content-Length: \(body.count)\r\n"
+                if mode == .close { text += "Connection: close\r\n" }
+                text += "\r\n"
                 var buffer = context.channel.allocator.buffer(string: text)
                 buffer.writeBytes(body)
-                context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+                let write = context.writeAndFlush(wrapOutboundOut(buffer))
+                if mode != .keepAlive { write.whenComplete { _ in channel.close(promise: nil) } }
+                self.request = nil
             }
         }
     }
