@@ -102,7 +102,16 @@ let package = Package(
         .testTarget(name: "RateLimitTests", dependencies: ["RateLimit"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], swiftSettings: swiftSettings),
         .testTarget(name: "MCPCoreTests", dependencies: ["MCPCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ToolsTests", dependencies: ["Tools"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ToolsTests",
+            dependencies: [
+                "Tools", "MCPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ServerTests", dependencies: ["MCPServerKit"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,96 @@
+import MCPCore
+import NIOHTTP1
+
+/// One configured backend as the tools see it: where it is, how to authenticate, and the
+/// request/response rules every call follows (deadline, size cap, status to error).
+struct Backend: Sendable {
+    let name: String
+    /// The parsed URL, or why it could not be parsed (reported by every call).
+    let url: Result<BackendURL, ToolError>
+    let headers: [(String, String)]
+    let client: BackendHTTPClient
+    let timeout: Duration
+    let maxResponseBytes: Int
+
+    init(name: String, settings: BackendSettings, headers: [(String, String)], client: BackendHTTPClient,
+         catalogue: CatalogueSettings) {
+        self.name = name
+        self.url = Result { () throws(ToolError) in try BackendURL(parsing: settings.url) }
+        self.headers = headers
+        self.client = client
+        self.timeout = catalogue.httpTimeout
+        self.maxResponseBytes = max(catalogue.maxResultBytes, 1024) * 4
+    }
+
+    /// Sends a request; a status outside `accept` (default: 2xx) becomes a
+    /// ``ToolError/Kind/backendStatus`` error carrying the status and a short reason.
+    func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+        contentType: String? = nil, accept: Set<Int> = [], extraHeaders: [(String, String)] = []
+    ) async throws(ToolError) -> BackendResponse {
+        let url = try url.get()
+        var headers = headers + extraHeaders
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        let request = BackendRequest(
+            method: method, url: url, path: path, query: query, headers: headers, body: body,
+            timeout: timeout, maxResponseBytes: maxResponseBytes)
+        let response = try await client.execute(request)
+        if (200..<300).contains(response.status) || accept.contains(response.status) { return response }
+        throw statusError(response)
+    }
+
+    /// Sends a request with an optional JSON body and parses the JSON answer (an empty
+    /// body is `null`).
+    func json(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil
+    ) async throws(ToolError) -> JSONValue {
+        let response = try await send(
+            method, path, query: query, body: body.map { $0.serialized() },
+            contentType: body == nil ? nil : "application/json",
+            extraHeaders: [("Accept", "application/json")])
+        return try parse(response)
+    }
+
+    func parse(_ response: BackendResponse) throws(ToolError) -> JSONValue {
+        if response.body.isEmpty { return .null }
+        do {
+            return try JSONParser.parse(response.body, limits: .init(maxDepth: 128, maxBytes: maxResponseBytes))
+        } catch {
+            throw ToolError(.badResponse, "\(name) returned malformed JSON (\(error)): \(Self.snippet(response.body))")
+        }
+    }
+
+    func statusError(_ response: BackendResponse) -> ToolError {
+        var message = "\(name) returned HTTP \(response.status)"
+        if !response.reason.isEmpty { message += " \(response.reason)" }
+        if (300..<400).contains(response.status) {
+            message += " (redirects are not followed; check the configured URL)"
+        } else if let reason = Self.reason(response.body) {
+            message += ": \(reason)"
+        }
+        return ToolError(.backendStatus, message)
+    }
+
+    /// The backend's own explanation: a JSON `message`/`error` member when there is one,
+    /// else the start of the body.
+    static func reason(_ body: [UInt8]) -> String? {
+        if body.isEmpty { return nil }
+        if let json = try? JSONParser.parse(body, limits: .init(maxDepth: 16, maxBytes: 1 << 20)) {
+            for key in ["message", "error", "details", "err"] {
+                if let text = json[key]?.stringValue, !text.isEmpty { return snippet(Array(text.utf8)) }
+            }
+        }
+        return snippet(body)
+    }
+
+    /// At most 200 bytes of text, on a UTF-8 boundary, control characters flattened.
+    static func snippet(_ bytes: [UInt8]) -> String {
+        let limit = 200
+        var end = min(bytes.count, limit)
+        while end > 0, end < bytes.count, bytes[end] & 0xC0 == 0x80 { end -= 1 }
+        var text = String(decoding: bytes[..<end], as: UTF8.self)
+            .map { $0.isNewline || $0 == "\t" ? " " : String($0) }.joined()
+        if end < bytes.count { text += "…" }
+        return text
+    }
+}

@@ -1,0 +1,206 @@
+import MCPCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The outbound HTTP/1.1 client the tools use to reach their backends.
+///
+/// Small on purpose: keep-alive connections reused per backend (at most
+/// ``Configuration/maxIdleConnectionsPerBackend`` idle each), no redirects (a 3xx is
+/// returned like any other status, so a backend can never send our token to another
+/// host), no proxy, and every request bounded by a deadline and a response-size cap.
+/// HTTPS goes through ``tlsHandlerProvider``, which builds the TLS module's client handler
+/// (OpenSSL, certificate and host-name verification): without one, `https://` backends
+/// fail with a clear ``ToolError/Kind/tls`` error rather than falling back to plaintext.
+///
+/// Errors are always ``ToolError``s: `unreachable` (refused, reset, DNS), `timeout`
+/// (connect or overall deadline, or the caller's task was cancelled), `tls`,
+/// `too_large`, `bad_response` (not HTTP).
+public final class BackendHTTPClient: Sendable {
+    /// Makes the TLS client handler for one connection; the argument is the server name
+    /// to verify and to send as SNI.
+    public typealias TLSHandlerProvider = @Sendable (_ serverName: String) throws -> any ChannelHandler
+
+    public struct Configuration: Sendable {
+        /// Upper bound for the TCP connect; the request's own deadline may be shorter.
+        public var connectTimeout: Duration
+        /// Idle keep-alive connections kept per backend; 0 opens a connection per request.
+        public var maxIdleConnectionsPerBackend: Int
+        /// A pooled connection idle for longer is closed rather than reused.
+        public var maxIdleTime: Duration
+        public var userAgent: String
+
+        public init(
+            connectTimeout: Duration = .seconds(10), maxIdleConnectionsPerBackend: Int = 4,
+            maxIdleTime: Duration = .seconds(20), userAgent: String = "axinova-mcp-server"
+        ) {
+            self.connectTimeout = connectTimeout
+            self.maxIdleConnectionsPerBackend = maxIdleConnectionsPerBackend
+            self.maxIdleTime = maxIdleTime
+            self.userAgent = userAgent
+        }
+    }
+
+    private let group: any EventLoopGroup
+    private let configuration: Configuration
+    private let tlsHandlerProvider: TLSHandlerProvider?
+    let pool: ConnectionPool
+
+    public init(
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        configuration: Configuration = Configuration(),
+        tlsHandlerProvider: TLSHandlerProvider? = nil
+    ) {
+        self.group = group
+        self.configuration = configuration
+        self.tlsHandlerProvider = tlsHandlerProvider
+        self.pool = ConnectionPool(
+            maxIdlePerBackend: configuration.maxIdleConnectionsPerBackend, maxIdleTime: TimeAmount(configuration.maxIdleTime))
+    }
+
+    /// Closes the idle pooled connections (call at shutdown; in-flight requests finish).
+    public func shutdown() { pool.closeAll() }
+
+    /// Sends `request` and returns the complete response, whatever its status.
+    public func execute(_ request: BackendRequest) async throws(ToolError) -> BackendResponse {
+        let url = request.url
+        let peer = url.description
+        if url.isTLS && tlsHandlerProvider == nil {
+            throw ToolError(.tls, "\(peer): https backends need the TLS client, which is not configured")
+        }
+        if Task.isCancelled { throw ToolError(.timeout, "the call to \(peer) was cancelled") }
+
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: url.hostHeader)
+        headers.add(name: "User-Agent", value: configuration.userAgent)
+        for (name, value) in request.headers { headers.add(name: name, value: value) }
+        if let body = request.body {
+            headers.add(name: "Content-Length", value: String(body.count))
+        } else if request.method == .POST || request.method == .PUT {
+            headers.add(name: "Content-Length", value: "0")
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target, headers: headers)
+        let deadline = NIODeadline.now() + TimeAmount(request.timeout)
+        let key = ConnectionPool.Key(isTLS: url.isTLS, host: url.host, port: url.port)
+        let exchange = { (promise: EventLoopPromise<ExchangeResult>) in
+            HTTPConnectionHandler.Exchange(promise: promise, maxBytes: request.maxResponseBytes, peer: peer, usesTLS: url.isTLS)
+        }
+
+        // A pooled connection may have been closed by the server while idle: a request that
+        // saw no byte of answer is sent again on a fresh connection, unless it is a POST
+        // (not idempotent, RFC 9110 section 9.2.2), which never uses a pooled connection.
+        if request.method != .POST, let connection = pool.take(key) {
+            do throws(ConnectionRunError) {
+                return try await run(head, request.body, on: connection, key: key, deadline: deadline, timeout: request.timeout, exchange: exchange)
+            } catch {
+                // closedBeforeResponse: fall through to a fresh connection
+                if case .tool(let error) = error { throw error }
+            }
+        }
+        let connection = try await connect(url, peer: peer, deadline: deadline, timeout: request.timeout)
+        do throws(ConnectionRunError) {
+            return try await run(head, request.body, on: connection, key: key, deadline: deadline, timeout: request.timeout, exchange: exchange)
+        } catch {
+            switch error {
+            case .tool(let error): throw error
+            case .closedBeforeResponse: throw ToolError(.unreachable, "\(peer) closed the connection without a response")
+            }
+        }
+    }
+
+    /// One exchange on one connection, bounded by the deadline and by task cancellation.
+    /// Throws ``ToolError`` or ``ConnectionClosedBeforeResponse``.
+    private func run(
+        _ head: HTTPRequestHead, _ body: [UInt8]?, on connection: ConnectionPool.Connection, key: ConnectionPool.Key,
+        deadline: NIODeadline, timeout: Duration, exchange: (EventLoopPromise<ExchangeResult>) -> HTTPConnectionHandler.Exchange
+    ) async throws(ConnectionRunError) -> BackendResponse {
+        let channel = connection.channel
+        let eventLoop = channel.eventLoop
+        let promise = eventLoop.makePromise(of: ExchangeResult.self)
+        let details = exchange(promise)
+        let handler = connection.handler
+        eventLoop.execute { handler.value.start(head: head, body: body, exchange: details) }
+        let peer = details.peer
+        let timer = eventLoop.scheduleTask(deadline: deadline) {
+            promise.fail(ToolError(.timeout, "\(peer) did not answer within \(timeout)"))
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        let result: ExchangeResult
+        do {
+            result = try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                promise.fail(ToolError(.timeout, "the call to \(peer) was cancelled"))
+                channel.close(promise: nil)
+            }
+        } catch let error as ToolError {
+            channel.close(promise: nil)
+            throw .tool(error)
+        } catch is ConnectionClosedBeforeResponse {
+            throw .closedBeforeResponse
+        } catch {
+            channel.close(promise: nil)
+            throw .tool(ToolError(.internalError, "\(peer): \(error)"))
+        }
+        if result.keepAlive && head.headers["connection"].first?.lowercased() != "close" {
+            pool.put(key, connection)
+        } else {
+            channel.close(promise: nil)
+        }
+        return result.response
+    }
+
+    private func connect(_ url: BackendURL, peer: String, deadline: NIODeadline, timeout: Duration) async throws(ToolError) -> ConnectionPool.Connection {
+        let connectTimeout = min(configuration.connectTimeout, timeout)
+        let tlsProvider = url.isTLS ? tlsHandlerProvider : nil
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(TimeAmount(connectTimeout))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let tlsProvider {
+                        let handler: any ChannelHandler
+                        do {
+                            handler = try tlsProvider(url.host)
+                        } catch {
+                            throw ToolError(.tls, "TLS setup for \(peer) failed: \(error)")
+                        }
+                        try sync.addHandler(handler)
+                    }
+                    try sync.addHTTPClientHandlers()
+                    try sync.addHandler(HTTPConnectionHandler())
+                }
+            }
+        do {
+            let channel = try await bootstrap.connect(host: url.host, port: url.port).get()
+            let handler = try await channel.eventLoop.submit {
+                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: HTTPConnectionHandler.self), eventLoop: channel.eventLoop)
+            }.get()
+            return ConnectionPool.Connection(channel: channel, handler: handler)
+        } catch let error as ToolError {
+            throw error
+        } catch ChannelError.connectTimeout {
+            throw ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
+        } catch let error as NIOConnectionError {
+            // Errors of the channel initializer (the TLS setup) arrive wrapped per attempt.
+            let inner = error.connectionErrors.lazy.compactMap { $0.error as? ToolError }.first
+            throw inner ?? ToolError(.unreachable, "cannot connect to \(peer): \(error)")
+        } catch {
+            throw ToolError(.unreachable, "cannot connect to \(peer): \(error)")
+        }
+    }
+}
+
+/// What ``BackendHTTPClient/run`` may throw: a final error, or the keep-alive race.
+enum ConnectionRunError: Error {
+    case tool(ToolError)
+    case closedBeforeResponse
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

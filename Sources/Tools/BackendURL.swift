@@ -1,0 +1,69 @@
+import MCPCore
+
+/// A backend's base URL, parsed strictly: `http` or `https`, a host, an optional port and an
+/// optional base path (for a backend served under a prefix such as `/grafana`).
+///
+/// User info, queries and fragments are refused: credentials belong in the token setting,
+/// where they are never logged, and a query on a base URL would be silently merged into
+/// every call.
+public struct BackendURL: Sendable, Hashable, CustomStringConvertible {
+    public var isTLS: Bool
+    public var host: String
+    public var port: Int
+    /// Without a trailing slash; empty for the root.
+    public var basePath: String
+
+    public init(parsing text: String) throws(ToolError) {
+        func fail(_ reason: String) -> ToolError { ToolError(.invalidArgument, "invalid backend URL '\(text)': \(reason)") }
+        var rest = Substring(text)
+        if rest.hasPrefix("https://") {
+            isTLS = true
+            rest = rest.dropFirst(8)
+        } else if rest.hasPrefix("http://") {
+            isTLS = false
+            rest = rest.dropFirst(7)
+        } else {
+            throw fail("the scheme must be http or https")
+        }
+        if rest.contains(where: { $0 == "?" || $0 == "#" }) { throw fail("a query or fragment is not allowed") }
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        var path = String(rest[authorityEnd...])
+        while path.hasSuffix("/") { path.removeLast() }
+        basePath = path
+        if authority.contains("@") { throw fail("user info is not allowed; use the token setting") }
+        var hostPart: Substring
+        var portPart: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw fail("unterminated IPv6 address") }
+            hostPart = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw fail("unexpected text after the IPv6 address") }
+                portPart = after.dropFirst()
+            }
+        } else if let colon = authority.firstIndex(of: ":") {
+            hostPart = authority[..<colon]
+            portPart = authority[authority.index(after: colon)...]
+        } else {
+            hostPart = authority
+        }
+        guard !hostPart.isEmpty else { throw fail("the host is empty") }
+        host = String(hostPart)
+        if let portPart {
+            guard let value = Int(portPart), (1...65535).contains(value) else { throw fail("the port must be 1-65535") }
+            port = value
+        } else {
+            port = isTLS ? 443 : 80
+        }
+    }
+
+    /// The `Host` header value (the port only when it is not the scheme's default).
+    public var hostHeader: String {
+        let name = host.contains(":") ? "[\(host)]" : host
+        let defaultPort = isTLS ? 443 : 80
+        return port == defaultPort ? name : "\(name):\(port)"
+    }
+
+    public var description: String { "\(isTLS ? "https" : "http")://\(hostHeader)\(basePath)" }
+}

@@ -1,0 +1,132 @@
+import MCPCore
+import NIOCore
+import NIOHTTP1
+
+/// Runs HTTP/1.1 exchanges one at a time on one connection, so the connection can be kept
+/// alive and reused (``ConnectionPool``). Each exchange collects the response up to a byte
+/// cap and completes its promise exactly once.
+///
+/// A connection that closes before any byte of the response arrived fails the exchange
+/// with ``ConnectionClosedBeforeResponse``: on a reused connection that is the keep-alive
+/// race (the server closed it while idle), and the client retries on a fresh connection.
+final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTPClientRequestPart
+
+    struct Exchange {
+        var promise: EventLoopPromise<ExchangeResult>
+        var maxBytes: Int
+        var peer: String
+        var usesTLS: Bool
+    }
+
+    private enum State {
+        case idle
+        case waiting(Exchange)
+        case receiving(Exchange, HTTPResponseHead, ByteBuffer)
+        /// The response was refused (too large); the rest of it is ignored until close.
+        case discarding
+        case closed
+    }
+
+    private var state = State.idle
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Sends a request. Must be called on the channel's event loop, when idle.
+    func start(head: HTTPRequestHead, body: [UInt8]?, exchange: Exchange) {
+        guard case .idle = state, let context, context.channel.isActive else {
+            exchange.promise.fail(ConnectionClosedBeforeResponse())
+            return
+        }
+        state = .waiting(exchange)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let body, !body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), .waiting(let exchange)):
+            if head.status.code / 100 == 1 { return }  // 1xx interim response: wait for the real one
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > exchange.maxBytes {
+                return fail(context, exchange, Self.tooLarge(exchange))
+            }
+            state = .receiving(exchange, head, context.channel.allocator.buffer(capacity: 0))
+        case (.body(var chunk), .receiving(let exchange, let head, var buffer)):
+            guard buffer.readableBytes + chunk.readableBytes <= exchange.maxBytes else {
+                return fail(context, exchange, Self.tooLarge(exchange))
+            }
+            state = .discarding  // drop our reference so the append does not copy
+            buffer.writeBuffer(&chunk)
+            state = .receiving(exchange, head, buffer)
+        case (.end, .receiving(let exchange, let head, let buffer)):
+            let response = BackendResponse(
+                status: Int(head.status.code), reason: head.status.reasonPhrase,
+                headers: head.headers.map { ($0.name, $0.value) }, body: Array(buffer.readableBytesView))
+            state = .idle
+            exchange.promise.succeed(ExchangeResult(response: response, keepAlive: head.isKeepAlive))
+        case (_, .discarding), (_, .closed):
+            break
+        case (_, .idle):
+            // Bytes nobody asked for: the connection is out of step; do not reuse it.
+            state = .closed
+            context.close(promise: nil)
+        case (_, .waiting(let exchange)), (_, .receiving(let exchange, _, _)):
+            fail(context, exchange, ToolError(.badResponse, "\(exchange.peer) sent an out-of-order HTTP response"))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch state {
+        case .waiting(let exchange):
+            exchange.promise.fail(ConnectionClosedBeforeResponse())
+        case .receiving(let exchange, _, _):
+            exchange.promise.fail(ToolError(.unreachable, "\(exchange.peer) closed the connection before the response was complete"))
+        case .idle, .discarding, .closed:
+            break
+        }
+        state = .closed
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch state {
+        case .waiting(let exchange), .receiving(let exchange, _, _):
+            let toolError: ToolError = switch (error, state) {
+            case (let e as ToolError, _): e
+            case (is HTTPParserError, _): ToolError(.badResponse, "\(exchange.peer) sent a malformed HTTP response (\(error))")
+            case (_, .waiting) where exchange.usesTLS: ToolError(.tls, "TLS with \(exchange.peer) failed: \(error)")
+            default: ToolError(.unreachable, "connection to \(exchange.peer) failed: \(error)")
+            }
+            fail(context, exchange, toolError)
+        default:
+            state = .closed
+            context.close(promise: nil)
+        }
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ exchange: Exchange, _ error: ToolError) {
+        state = .discarding
+        exchange.promise.fail(error)
+        context.close(promise: nil)
+    }
+
+    static func tooLarge(_ exchange: Exchange) -> ToolError {
+        ToolError(.tooLarge, "the response from \(exchange.peer) is larger than the \(exchange.maxBytes)-byte cap")
+    }
+}
+
+struct ExchangeResult: Sendable {
+    var response: BackendResponse
+    var keepAlive: Bool
+}
+
+/// The connection closed before any byte of the response: retryable on a fresh connection
+/// when the request was sent on a reused one.
+struct ConnectionClosedBeforeResponse: Error {}

@@ -1,1 +1,0 @@
-// The Tools module. Its types live in files named after them.

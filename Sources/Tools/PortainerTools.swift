@@ -1,0 +1,106 @@
+import MCPCore
+import NIOHTTP1
+
+/// The Portainer tools (Portainer API with the Docker Engine API proxied under
+/// `/api/endpoints/{id}/docker`), authenticated with `X-API-Key`.
+enum PortainerTools {
+    static func make(_ backend: Backend, format: ResultFormatter) -> [ToolDefinition] {
+        let endpoint = ("endpoint_id", Schema.integer("Portainer environment (endpoint) id", default: 1, minimum: 1))
+        let container = ("container_id", Schema.string("Container id or name", maxLength: 256))
+        @Sendable func docker(_ arguments: ToolArguments) throws(ToolError) -> String {
+            "/api/endpoints/\(try arguments.optionalPositiveID("endpoint_id", default: 1))/docker"
+        }
+        func action(_ verb: String, _ title: String, _ done: String, _ annotations: ToolAnnotations, _ description: String) -> ToolDefinition {
+            ToolDefinition(
+                name: "portainer_\(verb)_container", title: "\(title) a container",
+                description: description,
+                inputSchema: Schema.object([endpoint, container], required: ["container_id"]),
+                outputSchema: Schema.object([
+                    ("container_id", ["type": "string"]), ("action", ["type": "string"]), ("result", ["type": "string"]),
+                ], required: ["container_id", "action", "result"]),
+                annotations: annotations
+            ) { arguments, _ in
+                let id = try arguments.identifier("container_id")
+                let path = "\(try docker(arguments))/containers/\(PercentEncoding.encode(id))/\(verb)"
+                // Docker answers 204 when done and 304 when the container already was in that state.
+                let response = try await backend.send(.POST, path, accept: [304])
+                return .json([
+                    "container_id": .string(id), "action": .string(verb),
+                    "result": .string(response.status == 304 ? "already \(done)" : done),
+                ])
+            }
+        }
+        return [
+            ToolDefinition(
+                name: "portainer_list_endpoints", title: "Portainer environments",
+                description: "List the Portainer environments (endpoints) and their ids.",
+                inputSchema: Schema.object(), annotations: .readOnly
+            ) { _, _ in
+                format.json(try await backend.json(.GET, "/api/endpoints"))
+            },
+            ToolDefinition(
+                name: "portainer_list_containers", title: "Containers",
+                description: "List all containers (running and stopped) of an environment.",
+                inputSchema: Schema.object([endpoint]), annotations: .readOnly
+            ) { arguments, _ in
+                format.json(try await backend.json(.GET, "\(try docker(arguments))/containers/json", query: [("all", "1")]))
+            },
+            ToolDefinition(
+                name: "portainer_inspect_container", title: "Inspect a container",
+                description: "Full configuration and state of one container.",
+                inputSchema: Schema.object([endpoint, container], required: ["container_id"]), annotations: .readOnly
+            ) { arguments, _ in
+                let id = try arguments.identifier("container_id")
+                return format.json(try await backend.json(.GET, "\(try docker(arguments))/containers/\(PercentEncoding.encode(id))/json"))
+            },
+            action("start", "Start", "started", ToolAnnotations(readOnlyHint: false, destructiveHint: false, idempotentHint: true), "Start a stopped container."),
+            action("stop", "Stop", "stopped", ToolAnnotations(readOnlyHint: false, destructiveHint: true, idempotentHint: true), "Stop a running container."),
+            action("restart", "Restart", "restarted", ToolAnnotations(readOnlyHint: false, destructiveHint: true, idempotentHint: false), "Restart a container (it is briefly down)."),
+            ToolDefinition(
+                name: "portainer_get_container_logs", title: "Container logs",
+                description: "The last lines of a container's stdout and stderr, as plain text.",
+                inputSchema: Schema.object([
+                    endpoint, container,
+                    ("tail", Schema.integer("Number of lines from the end", default: 100, minimum: 1, maximum: 10000)),
+                ], required: ["container_id"]),
+                annotations: .readOnly
+            ) { arguments, context in
+                let id = try arguments.identifier("container_id")
+                let tail = try arguments.intInRange("tail", default: 100, 1...10000)
+                let path = "\(try docker(arguments))/containers/\(PercentEncoding.encode(id))/logs"
+                await context.progress(0, total: 1, message: "fetching logs")
+                let response = try await backend.send(.GET, path, query: [("stdout", "1"), ("stderr", "1"), ("tail", String(tail))])
+                await context.progress(1, total: 1, message: "done")
+                return format.text(DockerLogStream.demultiplex(response.body))
+            },
+            ToolDefinition(
+                name: "portainer_list_stacks", title: "Stacks",
+                description: "List the stacks Portainer manages.", inputSchema: Schema.object(), annotations: .readOnly
+            ) { _, _ in
+                format.json(try await backend.json(.GET, "/api/stacks"))
+            },
+            ToolDefinition(
+                name: "portainer_get_stack", title: "Stack",
+                description: "One stack by id.",
+                inputSchema: Schema.object([("stack_id", Schema.integer("Stack id", minimum: 1))], required: ["stack_id"]),
+                annotations: .readOnly
+            ) { arguments, _ in
+                format.json(try await backend.json(.GET, "/api/stacks/\(try arguments.positiveID("stack_id"))"))
+            },
+            ToolDefinition(
+                name: "portainer_get_stack_file", title: "Stack file",
+                description: "The compose file of a stack.",
+                inputSchema: Schema.object([("stack_id", Schema.integer("Stack id", minimum: 1))], required: ["stack_id"]),
+                annotations: .readOnly
+            ) { arguments, _ in
+                format.json(try await backend.json(.GET, "/api/stacks/\(try arguments.positiveID("stack_id"))/file"))
+            },
+            ToolDefinition(
+                name: "portainer_get_status", title: "Portainer status",
+                description: "Portainer's version and instance id.", inputSchema: Schema.object(), annotations: .readOnly
+            ) { _, _ in
+                format.json(try await backend.json(.GET, "/api/system/status"))
+            },
+        ]
+    }
+}

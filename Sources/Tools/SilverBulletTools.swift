@@ -1,0 +1,133 @@
+import MCPCore
+import NIOHTTP1
+
+/// The SilverBullet tools, over its file API (`/.fs/{path}`). Every request carries
+/// `X-Sync-Mode: true` so SilverBullet answers with the raw file rather than its web app.
+///
+/// Search: SilverBullet has no documented search endpoint (the Go server called
+/// `/.client/search.json`, which does not exist), so ``searchTool`` lists the pages,
+/// matches names, then reads at most ``searchPageLimit`` pages to match their text.
+enum SilverBulletTools {
+    static let searchPageLimit = 200
+    static let searchResultLimit = 50
+    static let snippetsPerPage = 3
+
+    static func make(_ backend: Backend, format: ResultFormatter) -> [ToolDefinition] {
+        let pageName = ("page_name", Schema.string("Page name, with folders separated by '/', without '.md'", maxLength: 512))
+        let content = ("content", Schema.string("Markdown content of the page", maxLength: 4 << 20))
+        return [
+            ToolDefinition(
+                name: "silverbullet_list_pages", title: "SilverBullet pages",
+                description: "List the files of the space (name, lastModified, size, perm).",
+                inputSchema: Schema.object(), annotations: .readOnly
+            ) { _, _ in
+                format.json(try await backend.json(.GET, "/.fs"))
+            },
+            ToolDefinition(
+                name: "silverbullet_get_page", title: "Read a SilverBullet page",
+                description: "The Markdown text of a page.",
+                inputSchema: Schema.object([pageName], required: ["page_name"]), annotations: .readOnly
+            ) { arguments, _ in
+                let path = try pagePath(arguments)
+                return format.text(try await backend.send(.GET, path).text)
+            },
+            ToolDefinition(
+                name: "silverbullet_create_page", title: "Create a SilverBullet page",
+                description: "Create a new page; fails if the page already exists (use silverbullet_update_page).",
+                inputSchema: Schema.object([pageName, content], required: ["page_name", "content"]),
+                annotations: .write
+            ) { arguments, _ in
+                let path = try pagePath(arguments)
+                let text = try arguments.string("content")
+                let existing = try await backend.send(.GET, path, accept: [404])
+                if existing.status != 404 {
+                    throw ToolError.invalidArgument("page_name", "page already exists; use silverbullet_update_page to change it")
+                }
+                return try await put(backend, path, arguments, text, "created")
+            },
+            ToolDefinition(
+                name: "silverbullet_update_page", title: "Update a SilverBullet page",
+                description: "Replace the whole content of a page (creates it when missing).",
+                inputSchema: Schema.object([pageName, content], required: ["page_name", "content"]),
+                annotations: ToolAnnotations(readOnlyHint: false, destructiveHint: true, idempotentHint: true)
+            ) { arguments, _ in
+                let path = try pagePath(arguments)
+                return try await put(backend, path, arguments, try arguments.string("content"), "updated")
+            },
+            ToolDefinition(
+                name: "silverbullet_delete_page", title: "Delete a SilverBullet page",
+                description: "Delete a page.",
+                inputSchema: Schema.object([pageName], required: ["page_name"]), annotations: .destructive
+            ) { arguments, _ in
+                let path = try pagePath(arguments)
+                _ = try await backend.send(.DELETE, path)
+                return .json(["page_name": .string(try arguments.string("page_name")), "result": "deleted"])
+            },
+            ToolDefinition(
+                name: "silverbullet_search_pages", title: "Search SilverBullet pages",
+                description: "Find pages whose name or text contains the query (case-insensitive). Reads at most \(searchPageLimit) pages; the result says when it stopped early.",
+                inputSchema: Schema.object([("query", Schema.string("Text to look for", maxLength: 512))], required: ["query"]),
+                annotations: .readOnly
+            ) { arguments, context in
+                let query = try arguments.nonEmptyString("query")
+                return format.json(try await search(backend, query: query, context: context))
+            },
+        ]
+    }
+
+    /// `/.fs/{name}.md`, each segment percent-encoded; `.`/`..` segments, empty segments and
+    /// control characters are refused so a page name cannot leave the space.
+    static func pagePath(_ arguments: ToolArguments) throws(ToolError) -> String {
+        var name = try arguments.nonEmptyString("page_name")
+        if name.hasSuffix(".md") { name.removeLast(3) }
+        let segments = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard !name.isEmpty, name.utf8.count <= 512,
+              segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }),
+              !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else {
+            throw ToolError.invalidArgument("page_name", "must be a page name like 'Notes/Today': no empty, '.' or '..' segments, no control characters")
+        }
+        return "/.fs/" + PercentEncoding.encodePath(name) + ".md"
+    }
+
+    private static func put(_ backend: Backend, _ path: String, _ arguments: ToolArguments, _ text: String, _ result: String) async throws(ToolError) -> ToolResult {
+        _ = try await backend.send(.PUT, path, body: Array(text.utf8), contentType: "text/markdown; charset=utf-8")
+        return .json(["page_name": .string(try arguments.string("page_name")), "result": .string(result), "bytes": .int(Int64(text.utf8.count))])
+    }
+
+    static func search(_ backend: Backend, query: String, context: ToolContext) async throws(ToolError) -> JSONValue {
+        let listing = try await backend.json(.GET, "/.fs")
+        guard let files = listing.arrayValue else {
+            throw ToolError(.badResponse, "silverbullet: the file list is not a JSON array")
+        }
+        let pages = files.compactMap { $0["name"]?.stringValue }.filter { $0.hasSuffix(".md") }.map { String($0.dropLast(3)) }
+        let needle = query.lowercased()
+        var results: [JSONValue] = []
+        let toScan = pages.prefix(searchPageLimit)
+        for (index, page) in toScan.enumerated() {
+            if results.count >= searchResultLimit { break }
+            if Task.isCancelled { throw ToolError(.timeout, "silverbullet search was cancelled") }
+            if context.wantsProgress {
+                await context.progress(Double(index), total: Double(toScan.count), message: "reading \(page)")
+            }
+            let nameMatch = page.lowercased().contains(needle)
+            let response = try await backend.send(.GET, "/.fs/" + PercentEncoding.encodePath(page) + ".md", accept: [404])
+            var snippets: [JSONValue] = []
+            if response.status != 404 {
+                for line in response.text.split(separator: "\n") where line.lowercased().contains(needle) {
+                    snippets.append(.string(String(line.prefix(200))))
+                    if snippets.count >= snippetsPerPage { break }
+                }
+            }
+            if nameMatch || !snippets.isEmpty {
+                results.append(["page_name": .string(page), "name_match": .bool(nameMatch), "snippets": .array(snippets)])
+            }
+        }
+        let complete = pages.count <= searchPageLimit && results.count < searchResultLimit
+        return [
+            "query": .string(query), "results": .array(results),
+            "pages_total": .int(Int64(pages.count)), "pages_scanned": .int(Int64(min(pages.count, searchPageLimit))),
+            "complete": .bool(complete),
+        ]
+    }
+}

@@ -1,0 +1,129 @@
+import MCPCore
+import NIOHTTP1
+
+/// The Vikunja tools (API v1, vikunja.io/docs/api). Vikunja creates with `PUT` and updates
+/// with `POST`, and tasks live at `/api/v1/tasks/{id}` — the Go server had both wrong.
+enum VikunjaTools {
+    static func make(_ backend: Backend, format: ResultFormatter) -> [ToolDefinition] {
+        let projectID = ("project_id", Schema.integer("Project id", minimum: 1))
+        let taskID = ("task_id", Schema.integer("Task id", minimum: 1))
+        let priority = ("priority", Schema.integer("Priority: 0 unset, 1 low … 5 do now", minimum: 0, maximum: 5))
+        let description = ("description", Schema.string("Description (Markdown/HTML)", maxLength: 65536))
+        return [
+            ToolDefinition(
+                name: "vikunja_list_projects", title: "Vikunja projects",
+                description: "List the projects the token can see.", inputSchema: Schema.object(), annotations: .readOnly
+            ) { _, _ in
+                format.json(try await backend.json(.GET, "/api/v1/projects"))
+            },
+            ToolDefinition(
+                name: "vikunja_get_project", title: "Vikunja project",
+                description: "One project by id.",
+                inputSchema: Schema.object([projectID], required: ["project_id"]), annotations: .readOnly
+            ) { arguments, _ in
+                format.json(try await backend.json(.GET, "/api/v1/projects/\(try arguments.positiveID("project_id"))"))
+            },
+            ToolDefinition(
+                name: "vikunja_create_project", title: "Create a Vikunja project",
+                description: "Create a project.",
+                inputSchema: Schema.object([("title", Schema.string("Project title", maxLength: 250)), description], required: ["title"]),
+                annotations: .write
+            ) { arguments, _ in
+                var body: JSONObject = ["title": .string(try arguments.nonEmptyString("title"))]
+                if let text = try arguments.optionalString("description") { body["description"] = .string(text) }
+                return format.json(try await backend.json(.PUT, "/api/v1/projects", body: .object(body)))
+            },
+            ToolDefinition(
+                name: "vikunja_list_tasks", title: "Vikunja tasks",
+                description: "List the tasks of a project.",
+                inputSchema: Schema.object([projectID], required: ["project_id"]), annotations: .readOnly
+            ) { arguments, _ in
+                let project = try arguments.positiveID("project_id")
+                return format.json(try await listTasks(backend, project: project))
+            },
+            ToolDefinition(
+                name: "vikunja_create_task", title: "Create a Vikunja task",
+                description: "Create a task in a project.",
+                inputSchema: Schema.object([
+                    projectID, ("title", Schema.string("Task title", maxLength: 250)), description, priority,
+                    ("due_date", Schema.string("Due date, RFC 3339 (2026-01-02T15:04:05Z)", maxLength: 64)),
+                ], required: ["project_id", "title"]),
+                annotations: .write
+            ) { arguments, _ in
+                let project = try arguments.positiveID("project_id")
+                var body: JSONObject = ["title": .string(try arguments.nonEmptyString("title"))]
+                try applyOptionalFields(arguments, to: &body)
+                return format.json(try await backend.json(.PUT, "/api/v1/projects/\(project)/tasks", body: .object(body)))
+            },
+            ToolDefinition(
+                name: "vikunja_get_task", title: "Vikunja task",
+                description: "One task by id.",
+                inputSchema: Schema.object([taskID], required: ["task_id"]), annotations: .readOnly
+            ) { arguments, _ in
+                format.json(try await backend.json(.GET, "/api/v1/tasks/\(try arguments.positiveID("task_id"))"))
+            },
+            ToolDefinition(
+                name: "vikunja_update_task", title: "Update a Vikunja task",
+                description: "Change a task's title, description, done flag or priority; other fields are kept.",
+                inputSchema: Schema.object([
+                    taskID, ("title", Schema.string("New title", maxLength: 250)), description,
+                    ("done", Schema.boolean("Mark done or not done")), priority,
+                    ("due_date", Schema.string("Due date, RFC 3339", maxLength: 64)),
+                ], required: ["task_id"]),
+                annotations: ToolAnnotations(readOnlyHint: false, destructiveHint: false, idempotentHint: true)
+            ) { arguments, _ in
+                let id = try arguments.positiveID("task_id")
+                var changes = JSONObject()
+                if let title = try arguments.optionalString("title") {
+                    guard !title.isEmpty else { throw ToolError.invalidArgument("title", "must not be empty") }
+                    changes["title"] = .string(title)
+                }
+                if let done = try arguments.optionalBool("done") { changes["done"] = .bool(done) }
+                try applyOptionalFields(arguments, to: &changes)
+                guard !changes.isEmpty else {
+                    throw ToolError.invalidArgument("title", "give at least one of title, description, done, priority, due_date")
+                }
+                // Vikunja's POST replaces the whole task (missing fields are reset), so the
+                // current task is read first and only the given fields are changed.
+                guard case .object(var task) = try await backend.json(.GET, "/api/v1/tasks/\(id)") else {
+                    throw ToolError(.badResponse, "vikunja: task \(id) is not a JSON object")
+                }
+                for (key, value) in changes { task[key] = value }
+                return format.json(try await backend.json(.POST, "/api/v1/tasks/\(id)", body: .object(task)))
+            },
+            ToolDefinition(
+                name: "vikunja_delete_task", title: "Delete a Vikunja task",
+                description: "Delete a task.",
+                inputSchema: Schema.object([taskID], required: ["task_id"]), annotations: .destructive
+            ) { arguments, _ in
+                format.json(try await backend.json(.DELETE, "/api/v1/tasks/\(try arguments.positiveID("task_id"))"))
+            },
+        ]
+    }
+
+    static func applyOptionalFields(_ arguments: ToolArguments, to body: inout JSONObject) throws(ToolError) {
+        if let text = try arguments.optionalString("description") { body["description"] = .string(text) }
+        if let value = try arguments.optionalInt("priority") {
+            guard (0...5).contains(value) else { throw .invalidArgument("priority", "must be between 0 and 5") }
+            body["priority"] = .int(value)
+        }
+        if let due = try arguments.optionalString("due_date") {
+            guard PrometheusTime.isRFC3339(due) else { throw .invalidArgument("due_date", "must be RFC 3339, e.g. 2026-01-02T15:04:05Z") }
+            body["due_date"] = .string(due)
+        }
+    }
+
+    /// `GET /projects/{id}/tasks` (Vikunja before 0.24); on 404, newer servers list tasks
+    /// per view: the project's first list view is used.
+    static func listTasks(_ backend: Backend, project: Int64) async throws(ToolError) -> JSONValue {
+        let legacy = try await backend.send(.GET, "/api/v1/projects/\(project)/tasks", accept: [404], extraHeaders: [("Accept", "application/json")])
+        if legacy.status != 404 { return try backend.parse(legacy) }
+        let views = try await backend.json(.GET, "/api/v1/projects/\(project)/views")
+        let all = views.arrayValue ?? []
+        let list = all.first { $0["view_kind"] == "list" || $0["view_kind"] == .int(0) } ?? all.first
+        guard let view = list?["id"]?.intValue else {
+            throw ToolError(.backendStatus, "vikunja returned HTTP 404 for the project's tasks and the project has no views")
+        }
+        return try await backend.json(.GET, "/api/v1/projects/\(project)/views/\(view)/tasks")
+    }
+}

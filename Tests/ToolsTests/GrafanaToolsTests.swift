@@ -1,0 +1,97 @@
+import MCPCore
+import Testing
+@testable import Tools
+
+/// Grafana HTTP API calls (tools-catalogue.md, Grafana table), against the fake backend.
+@Suite struct GrafanaToolsTests {
+    func withGrafana(_ body: (FakeBackend, [ToolDefinition]) async throws -> Void) async throws {
+        let fake = try await FakeBackend.start { request in
+            switch (request.method, request.path) {
+            case ("GET", "/api/search"): .json(#"[{"uid":"abc","title":"Node","type":"dash-db"}]"#)
+            case ("GET", "/api/dashboards/uid/missing"): .json(#"{"message":"Dashboard not found"}"#, status: 404)
+            case ("GET", "/api/health"): .json(#"{"database":"ok","version":"11.3.0"}"#)
+            case ("POST", "/api/ds/query"): .json(#"{"results":{"A":{"status":200,"frames":[]}}}"#)
+            default: .json(#"{"ok":true}"#)
+            }
+        }
+        defer { Task { await fake.stop() } }
+        try await body(fake, tools(CatalogueSettings(grafana: BackendSettings(url: fake.url + "/", token: "glsa_secret"))))
+        await fake.stop()
+    }
+
+    @Test func readToolsCallTheDocumentedPathsWithTheBearerToken() async throws {
+        try await withGrafana { fake, tools in
+            let calls: [(String, JSONObject, String, String)] = [
+                ("grafana_list_dashboards", [:], "/api/search", "type=dash-db"),
+                ("grafana_get_dashboard", ["uid": "a-b_c"], "/api/dashboards/uid/a-b_c", ""),
+                ("grafana_list_datasources", [:], "/api/datasources", ""),
+                ("grafana_get_datasource", ["uid": "P1"], "/api/datasources/uid/P1", ""),
+                ("grafana_list_alert_rules", [:], "/api/v1/provisioning/alert-rules", ""),
+                ("grafana_get_health", [:], "/api/health", ""),
+                ("grafana_search", ["query": "node & co"], "/api/search", "query=node%20%26%20co"),
+            ]
+            for (name, arguments, path, query) in calls {
+                let outcome = await call(tools, name, arguments)
+                #expect(outcome.error == nil, "\(name): \(String(describing: outcome.error))")
+                #expect(outcome.json != nil, "\(name) result is not JSON")
+                #expect(fake.last?.method == "GET" && fake.last?.path == path && fake.last?.query == query, "\(name)")
+                #expect(fake.last?.header("Authorization") == "Bearer glsa_secret")
+            }
+            #expect(await call(tools, "grafana_get_health").result?.structuredContent?["version"] == "11.3.0")
+        }
+    }
+
+    /// The Go defect: no time range and a wrong datasource field. /api/ds/query wants
+    /// queries[].datasource.uid plus from/to.
+    @Test func queryDatasourceSendsUidAndTimeRange() async throws {
+        try await withGrafana { fake, tools in
+            let outcome = await call(tools, "grafana_query_datasource", ["datasource_uid": "prom1", "query": "up", "from": "now-6h"])
+            #expect(outcome.error == nil)
+            let body = parseBody(fake.last)
+            #expect(fake.last?.method == "POST" && fake.last?.path == "/api/ds/query")
+            #expect(fake.last?.header("Content-Type") == "application/json")
+            #expect(body?["queries"]?[0]?["datasource"]?["uid"] == "prom1")
+            #expect(body?["queries"]?[0]?["refId"] == "A")
+            #expect(body?["queries"]?[0]?["expr"] == "up")
+            #expect(body?["from"] == "now-6h")
+            #expect(body?["to"] == "now")
+        }
+    }
+
+    @Test func writeToolsSendTheRightBodies() async throws {
+        try await withGrafana { fake, tools in
+            _ = await call(tools, "grafana_create_dashboard", ["title": "New", "folder_uid": "f1", "dashboard": ["panels": [["id": 1]]]])
+            let dash = parseBody(fake.last)
+            #expect(fake.last?.method == "POST" && fake.last?.path == "/api/dashboards/db")
+            #expect(dash?["dashboard"]?["title"] == "New")
+            #expect(dash?["dashboard"]?["panels"]?[0]?["id"] == 1)
+            #expect(dash?["folderUid"] == "f1")
+            #expect(dash?["overwrite"] == false)
+
+            _ = await call(tools, "grafana_create_datasource", ["name": "p", "type": "prometheus", "url": "http://p:9090", "is_default": true])
+            let ds = parseBody(fake.last)
+            #expect(fake.last?.path == "/api/datasources" && ds?["isDefault"] == true && ds?["access"] == "proxy" && ds?["type"] == "prometheus")
+
+            _ = await call(tools, "grafana_delete_dashboard", ["uid": "abc"])
+            #expect(fake.last?.method == "DELETE" && fake.last?.path == "/api/dashboards/uid/abc")
+        }
+    }
+
+    @Test func badArgumentsFailBeforeAnyBackendCall() async throws {
+        try await withGrafana { fake, tools in
+            #expect(await call(tools, "grafana_get_dashboard").error?.message == "invalid argument 'uid': is required")
+            #expect(await call(tools, "grafana_get_dashboard", ["uid": 5]).error?.message == "invalid argument 'uid': must be a string")
+            #expect(await call(tools, "grafana_get_dashboard", ["uid": "../admin"]).error?.kind == .invalidArgument)
+            #expect(await call(tools, "grafana_create_dashboard", ["title": "x", "dashboard": "no"]).error?.message == "invalid argument 'dashboard': must be an object")
+            #expect(fake.requests.isEmpty)
+        }
+    }
+
+    @Test func notFoundCarriesStatusAndGrafanasMessage() async throws {
+        try await withGrafana { _, tools in
+            let error = await call(tools, "grafana_get_dashboard", ["uid": "missing"]).error
+            #expect(error?.kind == .backendStatus)
+            #expect(error?.message == "grafana returned HTTP 404 Not Found: Dashboard not found")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import MCPCore
+import NIOCore
+import NIOPosix
+import Testing
+@testable import Tools
+
+/// Backends that misbehave: every failure is a ToolError (an `isError` result) that says
+/// what happened (tools-catalogue.md "For every tool": status, timeout, TLS, unreachable),
+/// and nothing waits forever or grows without bound.
+@Suite struct HostileBackendTests {
+    func grafana(_ fake: FakeBackend, timeout: Duration = .seconds(5), maxResultBytes: Int = 1024,
+                 client: BackendHTTPClient = testClient) -> [ToolDefinition] {
+        tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: "t"), httpTimeout: timeout,
+                                maxResultBytes: maxResultBytes), client: client)
+    }
+
+    @Test func serverErrorCarriesStatusAndBodyStart() async throws {
+        let fake = try await FakeBackend.start { _ in .text("database is locked\nmore", status: 500) }
+        let error = await call(grafana(fake), "grafana_get_health").error
+        #expect(error?.kind == .backendStatus)
+        #expect(error?.message == "grafana returned HTTP 500 Internal Server Error: database is locked more")
+        await fake.stop()
+    }
+
+    @Test func hangingBackendTimesOut() async throws {
+        let fake = try await FakeBackend.start { _ in .hang }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = await call(grafana(fake, timeout: .milliseconds(300)), "grafana_get_health").error
+        let elapsed = clock.now - start
+        #expect(error?.kind == .timeout)
+        #expect(error?.message.contains("did not answer within") == true)
+        #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3))
+        await fake.stop()
+    }
+
+    @Test func oversizedBodyIsRefusedByLengthAndWhileStreaming() async throws {
+        let big = [UInt8](repeating: UInt8(ascii: "a"), count: 10_000)
+        let declared = try await FakeBackend.start { _ in .respond(200, [], big) }
+        #expect(await call(grafana(declared), "grafana_get_health").error?.kind == .tooLarge)
+        await declared.stop()
+        // No Content-Length: the body runs until close; the cap must still hold.
+        let streamed = try await FakeBackend.start { _ in .raw(Array("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".utf8) + big) }
+        let error = await call(grafana(streamed), "grafana_get_health").error
+        #expect(error?.kind == .tooLarge)
+        #expect(error?.message.contains("4096-byte cap") == true)
+        await streamed.stop()
+    }
+
+    @Test func largeResultUnderTheCapIsTruncatedWithANote() async throws {
+        let items = (0..<200).map { "{\"uid\":\"d\($0)\"}" }.joined(separator: ",")
+        let fake = try await FakeBackend.start { _ in .json("[\(items)]") }
+        let result = await call(grafana(fake), "grafana_list_dashboards").result
+        #expect(result?.content.count == 2)
+        if case .text(let note)? = result?.content.last { #expect(note.hasPrefix("[truncated: the result is")) }
+        await fake.stop()
+    }
+
+    @Test func malformedJSONIsBadResponse() async throws {
+        let fake = try await FakeBackend.start { _ in .json("{\"dashboards\": [1, 2,") }
+        let error = await call(grafana(fake), "grafana_list_dashboards").error
+        #expect(error?.kind == .badResponse)
+        #expect(error?.message.hasPrefix("grafana returned malformed JSON") == true)
+        await fake.stop()
+    }
+
+    @Test func nonHTTPAnswerIsBadResponse() async throws {
+        let fake = try await FakeBackend.start { _ in .raw(Array("SSH-2.0-OpenSSH_9.2\r\n\r\n".utf8)) }
+        #expect(await call(grafana(fake), "grafana_get_health").error?.kind == .badResponse)
+        await fake.stop()
+    }
+
+    @Test func truncatedResponseIsUnreachable() async throws {
+        let fake = try await FakeBackend.start { _ in .raw(Array("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\"".utf8)) }
+        let error = await call(grafana(fake), "grafana_get_health").error
+        #expect(error?.kind == .unreachable || error?.kind == .badResponse)
+        await fake.stop()
+    }
+
+    /// No redirects: a backend cannot send our token elsewhere.
+    @Test func redirectsAreNotFollowed() async throws {
+        let fake = try await FakeBackend.start { _ in .respond(302, [("Location", "http://evil.example/")], []) }
+        let error = await call(grafana(fake), "grafana_get_health").error
+        #expect(error?.kind == .backendStatus)
+        #expect(error?.message.contains("redirects are not followed") == true)
+        #expect(fake.requests.count == 1)
+        await fake.stop()
+    }
+
+    @Test func connectionRefusedIsUnreachable() async throws {
+        let fake = try await FakeBackend.start { _ in .hang }
+        await fake.stop()  // the port is now closed
+        let error = await call(grafana(fake), "grafana_get_health").error
+        #expect(error?.kind == .unreachable)
+        #expect(error?.message.contains("cannot connect to http://127.0.0.1:\(fake.port)") == true)
+    }
+
+    @Test func httpsWithoutTheTLSClientFailsClosed() async throws {
+        let tools = tools(CatalogueSettings(grafana: BackendSettings(url: "https://127.0.0.1:1")))
+        let error = await call(tools, "grafana_get_health").error
+        #expect(error?.kind == .tls)
+    }
+
+    @Test func tlsProviderFailureIsATLSError() async throws {
+        let fake = try await FakeBackend.start { _ in .hang }
+        struct Untrusted: Error {}
+        let client = BackendHTTPClient(tlsHandlerProvider: { _ in throw Untrusted() })
+        let tools = tools(CatalogueSettings(grafana: BackendSettings(url: "https://127.0.0.1:\(fake.port)")), client: client)
+        let error = await call(tools, "grafana_get_health").error
+        #expect(error?.kind == .tls, "\(String(describing: error))")
+        await fake.stop()
+    }
+
+    @Test func badConfiguredURLIsReportedByEveryCall() async throws {
+        let tools = tools(CatalogueSettings(grafana: BackendSettings(url: "grafana:3000")))
+        #expect(await call(tools, "grafana_get_health").error?.message.contains("invalid backend URL") == true)
+    }
+
+    /// ToolContext: cancellation is task cancellation; the backend call must stop.
+    @Test func cancellationStopsTheBackendCall() async throws {
+        let fake = try await FakeBackend.start { _ in .hang }
+        let tools = grafana(fake, timeout: .seconds(30))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let task = Task { await call(tools, "grafana_get_health") }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        let outcome = await task.value
+        #expect(outcome.error?.kind == .timeout)
+        #expect(outcome.error?.message.contains("cancelled") == true)
+        #expect(clock.now - start < .seconds(5))
+        await fake.stop()
+    }
+}

@@ -1,0 +1,73 @@
+import MCPCore
+import Testing
+@testable import Tools
+
+/// Portainer API + proxied Docker Engine API (tools-catalogue.md, Portainer table).
+@Suite struct PortainerToolsTests {
+    static let logBody = DockerLogStreamTests.frame(1, "starting\n") + DockerLogStreamTests.frame(2, "warning: x\n")
+
+    func withPortainer(_ body: (FakeBackend, [ToolDefinition]) async throws -> Void) async throws {
+        let fake = try await FakeBackend.start { request in
+            switch (request.method, request.path) {
+            case ("GET", let p) where p.hasSuffix("/logs"):
+                .respond(200, [("Content-Type", "application/vnd.docker.multiplexed-stream")], Self.logBody)
+            case ("POST", "/api/endpoints/1/docker/containers/web/start"): .respond(304, [], [])
+            case ("POST", let p) where p.hasPrefix("/api/endpoints/"): .respond(204, [], [])
+            case ("GET", "/api/stacks/7/file"): .json(#"{"StackFileContent":"services: {}"}"#)
+            default: .json(#"[{"Id":"1"}]"#)
+            }
+        }
+        try await body(fake, tools(CatalogueSettings(portainer: BackendSettings(url: fake.url, token: "ptr_key"))))
+        await fake.stop()
+    }
+
+    @Test func readToolsUseTheDocumentedPathsAndTheAPIKey() async throws {
+        try await withPortainer { fake, tools in
+            let calls: [(String, JSONObject, String, String)] = [
+                ("portainer_list_endpoints", [:], "/api/endpoints", ""),
+                ("portainer_list_containers", [:], "/api/endpoints/1/docker/containers/json", "all=1"),
+                ("portainer_list_containers", ["endpoint_id": "3"], "/api/endpoints/3/docker/containers/json", "all=1"),
+                ("portainer_inspect_container", ["container_id": "web"], "/api/endpoints/1/docker/containers/web/json", ""),
+                ("portainer_list_stacks", [:], "/api/stacks", ""),
+                ("portainer_get_stack", ["stack_id": 7], "/api/stacks/7", ""),
+                ("portainer_get_stack_file", ["stack_id": 7], "/api/stacks/7/file", ""),
+                ("portainer_get_status", [:], "/api/system/status", ""),
+            ]
+            for (name, arguments, path, query) in calls {
+                let outcome = await call(tools, name, arguments)
+                #expect(outcome.error == nil, "\(name): \(String(describing: outcome.error))")
+                #expect(fake.last?.method == "GET" && fake.last?.path == path && fake.last?.query == query, "\(name)")
+                #expect(fake.last?.header("X-API-Key") == "ptr_key")
+                #expect(fake.last?.header("Authorization") == nil)
+            }
+        }
+    }
+
+    /// The Go defect: the 8-byte frame headers of Docker's multiplexed stream were returned
+    /// as text.
+    @Test func logsAreDemultiplexed() async throws {
+        try await withPortainer { fake, tools in
+            let outcome = await call(tools, "portainer_get_container_logs", ["container_id": "web", "tail": 20])
+            #expect(outcome.text == "starting\nwarning: x\n")
+            #expect(fake.last?.path == "/api/endpoints/1/docker/containers/web/logs")
+            #expect(queryValue(fake.last?.query ?? "", "tail") == "20")
+            #expect(queryValue(fake.last?.query ?? "", "stdout") == "1" && queryValue(fake.last?.query ?? "", "stderr") == "1")
+            #expect(await call(tools, "portainer_get_container_logs", ["container_id": "web", "tail": 0]).error?.message == "invalid argument 'tail': must be between 1 and 10000")
+        }
+    }
+
+    @Test func lifecycleActionsPostAndReportTheOutcome() async throws {
+        try await withPortainer { fake, tools in
+            let stop = await call(tools, "portainer_stop_container", ["container_id": "db", "endpoint_id": 2])
+            #expect(fake.last?.method == "POST" && fake.last?.path == "/api/endpoints/2/docker/containers/db/stop")
+            #expect(stop.result?.structuredContent?["result"] == "stopped")
+            _ = await call(tools, "portainer_restart_container", ["container_id": "db"])
+            #expect(fake.last?.path == "/api/endpoints/1/docker/containers/db/restart")
+            // Docker: 304 Not Modified = already in that state, not an error.
+            let start = await call(tools, "portainer_start_container", ["container_id": "web"])
+            #expect(start.result?.structuredContent?["result"] == "already started")
+            #expect(await call(tools, "portainer_stop_container", ["container_id": "a/b"]).error?.kind == .invalidArgument)
+            #expect(await call(tools, "portainer_stop_container", ["container_id": "db", "endpoint_id": -1]).error?.message == "invalid argument 'endpoint_id': must be a positive integer")
+        }
+    }
+}

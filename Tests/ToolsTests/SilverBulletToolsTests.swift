@@ -1,0 +1,87 @@
+import MCPCore
+import Synchronization
+import Testing
+@testable import Tools
+
+/// SilverBullet file API (tools-catalogue.md, SilverBullet table).
+@Suite struct SilverBulletToolsTests {
+    func withSpace(token: String = "sbtoken", _ body: (FakeBackend, [ToolDefinition]) async throws -> Void) async throws {
+        let fake = try await FakeBackend.start { request in
+            switch (request.method, request.path) {
+            case ("GET", "/.fs"):
+                .json(#"[{"name":"Home.md","size":10},{"name":"Notes/Kubernetes.md","size":20},{"name":"img.png","size":5},{"name":"Other.md","size":3}]"#)
+            case ("GET", "/.fs/Home.md"): .text("# Home\nwelcome\n")
+            case ("GET", "/.fs/Notes/Kubernetes.md"): .text("pods and nodes\nHOME lab cluster\n")
+            case ("GET", "/.fs/Other.md"): .text("nothing\n")
+            case ("GET", _): .text("Not found", status: 404)
+            default: .respond(200, [], [])
+            }
+        }
+        try await body(fake, tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: token))))
+        await fake.stop()
+    }
+
+    @Test func everyRequestSendsSyncModeAndBearer() async throws {
+        try await withSpace { fake, tools in
+            #expect(await call(tools, "silverbullet_list_pages").error == nil)
+            #expect(await call(tools, "silverbullet_get_page", ["page_name": "Home"]).text == "# Home\nwelcome\n")
+            #expect(fake.last?.path == "/.fs/Home.md")
+            for request in fake.requests {
+                #expect(request.header("X-Sync-Mode") == "true")
+                #expect(request.header("Authorization") == "Bearer sbtoken")
+            }
+        }
+    }
+
+    @Test func userColonPasswordIsBasicAuth() async throws {
+        try await withSpace(token: "alice:s3cret") { fake, tools in
+            _ = await call(tools, "silverbullet_list_pages")
+            #expect(fake.last?.header("Authorization") == "Basic " + Base64.encode(Array("alice:s3cret".utf8)))
+        }
+    }
+
+    @Test func createRefusesAnExistingPageAndPutsMarkdown() async throws {
+        try await withSpace { fake, tools in
+            let exists = await call(tools, "silverbullet_create_page", ["page_name": "Home", "content": "x"])
+            #expect(exists.error?.kind == .invalidArgument)
+            #expect(!fake.requests.contains { $0.method == "PUT" })
+
+            let created = await call(tools, "silverbullet_create_page", ["page_name": "Journal/2026 01", "content": "# Day\n"])
+            #expect(created.error == nil)
+            #expect(fake.last?.method == "PUT" && fake.last?.path == "/.fs/Journal/2026%2001.md")
+            #expect(fake.last?.text == "# Day\n")
+            #expect(fake.last?.header("Content-Type")?.hasPrefix("text/markdown") == true)
+
+            _ = await call(tools, "silverbullet_update_page", ["page_name": "Home.md", "content": "new"])
+            #expect(fake.last?.method == "PUT" && fake.last?.path == "/.fs/Home.md" && fake.last?.text == "new")
+            _ = await call(tools, "silverbullet_delete_page", ["page_name": "Home"])
+            #expect(fake.last?.method == "DELETE" && fake.last?.path == "/.fs/Home.md")
+        }
+    }
+
+    @Test(arguments: ["../etc/passwd", "a//b", "./x", "", "bad\u{01}name"])
+    func pageNamesCannotEscapeTheSpace(_ name: String) async throws {
+        try await withSpace { fake, tools in
+            #expect(await call(tools, "silverbullet_get_page", ["page_name": .string(name)]).error?.kind == .invalidArgument)
+            #expect(fake.requests.isEmpty)
+        }
+    }
+
+    /// The Go server called /.client/search.json, which SilverBullet does not have: search
+    /// lists the pages and reads them.
+    @Test func searchMatchesNamesAndContentWithProgress() async throws {
+        try await withSpace { fake, tools in
+            let progress = Mutex<[Double]>([])
+            let context = ToolContext(toolName: "silverbullet_search_pages", progress: { value, _, _ in progress.withLock { $0.append(value) } })
+            let outcome = await call(tools, "silverbullet_search_pages", ["query": "home"], context: context)
+            let results = outcome.json?["results"]?.arrayValue ?? []
+            #expect(results.map { $0["page_name"] } == ["Home", "Notes/Kubernetes"])
+            #expect(results[1]["snippets"]?[0] == "HOME lab cluster")
+            #expect(results[0]["name_match"] == true)
+            #expect(outcome.json?["complete"] == true)
+            #expect(!fake.requests.contains { $0.path.hasPrefix("/.client") })
+            #expect(!fake.requests.contains { $0.path == "/.fs/img.png" })
+            #expect(progress.withLock { $0 } == [0, 1, 2])
+        }
+    }
+}

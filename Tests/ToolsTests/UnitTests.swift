@@ -1,0 +1,108 @@
+import MCPCore
+import Testing
+@testable import Tools
+
+@Suite struct BackendURLTests {
+    @Test func parsesSchemesPortsAndBasePaths() throws {
+        let a = try BackendURL(parsing: "https://grafana.example.com/grafana/")
+        #expect(a.isTLS && a.host == "grafana.example.com" && a.port == 443 && a.basePath == "/grafana")
+        #expect(a.hostHeader == "grafana.example.com")
+        let b = try BackendURL(parsing: "http://127.0.0.1:9090")
+        #expect(!b.isTLS && b.port == 9090 && b.basePath == "" && b.hostHeader == "127.0.0.1:9090")
+        let c = try BackendURL(parsing: "http://[::1]:8080/x")
+        #expect(c.host == "::1" && c.port == 8080 && c.hostHeader == "[::1]:8080")
+    }
+
+    @Test(arguments: ["ftp://x", "x:80", "http://", "http://u:p@host", "http://h:0", "http://h:99999", "http://h/?q=1", "http://[::1"])
+    func refusesBadURLs(_ text: String) {
+        #expect(throws: ToolError.self) { try BackendURL(parsing: text) }
+    }
+}
+
+@Suite struct PrometheusTimeTests {
+    let now = fixedNow
+
+    @Test func relativeTimesResolveAgainstTheClock() throws {
+        #expect(try PrometheusTime.resolve("1h", argument: "start", now: now) == "1767222000.000")
+        #expect(try PrometheusTime.resolve("now-30m", argument: "start", now: now) == "1767223800.000")
+        #expect(try PrometheusTime.resolve("-1h30m", argument: "start", now: now) == "1767220200.000")
+        #expect(try PrometheusTime.resolve("now", argument: "end", now: now) == "1767225600.000")
+        #expect(try PrometheusTime.resolve("500ms", argument: "end", now: now) == "1767225599.500")
+    }
+
+    @Test func absoluteTimesPassThrough() throws {
+        #expect(try PrometheusTime.resolve("2026-01-02T15:04:05Z", argument: "t", now: now) == "2026-01-02T15:04:05Z")
+        #expect(try PrometheusTime.resolve("2026-01-02T15:04:05.123+02:00", argument: "t", now: now) == "2026-01-02T15:04:05.123+02:00")
+        #expect(try PrometheusTime.resolve("1767225600.5", argument: "t", now: now) == "1767225600.5")
+    }
+
+    @Test(arguments: ["yesterday", "1x", "2026-01-02", "h1", "", "2026-01-02T15:04:05"])
+    func garbageIsRefusedNamingTheArgument(_ text: String) {
+        #expect(throws: ToolError.invalidArgument("start", "must be RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or relative like '1h' or 'now-30m'")) {
+            try PrometheusTime.resolve(text, argument: "start", now: now)
+        }
+    }
+
+    @Test func steps() throws {
+        #expect(try PrometheusTime.step("1m") == "1m")
+        #expect(try PrometheusTime.step("15") == "15")
+        #expect(throws: ToolError.self) { try PrometheusTime.step("0") }
+        #expect(throws: ToolError.self) { try PrometheusTime.step("fast") }
+    }
+}
+
+@Suite struct DockerLogStreamTests {
+    static func frame(_ stream: UInt8, _ text: String) -> [UInt8] {
+        let payload = Array(text.utf8)
+        let n = UInt32(payload.count)
+        return [stream, 0, 0, 0, UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + payload
+    }
+
+    /// Docker Engine API, "Stream format": 8-byte header, then the payload.
+    @Test func stripsFrameHeaders() {
+        let body = Self.frame(1, "out line\n") + Self.frame(2, "err line\n") + Self.frame(1, "")
+        #expect(DockerLogStream.demultiplex(body) == "out line\nerr line\n")
+    }
+
+    @Test func ttyOutputWithoutFramesIsKept() {
+        #expect(DockerLogStream.demultiplex(Array("plain tty output\n".utf8)) == "plain tty output\n")
+    }
+
+    @Test func truncatedAndCorruptFramesKeepWhatArrived() {
+        let truncated = Array(Self.frame(1, "abcdef").dropLast(2))
+        #expect(DockerLogStream.demultiplex(truncated) == "abcd")
+        let corrupt = Self.frame(1, "ok\n") + Array("garbage".utf8)
+        #expect(DockerLogStream.demultiplex(corrupt) == "ok\ngarbage")
+    }
+}
+
+@Suite struct SmallPieceTests {
+    /// RFC 4648 section 10 test vectors.
+    @Test func base64() {
+        #expect(Base64.encode(Array("".utf8)) == "")
+        #expect(Base64.encode(Array("f".utf8)) == "Zg==")
+        #expect(Base64.encode(Array("fo".utf8)) == "Zm8=")
+        #expect(Base64.encode(Array("foobar".utf8)) == "Zm9vYmFy")
+    }
+
+    /// RFC 3986 section 2.3: only unreserved characters pass.
+    @Test func percentEncodingKeepsArgumentsInTheirPlace() {
+        #expect(PercentEncoding.encode("a b/c?d#e&f=g") == "a%20b%2Fc%3Fd%23e%26f%3Dg")
+        #expect(PercentEncoding.encode("é") == "%C3%A9")
+        #expect(PercentEncoding.encodePath("Notes/My Page") == "Notes/My%20Page")
+    }
+
+    @Test func resultsOverTheCapAreTruncatedWithANote() {
+        let format = ResultFormatter(maxBytes: 300)
+        let big = JSONValue.array(Array(repeating: .string("ééééé"), count: 100))
+        let result = format.json(big)
+        guard case .text(let head) = result.content.first, case .text(let note) = result.content.last else {
+            Issue.record("expected two text blocks")
+            return
+        }
+        #expect(head.utf8.count <= 300)
+        #expect(note.contains("truncated"))
+        #expect(result.structuredContent == nil)
+        #expect(format.json(["a": 1]).structuredContent == ["a": 1])
+    }
+}

@@ -1,0 +1,77 @@
+import MCPCore
+import Testing
+@testable import Tools
+
+/// Vikunja API v1 (tools-catalogue.md, Vikunja table).
+@Suite struct VikunjaToolsTests {
+    func withVikunja(_ body: (FakeBackend, [ToolDefinition]) async throws -> Void) async throws {
+        let fake = try await FakeBackend.start { request in
+            switch (request.method, request.path) {
+            case ("GET", "/api/v1/tasks/5"):
+                .json(#"{"id":5,"title":"old","description":"keep me","done":false,"priority":2,"project_id":1}"#)
+            case ("GET", "/api/v1/projects/1/tasks"): .json(#"[{"id":5}]"#)
+            case ("GET", "/api/v1/projects/2/tasks"): .json(#"{"message":"Not found"}"#, status: 404)
+            case ("GET", "/api/v1/projects/2/views"): .json(#"[{"id":11,"view_kind":"kanban"},{"id":10,"view_kind":"list"}]"#)
+            case ("GET", "/api/v1/projects/2/views/10/tasks"): .json(#"[{"id":9}]"#)
+            case (_, let path): .json(#"{"id":1,"path":"\#(path)"}"#)
+            }
+        }
+        try await body(fake, tools(CatalogueSettings(vikunja: BackendSettings(url: fake.url, token: "vk"))))
+        await fake.stop()
+    }
+
+    @Test func pathsMethodsAndBearer() async throws {
+        try await withVikunja { fake, tools in
+            let calls: [(String, JSONObject, String, String)] = [
+                ("vikunja_list_projects", [:], "GET", "/api/v1/projects"),
+                ("vikunja_get_project", ["project_id": 3], "GET", "/api/v1/projects/3"),
+                ("vikunja_get_task", ["task_id": "5"], "GET", "/api/v1/tasks/5"),
+                ("vikunja_delete_task", ["task_id": 5], "DELETE", "/api/v1/tasks/5"),
+                ("vikunja_list_tasks", ["project_id": 1], "GET", "/api/v1/projects/1/tasks"),
+            ]
+            for (name, arguments, method, path) in calls {
+                #expect(await call(tools, name, arguments).error == nil, "\(name)")
+                #expect(fake.last?.method == method && fake.last?.path == path, "\(name)")
+                #expect(fake.last?.header("Authorization") == "Bearer vk")
+            }
+        }
+    }
+
+    /// The Go defect: POST for create. Vikunja creates with PUT.
+    @Test func createUsesPut() async throws {
+        try await withVikunja { fake, tools in
+            _ = await call(tools, "vikunja_create_project", ["title": "Ops", "description": "d"])
+            #expect(fake.last?.method == "PUT" && fake.last?.path == "/api/v1/projects")
+            #expect(parseBody(fake.last) == ["title": "Ops", "description": "d"])
+            _ = await call(tools, "vikunja_create_task", ["project_id": 4, "title": "t", "priority": 3, "due_date": "2026-02-01T10:00:00Z"])
+            #expect(fake.last?.method == "PUT" && fake.last?.path == "/api/v1/projects/4/tasks")
+            #expect(parseBody(fake.last) == ["title": "t", "priority": 3, "due_date": "2026-02-01T10:00:00Z"])
+            #expect(await call(tools, "vikunja_create_task", ["project_id": 4, "title": "t", "priority": 9]).error?.message == "invalid argument 'priority': must be between 0 and 5")
+            #expect(await call(tools, "vikunja_create_task", ["project_id": 4, "title": "t", "due_date": "tomorrow"]).error?.kind == .invalidArgument)
+        }
+    }
+
+    /// The Go defect: project-scoped task paths. Also: Vikunja's POST replaces the whole
+    /// task, so update reads it and changes only the given fields.
+    @Test func updateMergesIntoTheCurrentTask() async throws {
+        try await withVikunja { fake, tools in
+            let outcome = await call(tools, "vikunja_update_task", ["task_id": 5, "done": true])
+            #expect(outcome.error == nil)
+            let requests = fake.requests
+            #expect(requests.map { "\($0.method) \($0.path)" } == ["GET /api/v1/tasks/5", "POST /api/v1/tasks/5"])
+            let body = parseBody(requests.last)
+            #expect(body?["done"] == true)
+            #expect(body?["description"] == "keep me")
+            #expect(body?["title"] == "old")
+            #expect(await call(tools, "vikunja_update_task", ["task_id": 5]).error?.kind == .invalidArgument)
+        }
+    }
+
+    @Test func listTasksFallsBackToTheListViewOnNewerServers() async throws {
+        try await withVikunja { fake, tools in
+            let outcome = await call(tools, "vikunja_list_tasks", ["project_id": 2])
+            #expect(outcome.json == [["id": 9]])
+            #expect(fake.last?.path == "/api/v1/projects/2/views/10/tasks")
+        }
+    }
+}
