@@ -59,7 +59,8 @@ def start_server(server_bin, *extra) -> RunningServer:
     args = [server_bin, "--config-dir", str(ROOT / "config"),
             "--set", f"server.port={port}", "--set", f"server.http_port={ops_port}",
             "--set", "tls.enabled=false", "--set", "server.sse_enabled=true",
-            "--set", "limits.request_rate=1000", "--set", "limits.request_burst=1000", *extra]
+            "--set", "limits.request_rate=1000", "--set", "limits.request_burst=1000",
+            "--set", "limits.connection_rate_per_ip=1000", "--set", "limits.connection_burst_per_ip=1000", *extra]
     env = dict(os.environ, APP_SERVER__API_TOKEN=TOKEN)
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 20
