@@ -77,15 +77,23 @@ def start_server(server_bin, *extra) -> RunningServer:
     raise RuntimeError("server did not become ready within 20 s")
 
 
+@pytest.fixture(scope="session")
+def fake_grafana():
+    from fake_backends import start_fake_grafana
+    server = start_fake_grafana()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
 @pytest.fixture(scope="module")
-def server(server_bin):
-    s = start_server(server_bin)
+def server(server_bin, fake_grafana):
+    s = start_server(server_bin, "--set", f"grafana.url={fake_grafana}", "--set", "server.page_size=3")
     yield s
     s.stop()
 
 
 @pytest.fixture(scope="module")
-def sse_server(server_bin):
-    s = start_server(server_bin, "--set", "server.response_mode=sse")
+def sse_server(server_bin, fake_grafana):
+    s = start_server(server_bin, "--set", "server.response_mode=sse", "--set", f"grafana.url={fake_grafana}", "--set", "server.page_size=3")
     yield s
     s.stop()
