@@ -58,10 +58,10 @@ import Testing
     }
 
     @Test func unknownKeyIsRefusedAtTheKey() {
-        #expect(loadError("server:\n  prot: 1\n") == "c.yaml:2:3: server.prot: expected a known key, found unknown key \"prot\"")
+        #expect(loadError("server:\n  prot: 1\n") == "c.yaml:2:3: server.prot: expected a known key (did you mean \"port\"?), found unknown key \"prot\"")
         #expect(loadError("srv: {}\n") == "c.yaml:1:1: srv: expected a known key, found unknown key \"srv\"")
         // camelCase spellings of known keys are not keys.
-        #expect(loadError("server:\n  httpPort: 1\n") == "c.yaml:2:3: server.httpPort: expected a known key, found unknown key \"httpPort\"")
+        #expect(loadError("server:\n  httpPort: 1\n") == "c.yaml:2:3: server.httpPort: expected a known key (did you mean \"http_port\"?), found unknown key \"httpPort\"")
         #expect(loadError("auth:\n  tokens:\n    - name: a\n      env: A\n      scope: [read]\n") == "c.yaml:5:7: auth.tokens[0].scope: expected a known key, found unknown key \"scope\"")
     }
 

@@ -113,7 +113,9 @@ import Testing
             "APP_SERVER__ALLOWED_ORIGINS": "https://a.example, https://b.example",
             "APP_LIMITS__TRUSTED_PROXIES": "",
             "APP_TOOLS__DISABLED": "grafana_query",
+            "APP_TOOLS__ENABLED": "[a, b]",
         ])
+        #expect(config.tools.enabled == ["a", "b"])
         #expect(config.server.allowedOrigins == ["https://a.example", "https://b.example"])
         #expect(config.limits.trustedProxies == [])
         #expect(config.tools.disabled == ["grafana_query"])
@@ -123,7 +125,7 @@ import Testing
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER__PORT": "x"]) }
             == "env APP_SERVER__PORT: server.port: expected an integer, found string \"x\"")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER__PROT": "1"]) }
-            == "env APP_SERVER__PROT: server.prot: expected a known key, found unknown key \"prot\"")
+            == "env APP_SERVER__PROT: server.prot: expected a known key (did you mean \"port\"?), found unknown key \"prot\"")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER__SSE_ENABLED": "yes"]) }
             == "env APP_SERVER__SSE_ENABLED: server.sse_enabled: expected a boolean (true or false), found string \"yes\"")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER___PORT": "1"]) }

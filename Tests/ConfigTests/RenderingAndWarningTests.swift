@@ -62,6 +62,29 @@ import Testing
         #expect(!warnings.joined().contains("tiny-pw-1"))
     }
 
+    @Test func expiredTokensWarnWithAnInjectedClock() throws {
+        let config = try ConfigLoader.load(yaml: """
+        tls: {cert_file: /c.pem, key_file: /k.pem}
+        auth:
+          tokens:
+            - {name: old, env: A, expires: "2026-01-01T00:00:00Z"}
+            - {name: new, env: B, expires: "2027-01-01T00:00:00Z"}
+        """)
+        let january2026 = RFC3339.parse("2026-01-01T00:00:00Z")!
+        #expect(config.warnings(now: january2026 - 1) == [])
+        #expect(config.warnings(now: january2026) == ["auth.tokens[0] (old) expired at 2026-01-01T00:00:00Z: it is refused"])
+        #expect(config.warnings() == [])
+    }
+
+    @Test func unknownKeySuggestions() {
+        #expect(KnownKeys.distance("prot", "port") == 1)
+        #expect(KnownKeys.distance("httpport", "http_port") == 1)
+        #expect(KnownKeys.distance("", "abc") == 3)
+        #expect(KnownKeys.nearest("prot", in: ["port", "host"]) == "port")
+        #expect(KnownKeys.nearest("nope", in: ["name"]) == nil)
+        #expect(KnownKeys.nearest("max_conections", in: ["max_connections", "max_handshakes"]) == "max_connections")
+    }
+
     @Test func safeConfigurationHasNoWarnings() throws {
         let config = try ConfigLoader.load(yaml: """
         tls: {cert_file: /c.pem, key_file: /k.pem}
