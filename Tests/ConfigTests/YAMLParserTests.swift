@@ -95,6 +95,10 @@ import Testing
         } catch {
             #expect(error.description == "t.yaml:1:1: expected printable text, found control character U+7F")
         }
+        // Escapes cannot smuggle them in either.
+        #expect(parseError("tls:\n  cert_file: \"/etc/x\\0.pem\"\n") == "t.yaml:2:14: tls.cert_file: expected printable text, found a control character in a quoted scalar")
+        #expect(parseError("a: \"\\e[31m\"\n") == "t.yaml:1:4: a: expected printable text, found a control character in a quoted scalar")
+        #expect(parseError("a: \"tab\\there\\nline\"\n") == nil)
         // Tabs and CRLF line ends are text.
         #expect(parseError("a: 1\r\nb: \"x\ty\"\r\n") == nil)
     }

@@ -74,7 +74,7 @@ public enum YAMLParser {
                     column = 1
                     continue
                 }
-                if (value < 0x20 && value != 0x09 && value != 0x0D) || value == 0x7F || (0x80...0x9F).contains(value) {
+                if isControl(value) && value != 0x0D {
                     let name = value == 0 ? "a NUL byte" : "control character U+\(String(value, radix: 16, uppercase: true))"
                     throw ConfigError(
                         origin: .file(name: file, line: line, column: column), path: "",
@@ -91,6 +91,11 @@ public enum YAMLParser {
                 )
             }
         }
+    }
+
+    /// C0 and C1 control characters other than tab and line feed, and DEL.
+    static func isControl(_ value: UInt32) -> Bool {
+        (value < 0x20 && value != 0x09 && value != 0x0A) || value == 0x7F || (0x80...0x9F).contains(value)
     }
 
     static func syntaxError(_ parser: yaml_parser_t, file: String) -> ConfigError {
@@ -183,6 +188,11 @@ private struct TreeBuilder {
             try refuseAnchor(scalar.anchor, mark)
             let tag = try coreTag(scalar.tag, mark, allowed: [.str, .int, .bool, .float, .null])
             let value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
+            // Escapes (`"\0"`, `"\e"`) can put control characters into a value that the
+            // raw-text check never saw: a NUL would cut a path short in open(2).
+            if value.unicodeScalars.contains(where: { YAMLParser.isControl($0.value) }) {
+                throw error(mark, "printable text", "a control character in a quoted scalar")
+            }
             let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE && tag == nil
             try add(YAMLNode(.scalar(.init(value, isPlain: plain, tag: tag)), origin: origin(mark)), mark)
             return false
