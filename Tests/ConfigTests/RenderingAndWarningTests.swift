@@ -26,6 +26,8 @@ import Testing
         #expect(reloaded == config)
         #expect(text.contains("  tokens:\n    - name: a\n      sha256: \"\"\n      env: TOKEN_A\n"))
         #expect(AppConfig.defaultsYAML.hasPrefix("server:\n  name: axinova-mcp-server\n"))
+        // Words YAML 1.1 reads as booleans stay quoted for other tools.
+        #expect(AppConfig.defaultsYAML.contains("  client_auth: \"off\"\n"))
         #expect(try ConfigLoader.load(yaml: AppConfig.defaultsYAML) == AppConfig())
     }
 
