@@ -2,7 +2,9 @@ import Testing
 @testable import Config
 
 /// Decoding YAML into `AppConfig`: types, strictness, and the exact error form
-/// `file:line:column: key.path: expected <what>, found <what>`.
+/// `file:line:column: key.path: expected <what>, found <what>` (issue 2, section 2).
+/// Scalars resolve by the YAML 1.2.2 core schema (§10.3.2), narrowed: booleans are only
+/// `true`/`false`, quoted scalars are always strings.
 @Suite struct DecodingTests {
     func loadError(_ yaml: String, environment: [String: String] = [:], overrides: [String] = []) -> String? {
         do {

@@ -132,6 +132,9 @@ import Testing
             == "env APP_SERVER___PORT: expected APP_<SECTION>__<KEY> with letters, digits and single underscores, found a malformed name")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER": "1", "APP_SERVER__PORT": "2"]) }
             == "env APP_SERVER__PORT: server.port: expected a setting that does not conflict with another one, found a parent key set to a value")
+        // Lists of mappings cannot be written as variables; the error says so at the list.
+        #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_AUTH__TOKENS__0__NAME": "a"]) }
+            == "env APP_AUTH__TOKENS__0__NAME: auth.tokens: expected a list, found a mapping")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_LIMITS__TRUSTED_PROXIES": "10.0.0.0/8,bad"]) }
             == "env APP_LIMITS__TRUSTED_PROXIES: limits.trusted_proxies[1]: expected a CIDR such as 10.0.0.0/8 or 2001:db8::/32, found string \"bad\"")
     }

@@ -2,7 +2,9 @@ import Testing
 @testable import Config
 
 /// The libyaml event stream -> YAMLNode tree, with positions, and every hostile input
-/// refused with a positioned error.
+/// refused with a positioned error. YAML 1.2.2: §6.9.2 (anchors, aliases: refused),
+/// §9.2 (streams of several documents: refused), §3.2.1.1 (unique mapping keys),
+/// §5.1 (printable character set), §6.8.1 (tags: core schema only, §10.3).
 @Suite struct YAMLParserTests {
     func parseError(_ text: String, limits: YAMLLimits = YAMLLimits()) -> String? {
         do {
