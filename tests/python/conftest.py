@@ -22,6 +22,7 @@ def server_bin() -> str:
 
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -53,20 +54,23 @@ class RunningServer:
             return self.proc.wait()
 
 
-def start_server(server_bin, *extra) -> RunningServer:
+def start_server(server_bin, *extra, env=None) -> RunningServer:
     """Starts the server on free loopback ports and waits (bounded) for /ready."""
     port, ops_port = free_port(), free_port()
     args = [server_bin, "--config-dir", str(ROOT / "config"),
             "--set", f"server.port={port}", "--set", f"server.http_port={ops_port}",
-            "--set", "tls.enabled=false", "--set", "server.sse_enabled=true",
+            "--set", "tls.enabled=false", "--set", "log.level=info", "--set", "server.sse_enabled=true",
             "--set", "limits.request_rate=1000", "--set", "limits.request_burst=1000",
             "--set", "limits.connection_rate_per_ip=1000", "--set", "limits.connection_burst_per_ip=1000", *extra]
-    env = dict(os.environ, APP_SERVER__API_TOKEN=TOKEN)
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    env = dict(os.environ, APP_SERVER__API_TOKEN=TOKEN, **(env or {}))
+    # Logs go to a file: a pipe nobody reads would fill up and stall the server.
+    log = tempfile.NamedTemporaryFile(prefix="mcp-server-", suffix=".log", delete=False)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, env=env)
+    proc.log_path = log.name
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"server exited: {open(proc.log_path).read()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{ops_port}/ready", timeout=1) as r:
                 if r.status == 200:

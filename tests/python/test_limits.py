@@ -1,0 +1,167 @@
+"""Security limits at their boundaries, over real sockets (issue 5).
+
+Clauses: RFC 6585 §4 (429 + Retry-After); draft-ietf-httpapi-ratelimit-headers
+(RateLimit-Policy / RateLimit); RFC 6750 §3.1 (invalid_token).
+"""
+import http.client
+import json
+import os
+import socket
+import time
+import urllib.request
+from importlib.metadata import version
+
+import pytest
+
+if not version("mcp").startswith("2."):
+    pytest.skip("limit tests run once, in the mcp 2.x environment", allow_module_level=True)
+
+from conftest import TOKEN, start_server  # noqa: E402
+
+ACCEPT = "application/json, text/event-stream"
+CALL = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
+
+
+def post(port, token=TOKEN, source="127.0.0.1", path="/api/mcp/v1/call", body=CALL):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    conn.request("POST", path, body=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": ACCEPT})
+    r = conn.getresponse()
+    payload = r.read()
+    conn.close()
+    return r, payload
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def health(ops_port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{ops_port}/health", timeout=5) as r:
+        return r.status
+
+
+def tokens_config(tmp_path, names):
+    """A config dir whose tokens come from environment variables, one per name."""
+    lines = ["auth:", "  tokens:"]
+    env = {}
+    for name in names:
+        lines += [f"    - name: {name}", f"      env: TOKEN_{name.upper()}"]
+        env[f"TOKEN_{name.upper()}"] = f"{name}-secret-0123456789abcdef0123456789"
+    (tmp_path / "base.yaml").write_text("\n".join(lines) + "\n")
+    return env
+
+
+def test_burst_then_429_with_retry_after_then_served_again(server_bin):
+    s = start_server(server_bin, "--set", "limits.request_rate=2", "--set", "limits.request_burst=5")
+    try:
+        statuses = [post(s.port)[0].status for _ in range(5)]
+        assert statuses == [200] * 5
+        r, body = post(s.port)
+        assert r.status == 429
+        retry = int(r.getheader("Retry-After"))
+        assert 1 <= retry <= 1  # one emission interval (0.5 s) rounds up to 1 s
+        assert r.getheader("RateLimit-Policy") == '"request";q=5;w=3'
+        assert json.loads(body)["error"]["code"] == -32000
+        time.sleep(retry)
+        assert post(s.port)[0].status == 200
+    finally:
+        s.stop()
+
+
+def test_other_client_unaffected(server_bin, tmp_path):
+    env = tokens_config(tmp_path, ["flooder", "polite"])
+    s = start_server(server_bin, "--config-dir", str(tmp_path), "--set", "limits.request_rate=10", "--set", "limits.request_burst=10", env=env)
+    try:
+        flooder, polite = env["TOKEN_FLOODER"], env["TOKEN_POLITE"]
+        limited = 0
+        deadline = time.monotonic() + 2.0
+        next_polite = time.monotonic()
+        polite_statuses = []
+        while time.monotonic() < deadline:
+            if post(s.port, token=flooder)[0].status == 429:
+                limited += 1
+            if time.monotonic() >= next_polite:  # half the rate: 5 per second
+                polite_statuses.append(post(s.port, token=polite, source="127.0.0.2")[0].status)
+                next_polite += 0.2
+        assert limited > 0
+        assert polite_statuses and set(polite_statuses) == {200}
+    finally:
+        s.stop()
+
+
+def test_per_address_connection_cap(server_bin):
+    s = start_server(server_bin, "--set", "limits.max_connections_per_ip=5")
+    held = []
+    try:
+        for _ in range(5):
+            c = socket.create_connection(("127.0.0.1", s.port), source_address=("127.0.0.1", 0))
+            held.append(c)
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", s.port), source_address=("127.0.0.1", 0))
+        extra.settimeout(5)
+        # Closed at accept: no response, EOF or reset.
+        try:
+            extra.sendall(b"GET /mcp HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert extra.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        extra.close()
+        assert post(s.port, source="127.0.0.3")[0].status == 200
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            assert 'mcp_connections_rejected_total{reason="per_ip_cap"}' in r.read().decode()
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
+def test_slowloris_does_not_stop_service(server_bin):
+    s = start_server(server_bin, "--set", "limits.header_timeout=2s", "--set", "limits.max_connections_per_ip=2000",
+                     "--set", "limits.max_connections=3000")
+    pid = s.proc.pid
+    baseline = open_fds(pid)
+    conns = []
+    try:
+        for i in range(1000):
+            c = socket.create_connection(("127.0.0.1", s.port), source_address=(f"127.0.{1 + i // 250}.{1 + i % 250}", 0))
+            c.sendall(b"GET /mcp HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            conns.append(c)
+        assert health(s.ops_port) == 200
+        assert post(s.port, source="127.9.9.9")[0].status == 200
+        # The header deadline closes every slow connection.
+        time.sleep(3)
+        closed = 0
+        for c in conns:
+            c.settimeout(1)
+            try:
+                if c.recv(10) == b"":
+                    closed += 1
+            except (ConnectionResetError, socket.timeout):
+                pass
+        assert closed >= 990
+    finally:
+        for c in conns:
+            c.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and open_fds(pid) > baseline + 5:
+        time.sleep(0.2)
+    assert open_fds(pid) <= baseline + 5
+    with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+        assert 'mcp_timeouts_total{phase="header"}' in r.read().decode()
+    s.stop()
+
+
+def test_auth_failures_lock_out(server_bin):
+    s = start_server(server_bin, "--set", "auth.failure_max=3", "--set", "auth.lockout=2s")
+    try:
+        for _ in range(3):
+            assert post(s.port, token="wrong-token")[0].status == 401
+        r, _ = post(s.port, token="wrong-token")
+        assert r.status == 429 and int(r.getheader("Retry-After")) >= 1
+        r, _ = post(s.port)  # even the right token waits out the lockout from this address
+        assert r.status == 429
+        assert post(s.port, source="127.0.0.4")[0].status == 200
+        time.sleep(2.2)
+        assert post(s.port)[0].status == 200
+    finally:
+        s.stop()
