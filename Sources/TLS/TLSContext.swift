@@ -77,10 +77,12 @@ public final class TLSContext: @unchecked Sendable {
     /// Builds a client context that verifies the server's chain against `caFile`
     /// (nil: the system's default CA paths) and offers ALPN `http/1.1`.
     /// Host name verification and SNI are per connection (`TLSRole.client(serverName:)`).
+    /// `clientCertificate` is presented when a server asks for one (mTLS).
     public static func client(
         caFile: String? = nil,
         verifyPeer: Bool = true,
-        profile: TLSProfile = .intermediate
+        profile: TLSProfile = .intermediate,
+        clientCertificate: (chain: String, key: String)? = nil
     ) throws(TLSError) -> TLSContext {
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_client_method()) else {
@@ -100,6 +102,9 @@ public final class TLSContext: @unchecked Sendable {
                 }
             } else {
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+            }
+            if let clientCertificate {
+                try loadIdentity(ctx, chain: clientCertificate.chain, key: clientCertificate.key)
             }
             // Wire format: length-prefixed protocol names. Note: returns 0 on success.
             let alpn: [UInt8] = [8] + Array("http/1.1".utf8)
