@@ -145,7 +145,13 @@ public final class TLSContext: @unchecked Sendable {
             throw .drainingQueue(.fileUnreadable, fallback: "cannot load certificate chain", file: chain)
         }
         guard SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 else {
-            throw .drainingQueue(.fileUnreadable, fallback: "cannot load private key", file: key)
+            // OpenSSL already compares the key with the certificate here.
+            var error = TLSError.drainingQueue(.fileUnreadable, fallback: "cannot load private key", file: key)
+            if error.openSSLReasonCode == X509_R_KEY_VALUES_MISMATCH || error.openSSLReasonCode == X509_R_KEY_TYPE_MISMATCH {
+                error.kind = .keyMismatch
+                error.reason = "private key \(key) does not match the certificate in \(chain): " + error.reason
+            }
+            throw error
         }
         guard SSL_CTX_check_private_key(ctx) == 1 else {
             throw .drainingQueue(
