@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NIOCore
 import Testing
 @testable import TLS
@@ -127,5 +128,58 @@ struct LiveOpenSSLTests {
         let accepted = try sClient(server, ["-tls1_3", "-ign_eof", "-cert", fixtures.clientChain, "-key", fixtures.clientKey])
         #expect(accepted.stdout.contains("hello BYE"), "\(accepted.all)")
         #expect(server.handshakes(atLeast: 2) == [.clientCertRejected, .ok])
+    }
+
+    @Test("Reload under load: connections made while the context is swapped all succeed")
+    func reloadUnderLoad() throws {
+        let reloader = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: fixtures.chain, privateKeyFile: fixtures.key))
+        let server = try LiveEchoServer(contextProvider: { reloader.current })
+        defer { server.shutdown() }
+        let stop = Mutex(false)
+        let reloads = Mutex(0)
+        let thread = Thread {
+            for _ in 0..<10_000 where !stop.withLock({ $0 }) {
+                if case .success = reloader.reload() { reloads.withLock { $0 += 1 } }
+                usleep(2_000)
+            }
+        }
+        thread.start()
+        var failures = 0
+        let attempts = 20
+        for _ in 0..<attempts {
+            let out = try sClient(server, ["-ign_eof"])
+            if !out.stdout.contains("hello BYE") { failures += 1 }
+        }
+        stop.withLock { $0 = true }
+        #expect(failures == 0)
+        #expect(reloads.withLock { $0 } > attempts, "the context must really have been swapped during the run")
+        #expect(server.handshakes(atLeast: attempts) == Array(repeating: .ok, count: attempts))
+    }
+
+    @Test("certs/make-dev-certs.sh makes files our server loads and s_client verifies")
+    func devCertsScript() throws {
+        let script = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("certs/make-dev-certs.sh").path
+        let dir = fixtures.directory + "/script-\(UUID().uuidString)"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script, dir]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let context = try TLSContext.server(TLSServerSettings(
+            certificateChainFile: dir + "/server.pem", privateKeyFile: dir + "/server-key.pem"))
+        let server = try LiveEchoServer(context: context)
+        defer { server.shutdown() }
+        let out = try OpenSSLCLI.run(
+            ["s_client", "-connect", "127.0.0.1:\(server.port)", "-servername", "localhost",
+             "-CAfile", dir + "/ca.pem", "-verify_return_error", "-brief", "-ign_eof"],
+            input: "hello BYE\n")
+        #expect(out.stderr.contains("Verification: OK"), "\(out.all)")
+        #expect(out.stdout.contains("hello BYE"))
     }
 }

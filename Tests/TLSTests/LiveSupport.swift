@@ -11,7 +11,12 @@ final class LiveEchoServer: Sendable {
     let observer = RecordingObserver()
     var port: Int { channel.localAddress!.port! }
 
-    init(context: TLSContext, handshakeTimeout: TimeAmount = .seconds(10)) throws {
+    convenience init(context: TLSContext, handshakeTimeout: TimeAmount = .seconds(10)) throws {
+        try self.init(contextProvider: { context }, handshakeTimeout: handshakeTimeout)
+    }
+
+    /// `contextProvider` is asked once per accepted connection (as the real server asks its reloader).
+    init(contextProvider: @escaping @Sendable () -> TLSContext, handshakeTimeout: TimeAmount = .seconds(10)) throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let observer = self.observer
         channel = try ServerBootstrap(group: group)
@@ -19,7 +24,7 @@ final class LiveEchoServer: Sendable {
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.addHandlers([
-                        TLSHandler(context: context, role: .server, handshakeTimeout: handshakeTimeout, observer: observer),
+                        TLSHandler(context: contextProvider(), role: .server, handshakeTimeout: handshakeTimeout, observer: observer),
                         EchoHandler(),
                     ])
                 }
