@@ -5,7 +5,7 @@
 start_tls_test_server() { # dir
     local dir="$1" i
     rm -f "$dir/stop" "$dir/server.port" "$dir/server.handshakes"
-    TLS_BENCH_DIR="$dir" timeout 400 swift test --skip-build --filter BenchmarkServer \
+    TLS_BENCH_DIR="$dir" timeout 400 swift test --skip-build ${SWIFT_TEST_FLAGS:-} --filter BenchmarkServer \
         > "$dir/server.log" 2>&1 &
     TEST_RUNNER_PID=$!
     for i in $(seq 600); do   # at most 120 s: the first run loads the test bundle

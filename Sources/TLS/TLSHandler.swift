@@ -167,6 +167,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func channelReadComplete(context: ChannelHandlerContext) {
         connection?.bio.compactIfIdle()
+        // With autoRead off (NIOAsyncChannel) the layer above only asks for plaintext; the
+        // handshake must still make progress, bounded by its deadline.
+        if state == .handshaking { context.read() }
         context.fireChannelReadComplete()
     }
 
