@@ -9,6 +9,7 @@ import Prometheus
 import RateLimit
 import ServiceLifecycle
 import Synchronization
+import TLS
 import Tools
 import UnixSignals
 
@@ -25,15 +26,25 @@ struct Bootstrap {
         let identity = ServerIdentity(name: config.server.name, version: config.server.version)
         let environment = ProcessInfo.processInfo.environment
 
-        // Tools: the catalogue for configured backends plus the built-in status tool.
-        let client = BackendHTTPClient(configuration: .init(connectTimeout: min(config.timeout.http.duration, .seconds(10))))
+        // Tools: the catalogue for configured backends plus the built-in status tool. Outbound
+        // HTTPS goes through our OpenSSL client role (DESIGN.md principle 1).
+        if config.tls.skipVerify {
+            logger.warning("tls.skip_verify is true: backend certificates are NOT verified")
+        }
+        let clientContext = try TLSContext.client(caFile: config.tls.caFile.isEmpty ? nil : config.tls.caFile, verifyPeer: !config.tls.skipVerify)
+        let outboundHandshake = TimeAmount.seconds(Int64(max(1, min(config.timeout.http.seconds, 30))))
+        let client = BackendHTTPClient(
+            configuration: .init(connectTimeout: min(config.timeout.http.duration, .seconds(10))),
+            tlsHandlerProvider: { serverName in
+                TLSHandler(context: clientContext, role: .client(serverName: serverName), handshakeTimeout: outboundHandshake)
+            })
         let catalogue = ToolCatalogue.makeTools(catalogueSettings(), client: client)
         let live = LiveStatus()
         let status = BuiltinTools.serverStatus {
             var object: JSONObject = [
                 "name": .string(identity.name),
                 "version": .string(identity.version),
-                "uptime_seconds": .double((ContinuousClock.now - started).secondsDouble),
+                "uptime_seconds": .double((ContinuousClock.now - started).elapsedSeconds),
                 "protocol_versions": .array(ProtocolVersion.all.map(JSONValue.string)),
                 "tools": .int(Int64(catalogue.count + 2)),
                 "transport": .string(stdio ? "stdio" : "https"),
@@ -96,15 +107,56 @@ struct Bootstrap {
         live.set { server.statusSnapshot() }
         let admission = GateAdmission(configuration: .init(limits: config.limits), metrics: metrics)
 
-        let services = server.makeServices(security: nil, admission: admission, onPublicRunning: { port in
+        var security: (any ConnectionSecurity)?
+        var tlsReloader: TLSContextReloader?
+        if config.tls.enabled {
+            let reloader = try makeTLSReloader(loopback: loopback, metrics: metrics, logger: logger)
+            tlsReloader = reloader
+            security = OpenSSLSecurity(reloader: reloader, handshakeTimeout: config.tls.handshakeTimeout.duration, metrics: metrics)
+        }
+        let services = server.makeServices(security: security, admission: admission, onPublicRunning: { port in
             logger.info("listening", metadata: ["address": "\(config.server.host):\(port)", "ops": "\(config.server.httpHost):\(config.server.httpPort)"])
         })
-        let reloader = TokenReloader(config: configOptions, authenticator: authenticator, metrics: metrics, logger: logger)
+        let reloader = ReloadService(config: configOptions, authenticator: authenticator, tls: tlsReloader,
+                                     pollTLS: !config.tls.reloadInterval.isZero, metrics: metrics, logger: logger)
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) } + [.init(service: reloader)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         client.shutdown()
     }
+
+    /// The server context, from the configured files or, on loopback with none configured,
+    /// from development certificates made on first start.
+    func makeTLSReloader(loopback: Bool, metrics: ServerMetrics, logger: Logger) throws -> TLSContextReloader {
+        var chain = config.tls.certFile, key = config.tls.keyFile
+        if chain.isEmpty || key.isEmpty {
+            guard loopback else {
+                throw StartupError("tls.cert_file and tls.key_file are required to listen on \(config.server.host)")
+            }
+            let made = try DevCertificates.ensure(directory: Self.devCertificateDirectory)
+            (chain, key) = (made.chain, made.key)
+            logger.notice("no certificate configured: serving development certificates", metadata: ["chain": "\(made.chain)", "ca": "\(made.ca)"])
+        }
+        let settings = TLSServerSettings(
+            certificateChainFile: chain, privateKeyFile: key,
+            profile: TLS.TLSProfile(rawValue: config.tls.profile.rawValue) ?? .intermediate,
+            clientAuth: ClientAuthMode(rawValue: config.tls.clientAuth.rawValue) ?? .off,
+            clientCAFile: config.tls.clientCaFile.isEmpty ? nil : config.tls.clientCaFile,
+            sessionTickets: config.tls.sessionTickets)
+        return try TLSContextReloader(settings: settings, pollInterval: max(config.tls.reloadInterval.duration, .milliseconds(100))) { result in
+            switch result {
+            case .success(let context):
+                metrics.counter(.configReloads, "certificate", "ok").increment()
+                if let notAfter = context.certificateNotAfter { metrics.gauge(.tlsCertNotAfter).set(to: notAfter) }
+                logger.notice("TLS certificate reloaded")
+            case .failure(let error):
+                metrics.counter(.configReloads, "certificate", "error").increment()
+                logger.error("TLS certificate reload failed; still serving the previous certificate", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    static let devCertificateDirectory = "certs/out"
 
     func catalogueSettings() -> CatalogueSettings {
         func backend(_ b: BackendConfig) -> BackendSettings { BackendSettings(url: b.url, token: b.token, enabled: b.enabled) }
@@ -147,7 +199,7 @@ struct Bootstrap {
 
         No tokens configured: generated one for this run only (loopback). Use it as a bearer token:
           MCP_TOKEN=\(token)
-          curl\(config.tls.enabled ? " --cacert certs/out/ca.pem" : "") -H "Authorization: Bearer $MCP_TOKEN" \\
+          curl\(config.tls.enabled && config.tls.certFile.isEmpty ? " --cacert \(devCertificateDirectory)/ca.pem" : "") -H "Authorization: Bearer $MCP_TOKEN" \\
                -H 'Accept: application/json, text/event-stream' -H 'Content-Type: application/json' \\
                -d '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}' \\
                -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/list' \(url)
@@ -169,36 +221,46 @@ final class LiveStatus: Sendable {
     func snapshot() -> JSONObject { provider.withLock { $0 }?() ?? [:] }
 }
 
-/// Reloads the tokens on SIGHUP (certificates reload on their own file watch).
-struct TokenReloader: Service {
+/// SIGHUP reloads the tokens and the certificate; the certificate files are also watched
+/// (mtime poll), so an ACME client that rewrites them needs no signal.
+struct ReloadService: Service {
     let config: ConfigOptions
     let authenticator: TokenAuthenticator
+    let tls: TLSContextReloader?
+    let pollTLS: Bool
     let metrics: ServerMetrics
     let logger: Logger
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
-            for await _ in signals {
-                do {
-                    let fresh = try config.load()
-                    let store = try TokenStore.load(from: fresh, environment: ProcessInfo.processInfo.environment)
-                    if store.isEmpty { throw StartupError("reload would leave no tokens") }
-                    authenticator.replace(store: store)
-                    metrics.counter(.configReloads, "tokens", "ok").increment()
-                    logger.notice("tokens reloaded", metadata: ["count": "\(store.count)"])
-                } catch {
-                    metrics.counter(.configReloads, "tokens", "error").increment()
-                    logger.error("token reload failed; keeping the current tokens", metadata: ["error": "\(error)"])
+            await withTaskGroup(of: Void.self) { group in
+                if let tls, pollTLS {
+                    group.addTask { await tls.run() }
                 }
+                group.addTask { await handleSignals(signals) }
+                await group.next()
+                group.cancelAll()
             }
         }
     }
-}
 
-extension Duration {
-    var secondsDouble: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
+    func handleSignals(_ signals: UnixSignalsSequence) async {
+        for await _ in signals {
+            if let tls {
+                _ = await Task.detached { tls.reload() }.value
+            }
+            do {
+                let fresh = try config.load()
+                let store = try TokenStore.load(from: fresh, environment: ProcessInfo.processInfo.environment)
+                if store.isEmpty { throw StartupError("reload would leave no tokens") }
+                authenticator.replace(store: store)
+                metrics.counter(.configReloads, "tokens", "ok").increment()
+                logger.notice("tokens reloaded", metadata: ["count": "\(store.count)"])
+            } catch {
+                metrics.counter(.configReloads, "tokens", "error").increment()
+                logger.error("token reload failed; keeping the current tokens", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }
