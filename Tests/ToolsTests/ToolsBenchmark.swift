@@ -56,7 +56,7 @@ import Testing
         }
         let medianDirect = direct.sorted()[direct.count / 2]
         let medianTool = viaTool.sorted()[viaTool.count / 2]
-        print("BENCH n=\(direct.count) direct GET /api/v1/query (new connection): \(stats(direct))")
+        print("BENCH n=\(direct.count) direct GET /api/v1/query (pooled keep-alive connection): \(stats(direct))")
         print("BENCH n=\(viaTool.count) prometheus_query tool (same + JSON parse/serialize): \(stats(viaTool))")
         let added = medianTool - medianDirect
         print("BENCH added by the tool layer at the median: \(Double(added.components.attoseconds) / 1e12 + Double(added.components.seconds) * 1e6) µs")
