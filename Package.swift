@@ -88,6 +88,8 @@ let package = Package(
             name: "axinova-mcp-server",
             dependencies: [
                 "MCPServerKit", "Config", "MCPCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

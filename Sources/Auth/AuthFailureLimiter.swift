@@ -1,0 +1,102 @@
+/// Slows down password-guessing: too many failed authentications from one client address lock
+/// that address out for a while (HTTP 429), so brute force is slow and cheap to refuse.
+///
+/// Rule: `maxFailures` failures within `window` nanoseconds of the first one lock the key out for
+/// `lockout` nanoseconds. The window restarts at the first failure after it has elapsed, and a
+/// lockout starts a fresh count when it ends. Check `check(_:now:)` *before* verifying a token, so
+/// a locked-out client does not even cost a hash.
+///
+/// Memory is bounded by `capacity`: a new key at a full table evicts the least recently used one
+/// (counted in `evictions`). An attacker with `capacity` addresses can flush a lockout that way;
+/// the eviction counter shows it, and the per-address rate limit still applies.
+///
+/// Times are monotonic nanoseconds (the same unit as the RateLimit module's `Nanoseconds`).
+/// Not thread-safe: wrap it in a `Mutex` to share it.
+public struct AuthFailureLimiter<Key: Hashable> {
+    public struct Configuration: Sendable, Hashable {
+        public var maxFailures: Int
+        public var window: UInt64
+        public var lockout: UInt64
+        public var capacity: Int
+
+        public init(maxFailures: Int, window: UInt64, lockout: UInt64, capacity: Int) {
+            self.maxFailures = maxFailures
+            self.window = window
+            self.lockout = lockout
+            self.capacity = capacity
+        }
+    }
+
+    public enum Status: Sendable, Hashable {
+        case allowed
+        /// Refuse without verifying; the lockout ends after `retryAfter` nanoseconds.
+        case lockedOut(retryAfter: UInt64)
+    }
+
+    struct Entry: Sendable {
+        var windowStart: UInt64
+        var failures: Int
+        var lockedUntil: UInt64
+    }
+
+    public let configuration: Configuration
+    private var table: LRUTable<Key, Entry>
+    /// Lockouts started so far (`mcp_auth_lockouts_total`).
+    public private(set) var lockouts: UInt64 = 0
+    /// Keys evicted to make room.
+    public private(set) var evictions: UInt64 = 0
+
+    public init(_ configuration: Configuration) {
+        precondition(configuration.maxFailures >= 1 && configuration.capacity >= 1,
+                     "AuthFailureLimiter needs maxFailures ≥ 1 and capacity ≥ 1")
+        self.configuration = configuration
+        self.table = LRUTable(capacity: configuration.capacity)
+    }
+
+    /// Keys tracked now (a gauge).
+    public var count: Int { table.count }
+
+    /// Whether `key` may try to authenticate at `now`.
+    public mutating func check(_ key: Key, now: UInt64) -> Status {
+        guard let slot = table.slot(for: key) else { return .allowed }
+        table.touch(slot)
+        let lockedUntil = table[slot].lockedUntil
+        return lockedUntil > now ? .lockedOut(retryAfter: lockedUntil - now) : .allowed
+    }
+
+    /// Records a failed authentication; returns true when this failure started a lockout.
+    @discardableResult
+    public mutating func recordFailure(_ key: Key, now: UInt64) -> Bool {
+        let slot: Int
+        if let existing = table.slot(for: key) {
+            slot = existing
+            table.touch(slot)
+        } else {
+            if table.isFull, let oldest = table.leastRecentSlot {
+                table.remove(oldest)
+                evictions += 1
+            }
+            slot = table.insert(key, value: Entry(windowStart: now, failures: 0, lockedUntil: 0))
+        }
+        var entry = table[slot]
+        defer { table[slot] = entry }
+        if entry.lockedUntil > now { return false }
+        if entry.failures == 0 || now &- entry.windowStart >= configuration.window {
+            entry.windowStart = now
+            entry.failures = 0
+        }
+        entry.failures += 1
+        guard entry.failures >= configuration.maxFailures else { return false }
+        entry.lockedUntil = now + configuration.lockout
+        entry.failures = 0
+        lockouts += 1
+        return true
+    }
+
+    /// Forgets `key` (e.g. an operator unlocks it).
+    public mutating func reset(_ key: Key) {
+        if let slot = table.slot(for: key) { table.remove(slot) }
+    }
+}
+
+extension AuthFailureLimiter: Sendable where Key: Sendable {}

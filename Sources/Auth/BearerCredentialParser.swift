@@ -1,0 +1,56 @@
+/// Extracts the token from an `Authorization: Bearer <token>` header value (RFC 6750 §2.1).
+///
+/// Grammar: `credentials = "Bearer" 1*SP b64token`, with
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// The scheme is case-insensitive (RFC 9110 §11.1). Leading and trailing spaces/tabs (field
+/// OWS) are ignored. The length is checked before anything else, so an oversized header costs
+/// one comparison.
+public enum BearerCredentialParser {
+    /// Default cap on the header value, in bytes.
+    public static let defaultMaxLength = 4096
+
+    public static func parse(headerValue: String?, maxLength: Int = defaultMaxLength) -> Result<[UInt8], AuthFailure> {
+        guard let headerValue else { return .failure(.missing) }
+        var value = headerValue
+        return value.withUTF8 { parse(bytes: $0, maxLength: maxLength) }
+    }
+
+    public static func parse(bytes: UnsafeBufferPointer<UInt8>, maxLength: Int = defaultMaxLength) -> Result<[UInt8], AuthFailure> {
+        guard bytes.count <= maxLength else { return .failure(.tooLong) }
+        var start = 0
+        var end = bytes.count
+        while start < end, isWhitespace(bytes[start]) { start += 1 }
+        while end > start, isWhitespace(bytes[end - 1]) { end -= 1 }
+        guard start < end else { return .failure(.missing) }
+
+        let scheme = Array("bearer".utf8)
+        guard end - start > scheme.count else { return .failure(.malformed) }
+        for offset in 0..<scheme.count where bytes[start + offset] | 0x20 != scheme[offset] {
+            return .failure(.malformed)
+        }
+        var index = start + scheme.count
+        guard bytes[index] == 0x20 else { return .failure(.malformed) }
+        while index < end, bytes[index] == 0x20 { index += 1 }
+
+        let tokenStart = index
+        while index < end, isToken68Character(bytes[index]) { index += 1 }
+        guard index > tokenStart else { return .failure(.malformed) }
+        while index < end, bytes[index] == UInt8(ascii: "=") { index += 1 }
+        guard index == end else { return .failure(.malformed) }
+        return .success(Array(bytes[tokenStart..<end]))
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+
+    private static func isToken68Character(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"),
+             UInt8(ascii: "+"), UInt8(ascii: "/"):
+            return true
+        default:
+            return false
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The Auth module. Its types live in files named after them.

@@ -1,0 +1,164 @@
+/// Value checks that types alone cannot express (port ranges, positive caps, CIDRs, URLs,
+/// token sources). Each failure names the key path; the loader adds the origin.
+struct ConfigViolation: Equatable {
+    var path: [String]
+    var expected: String
+}
+
+extension AppConfig {
+    /// Validates a configuration built in code (errors point at `<defaults>`).
+    public func validate() throws(ConfigError) {
+        let tree = (try? YAMLNodeEncoder.encode(self)) ?? .emptyMapping(origin: .defaults)
+        try validate(against: tree)
+    }
+
+    /// Throws the first violation, positioned at the node of `tree` that set it.
+    func validate(against tree: YAMLNode) throws(ConfigError) {
+        guard let violation = violations().first else { return }
+        let node = Self.node(at: violation.path, in: tree)
+        throw ConfigError(
+            origin: node.origin, path: ConfigKeyPath.render(violation.path), expected: violation.expected,
+            found: ScalarResolution.describe(node, secret: ConfigKeyPath.isSecret(violation.path))
+        )
+    }
+
+    /// The node that set the value at `path`: the deepest one that exists, or a list item
+    /// of an `a,b,c` value from the environment or a flag.
+    static func node(at path: [String], in tree: YAMLNode) -> YAMLNode {
+        var current = tree
+        for (depth, component) in path.enumerated() {
+            if let next = current.node(at: [component]) {
+                current = next
+            } else if case let .scalar(scalar) = current.kind, current.origin.isCommandLineLike,
+                      depth == path.count - 1, let index = Int(component) {
+                let items = NodeDecoder.commaSeparatedItems(scalar.value, origin: current.origin)
+                return items.indices.contains(index) ? items[index] : current
+            } else {
+                return current
+            }
+        }
+        return current
+    }
+
+    func violations() -> [ConfigViolation] {
+        var issues: [ConfigViolation] = []
+        func check(_ condition: Bool, _ path: String, _ expected: String) {
+            if !condition { issues.append(ConfigViolation(path: path.split(separator: ".").map(String.init), expected: expected)) }
+        }
+        let port = "a port in 0...65535"
+        let positive = "a value greater than 0"
+
+        check(!server.name.isEmpty, "server.name", "a non-empty name")
+        check(isDate(server.protocolVersion), "server.protocol_version", "a protocol revision such as 2025-11-25")
+        check(!server.host.isEmpty, "server.host", "a host address")
+        check((0...65535).contains(server.port), "server.port", port)
+        check(!server.httpHost.isEmpty, "server.http_host", "a host address")
+        check((0...65535).contains(server.httpPort), "server.http_port", port)
+        check((0...65535).contains(server.apiPort), "server.api_port", port)
+        check((0...65535).contains(server.ssePort), "server.sse_port", port)
+        check(server.ssePingInterval.milliseconds > 0, "server.sse_ping_interval", positive)
+        for (index, origin) in server.allowedOrigins.enumerated() {
+            check(NetworkSyntax.isHTTPURL(origin), "server.allowed_origins.\(index)", "an origin such as https://app.example.com")
+        }
+        check(server.replayBufferEvents > 0, "server.replay_buffer_events", positive)
+        check(server.replayBufferBytes.bytes > 0, "server.replay_buffer_bytes", positive)
+        check(server.sessionIdleTimeout.milliseconds > 0, "server.session_idle_timeout", positive)
+        check((1...1000).contains(server.pageSize), "server.page_size", "a page size in 1...1000")
+        check(server.maxBody.bytes > 0, "server.max_body", positive)
+        check((1...1000).contains(server.maxJsonDepth), "server.max_json_depth", "a depth in 1...1000")
+        // Fail closed: plaintext beyond loopback must be asked for explicitly.
+        check(
+            tls.enabled || server.allowPlaintext || NetworkSyntax.isLoopback(server.host), "server.host",
+            "a loopback address while tls.enabled is false (or server.allow_plaintext: true)"
+        )
+
+        check(tls.certFile.isEmpty == tls.keyFile.isEmpty, tls.certFile.isEmpty ? "tls.key_file" : "tls.cert_file",
+              tls.certFile.isEmpty ? "to be set together with tls.cert_file" : "to be set together with tls.key_file")
+        check(tls.clientAuth == .off || !tls.clientCaFile.isEmpty, "tls.client_auth", "off while tls.client_ca_file is empty")
+        check(tls.handshakeTimeout.milliseconds > 0, "tls.handshake_timeout", positive)
+
+        var names: Set<String> = []
+        for (index, token) in auth.tokens.enumerated() {
+            let base = "auth.tokens.\(index)"
+            check(isTokenName(token.name), "\(base).name", "a name of 1...64 letters, digits, '.', '_' or '-'")
+            check(names.insert(token.name).inserted, "\(base).name", "a name not used by another token")
+            let sources = [token.sha256, token.env, token.file].filter { !$0.isEmpty }.count
+            check(sources == 1, base, "exactly one of sha256, env or file")
+            if !token.sha256.isEmpty {
+                check(isDigest(token.sha256), "\(base).sha256", "sha256:<64 lower-case hex digits> (see hash-token)")
+            }
+            if !token.env.isEmpty {
+                check(isVariableName(token.env), "\(base).env", "an environment variable name")
+            }
+            check(!token.scopes.isEmpty, "\(base).scopes", "at least one scope (read, write)")
+            check(token.expires.isEmpty || token.expiresAt != nil, "\(base).expires", "an RFC 3339 time such as 2027-01-31T00:00:00Z")
+        }
+        check(auth.maxHeaderBytes.bytes > 0, "auth.max_header_bytes", positive)
+        check(auth.failureMax > 0, "auth.failure_max", positive)
+        check(auth.failureWindow.milliseconds > 0, "auth.failure_window", positive)
+
+        let caps: [(Int, String)] = [
+            (limits.maxConnections, "max_connections"), (limits.maxConnectionsPerIp, "max_connections_per_ip"),
+            (limits.connectionBurstPerIp, "connection_burst_per_ip"), (limits.maxHandshakes, "max_handshakes"),
+            (limits.maxHeaderCount, "max_header_count"), (limits.requestBurst, "request_burst"),
+            (limits.keyTableCapacity, "key_table_capacity"), (limits.maxSseStreams, "max_sse_streams"),
+            (limits.maxSseStreamsPerToken, "max_sse_streams_per_token"), (limits.maxSessions, "max_sessions"),
+            (limits.maxSessionsPerToken, "max_sessions_per_token"), (limits.maxInflightPerToken, "max_inflight_per_token"),
+            (limits.bodyMinRate.bytes, "body_min_rate"), (limits.maxHeaderBytes.bytes, "max_header_bytes"),
+            (limits.sseWriteBuffer.bytes, "sse_write_buffer"),
+        ]
+        for (value, key) in caps { check(value > 0, "limits.\(key)", positive) }
+        let rates: [(Double, String)] = [
+            (limits.connectionRatePerIp, "connection_rate_per_ip"), (limits.connectionRateGlobal, "connection_rate_global"),
+            (limits.requestRate, "request_rate"), (limits.toolRate, "tool_rate"),
+        ]
+        for (value, key) in rates { check(value >= 0 && value <= 1_000_000, "limits.\(key)", "a rate per second in 0...1000000 (0 = off)") }
+        check(limits.toolBurst >= (limits.toolRate > 0 ? 1 : 0), "limits.tool_burst", limits.toolRate > 0 ? "a burst of at least 1 when tool_rate is set" : "a value of at least 0")
+        for (value, key) in [(limits.headerTimeout, "header_timeout"), (limits.idleTimeout, "idle_timeout"), (limits.bodyTimeout, "body_timeout")] {
+            check(value.milliseconds > 0, "limits.\(key)", positive)
+        }
+        for (index, cidr) in limits.trustedProxies.enumerated() {
+            check(NetworkSyntax.isCIDR(cidr), "limits.trusted_proxies.\(index)", "a CIDR such as 10.0.0.0/8 or 2001:db8::/32")
+        }
+
+        check(timeout.http.milliseconds > 0, "timeout.http", positive)
+        check(timeout.operation.milliseconds > 0, "timeout.operation", positive)
+        check(tools.maxResultBytes.bytes > 0, "tools.max_result_bytes", positive)
+
+        let backends: [(String, String)] = [
+            (grafana.url, "grafana"), (portainer.url, "portainer"), (silverbullet.url, "silverbullet"),
+            (vikunja.url, "vikunja"), (prometheus.url, "prometheus"),
+        ]
+        for (url, name) in backends where !url.isEmpty {
+            check(NetworkSyntax.isHTTPURL(url), "\(name).url", "an http:// or https:// URL")
+        }
+        return issues
+    }
+
+    private func isDate(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.count == 10 && bytes[4] == UInt8(ascii: "-") && bytes[7] == UInt8(ascii: "-")
+            && bytes.enumerated().allSatisfy { $0.offset == 4 || $0.offset == 7 || ($0.element >= 48 && $0.element <= 57) }
+    }
+
+    private func isTokenName(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count) && text.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
+                || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+        }
+    }
+
+    private func isDigest(_ text: String) -> Bool {
+        guard text.hasPrefix("sha256:") else { return false }
+        let hex = text.utf8.dropFirst(7)
+        return hex.count == 64 && hex.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) }
+    }
+
+    private func isVariableName(_ text: String) -> Bool {
+        guard let first = text.utf8.first, !(first >= 48 && first <= 57), text.utf8.count <= 256 else { return false }
+        return text.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
+                || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "_")
+        }
+    }
+}

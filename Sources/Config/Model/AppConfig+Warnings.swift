@@ -1,0 +1,33 @@
+extension AppConfig {
+    /// Settings that load but are unsafe, one sentence each, for the startup log and
+    /// `check-config`. Never contains a secret value.
+    public func warnings() -> [String] {
+        var result: [String] = []
+        if !tls.enabled && server.allowPlaintext && !NetworkSyntax.isLoopback(server.host) {
+            result.append("server.host \(server.host) serves MCP without TLS (tls.enabled false, server.allow_plaintext true): bearer tokens cross the network in cleartext")
+        }
+        if server.httpEnabled && !NetworkSyntax.isLoopback(server.httpHost) {
+            result.append("server.http_host \(server.httpHost) exposes the plaintext ops listener (health, status, metrics) beyond loopback without authentication")
+        }
+        if tls.enabled && (tls.certFile.isEmpty || tls.keyFile.isEmpty) {
+            result.append("tls.enabled is true but tls.cert_file/tls.key_file are empty: the TLS listener cannot start")
+        }
+        if auth.tokens.isEmpty && server.apiToken.isEmpty {
+            result.append("no bearer tokens (auth.tokens, server.api_token): network listeners will refuse to start")
+        }
+        if !server.apiToken.isEmpty && server.apiToken.utf8.count < 32 {
+            result.append("server.api_token is shorter than 32 bytes: use a long random token, or auth.tokens with a sha256 digest")
+        }
+        if tls.skipVerify {
+            result.append("tls.skip_verify is true: outbound backend certificates are not verified")
+        }
+        let rates: [(Double, String)] = [
+            (limits.requestRate, "limits.request_rate"), (limits.connectionRatePerIp, "limits.connection_rate_per_ip"),
+            (limits.connectionRateGlobal, "limits.connection_rate_global"),
+        ]
+        for (value, key) in rates where value == 0 {
+            result.append("\(key) is 0: that rate limit is disabled")
+        }
+        return result
+    }
+}

@@ -1,0 +1,57 @@
+/// `auth`: bearer tokens and the auth-failure limiter.
+public struct AuthConfig: Codable, Sendable, Equatable {
+    public var tokens: [TokenConfig] = []
+    public var maxHeaderBytes = ByteSize(bytes: 4096)
+    /// Failed authentications per client IP within `failure_window` before a lockout.
+    public var failureMax = 10
+    public var failureWindow = ConfigDuration.minutes(1)
+    public var lockout = ConfigDuration.minutes(5)
+
+    public init() {}
+}
+
+/// One bearer token. Its value comes from exactly one of `sha256` (the digest form
+/// printed by `hash-token`), `env` (an environment variable's name) or `file` (a path).
+public struct TokenConfig: Codable, Sendable, Equatable {
+    /// Required; used in logs and metric labels (never the token itself).
+    public var name: String
+    /// `sha256:<64 hex digits>`.
+    public var sha256 = ""
+    public var env = ""
+    public var file = ""
+    public var scopes: [TokenScope] = [.read, .write]
+    /// RFC 3339 expiry; empty = never.
+    public var expires = ""
+
+    public init(name: String, sha256: String = "", env: String = "", file: String = "", scopes: [TokenScope] = [.read, .write], expires: String = "") {
+        self.name = name
+        self.sha256 = sha256
+        self.env = env
+        self.file = file
+        self.scopes = scopes
+        self.expires = expires
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, sha256, env, file, scopes, expires
+    }
+
+    /// List items get no defaults from the embedded layer, so they are filled here.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        sha256 = try container.decodeIfPresent(String.self, forKey: .sha256) ?? ""
+        env = try container.decodeIfPresent(String.self, forKey: .env) ?? ""
+        file = try container.decodeIfPresent(String.self, forKey: .file) ?? ""
+        scopes = try container.decodeIfPresent([TokenScope].self, forKey: .scopes) ?? [.read, .write]
+        expires = try container.decodeIfPresent(String.self, forKey: .expires) ?? ""
+    }
+
+    /// Seconds since 1970 of `expires`, nil when it is empty (validation guarantees the
+    /// format otherwise).
+    public var expiresAt: Int64? { RFC3339.parse(expires) }
+}
+
+public enum TokenScope: String, ConfigEnum {
+    case read, write
+}

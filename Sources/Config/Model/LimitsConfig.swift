@@ -1,0 +1,35 @@
+/// `limits`: every cap and rate the server enforces. Rates are per second; a rate of 0
+/// turns that limiter off (reported by `AppConfig.warnings()`); caps must be positive.
+public struct LimitsConfig: Codable, Sendable, Equatable {
+    public var maxConnections = 4096
+    public var maxConnectionsPerIp = 64
+    public var connectionRatePerIp = 20.0
+    public var connectionBurstPerIp = 40
+    public var connectionRateGlobal = 2000.0
+    /// TLS handshakes in progress at once.
+    public var maxHandshakes = 256
+    public var headerTimeout = ConfigDuration.seconds(10)
+    public var idleTimeout = ConfigDuration.seconds(60)
+    public var bodyTimeout = ConfigDuration.seconds(30)
+    /// Slower request bodies are cut off (per second).
+    public var bodyMinRate = ByteSize.kibibytes(1)
+    public var maxHeaderBytes = ByteSize.kibibytes(16)
+    public var maxHeaderCount = 100
+    /// Per client (token name, else IP /32 or /64).
+    public var requestRate = 20.0
+    public var requestBurst = 40
+    public var toolRate = 0.0
+    public var toolBurst = 0
+    /// Entries in each keyed rate-limit table before the least recently used is evicted.
+    public var keyTableCapacity = 100_000
+    public var maxSseStreams = 2048
+    public var maxSseStreamsPerToken = 64
+    public var sseWriteBuffer = ByteSize.kibibytes(256)
+    public var maxSessions = 4096
+    public var maxSessionsPerToken = 128
+    public var maxInflightPerToken = 32
+    /// CIDRs whose `X-Forwarded-For` is believed; empty = none.
+    public var trustedProxies: [String] = []
+
+    public init() {}
+}

@@ -1,0 +1,41 @@
+/// `server`: identity and listeners. `host`/`port` is the public TLS listener; `http_*`
+/// the plaintext ops listener (health, ready, status, metrics); `api_*` and `sse_*` the
+/// Go server's HTTP API and SSE transport (port 0 = served on the public listener only).
+public struct ServerConfig: Codable, Sendable, Equatable {
+    public var name = "axinova-mcp-server"
+    public var version = "0.1.0"
+    public var protocolVersion = "2025-11-25"
+    public var host = "127.0.0.1"
+    public var port = 8443
+    /// Required to serve the public listener without TLS on a non-loopback address.
+    public var allowPlaintext = false
+    public var httpEnabled = true
+    public var httpHost = "127.0.0.1"
+    public var httpPort = 9001
+    public var apiEnabled = true
+    public var apiPort = 0
+    /// Secret. The Go server's single API token; prefer `auth.tokens`.
+    public var apiToken = ""
+    public var sseEnabled = false
+    public var ssePort = 0
+    public var ssePingInterval = ConfigDuration.seconds(30)
+    /// How a Streamable HTTP POST is answered: one JSON body, or an SSE stream.
+    public var responseMode = ResponseMode.json
+    public var getStreamEnabled = true
+    /// Allowed `Origin` values; empty = only requests without Origin or from the same host.
+    public var allowedOrigins: [String] = []
+    public var resumability = false
+    public var replayBufferEvents = 256
+    public var replayBufferBytes = ByteSize.mebibytes(1)
+    public var sessionIdleTimeout = ConfigDuration.minutes(30)
+    public var shutdownGrace = ConfigDuration.seconds(10)
+    public var pageSize = 50
+    public var maxBody = ByteSize.mebibytes(4)
+    public var maxJsonDepth = 64
+
+    public init() {}
+}
+
+public enum ResponseMode: String, ConfigEnum {
+    case json, sse
+}

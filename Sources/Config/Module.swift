@@ -1,1 +1,0 @@
-// The Config module. Its types live in files named after them.

@@ -1,0 +1,433 @@
+import Logging
+import Synchronization
+
+/// Who this server says it is, in `initialize` and `server/discover`.
+public struct ServerIdentity: Sendable, Hashable {
+    public var name: String
+    public var version: String
+    public var title: String?
+    public var instructions: String?
+
+    public init(name: String, version: String, title: String? = nil, instructions: String? = nil) {
+        self.name = name
+        self.version = version
+        self.title = title
+        self.instructions = instructions
+    }
+
+    var json: JSONValue {
+        var object: JSONObject = ["name": .string(name), "version": .string(version)]
+        if let title { object["title"] = .string(title) }
+        return .object(object)
+    }
+}
+
+/// The one MCP request handler every transport shares. It is stateless itself: what a
+/// client negotiated lives in its ``MCPSession``, and messages the server originates go to
+/// the transport's ``MCPOutbound``.
+///
+/// Rules it enforces, each with the clause it follows:
+/// - JSON-RPC 2.0 framing and error codes (jsonrpc.org/specification §4, §5.1);
+///   notifications are never answered, not even with an error (§4.1).
+/// - The session-era lifecycle: `initialize` first, version negotiation, no second
+///   `initialize` (2025-11-25 basic/lifecycle.mdx).
+/// - The stateless era: a request whose `_meta` names `2026-07-28` needs no handshake, and
+///   its result carries `resultType` and the server's identity (2026-07-28 changelog §2, §8).
+public final class MCPDispatcher: Sendable {
+    public struct Configuration: Sendable {
+        public var identity: ServerIdentity
+        /// Tools per `tools/list` page.
+        public var pageSize: Int
+        /// Deadline of a tool call that does not declare its own.
+        public var defaultToolTimeout: Duration
+        /// Caps on an incoming message (size and nesting).
+        public var jsonLimits: JSONParser.Limits
+        /// `ttlMs` of a stateless `tools/list` (2026-07-28 server/utilities/caching.mdx).
+        public var listTTL: Duration
+
+        public init(
+            identity: ServerIdentity,
+            pageSize: Int = 50,
+            defaultToolTimeout: Duration = .seconds(60),
+            jsonLimits: JSONParser.Limits = JSONParser.Limits(),
+            listTTL: Duration = .seconds(60)
+        ) {
+            self.identity = identity
+            self.pageSize = pageSize
+            self.defaultToolTimeout = defaultToolTimeout
+            self.jsonLimits = jsonLimits
+            self.listTTL = listTTL
+        }
+    }
+
+    public let configuration: Configuration
+    public let registry: ToolRegistry
+    let observer: (any MCPObserver)?
+    let logger: Logger
+
+    /// Methods reported by name in metrics; anything else is `other`, so a client cannot
+    /// grow the label set.
+    static let knownMethods: Set<String> = [
+        "initialize", "ping", "server/discover", "tools/list", "tools/call", "logging/setLevel",
+    ]
+
+    public init(configuration: Configuration, registry: ToolRegistry, observer: (any MCPObserver)? = nil, logger: Logger = Logger(label: "mcp.dispatcher")) {
+        self.configuration = configuration
+        self.registry = registry
+        self.observer = observer
+        self.logger = logger
+    }
+
+    // MARK: - Entry points
+
+    /// Handles one transport frame (a message or a batch) and returns the bytes to send
+    /// back, or nil when nothing is to be sent (notifications, client responses).
+    public func handle(bytes: some Collection<UInt8>, session: MCPSession, outbound: any MCPOutbound) async -> [UInt8]? {
+        switch JSONRPCFrame.parse(bytes, limits: configuration.jsonLimits) {
+        case .parseError(let error):
+            observer?.requestFinished(method: "other", transport: session.transport, duration: .zero, errorCode: error.code)
+            return error.response.serialized()
+        case .single(let inbound):
+            return await handle(inbound, session: session, outbound: outbound)?.serialized()
+        case .batch(let messages):
+            var responses: [JSONValue] = []
+            for message in messages {
+                if let response = await handle(message, session: session, outbound: outbound) {
+                    responses.append(response)
+                }
+            }
+            // JSON-RPC 2.0 §6: a batch of notifications only gets no answer at all.
+            return responses.isEmpty ? nil : JSONValue.array(responses).serialized()
+        }
+    }
+
+    /// Handles one classified message; returns the response, if one is due.
+    public func handle(_ inbound: JSONRPCInbound, session: MCPSession, outbound: any MCPOutbound) async -> JSONValue? {
+        switch inbound {
+        case .request(let request):
+            return await handle(request: request, session: session, outbound: outbound)
+        case .notification(let method, let params):
+            handle(notification: method, params: params, session: session)
+            return nil
+        case .response:
+            return nil
+        case .invalid(let error):
+            observer?.requestFinished(method: "other", transport: session.transport, duration: .zero, errorCode: error.code)
+            return error.response
+        }
+    }
+
+    /// Notifications from the client. Unknown ones are ignored (JSON-RPC 2.0 §4.1).
+    public func handle(notification method: String, params: JSONObject, session: MCPSession) {
+        switch method {
+        case "notifications/initialized", "initialized":
+            // `initialized` is what the Go server's clients send; keep accepting it.
+            session.markInitialized()
+        case "notifications/cancelled":
+            // 2025-11-25 basic/utilities/cancellation.mdx: cancel if still running; no reply.
+            if let raw = params["requestId"], let id = JSONRPCID(raw) {
+                session.cancel(id)
+            }
+        default:
+            break
+        }
+    }
+
+    /// Handles a request. Returns nil only when the client cancelled it: the spec asks the
+    /// receiver not to answer a cancelled request.
+    public func handle(request: JSONRPCRequest, session: MCPSession, outbound: any MCPOutbound) async -> JSONValue? {
+        let start = ContinuousClock.now
+        let response = await respond(to: request, session: session, outbound: outbound)
+        let errorCode = response?["error"]?["code"]?.intValue.map(Int.init)
+        let method = Self.knownMethods.contains(request.method) ? request.method : "other"
+        observer?.requestFinished(method: method, transport: session.transport, duration: ContinuousClock.now - start, errorCode: errorCode)
+        return response
+    }
+
+    // MARK: - Methods
+
+    private func respond(to request: JSONRPCRequest, session: MCPSession, outbound: any MCPOutbound) async -> JSONValue? {
+        let id = request.id
+        func error(_ code: JSONRPCErrorCode, _ message: String, data: JSONValue? = nil) -> JSONValue {
+            JSONRPCError(id: id, code: code, message: message, data: data).response
+        }
+
+        // A stateless (2026-07-28) request names its version in `_meta`.
+        var stateless = false
+        if let versionValue = request.meta?[ProtocolVersion.metaKey] {
+            guard let version = versionValue.stringValue, ProtocolVersion.statelessEra.contains(version) else {
+                return error(.unsupportedProtocolVersion, "Unsupported protocol version", data: [
+                    "requested": versionValue.stringValue.map(JSONValue.string) ?? .null,
+                    "supported": .array(ProtocolVersion.all.map(JSONValue.string)),
+                ])
+            }
+            stateless = true
+        }
+
+        let open: Set<String> = ["initialize", "ping", "server/discover"]
+        if !stateless, session.requiresInitialize, !session.isInitialized, !open.contains(request.method) {
+            return error(.invalidRequest, "Invalid Request: the session is not initialized; send initialize first")
+        }
+
+        let result: Result<JSONValue, JSONRPCError>
+        switch request.method {
+        case "initialize" where !stateless:
+            result = initialize(request, session: session)
+        case "ping":
+            result = .success([:])
+        case "server/discover":
+            result = .success(discover())
+        case "tools/list":
+            result = listTools(request, session: session, stateless: stateless)
+        case "tools/call":
+            guard let value = await callTool(request, session: session, outbound: outbound, stateless: stateless) else {
+                return nil
+            }
+            result = value
+        case "logging/setLevel":
+            result = setLevel(request, session: session)
+        default:
+            result = .failure(JSONRPCError(id: id, code: .methodNotFound, message: "Method not found: \(request.method.prefix(100))"))
+        }
+
+        switch result {
+        case .success(var value):
+            if stateless, case .object(var object) = value {
+                object["resultType"] = "complete"
+                var meta = object["_meta"]?.objectValue ?? JSONObject()
+                meta[ProtocolVersion.serverInfoKey] = configuration.identity.json
+                object["_meta"] = .object(meta)
+                value = .object(object)
+            }
+            return jsonRPCResult(id: id, value)
+        case .failure(let failure):
+            return failure.response
+        }
+    }
+
+    private var capabilities: JSONValue {
+        ["tools": ["listChanged": false], "logging": [:]]
+    }
+
+    /// 2025-11-25 basic/lifecycle.mdx "Initialization" and "Version Negotiation".
+    private func initialize(_ request: JSONRPCRequest, session: MCPSession) -> Result<JSONValue, JSONRPCError> {
+        let params = request.params
+        guard let requested = params["protocolVersion"]?.stringValue else {
+            return .failure(JSONRPCError(id: request.id, code: .invalidParams, message: "Invalid params: \"protocolVersion\" must be a string"))
+        }
+        if let capabilities = params["capabilities"], capabilities.objectValue == nil {
+            return .failure(JSONRPCError(id: request.id, code: .invalidParams, message: "Invalid params: \"capabilities\" must be an object"))
+        }
+        let version = ProtocolVersion.negotiate(requested: requested)
+        guard session.beginInitialize(version: version, clientInfo: params["clientInfo"]) else {
+            return .failure(JSONRPCError(id: request.id, code: .invalidRequest, message: "Invalid Request: the session is already initialized"))
+        }
+        var result: JSONObject = [
+            "protocolVersion": .string(version),
+            "capabilities": capabilities,
+            "serverInfo": configuration.identity.json,
+        ]
+        if let instructions = configuration.identity.instructions { result["instructions"] = .string(instructions) }
+        return .success(.object(result))
+    }
+
+    /// 2026-07-28 server/discover.mdx.
+    private func discover() -> JSONValue {
+        var result: JSONObject = [
+            "supportedVersions": .array(ProtocolVersion.all.map(JSONValue.string)),
+            "capabilities": capabilities,
+            "ttlMs": .int(Int64(configuration.listTTL.components.seconds * 1000)),
+            "cacheScope": "public",
+        ]
+        if let instructions = configuration.identity.instructions { result["instructions"] = .string(instructions) }
+        return .object(result)
+    }
+
+    /// 2025-11-25 server/tools.mdx "Listing Tools" with pagination
+    /// (server/utilities/pagination.mdx: an invalid cursor is -32602).
+    private func listTools(_ request: JSONRPCRequest, session: MCPSession, stateless: Bool) -> Result<JSONValue, JSONRPCError> {
+        var cursor: String?
+        switch request.params["cursor"] {
+        case nil, .null?: cursor = nil
+        case .string(let s)?: cursor = s
+        default:
+            return .failure(JSONRPCError(id: request.id, code: .invalidParams, message: "Invalid params: \"cursor\" must be a string"))
+        }
+        let page: (tools: [ToolDefinition], nextCursor: String?)
+        do {
+            page = try registry.page(cursor: cursor, pageSize: configuration.pageSize, allowsWrites: session.allowsWrites)
+        } catch {
+            return .failure(JSONRPCError(id: request.id, code: .invalidParams, message: "Invalid params: unknown or expired cursor"))
+        }
+        var result: JSONObject = ["tools": .array(page.tools.map(\.listing))]
+        if let next = page.nextCursor { result["nextCursor"] = .string(next) }
+        if stateless {
+            result["ttlMs"] = .int(Int64(configuration.listTTL.components.seconds * 1000))
+            // The list depends on the token's scopes, so no shared cache may reuse it.
+            result["cacheScope"] = "private"
+        }
+        return .success(.object(result))
+    }
+
+    /// 2025-11-25 server/utilities/logging.mdx.
+    private func setLevel(_ request: JSONRPCRequest, session: MCPSession) -> Result<JSONValue, JSONRPCError> {
+        guard let name = request.params["level"]?.stringValue, let level = LogLevel(rawValue: name) else {
+            let names = LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
+            return .failure(JSONRPCError(id: request.id, code: .invalidParams, message: "Invalid params: \"level\" must be one of \(names)"))
+        }
+        session.setLogLevel(level)
+        return .success([:])
+    }
+
+    /// 2025-11-25 server/tools.mdx "Calling Tools" and "Error Handling": an unknown tool is a
+    /// protocol error (-32602); bad arguments and failures are results with `isError`.
+    /// Returns nil when the client cancelled the call.
+    private func callTool(_ request: JSONRPCRequest, session: MCPSession, outbound: any MCPOutbound, stateless: Bool) async -> Result<JSONValue, JSONRPCError>? {
+        let id = request.id
+        guard let name = request.params["name"]?.stringValue else {
+            return .failure(JSONRPCError(id: id, code: .invalidParams, message: "Invalid params: \"name\" must be a string"))
+        }
+        let arguments: JSONObject
+        switch request.params["arguments"] {
+        case nil, .null?: arguments = JSONObject()
+        case .object(let o)?: arguments = o
+        case let other?:
+            return .failure(JSONRPCError(id: id, code: .invalidParams, message: "Invalid params: \"arguments\" must be an object, found \(other.typeName)"))
+        }
+        // A read-only caller does not see writing tools, so for it they do not exist.
+        guard let tool = registry.tool(named: name), session.allowsWrites || !tool.writes else {
+            return .failure(JSONRPCError(id: id, code: .invalidParams, message: "Unknown tool: \(name.prefix(100))"))
+        }
+        let start = ContinuousClock.now
+        if let problem = ToolInputValidator.validate(arguments, against: tool.inputSchema) {
+            observer?.toolCallFinished(tool: tool.name, outcome: .invalidArguments, duration: ContinuousClock.now - start)
+            return .success(ToolResult.error("Invalid arguments for \(tool.name): \(problem)").json)
+        }
+
+        let context = makeContext(for: tool, request: request, session: session, outbound: outbound, stateless: stateless)
+        let timeout = tool.timeout ?? configuration.defaultToolTimeout
+        let handler = tool.handler
+        let toolArguments = ToolArguments(arguments)
+        let task = Task<(ToolResult, ToolCallOutcome), Never> {
+            await Self.run(handler, arguments: toolArguments, context: context, timeout: timeout, toolName: tool.name)
+        }
+        switch session.track(id, cancel: { task.cancel() }) {
+        case .tracked: break
+        case .duplicate:
+            task.cancel()
+            return .failure(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: request id \(id) is already in use"))
+        case .full:
+            task.cancel()
+            return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
+        }
+        let (result, outcome) = await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
+        let cancelledByClient = session.untrack(id)
+        observer?.toolCallFinished(tool: tool.name, outcome: cancelledByClient ? .cancelled : outcome, duration: ContinuousClock.now - start)
+        if cancelledByClient { return nil }
+        return .success(result.json)
+    }
+
+    /// Runs a handler under its deadline. Errors become `isError` results.
+    static func run(_ handler: @escaping ToolDefinition.Handler, arguments: ToolArguments, context: ToolContext, timeout: Duration, toolName: String) async -> (ToolResult, ToolCallOutcome) {
+        do {
+            let result = try await withThrowingTaskGroup(of: ToolResult?.self) { group in
+                group.addTask { try await handler(arguments, context) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+            guard let result else {
+                return (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout)
+            }
+            return (result, result.isError ? .error : .ok)
+        } catch let error as ToolError {
+            return (.error(error.message), error.kind == .invalidArgument ? .invalidArguments : (error.kind == .timeout ? .timeout : .error))
+        } catch is CancellationError {
+            return (.error("\(toolName) was cancelled"), .cancelled)
+        } catch {
+            return (.error("\(toolName) failed: internal error"), .error)
+        }
+    }
+
+    private func makeContext(for tool: ToolDefinition, request: JSONRPCRequest, session: MCPSession, outbound: any MCPOutbound, stateless: Bool) -> ToolContext {
+        let id = request.id
+        var progress: ToolContext.ProgressSink?
+        if let token = request.meta?["progressToken"], token.stringValue != nil || token.intValue != nil {
+            // 2025-11-25 basic/utilities/progress.mdx: progress MUST increase with each notification.
+            let last = Mutex<Double?>(nil)
+            progress = { value, total, message in
+                let accept = last.withLock { previous -> Bool in
+                    if let previous, value <= previous { return false }
+                    previous = value
+                    return true
+                }
+                guard accept else { return }
+                var params: JSONObject = ["progressToken": token, "progress": .double(value)]
+                if let total { params["total"] = .double(total) }
+                if let message { params["message"] = .string(message) }
+                await outbound.send(jsonRPCNotification(method: "notifications/progress", params: .object(params)), relatedTo: id)
+            }
+        }
+        // Stateless requests set their level per request; session-era clients with
+        // logging/setLevel. Without either, the server sends no log notifications
+        // (2026-07-28 server/utilities/logging.mdx forbids them).
+        let threshold: LogLevel? = stateless
+            ? request.meta?[ProtocolVersion.logLevelKey]?.stringValue.flatMap(LogLevel.init(rawValue:))
+            : nil
+        let toolName = tool.name
+        let log: ToolContext.LogSink = { level, message in
+            guard let minimum = threshold ?? session.logLevel, level >= minimum else { return }
+            let params: JSONObject = ["level": .string(level.rawValue), "logger": .string(toolName), "data": .string(message)]
+            await outbound.send(jsonRPCNotification(method: "notifications/message", params: .object(params)), relatedTo: id)
+        }
+        return ToolContext(toolName: tool.name, caller: session.principal?.name, progress: progress, log: log)
+    }
+}
+
+extension ToolDefinition {
+    /// The `Tool` object of `tools/list`.
+    public var listing: JSONValue {
+        var object: JSONObject = ["name": .string(name)]
+        if let title { object["title"] = .string(title) }
+        object["description"] = .string(description)
+        object["inputSchema"] = inputSchema
+        if let outputSchema { object["outputSchema"] = outputSchema }
+        object["annotations"] = annotations.json
+        return .object(object)
+    }
+}
+
+extension ToolResult {
+    /// The `CallToolResult` object.
+    public var json: JSONValue {
+        var object: JSONObject = ["content": .array(content.map(\.json))]
+        if let structuredContent { object["structuredContent"] = structuredContent }
+        object["isError"] = .bool(isError)
+        return .object(object)
+    }
+}
+
+extension ToolContent {
+    public var json: JSONValue {
+        switch self {
+        case .text(let text): ["type": "text", "text": .string(text)]
+        case .image(let data, let mimeType): ["type": "image", "data": .string(data), "mimeType": .string(mimeType)]
+        }
+    }
+}
+
+extension Duration {
+    /// "2.5s", for messages.
+    public var formattedSeconds: String {
+        let (seconds, attoseconds) = components
+        let millis = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        return millis % 1000 == 0 ? "\(millis / 1000)s" : "\(Double(millis) / 1000)s"
+    }
+}

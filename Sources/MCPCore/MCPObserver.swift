@@ -1,0 +1,11 @@
+/// Hooks the server uses to export metrics. Labels must stay bounded: the dispatcher only
+/// reports known method names (anything else is `"other"`) and registered tool names.
+public protocol MCPObserver: Sendable {
+    func requestFinished(method: String, transport: String, duration: Duration, errorCode: Int?)
+    func toolCallFinished(tool: String, outcome: ToolCallOutcome, duration: Duration)
+}
+
+/// How a tool call ended, for `mcp_tool_calls_total{tool,outcome}`.
+public enum ToolCallOutcome: String, Sendable {
+    case ok, error, invalidArguments = "invalid_arguments", timeout, cancelled
+}

@@ -1,0 +1,132 @@
+import Synchronization
+
+/// What the dispatcher remembers about one client connection (stdio, a Streamable HTTP
+/// session, a legacy SSE stream). Kept small and bounded: a few fields plus the handles of
+/// the calls in flight, capped by ``maxInFlight``.
+public final class MCPSession: Sendable {
+    /// Who is calling, from the transport's authentication (a token *name*, never its value).
+    public struct Principal: Sendable, Hashable {
+        public var name: String
+        /// False for a token with only the `read` scope: writing tools are hidden and refused.
+        public var allowsWrites: Bool
+        public init(name: String, allowsWrites: Bool) {
+            self.name = name
+            self.allowsWrites = allowsWrites
+        }
+    }
+
+    enum Phase: Sendable {
+        case new
+        /// `initialize` answered; waiting for `notifications/initialized`.
+        case initializing(version: String)
+        case ready(version: String)
+    }
+
+    struct State: Sendable {
+        var phase: Phase = .new
+        var clientInfo: JSONValue?
+        var logLevel: LogLevel?
+        var inFlight: [JSONRPCID: InFlightCall] = [:]
+    }
+
+    struct InFlightCall: Sendable {
+        var cancel: @Sendable () -> Void
+        var cancelledByClient = false
+    }
+
+    /// The transport's label for metrics (`stdio`, `streamable_http`, `sse`, `http_api`).
+    public let transport: String
+    public let principal: Principal?
+    /// Whether requests other than `initialize`, `ping` and `server/discover` need the
+    /// handshake first (2025-11-25 basic/lifecycle.mdx "Initialization"). The Go server's
+    /// `/api/mcp/v1/call` never needed one, so that transport turns this off.
+    public let requiresInitialize: Bool
+    public let maxInFlight: Int
+    private let state = Mutex(State())
+
+    public init(transport: String, principal: Principal? = nil, requiresInitialize: Bool = true, maxInFlight: Int = 64) {
+        self.transport = transport
+        self.principal = principal
+        self.requiresInitialize = requiresInitialize
+        self.maxInFlight = maxInFlight
+    }
+
+    /// The version negotiated by `initialize`, if any.
+    public var negotiatedVersion: String? {
+        state.withLock {
+            switch $0.phase {
+            case .new: nil
+            case .initializing(let v), .ready(let v): v
+            }
+        }
+    }
+
+    public var isInitialized: Bool {
+        state.withLock { if case .new = $0.phase { false } else { true } }
+    }
+
+    public var clientInfo: JSONValue? { state.withLock { $0.clientInfo } }
+    public var logLevel: LogLevel? { state.withLock { $0.logLevel } }
+    public var inFlightCount: Int { state.withLock { $0.inFlight.count } }
+
+    var allowsWrites: Bool { principal?.allowsWrites ?? true }
+
+    /// Records `initialize`; false if the session was already initialized.
+    func beginInitialize(version: String, clientInfo: JSONValue?) -> Bool {
+        state.withLock {
+            guard case .new = $0.phase else { return false }
+            $0.phase = .initializing(version: version)
+            $0.clientInfo = clientInfo
+            return true
+        }
+    }
+
+    func markInitialized() {
+        state.withLock {
+            if case .initializing(let v) = $0.phase { $0.phase = .ready(version: v) }
+        }
+    }
+
+    func setLogLevel(_ level: LogLevel) {
+        state.withLock { $0.logLevel = level }
+    }
+
+    /// Registers a running call so `notifications/cancelled` can reach it. Fails when the
+    /// id is already in flight (ids must be unique within a session) or the cap is reached.
+    func track(_ id: JSONRPCID, cancel: @escaping @Sendable () -> Void) -> TrackResult {
+        state.withLock {
+            if $0.inFlight[id] != nil { return .duplicate }
+            if $0.inFlight.count >= maxInFlight { return .full }
+            $0.inFlight[id] = InFlightCall(cancel: cancel)
+            return .tracked
+        }
+    }
+
+    enum TrackResult { case tracked, duplicate, full }
+
+    /// Forgets a finished call; returns whether the client had cancelled it.
+    func untrack(_ id: JSONRPCID) -> Bool {
+        state.withLock { $0.inFlight.removeValue(forKey: id)?.cancelledByClient ?? false }
+    }
+
+    /// Cancels a call the client gave up on (2025-11-25 basic/utilities/cancellation.mdx).
+    /// Unknown or finished ids are ignored, as the spec asks.
+    public func cancel(_ id: JSONRPCID) {
+        let cancel: (@Sendable () -> Void)? = state.withLock {
+            guard $0.inFlight[id] != nil else { return nil }
+            $0.inFlight[id]!.cancelledByClient = true
+            return $0.inFlight[id]!.cancel
+        }
+        cancel?()
+    }
+
+    /// Cancels every call in flight: the transport went away.
+    public func cancelAll() {
+        let cancels = state.withLock { s -> [@Sendable () -> Void] in
+            let all = s.inFlight.values.map(\.cancel)
+            for key in s.inFlight.keys { s.inFlight[key]!.cancelledByClient = true }
+            return all
+        }
+        for cancel in cancels { cancel() }
+    }
+}

@@ -1,0 +1,26 @@
+/// The MCP revisions this server speaks.
+///
+/// Two eras: the session era (2024-11-05 … 2025-11-25), negotiated once by `initialize`
+/// (2025-11-25 basic/lifecycle.mdx "Version Negotiation"), and the stateless era
+/// (2026-07-28), where every request names its version in `_meta` and `server/discover`
+/// advertises what we support (2026-07-28 basic/versioning.mdx).
+public enum ProtocolVersion {
+    public static let sessionEra = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
+    public static let statelessEra = ["2026-07-28"]
+    /// Newest first, as `server/discover` lists them.
+    public static let all = statelessEra + sessionEra
+    public static let latestSessionEra = "2025-11-25"
+
+    /// The version the server answers `initialize` with: the client's when we support it,
+    /// else our latest (the client then decides whether to disconnect).
+    public static func negotiate(requested: String?) -> String {
+        if let requested, sessionEra.contains(requested) { return requested }
+        return latestSessionEra
+    }
+
+    /// `_meta` key of a stateless request's protocol version.
+    public static let metaKey = "io.modelcontextprotocol/protocolVersion"
+    public static let clientInfoKey = "io.modelcontextprotocol/clientInfo"
+    public static let logLevelKey = "io.modelcontextprotocol/logLevel"
+    public static let serverInfoKey = "io.modelcontextprotocol/serverInfo"
+}

@@ -1,0 +1,66 @@
+/// Checks tool arguments against the subset of JSON Schema our tools declare: `type`,
+/// `required`, `properties`, `enum`, `additionalProperties: false`, `items`, `minimum`,
+/// `maximum`. The message names the argument, so the model can correct itself
+/// (2025-11-25 server/tools.mdx "Error Handling": input validation errors are tool
+/// execution errors, reported with `isError: true`).
+public enum ToolInputValidator {
+    public static func validate(_ arguments: JSONObject, against schema: JSONValue) -> String? {
+        validate(.object(arguments), schema: schema, path: "")
+    }
+
+    private static func validate(_ value: JSONValue, schema: JSONValue, path: String) -> String? {
+        guard case .object(let schema) = schema else { return nil }
+        let name = path.isEmpty ? "arguments" : "argument '\(path)'"
+        if let type = schema["type"]?.stringValue, !matches(value, type: type) {
+            return "\(name): expected \(type), found \(value.typeName)"
+        }
+        if let options = schema["enum"]?.arrayValue, !options.contains(value) {
+            let list = options.map { $0.serializedString() }.joined(separator: ", ")
+            return "\(name): must be one of \(list)"
+        }
+        if let minimum = schema["minimum"]?.doubleValue, let number = value.doubleValue, number < minimum {
+            return "\(name): must be at least \(format(minimum))"
+        }
+        if let maximum = schema["maximum"]?.doubleValue, let number = value.doubleValue, number > maximum {
+            return "\(name): must be at most \(format(maximum))"
+        }
+        if case .object(let object) = value {
+            let properties = schema["properties"]?.objectValue ?? JSONObject()
+            for case .string(let key) in schema["required"]?.arrayValue ?? [] where object[key] == nil || object[key] == .null {
+                return "missing required argument '\(join(path, key))'"
+            }
+            for (key, member) in object {
+                if let propertySchema = properties[key] {
+                    if member == .null { continue }
+                    if let problem = validate(member, schema: propertySchema, path: join(path, key)) { return problem }
+                } else if schema["additionalProperties"] == .bool(false) {
+                    return "unknown argument '\(join(path, key))'"
+                }
+            }
+        }
+        if case .array(let elements) = value, let items = schema["items"] {
+            for (i, element) in elements.enumerated() {
+                if let problem = validate(element, schema: items, path: "\(path)[\(i)]") { return problem }
+            }
+        }
+        return nil
+    }
+
+    private static func matches(_ value: JSONValue, type: String) -> Bool {
+        switch (type, value) {
+        case ("string", .string), ("boolean", .bool), ("object", .object), ("array", .array), ("null", .null): true
+        case ("integer", .int): true
+        case ("integer", .double(let d)): d.rounded() == d
+        case ("number", .int), ("number", .double): true
+        default: false
+        }
+    }
+
+    private static func join(_ path: String, _ key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
+    }
+
+    private static func format(_ d: Double) -> String {
+        d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+    }
+}

@@ -1,0 +1,137 @@
+/// Accept-time decisions for a listener, taken before any TLS work (`SSL_new`).
+///
+/// Checks run cheapest and most specific first, and a rate token is consumed only by a
+/// connection that passes every cap:
+/// 1. `global_cap`   — connections open ≥ `maxConnections`
+/// 2. `handshakes`   — TLS handshakes in progress ≥ `maxHandshakes`
+/// 3. `per_ip_cap`   — this address's open connections ≥ `maxPerAddress`
+/// 4. `rate_ip`      — this address opens connections faster than its GCRA allows
+/// 5. `rate_global`  — all addresses together open connections faster than the global GCRA
+/// The per-address rate is checked before the global one so that a single flooding address is
+/// refused on its own limit and cannot use up the global rate for everyone else.
+///
+/// Lifecycle the caller must follow for each admitted connection: `handshakeFinished(_:)`
+/// exactly once when the handshake ends (success, failure or timeout), then `closed(_:)` exactly
+/// once. A connection that closes during its handshake calls `closed(_:duringHandshake: true)`
+/// instead of both.
+public struct ConnectionGate {
+    public struct Configuration: Sendable, Hashable {
+        public var maxConnections: Int
+        public var maxPerAddress: Int
+        public var maxHandshakes: Int
+        /// New connections per address; nil disables the check.
+        public var perAddressRate: GCRA?
+        /// New connections from all addresses together; nil disables the check.
+        public var globalRate: GCRA?
+        /// Addresses remembered for `perAddressRate`.
+        public var rateTableCapacity: Int
+
+        public init(
+            maxConnections: Int, maxPerAddress: Int, maxHandshakes: Int,
+            perAddressRate: GCRA?, globalRate: GCRA?, rateTableCapacity: Int
+        ) {
+            self.maxConnections = maxConnections
+            self.maxPerAddress = maxPerAddress
+            self.maxHandshakes = maxHandshakes
+            self.perAddressRate = perAddressRate
+            self.globalRate = globalRate
+            self.rateTableCapacity = rateTableCapacity
+        }
+    }
+
+    public enum RejectReason: String, Sendable, Hashable, CaseIterable {
+        case globalCap = "global_cap"
+        case handshakes = "handshakes"
+        case perAddressCap = "per_ip_cap"
+        case rateAddress = "rate_ip"
+        case rateGlobal = "rate_global"
+    }
+
+    public enum Decision: Sendable, Hashable {
+        case admit
+        case reject(RejectReason)
+    }
+
+    public let configuration: Configuration
+    private var perAddress: [ClientAddressKey: Int] = [:]
+    private var rates: KeyedRateLimiter<ClientAddressKey>?
+    private var globalTAT: Nanoseconds = 0
+
+    /// Connections open now (`mcp_connections_active`).
+    public private(set) var active = 0
+    /// Handshakes in progress now.
+    public private(set) var handshaking = 0
+    /// Rejections so far by reason (`mcp_connections_rejected_total{reason}`).
+    public private(set) var rejections: [RejectReason: UInt64] = [:]
+    /// Calls that did not match an admitted connection (wiring bugs; ignored but counted).
+    public private(set) var unbalancedCalls: UInt64 = 0
+
+    public init(_ configuration: Configuration) {
+        precondition(configuration.maxConnections > 0 && configuration.maxPerAddress > 0
+            && configuration.maxHandshakes > 0, "ConnectionGate caps must be positive")
+        self.configuration = configuration
+        if let rate = configuration.perAddressRate {
+            self.rates = KeyedRateLimiter(gcra: rate, capacity: max(1, configuration.rateTableCapacity))
+        }
+    }
+
+    /// Addresses with at least one open connection.
+    public var addresses: Int { perAddress.count }
+    /// Addresses in the per-address rate table, and evictions from it.
+    public var rateTableCount: Int { rates?.count ?? 0 }
+    public var rateTableEvictions: UInt64 { rates?.evictions ?? 0 }
+
+    /// Open connections from `address`.
+    public func connections(from address: ClientAddressKey) -> Int { perAddress[address] ?? 0 }
+
+    /// Decides a newly accepted connection; on `.admit` it counts as open and handshaking.
+    public mutating func admit(_ address: ClientAddressKey, now: Nanoseconds) -> Decision {
+        let decision = decide(address, now: now)
+        switch decision {
+        case .admit:
+            active += 1
+            handshaking += 1
+            perAddress[address, default: 0] += 1
+        case .reject(let reason):
+            rejections[reason, default: 0] += 1
+        }
+        return decision
+    }
+
+    private mutating func decide(_ address: ClientAddressKey, now: Nanoseconds) -> Decision {
+        if active >= configuration.maxConnections { return .reject(.globalCap) }
+        if handshaking >= configuration.maxHandshakes { return .reject(.handshakes) }
+        if (perAddress[address] ?? 0) >= configuration.maxPerAddress { return .reject(.perAddressCap) }
+        if rates != nil, !rates!.decide(address, now: now).isAllowed { return .reject(.rateAddress) }
+        if let global = configuration.globalRate, !global.decide(tat: &globalTAT, now: now).isAllowed {
+            return .reject(.rateGlobal)
+        }
+        return .admit
+    }
+
+    /// The handshake of an admitted connection ended (successfully or not).
+    public mutating func handshakeFinished(_ address: ClientAddressKey) {
+        guard handshaking > 0 else {
+            unbalancedCalls += 1
+            return
+        }
+        handshaking -= 1
+    }
+
+    /// An admitted connection closed. Pass `duringHandshake: true` if `handshakeFinished` was
+    /// not called for it.
+    public mutating func closed(_ address: ClientAddressKey, duringHandshake: Bool = false) {
+        if duringHandshake { handshakeFinished(address) }
+        guard let current = perAddress[address], active > 0 else {
+            unbalancedCalls += 1
+            return
+        }
+        if current <= 1 {
+            perAddress.removeValue(forKey: address)
+        } else {
+            perAddress[address] = current - 1
+        }
+        active -= 1
+    }
+}
+extension ConnectionGate: Sendable {}

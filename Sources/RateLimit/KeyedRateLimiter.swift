@@ -1,0 +1,154 @@
+/// A GCRA limit per key (client address, token name, tool) in a table of bounded size.
+///
+/// Memory is bounded by `capacity`: when a new key arrives at a full table one key is evicted.
+/// Eviction order:
+/// 1. **Drained keys first** (`TAT ≤ now`), the longest drained first. Evicting them loses
+///    nothing: a drained key behaves exactly like a key never seen.
+/// 2. **Else the least recently used key.** This forgets a client's debt, so it is counted
+///    separately (`activeEvictions`); a table that evicts active keys is too small.
+///
+/// To find a drained key in O(1) amortised time the limiter keeps a min-heap of `(TAT, slot)`
+/// with lazy deletion: every allowed decision pushes its new TAT (new TATs are mostly the
+/// largest, so the push rarely sifts); an entry is stale when its slot no longer holds that TAT.
+/// When stale entries make the heap more than twice the table, it is rebuilt in O(n), which the
+/// n pushes since the last rebuild pay for. Memory: ≤ `capacity` slots + ≤ `2·capacity + 64`
+/// heap entries.
+///
+/// A denied request for a key not in the table does not insert it (denial costs no slot).
+/// Not thread-safe: wrap it in a `Mutex` to share it between event loops.
+public struct KeyedRateLimiter<Key: Hashable> {
+    public let gcra: GCRA
+    private var table: LRUTable<Key, Nanoseconds>
+    private var heap: [HeapEntry] = []
+
+    /// Drained keys evicted to make room (harmless).
+    public private(set) var idleEvictions: UInt64 = 0
+    /// Non-drained keys evicted to make room (each one forgot a client's debt).
+    public private(set) var activeEvictions: UInt64 = 0
+
+    struct HeapEntry: Sendable {
+        var tat: Nanoseconds
+        var slot: Int
+    }
+
+    public init(gcra: GCRA, capacity: Int) {
+        precondition(capacity > 0, "KeyedRateLimiter capacity must be positive")
+        self.gcra = gcra
+        self.table = LRUTable(capacity: capacity)
+    }
+
+    /// Keys currently in the table (for the `mcp_ratelimit_keys` gauge).
+    public var count: Int { table.count }
+    public var capacity: Int { table.capacity }
+    /// All evictions (for `mcp_ratelimit_evictions_total`).
+    public var evictions: UInt64 { idleEvictions + activeEvictions }
+
+    /// Decides a request of `cost` for `key` at `now`.
+    public mutating func decide(_ key: Key, now: Nanoseconds, cost: Int = 1) -> GCRA.Decision {
+        if let slot = table.slot(for: key) {
+            table.touch(slot)
+            var tat = table[slot]
+            let decision = gcra.decide(tat: &tat, now: now, cost: cost)
+            if decision.isAllowed {
+                table[slot] = tat
+                push(HeapEntry(tat: tat, slot: slot))
+            }
+            return decision
+        }
+        var tat: Nanoseconds = 0
+        let decision = gcra.decide(tat: &tat, now: now, cost: cost)
+        guard decision.isAllowed else { return decision }
+        if table.isFull { evictOne(now: now) }
+        let slot = table.insert(key, value: tat)
+        push(HeapEntry(tat: tat, slot: slot))
+        return decision
+    }
+
+    /// The stored TAT of `key`, or nil when absent (tests, debugging).
+    public func theoreticalArrivalTime(of key: Key) -> Nanoseconds? {
+        table.slot(for: key).map { table[$0] }
+    }
+
+    /// Whether `key` is in the table.
+    public func contains(_ key: Key) -> Bool { table.slot(for: key) != nil }
+
+    // MARK: Eviction
+
+    private mutating func evictOne(now: Nanoseconds) {
+        // Drop stale heap tops, then take the smallest live TAT if it is drained.
+        while let top = heap.first {
+            if !isLive(top) {
+                popHeap()
+                continue
+            }
+            if top.tat <= now {
+                popHeap()
+                table.remove(top.slot)
+                idleEvictions += 1
+                return
+            }
+            break
+        }
+        guard let lru = table.leastRecentSlot else { return }
+        table.remove(lru)
+        activeEvictions += 1
+    }
+
+    private func isLive(_ entry: HeapEntry) -> Bool {
+        table.isOccupied(entry.slot) && table[entry.slot] == entry.tat
+    }
+
+    // MARK: Min-heap on TAT
+
+    private mutating func push(_ entry: HeapEntry) {
+        if heap.count >= 2 * table.capacity + 64 { rebuildHeap() }
+        heap.append(entry)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].tat < heap[parent].tat else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private mutating func popHeap() {
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return }
+        heap[0] = last
+        siftDown(0)
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var parent = start
+        let count = heap.count
+        while true {
+            let left = 2 * parent + 1
+            guard left < count else { return }
+            var smallest = left
+            let right = left + 1
+            if right < count, heap[right].tat < heap[left].tat { smallest = right }
+            guard heap[smallest].tat < heap[parent].tat else { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+
+    /// Keeps one entry per occupied slot and restores the heap order (Floyd, O(n)).
+    private mutating func rebuildHeap() {
+        heap.removeAll(keepingCapacity: true)
+        for slot in table.slotsByRecency {
+            heap.append(HeapEntry(tat: table[slot], slot: slot))
+        }
+        var index = heap.count / 2
+        while index > 0 {
+            index -= 1
+            siftDown(index)
+        }
+    }
+
+    /// Heap entries held, live or stale (tests check the memory bound).
+    var heapCount: Int { heap.count }
+}
+
+extension KeyedRateLimiter: Sendable where Key: Sendable {}

@@ -1,1 +1,0 @@
-// The RateLimit module. Its types live in files named after them.

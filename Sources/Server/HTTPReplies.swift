@@ -1,0 +1,82 @@
+import Foundation
+import Prometheus
+import HTTPTypes
+import Hummingbird
+import MCPCore
+import NIOCore
+
+/// Response builders shared by every route, so each status has one shape.
+enum HTTPReplies {
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serialized())))
+    }
+
+    static func rpcError(_ status: HTTPResponse.Status, _ code: JSONRPCErrorCode, _ message: String, id: JSONRPCID? = nil, data: JSONValue? = nil, headers: HTTPFields = [:]) -> Response {
+        json(JSONRPCError(id: id, code: code, message: message, data: data).response, status: status, headers: headers)
+    }
+
+    static func empty(_ status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
+        Response(status: status, headers: headers)
+    }
+
+    /// The headers of every event stream: no caching, no proxy buffering
+    /// (2026-07-28 basic/transports/streamable-http.mdx asks for `X-Accel-Buffering: no`).
+    static var sseHeaders: HTTPFields {
+        [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"]
+    }
+}
+
+extension HTTPField.Name {
+    static let mcpSessionID = Self("Mcp-Session-Id")!
+    static let mcpProtocolVersion = Self("MCP-Protocol-Version")!
+    static let mcpMethod = Self("Mcp-Method")!
+    static let mcpName = Self("Mcp-Name")!
+    static let lastEventID = Self("Last-Event-ID")!
+    static let retryAfter = Self("Retry-After")!
+}
+
+/// Why a body could not be read.
+enum BodyError: Error {
+    case tooLarge
+    case unreadable
+}
+
+extension Request {
+    /// Collects the body up to `limit` bytes: refused from Content-Length before reading,
+    /// and again while streaming for chunked bodies (413 either way).
+    ///
+    /// A body that is not complete within `timeout` closes the connection (slow senders
+    /// hold a connection and a buffer; the deadline bounds both).
+    func collectBody(limit: Int, timeout: Duration, context: MCPRequestContext, metrics: ServerMetrics?) async throws(BodyError) -> ByteBuffer {
+        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
+            throw .tooLarge
+        }
+        let channel = context.channel
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+            metrics?.counter(.timeouts, "body").increment()
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        do {
+            return try await body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw .tooLarge
+        } catch {
+            throw .unreadable
+        }
+    }
+
+    /// Whether the Accept header lists the media type (or a wildcard that covers it).
+    func accepts(_ mediaType: String) -> Bool {
+        guard let accept = headers[.accept] else { return false }
+        let major = mediaType.split(separator: "/").first.map(String.init) ?? ""
+        for part in accept.split(separator: ",") {
+            let type = part.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+            if type == mediaType || type == "*/*" || type == "\(major)/*" { return true }
+        }
+        return false
+    }
+}

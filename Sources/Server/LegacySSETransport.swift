@@ -1,0 +1,136 @@
+import Foundation
+import Prometheus
+import HTTPTypes
+import Hummingbird
+import MCPCore
+import NIOCore
+
+/// The HTTP+SSE transport of 2024-11-05 (basic/transports.mdx "HTTP with SSE"), served at
+/// `/sse` + `/messages`, and the Go server's SSE API at `/api/mcp/v1/sse`, which is the same
+/// stream plus the Go events (`connected`, `ping`), so native MCP clients can use it too.
+struct LegacySSETransport: Sendable {
+    let dispatcher: MCPDispatcher
+    let sessions: SessionStore
+    let streams: StreamTracker
+    let options: ServerOptions
+    let metrics: ServerMetrics?
+
+    static let transportLabel = "sse"
+
+    enum Flavour: Sendable { case mcp, goAPI }
+
+    /// Opens the event stream: the `endpoint` event first, as the spec requires, then
+    /// responses as `message` events.
+    func open(_ request: Request, context: MCPRequestContext, flavour: Flavour) async -> Response {
+        let owner = context.principal?.name ?? "anonymous"
+        let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
+        do {
+            try streams.open(stream, owner: owner)
+        } catch {
+            return StreamableHTTPTransport.capResponse(error != .perTokenCap, what: "SSE streams")
+        }
+        let id: String
+        do {
+            (id, _) = try sessions.create(owner: owner, kind: .legacySSE) {
+                MCPSession(transport: Self.transportLabel, principal: context.principal, maxInFlight: options.maxInFlightPerSession)
+            }
+        } catch {
+            streams.close(stream, owner: owner)
+            return StreamableHTTPTransport.capResponse(error == .globalCap, what: "sessions")
+        }
+        _ = sessions.attach(stream, to: id)
+        stream.send(event: "endpoint", data: "/messages?sessionId=\(id)")
+        if flavour == .goAPI {
+            stream.send(event: "connected", data: #"{"clientId":"\#(id)"}"#)
+        }
+        let sessions = self.sessions, streams = self.streams
+        return SSEResponse.make(
+            stream: stream, channel: context.channel,
+            keepAlive: flavour == .goAPI ? .pingEvent : .comment, interval: options.ssePingInterval,
+            onEnd: {
+                sessions.remove(id, owner: nil)
+                streams.close(stream, owner: owner)
+            })
+    }
+
+    /// `POST /messages?sessionId=`: accepted with 202, answered on the stream.
+    func message(_ request: Request, context: MCPRequestContext) async -> Response {
+        guard let id = request.uri.queryParameters.get("sessionId"), !id.isEmpty else {
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: sessionId query parameter is required")
+        }
+        let owner = context.principal?.name ?? "anonymous"
+        guard let session = sessions.lookup(id, owner: owner, kind: .legacySSE), let stream = sessions.stream(of: id) else {
+            return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, context: context, metrics: metrics)
+        } catch .tooLarge {
+            return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
+        } catch {
+            return HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")
+        }
+        let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
+        if case .parseError(let error) = frame {
+            return HTTPReplies.json(error.response, status: .badRequest)
+        }
+        let dispatcher = self.dispatcher, sessions = self.sessions
+        sessions.setBusy(id, 1)
+        Task {
+            defer { sessions.setBusy(id, -1) }
+            let outbound = SSEOutbound(stream: stream)
+            switch frame {
+            case .single(let message):
+                if let response = await dispatcher.handle(message, session: session, outbound: outbound) {
+                    _ = stream.sendMessage(response)
+                }
+            case .batch(let messages):
+                var responses: [JSONValue] = []
+                for message in messages {
+                    if let response = await dispatcher.handle(message, session: session, outbound: outbound) { responses.append(response) }
+                }
+                if !responses.isEmpty { _ = stream.sendMessage(.array(responses)) }
+            case .parseError:
+                break
+            }
+        }
+        return HTTPReplies.empty(.accepted)
+    }
+}
+
+/// The Go server's plain HTTP JSON-RPC API (reference/seed-interface.md): no handshake,
+/// answers in the body, tool failures as `isError` results (never HTTP 500).
+struct GoAPITransport: Sendable {
+    let dispatcher: MCPDispatcher
+    let options: ServerOptions
+    let metrics: ServerMetrics?
+
+    func call(_ request: Request, context: MCPRequestContext, transport: String) async -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, context: context, metrics: metrics)
+        } catch .tooLarge {
+            return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
+        } catch {
+            return HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")
+        }
+        let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
+        let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
+        if case .parseError(let error) = frame {
+            return HTTPReplies.json(error.response, status: .badRequest)
+        }
+        guard let bytes = await dispatcher.handle(bytes: body.readableBytesView, session: session, outbound: DiscardingOutbound()) else {
+            return HTTPReplies.empty(.accepted)
+        }
+        var fields: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        fields[.contentLength] = String(bytes.count)
+        return Response(status: .ok, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// `GET /api/mcp/v1/tools`: `{"tools":[…],"count":N}`.
+    func tools(context: MCPRequestContext) -> Response {
+        let allowsWrites = context.principal?.allowsWrites ?? true
+        let visible = dispatcher.registry.tools.filter { allowsWrites || !$0.writes }
+        return HTTPReplies.json(["tools": .array(visible.map(\.listing)), "count": .int(Int64(visible.count))])
+    }
+}

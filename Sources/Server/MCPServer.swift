@@ -1,0 +1,134 @@
+import Foundation
+import Prometheus
+import Hummingbird
+import HummingbirdCore
+import Logging
+import MCPCore
+import NIOCore
+import ServiceLifecycle
+
+/// The HTTP side of the server: the public listener with every MCP transport, the ops
+/// listener, and the background work (session expiry, draining at shutdown).
+public struct MCPServer: Sendable {
+    public let options: ServerOptions
+    public let dispatcher: MCPDispatcher
+    public let metrics: ServerMetrics
+    public let readiness = Readiness()
+    let sessions: SessionStore
+    let streams: StreamTracker
+    let authenticator: any RequestAuthenticator
+    let rateLimiter: SharedRateLimiter?
+    let logger: Logger
+
+    public init(options: ServerOptions, dispatcher: MCPDispatcher, authenticator: any RequestAuthenticator, rateLimiter: SharedRateLimiter? = nil, metrics: ServerMetrics, logger: Logger) {
+        self.options = options
+        self.rateLimiter = rateLimiter
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+        self.authenticator = authenticator
+        self.logger = logger
+        sessions = SessionStore(maxSessions: options.maxSessions, maxPerOwner: options.maxSessionsPerToken, idleTimeout: options.sessionIdleTimeout, metrics: metrics)
+        streams = StreamTracker(maxStreams: options.maxSSEStreams, maxPerOwner: options.maxSSEStreamsPerToken, metrics: metrics)
+        metrics.gauge(.toolsRegistered).set(to: Double(dispatcher.registry.count))
+        metrics.gauge(.resourcesRegistered).set(to: 0)
+    }
+
+    /// Live figures for `/status` and the `server_status` tool.
+    public func statusSnapshot() -> JSONObject {
+        ["sessions": .int(Int64(sessions.count)), "sse_streams": .int(Int64(streams.count)), "ready": .string(readiness.current.rawValue)]
+    }
+
+    /// The router of the public listener(s).
+    func makeRouter() -> Router<MCPRequestContext> {
+        let router = Router(context: MCPRequestContext.self)
+        router.add(middleware: ResponseMetricsMiddleware(metrics: metrics))
+        router.add(middleware: OriginMiddleware(allowed: Set(options.allowedOrigins.map { $0.lowercased() })))
+        router.add(middleware: AuthMiddleware(authenticator: authenticator, metrics: metrics))
+        if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter)) }
+
+        let streamable = StreamableHTTPTransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
+        router.post("/mcp") { request, context in await streamable.post(request, context: context) }
+        router.get("/mcp") { request, context in await streamable.get(request, context: context) }
+        router.delete("/mcp") { request, context in await streamable.delete(request, context: context) }
+
+        let legacy = LegacySSETransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
+        router.get("/sse") { request, context in await legacy.open(request, context: context, flavour: .mcp) }
+        // 2025-03-26 transports.mdx "Backwards Compatibility": a POST to the old endpoint
+        // must fail with 405 so new clients fall back correctly.
+        router.post("/sse") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
+        router.post("/messages") { request, context in await legacy.message(request, context: context) }
+
+        let api = GoAPITransport(dispatcher: dispatcher, options: options, metrics: metrics)
+        if options.apiEnabled {
+            router.post("/api/mcp/v1/call") { request, context in await api.call(request, context: context, transport: "http_api") }
+            router.get("/api/mcp/v1/call") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST"]) }
+            router.get("/api/mcp/v1/tools") { _, context in api.tools(context: context) }
+            router.post("/api/mcp/v1/tools") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
+        }
+        if options.goSSEEnabled {
+            router.get("/api/mcp/v1/sse") { request, context in await legacy.open(request, context: context, flavour: .goAPI) }
+            router.post("/api/mcp/v1/sse") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
+            router.post("/api/mcp/v1/sse/rpc") { request, context in await api.call(request, context: context, transport: "sse") }
+        }
+        return router
+    }
+
+    /// The services to run in one ServiceGroup: public listener(s), ops listener, and the
+    /// housekeeping service (listed last, so it is shut down first and drains the streams
+    /// before the listeners wait for their connections).
+    public func makeServices(
+        security: (any ConnectionSecurity)?,
+        admission: (any ConnectionAdmission)?,
+        extraHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] },
+        onPublicRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> [any Service] {
+        var services: [any Service] = []
+        let responder = makeRouter().buildResponder()
+        let http1Configuration = HTTP1Channel.Configuration(
+            idleTimeout: .nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: options.maxHeaderBytes, maxHeaderListSize: options.maxHeaderBytes, maxHeaderFieldCount: options.maxHeaderCount))
+        let builder = HTTPServerBuilder { respond in
+            PublicChildChannel(http1: HTTP1Channel(responder: respond, configuration: http1Configuration),
+                               security: security, admission: admission, extraHandlers: extraHandlers,
+                               headerTimeout: .nanoseconds(Int64(options.headerTimeout.components.seconds) * 1_000_000_000), metrics: metrics)
+        }
+        for (index, port) in ([options.port] + options.extraPorts).enumerated() {
+            let app = Application(
+                responder: responder, server: builder,
+                configuration: ApplicationConfiguration(address: .hostname(options.host, port: port), serverName: nil),
+                onServerRunning: { channel in
+                    if index == 0 { await onPublicRunning(channel.localAddress?.port ?? port) }
+                },
+                logger: logger)
+            services.append(app)
+        }
+        if options.opsEnabled {
+            let server = self
+            let ops = OpsRoutes.router(identity: options.identity, readiness: readiness, metrics: metrics, status: { server.statusSnapshot() })
+            services.append(Application(router: ops, configuration: ApplicationConfiguration(address: .hostname(options.opsHost, port: options.opsPort), serverName: nil), logger: logger))
+        }
+        services.append(Housekeeping(server: self))
+        return services
+    }
+}
+
+/// Expires idle sessions; at graceful shutdown marks the server not ready, ends every SSE
+/// stream with a final event and closes the sessions.
+struct Housekeeping: Service {
+    let server: MCPServer
+
+    func run() async throws {
+        server.readiness.set(.ready)
+        let period = max(Duration.seconds(1), min(server.options.sessionIdleTimeout / 4, .seconds(30)))
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: period)
+                server.sessions.expireIdle()
+            }
+        }
+        server.readiness.set(.draining)
+        server.streams.drain()
+        server.sessions.removeAll()
+        server.logger.info("drained SSE streams and sessions for shutdown")
+    }
+}

@@ -1,1 +1,0 @@
-// The Server module. Its types live in files named after them.

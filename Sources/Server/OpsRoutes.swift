@@ -1,0 +1,32 @@
+import Foundation
+import Prometheus
+import HTTPTypes
+import Hummingbird
+import MCPCore
+import NIOCore
+
+/// The ops listener's routes, shaped like the Go server's (reference/seed-interface.md):
+/// `/health`, `/ready`, `/status`, `/metrics`. No authentication: bind it to loopback.
+enum OpsRoutes {
+    static func router(identity: ServerIdentity, readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/health") { _, _ in
+            HTTPReplies.json(["status": "healthy", "timestamp": .int(UnixTime.seconds), "service": .string(identity.name)])
+        }
+        router.get("/ready") { _, _ in
+            let phase = readiness.current
+            return HTTPReplies.json(["status": phase == .ready ? "ready" : .string(phase.rawValue)],
+                                    status: phase == .ready ? .ok : .serviceUnavailable)
+        }
+        router.get("/status") { _, _ in
+            var object: JSONObject = ["version": .string(identity.version), "protocol": .string(ProtocolVersion.latestSessionEra), "mode": "https"]
+            for (key, value) in status() { object[key] = value }
+            return HTTPReplies.json(.object(object))
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
+        }
+        return router
+    }
+}

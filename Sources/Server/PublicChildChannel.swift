@@ -1,0 +1,102 @@
+import Foundation
+import Prometheus
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// Adds the per-connection layers under HTTP: admission at accept (before any TLS work,
+/// DESIGN.md principle 3) and the TLS handler. Keeping TLS a plain NIO handler under
+/// Hummingbird's HTTP/1.1 channel means the HTTP layer could change without touching it.
+public protocol ConnectionSecurity: Sendable {
+    /// Handlers to put first in a new connection's pipeline (e.g. the OpenSSL handler).
+    func makeHandlers(for channel: any Channel) throws -> [any ChannelHandler]
+    /// Whether a user event fired by those handlers means the handshake completed.
+    func isHandshakeCompletion(_ event: Any) -> Bool
+}
+
+/// Accept-time decision for a new connection; nil closes it at once. The ticket is told
+/// when the handshake is done; the admission releases it when the connection closes.
+public protocol ConnectionAdmission: Sendable {
+    func admit(_ channel: any Channel) -> (any AdmissionTicket)?
+}
+
+public protocol AdmissionTicket: Sendable {
+    func handshakeFinished()
+}
+
+/// Tells the admission ticket when the TLS handshake has completed.
+final class HandshakeNotifier: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    let ticket: any AdmissionTicket
+    let security: any ConnectionSecurity
+
+    init(ticket: any AdmissionTicket, security: any ConnectionSecurity) {
+        self.ticket = ticket
+        self.security = security
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if security.isHandshakeCompletion(event) { ticket.handshakeFinished() }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+struct ConnectionRefused: Error {}
+
+struct PublicChildChannel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+
+    let http1: HTTP1Channel
+    let security: (any ConnectionSecurity)?
+    let admission: (any ConnectionAdmission)?
+    let extraHandlers: @Sendable () -> [any ChannelHandler]
+    let headerTimeout: TimeAmount
+    let metrics: ServerMetrics?
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        var ticket: (any AdmissionTicket)?
+        if let admission {
+            ticket = admission.admit(channel)
+            if ticket == nil {
+                // NIO's async bind ignores a failed initializer: close the socket ourselves.
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(ConnectionRefused())
+            }
+        }
+        do {
+            if let security {
+                try channel.pipeline.syncOperations.addHandlers(security.makeHandlers(for: channel))
+                if let ticket { try channel.pipeline.syncOperations.addHandler(HandshakeNotifier(ticket: ticket, security: security)) }
+            } else {
+                ticket?.handshakeFinished()
+            }
+            try channel.pipeline.syncOperations.addHandlers(extraHandlers())
+        } catch {
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        // Per-connection deadline handlers go under and above the HTTP codec; the channel
+        // configuration is a cheap value, rebuilt per connection to carry them.
+        let metrics = self.metrics
+        let deadlines = RequestDeadlines(headerTimeout: headerTimeout) { phase in
+            metrics?.counter(.timeouts, phase).increment()
+        }
+        do {
+            try channel.pipeline.syncOperations.addHandler(RawRequestStartHandler(deadlines: deadlines))
+        } catch {
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        var configuration = http1.configuration
+        let base = configuration.additionalChannelHandlers
+        configuration.additionalChannelHandlers = {
+            [RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() })] + base()
+        }
+        return HTTP1Channel(responder: http1.responder, configuration: configuration).setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await http1.handle(value: value, logger: logger)
+    }
+}

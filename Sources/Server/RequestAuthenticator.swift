@@ -1,0 +1,17 @@
+import Foundation
+import Prometheus
+import MCPCore
+
+/// Decides who is calling from the `Authorization` header and the client address.
+/// The production implementation wraps the Auth module's constant-time verifier.
+public protocol RequestAuthenticator: Sendable {
+    func authenticate(authorization: String?, clientAddress: String) -> AuthOutcome
+}
+
+public enum AuthOutcome: Sendable {
+    case allowed(MCPSession.Principal)
+    /// `reason` labels the metric; `message` is the client-facing text (the Go server's
+    /// wording); `tokenPresented` adds `error="invalid_token"` to the challenge
+    /// (RFC 6750 §3.1); `retryAfter` turns the answer into a 429 lockout.
+    case denied(reason: String, message: String, tokenPresented: Bool, retryAfter: Int?)
+}

@@ -1,0 +1,119 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+
+/// Per-connection request deadlines against slow clients (slowloris).
+///
+/// The header deadline starts at the first byte of a request (or when the connection
+/// opens) and ends when the decoder has the complete head; a client that trickles its
+/// headers is disconnected when it fires. Two handlers share this state: one under the
+/// HTTP decoder sees raw bytes arrive, one above it sees the decoded head and the end of
+/// each response. Both run on the connection's event loop, so no locking is needed.
+final class RequestDeadlines: @unchecked Sendable {
+    enum Phase { case idle, readingHead, inRequest }
+
+    var phase: Phase = .idle
+    var timer: Scheduled<Void>?
+    let headerTimeout: TimeAmount
+    let onTimeout: @Sendable (String) -> Void
+
+    init(headerTimeout: TimeAmount, onTimeout: @escaping @Sendable (String) -> Void) {
+        self.headerTimeout = headerTimeout
+        self.onTimeout = onTimeout
+    }
+
+    func startHead(_ context: ChannelHandlerContext) {
+        guard phase == .idle else { return }
+        phase = .readingHead
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: headerTimeout) { [self] in
+            guard phase == .readingHead else { return }
+            onTimeout("header")
+            channel.close(promise: nil)
+        }
+    }
+
+    func headReceived() {
+        phase = .inRequest
+        timer?.cancel()
+        timer = nil
+    }
+
+    func responseEnded() {
+        phase = .idle
+    }
+
+    func cancel() {
+        timer?.cancel()
+        timer = nil
+    }
+}
+
+/// Under the HTTP decoder: arms the header deadline when a request's first byte arrives.
+final class RawRequestStartHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    let deadlines: RequestDeadlines
+
+    init(deadlines: RequestDeadlines) { self.deadlines = deadlines }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // A connection that never sends a request is also bounded by the header deadline.
+        if context.channel.isActive { deadlines.startHead(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        deadlines.startHead(context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        deadlines.startHead(context)
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadlines.cancel()
+        context.fireChannelInactive()
+    }
+}
+
+/// Above the HTTP codec: ends the header deadline at the head, re-arms after the response,
+/// and answers a header block over the caps with 431 (RFC 6585 §5) instead of a bare 400.
+final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+    let deadlines: RequestDeadlines
+    let onOversizedHeaders: @Sendable () -> Void
+
+    init(deadlines: RequestDeadlines, onOversizedHeaders: @escaping @Sendable () -> Void) {
+        self.deadlines = deadlines
+        self.onOversizedHeaders = onOversizedHeaders
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { deadlines.headReceived() }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { deadlines.responseEnded() }
+        context.write(data, promise: promise)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
+            deadlines.cancel()
+            onOversizedHeaders()
+            let head = HTTPResponse(status: .requestHeaderFieldsTooLarge, headerFields: [.connection: "close", .contentLength: "0"])
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+}

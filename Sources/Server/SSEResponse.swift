@@ -1,0 +1,72 @@
+import Foundation
+import Prometheus
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Builds an event-stream response around an ``SSEStream``.
+///
+/// The body runs three things together: the pump that writes queued events to the socket,
+/// an optional `work` task (the request being answered, which finishes the stream when
+/// done), and a keep-alive timer. When the client goes away the pump fails and the work is
+/// cancelled (2026-07-28 streamable-http.mdx: closing the response stream cancels the
+/// request). When the queue overflows the connection is closed: the reader had stalled.
+struct SSEResponse {
+    enum KeepAlive: Sendable {
+        /// `: ping` comments (Streamable HTTP and MCP legacy SSE).
+        case comment
+        /// The Go server's `event: ping` with `{"timestamp":<unix seconds>}`.
+        case pingEvent
+    }
+
+    static func make(
+        stream: SSEStream,
+        channel: any Channel,
+        keepAlive: KeepAlive,
+        interval: Duration,
+        headers: HTTPFields = [:],
+        work: (@Sendable () async -> Void)? = nil,
+        onEnd: @escaping @Sendable () -> Void
+    ) -> Response {
+        var fields = HTTPReplies.sseHeaders
+        for field in headers { fields.append(field) }
+        let body = ResponseBody { writer in
+            let end: SSEStream.End? = await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        if Task.isCancelled { break }
+                        let alive = switch keepAlive {
+                        case .comment: stream.sendComment("ping")
+                        case .pingEvent: stream.send(event: "ping", data: #"{"timestamp":\#(UnixTime.seconds)}"#)
+                        }
+                        if !alive { break }
+                    }
+                }
+                if let work {
+                    group.addTask { await work() }
+                }
+                let end = try? await stream.pump(into: &writer)
+                group.cancelAll()
+                return end
+            }
+            onEnd()
+            switch end {
+            case .finished?:
+                try await writer.finish(nil)
+            case .overflow?, .closed?, nil:
+                // A stalled reader or a vanished client: drop the connection.
+                channel.close(promise: nil)
+            }
+        }
+        return Response(status: .ok, headers: fields, body: body)
+    }
+}
+
+enum UnixTime {
+    static var seconds: Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec)
+    }
+}

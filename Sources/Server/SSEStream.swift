@@ -1,0 +1,108 @@
+import Foundation
+import Prometheus
+import Hummingbird
+import MCPCore
+import NIOCore
+import Synchronization
+
+/// One Server-Sent Events stream (WHATWG HTML §9.2) with a bounded queue.
+///
+/// Producers (the dispatcher's outbound, the keep-alive timer) never wait: an event is
+/// queued or, when the queue already holds ``capacity`` bytes that the client has not
+/// read, the stream is cut off and the client disconnected. A client that stops reading
+/// therefore costs at most `capacity` bytes, never an unbounded buffer (DESIGN.md
+/// principle 2). The consumer is the response body writer, which waits on the socket.
+final class SSEStream: Sendable {
+    enum End: Sendable { case finished, overflow, closed }
+
+    private struct State {
+        var queuedBytes = 0
+        var end: End?
+    }
+
+    private let continuation: AsyncStream<ByteBuffer>.Continuation
+    private let stream: AsyncStream<ByteBuffer>
+    private let state = Mutex(State())
+    let capacity: Int
+    let metrics: ServerMetrics?
+
+    init(capacity: Int, metrics: ServerMetrics?) {
+        (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        self.capacity = capacity
+        self.metrics = metrics
+    }
+
+    /// Queues an event; false when the stream has ended (or just overflowed).
+    @discardableResult
+    func send(event: String?, data: String, id: String? = nil, retry: Int? = nil) -> Bool {
+        var text = ""
+        if let event { text += "event: \(event)\n" }
+        if let id { text += "id: \(id)\n" }
+        if let retry { text += "retry: \(retry)\n" }
+        for line in data.split(separator: "\n", omittingEmptySubsequences: false) {
+            text += "data: \(line)\n"
+        }
+        text += "\n"
+        let sent = enqueue(text)
+        if sent { metrics?.counter(.sseEventsSent, event ?? "message").increment() }
+        return sent
+    }
+
+    /// A comment line: keeps proxies and idle timers from closing a quiet stream.
+    @discardableResult
+    func sendComment(_ text: String) -> Bool {
+        enqueue(": \(text)\n\n")
+    }
+
+    @discardableResult
+    func sendMessage(_ message: JSONValue) -> Bool {
+        send(event: "message", data: message.serializedString())
+    }
+
+    private func enqueue(_ text: String) -> Bool {
+        let bytes = text.utf8.count
+        let accepted: Bool = state.withLock { state in
+            guard state.end == nil else { return false }
+            if state.queuedBytes + bytes > capacity {
+                state.end = .overflow
+                return false
+            }
+            state.queuedBytes += bytes
+            return true
+        }
+        if accepted {
+            continuation.yield(ByteBuffer(string: text))
+        } else if state.withLock({ $0.end }) == .overflow {
+            metrics?.counter(.sseSlowReaders).increment()
+            continuation.finish()
+        }
+        return accepted
+    }
+
+    /// Ends the stream after what is queued.
+    func finish() {
+        state.withLock { if $0.end == nil { $0.end = .finished } }
+        continuation.finish()
+    }
+
+    var end: End? { state.withLock { $0.end } }
+
+    /// Writes queued events to the response until the stream ends. Throws when the client
+    /// went away; returns how the stream ended.
+    func pump(into writer: inout any ResponseBodyWriter) async throws -> End {
+        for await buffer in stream {
+            try await writer.write(buffer)
+            let size = buffer.readableBytes
+            state.withLock { $0.queuedBytes -= size }
+        }
+        return state.withLock { $0.end } ?? .closed
+    }
+}
+
+/// Outbound that puts the dispatcher's messages on an SSE stream as `message` events.
+struct SSEOutbound: MCPOutbound {
+    let stream: SSEStream
+    func send(_ message: JSONValue, relatedTo request: JSONRPCID?) async {
+        stream.sendMessage(message)
+    }
+}

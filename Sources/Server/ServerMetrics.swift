@@ -1,0 +1,158 @@
+import Foundation
+import Prometheus
+import Synchronization
+
+/// Every metric the server exports, in one place.
+///
+/// swift-prometheus stops the process when one name is registered with two help texts or
+/// two types, so each family is declared once here, with its help, and every caller goes
+/// through these typed accessors. Labelled children are created on first use and cached:
+/// label values always come from bounded sets (enums, tool names, token names), never from
+/// an IP address, a token value, a session id or a path.
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let counters = Mutex<[String: Counter]>([:])
+    private let gauges = Mutex<[String: Gauge]>([:])
+    private let histograms = Mutex<[String: DurationHistogram]>([:])
+    private let startedAt = ContinuousClock.now
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    /// A metric family: name, help and label names, declared once.
+    public struct Family: Sendable, Hashable {
+        public let name: String
+        public let help: String
+        public let labels: [String]
+
+        /// Made on demand: swift-prometheus's descriptor is not `Sendable`.
+        var descriptor: MetricNameDescriptor {
+            MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        }
+
+        public init(_ name: String, _ help: String, labels: [String] = []) {
+            self.name = name
+            self.help = help
+            self.labels = labels
+        }
+    }
+
+    public func counter(_ family: Family, _ values: String...) -> Counter {
+        let key = Self.key(family, values)
+        return counters.withLock { cache in
+            if let counter = cache[key] { return counter }
+            let counter = registry.makeCounter(descriptor: family.descriptor, labels: Self.pairs(family, values))
+            cache[key] = counter
+            return counter
+        }
+    }
+
+    public func gauge(_ family: Family, _ values: String...) -> Gauge {
+        let key = Self.key(family, values)
+        return gauges.withLock { cache in
+            if let gauge = cache[key] { return gauge }
+            let gauge = registry.makeGauge(descriptor: family.descriptor, labels: Self.pairs(family, values))
+            cache[key] = gauge
+            return gauge
+        }
+    }
+
+    public func histogram(_ family: Family, _ values: String...) -> DurationHistogram {
+        let key = Self.key(family, values)
+        return histograms.withLock { cache in
+            if let histogram = cache[key] { return histogram }
+            let histogram = registry.makeDurationHistogram(
+                descriptor: family.descriptor, labels: Self.pairs(family, values), buckets: Self.latencyBuckets)
+            cache[key] = histogram
+            return histogram
+        }
+    }
+
+    /// The text exposition, with the uptime brought up to date first.
+    public func render() -> [UInt8] {
+        gauge(.uptime).set(to: (ContinuousClock.now - startedAt).seconds)
+        return registry.emitToBuffer()
+    }
+
+    private static func key(_ family: Family, _ values: [String]) -> String {
+        precondition(values.count == family.labels.count, "\(family.name) takes labels \(family.labels)")
+        return ([family.name] + values).joined(separator: "\u{1F}")
+    }
+
+    private static func pairs(_ family: Family, _ values: [String]) -> [(String, String)] {
+        Array(zip(family.labels, values))
+    }
+
+    /// 100 µs to 60 s: tool calls reach the upper end, ping and tools/list the lower.
+    static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        .seconds(30), .seconds(60),
+    ]
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    public var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+extension ServerMetrics.Family {
+    // The Go server's names, kept for existing dashboards.
+    public static let uptime = Self("mcp_server_uptime_seconds", "Seconds since the server started.")
+    public static let toolsRegistered = Self("mcp_tools_registered_total", "Tools offered by this server.")
+    public static let resourcesRegistered = Self("mcp_resources_registered_total", "Resources offered by this server.")
+    public static let rpcRequests = Self(
+        "mcp_rpc_requests_total", "JSON-RPC requests handled.", labels: ["method", "transport"])
+    public static let rpcDuration = Self(
+        "mcp_rpc_request_duration_seconds", "Time to answer a JSON-RPC request.", labels: ["method", "transport"])
+    public static let rpcErrors = Self(
+        "mcp_rpc_errors_total", "JSON-RPC error responses.", labels: ["method", "error_code", "transport"])
+    public static let httpActiveConnections = Self(
+        "mcp_http_active_connections", "Open connections on the public listeners (same as mcp_connections_active).")
+    public static let sseConnectionsActive = Self("mcp_sse_connections_active", "Open SSE streams.")
+    public static let sseEventsSent = Self("mcp_sse_events_sent_total", "SSE events sent.", labels: ["event_type"])
+
+    // Connections and TLS.
+    public static let connectionsActive = Self("mcp_connections_active", "Open connections on the public listeners.")
+    public static let connectionsMax = Self("mcp_connections_max", "Configured maximum of open connections.")
+    public static let connectionsRejected = Self(
+        "mcp_connections_rejected_total", "Connections closed at accept, by reason.", labels: ["reason"])
+    public static let tlsHandshakes = Self("mcp_tls_handshakes_total", "TLS handshakes by result.", labels: ["result"])
+    public static let tlsHandshakeDuration = Self(
+        "mcp_tls_handshake_duration_seconds", "Duration of successful TLS handshakes.")
+    public static let tlsCertNotAfter = Self(
+        "mcp_tls_cert_not_after_seconds", "Expiry of the served certificate, as a Unix time.")
+    public static let configReloads = Self(
+        "mcp_config_reloads_total", "Certificate and token reloads by what and result.", labels: ["what", "result"])
+
+    // Authentication and rate limits.
+    public static let authFailures = Self("mcp_auth_failures_total", "Rejected credentials by reason.", labels: ["reason"])
+    public static let authLockouts = Self("mcp_auth_lockouts_total", "Client addresses locked out after failures.")
+    public static let rateLimitDecisions = Self(
+        "mcp_ratelimit_decisions_total", "Rate limit decisions.", labels: ["limiter", "outcome"])
+    public static let rateLimitKeys = Self("mcp_ratelimit_keys", "Keys held by a rate limiter.", labels: ["limiter"])
+    public static let rateLimitEvictions = Self(
+        "mcp_ratelimit_evictions_total", "Keys evicted from a full limiter table.", labels: ["limiter"])
+
+    // Sessions, streams, calls.
+    public static let sessionsActive = Self("mcp_sessions_active", "Open Streamable HTTP and legacy SSE sessions.")
+    public static let sessionsMax = Self("mcp_sessions_max", "Configured maximum of sessions.")
+    public static let sessionsRejected = Self(
+        "mcp_sessions_rejected_total", "Sessions refused at a cap, by reason.", labels: ["reason"])
+    public static let sessionsExpired = Self("mcp_sessions_expired_total", "Sessions closed for being idle.")
+    public static let sseStreamsMax = Self("mcp_sse_streams_max", "Configured maximum of open SSE streams.")
+    public static let sseStreamsRejected = Self(
+        "mcp_sse_streams_rejected_total", "SSE streams refused at a cap, by reason.", labels: ["reason"])
+    public static let sseSlowReaders = Self(
+        "mcp_sse_slow_reader_disconnects_total", "SSE streams cut off because the client stopped reading.")
+    public static let inflightRejected = Self(
+        "mcp_inflight_calls_rejected_total", "Tool calls refused over the per-token in-flight cap.")
+    public static let toolCalls = Self("mcp_tool_calls_total", "Tool calls by tool and outcome.", labels: ["tool", "outcome"])
+    public static let timeouts = Self("mcp_timeouts_total", "Deadlines that fired, by phase.", labels: ["phase"])
+    public static let httpResponses = Self("mcp_http_responses_total", "HTTP responses by status code.", labels: ["code"])
+}

@@ -1,0 +1,216 @@
+import Foundation
+import Prometheus
+import MCPCore
+import Synchronization
+
+/// The Streamable HTTP and legacy SSE sessions: bounded globally and per token, bound to
+/// the token that created them, expired when idle.
+///
+/// A session id is 32 bytes from the system CSPRNG, base64url-encoded (visible ASCII, as
+/// 2025-11-25 basic/transports.mdx "Session Management" requires). Another token presenting
+/// the id gets the same answer as an unknown id (404), so ids cannot be probed across tokens.
+final class SessionStore: Sendable {
+    enum Kind: Sendable { case streamable, legacySSE }
+
+    struct Entry: Sendable {
+        let session: MCPSession
+        let owner: String
+        let kind: Kind
+        var lastUsed: ContinuousClock.Instant
+        /// The server-to-client stream: the GET stream of a Streamable HTTP session, or the
+        /// event stream of a legacy SSE session.
+        var stream: SSEStream?
+        /// Requests being served; a session with work in flight is not idle.
+        var busy = 0
+    }
+
+    enum CreateError: Error { case globalCap, perTokenCap }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var perOwner: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+    let maxSessions: Int
+    let maxPerOwner: Int
+    let idleTimeout: Duration
+    let metrics: ServerMetrics?
+
+    init(maxSessions: Int, maxPerOwner: Int, idleTimeout: Duration, metrics: ServerMetrics?) {
+        self.maxSessions = maxSessions
+        self.maxPerOwner = maxPerOwner
+        self.idleTimeout = idleTimeout
+        self.metrics = metrics
+        metrics?.gauge(.sessionsMax).set(to: Double(maxSessions))
+    }
+
+    static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Base64URL.encode(bytes)
+    }
+
+    func create(owner: String, kind: Kind, make: () -> MCPSession, now: ContinuousClock.Instant = .now) throws(CreateError) -> (id: String, session: MCPSession) {
+        let result: Result<(String, MCPSession), CreateError> = state.withLock { state in
+            if state.entries.count >= maxSessions { return .failure(.globalCap) }
+            if state.perOwner[owner, default: 0] >= maxPerOwner { return .failure(.perTokenCap) }
+            let id = Self.newID()
+            let session = make()
+            state.entries[id] = Entry(session: session, owner: owner, kind: kind, lastUsed: now)
+            state.perOwner[owner, default: 0] += 1
+            return .success((id, session))
+        }
+        switch result {
+        case .success(let value):
+            updateGauge()
+            return value
+        case .failure(let error):
+            metrics?.counter(.sessionsRejected, error == .globalCap ? "global_cap" : "per_token_cap").increment()
+            throw error
+        }
+    }
+
+    /// The session with this id if `owner` created it; marks it used.
+    func lookup(_ id: String, owner: String, kind: Kind, now: ContinuousClock.Instant = .now) -> MCPSession? {
+        state.withLock { state in
+            guard var entry = state.entries[id], entry.owner == owner, entry.kind == kind else { return nil }
+            entry.lastUsed = now
+            state.entries[id] = entry
+            return entry.session
+        }
+    }
+
+    /// Marks a request started/finished on a session, so a long call does not expire it.
+    func setBusy(_ id: String, _ delta: Int, now: ContinuousClock.Instant = .now) {
+        state.withLock { state in
+            state.entries[id]?.busy += delta
+            state.entries[id]?.lastUsed = now
+        }
+    }
+
+    /// Attaches the server-to-client stream, returning the one it replaces (a client may
+    /// reopen a dropped GET stream; the old one is ended).
+    func attach(_ stream: SSEStream, to id: String) -> SSEStream? {
+        state.withLock { state in
+            let old = state.entries[id]?.stream
+            state.entries[id]?.stream = stream
+            return old
+        }
+    }
+
+    func detach(_ stream: SSEStream, from id: String) {
+        state.withLock { state in
+            if state.entries[id]?.stream === stream { state.entries[id]?.stream = nil }
+        }
+    }
+
+    func stream(of id: String) -> SSEStream? {
+        state.withLock { $0.entries[id]?.stream }
+    }
+
+    /// Ends a session (DELETE, or its legacy stream closed); false if unknown to `owner`.
+    @discardableResult
+    func remove(_ id: String, owner: String?) -> Bool {
+        let removed: Entry? = state.withLock { state in
+            guard let entry = state.entries[id], owner == nil || entry.owner == owner else { return nil }
+            state.entries[id] = nil
+            state.perOwner[entry.owner, default: 1] -= 1
+            if state.perOwner[entry.owner] == 0 { state.perOwner[entry.owner] = nil }
+            return entry
+        }
+        guard let removed else { return false }
+        removed.session.cancelAll()
+        removed.stream?.finish()
+        updateGauge()
+        return true
+    }
+
+    /// Removes sessions idle for longer than the timeout; returns how many.
+    @discardableResult
+    func expireIdle(now: ContinuousClock.Instant = .now) -> Int {
+        let idle: [String] = state.withLock { state in
+            state.entries.compactMap { id, entry in
+                entry.busy == 0 && entry.stream == nil && now - entry.lastUsed >= idleTimeout ? id : nil
+            }
+        }
+        var count = 0
+        for id in idle where remove(id, owner: nil) { count += 1 }
+        if count > 0 { metrics?.counter(.sessionsExpired).increment(by: Int64(count)) }
+        return count
+    }
+
+    /// Ends every session (shutdown).
+    func removeAll() {
+        let ids = state.withLock { Array($0.entries.keys) }
+        for id in ids { remove(id, owner: nil) }
+    }
+
+    var count: Int { state.withLock { $0.entries.count } }
+
+    private func updateGauge() {
+        metrics?.gauge(.sessionsActive).set(to: Double(count))
+    }
+}
+
+/// Counts open SSE streams globally and per token, and ends them all at shutdown.
+final class StreamTracker: Sendable {
+    enum Refusal: Error { case globalCap, perTokenCap, draining }
+
+    private struct State {
+        var streams: [ObjectIdentifier: SSEStream] = [:]
+        var perOwner: [String: Int] = [:]
+        var draining = false
+    }
+
+    private let state = Mutex(State())
+    let maxStreams: Int
+    let maxPerOwner: Int
+    let metrics: ServerMetrics?
+
+    init(maxStreams: Int, maxPerOwner: Int, metrics: ServerMetrics?) {
+        self.maxStreams = maxStreams
+        self.maxPerOwner = maxPerOwner
+        self.metrics = metrics
+        metrics?.gauge(.sseStreamsMax).set(to: Double(maxStreams))
+    }
+
+    func open(_ stream: SSEStream, owner: String) throws(Refusal) {
+        let refusal: Refusal? = state.withLock { state in
+            if state.draining { return .draining }
+            if state.streams.count >= maxStreams { return .globalCap }
+            if state.perOwner[owner, default: 0] >= maxPerOwner { return .perTokenCap }
+            state.streams[ObjectIdentifier(stream)] = stream
+            state.perOwner[owner, default: 0] += 1
+            return nil
+        }
+        if let refusal {
+            metrics?.counter(.sseStreamsRejected, refusal == .globalCap ? "global_cap" : refusal == .perTokenCap ? "per_token_cap" : "draining").increment()
+            throw refusal
+        }
+        metrics?.gauge(.sseConnectionsActive).set(to: Double(count))
+    }
+
+    func close(_ stream: SSEStream, owner: String) {
+        state.withLock { state in
+            guard state.streams.removeValue(forKey: ObjectIdentifier(stream)) != nil else { return }
+            state.perOwner[owner, default: 1] -= 1
+            if state.perOwner[owner] == 0 { state.perOwner[owner] = nil }
+        }
+        metrics?.gauge(.sseConnectionsActive).set(to: Double(count))
+    }
+
+    var count: Int { state.withLock { $0.streams.count } }
+
+    /// Refuses new streams and ends the open ones with a final event.
+    func drain() {
+        let streams = state.withLock { state -> [SSEStream] in
+            state.draining = true
+            return Array(state.streams.values)
+        }
+        for stream in streams {
+            stream.send(event: "shutdown", data: #"{"reason":"server shutting down"}"#)
+            stream.finish()
+        }
+    }
+}

@@ -1,0 +1,294 @@
+import Foundation
+import Prometheus
+import HTTPTypes
+import Hummingbird
+import MCPCore
+import NIOCore
+
+/// Streamable HTTP at `/mcp`: the session era (2025-03-26, 2025-06-18, 2025-11-25
+/// basic/transports.mdx "Streamable HTTP") and the stateless 2026-07-28 revision
+/// (2026-07-28 basic/transports/streamable-http.mdx) on the same endpoint, told apart by
+/// the `MCP-Protocol-Version` header.
+struct StreamableHTTPTransport: Sendable {
+    let dispatcher: MCPDispatcher
+    let sessions: SessionStore
+    let streams: StreamTracker
+    let options: ServerOptions
+    let metrics: ServerMetrics?
+
+    static let transportLabel = "streamable_http"
+
+    // MARK: POST
+
+    func post(_ request: Request, context: MCPRequestContext) async -> Response {
+        // 2025-11-25 transports.mdx "Sending Messages to the Server": the client MUST
+        // accept both forms of answer.
+        guard request.accepts("application/json"), request.accepts("text/event-stream") else {
+            return HTTPReplies.rpcError(.notAcceptable, .invalidRequest, "Not Acceptable: Accept must list application/json and text/event-stream")
+        }
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            return HTTPReplies.rpcError(.unsupportedMediaType, .invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, context: context, metrics: metrics)
+        } catch .tooLarge {
+            return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
+        } catch {
+            return HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")
+        }
+        let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
+        if case .parseError(let error) = frame {
+            return HTTPReplies.json(error.response, status: .badRequest)
+        }
+
+        let version = request.headers[.mcpProtocolVersion]
+        if let version, ProtocolVersion.statelessEra.contains(version) {
+            return await postStateless(request, frame: frame, version: version, context: context)
+        }
+        if let version, !ProtocolVersion.sessionEra.contains(version) {
+            // 2025-11-25 transports.mdx "Protocol Version Header": unsupported -> 400.
+            return HTTPReplies.rpcError(.badRequest, .unsupportedProtocolVersion, "Unsupported MCP-Protocol-Version: \(version.prefix(40))",
+                                        data: ["requested": .string(String(version.prefix(40))), "supported": .array(ProtocolVersion.all.map(JSONValue.string))])
+        }
+        return await postSession(request, frame: frame, context: context)
+    }
+
+    private func owner(_ context: MCPRequestContext) -> String {
+        context.principal?.name ?? "anonymous"
+    }
+
+    /// The session era: `initialize` creates a session; everything else names it.
+    private func postSession(_ request: Request, frame: JSONRPCFrame, context: MCPRequestContext) async -> Response {
+        let messages: [JSONRPCInbound] = switch frame {
+        case .single(let m): [m]
+        case .batch(let ms): ms
+        case .parseError: []
+        }
+        let isInitialize = messages.contains { if case .request(let r) = $0 { r.method == "initialize" } else { false } }
+        let sessionID = request.headers[.mcpSessionID]
+
+        let session: MCPSession
+        let id: String
+        if isInitialize {
+            guard messages.count == 1, case .request(let initialize) = messages[0] else {
+                return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: initialize must be sent alone")
+            }
+            if sessionID != nil {
+                return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: initialize must not carry Mcp-Session-Id", id: initialize.id)
+            }
+            do {
+                (id, session) = try sessions.create(owner: owner(context), kind: .streamable) {
+                    MCPSession(transport: Self.transportLabel, principal: context.principal, maxInFlight: options.maxInFlightPerSession)
+                }
+            } catch {
+                return Self.capResponse(error == .globalCap, what: "sessions", id: initialize.id)
+            }
+            let response = await dispatcher.handle(request: initialize, session: session, outbound: DiscardingOutbound())
+            if response?["error"] != nil { sessions.remove(id, owner: nil) }
+            var headers: HTTPFields = [:]
+            if response?["result"] != nil { headers[.mcpSessionID] = id }
+            return HTTPReplies.json(response ?? .null, headers: headers)
+        }
+
+        // 2025-11-25 transports.mdx "Session Management": a request without the id is a
+        // 400; an unknown or expired id is a 404, and the client starts over.
+        guard let sessionID else {
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
+        }
+        guard let found = sessions.lookup(sessionID, owner: owner(context), kind: .streamable) else {
+            return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
+        }
+        session = found
+        id = sessionID
+
+        let requests = messages.compactMap { if case .request(let r) = $0 { r } else { nil } }
+        let invalid = messages.compactMap { if case .invalid(let e) = $0 { e } else { nil } }
+        // Notifications and client responses: act on them, answer 202 with no body.
+        for case .notification(let method, let params) in messages {
+            dispatcher.handle(notification: method, params: params, session: session)
+        }
+        if requests.isEmpty {
+            if let first = invalid.first { return HTTPReplies.json(first.response, status: .badRequest) }
+            return HTTPReplies.empty(.accepted)
+        }
+        sessions.setBusy(id, 1)
+        let sessions = self.sessions
+        let single = requests.count == 1 && invalid.isEmpty && messages.count == 1
+        if options.responseMode == .sse, single {
+            return sseAnswer(requests[0], session: session, context: context) { sessions.setBusy(id, -1) }
+        }
+        defer { sessions.setBusy(id, -1) }
+        var responses: [JSONValue] = invalid.map(\.response)
+        for request in requests {
+            if let response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound()) {
+                responses.append(response)
+            }
+        }
+        if responses.isEmpty { return HTTPReplies.empty(.accepted) }
+        return HTTPReplies.json(single || responses.count == 1 && messages.count == 1 ? responses[0] : .array(responses))
+    }
+
+    /// The stateless revision: no session, headers must agree with the body.
+    private func postStateless(_ request: Request, frame: JSONRPCFrame, version: String, context: MCPRequestContext) async -> Response {
+        guard case .single(let message) = frame else {
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batches are not part of 2026-07-28")
+        }
+        let method: String, params: JSONObject, id: JSONRPCID?
+        switch message {
+        case .request(let r): (method, params, id) = (r.method, r.params, r.id)
+        case .notification(let m, let p): (method, params, id) = (m, p, nil)
+        case .response:
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: clients must not send responses")
+        case .invalid(let error):
+            return HTTPReplies.json(error.response, status: .badRequest)
+        }
+        // 2026-07-28 streamable-http.mdx "Server Validation": -32020 on missing or
+        // mismatched standard headers.
+        func mismatch(_ text: String) -> Response {
+            HTTPReplies.rpcError(.badRequest, .headerMismatch, "Header mismatch: \(text)", id: id)
+        }
+        guard let headerMethod = request.headers[.mcpMethod] else { return mismatch("Mcp-Method header is required") }
+        guard headerMethod == method else {
+            return mismatch("Mcp-Method header value '\(headerMethod.prefix(60))' does not match body value '\(method.prefix(60))'")
+        }
+        if ["tools/call", "resources/read", "prompts/get"].contains(method) {
+            let bodyName = (params["name"] ?? params["uri"])?.stringValue
+            guard let raw = request.headers[.mcpName] else { return mismatch("Mcp-Name header is required for \(method)") }
+            guard let headerName = Self.decodeHeaderValue(raw) else { return mismatch("Mcp-Name header is not valid") }
+            guard headerName == bodyName else {
+                return mismatch("Mcp-Name header value '\(headerName.prefix(60))' does not match body value '\((bodyName ?? "").prefix(60))'")
+            }
+        }
+        if let metaVersion = params["_meta"]?[ProtocolVersion.metaKey]?.stringValue, metaVersion != version {
+            return mismatch("MCP-Protocol-Version header '\(version)' does not match _meta protocol version '\(metaVersion.prefix(40))'")
+        }
+        guard let id, case .request(var rpc) = message else {
+            return HTTPReplies.empty(.accepted)
+        }
+        // The header is authoritative for the era; make sure the dispatcher sees it too.
+        var meta = rpc.params["_meta"]?.objectValue ?? JSONObject()
+        if meta[ProtocolVersion.metaKey] == nil { meta[ProtocolVersion.metaKey] = .string(version) }
+        rpc.params["_meta"] = .object(meta)
+
+        let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
+        if options.responseMode == .sse {
+            return sseAnswer(rpc, session: session, context: context) {}
+        }
+        let response = await dispatcher.handle(request: rpc, session: session, outbound: DiscardingOutbound())
+        guard let response else { return HTTPReplies.empty(.accepted) }
+        // 2026-07-28 "Protocol Version Header": an unimplemented method is a 404 with -32601;
+        // an unsupported version is a 400.
+        switch response["error"]?["code"]?.intValue.map(Int.init) {
+        case JSONRPCErrorCode.methodNotFound.rawValue?: return HTTPReplies.json(response, status: .notFound)
+        case JSONRPCErrorCode.unsupportedProtocolVersion.rawValue?: return HTTPReplies.json(response, status: .badRequest)
+        default: _ = id
+        }
+        return HTTPReplies.json(response)
+    }
+
+    /// Answers one request on its own SSE stream: its progress and log notifications first,
+    /// then the response, which ends the stream.
+    private func sseAnswer(_ rpc: JSONRPCRequest, session: MCPSession, context: MCPRequestContext, onEnd: @escaping @Sendable () -> Void) -> Response {
+        let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
+        let owner = owner(context)
+        do {
+            try streams.open(stream, owner: owner)
+        } catch {
+            onEnd()
+            return Self.capResponse(error != .perTokenCap, what: "SSE streams", id: rpc.id)
+        }
+        let dispatcher = self.dispatcher
+        let streams = self.streams
+        return SSEResponse.make(
+            stream: stream, channel: context.channel, keepAlive: .comment, interval: options.ssePingInterval,
+            work: {
+                let response = await dispatcher.handle(request: rpc, session: session, outbound: SSEOutbound(stream: stream))
+                if let response { stream.sendMessage(response) }
+                stream.finish()
+            },
+            onEnd: {
+                streams.close(stream, owner: owner)
+                onEnd()
+            })
+    }
+
+    // MARK: GET
+
+    /// 2025-11-25 transports.mdx "Listening for Messages from the Server".
+    func get(_ request: Request, context: MCPRequestContext) async -> Response {
+        guard options.getStreamEnabled else {
+            return HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST, DELETE"])
+        }
+        if let version = request.headers[.mcpProtocolVersion], ProtocolVersion.statelessEra.contains(version) {
+            // 2026-07-28 replaced the GET stream with subscriptions/listen.
+            return HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST"])
+        }
+        guard request.accepts("text/event-stream") else {
+            return HTTPReplies.rpcError(.notAcceptable, .invalidRequest, "Not Acceptable: Accept must list text/event-stream")
+        }
+        guard let id = request.headers[.mcpSessionID] else {
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
+        }
+        let owner = owner(context)
+        guard sessions.lookup(id, owner: owner, kind: .streamable) != nil else {
+            return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
+        }
+        let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
+        do {
+            try streams.open(stream, owner: owner)
+        } catch {
+            return Self.capResponse(error != .perTokenCap, what: "SSE streams")
+        }
+        // A client may reopen a dropped stream: the new one replaces the old.
+        sessions.attach(stream, to: id)?.finish()
+        let sessions = self.sessions, streams = self.streams
+        return SSEResponse.make(
+            stream: stream, channel: context.channel, keepAlive: .comment, interval: options.ssePingInterval,
+            onEnd: {
+                sessions.detach(stream, from: id)
+                streams.close(stream, owner: owner)
+            })
+    }
+
+    // MARK: DELETE
+
+    /// 2025-11-25 transports.mdx "Session Management": the client ends its session.
+    func delete(_ request: Request, context: MCPRequestContext) async -> Response {
+        guard let id = request.headers[.mcpSessionID] else {
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
+        }
+        guard sessions.remove(id, owner: owner(context)) else {
+            return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
+        }
+        return HTTPReplies.empty(.noContent)
+    }
+
+    // MARK: Helpers
+
+    /// 503 when the whole server is at a cap, 429 when this client is.
+    static func capResponse(_ global: Bool, what: String, id: JSONRPCID? = nil) -> Response {
+        HTTPReplies.rpcError(
+            global ? .serviceUnavailable : .tooManyRequests, .serverError,
+            global ? "Server at its limit of \(what); retry later" : "Too many \(what) for this token",
+            id: id, headers: [.retryAfter: global ? "5" : "1"])
+    }
+
+    /// Decodes the `=?base64?…?=` sentinel form of an `Mcp-Name` value
+    /// (2026-07-28 streamable-http.mdx "Value Encoding").
+    static func decodeHeaderValue(_ raw: String) -> String? {
+        guard raw.hasPrefix("=?base64?"), raw.hasSuffix("?=") else { return raw }
+        let inner = raw.dropFirst(9).dropLast(2)
+        guard let bytes = Base64.decode(String(inner)) else { return nil }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}
+
+/// Standard base64 (RFC 4648 §4) decoding, padded or not.
+enum Base64 {
+    static func decode(_ text: String) -> [UInt8]? {
+        let trimmed = text.replacingOccurrences(of: "=", with: "")
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        return Base64URL.decode(trimmed)
+    }
+}

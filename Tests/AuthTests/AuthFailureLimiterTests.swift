@@ -1,0 +1,73 @@
+import Testing
+import Auth
+
+@Suite struct AuthFailureLimiterTests {
+    let second: UInt64 = 1_000_000_000
+    let t0: UInt64 = 10_000_000_000
+
+    func limiter(capacity: Int = 100) -> AuthFailureLimiter<String> {
+        // 3 failures within 60 s lock out for 300 s.
+        AuthFailureLimiter(.init(maxFailures: 3, window: 60 * second, lockout: 300 * second, capacity: capacity))
+    }
+
+    @Test func thirdFailureWithinTheWindowLocksOut() {
+        var limiter = limiter()
+        #expect(limiter.recordFailure("a", now: t0) == false)
+        #expect(limiter.recordFailure("a", now: t0 + second) == false)
+        #expect(limiter.check("a", now: t0 + second) == .allowed)
+        #expect(limiter.recordFailure("a", now: t0 + 2 * second) == true)
+        #expect(limiter.check("a", now: t0 + 2 * second) == .lockedOut(retryAfter: 300 * second))
+        #expect(limiter.check("b", now: t0 + 2 * second) == .allowed, "other addresses are unaffected")
+        #expect(limiter.lockouts == 1)
+    }
+
+    @Test func lockoutEndsExactly() {
+        var limiter = limiter()
+        for offset in 0..<3 { limiter.recordFailure("a", now: t0 + UInt64(offset)) }
+        let end = t0 + 2 + 300 * second
+        #expect(limiter.check("a", now: end - 1) == .lockedOut(retryAfter: 1))
+        #expect(limiter.check("a", now: end) == .allowed)
+        // After the lockout the count starts afresh.
+        #expect(limiter.recordFailure("a", now: end) == false)
+    }
+
+    @Test func failuresSpreadBeyondTheWindowDoNotLockOut() {
+        var limiter = limiter()
+        limiter.recordFailure("a", now: t0)
+        limiter.recordFailure("a", now: t0 + 59 * second)
+        // The window (60 s from the first failure) has elapsed: a new window starts.
+        #expect(limiter.recordFailure("a", now: t0 + 60 * second) == false)
+        #expect(limiter.recordFailure("a", now: t0 + 61 * second) == false)
+        #expect(limiter.recordFailure("a", now: t0 + 62 * second) == true)
+    }
+
+    @Test func failuresDuringALockoutDoNotExtendIt() {
+        var limiter = limiter()
+        for _ in 0..<3 { limiter.recordFailure("a", now: t0) }
+        #expect(limiter.recordFailure("a", now: t0 + second) == false)
+        #expect(limiter.check("a", now: t0 + second) == .lockedOut(retryAfter: 299 * second))
+        #expect(limiter.lockouts == 1)
+    }
+
+    @Test func tableIsBoundedWithLeastRecentlyUsedEviction() {
+        var limiter = limiter(capacity: 2)
+        for _ in 0..<3 { limiter.recordFailure("locked", now: t0) }
+        limiter.recordFailure("b", now: t0 + 1)
+        _ = limiter.check("locked", now: t0 + 2)  // use keeps it recent
+        limiter.recordFailure("c", now: t0 + 3)  // evicts "b"
+        #expect(limiter.count == 2)
+        #expect(limiter.evictions == 1)
+        #expect(limiter.check("locked", now: t0 + 4) != .allowed)
+        for index in 0..<1_000 { limiter.recordFailure("k\(index)", now: t0 + 5) }
+        #expect(limiter.count == 2)
+        #expect(limiter.evictions == 1_001)
+    }
+
+    @Test func resetForgetsAKey() {
+        var limiter = limiter()
+        for _ in 0..<3 { limiter.recordFailure("a", now: t0) }
+        limiter.reset("a")
+        #expect(limiter.check("a", now: t0) == .allowed)
+        #expect(limiter.count == 0)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+@testable import Auth
+
+@Suite struct TokenVerifierTests {
+    let now = Date(timeIntervalSince1970: 2_000_000_000)
+    let ciSecret = "ci-0123456789abcdef0123456789abcdef"
+    let readerSecret = "reader-0123456789abcdef0123456789abcdef"
+    let oldSecret = "old-0123456789abcdef0123456789abcdef"
+
+    func verifier() throws -> TokenVerifier {
+        let store = try TokenStore([
+            StoredToken(name: "ci", secret: ciSecret),
+            StoredToken(name: "reader", digest: TokenDigest.of(token: readerSecret), scopes: [.read]),
+            StoredToken(name: "old", secret: oldSecret, expires: now),
+        ])
+        return TokenVerifier(store: store)
+    }
+
+    @Test func acceptsEachStoredToken() throws {
+        let verifier = try verifier()
+        guard case .accepted(let ci) = verifier.verify(authorization: "Bearer \(ciSecret)", now: now) else {
+            Issue.record("ci token rejected")
+            return
+        }
+        #expect(ci.name == "ci")
+        guard case .accepted(let reader) = verifier.verify(authorization: "bearer \(readerSecret)", now: now) else {
+            Issue.record("reader token rejected")
+            return
+        }
+        #expect(reader.name == "reader")
+    }
+
+    @Test func rejectsWrongTokensByReason() throws {
+        let verifier = try verifier()
+        #expect(verifier.verify(authorization: nil, now: now) == .rejected(.missing))
+        #expect(verifier.verify(authorization: "Basic abc", now: now) == .rejected(.malformed))
+        #expect(verifier.verify(authorization: "Bearer x" + ciSecret, now: now) == .rejected(.invalid))
+        #expect(verifier.verify(authorization: "Bearer \(ciSecret.dropLast())", now: now) == .rejected(.invalid))
+        #expect(verifier.verify(authorization: "Bearer " + String(repeating: "a", count: 5_000), now: now) == .rejected(.tooLong))
+    }
+
+    @Test func expiryIsInclusiveOfTheInstant() throws {
+        let verifier = try verifier()
+        let before = now.addingTimeInterval(-0.001)
+        guard case .accepted = verifier.verify(authorization: "Bearer \(oldSecret)", now: before) else {
+            Issue.record("token rejected before its expiry")
+            return
+        }
+        #expect(verifier.verify(authorization: "Bearer \(oldSecret)", now: now) == .rejected(.expired))
+    }
+
+    @Test func emptyStoreRejectsEverything() {
+        let verifier = TokenVerifier(store: try! TokenStore([]))
+        #expect(verifier.verify(authorization: "Bearer anything", now: now) == .rejected(.invalid))
+    }
+
+    @Test func constantTimeIndexFindsAMatchAnywhere() {
+        let digests = (0..<5).map { TokenDigest.of(token: "t\($0)").bytes }
+        let haystack = digests.flatMap { $0 }
+        for (index, digest) in digests.enumerated() {
+            #expect(TokenVerifier.constantTimeIndex(of: digest, in: haystack) == index)
+        }
+        #expect(TokenVerifier.constantTimeIndex(of: TokenDigest.of(token: "nope").bytes, in: haystack) == nil)
+        #expect(TokenVerifier.constantTimeIndex(of: digests[0], in: []) == nil)
+    }
+
+    @Test func scopes() throws {
+        let verifier = try verifier()
+        guard case .accepted(let reader) = verifier.verify(authorization: "Bearer \(readerSecret)", now: now),
+              case .accepted(let ci) = verifier.verify(authorization: "Bearer \(ciSecret)", now: now)
+        else {
+            Issue.record("tokens rejected")
+            return
+        }
+        #expect(reader.allows(writes: false) && !reader.allows(writes: true))
+        #expect(ci.allows(writes: false) && ci.allows(writes: true))
+    }
+
+    /// RFC 6750 §3 and §3.1.
+    @Test func wwwAuthenticateValues() {
+        #expect(AuthFailure.missing.wwwAuthenticate() == "Bearer realm=\"mcp\"")
+        #expect(AuthFailure.invalid.wwwAuthenticate() == "Bearer realm=\"mcp\", error=\"invalid_token\"")
+        #expect(AuthFailure.expired.wwwAuthenticate() == "Bearer realm=\"mcp\", error=\"invalid_token\"")
+        #expect(AuthFailure.malformed.wwwAuthenticate() == "Bearer realm=\"mcp\", error=\"invalid_request\"")
+        #expect(AuthFailure.insufficientScope(.write)
+            == "Bearer realm=\"mcp\", error=\"insufficient_scope\", scope=\"write\"")
+        #expect(AuthFailure.missing.wwwAuthenticate(realm: "a\"b\r\n") == "Bearer realm=\"a\\\"b\"")
+        #expect(Set(AuthFailure.allCases.map(\.reason)) == ["missing", "malformed", "too_long", "invalid", "expired"])
+    }
+
+    @Test func legacyAPITokenIsNamedApiWithAllScopes() throws {
+        let token = StoredToken.legacyAPIToken(secret: "short")
+        #expect(token.name == "api" && token.scopes == [.read, .write])
+        #expect(token.isShort)
+        #expect(!StoredToken(name: "x", secret: String(repeating: "k", count: 32)).isShort)
+        let verifier = TokenVerifier(store: try TokenStore([token]))
+        guard case .accepted(let accepted) = verifier.verify(authorization: "Bearer short", now: now) else {
+            Issue.record("legacy token rejected")
+            return
+        }
+        #expect(accepted.name == "api")
+    }
+}
+
+@Suite struct TokenStoreTests {
+    @Test func rejectsDuplicatesAndEmptyValues() {
+        let a = StoredToken(name: "a", secret: "one")
+        #expect(throws: TokenStore.Invalid.duplicateName("a")) { try TokenStore([a, StoredToken(name: "a", secret: "two")]) }
+        #expect(throws: TokenStore.Invalid.duplicateDigest(first: "a", second: "b")) {
+            try TokenStore([a, StoredToken(name: "b", secret: "one")])
+        }
+        #expect(throws: TokenStore.Invalid.emptyName) { try TokenStore([StoredToken(name: "", secret: "x")]) }
+        #expect(throws: TokenStore.Invalid.noScopes("n")) { try TokenStore([StoredToken(name: "n", secret: "x", scopes: [])]) }
+    }
+}

@@ -1,0 +1,117 @@
+import Testing
+@testable import Config
+
+/// Decoding YAML into `AppConfig`: types, strictness, and the exact error form
+/// `file:line:column: key.path: expected <what>, found <what>`.
+@Suite struct DecodingTests {
+    func loadError(_ yaml: String, environment: [String: String] = [:], overrides: [String] = []) -> String? {
+        do {
+            _ = try ConfigLoader.load(yaml: yaml, file: "c.yaml", environment: environment, overrides: overrides)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func emptyDocumentIsTheEmbeddedDefaults() throws {
+        #expect(try ConfigLoader.load(yaml: "") == AppConfig())
+        #expect(try ConfigLoader.load(yaml: "# only a comment\n") == AppConfig())
+        #expect(try ConfigLoader.load(yaml: "~\n") == AppConfig())
+    }
+
+    @Test func decodesEveryValueKind() throws {
+        let config = try ConfigLoader.load(yaml: """
+        server:
+          port: 9443
+          allow_plaintext: true
+          name: 'quoted name'
+          sse_ping_interval: 15s
+          max_body: 512KiB
+          response_mode: sse
+          allowed_origins: [https://a.example, "https://b.example"]
+        log: {level: warning, format: console}
+        limits:
+          request_rate: 2.5
+          connection_rate_global: 100
+          trusted_proxies:
+            - 10.0.0.0/8
+        auth:
+          tokens:
+            - name: one
+              sha256: sha256:0000000000000000000000000000000000000000000000000000000000000000
+              scopes: [read]
+        """)
+        #expect(config.server.port == 9443)
+        #expect(config.server.allowPlaintext)
+        #expect(config.server.name == "quoted name")
+        #expect(config.server.ssePingInterval == .seconds(15))
+        #expect(config.server.maxBody == .kibibytes(512))
+        #expect(config.server.responseMode == .sse)
+        #expect(config.server.allowedOrigins == ["https://a.example", "https://b.example"])
+        #expect(config.log.level == .warning && config.log.format == .console)
+        #expect(config.limits.requestRate == 2.5)
+        #expect(config.limits.connectionRateGlobal == 100)
+        #expect(config.limits.trustedProxies == ["10.0.0.0/8"])
+        #expect(config.auth.tokens == [TokenConfig(name: "one", sha256: "sha256:" + String(repeating: "0", count: 64), scopes: [.read])])
+        // Keys not given keep their defaults.
+        #expect(config.server.httpPort == 9001 && config.tls == TLSConfig())
+    }
+
+    @Test func unknownKeyIsRefusedAtTheKey() {
+        #expect(loadError("server:\n  prot: 1\n") == "c.yaml:2:3: server.prot: expected a known key, found unknown key \"prot\"")
+        #expect(loadError("srv: {}\n") == "c.yaml:1:1: srv: expected a known key, found unknown key \"srv\"")
+        // camelCase spellings of known keys are not keys.
+        #expect(loadError("server:\n  httpPort: 1\n") == "c.yaml:2:3: server.httpPort: expected a known key, found unknown key \"httpPort\"")
+        #expect(loadError("auth:\n  tokens:\n    - name: a\n      env: A\n      scope: [read]\n") == "c.yaml:5:7: auth.tokens[0].scope: expected a known key, found unknown key \"scope\"")
+    }
+
+    @Test func wrongTypeNamesWhatWasExpectedAndFound() {
+        #expect(loadError("server:\n  port: \"8443\"\n") == "c.yaml:2:9: server.port: expected an integer, found string \"8443\"")
+        #expect(loadError("server:\n  port: 1.5\n") == "c.yaml:2:9: server.port: expected an integer, found number 1.5")
+        #expect(loadError("server:\n  port: 99999999999999999999\n") == "c.yaml:2:9: server.port: expected an integer in \(Int.min)...\(Int.max), found integer 99999999999999999999")
+        #expect(loadError("server:\n  sse_enabled: yes\n") == "c.yaml:2:16: server.sse_enabled: expected a boolean (true or false), found string \"yes\"")
+        #expect(loadError("server:\n  sse_enabled: \"true\"\n") == "c.yaml:2:16: server.sse_enabled: expected a boolean (true or false), found string \"true\"")
+        #expect(loadError("server: 5\n") == "c.yaml:1:9: server: expected a mapping, found integer 5")
+        #expect(loadError("server:\n  allowed_origins: https://a.example\n") == "c.yaml:2:20: server.allowed_origins: expected a list, found string \"https://a.example\"")
+        #expect(loadError("server:\n  name: [a]\n") == "c.yaml:2:9: server.name: expected a string, found a list")
+        #expect(loadError("server:\n  port:\n") == "c.yaml:2:8: server.port: expected an integer, found null")
+        #expect(loadError("limits:\n  request_rate: fast\n") == "c.yaml:2:17: limits.request_rate: expected a number, found string \"fast\"")
+        #expect(loadError("limits:\n  request_rate: .inf\n") == "c.yaml:2:17: limits.request_rate: expected a number, found string \".inf\"")
+        #expect(loadError("- a\n- b\n") == "c.yaml:1:1: expected a mapping of sections, found a list")
+    }
+
+    @Test func invalidValuesOfValueTypes() {
+        #expect(loadError("log:\n  level: verbose\n") == "c.yaml:2:10: log.level: expected one of trace|debug|info|notice|warning|error|critical, found string \"verbose\"")
+        #expect(loadError("server:\n  sse_ping_interval: 30\n") == "c.yaml:2:22: server.sse_ping_interval: expected a duration such as 250ms, 30s, 5m, 1h or 0 (at most 365 days), found integer 30")
+        #expect(loadError("server:\n  max_body: 4 MB\n") == "c.yaml:2:13: server.max_body: expected a size such as 65536, 512KiB, 1MiB or 64KB (at most 1TiB), found string \"4 MB\"")
+        #expect(loadError("auth:\n  tokens:\n    - name: a\n      env: A\n      scopes: [read, admin]\n") == "c.yaml:5:22: auth.tokens[0].scopes[1]: expected one of read|write, found string \"admin\"")
+    }
+
+    @Test func missingRequiredKey() {
+        #expect(loadError("auth:\n  tokens:\n    - env: A\n") == "c.yaml:3:7: auth.tokens[0].name: expected a value for this required key, found none")
+    }
+
+    @Test func validationErrorsPointAtTheValue() {
+        #expect(loadError("server:\n  port: 70000\n") == "c.yaml:2:9: server.port: expected a port in 0...65535, found integer 70000")
+        #expect(loadError("server:\n  http_port: -1\n") == "c.yaml:2:14: server.http_port: expected a port in 0...65535, found integer -1")
+        #expect(loadError("limits:\n  max_connections: 0\n") == "c.yaml:2:20: limits.max_connections: expected a value greater than 0, found integer 0")
+        #expect(loadError("limits:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.0/40]\n") == "c.yaml:2:33: limits.trusted_proxies[1]: expected a CIDR such as 10.0.0.0/8 or 2001:db8::/32, found string \"10.0.0.0/40\"")
+        #expect(loadError("grafana:\n  url: grafana.local\n") == "c.yaml:2:8: grafana.url: expected an http:// or https:// URL, found string \"grafana.local\"")
+        #expect(loadError("tls:\n  client_auth: required\n") == "c.yaml:2:16: tls.client_auth: expected off while tls.client_ca_file is empty, found string \"required\"")
+        #expect(loadError("tls:\n  enabled: false\nserver:\n  host: 0.0.0.0\n") == "c.yaml:4:9: server.host: expected a loopback address while tls.enabled is false (or server.allow_plaintext: true), found string \"0.0.0.0\"")
+        #expect(loadError("tls:\n  enabled: false\nserver:\n  host: 0.0.0.0\n  allow_plaintext: true\n") == nil)
+        #expect(loadError("tls:\n  cert_file: /x.crt\n") == "c.yaml:2:14: tls.cert_file: expected to be set together with tls.key_file, found string \"/x.crt\"")
+    }
+
+    @Test func tokenRules() {
+        let digest = "sha256:" + String(repeating: "ab", count: 32)
+        #expect(loadError("auth:\n  tokens:\n    - name: a\n") == "c.yaml:3:7: auth.tokens[0]: expected exactly one of sha256, env or file, found a mapping")
+        #expect(loadError("auth:\n  tokens:\n    - name: a\n      env: A\n      file: /f\n") == "c.yaml:3:7: auth.tokens[0]: expected exactly one of sha256, env or file, found a mapping")
+        #expect(loadError("auth:\n  tokens:\n    - name: a\n      sha256: \"sha256:abc\"\n") == "c.yaml:4:15: auth.tokens[0].sha256: expected sha256:<64 lower-case hex digits> (see hash-token), found string \"sha256:abc\"")
+        #expect(loadError("auth:\n  tokens:\n    - {name: a, env: A}\n    - {name: a, env: B}\n") == "c.yaml:4:14: auth.tokens[1].name: expected a name not used by another token, found string \"a\"")
+        #expect(loadError("auth:\n  tokens:\n    - {name: a, env: A, expires: tomorrow}\n") == "c.yaml:3:34: auth.tokens[0].expires: expected an RFC 3339 time such as 2027-01-31T00:00:00Z, found string \"tomorrow\"")
+        #expect(loadError("auth:\n  tokens:\n    - {name: a, env: A, scopes: []}\n") == "c.yaml:3:33: auth.tokens[0].scopes: expected at least one scope (read, write), found a list")
+        #expect(loadError("auth:\n  tokens:\n    - {name: \"a b\", env: A}\n") == "c.yaml:3:14: auth.tokens[0].name: expected a name of 1...64 letters, digits, '.', '_' or '-', found string \"a b\"")
+        #expect(loadError("auth:\n  tokens:\n    - {name: a, sha256: \"\(digest)\", expires: \"2027-01-31T00:00:00Z\"}\n") == nil)
+    }
+}

@@ -1,0 +1,82 @@
+import Testing
+@testable import Config
+
+@Suite struct RenderingAndWarningTests {
+    /// `check-config` output is valid YAML that loads back to the same configuration.
+    @Test func renderedOutputRoundTrips() throws {
+        let config = try ConfigLoader.load(yaml: """
+        server:
+          name: "odd: name # with \\"quotes\\" and\\ttab"
+          allowed_origins: [https://a.example]
+          max_body: 1500
+        auth:
+          tokens:
+            - name: a
+              env: TOKEN_A
+              scopes: [read]
+              expires: "2027-01-01T00:00:00Z"
+            - name: b
+              sha256: "sha256:\(String(repeating: "0", count: 64))"
+        limits:
+          trusted_proxies: [10.0.0.0/8, "2001:db8::/32"]
+          request_rate: 0.5
+        """)
+        let text = config.rendered(redacted: false)
+        let reloaded = try ConfigLoader.load(yaml: text, file: "rendered.yaml")
+        #expect(reloaded == config)
+        #expect(text.contains("  tokens:\n    - name: a\n      sha256: \"\"\n      env: TOKEN_A\n"))
+        #expect(AppConfig.defaultsYAML.hasPrefix("server:\n  name: axinova-mcp-server\n"))
+        #expect(try ConfigLoader.load(yaml: AppConfig.defaultsYAML) == AppConfig())
+    }
+
+    @Test func defaultsWarnAboutMissingTokensAndCertificates() {
+        let warnings = AppConfig().warnings()
+        #expect(warnings == [
+            "tls.enabled is true but tls.cert_file/tls.key_file are empty: the TLS listener cannot start",
+            "no bearer tokens (auth.tokens, server.api_token): network listeners will refuse to start",
+        ])
+    }
+
+    @Test func unsafeSettingsWarn() throws {
+        let config = try ConfigLoader.load(yaml: """
+        server:
+          host: 0.0.0.0
+          allow_plaintext: true
+          http_host: 0.0.0.0
+          api_token: tiny-pw-1
+        tls:
+          enabled: false
+          skip_verify: true
+        limits:
+          request_rate: 0
+          connection_rate_per_ip: 0
+        """)
+        let warnings = config.warnings()
+        #expect(warnings.count == 6)
+        #expect(warnings.contains { $0.hasPrefix("server.host 0.0.0.0 serves MCP without TLS") })
+        #expect(warnings.contains { $0.hasPrefix("server.http_host 0.0.0.0 exposes the plaintext ops listener") })
+        #expect(warnings.contains { $0.hasPrefix("server.api_token is shorter than 32 bytes") })
+        #expect(warnings.contains { $0.hasPrefix("tls.skip_verify is true") })
+        #expect(warnings.contains("limits.request_rate is 0: that rate limit is disabled"))
+        #expect(warnings.contains("limits.connection_rate_per_ip is 0: that rate limit is disabled"))
+        #expect(!warnings.joined().contains("tiny-pw-1"))
+    }
+
+    @Test func safeConfigurationHasNoWarnings() throws {
+        let config = try ConfigLoader.load(yaml: """
+        tls: {cert_file: /c.pem, key_file: /k.pem}
+        auth:
+          tokens: [{name: a, file: /run/secrets/a}]
+        """)
+        #expect(config.warnings() == [])
+    }
+
+    @Test func validateChecksConfigsBuiltInCode() {
+        var config = AppConfig()
+        config.server.port = 70000
+        #expect(throws: ConfigError(origin: .defaults, path: "server.port", expected: "a port in 0...65535", found: "integer 70000")) {
+            try config.validate()
+        }
+        #expect(throws: Never.self) { try AppConfig().validate() }
+    }
+}

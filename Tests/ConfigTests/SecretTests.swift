@@ -1,0 +1,76 @@
+import Testing
+@testable import Config
+
+/// Secrets (keys named token, password, key, secret, or ending in _token) never appear in
+/// errors or in the rendered configuration (issue 2, DESIGN principle 5).
+@Suite struct SecretTests {
+    let secretValue = "s3cr3t-VALUE-do-not-print"
+
+    func loadError(_ yaml: String, environment: [String: String] = [:], overrides: [String] = []) -> String? {
+        do {
+            _ = try ConfigLoader.load(yaml: yaml, file: "c.yaml", environment: environment, overrides: overrides)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func secretKeyNames() {
+        for secret in [["grafana", "token"], ["server", "api_token"], ["prometheus", "password"], ["x", "key"], ["x", "secret"], ["x", "private_key"], ["token", "0"], ["grafana", "token", "deep"]] {
+            #expect(ConfigKeyPath.isSecret(Array(secret)), "\(secret)")
+        }
+        for plain in [["tls", "key_file"], ["auth", "tokens"], ["prometheus", "username"], ["auth", "tokens", "0", "name"], ["tokens"]] {
+            #expect(!ConfigKeyPath.isSecret(plain), "\(plain)")
+        }
+    }
+
+    @Test func wrongTypeErrorsRedactTheValue() {
+        let fileError = loadError("grafana:\n  token: [\"\(secretValue)\"]\n")
+        #expect(fileError == "c.yaml:2:10: grafana.token: expected a string, found a list")
+        let mappingError = loadError("server:\n  api_token: {a: \(secretValue)}\n")
+        #expect(mappingError == "c.yaml:2:14: server.api_token: expected a string, found a mapping")
+        // A scalar secret in a list position: only its kind is shown.
+        let listError = loadError("prometheus:\n  password: 12345\n  url: 5\n")
+        #expect(listError == "c.yaml:3:8: prometheus.url: expected an http:// or https:// URL, found integer 5")
+    }
+
+    @Test func validationAndTypeErrorsOnSecretScalarsShowOnlyTheKind() {
+        // A secret used where a list is expected (through a typo'd structure).
+        #expect(loadError("server:\n  api_token: \(secretValue)\n", overrides: ["server.api_token.x=1"])?.contains(secretValue) == false)
+        let described = ScalarResolution.describe(.scalar(secretValue, plain: false, origin: .defaults), secret: true)
+        #expect(described == "<redacted string>")
+        #expect(ScalarResolution.describe(.scalar("12345", origin: .defaults), secret: true) == "<redacted integer>")
+    }
+
+    @Test func flagErrorsMaskTheSecretValue() {
+        let error = loadError("", overrides: ["grafana.token=\(secretValue)", "grafana.url=nope"])
+        #expect(error == "--set grafana.url=nope: grafana.url: expected an http:// or https:// URL, found string \"nope\"")
+        let secretError = loadError("", overrides: ["grafana.token.deep=\(secretValue)"])
+        #expect(secretError?.contains(secretValue) == false)
+        #expect(secretError == "--set grafana.token.deep=<redacted>: grafana.token: expected a string, found a mapping")
+    }
+
+    @Test func environmentErrorsNeverShowTheValue() {
+        let error = loadError("", environment: ["APP_PORTAINER__TOKEN__X": secretValue])
+        #expect(error == "env APP_PORTAINER__TOKEN__X: portainer.token: expected a string, found a mapping")
+        let typed = loadError("vikunja:\n  token: [1]\n", environment: ["APP_VIKUNJA__TOKEN": secretValue])
+        #expect(typed == nil)
+    }
+
+    @Test func renderedConfigMasksSecrets() throws {
+        let config = try ConfigLoader.load(
+            yaml: "grafana:\n  token: \(secretValue)\n  url: https://g.example\nprometheus:\n  password: \(secretValue)\n  username: bob\n",
+            environment: ["APP_SERVER__API_TOKEN": secretValue]
+        )
+        let text = config.rendered()
+        #expect(!text.contains(secretValue))
+        #expect(text.contains("  token: \"***\"\n  enabled: true\n") || text.contains("  token: \"***\"\n"))
+        #expect(text.contains("  api_token: \"***\"\n"))
+        #expect(text.contains("  password: \"***\"\n"))
+        #expect(text.contains("  username: bob\n"))
+        #expect(text.contains("  url: \"https://g.example\"\n"))
+        // Empty secrets stay visibly empty, so a missing token is noticed.
+        #expect(text.contains("portainer:\n  url: \"\"\n  token: \"\"\n"))
+        #expect(config.rendered(redacted: false).contains(secretValue))
+    }
+}

@@ -1,0 +1,84 @@
+import Testing
+@testable import MCPCore
+
+/// JSON-RPC 2.0 framing (https://www.jsonrpc.org/specification) as MCP uses it
+/// (2025-11-25 basic/index.mdx "Messages").
+@Suite struct JSONRPCTests {
+    @Test("§5.1 parse error: -32700 with id null")
+    func parseError() async {
+        let h = Harness()
+        let response = await h.send(#"{"jsonrpc":"2.0","id":1,"method":"#)
+        #expect(response?.errorCode == -32700)
+        #expect(response?["id"] == .null)
+    }
+
+    @Test("§4: jsonrpc must be exactly \"2.0\"", arguments: [#"{"id":1,"method":"ping"}"#, #"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, #"{"jsonrpc":2.0,"id":1,"method":"ping"}"#])
+    func wrongVersion(text: String) async {
+        let response = await Harness().send(text)
+        #expect(response?.errorCode == -32600)
+        #expect(response?["id"] == .int(1))
+    }
+
+    @Test("MCP: request ids are strings or integers, never null (basic/index.mdx Requests)",
+          arguments: [#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#, #"{"jsonrpc":"2.0","id":true,"method":"ping"}"#, #"{"jsonrpc":"2.0","id":{},"method":"ping"}"#, #"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#])
+    func badIDs(text: String) async {
+        let response = await Harness().send(text)
+        #expect(response?.errorCode == -32600)
+        #expect(response?["id"] == .null)
+    }
+
+    @Test("string and integer ids are echoed exactly")
+    func idsEchoed() async {
+        let h = Harness()
+        #expect(await h.send(#"{"jsonrpc":"2.0","id":"abc","method":"ping"}"#)?["id"] == "abc")
+        #expect(await h.send(#"{"jsonrpc":"2.0","id":-7,"method":"ping"}"#)?["id"] == .int(-7))
+    }
+
+    @Test("§5.1 invalid request: not an object, missing method, non-string method, result+method",
+          arguments: ["42", #""x""#, #"{"jsonrpc":"2.0","id":1}"#, #"{"jsonrpc":"2.0","id":1,"method":5}"#, #"{"jsonrpc":"2.0","id":1,"method":"ping","result":{}}"#, #"{"jsonrpc":"2.0","id":1,"method":"ping","params":"x"}"#, "[]"])
+    func invalidRequests(text: String) async {
+        #expect(await Harness().send(text)?.errorCode == -32600)
+    }
+
+    @Test("§5.1 method not found: -32601")
+    func unknownMethod() async {
+        let h = Harness()
+        await h.initialize()
+        let response = await h.request("no/such/method")
+        #expect(response?.errorCode == -32601)
+    }
+
+    @Test("§4.1 notifications are never answered, not even unknown or failing ones")
+    func notificationsUnanswered() async {
+        let h = Harness()
+        #expect(await h.send(#"{"jsonrpc":"2.0","method":"no/such/notification"}"#) == nil)
+        #expect(await h.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":99}}"#) == nil)
+        #expect(await h.send(#"{"jsonrpc":"2.0","method":"initialized"}"#) == nil)
+    }
+
+    @Test("responses from the client are accepted silently")
+    func clientResponses() async {
+        #expect(await Harness().send(#"{"jsonrpc":"2.0","id":5,"result":{}}"#) == nil)
+    }
+
+    @Test("§6 batch: answers for requests only; notifications-only batch gets nothing")
+    func batches() async {
+        let h = Harness()
+        let response = await h.send(#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"x"},{"jsonrpc":"2.0","id":2,"method":"ping"}]"#)
+        #expect(response?.arrayValue?.count == 2)
+        #expect(await h.send(#"[{"jsonrpc":"2.0","method":"x"}]"#) == nil)
+    }
+
+    @Test("size and depth caps give -32700 with a message naming the cap")
+    func caps() async {
+        let h = Harness(limits: .init(maxDepth: 8, maxBytes: 200))
+        let deep = String(repeating: "[", count: 20) + String(repeating: "]", count: 20)
+        let tooDeep = await h.send(deep)
+        #expect(tooDeep?.errorCode == -32700)
+        #expect(tooDeep?["error"]?["message"]?.stringValue?.contains("8 levels") == true)
+        let big = #"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":""# + String(repeating: "a", count: 300) + #""}}"#
+        let tooBig = await h.send(big)
+        #expect(tooBig?.errorCode == -32700)
+        #expect(tooBig?["error"]?["message"]?.stringValue?.contains("200 bytes") == true)
+    }
+}

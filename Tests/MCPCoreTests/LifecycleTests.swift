@@ -1,0 +1,256 @@
+import Testing
+@testable import MCPCore
+
+/// The MCP lifecycle and methods, each test citing the clause it checks.
+@Suite struct LifecycleTests {
+    @Test("2025-11-25 lifecycle.mdx Version Negotiation: a supported version is echoed", arguments: ProtocolVersion.sessionEra)
+    func negotiateSupported(version: String) async {
+        let h = Harness()
+        let response = await h.request("initialize", params: ["protocolVersion": .string(version), "capabilities": [:], "clientInfo": ["name": "c", "version": "1"]])
+        #expect(response?["result"]?["protocolVersion"] == .string(version))
+        #expect(response?["result"]?["serverInfo"]?["name"] == "test-server")
+        #expect(response?["result"]?["capabilities"]?["tools"] != nil)
+    }
+
+    @Test("lifecycle.mdx: an unsupported version is answered with the latest the server supports")
+    func negotiateUnsupported() async {
+        let response = await Harness().request("initialize", params: ["protocolVersion": "1999-01-01", "capabilities": [:]])
+        #expect(response?["result"]?["protocolVersion"] == "2025-11-25")
+    }
+
+    @Test("initialize without protocolVersion is invalid params")
+    func initializeMissingVersion() async {
+        #expect(await Harness().request("initialize", params: ["capabilities": [:]])?.errorCode == -32602)
+    }
+
+    @Test("lifecycle.mdx: a second initialize is refused")
+    func doubleInitialize() async {
+        let h = Harness()
+        await h.initialize()
+        #expect(await h.request("initialize", params: ["protocolVersion": "2025-11-25", "capabilities": [:]])?.errorCode == -32600)
+    }
+
+    @Test("lifecycle.mdx: only ping (and discover) before initialize; other requests refused")
+    func beforeInitialize() async {
+        let h = Harness()
+        #expect(await h.request("ping")?["result"] == [:])
+        #expect(await h.request("tools/list")?.errorCode == -32600)
+        await h.initialize()
+        #expect(await h.request("tools/list")?["result"] != nil)
+    }
+
+    @Test("the Go server's API needs no handshake")
+    func lenientSession() async {
+        let h = Harness(session: MCPSession(transport: "http_api", requiresInitialize: false))
+        #expect(await h.request("tools/list")?["result"]?["tools"]?.arrayValue?.count == 1)
+    }
+
+    @Test("2026-07-28 server/discover.mdx: answered at once, lists versions, identity in _meta")
+    func discover() async {
+        let h = Harness()
+        let response = await h.request("server/discover", params: ["_meta": [.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28"]])
+        let result = response?["result"]
+        #expect(result?["supportedVersions"]?.arrayValue?.contains("2026-07-28") == true)
+        #expect(result?["supportedVersions"]?.arrayValue?.contains("2025-11-25") == true)
+        #expect(result?["resultType"] == "complete")
+        #expect(result?["_meta"]?[ProtocolVersion.serverInfoKey]?["name"] == "test-server")
+        #expect(result?["ttlMs"]?.intValue != nil)
+    }
+
+    @Test("2026-07-28 versioning.mdx: unknown version in _meta -> -32022 with requested and supported")
+    func unsupportedStatelessVersion() async {
+        let response = await Harness().request("tools/list", params: ["_meta": [.init(stringLiteral: ProtocolVersion.metaKey): "2099-01-01"]])
+        #expect(response?.errorCode == -32022)
+        #expect(response?["error"]?["data"]?["requested"] == "2099-01-01")
+        #expect(response?["error"]?["data"]?["supported"]?.arrayValue?.isEmpty == false)
+    }
+
+    @Test("2026-07-28 changelog §2, §8: stateless requests need no initialize; results carry resultType, ttlMs, cacheScope")
+    func statelessToolsList() async {
+        let h = Harness()
+        let response = await h.request("tools/list", params: ["_meta": [.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28"]])
+        #expect(response?["result"]?["resultType"] == "complete")
+        #expect(response?["result"]?["cacheScope"] == "private")
+        #expect(response?["result"]?["ttlMs"]?.intValue != nil)
+    }
+
+    @Test("logging.mdx: logging/setLevel accepts RFC 5424 levels and refuses others")
+    func setLevel() async {
+        let h = Harness()
+        await h.initialize()
+        #expect(await h.request("logging/setLevel", params: ["level": "warning"])?["result"] == [:])
+        #expect(h.session.logLevel == .warning)
+        #expect(await h.request("logging/setLevel", params: ["level": "loud"])?.errorCode == -32602)
+    }
+}
+
+@Suite struct ToolsTests {
+    @Test("pagination.mdx: pages follow nextCursor to the end, in a stable order")
+    func pagination() async {
+        let h = Harness(tools: (0..<5).map { Harness.named("t\($0)") }, pageSize: 2)
+        await h.initialize()
+        var names: [String] = []
+        var cursor: JSONValue? = nil
+        for _ in 0..<10 {
+            let params: JSONValue = cursor.map { ["cursor": $0] } ?? [:]
+            let result = await h.request("tools/list", params: params)?["result"]
+            names += result?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+            cursor = result?["nextCursor"]
+            if cursor == nil { break }
+        }
+        #expect(names == ["t0", "t1", "t2", "t3", "t4"])
+    }
+
+    @Test("pagination.mdx: an invalid cursor is -32602", arguments: ["garbage!", "", "dG9vbHM6OTk5", "dG9vbHM6MA"])
+    func invalidCursor(cursor: String) async {
+        let h = Harness(tools: (0..<5).map { Harness.named("t\($0)") }, pageSize: 2)
+        await h.initialize()
+        #expect(await h.request("tools/list", params: ["cursor": .string(cursor)])?.errorCode == -32602)
+    }
+
+    @Test("read-only callers do not see or call writing tools")
+    func readOnlyPrincipal() async {
+        let session = MCPSession(transport: "test", principal: .init(name: "ro", allowsWrites: false))
+        let h = Harness(tools: [Harness.named("reader"), Harness.named("writer", writes: true)], session: session)
+        await h.initialize()
+        let names = await h.request("tools/list")?["result"]?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(names == ["reader"])
+        #expect(await h.request("tools/call", params: ["name": "writer"])?.errorCode == -32602)
+    }
+
+    @Test("tools.mdx Error Handling: unknown tool is a protocol error -32602")
+    func unknownTool() async {
+        let h = Harness()
+        await h.initialize()
+        #expect(await h.request("tools/call", params: ["name": "nope"])?.errorCode == -32602)
+        #expect(await h.request("tools/call", params: ["arguments": [:]])?.errorCode == -32602)
+        #expect(await h.request("tools/call", params: ["name": "echo", "arguments": "x"])?.errorCode == -32602)
+    }
+
+    @Test("tools.mdx Error Handling: invalid arguments are isError results naming the argument",
+          arguments: [(JSONValue.object([:]), "message"), ((["message": 5] as JSONValue), "message"), ((["message": "x", "extra": 1] as JSONValue), "extra"), ((["message": "x", "times": 0] as JSONValue), "times")] as [(JSONValue, String)])
+    func invalidArguments(arguments: JSONValue, named: String) async {
+        let h = Harness()
+        await h.initialize()
+        let result = await h.request("tools/call", params: ["name": "echo", "arguments": arguments])?["result"]
+        #expect(result?["isError"] == true)
+        #expect(result?["content"]?[0]?["text"]?.stringValue?.contains(named) == true)
+    }
+
+    @Test("a successful call returns content and isError false")
+    func call() async {
+        let h = Harness()
+        await h.initialize()
+        let result = await h.request("tools/call", params: ["name": "echo", "arguments": ["message": "hi"]])?["result"]
+        #expect(result?["content"]?[0]?["text"] == "hi")
+        #expect(result?["isError"] == false)
+    }
+
+    @Test("a tool that throws becomes an isError result, never a JSON-RPC error")
+    func throwingTool() async {
+        let failing = ToolDefinition(name: "fail", description: "fails", annotations: .readOnly) { _, _ in
+            throw ToolError(.backendStatus, "backend answered 503")
+        }
+        let h = Harness(tools: [failing])
+        await h.initialize()
+        let response = await h.request("tools/call", params: ["name": "fail"])
+        #expect(response?["result"]?["isError"] == true)
+        #expect(response?["result"]?["content"]?[0]?["text"] == "backend answered 503")
+    }
+
+    @Test("a tool over its deadline becomes an isError timeout result")
+    func timeout() async {
+        let slow = ToolDefinition(name: "slow", description: "slow", annotations: .readOnly, timeout: .milliseconds(50)) { _, _ in
+            try await Task.sleep(for: .seconds(30))
+            return .text("late")
+        }
+        let h = Harness(tools: [slow])
+        await h.initialize()
+        let response = await h.request("tools/call", params: ["name": "slow"])
+        #expect(response?["result"]?["isError"] == true)
+        #expect(response?["result"]?["content"]?[0]?["text"]?.stringValue?.contains("timed out") == true)
+    }
+
+    @Test("cancellation.mdx: notifications/cancelled stops the call and no response is sent")
+    func cancellation() async {
+        let started = AsyncStream<Void>.makeStream()
+        let slow = ToolDefinition(name: "slow", description: "slow", annotations: .readOnly) { _, _ in
+            started.continuation.yield()
+            try await Task.sleep(for: .seconds(30))
+            return .text("late")
+        }
+        let h = Harness(tools: [slow])
+        await h.initialize()
+        async let response = h.request("tools/call", id: 42, params: ["name": "slow"])
+        var iterator = started.stream.makeAsyncIterator()
+        await iterator.next()
+        #expect(await h.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":42,"reason":"user"}}"#) == nil)
+        #expect(await response == nil)
+        #expect(h.session.inFlightCount == 0)
+    }
+
+    @Test("progress.mdx: progress notifications carry the token, relate to the request, and only increase")
+    func progress() async {
+        let reporting = ToolDefinition(name: "steps", description: "steps", annotations: .readOnly) { _, context in
+            await context.progress(1, total: 3)
+            await context.progress(1, total: 3)  // not increasing: dropped
+            await context.progress(2, total: 3, message: "half")
+            return .text("done")
+        }
+        let h = Harness(tools: [reporting])
+        await h.initialize()
+        _ = await h.request("tools/call", id: 7, params: ["name": "steps", "_meta": ["progressToken": "tok"]])
+        let sent = h.outbound.sent
+        #expect(sent.count == 2)
+        #expect(sent.allSatisfy { $0.1 == .int(7) })
+        #expect(sent.first?.0["params"]?["progressToken"] == "tok")
+        #expect(sent.last?.0["params"]?["message"] == "half")
+    }
+
+    @Test("progress.mdx: without a progressToken no progress is sent")
+    func noProgressToken() async {
+        let reporting = ToolDefinition(name: "steps", description: "steps", annotations: .readOnly) { _, context in
+            #expect(!context.wantsProgress)
+            await context.progress(1, total: 3)
+            return .text("done")
+        }
+        let h = Harness(tools: [reporting])
+        await h.initialize()
+        _ = await h.request("tools/call", params: ["name": "steps"])
+        #expect(h.outbound.sent.isEmpty)
+    }
+
+    @Test("logging.mdx: notifications/message only at or above the level the client set")
+    func logMessages() async {
+        let chatty = ToolDefinition(name: "chatty", description: "logs", annotations: .readOnly) { _, context in
+            await context.log(.debug, "noise")
+            await context.log(.warning, "careful")
+            return .text("ok")
+        }
+        let h = Harness(tools: [chatty])
+        await h.initialize()
+        _ = await h.request("tools/call", params: ["name": "chatty"])
+        #expect(h.outbound.sent.isEmpty)  // no level set: no log notifications
+        _ = await h.request("logging/setLevel", id: 2, params: ["level": "info"])
+        _ = await h.request("tools/call", id: 3, params: ["name": "chatty"])
+        #expect(h.outbound.sent.map { $0.0["params"]?["data"] } == ["careful"])
+    }
+
+    @Test("a duplicate in-flight request id is refused")
+    func duplicateID() async {
+        let gate = AsyncStream<Void>.makeStream()
+        let blocking = ToolDefinition(name: "block", description: "block", annotations: .readOnly) { _, _ in
+            gate.continuation.yield()
+            try await Task.sleep(for: .seconds(30))
+            return .text("x")
+        }
+        let h = Harness(tools: [blocking])
+        await h.initialize()
+        async let first = h.request("tools/call", id: 5, params: ["name": "block"])
+        var iterator = gate.stream.makeAsyncIterator()
+        await iterator.next()
+        #expect(await h.request("tools/call", id: 5, params: ["name": "block"])?.errorCode == -32600)
+        h.session.cancel(.int(5))
+        _ = await first
+    }
+}

@@ -1,0 +1,134 @@
+import Testing
+import RateLimit
+
+@Suite struct ConnectionGateTests {
+    let a = ClientAddressKey(ip: "127.0.0.1")!
+    let b = ClientAddressKey(ip: "127.0.0.2")!
+    let c = ClientAddressKey(ip: "127.0.0.3")!
+    let second: Nanoseconds = 1_000_000_000
+    let t0: Nanoseconds = 50_000_000_000
+
+    func gate(
+        max: Int = 100, perAddress: Int = 100, handshakes: Int = 100,
+        perAddressRate: GCRA? = nil, globalRate: GCRA? = nil
+    ) -> ConnectionGate {
+        ConnectionGate(.init(
+            maxConnections: max, maxPerAddress: perAddress, maxHandshakes: handshakes,
+            perAddressRate: perAddressRate, globalRate: globalRate, rateTableCapacity: 16))
+    }
+
+    /// Admit through a completed handshake, as the server would.
+    func open(_ gate: inout ConnectionGate, _ key: ClientAddressKey, at now: Nanoseconds) -> ConnectionGate.Decision {
+        let decision = gate.admit(key, now: now)
+        if decision == .admit { gate.handshakeFinished(key) }
+        return decision
+    }
+
+    @Test func perAddressCapRefusesOnlyThatAddress() {
+        var gate = gate(perAddress: 2)
+        #expect(open(&gate, a, at: t0) == .admit)
+        #expect(open(&gate, a, at: t0) == .admit)
+        #expect(open(&gate, a, at: t0) == .reject(.perAddressCap))
+        #expect(open(&gate, c, at: t0) == .admit)
+        gate.closed(a)
+        #expect(open(&gate, a, at: t0) == .admit)
+        #expect(gate.rejections[.perAddressCap] == 1)
+    }
+
+    @Test func globalCapRefusesEveryoneUntilAClose() {
+        var gate = gate(max: 3)
+        for key in [a, b, c] { #expect(open(&gate, key, at: t0) == .admit) }
+        #expect(open(&gate, c, at: t0) == .reject(.globalCap))
+        #expect(gate.active == 3)
+        gate.closed(b)
+        #expect(open(&gate, c, at: t0) == .admit)
+    }
+
+    @Test func handshakeCapCountsOnlyHandshakesInProgress() {
+        var gate = gate(handshakes: 2)
+        #expect(gate.admit(a, now: t0) == .admit)
+        #expect(gate.admit(b, now: t0) == .admit)
+        #expect(gate.admit(c, now: t0) == .reject(.handshakes))
+        gate.handshakeFinished(a)
+        #expect(gate.admit(c, now: t0) == .admit)
+        gate.closed(b, duringHandshake: true)
+        #expect(gate.handshaking == 1)
+        #expect(gate.active == 2)
+    }
+
+    @Test func perAddressRateLimitsNewConnectionsPerAddress() {
+        var gate = gate(perAddressRate: GCRA(emissionInterval: second, burst: 2)!)
+        #expect(open(&gate, a, at: t0) == .admit)
+        #expect(open(&gate, a, at: t0) == .admit)
+        #expect(open(&gate, a, at: t0) == .reject(.rateAddress))
+        #expect(open(&gate, b, at: t0) == .admit, "another address is unaffected")
+        #expect(open(&gate, a, at: t0 + second - 1) == .reject(.rateAddress))
+        #expect(open(&gate, a, at: t0 + second) == .admit)
+    }
+
+    @Test func globalRateLimitsAllAddressesTogether() {
+        var gate = gate(globalRate: GCRA(emissionInterval: second, burst: 3)!)
+        #expect(open(&gate, a, at: t0) == .admit)
+        #expect(open(&gate, b, at: t0) == .admit)
+        #expect(open(&gate, c, at: t0) == .admit)
+        #expect(open(&gate, c, at: t0) == .reject(.rateGlobal))
+        #expect(open(&gate, a, at: t0 + second) == .admit)
+    }
+
+    /// A flooding address is refused on its own rate and does not use up the global one.
+    @Test func floodingAddressDoesNotConsumeGlobalRate() {
+        var gate = gate(perAddressRate: GCRA(emissionInterval: second, burst: 1)!,
+                        globalRate: GCRA(emissionInterval: second, burst: 2)!)
+        #expect(open(&gate, a, at: t0) == .admit)
+        for _ in 0..<100 { #expect(open(&gate, a, at: t0) == .reject(.rateAddress)) }
+        #expect(open(&gate, b, at: t0) == .admit)
+    }
+
+    /// Caps are checked before rates: a capped connection consumes no rate token.
+    @Test func capRejectionConsumesNoRateToken() {
+        var gate = gate(perAddress: 1, perAddressRate: GCRA(emissionInterval: second, burst: 2)!)
+        #expect(open(&gate, a, at: t0) == .admit)
+        for _ in 0..<10 { #expect(open(&gate, a, at: t0) == .reject(.perAddressCap)) }
+        gate.closed(a)
+        #expect(open(&gate, a, at: t0) == .admit)
+    }
+
+    @Test func unbalancedCallsDoNotUnderflow() {
+        var gate = gate()
+        gate.closed(a)
+        gate.handshakeFinished(a)
+        #expect(gate.active == 0 && gate.handshaking == 0)
+        #expect(gate.unbalancedCalls == 2)
+    }
+
+    @Test func addressTableHoldsOnlyOpenAddresses() {
+        var gate = gate()
+        for index in 0..<50 {
+            _ = open(&gate, ClientAddressKey.v4(UInt32(index)), at: t0)
+        }
+        #expect(gate.addresses == 50)
+        for index in 0..<50 { gate.closed(ClientAddressKey.v4(UInt32(index))) }
+        #expect(gate.addresses == 0 && gate.active == 0)
+    }
+
+    @Test func sharedGateIsUsableFromManyTasks() async {
+        let shared = SharedConnectionGate(.init(
+            maxConnections: 1_000, maxPerAddress: 1_000, maxHandshakes: 1_000,
+            perAddressRate: nil, globalRate: nil, rateTableCapacity: 16))
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    let key = ClientAddressKey.v4(UInt32(task))
+                    for _ in 0..<100 {
+                        if shared.admit(key, now: 1) == .admit {
+                            shared.handshakeFinished(key)
+                            shared.closed(key)
+                        }
+                    }
+                }
+            }
+        }
+        let snapshot = shared.snapshot()
+        #expect(snapshot.active == 0 && snapshot.handshaking == 0 && snapshot.unbalancedCalls == 0)
+    }
+}

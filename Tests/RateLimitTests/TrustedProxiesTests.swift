@@ -1,0 +1,111 @@
+import Testing
+import RateLimit
+
+@Suite struct TrustedProxiesTests {
+    func ip(_ text: String) -> IPAddress { IPAddress(text)! }
+    let proxies = try! TrustedProxies.parse(["10.0.0.0/8", "2001:db8:ffff::/48", "127.0.0.1"]).get()
+
+    @Test func cidrMatching() {
+        let block = CIDR("192.168.0.0/16")!
+        #expect(block.contains(ip("192.168.255.1")))
+        #expect(!block.contains(ip("192.169.0.1")))
+        #expect(!block.contains(ip("::ffff:192.169.0.1")))
+        #expect(block.contains(ip("::ffff:192.168.0.1")), "mapped IPv4 matches the IPv4 block")
+        #expect(CIDR("0.0.0.0/0")!.contains(ip("8.8.8.8")))
+        #expect(!CIDR("0.0.0.0/0")!.contains(ip("::1")))
+        #expect(CIDR("2001:db8::/32")!.contains(ip("2001:db8:ffff::1")))
+        #expect(CIDR("::ffff:10.0.0.0/104")! == CIDR("10.0.0.0/8")!)
+        #expect(CIDR("::/0")!.contains(ip("2001:db8::1")))
+        #expect(CIDR("2001:db8::1/128")!.contains(ip("2001:db8::1")))
+        #expect(!CIDR("2001:db8::1/128")!.contains(ip("2001:db8::2")))
+    }
+
+    @Test(arguments: ["10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/", "::/129", "x/8", "10.0.0.0/8/8", "::ffff:10.0.0.0/8"])
+    func invalidBlocksAreRejected(_ text: String) {
+        #expect(CIDR(text) == nil)
+    }
+
+    @Test func parseNamesTheBadEntry() {
+        guard case .failure(let error) = TrustedProxies.parse(["10.0.0.0/8", "nope"]) else {
+            Issue.record("accepted an invalid entry")
+            return
+        }
+        #expect(error.entry == "nope")
+    }
+
+    @Test func offByDefaultThePeerIsTheClient() {
+        let none = TrustedProxies()
+        #expect(none.clientAddress(peer: ip("10.1.1.1"), xForwardedFor: ["1.2.3.4"]) == ip("10.1.1.1"))
+    }
+
+    @Test func untrustedPeerHeadersAreIgnored() {
+        #expect(proxies.clientAddress(peer: ip("203.0.113.9"), xForwardedFor: ["1.2.3.4"],
+                                      forwarded: ["for=1.2.3.4"]) == ip("203.0.113.9"))
+    }
+
+    @Test func xForwardedForFromATrustedProxy() {
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["198.51.100.7"]) == ip("198.51.100.7"))
+    }
+
+    /// The rightmost untrusted hop wins: a client-supplied left part cannot spoof past it.
+    @Test func spoofedLeftEntriesAreIgnored() {
+        let header = ["6.6.6.6, 198.51.100.7, 10.0.0.5"]
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: header) == ip("198.51.100.7"))
+    }
+
+    @Test func multipleFieldLinesAreOneList() {
+        let lines = ["6.6.6.6", "198.51.100.7 , 10.0.0.5"]
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: lines) == ip("198.51.100.7"))
+    }
+
+    @Test func allTrustedChainGivesTheLeftmost() {
+        #expect(proxies.clientAddress(peer: ip("127.0.0.1"), xForwardedFor: ["10.9.9.9, 10.0.0.5"]) == ip("10.9.9.9"))
+    }
+
+    @Test func garbageHopStopsAtTheProxyThatReportedIt() {
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["1.2.3.4, garbage"]) == ip("10.0.0.2"))
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["1.2.3.4, 10.0.0.3, "]) == ip("10.0.0.2"))
+    }
+
+    @Test func portsAndBracketsInXForwardedFor() {
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["198.51.100.7:5555"]) == ip("198.51.100.7"))
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["[2001:db8::7]:443"]) == ip("2001:db8::7"))
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["2001:db8::7"]) == ip("2001:db8::7"))
+    }
+
+    /// RFC 7239 §4 and §6 examples.
+    @Test func forwardedHeader() {
+        let peer = ip("10.0.0.2")
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=192.0.2.60;proto=http;by=203.0.113.43"]) == ip("192.0.2.60"))
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["For=\"[2001:db8:cafe::17]:4711\""]) == ip("2001:db8:cafe::17"))
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=192.0.2.43, for=10.0.0.9"]) == ip("192.0.2.43"))
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=192.0.2.43", "for=\"10.0.0.9:80\""]) == ip("192.0.2.43"))
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["proto=https;for=\"198.51.100.1\""]) == ip("198.51.100.1"))
+    }
+
+    @Test func forwardedWinsOverXForwardedFor() {
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["1.1.1.1"], forwarded: ["for=2.2.2.2"]) == ip("2.2.2.2"))
+    }
+
+    /// RFC 7239 §6.2/§6.3: `unknown` and obfuscated identifiers are not addresses.
+    @Test func unknownAndObfuscatedNodesStopTheWalk() {
+        let peer = ip("10.0.0.2")
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=unknown"]) == peer)
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=_hidden, for=10.0.0.7"]) == ip("10.0.0.7"))
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["proto=http"]) == peer)
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=\"192.0.2.1"]) == peer)
+        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=192.0.2.1:99999"]) == peer)
+    }
+
+    @Test func oversizedHeadersAreIgnored() {
+        let long = Array(repeating: "10.0.0.1", count: 600).joined(separator: ",")
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: [long]) == ip("10.0.0.2"))
+    }
+
+    @Test func hopCountIsBounded() {
+        // 40 trusted hops then a client: only 32 are examined, the walk stops inside the chain.
+        let hops = ["198.51.100.1"] + Array(repeating: "10.0.0.1", count: 40)
+        let result = proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: [hops.joined(separator: ",")])
+        #expect(result == ip("10.0.0.1"))
+    }
+}

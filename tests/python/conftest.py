@@ -1,0 +1,86 @@
+"""Shared fixtures for the integration tests that drive the real Python MCP SDK clients."""
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def server_bin() -> str:
+    path = os.environ.get("MCP_SERVER_BIN", str(ROOT / ".build" / "debug" / "axinova-mcp-server"))
+    if not os.path.exists(path):
+        pytest.fail(f"server binary not found at {path}; run `swift build` first")
+    return path
+
+
+import socket
+import subprocess
+import time
+import urllib.request
+
+TOKEN = "test-token-0123456789abcdef0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningServer:
+    def __init__(self, proc, port, ops_port, scheme="http"):
+        self.proc = proc
+        self.port = port
+        self.ops_port = ops_port
+        self.base = f"{scheme}://127.0.0.1:{port}"
+        self.ops = f"http://127.0.0.1:{ops_port}"
+        self.token = TOKEN
+        self.headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def start_server(server_bin, *extra) -> RunningServer:
+    """Starts the server on free loopback ports and waits (bounded) for /ready."""
+    port, ops_port = free_port(), free_port()
+    args = [server_bin, "--port", str(port), "--ops-port", str(ops_port), "--token", TOKEN, *extra]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ops_port}/ready", timeout=1) as r:
+                if r.status == 200:
+                    return RunningServer(proc, port, ops_port)
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not become ready within 20 s")
+
+
+@pytest.fixture(scope="module")
+def server(server_bin):
+    s = start_server(server_bin)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def sse_server(server_bin):
+    s = start_server(server_bin, "--response-mode", "sse")
+    yield s
+    s.stop()
