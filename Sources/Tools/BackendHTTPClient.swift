@@ -17,9 +17,10 @@ import NIOPosix
 /// (connect or overall deadline, or the caller's task was cancelled), `tls`,
 /// `too_large`, `bad_response` (not HTTP).
 public final class BackendHTTPClient: Sendable {
-    /// Makes the TLS client handler for one connection; the argument is the server name
-    /// to verify and to send as SNI.
-    public typealias TLSHandlerProvider = @Sendable (_ serverName: String) throws -> any ChannelHandler
+    /// Makes the TLS client handler for one connection: `serverName` is the host to verify
+    /// and to send as SNI; `caFile` is the backend's own CA bundle (nil: the default trust).
+    /// Called on the connection's event loop; contexts should be built once and cached.
+    public typealias TLSHandlerProvider = @Sendable (_ serverName: String, _ caFile: String?) throws -> any ChannelHandler
 
     public struct Configuration: Sendable {
         /// Upper bound for the TCP connect; the request's own deadline may be shorter.
@@ -81,7 +82,7 @@ public final class BackendHTTPClient: Sendable {
         }
         let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target, headers: headers)
         let deadline = NIODeadline.now() + TimeAmount(request.timeout)
-        let key = ConnectionPool.Key(isTLS: url.isTLS, host: url.host, port: url.port)
+        let key = ConnectionPool.Key(isTLS: url.isTLS, host: url.host, port: url.port, caFile: request.caFile)
         let exchange = { (promise: EventLoopPromise<ExchangeResult>) in
             HTTPConnectionHandler.Exchange(promise: promise, maxBytes: request.maxResponseBytes, peer: peer, usesTLS: url.isTLS)
         }
@@ -97,7 +98,7 @@ public final class BackendHTTPClient: Sendable {
                 if case .tool(let error) = error { throw error }
             }
         }
-        let connection = try await connect(url, peer: peer, deadline: deadline, timeout: request.timeout)
+        let connection = try await connect(url, caFile: request.caFile, peer: peer, timeout: request.timeout)
         do throws(ConnectionRunError) {
             return try await run(head, request.body, on: connection, key: key, deadline: deadline, timeout: request.timeout, exchange: exchange)
         } catch {
@@ -151,7 +152,7 @@ public final class BackendHTTPClient: Sendable {
         return result.response
     }
 
-    private func connect(_ url: BackendURL, peer: String, deadline: NIODeadline, timeout: Duration) async throws(ToolError) -> ConnectionPool.Connection {
+    private func connect(_ url: BackendURL, caFile: String?, peer: String, timeout: Duration) async throws(ToolError) -> ConnectionPool.Connection {
         let connectTimeout = min(configuration.connectTimeout, timeout)
         let tlsProvider = url.isTLS ? tlsHandlerProvider : nil
         let bootstrap = ClientBootstrap(group: group)
@@ -162,7 +163,7 @@ public final class BackendHTTPClient: Sendable {
                     if let tlsProvider {
                         let handler: any ChannelHandler
                         do {
-                            handler = try tlsProvider(url.host)
+                            handler = try tlsProvider(url.host, caFile)
                         } catch {
                             throw ToolError(.tls, "TLS setup for \(peer) failed: \(error)")
                         }

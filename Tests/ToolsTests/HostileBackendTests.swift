@@ -1,6 +1,7 @@
 import MCPCore
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 @testable import Tools
 
@@ -104,10 +105,30 @@ import Testing
     @Test func tlsProviderFailureIsATLSError() async throws {
         let fake = try await FakeBackend.start { _ in .hang }
         struct Untrusted: Error {}
-        let client = BackendHTTPClient(tlsHandlerProvider: { _ in throw Untrusted() })
+        let client = BackendHTTPClient(tlsHandlerProvider: { _, _ in throw Untrusted() })
         let tools = tools(CatalogueSettings(grafana: BackendSettings(url: "https://127.0.0.1:\(fake.port)")), client: client)
         let error = await call(tools, "grafana_get_health").error
         #expect(error?.kind == .tls, "\(String(describing: error))")
+        await fake.stop()
+    }
+
+    /// The provider gets the host to verify and the backend's own CA file (falling back to
+    /// the catalogue-wide one).
+    @Test func tlsProviderGetsServerNameAndCAFile() async throws {
+        struct Stop: Error {}
+        let seen = Mutex<[String]>([])
+        let client = BackendHTTPClient(tlsHandlerProvider: { host, ca in
+            seen.withLock { $0.append("\(host) \(ca ?? "-")") }
+            throw Stop()
+        })
+        let fake = try await FakeBackend.start { _ in .hang }
+        let tools = tools(CatalogueSettings(
+            grafana: BackendSettings(url: "https://localhost:\(fake.port)", caFile: "/etc/grafana-ca.pem"),
+            prometheus: BackendSettings(url: "https://127.0.0.1:\(fake.port)"), caFile: "/etc/ca.pem"), client: client)
+        #expect(await call(tools, "grafana_get_health").error?.kind == .tls)
+        #expect(await call(tools, "prometheus_build_info").error?.kind == .tls)
+        #expect(seen.withLock { $0 }.contains("localhost /etc/grafana-ca.pem"))
+        #expect(seen.withLock { $0 }.contains("127.0.0.1 /etc/ca.pem"))
         await fake.stop()
     }
 
