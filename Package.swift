@@ -87,7 +87,9 @@ let package = Package(
         .executableTarget(
             name: "axinova-mcp-server",
             dependencies: [
-                "MCPServerKit", "Config", "MCPCore",
+                "MCPServerKit", "Config", "MCPCore", "Auth", "RateLimit", "Tools", "TLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -3,10 +3,12 @@ import Prometheus
 import MCPCore
 
 /// Feeds the dispatcher's events into the Go server's metric families.
-struct MetricsObserver: MCPObserver {
+public struct MetricsObserver: MCPObserver {
     let metrics: ServerMetrics
 
-    func requestFinished(method: String, transport: String, duration: Duration, errorCode: Int?) {
+    public init(metrics: ServerMetrics) { self.metrics = metrics }
+
+    public func requestFinished(method: String, transport: String, duration: Duration, errorCode: Int?) {
         metrics.counter(.rpcRequests, method, transport).increment()
         metrics.histogram(.rpcDuration, method, transport).record(duration)
         if let errorCode {
@@ -14,7 +16,7 @@ struct MetricsObserver: MCPObserver {
         }
     }
 
-    func toolCallFinished(tool: String, outcome: ToolCallOutcome, duration: Duration) {
+    public func toolCallFinished(tool: String, outcome: ToolCallOutcome, duration: Duration) {
         metrics.counter(.toolCalls, tool, outcome.rawValue).increment()
         if outcome == .timeout { metrics.counter(.timeouts, "tool").increment() }
     }

@@ -56,8 +56,12 @@ class RunningServer:
 def start_server(server_bin, *extra) -> RunningServer:
     """Starts the server on free loopback ports and waits (bounded) for /ready."""
     port, ops_port = free_port(), free_port()
-    args = [server_bin, "--port", str(port), "--ops-port", str(ops_port), "--token", TOKEN, *extra]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [server_bin, "--config-dir", str(ROOT / "config"),
+            "--set", f"server.port={port}", "--set", f"server.http_port={ops_port}",
+            "--set", "tls.enabled=false", "--set", "server.sse_enabled=true",
+            "--set", "limits.request_rate=1000", "--set", "limits.request_burst=1000", *extra]
+    env = dict(os.environ, APP_SERVER__API_TOKEN=TOKEN)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -81,6 +85,6 @@ def server(server_bin):
 
 @pytest.fixture(scope="module")
 def sse_server(server_bin):
-    s = start_server(server_bin, "--response-mode", "sse")
+    s = start_server(server_bin, "--set", "server.response_mode=sse")
     yield s
     s.stop()

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Auth
+import Config
+import Foundation
+import Logging
+import MCPServerKit
+
+@main
+struct AxinovaMCPServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "axinova-mcp-server",
+        abstract: "A hardened MCP server for DevOps tools (Grafana, Prometheus, Portainer, SilverBullet, Vikunja).",
+        subcommands: [Serve.self, CheckConfig.self, HashToken.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Where the configuration comes from (the layers are described in config/base.yaml).
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .customLong("config-dir"), help: "Directory holding base.yaml and <env>.yaml.")
+    var configDirectory = "config"
+
+    @Option(help: "Environment name: loads <config-dir>/<env>.yaml (default: $ENV, else dev).")
+    var env: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override one key, e.g. --set server.port=9443 (repeatable).", valueName: "key.path=value"))
+    var overrides: [String] = []
+
+    func load() throws -> AppConfig {
+        do {
+            return try ConfigLoader.load(directory: configDirectory, env: env, environment: ProcessInfo.processInfo.environment, overrides: overrides)
+        } catch {
+            throw ValidationError("configuration error: \(error)")
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve MCP over HTTPS (default) or stdio.")
+
+    @OptionGroup var config: ConfigOptions
+
+    @Flag(help: "Serve MCP over stdin/stdout instead of the network.")
+    var stdio = false
+
+    func run() async throws {
+        let appConfig = try config.load()
+        try await Bootstrap(config: appConfig, configOptions: config).run(stdio: stdio)
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Load and validate the configuration, print it with secrets masked, and list unsafe settings.")
+
+    @OptionGroup var config: ConfigOptions
+
+    func run() async throws {
+        let appConfig = try config.load()
+        do {
+            _ = try TokenStore.load(from: appConfig, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("configuration error: \(error)")
+        }
+        print(appConfig.rendered(redacted: true), terminator: "")
+        for warning in appConfig.warnings() {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+    }
+}
+
+struct HashToken: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hash-token",
+        abstract: "Print the sha256:<hex> digest of a token for auth.tokens[].sha256 (reads the token from stdin when not given).")
+
+    @Argument(help: "The token. Prefer stdin: arguments show up in the process list and shell history.")
+    var token: String?
+
+    func run() async throws {
+        var secret = token ?? ""
+        if token == nil {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            guard data.count <= 4096 else { throw ValidationError("token longer than 4096 bytes") }
+            secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        }
+        guard !secret.isEmpty else { throw ValidationError("empty token") }
+        if secret.utf8.count < 32 {
+            FileHandle.standardError.write(Data("warning: token shorter than 32 bytes; use e.g. `openssl rand -base64 32`\n".utf8))
+        }
+        print(TokenDigest.of(token: secret).configurationText)
+    }
+}
