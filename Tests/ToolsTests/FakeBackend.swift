@@ -27,6 +27,8 @@ final class FakeBackend: Sendable {
         case hang
         /// Write these bytes and close.
         case raw([UInt8])
+        /// Headers at once, then the body one byte per interval (a slow backend).
+        case trickle([UInt8], every: TimeAmount)
 
         static func json(_ text: String, status: Int = 200) -> Reply {
             .respond(status, [("Content-Type", "application/json")], Array(text.utf8))
@@ -123,6 +125,14 @@ private final class FakeHandler: ChannelInboundHandler {
             switch router(request) {
             case .hang:
                 break
+            case .trickle(let body, let interval):
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n"
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: head)), promise: nil)
+                for (i, byte) in body.prefix(200).enumerated() {
+                    channel.eventLoop.scheduleTask(in: interval * Int64(i + 1)) {
+                        channel.writeAndFlush(channel.allocator.buffer(bytes: [byte]), promise: nil)
+                    }
+                }
             case .raw(let bytes):
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
                     .whenComplete { _ in channel.close(promise: nil) }

@@ -35,6 +35,18 @@ import Testing
         await fake.stop()
     }
 
+    /// The deadline covers the whole response, not the gap between bytes: a backend that
+    /// trickles its answer cannot hold a call open.
+    @Test func tricklingBackendTimesOut() async throws {
+        let fake = try await FakeBackend.start { _ in .trickle(Array(repeating: UInt8(ascii: " "), count: 100), every: .milliseconds(50)) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = await call(grafana(fake, timeout: .milliseconds(400)), "grafana_get_health").error
+        #expect(error?.kind == .timeout)
+        #expect(clock.now - start < .seconds(3))
+        await fake.stop()
+    }
+
     @Test func oversizedBodyIsRefusedByLengthAndWhileStreaming() async throws {
         let big = [UInt8](repeating: UInt8(ascii: "a"), count: 10_000)
         let declared = try await FakeBackend.start { _ in .respond(200, [], big) }
