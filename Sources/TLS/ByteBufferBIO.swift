@@ -1,0 +1,139 @@
+import COpenSSL
+import NIOCore
+
+/// A memory BIO over two `ByteBuffer`s: ciphertext the peer sent (read by OpenSSL) and
+/// ciphertext OpenSSL produced (taken by the handler and written to the channel).
+///
+/// Ownership: the `BIO*` is owned by the `SSL*` (`SSL_set_bio` takes our single reference and
+/// frees it in `SSL_free`). The BIO's data pointer is an *unretained* reference to this object;
+/// `TLSConnection` keeps this object alive for longer than its `SSL*`, so the pointer never
+/// dangles, and `destroy` clears it anyway. Only used on the channel's event loop.
+final class ByteBufferBIO {
+    private(set) var bio: OpaquePointer?
+    /// Ciphertext received from the network that OpenSSL has not read yet.
+    private(set) var inbound: ByteBuffer
+    /// Ciphertext written by OpenSSL that the handler has not taken yet.
+    private(set) var outbound: ByteBuffer
+    /// The peer closed its sending side (TCP FIN): reads return 0 instead of "retry".
+    var peerClosed = false
+
+    init(allocator: ByteBufferAllocator) {
+        self.inbound = allocator.buffer(capacity: 0)
+        self.outbound = allocator.buffer(capacity: 0)
+        let bio = BIO_new(ByteBufferBIO.method.pointer)
+        self.bio = bio
+        BIO_set_data(bio, Unmanaged.passUnretained(self).toOpaque())
+        BIO_set_init(bio, 1)
+    }
+
+    /// Bytes the peer sent that OpenSSL has not consumed (a partial record at most, unless reading is paused).
+    var inboundBytes: Int { inbound.readableBytes }
+    var outboundBytes: Int { outbound.readableBytes }
+
+    func receive(_ buffer: inout ByteBuffer) {
+        if inbound.readableBytes == 0 {
+            // Reuse storage: a fresh buffer would keep growing the front gap.
+            inbound.clear()
+        }
+        inbound.writeBuffer(&buffer)
+    }
+
+    /// Takes everything OpenSSL has written so far.
+    func takeOutbound() -> ByteBuffer? {
+        guard outbound.readableBytes > 0 else { return nil }
+        let taken = outbound
+        outbound = ByteBufferAllocator().buffer(capacity: 0)
+        return taken
+    }
+
+    /// Releases idle storage (keeps memory per idle connection small).
+    func compactIfIdle() {
+        if inbound.readableBytes == 0, inbound.capacity > 0 {
+            inbound = ByteBufferAllocator().buffer(capacity: 0)
+        }
+    }
+
+    fileprivate func read(into target: UnsafeMutablePointer<CChar>, count: Int) -> Int32 {
+        guard let bio else { return -1 }
+        axn_BIO_clear_retry_flags(bio)
+        let available = inbound.readableBytes
+        if available == 0 {
+            if peerClosed { return 0 }
+            axn_BIO_set_retry_read(bio)
+            return -1
+        }
+        let n = min(available, count)
+        inbound.withUnsafeReadableBytes { source in
+            UnsafeMutableRawPointer(target).copyMemory(from: source.baseAddress!, byteCount: n)
+        }
+        inbound.moveReaderIndex(forwardBy: n)
+        return Int32(n)
+    }
+
+    fileprivate func write(from source: UnsafePointer<CChar>, count: Int) -> Int32 {
+        guard let bio else { return -1 }
+        axn_BIO_clear_retry_flags(bio)
+        outbound.writeBytes(UnsafeRawBufferPointer(start: source, count: count))
+        return Int32(count)
+    }
+
+    fileprivate func ctrl(_ cmd: Int32) -> Int {
+        switch cmd {
+        case BIO_CTRL_FLUSH: return 1
+        case BIO_CTRL_PENDING: return inbound.readableBytes
+        case BIO_CTRL_WPENDING: return outbound.readableBytes
+        case BIO_CTRL_EOF: return (peerClosed && inbound.readableBytes == 0) ? 1 : 0
+        default: return 0
+        }
+    }
+
+    fileprivate func detach() { bio = nil }
+
+    /// The BIO_METHOD, made once per process (OpenSSL never frees it: it is process-wide).
+    private struct Method: @unchecked Sendable { let pointer: OpaquePointer }
+    private static let method: Method = {
+        let index = BIO_get_new_index()
+        let method = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK, "axinova ByteBuffer BIO")!
+        BIO_meth_set_read(method, bioRead)
+        BIO_meth_set_write(method, bioWrite)
+        BIO_meth_set_ctrl(method, bioCtrl)
+        BIO_meth_set_create(method, bioCreate)
+        BIO_meth_set_destroy(method, bioDestroy)
+        return Method(pointer: method)
+    }()
+}
+
+private func owner(_ bio: OpaquePointer?) -> ByteBufferBIO? {
+    guard let bio, let data = BIO_get_data(bio) else { return nil }
+    return Unmanaged<ByteBufferBIO>.fromOpaque(data).takeUnretainedValue()
+}
+
+private func bioRead(_ bio: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ count: Int32) -> Int32 {
+    guard let buffer, count > 0, let owner = owner(bio) else { return 0 }
+    return owner.read(into: buffer, count: Int(count))
+}
+
+private func bioWrite(_ bio: OpaquePointer?, _ buffer: UnsafePointer<CChar>?, _ count: Int32) -> Int32 {
+    guard let buffer, count >= 0, let owner = owner(bio) else { return -1 }
+    return owner.write(from: buffer, count: Int(count))
+}
+
+private func bioCtrl(_ bio: OpaquePointer?, _ cmd: Int32, _ larg: Int, _ parg: UnsafeMutableRawPointer?) -> Int {
+    switch cmd {
+    case BIO_CTRL_GET_CLOSE: return Int(BIO_get_shutdown(bio))
+    case BIO_CTRL_SET_CLOSE:
+        BIO_set_shutdown(bio, Int32(larg))
+        return 1
+    default: return owner(bio)?.ctrl(cmd) ?? 0
+    }
+}
+
+private func bioCreate(_ bio: OpaquePointer?) -> Int32 { 1 }
+
+private func bioDestroy(_ bio: OpaquePointer?) -> Int32 {
+    guard let bio else { return 0 }
+    owner(bio)?.detach()
+    BIO_set_data(bio, nil)
+    BIO_set_init(bio, 0)
+    return 1
+}

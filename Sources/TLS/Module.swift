@@ -1,1 +1,0 @@
-// The TLS module. Its types live in files named after them.

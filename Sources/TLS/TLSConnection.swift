@@ -1,0 +1,177 @@
+import COpenSSL
+import NIOCore
+
+/// One `SSL*` and its `ByteBufferBIO`: the layer between the NIO handler and OpenSSL.
+///
+/// Every OpenSSL call here starts with `ERR_clear_error()`, because `SSL_get_error` reads the
+/// thread's error queue and a stale entry left by another connection on the same event loop
+/// thread would turn a harmless "want read" into a failure. Every failure drains the queue.
+/// Not thread-safe: used only on the channel's event loop.
+final class TLSConnection {
+    let ssl: OpaquePointer
+    let bio: ByteBufferBIO
+    /// Keeps the context's Swift wrapper (and so its `SSL_CTX`) alive as long as this connection.
+    let context: TLSContext
+    let isServer: Bool
+
+    enum HandshakeOutcome {
+        case complete
+        case wantRead
+        case failed(TLSError, TLSHandshakeResult)
+    }
+
+    enum ReadOutcome {
+        /// Some plaintext was appended; call again.
+        case data
+        /// Needs more ciphertext.
+        case wantRead
+        /// The peer sent close_notify.
+        case closeNotify
+        case failed(TLSError)
+    }
+
+    init(context: TLSContext, role: TLSRole, allocator: ByteBufferAllocator) throws(TLSError) {
+        ERR_clear_error()
+        guard let ssl = SSL_new(context.ctx) else {
+            throw .drainingQueue(.contextSetup, fallback: "SSL_new failed")
+        }
+        self.ssl = ssl
+        self.context = context
+        self.bio = ByteBufferBIO(allocator: allocator)
+        // One BIO for both directions: SSL_set_bio takes exactly one reference in that case.
+        SSL_set_bio(ssl, bio.bio, bio.bio)
+        switch role {
+        case .server:
+            isServer = true
+            SSL_set_accept_state(ssl)
+        case .client(let serverName):
+            isServer = false
+            SSL_set_connect_state(ssl)
+            if let serverName {
+                try Self.configureHostCheck(ssl, serverName: serverName)
+            }
+        }
+    }
+
+    deinit { SSL_free(ssl) }
+
+    private static func configureHostCheck(_ ssl: OpaquePointer, serverName: String) throws(TLSError) {
+        let isIP = serverName.contains(":") || serverName.allSatisfy { $0.isNumber || $0 == "." }
+        if isIP {
+            // RFC 6066 §3: literal IP addresses are not permitted in SNI.
+            guard let param = SSL_get0_param(ssl), X509_VERIFY_PARAM_set1_ip_asc(param, serverName) == 1 else {
+                throw .drainingQueue(.contextSetup, fallback: "invalid IP address \(serverName)")
+            }
+        } else {
+            guard axn_SSL_set_tlsext_host_name(ssl, serverName) == 1, SSL_set1_host(ssl, serverName) == 1 else {
+                throw .drainingQueue(.contextSetup, fallback: "invalid server name \(serverName)")
+            }
+            SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
+        }
+    }
+
+    var isHandshakeComplete: Bool { SSL_is_init_finished(ssl) == 1 }
+
+    var negotiatedALPN: String? {
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+
+    var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
+
+    func handshake() -> HandshakeOutcome {
+        ERR_clear_error()
+        let rc = SSL_do_handshake(ssl)
+        if rc == 1 { return .complete }
+        let code = SSL_get_error(ssl, rc)
+        switch code {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            return .wantRead
+        default:
+            return classifyHandshakeFailure(code)
+        }
+    }
+
+    private func classifyHandshakeFailure(_ code: Int32) -> HandshakeOutcome {
+        let verify = SSL_get_verify_result(ssl)
+        let verifyText = verify == X509_V_OK ? nil : String(cString: X509_verify_cert_error_string(verify))
+        var error = TLSError.drainingQueue(.handshakeFailed, fallback: "handshake failed")
+        if let verifyText { error.reason += " (certificate: \(verifyText))" }
+        let result: TLSHandshakeResult
+        switch error.openSSLReasonCode {
+        case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+            error.kind = .handshakeTruncated
+            result = .closed
+        case SSL_R_NO_SHARED_CIPHER, SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+            result = .noSharedCipher
+        case SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_VERSION_TOO_LOW, SSL_R_WRONG_VERSION_NUMBER,
+            SSL_R_NO_PROTOCOLS_AVAILABLE, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+            result = .unsupportedVersion
+        case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE, SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+            result = isServer ? .clientCertRejected : .peerCertRejected
+        case SSL_R_CERTIFICATE_VERIFY_FAILED, SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+            result = isServer ? .clientCertRejected : .peerCertRejected
+        case SSL_R_NO_APPLICATION_PROTOCOL, SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+            result = .noApplicationProtocol
+        case 0 where code == SSL_ERROR_SYSCALL || code == SSL_ERROR_ZERO_RETURN:
+            error.kind = .handshakeTruncated
+            error.reason = "the peer closed the connection during the handshake"
+            result = .closed
+        default:
+            result = .protocolError
+        }
+        return .failed(error, result)
+    }
+
+    /// Decrypts at most one record's worth of plaintext into `buffer`.
+    func read(into buffer: inout ByteBuffer) -> ReadOutcome {
+        ERR_clear_error()
+        var readBytes = 0
+        var rc: Int32 = 0
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16_384) { target in
+            rc = SSL_read_ex(ssl, target.baseAddress, target.count, &readBytes)
+            return rc == 1 ? readBytes : 0
+        }
+        if rc == 1 { return .data }
+        let code = SSL_get_error(ssl, rc)
+        switch code {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            return .wantRead
+        case SSL_ERROR_ZERO_RETURN:
+            return .closeNotify
+        default:
+            var error = TLSError.drainingQueue(.protocolError, fallback: "SSL_read failed")
+            if error.openSSLReasonCode == SSL_R_UNEXPECTED_EOF_WHILE_READING
+                || (error.openSSLReasonCode == 0 && code == SSL_ERROR_SYSCALL)
+            {
+                error.kind = .uncleanShutdown
+                error.reason = "the peer closed TCP without close_notify (truncation attack or a careless client)"
+            }
+            return .failed(error)
+        }
+    }
+
+    /// Encrypts all of `data` into the outbound BIO (our BIO never blocks, so writes are whole).
+    func write(_ data: ByteBuffer) -> TLSError? {
+        guard data.readableBytes > 0 else { return nil }
+        ERR_clear_error()
+        var written = 0
+        let rc = data.withUnsafeReadableBytes { bytes in
+            SSL_write_ex(ssl, bytes.baseAddress, bytes.count, &written)
+        }
+        if rc == 1, written == data.readableBytes { return nil }
+        return .drainingQueue(.protocolError, fallback: "SSL_write failed")
+    }
+
+    /// Queues our close_notify (RFC 8446 §6.1). Only on an established connection: OpenSSL
+    /// refuses `SSL_shutdown` during the handshake ("shutdown while in init").
+    func sendCloseNotify() {
+        guard isHandshakeComplete else { return }
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
+    }
+}

@@ -1,0 +1,422 @@
+import COpenSSL
+import NIOCore
+
+/// Terminates (server role) or originates (client role) TLS on a channel through OpenSSL.
+///
+/// Below it: ciphertext `ByteBuffer`s from the socket. Above it: plaintext `ByteBuffer`s.
+/// Layering as in swift-nio-ssl: this handler drives a `TLSConnection` (one `SSL*`), which
+/// reads and writes a `ByteBufferBIO`; nothing here touches a socket.
+///
+/// Bounds (DESIGN principle 2):
+/// - the handshake must finish within `handshakeTimeout`, else the channel is closed;
+/// - ciphertext handed to the channel but not yet written to the socket is counted: above half of
+///   `maxBufferedCiphertext` the handler stops reading from the socket (a peer that does not read
+///   our answers cannot make us produce more); a write that would pass the cap fails with
+///   `.bufferLimitExceeded` and closes the channel (the layer above ignored writability);
+/// - ciphertext received but not yet decrypted, and plaintext written during the handshake, are
+///   capped by the same number.
+///
+/// Closing: `close(mode: .all)` sends close_notify, then closes. `close(mode: .output)` sends
+/// close_notify and half-closes TCP. A received close_notify fires `TLSEvent.closeNotifyReceived`;
+/// with `ChannelOptions.allowRemoteHalfClosure` it also fires `ChannelEvent.inputClosed` and keeps
+/// our side open, otherwise we answer with our close_notify and close. A TCP EOF without
+/// close_notify after the handshake is a ragged EOF: `TLSError.uncleanShutdown` (RFC 8446 §6.1).
+public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        /// Not yet added to an active channel.
+        case idle
+        case handshaking
+        case active
+        /// Finished (closed or failed): everything further is dropped.
+        case closed
+    }
+
+    private let tlsContext: TLSContext
+    private let role: TLSRole
+    private let handshakeTimeout: TimeAmount
+    private let maxBufferedCiphertext: Int
+    private let observer: (any TLSObserver)?
+
+    private var state: State = .idle
+    private var connection: TLSConnection?
+    private var handshakeTimer: Scheduled<Void>?
+    private var handshakeStarted: NIODeadline = .now()
+    private var handshakeReported = false
+    /// Plaintext written before the handshake finished.
+    private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var pendingWriteBytes = 0
+    private var flushPending = false
+    /// Ciphertext given to the channel whose write has not completed.
+    private var unwrittenCiphertext = 0
+    /// A `read()` from above that we held back because of `unwrittenCiphertext`.
+    private var readHeldBack = false
+    private var sentCloseNotify = false
+    private var receivedCloseNotify = false
+
+    /// The negotiated ALPN protocol, once the handshake completed.
+    public private(set) var negotiatedALPN: String?
+    /// "TLSv1.3" / "TLSv1.2", once the handshake completed.
+    public private(set) var negotiatedProtocol: String?
+
+    public init(
+        context: TLSContext,
+        role: TLSRole,
+        handshakeTimeout: TimeAmount = .seconds(10),
+        maxBufferedCiphertext: Int = 256 * 1024,
+        observer: (any TLSObserver)? = nil
+    ) {
+        self.tlsContext = context
+        self.role = role
+        self.handshakeTimeout = handshakeTimeout
+        self.maxBufferedCiphertext = max(maxBufferedCiphertext, 32 * 1024)
+        self.observer = observer
+    }
+
+    // MARK: - Lifecycle
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startHandshake(context: context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        failPendingWrites(TLSError(kind: .writeAfterClose, reason: "TLS handler removed"))
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        startHandshake(context: context)
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        switch state {
+        case .handshaking:
+            state = .closed
+            reportHandshake(.closed)
+            context.fireErrorCaught(
+                TLSError(kind: .handshakeTruncated, reason: "the peer closed the connection during the handshake"))
+        case .active where !receivedCloseNotify:
+            // Deliver what is decryptable, then report the missing close_notify.
+            connection?.bio.peerClosed = true
+            readRecords(context: context)
+            if state == .active {
+                state = .closed
+                context.fireErrorCaught(
+                    TLSError(kind: .uncleanShutdown, reason: "the peer closed TCP without close_notify"))
+            }
+        default:
+            break
+        }
+        state = .closed
+        failPendingWrites(TLSError(kind: .writeAfterClose, reason: "channel closed"))
+        context.fireChannelInactive()
+    }
+
+    private func startHandshake(context: ChannelHandlerContext) {
+        guard state == .idle else { return }
+        do {
+            connection = try TLSConnection(context: tlsContext, role: role, allocator: context.channel.allocator)
+        } catch {
+            state = .closed
+            context.fireErrorCaught(error)
+            context.close(promise: nil)
+            return
+        }
+        state = .handshaking
+        handshakeStarted = .now()
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: handshakeTimeout) { [self] in
+            handshakeTimedOut(context: context)
+        }
+        // The client speaks first; the server just waits for a ClientHello.
+        if case .client = role { advanceHandshake(context: context) }
+        // Handshake bytes must flow even if the layer above has not asked to read yet.
+        context.read()
+    }
+
+    private func handshakeTimedOut(context: ChannelHandlerContext) {
+        guard state == .handshaking else { return }
+        state = .closed
+        reportHandshake(.timeout)
+        context.fireErrorCaught(
+            TLSError(kind: .handshakeTimeout, reason: "no complete handshake within \(handshakeTimeout)"))
+        context.close(promise: nil)
+    }
+
+    // MARK: - Inbound
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let connection, state == .handshaking || state == .active else { return }
+        var bytes = unwrapInboundIn(data)
+        connection.bio.receive(&bytes)
+        if connection.bio.inboundBytes > maxBufferedCiphertext {
+            fail(context: context, TLSError(kind: .bufferLimitExceeded,
+                reason: "more than \(maxBufferedCiphertext) bytes of undecrypted ciphertext"))
+            return
+        }
+        if state == .handshaking { advanceHandshake(context: context) }
+        if state == .active { readRecords(context: context) }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        connection?.bio.compactIfIdle()
+        context.fireChannelReadComplete()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // TCP FIN from the peer. Let OpenSSL see EOF: it tells a clean close from a truncation.
+            guard let connection, state == .handshaking || state == .active else {
+                context.fireUserInboundEventTriggered(event)
+                return
+            }
+            connection.bio.peerClosed = true
+            if state == .handshaking {
+                advanceHandshake(context: context)
+                if state == .handshaking {
+                    state = .closed
+                    reportHandshake(.closed)
+                    fail(context: context, TLSError(kind: .handshakeTruncated,
+                        reason: "the peer closed the connection during the handshake"))
+                }
+                return
+            }
+            if receivedCloseNotify {
+                context.fireUserInboundEventTriggered(event)
+                return
+            }
+            readRecords(context: context)
+            if state == .active && !receivedCloseNotify {
+                fail(context: context, TLSError(kind: .uncleanShutdown,
+                    reason: "the peer closed TCP without close_notify"))
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func advanceHandshake(context: ChannelHandlerContext) {
+        guard let connection else { return }
+        let outcome = connection.handshake()
+        flushCiphertext(context: context)
+        switch outcome {
+        case .wantRead:
+            break
+        case .complete:
+            handshakeTimer?.cancel()
+            handshakeTimer = nil
+            state = .active
+            negotiatedALPN = connection.negotiatedALPN
+            negotiatedProtocol = connection.protocolVersion
+            reportHandshake(.ok)
+            context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(alpn: negotiatedALPN))
+            writePendingPlaintext(context: context)
+        case .failed(let error, let result):
+            reportHandshake(result)
+            fail(context: context, error)
+        }
+    }
+
+    /// Decrypts every complete record now buffered. Bounded: each round consumes input.
+    private func readRecords(context: ChannelHandlerContext) {
+        guard let connection else { return }
+        var delivered = false
+        readLoop: while state == .active {
+            var plaintext = context.channel.allocator.buffer(capacity: 0)
+            switch connection.read(into: &plaintext) {
+            case .data:
+                if plaintext.readableBytes > 0 {
+                    delivered = true
+                    context.fireChannelRead(wrapInboundOut(plaintext))
+                }
+            case .wantRead:
+                break readLoop
+            case .closeNotify:
+                receivedCloseNotify = true
+                peerSentCloseNotify(context: context)
+                break readLoop
+            case .failed(let error):
+                fail(context: context, error)
+                return
+            }
+        }
+        // OpenSSL may have queued a reply (e.g. a TLS 1.3 KeyUpdate or an alert).
+        flushCiphertext(context: context)
+        _ = delivered
+    }
+
+    private func peerSentCloseNotify(context: ChannelHandlerContext) {
+        context.fireUserInboundEventTriggered(TLSEvent.closeNotifyReceived)
+        let halfClosureAllowed = (try? context.channel.syncOptions?.getOption(.allowRemoteHalfClosure)) ?? false
+        if halfClosureAllowed {
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        } else {
+            sendCloseNotify(context: context)
+            state = .closed
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: - Outbound
+
+    public func read(context: ChannelHandlerContext) {
+        if unwrittenCiphertext > maxBufferedCiphertext / 2 {
+            readHeldBack = true
+        } else {
+            context.read()
+        }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let plaintext = unwrapOutboundIn(data)
+        switch state {
+        case .idle, .handshaking:
+            guard pendingWriteBytes + plaintext.readableBytes <= maxBufferedCiphertext else {
+                promise?.fail(TLSError(kind: .bufferLimitExceeded,
+                    reason: "more than \(maxBufferedCiphertext) bytes written before the handshake finished"))
+                return
+            }
+            pendingWriteBytes += plaintext.readableBytes
+            pendingWrites.append((plaintext, promise))
+        case .active:
+            encryptAndWrite(context: context, plaintext, promise: promise)
+        case .closed:
+            promise?.fail(TLSError(kind: .writeAfterClose, reason: "the TLS session is closed"))
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        if state == .active {
+            context.flush()
+        } else {
+            flushPending = true
+        }
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        switch mode {
+        case .input:
+            context.close(mode: mode, promise: promise)
+        case .output:
+            sendCloseNotify(context: context)
+            context.close(mode: .output, promise: promise)
+        case .all:
+            sendCloseNotify(context: context)
+            handshakeTimer?.cancel()
+            handshakeTimer = nil
+            if state == .handshaking {
+                reportHandshake(.closed)
+            }
+            state = .closed
+            context.close(mode: .all, promise: promise)
+        }
+    }
+
+    private func sendCloseNotify(context: ChannelHandlerContext) {
+        guard state == .active, !sentCloseNotify, let connection else { return }
+        sentCloseNotify = true
+        connection.sendCloseNotify()
+        flushCiphertext(context: context)
+    }
+
+    private func encryptAndWrite(context: ChannelHandlerContext, _ plaintext: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard let connection, !sentCloseNotify else {
+            promise?.fail(TLSError(kind: .writeAfterClose, reason: "close_notify already sent"))
+            return
+        }
+        // TLS adds ≤ 22 bytes per 16 KiB record (TLS 1.3 AEAD): a tight upper bound for the check.
+        let expected = plaintext.readableBytes + (plaintext.readableBytes / 16_384 + 1) * 64
+        guard unwrittenCiphertext + expected <= maxBufferedCiphertext else {
+            let error = TLSError(kind: .bufferLimitExceeded,
+                reason: "\(unwrittenCiphertext) bytes of ciphertext not yet sent; the peer is not reading")
+            promise?.fail(error)
+            fail(context: context, error)
+            return
+        }
+        if let error = connection.write(plaintext) {
+            promise?.fail(error)
+            fail(context: context, error)
+            return
+        }
+        writeCiphertext(context: context, promise: promise)
+    }
+
+    private func writePendingPlaintext(context: ChannelHandlerContext) {
+        let writes = pendingWrites
+        pendingWrites = []
+        pendingWriteBytes = 0
+        for (plaintext, promise) in writes {
+            encryptAndWrite(context: context, plaintext, promise: promise)
+        }
+        if flushPending {
+            flushPending = false
+            context.flush()
+        }
+    }
+
+    /// Writes and flushes what OpenSSL produced (handshake messages, alerts, close_notify).
+    private func flushCiphertext(context: ChannelHandlerContext) {
+        if writeCiphertext(context: context, promise: nil) {
+            context.flush()
+        }
+    }
+
+    /// Hands buffered ciphertext to the channel, counting it until the write completes.
+    @discardableResult
+    private func writeCiphertext(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) -> Bool {
+        guard let ciphertext = connection?.bio.takeOutbound() else {
+            promise?.succeed(())
+            return false
+        }
+        let count = ciphertext.readableBytes
+        unwrittenCiphertext += count
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { [self] result in
+            unwrittenCiphertext -= count
+            if readHeldBack, unwrittenCiphertext <= maxBufferedCiphertext / 2 {
+                readHeldBack = false
+                context.read()
+            }
+            promise?.completeWith(result)
+        }
+        context.write(wrapOutboundOut(ciphertext), promise: written)
+        return true
+    }
+
+    // MARK: - Failure
+
+    private func fail(context: ChannelHandlerContext, _ error: TLSError) {
+        guard state != .closed || error.kind == .handshakeTruncated else { return }
+        state = .closed
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        flushCiphertext(context: context)  // a fatal alert, if OpenSSL queued one
+        failPendingWrites(error)
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+
+    private func failPendingWrites(_ error: TLSError) {
+        let writes = pendingWrites
+        pendingWrites = []
+        pendingWriteBytes = 0
+        for (_, promise) in writes { promise?.fail(error) }
+    }
+
+    private func reportHandshake(_ result: TLSHandshakeResult) {
+        guard !handshakeReported else { return }
+        handshakeReported = true
+        let elapsed = NIODeadline.now() - handshakeStarted
+        observer?.handshakeFinished(result: result, duration: .nanoseconds(elapsed.nanoseconds))
+    }
+}
+
+@available(*, unavailable)
+extension TLSHandler: Sendable {}
