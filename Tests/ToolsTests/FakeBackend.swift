@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+import TLS
 
 /// A loopback HTTP/1.1 server standing in for Grafana, Portainer, SilverBullet and Vikunja:
 /// it records every request (method, path, query, headers, body) and answers with whatever
@@ -64,12 +65,13 @@ final class FakeBackend: Sendable {
         self.port = channel.localAddress!.port!
     }
 
-    static func start(mode: ConnectionMode = .close, _ router: @escaping Router) async throws -> FakeBackend {
+    static func start(mode: ConnectionMode = .close, tls: TLSContext? = nil, _ router: @escaping Router) async throws -> FakeBackend {
         let box = RecorderBox()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(context: tls, role: .server)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
                     try channel.pipeline.syncOperations.addHandler(FakeHandler(mode: mode, router: router, record: { box.record($0) }))
                 }
