@@ -2,6 +2,7 @@ import MCPCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The outbound HTTP/1.1 client the tools use to reach their backends.
 ///
@@ -155,6 +156,10 @@ public final class BackendHTTPClient: Sendable {
     private func connect(_ url: BackendURL, caFile: String?, peer: String, timeout: Duration) async throws(ToolError) -> ConnectionPool.Connection {
         let connectTimeout = min(configuration.connectTimeout, timeout)
         let tlsProvider = url.isTLS ? tlsHandlerProvider : nil
+        // The initializer records each attempt's handler by channel (happy eyeballs may try
+        // several addresses): a connection whose TLS handshake fails at once may have torn
+        // its pipeline down before connect returns, and its handler still holds the error.
+        let handlers = HandlerTable()
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelInitializer { channel in
@@ -170,14 +175,17 @@ public final class BackendHTTPClient: Sendable {
                         try sync.addHandler(handler)
                     }
                     try sync.addHTTPClientHandlers()
-                    try sync.addHandler(HTTPConnectionHandler())
+                    let handler = HTTPConnectionHandler()
+                    try sync.addHandler(handler)
+                    handlers.record(channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 }
             }
         do {
             let channel = try await bootstrap.connect(host: url.host, port: url.port).get()
-            let handler = try await channel.eventLoop.submit {
-                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: HTTPConnectionHandler.self), eventLoop: channel.eventLoop)
-            }.get()
+            guard let handler = handlers.handler(of: channel) else {
+                channel.close(promise: nil)
+                throw ToolError(.internalError, "\(peer): the connection has no HTTP handler")
+            }
             return ConnectionPool.Connection(channel: channel, handler: handler)
         } catch let error as ToolError {
             throw error
@@ -185,11 +193,27 @@ public final class BackendHTTPClient: Sendable {
             throw ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
         } catch let error as NIOConnectionError {
             // Errors of the channel initializer (the TLS setup) arrive wrapped per attempt.
-            let inner = error.connectionErrors.lazy.compactMap { $0.error as? ToolError }.first
-            throw inner ?? ToolError(.unreachable, "cannot connect to \(peer): \(error)")
+            if let inner = error.connectionErrors.lazy.compactMap({ $0.error as? ToolError }).first { throw inner }
+            if error.connectionErrors.contains(where: { if case .connectTimeout? = $0.error as? ChannelError { true } else { false } }) {
+                throw ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
+            }
+            throw ToolError(.unreachable, "cannot connect to \(peer): \(error)")
         } catch {
             throw ToolError(.unreachable, "cannot connect to \(peer): \(error)")
         }
+    }
+}
+
+/// The HTTP handler of each connection attempt, by channel.
+private final class HandlerTable: Sendable {
+    private let table = Mutex<[ObjectIdentifier: NIOLoopBound<HTTPConnectionHandler>]>([:])
+
+    func record(_ channel: any Channel, _ handler: NIOLoopBound<HTTPConnectionHandler>) {
+        table.withLock { $0[ObjectIdentifier(channel)] = handler }
+    }
+
+    func handler(of channel: any Channel) -> NIOLoopBound<HTTPConnectionHandler>? {
+        table.withLock { $0[ObjectIdentifier(channel)] }
     }
 }
 
