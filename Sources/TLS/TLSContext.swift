@@ -77,10 +77,12 @@ public final class TLSContext: @unchecked Sendable {
     /// Builds a client context that verifies the server's chain against `caFile`
     /// (nil: the system's default CA paths) and offers ALPN `http/1.1`.
     /// Host name verification and SNI are per connection (`TLSRole.client(serverName:)`).
+    /// `clientCertificate` is presented when a server asks for one (mTLS).
     public static func client(
         caFile: String? = nil,
         verifyPeer: Bool = true,
-        profile: TLSProfile = .intermediate
+        profile: TLSProfile = .intermediate,
+        clientCertificate: (chain: String, key: String)? = nil
     ) throws(TLSError) -> TLSContext {
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_client_method()) else {
@@ -100,6 +102,9 @@ public final class TLSContext: @unchecked Sendable {
                 }
             } else {
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+            }
+            if let clientCertificate {
+                try loadIdentity(ctx, chain: clientCertificate.chain, key: clientCertificate.key)
             }
             // Wire format: length-prefixed protocol names. Note: returns 0 on success.
             let alpn: [UInt8] = [8] + Array("http/1.1".utf8)
@@ -140,7 +145,13 @@ public final class TLSContext: @unchecked Sendable {
             throw .drainingQueue(.fileUnreadable, fallback: "cannot load certificate chain", file: chain)
         }
         guard SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 else {
-            throw .drainingQueue(.fileUnreadable, fallback: "cannot load private key", file: key)
+            // OpenSSL already compares the key with the certificate here.
+            var error = TLSError.drainingQueue(.fileUnreadable, fallback: "cannot load private key", file: key)
+            if error.openSSLReasonCode == X509_R_KEY_VALUES_MISMATCH || error.openSSLReasonCode == X509_R_KEY_TYPE_MISMATCH {
+                error.kind = .keyMismatch
+                error.reason = "private key \(key) does not match the certificate in \(chain): " + error.reason
+            }
+            throw error
         }
         guard SSL_CTX_check_private_key(ctx) == 1 else {
             throw .drainingQueue(

@@ -1,0 +1,185 @@
+import Foundation
+import Synchronization
+import NIOCore
+import Testing
+@testable import TLS
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Live loopback tests: our server role on a real socket against the real `openssl s_client`.
+/// Skipped when the openssl CLI is absent.
+@Suite("Live TLS against openssl s_client", .serialized, .enabled(if: OpenSSLCLI.available, "openssl CLI not installed"))
+struct LiveOpenSSLTests {
+    let fixtures = Fixtures.shared
+
+    func sClient(_ server: LiveEchoServer, _ extra: [String], input: String = "hello BYE\n", holdStdin: Double = 0) throws -> OpenSSLCLI.Output {
+        try OpenSSLCLI.run(
+            ["s_client", "-connect", "127.0.0.1:\(server.port)", "-servername", "localhost",
+             "-CAfile", fixtures.ca, "-verify_return_error", "-brief"] + extra,
+            input: input, holdStdin: holdStdin)
+    }
+
+    @Test("TLS 1.3 succeeds, the chain verifies against the CA, data echoes")
+    func tls13() throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext())
+        defer { server.shutdown() }
+        let out = try sClient(server, ["-tls1_3", "-ign_eof"])
+        #expect(out.stderr.contains("Protocol version: TLSv1.3"), "\(out.all)")
+        #expect(out.stderr.contains("Verification: OK"), "\(out.all)")
+        #expect(out.stdout.contains("hello BYE"), "\(out.all)")
+        #expect(server.handshakes(atLeast: 1) == [.ok])
+    }
+
+    @Test("TLS 1.2 succeeds with an ECDHE AEAD suite")
+    func tls12() throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext())
+        defer { server.shutdown() }
+        let out = try sClient(server, ["-tls1_2", "-ign_eof"])
+        #expect(out.stderr.contains("Protocol version: TLSv1.2"), "\(out.all)")
+        #expect(out.stderr.contains("ECDHE-ECDSA-"), "\(out.all)")
+        #expect(out.stdout.contains("hello BYE"), "\(out.all)")
+        #expect(server.handshakes(atLeast: 1) == [.ok])
+    }
+
+    @Test("TLS 1.0 and 1.1 are refused by the server (RFC 8996)", arguments: ["-tls1", "-tls1_1"])
+    func oldVersionsRefused(flag: String) throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext())
+        defer { server.shutdown() }
+        // SECLEVEL=0 so that the client really offers the old version.
+        let out = try sClient(server, [flag, "-cipher", "DEFAULT@SECLEVEL=0"])
+        #expect(out.status != 0)
+        #expect(!out.stdout.contains("hello BYE"))
+        #expect(server.handshakes(atLeast: 1) == [.unsupportedVersion], "\(out.all)")
+    }
+
+    @Test("The modern profile refuses TLS 1.2")
+    func modernRefusesTLS12() throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext(profile: .modern))
+        defer { server.shutdown() }
+        let out = try sClient(server, ["-tls1_2"])
+        #expect(out.status != 0)
+        #expect(server.handshakes(atLeast: 1) == [.unsupportedVersion], "\(out.all)")
+    }
+
+    @Test("A client offering only weak ciphers is refused", arguments: ["AES128-SHA", "DES-CBC3-SHA:RC4-SHA:AES256-SHA"])
+    func weakCiphersRefused(ciphers: String) throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext())
+        defer { server.shutdown() }
+        let out = try sClient(server, ["-tls1_2", "-cipher", ciphers + "@SECLEVEL=0"])
+        #expect(out.status != 0)
+        #expect(server.handshakes(atLeast: 1) == [.noSharedCipher], "\(out.all)")
+    }
+
+    @Test("ALPN offering only h2 is refused with no_application_protocol (RFC 7301 §3.2)")
+    func alpnH2Refused() throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext())
+        defer { server.shutdown() }
+        let out = try sClient(server, ["-alpn", "h2"])
+        #expect(out.status != 0)
+        #expect(out.all.contains("no application protocol"), "\(out.all)")
+    }
+
+    @Test("Client-initiated renegotiation (TLS 1.2 'R') is refused (SSL_OP_NO_RENEGOTIATION)")
+    func renegotiationRefused() throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext())
+        defer { server.shutdown() }
+        let out = try OpenSSLCLI.run(
+            ["s_client", "-connect", "127.0.0.1:\(server.port)", "-servername", "localhost",
+             "-CAfile", fixtures.ca, "-tls1_2"],
+            input: "R\n", holdStdin: 2)
+        #expect(out.all.contains("RENEGOTIATING"), "\(out.all)")
+        #expect(out.all.contains("no renegotiation"), "\(out.all)")
+    }
+
+    @Test("A client that connects and sends nothing is closed at the handshake deadline")
+    func idleClientClosed() throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext(), handshakeTimeout: .seconds(1))
+        defer { server.shutdown() }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        var limit = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let start = Date()
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, 0)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(n == 0, "expected EOF from the server")
+        #expect(elapsed > 0.8 && elapsed < 3, "closed after \(elapsed) s")
+        #expect(server.handshakes(atLeast: 1) == [.timeout])
+    }
+
+    @Test("mTLS required: s_client without a certificate is refused, with one it is accepted")
+    func mutualTLS() throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext(clientAuth: .required))
+        defer { server.shutdown() }
+        let refused = try sClient(server, ["-tls1_3", "-ign_eof"])
+        #expect(!refused.stdout.contains("hello BYE"))
+        let accepted = try sClient(server, ["-tls1_3", "-ign_eof", "-cert", fixtures.clientChain, "-key", fixtures.clientKey])
+        #expect(accepted.stdout.contains("hello BYE"), "\(accepted.all)")
+        #expect(server.handshakes(atLeast: 2) == [.clientCertRejected, .ok])
+    }
+
+    @Test("Reload under load: connections made while the context is swapped all succeed")
+    func reloadUnderLoad() throws {
+        let reloader = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: fixtures.chain, privateKeyFile: fixtures.key))
+        let server = try LiveEchoServer(contextProvider: { reloader.current })
+        defer { server.shutdown() }
+        let stop = Mutex(false)
+        let reloads = Mutex(0)
+        let thread = Thread {
+            for _ in 0..<10_000 where !stop.withLock({ $0 }) {
+                if case .success = reloader.reload() { reloads.withLock { $0 += 1 } }
+                usleep(2_000)
+            }
+        }
+        thread.start()
+        var failures = 0
+        let attempts = 20
+        for _ in 0..<attempts {
+            let out = try sClient(server, ["-ign_eof"])
+            if !out.stdout.contains("hello BYE") { failures += 1 }
+        }
+        stop.withLock { $0 = true }
+        #expect(failures == 0)
+        #expect(reloads.withLock { $0 } > attempts, "the context must really have been swapped during the run")
+        #expect(server.handshakes(atLeast: attempts) == Array(repeating: .ok, count: attempts))
+    }
+
+    @Test("certs/make-dev-certs.sh makes files our server loads and s_client verifies")
+    func devCertsScript() throws {
+        let script = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("certs/make-dev-certs.sh").path
+        let dir = fixtures.directory + "/script-\(UUID().uuidString)"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script, dir]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let context = try TLSContext.server(TLSServerSettings(
+            certificateChainFile: dir + "/server.pem", privateKeyFile: dir + "/server-key.pem"))
+        let server = try LiveEchoServer(context: context)
+        defer { server.shutdown() }
+        let out = try OpenSSLCLI.run(
+            ["s_client", "-connect", "127.0.0.1:\(server.port)", "-servername", "localhost",
+             "-CAfile", dir + "/ca.pem", "-verify_return_error", "-brief", "-ign_eof"],
+            input: "hello BYE\n")
+        #expect(out.stderr.contains("Verification: OK"), "\(out.all)")
+        #expect(out.stdout.contains("hello BYE"))
+    }
+}

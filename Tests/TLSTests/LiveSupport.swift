@@ -1,0 +1,99 @@
+import Foundation
+import NIOCore
+import NIOPosix
+@testable import TLS
+
+/// A tiny TLS echo server on 127.0.0.1 (random port) built from `TLSHandler`, for live tests
+/// with the real `openssl s_client`. A line containing "BYE" makes it close (with close_notify).
+final class LiveEchoServer: Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let channel: any Channel
+    let observer = RecordingObserver()
+    var port: Int { channel.localAddress!.port! }
+
+    convenience init(context: TLSContext, handshakeTimeout: TimeAmount = .seconds(10)) throws {
+        try self.init(contextProvider: { context }, handshakeTimeout: handshakeTimeout)
+    }
+
+    /// `contextProvider` is asked once per accepted connection (as the real server asks its reloader).
+    init(contextProvider: @escaping @Sendable () -> TLSContext, handshakeTimeout: TimeAmount = .seconds(10)) throws {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let observer = self.observer
+        channel = try ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { child in
+                child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandlers([
+                        TLSHandler(context: contextProvider(), role: .server, handshakeTimeout: handshakeTimeout, observer: observer),
+                        EchoHandler(),
+                    ])
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+    }
+
+    func shutdown() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// Waits (bounded) until the observer has seen `count` handshakes.
+    func handshakes(atLeast count: Int, within seconds: Double = 5) -> [TLSHandshakeResult] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while observer.all.count < count && Date() < deadline { usleep(10_000) }
+        return observer.all
+    }
+}
+
+final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        let bye = String(buffer: bytes).contains("BYE")
+        context.writeAndFlush(data, promise: nil)
+        if bye { context.close(promise: nil) }
+    }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Runs the `openssl` CLI with a time limit. `input` is written to stdin; stdin is closed
+/// after `holdStdin` seconds.
+struct OpenSSLCLI {
+    static let path = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+    static var available: Bool { path != nil }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var all: String { stdout + "\n" + stderr }
+    }
+
+    static func run(_ arguments: [String], input: String = "", holdStdin: Double = 0, timeout: Double = 15) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path!)
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let done = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in done.signal() }
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        if holdStdin > 0 { usleep(useconds_t(holdStdin * 1_000_000)) }
+        try? stdin.fileHandleForWriting.close()
+        if done.wait(timeout: .now() + timeout) == .timedOut {
+            process.terminate()
+            _ = done.wait(timeout: .now() + 2)
+        }
+        let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return Output(status: process.terminationStatus, stdout: out, stderr: err)
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import NIOCore
+import Synchronization
+import Testing
+@testable import TLS
+
+@Suite("TLSContext, dev certificates and reload")
+struct TLSContextTests {
+    let fixtures = Fixtures.shared
+
+    @Test("A key that does not match the certificate is refused, naming the file and OpenSSL's reason")
+    func keyMismatch() throws {
+        let wrongKey = fixtures.directory + "/" + DevCertificates.caKeyFileName
+        let settings = TLSServerSettings(certificateChainFile: fixtures.chain, privateKeyFile: wrongKey)
+        let error = try #require(throws: TLSError.self) { try TLSContext.server(settings) }
+        #expect(error.kind == .keyMismatch)
+        #expect(error.file == wrongKey)
+        #expect(error.description.contains(wrongKey))
+        #expect(error.description.contains("key values mismatch"))
+    }
+
+    @Test("A missing certificate file is refused with the path and the system's reason")
+    func missingFile() throws {
+        let settings = TLSServerSettings(certificateChainFile: "/nonexistent/chain.pem", privateKeyFile: fixtures.key)
+        let error = try #require(throws: TLSError.self) { try TLSContext.server(settings) }
+        #expect(error.kind == .fileUnreadable)
+        #expect(error.description.contains("/nonexistent/chain.pem"))
+        #expect(error.description.contains("No such file"))
+    }
+
+    @Test("A file that is not PEM is refused with OpenSSL's reason")
+    func notPEM() throws {
+        let path = fixtures.directory + "/garbage.pem"
+        try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: path))
+        let settings = TLSServerSettings(certificateChainFile: path, privateKeyFile: fixtures.key)
+        let error = try #require(throws: TLSError.self) { try TLSContext.server(settings) }
+        #expect(error.kind == .fileUnreadable)
+        #expect(error.file == path)
+        #expect(error.reason.contains("no start line") || error.reason.contains("PEM"))
+    }
+
+    @Test("mTLS without a CA file is a configuration error")
+    func mTLSNeedsCA() throws {
+        let settings = TLSServerSettings(
+            certificateChainFile: fixtures.chain, privateKeyFile: fixtures.key, clientAuth: .required)
+        let error = try #require(throws: TLSError.self) { try TLSContext.server(settings) }
+        #expect(error.kind == .contextSetup)
+    }
+
+    @Test("notAfter of the leaf is exposed (for mcp_tls_cert_not_after_seconds)")
+    func notAfter() throws {
+        let context = try fixtures.serverContext()
+        let notAfter = try #require(context.certificateNotAfter)
+        let expected = Date().timeIntervalSince1970 + 365 * 86_400
+        #expect(abs(notAfter - expected) < 2 * 86_400)
+    }
+
+    @Test("DevCertificates.ensure is idempotent and writes keys mode 0600")
+    func devCertificatesIdempotent() throws {
+        let before = try String(contentsOfFile: fixtures.chain, encoding: .utf8)
+        let paths = try DevCertificates.ensure(directory: fixtures.directory)
+        #expect(paths.chain == fixtures.chain)
+        #expect(try String(contentsOfFile: fixtures.chain, encoding: .utf8) == before)
+        let attributes = try FileManager.default.attributesOfItem(atPath: fixtures.key)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+
+    @Test("Reload: a change is picked up; a broken file keeps the old context; a fix is picked up")
+    func reload() throws {
+        let dir = fixtures.directory + "/reload-\(UUID().uuidString)"
+        let (chain, key, _) = try DevCertificates.ensure(directory: dir)
+        let outcomes = OutcomeLog()
+        let reloader = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key),
+            pollInterval: .milliseconds(10), observer: { outcomes.append($0) })
+        let first = reloader.current
+        #expect(reloader.poll().map { _ in true } == nil, "nothing changed")
+
+        // Write-then-rename a key that does not match: refused, old context kept.
+        let good = try Data(contentsOf: URL(fileURLWithPath: key))
+        let otherKey = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + DevCertificates.caKeyFileName))
+        try otherKey.write(to: URL(fileURLWithPath: key + ".new"))
+        #expect(rename(key + ".new", key) == 0)
+        let failed = try #require(reloader.poll())
+        guard case .failure(let error) = failed else { Issue.record("expected failure"); return }
+        #expect(error.kind == .keyMismatch)
+        #expect(reloader.current === first)
+        #expect(reloader.poll().map { _ in true } == nil, "no retry until the files change again")
+
+        // Put the right key back (new inode): picked up.
+        try good.write(to: URL(fileURLWithPath: key + ".new"))
+        #expect(rename(key + ".new", key) == 0)
+        let fixed = try #require(reloader.poll())
+        guard case .success(let context) = fixed else { Issue.record("expected success"); return }
+        #expect(reloader.current === context)
+        #expect(context !== first)
+        #expect(outcomes.count == 2)
+    }
+
+    @Test("A live connection keeps the context it started with across a reload")
+    func liveConnectionKeepsContext() throws {
+        let reloader = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: fixtures.chain, privateKeyFile: fixtures.key))
+        let pair = try Pair(serverContext: reloader.current, clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        _ = reloader.reload()
+        try pair.client.writeAndFlush(ByteBuffer(string: "after reload")).wait()
+        try pair.pump()
+        #expect(pair.serverRecorder.text == "after reload")
+    }
+}
+
+
+final class OutcomeLog: Sendable {
+    private let items = Mutex<[Result<TLSContext, TLSError>]>([])
+    func append(_ item: Result<TLSContext, TLSError>) { items.withLock { $0.append(item) } }
+    var count: Int { items.withLock { $0.count } }
+}

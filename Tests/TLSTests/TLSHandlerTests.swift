@@ -1,0 +1,306 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+@testable import TLS
+
+/// In-memory back-to-back tests: our server role against our client role, no sockets.
+@Suite("TLSHandler back to back")
+struct TLSHandlerTests {
+    let fixtures = Fixtures.shared
+
+    @Test("Handshake completes, TLS 1.3, ALPN http/1.1 (RFC 7301 §3.2), observer sees ok")
+    func handshake() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        #expect(pair.serverRecorder.events == [.handshakeCompleted(alpn: "http/1.1")])
+        #expect(pair.clientRecorder.events == [.handshakeCompleted(alpn: "http/1.1")])
+        #expect(pair.serverHandler.negotiatedProtocol == "TLSv1.3")
+        #expect(pair.serverObserver.all == [.ok])
+        #expect(pair.clientObserver.all == [.ok])
+        #expect(pair.serverRecorder.errors.isEmpty && pair.clientRecorder.errors.isEmpty)
+    }
+
+    @Test("Application data flows both ways, including multi-record payloads (RFC 8446 §5.1)")
+    func dataBothWays() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        try pair.client.writeAndFlush(ByteBuffer(string: "ping")).wait()
+        try pair.pump()
+        #expect(pair.serverRecorder.text == "ping")
+        let big = String(repeating: "0123456789abcdef", count: 6_400)  // 100 KiB: 7 records
+        try pair.server.writeAndFlush(ByteBuffer(string: big)).wait()
+        try pair.pump()
+        #expect(pair.clientRecorder.text == big)
+    }
+
+    @Test("Writes made before the handshake finishes are sent after it")
+    func writeBeforeHandshake() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        let written = pair.client.writeAndFlush(ByteBuffer(string: "early"))
+        try pair.handshake()
+        try written.wait()
+        #expect(pair.serverRecorder.text == "early")
+    }
+
+    @Test("Every byte split into its own read: handshake and data still work")
+    func oneByteSplits() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake(chunk: 1)
+        #expect(pair.serverObserver.all == [.ok])
+        try pair.client.writeAndFlush(ByteBuffer(string: "split into single bytes")).wait()
+        try pair.pump(chunk: 1)
+        #expect(pair.serverRecorder.text == "split into single bytes")
+    }
+
+    @Test("close() sends close_notify; the peer answers with its own and closes (RFC 8446 §6.1)")
+    func closeNotify() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        try pair.client.close().wait()
+        try pair.pump()
+        #expect(pair.serverRecorder.events.contains(.closeNotifyReceived))
+        #expect(!pair.server.isActive)
+        #expect(pair.serverRecorder.errors.isEmpty)
+    }
+
+    @Test("Half-closure: close(mode: .output) sends close_notify, the server may still answer")
+    func halfClose() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.server.syncOptions!.setOption(.allowRemoteHalfClosure, value: true)
+        try pair.handshake()
+        try pair.client.writeAndFlush(ByteBuffer(string: "request")).wait()
+        try pair.client.close(mode: .output).wait()
+        #expect(pair.clientOutput.outputClosed)
+        try pair.pump()
+        #expect(pair.serverRecorder.text == "request")
+        #expect(pair.serverRecorder.events.contains(.closeNotifyReceived))
+        #expect(pair.serverRecorder.inputClosed)
+        #expect(pair.server.isActive)
+        try pair.server.writeAndFlush(ByteBuffer(string: "response")).wait()
+        try pair.pump()
+        #expect(pair.clientRecorder.text == "response")
+    }
+
+    @Test("A TCP EOF without close_notify after the handshake is a ragged EOF (RFC 8446 §6.1)")
+    func raggedEOF() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        pair.server.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.uncleanShutdown])
+        #expect(!pair.server.isActive)
+    }
+
+    @Test("Channel going inactive without close_notify is also reported as unclean")
+    func raggedEOFInactive() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        pair.server.pipeline.fireChannelInactive()
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.uncleanShutdown])
+    }
+
+    @Test("A handshake cut off mid-ClientHello is a truncated handshake, counted as closed")
+    func truncatedHandshake() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        var hello = try #require(try pair.client.readOutbound(as: ByteBuffer.self))
+        let part = hello.readSlice(length: 20)!
+        try pair.server.writeInbound(part)
+        #expect(pair.server.isActive)
+        pair.server.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.handshakeTruncated])
+        #expect(pair.serverObserver.all == [.closed])
+        #expect(!pair.server.isActive)
+    }
+
+    @Test("Plain HTTP sent to the TLS port fails the handshake with a protocol error")
+    func garbage() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.server.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        let errors = pair.serverRecorder.tlsErrors
+        #expect(errors.map(\.kind) == [.handshakeFailed])
+        #expect(errors.first?.reason.contains("http request") == true)
+        #expect(pair.serverObserver.all == [.protocolError])
+        #expect(!pair.server.isActive)
+    }
+
+    @Test("Random bytes instead of a ClientHello are refused")
+    func randomGarbage() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.server.writeInbound(ByteBuffer(bytes: (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }))
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.handshakeFailed])
+        #expect(!pair.server.isActive)
+    }
+
+    @Test("Garbage after the handshake is a protocol error (bad record MAC / record layer)")
+    func garbageAfterHandshake() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        try pair.server.writeInbound(ByteBuffer(bytes: [0x17, 0x03, 0x03, 0x00, 0x20] + Array(repeating: 0xAB, count: 32)))
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.protocolError])
+        #expect(!pair.server.isActive)
+    }
+
+    @Test("A client that sends nothing is closed at the handshake deadline, not before")
+    func handshakeTimeout() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            handshakeTimeout: .seconds(10))
+        defer { pair.finish() }
+        pair.server.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(pair.server.isActive)
+        pair.server.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!pair.server.isActive)
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.handshakeTimeout])
+        #expect(pair.serverObserver.all == [.timeout])
+    }
+
+    @Test("The deadline is cancelled once the handshake completes")
+    func noTimeoutAfterHandshake() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            handshakeTimeout: .seconds(1))
+        defer { pair.finish() }
+        try pair.handshake()
+        pair.server.embeddedEventLoop.advanceTime(by: .seconds(5))
+        #expect(pair.server.isActive)
+        #expect(pair.serverObserver.all == [.ok])
+    }
+
+    @Test("Unsent ciphertext above half the cap holds back reads; above the cap writes fail")
+    func backpressure() throws {
+        let cap = 64 * 1024
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            maxBufferedCiphertext: cap)
+        defer { pair.finish() }
+        try pair.handshake()
+        let chunk = ByteBuffer(repeating: 0x61, count: 24 * 1024)
+        // Unflushed writes stay "unsent" in EmbeddedChannel: 2 x 24 KiB passes half the cap.
+        _ = pair.server.write(chunk)
+        _ = pair.server.write(chunk)
+        let readsBefore = pair.serverReads.reads
+        pair.server.read()
+        #expect(pair.serverReads.reads == readsBefore, "read must be held back")
+        // A third 24 KiB write would pass 64 KiB: refused, connection closed.
+        let third = pair.server.write(chunk)
+        #expect(throws: TLSError.self) { try third.wait() }
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.bufferLimitExceeded])
+        #expect(!pair.server.isActive)
+    }
+
+    @Test("Held-back reads resume once the peer has taken the ciphertext")
+    func backpressureResumes() throws {
+        let cap = 64 * 1024
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            maxBufferedCiphertext: cap)
+        defer { pair.finish() }
+        try pair.handshake()
+        _ = pair.server.write(ByteBuffer(repeating: 0x61, count: 40 * 1024))
+        let readsBefore = pair.serverReads.reads
+        pair.server.read()
+        #expect(pair.serverReads.reads == readsBefore)
+        pair.server.flush()
+        #expect(pair.serverReads.reads == readsBefore + 1)
+        #expect(pair.server.isActive)
+    }
+
+    @Test("Too much plaintext written before the handshake is refused")
+    func pendingWriteCap() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            maxBufferedCiphertext: 32 * 1024)
+        defer { pair.finish() }
+        let ok = pair.server.write(ByteBuffer(repeating: 1, count: 30 * 1024))
+        let refused = pair.server.write(ByteBuffer(repeating: 1, count: 4 * 1024))
+        #expect(throws: TLSError.self) { try refused.wait() }
+        try pair.handshake()
+        pair.server.flush()
+        try ok.wait()
+    }
+
+    @Test("Wrong host name: the client refuses the server certificate (RFC 6125 §6)")
+    func wrongHostname() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            serverName: "example.com")
+        defer { pair.finish() }
+        try pair.handshake()
+        #expect(pair.clientRecorder.tlsErrors.map(\.kind) == [.handshakeFailed])
+        #expect(pair.clientRecorder.tlsErrors.first?.reason.contains("hostname mismatch") == true)
+        #expect(pair.clientObserver.all == [.peerCertRejected])
+        #expect(!pair.client.isActive)
+        #expect(!pair.serverObserver.all.contains(.ok))
+    }
+
+    @Test("IP literal as server name is checked against the IP SANs")
+    func ipServerName() throws {
+        let ok = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(), serverName: "127.0.0.1")
+        defer { ok.finish() }
+        try ok.handshake()
+        #expect(ok.clientObserver.all == [.ok])
+        let bad = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(), serverName: "10.1.2.3")
+        defer { bad.finish() }
+        try bad.handshake()
+        #expect(bad.clientObserver.all == [.peerCertRejected])
+    }
+
+    @Test("A server whose chain does not lead to the client's CA is refused")
+    func unknownCA() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(ca: fixtures.otherCA))
+        defer { pair.finish() }
+        try pair.handshake()
+        #expect(pair.clientObserver.all == [.peerCertRejected])
+        #expect(pair.clientRecorder.tlsErrors.first?.reason.contains("certificate verify failed") == true)
+    }
+
+    @Test("mTLS required: no client certificate is refused, a CA-issued one is accepted")
+    func mutualTLS() throws {
+        let refused = try Pair(
+            serverContext: fixtures.serverContext(clientAuth: .required), clientContext: fixtures.clientContext())
+        defer { refused.finish() }
+        try refused.handshake()
+        #expect(refused.serverObserver.all == [.clientCertRejected])
+        #expect(!refused.server.isActive)
+
+        let accepted = try Pair(
+            serverContext: fixtures.serverContext(clientAuth: .required),
+            clientContext: fixtures.clientContext(identity: true))
+        defer { accepted.finish() }
+        try accepted.handshake()
+        #expect(accepted.serverObserver.all == [.ok])
+    }
+
+    @Test("mTLS optional: a client without a certificate is accepted")
+    func mutualTLSOptional() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(clientAuth: .optional), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        #expect(pair.serverObserver.all == [.ok])
+    }
+
+    @Test("A write after our close_notify fails with writeAfterClose")
+    func writeAfterCloseNotify() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        _ = pair.server.close(mode: .output)
+        let write = pair.server.writeAndFlush(ByteBuffer(string: "late"))
+        #expect(throws: TLSError(kind: .writeAfterClose, reason: "close_notify already sent")) { try write.wait() }
+    }
+}
