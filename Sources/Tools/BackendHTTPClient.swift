@@ -121,13 +121,20 @@ public final class BackendHTTPClient: Sendable {
         let promise = eventLoop.makePromise(of: ExchangeResult.self)
         let details = exchange(promise)
         let handler = connection.handler
-        eventLoop.execute { handler.value.start(head: head, body: body, exchange: details) }
         let peer = details.peer
+        // The deadline is armed before the request leaves, and a deadline already passed
+        // (a slow connect) never sends it.
         let timer = eventLoop.scheduleTask(deadline: deadline) {
             promise.fail(ToolError(.timeout, "\(peer) did not answer within \(timeout)"))
             channel.close(promise: nil)
         }
         defer { timer.cancel() }
+        if NIODeadline.now() >= deadline {
+            promise.fail(ToolError(.timeout, "\(peer) did not answer within \(timeout)"))
+            channel.close(promise: nil)
+        } else {
+            eventLoop.execute { handler.value.start(head: head, body: body, exchange: details) }
+        }
         let result: ExchangeResult
         do {
             result = try await withTaskCancellationHandler {
