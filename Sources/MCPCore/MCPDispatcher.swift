@@ -63,6 +63,7 @@ public final class MCPDispatcher: Sendable {
     public let configuration: Configuration
     public let registry: ToolRegistry
     let observer: (any MCPObserver)?
+    let admission: (any CallAdmission)?
     let logger: Logger
 
     /// Methods reported by name in metrics; anything else is `other`, so a client cannot
@@ -71,10 +72,11 @@ public final class MCPDispatcher: Sendable {
         "initialize", "ping", "server/discover", "tools/list", "tools/call", "logging/setLevel",
     ]
 
-    public init(configuration: Configuration, registry: ToolRegistry, observer: (any MCPObserver)? = nil, logger: Logger = Logger(label: "mcp.dispatcher")) {
+    public init(configuration: Configuration, registry: ToolRegistry, observer: (any MCPObserver)? = nil, admission: (any CallAdmission)? = nil, logger: Logger = Logger(label: "mcp.dispatcher")) {
         self.configuration = configuration
         self.registry = registry
         self.observer = observer
+        self.admission = admission
         self.logger = logger
     }
 
@@ -304,6 +306,18 @@ public final class MCPDispatcher: Sendable {
             return .success(ToolResult.error("Invalid arguments for \(tool.name): \(problem)").json)
         }
 
+        // Caps on concurrent and frequent calls: a protocol-level refusal (the call never
+        // ran), carrying the HTTP status and Retry-After for transports that have them.
+        var release: (@Sendable () -> Void)?
+        if let admission {
+            switch admission.admit(caller: session.principal?.name, tool: tool.name) {
+            case .admitted(let done): release = done
+            case .refused(let message, let status, let retryAfter):
+                return .failure(JSONRPCError(id: id, code: .serverError, message: message,
+                                             data: ["httpStatus": .int(Int64(status)), "retryAfter": .int(Int64(retryAfter))]))
+            }
+        }
+        defer { release?() }
         let context = makeContext(for: tool, request: request, session: session, outbound: outbound, stateless: stateless)
         let timeout = tool.timeout ?? configuration.defaultToolTimeout
         let handler = tool.handler

@@ -14,6 +14,17 @@ enum HTTPReplies {
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serialized())))
     }
 
+    /// A JSON-RPC answer whose error names an HTTP status (a call refused at a cap) is
+    /// sent with that status and Retry-After; everything else is 200.
+    static func rpcAnswer(_ value: JSONValue, headers: HTTPFields = [:]) -> Response {
+        if let data = value["error"]?["data"], let status = data["httpStatus"]?.intValue {
+            var fields = headers
+            if let retry = data["retryAfter"]?.intValue { fields[.retryAfter] = String(retry) }
+            return json(value, status: HTTPResponse.Status(code: Int(status)), headers: fields)
+        }
+        return json(value, headers: headers)
+    }
+
     static func rpcError(_ status: HTTPResponse.Status, _ code: JSONRPCErrorCode, _ message: String, id: JSONRPCID? = nil, data: JSONValue? = nil, headers: HTTPFields = [:]) -> Response {
         json(JSONRPCError(id: id, code: code, message: message, data: data).response, status: status, headers: headers)
     }

@@ -119,12 +119,21 @@ struct GoAPITransport: Sendable {
         if case .parseError(let error) = frame {
             return HTTPReplies.json(error.response, status: .badRequest)
         }
-        guard let bytes = await dispatcher.handle(bytes: body.readableBytesView, session: session, outbound: DiscardingOutbound()) else {
-            return HTTPReplies.empty(.accepted)
+        switch frame {
+        case .single(let message):
+            guard let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) else {
+                return HTTPReplies.empty(.accepted)
+            }
+            return HTTPReplies.rpcAnswer(response)
+        case .batch(let messages):
+            var responses: [JSONValue] = []
+            for message in messages {
+                if let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) { responses.append(response) }
+            }
+            return responses.isEmpty ? HTTPReplies.empty(.accepted) : HTTPReplies.json(.array(responses))
+        case .parseError(let error):
+            return HTTPReplies.json(error.response, status: .badRequest)
         }
-        var fields: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
-        fields[.contentLength] = String(bytes.count)
-        return Response(status: .ok, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// `GET /api/mcp/v1/tools`: `{"tools":[…],"count":N}`.

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
@@ -94,9 +95,47 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.onOversizedHeaders = onOversizedHeaders
     }
 
+    /// Set once a request was refused: the rest of the connection's input is dropped.
+    private var refusing = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { deadlines.headReceived() }
+        if refusing { return }
+        if case .head(let head) = unwrapInboundIn(data) {
+            deadlines.headReceived()
+            if let problem = Self.framingProblem(head.headerFields) {
+                refuse(context: context, status: .badRequest, reason: problem)
+                return
+            }
+        }
         context.fireChannelRead(data)
+    }
+
+    /// Request smuggling patterns (RFC 9112 §6.1, §6.3): a message framed both by
+    /// Content-Length and Transfer-Encoding, conflicting lengths, or a transfer coding
+    /// other than a lone `chunked` is refused and the connection closed, so no two parsers
+    /// can disagree about where it ends.
+    static func framingProblem(_ fields: HTTPFields) -> String? {
+        let lengths = fields[values: .contentLength]
+        let codings = fields[values: .transferEncoding]
+        if !codings.isEmpty && !lengths.isEmpty { return "both Content-Length and Transfer-Encoding" }
+        if Set(lengths).count > 1 || lengths.contains(where: { $0.contains(",") && Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }).count > 1 }) {
+            return "conflicting Content-Length values"
+        }
+        if !codings.isEmpty && (codings.count != 1 || codings[0].trimmingCharacters(in: .whitespaces).lowercased() != "chunked") {
+            return "unsupported Transfer-Encoding"
+        }
+        return nil
+    }
+
+    private func refuse(context: ChannelHandlerContext, status: HTTPResponse.Status, reason: String) {
+        refusing = true
+        deadlines.cancel()
+        let body = #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Bad Request: \#(reason)"}}"#
+        let head = HTTPResponse(status: status, headerFields: [.connection: "close", .contentType: "application/json", .contentLength: String(body.utf8.count)])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(ByteBuffer(string: body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -115,7 +115,7 @@ struct StreamableHTTPTransport: Sendable {
         sessions.setBusy(id, 1)
         let sessions = self.sessions
         let single = requests.count == 1 && invalid.isEmpty && messages.count == 1
-        if options.responseMode == .sse, single {
+        if single, wantsStream(requests[0]) {
             return sseAnswer(requests[0], session: session, context: context) { sessions.setBusy(id, -1) }
         }
         defer { sessions.setBusy(id, -1) }
@@ -126,7 +126,7 @@ struct StreamableHTTPTransport: Sendable {
             }
         }
         if responses.isEmpty { return HTTPReplies.empty(.accepted) }
-        return HTTPReplies.json(single || responses.count == 1 && messages.count == 1 ? responses[0] : .array(responses))
+        return HTTPReplies.rpcAnswer(single || responses.count == 1 && messages.count == 1 ? responses[0] : .array(responses))
     }
 
     /// The stateless revision: no session, headers must agree with the body.
@@ -172,7 +172,7 @@ struct StreamableHTTPTransport: Sendable {
         rpc.params["_meta"] = .object(meta)
 
         let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
-        if options.responseMode == .sse {
+        if wantsStream(rpc) {
             return sseAnswer(rpc, session: session, context: context) {}
         }
         let response = await dispatcher.handle(request: rpc, session: session, outbound: DiscardingOutbound())
@@ -184,7 +184,14 @@ struct StreamableHTTPTransport: Sendable {
         case JSONRPCErrorCode.unsupportedProtocolVersion.rawValue?: return HTTPReplies.json(response, status: .badRequest)
         default: _ = id
         }
-        return HTTPReplies.json(response)
+        return HTTPReplies.rpcAnswer(response)
+    }
+
+    /// Whether to answer on an event stream: always in `sse` mode, and in `json` mode for a
+    /// request that asked for progress, which only a stream can carry (the server may
+    /// choose per request: 2025-11-25 transports.mdx "Sending Messages to the Server").
+    private func wantsStream(_ rpc: JSONRPCRequest) -> Bool {
+        options.responseMode == .sse || (rpc.method == "tools/call" && rpc.meta?["progressToken"] != nil)
     }
 
     /// Answers one request on its own SSE stream: its progress and log notifications first,

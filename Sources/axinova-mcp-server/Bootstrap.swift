@@ -35,19 +35,31 @@ struct Bootstrap {
                 "version": .string(identity.version),
                 "uptime_seconds": .double((ContinuousClock.now - started).secondsDouble),
                 "protocol_versions": .array(ProtocolVersion.all.map(JSONValue.string)),
-                "tools": .int(Int64(catalogue.count + 1)),
+                "tools": .int(Int64(catalogue.count + 2)),
                 "transport": .string(stdio ? "stdio" : "https"),
             ]
             for (key, value) in live.snapshot() { object[key] = value }
             return object
         }
-        let registry = ToolRegistry([status] + catalogue)
-            .filtered(readOnly: config.tools.readOnly, enabled: config.tools.enabled.isEmpty ? [] : config.tools.enabled + ["server_status"], disabled: config.tools.disabled)
+        let probeNames = [("grafana", "grafana_get_health"), ("prometheus", "prometheus_health"), ("portainer", "portainer_get_status"),
+                          ("silverbullet", "silverbullet_list_pages"), ("vikunja", "vikunja_list_projects")]
+        let probes = probeNames.compactMap { backend, name in catalogue.first { $0.name == name }.map { (backend: backend, tool: $0) } }
+        let builtins = [status, BuiltinTools.checkBackends(probes: probes)]
+        let registry = ToolRegistry(builtins + catalogue)
+            // The catalogue applied tools.enabled/disabled (with globs) already; built-ins
+            // can be switched off by exact name.
+            .filtered(readOnly: config.tools.readOnly, disabled: config.tools.disabled)
         let dispatcher = MCPDispatcher(
             configuration: .init(
                 identity: identity, pageSize: config.server.pageSize, defaultToolTimeout: config.timeout.operation.duration,
                 jsonLimits: .init(maxDepth: config.server.maxJsonDepth, maxBytes: Int(config.server.maxBody.bytes))),
-            registry: registry, observer: stdio ? nil : MetricsObserver(metrics: metrics), logger: logger)
+            registry: registry, observer: stdio ? nil : MetricsObserver(metrics: metrics),
+            admission: stdio ? nil : ToolCallAdmission(
+                maxInFlightPerToken: config.limits.maxInflightPerToken, globalMaximum: config.limits.maxInflightPerToken * 64,
+                toolRate: SharedRateLimiter(name: "tool", ratePerSecond: config.limits.toolRate, burst: config.limits.toolBurst,
+                                            capacity: config.limits.keyTableCapacity, metrics: metrics),
+                metrics: metrics),
+            logger: logger)
 
         if stdio {
             logger.info("serving MCP over stdio", metadata: ["tools": "\(registry.count)"])

@@ -2,7 +2,9 @@ import Testing
 @testable import Config
 
 /// Decoding YAML into `AppConfig`: types, strictness, and the exact error form
-/// `file:line:column: key.path: expected <what>, found <what>`.
+/// `file:line:column: key.path: expected <what>, found <what>` (issue 2, section 2).
+/// Scalars resolve by the YAML 1.2.2 core schema (§10.3.2), narrowed: booleans are only
+/// `true`/`false`, quoted scalars are always strings.
 @Suite struct DecodingTests {
     func loadError(_ yaml: String, environment: [String: String] = [:], overrides: [String] = []) -> String? {
         do {
@@ -58,10 +60,10 @@ import Testing
     }
 
     @Test func unknownKeyIsRefusedAtTheKey() {
-        #expect(loadError("server:\n  prot: 1\n") == "c.yaml:2:3: server.prot: expected a known key, found unknown key \"prot\"")
+        #expect(loadError("server:\n  prot: 1\n") == "c.yaml:2:3: server.prot: expected a known key (did you mean \"port\"?), found unknown key \"prot\"")
         #expect(loadError("srv: {}\n") == "c.yaml:1:1: srv: expected a known key, found unknown key \"srv\"")
         // camelCase spellings of known keys are not keys.
-        #expect(loadError("server:\n  httpPort: 1\n") == "c.yaml:2:3: server.httpPort: expected a known key, found unknown key \"httpPort\"")
+        #expect(loadError("server:\n  httpPort: 1\n") == "c.yaml:2:3: server.httpPort: expected a known key (did you mean \"http_port\"?), found unknown key \"httpPort\"")
         #expect(loadError("auth:\n  tokens:\n    - name: a\n      env: A\n      scope: [read]\n") == "c.yaml:5:7: auth.tokens[0].scope: expected a known key, found unknown key \"scope\"")
     }
 

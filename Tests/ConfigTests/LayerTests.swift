@@ -113,7 +113,9 @@ import Testing
             "APP_SERVER__ALLOWED_ORIGINS": "https://a.example, https://b.example",
             "APP_LIMITS__TRUSTED_PROXIES": "",
             "APP_TOOLS__DISABLED": "grafana_query",
+            "APP_TOOLS__ENABLED": "[a, b]",
         ])
+        #expect(config.tools.enabled == ["a", "b"])
         #expect(config.server.allowedOrigins == ["https://a.example", "https://b.example"])
         #expect(config.limits.trustedProxies == [])
         #expect(config.tools.disabled == ["grafana_query"])
@@ -123,13 +125,16 @@ import Testing
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER__PORT": "x"]) }
             == "env APP_SERVER__PORT: server.port: expected an integer, found string \"x\"")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER__PROT": "1"]) }
-            == "env APP_SERVER__PROT: server.prot: expected a known key, found unknown key \"prot\"")
+            == "env APP_SERVER__PROT: server.prot: expected a known key (did you mean \"port\"?), found unknown key \"prot\"")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER__SSE_ENABLED": "yes"]) }
             == "env APP_SERVER__SSE_ENABLED: server.sse_enabled: expected a boolean (true or false), found string \"yes\"")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER___PORT": "1"]) }
             == "env APP_SERVER___PORT: expected APP_<SECTION>__<KEY> with letters, digits and single underscores, found a malformed name")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER": "1", "APP_SERVER__PORT": "2"]) }
             == "env APP_SERVER__PORT: server.port: expected a setting that does not conflict with another one, found a parent key set to a value")
+        // Lists of mappings cannot be written as variables; the error says so at the list.
+        #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_AUTH__TOKENS__0__NAME": "a"]) }
+            == "env APP_AUTH__TOKENS__0__NAME: auth.tokens: expected a list, found a mapping")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_LIMITS__TRUSTED_PROXIES": "10.0.0.0/8,bad"]) }
             == "env APP_LIMITS__TRUSTED_PROXIES: limits.trusted_proxies[1]: expected a CIDR such as 10.0.0.0/8 or 2001:db8::/32, found string \"bad\"")
     }

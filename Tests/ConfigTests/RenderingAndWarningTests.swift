@@ -26,6 +26,8 @@ import Testing
         #expect(reloaded == config)
         #expect(text.contains("  tokens:\n    - name: a\n      sha256: \"\"\n      env: TOKEN_A\n"))
         #expect(AppConfig.defaultsYAML.hasPrefix("server:\n  name: axinova-mcp-server\n"))
+        // Words YAML 1.1 reads as booleans stay quoted for other tools.
+        #expect(AppConfig.defaultsYAML.contains("  client_auth: \"off\"\n"))
         #expect(try ConfigLoader.load(yaml: AppConfig.defaultsYAML) == AppConfig())
     }
 
@@ -60,6 +62,29 @@ import Testing
         #expect(warnings.contains("limits.request_rate is 0: that rate limit is disabled"))
         #expect(warnings.contains("limits.connection_rate_per_ip is 0: that rate limit is disabled"))
         #expect(!warnings.joined().contains("tiny-pw-1"))
+    }
+
+    @Test func expiredTokensWarnWithAnInjectedClock() throws {
+        let config = try ConfigLoader.load(yaml: """
+        tls: {cert_file: /c.pem, key_file: /k.pem}
+        auth:
+          tokens:
+            - {name: old, env: A, expires: "2026-01-01T00:00:00Z"}
+            - {name: new, env: B, expires: "2027-01-01T00:00:00Z"}
+        """)
+        let january2026 = RFC3339.parse("2026-01-01T00:00:00Z")!
+        #expect(config.warnings(now: january2026 - 1) == [])
+        #expect(config.warnings(now: january2026) == ["auth.tokens[0] (old) expired at 2026-01-01T00:00:00Z: it is refused"])
+        #expect(config.warnings() == [])
+    }
+
+    @Test func unknownKeySuggestions() {
+        #expect(KnownKeys.distance("prot", "port") == 1)
+        #expect(KnownKeys.distance("httpport", "http_port") == 1)
+        #expect(KnownKeys.distance("", "abc") == 3)
+        #expect(KnownKeys.nearest("prot", in: ["port", "host"]) == "port")
+        #expect(KnownKeys.nearest("nope", in: ["name"]) == nil)
+        #expect(KnownKeys.nearest("max_conections", in: ["max_connections", "max_handshakes"]) == "max_connections")
     }
 
     @Test func safeConfigurationHasNoWarnings() throws {

@@ -29,9 +29,20 @@ import Testing
         #expect(fileError == "c.yaml:2:10: grafana.token: expected a string, found a list")
         let mappingError = loadError("server:\n  api_token: {a: \(secretValue)}\n")
         #expect(mappingError == "c.yaml:2:14: server.api_token: expected a string, found a mapping")
-        // A scalar secret in a list position: only its kind is shown.
-        let listError = loadError("prometheus:\n  password: 12345\n  url: 5\n")
-        #expect(listError == "c.yaml:3:8: prometheus.url: expected an http:// or https:// URL, found integer 5")
+        // Errors on other keys next to a secret do not show it.
+        let siblingError = loadError("prometheus:\n  password: \(secretValue)\n  url: 5\n")
+        #expect(siblingError == "c.yaml:3:8: prometheus.url: expected an http:// or https:// URL, found integer 5")
+    }
+
+    /// An invalid secret value is reported by kind only, in every layer.
+    @Test func invalidSecretValuesAreRedacted() {
+        #expect(loadError("grafana:\n  token: \"\(secretValue) \"\n")
+            == "c.yaml:2:10: grafana.token: expected a secret without surrounding whitespace or line breaks, found <redacted string>")
+        #expect(loadError("", environment: ["APP_SERVER__API_TOKEN": secretValue + "\n"])
+            == "env APP_SERVER__API_TOKEN: server.api_token: expected a secret without surrounding whitespace or line breaks, found <redacted string>")
+        #expect(loadError("", overrides: ["prometheus.password= \(secretValue)"])
+            == "--set prometheus.password=<redacted>: prometheus.password: expected a secret without surrounding whitespace or line breaks, found <redacted string>")
+        #expect(loadError("vikunja:\n  token: 123456789 \n") == nil)
     }
 
     @Test func validationAndTypeErrorsOnSecretScalarsShowOnlyTheKind() {

@@ -2,7 +2,9 @@ import Testing
 @testable import Config
 
 /// The libyaml event stream -> YAMLNode tree, with positions, and every hostile input
-/// refused with a positioned error.
+/// refused with a positioned error. YAML 1.2.2: §6.9.2 (anchors, aliases: refused),
+/// §9.2 (streams of several documents: refused), §3.2.1.1 (unique mapping keys),
+/// §5.1 (printable character set), §6.8.1 (tags: core schema only, §10.3).
 @Suite struct YAMLParserTests {
     func parseError(_ text: String, limits: YAMLLimits = YAMLLimits()) -> String? {
         do {
@@ -95,6 +97,10 @@ import Testing
         } catch {
             #expect(error.description == "t.yaml:1:1: expected printable text, found control character U+7F")
         }
+        // Escapes cannot smuggle them in either.
+        #expect(parseError("tls:\n  cert_file: \"/etc/x\\0.pem\"\n") == "t.yaml:2:14: tls.cert_file: expected printable text, found a control character in a quoted scalar")
+        #expect(parseError("a: \"\\e[31m\"\n") == "t.yaml:1:4: a: expected printable text, found a control character in a quoted scalar")
+        #expect(parseError("a: \"tab\\there\\nline\"\n") == nil)
         // Tabs and CRLF line ends are text.
         #expect(parseError("a: 1\r\nb: \"x\ty\"\r\n") == nil)
     }

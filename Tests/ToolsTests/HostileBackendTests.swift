@@ -60,6 +60,24 @@ import Testing
         await streamed.stop()
     }
 
+    /// RFC 9112 section 7.1: chunked bodies count against the cap as they arrive.
+    @Test func chunkedBodyOverTheCapIsRefused() async throws {
+        let chunk = "1000\r\n" + String(repeating: "b", count: 4096) + "\r\n"
+        let fake = try await FakeBackend.start { _ in
+            .raw(Array(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk + "0\r\n\r\n").utf8))
+        }
+        #expect(await call(grafana(fake), "grafana_get_health").error?.kind == .tooLarge)
+        await fake.stop()
+    }
+
+    @Test func hugeResponseHeadersAreRefused() async throws {
+        let header = "X-Junk: " + String(repeating: "j", count: 200_000) + "\r\n"
+        let fake = try await FakeBackend.start { _ in .raw(Array(("HTTP/1.1 200 OK\r\n" + header + "Content-Length: 2\r\n\r\n{}").utf8)) }
+        let error = await call(grafana(fake), "grafana_get_health").error
+        #expect(error?.kind == .badResponse, "\(error?.message ?? "no error")")
+        await fake.stop()
+    }
+
     @Test func largeResultUnderTheCapIsTruncatedWithANote() async throws {
         let items = (0..<200).map { "{\"uid\":\"d\($0)\"}" }.joined(separator: ",")
         let fake = try await FakeBackend.start { _ in .json("[\(items)]") }

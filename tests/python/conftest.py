@@ -59,7 +59,8 @@ def start_server(server_bin, *extra) -> RunningServer:
     args = [server_bin, "--config-dir", str(ROOT / "config"),
             "--set", f"server.port={port}", "--set", f"server.http_port={ops_port}",
             "--set", "tls.enabled=false", "--set", "server.sse_enabled=true",
-            "--set", "limits.request_rate=1000", "--set", "limits.request_burst=1000", *extra]
+            "--set", "limits.request_rate=1000", "--set", "limits.request_burst=1000",
+            "--set", "limits.connection_rate_per_ip=1000", "--set", "limits.connection_burst_per_ip=1000", *extra]
     env = dict(os.environ, APP_SERVER__API_TOKEN=TOKEN)
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 20
@@ -76,15 +77,23 @@ def start_server(server_bin, *extra) -> RunningServer:
     raise RuntimeError("server did not become ready within 20 s")
 
 
+@pytest.fixture(scope="session")
+def fake_grafana():
+    from fake_backends import start_fake_grafana
+    server = start_fake_grafana()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
 @pytest.fixture(scope="module")
-def server(server_bin):
-    s = start_server(server_bin)
+def server(server_bin, fake_grafana):
+    s = start_server(server_bin, "--set", f"grafana.url={fake_grafana}", "--set", "server.page_size=3")
     yield s
     s.stop()
 
 
 @pytest.fixture(scope="module")
-def sse_server(server_bin):
-    s = start_server(server_bin, "--set", "server.response_mode=sse")
+def sse_server(server_bin, fake_grafana):
+    s = start_server(server_bin, "--set", "server.response_mode=sse", "--set", f"grafana.url={fake_grafana}", "--set", "server.page_size=3")
     yield s
     s.stop()

@@ -16,8 +16,23 @@ pytestmark = pytest.mark.anyio
 async def exercise(session):
     init = await session.initialize()
     assert init.serverInfo.name == "axinova-mcp-server"
-    tools = await session.list_tools()
-    assert "server_status" in [t.name for t in tools.tools]
+    names, cursor = [], None
+    for _ in range(20):
+        page = await session.list_tools(cursor=cursor)
+        names += [t.name for t in page.tools]
+        cursor = page.nextCursor
+        if not cursor:
+            break
+    assert len(names) > 3 and len(names) == len(set(names))
+    assert {"server_status", "server_check_backends", "grafana_get_health"} <= set(names)
+    updates = []
+
+    async def on_progress(progress, total, message):
+        updates.append((progress, total, message))
+
+    checked = await session.call_tool("server_check_backends", {}, progress_callback=on_progress)
+    assert checked.isError is False and checked.structuredContent["healthy"] is True
+    assert updates and updates[-1][0] == 1.0
     result = await session.call_tool("server_status", {})
     assert result.isError is False
     await session.send_ping()

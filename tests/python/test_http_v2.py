@@ -23,8 +23,25 @@ def http_client(server):
 
 
 async def exercise(client, legacy: bool):
-    tools = await client.list_tools()
-    assert "server_status" in [t.name for t in tools.tools]
+    # 2025-11-25 server/utilities/pagination.mdx: follow nextCursor to the end.
+    names, cursor = [], None
+    for _ in range(20):
+        page = await client.list_tools(cursor=cursor)
+        names += [t.name for t in page.tools]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert len(names) > 3 and len(names) == len(set(names))  # more than one page of 3, no repeats
+    assert {"server_status", "server_check_backends", "grafana_get_health"} <= set(names)
+    # 2025-11-25 basic/utilities/progress.mdx: progress for a request with a progressToken.
+    updates = []
+
+    async def on_progress(progress, total, message):
+        updates.append((progress, total, message))
+
+    checked = await client.call_tool("server_check_backends", {}, progress_callback=on_progress)
+    assert checked.is_error is False and checked.structured_content["healthy"] is True
+    assert updates and updates[-1][0] == updates[-1][1] == 1.0 and "grafana" in updates[-1][2]
     result = await client.call_tool("server_status", {})
     assert result.is_error is False
     assert result.structured_content["name"] == "axinova-mcp-server"

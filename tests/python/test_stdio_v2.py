@@ -12,7 +12,7 @@ if not version("mcp").startswith("2."):
 
 from mcp import Client, StdioServerParameters  # noqa: E402
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore:ping is removed")]
 
 
 def params(server_bin, *extra):

@@ -85,8 +85,13 @@ final class NodeDecoder: Decoder {
         }
     }
 
+    /// `a, b,c` or `[a, b, c]` -> three plain scalars; empty (or `[]`) -> no items.
     static func commaSeparatedItems(_ text: String, origin: ConfigOrigin) -> [YAMLNode] {
-        let parts = text.isEmpty ? [] : text.split(separator: ",", omittingEmptySubsequences: false)
+        var body = Substring(text).trimmingPrefixAndSuffixSpaces()
+        if body.hasPrefix("["), body.hasSuffix("]"), body.count >= 2 {
+            body = body.dropFirst().dropLast().trimmingPrefixAndSuffixSpaces()
+        }
+        let parts = body.isEmpty ? [] : body.split(separator: ",", omittingEmptySubsequences: false)
         return parts.map { YAMLNode.scalar(String($0.trimmingPrefixAndSuffixSpaces()), origin: origin) }
     }
 

@@ -73,12 +73,14 @@ public enum ConfigLoader {
     }
 
     static func build(fileLayers: [YAMLNode], environment: [String: String], overrides: [String]) throws(ConfigError) -> AppConfig {
-        var merged = defaultsTree
+        let defaults = defaultsTree
+        var merged = defaults
         for layer in fileLayers {
             merged = YAMLTreeMerge.merge(merged, layer)
         }
         merged = YAMLTreeMerge.merge(merged, try EnvironmentLayer.tree(from: environment))
         merged = YAMLTreeMerge.merge(merged, try OverrideLayer.tree(from: overrides))
+        try KnownKeys.check(merged, against: defaults)
         let config = try YAMLNodeDecoder.decode(AppConfig.self, from: merged)
         try config.validate(against: merged)
         return config

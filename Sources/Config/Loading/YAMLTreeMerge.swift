@@ -20,33 +20,24 @@ enum YAMLTreeMerge {
 
     /// Sets `path` to `value` inside the mapping `root`, creating mappings on the way; a
     /// scalar or list in the way is a conflict between two settings of the same layer.
-    static func set(_ value: YAMLNode, at path: [String], in root: inout YAMLNode) throws(ConfigError) {
+    static func set(_ value: YAMLNode, at path: [String], in root: inout YAMLNode, parents: [String] = []) throws(ConfigError) {
         guard let first = path.first else { return }
         guard case var .mapping(entries) = root.kind else {
             throw ConfigError(
-                origin: value.origin, path: ConfigKeyPath.render(path),
+                origin: value.origin, path: ConfigKeyPath.render(parents + path),
                 expected: "a setting that does not conflict with another one", found: "a parent key set to a value"
             )
         }
         let position = entries.firstIndex { $0.key == first }
-        if path.count == 1 {
-            if let position {
-                entries[position].value = value
-            } else {
-                entries.append(.init(key: first, keyOrigin: value.origin, value: value))
-            }
+        var child = value
+        if path.count > 1 {
+            child = position.map { entries[$0].value } ?? .emptyMapping(origin: value.origin)
+            try set(value, at: Array(path.dropFirst()), in: &child, parents: parents + [first])
+        }
+        if let position {
+            entries[position].value = child
         } else {
-            var child = position.map { entries[$0].value } ?? .emptyMapping(origin: value.origin)
-            do {
-                try set(value, at: Array(path.dropFirst()), in: &child)
-            } catch {
-                throw ConfigError(origin: error.origin, path: ConfigKeyPath.render(Array(path.prefix(1))) + (error.path.isEmpty ? "" : "." + error.path), expected: error.expected, found: error.found)
-            }
-            if let position {
-                entries[position].value = child
-            } else {
-                entries.append(.init(key: first, keyOrigin: value.origin, value: child))
-            }
+            entries.append(.init(key: first, keyOrigin: value.origin, value: child))
         }
         root.kind = .mapping(entries)
     }

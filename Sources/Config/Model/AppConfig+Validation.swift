@@ -125,6 +125,20 @@ extension AppConfig {
         check(timeout.operation.milliseconds > 0, "timeout.operation", positive)
         check(tools.maxResultBytes.bytes > 0, "tools.max_result_bytes", positive)
 
+        // Secrets pasted with a trailing newline or space never match; say so without
+        // printing them.
+        let secrets: [(String, String)] = [
+            (server.apiToken, "server.api_token"), (grafana.token, "grafana.token"), (portainer.token, "portainer.token"),
+            (silverbullet.token, "silverbullet.token"), (vikunja.token, "vikunja.token"),
+            (prometheus.token, "prometheus.token"), (prometheus.password, "prometheus.password"),
+        ]
+        for (value, path) in secrets {
+            let clean = !value.unicodeScalars.contains { $0 == "\n" || $0 == "\r" }
+                && value.unicodeScalars.first?.properties.isWhitespace != true
+                && value.unicodeScalars.last?.properties.isWhitespace != true
+            check(clean, path, "a secret without surrounding whitespace or line breaks")
+        }
+
         let backends: [(String, String)] = [
             (grafana.url, "grafana"), (portainer.url, "portainer"), (silverbullet.url, "silverbullet"),
             (vikunja.url, "vikunja"), (prometheus.url, "prometheus"),

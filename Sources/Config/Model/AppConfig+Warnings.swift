@@ -1,7 +1,8 @@
 extension AppConfig {
     /// Settings that load but are unsafe, one sentence each, for the startup log and
-    /// `check-config`. Never contains a secret value.
-    public func warnings() -> [String] {
+    /// `check-config`. Never contains a secret value. With `now` (seconds since 1970,
+    /// injected so tests need no clock), tokens already expired are reported too.
+    public func warnings(now: Int64? = nil) -> [String] {
         var result: [String] = []
         if !tls.enabled && server.allowPlaintext && !NetworkSyntax.isLoopback(server.host) {
             result.append("server.host \(server.host) serves MCP without TLS (tls.enabled false, server.allow_plaintext true): bearer tokens cross the network in cleartext")
@@ -27,6 +28,13 @@ extension AppConfig {
         ]
         for (value, key) in rates where value == 0 {
             result.append("\(key) is 0: that rate limit is disabled")
+        }
+        if let now {
+            for (index, token) in auth.tokens.enumerated() {
+                if let expiry = token.expiresAt, expiry <= now {
+                    result.append("auth.tokens[\(index)] (\(token.name)) expired at \(token.expires): it is refused")
+                }
+            }
         }
         return result
     }

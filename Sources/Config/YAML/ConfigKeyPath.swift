@@ -36,7 +36,9 @@ enum ConfigKeyPath {
     /// Renders `["auth", "tokens", "0", "name"]` as `auth.tokens[0].name`.
     static func render(_ components: [String]) -> String {
         var result = ""
-        for component in components {
+        for full in components {
+            // A hostile document can use a megabyte-long key: keep error lines short.
+            let component = full.utf8.count > 64 ? String(full.prefix(64)) + "..." : full
             if let first = component.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") {
                 result += "[\(component)]"
             } else {

@@ -74,7 +74,7 @@ public enum YAMLParser {
                     column = 1
                     continue
                 }
-                if (value < 0x20 && value != 0x09 && value != 0x0D) || value == 0x7F || (0x80...0x9F).contains(value) {
+                if isControl(value) && value != 0x0D {
                     let name = value == 0 ? "a NUL byte" : "control character U+\(String(value, radix: 16, uppercase: true))"
                     throw ConfigError(
                         origin: .file(name: file, line: line, column: column), path: "",
@@ -93,6 +93,11 @@ public enum YAMLParser {
         }
     }
 
+    /// C0 and C1 control characters other than tab and line feed, and DEL.
+    static func isControl(_ value: UInt32) -> Bool {
+        (value < 0x20 && value != 0x09 && value != 0x0A) || value == 0x7F || (0x80...0x9F).contains(value)
+    }
+
     static func syntaxError(_ parser: yaml_parser_t, file: String) -> ConfigError {
         let problem = parser.problem.map { String(cString: $0) } ?? "an unreadable document"
         var found = "a syntax error: \(problem)"
@@ -108,11 +113,26 @@ public enum YAMLParser {
     }
 }
 
-/// The event-stream-to-tree state: a stack of open collections.
+/// The event-stream-to-tree state: a stack of open collections. Frames are classes so
+/// that appending to the open collection never copies it (a 1 MiB list stays linear).
 private struct TreeBuilder {
-    enum Frame {
-        case sequence(items: [YAMLNode], origin: ConfigOrigin)
-        case mapping(entries: [YAMLNode.Entry], origin: ConfigOrigin, pendingKey: (String, ConfigOrigin)?, seen: [String: Int])
+    final class Frame {
+        let origin: ConfigOrigin
+        let isMapping: Bool
+        var items: [YAMLNode] = []
+        var entries: [YAMLNode.Entry] = []
+        var pendingKey: (String, ConfigOrigin)?
+        /// Key -> line of its first occurrence, for the duplicate-key check.
+        var seen: [String: Int] = [:]
+
+        init(origin: ConfigOrigin, isMapping: Bool) {
+            self.origin = origin
+            self.isMapping = isMapping
+        }
+
+        var node: YAMLNode {
+            YAMLNode(isMapping ? .mapping(entries) : .sequence(items), origin: origin)
+        }
     }
 
     let file: String
@@ -130,13 +150,17 @@ private struct TreeBuilder {
         .file(name: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
     }
 
+    var pathComponents: [String] {
+        stack.compactMap { $0.isMapping ? $0.pendingKey?.0 : String($0.items.count) }
+    }
+
     /// The key path of the value about to be added, for error messages.
     var path: String { ConfigKeyPath.render(pathComponents) }
 
     /// True when the next node would be a mapping key.
     var expectsKey: Bool {
-        if case let .mapping(_, _, pending, _)? = stack.last { return pending == nil }
-        return false
+        guard let top = stack.last else { return false }
+        return top.isMapping && top.pendingKey == nil
     }
 
     func error(_ mark: yaml_mark_t, _ expected: String, _ found: String) -> ConfigError {
@@ -164,27 +188,27 @@ private struct TreeBuilder {
             try refuseAnchor(scalar.anchor, mark)
             let tag = try coreTag(scalar.tag, mark, allowed: [.str, .int, .bool, .float, .null])
             let value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
+            // Escapes (`"\0"`, `"\e"`) can put control characters into a value that the
+            // raw-text check never saw: a NUL would cut a path short in open(2).
+            if value.unicodeScalars.contains(where: { YAMLParser.isControl($0.value) }) {
+                throw error(mark, "printable text", "a control character in a quoted scalar")
+            }
             let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE && tag == nil
             try add(YAMLNode(.scalar(.init(value, isPlain: plain, tag: tag)), origin: origin(mark)), mark)
             return false
         case YAML_SEQUENCE_START_EVENT:
             try refuseAnchor(event.data.sequence_start.anchor, mark)
             _ = try coreTag(event.data.sequence_start.tag, mark, allowed: [.seq])
-            try open(.sequence(items: [], origin: origin(mark)), mark, kind: "a list")
+            try open(Frame(origin: origin(mark), isMapping: false), mark, kind: "a list")
             return false
         case YAML_MAPPING_START_EVENT:
             try refuseAnchor(event.data.mapping_start.anchor, mark)
             _ = try coreTag(event.data.mapping_start.tag, mark, allowed: [.map])
-            try open(.mapping(entries: [], origin: origin(mark), pendingKey: nil, seen: [:]), mark, kind: "a mapping")
+            try open(Frame(origin: origin(mark), isMapping: true), mark, kind: "a mapping")
             return false
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return false }
-            switch frame {
-            case let .sequence(items, origin):
-                try add(YAMLNode(.sequence(items), origin: origin), mark)
-            case let .mapping(entries, origin, _, _):
-                try add(YAMLNode(.mapping(entries), origin: origin), mark)
-            }
+            try add(frame.node, mark)
             return false
         default:
             throw error(mark, "a known YAML event", "event \(event.type.rawValue)")
@@ -201,8 +225,7 @@ private struct TreeBuilder {
         guard let tag else { return nil }
         let text = String(cString: tag)
         guard let core = YAMLNode.CoreTag(rawValue: text), allowed.contains(core) else {
-            let shown = text.utf8.count > 64 ? String(text.prefix(64)) + "..." : text
-            throw error(mark, "no tag or a core schema tag that fits the node", "tag \"\(shown)\"")
+            throw error(mark, "no tag or a core schema tag that fits the node", "tag \(ScalarResolution.quote(ScalarResolution.shorten(text)))")
         }
         return core
     }
@@ -218,43 +241,29 @@ private struct TreeBuilder {
     }
 
     mutating func add(_ node: YAMLNode, _ mark: yaml_mark_t) throws(ConfigError) {
-        guard let top = stack.popLast() else {
+        guard let top = stack.last else {
             root = node
             return
         }
-        switch top {
-        case .sequence(var items, let origin):
-            items.append(node)
-            stack.append(.sequence(items: items, origin: origin))
-        case .mapping(var entries, let origin, let pending, var seen):
-            if let (key, keyOrigin) = pending {
-                entries.append(.init(key: key, keyOrigin: keyOrigin, value: node))
-                stack.append(.mapping(entries: entries, origin: origin, pendingKey: nil, seen: seen))
-            } else {
-                guard case let .scalar(scalar) = node.kind else {
-                    stack.append(top)
-                    throw error(mark, "a scalar key", "a collection")
-                }
-                if let firstLine = seen[scalar.value] {
-                    stack.append(top)
-                    let shown = ConfigKeyPath.render(pathComponents + [scalar.value])
-                    throw ConfigError(
-                        origin: node.origin, path: shown,
-                        expected: "unique keys", found: "a duplicate key (first at line \(firstLine))"
-                    )
-                }
-                if case let .file(_, line, _) = node.origin { seen[scalar.value] = line }
-                stack.append(.mapping(entries: entries, origin: origin, pendingKey: (scalar.value, node.origin), seen: seen))
-            }
+        guard top.isMapping else {
+            top.items.append(node)
+            return
         }
-    }
-
-    var pathComponents: [String] {
-        stack.compactMap { frame in
-            switch frame {
-            case let .sequence(items, _): String(items.count)
-            case let .mapping(_, _, pending, _): pending?.0
-            }
+        if let (key, keyOrigin) = top.pendingKey {
+            top.entries.append(.init(key: key, keyOrigin: keyOrigin, value: node))
+            top.pendingKey = nil
+            return
         }
+        guard case let .scalar(scalar) = node.kind else {
+            throw error(mark, "a scalar key", "a collection")
+        }
+        if let firstLine = top.seen[scalar.value] {
+            throw ConfigError(
+                origin: node.origin, path: ConfigKeyPath.render(pathComponents + [scalar.value]),
+                expected: "unique keys", found: "a duplicate key (first at line \(firstLine))"
+            )
+        }
+        if case let .file(_, line, _) = node.origin { top.seen[scalar.value] = line }
+        top.pendingKey = (scalar.value, node.origin)
     }
 }

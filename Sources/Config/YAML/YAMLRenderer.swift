@@ -69,8 +69,10 @@ enum YAMLRenderer {
         return safe ? name : ScalarResolution.quote(name)
     }
 
-    /// Letters, digits, `.`, `_`, `-`, `/`, starting with a letter or digit.
+    /// Letters, digits, `.`, `_`, `-`, `/`, starting with a letter or digit, and not a
+    /// word YAML 1.1 tools would read as a boolean or null (`off`, `yes`, ...).
     private static func isPlainSafe(_ text: String) -> Bool {
+        if ["y", "n", "yes", "no", "on", "off", "true", "false", "null"].contains(text.lowercased()) { return false }
         guard let first = text.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic || ("0"..."9").contains(first) else {
             return false
         }

@@ -1,0 +1,11 @@
+/// `tools`: which tools are registered and how large a result may be.
+public struct ToolsConfig: Codable, Sendable, Equatable {
+    /// Tool names to register; empty = all.
+    public var enabled: [String] = []
+    public var disabled: [String] = []
+    /// Register only tools annotated read-only.
+    public var readOnly = false
+    public var maxResultBytes = ByteSize.mebibytes(1)
+
+    public init() {}
+}

@@ -1,0 +1,12 @@
+/// Decides whether a tool call may start: the server plugs in its per-token in-flight cap
+/// and per-tool rate limit here, so the dispatcher stays free of policy.
+public protocol CallAdmission: Sendable {
+    /// `caller` is the token name (nil for stdio). A refusal names the HTTP status the
+    /// transport should use (429 for this client's limit, 503 for global overload).
+    func admit(caller: String?, tool: String) -> CallAdmissionDecision
+}
+
+public enum CallAdmissionDecision: Sendable {
+    case admitted(release: @Sendable () -> Void)
+    case refused(message: String, httpStatus: Int, retryAfterSeconds: Int)
+}

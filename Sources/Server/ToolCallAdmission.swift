@@ -1,0 +1,36 @@
+import Foundation
+import MCPCore
+import Prometheus
+import RateLimit
+import Synchronization
+
+/// The server's tool-call policy: at most `maxInFlightPerToken` calls running per token
+/// (and `globalMaximum` in all), and optionally a per-token, per-tool GCRA rate.
+public final class ToolCallAdmission: CallAdmission {
+    private let inFlight: Mutex<ConcurrencyLimiter<String>>
+    private let toolRate: SharedRateLimiter?
+    private let metrics: ServerMetrics?
+
+    public init(maxInFlightPerToken: Int, globalMaximum: Int, toolRate: SharedRateLimiter?, metrics: ServerMetrics?) {
+        inFlight = Mutex(ConcurrencyLimiter(perKeyMaximum: max(1, maxInFlightPerToken), globalMaximum: max(1, globalMaximum)))
+        self.toolRate = toolRate
+        self.metrics = metrics
+    }
+
+    public func admit(caller: String?, tool: String) -> CallAdmissionDecision {
+        let key = caller ?? "anonymous"
+        if let toolRate, case .deny(let retryAfter) = toolRate.decide("\(key)\u{1F}\(tool)") {
+            let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))
+            return .refused(message: "Rate limit for \(tool) exceeded; retry after \(seconds) s", httpStatus: 429, retryAfterSeconds: seconds)
+        }
+        switch inFlight.withLock({ $0.acquire(key) }) {
+        case .acquired:
+            return .admitted(release: { [self] in inFlight.withLock { $0.release(key) } })
+        case .rejected(let rejection):
+            metrics?.counter(.inflightRejected).increment()
+            return rejection == .global
+                ? .refused(message: "Server busy: too many tool calls in flight; retry later", httpStatus: 503, retryAfterSeconds: 2)
+                : .refused(message: "Too many tool calls in flight for this token", httpStatus: 429, retryAfterSeconds: 1)
+        }
+    }
+}

@@ -1,0 +1,242 @@
+"""Raw HTTP checks of every status code and every Go-server API shape.
+
+Clauses: 2025-11-25 basic/transports.mdx (Streamable HTTP: Accept, 202, sessions, 404,
+Origin 403, protocol version 400, DELETE); 2026-07-28 basic/transports/streamable-http.mdx
+(Mcp-Method/Mcp-Name -32020, 404 for an unknown method); 2024-11-05 basic/transports.mdx
+(HTTP+SSE: endpoint event, 202, POST /sse 405); reference/seed-interface.md (Go APIs);
+RFC 6750 §3 (401 challenge); RFC 6585 §5 (431); RFC 9110 §15.5.14 (413).
+"""
+import http.client
+import json
+import socket
+from importlib.metadata import version
+
+import pytest
+
+if not version("mcp").startswith("2."):
+    pytest.skip("raw HTTP checks run once, in the mcp 2.x environment", allow_module_level=True)
+
+from conftest import TOKEN, start_server  # noqa: E402
+
+ACCEPT = "application/json, text/event-stream"
+
+
+def request(server, method, path, body=None, headers=None, auth=True):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    h = {"Accept": ACCEPT, "Content-Type": "application/json"}
+    if auth:
+        h["Authorization"] = f"Bearer {TOKEN}"
+    h.update(headers or {})
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+    conn.request(method, path, body=data, headers=h)
+    r = conn.getresponse()
+    payload = r.read()
+    conn.close()
+    return r, payload
+
+
+def rpc(payload):
+    return json.loads(payload)
+
+
+def initialize(server):
+    r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                              "params": {"protocolVersion": "2025-11-25", "capabilities": {}}})
+    assert r.status == 200
+    return r.getheader("Mcp-Session-Id")
+
+
+def test_auth_statuses(server):
+    r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "ping"}, auth=False)
+    assert r.status == 401 and r.getheader("WWW-Authenticate") == 'Bearer realm="mcp"'
+    assert rpc(body)["error"] == {"code": -32000, "message": "Missing Authorization header"}
+    r, body = request(server, "POST", "/mcp", {}, headers={"Authorization": "Basic abc"}, auth=False)
+    assert r.status == 401 and rpc(body)["error"]["message"] == "Invalid Authorization header format"
+    r, body = request(server, "POST", "/mcp", {}, headers={"Authorization": "Bearer nope"}, auth=False)
+    assert r.status == 401 and 'error="invalid_token"' in r.getheader("WWW-Authenticate")
+    assert rpc(body)["error"]["message"] == "Invalid API token"
+
+
+def test_streamable_statuses(server):
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}
+    r, _ = request(server, "POST", "/mcp", init, headers={"Accept": "application/json"})
+    assert r.status == 406
+    r, _ = request(server, "POST", "/mcp", init, headers={"Content-Type": "text/plain"})
+    assert r.status == 415
+    r, body = request(server, "POST", "/mcp", b'{"jsonrpc":')
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32700 and rpc(body)["id"] is None
+    r, _ = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    assert r.status == 400  # no session id
+    r, _ = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers={"Mcp-Session-Id": "unknown"})
+    assert r.status == 404
+    r, body = request(server, "POST", "/mcp", init, headers={"MCP-Protocol-Version": "1999-01-01"})
+    assert r.status == 400
+    r, _ = request(server, "POST", "/mcp", init, headers={"Origin": "https://evil.example"})
+    assert r.status == 403
+
+    sid = initialize(server)
+    assert sid and all(0x21 <= ord(c) <= 0x7E for c in sid) and len(sid) >= 32
+    h = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-11-25"}
+    r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=h)
+    assert r.status == 202 and body == b""
+    r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, headers=h)
+    assert r.status == 200 and "tools" in rpc(body)["result"]
+    r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 4, "method": "nope"}, headers=h)
+    assert r.status == 200 and rpc(body)["error"]["code"] == -32601
+    r, _ = request(server, "DELETE", "/mcp", headers=h)
+    assert r.status == 204
+    r, _ = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 5, "method": "tools/list"}, headers=h)
+    assert r.status == 404
+    r, _ = request(server, "DELETE", "/mcp", headers=h)
+    assert r.status == 404
+
+
+def test_body_cap(server_bin):
+    s = start_server(server_bin, "--set", "server.max_body=1KiB")
+    try:
+        big = {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 4000}}
+        r, body = request(s, "POST", "/mcp", big)
+        assert r.status == 413
+        # A chunked body is capped while streaming, too.
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        conn.putrequest("POST", "/mcp")
+        for k, v in {"Accept": ACCEPT, "Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}",
+                     "Transfer-Encoding": "chunked"}.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        chunk = json.dumps(big).encode()
+        conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk))
+        assert conn.getresponse().status == 413
+    finally:
+        s.stop()
+
+
+def test_header_caps(server):
+    r, _ = request(server, "GET", "/mcp", headers={"X-Big": "a" * 40000})
+    assert r.status == 431
+    many = {f"X-H{i}": "v" for i in range(200)}
+    r, _ = request(server, "GET", "/mcp", headers=many)
+    assert r.status == 431
+
+
+def test_smuggling_refused(server):
+    auth = f"Authorization: Bearer {TOKEN}\r\nAccept: {ACCEPT}\r\nContent-Type: application/json\r\n".encode()
+    for raw in [
+        b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+        b"POST /mcp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        b"POST /mcp HTTP/1.1\r\nHost: x\r\n" + auth + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET /mcp HTTP/1.1\r\nHost: x\r\n X-Folded: obs-fold\r\n\r\n",
+    ]:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(raw)
+            assert s.recv(100).startswith(b"HTTP/1.1 400")
+
+
+def test_stateless_2026(server):
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}
+    h = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "server_status"}
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "server_status", "arguments": {}, "_meta": meta}}
+    r, body = request(server, "POST", "/mcp", call, headers=h)
+    assert r.status == 200 and rpc(body)["result"]["resultType"] == "complete"
+    # Base64 sentinel form of Mcp-Name (2026-07-28 "Value Encoding").
+    r, body = request(server, "POST", "/mcp", call, headers={**h, "Mcp-Name": "=?base64?c2VydmVyX3N0YXR1cw==?="})
+    assert r.status == 200
+    r, body = request(server, "POST", "/mcp", call, headers={**h, "Mcp-Name": "other"})
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32020
+    r, body = request(server, "POST", "/mcp", call, headers={**h, "Mcp-Method": "tools/list"})
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32020
+    r, body = request(server, "POST", "/mcp", call, headers={"MCP-Protocol-Version": "2026-07-28"})
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32020
+    unknown = {"jsonrpc": "2.0", "id": 2, "method": "nope/nope", "params": {"_meta": meta}}
+    r, body = request(server, "POST", "/mcp", unknown, headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "nope/nope"})
+    assert r.status == 404 and rpc(body)["error"]["code"] == -32601
+    r, _ = request(server, "GET", "/mcp", headers={"MCP-Protocol-Version": "2026-07-28"})
+    assert r.status == 405
+
+
+def test_legacy_sse_statuses(server):
+    r, _ = request(server, "POST", "/sse", {"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert r.status == 405
+    r, _ = request(server, "POST", "/messages", {"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert r.status == 400
+    r, _ = request(server, "POST", "/messages?sessionId=unknown", {"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert r.status == 404
+
+
+def read_events(resp, count):
+    events, current = [], {}
+    while len(events) < count:
+        line = resp.fp.readline().decode().rstrip("\r\n")
+        if line == "":
+            if current:
+                events.append(current)
+                current = {}
+            continue
+        if line.startswith(":"):
+            continue
+        key, _, value = line.partition(": ")
+        current[key] = value
+    return events
+
+
+@pytest.mark.parametrize("path", ["/sse", "/api/mcp/v1/sse"])
+def test_sse_stream_events(server, path):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}", "Accept": "text/event-stream"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.getheader("Content-Type") == "text/event-stream"
+    assert resp.getheader("Cache-Control") == "no-store" and resp.getheader("X-Accel-Buffering") == "no"
+    events = read_events(resp, 2 if path.startswith("/api") else 1)
+    assert events[0]["event"] == "endpoint" and events[0]["data"].startswith("/messages?sessionId=")
+    if path.startswith("/api"):
+        assert events[1]["event"] == "connected" and "clientId" in json.loads(events[1]["data"])
+    endpoint = events[0]["data"]
+    r, body = request(server, "POST", endpoint, {"jsonrpc": "2.0", "id": 7, "method": "initialize",
+                                                 "params": {"protocolVersion": "2024-11-05", "capabilities": {}}})
+    assert r.status == 202
+    message = read_events(resp, 1)[0]
+    assert message["event"] == "message" and json.loads(message["data"])["id"] == 7
+    conn.close()
+
+
+def test_go_api_shapes(server):
+    r, body = request(server, "GET", "/api/mcp/v1/tools")
+    data = rpc(body)
+    assert r.status == 200 and data["count"] == len(data["tools"]) and data["count"] >= 1
+    r, body = request(server, "POST", "/api/mcp/v1/call", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert r.status == 200 and rpc(body)["result"]["tools"]
+    r, body = request(server, "POST", "/api/mcp/v1/call", {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                                                           "params": {"name": "server_status", "arguments": {}}})
+    result = rpc(body)["result"]
+    assert r.status == 200 and result["isError"] is False
+    assert json.loads(result["content"][0]["text"])["name"] == "axinova-mcp-server"  # real JSON, not %v
+    r, body = request(server, "POST", "/api/mcp/v1/call", {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                                                           "params": {"name": "server_status", "arguments": {"x": 1}}})
+    assert r.status == 200 and rpc(body)["result"]["isError"] is True  # never HTTP 500
+    r, body = request(server, "POST", "/api/mcp/v1/call", b"{oops")
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32700
+    r, _ = request(server, "GET", "/api/mcp/v1/call")
+    assert r.status == 405
+    r, body = request(server, "POST", "/api/mcp/v1/sse/rpc", {"jsonrpc": "2.0", "id": 4, "method": "tools/list"})
+    assert r.status == 200 and rpc(body)["id"] == 4
+    r, body = request(server, "POST", "/api/mcp/v1/call", {"jsonrpc": "2.0", "method": "initialized"})
+    assert r.status == 202
+
+
+def test_ops_listener(server):
+    import urllib.request
+    with urllib.request.urlopen(f"{server.ops}/health") as r:
+        h = json.loads(r.read())
+        assert h["status"] == "healthy" and h["service"] == "axinova-mcp-server" and isinstance(h["timestamp"], int)
+    with urllib.request.urlopen(f"{server.ops}/ready") as r:
+        assert json.loads(r.read()) == {"status": "ready"}
+    with urllib.request.urlopen(f"{server.ops}/status") as r:
+        s = json.loads(r.read())
+        assert {"version", "protocol", "mode"} <= s.keys()
+    with urllib.request.urlopen(f"{server.ops}/metrics") as r:
+        text = r.read().decode()
+        for name in ["mcp_rpc_requests_total", "mcp_server_uptime_seconds", "mcp_tools_registered_total",
+                     "mcp_connections_active", "mcp_sessions_max", "mcp_http_responses_total"]:
+            assert name in text, name
