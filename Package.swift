@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(
             name: "ToolsTests",
             dependencies: [
-                "Tools", "MCPCore",
+                "Tools", "MCPCore", "TLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -11,6 +11,7 @@ struct Backend: Sendable {
     let client: BackendHTTPClient
     let timeout: Duration
     let maxResponseBytes: Int
+    let caFile: String?
 
     init(name: String, settings: BackendSettings, headers: [(String, String)], client: BackendHTTPClient,
          catalogue: CatalogueSettings) {
@@ -20,6 +21,7 @@ struct Backend: Sendable {
         self.client = client
         self.timeout = catalogue.httpTimeout
         self.maxResponseBytes = max(catalogue.maxResultBytes, 1024) * 4
+        self.caFile = settings.caFile ?? catalogue.caFile
     }
 
     /// Sends a request; a status outside `accept` (default: 2xx) becomes a
@@ -33,7 +35,7 @@ struct Backend: Sendable {
         if let contentType { headers.append(("Content-Type", contentType)) }
         let request = BackendRequest(
             method: method, url: url, path: path, query: query, headers: headers, body: body,
-            timeout: timeout, maxResponseBytes: maxResponseBytes)
+            timeout: timeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
         let response = try await client.execute(request)
         if (200..<300).contains(response.status) || accept.contains(response.status) { return response }
         throw statusError(response)

@@ -2,6 +2,7 @@ import MCPCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The outbound HTTP/1.1 client the tools use to reach their backends.
 ///
@@ -17,9 +18,10 @@ import NIOPosix
 /// (connect or overall deadline, or the caller's task was cancelled), `tls`,
 /// `too_large`, `bad_response` (not HTTP).
 public final class BackendHTTPClient: Sendable {
-    /// Makes the TLS client handler for one connection; the argument is the server name
-    /// to verify and to send as SNI.
-    public typealias TLSHandlerProvider = @Sendable (_ serverName: String) throws -> any ChannelHandler
+    /// Makes the TLS client handler for one connection: `serverName` is the host to verify
+    /// and to send as SNI; `caFile` is the backend's own CA bundle (nil: the default trust).
+    /// Called on the connection's event loop; contexts should be built once and cached.
+    public typealias TLSHandlerProvider = @Sendable (_ serverName: String, _ caFile: String?) throws -> any ChannelHandler
 
     public struct Configuration: Sendable {
         /// Upper bound for the TCP connect; the request's own deadline may be shorter.
@@ -81,7 +83,7 @@ public final class BackendHTTPClient: Sendable {
         }
         let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target, headers: headers)
         let deadline = NIODeadline.now() + TimeAmount(request.timeout)
-        let key = ConnectionPool.Key(isTLS: url.isTLS, host: url.host, port: url.port)
+        let key = ConnectionPool.Key(isTLS: url.isTLS, host: url.host, port: url.port, caFile: request.caFile)
         let exchange = { (promise: EventLoopPromise<ExchangeResult>) in
             HTTPConnectionHandler.Exchange(promise: promise, maxBytes: request.maxResponseBytes, peer: peer, usesTLS: url.isTLS)
         }
@@ -97,7 +99,7 @@ public final class BackendHTTPClient: Sendable {
                 if case .tool(let error) = error { throw error }
             }
         }
-        let connection = try await connect(url, peer: peer, deadline: deadline, timeout: request.timeout)
+        let connection = try await connect(url, caFile: request.caFile, peer: peer, timeout: request.timeout)
         do throws(ConnectionRunError) {
             return try await run(head, request.body, on: connection, key: key, deadline: deadline, timeout: request.timeout, exchange: exchange)
         } catch {
@@ -119,13 +121,20 @@ public final class BackendHTTPClient: Sendable {
         let promise = eventLoop.makePromise(of: ExchangeResult.self)
         let details = exchange(promise)
         let handler = connection.handler
-        eventLoop.execute { handler.value.start(head: head, body: body, exchange: details) }
         let peer = details.peer
+        // The deadline is armed before the request leaves, and a deadline already passed
+        // (a slow connect) never sends it.
         let timer = eventLoop.scheduleTask(deadline: deadline) {
             promise.fail(ToolError(.timeout, "\(peer) did not answer within \(timeout)"))
             channel.close(promise: nil)
         }
         defer { timer.cancel() }
+        if NIODeadline.now() >= deadline {
+            promise.fail(ToolError(.timeout, "\(peer) did not answer within \(timeout)"))
+            channel.close(promise: nil)
+        } else {
+            eventLoop.execute { handler.value.start(head: head, body: body, exchange: details) }
+        }
         let result: ExchangeResult
         do {
             result = try await withTaskCancellationHandler {
@@ -151,9 +160,13 @@ public final class BackendHTTPClient: Sendable {
         return result.response
     }
 
-    private func connect(_ url: BackendURL, peer: String, deadline: NIODeadline, timeout: Duration) async throws(ToolError) -> ConnectionPool.Connection {
+    private func connect(_ url: BackendURL, caFile: String?, peer: String, timeout: Duration) async throws(ToolError) -> ConnectionPool.Connection {
         let connectTimeout = min(configuration.connectTimeout, timeout)
         let tlsProvider = url.isTLS ? tlsHandlerProvider : nil
+        // The initializer records each attempt's handler by channel (happy eyeballs may try
+        // several addresses): a connection whose TLS handshake fails at once may have torn
+        // its pipeline down before connect returns, and its handler still holds the error.
+        let handlers = HandlerTable()
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelInitializer { channel in
@@ -162,21 +175,24 @@ public final class BackendHTTPClient: Sendable {
                     if let tlsProvider {
                         let handler: any ChannelHandler
                         do {
-                            handler = try tlsProvider(url.host)
+                            handler = try tlsProvider(url.host, caFile)
                         } catch {
                             throw ToolError(.tls, "TLS setup for \(peer) failed: \(error)")
                         }
                         try sync.addHandler(handler)
                     }
                     try sync.addHTTPClientHandlers()
-                    try sync.addHandler(HTTPConnectionHandler())
+                    let handler = HTTPConnectionHandler()
+                    try sync.addHandler(handler)
+                    handlers.record(channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 }
             }
         do {
             let channel = try await bootstrap.connect(host: url.host, port: url.port).get()
-            let handler = try await channel.eventLoop.submit {
-                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: HTTPConnectionHandler.self), eventLoop: channel.eventLoop)
-            }.get()
+            guard let handler = handlers.handler(of: channel) else {
+                channel.close(promise: nil)
+                throw ToolError(.internalError, "\(peer): the connection has no HTTP handler")
+            }
             return ConnectionPool.Connection(channel: channel, handler: handler)
         } catch let error as ToolError {
             throw error
@@ -184,11 +200,27 @@ public final class BackendHTTPClient: Sendable {
             throw ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
         } catch let error as NIOConnectionError {
             // Errors of the channel initializer (the TLS setup) arrive wrapped per attempt.
-            let inner = error.connectionErrors.lazy.compactMap { $0.error as? ToolError }.first
-            throw inner ?? ToolError(.unreachable, "cannot connect to \(peer): \(error)")
+            if let inner = error.connectionErrors.lazy.compactMap({ $0.error as? ToolError }).first { throw inner }
+            if error.connectionErrors.contains(where: { if case .connectTimeout? = $0.error as? ChannelError { true } else { false } }) {
+                throw ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
+            }
+            throw ToolError(.unreachable, "cannot connect to \(peer): \(error)")
         } catch {
             throw ToolError(.unreachable, "cannot connect to \(peer): \(error)")
         }
+    }
+}
+
+/// The HTTP handler of each connection attempt, by channel.
+private final class HandlerTable: Sendable {
+    private let table = Mutex<[ObjectIdentifier: NIOLoopBound<HTTPConnectionHandler>]>([:])
+
+    func record(_ channel: any Channel, _ handler: NIOLoopBound<HTTPConnectionHandler>) {
+        table.withLock { $0[ObjectIdentifier(channel)] = handler }
+    }
+
+    func handler(of channel: any Channel) -> NIOLoopBound<HTTPConnectionHandler>? {
+        table.withLock { $0[ObjectIdentifier(channel)] }
     }
 }
 

@@ -13,12 +13,15 @@ public struct BackendRequest: Sendable {
     public var timeout: Duration
     /// The response body is refused (``ToolError/Kind/tooLarge``) beyond this many bytes.
     public var maxResponseBytes: Int
+    /// CA bundle for an https backend (nil: the TLS provider's default trust).
+    public var caFile: String?
 
     public init(
         method: HTTPMethod, url: BackendURL, path: String, query: [(String, String)] = [],
         headers: [(String, String)] = [], body: [UInt8]? = nil,
-        timeout: Duration = .seconds(30), maxResponseBytes: Int = 4 << 20
+        timeout: Duration = .seconds(30), maxResponseBytes: Int = 4 << 20, caFile: String? = nil
     ) {
+        self.caFile = caFile
         self.method = method
         self.url = url
         self.path = path

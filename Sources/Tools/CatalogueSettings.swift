@@ -8,8 +8,14 @@ public struct BackendSettings: Sendable, Hashable {
     public var username: String?
     public var password: String?
     public var enabled: Bool
+    /// CA bundle for this backend's https certificate; nil uses ``CatalogueSettings/caFile``.
+    public var caFile: String?
 
-    public init(url: String, token: String = "", username: String? = nil, password: String? = nil, enabled: Bool = true) {
+    public init(
+        url: String, token: String = "", username: String? = nil, password: String? = nil, enabled: Bool = true,
+        caFile: String? = nil
+    ) {
+        self.caFile = caFile
         self.url = url
         self.token = token
         self.username = username

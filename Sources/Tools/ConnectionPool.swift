@@ -14,6 +14,8 @@ final class ConnectionPool: Sendable {
         var isTLS: Bool
         var host: String
         var port: Int
+        /// Connections verified against different CA bundles are not interchangeable.
+        var caFile: String?
     }
 
     struct Connection: Sendable {

@@ -32,12 +32,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private var state = State.idle
     private var context: ChannelHandlerContext?
+    /// An error seen while no exchange was running (a TLS handshake failing before the
+    /// first request was handed over): the next exchange reports it.
+    private var idleError: (any Error)?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     /// Sends a request. Must be called on the channel's event loop, when idle.
     func start(head: HTTPRequestHead, body: [UInt8]?, exchange: Exchange) {
+        if let idleError {
+            exchange.promise.fail(Self.classify(idleError, exchange, beforeResponse: true))
+            return
+        }
         guard case .idle = state, let context, context.channel.isActive else {
             exchange.promise.fail(ConnectionClosedBeforeResponse())
             return
@@ -97,17 +104,28 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch state {
-        case .waiting(let exchange), .receiving(let exchange, _, _):
-            let toolError: ToolError = switch (error, state) {
-            case (let e as ToolError, _): e
-            case (is HTTPParserError, _): ToolError(.badResponse, "\(exchange.peer) sent a malformed HTTP response (\(error))")
-            case (_, .waiting) where exchange.usesTLS: ToolError(.tls, "TLS with \(exchange.peer) failed: \(error)")
-            default: ToolError(.unreachable, "connection to \(exchange.peer) failed: \(error)")
-            }
-            fail(context, exchange, toolError)
-        default:
+        case .waiting(let exchange):
+            fail(context, exchange, Self.classify(error, exchange, beforeResponse: true))
+        case .receiving(let exchange, _, _):
+            fail(context, exchange, Self.classify(error, exchange, beforeResponse: false))
+        case .idle:
+            idleError = idleError ?? error
             state = .closed
             context.close(promise: nil)
+        case .discarding, .closed:
+            state = .closed
+            context.close(promise: nil)
+        }
+    }
+
+    /// A pipeline error as a ToolError: an error before any response byte on an https
+    /// connection comes from the TLS layer (handshake, certificate, host name).
+    static func classify(_ error: any Error, _ exchange: Exchange, beforeResponse: Bool) -> ToolError {
+        switch error {
+        case let e as ToolError: e
+        case is HTTPParserError: ToolError(.badResponse, "\(exchange.peer) sent a malformed HTTP response (\(error))")
+        case _ where beforeResponse && exchange.usesTLS: ToolError(.tls, "TLS with \(exchange.peer) failed: \(error)")
+        default: ToolError(.unreachable, "connection to \(exchange.peer) failed: \(error)")
         }
     }
 

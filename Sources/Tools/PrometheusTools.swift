@@ -6,6 +6,9 @@ import NIOHTTP1
 /// text and as `structuredContent`.
 enum PrometheusTools {
     static func make(_ backend: Backend, format: ResultFormatter, now: @escaping @Sendable () -> Double) -> [ToolDefinition] {
+        // Prometheus stops evaluating at its own `timeout`, set to our request deadline so a
+        // query we gave up on does not keep the server busy.
+        let evaluationTimeout = "\(max(1, backend.timeout.components.seconds))s"
         let timeHelp = "RFC 3339, Unix seconds, or relative to now like '1h' (= one hour ago) or 'now-30m'"
         return [
             ToolDefinition(
@@ -17,7 +20,7 @@ enum PrometheusTools {
                 ], required: ["query"]),
                 annotations: .readOnly
             ) { arguments, _ in
-                var query = [("query", try arguments.nonEmptyString("query"))]
+                var query = [("query", try arguments.nonEmptyString("query")), ("timeout", evaluationTimeout)]
                 if let time = try arguments.optionalString("time") {
                     query.append(("time", try PrometheusTime.resolve(time, argument: "time", now: now())))
                 }
@@ -40,7 +43,8 @@ enum PrometheusTools {
                 let step = try PrometheusTime.step(try arguments.optionalString("step") ?? "1m")
                 await context.progress(0, total: 1, message: "querying Prometheus")
                 let result = try await backend.json(
-                    .GET, "/api/v1/query_range", query: [("query", expression), ("start", start), ("end", end), ("step", step)])
+                    .GET, "/api/v1/query_range",
+                    query: [("query", expression), ("start", start), ("end", end), ("step", step), ("timeout", evaluationTimeout)])
                 await context.progress(1, total: 1, message: "done")
                 return format.json(result)
             },

@@ -106,3 +106,39 @@ import Testing
         #expect(problems.first?.hasPrefix("grafana:") == true)
     }
 }
+
+/// The dispatcher validates arguments with MCPCore's ToolInputValidator before a handler
+/// runs: the schemas must accept what the handlers accept, and refuse bad types by name.
+@Suite struct SchemaValidatorAgreementTests {
+    static func sample(_ schema: JSONValue) -> JSONValue {
+        switch schema["type"]?.stringValue {
+        case "integer": schema["minimum"]?.intValue.map { .int(max($0, 1)) } ?? 1
+        case "boolean": true
+        case "object": ["title": "x"]
+        default: "up"
+        }
+    }
+
+    @Test func minimalValidArgumentsPassTheValidatorForEveryTool() {
+        for tool in tools(CatalogueTests.all()) {
+            let properties = tool.inputSchema["properties"]?.objectValue ?? [:]
+            var arguments = JSONObject()
+            for case .string(let name) in tool.inputSchema["required"]?.arrayValue ?? [] {
+                arguments[name] = Self.sample(properties[name] ?? [:])
+            }
+            #expect(ToolInputValidator.validate(arguments, against: tool.inputSchema) == nil, "\(tool.name)")
+            var all = JSONObject()
+            for (name, schema) in properties { all[name] = Self.sample(schema) }
+            #expect(ToolInputValidator.validate(all, against: tool.inputSchema) == nil, "\(tool.name) with every argument")
+        }
+    }
+
+    @Test func wrongTypesAndUnknownArgumentsAreRefusedByName() {
+        let byName = Dictionary(uniqueKeysWithValues: tools(CatalogueTests.all()).map { ($0.name, $0) })
+        let tail = byName["portainer_get_container_logs"]!.inputSchema
+        #expect(ToolInputValidator.validate(["container_id": "a", "tail": "many"], against: tail)?.contains("'tail'") == true)
+        #expect(ToolInputValidator.validate(["container_id": "a", "tail": 0], against: tail)?.contains("at least 1") == true)
+        #expect(ToolInputValidator.validate(["container_id": "a", "bogus": 1], against: tail) == "unknown argument 'bogus'")
+        #expect(ToolInputValidator.validate([:], against: tail) == "missing required argument 'container_id'")
+    }
+}

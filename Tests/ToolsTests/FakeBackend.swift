@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+import TLS
 
 /// A loopback HTTP/1.1 server standing in for Grafana, Portainer, SilverBullet and Vikunja:
 /// it records every request (method, path, query, headers, body) and answers with whatever
@@ -27,6 +28,8 @@ final class FakeBackend: Sendable {
         case hang
         /// Write these bytes and close.
         case raw([UInt8])
+        /// Headers at once, then the body one byte per interval (a slow backend).
+        case trickle([UInt8], every: TimeAmount)
 
         static func json(_ text: String, status: Int = 200) -> Reply {
             .respond(status, [("Content-Type", "application/json")], Array(text.utf8))
@@ -62,12 +65,13 @@ final class FakeBackend: Sendable {
         self.port = channel.localAddress!.port!
     }
 
-    static func start(mode: ConnectionMode = .close, _ router: @escaping Router) async throws -> FakeBackend {
+    static func start(mode: ConnectionMode = .close, tls: TLSContext? = nil, _ router: @escaping Router) async throws -> FakeBackend {
         let box = RecorderBox()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(context: tls, role: .server)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
                     try channel.pipeline.syncOperations.addHandler(FakeHandler(mode: mode, router: router, record: { box.record($0) }))
                 }
@@ -123,6 +127,14 @@ private final class FakeHandler: ChannelInboundHandler {
             switch router(request) {
             case .hang:
                 break
+            case .trickle(let body, let interval):
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n"
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: head)), promise: nil)
+                for (i, byte) in body.prefix(200).enumerated() {
+                    channel.eventLoop.scheduleTask(in: interval * Int64(i + 1)) {
+                        channel.writeAndFlush(channel.allocator.buffer(bytes: [byte]), promise: nil)
+                    }
+                }
             case .raw(let bytes):
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
                     .whenComplete { _ in channel.close(promise: nil) }

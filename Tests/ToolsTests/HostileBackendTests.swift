@@ -1,6 +1,7 @@
 import MCPCore
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 @testable import Tools
 
@@ -34,6 +35,18 @@ import Testing
         await fake.stop()
     }
 
+    /// The deadline covers the whole response, not the gap between bytes: a backend that
+    /// trickles its answer cannot hold a call open.
+    @Test func tricklingBackendTimesOut() async throws {
+        let fake = try await FakeBackend.start { _ in .trickle(Array(repeating: UInt8(ascii: " "), count: 100), every: .milliseconds(50)) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = await call(grafana(fake, timeout: .milliseconds(400)), "grafana_get_health").error
+        #expect(error?.kind == .timeout)
+        #expect(clock.now - start < .seconds(3))
+        await fake.stop()
+    }
+
     @Test func oversizedBodyIsRefusedByLengthAndWhileStreaming() async throws {
         let big = [UInt8](repeating: UInt8(ascii: "a"), count: 10_000)
         let declared = try await FakeBackend.start { _ in .respond(200, [], big) }
@@ -45,6 +58,24 @@ import Testing
         #expect(error?.kind == .tooLarge)
         #expect(error?.message.contains("4096-byte cap") == true)
         await streamed.stop()
+    }
+
+    /// RFC 9112 section 7.1: chunked bodies count against the cap as they arrive.
+    @Test func chunkedBodyOverTheCapIsRefused() async throws {
+        let chunk = "1000\r\n" + String(repeating: "b", count: 4096) + "\r\n"
+        let fake = try await FakeBackend.start { _ in
+            .raw(Array(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk + "0\r\n\r\n").utf8))
+        }
+        #expect(await call(grafana(fake), "grafana_get_health").error?.kind == .tooLarge)
+        await fake.stop()
+    }
+
+    @Test func hugeResponseHeadersAreRefused() async throws {
+        let header = "X-Junk: " + String(repeating: "j", count: 200_000) + "\r\n"
+        let fake = try await FakeBackend.start { _ in .raw(Array(("HTTP/1.1 200 OK\r\n" + header + "Content-Length: 2\r\n\r\n{}").utf8)) }
+        let error = await call(grafana(fake), "grafana_get_health").error
+        #expect(error?.kind == .badResponse, "\(error?.message ?? "no error")")
+        await fake.stop()
     }
 
     @Test func largeResultUnderTheCapIsTruncatedWithANote() async throws {
@@ -104,10 +135,30 @@ import Testing
     @Test func tlsProviderFailureIsATLSError() async throws {
         let fake = try await FakeBackend.start { _ in .hang }
         struct Untrusted: Error {}
-        let client = BackendHTTPClient(tlsHandlerProvider: { _ in throw Untrusted() })
+        let client = BackendHTTPClient(tlsHandlerProvider: { _, _ in throw Untrusted() })
         let tools = tools(CatalogueSettings(grafana: BackendSettings(url: "https://127.0.0.1:\(fake.port)")), client: client)
         let error = await call(tools, "grafana_get_health").error
         #expect(error?.kind == .tls, "\(String(describing: error))")
+        await fake.stop()
+    }
+
+    /// The provider gets the host to verify and the backend's own CA file (falling back to
+    /// the catalogue-wide one).
+    @Test func tlsProviderGetsServerNameAndCAFile() async throws {
+        struct Stop: Error {}
+        let seen = Mutex<[String]>([])
+        let client = BackendHTTPClient(tlsHandlerProvider: { host, ca in
+            seen.withLock { $0.append("\(host) \(ca ?? "-")") }
+            throw Stop()
+        })
+        let fake = try await FakeBackend.start { _ in .hang }
+        let tools = tools(CatalogueSettings(
+            grafana: BackendSettings(url: "https://localhost:\(fake.port)", caFile: "/etc/grafana-ca.pem"),
+            prometheus: BackendSettings(url: "https://127.0.0.1:\(fake.port)"), caFile: "/etc/ca.pem"), client: client)
+        #expect(await call(tools, "grafana_get_health").error?.kind == .tls)
+        #expect(await call(tools, "prometheus_build_info").error?.kind == .tls)
+        #expect(seen.withLock { $0 }.contains("localhost /etc/grafana-ca.pem"))
+        #expect(seen.withLock { $0 }.contains("127.0.0.1 /etc/ca.pem"))
         await fake.stop()
     }
 

@@ -8,6 +8,6 @@
 set -eu
 cd "$(dirname "$0")/../.."
 command -v prometheus >/dev/null || { echo "prometheus not installed (apt-get install -y prometheus)" >&2; exit 1; }
-swift build --build-tests -c "${CONFIG:-release}" >/dev/null
+swift build --build-tests -c "${CONFIG:-debug}" >/dev/null
 TOOLS_BENCH=1 TOOLS_BENCH_N="${TOOLS_BENCH_N:-2000}" \
-    swift test --skip-build -c "${CONFIG:-release}" --filter ToolsBenchmark 2>&1 | grep -E '^BENCH|✘|error' || true
+    swift test --skip-build -c "${CONFIG:-debug}" --filter ToolsBenchmark 2>&1 | grep -E '^BENCH|✘|error' || true

@@ -1,0 +1,75 @@
+import MCPCore
+import Testing
+@testable import Tools
+
+/// The catalogue behind MCPCore's dispatcher: JSON-RPC in, tools/list and tools/call out,
+/// the backend a recording fake (2025-11-25 server/tools.mdx "Listing Tools", "Calling
+/// Tools", "Error Handling": tool failures are results with isError, not JSON-RPC errors).
+@Suite struct DispatcherIntegrationTests {
+    struct Harness {
+        let dispatcher: MCPDispatcher
+        let session = MCPSession(transport: "test")
+
+        init(_ tools: [ToolDefinition]) {
+            dispatcher = MCPDispatcher(
+                configuration: .init(identity: ServerIdentity(name: "t", version: "1"), pageSize: 100),
+                registry: ToolRegistry(tools))
+        }
+
+        func request(_ method: String, id: Int64 = 1, params: JSONValue? = nil) async -> JSONValue? {
+            var message: JSONObject = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
+            if let params { message["params"] = params }
+            guard let bytes = await dispatcher.handle(bytes: JSONValue.object(message).serialized(), session: session, outbound: DiscardingOutbound()) else { return nil }
+            return try? JSONParser.parse(bytes)
+        }
+
+        func initialize() async {
+            _ = await request("initialize", id: 0, params: ["protocolVersion": "2025-11-25", "capabilities": [:], "clientInfo": ["name": "t", "version": "1"]])
+            _ = await dispatcher.handle(bytes: Array(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8), session: session, outbound: DiscardingOutbound())
+        }
+
+        func callTool(_ name: String, _ arguments: JSONValue) async -> JSONValue? {
+            await request("tools/call", id: 2, params: ["name": .string(name), "arguments": arguments])?["result"]
+        }
+    }
+
+    @Test func listAndCallThroughTheDispatcher() async throws {
+        let fake = try await FakeBackend.start { request in
+            switch request.path {
+            case "/api/dashboards/uid/abc": .json(#"{"dashboard":{"uid":"abc","title":"Node"}}"#)
+            case "/api/v1/tasks/404": .json(#"{"message":"The task does not exist."}"#, status: 404)
+            default: .json("[]")
+            }
+        }
+        let catalogue = tools(CatalogueSettings(
+            grafana: BackendSettings(url: fake.url, token: "g"), vikunja: BackendSettings(url: fake.url, token: "v")))
+        let harness = Harness(catalogue)
+        await harness.initialize()
+
+        let listed = await harness.request("tools/list")?["result"]?["tools"]?.arrayValue ?? []
+        #expect(listed.count == 19)
+        for tool in listed {
+            #expect(tool["inputSchema"]?["type"] == "object")
+            #expect(tool["annotations"]?["readOnlyHint"] != nil)
+        }
+
+        let ok = await harness.callTool("grafana_get_dashboard", ["uid": "abc"])
+        #expect(ok?["isError"] != true)
+        #expect(ok?["structuredContent"]?["dashboard"]?["title"] == "Node")
+        #expect(ok?["content"]?[0]?["text"] == #"{"dashboard":{"uid":"abc","title":"Node"}}"#)
+
+        let missing = await harness.callTool("grafana_get_dashboard", [:])
+        #expect(missing?["isError"] == true)
+        #expect(missing?["content"]?[0]?["text"]?.stringValue?.contains("uid") == true)
+
+        let wrongType = await harness.callTool("vikunja_get_task", ["task_id": "abc"])
+        #expect(wrongType?["isError"] == true)
+        #expect(wrongType?["content"]?[0]?["text"]?.stringValue?.contains("task_id") == true)
+
+        let notFound = await harness.callTool("vikunja_get_task", ["task_id": 404])
+        #expect(notFound?["isError"] == true)
+        #expect(notFound?["content"]?[0]?["text"] == "vikunja returned HTTP 404 Not Found: The task does not exist.")
+        #expect(fake.requests.count == 2)  // bad arguments never reached the backend
+        await fake.stop()
+    }
+}
