@@ -114,7 +114,8 @@ public struct MCPServer: Sendable {
 
 /// Expires idle sessions; at graceful shutdown marks the server not ready, ends every SSE
 /// stream with a final event and closes the sessions.
-struct Housekeeping: Service {
+struct Housekeeping: Service, CustomStringConvertible {
+    var description: String { "Housekeeping" }
     let server: MCPServer
 
     func run() async throws {

@@ -28,16 +28,12 @@ struct Bootstrap {
 
         // Tools: the catalogue for configured backends plus the built-in status tool. Outbound
         // HTTPS goes through our OpenSSL client role (DESIGN.md principle 1).
-        if config.tls.skipVerify {
-            logger.warning("tls.skip_verify is true: backend certificates are NOT verified")
-        }
-        let clientContext = try TLSContext.client(caFile: config.tls.caFile.isEmpty ? nil : config.tls.caFile, verifyPeer: !config.tls.skipVerify)
-        let outboundHandshake = TimeAmount.seconds(Int64(max(1, min(config.timeout.http.seconds, 30))))
+        let backendTLS = BackendTLS(skipVerify: config.tls.skipVerify, handshakeTimeout: .seconds(Int64(max(1, min(config.timeout.http.seconds, 30)))))
+        try backendTLS.preload(caFiles: [config.tls.caFile.isEmpty ? nil : config.tls.caFile])
+        for warning in backendTLS.startupWarnings { logger.warning("\(warning)") }
         let client = BackendHTTPClient(
             configuration: .init(connectTimeout: min(config.timeout.http.duration, .seconds(10))),
-            tlsHandlerProvider: { serverName in
-                TLSHandler(context: clientContext, role: .client(serverName: serverName), handshakeTimeout: outboundHandshake)
-            })
+            tlsHandlerProvider: backendTLS.provider)
         let catalogue = ToolCatalogue.makeTools(catalogueSettings(), client: client)
         let live = LiveStatus()
         let status = BuiltinTools.serverStatus {
@@ -93,7 +89,9 @@ struct Bootstrap {
         if !config.tls.enabled, !loopback, !config.server.allowPlaintext {
             throw StartupError("refusing plaintext on \(config.server.host): enable tls or set server.allow_plaintext: true")
         }
-        for warning in config.warnings() { logger.warning("\(warning)") }
+        for warning in config.warnings() where !(loopback && Self.handledByDevDefaults(warning)) {
+            logger.warning("\(warning)")
+        }
 
         let authenticator = TokenAuthenticator(
             store: store, maxHeaderBytes: Int(config.auth.maxHeaderBytes.bytes),
@@ -119,7 +117,7 @@ struct Bootstrap {
         })
         let reloader = ReloadService(config: configOptions, authenticator: authenticator, tls: tlsReloader,
                                      pollTLS: !config.tls.reloadInterval.isZero, metrics: metrics, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) } + [.init(service: reloader)],
+        let group = ServiceGroup(configuration: .init(services: (services + [reloader]).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         client.shutdown()
@@ -182,6 +180,12 @@ struct Bootstrap {
         }
     }
 
+    /// On loopback a missing certificate or token is filled in by the dev defaults, so the
+    /// generic warnings about them would only mislead.
+    static func handledByDevDefaults(_ warning: String) -> Bool {
+        warning.contains("tls.cert_file") || warning.contains("no bearer tokens")
+    }
+
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
@@ -223,7 +227,8 @@ final class LiveStatus: Sendable {
 
 /// SIGHUP reloads the tokens and the certificate; the certificate files are also watched
 /// (mtime poll), so an ACME client that rewrites them needs no signal.
-struct ReloadService: Service {
+struct ReloadService: Service, CustomStringConvertible {
+    var description: String { "ReloadService" }
     let config: ConfigOptions
     let authenticator: TokenAuthenticator
     let tls: TLSContextReloader?
@@ -262,5 +267,12 @@ struct ReloadService: Service {
                 logger.error("token reload failed; keeping the current tokens", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+extension Duration {
+    var elapsedSeconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
     }
 }

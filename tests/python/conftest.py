@@ -21,6 +21,7 @@ def server_bin() -> str:
 
 
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -35,8 +36,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+CERTS = pathlib.Path(tempfile.mkdtemp(prefix="mcp-test-certs-"))
+subprocess.run([str(ROOT / "certs" / "make-dev-certs.sh"), str(CERTS)], check=True, stdout=subprocess.DEVNULL)
+CA_FILE = str(CERTS / "ca.pem")
+
+
+def tls_context():
+    """A client context trusting the test CA (verifies chain and host name)."""
+    import ssl
+    return ssl.create_default_context(cafile=CA_FILE)
+
+
 class RunningServer:
-    def __init__(self, proc, port, ops_port, scheme="http"):
+    def __init__(self, proc, port, ops_port, scheme="https"):
         self.proc = proc
         self.port = port
         self.ops_port = ops_port
@@ -59,7 +71,8 @@ def start_server(server_bin, *extra, env=None) -> RunningServer:
     port, ops_port = free_port(), free_port()
     args = [server_bin, "--config-dir", str(ROOT / "config"),
             "--set", f"server.port={port}", "--set", f"server.http_port={ops_port}",
-            "--set", "tls.enabled=false", "--set", "log.level=info", "--set", "server.sse_enabled=true",
+            "--set", f"tls.cert_file={CERTS / 'server.pem'}", "--set", f"tls.key_file={CERTS / 'server-key.pem'}",
+            "--set", "log.level=info", "--set", "server.sse_enabled=true",
             "--set", "limits.request_rate=1000", "--set", "limits.request_burst=1000",
             "--set", "limits.connection_rate_per_ip=1000", "--set", "limits.connection_burst_per_ip=1000", *extra]
     env = dict(os.environ, APP_SERVER__API_TOKEN=TOKEN, **(env or {}))

@@ -16,13 +16,13 @@ import pytest
 if not version("mcp").startswith("2."):
     pytest.skip("raw HTTP checks run once, in the mcp 2.x environment", allow_module_level=True)
 
-from conftest import TOKEN, start_server  # noqa: E402
+from conftest import TOKEN, start_server, tls_context  # noqa: E402
 
 ACCEPT = "application/json, text/event-stream"
 
 
 def request(server, method, path, body=None, headers=None, auth=True):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=tls_context())
     h = {"Accept": ACCEPT, "Content-Type": "application/json"}
     if auth:
         h["Authorization"] = f"Bearer {TOKEN}"
@@ -98,7 +98,7 @@ def test_body_cap(server_bin):
         r, body = request(s, "POST", "/mcp", big)
         assert r.status == 413
         # A chunked body is capped while streaming, too.
-        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
         conn.putrequest("POST", "/mcp")
         for k, v in {"Accept": ACCEPT, "Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}",
                      "Transfer-Encoding": "chunked"}.items():
@@ -128,7 +128,7 @@ def test_smuggling_refused(server):
         b"POST /mcp HTTP/1.1\r\nHost: x\r\n" + auth + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"GET /mcp HTTP/1.1\r\nHost: x\r\n X-Folded: obs-fold\r\n\r\n",
     ]:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        with tls_context().wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10), server_hostname="127.0.0.1") as s:
             s.sendall(raw)
             assert s.recv(100).startswith(b"HTTP/1.1 400")
 
@@ -182,7 +182,7 @@ def read_events(resp, count):
 
 @pytest.mark.parametrize("path", ["/sse", "/api/mcp/v1/sse"])
 def test_sse_stream_events(server, path):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=tls_context())
     conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}", "Accept": "text/event-stream"})
     resp = conn.getresponse()
     assert resp.status == 200

@@ -10,6 +10,13 @@ from mcp import ClientSession  # noqa: E402
 from mcp.client.sse import sse_client  # noqa: E402
 from mcp.client.streamable_http import streamablehttp_client  # noqa: E402
 
+import httpx  # noqa: E402
+from conftest import tls_context  # noqa: E402
+
+
+def client_factory(headers=None, timeout=None, auth=None):
+    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=tls_context())
+
 pytestmark = pytest.mark.anyio
 
 
@@ -41,13 +48,13 @@ async def exercise(session):
 @pytest.mark.parametrize("which", ["server", "sse_server"])
 async def test_streamable_http(request, which):
     server = request.getfixturevalue(which)
-    async with streamablehttp_client(f"{server.base}/mcp", headers=server.headers) as (read, write, _):
+    async with streamablehttp_client(f"{server.base}/mcp", headers=server.headers, httpx_client_factory=client_factory) as (read, write, _):
         async with ClientSession(read, write) as session:
             await exercise(session)
 
 
 @pytest.mark.parametrize("path", ["/sse", "/api/mcp/v1/sse"])
 async def test_legacy_sse(server, path):
-    async with sse_client(f"{server.base}{path}", headers=server.headers) as (read, write):
+    async with sse_client(f"{server.base}{path}", headers=server.headers, httpx_client_factory=client_factory) as (read, write):
         async with ClientSession(read, write) as session:
             await exercise(session)

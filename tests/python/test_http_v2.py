@@ -15,11 +15,13 @@ from mcp import Client  # noqa: E402
 from mcp.client.sse import sse_client  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
+from conftest import tls_context  # noqa: E402
+
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore:ping is removed")]
 
 
 def http_client(server):
-    return httpx2.AsyncClient(headers=server.headers, timeout=httpx2.Timeout(30, read=300))
+    return httpx2.AsyncClient(headers=server.headers, timeout=httpx2.Timeout(30, read=300), verify=tls_context())
 
 
 async def exercise(client, legacy: bool):
@@ -63,13 +65,15 @@ async def test_streamable_http(request, which, mode):
 
 @pytest.mark.parametrize("path", ["/sse", "/api/mcp/v1/sse"])
 async def test_legacy_sse(server, path):
-    transport = sse_client(f"{server.base}{path}", headers=server.headers)
+    transport = sse_client(f"{server.base}{path}", headers=server.headers,
+                           httpx_client_factory=lambda headers=None, timeout=None, auth=None: httpx2.AsyncClient(
+                               headers=headers, timeout=timeout, auth=auth, verify=tls_context()))
     async with Client(transport, mode="legacy") as client:
         await exercise(client, legacy=True)
 
 
 async def test_wrong_token_is_refused(server):
-    async with httpx2.AsyncClient(headers={"Authorization": "Bearer wrong"}) as http:
+    async with httpx2.AsyncClient(headers={"Authorization": "Bearer wrong"}, verify=tls_context()) as http:
         r = await http.post(f"{server.base}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
                             headers={"Accept": "application/json, text/event-stream"})
         assert r.status_code == 401

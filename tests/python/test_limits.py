@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import time
 import urllib.request
 from importlib.metadata import version
@@ -16,14 +17,14 @@ import pytest
 if not version("mcp").startswith("2."):
     pytest.skip("limit tests run once, in the mcp 2.x environment", allow_module_level=True)
 
-from conftest import TOKEN, start_server  # noqa: E402
+from conftest import TOKEN, start_server, tls_context  # noqa: E402
 
 ACCEPT = "application/json, text/event-stream"
 CALL = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
 
 
 def post(port, token=TOKEN, source="127.0.0.1", path="/api/mcp/v1/call", body=CALL):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, source_address=(source, 0), context=tls_context())
     conn.request("POST", path, body=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": ACCEPT})
     r = conn.getresponse()
     payload = r.read()
@@ -120,10 +121,12 @@ def test_slowloris_does_not_stop_service(server_bin):
                      "--set", "limits.max_connections=3000")
     pid = s.proc.pid
     baseline = open_fds(pid)
+    context = tls_context()
     conns = []
     try:
         for i in range(1000):
-            c = socket.create_connection(("127.0.0.1", s.port), source_address=(f"127.0.{1 + i // 250}.{1 + i % 250}", 0))
+            raw = socket.create_connection(("127.0.0.1", s.port), source_address=(f"127.0.{1 + i // 250}.{1 + i % 250}", 0))
+            c = context.wrap_socket(raw, server_hostname="127.0.0.1")
             c.sendall(b"GET /mcp HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             conns.append(c)
         assert health(s.ops_port) == 200
@@ -136,7 +139,7 @@ def test_slowloris_does_not_stop_service(server_bin):
             try:
                 if c.recv(10) == b"":
                     closed += 1
-            except (ConnectionResetError, socket.timeout):
+            except (ConnectionResetError, socket.timeout, ssl.SSLError):
                 pass
         assert closed >= 990
     finally:
