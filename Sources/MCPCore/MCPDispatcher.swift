@@ -66,6 +66,9 @@ public final class MCPDispatcher: Sendable {
     let admission: (any CallAdmission)?
     let logger: Logger
 
+    /// Largest batch accepted (JSON-RPC 2.0 §6 sets no limit; we do).
+    public static let maxBatch = 64
+
     /// Methods reported by name in metrics; anything else is `other`, so a client cannot
     /// grow the label set.
     static let knownMethods: Set<String> = [
@@ -92,6 +95,11 @@ public final class MCPDispatcher: Sendable {
         case .single(let inbound):
             return await handle(inbound, session: session, outbound: outbound)?.serialized()
         case .batch(let messages):
+            // Each element is a request of its own: cap them, so one body cannot queue an
+            // unbounded amount of work.
+            guard messages.count <= Self.maxBatch else {
+                return JSONRPCError(id: nil, code: .invalidRequest, message: "Invalid Request: batch of \(messages.count) messages; at most \(Self.maxBatch) allowed").response.serialized()
+            }
             var responses: [JSONValue] = []
             for message in messages {
                 if let response = await handle(message, session: session, outbound: outbound) {

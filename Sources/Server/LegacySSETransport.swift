@@ -74,6 +74,9 @@ struct LegacySSETransport: Sendable {
         if case .parseError(let error) = frame {
             return HTTPReplies.json(error.response, status: .badRequest)
         }
+        if case .batch(let messages) = frame, messages.count > MCPDispatcher.maxBatch {
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")
+        }
         let dispatcher = self.dispatcher, sessions = self.sessions
         sessions.setBusy(id, 1)
         Task {
@@ -126,6 +129,9 @@ struct GoAPITransport: Sendable {
             }
             return HTTPReplies.rpcAnswer(response)
         case .batch(let messages):
+            guard messages.count <= MCPDispatcher.maxBatch else {
+                return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")
+            }
             var responses: [JSONValue] = []
             for message in messages {
                 if let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) { responses.append(response) }

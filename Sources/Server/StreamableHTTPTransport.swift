@@ -65,6 +65,9 @@ struct StreamableHTTPTransport: Sendable {
         case .batch(let ms): ms
         case .parseError: []
         }
+        if messages.count > MCPDispatcher.maxBatch {
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")
+        }
         let isInitialize = messages.contains { if case .request(let r) = $0 { r.method == "initialize" } else { false } }
         let sessionID = request.headers[.mcpSessionID]
 

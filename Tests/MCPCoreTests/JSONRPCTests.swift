@@ -82,3 +82,15 @@ import Testing
         #expect(tooBig?["error"]?["message"]?.stringValue?.contains("200 bytes") == true)
     }
 }
+
+@Suite struct BatchCapTests {
+    @Test("a batch over the cap is refused as a whole with -32600")
+    func oversizedBatch() async {
+        let element = #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
+        let text = "[" + Array(repeating: element, count: MCPDispatcher.maxBatch + 1).joined(separator: ",") + "]"
+        let response = await Harness().send(text)
+        #expect(response?.errorCode == -32600)
+        let ok = "[" + Array(repeating: element, count: MCPDispatcher.maxBatch).joined(separator: ",") + "]"
+        #expect(await Harness().send(ok)?.arrayValue?.count == MCPDispatcher.maxBatch)
+    }
+}
