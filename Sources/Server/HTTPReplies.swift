@@ -61,9 +61,17 @@ extension Request {
     ///
     /// A body that is not complete within `timeout` closes the connection (slow senders
     /// hold a connection and a buffer; the deadline bounds both).
-    func collectBody(limit: Int, timeout: Duration, context: MCPRequestContext, metrics: ServerMetrics?) async throws(BodyError) -> ByteBuffer {
-        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
+    ///
+    /// With a declared length, the body must also arrive at `minRate` bytes per second
+    /// (floor 2 s): a client trickling a small body is cut off long before `timeout`.
+    func collectBody(limit: Int, timeout: Duration, minRate: Int = 0, context: MCPRequestContext, metrics: ServerMetrics?) async throws(BodyError) -> ByteBuffer {
+        let declared = headers[.contentLength].flatMap(Int.init)
+        if let declared, declared > limit {
             throw .tooLarge
+        }
+        var timeout = timeout
+        if let declared, minRate > 0 {
+            timeout = min(timeout, max(.seconds(2), .milliseconds(Int64(declared) * 1000 / Int64(minRate))))
         }
         let channel = context.channel
         let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {

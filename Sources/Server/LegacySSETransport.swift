@@ -64,7 +64,7 @@ struct LegacySSETransport: Sendable {
         }
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, context: context, metrics: metrics)
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
         } catch .tooLarge {
             return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
         } catch {
@@ -111,7 +111,7 @@ struct GoAPITransport: Sendable {
     func call(_ request: Request, context: MCPRequestContext, transport: String) async -> Response {
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, context: context, metrics: metrics)
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
         } catch .tooLarge {
             return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
         } catch {

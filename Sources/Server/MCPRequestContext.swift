@@ -22,8 +22,11 @@ public struct MCPRequestContext: RequestContext {
     /// keeps Hummingbird's decoders in line with it.
     public var maxUploadSize: Int { 4 << 20 }
 
+    /// Set by the authentication middleware when a trusted proxy names the client.
+    var resolvedClientAddress: String?
+
     /// The client's address as a string (IPv4 or IPv6 literal), or "unknown".
     public var clientAddress: String {
-        channel.remoteAddress?.ipAddress ?? "unknown"
+        resolvedClientAddress ?? channel.remoteAddress?.ipAddress ?? "unknown"
     }
 }

@@ -43,7 +43,7 @@ public struct MCPServer: Sendable {
         let router = Router(context: MCPRequestContext.self)
         router.add(middleware: ResponseMetricsMiddleware(metrics: metrics))
         router.add(middleware: OriginMiddleware(allowed: Set(options.allowedOrigins.map { $0.lowercased() })))
-        router.add(middleware: AuthMiddleware(authenticator: authenticator, metrics: metrics))
+        router.add(middleware: AuthMiddleware(authenticator: authenticator, trustedProxies: options.trustedProxies, metrics: metrics))
         if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter)) }
 
         let streamable = StreamableHTTPTransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)

@@ -3,6 +3,7 @@ import Prometheus
 import HTTPTypes
 import Hummingbird
 import MCPCore
+import RateLimit
 
 /// Counts every response by status code (bounded: HTTP codes).
 struct ResponseMetricsMiddleware: RouterMiddleware {
@@ -49,12 +50,26 @@ struct OriginMiddleware: RouterMiddleware {
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = MCPRequestContext
     let authenticator: any RequestAuthenticator
+    let trustedProxies: TrustedProxies
     let metrics: ServerMetrics?
 
+    /// The client's address: the socket peer, or, behind a configured trusted proxy, the
+    /// first untrusted hop of `Forwarded` / `X-Forwarded-For` (RFC 7239). Off by default:
+    /// exposed directly, the socket address is the client.
+    func clientAddress(_ request: Request, _ context: Context) -> String {
+        guard trustedProxies.isEnabled, let peer = IPAddress(context.clientAddress) else { return context.clientAddress }
+        let client = trustedProxies.clientAddress(
+            peer: peer,
+            xForwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!],
+            forwarded: request.headers[values: HTTPField.Name("Forwarded")!])
+        return client.description
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.resolvedClientAddress = clientAddress(request, context)
         switch authenticator.authenticate(authorization: request.headers[.authorization], clientAddress: context.clientAddress) {
         case .allowed(let principal):
-            var context = context
             context.principal = principal
             return try await next(request, context)
         case .denied(let reason, let message, let tokenPresented, let retryAfter):

@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import MCPCore
+import RateLimit
 
 /// Everything the HTTP layer needs to know, as plain values. The executable fills it from
 /// the configuration; tests build it directly.
@@ -48,7 +49,12 @@ public struct ServerOptions: Sendable {
     public var idleTimeout: Duration = .seconds(60)
     public var headerTimeout: Duration = .seconds(10)
     public var bodyTimeout: Duration = .seconds(30)
+    /// Minimum upload rate of a body with a declared length, bytes per second (0: off).
+    public var bodyMinRate = 1024
     public var shutdownGrace: Duration = .seconds(10)
+
+    /// Proxies whose `Forwarded`/`X-Forwarded-For` name the client (empty: none).
+    public var trustedProxies = TrustedProxies()
 
     public init(identity: ServerIdentity) {
         self.identity = identity

@@ -31,7 +31,7 @@ struct StreamableHTTPTransport: Sendable {
         }
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, context: context, metrics: metrics)
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
         } catch .tooLarge {
             return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
         } catch {

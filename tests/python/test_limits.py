@@ -168,3 +168,24 @@ def test_auth_failures_lock_out(server_bin):
         assert post(s.port)[0].status == 200
     finally:
         s.stop()
+
+
+def test_slow_body_is_cut_off(server_bin):
+    s = start_server(server_bin, "--set", "limits.body_min_rate=10KiB", "--set", "limits.body_timeout=30s")
+    try:
+        raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c = tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        c.sendall(f"POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nAccept: {ACCEPT}\r\n"
+                  "Content-Type: application/json\r\nContent-Length: 10000\r\n\r\n{\"jsonrpc\"".encode())
+        started = time.monotonic()
+        try:
+            data = c.recv(100)
+        except (ConnectionResetError, ssl.SSLError):
+            data = b""
+        elapsed = time.monotonic() - started
+        assert data == b"" and 1.5 <= elapsed <= 6, (data, elapsed)  # 10,000 B at 10 KiB/s: the 2 s floor
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            assert 'mcp_timeouts_total{phase="body"}' in r.read().decode()
+        assert post(s.port)[0].status == 200
+    finally:
+        s.stop()
