@@ -12,7 +12,7 @@
 /// largest, so the push rarely sifts); an entry is stale when its slot no longer holds that TAT.
 /// When stale entries make the heap more than twice the table, it is rebuilt in O(n), which the
 /// n pushes since the last rebuild pay for. Memory: ≤ `capacity` slots + ≤ `2·capacity + 64`
-/// heap entries.
+/// heap entries + ≤ `2·capacity + 64` recency-queue entries (see `LRUTable`).
 ///
 /// A denied request for a key not in the table does not insert it (denial costs no slot).
 /// Not thread-safe: wrap it in a `Mutex` to share it between event loops.
@@ -89,7 +89,7 @@ public struct KeyedRateLimiter<Key: Hashable> {
             }
             break
         }
-        guard let lru = table.leastRecentSlot else { return }
+        guard let lru = table.leastRecentSlot() else { return }
         table.remove(lru)
         activeEvictions += 1
     }

@@ -95,7 +95,7 @@ struct TimingTests {
         var last = stored
         last[last.count - 1] = 0x62
         // The same harness as the verifier tests: placed copies, random picks, interleaving.
-        let inputs = Placement.copies(classes: 2) { index, _ in index == 0 ? first : last }
+        let inputs = Placement.copies(classes: 2) { index, _ in (index == 0 ? first : last).map { $0 } }  // map: a real copy, not a shared buffer
         var picker = Placement.Picker()
         let timings = TimingHarness.measure(classes: 2, samplesPerClass: samples) { index in
             blackHole(leakyEqual(stored, inputs.value(index, copy: picker.next())))
@@ -114,7 +114,7 @@ struct TimingTests {
         first[0] ^= 1
         var last = stored
         last[31] ^= 1
-        let inputs = Placement.copies(classes: 2) { index, _ in index == 0 ? first : last }
+        let inputs = Placement.copies(classes: 2) { index, _ in (index == 0 ? first : last).map { $0 } }  // map: a real copy, not a shared buffer
         var picker = Placement.Picker()
         let timings = TimingHarness.measure(classes: 2, samplesPerClass: samples) { index in
             blackHole(leakyEqual(stored, inputs.value(index, copy: picker.next())))
