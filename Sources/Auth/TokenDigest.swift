@@ -43,6 +43,12 @@ public struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// SHA-256 fetched once: `EVP_sha256()` makes `EVP_Digest` fetch the implementation from the
+    /// provider on every call (measured in a release build: verify() 1.0 µs with it, 0.37 µs
+    /// without). A fetched `EVP_MD` is
+    /// immutable and safe to share between threads (OpenSSL 3 "Algorithm fetching").
+    nonisolated(unsafe) private static let sha256: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
+
     /// SHA-256 of `token` through the system OpenSSL (`EVP_Digest`), so a FIPS provider covers it.
     public static func of(token: some Collection<UInt8>) -> TokenDigest {
         let input = Array(token)
@@ -53,7 +59,7 @@ public struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
                 EVP_Digest(
                     inputBuffer.baseAddress, inputBuffer.count,
                     outputBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), &length,
-                    EVP_sha256(), nil)
+                    sha256 ?? EVP_sha256(), nil)
             }
         }
         precondition(status == 1 && length == UInt32(byteCount), "EVP_Digest(SHA-256) failed")

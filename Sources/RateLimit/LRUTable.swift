@@ -12,46 +12,70 @@ import DequeModule
 ///
 /// Memory: `capacity` nodes + at most `2·capacity + 64` queue entries. Slots are stable: a slot
 /// number stays valid for its key until the key is removed.
+@usableFromInline
 struct LRUTable<Key: Hashable, Value> {
+    @usableFromInline
     struct Node {
-        var key: Key
-        var value: Value
+        @usableFromInline var key: Key
+        @usableFromInline var value: Value
         /// 0 marks a free slot; otherwise the stamp of the slot's latest queue entry.
-        var stamp: UInt64
+        @usableFromInline var stamp: UInt64
+
+        @inlinable
+        init(key: Key, value: Value, stamp: UInt64) {
+            self.key = key
+            self.value = value
+            self.stamp = stamp
+        }
     }
 
+    @usableFromInline
     struct Use {
-        var slot: Int32
-        var stamp: UInt64
+        @usableFromInline var slot: Int32
+        @usableFromInline var stamp: UInt64
+
+        @inlinable
+        init(slot: Int32, stamp: UInt64) {
+            self.slot = slot
+            self.stamp = stamp
+        }
     }
 
     /// Largest number of keys the table holds; `insert` beyond it is a programming error.
-    let capacity: Int
-    private var index: [Key: Int]
-    private var nodes: [Node] = []
-    private var freeSlots: [Int] = []
-    private var uses = Deque<Use>()
-    private var nextStamp: UInt64 = 1
+    @usableFromInline let capacity: Int
+    @usableFromInline var index: [Key: Int]
+    @usableFromInline var nodes: [Node] = []
+    @usableFromInline var freeSlots: [Int] = []
+    @usableFromInline var uses = Deque<Use>()
+    @usableFromInline var nextStamp: UInt64 = 1
 
+    @inlinable
     init(capacity: Int) {
         precondition(capacity > 0 && capacity < Int(Int32.max), "LRUTable capacity must be in 1..<2^31")
         self.capacity = capacity
         self.index = Dictionary(minimumCapacity: min(capacity, 1 << 16))
     }
 
+    @inlinable
     var count: Int { index.count }
+    @inlinable
     var isFull: Bool { index.count >= capacity }
 
+    @inlinable
     func slot(for key: Key) -> Int? { index[key] }
+    @inlinable
     func key(at slot: Int) -> Key { nodes[slot].key }
+    @inlinable
     func isOccupied(_ slot: Int) -> Bool { slot >= 0 && slot < nodes.count && nodes[slot].stamp != 0 }
 
+    @inlinable
     subscript(slot: Int) -> Value {
         get { nodes[slot].value }
         set { nodes[slot].value = newValue }
     }
 
     /// The slot used least recently (dropping stale queue entries on the way).
+    @inlinable
     mutating func leastRecentSlot() -> Int? {
         while let first = uses.first {
             if nodes[Int(first.slot)].stamp == first.stamp { return Int(first.slot) }
@@ -61,6 +85,7 @@ struct LRUTable<Key: Hashable, Value> {
     }
 
     /// All occupied slots, most recent first (tests, heap rebuilds; O(queue length)).
+    @inlinable
     var slotsByRecency: [Int] {
         var result: [Int] = []
         result.reserveCapacity(count)
@@ -71,9 +96,11 @@ struct LRUTable<Key: Hashable, Value> {
     }
 
     /// Queue entries held, live or stale (tests check the memory bound).
+    @inlinable
     var queueCount: Int { uses.count }
 
     /// Marks `slot` as the most recently used.
+    @inlinable
     mutating func touch(_ slot: Int) {
         if let last = uses.last, Int(last.slot) == slot, nodes[slot].stamp == last.stamp { return }
         stamp(slot)
@@ -81,6 +108,7 @@ struct LRUTable<Key: Hashable, Value> {
 
     /// Inserts a new key as the most recently used. The key must be absent and the table not full.
     @discardableResult
+    @inlinable
     mutating func insert(_ key: Key, value: Value) -> Int {
         precondition(index.count < capacity, "LRUTable is full: evict first")
         let slot: Int
@@ -97,6 +125,7 @@ struct LRUTable<Key: Hashable, Value> {
     }
 
     /// Removes the key in `slot`; its queue entries become stale.
+    @inlinable
     mutating func remove(_ slot: Int) {
         precondition(isOccupied(slot), "LRUTable.remove of a free slot")
         nodes[slot].stamp = 0
@@ -104,7 +133,8 @@ struct LRUTable<Key: Hashable, Value> {
         freeSlots.append(slot)
     }
 
-    private mutating func stamp(_ slot: Int) {
+    @inlinable
+    mutating func stamp(_ slot: Int) {
         if uses.count >= 2 * capacity + 64 { compact() }
         let stamp = nextStamp
         nextStamp += 1
@@ -113,7 +143,8 @@ struct LRUTable<Key: Hashable, Value> {
     }
 
     /// Drops stale entries, keeping the order of the live ones (one per occupied slot).
-    private mutating func compact() {
+    @inlinable
+    mutating func compact() {
         var live = Deque<Use>(minimumCapacity: 2 * capacity + 64)
         for use in uses where nodes[Int(use.slot)].stamp == use.stamp {
             live.append(use)

@@ -72,11 +72,13 @@ struct BenchTests {
         // Much later every key is drained: new keys evict drained keys through the TAT heap.
         now &+= 3_600_000_000_000
         let idleBefore = limiter.idleEvictions
-        let others = (0..<Self.decisions).map { ClientAddressKey.v6Prefix64(UInt64($0) | 1 << 62) }
-        let idle = nanosecondsPerOperation(Self.decisions) {
+        // Exactly one table's worth, so every one of these evictions finds a drained key.
+        let others = (0..<Self.tableSize).map { ClientAddressKey.v6Prefix64(UInt64($0) | 1 << 62) }
+        let idle = nanosecondsPerOperation(Self.tableSize) {
             for key in others { _ = limiter.decide(key, now: now) }
         }
         report("KeyedRateLimiter decide, new key, drained eviction (\(limiter.idleEvictions - idleBefore) idle evictions)", idle)
+        #expect(limiter.idleEvictions - idleBefore == UInt64(Self.tableSize))
         #expect(limiter.count == Self.tableSize)
         #expect(limiter.heapCount <= 2 * Self.tableSize + 64)
     }
