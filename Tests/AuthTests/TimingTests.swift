@@ -134,7 +134,7 @@ struct TimingTests {
 /// count matters: each copy's placement offset is fixed, so the class means differ by
 /// ~sd(offset)/sqrt(copies) however many samples are taken. With 256 copies |t| still spread
 /// to about ±5 between identical classes; with 4,096 it behaves like the N(0,1) it should be
-/// (|t| < 2.2 in 8 runs, see the note).
+/// (max |t| 3.3 over 8 runs on a loaded machine, see bench/limits/README.md).
 enum Placement {
     static let count = 4_096
 
