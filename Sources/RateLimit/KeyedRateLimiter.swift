@@ -7,11 +7,13 @@
 /// 2. **Else the least recently used key.** This forgets a client's debt, so it is counted
 ///    separately (`activeEvictions`); a table that evicts active keys is too small.
 ///
-/// To find a drained key in O(1) amortised time the limiter keeps a min-heap of `(TAT, slot)`
-/// with lazy deletion: every allowed decision pushes its new TAT (new TATs are mostly the
-/// largest, so the push rarely sifts); an entry is stale when its slot no longer holds that TAT.
-/// When stale entries make the heap more than twice the table, it is rebuilt in O(n), which the
-/// n pushes since the last rebuild pay for. Memory: ≤ `capacity` slots + ≤ `2·capacity + 64`
+/// To find the longest-drained key the limiter keeps a min-heap of `(TAT, slot)` with lazy
+/// deletion: every allowed decision pushes its new TAT; an entry is stale when its slot no longer
+/// holds that TAT. A push is O(log n) worst case but usually O(1) (a new TAT is near the largest,
+/// so it rarely sifts up); each entry is popped at most once. When stale entries make the heap
+/// more than twice the table it is rebuilt in O(n), which the ≥ n pushes since the last rebuild
+/// pay for. So a decision is O(log n) amortised at worst, and measured at 56 ns (1k keys) to
+/// 310 ns (100k keys, cache misses) in bench/limits. Memory: ≤ `capacity` slots + ≤ `2·capacity + 64`
 /// heap entries + ≤ `2·capacity + 64` recency-queue entries (see `LRUTable`).
 ///
 /// A denied request for a key not in the table does not insert it (denial costs no slot).
@@ -75,12 +77,14 @@ public struct KeyedRateLimiter<Key: Hashable> {
         return decision
     }
 
-    /// The stored TAT of `key`, or nil when absent (tests, debugging).
+    /// The stored TAT of `key`, or nil when absent (for `RateLimitHeaders`, tests).
+    @inlinable
     public func theoreticalArrivalTime(of key: Key) -> Nanoseconds? {
         table.slot(for: key).map { table[$0] }
     }
 
     /// Whether `key` is in the table.
+    @inlinable
     public func contains(_ key: Key) -> Bool { table.slot(for: key) != nil }
 
     // MARK: Eviction
