@@ -20,9 +20,10 @@ public struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
     /// Parses `sha256:<64 hex>`; hex digits in either case. Anything else (other algorithm,
     /// wrong length, stray spaces) is rejected.
     public init?(parsing text: some StringProtocol) {
-        let utf8 = Array(text.utf8)
         let prefix = Array(Self.prefix.utf8)
-        guard utf8.count == prefix.count + 2 * Self.byteCount, utf8.starts(with: prefix) else { return nil }
+        guard text.utf8.count == prefix.count + 2 * Self.byteCount else { return nil }
+        let utf8 = Array(text.utf8)
+        guard utf8.starts(with: prefix) else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Self.byteCount)
         var index = prefix.count
