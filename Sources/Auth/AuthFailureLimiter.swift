@@ -33,18 +33,28 @@ public struct AuthFailureLimiter<Key: Hashable> {
         case lockedOut(retryAfter: UInt64)
     }
 
+    @usableFromInline
     struct Entry: Sendable {
-        var windowStart: UInt64
-        var failures: Int
-        var lockedUntil: UInt64
+        @usableFromInline var windowStart: UInt64
+        @usableFromInline var failures: Int
+        @usableFromInline var lockedUntil: UInt64
+
+        @inlinable
+        init(windowStart: UInt64, failures: Int, lockedUntil: UInt64) {
+            self.windowStart = windowStart
+            self.failures = failures
+            self.lockedUntil = lockedUntil
+        }
     }
 
     public let configuration: Configuration
-    private var table: LRUTable<Key, Entry>
+    @usableFromInline var table: LRUTable<Key, Entry>
+    @usableFromInline var lockoutCount: UInt64 = 0
+    @usableFromInline var evictionCount: UInt64 = 0
     /// Lockouts started so far (`mcp_auth_lockouts_total`).
-    public private(set) var lockouts: UInt64 = 0
+    public var lockouts: UInt64 { lockoutCount }
     /// Keys evicted to make room.
-    public private(set) var evictions: UInt64 = 0
+    public var evictions: UInt64 { evictionCount }
 
     public init(_ configuration: Configuration) {
         precondition(configuration.maxFailures >= 1 && configuration.capacity >= 1,
@@ -57,6 +67,7 @@ public struct AuthFailureLimiter<Key: Hashable> {
     public var count: Int { table.count }
 
     /// Whether `key` may try to authenticate at `now`.
+    @inlinable
     public mutating func check(_ key: Key, now: UInt64) -> Status {
         guard let slot = table.slot(for: key) else { return .allowed }
         table.touch(slot)
@@ -65,6 +76,7 @@ public struct AuthFailureLimiter<Key: Hashable> {
     }
 
     /// Records a failed authentication; returns true when this failure started a lockout.
+    @inlinable
     @discardableResult
     public mutating func recordFailure(_ key: Key, now: UInt64) -> Bool {
         let slot: Int
@@ -74,7 +86,7 @@ public struct AuthFailureLimiter<Key: Hashable> {
         } else {
             if table.isFull, let oldest = table.leastRecentSlot {
                 table.remove(oldest)
-                evictions += 1
+                evictionCount += 1
             }
             slot = table.insert(key, value: Entry(windowStart: now, failures: 0, lockedUntil: 0))
         }
@@ -89,7 +101,7 @@ public struct AuthFailureLimiter<Key: Hashable> {
         guard entry.failures >= configuration.maxFailures else { return false }
         entry.lockedUntil = now + configuration.lockout
         entry.failures = 0
-        lockouts += 1
+        lockoutCount += 1
         return true
     }
 

@@ -11,6 +11,8 @@ public enum BearerCredentialParser {
 
     public static func parse(headerValue: String?, maxLength: Int = defaultMaxLength) -> Result<[UInt8], AuthFailure> {
         guard let headerValue else { return .failure(.missing) }
+        // utf8.count is O(1) for native strings: refuse before making anything contiguous.
+        guard headerValue.utf8.count <= maxLength else { return .failure(.tooLong) }
         var value = headerValue
         return value.withUTF8 { parse(bytes: $0, maxLength: maxLength) }
     }

@@ -7,13 +7,17 @@
 public struct ConcurrencyLimiter<Key: Hashable> {
     public let perKeyMaximum: Int
     public let globalMaximum: Int
-    private var held: [Key: Int] = [:]
+    @usableFromInline var held: [Key: Int] = [:]
+    @usableFromInline var heldTotal = 0
+    @usableFromInline var rejectedPerKeyCount: UInt64 = 0
+    @usableFromInline var rejectedGlobalCount: UInt64 = 0
+    @usableFromInline var unbalancedReleaseCount: UInt64 = 0
     /// Units held in total (for an `..._active` gauge).
-    public private(set) var total = 0
-    public private(set) var rejectedPerKey: UInt64 = 0
-    public private(set) var rejectedGlobal: UInt64 = 0
+    public var total: Int { heldTotal }
+    public var rejectedPerKey: UInt64 { rejectedPerKeyCount }
+    public var rejectedGlobal: UInt64 { rejectedGlobalCount }
     /// `release` calls for a key holding nothing (a wiring bug; ignored but counted).
-    public private(set) var unbalancedReleases: UInt64 = 0
+    public var unbalancedReleases: UInt64 { unbalancedReleaseCount }
 
     public enum Rejection: String, Sendable, Hashable {
         /// This key holds its maximum: the client's own doing (HTTP 429).
@@ -40,25 +44,27 @@ public struct ConcurrencyLimiter<Key: Hashable> {
 
     /// Takes one unit for `key`. The per-key cap is checked first, so a client at its own cap is
     /// told so (429) even when the server is also full.
+    @inlinable
     public mutating func acquire(_ key: Key) -> Outcome {
         let current = held[key] ?? 0
         if current >= perKeyMaximum {
-            rejectedPerKey += 1
+            rejectedPerKeyCount += 1
             return .rejected(.perKey)
         }
-        if total >= globalMaximum {
-            rejectedGlobal += 1
+        if heldTotal >= globalMaximum {
+            rejectedGlobalCount += 1
             return .rejected(.global)
         }
         held[key] = current + 1
-        total += 1
+        heldTotal += 1
         return .acquired
     }
 
     /// Returns one unit taken by a successful `acquire(key)`.
+    @inlinable
     public mutating func release(_ key: Key) {
         guard let current = held[key] else {
-            unbalancedReleases += 1
+            unbalancedReleaseCount += 1
             return
         }
         if current <= 1 {
@@ -66,7 +72,7 @@ public struct ConcurrencyLimiter<Key: Hashable> {
         } else {
             held[key] = current - 1
         }
-        total -= 1
+        heldTotal -= 1
     }
 }
 

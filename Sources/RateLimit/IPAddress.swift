@@ -20,24 +20,34 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// Parses `192.0.2.1`, `2001:db8::1`, `::ffff:192.0.2.1` or `fe80::1%eth0` (the zone is
     /// dropped). Surrounding brackets and ports are NOT accepted here; see `TrustedProxies`.
     public init?(_ text: some StringProtocol) {
-        guard !text.isEmpty, text.utf8.count <= Self.maxTextLength else { return nil }
-        // inet_pton reads a C string: an embedded NUL would hide the rest of the text.
-        guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
-        var address = String(text)
-        if let percent = address.firstIndex(of: "%") {
-            guard address.contains(":") else { return nil }
-            address = String(address[..<percent])
+        // Work on bytes: Character-level String operations cost more than inet_pton itself.
+        var bytes = [CChar]()
+        bytes.reserveCapacity(Self.maxTextLength + 1)
+        var colon = false
+        for byte in text.utf8 {
+            // inet_pton reads a C string: an embedded NUL would hide the rest of the text.
+            guard byte > 0x20, byte < 0x7F, bytes.count < Self.maxTextLength else { return nil }
+            if byte == UInt8(ascii: "%") { break }  // zone identifier (`fe80::1%eth0`): dropped
+            if byte == UInt8(ascii: ":") { colon = true }
+            bytes.append(CChar(bitPattern: byte))
         }
-        if !address.contains(":") {
+        guard !bytes.isEmpty, bytes.count < text.utf8.count ? colon : true else { return nil }
+        bytes.append(0)
+        if !colon {
             var v4 = in_addr()
-            guard inet_pton(AF_INET, address, &v4) == 1 else { return nil }
+            guard inet_pton(AF_INET, bytes, &v4) == 1 else { return nil }
             self = .v4(UInt32(bigEndian: v4.s_addr))
             return
         }
         var v6 = in6_addr()
-        guard inet_pton(AF_INET6, address, &v6) == 1 else { return nil }
-        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
-        self.init(bytes: bytes)
+        guard inet_pton(AF_INET6, bytes, &v6) == 1 else { return nil }
+        let high = withUnsafeBytes(of: &v6) { raw in raw.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        let low = withUnsafeBytes(of: &v6) { raw in raw.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        if high == 0, low >> 32 == 0xFFFF {
+            self = .v4(UInt32(truncatingIfNeeded: low))
+        } else {
+            self = .v6(high: high, low: low)
+        }
     }
 
     /// From raw network-order bytes: 4 (IPv4) or 16 (IPv6), e.g. `sin_addr` / `sin6_addr`.

@@ -7,30 +7,42 @@
 /// 2. **Else the least recently used key.** This forgets a client's debt, so it is counted
 ///    separately (`activeEvictions`); a table that evicts active keys is too small.
 ///
-/// To find a drained key in O(1) amortised time the limiter keeps a min-heap of `(TAT, slot)`
-/// with lazy deletion: every allowed decision pushes its new TAT (new TATs are mostly the
-/// largest, so the push rarely sifts); an entry is stale when its slot no longer holds that TAT.
-/// When stale entries make the heap more than twice the table, it is rebuilt in O(n), which the
-/// n pushes since the last rebuild pay for. Memory: ≤ `capacity` slots + ≤ `2·capacity + 64`
-/// heap entries.
+/// To find the longest-drained key the limiter keeps a min-heap of `(TAT, slot)` with lazy
+/// deletion: every allowed decision pushes its new TAT; an entry is stale when its slot no longer
+/// holds that TAT. A push is O(log n) worst case but usually O(1) (a new TAT is near the largest,
+/// so it rarely sifts up); each entry is popped at most once. When stale entries make the heap
+/// more than twice the table it is rebuilt in O(n), which the ≥ n pushes since the last rebuild
+/// pay for. So a decision is O(log n) amortised at worst, and measured at 56 ns (1k keys) to
+/// 310 ns (100k keys, cache misses) in bench/limits. Memory: ≤ `capacity` slots + ≤ `2·capacity + 64`
+/// heap entries + ≤ `2·capacity + 64` recency-queue entries (see `LRUTable`).
 ///
 /// A denied request for a key not in the table does not insert it (denial costs no slot).
 /// Not thread-safe: wrap it in a `Mutex` to share it between event loops.
 public struct KeyedRateLimiter<Key: Hashable> {
     public let gcra: GCRA
-    private var table: LRUTable<Key, Nanoseconds>
-    private var heap: [HeapEntry] = []
+    @usableFromInline var table: LRUTable<Key, Nanoseconds>
+    @usableFromInline var heap: [HeapEntry] = []
 
+    @usableFromInline var idleEvictionCount: UInt64 = 0
+    @usableFromInline var activeEvictionCount: UInt64 = 0
     /// Drained keys evicted to make room (harmless).
-    public private(set) var idleEvictions: UInt64 = 0
+    public var idleEvictions: UInt64 { idleEvictionCount }
     /// Non-drained keys evicted to make room (each one forgot a client's debt).
-    public private(set) var activeEvictions: UInt64 = 0
+    public var activeEvictions: UInt64 { activeEvictionCount }
 
+    @usableFromInline
     struct HeapEntry: Sendable {
-        var tat: Nanoseconds
-        var slot: Int
+        @usableFromInline var tat: Nanoseconds
+        @usableFromInline var slot: Int
+
+        @inlinable
+        init(tat: Nanoseconds, slot: Int) {
+            self.tat = tat
+            self.slot = slot
+        }
     }
 
+    @inlinable
     public init(gcra: GCRA, capacity: Int) {
         precondition(capacity > 0, "KeyedRateLimiter capacity must be positive")
         self.gcra = gcra
@@ -44,6 +56,7 @@ public struct KeyedRateLimiter<Key: Hashable> {
     public var evictions: UInt64 { idleEvictions + activeEvictions }
 
     /// Decides a request of `cost` for `key` at `now`.
+    @inlinable
     public mutating func decide(_ key: Key, now: Nanoseconds, cost: Int = 1) -> GCRA.Decision {
         if let slot = table.slot(for: key) {
             table.touch(slot)
@@ -64,17 +77,20 @@ public struct KeyedRateLimiter<Key: Hashable> {
         return decision
     }
 
-    /// The stored TAT of `key`, or nil when absent (tests, debugging).
+    /// The stored TAT of `key`, or nil when absent (for `RateLimitHeaders`, tests).
+    @inlinable
     public func theoreticalArrivalTime(of key: Key) -> Nanoseconds? {
         table.slot(for: key).map { table[$0] }
     }
 
     /// Whether `key` is in the table.
+    @inlinable
     public func contains(_ key: Key) -> Bool { table.slot(for: key) != nil }
 
     // MARK: Eviction
 
-    private mutating func evictOne(now: Nanoseconds) {
+    @inlinable
+    mutating func evictOne(now: Nanoseconds) {
         // Drop stale heap tops, then take the smallest live TAT if it is drained.
         while let top = heap.first {
             if !isLive(top) {
@@ -84,23 +100,25 @@ public struct KeyedRateLimiter<Key: Hashable> {
             if top.tat <= now {
                 popHeap()
                 table.remove(top.slot)
-                idleEvictions += 1
+                idleEvictionCount += 1
                 return
             }
             break
         }
-        guard let lru = table.leastRecentSlot else { return }
+        guard let lru = table.leastRecentSlot() else { return }
         table.remove(lru)
-        activeEvictions += 1
+        activeEvictionCount += 1
     }
 
-    private func isLive(_ entry: HeapEntry) -> Bool {
+    @inlinable
+    func isLive(_ entry: HeapEntry) -> Bool {
         table.isOccupied(entry.slot) && table[entry.slot] == entry.tat
     }
 
     // MARK: Min-heap on TAT
 
-    private mutating func push(_ entry: HeapEntry) {
+    @inlinable
+    mutating func push(_ entry: HeapEntry) {
         if heap.count >= 2 * table.capacity + 64 { rebuildHeap() }
         heap.append(entry)
         var child = heap.count - 1
@@ -112,14 +130,16 @@ public struct KeyedRateLimiter<Key: Hashable> {
         }
     }
 
-    private mutating func popHeap() {
+    @inlinable
+    mutating func popHeap() {
         let last = heap.removeLast()
         guard !heap.isEmpty else { return }
         heap[0] = last
         siftDown(0)
     }
 
-    private mutating func siftDown(_ start: Int) {
+    @inlinable
+    mutating func siftDown(_ start: Int) {
         var parent = start
         let count = heap.count
         while true {
@@ -135,7 +155,8 @@ public struct KeyedRateLimiter<Key: Hashable> {
     }
 
     /// Keeps one entry per occupied slot and restores the heap order (Floyd, O(n)).
-    private mutating func rebuildHeap() {
+    @inlinable
+    mutating func rebuildHeap() {
         heap.removeAll(keepingCapacity: true)
         for slot in table.slotsByRecency {
             heap.append(HeapEntry(tat: table[slot], slot: slot))

@@ -71,3 +71,18 @@ import Auth
         #expect(limiter.count == 0)
     }
 }
+
+@Suite struct SharedAuthFailureLimiterTests {
+    @Test func concurrentFailuresStartExactlyOneLockout() async {
+        let limiter = SharedAuthFailureLimiter<String>(.init(maxFailures: 10, window: 1_000_000_000, lockout: 5_000_000_000, capacity: 4))
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<50 { limiter.recordFailure("a", now: 100) }
+                }
+            }
+        }
+        #expect(limiter.snapshot().lockouts == 1)
+        #expect(limiter.check("a", now: 100) == .lockedOut(retryAfter: 5_000_000_000))
+    }
+}
