@@ -70,6 +70,10 @@ final class TLSConnection {
         }
     }
 
+    /// Decrypted bytes OpenSSL holds from a record already read (`SSL_has_pending` also counts
+    /// unprocessed record bytes).
+    var hasPendingPlaintext: Bool { SSL_has_pending(ssl) == 1 }
+
     var isHandshakeComplete: Bool { SSL_is_init_finished(ssl) == 1 }
 
     var negotiatedALPN: String? {

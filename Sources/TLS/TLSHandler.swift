@@ -232,6 +232,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let connection else { return }
         var delivered = false
         readLoop: while state == .active {
+            // Nothing to decrypt: skip the 16 KiB buffer (saves an allocation per handshake).
+            if connection.bio.inboundBytes == 0 && !connection.bio.peerClosed && !connection.hasPendingPlaintext {
+                break readLoop
+            }
             var plaintext = context.channel.allocator.buffer(capacity: 0)
             switch connection.read(into: &plaintext) {
             case .data:
