@@ -156,13 +156,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let connection, state == .handshaking || state == .active else { return }
         var bytes = unwrapInboundIn(data)
         connection.bio.receive(&bytes)
-        if connection.bio.inboundBytes > maxBufferedCiphertext {
-            fail(context: context, TLSError(kind: .bufferLimitExceeded,
-                reason: "more than \(maxBufferedCiphertext) bytes of undecrypted ciphertext"))
-            return
-        }
         if state == .handshaking { advanceHandshake(context: context) }
         if state == .active { readRecords(context: context) }
+        // What is left cannot be decrypted yet (a partial record, ≤ 16.6 KiB by RFC 8446 §5.2).
+        if state != .closed, connection.bio.inboundBytes > maxBufferedCiphertext {
+            fail(context: context, TLSError(kind: .bufferLimitExceeded,
+                reason: "more than \(maxBufferedCiphertext) bytes of undecrypted ciphertext"))
+        }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
