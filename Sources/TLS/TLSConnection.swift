@@ -84,6 +84,12 @@ final class TLSConnection {
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
+    /// The SNI host name the client sent (server role), if any.
+    var requestedServerName: String? {
+        guard let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) else { return nil }
+        return String(cString: name)
+    }
+
     var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
 
     func handshake() -> HandshakeOutcome {

@@ -60,6 +60,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The negotiated ALPN protocol, once the handshake completed.
     public private(set) var negotiatedALPN: String?
+    /// Server role: the SNI name the client asked for (RFC 6066 §3), once the handshake completed.
+    public private(set) var requestedServerName: String?
     /// "TLSv1.3" / "TLSv1.2", once the handshake completed.
     public private(set) var negotiatedProtocol: String?
 
@@ -218,6 +220,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             state = .active
             negotiatedALPN = connection.negotiatedALPN
             negotiatedProtocol = connection.protocolVersion
+            if connection.isServer { requestedServerName = connection.requestedServerName }
             reportHandshake(.ok)
             context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(alpn: negotiatedALPN))
             writePendingPlaintext(context: context)

@@ -16,6 +16,7 @@ struct TLSHandlerTests {
         #expect(pair.serverRecorder.events == [.handshakeCompleted(alpn: "http/1.1")])
         #expect(pair.clientRecorder.events == [.handshakeCompleted(alpn: "http/1.1")])
         #expect(pair.serverHandler.negotiatedProtocol == "TLSv1.3")
+        #expect(pair.serverHandler.requestedServerName == "localhost", "client role sends SNI (RFC 6066 §3)")
         #expect(pair.serverObserver.all == [.ok])
         #expect(pair.clientObserver.all == [.ok])
         #expect(pair.serverRecorder.errors.isEmpty && pair.clientRecorder.errors.isEmpty)
@@ -251,6 +252,7 @@ struct TLSHandlerTests {
         defer { ok.finish() }
         try ok.handshake()
         #expect(ok.clientObserver.all == [.ok])
+        #expect(ok.serverHandler.requestedServerName == nil, "no SNI for an IP literal (RFC 6066 §3)")
         let bad = try Pair(
             serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(), serverName: "10.1.2.3")
         defer { bad.finish() }
