@@ -70,6 +70,10 @@ final class TLSConnection {
         }
     }
 
+    /// Decrypted bytes OpenSSL holds from a record already read (`SSL_has_pending` also counts
+    /// unprocessed record bytes).
+    var hasPendingPlaintext: Bool { SSL_has_pending(ssl) == 1 }
+
     var isHandshakeComplete: Bool { SSL_is_init_finished(ssl) == 1 }
 
     var negotiatedALPN: String? {
@@ -78,6 +82,12 @@ final class TLSConnection {
         SSL_get0_alpn_selected(ssl, &data, &length)
         guard let data, length > 0 else { return nil }
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+
+    /// The SNI host name the client sent (server role), if any.
+    var requestedServerName: String? {
+        guard let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) else { return nil }
+        return String(cString: name)
     }
 
     var protocolVersion: String { String(cString: SSL_get_version(ssl)) }

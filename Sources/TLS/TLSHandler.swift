@@ -60,6 +60,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The negotiated ALPN protocol, once the handshake completed.
     public private(set) var negotiatedALPN: String?
+    /// Server role: the SNI name the client asked for (RFC 6066 §3), once the handshake completed.
+    public private(set) var requestedServerName: String?
     /// "TLSv1.3" / "TLSv1.2", once the handshake completed.
     public private(set) var negotiatedProtocol: String?
 
@@ -156,13 +158,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let connection, state == .handshaking || state == .active else { return }
         var bytes = unwrapInboundIn(data)
         connection.bio.receive(&bytes)
-        if connection.bio.inboundBytes > maxBufferedCiphertext {
-            fail(context: context, TLSError(kind: .bufferLimitExceeded,
-                reason: "more than \(maxBufferedCiphertext) bytes of undecrypted ciphertext"))
-            return
-        }
         if state == .handshaking { advanceHandshake(context: context) }
         if state == .active { readRecords(context: context) }
+        // What is left cannot be decrypted yet (a partial record, ≤ 16.6 KiB by RFC 8446 §5.2).
+        if state != .closed, connection.bio.inboundBytes > maxBufferedCiphertext {
+            fail(context: context, TLSError(kind: .bufferLimitExceeded,
+                reason: "more than \(maxBufferedCiphertext) bytes of undecrypted ciphertext"))
+        }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -218,6 +220,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             state = .active
             negotiatedALPN = connection.negotiatedALPN
             negotiatedProtocol = connection.protocolVersion
+            if connection.isServer { requestedServerName = connection.requestedServerName }
             reportHandshake(.ok)
             context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(alpn: negotiatedALPN))
             writePendingPlaintext(context: context)
@@ -232,6 +235,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let connection else { return }
         var delivered = false
         readLoop: while state == .active {
+            // Nothing to decrypt: skip the 16 KiB buffer (saves an allocation per handshake).
+            if connection.bio.inboundBytes == 0 && !connection.bio.peerClosed && !connection.hasPendingPlaintext {
+                break readLoop
+            }
             var plaintext = context.channel.allocator.buffer(capacity: 0)
             switch connection.read(into: &plaintext) {
             case .data:

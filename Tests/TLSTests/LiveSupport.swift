@@ -50,6 +50,14 @@ final class EchoHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
+        if String(buffer: bytes).hasPrefix("GET ") {
+            // Just enough HTTP/1.1 for curl.
+            let body = "ok\n"
+            let response = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+            context.close(promise: nil)
+            return
+        }
         let bye = String(buffer: bytes).contains("BYE")
         context.writeAndFlush(data, promise: nil)
         if bye { context.close(promise: nil) }

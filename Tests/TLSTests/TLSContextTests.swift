@@ -97,6 +97,29 @@ struct TLSContextTests {
         #expect(outcomes.count == 2)
     }
 
+    @Test("run() notices a replaced certificate within a few poll intervals and stops on cancel")
+    func runLoop() async throws {
+        let dir = fixtures.directory + "/run-\(UUID().uuidString)"
+        let (chain, key, _) = try DevCertificates.ensure(directory: dir)
+        let reloader = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key), pollInterval: .milliseconds(20))
+        let first = reloader.current
+        let task = Task { await reloader.run() }
+        // New certificate + key for the same names, written then renamed into place.
+        let fresh = try DevCertificates.ensure(directory: dir + "/fresh")
+        for (from, to) in [(fresh.key, key), (fresh.chain, chain)] {
+            #expect(rename(from, to) == 0)
+        }
+        var swapped = false
+        for _ in 0..<100 where !swapped {  // ≤ 2 s
+            try await Task.sleep(for: .milliseconds(20))
+            swapped = reloader.current !== first
+        }
+        task.cancel()
+        await task.value
+        #expect(swapped)
+    }
+
     @Test("A live connection keeps the context it started with across a reload")
     func liveConnectionKeepsContext() throws {
         let reloader = try TLSContextReloader(

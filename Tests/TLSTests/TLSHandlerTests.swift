@@ -16,6 +16,7 @@ struct TLSHandlerTests {
         #expect(pair.serverRecorder.events == [.handshakeCompleted(alpn: "http/1.1")])
         #expect(pair.clientRecorder.events == [.handshakeCompleted(alpn: "http/1.1")])
         #expect(pair.serverHandler.negotiatedProtocol == "TLSv1.3")
+        #expect(pair.serverHandler.requestedServerName == "localhost", "client role sends SNI (RFC 6066 §3)")
         #expect(pair.serverObserver.all == [.ok])
         #expect(pair.clientObserver.all == [.ok])
         #expect(pair.serverRecorder.errors.isEmpty && pair.clientRecorder.errors.isEmpty)
@@ -251,6 +252,7 @@ struct TLSHandlerTests {
         defer { ok.finish() }
         try ok.handshake()
         #expect(ok.clientObserver.all == [.ok])
+        #expect(ok.serverHandler.requestedServerName == nil, "no SNI for an IP literal (RFC 6066 §3)")
         let bad = try Pair(
             serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(), serverName: "10.1.2.3")
         defer { bad.finish() }
@@ -302,5 +304,32 @@ struct TLSHandlerTests {
         _ = pair.server.close(mode: .output)
         let write = pair.server.writeAndFlush(ByteBuffer(string: "late"))
         #expect(throws: TLSError(kind: .writeAfterClose, reason: "close_notify already sent")) { try write.wait() }
+    }
+
+    @Test("One inbound read larger than the cap is fine when it decrypts (the cap is on what is left)")
+    func largeInboundRead() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            maxBufferedCiphertext: 32 * 1024)
+        defer { pair.finish() }
+        try pair.handshake()
+        let payload = String(repeating: "x", count: 48 * 1024)
+        try pair.client.writeAndFlush(ByteBuffer(string: payload)).wait()
+        var all = ByteBuffer()
+        while var piece = try pair.client.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&piece) }
+        #expect(all.readableBytes > 32 * 1024)
+        try pair.server.writeInbound(all)
+        #expect(pair.serverRecorder.errors.isEmpty)
+        #expect(pair.serverRecorder.received.readableBytes == payload.utf8.count)
+    }
+
+    @Test("A record header announcing more than 2^14+256 bytes is refused (RFC 8446 §5.2 record_overflow)")
+    func oversizedRecord() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        try pair.server.writeInbound(ByteBuffer(bytes: [0x17, 0x03, 0x03, 0xFF, 0xFF] + Array(repeating: 0, count: 64)))
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.protocolError])
+        #expect(!pair.server.isActive)
     }
 }

@@ -46,13 +46,13 @@ measure() {
     rss0="$(rss_kib "$pid")"
     coproc IDLEC { timeout 150 python3 bench/tls/idle_connections.py 127.0.0.1 "$port" "$idle" "$work/ca.pem"; }
     local ready
-    read -r ready _ <&"${IDLEC[0]}" || true
+    read -r _ ready <&"${IDLEC[0]}" || true
     sleep 1
     rss1="$(rss_kib "$pid")"
     echo >&"${IDLEC[1]}" || true
     wait "$IDLEC_PID" 2>/dev/null || true
     per_conn="$(awk -v a="$rss0" -v b="$rss1" -v n="$idle" 'BEGIN {printf "%.1f", (b - a) / n}')"
-    printf "%-10s %8s conn/s  %6s us CPU/conn  %6s KiB RSS/idle conn  (%s conns in %ss; idle %s: RSS %s -> %s KiB)\n" \
+    printf "%-10s %8s conn/s  %6s us CPU/conn  %6s KiB RSS/idle conn  (%s conns in %ss; %s idle held: RSS %s -> %s KiB)\n" \
         "$name" "$rate" "$cpu_us" "$per_conn" "$conns" "$seconds" "$ready" "$rss0" "$rss1"
 }
 
