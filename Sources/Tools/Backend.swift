@@ -19,7 +19,7 @@ struct Backend: Sendable {
         self.url = Result { () throws(ToolError) in try BackendURL(parsing: settings.url) }
         self.headers = headers
         self.client = client
-        self.timeout = catalogue.httpTimeout
+        self.timeout = settings.timeout ?? catalogue.httpTimeout
         self.maxResponseBytes = max(catalogue.maxResultBytes, 1024) * 4
         self.caFile = settings.caFile ?? catalogue.caFile
     }

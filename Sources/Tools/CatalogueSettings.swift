@@ -10,12 +10,15 @@ public struct BackendSettings: Sendable, Hashable {
     public var enabled: Bool
     /// CA bundle for this backend's https certificate; nil uses ``CatalogueSettings/caFile``.
     public var caFile: String?
+    /// Request deadline for this backend; nil uses ``CatalogueSettings/httpTimeout``.
+    public var timeout: Duration?
 
     public init(
         url: String, token: String = "", username: String? = nil, password: String? = nil, enabled: Bool = true,
-        caFile: String? = nil
+        caFile: String? = nil, timeout: Duration? = nil
     ) {
         self.caFile = caFile
+        self.timeout = timeout
         self.url = url
         self.token = token
         self.username = username

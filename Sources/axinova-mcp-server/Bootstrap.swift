@@ -29,12 +29,13 @@ struct Bootstrap {
         // Tools: the catalogue for configured backends plus the built-in status tool. Outbound
         // HTTPS goes through our OpenSSL client role (DESIGN.md principle 1).
         let backendTLS = BackendTLS(skipVerify: config.tls.skipVerify, handshakeTimeout: .seconds(Int64(max(1, min(config.timeout.http.seconds, 30)))))
-        try backendTLS.preload(caFiles: [config.tls.caFile.isEmpty ? nil : config.tls.caFile])
+        try backendTLS.preload(caFiles: [config.tls.caFile, config.grafana.caFile, config.portainer.caFile, config.silverbullet.caFile, config.vikunja.caFile, config.prometheus.caFile].map { $0.isEmpty ? nil : $0 })
         for warning in backendTLS.startupWarnings { logger.warning("\(warning)") }
         let client = BackendHTTPClient(
             configuration: .init(connectTimeout: min(config.timeout.http.duration, .seconds(10))),
             tlsHandlerProvider: backendTLS.provider)
-        let catalogue = ToolCatalogue.makeTools(catalogueSettings(), client: client)
+        let settings = try catalogueSettings()
+        let catalogue = ToolCatalogue.makeTools(settings, client: client)
         let live = LiveStatus()
         let status = BuiltinTools.serverStatus {
             var object: JSONObject = [
@@ -120,8 +121,15 @@ struct Bootstrap {
         })
         let reloader = ReloadService(config: configOptions, authenticator: authenticator, tls: tlsReloader,
                                      pollTLS: !config.tls.reloadInterval.isZero, metrics: metrics, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: (services + [reloader]).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Graceful shutdown (SIGTERM/SIGINT): stop accepting, /ready false, SSE streams end
+        // with a final event, in-flight requests get `server.shutdown_grace`, then the rest
+        // is cancelled.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: (services + [reloader]).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = config.server.shutdownGrace.duration
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
         client.shutdown()
     }
@@ -159,14 +167,28 @@ struct Bootstrap {
 
     static let devCertificateDirectory = "certs/out"
 
-    func catalogueSettings() -> CatalogueSettings {
-        func backend(_ b: BackendConfig) -> BackendSettings { BackendSettings(url: b.url, token: b.token, enabled: b.enabled) }
+    func catalogueSettings() throws -> CatalogueSettings {
+        /// A token from `token_file` wins over `token`; read once at start (and on restart).
+        func secret(_ token: String, file: String, backend: String) throws -> String {
+            guard !file.isEmpty else { return token }
+            guard let data = FileManager.default.contents(atPath: file), data.count <= 8192,
+                  let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty
+            else { throw StartupError("\(backend).token_file: cannot read a token from \(file)") }
+            return text
+        }
+        func backend(_ b: BackendConfig, _ name: String) throws -> BackendSettings {
+            BackendSettings(url: b.url, token: try secret(b.token, file: b.tokenFile, backend: name), enabled: b.enabled,
+                            caFile: b.caFile.isEmpty ? nil : b.caFile, timeout: b.timeout.isZero ? nil : b.timeout.duration)
+        }
         let p = config.prometheus
         return CatalogueSettings(
-            grafana: backend(config.grafana),
-            prometheus: BackendSettings(url: p.url, token: p.token, username: p.username.isEmpty ? nil : p.username,
-                                        password: p.password.isEmpty ? nil : p.password, enabled: p.enabled),
-            portainer: backend(config.portainer), silverbullet: backend(config.silverbullet), vikunja: backend(config.vikunja),
+            grafana: try backend(config.grafana, "grafana"),
+            prometheus: BackendSettings(url: p.url, token: try secret(p.token, file: p.tokenFile, backend: "prometheus"),
+                                        username: p.username.isEmpty ? nil : p.username,
+                                        password: p.password.isEmpty ? nil : p.password, enabled: p.enabled,
+                                        caFile: p.caFile.isEmpty ? nil : p.caFile, timeout: p.timeout.isZero ? nil : p.timeout.duration),
+            portainer: try backend(config.portainer, "portainer"), silverbullet: try backend(config.silverbullet, "silverbullet"),
+            vikunja: try backend(config.vikunja, "vikunja"),
             httpTimeout: config.timeout.http.duration, operationTimeout: config.timeout.operation.duration,
             skipVerify: config.tls.skipVerify, caFile: config.tls.caFile.isEmpty ? nil : config.tls.caFile,
             maxResultBytes: Int(config.tools.maxResultBytes.bytes), readOnly: config.tools.readOnly,
