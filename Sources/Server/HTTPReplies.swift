@@ -40,6 +40,32 @@ enum HTTPReplies {
     }
 }
 
+extension HTTPReplies {
+    /// A read-only token calling a tool that writes: 403 with the RFC 6750 §3.1
+    /// `insufficient_scope` challenge, checked before the call is dispatched.
+    static func scopeRefusal(_ messages: [JSONRPCInbound], principal: MCPSession.Principal?, registry: ToolRegistry) -> Response? {
+        guard let principal, !principal.allowsWrites else { return nil }
+        for case .request(let request) in messages where request.method == "tools/call" {
+            if let name = request.params["name"]?.stringValue, let tool = registry.tool(named: name), tool.writes {
+                return rpcError(.forbidden, .serverError, "Insufficient scope: \(name) writes and this token is read-only",
+                                id: request.id,
+                                headers: [.wwwAuthenticate: #"Bearer realm="mcp", error="insufficient_scope", scope="write""#])
+            }
+        }
+        return nil
+    }
+}
+
+extension JSONRPCFrame {
+    var messages: [JSONRPCInbound] {
+        switch self {
+        case .single(let m): [m]
+        case .batch(let ms): ms
+        case .parseError: []
+        }
+    }
+}
+
 extension HTTPField.Name {
     static let mcpSessionID = Self("Mcp-Session-Id")!
     static let mcpProtocolVersion = Self("MCP-Protocol-Version")!

@@ -74,6 +74,9 @@ struct LegacySSETransport: Sendable {
         if case .parseError(let error) = frame {
             return HTTPReplies.json(error.response, status: .badRequest)
         }
+        if let refusal = HTTPReplies.scopeRefusal(frame.messages, principal: context.principal, registry: dispatcher.registry) {
+            return refusal
+        }
         if case .batch(let messages) = frame, messages.count > MCPDispatcher.maxBatch {
             return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")
         }
@@ -121,6 +124,9 @@ struct GoAPITransport: Sendable {
         let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
         if case .parseError(let error) = frame {
             return HTTPReplies.json(error.response, status: .badRequest)
+        }
+        if let refusal = HTTPReplies.scopeRefusal(frame.messages, principal: context.principal, registry: dispatcher.registry) {
+            return refusal
         }
         switch frame {
         case .single(let message):

@@ -42,6 +42,9 @@ struct StreamableHTTPTransport: Sendable {
             return HTTPReplies.json(error.response, status: .badRequest)
         }
 
+        if let refusal = HTTPReplies.scopeRefusal(frame.messages, principal: context.principal, registry: dispatcher.registry) {
+            return refusal
+        }
         let version = request.headers[.mcpProtocolVersion]
         if let version, ProtocolVersion.statelessEra.contains(version) {
             return await postStateless(request, frame: frame, version: version, context: context)

@@ -189,3 +189,25 @@ def test_slow_body_is_cut_off(server_bin):
         assert post(s.port)[0].status == 200
     finally:
         s.stop()
+
+
+def test_read_only_token_gets_403_insufficient_scope(server_bin, tmp_path, fake_grafana):
+    (tmp_path / "base.yaml").write_text(
+        "auth:\n  tokens:\n    - name: reader\n      env: TOKEN_READER\n      scopes: [read]\n"
+        "    - name: writer\n      env: TOKEN_WRITER\n")
+    env = {"TOKEN_READER": "reader-secret-0123456789abcdef0123456789", "TOKEN_WRITER": "writer-secret-0123456789abcdef0123456789"}
+    s = start_server(server_bin, "--config-dir", str(tmp_path), "--set", f"grafana.url={fake_grafana}", env=env)
+    try:
+        call = json.dumps({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                           "params": {"name": "grafana_delete_dashboard", "arguments": {"uid": "x"}}}).encode()
+        r, body = post(s.port, token=env["TOKEN_READER"], body=call)
+        assert r.status == 403
+        assert r.getheader("WWW-Authenticate") == 'Bearer realm="mcp", error="insufficient_scope", scope="write"'
+        assert json.loads(body)["id"] == 9
+        r, body = post(s.port, token=env["TOKEN_READER"], path="/api/mcp/v1/call")
+        names = [t["name"] for t in json.loads(body)["result"]["tools"]]
+        assert "grafana_get_health" in names and "grafana_delete_dashboard" not in names
+        r, body = post(s.port, token=env["TOKEN_WRITER"])
+        assert "grafana_delete_dashboard" in [t["name"] for t in json.loads(body)["result"]["tools"]]
+    finally:
+        s.stop()
