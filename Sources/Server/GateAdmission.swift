@@ -11,6 +11,7 @@ import Synchronization
 public final class GateAdmission: ConnectionAdmission {
     let gate: SharedConnectionGate
     let metrics: ServerMetrics?
+    let idle = IdleConnections()
 
     public init(configuration: ConnectionGate.Configuration, metrics: ServerMetrics?) {
         gate = SharedConnectionGate(configuration)
@@ -23,12 +24,21 @@ public final class GateAdmission: ConnectionAdmission {
             metrics?.counter(.connectionsRejected, "no_address").increment()
             return nil
         }
-        switch gate.admit(key) {
+        var decision = gate.admit(key)
+        // At the global cap, an idle keep-alive connection makes room for a new client
+        // (issue 5 §4): its slot is released now, the socket closed, and the gate asked again.
+        if case .reject(.globalCap) = decision, let evicted = idle.evictOldest() {
+            evicted.closed()
+            evicted.channel.close(promise: nil)
+            metrics?.counter(.connectionsRejected, "idle_evicted").increment()
+            decision = gate.admit(key)
+        }
+        switch decision {
         case .reject(let reason):
             metrics?.counter(.connectionsRejected, reason.rawValue).increment()
             return nil
         case .admit:
-            let ticket = GateTicket(gate: gate, key: key)
+            let ticket = GateTicket(gate: gate, key: key, channel: channel, idle: idle)
             updateGauges()
             channel.closeFuture.whenComplete { [self] _ in
                 ticket.closed()
@@ -52,11 +62,19 @@ public final class GateAdmission: ConnectionAdmission {
 final class GateTicket: AdmissionTicket {
     let gate: SharedConnectionGate
     let key: ClientAddressKey
+    let channel: any Channel
+    let idle: IdleConnections
     private let state = Mutex<(handshaking: Bool, open: Bool)>((true, true))
 
-    init(gate: SharedConnectionGate, key: ClientAddressKey) {
+    init(gate: SharedConnectionGate, key: ClientAddressKey, channel: any Channel, idle: IdleConnections) {
         self.gate = gate
         self.key = key
+        self.channel = channel
+        self.idle = idle
+    }
+
+    func connectionIdle(_ isIdle: Bool) {
+        if isIdle { idle.markIdle(self) } else { idle.markBusy(self) }
     }
 
     func handshakeFinished() {
@@ -74,6 +92,40 @@ final class GateTicket: AdmissionTicket {
             s.open = false
             return result
         }
-        if wasOpen { gate.closed(key, duringHandshake: duringHandshake) }
+        if wasOpen {
+            idle.markBusy(self)
+            gate.closed(key, duringHandshake: duringHandshake)
+        }
+    }
+}
+
+/// Connections waiting between keep-alive requests, oldest first: the ones to close when a
+/// new client arrives at the global cap.
+final class IdleConnections: Sendable {
+    private let state = Mutex<(order: [ObjectIdentifier], tickets: [ObjectIdentifier: GateTicket])>(([], [:]))
+
+    func markIdle(_ ticket: GateTicket) {
+        let id = ObjectIdentifier(ticket)
+        state.withLock { s in
+            guard s.tickets[id] == nil else { return }
+            s.tickets[id] = ticket
+            s.order.append(id)
+            // Drop ids of connections that stopped being idle (lazy deletion, bounded).
+            if s.order.count > 2 * s.tickets.count + 64 { s.order.removeAll { s.tickets[$0] == nil } }
+        }
+    }
+
+    func markBusy(_ ticket: GateTicket) {
+        _ = state.withLock { $0.tickets.removeValue(forKey: ObjectIdentifier(ticket)) }
+    }
+
+    func evictOldest() -> GateTicket? {
+        state.withLock { s in
+            while !s.order.isEmpty {
+                let id = s.order.removeFirst()
+                if let ticket = s.tickets.removeValue(forKey: id) { return ticket }
+            }
+            return nil
+        }
     }
 }

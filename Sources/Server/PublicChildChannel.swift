@@ -23,6 +23,8 @@ public protocol ConnectionAdmission: Sendable {
 
 public protocol AdmissionTicket: Sendable {
     func handshakeFinished()
+    /// The connection is waiting between keep-alive requests (true) or serving one (false).
+    func connectionIdle(_ idle: Bool)
 }
 
 /// Tells the admission ticket when the TLS handshake has completed.
@@ -79,7 +81,7 @@ struct PublicChildChannel: ServerChildChannel {
         // Per-connection deadline handlers go under and above the HTTP codec; the channel
         // configuration is a cheap value, rebuilt per connection to carry them.
         let metrics = self.metrics
-        let deadlines = RequestDeadlines(headerTimeout: headerTimeout) { phase in
+        let deadlines = RequestDeadlines(headerTimeout: headerTimeout, ticket: ticket) { phase in
             metrics?.counter(.timeouts, phase).increment()
         }
         do {

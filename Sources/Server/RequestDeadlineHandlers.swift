@@ -17,15 +17,23 @@ final class RequestDeadlines: @unchecked Sendable {
     var phase: Phase = .idle
     var timer: Scheduled<Void>?
     let headerTimeout: TimeAmount
+    let ticket: (any AdmissionTicket)?
     let onTimeout: @Sendable (String) -> Void
+    /// True between a finished response and the next request's first byte.
+    private var keepAliveIdle = false
 
-    init(headerTimeout: TimeAmount, onTimeout: @escaping @Sendable (String) -> Void) {
+    init(headerTimeout: TimeAmount, ticket: (any AdmissionTicket)?, onTimeout: @escaping @Sendable (String) -> Void) {
         self.headerTimeout = headerTimeout
+        self.ticket = ticket
         self.onTimeout = onTimeout
     }
 
     func startHead(_ context: ChannelHandlerContext) {
         guard phase == .idle else { return }
+        if keepAliveIdle {
+            keepAliveIdle = false
+            ticket?.connectionIdle(false)
+        }
         phase = .readingHead
         let channel = context.channel
         timer = context.eventLoop.scheduleTask(in: headerTimeout) { [self] in
@@ -43,6 +51,8 @@ final class RequestDeadlines: @unchecked Sendable {
 
     func responseEnded() {
         phase = .idle
+        keepAliveIdle = true
+        ticket?.connectionIdle(true)
     }
 
     func cancel() {

@@ -288,7 +288,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let plaintext = unwrapOutboundIn(data)
         switch state {
         case .idle, .handshaking:
-            guard pendingWriteBytes + plaintext.readableBytes <= maxBufferedCiphertext else {
+            guard pendingWriteBytes <= maxBufferedCiphertext else {
                 promise?.fail(TLSError(kind: .bufferLimitExceeded,
                     reason: "more than \(maxBufferedCiphertext) bytes written before the handshake finished"))
                 return
@@ -341,9 +341,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             promise?.fail(TLSError(kind: .writeAfterClose, reason: "close_notify already sent"))
             return
         }
-        // TLS adds ≤ 22 bytes per 16 KiB record (TLS 1.3 AEAD): a tight upper bound for the check.
-        let expected = plaintext.readableBytes + (plaintext.readableBytes / 16_384 + 1) * 64
-        guard unwrittenCiphertext + expected <= maxBufferedCiphertext else {
+        // The cap bounds the backlog a peer that does not read can build up: a write is
+        // refused while earlier ciphertext over the cap is still unsent. A single large write
+        // (a 1 MiB tool result) is accepted whole: the layer above already holds it, and the
+        // channel's writability, which it respects, stops the next one.
+        guard unwrittenCiphertext <= maxBufferedCiphertext else {
             let error = TLSError(kind: .bufferLimitExceeded,
                 reason: "\(unwrittenCiphertext) bytes of ciphertext not yet sent; the peer is not reading")
             promise?.fail(error)

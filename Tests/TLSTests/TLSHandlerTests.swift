@@ -178,7 +178,7 @@ struct TLSHandlerTests {
         #expect(pair.serverObserver.all == [.ok])
     }
 
-    @Test("Unsent ciphertext above half the cap holds back reads; above the cap writes fail")
+    @Test("Unsent ciphertext above half the cap holds back reads; a write while over the cap fails")
     func backpressure() throws {
         let cap = 64 * 1024
         let pair = try Pair(
@@ -193,9 +193,11 @@ struct TLSHandlerTests {
         let readsBefore = pair.serverReads.reads
         pair.server.read()
         #expect(pair.serverReads.reads == readsBefore, "read must be held back")
-        // A third 24 KiB write would pass 64 KiB: refused, connection closed.
-        let third = pair.server.write(chunk)
-        #expect(throws: TLSError.self) { try third.wait() }
+        // A third write is taken (48 KiB unsent is under the cap) and takes the backlog past
+        // 64 KiB; a fourth, while over the cap, is refused and the connection closed.
+        _ = pair.server.write(chunk)
+        let fourth = pair.server.write(chunk)
+        #expect(throws: TLSError.self) { try fourth.wait() }
         #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.bufferLimitExceeded])
         #expect(!pair.server.isActive)
     }
@@ -224,11 +226,26 @@ struct TLSHandlerTests {
             maxBufferedCiphertext: 32 * 1024)
         defer { pair.finish() }
         let ok = pair.server.write(ByteBuffer(repeating: 1, count: 30 * 1024))
-        let refused = pair.server.write(ByteBuffer(repeating: 1, count: 4 * 1024))
+        let alsoOK = pair.server.write(ByteBuffer(repeating: 1, count: 4 * 1024))  // 30 KiB pending: under the cap
+        let refused = pair.server.write(ByteBuffer(repeating: 1, count: 4 * 1024))  // 34 KiB pending: over
         #expect(throws: TLSError.self) { try refused.wait() }
         try pair.handshake()
         pair.server.flush()
         try ok.wait()
+        try alsoOK.wait()
+    }
+
+    @Test("One write far larger than the cap is accepted whole (a 1 MiB tool result)")
+    func largeSingleWrite() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            maxBufferedCiphertext: 64 * 1024)
+        defer { pair.finish() }
+        try pair.handshake()
+        let big = pair.server.write(ByteBuffer(repeating: 0x62, count: 1 << 20))
+        pair.server.flush()
+        try big.wait()
+        #expect(pair.server.isActive)
     }
 
     @Test("Wrong host name: the client refuses the server certificate (RFC 6125 §6)")

@@ -211,3 +211,22 @@ def test_read_only_token_gets_403_insufficient_scope(server_bin, tmp_path, fake_
         assert "grafana_delete_dashboard" in [t["name"] for t in json.loads(body)["result"]["tools"]]
     finally:
         s.stop()
+
+
+def test_idle_keepalive_connections_make_room_at_global_cap(server_bin):
+    s = start_server(server_bin, "--set", "limits.max_connections=3")
+    try:
+        idle = []
+        for i in range(3):
+            conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
+            conn.request("POST", "/api/mcp/v1/call", body=CALL, headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+            assert conn.getresponse().read() and True
+            idle.append(conn)  # kept open: an idle keep-alive connection
+        r, _ = post(s.port, source="127.0.0.5")  # a fourth client at the global cap
+        assert r.status == 200
+        with urllib.request.urlopen(f"{s.ops}/metrics") as m:
+            assert 'mcp_connections_rejected_total{reason="idle_evicted"} 1' in m.read().decode()
+        for conn in idle:
+            conn.close()
+    finally:
+        s.stop()
