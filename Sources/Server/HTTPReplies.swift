@@ -56,6 +56,43 @@ extension HTTPReplies {
     }
 }
 
+/// Reads a POST body into a JSON-RPC frame, answering every way it can fail: 413 over the
+/// body cap, 400 for an unreadable body, a parse error (-32700) or an oversized batch, and
+/// 403 when a read-only token calls a tool that writes. Shared by every transport.
+struct FrameReader: Sendable {
+    let dispatcher: MCPDispatcher
+    let options: ServerOptions
+    let metrics: ServerMetrics?
+
+    func read(_ request: Request, context: MCPRequestContext) async -> Result<JSONRPCFrame, HTTPRefusal> {
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
+        } catch .tooLarge {
+            return .failure(HTTPRefusal(HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")))
+        } catch {
+            return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")))
+        }
+        let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
+        if case .parseError(let error) = frame {
+            return .failure(HTTPRefusal(HTTPReplies.json(error.response, status: .badRequest)))
+        }
+        if case .batch(let messages) = frame, messages.count > MCPDispatcher.maxBatch {
+            return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")))
+        }
+        if let refusal = HTTPReplies.scopeRefusal(frame.messages, principal: context.principal, registry: dispatcher.registry) {
+            return .failure(HTTPRefusal(refusal))
+        }
+        return .success(frame)
+    }
+}
+
+/// A response that ends a request early.
+struct HTTPRefusal: Error {
+    let response: Response
+    init(_ response: Response) { self.response = response }
+}
+
 extension JSONRPCFrame {
     var messages: [JSONRPCInbound] {
         switch self {

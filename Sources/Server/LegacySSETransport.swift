@@ -62,23 +62,10 @@ struct LegacySSETransport: Sendable {
         guard let session = sessions.lookup(id, owner: owner, kind: .legacySSE), let stream = sessions.stream(of: id) else {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
-        } catch .tooLarge {
-            return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
-        } catch {
-            return HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")
-        }
-        let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
-        if case .parseError(let error) = frame {
-            return HTTPReplies.json(error.response, status: .badRequest)
-        }
-        if let refusal = HTTPReplies.scopeRefusal(frame.messages, principal: context.principal, registry: dispatcher.registry) {
-            return refusal
-        }
-        if case .batch(let messages) = frame, messages.count > MCPDispatcher.maxBatch {
-            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")
+        let frame: JSONRPCFrame
+        switch await FrameReader(dispatcher: dispatcher, options: options, metrics: metrics).read(request, context: context) {
+        case .success(let value): frame = value
+        case .failure(let refusal): return refusal.response
         }
         let dispatcher = self.dispatcher, sessions = self.sessions
         sessions.setBusy(id, 1)
@@ -112,22 +99,12 @@ struct GoAPITransport: Sendable {
     let metrics: ServerMetrics?
 
     func call(_ request: Request, context: MCPRequestContext, transport: String) async -> Response {
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
-        } catch .tooLarge {
-            return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
-        } catch {
-            return HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")
+        let frame: JSONRPCFrame
+        switch await FrameReader(dispatcher: dispatcher, options: options, metrics: metrics).read(request, context: context) {
+        case .success(let value): frame = value
+        case .failure(let refusal): return refusal.response
         }
         let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
-        let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
-        if case .parseError(let error) = frame {
-            return HTTPReplies.json(error.response, status: .badRequest)
-        }
-        if let refusal = HTTPReplies.scopeRefusal(frame.messages, principal: context.principal, registry: dispatcher.registry) {
-            return refusal
-        }
         switch frame {
         case .single(let message):
             guard let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) else {
@@ -135,9 +112,6 @@ struct GoAPITransport: Sendable {
             }
             return HTTPReplies.rpcAnswer(response)
         case .batch(let messages):
-            guard messages.count <= MCPDispatcher.maxBatch else {
-                return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")
-            }
             var responses: [JSONValue] = []
             for message in messages {
                 if let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) { responses.append(response) }

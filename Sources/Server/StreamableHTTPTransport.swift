@@ -29,21 +29,10 @@ struct StreamableHTTPTransport: Sendable {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
             return HTTPReplies.rpcError(.unsupportedMediaType, .invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
-        } catch .tooLarge {
-            return HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")
-        } catch {
-            return HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")
-        }
-        let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
-        if case .parseError(let error) = frame {
-            return HTTPReplies.json(error.response, status: .badRequest)
-        }
-
-        if let refusal = HTTPReplies.scopeRefusal(frame.messages, principal: context.principal, registry: dispatcher.registry) {
-            return refusal
+        let frame: JSONRPCFrame
+        switch await FrameReader(dispatcher: dispatcher, options: options, metrics: metrics).read(request, context: context) {
+        case .success(let value): frame = value
+        case .failure(let refusal): return refusal.response
         }
         let version = request.headers[.mcpProtocolVersion]
         if let version, ProtocolVersion.statelessEra.contains(version) {
@@ -67,9 +56,6 @@ struct StreamableHTTPTransport: Sendable {
         case .single(let m): [m]
         case .batch(let ms): ms
         case .parseError: []
-        }
-        if messages.count > MCPDispatcher.maxBatch {
-            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")
         }
         let isInitialize = messages.contains { if case .request(let r) = $0 { r.method == "initialize" } else { false } }
         let sessionID = request.headers[.mcpSessionID]
