@@ -105,21 +105,18 @@ struct GoAPITransport: Sendable {
         case .failure(let refusal): return refusal.response
         }
         let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
-        switch frame {
-        case .single(let message):
-            guard let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) else {
-                return HTTPReplies.empty(.accepted)
+        let dispatcher = self.dispatcher
+        // The call is cancelled if the client hangs up (nothing could deliver its answer).
+        let responses = await ConnectionWatch.shared.whileConnected(context.channel) {
+            var answers: [JSONValue] = []
+            for message in frame.messages {
+                if let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) { answers.append(response) }
             }
-            return HTTPReplies.rpcAnswer(response)
-        case .batch(let messages):
-            var responses: [JSONValue] = []
-            for message in messages {
-                if let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) { responses.append(response) }
-            }
-            return responses.isEmpty ? HTTPReplies.empty(.accepted) : HTTPReplies.json(.array(responses))
-        case .parseError(let error):
-            return HTTPReplies.json(error.response, status: .badRequest)
+            return answers
         }
+        guard let first = responses.first else { return HTTPReplies.empty(.accepted) }
+        if case .single = frame { return HTTPReplies.rpcAnswer(first) }
+        return HTTPReplies.json(.array(responses))
     }
 
     /// `GET /api/mcp/v1/tools`: `{"tools":[…],"count":N}`.

@@ -78,6 +78,7 @@ struct PublicChildChannel: ServerChildChannel {
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(error)
         }
+        ConnectionWatch.shared.register(channel)
         // Per-connection deadline handlers go under and above the HTTP codec; the channel
         // configuration is a cheap value, rebuilt per connection to carry them.
         let metrics = self.metrics

@@ -31,6 +31,9 @@ struct SSEResponse {
         var fields = HTTPReplies.sseHeaders
         for field in headers { fields.append(field) }
         let body = ResponseBody { writer in
+            // A client that goes away ends the stream at once, not at the next ping.
+            ConnectionWatch.shared.onClose(channel) { stream.close() }
+            defer { ConnectionWatch.shared.clear(channel) }
             let end: SSEStream.End? = await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     while !Task.isCancelled {

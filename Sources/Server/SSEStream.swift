@@ -85,6 +85,12 @@ final class SSEStream: Sendable {
         continuation.finish()
     }
 
+    /// Ends the stream because the connection closed: nothing more can be delivered.
+    func close() {
+        state.withLock { if $0.end == nil { $0.end = .closed } }
+        continuation.finish()
+    }
+
     var end: End? { state.withLock { $0.end } }
 
     /// Writes queued events to the response until the stream ends. Throws when the client

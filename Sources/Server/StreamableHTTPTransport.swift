@@ -111,11 +111,16 @@ struct StreamableHTTPTransport: Sendable {
             return sseAnswer(requests[0], session: session, context: context) { sessions.setBusy(id, -1) }
         }
         defer { sessions.setBusy(id, -1) }
+        let dispatcher = self.dispatcher
         var responses: [JSONValue] = invalid.map(\.response)
-        for request in requests {
-            if let response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound()) {
-                responses.append(response)
+        responses += await ConnectionWatch.shared.whileConnected(context.channel) {
+            var answers: [JSONValue] = []
+            for request in requests {
+                if let response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound()) {
+                    answers.append(response)
+                }
             }
+            return answers
         }
         if responses.isEmpty { return HTTPReplies.empty(.accepted) }
         return HTTPReplies.rpcAnswer(single || responses.count == 1 && messages.count == 1 ? responses[0] : .array(responses))
@@ -167,7 +172,10 @@ struct StreamableHTTPTransport: Sendable {
         if wantsStream(rpc) {
             return sseAnswer(rpc, session: session, context: context) {}
         }
-        let response = await dispatcher.handle(request: rpc, session: session, outbound: DiscardingOutbound())
+        let dispatcher = self.dispatcher, request = rpc
+        let response = await ConnectionWatch.shared.whileConnected(context.channel) {
+            await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
+        }
         guard let response else { return HTTPReplies.empty(.accepted) }
         // 2026-07-28 "Protocol Version Header": an unimplemented method is a 404 with -32601;
         // an unsupported version is a 400.
