@@ -61,7 +61,7 @@ def _json(value, status=200):
 class FakeBackend:
     """A recording HTTP(S) server with a route table: (method, regex) -> handler(request, match)."""
 
-    def __init__(self, name, check_auth, routes, ssl_context=None):
+    def __init__(self, name, check_auth, routes, ssl_context=None, host="127.0.0.1"):
         self.name = name
         self._check_auth = check_auth
         self._routes = [(m, re.compile(p + r"\Z"), h) for m, p, h in routes]
@@ -99,21 +99,23 @@ class FakeBackend:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         scheme = "http"
         if ssl_context is not None:
             self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
             scheme = "https"
         self.port = self.server.server_address[1]
-        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://{host}:{self.port}"
         threading.Thread(target=self.server.serve_forever, name=f"fake-{name}", daemon=True).start()
 
     # -- used by tests -------------------------------------------------------------------
-    def fail(self, method, path, status, body=None):
-        """Answers `status` (with `body`) to every later `method path` until `reset()`."""
+    def fail(self, method, path, status, body=None, content_type="application/json"):
+        """Answers `status` (with `body`) to every later `method path` until `reset()`
+        (also used for hostile 200 answers: oversized or not JSON)."""
         with self._lock:
-            self._failures[(method, path)] = Response(status, body if body is not None else {"message": f"fake {self.name} failure"})
+            self._failures[(method, path)] = Response(
+                status, body if body is not None else {"message": f"fake {self.name} failure"}, content_type)
 
     def reset(self):
         with self._lock:
@@ -223,8 +225,8 @@ def grafana_routes():
     ]
 
 
-def start_fake_grafana_backend(ssl_context=None, token=GRAFANA_TOKEN):
-    return FakeBackend("grafana", lambda h: h.get("authorization") == f"Bearer {token}", grafana_routes(), ssl_context)
+def start_fake_grafana_backend(ssl_context=None, token=GRAFANA_TOKEN, host="127.0.0.1"):
+    return FakeBackend("grafana", lambda h: h.get("authorization") == f"Bearer {token}", grafana_routes(), ssl_context, host)
 
 
 # ---------------------------------------------------------------------------------------

@@ -579,3 +579,98 @@ async def test_unreachable_backend_fails_clearly(server_bin):
     assert result.is_error
     message = text_of(result).lower()
     assert "cannot connect" in message and str(port) in message and ("unreachable" in message or "refused" in message or "connect" in message), message
+
+
+async def test_wrong_host_name_fails_clearly(server_bin, tmp_path):
+    """The test CA's certificate names 127.0.0.1, ::1 and localhost; served on 127.0.0.2 the
+    name does not match (RFC 6125 §6.4.4, IP address SAN), so the handshake is refused."""
+    https = fb.server_tls_context(str(CERTS / "server.pem"), str(CERTS / "server-key.pem"))
+    g = fb.start_fake_grafana_backend(ssl_context=https, host="127.0.0.2")
+    s = start_server(server_bin, "--set", f"grafana.url={g.url}", "--set", f"grafana.ca_file={CA_FILE}",
+                     env={"APP_GRAFANA__TOKEN": fb.GRAFANA_TOKEN})
+    try:
+        async with connect(s) as client:
+            result = await client.call_tool("grafana_get_health", {})
+    finally:
+        s.stop()
+        g.shutdown()
+    assert result.is_error
+    message = text_of(result).lower()
+    assert "tls" in message or "certificate" in message or "host" in message, message
+    assert g.take() == []
+
+
+async def test_skip_verify_works_and_warns(server_bin, fakes):
+    """tls.skip_verify: an unverifiable backend (no CA configured for it) is reached, and the
+    server says at start that verification is off."""
+    s = start_server(server_bin, "--set", f"grafana.url={fakes['grafana'].url}", "--set", "tls.skip_verify=true",
+                     env={"APP_GRAFANA__TOKEN": fb.GRAFANA_TOKEN})
+    try:
+        fakes["grafana"].reset()
+        async with connect(s) as client:
+            result = await client.call_tool("grafana_get_health", {})
+    finally:
+        s.stop()
+    assert json_of(result)["database"] == "ok"
+    assert only(fakes["grafana"]).path == "/api/health"
+    log = open(s.proc.log_path).read()
+    assert "skip_verify" in log and "warn" in log.lower()
+
+
+@pytest.fixture(scope="module")
+def tight_server(server_bin, fakes):
+    """Grafana with a 1 s deadline and 1 KiB results (responses over 4 KiB are refused)."""
+    s = start_server(server_bin, "--set", f"grafana.url={fakes['grafana'].url}", "--set", f"grafana.ca_file={CA_FILE}",
+                     "--set", "grafana.timeout=1s", "--set", "tools.max_result_bytes=1KiB",
+                     "--set", f"portainer.url={fakes['portainer'].url}", env=BACKEND_ENV)
+    yield s
+    s.stop()
+
+
+async def test_slow_backend_times_out_with_a_clear_result(tight_server, fakes):
+    fakes["grafana"].reset()
+    fakes["grafana"].delay = 3.0
+    try:
+        async with connect(tight_server) as client:
+            started = time.monotonic()
+            result = await client.call_tool("grafana_get_health", {})
+            elapsed = time.monotonic() - started
+    finally:
+        fakes["grafana"].reset()
+    message = text_of(result).lower()
+    assert result.is_error and ("within 1.0 seconds" in message or "timed out" in message), message
+    assert elapsed < 2.5  # the 1 s deadline, not the backend's 3 s
+
+
+async def test_oversized_and_malformed_answers(tight_server, fakes):
+    g = fakes["grafana"]
+    g.reset()
+    big = [{"uid": f"ds{i:04}", "name": f"data source {i}"} for i in range(40)]  # ~1.5 KiB: truncated
+    huge = [{"uid": f"ds{i:04}", "name": "x" * 100} for i in range(100)]  # ~12 KiB: refused
+    g.fail("GET", "/api/datasources", 200, big)
+    g.fail("GET", "/api/v1/provisioning/alert-rules", 200, huge)
+    g.fail("GET", "/api/health", 200, b"<html>login</html>", "text/html")
+    try:
+        async with connect(tight_server) as client:
+            cut = await client.call_tool("grafana_list_datasources", {})
+            refused = await client.call_tool("grafana_list_alert_rules", {})
+            html = await client.call_tool("grafana_get_health", {})
+    finally:
+        g.reset()
+    assert not cut.is_error
+    assert len(cut.content[0].text.encode()) <= 1024 and "[truncated:" in text_of(cut)
+    assert refused.is_error and ("large" in text_of(refused).lower() or "limit" in text_of(refused).lower()), text_of(refused)
+    assert html.is_error and "json" in text_of(html).lower(), text_of(html)
+
+
+async def test_container_logs_report_progress(tight_server, fakes):
+    """2025-11-25 basic/utilities/progress.mdx: progress for a request with a progressToken."""
+    updates = []
+
+    async def on_progress(progress, total, message):
+        updates.append((progress, total, message))
+
+    async with connect(tight_server) as client:
+        logs = await client.call_tool("portainer_get_container_logs", {"container_id": "web"}, progress_callback=on_progress)
+    assert not logs.is_error and "server started" in text_of(logs)
+    assert updates and updates[-1][0] == updates[-1][1] == 1.0
