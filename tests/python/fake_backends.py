@@ -27,6 +27,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 MAX_BODY = 1 << 20
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Peers that hang up (the server's pool closing an idle connection, a client that
+    gave up on a slow answer, a refused TLS handshake) are normal here, not errors."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Request:
     """One request as the fake saw it."""
 
@@ -99,8 +111,7 @@ class FakeBackend:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _QuietServer((host, 0), Handler)
         scheme = "http"
         if ssl_context is not None:
             self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
