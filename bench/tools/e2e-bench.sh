@@ -5,7 +5,8 @@
 # on their defaults but raised so the bench is not throttled) against the same query sent
 # straight to Prometheus (plain HTTP keep-alive, GET /api/v1/query?query=up). Requests are
 # interleaved A/B so both see the same machine load. Prints p50/p90/p99 of each and the
-# median of the per-pair difference (target: < 1 ms).
+# median of the per-pair difference (target: < 1 ms). A third series, JSON-RPC `ping` on the
+# same connection, shows what the front of the server (TLS, HTTP, auth, JSON-RPC) costs alone.
 #
 #   bench/tools/e2e-bench.sh                 # N=2000, release build (built if missing)
 #   N=5000 LOG_LEVEL=warning bench/tools/e2e-bench.sh
@@ -92,6 +93,17 @@ def via_server(i):
     assert not result.get("isError") and '"success"' in result["content"][0]["text"], payload[:300]
     return elapsed
 
+def ping(i):
+    # The same path without a tool or backend: what TLS + HTTP + auth + JSON-RPC cost alone.
+    body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "ping"})
+    t = time.perf_counter_ns()
+    ours.request("POST", "/api/mcp/v1/call", body=body, headers=headers)
+    r = ours.getresponse()
+    payload = r.read()
+    elapsed = time.perf_counter_ns() - t
+    assert r.status == 200 and "result" in json.loads(payload), payload[:300]
+    return elapsed
+
 def straight(i):
     t = time.perf_counter_ns()
     direct.request("GET", "/api/v1/query?query=up")
@@ -102,23 +114,26 @@ def straight(i):
     return elapsed
 
 for i in range(warmup):
-    via_server(i); straight(i)
-a, b = [], []
+    via_server(i); straight(i); ping(i)
+a, b, c = [], [], []
 for i in range(n):  # interleaved, alternating which goes first
     if i % 2:
-        a.append(via_server(i)); b.append(straight(i))
+        a.append(via_server(i)); b.append(straight(i)); c.append(ping(i))
     else:
-        b.append(straight(i)); a.append(via_server(i))
+        c.append(ping(i)); b.append(straight(i)); a.append(via_server(i))
 
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] / 1e6
 
 print(f"{'':34} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
-for name, xs in (("MCP tools/call via server (HTTPS)", a), ("direct Prometheus (HTTP)", b)):
+for name, xs in (("MCP tools/call via server (HTTPS)", a), ("direct Prometheus (HTTP)", b), ("JSON-RPC ping via server (HTTPS)", c)):
     print(f"{name:34} {pct(xs, 50):8.3f} {pct(xs, 90):8.3f} {pct(xs, 99):8.3f}")
 diffs = [x - y for x, y in zip(a, b)]
 added = statistics.median(diffs) / 1e6
 print(f"added latency: median of per-pair differences {added:.3f} ms; p50(server) - p50(direct) {pct(a, 50) - pct(b, 50):.3f} ms; "
       f"target < 1 ms: {'met' if added < 1 else 'NOT met'}")
+tool = statistics.median(x - y for x, y in zip(a, c)) / 1e6
+print(f"of which the server's front (ping: TLS, HTTP, auth, JSON-RPC, client included) {pct(c, 50):.3f} ms p50; "
+      f"tool call over ping, median per-pair {tool:.3f} ms (tool + outbound request + Prometheus)")
 EOF
