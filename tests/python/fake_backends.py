@@ -17,6 +17,8 @@ server thread is a daemon.
 """
 import json
 import re
+import select
+import socket
 import ssl
 import struct
 import threading
@@ -51,6 +53,7 @@ class Request:
         self.query = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         self.headers = {k.lower(): v for k, v in headers.items()}
         self.body = body
+        self.received = time.monotonic()
 
     def json(self):
         return json.loads(self.body)
@@ -81,6 +84,7 @@ class FakeBackend:
         self.requests = []
         self._failures = {}
         self.delay = 0.0
+        self.hangups = []  # (request, seconds after it arrived) the client gave up on
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,8 +98,10 @@ class FakeBackend:
                 body = self.rfile.read(length) if length else b""
                 request = Request(self.command, self.path, self.headers, body)
                 response = backend._respond(request)
-                if backend.delay:
-                    time.sleep(backend.delay)
+                if backend.delay and not self._wait_or_hangup(backend.delay):
+                    backend._record_hangup(request)
+                    self.close_connection = True
+                    return
                 self.send_response(response.status)
                 if response.status not in (204, 304):
                     self.send_header("Content-Type", response.content_type)
@@ -105,6 +111,22 @@ class FakeBackend:
                 self.end_headers()
                 if response.status not in (204, 304):
                     self.wfile.write(response.body)
+
+            def _wait_or_hangup(self, seconds):
+                """Sleeps up to `seconds` in 20 ms steps; False as soon as the client has
+                closed the connection (a cancelled call), so a test can see it stop."""
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    readable, _, _ = select.select([self.connection], [], [], 0.02)
+                    if readable:
+                        try:
+                            if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                                return False
+                        except ssl.SSLWantReadError:
+                            pass  # TLS record (e.g. a close_notify in progress): look again
+                        except (ConnectionError, ssl.SSLError, ValueError, OSError):
+                            return False
+                return True
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
@@ -132,7 +154,12 @@ class FakeBackend:
         with self._lock:
             self.requests.clear()
             self._failures.clear()
+            self.hangups.clear()
         self.delay = 0.0
+
+    def _record_hangup(self, request):
+        with self._lock:
+            self.hangups.append((request, time.monotonic() - request.received))
 
     def take(self):
         """The requests recorded since the last take()/reset(), oldest first."""
