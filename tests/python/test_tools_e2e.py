@@ -11,6 +11,7 @@ Catalogue: shared/reference/tools-catalogue.md (names, arguments, backend calls)
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -230,6 +231,46 @@ async def test_all_backends_list_every_catalogue_tool_with_schema_and_annotation
     assert set(by_name["vikunja_create_task"].input_schema["properties"]) == {"project_id", "title", "description", "priority", "due_date"}
     assert by_name["portainer_get_container_logs"].input_schema["properties"]["tail"]["default"] == 100
     assert by_name["prometheus_query_range"].input_schema["required"] == ["query", "start"]
+
+
+REFERENCE = pathlib.Path(os.environ.get("MCP_TOOLS_CATALOGUE", "/work/shared/reference/tools-catalogue.md"))
+
+
+def catalogue_names(markdown):
+    """Tool names from the catalogue's tables: `add: x`, and `a_start_b / _stop_ / _restart_`
+    or `a_create_page / _update_page` rows that name several tools."""
+    names = set()
+    for line in markdown.splitlines():
+        cell = line.split("|")[1].strip() if line.startswith("| ") else ""
+        cell = cell.removeprefix("add:").strip()
+        if not re.fullmatch(r"[a-z]+_[a-z_]+( / _[a-z_]+)*", cell):
+            continue
+        first, *others = [part.strip() for part in cell.split(" / ")]
+        names.add(first)
+        prefix, verb, rest = first.split("_", 2) if first.count("_") >= 2 else (first.split("_")[0], "", "")
+        for other in others:
+            names.add(f"{prefix}{other}{rest}" if other.endswith("_") else f"{prefix}{other}")
+    return names
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="the reference catalogue is not on this machine")
+def test_expected_names_match_the_reference_catalogue():
+    assert catalogue_names(REFERENCE.read_text()) == ALL_TOOLS
+
+
+async def test_check_backends_reaches_all_five(server):
+    updates = []
+
+    async def on_progress(progress, total, message):
+        updates.append((progress, total, message))
+
+    async with connect(server) as client:
+        result = await client.call_tool("server_check_backends", {}, progress_callback=on_progress)
+    report = result.structured_content
+    assert not result.is_error and report["healthy"] is True, report
+    assert {b["backend"] for b in report["backends"]} == set(CATALOGUE)
+    assert all(b["ok"] for b in report["backends"])
+    assert len(updates) == 5 and updates[-1][:2] == (5.0, 5.0)
 
 
 async def test_no_backend_configured_lists_only_builtin_tools(server_bin):
