@@ -30,6 +30,8 @@ struct SSEResponse {
     ) -> Response {
         var fields = HTTPReplies.sseHeaders
         for field in headers { fields.append(field) }
+        // A stalled reader leaves the pump parked in a write: close the connection directly.
+        stream.onOverflow { channel.close(promise: nil) }
         let body = ResponseBody { writer in
             let end: SSEStream.End? = await withTaskGroup(of: Void.self) { group in
                 group.addTask {
