@@ -215,28 +215,32 @@ def test_reader_that_stops_reading_is_cut_off(server_bin):
             assert time.monotonic() < deadline, "no endpoint event"
             seen += stalled.recv(4096)
         session = re.search(rb"sessionId=([^\s]+)\n", seen).group(1).decode()
+        fds_stream = open_fds(pid)
         # From here on the client reads nothing.
 
-        # Make the server produce events fast: each POST is a batch of 150 pings whose
-        # answer (one ~5 KiB `message` event, below the 16 KiB cap on its own) goes to the
-        # stalled stream. The loop ends when the session is gone (404), bounded in count
-        # and time.
-        batch = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(150)]).encode()
+        # Make the server produce events fast: each POST is a batch of 60 pings (the server
+        # takes at most 64 per batch) whose answer, one ~2 KiB `message` event (well below
+        # the 16 KiB cap on its own), goes to the stalled stream. The loop ends once the
+        # server counts the slow reader (or the session is gone), bounded in count and time.
+        batch = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(60)]).encode()
         conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
         statuses = []
-        deadline = time.monotonic() + 25
-        posts = 0
-        while time.monotonic() < deadline and posts < 4000:
+        deadline = time.monotonic() + 20
+        posts, cut = 0, False
+        while time.monotonic() < deadline and posts < 4000 and not cut:
             status = post_batch(conn, f"/messages?sessionId={session}", batch)
             posts += 1
             statuses.append(status)
-            if status == 404:
-                break
+            cut = status == 404 or (posts % 25 == 0 and metric(s.ops, "mcp_sse_slow_reader_disconnects_total") > before)
         conn.close()
         assert statuses[0] == 202
-        assert statuses[-1] == 404, f"stream not cut off after {posts} posts ({posts * len(batch) // 1024} KiB of requests)"
-        after = metric(s.ops, "mcp_sse_slow_reader_disconnects_total")
-        assert after >= before + 1
+        assert metric(s.ops, "mcp_sse_slow_reader_disconnects_total") >= before + 1, \
+            f"stream not cut off after {posts} posts of {len(batch)} bytes"
+
+        # The server closes the connection by itself, while the client still reads nothing:
+        # its descriptor goes away (reading first would unblock the server's writes).
+        assert wait_fds_back(pid, fds_stream - 1, slack=0, seconds=10) <= fds_stream - 1, \
+            "the server kept the stalled connection open"
 
         # The connection really is closed: draining what the kernel holds ends in EOF or reset.
         drained, closed = 0, False
@@ -255,7 +259,11 @@ def test_reader_that_stops_reading_is_cut_off(server_bin):
             closed = True
         stalled.close()
         print(f"\nslow reader: cut off after {posts} batch posts; {drained} bytes were still buffered for it")
-        assert closed
+        assert closed, f"connection still open 10 s after the overflow ({drained} bytes drained)"
+        # The session went with its stream.
+        conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
+        assert post_batch(conn, f"/messages?sessionId={session}", batch) == 404
+        conn.close()
         assert wait_fds_back(pid, fds_before) <= fds_before + 4
     finally:
         s.stop()
