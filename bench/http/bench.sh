@@ -44,7 +44,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 wait_for() { # URL CURL-ARGS...: polls for up to 30 s
     local url="$1" i; shift
-    for i in $(seq 300); do curl -fsS -o /dev/null "$@" "$url" 2> /dev/null && return 0; sleep 0.1; done
+    for i in $(seq 300); do curl -fsS -m 5 -o /dev/null "$@" "$url" 2> /dev/null && return 0; sleep 0.1; done
     echo "not up: $url" >&2; return 1
 }
 
@@ -61,7 +61,7 @@ curl_post() { # URL BODY HEADERS -> response body
     local url="$1" body="$2" args=() h
     IFS='|' read -ra hs <<< "$3"
     for h in "${hs[@]}"; do args+=(-H "$h"); done
-    curl -fsS --cacert "$ca" -X POST "${args[@]}" --data-binary "$body" "$url"
+    curl -fsS -m 10 --cacert "$ca" -X POST "${args[@]}" --data-binary "$body" "$url"
 }
 
 # --- ours ---
@@ -89,6 +89,8 @@ nginx_port="$(free_port)"
 mkdir -p "$work/nginx/www"
 cp "$work/list.json" "$work/nginx/www/list"
 cp "$work/call.json" "$work/nginx/www/call"
+chmod 711 "$work" "$work/nginx"   # nginx workers run unprivileged: traverse only
+chmod -R a+rX "$work/nginx/www"
 cat > "$work/nginx/nginx.conf" <<CONF
 worker_processes 1;
 worker_cpu_affinity 01;
@@ -125,7 +127,7 @@ CONF
 taskset -c 0 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2> "$work/nginx/stderr" &
 nginx_pid=$!; pids+=("$nginx_pid")
 nginx_url="https://127.0.0.1:$nginx_port"
-wait_for "$nginx_url/list" --cacert "$ca"
+wait_for "$nginx_url/list" --cacert "$ca" || { cat "$work/nginx/stderr" "$work/nginx/error.log" >&2; exit 1; }
 nginx_worker="$(pgrep -P "$nginx_pid" | head -1)"
 cmp -s <(curl_post "$nginx_url/list" "$list_body" "$common") "$work/list.json" \
     || { echo "nginx does not answer POST with the static body" >&2; exit 1; }
@@ -135,7 +137,8 @@ py_port="$(free_port)"
 taskset -c 0 "$py" bench/http/py_server.py "$py_port" "$work/server.pem" "$work/server-key.pem" > "$work/py.log" 2>&1 &
 py_pid=$!; pids+=("$py_pid")
 py_url="https://127.0.0.1:$py_port"
-for _ in $(seq 300); do curl -sS -o /dev/null --cacert "$ca" "$py_url/mcp" 2> /dev/null && break; sleep 0.1; done
+# Any HTTP answer means it is up (GET /mcp would open a stream: probe another path).
+for _ in $(seq 300); do curl -s -o /dev/null -m 2 --cacert "$ca" "$py_url/up" 2> /dev/null && break; sleep 0.1; done
 curl_post "$py_url/mcp" "$call_body" "$py_h" > "$work/py-call.json"
 grep -q '"result"' "$work/py-call.json" || { echo "python server did not answer: $(cat "$work/py-call.json" "$work/py.log")" >&2; exit 1; }
 curl_post "$py_url/mcp" "$list_body" "$py_h" > "$work/py-list.json"
@@ -189,7 +192,7 @@ sse_rss py "$py_pid" "$py_port"
 
 # --- table ---
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
-tls_of() { echo | timeout 5 openssl s_client -connect "127.0.0.1:$1" -CAfile "$ca" 2>/dev/null | awk -F': ' '/^ *(Protocol|Cipher|Negotiated TLS1.3 group|Server Temp Key) *:/ {gsub(/^ +/, "", $1); printf "%s=%s ", $1, $2}'; }
+tls_of() { echo | timeout 5 openssl s_client -connect "127.0.0.1:$1" -CAfile "$ca" 2>/dev/null | awk '/^New, / {sub(/,$/, "", $2); printf "%s %s", $2, $5} /^Server Temp Key/ {printf " %s", $4}'; }
 size_of() { wc -c < "$1" | tr -d ' '; }
 out="bench/http/results-$(date +%F).md"
 {
