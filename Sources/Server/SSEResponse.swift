@@ -30,6 +30,8 @@ struct SSEResponse {
     ) -> Response {
         var fields = HTTPReplies.sseHeaders
         for field in headers { fields.append(field) }
+        // A stalled reader leaves the pump parked in a write: close the connection directly.
+        stream.onOverflow { channel.close(promise: nil) }
         let body = ResponseBody { writer in
             // A client that goes away ends the stream at once, not at the next ping.
             ConnectionWatch.shared.onClose(channel) { stream.close() }

@@ -18,6 +18,8 @@ final class SSEStream: Sendable {
     private struct State {
         var queuedBytes = 0
         var end: End?
+        var onOverflow: (@Sendable () -> Void)?
+        var overflowReported = false
     }
 
     private let continuation: AsyncStream<ByteBuffer>.Continuation
@@ -72,11 +74,33 @@ final class SSEStream: Sendable {
         }
         if accepted {
             continuation.yield(ByteBuffer(string: text))
-        } else if state.withLock({ $0.end }) == .overflow {
-            metrics?.counter(.sseSlowReaders).increment()
-            continuation.finish()
+        } else {
+            // Only the send that caused the overflow takes the handler, so it runs once.
+            let overflowed: (Bool, (@Sendable () -> Void)?) = state.withLock { state in
+                guard state.end == .overflow, !state.overflowReported else { return (false, nil) }
+                state.overflowReported = true
+                defer { state.onOverflow = nil }
+                return (true, state.onOverflow)
+            }
+            if overflowed.0 {
+                metrics?.counter(.sseSlowReaders).increment()
+                continuation.finish()
+                overflowed.1?()
+            }
         }
         return accepted
+    }
+
+    /// Runs `handler` when the queue overflows (at once if it already has). The pump cannot
+    /// notice the overflow itself: it is parked in a socket write that the stalled reader
+    /// never lets finish, so the handler must close the connection from outside.
+    func onOverflow(_ handler: @escaping @Sendable () -> Void) {
+        let runNow: Bool = state.withLock { state in
+            if state.end == .overflow { return true }
+            state.onOverflow = handler
+            return false
+        }
+        if runNow { handler() }
     }
 
     /// Ends the stream after what is queued.

@@ -244,10 +244,15 @@ struct StartupError: Error, CustomStringConvertible {
 }
 
 /// Holds the HTTP server's live figures for the status tool, set once the server exists.
+///
+/// The closure sits in a struct: a bare closure stored in the generic `Mutex` is
+/// reabstracted on every inout access, so each `withLock { $0 }` wrapped it in two more
+/// thunks, and every `server_status` call got slower (and the chain longer) than the last.
 final class LiveStatus: Sendable {
-    private let provider = Mutex<(@Sendable () -> JSONObject)?>(nil)
-    func set(_ f: @escaping @Sendable () -> JSONObject) { provider.withLock { $0 = f } }
-    func snapshot() -> JSONObject { provider.withLock { $0 }?() ?? [:] }
+    private struct Provider: Sendable { let snapshot: @Sendable () -> JSONObject }
+    private let provider = Mutex<Provider?>(nil)
+    func set(_ f: @escaping @Sendable () -> JSONObject) { provider.withLock { $0 = Provider(snapshot: f) } }
+    func snapshot() -> JSONObject { provider.withLock { $0 }?.snapshot() ?? [:] }
 }
 
 /// SIGHUP reloads the tokens and the certificate; the certificate files are also watched
