@@ -27,7 +27,8 @@ public struct MCPServer: Sendable {
         self.metrics = metrics
         self.authenticator = authenticator
         self.logger = logger
-        sessions = SessionStore(maxSessions: options.maxSessions, maxPerOwner: options.maxSessionsPerToken, idleTimeout: options.sessionIdleTimeout, metrics: metrics)
+        sessions = SessionStore(maxSessions: options.maxSessions, maxPerOwner: options.maxSessionsPerToken, idleTimeout: options.sessionIdleTimeout,
+                                metrics: metrics, replayLimits: options.resumability ? (options.replayBufferEvents, options.replayBufferBytes) : nil)
         streams = StreamTracker(maxStreams: options.maxSSEStreams, maxPerOwner: options.maxSSEStreamsPerToken, metrics: metrics)
         metrics.gauge(.toolsRegistered).set(to: Double(dispatcher.registry.count))
         metrics.gauge(.resourcesRegistered).set(to: 0)

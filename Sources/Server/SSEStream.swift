@@ -37,17 +37,28 @@ final class SSEStream: Sendable {
     /// Queues an event; false when the stream has ended (or just overflowed).
     @discardableResult
     func send(event: String?, data: String, id: String? = nil, retry: Int? = nil) -> Bool {
+        sendFormatted(Self.format(event: event, data: data, id: id, retry: retry), eventType: event ?? "message")
+    }
+
+    /// Queues an already formatted event (a replayed or resumable one).
+    @discardableResult
+    func sendFormatted(_ text: String, eventType: String) -> Bool {
+        let sent = enqueue(text)
+        if sent { metrics?.counter(.sseEventsSent, eventType).increment() }
+        return sent
+    }
+
+    /// The wire form of one event (WHATWG HTML §9.2.5): every data line prefixed, so a value
+    /// containing newlines cannot inject fields or end the event early.
+    static func format(event: String?, data: String, id: String? = nil, retry: Int? = nil) -> String {
         var text = ""
         if let event { text += "event: \(event)\n" }
         if let id { text += "id: \(id)\n" }
         if let retry { text += "retry: \(retry)\n" }
-        for line in data.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in data.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             text += "data: \(line)\n"
         }
-        text += "\n"
-        let sent = enqueue(text)
-        if sent { metrics?.counter(.sseEventsSent, event ?? "message").increment() }
-        return sent
+        return text + "\n"
     }
 
     /// A comment line: keeps proxies and idle timers from closing a quiet stream.

@@ -20,6 +20,9 @@ extension ServerOptions {
         goSSEEnabled = server.sseEnabled
         responseMode = server.responseMode == .sse ? .sse : .json
         getStreamEnabled = server.getStreamEnabled
+        resumability = server.resumability
+        replayBufferEvents = server.replayBufferEvents
+        replayBufferBytes = Int(server.replayBufferBytes.bytes)
         allowedOrigins = server.allowedOrigins
         ssePingInterval = server.ssePingInterval.duration
         sseWriteBuffer = Int(limits.sseWriteBuffer.bytes)

@@ -28,6 +28,10 @@ public struct ServerOptions: Sendable {
 
     public var responseMode: ResponseMode = .json
     public var getStreamEnabled = true
+    /// Last-Event-ID replay of session-era streams, bounded per session.
+    public var resumability = false
+    public var replayBufferEvents = 256
+    public var replayBufferBytes = 1 << 20
     /// Origins allowed besides requests without an Origin header and same-host origins.
     public var allowedOrigins: [String] = []
     public var ssePingInterval: Duration = .seconds(30)

@@ -22,6 +22,8 @@ final class SessionStore: Sendable {
         var stream: SSEStream?
         /// Requests being served; a session with work in flight is not idle.
         var busy = 0
+        /// Replay of the session's streams, when resumability is on.
+        let replay: ReplayBuffer?
     }
 
     enum CreateError: Error { case globalCap, perTokenCap }
@@ -36,8 +38,11 @@ final class SessionStore: Sendable {
     let maxPerOwner: Int
     let idleTimeout: Duration
     let metrics: ServerMetrics?
+    /// (events, bytes) kept per session for resumption; nil: resumability off.
+    let replayLimits: (events: Int, bytes: Int)?
 
-    init(maxSessions: Int, maxPerOwner: Int, idleTimeout: Duration, metrics: ServerMetrics?) {
+    init(maxSessions: Int, maxPerOwner: Int, idleTimeout: Duration, metrics: ServerMetrics?, replayLimits: (events: Int, bytes: Int)? = nil) {
+        self.replayLimits = replayLimits
         self.maxSessions = maxSessions
         self.maxPerOwner = maxPerOwner
         self.idleTimeout = idleTimeout
@@ -57,7 +62,8 @@ final class SessionStore: Sendable {
             if state.perOwner[owner, default: 0] >= maxPerOwner { return .failure(.perTokenCap) }
             let id = Self.newID()
             let session = make()
-            state.entries[id] = Entry(session: session, owner: owner, kind: kind, lastUsed: now)
+            let replay = kind == .streamable ? replayLimits.map { ReplayBuffer(maxEvents: $0.events, maxBytes: $0.bytes) } : nil
+            state.entries[id] = Entry(session: session, owner: owner, kind: kind, lastUsed: now, replay: replay)
             state.perOwner[owner, default: 0] += 1
             return .success((id, session))
         }
@@ -105,6 +111,10 @@ final class SessionStore: Sendable {
         }
     }
 
+    func replay(of id: String) -> ReplayBuffer? {
+        state.withLock { $0.entries[id]?.replay }
+    }
+
     func stream(of id: String) -> SSEStream? {
         state.withLock { $0.entries[id]?.stream }
     }
@@ -122,6 +132,7 @@ final class SessionStore: Sendable {
         guard let removed else { return false }
         removed.session.cancelAll()
         removed.stream?.finish()
+        removed.replay?.clear()
         updateGauge()
         return true
     }

@@ -108,6 +108,9 @@ struct StreamableHTTPTransport: Sendable {
         let sessions = self.sessions
         let single = requests.count == 1 && invalid.isEmpty && messages.count == 1
         if single, wantsStream(requests[0]) {
+            if let replay = sessions.replay(of: id) {
+                return resumableAnswer(requests[0], session: session, replay: replay, context: context) { sessions.setBusy(id, -1) }
+            }
             return sseAnswer(requests[0], session: session, context: context) { sessions.setBusy(id, -1) }
         }
         defer { sessions.setBusy(id, -1) }
@@ -220,6 +223,46 @@ struct StreamableHTTPTransport: Sendable {
             })
     }
 
+    /// With resumability on: the request runs on its own (a dropped connection does not
+    /// cancel it, 2025-11-25 transports.mdx: "Disconnection SHOULD NOT be interpreted as
+    /// the client cancelling its request") and its events go to a resumable stream, primed
+    /// with an id so the client can come back with `Last-Event-ID`.
+    private func resumableAnswer(_ rpc: JSONRPCRequest, session: MCPSession, replay: ReplayBuffer, context: MCPRequestContext, onEnd: @escaping @Sendable () -> Void) -> Response {
+        let live = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
+        let owner = owner(context)
+        do {
+            try streams.open(live, owner: owner)
+        } catch {
+            onEnd()
+            return Self.capResponse(error != .perTokenCap, what: "SSE streams", id: rpc.id)
+        }
+        let resumable = replay.newStream()
+        resumable.prime(retryMilliseconds: Self.retryMilliseconds)
+        _ = resumable.attach(live, after: 0)
+        let dispatcher = self.dispatcher
+        Task {
+            let response = await dispatcher.handle(request: rpc, session: session, outbound: ResumableOutbound(stream: resumable))
+            if let response { resumable.send(event: "message", data: response.serializedString()) }
+            resumable.finish()
+            onEnd()
+        }
+        return attachedResponse(live, resumable: resumable, owner: owner, channel: context.channel)
+    }
+
+    /// A connection carrying (part of) a resumable stream.
+    private func attachedResponse(_ live: SSEStream, resumable: ResumableStream, owner: String, channel: any Channel) -> Response {
+        let streams = self.streams
+        return SSEResponse.make(
+            stream: live, channel: channel, keepAlive: .comment, interval: options.ssePingInterval,
+            onEnd: {
+                resumable.detach(live)
+                streams.close(live, owner: owner)
+            })
+    }
+
+    /// How long a client should wait before reconnecting (the SSE `retry` field).
+    static let retryMilliseconds = 1000
+
     // MARK: GET
 
     /// 2025-11-25 transports.mdx "Listening for Messages from the Server".
@@ -242,6 +285,31 @@ struct StreamableHTTPTransport: Sendable {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
         }
         let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
+        // 2025-11-25 transports.mdx "Resumability and Redelivery": resumption is always a
+        // GET with Last-Event-ID, replaying only the stream that was disconnected.
+        if let replay = sessions.replay(of: id) {
+            var resumable: ResumableStream
+            var after = 0
+            if let lastEventID = request.headers[.lastEventID] {
+                guard let (streamID, seq) = ReplayBuffer.parse(lastEventID), let found = replay.stream(streamID) else {
+                    return HTTPReplies.rpcError(.notFound, .invalidRequest, "Unknown or expired Last-Event-ID")
+                }
+                (resumable, after) = (found, seq)
+            } else {
+                resumable = replay.newStream()
+                resumable.prime(retryMilliseconds: Self.retryMilliseconds)
+            }
+            do {
+                try streams.open(stream, owner: owner)
+            } catch {
+                return Self.capResponse(error != .perTokenCap, what: "SSE streams")
+            }
+            guard resumable.attach(stream, after: after) else {
+                streams.close(stream, owner: owner)
+                return HTTPReplies.rpcError(.notFound, .invalidRequest, "Events after Last-Event-ID are no longer available")
+            }
+            return attachedResponse(stream, resumable: resumable, owner: owner, channel: context.channel)
+        }
         do {
             try streams.open(stream, owner: owner)
         } catch {

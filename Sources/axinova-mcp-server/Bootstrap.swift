@@ -77,9 +77,6 @@ struct Bootstrap {
         }
 
         // Fail closed (DESIGN.md principle 4).
-        if config.server.resumability {
-            throw StartupError("server.resumability: Last-Event-ID replay is not implemented yet; set it to false")
-        }
         var store = try TokenStore.load(from: config, environment: environment)
         let loopback = Self.isLoopback(config.server.host)
         if store.isEmpty {

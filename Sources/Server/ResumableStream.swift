@@ -1,0 +1,169 @@
+import MCPCore
+import Synchronization
+
+/// The replay side of a session's SSE streams (2025-11-25 basic/transports.mdx
+/// "Resumability and Redelivery"), on when `server.resumability` is true.
+///
+/// Every event of a session's streams gets an id `<stream>-<seq>` (unique in the session,
+/// naming its stream) and is kept in a bounded buffer: at most `maxEvents` events and
+/// `maxBytes` bytes, oldest dropped first. A client that lost a stream GETs the endpoint
+/// with `Last-Event-ID` and receives what followed that event on that stream only, then
+/// the rest of the stream live. A request's work is not cancelled when its POST stream
+/// drops: its answer waits in the buffer.
+final class ReplayBuffer: Sendable {
+    struct Event: Sendable {
+        let stream: Int
+        let seq: Int
+        let text: String
+        let eventType: String
+    }
+
+    private struct State {
+        var events: [Event] = []
+        var head = 0
+        var bytes = 0
+        var nextStream = 1
+        var streams: [Int: ResumableStream] = [:]
+        var finished: Set<Int> = []
+    }
+
+    private let state = Mutex(State())
+    let maxEvents: Int
+    let maxBytes: Int
+    /// Streams remembered for resumption; the oldest finished ones are forgotten first.
+    static let maxStreams = 64
+
+    init(maxEvents: Int, maxBytes: Int) {
+        self.maxEvents = max(1, maxEvents)
+        self.maxBytes = max(1024, maxBytes)
+    }
+
+    func newStream() -> ResumableStream {
+        state.withLock { state in
+            let stream = ResumableStream(id: state.nextStream, buffer: self)
+            state.nextStream += 1
+            state.streams[stream.id] = stream
+            if state.streams.count > Self.maxStreams,
+               let victim = state.finished.min() ?? state.streams.keys.min() {
+                state.streams[victim] = nil
+                state.finished.remove(victim)
+            }
+            return stream
+        }
+    }
+
+    func stream(_ id: Int) -> ResumableStream? {
+        state.withLock { $0.streams[id] }
+    }
+
+    func markFinished(_ id: Int) {
+        state.withLock { if $0.streams[id] != nil { $0.finished.insert(id) } }
+    }
+
+    /// Forgets everything (the session ended); breaks the buffer/stream references.
+    func clear() {
+        state.withLock { $0 = State() }
+    }
+
+    func record(_ event: Event) {
+        state.withLock { state in
+            state.events.append(event)
+            state.bytes += event.text.utf8.count
+            while state.events.count - state.head > maxEvents || state.bytes > maxBytes {
+                state.bytes -= state.events[state.head].text.utf8.count
+                state.head += 1
+            }
+            if state.head > 1024, state.head * 2 > state.events.count {
+                state.events.removeFirst(state.head)
+                state.head = 0
+            }
+        }
+    }
+
+    /// Events of `stream` after `seq`, or nil when some of them were already dropped (the
+    /// client cannot be resumed without loss).
+    func events(of stream: Int, after seq: Int) -> [Event]? {
+        state.withLock { state in
+            let kept = state.events[state.head...].filter { $0.stream == stream }
+            if let first = kept.first, first.seq > seq + 1 { return nil }
+            if kept.isEmpty, seq > 0 { return [] }
+            return kept.filter { $0.seq > seq }
+        }
+    }
+
+    /// Parses a `Last-Event-ID` of the form `<stream>-<seq>`.
+    static func parse(_ id: String) -> (stream: Int, seq: Int)? {
+        let parts = id.split(separator: "-")
+        guard parts.count == 2, let stream = Int(parts[0]), let seq = Int(parts[1]), stream > 0, seq >= 0 else { return nil }
+        return (stream, seq)
+    }
+}
+
+/// One logical SSE stream of a session: it outlives the connection that carries it, and
+/// forwards each event to whichever connection is attached at the moment.
+final class ResumableStream: Sendable {
+    let id: Int
+    /// Lock order: a stream's lock may be held while taking the buffer's, never the reverse.
+    let buffer: ReplayBuffer
+    private let state = Mutex<(seq: Int, live: SSEStream?, finished: Bool)>((0, nil, false))
+
+    init(id: Int, buffer: ReplayBuffer) {
+        self.id = id
+        self.buffer = buffer
+    }
+
+    var isFinished: Bool { state.withLock { $0.finished } }
+
+    /// The priming event: an id and empty data, so the client can resume from the start;
+    /// `retry` tells it how long to wait before reconnecting.
+    func prime(retryMilliseconds: Int) {
+        send(event: nil, data: "", retry: retryMilliseconds)
+    }
+
+    func send(event: String?, data: String, retry: Int? = nil) {
+        let (live, text, eventType): (SSEStream?, String, String) = state.withLock { state in
+            state.seq += 1
+            let text = SSEStream.format(event: event, data: data, id: "\(id)-\(state.seq)", retry: retry)
+            buffer.record(.init(stream: id, seq: state.seq, text: text, eventType: event ?? "message"))
+            return (state.live, text, event ?? "message")
+        }
+        live?.sendFormatted(text, eventType: eventType)
+    }
+
+    /// Ends the logical stream: the attached connection finishes after what it has queued.
+    func finish() {
+        let live = state.withLock { state -> SSEStream? in
+            state.finished = true
+            return state.live
+        }
+        buffer.markFinished(id)
+        live?.finish()
+    }
+
+    /// Attaches a connection, replaying what followed `seq` first; false when part of that
+    /// was already dropped from the buffer.
+    func attach(_ stream: SSEStream, after seq: Int) -> Bool {
+        let result: (ok: Bool, finished: Bool, previous: SSEStream?) = state.withLock { state in
+            guard let events = buffer.events(of: id, after: seq) else { return (false, false, nil) }
+            for event in events { stream.sendFormatted(event.text, eventType: event.eventType) }
+            let previous = state.live
+            state.live = stream
+            return (true, state.finished, previous)
+        }
+        if result.ok, result.previous !== stream { result.previous?.finish() }
+        if result.finished { stream.finish() }
+        return result.ok
+    }
+
+    func detach(_ stream: SSEStream) {
+        state.withLock { if $0.live === stream { $0.live = nil } }
+    }
+}
+
+/// The dispatcher's messages for one request, onto its resumable stream.
+struct ResumableOutbound: MCPOutbound {
+    let stream: ResumableStream
+    func send(_ message: JSONValue, relatedTo request: JSONRPCID?) async {
+        stream.send(event: "message", data: message.serializedString())
+    }
+}

@@ -1,0 +1,110 @@
+"""Resumability (2025-11-25 basic/transports.mdx "Resumability and Redelivery"), on with
+`server.resumability: true`: a priming event with an id and `retry`, a dropped POST stream
+does not cancel its request, and a GET with Last-Event-ID replays what followed on that
+stream only, then ends with the response."""
+import http.client
+import json
+import time
+from importlib.metadata import version
+
+import pytest
+
+if not version("mcp").startswith("2."):
+    pytest.skip("runs once, in the mcp 2.x environment", allow_module_level=True)
+
+from conftest import TOKEN, start_server, tls_context  # noqa: E402
+from fake_backends import GRAFANA_TOKEN, start_fake_grafana_backend  # noqa: E402
+
+ACCEPT = "application/json, text/event-stream"
+
+
+def connect(port):
+    return http.client.HTTPSConnection("127.0.0.1", port, timeout=15, context=tls_context())
+
+
+def headers(sid=None, **extra):
+    h = {"Authorization": f"Bearer {TOKEN}", "Accept": ACCEPT, "Content-Type": "application/json"}
+    if sid:
+        h.update({"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-11-25"})
+    h.update(extra)
+    return h
+
+
+def read_event(resp):
+    event = {}
+    while True:
+        line = resp.readline().decode()
+        if line == "":
+            return event or None
+        line = line.rstrip("\r\n")
+        if line == "":
+            if event:
+                return event
+            continue
+        if line.startswith(":"):
+            continue
+        key, _, value = line.partition(":")
+        event[key] = value[1:] if value.startswith(" ") else value
+
+
+@pytest.fixture
+def resumable_server(server_bin):
+    grafana = start_fake_grafana_backend()
+    s = start_server(server_bin, "--set", "server.resumability=true", "--set", "server.response_mode=sse",
+                     "--set", f"grafana.url={grafana.url}", env={"APP_GRAFANA__TOKEN": GRAFANA_TOKEN})
+    yield s, grafana
+    s.stop()
+    grafana.shutdown()
+
+
+def test_dropped_stream_is_resumed_with_last_event_id(resumable_server):
+    s, grafana = resumable_server
+    conn = connect(s.port)
+    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                             "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}), headers())
+    r = conn.getresponse()
+    sid = r.getheader("Mcp-Session-Id")
+    r.read()
+    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}), headers(sid))
+    assert conn.getresponse().read() == b""
+    conn.close()
+
+    grafana.delay = 1.5  # the backend answers after the client has gone
+    call = connect(s.port)
+    call.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                                             "params": {"name": "grafana_get_health", "arguments": {}}}), headers(sid))
+    resp = call.getresponse()
+    assert resp.getheader("Content-Type") == "text/event-stream"
+    priming = read_event(resp)
+    assert priming["data"] == "" and priming["retry"] == "1000" and priming["id"].endswith("-1")
+    call.close()  # the connection drops before the answer
+
+    time.sleep(2.0)
+    resume = connect(s.port)
+    resume.request("GET", "/mcp", headers=headers(sid, **{"Last-Event-ID": priming["id"], "Accept": "text/event-stream"}))
+    r = resume.getresponse()
+    assert r.status == 200
+    message = read_event(r)
+    assert message["event"] == "message"
+    body = json.loads(message["data"])
+    assert body["id"] == 7 and body["result"]["isError"] is False  # the request was not cancelled
+    assert read_event(r) is None  # the stream ends after the response
+    resume.close()
+
+    # An id from no stream of this session is refused.
+    bad = connect(s.port)
+    bad.request("GET", "/mcp", headers=headers(sid, **{"Last-Event-ID": "99-1", "Accept": "text/event-stream"}))
+    assert bad.getresponse().status == 404
+
+
+@pytest.mark.anyio
+async def test_sdk_client_works_with_resumable_streams(resumable_server):
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    s, _ = resumable_server
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, verify=tls_context()) as http:
+        async with Client(streamable_http_client(f"{s.base}/mcp", http_client=http), mode="legacy") as client:
+            result = await client.call_tool("grafana_get_health", {})
+            assert result.is_error is False
