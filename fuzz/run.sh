@@ -18,7 +18,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 out="$here/out"
-targets=(json_rpc yaml_config authorization)
+targets=(json_rpc yaml_config config_layers authorization)
 
 usage() { echo "usage: $0 <${targets[*]// /|}|all> [seconds]" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
@@ -33,7 +33,7 @@ sources_for() {
     case "$1" in
         json_rpc)
             printf '%s\n' "$root"/Sources/MCPCore/{JSONValue,JSONParser,JSONWriter,JSONRPC}.swift ;;
-        yaml_config)
+        yaml_config|config_layers)
             find "$root/Sources/Config" -name '*.swift' | sort ;;
         authorization)
             find "$root/Sources/Auth" -name '*.swift' | sort ;;
@@ -43,7 +43,7 @@ sources_for() {
 
 extra_flags_for() {
     case "$1" in
-        yaml_config) echo "-I $root/Sources/CLibYAML -lyaml" ;;
+        yaml_config|config_layers) echo "-I $root/Sources/CLibYAML -lyaml" ;;
         authorization) echo "-I $root/Sources/COpenSSL -lssl -lcrypto" ;;
         *) echo "" ;;
     esac
@@ -54,7 +54,7 @@ extra_flags_for() {
 max_len_for() {
     case "$1" in
         json_rpc) echo 4096 ;;
-        yaml_config) echo 4096 ;;
+        yaml_config|config_layers) echo 4096 ;;
         authorization) echo 1024 ;;
     esac
 }
@@ -82,23 +82,30 @@ run() {
     "$out/$target" "$work" "$here/corpus/$target" \
         -max_total_time="$seconds" -max_len="$(max_len_for "$target")" \
         -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$artifacts/" 2>&1 | tee "$out/$target.log" | grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|==[0-9]+==ERROR|SUMMARY|stat::|Fatal error|.*precondition)' || true
+        -artifact_prefix="$artifacts/" 2>&1 | tee "$out/$target.log" \
+        | { grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|==[0-9]+==ERROR|SUMMARY|stat::)|Fatal error' || true; }
     return "${PIPESTATUS[0]}"
 }
 
-case "$1" in
-    all) selected=("${targets[@]}") ;;
-    *) selected=("$1"); sources_for "$1" >/dev/null ;;
-esac
+# Everything runs from main, so editing this file during a run cannot change what runs.
+main() {
+    case "$1" in
+        all) selected=("${targets[@]}") ;;
+        *) selected=("$1"); sources_for "$1" >/dev/null ;;
+    esac
 
-status=0
-for target in "${selected[@]}"; do
-    if ! build "$target"; then
-        echo "!! $target: build failed" >&2; status=1; continue
-    fi
-    if ! run "$target"; then
-        echo "!! $target: fuzzer found a failure, see $out/$target.log and $out/artifacts/$target/" >&2
-        status=1
-    fi
-done
-exit "$status"
+    status=0
+    for target in "${selected[@]}"; do
+        if ! build "$target"; then
+            echo "!! $target: build failed" >&2; status=1; continue
+        fi
+        if ! run "$target"; then
+            echo "!! $target: fuzzer found a failure, see $out/$target.log and $out/artifacts/$target/" >&2
+            status=1
+        fi
+    done
+    return "$status"
+}
+
+main "$@"
+exit $?
