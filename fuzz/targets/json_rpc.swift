@@ -7,9 +7,13 @@
 //    that parse back to an equal value, and serializing that again gives the same bytes.
 //    Numbers compare by numeric value: the writer deliberately prints integral doubles
 //    below 1e15 as integers (so -0.0 and 1.0 come back as the integers 0 and 1).
-// 3. Limits hold: a document longer than `maxBytes` is refused.
+// 3. Limits hold: under tight limits (256 bytes, depth 4) a longer document is refused as
+//    `tooLarge`, and an accepted one nests no deeper than 4.
 
-let limits = JSONParser.Limits(maxDepth: 32, maxBytes: 16 << 10)
+// Depth as in config/base.yaml (server.max_json_depth); a byte cap above -max_len so inputs of
+// every length reach the parser.
+let tight = JSONParser.Limits(maxDepth: 4, maxBytes: 256)
+let limits = JSONParser.Limits(maxDepth: 64, maxBytes: 16 << 10)
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSONRPC(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
@@ -22,8 +26,15 @@ public func fuzzJSONRPC(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         break
     }
 
+    do {
+        let small = try JSONParser.parse(bytes, limits: tight)
+        fuzzCheck(bytes.count <= tight.maxBytes, "document over maxBytes accepted")
+        fuzzCheck(depth(small) <= tight.maxDepth, "document deeper than maxDepth accepted")
+    } catch {
+        if bytes.count > tight.maxBytes { fuzzCheck(error.reason == .tooLarge, "oversized document refused as \(error.reason), not tooLarge") }
+    }
+
     guard let value = try? JSONParser.parse(bytes, limits: limits) else { return 0 }
-    fuzzCheck(bytes.count <= limits.maxBytes, "document over maxBytes accepted")
 
     let first = value.serialized()
     // The writer may expand escapes; allow the re-parse a larger byte budget, same depth.
@@ -37,6 +48,15 @@ public func fuzzJSONRPC(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     fuzzCheck(sameJSON(reparsed, value), "round trip changed the value: \(String(decoding: first, as: UTF8.self))")
     fuzzCheck(reparsed.serialized() == first, "serialization is not stable")
     return 0
+}
+
+/// Nesting depth: a scalar is 0, `[]` and `{}` are 1.
+func depth(_ value: JSONValue) -> Int {
+    switch value {
+    case .array(let elements): 1 + (elements.map(depth).max() ?? 0)
+    case .object(let object): 1 + (object.entries.map { depth($0.value) }.max() ?? 0)
+    default: 0
+    }
 }
 
 /// Structural equality with numbers compared by value (int 1 == double 1.0, 0 == -0.0).
