@@ -20,7 +20,7 @@ root="$(cd "$here/.." && pwd)"
 out="$here/out"
 targets=(json_rpc yaml_config config_layers authorization)
 
-usage() { echo "usage: $0 <${targets[*]// /|}|all> [seconds]" >&2; exit 2; }
+usage() { echo "usage: $0 <$(IFS='|'; echo "${targets[*]}")|all> [seconds]" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 seconds="${2:-60}"
 [[ "$seconds" =~ ^[0-9]+$ ]] || usage
