@@ -15,6 +15,7 @@ enum EnvironmentLayer {
                     expected: "APP_<SECTION>__<KEY> with letters, digits and single underscores", found: "a malformed name"
                 )
             }
+            try OverrideLayer.refuseControlCharacters(in: value, at: path, origin: origin)
             try YAMLTreeMerge.set(.scalar(value, origin: origin), at: path, in: &root)
         }
         return root

@@ -15,8 +15,21 @@ enum OverrideLayer {
             guard path.allSatisfy(EnvironmentLayer.isKeyName) else {
                 throw ConfigError(origin: origin, path: "", expected: "a dotted path of snake_case keys", found: "a malformed key path")
             }
+            try refuseControlCharacters(in: value, at: path, origin: origin)
             try YAMLTreeMerge.set(.scalar(value, origin: origin), at: path, in: &root)
         }
         return root
+    }
+
+    /// The file layer's rule (YAMLParser: "printable text") for the values of the flag and
+    /// environment layers, so no layer lets a control character into a path, a log line or
+    /// the rendered config (found by fuzz/targets/config_layers.swift). Names the code point,
+    /// never the value.
+    static func refuseControlCharacters(in value: String, at path: [String], origin: ConfigOrigin) throws(ConfigError) {
+        guard let scalar = value.unicodeScalars.first(where: { YAMLParser.isControl($0.value) }) else { return }
+        throw ConfigError(
+            origin: origin, path: path.joined(separator: "."),
+            expected: "printable text", found: "control character U+\(String(scalar.value, radix: 16, uppercase: true))"
+        )
     }
 }
