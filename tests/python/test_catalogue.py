@@ -131,7 +131,10 @@ def tools_list_ok(port: int) -> bool:
 @pytest.fixture(scope="module")
 def target(server_bin):
     """One server for the whole catalogue, with a baseline taken after a short warm-up."""
-    s = start_server(server_bin)
+    # Backend URLs only register their tools (a large tools/list); no case calls a backend.
+    backends = [arg for b in ("grafana", "portainer", "silverbullet", "vikunja", "prometheus")
+                for arg in ("--set", f"{b}.url=http://127.0.0.1:9")]
+    s = start_server(server_bin, *backends)
     for _ in range(20):
         assert tools_list_ok(s.port)
     time.sleep(0.5)
@@ -229,27 +232,39 @@ def test_connect_refused(target, auth):
     assert not r.timed_out and ("content-length" in r.headers or r.closed)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug (reported): answers over 256 KiB are dropped: the TLS handler "
-                                       "closes the connection when one write passes maxBufferedCiphertext")
 def test_batch_10000(target):
     """JSON-RPC 2.0 §6: a 10,000-element batch (440 KB body, under max_body) is answered in full
-    or refused with a clear error; never a silent close. The server has no batch element cap
-    (only max_body), so today it runs all 10,000 pings and then drops the ~400 KB answer."""
+    or refused with a clear error; never a silent close. The server caps batches
+    (MCPDispatcher.maxBatch, 64): refused with 400 / -32600 before any element runs."""
     r = exchange(target.port, post(b"/api/mcp/v1/call", batch(10000)), "127.3.9.3")
     assert r.status is not None, "connection closed without an answer"
     if r.status == 200:
         answers = json.loads(r.body)
         assert len(answers) == 10000 and sorted(a["id"] for a in answers) == list(range(10000))
     else:
-        assert 400 <= r.status < 500 and json.loads(r.body)["error"]["code"] == -32600
+        error = json.loads(r.body)["error"]
+        assert r.status == 400 and error["code"] == -32600 and "batch" in error["message"]
 
 
-def test_batch_5000_answered(target):
-    """The same batch at 5,000 elements (a ~200 KB answer) is answered in full (JSON-RPC 2.0 §6)."""
-    r = exchange(target.port, post(b"/api/mcp/v1/call", batch(5000)), "127.3.9.4")
+def test_batch_at_cap_answered(target):
+    """A batch at the cap (64) is answered in full, one answer per request (JSON-RPC 2.0 §6)."""
+    r = exchange(target.port, post(b"/api/mcp/v1/call", batch(64)), "127.3.9.4")
     assert r.status == 200
     answers = json.loads(r.body)
-    assert len(answers) == 5000 and {a["result"] == {} for a in answers} == {True}
+    assert sorted(a["id"] for a in answers) == list(range(64)) and all(a["result"] == {} for a in answers)
+
+
+@pytest.mark.xfail(strict=True, reason="server bug (reported): an answer over 256 KiB is dropped (connection closed, "
+                                       "no status): TLSHandler fails a write that passes maxBufferedCiphertext")
+def test_answer_over_256kib_delivered(target):
+    """16 tools/list in one batch (under the cap) with every backend's tools registered make a
+    ~340 KB answer. It must arrive whole: a slow reader is handled by backpressure, not by
+    dropping a legitimate answer (the same path carries tool results up to 1 MiB)."""
+    body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "tools/list"} for i in range(16)]).encode()
+    r = exchange(target.port, post(b"/api/mcp/v1/call", body), "127.3.9.6")
+    assert r.status == 200, "connection closed without an answer"
+    answers = json.loads(r.body)
+    assert len(r.body) > 256 * 1024 and sorted(a["id"] for a in answers) == list(range(16))
 
 
 def test_pipelined_after_413_not_smuggled(target):
