@@ -166,6 +166,37 @@ HTTP_CASES = [
     ("too-many-headers",
      b"GET /mcp HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(200)) + b"\r\n",
      431, None, True),
+    # RFC 9110 §8.6: Content-Length is 1*DIGIT; "-1", "+5" and a list are framing errors.
+    ("negative-content-length", post(b"/api/mcp/v1/call", b"", extra=b"Content-Length: -1\r\n"), 400, None, True),
+    ("signed-content-length",
+     b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
+     + b"Content-Length: +5\r\n\r\n{}   ", 400, None, True),
+    ("content-length-list",
+     b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
+     + b"Content-Length: %d, %d\r\n\r\n" % (len(LIST), len(LIST)) + LIST, 400, None, True),
+    # RFC 9112 §7.1: a chunk size that overflows 64 bits is refused (body unreadable: 400 / -32700).
+    ("chunk-size-overflow",
+     b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
+     + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n{}\r\n0\r\n\r\n", 400, -32700, False),
+    # RFC 9112 §7.1.1: chunk extensions are skipped by the parser, not buffered: a 100 KB one
+    # costs no memory, and the request is served.
+    ("chunk-extension-100k",
+     b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
+     + b"Transfer-Encoding: chunked\r\n\r\n%x;" % len(LIST) + b"e" * 100000 + b"\r\n" + LIST + b"\r\n0\r\n\r\n",
+     200, None, False),
+    # RFC 9112 §6.1: only "chunked" is a transfer coding we know; RFC 9112 §5.1: no space before the colon.
+    ("transfer-encoding-identity", post(b"/api/mcp/v1/call", LIST, extra=b"Transfer-Encoding: identity\r\n"),
+     400, None, True),
+    ("space-before-colon", post(b"/api/mcp/v1/call", LIST, extra=b"Transfer-Encoding : chunked\r\n"), 400, None, True),
+    ("space-in-field-name", b"GET /mcp HTTP/1.1\r\nHost: localhost\r\nX A: b\r\n\r\n", 400, None, True),
+    # RFC 9112 §2.2: a bare LF line end MAY be accepted; this server refuses it.
+    ("lf-only-line-ends", post(b"/api/mcp/v1/call", LIST).replace(b"\r\n", b"\n"), 400, None, True),
+    # RFC 9112 §2.3 / §3: HTTP/0.9 and unknown versions are refused; HTTP/1.0 is served.
+    ("http-0.9-request", b"GET /mcp\r\n\r\n", 400, None, True),
+    ("http-3.0-version", b"GET /mcp HTTP/3.0\r\nHost: localhost\r\n\r\n", 400, None, True),
+    ("http-1.0-request", post(b"/api/mcp/v1/call", LIST).replace(b"HTTP/1.1", b"HTTP/1.0", 1), 200, None, False),
+    # RFC 9110 §9.1: methods are case-sensitive; "post" is not POST.
+    ("lowercase-method", post(b"/api/mcp/v1/call", LIST).replace(b"POST", b"post", 1), 400, None, True),
     # RFC 9113 §3.4: an HTTP/1.1-only server sees "PRI * HTTP/2.0" as a bad request.
     ("http2-preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, None, True),
     # RFC 9112 §3.2.2: absolute-form MUST be accepted; it is routed like the origin form.
@@ -219,6 +250,25 @@ def test_http_case(target, name, raw, status, rpc_code, must_close):
         assert json.loads(r.body)["id"] is None  # JSON-RPC 2.0 §5: id unknown -> null
     if name == "wrong-jsonrpc-version":
         assert json.loads(r.body)["id"] == 1
+
+
+HOST_CASES = {
+    "no-host": b"",
+    "two-host-fields": b"Host: localhost\r\nHost: evil.example\r\n",
+    "invalid-host-value": b"Host: a b\r\n",
+}
+
+
+@pytest.mark.xfail(strict=True, reason="server bug (reported): requests without Host, with two Host fields or an "
+                                       "invalid Host value are served (200)")
+@pytest.mark.parametrize("case", list(HOST_CASES))
+def test_host_field_errors_refused(target, case):
+    """RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request that lacks Host, has more
+    than one Host field line, or a Host with an invalid value."""
+    raw = b"POST /api/mcp/v1/call HTTP/1.1\r\n" + HOST_CASES[case] + AUTH + JSON_HEADERS + \
+        b"Content-Length: %d\r\n\r\n" % len(LIST) + LIST
+    index = list(HOST_CASES).index(case)
+    assert exchange(target.port, raw, f"127.3.9.{10 + index}").status == 400
 
 
 @pytest.mark.xfail(strict=True, reason="server bug (reported): the answer to CONNECT has no Content-Length and no "
