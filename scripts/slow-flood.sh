@@ -3,8 +3,8 @@
 # legitimate client and the health probe saw during each attack. About 3 minutes.
 #   scripts/slow-flood.sh            # builds (debug) unless MCP_SERVER_BIN is set
 #   MCP_SERVER_BIN=.build/release/axinova-mcp-server scripts/slow-flood.sh
-# Needs Debian's slowhttptest for slowloris / slow body / slow read (skipped without it):
-#   apt-get install -y slowhttptest
+# Uses Debian's slowhttptest for slowloris / slow body / slow read when installed (else a Python
+# stand-in; SLOW_FLOOD_TOOL=python forces it):  apt-get install -y slowhttptest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-python
@@ -13,7 +13,7 @@ if [ -z "${MCP_SERVER_BIN:-}" ]; then
     MCP_SERVER_BIN="$PWD/.build/debug/axinova-mcp-server"
 fi
 export MCP_SERVER_BIN
-command -v slowhttptest >/dev/null || echo "note: slowhttptest not installed; slowloris/slow body/slow read are skipped" >&2
+command -v slowhttptest >/dev/null || echo "note: slowhttptest not installed; slowloris/slow body/slow read use the Python stand-in (300 connections)" >&2
 report=$(mktemp /tmp/slow-flood-XXXXXX.jsonl)
 trap 'rm -f "$report"' EXIT
 status=0
