@@ -114,3 +114,7 @@ def sse_server(server_bin, fake_grafana):
     s = start_server(server_bin, "--set", "server.response_mode=sse", "--set", f"grafana.url={fake_grafana}", "--set", "server.page_size=3")
     yield s
     s.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow_flood: slow-client and flood tests (about 3 minutes; scripts/slow-flood.sh)")
