@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTPTypesHTTP1
 
 /// Adds the per-connection layers under HTTP: admission at accept (before any TLS work,
 /// DESIGN.md principle 3) and the TLS handler. Keeping TLS a plain NIO handler under
@@ -97,6 +98,13 @@ struct PublicChildChannel: ServerChildChannel {
             [RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() })] + base()
         }
         return HTTP1Channel(responder: http1.responder, configuration: configuration).setup(channel: channel, logger: logger)
+            .flatMapThrowing { value in
+                // The head guard goes right above NIOHTTP1's decoder, where every Host line is
+                // still visible.
+                let codec = try channel.pipeline.syncOperations.context(handlerType: HTTP1ToHTTPServerCodec.self)
+                try channel.pipeline.syncOperations.addHandler(RequestHeadGuard(), position: .before(codec.handler))
+                return value
+            }
     }
 
     func handle(value: Value, logger: Logger) async {
