@@ -9,10 +9,14 @@ public struct JSONParser {
     public struct Limits: Sendable, Hashable {
         public var maxDepth: Int
         public var maxBytes: Int
+        /// Values (scalars, arrays, objects) in one document: a 4 MiB body of `[1,1,…]` holds
+        /// two million of them, each costing far more memory than its two bytes of input.
+        public var maxValues: Int
 
-        public init(maxDepth: Int = 64, maxBytes: Int = 4 << 20) {
+        public init(maxDepth: Int = 64, maxBytes: Int = 4 << 20, maxValues: Int = 1 << 20) {
             self.maxDepth = maxDepth
             self.maxBytes = maxBytes
+            self.maxValues = maxValues
         }
     }
 
@@ -28,6 +32,10 @@ public struct JSONParser {
             case invalidEscape = "invalid escape"
             case invalidUTF8 = "invalid UTF-8"
             case trailingData = "trailing data after the value"
+            case tooManyValues = "too many values"
+            /// RFC 8259 §4: names SHOULD be unique; a repeated one could mean different things
+            /// to different parsers (a smuggled "method"), so it is refused.
+            case duplicateKey = "duplicate object key"
         }
 
         public var reason: Reason
@@ -40,7 +48,7 @@ public struct JSONParser {
         guard bytes.count <= limits.maxBytes else { throw Error(reason: .tooLarge, offset: limits.maxBytes) }
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
-            var parser = Cursor(bytes: buffer, maxDepth: limits.maxDepth)
+            var parser = Cursor(bytes: buffer, maxDepth: limits.maxDepth, maxValues: limits.maxValues)
             parser.skipWhitespace()
             let value = try parser.parseValue(depth: 0)
             parser.skipWhitespace()
@@ -58,11 +66,14 @@ extension JSONParser {
     fileprivate struct Cursor {
         let bytes: UnsafeBufferPointer<UInt8>
         let maxDepth: Int
+        let maxValues: Int
         var index = 0
+        var values = 0
 
-        init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+        init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxValues: Int) {
             self.bytes = bytes
             self.maxDepth = maxDepth
+            self.maxValues = maxValues
         }
 
         func fail(_ reason: Error.Reason) -> Error { Error(reason: reason, offset: index) }
@@ -93,6 +104,8 @@ extension JSONParser {
         }
 
         mutating func parseValue(depth: Int) throws(Error) -> JSONValue {
+            values += 1
+            guard values <= maxValues else { throw fail(.tooManyValues) }
             switch try peek() {
             case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
             case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
@@ -108,11 +121,14 @@ extension JSONParser {
         mutating func parseObject(depth: Int) throws(Error) -> JSONValue {
             guard depth <= maxDepth else { throw fail(.tooDeep) }
             index += 1
-            var object = JSONObject()
+            // Entries are collected in order with a set of names: JSONObject's own setter
+            // searches linearly, which would make a many-keyed object quadratic.
+            var entries: [(key: String, value: JSONValue)] = []
+            var names = Set<String>()
             skipWhitespace()
             if try peek() == UInt8(ascii: "}") {
                 index += 1
-                return .object(object)
+                return .object(JSONObject())
             }
             while true {
                 skipWhitespace()
@@ -122,13 +138,14 @@ extension JSONParser {
                 guard try peek() == UInt8(ascii: ":") else { throw fail(.unexpectedCharacter) }
                 index += 1
                 skipWhitespace()
-                object[key] = try parseValue(depth: depth)
+                guard names.insert(key).inserted else { throw fail(.duplicateKey) }
+                entries.append((key: key, value: try parseValue(depth: depth)))
                 skipWhitespace()
                 switch try peek() {
                 case UInt8(ascii: ","): index += 1
                 case UInt8(ascii: "}"):
                     index += 1
-                    return .object(object)
+                    return .object(JSONObject(entries))
                 default: throw fail(.unexpectedCharacter)
                 }
             }

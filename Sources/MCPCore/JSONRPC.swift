@@ -179,6 +179,7 @@ public enum JSONRPCFrame: Sendable {
             let message: String = switch error.reason {
             case .tooLarge: "Parse error: message larger than \(limits.maxBytes) bytes"
             case .tooDeep: "Parse error: JSON nested deeper than \(limits.maxDepth) levels"
+            case .tooManyValues: "Parse error: more than \(limits.maxValues) JSON values in one message"
             default: "Parse error: \(error)"
             }
             return .parseError(JSONRPCError(id: nil, code: .parseError, message: message))

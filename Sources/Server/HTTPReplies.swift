@@ -69,7 +69,10 @@ struct FrameReader: Sendable {
         do {
             body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
         } catch .tooLarge {
-            return .failure(HTTPRefusal(HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes")))
+            // Connection: close, so the rest of the oversized body is not drained
+            // (RFC 9110 §15.5.14 allows closing).
+            return .failure(HTTPRefusal(HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes",
+                                                             headers: [.connection: "close"])))
         } catch {
             return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")))
         }

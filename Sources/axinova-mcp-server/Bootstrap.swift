@@ -60,7 +60,7 @@ struct Bootstrap {
         let dispatcher = MCPDispatcher(
             configuration: .init(
                 identity: identity, pageSize: config.server.pageSize, defaultToolTimeout: config.timeout.operation.duration,
-                jsonLimits: .init(maxDepth: config.server.maxJsonDepth, maxBytes: Int(config.server.maxBody.bytes))),
+                jsonLimits: .init(maxDepth: config.server.maxJsonDepth, maxBytes: Int(config.server.maxBody.bytes), maxValues: 100_000)),
             registry: registry, observer: stdio ? nil : MetricsObserver(metrics: metrics),
             admission: stdio ? nil : ToolCallAdmission(
                 maxInFlightPerToken: config.limits.maxInflightPerToken, globalMaximum: config.limits.maxInflightPerToken * 64,

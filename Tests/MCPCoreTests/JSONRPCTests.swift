@@ -94,3 +94,30 @@ import Testing
         #expect(await Harness().send(ok)?.arrayValue?.count == MCPDispatcher.maxBatch)
     }
 }
+
+@Suite struct ParserCapTests {
+    @Test("RFC 8259 §4: a repeated object name is refused (no parser differential on \"method\")")
+    func duplicateKey() async {
+        let response = await Harness().send(#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call"}"#)
+        #expect(response?.errorCode == -32700)
+    }
+
+    @Test("a document with more values than the cap is refused before it is built")
+    func tooManyValues() async {
+        let h = Harness(limits: .init(maxDepth: 64, maxBytes: 1 << 20, maxValues: 1000))
+        let text = "[" + Array(repeating: "1", count: 5000).joined(separator: ",") + "]"
+        let response = await h.send(text)
+        #expect(response?.errorCode == -32700)
+        #expect(response?["error"]?["message"]?.stringValue?.contains("1000") == true)
+    }
+
+    @Test("an object with many keys parses in linear time")
+    func manyKeys() throws {
+        let members = (0..<50_000).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
+        let started = ContinuousClock.now
+        let value = try JSONParser.parse("{" + members + "}")
+        #expect(value.objectValue?.count == 50_000)
+        // Quadratic insertion took minutes here; linear takes well under a second even in debug.
+        #expect(ContinuousClock.now - started < .seconds(20))
+    }
+}

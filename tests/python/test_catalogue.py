@@ -317,15 +317,19 @@ def test_answer_over_256kib_delivered(target):
 def test_pipelined_after_413_not_smuggled(target):
     """RFC 9112 §6.3 / RFC 9110 §15.5.14: after a 413 the server either closes or discards the
     rest of the declared body; a request hidden in that body is never answered, the next
-    pipelined request is answered normally (what this server does: it discards and goes on)."""
+    pipelined request is answered normally (what this server does: it answers 413 with
+    `Connection: close` and closes, without reading the rest)."""
     hidden = b"GET /api/mcp/v1/tools HTTP/1.1\r\nHost: localhost\r\n" + AUTH + b"\r\n"
     big = b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"' + b"a" * (5 << 20) + hidden + b'"}}'
     follow = json.dumps({"jsonrpc": "2.0", "id": 77, "method": "ping"}).encode()
     sock = socket.create_connection(("127.0.0.1", target.port), timeout=IO_TIMEOUT, source_address=("127.3.9.5", 0))
     with tls_context().wrap_socket(sock, server_hostname="localhost") as c:
-        c.sendall(post(b"/api/mcp/v1/call", big) + post(b"/api/mcp/v1/call", follow))
-        c.settimeout(3)
         out = b""
+        try:
+            c.sendall(post(b"/api/mcp/v1/call", big) + post(b"/api/mcp/v1/call", follow))
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            pass  # the server closed after its 413: the rest of the body was never read
+        c.settimeout(3)
         try:
             while len(out) < 1 << 20:
                 chunk = c.recv(65536)
