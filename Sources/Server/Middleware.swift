@@ -2,6 +2,7 @@ import Foundation
 import Prometheus
 import HTTPTypes
 import Hummingbird
+import Logging
 import MCPCore
 import RateLimit
 
@@ -71,9 +72,12 @@ struct AuthMiddleware: RouterMiddleware {
         switch authenticator.authenticate(authorization: request.headers[.authorization], clientAddress: context.clientAddress) {
         case .allowed(let principal):
             context.principal = principal
+            context.logger[metadataKey: "token"] = .string(principal.name)
             return try await next(request, context)
         case .denied(let reason, let message, let tokenPresented, let retryAfter):
             metrics?.counter(.authFailures, reason).increment()
+            // The reason and the address, never the presented value.
+            context.logger.info("authentication refused", metadata: ["reason": .string(reason), "client": .string(context.clientAddress)])
             if let retryAfter {
                 return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Too many failed authentication attempts; retry later",
                                             headers: [.retryAfter: String(retryAfter)])

@@ -11,7 +11,7 @@ public final class SharedRateLimiter: Sendable {
     public let name: String
     let gcra: GCRA
     private let limiter: Mutex<KeyedRateLimiter<String>>
-    private let metrics: ServerMetrics?
+    let metrics: ServerMetrics?
 
     public init?(name: String, ratePerSecond: Double, burst: Int, capacity: Int, metrics: ServerMetrics?) {
         guard ratePerSecond > 0, let gcra = GCRA(ratePerSecond: ratePerSecond, burst: max(1, burst)) else { return nil }
@@ -54,7 +54,12 @@ struct RateLimitMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let key = context.principal.map { "token:\($0.name)" } ?? "ip:\(context.clientAddress)"
-        switch limiter.decide(key) {
+        let decision = limiter.decide(key)
+        if let name = context.principal?.name {
+            let outcome = if case .allow = decision { "allowed" } else { "rate_limited" }
+            limiter.metrics?.counter(.tokenRequests, name, outcome).increment()
+        }
+        switch decision {
         case .allow(let remaining):
             var response = try await next(request, context)
             response.headers[HTTPField.Name("RateLimit-Policy")!] = limiter.policyHeader

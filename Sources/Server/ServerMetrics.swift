@@ -133,6 +133,9 @@ extension ServerMetrics.Family {
     // Authentication and rate limits.
     public static let authFailures = Self("mcp_auth_failures_total", "Rejected credentials by reason.", labels: ["reason"])
     public static let authLockouts = Self("mcp_auth_lockouts_total", "Client addresses locked out after failures.")
+    /// Token *names* come from the configuration: a bounded label set (DESIGN.md principle 5).
+    public static let tokenRequests = Self(
+        "mcp_token_requests_total", "Authenticated requests by token name and rate-limit outcome.", labels: ["token", "outcome"])
     public static let rateLimitDecisions = Self(
         "mcp_ratelimit_decisions_total", "Rate limit decisions.", labels: ["limiter", "outcome"])
     public static let rateLimitKeys = Self("mcp_ratelimit_keys", "Keys held by a rate limiter.", labels: ["limiter"])

@@ -86,6 +86,12 @@ def test_other_client_unaffected(server_bin, tmp_path):
                 next_polite += 0.2
         assert limited > 0
         assert polite_statuses and set(polite_statuses) == {200}
+        # Token names (never values) label the per-token metric.
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            text = r.read().decode()
+        assert 'mcp_token_requests_total{token="flooder",outcome="rate_limited"}' in text
+        assert 'mcp_token_requests_total{token="polite",outcome="allowed"}' in text
+        assert env["TOKEN_FLOODER"] not in text
     finally:
         s.stop()
 
