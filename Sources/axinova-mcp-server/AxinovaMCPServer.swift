@@ -30,7 +30,7 @@ struct ConfigOptions: ParsableArguments {
         do {
             return try ConfigLoader.load(directory: configDirectory, env: env, environment: ProcessInfo.processInfo.environment, overrides: overrides)
         } catch {
-            throw ValidationError("configuration error: \(error)")
+            throw StartupError("configuration error: \(error)")
         }
     }
 }
@@ -61,7 +61,7 @@ struct CheckConfig: AsyncParsableCommand {
         do {
             _ = try TokenStore.load(from: appConfig, environment: ProcessInfo.processInfo.environment)
         } catch {
-            throw ValidationError("configuration error: \(error)")
+            throw StartupError("configuration error: \(error)")
         }
         print(appConfig.rendered(redacted: true), terminator: "")
         for warning in appConfig.warnings() {

@@ -235,6 +235,7 @@ struct Bootstrap {
     }
 }
 
+/// A refusal to start: printed as "Error: <description>" with exit status 1, no usage text.
 struct StartupError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

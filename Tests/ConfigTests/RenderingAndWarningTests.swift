@@ -34,8 +34,8 @@ import Testing
     @Test func defaultsWarnAboutMissingTokensAndCertificates() {
         let warnings = AppConfig().warnings()
         #expect(warnings == [
-            "tls.enabled is true but tls.cert_file/tls.key_file are empty: the TLS listener cannot start",
-            "no bearer tokens (auth.tokens, server.api_token): network listeners will refuse to start",
+            "tls.enabled is true but tls.cert_file/tls.key_file are empty: only a loopback host starts (with development certificates)",
+            "no bearer tokens (auth.tokens, server.api_token): only a loopback host starts (with a token generated for the run)",
         ])
     }
 

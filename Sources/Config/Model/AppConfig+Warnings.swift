@@ -11,10 +11,10 @@ extension AppConfig {
             result.append("server.http_host \(server.httpHost) exposes the plaintext ops listener (health, status, metrics) beyond loopback without authentication")
         }
         if tls.enabled && (tls.certFile.isEmpty || tls.keyFile.isEmpty) {
-            result.append("tls.enabled is true but tls.cert_file/tls.key_file are empty: the TLS listener cannot start")
+            result.append("tls.enabled is true but tls.cert_file/tls.key_file are empty: only a loopback host starts (with development certificates)")
         }
         if auth.tokens.isEmpty && server.apiToken.isEmpty {
-            result.append("no bearer tokens (auth.tokens, server.api_token): network listeners will refuse to start")
+            result.append("no bearer tokens (auth.tokens, server.api_token): only a loopback host starts (with a token generated for the run)")
         }
         if !server.apiToken.isEmpty && server.apiToken.utf8.count < 32 {
             result.append("server.api_token is shorter than 32 bytes: use a long random token, or auth.tokens with a sha256 digest")
