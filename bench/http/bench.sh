@@ -144,6 +144,28 @@ curl_post "$py_url/mcp" "$call_body" "$py_h" > "$work/py-call.json"
 grep -q '"result"' "$work/py-call.json" || { echo "python server did not answer: $(cat "$work/py-call.json" "$work/py.log")" >&2; exit 1; }
 curl_post "$py_url/mcp" "$list_body" "$py_h" > "$work/py-list.json"
 
+# --- RSS per open SSE stream, first: on a fresh process (after the load runs the allocator
+# keeps freed memory, and new streams would reuse it, hiding their cost) ---
+declare -A sse sse_detail
+sse_rss() { # KEY PID PORT [TOKEN]
+    local key="$1" pid="$2" port="$3" tok="${4:-}" rss0 rss1 ready
+    echo | timeout 60 "$py" bench/http/sse_hold.py "$port" /sse 16 "$ca" "$tok" > /dev/null 2>&1 || true  # warm-up
+    sleep 1
+    rss0="$(rss_kib "$pid")"
+    coproc HOLD { timeout 150 "$py" bench/http/sse_hold.py "$port" /sse "$sse_streams" "$ca" "$tok"; }
+    read -r ready <&"${HOLD[0]}" || true
+    sleep 3   # a few pings flow on every stream
+    rss1="$(rss_kib "$pid")"
+    echo >&"${HOLD[1]}" || true
+    wait "$HOLD_PID" 2>/dev/null || true
+    sse[$key]="$(awk -v a="$rss0" -v b="$rss1" -v n="$sse_streams" 'BEGIN {printf "%.1f", (b - a) / n}')"
+    printf "%-12s %s; RSS %s -> %s KiB = %s KiB/stream\n" "$key-sse" "$ready" "$rss0" "$rss1" "${sse[$key]}" >&2
+    sse_detail[$key]="RSS $rss0 -> $rss1 KiB"
+    [[ "$ready" == "ready $sse_streams" ]] || sse[$key]="n/a ($ready)"
+}
+sse_rss ours "$ours_pid" "$ours_port" "$token"
+sse_rss py "$py_pid" "$py_port"
+
 # --- load: ROUNDS rounds of every configuration, interleaved so that load from other
 # processes on the machine hits all servers alike; the table shows the median per figure ---
 declare -A rps p50 p99 cpu note all
@@ -181,26 +203,8 @@ for key in "${!rps[@]}"; do
     p99[$key]="$(echo "${p99[$key]}" | median)"; cpu[$key]="$(echo "${cpu[$key]}" | median)"
 done
 
-# --- RSS per open SSE stream ---
-declare -A sse sse_detail
-sse_rss() { # KEY PID PORT [TOKEN]
-    local key="$1" pid="$2" port="$3" tok="${4:-}" rss0 rss1 ready
-    echo | timeout 60 "$py" bench/http/sse_hold.py "$port" /sse 16 "$ca" "$tok" > /dev/null 2>&1 || true  # warm-up
-    sleep 1
-    rss0="$(rss_kib "$pid")"
-    coproc HOLD { timeout 150 "$py" bench/http/sse_hold.py "$port" /sse "$sse_streams" "$ca" "$tok"; }
-    read -r ready <&"${HOLD[0]}" || true
-    sleep 3   # a few pings flow on every stream
-    rss1="$(rss_kib "$pid")"
-    echo >&"${HOLD[1]}" || true
-    wait "$HOLD_PID" 2>/dev/null || true
-    sse[$key]="$(awk -v a="$rss0" -v b="$rss1" -v n="$sse_streams" 'BEGIN {printf "%.1f", (b - a) / n}')"
-    printf "%-12s %s; RSS %s -> %s KiB = %s KiB/stream\n" "$key-sse" "$ready" "$rss0" "$rss1" "${sse[$key]}" >&2
-    sse_detail[$key]="RSS $rss0 -> $rss1 KiB"
-    [[ "$ready" == "ready $sse_streams" ]] || sse[$key]="n/a ($ready)"
-}
-sse_rss ours "$ours_pid" "$ours_port" "$token"
-sse_rss py "$py_pid" "$py_port"
+declare -A rss_end
+rss_end[nginx]="$(rss_kib "$nginx_worker")"; rss_end[ours]="$(rss_kib "$ours_pid")"; rss_end[py]="$(rss_kib "$py_pid")"
 
 # --- table ---
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -227,6 +231,7 @@ out="bench/http/results-$(date +%F).md"
     echo "| tools/call via POST /api/mcp/v1/call: requests/s | ${rps[nginx-call]} | ${rps[api-call]} | ${rps[py-call]} | $(ratio "${rps[api-call]}" "${rps[nginx-call]}") | $(ratio "${rps[api-call]}" "${rps[py-call]}") |"
     echo "| same, p99 ms | ${p99[nginx-call]} | ${p99[api-call]} | ${p99[py-call]} | $(ratio "${p99[api-call]}" "${p99[nginx-call]}") | $(ratio "${p99[api-call]}" "${p99[py-call]}") |"
     echo "| same, server CPU µs/request | ${cpu[nginx-call]} | ${cpu[api-call]} | ${cpu[py-call]} | $(ratio "${cpu[api-call]}" "${cpu[nginx-call]}") | $(ratio "${cpu[api-call]}" "${cpu[py-call]}") |"
+    echo "| server RSS KiB after all load runs (${conns} connections) | ${rss_end[nginx]} | ${rss_end[ours]} | ${rss_end[py]} | $(ratio "${rss_end[ours]}" "${rss_end[nginx]}") | $(ratio "${rss_end[ours]}" "${rss_end[py]}") |"
     echo "| RSS KiB per open SSE stream ($sse_streams, TLS) | n/a | ${sse[ours]} | ${sse[py]} | n/a | $(ratio "${sse[ours]}" "${sse[py]}") |"
     echo
     for k in "${!note[@]}"; do [[ -n "${note[$k]}" ]] && echo "- $k: ${note[$k]}"; done
