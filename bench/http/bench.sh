@@ -10,14 +10,15 @@
 # Per run: requests/s, p50/p99 latency (wrk --latency) and the server's CPU time per request
 # (utime+stime from /proc/<pid>/stat before/after, divided by the requests wrk completed).
 # Then RSS per open SSE stream (GET /sse, N streams held over TLS) for ours and python.
-# Env: SECONDS_PER_RUN (10), CONNS (32), SSE_STREAMS (200). Loopback only; bounded runs.
+# Env: SECONDS_PER_RUN (5), ROUNDS (3, interleaved; medians shown), CONNS (32), SSE_STREAMS (200). Loopback only; bounded runs.
 # Output: a markdown table on stdout, also saved as bench/http/results-<date>.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-seconds="${SECONDS_PER_RUN:-10}"
+seconds="${SECONDS_PER_RUN:-5}"
 conns="${CONNS:-32}"
 sse_streams="${SSE_STREAMS:-200}"
+rounds="${ROUNDS:-3}"
 hz="$(getconf CLK_TCK)"
 token="bench-token-0123456789abcdef0123456789abcdef"
 bin="$root/.build/release/axinova-mcp-server"
@@ -143,35 +144,9 @@ curl_post "$py_url/mcp" "$call_body" "$py_h" > "$work/py-call.json"
 grep -q '"result"' "$work/py-call.json" || { echo "python server did not answer: $(cat "$work/py-call.json" "$work/py.log")" >&2; exit 1; }
 curl_post "$py_url/mcp" "$list_body" "$py_h" > "$work/py-list.json"
 
-# --- load ---
-declare -A rps p50 p99 cpu note
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.3f", v + 0; else printf "%.3f", v * 1000 }'; }
-run() { # KEY PID URL BODY HEADERS
-    local key="$1" pid="$2" url="$3" out before after requests ticks
-    BODY="$4" HEADERS="$5" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "$url" > /dev/null 2>&1 || true
-    before="$(cpu_ticks "$pid")"
-    out="$(BODY="$4" HEADERS="$5" timeout $((seconds + 20)) taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -s bench/http/post.lua "$url")"
-    after="$(cpu_ticks "$pid")"
-    echo "$out" > "$work/wrk-$key.txt"
-    requests="$(echo "$out" | awk '/requests in/ {print $1; exit}')"
-    ticks=$((after - before))
-    rps[$key]="$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')"
-    p50[$key]="$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")"
-    p99[$key]="$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")"
-    cpu[$key]="$(awk -v t="$ticks" -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
-    note[$key]="$(echo "$out" | awk '/Non-2xx|Socket errors/ {sub(/^ +/, ""); printf "%s; ", $0}')"
-    printf "%-12s %8s req/s  p50 %7s ms  p99 %7s ms  %7s us CPU/req  %s\n" "$key" "${rps[$key]}" "${p50[$key]}" "${p99[$key]}" "${cpu[$key]}" "${note[$key]}" >&2
-}
-run nginx-list "$nginx_worker" "$nginx_url/list" "$list_body" "$common"
-run ours-list "$ours_pid" "$ours/mcp" "$list_body" "$ours_list_h"
-run py-list "$py_pid" "$py_url/mcp" "$list_body" "$py_h"
-run nginx-call "$nginx_worker" "$nginx_url/call" "$call_body" "$common"
-run ours-call "$ours_pid" "$ours/mcp" "$call_body" "$ours_call_h"
-run api-call "$ours_pid" "$ours/api/mcp/v1/call" "$call_body" "$api_h"
-run py-call "$py_pid" "$py_url/mcp" "$call_body" "$py_h"
-
-# --- RSS per open SSE stream ---
-declare -A sse
+# --- RSS per open SSE stream, first: on a fresh process (after the load runs the allocator
+# keeps freed memory, and new streams would reuse it, hiding their cost) ---
+declare -A sse sse_detail
 sse_rss() { # KEY PID PORT [TOKEN]
     local key="$1" pid="$2" port="$3" tok="${4:-}" rss0 rss1 ready
     echo | timeout 60 "$py" bench/http/sse_hold.py "$port" /sse 16 "$ca" "$tok" > /dev/null 2>&1 || true  # warm-up
@@ -185,10 +160,51 @@ sse_rss() { # KEY PID PORT [TOKEN]
     wait "$HOLD_PID" 2>/dev/null || true
     sse[$key]="$(awk -v a="$rss0" -v b="$rss1" -v n="$sse_streams" 'BEGIN {printf "%.1f", (b - a) / n}')"
     printf "%-12s %s; RSS %s -> %s KiB = %s KiB/stream\n" "$key-sse" "$ready" "$rss0" "$rss1" "${sse[$key]}" >&2
+    sse_detail[$key]="RSS $rss0 -> $rss1 KiB"
     [[ "$ready" == "ready $sse_streams" ]] || sse[$key]="n/a ($ready)"
 }
 sse_rss ours "$ours_pid" "$ours_port" "$token"
 sse_rss py "$py_pid" "$py_port"
+
+# --- load: ROUNDS rounds of every configuration, interleaved so that load from other
+# processes on the machine hits all servers alike; the table shows the median per figure ---
+declare -A rps p50 p99 cpu note all
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.3f", v + 0; else printf "%.3f", v * 1000 }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+run() { # KEY PID URL BODY HEADERS
+    local key="$1" pid="$2" url="$3" out before after requests ticks r a b c
+    BODY="$4" HEADERS="$5" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "$url" > /dev/null 2>&1 || true
+    before="$(cpu_ticks "$pid")"
+    out="$(BODY="$4" HEADERS="$5" timeout $((seconds + 20)) taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -s bench/http/post.lua "$url")"
+    after="$(cpu_ticks "$pid")"
+    requests="$(echo "$out" | awk '/requests in/ {print $1; exit}')"
+    ticks=$((after - before))
+    r="$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')"
+    a="$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")"
+    b="$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")"
+    c="$(awk -v t="$ticks" -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
+    rps[$key]+="$r "; p50[$key]+="$a "; p99[$key]+="$b "; cpu[$key]+="$c "
+    note[$key]+="$(echo "$out" | awk '/Non-2xx|Socket errors/ {sub(/^ +/, ""); printf "%s; ", $0}')"
+    printf "%-12s %8s req/s  p50 %7s ms  p99 %7s ms  %7s us CPU/req  %s\n" "$key" "$r" "$a" "$b" "$c" "${note[$key]}" >&2
+}
+for round in $(seq "$rounds"); do
+    echo "round $round of $rounds" >&2
+    run nginx-list "$nginx_worker" "$nginx_url/list" "$list_body" "$common"
+    run ours-list "$ours_pid" "$ours/mcp" "$list_body" "$ours_list_h"
+    run py-list "$py_pid" "$py_url/mcp" "$list_body" "$py_h"
+    run nginx-call "$nginx_worker" "$nginx_url/call" "$call_body" "$common"
+    run ours-call "$ours_pid" "$ours/mcp" "$call_body" "$ours_call_h"
+    run api-call "$ours_pid" "$ours/api/mcp/v1/call" "$call_body" "$api_h"
+    run py-call "$py_pid" "$py_url/mcp" "$call_body" "$py_h"
+done
+for key in "${!rps[@]}"; do
+    all[$key]="req/s ${rps[$key]}| p99 ${p99[$key]}| µs ${cpu[$key]}"
+    rps[$key]="$(printf "%.0f" "$(echo "${rps[$key]}" | median)")"; p50[$key]="$(echo "${p50[$key]}" | median)"
+    p99[$key]="$(echo "${p99[$key]}" | median)"; cpu[$key]="$(echo "${cpu[$key]}" | median)"
+done
+
+declare -A rss_end
+rss_end[nginx]="$(rss_kib "$nginx_worker")"; rss_end[ours]="$(rss_kib "$ours_pid")"; rss_end[py]="$(rss_kib "$py_pid")"
 
 # --- table ---
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -199,7 +215,7 @@ out="bench/http/results-$(date +%F).md"
     echo "# HTTP benchmark $(date -u '+%F %H:%M UTC')"
     echo
     echo "Commit $(git rev-parse --short HEAD), release build; $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"
-    echo "load average before the table: $(cut -d' ' -f1-3 /proc/loadavg). Server on core 0, wrk -t1 -c$conns on core 1, ${seconds}s per run after a 2 s warm-up."
+    echo "load average before the table: $(cut -d' ' -f1-3 /proc/loadavg). Server on core 0, wrk -t1 -c$conns on core 1, ${seconds}s per run after a 2 s warm-up, $rounds interleaved rounds, medians shown."
     echo "Bodies: tools/list $(size_of "$work/list.json") B (python $(size_of "$work/py-list.json") B), tools/call $(size_of "$work/call.json") B (python $(size_of "$work/py-call.json") B); nginx serves exactly our bytes."
     echo "TLS: ours $(tls_of "$ours_port"); nginx $(tls_of "$nginx_port"); python $(tls_of "$py_port")"
     echo
@@ -215,9 +231,13 @@ out="bench/http/results-$(date +%F).md"
     echo "| tools/call via POST /api/mcp/v1/call: requests/s | ${rps[nginx-call]} | ${rps[api-call]} | ${rps[py-call]} | $(ratio "${rps[api-call]}" "${rps[nginx-call]}") | $(ratio "${rps[api-call]}" "${rps[py-call]}") |"
     echo "| same, p99 ms | ${p99[nginx-call]} | ${p99[api-call]} | ${p99[py-call]} | $(ratio "${p99[api-call]}" "${p99[nginx-call]}") | $(ratio "${p99[api-call]}" "${p99[py-call]}") |"
     echo "| same, server CPU µs/request | ${cpu[nginx-call]} | ${cpu[api-call]} | ${cpu[py-call]} | $(ratio "${cpu[api-call]}" "${cpu[nginx-call]}") | $(ratio "${cpu[api-call]}" "${cpu[py-call]}") |"
+    echo "| server RSS KiB after all load runs (${conns} connections) | ${rss_end[nginx]} | ${rss_end[ours]} | ${rss_end[py]} | $(ratio "${rss_end[ours]}" "${rss_end[nginx]}") | $(ratio "${rss_end[ours]}" "${rss_end[py]}") |"
     echo "| RSS KiB per open SSE stream ($sse_streams, TLS) | n/a | ${sse[ours]} | ${sse[py]} | n/a | $(ratio "${sse[ours]}" "${sse[py]}") |"
     echo
     for k in "${!note[@]}"; do [[ -n "${note[$k]}" ]] && echo "- $k: ${note[$k]}"; done
+    echo "- RSS per SSE stream: RSS of the server before and with the streams open (after a warm-up of 16 streams), over the stream count: ours ${sse_detail[ours]}, python ${sse_detail[py]}."
+    echo "- Every round (per configuration: requests/s | p99 ms | server CPU µs per request):"
+    for k in $(printf '%s\n' "${!all[@]}" | sort); do echo "  - $k: ${all[$k]}"; done
     echo "- Python server: no bearer check (the SDK has no static-token option); ours checks the token and the rate limiter on every request."
 } | tee "$out"
 echo "saved to $out" >&2
