@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 
@@ -330,9 +331,21 @@ public final class MCPDispatcher: Sendable {
         let timeout = tool.timeout ?? configuration.defaultToolTimeout
         let handler = tool.handler
         let toolArguments = ToolArguments(arguments)
+        let deadline = Deadline()
         let task = Task<(ToolResult, ToolCallOutcome), Never> {
-            await Self.run(handler, arguments: toolArguments, context: context, timeout: timeout, toolName: tool.name)
+            await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
         }
+        // The deadline is a dispatch timer, not a sleeping task: a cancelled Task.sleep keeps
+        // its memory until it would have fired, which at 60 s and thousands of calls a second
+        // is megabytes; a cancelled timer source is released at once.
+        let timer = DispatchSource.makeTimerSource(queue: Self.timerQueue)
+        timer.schedule(deadline: .now() + .nanoseconds(Int(min(timeout, .seconds(86_400)).nanoseconds)))
+        timer.setEventHandler {
+            deadline.fire()
+            task.cancel()
+        }
+        timer.resume()
+        defer { timer.cancel() }
         switch session.track(id, cancel: { task.cancel() }) {
         case .tracked: break
         case .duplicate:
@@ -353,27 +366,30 @@ public final class MCPDispatcher: Sendable {
         return .success(result.json)
     }
 
-    /// Runs a handler under its deadline. Errors become `isError` results.
-    static func run(_ handler: @escaping ToolDefinition.Handler, arguments: ToolArguments, context: ToolContext, timeout: Duration, toolName: String) async -> (ToolResult, ToolCallOutcome) {
+    static let timerQueue = DispatchQueue(label: "mcp.tool-deadlines")
+
+    /// Set when a call's deadline fired (its task was cancelled by the timer, not the client).
+    final class Deadline: Sendable {
+        private let fired = Mutex(false)
+        func fire() { fired.withLock { $0 = true } }
+        var hasFired: Bool { fired.withLock { $0 } }
+    }
+
+    /// Runs a handler; errors become `isError` results, and a cancellation the deadline
+    /// caused becomes a timeout.
+    static func run(_ handler: @escaping ToolDefinition.Handler, arguments: ToolArguments, context: ToolContext, deadline: Deadline, timeout: Duration, toolName: String) async -> (ToolResult, ToolCallOutcome) {
+        let timedOut: (ToolResult, ToolCallOutcome) = (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout)
         do {
-            let result = try await withThrowingTaskGroup(of: ToolResult?.self) { group in
-                group.addTask { try await handler(arguments, context) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                return try await group.next() ?? nil
-            }
-            guard let result else {
-                return (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout)
-            }
+            let result = try await handler(arguments, context)
+            if deadline.hasFired { return timedOut }
             return (result, result.isError ? .error : .ok)
         } catch let error as ToolError {
+            if deadline.hasFired { return timedOut }
             return (.error(error.message), error.kind == .invalidArgument ? .invalidArguments : (error.kind == .timeout ? .timeout : .error))
         } catch is CancellationError {
-            return (.error("\(toolName) was cancelled"), .cancelled)
+            return deadline.hasFired ? timedOut : (.error("\(toolName) was cancelled"), .cancelled)
         } catch {
+            if deadline.hasFired { return timedOut }
             return (.error("\(toolName) failed: internal error"), .error)
         }
     }
@@ -446,6 +462,11 @@ extension ToolContent {
 }
 
 extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
     /// "2.5s", for messages.
     public var formattedSeconds: String {
         let (seconds, attoseconds) = components

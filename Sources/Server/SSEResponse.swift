@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Prometheus
 import HTTPTypes
@@ -37,17 +38,21 @@ struct SSEResponse {
             ConnectionWatch.shared.onClose(channel) { stream.close() }
             defer { ConnectionWatch.shared.clear(channel) }
             let end: SSEStream.End? = await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: interval)
-                        if Task.isCancelled { break }
-                        let alive = switch keepAlive {
-                        case .comment: stream.sendComment("ping")
-                        case .pingEvent: stream.send(event: "ping", data: #"{"timestamp":\#(UnixTime.seconds)}"#)
-                        }
-                        if !alive { break }
+                // Keep-alive on a dispatch timer: a cancelled Task.sleep would hold its memory
+                // until the interval ends, per request in `sse` response mode.
+                let pings = DispatchSource.makeTimerSource(queue: Self.timerQueue)
+                let nanos = Int(max(interval, .milliseconds(10)).components.seconds) * 1_000_000_000
+                    + Int(max(interval, .milliseconds(10)).components.attoseconds / 1_000_000_000)
+                pings.schedule(deadline: .now() + .nanoseconds(nanos), repeating: .nanoseconds(nanos))
+                pings.setEventHandler {
+                    let alive = switch keepAlive {
+                    case .comment: stream.sendComment("ping")
+                    case .pingEvent: stream.send(event: "ping", data: #"{"timestamp":\#(UnixTime.seconds)}"#)
                     }
+                    if !alive { pings.cancel() }
                 }
+                pings.resume()
+                defer { pings.cancel() }
                 if let work {
                     group.addTask { await work() }
                 }
@@ -66,6 +71,10 @@ struct SSEResponse {
         }
         return Response(status: .ok, headers: fields, body: body)
     }
+}
+
+extension SSEResponse {
+    static let timerQueue = DispatchQueue(label: "mcp.sse-keepalive")
 }
 
 enum UnixTime {
