@@ -55,6 +55,9 @@ struct PublicChildChannel: ServerChildChannel {
     let admission: (any ConnectionAdmission)?
     let extraHandlers: @Sendable () -> [any ChannelHandler]
     let headerTimeout: TimeAmount
+    /// Our keep-alive idle deadline (counted as `phase="idle"`); Hummingbird's own idle
+    /// timeout is set a little later as a backstop.
+    let idleTimeout: TimeAmount
     let metrics: ServerMetrics?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -83,7 +86,7 @@ struct PublicChildChannel: ServerChildChannel {
         // Per-connection deadline handlers go under and above the HTTP codec; the channel
         // configuration is a cheap value, rebuilt per connection to carry them.
         let metrics = self.metrics
-        let deadlines = RequestDeadlines(headerTimeout: headerTimeout, ticket: ticket) { phase in
+        let deadlines = RequestDeadlines(headerTimeout: headerTimeout, idleTimeout: idleTimeout, ticket: ticket) { phase in
             metrics?.counter(.timeouts, phase).increment()
         }
         do {

@@ -17,13 +17,17 @@ final class RequestDeadlines: @unchecked Sendable {
     var phase: Phase = .idle
     var timer: Scheduled<Void>?
     let headerTimeout: TimeAmount
+    /// Keep-alive idle time between a response and the next request's first byte.
+    let idleTimeout: TimeAmount?
     let ticket: (any AdmissionTicket)?
     let onTimeout: @Sendable (String) -> Void
+    var idleTimer: Scheduled<Void>?
     /// True between a finished response and the next request's first byte.
     private var keepAliveIdle = false
 
-    init(headerTimeout: TimeAmount, ticket: (any AdmissionTicket)?, onTimeout: @escaping @Sendable (String) -> Void) {
+    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount? = nil, ticket: (any AdmissionTicket)?, onTimeout: @escaping @Sendable (String) -> Void) {
         self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
         self.ticket = ticket
         self.onTimeout = onTimeout
     }
@@ -32,6 +36,8 @@ final class RequestDeadlines: @unchecked Sendable {
         guard phase == .idle else { return }
         if keepAliveIdle {
             keepAliveIdle = false
+            idleTimer?.cancel()
+            idleTimer = nil
             ticket?.connectionIdle(false)
         }
         phase = .readingHead
@@ -49,15 +55,26 @@ final class RequestDeadlines: @unchecked Sendable {
         timer = nil
     }
 
-    func responseEnded() {
+    func responseEnded(_ context: ChannelHandlerContext) {
         phase = .idle
         keepAliveIdle = true
         ticket?.connectionIdle(true)
+        if let idleTimeout {
+            let channel = context.channel
+            idleTimer?.cancel()
+            idleTimer = context.eventLoop.scheduleTask(in: idleTimeout) { [self] in
+                guard keepAliveIdle else { return }
+                onTimeout("idle")
+                channel.close(promise: nil)
+            }
+        }
     }
 
     func cancel() {
         timer?.cancel()
         timer = nil
+        idleTimer?.cancel()
+        idleTimer = nil
     }
 }
 
@@ -159,7 +176,7 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if head.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
             context.write(data, promise: promise)
         case .end:
-            deadlines.responseEnded()
+            deadlines.responseEnded(context)
             guard closeAfterResponse else {
                 context.write(data, promise: promise)
                 return

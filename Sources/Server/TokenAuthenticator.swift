@@ -37,7 +37,9 @@ public final class TokenAuthenticator: RequestAuthenticator {
         case .accepted(let token):
             return .allowed(MCPSession.Principal(name: token.name, allowsWrites: token.allows(writes: true)))
         case .rejected(let failure):
-            if let key, failure != .missing {
+            // A missing header counts too: otherwise a client could send unauthenticated
+            // requests forever without reaching the lockout.
+            if let key {
                 let lockedOut = failures.withLock { $0.recordFailure(key, now: now) }
                 if lockedOut { metrics?.counter(.authLockouts).increment() }
             }

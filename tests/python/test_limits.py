@@ -236,3 +236,34 @@ def test_idle_keepalive_connections_make_room_at_global_cap(server_bin):
             conn.close()
     finally:
         s.stop()
+
+
+def test_idle_keepalive_connection_closed_and_counted(server_bin):
+    s = start_server(server_bin, "--set", "limits.idle_timeout=1s")
+    try:
+        conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
+        conn.request("POST", "/api/mcp/v1/call", body=CALL, headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        assert conn.getresponse().read()
+        started = time.monotonic()
+        try:
+            assert conn.sock.recv(1) == b""  # closed by the server, no response bytes
+        except (ConnectionResetError, ssl.SSLError):
+            pass
+        assert 0.5 <= time.monotonic() - started <= 4
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            assert 'mcp_timeouts_total{phase="idle"}' in r.read().decode()
+    finally:
+        s.stop()
+
+
+def test_missing_credentials_also_lock_out(server_bin):
+    s = start_server(server_bin, "--set", "auth.failure_max=3", "--set", "auth.lockout=2s")
+    try:
+        for _ in range(3):
+            conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, source_address=("127.0.0.6", 0), context=tls_context())
+            conn.request("POST", "/api/mcp/v1/call", body=CALL, headers={"Content-Type": "application/json"})
+            assert conn.getresponse().status == 401
+        r, _ = post(s.port, source="127.0.0.6")
+        assert r.status == 429
+    finally:
+        s.stop()
