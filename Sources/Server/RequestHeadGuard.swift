@@ -42,22 +42,34 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// `uri-host [ ":" port ]` (RFC 9110 §7.2): a reg-name, IPv4 or bracketed IPv6 literal.
+    /// Checked on the UTF-8 bytes: it runs for every request.
     static func isValidHost(_ value: String) -> Bool {
-        guard !value.isEmpty, value.utf8.count <= 255 else { return false }
-        var host = Substring(value)
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return false }
-            let literal = host[host.index(after: host.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
-            host = host[host.index(after: close)...]
-            return host.isEmpty || (host.hasPrefix(":") && host.dropFirst().allSatisfy(\.isASCII) && host.dropFirst().allSatisfy(\.isNumber))
+        var bytes = Array(value.utf8)[...]
+        guard !bytes.isEmpty, bytes.count <= 255 else { return false }
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        func isPort(_ port: ArraySlice<UInt8>) -> Bool { port.count <= 5 && port.allSatisfy(isDigit) }
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let literal = bytes[(bytes.startIndex + 1)..<close]
+            let isHex = { (b: UInt8) in isDigit(b) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x66) || b == 0x3A || b == 0x2E }
+            guard !literal.isEmpty, literal.allSatisfy(isHex) else { return false }
+            let rest = bytes[(close + 1)...]
+            return rest.isEmpty || (rest.first == 0x3A && isPort(rest.dropFirst()))
         }
-        if let colon = host.lastIndex(of: ":") {
-            let port = host[host.index(after: colon)...]
-            guard port.allSatisfy({ $0.isASCII && $0.isNumber }), port.count <= 5 else { return false }
-            host = host[..<colon]
+        if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+            guard isPort(bytes[(colon + 1)...]) else { return false }
+            bytes = bytes[..<colon]
         }
-        let allowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%"
-        return !host.isEmpty && host.allSatisfy { allowed.contains($0) }
+        // reg-name = *( unreserved / pct-encoded / sub-delims )
+        return !bytes.isEmpty && bytes.allSatisfy { b in
+            (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || isDigit(b) || Self.hostPunctuation[Int(b)]
+        }
     }
+
+    /// `-._~!$&'()*+,;=%` as a byte table.
+    private static let hostPunctuation: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for b in "-._~!$&'()*+,;=%".utf8 { table[Int(b)] = true }
+        return table
+    }()
 }
