@@ -18,7 +18,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 out="$here/out"
-targets=(json_rpc yaml_config config_layers authorization)
+targets=(json_rpc yaml_config config_layers authorization sse_format)
 
 usage() { echo "usage: $0 <$(IFS='|'; echo "${targets[*]}")|all> [seconds]" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
@@ -37,6 +37,8 @@ sources_for() {
             find "$root/Sources/Config" -name '*.swift' | sort ;;
         authorization)
             find "$root/Sources/Auth" -name '*.swift' | sort ;;
+        sse_format)
+            printf '%s\n' "$root/Sources/Server/SSEEventFormat.swift" ;;
         *) usage ;;
     esac
 }
@@ -56,6 +58,7 @@ max_len_for() {
         json_rpc) echo 4096 ;;
         yaml_config|config_layers) echo 4096 ;;
         authorization) echo 1024 ;;
+        sse_format) echo 2048 ;;
     esac
 }
 

@@ -48,17 +48,8 @@ final class SSEStream: Sendable {
         return sent
     }
 
-    /// The wire form of one event (WHATWG HTML §9.2.5): every data line prefixed, so a value
-    /// containing newlines cannot inject fields or end the event early.
     static func format(event: String?, data: String, id: String? = nil, retry: Int? = nil) -> String {
-        var text = ""
-        if let event { text += "event: \(event)\n" }
-        if let id { text += "id: \(id)\n" }
-        if let retry { text += "retry: \(retry)\n" }
-        for line in data.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
-            text += "data: \(line)\n"
-        }
-        return text + "\n"
+        SSEEventFormat.format(event: event, data: data, id: id, retry: retry)
     }
 
     /// A comment line: keeps proxies and idle timers from closing a quiet stream.
