@@ -270,7 +270,7 @@ public final class MCPDispatcher: Sendable {
         } catch {
             return .failure(JSONRPCError(id: request.id, code: .invalidParams, message: "Invalid params: unknown or expired cursor"))
         }
-        var result: JSONObject = ["tools": .array(page.tools.map(\.listing))]
+        var result: JSONObject = ["tools": .array(page.tools.map(registry.listing(of:)))]
         if let next = page.nextCursor { result["nextCursor"] = .string(next) }
         if stateless {
             result["ttlMs"] = .int(Int64(configuration.listTTL.components.seconds * 1000))

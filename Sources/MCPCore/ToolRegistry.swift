@@ -3,6 +3,9 @@
 public struct ToolRegistry: Sendable {
     public private(set) var tools: [ToolDefinition]
     private var index: [String: Int]
+    /// Each tool's `tools/list` entry, built once: a listing is a few nested objects per
+    /// tool, and the full catalogue has about fifty.
+    private var listings: [JSONValue]
 
     public init(_ tools: [ToolDefinition]) {
         var unique: [ToolDefinition] = []
@@ -13,6 +16,12 @@ public struct ToolRegistry: Sendable {
         }
         self.tools = unique
         self.index = index
+        self.listings = unique.map(\.listing)
+    }
+
+    /// The `tools/list` entry of a registered tool.
+    public func listing(of tool: ToolDefinition) -> JSONValue {
+        index[tool.name].map { listings[$0] } ?? tool.listing
     }
 
     public var count: Int { tools.count }

@@ -123,6 +123,6 @@ struct GoAPITransport: Sendable {
     func tools(context: MCPRequestContext) -> Response {
         let allowsWrites = context.principal?.allowsWrites ?? true
         let visible = dispatcher.registry.tools.filter { allowsWrites || !$0.writes }
-        return HTTPReplies.json(["tools": .array(visible.map(\.listing)), "count": .int(Int64(visible.count))])
+        return HTTPReplies.json(["tools": .array(visible.map(dispatcher.registry.listing(of:))), "count": .int(Int64(visible.count))])
     }
 }
