@@ -140,7 +140,7 @@ extension Request {
             timeout = min(timeout, max(.seconds(2), .milliseconds(Int64(declared) * 1000 / Int64(minRate))))
         }
         let channel = context.channel
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             metrics?.counter(.timeouts, "body").increment()
             channel.close(promise: nil)
         }

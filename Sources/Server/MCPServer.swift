@@ -86,13 +86,12 @@ public struct MCPServer: Sendable {
         var services: [any Service] = []
         let responder = makeRouter().buildResponder()
         let http1Configuration = HTTP1Channel.Configuration(
-            idleTimeout: .nanoseconds(Int64(options.idleTimeout.components.seconds + 5) * 1_000_000_000),
+            idleTimeout: TimeAmount(options.idleTimeout + .seconds(5)),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: options.maxHeaderBytes, maxHeaderListSize: options.maxHeaderBytes, maxHeaderFieldCount: options.maxHeaderCount))
         let builder = HTTPServerBuilder { respond in
             PublicChildChannel(http1: HTTP1Channel(responder: respond, configuration: http1Configuration),
                                security: security, admission: admission, extraHandlers: extraHandlers,
-                               headerTimeout: .nanoseconds(Int64(options.headerTimeout.components.seconds) * 1_000_000_000),
-                               idleTimeout: .nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000 + Int64(options.idleTimeout.components.attoseconds / 1_000_000_000)),
+                               headerTimeout: TimeAmount(options.headerTimeout), idleTimeout: TimeAmount(options.idleTimeout),
                                metrics: metrics)
         }
         for (index, port) in ([options.port] + options.extraPorts).enumerated() {

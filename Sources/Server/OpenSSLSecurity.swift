@@ -13,7 +13,7 @@ public struct OpenSSLSecurity: ConnectionSecurity {
 
     public init(reloader: TLSContextReloader, handshakeTimeout: Duration, metrics: ServerMetrics?) {
         self.reloader = reloader
-        self.handshakeTimeout = .nanoseconds(Int64(handshakeTimeout.components.seconds) * 1_000_000_000 + handshakeTimeout.components.attoseconds / 1_000_000_000)
+        self.handshakeTimeout = TimeAmount(handshakeTimeout)
         self.observer = HandshakeMetrics(metrics: metrics)
         if let notAfter = reloader.current.certificateNotAfter {
             metrics?.gauge(.tlsCertNotAfter).set(to: notAfter)

@@ -41,8 +41,7 @@ struct SSEResponse {
                 // Keep-alive on a dispatch timer: a cancelled Task.sleep would hold its memory
                 // until the interval ends, per request in `sse` response mode.
                 let pings = DispatchSource.makeTimerSource(queue: Self.timerQueue)
-                let nanos = Int(max(interval, .milliseconds(10)).components.seconds) * 1_000_000_000
-                    + Int(max(interval, .milliseconds(10)).components.attoseconds / 1_000_000_000)
+                let nanos = Int(TimeAmount(max(interval, .milliseconds(10))).nanoseconds)
                 pings.schedule(deadline: .now() + .nanoseconds(nanos), repeating: .nanoseconds(nanos))
                 pings.setEventHandler {
                     let alive = switch keepAlive {

@@ -39,7 +39,6 @@ extension ServerOptions {
         headerTimeout = limits.headerTimeout.duration
         bodyTimeout = limits.bodyTimeout.duration
         bodyMinRate = Int(limits.bodyMinRate.bytes)
-        shutdownGrace = server.shutdownGrace.duration
         // Validated by the config loader already; an invalid entry cannot reach here.
         if case .success(let proxies) = TrustedProxies.parse(limits.trustedProxies) { trustedProxies = proxies }
     }

@@ -55,7 +55,6 @@ public struct ServerOptions: Sendable {
     public var bodyTimeout: Duration = .seconds(30)
     /// Minimum upload rate of a body with a declared length, bytes per second (0: off).
     public var bodyMinRate = 1024
-    public var shutdownGrace: Duration = .seconds(10)
 
     /// Proxies whose `Forwarded`/`X-Forwarded-For` name the client (empty: none).
     public var trustedProxies = TrustedProxies()

@@ -267,3 +267,21 @@ def test_missing_credentials_also_lock_out(server_bin):
         assert r.status == 429
     finally:
         s.stop()
+
+
+def test_sub_second_header_deadline_is_honoured(server_bin):
+    """Durations below a whole second keep their fraction (1500ms is not truncated to 1 s)."""
+    s = start_server(server_bin, "--set", "limits.header_timeout=1500ms")
+    try:
+        raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c = tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        started = time.monotonic()
+        c.sendall(b"GET /mcp HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        try:
+            data = c.recv(10)
+        except (ConnectionResetError, ssl.SSLError):
+            data = b""
+        elapsed = time.monotonic() - started
+        assert data == b"" and 1.4 <= elapsed <= 5, elapsed
+    finally:
+        s.stop()
