@@ -89,6 +89,7 @@ let package = Package(
             dependencies: [
                 "MCPServerKit", "Config", "MCPCore", "Auth", "RateLimit", "Tools", "TLS",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

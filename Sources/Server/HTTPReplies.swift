@@ -157,11 +157,56 @@ extension Request {
     /// Whether the Accept header lists the media type (or a wildcard that covers it).
     func accepts(_ mediaType: String) -> Bool {
         guard let accept = headers[.accept] else { return false }
-        let major = mediaType.split(separator: "/").first.map(String.init) ?? ""
-        for part in accept.split(separator: ",") {
-            let type = part.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-            if type == mediaType || type == "*/*" || type == "\(major)/*" { return true }
+        return AcceptHeader.covers(accept, mediaType: mediaType)
+    }
+}
+
+/// Accept-header matching on UTF-8 bytes: it runs on every POST, and the String-based
+/// version (split, trim, lowercase per range) cost as much as the rest of the routing.
+enum AcceptHeader {
+    /// Each comma-separated range up to its `;` parameters, trimmed of spaces and tabs, is
+    /// compared case-insensitively with `type/subtype`, `type/*` and `*/*` (RFC 9110 §12.5.1).
+    static func covers(_ accept: String, mediaType: String) -> Bool {
+        var accept = accept
+        var wanted = mediaType
+        return accept.withUTF8 { header in
+            wanted.withUTF8 { type in
+                guard let slash = type.firstIndex(of: UInt8(ascii: "/")) else { return false }
+                var start = 0
+                while start <= header.count {
+                    var end = start
+                    while end < header.count, header[end] != UInt8(ascii: ",") { end += 1 }
+                    var stop = start
+                    while stop < end, header[stop] != UInt8(ascii: ";") { stop += 1 }
+                    var first = start
+                    while first < stop, header[first] == 0x20 || header[first] == 0x09 { first += 1 }
+                    while stop > first, header[stop - 1] == 0x20 || header[stop - 1] == 0x09 { stop -= 1 }
+                    let range = UnsafeBufferPointer(rebasing: header[first..<stop])
+                    if matches(range, type[...]) || matches(range, "*/*") || isWildcard(range, for: type[..<(slash + 1)]) {
+                        return true
+                    }
+                    start = end + 1
+                }
+                return false
+            }
         }
-        return false
+    }
+
+    private static func matches(_ range: UnsafeBufferPointer<UInt8>, _ type: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        range.count == type.count && zip(range, type).allSatisfy { lower($0) == lower($1) }
+    }
+
+    private static func matches(_ range: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        literal.withUTF8Buffer { range.elementsEqual($0) }
+    }
+
+    /// `type/*` where `prefix` is `type/`.
+    private static func isWildcard(_ range: UnsafeBufferPointer<UInt8>, for prefix: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        range.count == prefix.count + 1 && range[range.count - 1] == UInt8(ascii: "*")
+            && zip(range, prefix).allSatisfy { lower($0) == lower($1) }
+    }
+
+    private static func lower(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 }

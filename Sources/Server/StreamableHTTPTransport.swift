@@ -116,7 +116,7 @@ struct StreamableHTTPTransport: Sendable {
         defer { sessions.setBusy(id, -1) }
         let dispatcher = self.dispatcher
         var responses: [JSONValue] = invalid.map(\.response)
-        responses += await ConnectionWatch.shared.whileConnected(context.channel) {
+        let answer: @Sendable () async -> [JSONValue] = {
             var answers: [JSONValue] = []
             for request in requests {
                 if let response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound()) {
@@ -124,6 +124,11 @@ struct StreamableHTTPTransport: Sendable {
                 }
             }
             return answers
+        }
+        if requests.contains(where: { Self.mayRunLong($0.method) }) {
+            responses += await ConnectionWatch.shared.whileConnected(context.channel, answer)
+        } else {
+            responses += await answer()
         }
         if responses.isEmpty { return HTTPReplies.empty(.accepted) }
         return HTTPReplies.rpcAnswer(single || responses.count == 1 && messages.count == 1 ? responses[0] : .array(responses))
@@ -176,8 +181,13 @@ struct StreamableHTTPTransport: Sendable {
             return sseAnswer(rpc, session: session, context: context) {}
         }
         let dispatcher = self.dispatcher, request = rpc
-        let response = await ConnectionWatch.shared.whileConnected(context.channel) {
-            await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
+        let response: JSONValue?
+        if Self.mayRunLong(request.method) {
+            response = await ConnectionWatch.shared.whileConnected(context.channel) {
+                await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
+            }
+        } else {
+            response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
         }
         guard let response else { return HTTPReplies.empty(.accepted) }
         // 2026-07-28 "Protocol Version Header": an unimplemented method is a 404 with -32601;
@@ -188,6 +198,13 @@ struct StreamableHTTPTransport: Sendable {
         default: _ = id
         }
         return HTTPReplies.rpcAnswer(response)
+    }
+
+    /// Whether a request's work can last long enough to be worth cancelling when the client
+    /// goes away: only tool calls. The watch costs a task per request, which for tools/list
+    /// or ping was more than the answer.
+    static func mayRunLong(_ method: String) -> Bool {
+        method == "tools/call"
     }
 
     /// Whether to answer on an event stream: always in `sse` mode, and in `json` mode for a

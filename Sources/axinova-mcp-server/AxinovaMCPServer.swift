@@ -4,8 +4,22 @@ import Config
 import Foundation
 import Logging
 import MCPServerKit
+import NIOCore
+import NIOPosix
 
+/// The process entry. Before anything async runs, NIO's event loops become Swift
+/// Concurrency's global executor: a request's handler then runs on the event loop that
+/// read it instead of hopping to the cooperative pool and back (two thread switches per
+/// request, which cost more than the request itself). Blocking work must therefore stay
+/// off async code: TLS and token reloads run on a dispatch queue (`Bootstrap.offLoop`).
 @main
+enum Entry {
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await AxinovaMCPServer.main()
+    }
+}
+
 struct AxinovaMCPServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "axinova-mcp-server",

@@ -196,7 +196,7 @@ struct Bootstrap {
         let level = Logger.Level(rawValue: config.log.level.rawValue) ?? .info
         let json = config.log.format == .json
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : ConsoleLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
@@ -269,7 +269,12 @@ struct ReloadService: Service, CustomStringConvertible {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 if let tls, pollTLS {
-                    group.addTask { await tls.run() }
+                    group.addTask {
+                        while !Task.isCancelled {
+                            do { try await Task.sleep(for: tls.pollInterval) } catch { return }
+                            await offLoop { _ = tls.poll() }
+                        }
+                    }
                 }
                 group.addTask { await handleSignals(signals) }
                 await group.next()
@@ -281,11 +286,14 @@ struct ReloadService: Service, CustomStringConvertible {
     func handleSignals(_ signals: UnixSignalsSequence) async {
         for await _ in signals {
             if let tls {
-                _ = await Task.detached { tls.reload() }.value
+                await offLoop { _ = tls.reload() }
+            }
+            let config = self.config
+            let loaded = await offLoop { () -> Result<TokenStore, any Error> in
+                Result { try TokenStore.load(from: config.load(), environment: ProcessInfo.processInfo.environment) }
             }
             do {
-                let fresh = try config.load()
-                let store = try TokenStore.load(from: fresh, environment: ProcessInfo.processInfo.environment)
+                let store = try loaded.get()
                 if store.isEmpty { throw StartupError("reload would leave no tokens") }
                 authenticator.replace(store: store)
                 metrics.counter(.configReloads, "tokens", "ok").increment()
@@ -295,6 +303,14 @@ struct ReloadService: Service, CustomStringConvertible {
                 logger.error("token reload failed; keeping the current tokens", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+/// Runs blocking work (file reads, building an SSL_CTX) on a dispatch queue: the event
+/// loops are Swift Concurrency's global executor (see `Entry`), so async code must not block.
+func offLoop<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
 }
 
