@@ -66,6 +66,7 @@ public final class MCPDispatcher: Sendable {
     let observer: (any MCPObserver)?
     let admission: (any CallAdmission)?
     let logger: Logger
+    let deadlines = ToolDeadlines()
 
     /// Largest batch accepted (JSON-RPC 2.0 §6 sets no limit; we do).
     public static let maxBatch = 64
@@ -335,17 +336,14 @@ public final class MCPDispatcher: Sendable {
         let task = Task<(ToolResult, ToolCallOutcome), Never> {
             await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
         }
-        // The deadline is a dispatch timer, not a sleeping task: a cancelled Task.sleep keeps
-        // its memory until it would have fired, which at 60 s and thousands of calls a second
-        // is megabytes; a cancelled timer source is released at once.
-        let timer = DispatchSource.makeTimerSource(queue: Self.timerQueue)
-        timer.schedule(deadline: .now() + .nanoseconds(Int(min(timeout, .seconds(86_400)).nanoseconds)))
-        timer.setEventHandler {
+        // The deadline is an entry in a table with one shared dispatch timer, not a sleeping
+        // task: a cancelled Task.sleep keeps its memory until it would have fired, which at
+        // 60 s and thousands of calls a second is megabytes; a removed entry is freed at once.
+        let timer = deadlines.schedule(after: timeout) {
             deadline.fire()
             task.cancel()
         }
-        timer.resume()
-        defer { timer.cancel() }
+        defer { deadlines.cancel(timer) }
         switch session.track(id, cancel: { task.cancel() }) {
         case .tracked: break
         case .duplicate:
@@ -365,8 +363,6 @@ public final class MCPDispatcher: Sendable {
         if cancelledByClient { return nil }
         return .success(result.json)
     }
-
-    static let timerQueue = DispatchQueue(label: "mcp.tool-deadlines")
 
     /// Set when a call's deadline fired (its task was cancelled by the timer, not the client).
     final class Deadline: Sendable {

@@ -11,19 +11,26 @@ import NIOHTTPTypes
 /// headers is disconnected when it fires. Two handlers share this state: one under the
 /// HTTP decoder sees raw bytes arrive, one above it sees the decoded head and the end of
 /// each response. Both run on the connection's event loop, so no locking is needed.
+///
+/// One lazily re-armed timer serves both deadlines: a keep-alive connection moves between
+/// them on every request, and scheduling and cancelling a task each time (two heap
+/// operations on the event loop's timer queue per deadline) cost more than the check.
+/// The timer is only rescheduled when it fires before the current deadline, or when a new
+/// deadline is earlier than the one it is armed for.
 final class RequestDeadlines: @unchecked Sendable {
     enum Phase { case idle, readingHead, inRequest }
 
-    var phase: Phase = .idle
-    var timer: Scheduled<Void>?
+    private(set) var phase: Phase = .idle
     let headerTimeout: TimeAmount
     /// Keep-alive idle time between a response and the next request's first byte.
     let idleTimeout: TimeAmount?
     let ticket: (any AdmissionTicket)?
     let onTimeout: @Sendable (String) -> Void
-    var idleTimer: Scheduled<Void>?
     /// True between a finished response and the next request's first byte.
     private var keepAliveIdle = false
+    /// When the current phase ends the connection; nil while a request is being handled.
+    private var deadline: NIODeadline?
+    private var timer: (task: Scheduled<Void>, fires: NIODeadline)?
 
     init(headerTimeout: TimeAmount, idleTimeout: TimeAmount? = nil, ticket: (any AdmissionTicket)?, onTimeout: @escaping @Sendable (String) -> Void) {
         self.headerTimeout = headerTimeout
@@ -36,23 +43,15 @@ final class RequestDeadlines: @unchecked Sendable {
         guard phase == .idle else { return }
         if keepAliveIdle {
             keepAliveIdle = false
-            idleTimer?.cancel()
-            idleTimer = nil
             ticket?.connectionIdle(false)
         }
         phase = .readingHead
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: headerTimeout) { [self] in
-            guard phase == .readingHead else { return }
-            onTimeout("header")
-            channel.close(promise: nil)
-        }
+        arm(.now() + headerTimeout, context)
     }
 
     func headReceived() {
         phase = .inRequest
-        timer?.cancel()
-        timer = nil
+        deadline = nil
     }
 
     func responseEnded(_ context: ChannelHandlerContext) {
@@ -60,21 +59,40 @@ final class RequestDeadlines: @unchecked Sendable {
         keepAliveIdle = true
         ticket?.connectionIdle(true)
         if let idleTimeout {
-            let channel = context.channel
-            idleTimer?.cancel()
-            idleTimer = context.eventLoop.scheduleTask(in: idleTimeout) { [self] in
-                guard keepAliveIdle else { return }
-                onTimeout("idle")
-                channel.close(promise: nil)
-            }
+            arm(.now() + idleTimeout, context)
+        } else {
+            deadline = nil
         }
     }
 
     func cancel() {
-        timer?.cancel()
+        deadline = nil
+        timer?.task.cancel()
         timer = nil
-        idleTimer?.cancel()
-        idleTimer = nil
+    }
+
+    private func arm(_ newDeadline: NIODeadline, _ context: ChannelHandlerContext) {
+        deadline = newDeadline
+        if let timer {
+            if timer.fires <= newDeadline { return }
+            timer.task.cancel()
+        }
+        schedule(at: newDeadline, channel: context.channel, on: context.eventLoop)
+    }
+
+    private func schedule(at when: NIODeadline, channel: any Channel, on loop: any EventLoop) {
+        let task = loop.scheduleTask(deadline: when) { [self] in
+            timer = nil
+            guard let deadline else { return }
+            if NIODeadline.now() < deadline {
+                schedule(at: deadline, channel: channel, on: loop)
+                return
+            }
+            self.deadline = nil
+            onTimeout(phase == .readingHead ? "header" : "idle")
+            channel.close(promise: nil)
+        }
+        timer = (task, when)
     }
 }
 
@@ -144,6 +162,8 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     static func framingProblem(_ fields: HTTPFields) -> String? {
         let lengths = fields[values: .contentLength]
         let codings = fields[values: .transferEncoding]
+        // The common case, checked without building sets: one plain length or none.
+        if codings.isEmpty, lengths.count <= 1, !(lengths.first?.utf8.contains(UInt8(ascii: ",")) ?? false) { return nil }
         if !codings.isEmpty && !lengths.isEmpty { return "both Content-Length and Transfer-Encoding" }
         if Set(lengths).count > 1 || lengths.contains(where: { $0.contains(",") && Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }).count > 1 }) {
             return "conflicting Content-Length values"

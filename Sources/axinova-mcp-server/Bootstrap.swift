@@ -306,8 +306,8 @@ struct ReloadService: Service, CustomStringConvertible {
     }
 }
 
-/// Runs blocking work (file reads, building an SSL_CTX) on a dispatch queue: the event
-/// loops are Swift Concurrency's global executor (see `Entry`), so async code must not block.
+/// Runs blocking work (file reads, building an SSL_CTX) on a dispatch queue, not on a
+/// thread of Swift Concurrency's small cooperative pool, which serves every request.
 func offLoop<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(returning: work()) }
