@@ -352,6 +352,12 @@ public final class MCPDispatcher: Sendable {
         case .full:
             task.cancel()
             return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
+        case .closed:
+            // The transport went away before the call started: nobody is left to answer.
+            task.cancel()
+            _ = await task.value
+            observer?.toolCallFinished(tool: tool.name, outcome: .cancelled, duration: ContinuousClock.now - start)
+            return nil
         }
         let (result, outcome) = await withTaskCancellationHandler {
             await task.value

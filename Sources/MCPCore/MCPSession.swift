@@ -27,6 +27,8 @@ public final class MCPSession: Sendable {
         var clientInfo: JSONValue?
         var logLevel: LogLevel?
         var inFlight: [JSONRPCID: InFlightCall] = [:]
+        /// Set by `cancelAll`: the transport is gone, so a call starting now is cancelled too.
+        var closed = false
     }
 
     struct InFlightCall: Sendable {
@@ -95,6 +97,7 @@ public final class MCPSession: Sendable {
     /// id is already in flight (ids must be unique within a session) or the cap is reached.
     func track(_ id: JSONRPCID, cancel: @escaping @Sendable () -> Void) -> TrackResult {
         state.withLock {
+            if $0.closed { return .closed }
             if $0.inFlight[id] != nil { return .duplicate }
             if $0.inFlight.count >= maxInFlight { return .full }
             $0.inFlight[id] = InFlightCall(cancel: cancel)
@@ -102,7 +105,7 @@ public final class MCPSession: Sendable {
         }
     }
 
-    enum TrackResult { case tracked, duplicate, full }
+    enum TrackResult { case tracked, duplicate, full, closed }
 
     /// Forgets a finished call; returns whether the client had cancelled it.
     func untrack(_ id: JSONRPCID) -> Bool {
@@ -120,9 +123,10 @@ public final class MCPSession: Sendable {
         cancel?()
     }
 
-    /// Cancels every call in flight: the transport went away.
+    /// Cancels every call in flight, and every call started later: the transport went away.
     public func cancelAll() {
         let cancels = state.withLock { s -> [@Sendable () -> Void] in
+            s.closed = true
             let all = s.inFlight.values.map(\.cancel)
             for key in s.inFlight.keys { s.inFlight[key]!.cancelledByClient = true }
             return all

@@ -183,9 +183,11 @@ struct StreamableHTTPTransport: Sendable {
         let dispatcher = self.dispatcher, request = rpc
         let response: JSONValue?
         if Self.mayRunLong(request.method) {
-            response = await ConnectionWatch.shared.whileConnected(context.channel) {
-                await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
-            }
+            // The session is this request's alone: closing the connection cancels its calls
+            // (and any it would still start), without a task of its own to watch.
+            ConnectionWatch.shared.onClose(context.channel) { session.cancelAll() }
+            response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
+            ConnectionWatch.shared.clear(context.channel)
         } else {
             response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
         }
