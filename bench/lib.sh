@@ -37,7 +37,7 @@ ours_limits=(
     --set limits.max_connections=30000 --set limits.max_connections_per_ip=30000
     --set limits.connection_rate_per_ip=0 --set limits.connection_rate_global=0 --set limits.max_handshakes=4096
     --set limits.max_sse_streams=30000 --set limits.max_sse_streams_per_token=30000
-    --set limits.max_sessions_per_token=8192
+    --set limits.max_sessions=30000 --set limits.max_sessions_per_token=30000
 )
 ours_cmd() { # PORT OPS-PORT EXTRA-SET-ARGS...: prints nothing, sets the array OURS_CMD
     local port="$1" ops="$2"; shift 2

@@ -17,9 +17,10 @@
 # Memory figures are taken on freshly started servers (a server that has served load reuses
 # freed memory, which would hide a new connection's cost).
 # Env: SECONDS_PER_RUN (5), ROUNDS (3), CONNS (32), TLS_SECONDS (5), IDLE (1000),
-#      SSE_STREAMS (200), SWARM (10000), SWARM_PROCS (4), SWARM_HOLD (10), SWARM_SETUP (120),
+#      SSE_STREAMS (200), SWARM (10000), SWARM_PROCS (4), SWARM_HOLD (10), SWARM_SETUP (180 s to open them),
+#      PY_SWARM_SETUP (90: the Python server gets less time, it slows down as streams add up),
 #      PY_SWARM (1; 0 skips python's swarm), STARTS (5).
-# Loopback only, every step bounded in time, everything stopped on exit. About 10 minutes.
+# Loopback only, every step bounded in time, everything stopped on exit. About 12 minutes.
 # Output: the table on stdout, also saved as bench/results/<date>.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,7 +34,8 @@ sse_streams="${SSE_STREAMS:-200}"
 swarm="${SWARM:-10000}"
 swarm_procs="${SWARM_PROCS:-4}"
 swarm_hold="${SWARM_HOLD:-10}"
-swarm_setup="${SWARM_SETUP:-120}"
+swarm_setup="${SWARM_SETUP:-180}"
+py_swarm_setup="${PY_SWARM_SETUP:-90}"
 py_swarm="${PY_SWARM:-1}"
 starts="${STARTS:-5}"
 
@@ -138,7 +140,7 @@ start_py m3; idle_rss py "$m3_pid" "$m3_port"; stop_pid "$m3_pid"
 start_py m4; sse_rss py "$m4_pid" "$m4_port"; stop_pid "$m4_pid"
 
 # ---------------------------------------------------------------- 3. 10,000 SSE streams, 1 s pings
-declare -A sw_open sw_setup sw_peak sw_per sw_cpu sw_pings sw_note
+declare -A sw_open sw_setup sw_peak sw_per sw_cpu sw_pings sw_ping_us sw_note
 swarm_run() { # KEY PID PORT SETUP-TIMEOUT [TOKEN]
     local key="$1" pid="$2" port="$3" setup="$4" tok="${5:-}" rss0 rss1 ready open c0 c1 m0 m1
     rss0="$(rss_kib "$pid")"
@@ -156,13 +158,14 @@ swarm_run() { # KEY PID PORT SETUP-TIMEOUT [TOKEN]
         echo mark >&"${SWARMC[1]}"; read -r _ p1 a1 t1 <&"${SWARMC[0]}"; c1="$(cpu_ticks "$pid")"
         rss1="$(rss_kib "$pid")"
         sw_peak[$key]="$(awk -v k="$(hwm_kib "$pid")" 'BEGIN {printf "%.0f", k / 1024}')"
-        sw_per[$key]="$(per $((rss1 - rss0)) "$open")"
+        sw_per[$key]="$(per $((rss1 - rss0)) "$a1")"
+        sw_ping_us[$key]="$(awk -v t=$((c1 - c0)) -v hz="$hz" -v p=$((p1 - p0)) 'BEGIN { if (p > 0) printf "%.1f", t / hz * 1e6 / p; else print "n/a" }')"
         sw_cpu[$key]="$(awk -v t=$((c1 - c0)) -v hz="$hz" -v s="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" 'BEGIN {printf "%.1f", t / hz / s * 100}')"
         sw_pings[$key]="$(awk -v p=$((p1 - p0)) -v n="$a1" -v a="$t0" -v b="$t1" 'BEGIN { if (n > 0) printf "%.2f", p / n / (b - a); else print "n/a" }')"
         log "swarm $key: alive $a0 -> $a1, RSS $rss0 -> $rss1 KiB, peak ${sw_peak[$key]} MiB, CPU ${sw_cpu[$key]} %, ${sw_pings[$key]} pings/stream/s"
-        (( a1 == open )) || sw_note[$key]+=" $((open - a1)) streams closed while held"
+        (( a1 == open && a0 == open )) || sw_note[$key]+=" streams open: $open at set-up's end, $a0 and $a1 at the start and end of the hold (late ones still opening, or closed)"
     else
-        for v in sw_peak sw_per sw_cpu sw_pings; do printf -v "$v[$key]" %s "n/a"; done
+        for v in sw_peak sw_per sw_cpu sw_pings sw_ping_us; do printf -v "$v[$key]" %s "n/a"; done
     fi
     echo stop >&"${SWARMC[1]}" 2> /dev/null || true
     wait "$SWARMC_PID" 2> /dev/null || true
@@ -172,7 +175,7 @@ start_ours s1 --set server.sse_ping_interval=1s
 swarm_run ours "$s1_pid" "$s1_port" "$swarm_setup" "$token"; stop_pid "$s1_pid"
 if [[ "$py_swarm" == 1 ]]; then
     SSE_PING_PY=1 start_py s2
-    swarm_run py "$s2_pid" "$s2_port" "$swarm_setup"; stop_pid "$s2_pid"
+    swarm_run py "$s2_pid" "$s2_port" "$py_swarm_setup"; stop_pid "$s2_pid"
 else
     sw_open[py]="skipped"
 fi
@@ -282,11 +285,12 @@ out="bench/results/$(date +%F).md"
     row "RSS KiB per idle TLS connection ($idle held)" "${idle_kib[nginx]}" "${idle_kib[ours]}" "${idle_kib[py]}"
     row "RSS KiB per open SSE stream ($sse_streams, TLS, GET /sse)" "n/a" "${sse_kib[ours]}" "${sse_kib[py]}"
     row "$swarm SSE streams, 1 s pings: streams held" "n/a" "${sw_open[ours]}" "${sw_open[py]}"
-    row "same: seconds to open them all" "n/a" "${sw_setup[ours]:-n/a}" "${sw_setup[py]:-n/a}"
+    row "same: seconds to open them (bounded at ${swarm_setup}s, python ${py_swarm_setup}s)" "n/a" "${sw_setup[ours]:-n/a}" "${sw_setup[py]:-n/a}"
     row "same: peak RSS MiB" "n/a" "${sw_peak[ours]:-n/a}" "${sw_peak[py]:-n/a}"
     row "same: RSS KiB per stream" "n/a" "${sw_per[ours]:-n/a}" "${sw_per[py]:-n/a}"
     row "same: server CPU % while holding (${swarm_hold}s)" "n/a" "${sw_cpu[ours]:-n/a}" "${sw_cpu[py]:-n/a}"
     row "same: pings received per stream per second (1.00 = all)" "n/a" "${sw_pings[ours]:-n/a}" "${sw_pings[py]:-n/a}"
+    row "same: server CPU µs per ping received" "n/a" "${sw_ping_us[ours]:-n/a}" "${sw_ping_us[py]:-n/a}"
     echo
     echo "Limiter cost (ours only; tools/call via POST /api/mcp/v1/call, same binary, two processes, interleaved rounds):"
     echo
@@ -300,8 +304,8 @@ out="bench/results/$(date +%F).md"
     echo "- Start-up: ours is ready when its ops listener's /ready answers 200; nginx and python when their TLS port answers HTTP. Every start: ours ${start_all[ours]}, nginx ${start_all[nginx]}, python ${start_all[py]} (ms)."
     echo "- TLS handshakes, every round: ours ${hs_all[ours]} nginx ${hs_all[nginx]} python ${hs_all[py]}"
     echo "- Memory: RSS of a freshly started server before and with the connections held (after a warm-up of 16): idle TLS ours ${idle_detail[ours]}, nginx ${idle_detail[nginx]}, python ${idle_detail[py]}; SSE ours ${sse_detail[ours]}, python ${sse_detail[py]}. nginx has no SSE endpoint (n/a)."
-    echo "- Swarm: $swarm streams over $swarm_procs asyncio client processes on core 1 (GET /sse, ours with server.sse_ping_interval=1s, python with sse_starlette's ping at 1 s), held ${swarm_hold}s after all opened; set-up bounded at ${swarm_setup}s. RSS per stream = (RSS while holding - RSS before) / streams. ${sw_note[ours]:+ours: ${sw_note[ours]}.} ${sw_note[py]:+python: ${sw_note[py]}.}"
-    echo "- Limiter: the difference is within the run-to-run noise of CPU per request when it is smaller than the spread of the rounds below; the micro-benchmark (bench/limits/run.sh) puts one GCRA decision at 56-310 ns."
+    echo "- Swarm: $swarm streams over $swarm_procs asyncio client processes on core 1 (GET /sse, ours with server.sse_ping_interval=1s, python with sse_starlette's ping at 1 s), held ${swarm_hold}s after all opened; set-up bounded at ${swarm_setup}s (python ${py_swarm_setup}s). RSS per stream = (RSS while holding - RSS before) / streams open at the end of the hold; CPU % and pings over the hold. ${sw_note[ours]:+ours: ${sw_note[ours]}.} ${sw_note[py]:+python: ${sw_note[py]}.}"
+    echo "- Limiter: the difference is the whole RateLimitMiddleware (key string, locked GCRA decision, its metrics, the RateLimit response headers); it is noise where it is smaller than the spread of the rounds below. For the decision alone see bench/limits/run.sh (micro-benchmark: 56-310 ns)."
     echo "- Keep-alive: wrk -t1 -c$conns, ${seconds}s per run after a 2 s warm-up, $rounds rounds, medians shown. Every round (requests/s | p99 ms | server CPU µs/request):"
     for k in $(printf '%s\n' "${!all[@]}" | sort); do echo "  - $k: ${all[$k]}"; done
     for k in "${!note[@]}"; do [[ -n "${note[$k]}" ]] && echo "- $k: ${note[$k]}"; done

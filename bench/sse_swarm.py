@@ -21,28 +21,55 @@ SETUP_TIMEOUT = float(os.environ.get("SETUP_TIMEOUT", "120"))
 OVERALL = 600
 
 
-async def hold(port, path, token, context, gate, state):
-    async with gate:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection("127.0.0.1", port, ssl=context, server_hostname="localhost"), 30)
-        auth = f"Authorization: Bearer {token}\r\n" if token else ""
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Accept: text/event-stream\r\n\r\n".encode())
-        seen = b""
-        while b"event: endpoint" not in seen:
-            chunk = await asyncio.wait_for(reader.read(4096), 30)
-            if not chunk:
-                raise RuntimeError(f"closed before the endpoint event: {seen[:160]!r}")
-            seen += chunk
-    state["open"] += 1
-    tail = b""
-    while True:
-        chunk = await reader.read(4096)
-        if not chunk:
-            state["closed"] += 1
+class Stream(asyncio.Protocol):
+    """One SSE stream. A plain protocol, not a StreamReader task: a ping costs one callback,
+    no coroutine wake-up, so one client process keeps up with thousands of pings per second."""
+
+    def __init__(self, request, state, opened):
+        self.request, self.state, self.opened = request, state, opened
+        self.seen, self.tail, self.transport = b"", b"", None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data):
+        if not self.opened.done():
+            self.seen += data
+            if b"\r\n" in self.seen and not self.seen.startswith(b"HTTP/1.1 200"):
+                status = self.seen.split(b"\r\n", 1)[0].decode(errors="replace")
+                self.opened.set_exception(RuntimeError(f"refused: {status}"))
+                self.transport.abort()
+            elif b"event: endpoint" in self.seen:
+                self.opened.set_result(None)
+                self.state["open"] += 1
+                self.seen = b""
             return
-        data = tail + chunk
-        state["pings"] += data.count(b"ping")
-        tail = data[-3:]
+        chunk = self.tail + data
+        self.state["pings"] += chunk.count(b"ping")
+        self.tail = chunk[-3:]
+
+    def connection_lost(self, exc):
+        if not self.opened.done():
+            self.opened.set_exception(RuntimeError(f"closed before the endpoint event: {self.seen[:160]!r}"))
+        else:
+            self.state["closed"] += 1
+
+
+async def hold(port, path, token, context, gate, state):
+    loop = asyncio.get_running_loop()
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Accept: text/event-stream\r\n\r\n".encode()
+    async with gate:
+        opened = loop.create_future()
+        transport, _ = await asyncio.wait_for(loop.create_connection(
+            lambda: Stream(request, state, opened), "127.0.0.1", port, ssl=context, server_hostname="localhost"), 30)
+        try:
+            await asyncio.wait_for(asyncio.shield(opened), 30)
+        except BaseException:
+            transport.abort()
+            raise
+    return transport
 
 
 async def worker(port, path, count, cafile, token):
@@ -70,7 +97,10 @@ async def worker(port, path, count, cafile, token):
             break
         print(f"mark {state['pings']} {state['open'] - state['closed']}", flush=True)
     for t in tasks:
-        t.cancel()
+        if t.done() and not t.cancelled() and not t.exception():
+            t.result().abort()
+        else:
+            t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
