@@ -132,6 +132,33 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
 per() { awk -v a="$1" -v n="$2" 'BEGIN { if (n + 0 > 0) printf "%.1f", a / n; else print "n/a" }'; } # A / N, one decimal
 
+curl_post() { # URL BODY HEADERS(name: value|name: value) -> response body
+    local url="$1" body="$2" args=() h hs
+    IFS='|' read -ra hs <<< "$3"
+    for h in "${hs[@]}"; do args+=(-H "$h"); done
+    curl -fsS -m 10 --cacert "$ca" -X POST "${args[@]}" --data-binary "$body" "$url"
+}
+
+# --- memory: RSS per open SSE stream (GET /sse, SSE_STREAMS held, client on core 1); sets
+# sse[KEY] (KiB per stream, or "n/a (why)") and sse_detail[KEY] ---
+declare -A sse sse_detail
+sse_rss() { # KEY PID PORT [TOKEN]: RSS per open SSE stream (GET /sse, pings every 30 s / 15 s)
+    local key="$1" pid="$2" port="$3" tok="${4:-}" rss0 rss1 ready=""
+    echo | timeout 60 "$py" "$root/bench/http/sse_hold.py" "$port" /sse 16 "$ca" "$tok" > /dev/null 2>&1 || true  # warm-up
+    sleep 1
+    rss0="$(rss_kib "$pid")"
+    coproc HOLD { timeout 150 taskset -c 1 "$py" "$root/bench/http/sse_hold.py" "$port" /sse "$sse_streams" "$ca" "$tok"; }
+    read -r ready <&"${HOLD[0]}" || true
+    sleep 3
+    rss1="$(rss_kib "$pid")"
+    echo >&"${HOLD[1]}" || true
+    wait "$HOLD_PID" 2> /dev/null || true
+    sse[$key]="$(per $((rss1 - rss0)) "$sse_streams")"
+    [[ "$ready" == "ready $sse_streams" ]] || sse[$key]="n/a ($ready)"
+    sse_detail[$key]="$rss0 -> $rss1 KiB"
+    log "sse $key: $ready, RSS $rss0 -> $rss1 KiB = ${sse[$key]} KiB/stream"
+}
+
 # --- keep-alive load: wrk, one thread, CONNS connections, on core 1; appends this run's
 # requests/s, p50, p99 (ms) and server CPU µs per request to the arrays rps p50 p99 cpu ---
 run_wrk() { # KEY PID URL BODY HEADERS

@@ -75,12 +75,6 @@ ours_list_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-
 ours_call_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: server_status"
 api_h="$common|Authorization: Bearer $token"
 py_h="$common|MCP-Protocol-Version: 2025-11-25"
-curl_post() { # URL BODY HEADERS -> response body
-    local url="$1" body="$2" args=() h hs
-    IFS='|' read -ra hs <<< "$3"
-    for h in "${hs[@]}"; do args+=(-H "$h"); done
-    curl -fsS -m 10 --cacert "$ca" -X POST "${args[@]}" --data-binary "$body" "$url"
-}
 
 # ---------------------------------------------------------------- 1. start-up
 declare -A start_ms start_all
@@ -100,7 +94,7 @@ done
 for k in ours nginx py; do start_ms[$k]="$(echo "${start_all[$k]}" | median)"; log "start-up $k: ${start_all[$k]}ms"; done
 
 # ---------------------------------------------------------------- 2. memory, fresh servers
-declare -A idle_kib idle_detail sse_kib sse_detail
+declare -A idle_kib idle_detail
 idle_rss() { # KEY PID PORT: RSS per idle TLS connection (handshake done, no request)
     local key="$1" pid="$2" port="$3" rss0 rss1 ready=""
     timeout 60 "$py" bench/tls/idle_connections.py 127.0.0.1 "$port" 16 "$ca" < /dev/null > /dev/null 2>&1 || true  # warm-up
@@ -116,22 +110,6 @@ idle_rss() { # KEY PID PORT: RSS per idle TLS connection (handshake done, no req
     [[ "$ready" == "$idle" ]] || idle_kib[$key]="n/a (${ready:-0} of $idle held)"
     idle_detail[$key]="$rss0 -> $rss1 KiB"
     log "idle $key: $ready held, RSS $rss0 -> $rss1 KiB = ${idle_kib[$key]} KiB/conn"
-}
-sse_rss() { # KEY PID PORT [TOKEN]: RSS per open SSE stream (GET /sse, pings every 30 s / 15 s)
-    local key="$1" pid="$2" port="$3" tok="${4:-}" rss0 rss1 ready=""
-    echo | timeout 60 "$py" bench/http/sse_hold.py "$port" /sse 16 "$ca" "$tok" > /dev/null 2>&1 || true  # warm-up
-    sleep 1
-    rss0="$(rss_kib "$pid")"
-    coproc HOLD { timeout 150 taskset -c 1 "$py" bench/http/sse_hold.py "$port" /sse "$sse_streams" "$ca" "$tok"; }
-    read -r ready <&"${HOLD[0]}" || true
-    sleep 3
-    rss1="$(rss_kib "$pid")"
-    echo >&"${HOLD[1]}" || true
-    wait "$HOLD_PID" 2> /dev/null || true
-    sse_kib[$key]="$(per $((rss1 - rss0)) "$sse_streams")"
-    [[ "$ready" == "ready $sse_streams" ]] || sse_kib[$key]="n/a ($ready)"
-    sse_detail[$key]="$rss0 -> $rss1 KiB"
-    log "sse $key: $ready, RSS $rss0 -> $rss1 KiB = ${sse_kib[$key]} KiB/stream"
 }
 start_ours m1; idle_rss ours "$m1_pid" "$m1_port"; stop_pid "$m1_pid"
 start_ours m2; sse_rss ours "$m2_pid" "$m2_port" "$token"; stop_pid "$m2_pid"
@@ -234,15 +212,13 @@ for round in $(seq "$rounds"); do
     run_wrk py-list "$py_pid" "$py_url/mcp" "$list_body" "$py_h"
     run_wrk nginx-call "$nginx_worker" "$nginx_url/call" "$call_body" "$common"
     run_wrk ours-call "$ours_pid" "$ours_url/mcp" "$call_body" "$ours_call_h"
-    # limiter on/off pair, order alternating per round; the paired difference is kept
-    if (( round % 2 )); then
-        run_wrk api-call "$ours_pid" "$ours_url/api/mcp/v1/call" "$call_body" "$api_h"
-        run_wrk api-nolim "$nolim_pid" "$nolim_url/api/mcp/v1/call" "$call_body" "$api_h"
-    else
-        run_wrk api-nolim "$nolim_pid" "$nolim_url/api/mcp/v1/call" "$call_body" "$api_h"
-        run_wrk api-call "$ours_pid" "$ours_url/api/mcp/v1/call" "$call_body" "$api_h"
-    fi
-    lim_diffs+="$(awk -v a="$(echo "${cpu[api-call]}" | awk '{print $NF}')" -v b="$(echo "${cpu[api-nolim]}" | awk '{print $NF}')" 'BEGIN {printf "%.1f", a - b}') "
+    # limiter on/off, ABBA within the round (on, off, off, on) so that a drift in the machine's
+    # load hits both alike; the round's difference is mean(on) - mean(off)
+    run_wrk api-call "$ours_pid" "$ours_url/api/mcp/v1/call" "$call_body" "$api_h"
+    run_wrk api-nolim "$nolim_pid" "$nolim_url/api/mcp/v1/call" "$call_body" "$api_h"
+    run_wrk api-nolim "$nolim_pid" "$nolim_url/api/mcp/v1/call" "$call_body" "$api_h"
+    run_wrk api-call "$ours_pid" "$ours_url/api/mcp/v1/call" "$call_body" "$api_h"
+    lim_diffs+="$(echo "${cpu[api-call]}|${cpu[api-nolim]}" | awk -F'|' '{ n = split($1, a, " "); m = split($2, b, " "); printf "%.1f", (a[n] + a[n - 1]) / 2 - (b[m] + b[m - 1]) / 2 }') "
     run_wrk py-call "$py_pid" "$py_url/mcp" "$call_body" "$py_h"
 done
 for key in "${!rps[@]}"; do
@@ -283,7 +259,7 @@ out="bench/results/$(date +%F).md"
     row "same, p99 ms" "${p99[nginx-call]}" "${p99[api-call]}" "${p99[py-call]}"
     row "same, server CPU µs/request" "${cpu[nginx-call]}" "${cpu[api-call]}" "${cpu[py-call]}"
     row "RSS KiB per idle TLS connection ($idle held)" "${idle_kib[nginx]}" "${idle_kib[ours]}" "${idle_kib[py]}"
-    row "RSS KiB per open SSE stream ($sse_streams, TLS, GET /sse)" "n/a" "${sse_kib[ours]}" "${sse_kib[py]}"
+    row "RSS KiB per open SSE stream ($sse_streams, TLS, GET /sse)" "n/a" "${sse[ours]}" "${sse[py]}"
     row "$swarm SSE streams, 1 s pings: streams held" "n/a" "${sw_open[ours]}" "${sw_open[py]}"
     row "same: seconds to open them (bounded at ${swarm_setup}s, python ${py_swarm_setup}s)" "n/a" "${sw_setup[ours]:-n/a}" "${sw_setup[py]:-n/a}"
     row "same: peak RSS MiB" "n/a" "${sw_peak[ours]:-n/a}" "${sw_peak[py]:-n/a}"
@@ -292,7 +268,7 @@ out="bench/results/$(date +%F).md"
     row "same: pings received per stream per second (1.00 = all)" "n/a" "${sw_pings[ours]:-n/a}" "${sw_pings[py]:-n/a}"
     row "same: server CPU µs per ping received" "n/a" "${sw_ping_us[ours]:-n/a}" "${sw_ping_us[py]:-n/a}"
     echo
-    echo "Limiter cost (ours only; tools/call via POST /api/mcp/v1/call, same binary, two processes, interleaved rounds):"
+    echo "Limiter cost (ours only; tools/call via POST /api/mcp/v1/call, same binary, two processes, on-off-off-on in each of $rounds rounds, medians of $((2 * rounds)) runs each):"
     echo
     echo "| limiter | server CPU µs/request | requests/s | p99 ms |"
     echo "|---|---:|---:|---:|"
