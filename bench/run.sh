@@ -20,7 +20,7 @@
 #      SSE_STREAMS (200), SWARM (10000), SWARM_PROCS (4), SWARM_HOLD (10), SWARM_SETUP (180 s to open them),
 #      PY_SWARM_SETUP (90: the Python server gets less time, it slows down as streams add up),
 #      PY_SWARM (1; 0 skips python's swarm), STARTS (5).
-# Loopback only, every step bounded in time, everything stopped on exit. About 12 minutes.
+# Loopback only, every step bounded in time, everything stopped on exit. About 10 minutes.
 # Output: the table on stdout, also saved as bench/results/<date>.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
