@@ -3,16 +3,21 @@
 `server_status`, Streamable HTTP (stateless, JSON answers) at /mcp and legacy SSE at /sse,
 served by uvicorn with TLS on one worker. No bearer auth (the SDK has no static-token
 option): that makes its per-request work slightly smaller than ours.
+SSE_PING (seconds, optional) sets sse_starlette's keep-alive ping interval (default 15 s).
 Usage: py_server.py PORT CERT KEY"""
+import os
 import sys
 import time
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 
 port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 started = time.time()
+if os.environ.get("SSE_PING"):
+    EventSourceResponse.DEFAULT_PING_INTERVAL = float(os.environ["SSE_PING"])
 server = MCPServer("bench-python", version="0.1.0", log_level="WARNING")
 
 
