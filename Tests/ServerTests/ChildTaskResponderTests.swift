@@ -1,0 +1,50 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Synchronization
+import Testing
+@testable import MCPServerKit
+
+/// The router runs in a child task, so that the connection task does not keep the
+/// middleware chain's frames for the connection's lifetime (issue 4: RSS per open SSE stream).
+@Suite struct ChildTaskResponderTests {
+    struct Failure: Error, Equatable {}
+
+    /// Records the task it ran in; answers 200 or throws.
+    struct Probe: HTTPResponder {
+        typealias Context = Int
+        final class TaskRecord: Sendable {
+            let value = Mutex<Int?>(nil)
+        }
+        let ranIn = TaskRecord()
+        let fails: Bool
+
+        func respond(to request: Request, context: Int) async throws -> Response {
+            ranIn.value.withLock { $0 = withUnsafeCurrentTask { $0?.hashValue } }
+            if fails { throw Failure() }
+            return Response(status: context == 7 ? .ok : .internalServerError)
+        }
+    }
+
+    private var request: Request {
+        Request(head: HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/"), body: RequestBody(buffer: ByteBuffer()))
+    }
+
+    @Test("the inner responder answers, from a task other than the caller's")
+    func runsInChildTask() async throws {
+        let probe = Probe(fails: false)
+        let response = try await ChildTaskResponder(probe).respond(to: request, context: 7)
+        #expect(response.status == .ok)
+        let caller = withUnsafeCurrentTask { $0?.hashValue }
+        let inner = probe.ranIn.value.withLock { $0 }
+        #expect(inner != nil)
+        #expect(inner != caller)
+    }
+
+    @Test("an error from the inner responder reaches the caller")
+    func errorsPropagate() async {
+        await #expect(throws: Failure()) {
+            _ = try await ChildTaskResponder(Probe(fails: true)).respond(to: request, context: 7)
+        }
+    }
+}
