@@ -47,4 +47,25 @@ import Testing
             _ = try await ChildTaskResponder(Probe(fails: true)).respond(to: request, context: 7)
         }
     }
+
+    /// Waits (at most 5 s) for its task to be cancelled; 499-style answer if it was.
+    struct WaitsForCancel: HTTPResponder {
+        typealias Context = Int
+        func respond(to request: Request, context: Int) async throws -> Response {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while !Task.isCancelled, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return Response(status: Task.isCancelled ? .requestTimeout : .ok)
+        }
+    }
+
+    @Test("cancelling the caller cancels the inner responder (the client went away)")
+    func cancellationIsForwarded() async throws {
+        let request = self.request
+        let caller = Task { try await ChildTaskResponder(WaitsForCancel()).respond(to: request, context: 0) }
+        try await Task.sleep(for: .milliseconds(20))
+        caller.cancel()
+        #expect(try await caller.value.status == .requestTimeout)
+    }
 }
