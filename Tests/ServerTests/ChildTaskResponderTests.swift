@@ -5,8 +5,9 @@ import Synchronization
 import Testing
 @testable import MCPServerKit
 
-/// The router runs in a child task, so that the connection task does not keep the
-/// middleware chain's frames for the connection's lifetime (issue 4: RSS per open SSE stream).
+/// GETs (SSE streams) run the router in a child task, so that the connection task does not
+/// keep the middleware chain's frames for the stream's lifetime (issue 4: RSS per open SSE
+/// stream); POSTs run in place.
 @Suite struct ChildTaskResponderTests {
     struct Failure: Error, Equatable {}
 
@@ -26,14 +27,14 @@ import Testing
         }
     }
 
-    private var request: Request {
-        Request(head: HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/"), body: RequestBody(buffer: ByteBuffer()))
+    private func request(_ method: HTTPRequest.Method = .get) -> Request {
+        Request(head: HTTPRequest(method: method, scheme: nil, authority: nil, path: "/"), body: RequestBody(buffer: ByteBuffer()))
     }
 
-    @Test("the inner responder answers, from a task other than the caller's")
-    func runsInChildTask() async throws {
+    @Test("a GET (maybe an SSE stream) is answered from a task other than the caller's")
+    func getRunsInChildTask() async throws {
         let probe = Probe(fails: false)
-        let response = try await ChildTaskResponder(probe).respond(to: request, context: 7)
+        let response = try await ChildTaskResponder.streamsOnGET(probe).respond(to: request(.get), context: 7)
         #expect(response.status == .ok)
         let caller = withUnsafeCurrentTask { $0?.hashValue }
         let inner = probe.ranIn.value.withLock { $0 }
@@ -41,10 +42,19 @@ import Testing
         #expect(inner != caller)
     }
 
+    @Test("a POST (the per-request hot path) is answered directly, in the caller's task")
+    func postRunsInPlace() async throws {
+        let probe = Probe(fails: false)
+        let response = try await ChildTaskResponder.streamsOnGET(probe).respond(to: request(.post), context: 7)
+        #expect(response.status == .ok)
+        let caller = withUnsafeCurrentTask { $0?.hashValue }
+        #expect(probe.ranIn.value.withLock { $0 } == caller)
+    }
+
     @Test("an error from the inner responder reaches the caller")
     func errorsPropagate() async {
         await #expect(throws: Failure()) {
-            _ = try await ChildTaskResponder(Probe(fails: true)).respond(to: request, context: 7)
+            _ = try await ChildTaskResponder.streamsOnGET(Probe(fails: true)).respond(to: request(.get), context: 7)
         }
     }
 
@@ -62,8 +72,8 @@ import Testing
 
     @Test("cancelling the caller cancels the inner responder (the client went away)")
     func cancellationIsForwarded() async throws {
-        let request = self.request
-        let caller = Task { try await ChildTaskResponder(WaitsForCancel()).respond(to: request, context: 0) }
+        let request = self.request(.get)
+        let caller = Task { try await ChildTaskResponder.streamsOnGET(WaitsForCancel()).respond(to: request, context: 0) }
         try await Task.sleep(for: .milliseconds(20))
         caller.cancel()
         #expect(try await caller.value.status == .requestTimeout)
