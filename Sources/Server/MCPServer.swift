@@ -84,7 +84,7 @@ public struct MCPServer: Sendable {
         onPublicRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
         var services: [any Service] = []
-        let responder = makeRouter().buildResponder()
+        let responder = ChildTaskResponder.streamsOnGET(makeRouter().buildResponder())
         let http1Configuration = HTTP1Channel.Configuration(
             idleTimeout: TimeAmount(options.idleTimeout + .seconds(5)),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: options.maxHeaderBytes, maxHeaderListSize: options.maxHeaderBytes, maxHeaderFieldCount: options.maxHeaderCount))

@@ -28,7 +28,8 @@ public protocol AdmissionTicket: Sendable {
     func connectionIdle(_ idle: Bool)
 }
 
-/// Tells the admission ticket when the TLS handshake has completed.
+/// Tells the admission ticket when the TLS handshake has completed, then leaves the pipeline
+/// (one handler less on every read, ≈ 0.2 KiB less per open connection).
 final class HandshakeNotifier: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     let ticket: any AdmissionTicket
@@ -40,8 +41,13 @@ final class HandshakeNotifier: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if security.isHandshakeCompletion(event) { ticket.handshakeFinished() }
+        guard security.isHandshakeCompletion(event) else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        ticket.handshakeFinished()
         context.fireUserInboundEventTriggered(event)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 
@@ -83,6 +89,10 @@ struct PublicChildChannel: ServerChildChannel {
             return channel.eventLoop.makeFailedFuture(error)
         }
         ConnectionWatch.shared.register(channel)
+        // NIO keeps each connection's last receive buffer for reuse, sized by this allocator:
+        // 2 KiB per open connection by default, idle or not. Start at 512 bytes (a typical MCP
+        // request with its TLS record fits); reads that fill the buffer grow it as before.
+        _ = try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
         // Per-connection deadline handlers go under and above the HTTP codec; the channel
         // configuration is a cheap value, rebuilt per connection to carry them.
         let metrics = self.metrics

@@ -6,9 +6,11 @@ event comes first on the stream); WHATWG HTML §9.2.6 (lines starting with ":" a
 used here as keep-alive pings); DESIGN.md principle 2 (a slow reader cannot grow memory).
 
 Budget: the issue targets <= 32 KiB RSS per open stream including its TLS connection. The
-assertion is set at 64 KiB (SSE_SCALE_BUDGET_KIB) so that it holds on 2 busy shared cores;
-measured 2026-11-30: 47 KiB (release build), 54 KiB (debug build). The figure is printed
-(run pytest with -s to see it).
+assertion is set at 44 KiB (SSE_SCALE_BUDGET_KIB), a margin for RSS noise (about ±2 KiB at
+1,000 streams) that still catches the connection task keeping the middleware chain's frames
+again (ChildTaskResponder). Measured 2026-11-30 at 1,000 streams: 36 KiB (release build),
+35 KiB (debug build); before the child-task router and the shared keep-alive ticker 47.5 KiB
+(release), 54 KiB (debug). The figure is printed (run pytest with -s to see it).
 """
 import asyncio
 import json
@@ -28,7 +30,7 @@ if not version("mcp").startswith("2."):
 from conftest import TOKEN, start_server, tls_context  # noqa: E402
 
 STREAMS = int(os.environ.get("SSE_SCALE_STREAMS", "1000"))
-BUDGET_KIB_PER_STREAM = float(os.environ.get("SSE_SCALE_BUDGET_KIB", "64"))
+BUDGET_KIB_PER_STREAM = float(os.environ.get("SSE_SCALE_BUDGET_KIB", "44"))
 CONNECT_CONCURRENCY = 64  # below limits.max_handshakes (256): no handshake is refused
 
 # Caps lifted so that 1,000 streams from one token and one address are admitted.
