@@ -11,9 +11,16 @@ import Synchronization
 /// an IP address, a token value, a session id or a path.
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    private let counters = Mutex<[String: Counter]>([:])
-    private let gauges = Mutex<[String: Gauge]>([:])
-    private let histograms = Mutex<[String: DurationHistogram]>([:])
+    private let counters = Mutex<[Key: Counter]>([:])
+    private let gauges = Mutex<[Key: Gauge]>([:])
+    private let histograms = Mutex<[Key: DurationHistogram]>([:])
+
+    /// A family's name and label values, hashed as they are: joining them into one string
+    /// cost two allocations per lookup, several times per request.
+    private struct Key: Hashable {
+        let name: String
+        let values: [String]
+    }
     private let startedAt = ContinuousClock.now
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -75,9 +82,9 @@ public final class ServerMetrics: Sendable {
         return registry.emitToBuffer()
     }
 
-    private static func key(_ family: Family, _ values: [String]) -> String {
+    private static func key(_ family: Family, _ values: [String]) -> Key {
         precondition(values.count == family.labels.count, "\(family.name) takes labels \(family.labels)")
-        return ([family.name] + values).joined(separator: "\u{1F}")
+        return Key(name: family.name, values: values)
     }
 
     private static func pairs(_ family: Family, _ values: [String]) -> [(String, String)] {

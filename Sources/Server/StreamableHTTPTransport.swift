@@ -23,7 +23,8 @@ struct StreamableHTTPTransport: Sendable {
     func post(_ request: Request, context: MCPRequestContext) async -> Response {
         // 2025-11-25 transports.mdx "Sending Messages to the Server": the client MUST
         // accept both forms of answer.
-        guard request.accepts("application/json"), request.accepts("text/event-stream") else {
+        guard let accept = request.headers[.accept],
+              AcceptHeader.covers(accept, mediaType: "application/json"), AcceptHeader.covers(accept, mediaType: "text/event-stream") else {
             return HTTPReplies.rpcError(.notAcceptable, .invalidRequest, "Not Acceptable: Accept must list application/json and text/event-stream")
         }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
