@@ -13,6 +13,11 @@
 // Date/Server headers are left out). `MCPServer.makeServices` builds the child channel the
 // same way as `makeChildChannel` here: keep the two in step.
 //
+// Each input: a fresh server and connection; the bytes are written (split as below), then
+// the client sends a FIN and the harness collects the answer until the connection handler
+// returns, or the output has been quiet for 25 ms (an open SSE stream; at most 300 ms),
+// then disconnects. The handler must then return within 4 s.
+//
 // Input layout: byte 0 picks options, byte 1 where the bytes are split; the rest is what
 // the client sends.
 //   bits 0-1  number of channelRead calls (0 and 1: one, 2, 3)
@@ -37,6 +42,7 @@ import MCPCore
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import Synchronization
 
 func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String) {
     if !condition() { fatalError("http_pipeline property violated: \(message())") }
@@ -128,15 +134,51 @@ func drain(_ channel: NIOAsyncTestingChannel, into output: inout [UInt8]) async 
     fatalError("http_pipeline: more than 100000 outbound writes")
 }
 
-/// Waits for `task` up to `limit`; false when it did not finish in time.
-func finished(_ task: Task<Void, Never>, within limit: Duration) async -> Bool {
-    await withTaskGroup(of: Bool.self) { group in
-        group.addTask { await task.value; return true }
-        group.addTask { try? await Task.sleep(for: limit); return false }
-        let first = await group.next()!
-        group.cancelAll()
-        return first
+/// Set when the connection's handler returned.
+final class Finished: Sendable {
+    private let flag = Mutex(false)
+    func set() { flag.withLock { $0 = true } }
+    var isSet: Bool { flag.withLock { $0 } }
+}
+
+/// Waits up to `limit` for `finished`; false when it was not set in time. (A task group
+/// racing the handler's `Task.value` against a sleep would wait for the handler anyway:
+/// awaiting a task's value does not end on cancellation.)
+func wait(for finished: Finished, within limit: Duration) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while !finished.isSet {
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .microseconds(250))
     }
+    return true
+}
+
+/// Collects the response until the connection handler returns, or the output has been
+/// quiet for `quiet` (an open SSE stream: the client then leaves), or `limit` passed.
+func settle(_ channel: NIOAsyncTestingChannel, _ finished: Finished, into output: inout [UInt8],
+            quiet: Duration, limit: Duration) async -> Bool {
+    let start = ContinuousClock.now
+    var lastChange = start, lastCount = output.count
+    while !finished.isSet {
+        await drain(channel, into: &output)
+        let now = ContinuousClock.now
+        if output.count != lastCount { (lastCount, lastChange) = (output.count, now) }
+        if now - start >= limit || now - lastChange >= quiet { return false }
+        try? await Task.sleep(for: .microseconds(250))
+    }
+    return true
+}
+
+/// `FUZZ_TRACE=1`: print each step of an input to stderr (to see where one hangs).
+let tracing = ProcessInfo.processInfo.environment["FUZZ_TRACE"] != nil
+let traceStart = Mutex(ContinuousClock.now)
+func trace(_ message: @autoclosure () -> String) {
+    guard tracing else { return }
+    let elapsed = traceStart.withLock { start in
+        defer { start = .now }
+        return start.duration(to: .now)
+    }
+    FileHandle.standardError.write(Data("http_pipeline: +\(elapsed) \(message())\n".utf8))
 }
 
 func runOne(_ input: [UInt8]) async {
@@ -146,8 +188,11 @@ func runOne(_ input: [UInt8]) async {
     let chunks = Int(mode & 0b11) == 0 ? 1 : Int(mode & 0b11)
     let abrupt = mode & 0b100 != 0
 
+    trace("start")
     let server = makeServer(mode: mode)
+    trace("server made")
     let child = makeChildChannel(server)
+    trace("child channel made")
     let channel = NIOAsyncTestingChannel()
     let value: HTTP1Channel.Value
     do {
@@ -157,7 +202,12 @@ func runOne(_ input: [UInt8]) async {
     } catch {
         fatalError("http_pipeline: channel setup: \(error)")
     }
-    let handling = Task { await child.handle(value: value, logger: logger) }
+    let finished = Finished()
+    let handling = Task {
+        await child.handle(value: value, logger: logger)
+        finished.set()
+    }
+    trace("set up")
 
     var output: [UInt8] = []
     var cuts: [Int] = []
@@ -171,8 +221,13 @@ func runOne(_ input: [UInt8]) async {
         // A parser error surfaces here; the pipeline answers it (400/431) and closes.
         _ = try? await channel.writeInbound(ByteBuffer(bytes: payload[start..<max(start, end)]))
         start = max(start, end)
+        // Work a handler submitted from inside the loop (NIO fires channelInactive that way
+        // when a handler closes the channel) waits for the next outside submission on the
+        // testing loop; a real loop runs it at once.
+        await channel.testingEventLoop.run()
     }
 
+    trace("written, active: \(channel.isActive)")
     if !abrupt {
         if mode & 0b1000 != 0 { await channel.testingEventLoop.advanceTime(by: .seconds(11)) }
         if mode & 0b1_0000 != 0 { await channel.testingEventLoop.advanceTime(by: .seconds(61)) }
@@ -180,13 +235,21 @@ func runOne(_ input: [UInt8]) async {
             try? await channel.testingEventLoop.executeInContext {
                 channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
             }
+            await channel.testingEventLoop.run()
         }
         // Responses are written by a task; an SSE stream stays open until the client leaves.
-        _ = await finished(handling, within: .milliseconds(300))
+        let waitStart = ContinuousClock.now
+        let done = await settle(channel, finished, into: &output, quiet: .milliseconds(25), limit: .milliseconds(300))
+        trace("handler finished by itself: \(done) after \(ContinuousClock.now - waitStart)")
     }
     await drain(channel, into: &output)
     _ = try? await channel.close()
+    trace("closed")
+    if !(await wait(for: finished, within: .seconds(4))) {
+        fatalError("http_pipeline: the connection handler did not return within 4 s of the channel closing")
+    }
     await handling.value
+    trace("handler returned")
     await drain(channel, into: &output)
     _ = try? await channel.finish(acceptAlreadyClosed: true)
     server.streams.drain()
@@ -227,4 +290,24 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     }
     done.wait()
     return 0
+}
+
+// SwiftPM links an executable target with `--defsym main=http_pipeline_main` (its entry point
+// renamed so tests could link the module) when it does not know libFuzzer is in the build
+// (we pass -sanitize=fuzzer,address through -Xswiftc, see fuzz/run.sh). This is that entry
+// point: it hands control to libFuzzer's driver, as libFuzzer's own main would.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+@_cdecl("http_pipeline_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return runFuzzerDriver(&argc, &argv) { data, size in
+        fuzzTestOneInput(data ?? UnsafePointer(bitPattern: 1)!, size)
+    }
 }

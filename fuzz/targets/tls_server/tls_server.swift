@@ -219,3 +219,23 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     runOne(Array(UnsafeBufferPointer(start: data, count: size)))
     return 0
 }
+
+// SwiftPM links an executable target with `--defsym main=tls_server_main` (its entry point
+// renamed so tests could link the module) when it does not know libFuzzer is in the build
+// (we pass -sanitize=fuzzer,address through -Xswiftc, see fuzz/run.sh). This is that entry
+// point: it hands control to libFuzzer's driver, as libFuzzer's own main would.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+@_cdecl("tls_server_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return runFuzzerDriver(&argc, &argv) { data, size in
+        fuzzTestOneInput(data ?? UnsafePointer(bitPattern: 1)!, size)
+    }
+}
