@@ -20,6 +20,17 @@ def post(path, body, extra="", version=None, token=TOKEN):
     head += f"Accept: {ACCEPT}\r\nContent-Type: application/json\r\n"
     if version:
         head += f"MCP-Protocol-Version: {version}\r\n"
+        # 2026-07-28 "Server Validation": Mcp-Method (and Mcp-Name for tools/call) must
+        # repeat the body's values.
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = None
+        if isinstance(message, dict) and isinstance(message.get("method"), str):
+            head += f"Mcp-Method: {message['method']}\r\n"
+            name = (message.get("params") or {}).get("name")
+            if isinstance(name, str):
+                head += f"Mcp-Name: {name}\r\n"
     head += extra + f"Content-Length: {len(data)}\r\n\r\n"
     return head.encode() + data
 
@@ -61,7 +72,7 @@ seeds = {
     "get-stream": (0x01, get("/mcp", "Accept: text/event-stream\r\nMcp-Session-Id: 0123\r\n")),
     "delete-session": (0x01, f"DELETE /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nMcp-Session-Id: 0123\r\n\r\n".encode()),
     "keepalive-two": (0x01, post("/mcp", rpc("ping"), version="2026-07-28") + get("/api/mcp/v1/tools")),
-    "chunked-body": (0x01, (f"POST /mcp HTTP/1.1\r\nHost: x\r\n{auth}MCP-Protocol-Version: 2026-07-28\r\n"
+    "chunked-body": (0x01, (f"POST /mcp HTTP/1.1\r\nHost: x\r\n{auth}MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: ping\r\n"
                             "Transfer-Encoding: chunked\r\n\r\n").encode()
                      + b"%x\r\n%s\r\n0\r\n\r\n" % (len(rpc("ping")), rpc("ping").encode())),
     "idle-timeout": (0x11, post("/mcp", rpc("ping"), version="2026-07-28")),

@@ -255,6 +255,10 @@ func runOne(_ input: [UInt8]) async {
     server.streams.drain()
     server.sessions.removeAll()
 
+    if tracing {
+        let statuses = String(decoding: output, as: UTF8.self).split(separator: "\r\n").filter { $0.hasPrefix("HTTP/1.1 ") }
+        trace("\(output.count) bytes out, status lines: \(statuses)")
+    }
     check(output.isEmpty || output.starts(with: Array("HTTP/1.1 ".utf8)),
           "output does not start with a status line: \(String(decoding: output.prefix(64), as: UTF8.self).debugDescription)")
     if !contains(payload, Array(token.utf8)) {
