@@ -13,6 +13,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "axinova-mcp-server", targets: ["axinova-mcp-server"]),
+        // For the libFuzzer harnesses in fuzz/Package.swift (a separate package depending on
+        // this one by path); nothing else links it.
+        .library(name: "MCPServerModules", targets: ["MCPServerKit", "TLS", "MCPCore", "Auth", "RateLimit", "Config"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -3,9 +3,12 @@
 #
 #   fuzz/run.sh <target|all> [seconds]      e.g. fuzz/run.sh all 60
 #
-# Each target is one harness in fuzz/targets/<target>.swift compiled by swiftc together
+# Most targets are one harness in fuzz/targets/<target>.swift compiled by swiftc together
 # with the sources of the module it exercises (no SwiftPM build), with
-# -sanitize=fuzzer,address, into fuzz/out/. It runs for <seconds> (default 60) from a
+# -sanitize=fuzzer,address, into fuzz/out/. The targets that need NIO and Hummingbird
+# (tls_server, http_pipeline) are products of the package in fuzz/Package.swift, built by
+# SwiftPM with -sanitize=fuzzer,address for every Swift module of the graph into
+# fuzz/out/spm; the first build takes several minutes. Each target runs for <seconds> (default 60) from a
 # working copy of the committed seeds in fuzz/corpus/<target>/ (new inputs go to
 # fuzz/out/corpus/<target>/, so the committed corpus stays small). Crash, leak, timeout
 # and out-of-memory reproducers land in fuzz/out/artifacts/<target>/.
@@ -18,7 +21,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 out="$here/out"
-targets=(json_rpc yaml_config config_layers authorization sse_format)
+targets=(json_rpc yaml_config config_layers authorization sse_format tls_server http_pipeline)
+# Built by SwiftPM from fuzz/Package.swift rather than by plain swiftc.
+package_targets=" tls_server http_pipeline "
 
 usage() { echo "usage: $0 <$(IFS='|'; echo "${targets[*]}")|all> [seconds]" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
@@ -39,6 +44,7 @@ sources_for() {
             find "$root/Sources/Auth" -name '*.swift' | sort ;;
         sse_format)
             printf '%s\n' "$root/Sources/Server/SSEEventFormat.swift" ;;
+        tls_server|http_pipeline) ;;
         *) usage ;;
     esac
 }
@@ -59,11 +65,25 @@ max_len_for() {
         yaml_config|config_layers) echo 4096 ;;
         authorization) echo 1024 ;;
         sse_format) echo 2048 ;;
+        tls_server) echo 4096 ;;
+        http_pipeline) echo 4096 ;;
     esac
 }
 
 build() {
     local target="$1" module
+    if [[ "$package_targets" == *" $target "* ]]; then
+        # Not `--sanitize=fuzzer --sanitize=address`: SwiftPM passes those to swiftc as two
+        # flags and the last one wins, so nothing got coverage instrumentation (libFuzzer then
+        # sees only the C shims' counters). One combined flag instruments every Swift module
+        # of the graph and links libFuzzer's main. -enable-testing: the http_pipeline harness
+        # reaches internal seams of MCPServerKit (the child channel and router the public
+        # listener uses).
+        swift build --package-path "$here" -c release --scratch-path "$out/spm" --product "$target" \
+            -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
+        cp "$out/spm/release/$target" "$out/$target"
+        return
+    fi
     module="Fuzz_${target}"
     mkdir -p "$out/build/$target"
     mapfile -t srcs < <(sources_for "$target")
