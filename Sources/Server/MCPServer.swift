@@ -74,6 +74,29 @@ public struct MCPServer: Sendable {
         return router
     }
 
+    /// The public listener's responder: the router, with SSE streams (GET) in a task of
+    /// their own. Also used by the `http_pipeline` fuzz target.
+    func makePublicResponder() -> ChildTaskResponder<RouterResponder<MCPRequestContext>> {
+        ChildTaskResponder.streamsOnGET(makeRouter().buildResponder())
+    }
+
+    /// One public connection's channel set-up (deadlines, HTTP/1 with our caps, guards,
+    /// TLS when `security` is given). Also used by the `http_pipeline` fuzz target.
+    func makeChildChannel(
+        respond: @escaping HTTPChannelHandler.Responder,
+        security: (any ConnectionSecurity)?,
+        admission: (any ConnectionAdmission)?,
+        extraHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] }
+    ) -> PublicChildChannel {
+        let http1Configuration = HTTP1Channel.Configuration(
+            idleTimeout: TimeAmount(options.idleTimeout + .seconds(5)),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: options.maxHeaderBytes, maxHeaderListSize: options.maxHeaderBytes, maxHeaderFieldCount: options.maxHeaderCount))
+        return PublicChildChannel(http1: HTTP1Channel(responder: respond, configuration: http1Configuration),
+                                  security: security, admission: admission, extraHandlers: extraHandlers,
+                                  headerTimeout: TimeAmount(options.headerTimeout), idleTimeout: TimeAmount(options.idleTimeout),
+                                  metrics: metrics)
+    }
+
     /// The services to run in one ServiceGroup: public listener(s), ops listener, and the
     /// housekeeping service (listed last, so it is shut down first and drains the streams
     /// before the listeners wait for their connections).
@@ -84,15 +107,9 @@ public struct MCPServer: Sendable {
         onPublicRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
         var services: [any Service] = []
-        let responder = ChildTaskResponder.streamsOnGET(makeRouter().buildResponder())
-        let http1Configuration = HTTP1Channel.Configuration(
-            idleTimeout: TimeAmount(options.idleTimeout + .seconds(5)),
-            httpDecoderConfiguration: .init(maxHeaderFieldSize: options.maxHeaderBytes, maxHeaderListSize: options.maxHeaderBytes, maxHeaderFieldCount: options.maxHeaderCount))
+        let responder = makePublicResponder()
         let builder = HTTPServerBuilder { respond in
-            PublicChildChannel(http1: HTTP1Channel(responder: respond, configuration: http1Configuration),
-                               security: security, admission: admission, extraHandlers: extraHandlers,
-                               headerTimeout: TimeAmount(options.headerTimeout), idleTimeout: TimeAmount(options.idleTimeout),
-                               metrics: metrics)
+            makeChildChannel(respond: respond, security: security, admission: admission, extraHandlers: extraHandlers)
         }
         for (index, port) in ([options.port] + options.extraPorts).enumerated() {
             let app = Application(

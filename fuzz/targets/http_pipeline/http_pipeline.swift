@@ -98,11 +98,10 @@ func makeServer(mode: UInt8) -> MCPServer {
                      metrics: metrics, logger: logger)
 }
 
-/// As `MCPServer.makeServices` builds it for the public listener, without security and
-/// admission (no TLS, no accept gate).
+/// The public listener's connection as `MCPServer.makeServices` builds it (the same two
+/// builder functions), without security and admission (no TLS, no accept gate).
 func makeChildChannel(_ server: MCPServer) -> PublicChildChannel {
-    let options = server.options
-    let responder = server.makeRouter().buildResponder()
+    let responder = server.makePublicResponder()
     // Hummingbird's Application does this per request (Application.swift, `run`).
     let respond: HTTPChannelHandler.Responder = { request, responseWriter, channel in
         let context = MCPRequestContext(source: .init(channel: channel, logger: logger))
@@ -116,14 +115,7 @@ func makeChildChannel(_ server: MCPServer) -> PublicChildChannel {
         }
         try await responseWriter.write(response: response.head, body: response.body)
     }
-    let configuration = HTTP1Channel.Configuration(
-        idleTimeout: TimeAmount(options.idleTimeout + .seconds(5)),
-        httpDecoderConfiguration: .init(maxHeaderFieldSize: options.maxHeaderBytes, maxHeaderListSize: options.maxHeaderBytes,
-                                        maxHeaderFieldCount: options.maxHeaderCount))
-    return PublicChildChannel(
-        http1: HTTP1Channel(responder: respond, configuration: configuration), security: nil, admission: nil,
-        extraHandlers: { [] }, headerTimeout: TimeAmount(options.headerTimeout), idleTimeout: TimeAmount(options.idleTimeout),
-        metrics: server.metrics)
+    return server.makeChildChannel(respond: respond, security: nil, admission: nil)
 }
 
 func drain(_ channel: NIOAsyncTestingChannel, into output: inout [UInt8]) async {
