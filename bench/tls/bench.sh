@@ -2,16 +2,24 @@
 # New TLS 1.3 connections side by side in one run on this machine (issue 3, "Done when"):
 #   server    the real release binary .build/release/axinova-mcp-server (limits lifted)
 #   nginx     Debian nginx, one worker
-#   handler   (HANDLER=1 only) our TLSHandler alone in the TLSTests echo server
+#   baseline  (BASELINE=/path/to/an/older/axinova-mcp-server only) the same, another build: A/B in one run
+#   handler   (HANDLER=1 only) our TLSHandler alone in the TLSTests echo server (runs under Swift
+#             Testing, which records a backtrace for every thrown error: an upper bound)
+#   floor     OpenSSL's own server-side CPU per handshake (bench/tls/handshake_floor.c, memory BIOs)
+#   in-process (HANDLER=1 only) the same through our TLSHandler over EmbeddedChannels
+#             (Tests/TLSTests/HandshakeCostBenchmark.swift): floor + what handler, BIO and connection add
 # Same certificate (ECDSA P-256 from certs/make-dev-certs.sh) and the same TLS settings for all:
 # TLS 1.2+1.3, Mozilla intermediate suites, X25519:P-256:P-384, no tickets, no session cache.
 # Every server is pinned to core 0, the load generator (openssl s_time -new, one process) to core 1.
+# Like nginx's one worker, our server runs one event loop there (NIO_SINGLETON_GROUP_LOOP_COUNT=1;
+# NIO's default is one per core of the machine, i.e. two loops taking turns on the one core);
+# DEFAULT_LOOPS=1 adds a row with NIO's default.
 # Per run: connections/s and the server's CPU time per new connection (utime+stime from
 # /proc/<pid>/stat before/after, over the connections s_time completed). ROUNDS interleaved rounds,
 # medians shown. Then RSS per idle TLS connection: IDLE handshaken connections held open on the
 # fresh process (before the load runs, whose freed memory the allocator would reuse), after a
 # warm-up of 16: (RSS with them - RSS before) / IDLE.
-# Env: SECONDS_PER_RUN (5), ROUNDS (3), IDLE (500), HANDLER (0; 1 needs
+# Env: SECONDS_PER_RUN (5), ROUNDS (3), IDLE (500), BASELINE (unset), HANDLER (0; 1 needs
 # `swift build -c release --build-tests` and SWIFT_TEST_FLAGS="-c release"), PERF (unset; a file
 # name: perf record -g on the real server (or PERF_NAME) during its first load run, report written there).
 # Everything stays on 127.0.0.1; every run is bounded in time.
@@ -25,7 +33,7 @@ handler="${HANDLER:-0}"
 hz="$(getconf CLK_TCK)"
 token="bench-token-0123456789abcdef0123456789abcdef"
 bin="$root/.build/release/axinova-mcp-server"
-for tool in nginx taskset openssl curl python3; do
+for tool in nginx taskset openssl curl python3 cc; do
     command -v "$tool" > /dev/null || { echo "$tool not installed (apt-get install nginx-light curl)" >&2; exit 1; }
 done
 [[ -x "$bin" ]] || swift build -c release --product axinova-mcp-server
@@ -55,18 +63,24 @@ wait_tls() { # PORT: up to 30 s for a completed handshake
     echo "no TLS on port $1" >&2; return 1
 }
 
-# --- the real server ---
-server_port="$(free_port)"; ops_port="$(free_port)"
-APP_SERVER__API_TOKEN="$token" taskset -c 0 "$bin" --config-dir config \
-    --set server.port="$server_port" --set server.http_port="$ops_port" \
-    --set tls.cert_file="$work/server.pem" --set tls.key_file="$work/server-key.pem" \
-    --set log.level=warning \
-    --set limits.connection_rate_per_ip=0 --set limits.connection_rate_global=0 \
-    --set limits.max_connections_per_ip=8192 --set limits.max_connections=8192 \
-    --set limits.header_timeout=5m --set limits.idle_timeout=5m \
-    > "$work/server.log" 2>&1 &
-server_pid=$!; pids+=("$server_pid")
-wait_tls "$server_port" || { cat "$work/server.log" >&2; exit 1; }
+# --- the real server (and a baseline build) ---
+start_server() { # BINARY [LOOPS] -> sets started_pid, started_port
+    local port ops loops="${2:-1}"
+    port="$(free_port)"; ops="$(free_port)"
+    if [[ "$loops" == default ]]; then loops="$(nproc)"; fi
+    NIO_SINGLETON_GROUP_LOOP_COUNT="$loops" APP_SERVER__API_TOKEN="$token" taskset -c 0 "$1" --config-dir config \
+        --set server.port="$port" --set server.http_port="$ops" \
+        --set tls.cert_file="$work/server.pem" --set tls.key_file="$work/server-key.pem" \
+        --set log.level=warning \
+        --set limits.connection_rate_per_ip=0 --set limits.connection_rate_global=0 \
+        --set limits.max_connections_per_ip=8192 --set limits.max_connections=8192 \
+        --set limits.header_timeout=5m --set limits.idle_timeout=5m \
+        > "$work/server-$port.log" 2>&1 &
+    started_pid=$!; started_port="$port"; pids+=("$started_pid")
+    wait_tls "$port" || { cat "$work/server-$port.log" >&2; exit 1; }
+}
+start_server "$bin"
+server_pid="$started_pid"; server_port="$started_port"
 
 # --- nginx ---
 nginx_port="$(free_port)"
@@ -111,6 +125,16 @@ names=(server nginx)
 declare -A pid_of port_of
 pid_of[server]="$server_pid"; port_of[server]="$server_port"
 pid_of[nginx]="$nginx_worker"; port_of[nginx]="$nginx_port"
+if [[ "${DEFAULT_LOOPS:-0}" == 1 ]]; then
+    start_server "$bin" default
+    pid_of[server-nproc-loops]="$started_pid"; port_of[server-nproc-loops]="$started_port"
+    names+=(server-nproc-loops)
+fi
+if [[ -n "${BASELINE:-}" ]]; then
+    start_server "$BASELINE"
+    pid_of[baseline]="$started_pid"; port_of[baseline]="$started_port"
+    names+=(baseline)
+fi
 if [[ "$handler" == 1 ]]; then
     source scripts/tls-test-server.sh
     start_tls_test_server "$work"
@@ -176,6 +200,15 @@ for name in "${names[@]}"; do
     rate[$name]="$(echo "${rate[$name]}" | median)"; cpu[$name]="$(echo "${cpu[$name]}" | median)"
 done
 
+cc -O2 -o "$work/handshake_floor" bench/tls/handshake_floor.c -lssl -lcrypto
+floor="$(taskset -c 1 "$work/handshake_floor" "$work" 2000)"
+inprocess="n/a"
+if [[ "$handler" == 1 ]]; then
+    TLS_HANDSHAKE_BENCH=2000 TLS_HANDSHAKE_BENCH_OUT="$work/inprocess" timeout 300 taskset -c 1 \
+        swift test --skip-build ${SWIFT_TEST_FLAGS:-} --filter HandshakeCostBenchmark > "$work/inprocess.log" 2>&1 || true
+    inprocess="$(cat "$work/inprocess" 2>/dev/null || echo "n/a")"
+fi
+
 tls_of() { echo | timeout 5 openssl s_client -connect "127.0.0.1:$1" -CAfile "$ca" 2>/dev/null | awk '/^New, / {sub(/,$/, "", $2); printf "%s %s", $2, $5} /^Server Temp Key/ {printf " %s", $4}'; }
 echo "# TLS new-connection benchmark $(date -u '+%F %H:%M UTC')"
 echo
@@ -188,5 +221,7 @@ echo "|---|---:|---:|---:|"
 for name in "${names[@]}"; do
     echo "| $name | ${rate[$name]} | ${cpu[$name]} | ${rss[$name]} |"
 done
+echo "| floor: OpenSSL alone (handshake_floor.c, memory BIOs, core 1) | | $floor | |"
+[[ "$handler" == 1 ]] && echo "| in-process: TLSHandler over EmbeddedChannel, server side only (core 1) | | $inprocess | |"
 echo
 for name in "${names[@]}"; do echo "- $name: ${all[$name]}| RSS ${rss_detail[$name]} KiB"; done
