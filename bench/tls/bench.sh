@@ -14,12 +14,15 @@
 # Like nginx's one worker, our server runs one event loop there (NIO_SINGLETON_GROUP_LOOP_COUNT=1;
 # NIO's default is one per core of the machine, i.e. two loops taking turns on the one core);
 # DEFAULT_LOOPS=1 adds a row with NIO's default.
+# PLAIN=1 adds plain-TCP rows (server with tls.enabled=false, nginx on a second non-TLS port; the
+# client connects and closes, bench/tls/tcp_connects.py): the cost of a connection without TLS, so
+# that "TLS row - plain row" is what TLS adds in each server.
 # Per run: connections/s and the server's CPU time per new connection (utime+stime from
 # /proc/<pid>/stat before/after, over the connections s_time completed). ROUNDS interleaved rounds,
 # medians shown. Then RSS per idle TLS connection: IDLE handshaken connections held open on the
 # fresh process (before the load runs, whose freed memory the allocator would reuse), after a
 # warm-up of 16: (RSS with them - RSS before) / IDLE.
-# Env: SECONDS_PER_RUN (5), ROUNDS (3), IDLE (500), BASELINE (unset), HANDLER (0; 1 needs
+# Env: SECONDS_PER_RUN (5), ROUNDS (3), IDLE (500), BIN (the release binary), BASELINE (unset), PLAIN (0), HANDLER (0; 1 needs
 # `swift build -c release --build-tests` and SWIFT_TEST_FLAGS="-c release"), PERF (unset; a file
 # name: perf record -g on the real server (or PERF_NAME) during its first load run, report written there).
 # Everything stays on 127.0.0.1; every run is bounded in time.
@@ -32,7 +35,7 @@ idle="${IDLE:-500}"
 handler="${HANDLER:-0}"
 hz="$(getconf CLK_TCK)"
 token="bench-token-0123456789abcdef0123456789abcdef"
-bin="$root/.build/release/axinova-mcp-server"
+bin="${BIN:-$root/.build/release/axinova-mcp-server}"
 for tool in nginx taskset openssl curl python3 cc; do
     command -v "$tool" > /dev/null || { echo "$tool not installed (apt-get install nginx-light curl)" >&2; exit 1; }
 done
@@ -64,26 +67,31 @@ wait_tls() { # PORT: up to 30 s for a completed handshake
 }
 
 # --- the real server (and a baseline build) ---
-start_server() { # BINARY [LOOPS] -> sets started_pid, started_port
-    local port ops loops="${2:-1}"
+start_server() { # BINARY [LOOPS] [plain] -> sets started_pid, started_port
+    local port ops loops="${2:-1}" tls
+    tls=(--set tls.cert_file="$work/server.pem" --set tls.key_file="$work/server-key.pem")
+    [[ "${3:-}" == plain ]] && tls=(--set tls.enabled=false)
     port="$(free_port)"; ops="$(free_port)"
     if [[ "$loops" == default ]]; then loops="$(nproc)"; fi
     NIO_SINGLETON_GROUP_LOOP_COUNT="$loops" APP_SERVER__API_TOKEN="$token" taskset -c 0 "$1" --config-dir config \
         --set server.port="$port" --set server.http_port="$ops" \
-        --set tls.cert_file="$work/server.pem" --set tls.key_file="$work/server-key.pem" \
-        --set log.level=warning \
+        "${tls[@]}" --set log.level=warning \
         --set limits.connection_rate_per_ip=0 --set limits.connection_rate_global=0 \
         --set limits.max_connections_per_ip=8192 --set limits.max_connections=8192 \
         --set limits.header_timeout=5m --set limits.idle_timeout=5m \
         > "$work/server-$port.log" 2>&1 &
     started_pid=$!; started_port="$port"; pids+=("$started_pid")
+    if [[ "${3:-}" == plain ]]; then
+        for _ in $(seq 300); do curl -s -o /dev/null -m 2 "http://127.0.0.1:$ops/ready" && return 0; sleep 0.1; done
+        cat "$work/server-$port.log" >&2; exit 1
+    fi
     wait_tls "$port" || { cat "$work/server-$port.log" >&2; exit 1; }
 }
 start_server "$bin"
 server_pid="$started_pid"; server_port="$started_port"
 
 # --- nginx ---
-nginx_port="$(free_port)"
+nginx_port="$(free_port)"; nginx_plain_port="$(free_port)"
 mkdir -p "$work/nginx"
 cat > "$work/nginx/nginx.conf" <<CONF
 worker_processes 1;
@@ -113,6 +121,11 @@ http {
         keepalive_timeout 300s;
         location / { return 200 "ok\n"; }
     }
+    server {
+        listen 127.0.0.1:$nginx_plain_port;
+        keepalive_timeout 300s;
+        location / { return 200 "ok\n"; }
+    }
 }
 CONF
 taskset -c 0 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2> "$work/nginx/stderr" &
@@ -134,6 +147,13 @@ if [[ -n "${BASELINE:-}" ]]; then
     start_server "$BASELINE"
     pid_of[baseline]="$started_pid"; port_of[baseline]="$started_port"
     names+=(baseline)
+fi
+declare -A plain
+if [[ "${PLAIN:-0}" == 1 ]]; then
+    start_server "$bin" 1 plain
+    pid_of[server-plain]="$started_pid"; port_of[server-plain]="$started_port"; plain[server-plain]=1
+    pid_of[nginx-plain]="$nginx_worker"; port_of[nginx-plain]="$nginx_plain_port"; plain[nginx-plain]=1
+    names+=(server-plain nginx-plain)
 fi
 if [[ "$handler" == 1 ]]; then
     source scripts/tls-test-server.sh
@@ -162,13 +182,21 @@ idle_rss() { # NAME
     printf "%-8s %s idle held: RSS %s -> %s KiB = %s KiB/conn\n" "$name" "$ready" "$rss0" "$rss1" "${rss[$name]}" >&2
     sleep 1   # let the server notice the closes
 }
-for name in "${names[@]}"; do idle_rss "$name"; done
+for name in "${names[@]}"; do [[ -n "${plain[$name]:-}" ]] || idle_rss "$name"; done
 
 # --- new connections: ROUNDS interleaved rounds ---
 declare -A rate cpu all
 perf_done=0
 run() { # NAME
     local name="$1" pid="${pid_of[$1]}" port="${port_of[$1]}" before after out conns r c perf_pid=""
+    if [[ -n "${plain[$name]:-}" ]]; then
+        timeout 30 taskset -c 1 python3 bench/tls/tcp_connects.py 127.0.0.1 "$port" 1 > /dev/null || true  # warm-up
+        before="$(cpu_ticks "$pid")"
+        conns="$(timeout $((seconds + 30)) taskset -c 1 python3 bench/tls/tcp_connects.py 127.0.0.1 "$port" "$seconds")"
+        after="$(cpu_ticks "$pid")"
+        record "$name" "$conns" $((after - before))
+        return
+    fi
     timeout 30 taskset -c 1 openssl s_time -connect "127.0.0.1:$port" -new -time 1 > /dev/null 2>&1 || true  # warm-up
     if [[ -n "${PERF:-}" && "$name" == "${PERF_NAME:-server}" && "$perf_done" == 0 ]]; then
         perf record -F 2999 -g -o "$work/perf.data" -p "$pid" -- sleep "$seconds" > /dev/null 2>&1 &
@@ -186,8 +214,12 @@ run() { # NAME
     fi
     conns="$(echo "$out" | awk '/connections in [0-9.]+ real seconds/ {print $1; exit}')"
     [[ -n "$conns" && "$conns" -gt 0 ]] || { echo "$name: s_time failed: $out" >&2; return 1; }
+    record "$name" "$conns" $((after - before))
+}
+record() { # NAME CONNECTIONS TICKS
+    local name="$1" conns="$2" ticks="$3" r c
     r="$(awk -v c="$conns" -v s="$seconds" 'BEGIN {printf "%.0f", c / s}')"
-    c="$(awk -v t=$((after - before)) -v hz="$hz" -v c="$conns" 'BEGIN {printf "%.0f", t / hz * 1e6 / c}')"
+    c="$(awk -v t="$ticks" -v hz="$hz" -v c="$conns" 'BEGIN {printf "%.0f", t / hz * 1e6 / c}')"
     rate[$name]+="$r "; cpu[$name]+="$c "
     printf "%-8s %6s conn/s  %5s us CPU/conn  (%s conns in %ss)\n" "$name" "$r" "$c" "$conns" "$seconds" >&2
 }
@@ -219,9 +251,9 @@ echo
 echo "| | connections/s | server CPU µs/connection | RSS KiB/idle connection ($idle) |"
 echo "|---|---:|---:|---:|"
 for name in "${names[@]}"; do
-    echo "| $name | ${rate[$name]} | ${cpu[$name]} | ${rss[$name]} |"
+    echo "| $name | ${rate[$name]} | ${cpu[$name]} | ${rss[$name]:-} |"
 done
 echo "| floor: OpenSSL alone (handshake_floor.c, memory BIOs, core 1) | | $floor | |"
 [[ "$handler" == 1 ]] && echo "| in-process: TLSHandler over EmbeddedChannel, server side only (core 1) | | $inprocess | |"
 echo
-for name in "${names[@]}"; do echo "- $name: ${all[$name]}| RSS ${rss_detail[$name]} KiB"; done
+for name in "${names[@]}"; do echo "- $name: ${all[$name]}| RSS ${rss_detail[$name]:-n/a} KiB"; done
