@@ -19,11 +19,11 @@
 # that "TLS row - plain row" is what TLS adds in each server.
 # Per run: connections/s and the server's CPU time per new connection (utime+stime from
 # /proc/<pid>/stat before/after, over the connections s_time completed). ROUNDS interleaved rounds,
-# medians shown. Then RSS per idle TLS connection: IDLE handshaken connections held open on the
-# fresh process (before the load runs, whose freed memory the allocator would reuse), after a
+# medians shown. RSS per idle TLS connection is measured first: IDLE handshaken connections held open
+# on the fresh process (the load runs' freed memory would be reused by the allocator), after a
 # warm-up of 16: (RSS with them - RSS before) / IDLE.
 # Env: SECONDS_PER_RUN (5), ROUNDS (3), IDLE (500), BIN (the release binary), BASELINE (unset), PLAIN (0), HANDLER (0; 1 needs
-# `swift build -c release --build-tests` and SWIFT_TEST_FLAGS="-c release"), PERF (unset; a file
+# `swift build -c release --build-tests -Xswiftc -enable-testing` and SWIFT_TEST_FLAGS="-c release"), PERF (unset; a file
 # name: perf record -g on the real server (or PERF_NAME) during its first load run, report written there).
 # Everything stays on 127.0.0.1; every run is bounded in time.
 set -euo pipefail
