@@ -17,9 +17,21 @@ final class ByteBufferBIO {
     /// The peer closed its sending side (TCP FIN): reads return 0 instead of "retry".
     var peerClosed = false
 
+    private let allocator: ByteBufferAllocator
+
+    /// One capacity-0 buffer shared by every idle BIO: a fresh `buffer(capacity: 0)` still costs
+    /// two allocations (storage object + malloc(0)), and the first write into a shared buffer
+    /// allocates its own storage anyway (copy on write).
+    private static let empty = ByteBufferAllocator().buffer(capacity: 0)
+
+    /// The first write after `takeOutbound` reserves this much: a TLS 1.3 server flight with an
+    /// ECDSA certificate is ~850 bytes in six records, which would otherwise grow the buffer four times.
+    static let outboundStartCapacity = 2_048
+
     init(allocator: ByteBufferAllocator) {
-        self.inbound = allocator.buffer(capacity: 0)
-        self.outbound = allocator.buffer(capacity: 0)
+        self.allocator = allocator
+        self.inbound = Self.empty
+        self.outbound = Self.empty
         let bio = BIO_new(ByteBufferBIO.method.pointer)
         self.bio = bio
         BIO_set_data(bio, Unmanaged.passUnretained(self).toOpaque())
@@ -32,24 +44,26 @@ final class ByteBufferBIO {
 
     func receive(_ buffer: inout ByteBuffer) {
         if inbound.readableBytes == 0 {
-            // Reuse storage: a fresh buffer would keep growing the front gap.
-            inbound.clear()
+            // Nothing left over: read straight from the channel's buffer (no copy, no allocation).
+            inbound = buffer
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        } else {
+            inbound.writeBuffer(&buffer)
         }
-        inbound.writeBuffer(&buffer)
     }
 
     /// Takes everything OpenSSL has written so far.
     func takeOutbound() -> ByteBuffer? {
         guard outbound.readableBytes > 0 else { return nil }
         let taken = outbound
-        outbound = ByteBufferAllocator().buffer(capacity: 0)
+        outbound = Self.empty
         return taken
     }
 
     /// Releases idle storage (keeps memory per idle connection small).
     func compactIfIdle() {
         if inbound.readableBytes == 0, inbound.capacity > 0 {
-            inbound = ByteBufferAllocator().buffer(capacity: 0)
+            inbound = Self.empty
         }
     }
 
@@ -73,6 +87,9 @@ final class ByteBufferBIO {
     fileprivate func write(from source: UnsafePointer<CChar>, count: Int) -> Int32 {
         guard let bio else { return -1 }
         axn_BIO_clear_retry_flags(bio)
+        if outbound.capacity == 0 {
+            outbound = allocator.buffer(capacity: max(count, Self.outboundStartCapacity))
+        }
         outbound.writeBytes(UnsafeRawBufferPointer(start: source, count: count))
         return Int32(count)
     }

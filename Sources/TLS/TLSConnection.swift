@@ -74,6 +74,9 @@ final class TLSConnection {
     /// unprocessed record bytes).
     var hasPendingPlaintext: Bool { SSL_has_pending(ssl) == 1 }
 
+    /// Ciphertext not yet read by OpenSSL, or record bytes it read but has not returned.
+    var hasBufferedInput: Bool { bio.inboundBytes > 0 || hasPendingPlaintext }
+
     var isHandshakeComplete: Bool { SSL_is_init_finished(ssl) == 1 }
 
     var negotiatedALPN: String? {

@@ -63,6 +63,10 @@ public final class TLSContext: @unchecked Sendable {
                 _ = SSL_CTX_set_num_tickets(ctx, 0)
                 _ = axn_SSL_CTX_set_session_cache_mode_off(ctx)
             }
+            // Serve exactly the chain file. Without this, a leaf-only file makes OpenSSL build a
+            // chain from the verify store on every handshake (an X509_verify_cert per connection),
+            // and with mTLS that store is the client CA bundle, whose certificates would be sent.
+            _ = axn_SSL_CTX_set_mode(ctx, AXN_SSL_MODE_NO_AUTO_CHAIN)
             try loadIdentity(ctx, chain: s.certificateChainFile, key: s.privateKeyFile)
             try configureClientAuth(ctx, mode: s.clientAuth, caFile: s.clientCAFile)
             SSL_CTX_set_alpn_select_cb(ctx, alpnSelectHTTP11, nil)

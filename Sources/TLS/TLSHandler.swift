@@ -43,8 +43,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let observer: (any TLSObserver)?
 
     private var state: State = .idle
-    private var connection: TLSConnection?
-    private var handshakeTimer: Scheduled<Void>?
+    private(set) var connection: TLSConnection?
+    /// The handshake deadline. A `NIOScheduledCallback` with this handler as its target, not a
+    /// `scheduleTask` closure: that would allocate a closure context and a promise per connection.
+    private var handshakeTimer: NIOScheduledCallback?
+    /// The context the deadline fires in; set while `handshakeTimer` is scheduled.
+    private var timerContext: ChannelHandlerContext?
     private var handshakeStarted: NIODeadline = .now()
     private var handshakeReported = false
     /// Plaintext written before the handshake finished.
@@ -86,8 +90,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
+        cancelHandshakeTimer()
         failPendingWrites(TLSError(kind: .writeAfterClose, reason: "TLS handler removed"))
     }
 
@@ -97,8 +100,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
+        cancelHandshakeTimer()
         switch state {
         case .handshaking:
             state = .closed
@@ -107,8 +109,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 TLSError(kind: .handshakeTruncated, reason: "the peer closed the connection during the handshake"))
         case .active where !receivedCloseNotify:
             // Deliver what is decryptable, then report the missing close_notify.
-            connection?.bio.peerClosed = true
-            readRecords(context: context)
+            if let connection, connection.hasBufferedInput {
+                connection.bio.peerClosed = true
+                readRecords(context: context)
+            }
             if state == .active {
                 state = .closed
                 context.fireErrorCaught(
@@ -134,13 +138,29 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         state = .handshaking
         handshakeStarted = .now()
-        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: handshakeTimeout) { [self] in
-            handshakeTimedOut(context: context)
-        }
+        // Throws only when the event loop is shutting down, which closes the channel anyway.
+        timerContext = context
+        handshakeTimer = try? context.eventLoop.assumeIsolated().scheduleCallback(
+            in: handshakeTimeout, handler: HandshakeDeadline(handler: self))
         // The client speaks first; the server just waits for a ClientHello.
         if case .client = role { advanceHandshake(context: context) }
         // Handshake bytes must flow even if the layer above has not asked to read yet.
         context.read()
+    }
+
+    private func cancelHandshakeTimer() {
+        if let handshakeTimer {
+            timerContext?.eventLoop.assumeIsolated().cancelScheduledCallback(handshakeTimer)
+        }
+        handshakeTimer = nil
+        timerContext = nil
+    }
+
+    fileprivate func handshakeDeadlinePassed() {
+        guard let context = timerContext else { return }
+        handshakeTimer = nil
+        timerContext = nil
+        handshakeTimedOut(context: context)
     }
 
     private func handshakeTimedOut(context: ChannelHandlerContext) {
@@ -197,7 +217,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.fireUserInboundEventTriggered(event)
                 return
             }
-            readRecords(context: context)
+            // Nothing buffered: OpenSSL could only report the same EOF, at the cost of an error-queue entry.
+            if connection.hasBufferedInput { readRecords(context: context) }
             if state == .active && !receivedCloseNotify {
                 fail(context: context, TLSError(kind: .uncleanShutdown,
                     reason: "the peer closed TCP without close_notify"))
@@ -215,8 +236,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .wantRead:
             break
         case .complete:
-            handshakeTimer?.cancel()
-            handshakeTimer = nil
+            cancelHandshakeTimer()
             state = .active
             negotiatedALPN = connection.negotiatedALPN
             negotiatedProtocol = connection.protocolVersion
@@ -319,8 +339,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(mode: .output, promise: promise)
         case .all:
             sendCloseNotify(context: context)
-            handshakeTimer?.cancel()
-            handshakeTimer = nil
+            cancelHandshakeTimer()
             if state == .handshaking {
                 reportHandshake(.closed)
             }
@@ -387,6 +406,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             promise?.succeed(())
             return false
         }
+        // Handshake flights and alerts are a few KiB, produced only in answer to the peer's
+        // bytes: they need no promise (two allocations) to be counted.
+        if promise == nil, state != .active {
+            context.write(wrapOutboundOut(ciphertext), promise: nil)
+            return true
+        }
         let count = ciphertext.readableBytes
         unwrittenCiphertext += count
         let written = context.eventLoop.makePromise(of: Void.self)
@@ -407,8 +432,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func fail(context: ChannelHandlerContext, _ error: TLSError) {
         guard state != .closed || error.kind == .handshakeTruncated else { return }
         state = .closed
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
+        cancelHandshakeTimer()
         flushCiphertext(context: context)  // a fatal alert, if OpenSSL queued one
         failPendingWrites(error)
         context.fireErrorCaught(error)
@@ -427,6 +451,16 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         handshakeReported = true
         let elapsed = NIODeadline.now() - handshakeStarted
         observer?.handshakeFinished(result: result, duration: .nanoseconds(elapsed.nanoseconds))
+    }
+}
+
+/// The handshake deadline's target. A struct holding one reference fits in the existential's
+/// inline storage, so scheduling it allocates nothing beyond NIO's own task entry.
+private struct HandshakeDeadline: NIOScheduledCallbackHandler {
+    let handler: TLSHandler
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        handler.handshakeDeadlinePassed()
     }
 }
 

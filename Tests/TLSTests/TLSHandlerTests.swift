@@ -1,3 +1,4 @@
+import COpenSSL
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -105,6 +106,33 @@ struct TLSHandlerTests {
         try pair.handshake()
         pair.server.pipeline.fireChannelInactive()
         #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.uncleanShutdown])
+    }
+
+    @Test("A TCP EOF with part of a record still buffered is also unclean, through OpenSSL's own check")
+    func raggedEOFPartialRecord() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        try pair.client.writeAndFlush(ByteBuffer(string: "cut short")).wait()
+        let record = try #require(try pair.client.readOutbound(as: ByteBuffer.self))
+        try pair.server.writeInbound(try #require(record.getSlice(at: record.readerIndex, length: 10)))
+        #expect(pair.serverRecorder.text.isEmpty)
+        pair.server.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.uncleanShutdown])
+        #expect(!pair.server.isActive)
+    }
+
+    @Test("The server sends exactly its chain file: no chain built from the (client CA) verify store (RFC 8446 §4.4.2)")
+    func servedChainIsTheChainFile() throws {
+        // The dev CA signed the server certificate and is also the client CA here: OpenSSL's
+        // auto-chain would append it to the leaf-only chain file.
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(clientAuth: .optional), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        let ssl = try #require(pair.clientHandler.connection?.ssl)
+        let chain = try #require(SSL_get_peer_cert_chain(ssl))
+        #expect(OPENSSL_sk_num(chain) == 1)
     }
 
     @Test("A handshake cut off mid-ClientHello is a truncated handshake, counted as closed")
