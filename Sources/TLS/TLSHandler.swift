@@ -51,7 +51,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var timerContext: ChannelHandlerContext?
     private var handshakeStarted: NIODeadline = .now()
     private var handshakeReported = false
-    /// Plaintext written before the handshake finished.
+    /// Plaintext written before the handshake finished, or, once active, since the last
+    /// flush (see `write`).
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var pendingWriteBytes = 0
     private var flushPending = false
@@ -316,7 +317,16 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             pendingWriteBytes += plaintext.readableBytes
             pendingWrites.append((plaintext, promise))
         case .active:
-            encryptAndWrite(context: context, plaintext, promise: promise)
+            // Small writes are held until the flush and sealed as one record: an HTTP
+            // response arrives as a head and a body, and a record each cost a second
+            // SSL_write, ciphertext buffer and completion promise per response.
+            if pendingWrites.isEmpty, plaintext.readableBytes >= Self.maxRecordPlaintext {
+                encryptAndWrite(context: context, plaintext, promise: promise)
+                return
+            }
+            pendingWriteBytes += plaintext.readableBytes
+            pendingWrites.append((plaintext, promise))
+            if pendingWriteBytes >= Self.maxRecordPlaintext { writeHeldPlaintext(context: context) }
         case .closed:
             promise?.fail(TLSError(kind: .writeAfterClose, reason: "the TLS session is closed"))
         }
@@ -324,10 +334,46 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func flush(context: ChannelHandlerContext) {
         if state == .active {
+            writeHeldPlaintext(context: context)
             context.flush()
         } else {
             flushPending = true
         }
+    }
+
+    /// The largest plaintext of one TLS record (RFC 8446 §5.1).
+    static let maxRecordPlaintext = 16_384
+
+    /// Encrypts the writes held since the last flush: as one record when they fit, each on
+    /// its own (no copy) when they do not.
+    private func writeHeldPlaintext(context: ChannelHandlerContext) {
+        guard state == .active, !pendingWrites.isEmpty else { return }
+        let writes = pendingWrites
+        let total = pendingWriteBytes
+        pendingWrites = []
+        pendingWriteBytes = 0
+        if writes.count == 1 || total > Self.maxRecordPlaintext {
+            for (plaintext, promise) in writes {
+                encryptAndWrite(context: context, plaintext, promise: promise)
+            }
+            return
+        }
+        var combined = context.channel.allocator.buffer(capacity: total)
+        var promises: [EventLoopPromise<Void>] = []
+        for (plaintext, promise) in writes {
+            combined.writeImmutableBuffer(plaintext)
+            if let promise { promises.append(promise) }
+        }
+        let promise: EventLoopPromise<Void>?
+        switch promises.count {
+        case 0: promise = nil
+        case 1: promise = promises[0]
+        default:
+            let all = context.eventLoop.makePromise(of: Void.self)
+            for each in promises { all.futureResult.cascade(to: each) }
+            promise = all
+        }
+        encryptAndWrite(context: context, combined, promise: promise)
     }
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
@@ -335,9 +381,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .input:
             context.close(mode: mode, promise: promise)
         case .output:
+            writeHeldPlaintext(context: context)
             sendCloseNotify(context: context)
             context.close(mode: .output, promise: promise)
         case .all:
+            writeHeldPlaintext(context: context)
             sendCloseNotify(context: context)
             cancelHandshakeTimer()
             if state == .handshaking {

@@ -263,6 +263,45 @@ struct TLSHandlerTests {
         try alsoOK.wait()
     }
 
+    @Test("Small writes up to a flush are sealed as one record (RFC 8446 §5.1: one record per response, not per part)")
+    func smallWritesShareARecord() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        let head = pair.server.write(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"))
+        let body = pair.server.write(ByteBuffer(string: "hello"))
+        let empty = pair.server.write(ByteBuffer())
+        #expect(try pair.server.readOutbound(as: ByteBuffer.self) == nil, "nothing is sealed before the flush")
+        pair.server.flush()
+        var records: [UInt8] = []
+        var wire: [ByteBuffer] = []
+        while let bytes = try pair.server.readOutbound(as: ByteBuffer.self) {
+            wire.append(bytes)
+            var view = bytes
+            while view.readableBytes >= 5, let type = view.readInteger(as: UInt8.self) {
+                view.moveReaderIndex(forwardBy: 2)
+                let length = Int(view.readInteger(as: UInt16.self) ?? 0)
+                view.moveReaderIndex(forwardBy: min(length, view.readableBytes))
+                records.append(type)
+            }
+        }
+        #expect(records == [23], "one application_data record")
+        for bytes in wire { try pair.client.writeInbound(bytes) }
+        try head.wait(); try body.wait(); try empty.wait()
+        #expect(pair.clientRecorder.text == "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+    }
+
+    @Test("Held writes go out before close_notify when the connection is closed without a flush")
+    func heldWritesPrecedeCloseNotify() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        _ = pair.server.write(ByteBuffer(string: "last words"))
+        pair.server.close(promise: nil)
+        try pair.pump()
+        #expect(pair.clientRecorder.text == "last words")
+    }
+
     @Test("One write far larger than the cap is accepted whole (a 1 MiB tool result)")
     func largeSingleWrite() throws {
         let pair = try Pair(
