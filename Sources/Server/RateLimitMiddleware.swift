@@ -12,6 +12,12 @@ public final class SharedRateLimiter: Sendable {
     let gcra: GCRA
     private let limiter: Mutex<KeyedRateLimiter<String>>
     let metrics: ServerMetrics?
+    /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): quota and window; fixed.
+    let policyHeader: String
+    /// This limiter's metric children, looked up once instead of on every decision.
+    private let allowed: Counter?
+    private let limited: Counter?
+    private let keys: Gauge?
 
     public init?(name: String, ratePerSecond: Double, burst: Int, capacity: Int, metrics: ServerMetrics?) {
         guard ratePerSecond > 0, let gcra = GCRA(ratePerSecond: ratePerSecond, burst: max(1, burst)) else { return nil }
@@ -19,6 +25,11 @@ public final class SharedRateLimiter: Sendable {
         self.gcra = gcra
         limiter = Mutex(KeyedRateLimiter(gcra: gcra, capacity: max(1, capacity)))
         self.metrics = metrics
+        let window = max(1, Int((gcra.window + 999_999_999) / 1_000_000_000))
+        policyHeader = "\"\(name)\";q=\(gcra.burst);w=\(window)"
+        allowed = metrics?.counter(.rateLimitDecisions, name, "allowed")
+        limited = metrics?.counter(.rateLimitDecisions, name, "limited")
+        keys = metrics?.gauge(.rateLimitKeys, name)
     }
 
     public func decide(_ key: String, now: Nanoseconds = MonotonicClock.now()) -> GCRA.Decision {
@@ -27,22 +38,19 @@ public final class SharedRateLimiter: Sendable {
             let decision = limiter.decide(key, now: now)
             return (decision, limiter.count, limiter.evictions - before)
         }
-        if let metrics {
-            switch decision {
-            case .allow: metrics.counter(.rateLimitDecisions, name, "allowed").increment()
-            case .deny: metrics.counter(.rateLimitDecisions, name, "limited").increment()
-            }
-            metrics.gauge(.rateLimitKeys, name).set(to: Double(count))
-            if evictions > 0 { metrics.counter(.rateLimitEvictions, name).increment(by: Int64(evictions)) }
+        switch decision {
+        case .allow: allowed?.increment()
+        case .deny: limited?.increment()
         }
+        keys?.set(to: Double(count))
+        if evictions > 0 { metrics?.counter(.rateLimitEvictions, name).increment(by: Int64(evictions)) }
         return decision
     }
+}
 
-    /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): quota and window.
-    var policyHeader: String {
-        let window = max(1, Int((gcra.window + 999_999_999) / 1_000_000_000))
-        return "\"\(name)\";q=\(gcra.burst);w=\(window)"
-    }
+extension HTTPField.Name {
+    static let rateLimitPolicy = Self("RateLimit-Policy")!
+    static let rateLimit = Self("RateLimit")!
 }
 
 /// Per-client request rate limit, after authentication: keyed by token name (DESIGN.md
@@ -62,16 +70,16 @@ struct RateLimitMiddleware: RouterMiddleware {
         switch decision {
         case .allow(let remaining):
             var response = try await next(request, context)
-            response.headers[HTTPField.Name("RateLimit-Policy")!] = limiter.policyHeader
-            response.headers[HTTPField.Name("RateLimit")!] = "\"\(limiter.name)\";r=\(remaining)"
+            response.headers[.rateLimitPolicy] = limiter.policyHeader
+            response.headers[.rateLimit] = "\"\(limiter.name)\";r=\(remaining)"
             return response
         case .deny(let retryAfter):
             let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))
             return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Rate limit exceeded; retry after \(seconds) s",
                                         data: ["retryAfter": .int(Int64(seconds))],
                                         headers: [.retryAfter: String(seconds),
-                                                  HTTPField.Name("RateLimit-Policy")!: limiter.policyHeader,
-                                                  HTTPField.Name("RateLimit")!: "\"\(limiter.name)\";r=0;t=\(seconds)"])
+                                                  .rateLimitPolicy: limiter.policyHeader,
+                                                  .rateLimit: "\"\(limiter.name)\";r=0;t=\(seconds)"])
         }
     }
 }

@@ -49,7 +49,10 @@ final class SSEKeepAlive: Sendable {
             if state.tickers[nanos] == nil {
                 let timer = DispatchSource.makeTimerSource(queue: queue)
                 timer.schedule(deadline: .now() + .nanoseconds(Int(nanos)), repeating: .nanoseconds(Int(nanos)))
-                timer.setEventHandler { [weak self] in self?.tick(nanos) }
+                // Strong: the ticker is cancelled and dropped when its last member leaves,
+                // which ends the cycle. (A weak capture gave the immortal shared instance a
+                // side table that LeakSanitizer, not seeing through the refcount word, reports.)
+                timer.setEventHandler { [self] in tick(nanos) }
                 timer.resume()
                 state.tickers[nanos] = Ticker(timer: timer)
             }
