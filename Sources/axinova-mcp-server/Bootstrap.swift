@@ -196,7 +196,7 @@ struct Bootstrap {
         let level = Logger.Level(rawValue: config.log.level.rawValue) ?? .info
         let json = config.log.format == .json
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : ConsoleLogHandler(label: label)
+            var handler: any LogHandler = StderrLogHandler(label: label, format: json ? .json : .console)
             handler.logLevel = level
             return handler
         }

@@ -112,12 +112,7 @@ http {
         listen 127.0.0.1:$nginx_port ssl;
         ssl_certificate $work/server.pem;
         ssl_certificate_key $work/server-key.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
-        ssl_ecdh_curve X25519:prime256v1:secp384r1;
-        ssl_prefer_server_ciphers off;
-        ssl_session_tickets off;
-        ssl_session_cache off;
+        include $root/bench/nginx-tls.conf;
         keepalive_timeout 300s;
         location / { return 200 "ok\n"; }
     }
