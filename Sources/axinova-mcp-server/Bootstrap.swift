@@ -269,12 +269,7 @@ struct ReloadService: Service, CustomStringConvertible {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 if let tls, pollTLS {
-                    group.addTask {
-                        while !Task.isCancelled {
-                            do { try await Task.sleep(for: tls.pollInterval) } catch { return }
-                            await offLoop { _ = tls.poll() }
-                        }
-                    }
+                    group.addTask { await tls.run() }
                 }
                 group.addTask { await handleSignals(signals) }
                 await group.next()
