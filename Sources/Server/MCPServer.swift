@@ -5,6 +5,8 @@ import HummingbirdCore
 import Logging
 import MCPCore
 import NIOCore
+import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 
 /// The HTTP side of the server: the public listener with every MCP transport, the ops
@@ -80,6 +82,30 @@ public struct MCPServer: Sendable {
         ChildTaskResponder.streamsOnGET(makeRouter().buildResponder())
     }
 
+    /// What Hummingbird's `Application` does around the router for each request, for our own
+    /// listener: the request context, any error the router lets through answered 500, the
+    /// `Date` header (RFC 9110 §6.6.1), and the response written to the connection.
+    func makeHTTPResponder<R: HTTPResponder>(_ responder: R) -> HTTPChannelHandler.Responder where R.Context == MCPRequestContext {
+        let logger = self.logger
+        let dates = HTTPDate()
+        return { request, writer, channel in
+            var logger = logger
+            logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+            let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+            var response: Response
+            do {
+                response = try await responder.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error
+            } catch {
+                logger.debug("unhandled error", metadata: ["error": "\(error)"])
+                response = Response(status: .internalServerError)
+            }
+            response.headers[.date] = dates.now()
+            try await writer.write(response: response.head, body: response.body)
+        }
+    }
+
     /// One public connection's channel set-up (deadlines, HTTP/1 with our caps, guards,
     /// TLS when `security` is given). Also used by the `http_pipeline` fuzz target.
     func makeChildChannel(
@@ -107,19 +133,11 @@ public struct MCPServer: Sendable {
         onPublicRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
         var services: [any Service] = []
-        let responder = makePublicResponder()
-        let builder = HTTPServerBuilder { respond in
-            makeChildChannel(respond: respond, security: security, admission: admission, extraHandlers: extraHandlers)
-        }
+        let child = makeChildChannel(respond: makeHTTPResponder(makePublicResponder()), security: security, admission: admission, extraHandlers: extraHandlers)
         for (index, port) in ([options.port] + options.extraPorts).enumerated() {
-            let app = Application(
-                responder: responder, server: builder,
-                configuration: ApplicationConfiguration(address: .hostname(options.host, port: port), serverName: nil),
-                onServerRunning: { channel in
-                    if index == 0 { await onPublicRunning(channel.localAddress?.port ?? port) }
-                },
-                logger: logger)
-            services.append(app)
+            services.append(PublicListener(host: options.host, port: port, child: child, group: MultiThreadedEventLoopGroup.singleton, logger: logger) { bound in
+                if index == 0 { await onPublicRunning(bound) }
+            })
         }
         if options.opsEnabled {
             let server = self

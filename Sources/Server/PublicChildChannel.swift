@@ -66,58 +66,73 @@ struct PublicChildChannel: ServerChildChannel {
     let idleTimeout: TimeAmount
     let metrics: ServerMetrics?
 
+    /// Hummingbird's entry point (the `http_pipeline` fuzz target uses it): the future
+    /// completes at the connection's first request byte (see `FirstRequestSetup`).
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        do {
+            return try prepare(channel: channel, logger: logger)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    /// Admits the connection and installs everything up to the point where its first request
+    /// byte arrives; throws (having closed the channel) when it is refused. The returned future
+    /// completes with the HTTP layer at the first request byte, or fails if the connection
+    /// closes before one.
+    func prepare(channel: any Channel, logger: Logger) throws -> EventLoopFuture<Value> {
         var ticket: (any AdmissionTicket)?
         if let admission {
             ticket = admission.admit(channel)
             if ticket == nil {
-                // NIO's async bind ignores a failed initializer: close the socket ourselves.
                 channel.close(promise: nil)
-                return channel.eventLoop.makeFailedFuture(ConnectionRefused())
+                throw ConnectionRefused()
             }
         }
-        do {
-            if let security {
-                try channel.pipeline.syncOperations.addHandlers(security.makeHandlers(for: channel))
-                if let ticket { try channel.pipeline.syncOperations.addHandler(HandshakeNotifier(ticket: ticket, security: security)) }
-            } else {
-                ticket?.handshakeFinished()
-            }
-            try channel.pipeline.syncOperations.addHandlers(extraHandlers())
-        } catch {
-            channel.close(promise: nil)
-            return channel.eventLoop.makeFailedFuture(error)
-        }
-        ConnectionWatch.shared.register(channel)
-        // NIO keeps each connection's last receive buffer for reuse, sized by this allocator:
-        // 2 KiB per open connection by default, idle or not. Start at 512 bytes (a typical MCP
-        // request with its TLS record fits); reads that fill the buffer grow it as before.
-        _ = try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+        let metrics = self.metrics
         // Per-connection deadline handlers go under and above the HTTP codec; the channel
         // configuration is a cheap value, rebuilt per connection to carry them.
-        let metrics = self.metrics
         let deadlines = RequestDeadlines(headerTimeout: headerTimeout, idleTimeout: idleTimeout, ticket: ticket) { phase in
             metrics?.counter(.timeouts, phase).increment()
-        }
-        do {
-            try channel.pipeline.syncOperations.addHandler(RawRequestStartHandler(deadlines: deadlines))
-        } catch {
-            channel.close(promise: nil)
-            return channel.eventLoop.makeFailedFuture(error)
         }
         var configuration = http1.configuration
         let base = configuration.additionalChannelHandlers
         configuration.additionalChannelHandlers = {
             [RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() })] + base()
         }
-        return HTTP1Channel(responder: http1.responder, configuration: configuration).setup(channel: channel, logger: logger)
-            .flatMapThrowing { value in
+        let http = HTTP1Channel(responder: http1.responder, configuration: configuration)
+        let ready = channel.eventLoop.makePromise(of: Value.self)
+        let firstRequest = FirstRequestSetup(promise: ready) { channel in
+            http.setup(channel: channel, logger: logger).flatMapThrowing { value in
                 // The head guard goes right above NIOHTTP1's decoder, where every Host line is
                 // still visible.
                 let codec = try channel.pipeline.syncOperations.context(handlerType: HTTP1ToHTTPServerCodec.self)
                 try channel.pipeline.syncOperations.addHandler(RequestHeadGuard(), position: .before(codec.handler))
                 return value
             }
+        }
+        do {
+            let pipeline = channel.pipeline.syncOperations
+            if let security {
+                try pipeline.addHandlers(security.makeHandlers(for: channel))
+                if let ticket { try pipeline.addHandler(HandshakeNotifier(ticket: ticket, security: security)) }
+            } else {
+                ticket?.handshakeFinished()
+            }
+            try pipeline.addHandlers(extraHandlers())
+            try pipeline.addHandler(RawRequestStartHandler(deadlines: deadlines))
+            try pipeline.addHandler(firstRequest)
+        } catch {
+            channel.close(promise: nil)
+            ready.fail(error)
+            throw error
+        }
+        ConnectionWatch.shared.register(channel)
+        // NIO keeps each connection's last receive buffer for reuse, sized by this allocator:
+        // 2 KiB per open connection by default, idle or not. Start at 512 bytes (a typical MCP
+        // request with its TLS record fits); reads that fill the buffer grow it as before.
+        _ = try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+        return ready.futureResult
     }
 
     func handle(value: Value, logger: Logger) async {

@@ -1,17 +1,17 @@
 // libFuzzer target: the public listener's HTTP request path, bytes in -> response bytes out,
 // in memory (NIOAsyncTestingChannel: no sockets, no TLS).
 //
-// What runs is the production code: `PublicChildChannel.setup` (raw-request deadline
-// handler, NIOHTTP1's decoder with the configured caps, `RequestHeadGuard`,
+// What runs is the production code: `PublicChildChannel.setup` (HTTP set up at the first
+// request byte, raw-request deadline handler, NIOHTTP1's decoder with the configured caps,
+// `RequestHeadGuard`,
 // `RequestPhaseHandler`'s framing checks and 431, Hummingbird's HTTP1 channel and
 // connection-state handler), then `MCPServer.makeRouter()` (response metrics, Origin check,
 // bearer auth with the failure limiter, the per-client rate limiter, Streamable HTTP, legacy
 // SSE and the Go API transports) and the MCP dispatcher with two in-process tools.
 // Not covered: the TLS handler (the `tls_server` target), accept-time admission
-// (`GateAdmission`, unit-tested in RateLimit), and Hummingbird's `Application` glue, which
-// is replaced by the ~15 lines in `respond` below (error -> 500, write the response; the
-// Date/Server headers are left out). `MCPServer.makeServices` builds the child channel the
-// same way as `makeChildChannel` here: keep the two in step.
+// (`GateAdmission`, unit-tested in RateLimit) and the listener's accept loop
+// (`PublicListener`). `MCPServer.makeServices` builds the child channel and the per-request
+// glue (`makeHTTPResponder`) the same way as `makeChildChannel` here: keep the two in step.
 //
 // Each input: a fresh server and connection; the bytes are written (split as below), then
 // the client sends a FIN and the harness collects the answer until the connection handler
@@ -98,24 +98,10 @@ func makeServer(mode: UInt8) -> MCPServer {
                      metrics: metrics, logger: logger)
 }
 
-/// The public listener's connection as `MCPServer.makeServices` builds it (the same two
+/// The public listener's connection as `MCPServer.makeServices` builds it (the same three
 /// builder functions), without security and admission (no TLS, no accept gate).
 func makeChildChannel(_ server: MCPServer) -> PublicChildChannel {
-    let responder = server.makePublicResponder()
-    // Hummingbird's Application does this per request (Application.swift, `run`).
-    let respond: HTTPChannelHandler.Responder = { request, responseWriter, channel in
-        let context = MCPRequestContext(source: .init(channel: channel, logger: logger))
-        var response: Response
-        do {
-            response = try await responder.respond(to: request, context: context)
-        } catch let error as HTTPParserError {
-            throw error
-        } catch {
-            response = Response(status: .internalServerError, body: .init())
-        }
-        try await responseWriter.write(response: response.head, body: response.body)
-    }
-    return server.makeChildChannel(respond: respond, security: nil, admission: nil)
+    server.makeChildChannel(respond: server.makeHTTPResponder(server.makePublicResponder()), security: nil, admission: nil)
 }
 
 func drain(_ channel: NIOAsyncTestingChannel, into output: inout [UInt8]) async {
@@ -186,17 +172,20 @@ func runOne(_ input: [UInt8]) async {
     let child = makeChildChannel(server)
     trace("child channel made")
     let channel = NIOAsyncTestingChannel()
-    let value: HTTP1Channel.Value
+    let ready: EventLoopFuture<HTTP1Channel.Value>
     do {
         try await channel.connect(to: SocketAddress(ipAddress: "192.0.2.7", port: 40_000))
         channel.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40_000)
-        value = try await channel.eventLoop.flatSubmit { child.setup(channel: channel, logger: logger) }.get()
+        // Completes at the first request byte (FirstRequestSetup), or fails if none comes.
+        ready = try await channel.eventLoop.submit { child.setup(channel: channel, logger: logger) }.get()
     } catch {
         fatalError("http_pipeline: channel setup: \(error)")
     }
     let finished = Finished()
     let handling = Task {
-        await child.handle(value: value, logger: logger)
+        if let value = try? await ready.get() {
+            await child.handle(value: value, logger: logger)
+        }
         finished.set()
     }
     trace("set up")

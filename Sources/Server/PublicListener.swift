@@ -1,0 +1,75 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The public listener: accepts connections on one port and serves them with the public
+/// child channel (admission, TLS, deadlines, HTTP/1 and the router).
+///
+/// Hummingbird's `Server` hands every accepted connection to an async sequence and gives it a
+/// task in its task group the moment its set-up completes, and NIO registers a connection
+/// only once that set-up has completed. So each connection, even one that never sends a
+/// request, crossed to the concurrency pool and back when it opened and again when it closed
+/// (≈ 150 µs of CPU per connection here, mostly those thread wake-ups), and kept a task and
+/// an `NIOAsyncChannel` while it waited. This listener registers connections at once and
+/// starts a connection's task at its first request (`FirstRequestSetup`); the per-connection
+/// code (`PublicChildChannel`) and the request path (Hummingbird's HTTP/1 channel, router,
+/// `Request`/`Response`) are unchanged.
+///
+/// Graceful shutdown as in Hummingbird: stop accepting, ask every connection to quiesce
+/// (idle ones close, busy ones close after their response), wait for them to close.
+struct PublicListener: Service, CustomStringConvertible {
+    let host: String
+    let port: Int
+    let child: PublicChildChannel
+    let group: any EventLoopGroup
+    let logger: Logger
+    let onRunning: @Sendable (Int) async -> Void
+
+    var description: String { "PublicListener(\(host):\(port))" }
+
+    func run() async throws {
+        let connections = OpenConnections()
+        let child = self.child
+        let logger = self.logger
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                // Accept errors such as EMFILE pause accepting for a moment instead of spinning.
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler()) }
+            }
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                let firstRequest: EventLoopFuture<PublicChildChannel.Value>
+                do {
+                    firstRequest = try child.prepare(channel: channel, logger: logger)
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                connections.insert(channel)
+                firstRequest.whenSuccess { value in
+                    Task { await child.handle(value: value, logger: logger) }
+                }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: host, port: port).get()
+
+        await onRunning(server.localAddress?.port ?? port)
+        // Returns at graceful shutdown; throws if the service is cancelled instead.
+        let graceful = (try? await gracefulShutdown()) != nil
+        try? await server.close()
+        if graceful {
+            connections.quiesce()
+            await withTaskCancellationHandler {
+                await connections.waitUntilEmpty()
+            } onCancel: {
+                connections.closeAll()
+            }
+        } else {
+            connections.closeAll()
+        }
+    }
+}
