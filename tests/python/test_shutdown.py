@@ -34,3 +34,54 @@ def test_sigterm_drains_and_exits_zero(server_bin):
     assert b"event: shutdown" in received
     assert s.proc.wait(timeout=15) == 0
     stream.close()
+
+
+def _read_until_eof(sock, limit_s):
+    """Reads until the peer closes (returns True) or `limit_s` passes (False)."""
+    sock.settimeout(limit_s)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except (socket.timeout, TimeoutError):
+        return False
+    except OSError:
+        return True  # reset: closed as well
+
+
+def test_sigterm_closes_waiting_connections_without_using_the_grace(server_bin):
+    """README "Connections": a connection that has shaken hands but sent no request, and a
+    keep-alive connection idle after one, are closed at once on SIGTERM; the process exits 0
+    long before `server.shutdown_grace` (30 s here) would force it."""
+    s = start_server(server_bin, "--set", "server.shutdown_grace=30s")
+    waiting = tls_context().wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10), server_hostname="127.0.0.1")
+    idle = tls_context().wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10), server_hostname="127.0.0.1")
+    idle.sendall(f"GET /api/mcp/v1/tools HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += idle.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200")
+    s.proc.send_signal(signal.SIGTERM)
+    assert _read_until_eof(waiting, 10), "the connection with no request was not closed"
+    assert _read_until_eof(idle, 10), "the idle keep-alive connection was not closed"
+    assert s.proc.wait(timeout=20) == 0
+    waiting.close()
+    idle.close()
+
+
+def test_half_close_before_any_request_is_closed_at_once(server_bin):
+    """A client that sends its FIN before any request byte gets the connection closed at once
+    (not at the 10 s header deadline). Plain TCP on loopback, so the half-close is a real FIN."""
+    s = start_server(server_bin, "--set", "tls.enabled=false", "--set", "limits.header_timeout=30s")
+    try:
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.shutdown(socket.SHUT_WR)
+        assert _read_until_eof(sock, 10), "a half-closed connection with no request stayed open"
+        sock.close()
+        # The server still serves.
+        with urllib.request.urlopen(f"http://127.0.0.1:{s.port}/api/mcp/v1/tools", timeout=10) as r:
+            pytest.fail(f"unauthenticated request answered {r.status}")
+    except urllib.error.HTTPError as e:
+        assert e.code == 401
+    finally:
+        s.stop()
