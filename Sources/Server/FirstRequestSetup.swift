@@ -7,12 +7,13 @@ import NIOCore
 /// first decrypted byte instead means that a connection which only shakes hands, or waits
 /// before its first request, costs neither: no hop to the concurrency pool and back when it
 /// opens or closes, no task frames, no HTTP codec handlers while it waits (nginx likewise
-/// allocates a request only when one arrives). A connection that closes before sending
-/// anything is dropped by the bootstrap without ever reaching the server's loop; the header
-/// deadline, armed by `RawRequestStartHandler` below this handler, still bounds the wait.
+/// allocates a request only when one arrives). The header deadline, armed by
+/// `RawRequestStartHandler` below this handler, still bounds the wait.
 ///
-/// On the first read the HTTP layer is installed after this handler, the read is passed on
-/// into it, the set-up future completes, and this handler leaves the pipeline.
+/// On the first read the HTTP layer is installed after this handler, the read (and anything
+/// that arrived while installing) is passed on into it, the set-up future completes, and
+/// this handler leaves the pipeline. Before that, the end of the client's input, an error or
+/// a request to quiesce closes the connection: there is nothing to finish.
 final class FirstRequestSetup<Value: Sendable>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
@@ -22,10 +23,17 @@ final class FirstRequestSetup<Value: Sendable>: ChannelInboundHandler, Removable
     /// Why a connection never got its HTTP layer.
     struct ClosedBeforeRequest: Error {}
 
+    /// What arrived while the HTTP layer was being installed, replayed into it in order.
+    private enum Held {
+        case read(NIOAny)
+        case readComplete
+        case event(Any)
+        case error(any Error)
+    }
+
     private enum State {
         case waiting(Install)
-        /// Reads that arrived while the install future was pending.
-        case installing([NIOAny])
+        case installing([Held])
         case done
     }
 
@@ -41,11 +49,10 @@ final class FirstRequestSetup<Value: Sendable>: ChannelInboundHandler, Removable
         switch state {
         case .done:
             context.fireChannelRead(data)
-        case .installing(var pending):
-            pending.append(data)
-            state = .installing(pending)
+        case .installing:
+            hold(.read(data))
         case .waiting(let install):
-            state = .installing([data])
+            state = .installing([.read(data)])
             // HTTP1Channel's set-up completes synchronously, so this normally runs inline.
             install(context.channel).hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
                 self.installed(result, context: context)
@@ -53,13 +60,26 @@ final class FirstRequestSetup<Value: Sendable>: ChannelInboundHandler, Removable
         }
     }
 
+    private func hold(_ held: Held) {
+        guard case .installing(var pending) = state else { return }
+        pending.append(held)
+        state = .installing(pending)
+    }
+
     private func installed(_ result: Result<Value, any Error>, context: ChannelHandlerContext) {
         guard case .installing(let pending) = state else { return }
         state = .done
         switch result {
         case .success(let value):
-            for data in pending { context.fireChannelRead(data) }
-            context.fireChannelReadComplete()
+            for held in pending {
+                switch held {
+                case .read(let data): context.fireChannelRead(data)
+                case .readComplete: context.fireChannelReadComplete()
+                case .event(let event): context.fireUserInboundEventTriggered(event)
+                case .error(let error): context.fireErrorCaught(error)
+                }
+            }
+            if case .read? = pending.last { context.fireChannelReadComplete() }
             promise.succeed(value)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case .failure(let error):
@@ -69,17 +89,40 @@ final class FirstRequestSetup<Value: Sendable>: ChannelInboundHandler, Removable
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .done = state { context.fireChannelReadComplete() }
+        switch state {
+        case .done: context.fireChannelReadComplete()
+        case .installing: hold(.readComplete)
+        case .waiting: break
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // Graceful shutdown, or the client's end of input: a connection with no request yet
-        // has nothing to finish.
-        if case .waiting = state, event is ChannelShouldQuiesceEvent || (event as? ChannelEvent) == .inputClosed {
-            context.close(promise: nil)
-            return
+        switch state {
+        case .done:
+            context.fireUserInboundEventTriggered(event)
+        case .installing:
+            hold(.event(event))
+        case .waiting:
+            // Graceful shutdown, or the client's end of input: nothing to finish.
+            if event is ChannelShouldQuiesceEvent || (event as? ChannelEvent) == .inputClosed {
+                context.close(promise: nil)
+                return
+            }
+            context.fireUserInboundEventTriggered(event)
         }
-        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch state {
+        case .done:
+            context.fireErrorCaught(error)
+        case .installing:
+            hold(.error(error))
+        case .waiting:
+            // Before the HTTP layer exists nothing else would act on an error: close.
+            context.close(promise: nil)
+            context.fireErrorCaught(error)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -19,7 +19,8 @@ import ServiceLifecycle
 /// `Request`/`Response`) are unchanged.
 ///
 /// Graceful shutdown as in Hummingbird: stop accepting, ask every connection to quiesce
-/// (idle ones close, busy ones close after their response), wait for them to close.
+/// (idle ones close, busy ones close after their response), wait for them to close and for
+/// their tasks to return; when the grace period is over, close them and cancel the tasks.
 struct PublicListener: Service, CustomStringConvertible {
     let host: String
     let port: Int
@@ -51,7 +52,7 @@ struct PublicListener: Service, CustomStringConvertible {
                 }
                 connections.insert(channel)
                 firstRequest.whenSuccess { value in
-                    Task { await child.handle(value: value, logger: logger) }
+                    connections.run { await child.handle(value: value, logger: logger) }
                 }
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
@@ -63,12 +64,13 @@ struct PublicListener: Service, CustomStringConvertible {
         try? await server.close()
         if graceful {
             connections.quiesce()
-            await withTaskCancellationHandler {
-                await connections.waitUntilEmpty()
-            } onCancel: {
-                connections.closeAll()
-            }
         } else {
+            connections.closeAll()
+        }
+        // Cancellation (the shutdown grace is over) closes what is left and cancels its tasks.
+        await withTaskCancellationHandler {
+            await connections.waitUntilEmpty()
+        } onCancel: {
             connections.closeAll()
         }
     }

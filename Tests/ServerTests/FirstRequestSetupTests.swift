@@ -87,33 +87,126 @@ import Testing
         #expect(!channel.isActive)
         #expect(throws: ChannelError.self) { try result(future)?.get() }
     }
+
+    @Test("an error before the first request closes the connection")
+    func errorWhileWaiting() throws {
+        let (channel, future) = try makeChannel(installs: Counter(), recorder: Recorder())
+        channel.pipeline.fireErrorCaught(ChannelError.inappropriateOperationForState)
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(throws: FirstRequestSetup<Int>.ClosedBeforeRequest.self) { try result(future)?.get() }
+    }
+
+    /// Records reads and events in arrival order.
+    final class OrderRecorder: ChannelInboundHandler, @unchecked Sendable {  // used on the embedded loop only
+        typealias InboundIn = ByteBuffer
+        var seen: [String] = []
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { seen.append(String(buffer: unwrapInboundIn(data))) }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { seen.append("event \(event)") }
+    }
+
+    @Test("reads and events that arrive while an install is still pending reach the HTTP layer in order")
+    func installCompletingLater() throws {
+        let channel = EmbeddedChannel()
+        let recorder = OrderRecorder()
+        let promise = channel.eventLoop.makePromise(of: Int.self)
+        let installed = channel.eventLoop.makePromise(of: Int.self)
+        let setup = FirstRequestSetup<Int>(promise: promise) { channel in
+            installed.futureResult.flatMapThrowing { value in
+                try channel.pipeline.syncOperations.addHandler(recorder)
+                return value
+            }
+        }
+        try channel.pipeline.syncOperations.addHandler(setup)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(ByteBuffer(string: "a"))
+        try channel.writeInbound(ByteBuffer(string: "b"))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(channel.isActive, "the end of input while installing is for the HTTP layer, not a close")
+        #expect(recorder.seen.isEmpty)
+        installed.succeed(3)
+        channel.embeddedEventLoop.run()
+        #expect(recorder.seen == ["a", "b", "event inputClosed"])
+        #expect(try result(promise.futureResult)?.get() == 3)
+        _ = try? channel.finish()
+    }
 }
 
 @Suite struct OpenConnectionsTests {
-    @Test("waits until every connection has closed; quiesce reaches each one")
-    func waitsForAll() async throws {
-        final class QuiesceCloser: ChannelInboundHandler {
-            typealias InboundIn = NIOAny
-            func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-                if event is ChannelShouldQuiesceEvent { context.close(promise: nil) }
-            }
+    /// Closes its channel when asked to quiesce, as the HTTP layer and FirstRequestSetup do.
+    final class QuiesceCloser: ChannelInboundHandler, Sendable {
+        typealias InboundIn = NIOAny
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if event is ChannelShouldQuiesceEvent { context.close(promise: nil) }
         }
+    }
+
+    final class Flag: Sendable {
+        private let value = Mutex(false)
+        var isSet: Bool { value.withLock { $0 } }
+        func set() { value.withLock { $0 = true } }
+    }
+
+    /// Starts `waitUntilEmpty` in a task; the flag is set when it returns.
+    func startWaiting(_ connections: OpenConnections) -> Flag {
+        let returned = Flag()
+        Task {
+            await connections.waitUntilEmpty()
+            returned.set()
+        }
+        return returned
+    }
+
+    /// Whether `flag` is set within `seconds` (polled; a hang is a failure, not a stuck test).
+    func eventually(_ flag: Flag, within seconds: Double = 5) async -> Bool {
+        let end = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < end {
+            if flag.isSet { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return flag.isSet
+    }
+
+    @Test("waits until every connection has closed and every task returned; quiesce reaches each connection")
+    func waitsForConnectionsAndTasks() async throws {
         let connections = OpenConnections()
-        await connections.waitUntilEmpty()  // none open: returns at once
-        let channels = (0..<3).map { _ in EmbeddedChannel(handler: QuiesceCloser()) }
-        for channel in channels {
-            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        #expect(await eventually(startWaiting(connections)), "nothing open: returns at once")
+        var channels: [NIOAsyncTestingChannel] = []
+        for _ in 0..<3 {
+            let channel = try await NIOAsyncTestingChannel(handler: QuiesceCloser())
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
             connections.insert(channel)
+            channels.append(channel)
         }
+        // A request task that returns only when released.
+        let (released, release) = AsyncStream.makeStream(of: Void.self)
+        connections.run { for await _ in released { return } }
         #expect(connections.count == 3)
-        let waiter = Task { await connections.waitUntilEmpty() }
-        try await channels[0].close().get()
-        channels[0].embeddedEventLoop.run()
+        #expect(connections.taskCount == 1)
+        try await channels[0].close()
         #expect(connections.count == 2)
         connections.quiesce()
-        for channel in channels { channel.embeddedEventLoop.run() }
-        await waiter.value
+        for channel in channels { await channel.testingEventLoop.run() }
         #expect(connections.count == 0)
+        let waiting = startWaiting(connections)
+        #expect(!(await eventually(waiting, within: 0.5)), "a task is still running")
+        release.yield()
+        #expect(await eventually(waiting))
+        #expect(connections.taskCount == 0)
+    }
+
+    @Test("closeAll (forced shutdown) closes the connections and cancels the tasks")
+    func closeAllCancels() async throws {
+        let connections = OpenConnections()
+        let channel = NIOAsyncTestingChannel()
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
+        connections.insert(channel)
+        connections.run { try? await Task.sleep(for: .seconds(600)) }
+        let waiting = startWaiting(connections)
+        connections.closeAll()
+        await channel.testingEventLoop.run()
+        #expect(await eventually(waiting))
+        #expect(!channel.isActive)
     }
 }
 

@@ -51,9 +51,11 @@ def _read_until_eof(sock, limit_s):
 
 def test_sigterm_closes_waiting_connections_without_using_the_grace(server_bin):
     """README "Connections": a connection that has shaken hands but sent no request, and a
-    keep-alive connection idle after one, are closed at once on SIGTERM; the process exits 0
-    long before `server.shutdown_grace` (30 s here) would force it."""
-    s = start_server(server_bin, "--set", "server.shutdown_grace=30s")
+    keep-alive connection idle after one, are closed at once on SIGTERM (within 5 s; their
+    header and idle deadlines are 60 s here); the process exits 0 long before
+    `server.shutdown_grace` (30 s) would force it."""
+    s = start_server(server_bin, "--set", "server.shutdown_grace=30s",
+                     "--set", "limits.header_timeout=60s", "--set", "limits.idle_timeout=60s")
     waiting = tls_context().wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10), server_hostname="127.0.0.1")
     idle = tls_context().wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10), server_hostname="127.0.0.1")
     idle.sendall(f"GET /api/mcp/v1/tools HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
@@ -62,8 +64,8 @@ def test_sigterm_closes_waiting_connections_without_using_the_grace(server_bin):
         answer += idle.recv(4096)
     assert answer.startswith(b"HTTP/1.1 200")
     s.proc.send_signal(signal.SIGTERM)
-    assert _read_until_eof(waiting, 10), "the connection with no request was not closed"
-    assert _read_until_eof(idle, 10), "the idle keep-alive connection was not closed"
+    assert _read_until_eof(waiting, 5), "the connection with no request was not closed"
+    assert _read_until_eof(idle, 5), "the idle keep-alive connection was not closed"
     assert s.proc.wait(timeout=20) == 0
     waiting.close()
     idle.close()
