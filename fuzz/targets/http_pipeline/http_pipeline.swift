@@ -3,9 +3,8 @@
 //
 // What runs is the production code: `PublicChildChannel.setup` (HTTP set up at the first
 // request byte, raw-request deadline handler, NIOHTTP1's decoder with the configured caps,
-// `RequestHeadGuard`,
-// `RequestPhaseHandler`'s framing checks and 431, Hummingbird's HTTP1 channel and
-// connection-state handler), then `MCPServer.makeRouter()` (response metrics, Origin check,
+// `RequestHeadGuard`, `RequestPhaseHandler`'s framing checks and 431, Hummingbird's HTTP1
+// channel and connection-state handler), then `MCPServer.makeRouter()` (response metrics, Origin check,
 // bearer auth with the failure limiter, the per-client rate limiter, Streamable HTTP, legacy
 // SSE and the Go API transports) and the MCP dispatcher with two in-process tools.
 // Not covered: the TLS handler (the `tls_server` target), accept-time admission
