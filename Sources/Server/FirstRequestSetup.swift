@@ -1,14 +1,10 @@
 import NIOCore
 
-/// Puts off a connection's HTTP layer until its first request byte arrives.
-///
-/// Hummingbird gives every connection a task (in the server's task group) and an
-/// `NIOAsyncChannel` as soon as its set-up future completes. Completing that future at the
-/// first decrypted byte instead means that a connection which only shakes hands, or waits
-/// before its first request, costs neither: no hop to the concurrency pool and back when it
-/// opens or closes, no task frames, no HTTP codec handlers while it waits (nginx likewise
-/// allocates a request only when one arrives). The header deadline, armed by
-/// `RawRequestStartHandler` below this handler, still bounds the wait.
+/// Puts off a connection's HTTP layer until its first request byte arrives, so that a
+/// connection which only shakes hands, or waits before its first request, holds no task, no
+/// `NIOAsyncChannel` and no HTTP codec handlers, and never wakes the concurrency pool (why
+/// Hummingbird's own server could not do this: `PublicListener`). The header deadline, armed
+/// by `RawRequestStartHandler` below this handler, still bounds the wait.
 ///
 /// On the first read the HTTP layer is installed after this handler, the read (and anything
 /// that arrived while installing) is passed on into it, the set-up future completes, and

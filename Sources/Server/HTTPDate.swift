@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// The `Date` header value (IMF-fixdate, RFC 9110 §5.6.7), formatted at most once a second.
@@ -6,7 +5,7 @@ final class HTTPDate: Sendable {
     private let cache = Mutex<(second: Int, text: String)>((-1, ""))
 
     func now() -> String {
-        let second = Int(Date().timeIntervalSince1970)
+        let second = Int(UnixTime.seconds)
         return cache.withLock { cache in
             if cache.second != second {
                 cache = (second, Self.format(second))
