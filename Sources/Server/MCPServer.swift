@@ -76,58 +76,25 @@ public struct MCPServer: Sendable {
         return router
     }
 
-    /// The public listener's responder: the router, with SSE streams (GET) in a task of
-    /// their own. Also used by the `http_pipeline` fuzz target.
-    func makePublicResponder() -> ChildTaskResponder<RouterResponder<MCPRequestContext>> {
-        ChildTaskResponder.streamsOnGET(makeRouter().buildResponder())
+    /// The public listener's responder. Also used by the `http_pipeline` fuzz target.
+    func makePublicResponder() -> RouterResponder<MCPRequestContext> {
+        makeRouter().buildResponder()
     }
-
-    /// What Hummingbird's `Application` does around the router for each request, for our own
-    /// listener: the request context, any error the router lets through answered 500, the
-    /// `Date` header (RFC 9110 §6.6.1), and the response written to the connection.
-    func makeHTTPResponder<R: HTTPResponder>(_ responder: R) -> HTTPChannelHandler.Responder where R.Context == MCPRequestContext {
-        let logger = self.logger
-        let dates = HTTPDate()
-        return { request, writer, channel in
-            var logger = logger
-            logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
-            let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
-            var response: Response
-            do {
-                response = try await responder.respond(to: request, context: context)
-            } catch let error as HTTPParserError {
-                throw error
-            } catch {
-                logger.debug("unhandled error", metadata: ["error": "\(error)"])
-                response = Response(status: .internalServerError)
-            }
-            response.headers[.date] = dates.now()
-            do {
-                try await writer.write(response: response.head, body: response.body)
-            } catch is HTTPParserError {
-                // Hummingbird's channel answers a parser error with a 400 head; one surfacing
-                // here (a body that reads the request while it is written) would put that head
-                // inside this response. Any other error just closes the connection.
-                throw ResponseInterrupted()
-            }
-        }
-    }
-
-    struct ResponseInterrupted: Error {}
 
     /// One public connection's channel set-up (deadlines, HTTP/1 with our caps, guards,
     /// TLS when `security` is given). Also used by the `http_pipeline` fuzz target.
     func makeChildChannel(
-        respond: @escaping HTTPChannelHandler.Responder,
+        responder: RequestRunner.Responder,
         security: (any ConnectionSecurity)?,
         admission: (any ConnectionAdmission)?,
         extraHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] }
     ) -> PublicChildChannel {
-        let http1Configuration = HTTP1Channel.Configuration(
-            idleTimeout: TimeAmount(options.idleTimeout + .seconds(5)),
-            httpDecoderConfiguration: .init(maxHeaderFieldSize: options.maxHeaderBytes, maxHeaderListSize: options.maxHeaderBytes, maxHeaderFieldCount: options.maxHeaderCount))
-        return PublicChildChannel(http1: HTTP1Channel(responder: respond, configuration: http1Configuration),
-                                  security: security, admission: admission, extraHandlers: extraHandlers,
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = options.maxHeaderBytes
+        decoderLimits.maxHeaderListSize = options.maxHeaderBytes
+        decoderLimits.maxHeaderFieldCount = options.maxHeaderCount
+        return PublicChildChannel(runner: RequestRunner(responder: responder, logger: logger),
+                                  security: security, admission: admission, extraHandlers: extraHandlers, decoderLimits: decoderLimits,
                                   headerTimeout: TimeAmount(options.headerTimeout), idleTimeout: TimeAmount(options.idleTimeout),
                                   metrics: metrics)
     }
@@ -142,7 +109,7 @@ public struct MCPServer: Sendable {
         onPublicRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
         var services: [any Service] = []
-        let child = makeChildChannel(respond: makeHTTPResponder(makePublicResponder()), security: security, admission: admission, extraHandlers: extraHandlers)
+        let child = makeChildChannel(responder: makePublicResponder(), security: security, admission: admission, extraHandlers: extraHandlers)
         for (index, port) in ([options.port] + options.extraPorts).enumerated() {
             services.append(PublicListener(host: options.host, port: port, child: child, group: MultiThreadedEventLoopGroup.singleton, logger: logger) { bound in
                 if index == 0 { await onPublicRunning(bound) }

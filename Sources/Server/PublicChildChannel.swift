@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypesHTTP1
 
 /// Adds the per-connection layers under HTTP: admission at accept (before any TLS work,
@@ -53,34 +54,27 @@ final class HandshakeNotifier: ChannelInboundHandler, RemovableChannelHandler {
 
 struct ConnectionRefused: Error {}
 
-struct PublicChildChannel: ServerChildChannel {
-    typealias Value = HTTP1Channel.Value
-
-    let http1: HTTP1Channel
+/// One public connection's channel set-up: admission at accept, TLS, the request deadlines,
+/// and, at the first request byte, the HTTP/1.1 layer (NIOHTTP1's codec with our caps, our
+/// head guard, the HTTP types codec, the phase and connection-state handlers, and
+/// ``RequestDispatcher``, which starts a task per request).
+struct PublicChildChannel: Sendable {
+    let runner: RequestRunner
     let security: (any ConnectionSecurity)?
     let admission: (any ConnectionAdmission)?
     let extraHandlers: @Sendable () -> [any ChannelHandler]
+    let decoderLimits: NIOHTTPDecoderLimitConfiguration
     let headerTimeout: TimeAmount
-    /// Our keep-alive idle deadline (counted as `phase="idle"`); Hummingbird's own idle
-    /// timeout is set a little later as a backstop.
+    /// Our keep-alive idle deadline (counted as `phase="idle"`); Hummingbird's connection
+    /// state handler closes a little later as a backstop.
     let idleTimeout: TimeAmount
     let metrics: ServerMetrics?
 
-    /// Hummingbird's entry point (the `http_pipeline` fuzz target uses it): the future
-    /// completes at the connection's first request byte (see `FirstRequestSetup`).
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        do {
-            return try prepare(channel: channel, logger: logger)
-        } catch {
-            return channel.eventLoop.makeFailedFuture(error)
-        }
-    }
-
     /// Admits the connection and installs everything up to the point where its first request
     /// byte arrives; throws (having closed the channel) when it is refused. The returned future
-    /// completes with the HTTP layer at the first request byte, or fails if the connection
-    /// closes before one.
-    func prepare(channel: any Channel, logger: Logger) throws -> EventLoopFuture<Value> {
+    /// completes when the HTTP layer is installed at the first request byte, or fails if the
+    /// connection closes before one. `spawn` starts (and tracks) each request's task.
+    func prepare(channel: any Channel, logger: Logger, spawn: @escaping RequestRunner.Spawn) throws -> EventLoopFuture<Void> {
         var ticket: (any AdmissionTicket)?
         if let admission {
             ticket = admission.admit(channel)
@@ -90,25 +84,26 @@ struct PublicChildChannel: ServerChildChannel {
             }
         }
         let metrics = self.metrics
-        // Per-connection deadline handlers go under and above the HTTP codec; the channel
-        // configuration is a cheap value, rebuilt per connection to carry them.
+        // Per-connection deadline handlers go under and above the HTTP codec.
         let deadlines = RequestDeadlines(headerTimeout: headerTimeout, idleTimeout: idleTimeout, ticket: ticket) { phase in
             metrics?.counter(.timeouts, phase).increment()
         }
-        var configuration = http1.configuration
-        let base = configuration.additionalChannelHandlers
-        configuration.additionalChannelHandlers = {
-            [RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() })] + base()
-        }
-        let http = HTTP1Channel(responder: http1.responder, configuration: configuration)
-        let ready = channel.eventLoop.makePromise(of: Value.self)
+        let (runner, decoderLimits, backstop) = (self.runner, self.decoderLimits, idleTimeout + .seconds(5))
+        let ready = channel.eventLoop.makePromise(of: Void.self)
         let firstRequest = FirstRequestSetup(promise: ready) { channel in
-            http.setup(channel: channel, logger: logger).flatMapThrowing { value in
-                // The head guard goes right above NIOHTTP1's decoder, where every Host line is
-                // still visible.
-                let codec = try channel.pipeline.syncOperations.context(handlerType: HTTP1ToHTTPServerCodec.self)
-                try channel.pipeline.syncOperations.addHandler(RequestHeadGuard(), position: .before(codec.handler))
-                return value
+            channel.eventLoop.makeCompletedFuture {
+                let pipeline = channel.pipeline.syncOperations
+                try pipeline.configureHTTPServerPipeline(
+                    withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
+                    withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+                // The head guard sees NIOHTTP1's head, where every Host line is still visible.
+                try pipeline.addHandler(RequestHeadGuard())
+                try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() }))
+                try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: .init(backstop), logger: logger))
+                try pipeline.addHandler(RequestDispatcher { request, sink in
+                    spawn { await runner.run(request, sink: sink, channel: channel, spawn: spawn) }
+                })
             }
         }
         do {
@@ -133,9 +128,5 @@ struct PublicChildChannel: ServerChildChannel {
         // request with its TLS record fits); reads that fill the buffer grow it as before.
         _ = try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
         return ready.futureResult
-    }
-
-    func handle(value: Value, logger: Logger) async {
-        await http1.handle(value: value, logger: logger)
     }
 }

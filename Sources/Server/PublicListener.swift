@@ -44,16 +44,12 @@ struct PublicListener: Service, CustomStringConvertible {
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                let firstRequest: EventLoopFuture<PublicChildChannel.Value>
                 do {
-                    firstRequest = try child.prepare(channel: channel, logger: logger)
+                    _ = try child.prepare(channel: channel, logger: logger) { connections.run($0) }
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
                 connections.insert(channel)
-                firstRequest.whenSuccess { value in
-                    connections.run { await child.handle(value: value, logger: logger) }
-                }
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .bind(host: host, port: port).get()

@@ -74,8 +74,6 @@ struct SSEResponse {
 
 enum UnixTime {
     static var seconds: Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec)
+        Int64(time(nil))
     }
 }

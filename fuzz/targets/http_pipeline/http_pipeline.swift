@@ -1,21 +1,21 @@
 // libFuzzer target: the public listener's HTTP request path, bytes in -> response bytes out,
 // in memory (NIOAsyncTestingChannel: no sockets, no TLS).
 //
-// What runs is the production code: `PublicChildChannel.setup` (HTTP set up at the first
+// What runs is the production code: `PublicChildChannel.prepare` (HTTP set up at the first
 // request byte, raw-request deadline handler, NIOHTTP1's decoder with the configured caps,
-// `RequestHeadGuard`, `RequestPhaseHandler`'s framing checks and 431, Hummingbird's HTTP1
-// channel and connection-state handler), then `MCPServer.makeRouter()` (response metrics, Origin check,
+// `RequestHeadGuard`, `RequestPhaseHandler`'s framing checks and 431, Hummingbird's
+// connection-state handler, `RequestDispatcher` with a task per request), then `MCPServer.makeRouter()` (response metrics, Origin check,
 // bearer auth with the failure limiter, the per-client rate limiter, Streamable HTTP, legacy
 // SSE and the Go API transports) and the MCP dispatcher with two in-process tools.
 // Not covered: the TLS handler (the `tls_server` target), accept-time admission
 // (`GateAdmission`, unit-tested in RateLimit) and the listener's accept loop
-// (`PublicListener`). `MCPServer.makeServices` builds the child channel and the per-request
-// glue (`makeHTTPResponder`) the same way as `makeChildChannel` here: keep the two in step.
+// (`PublicListener`). `MCPServer.makeServices` builds the child channel the same way as
+// `makeChildChannel` here: keep the two in step.
 //
 // Each input: a fresh server and connection; the bytes are written (split as below), then
-// the client sends a FIN and the harness collects the answer until the connection handler
-// returns, or the output has been quiet for 25 ms (an open SSE stream; at most 300 ms),
-// then disconnects. The handler must then return within 4 s.
+// the client sends a FIN and the harness collects the answer until the connection has
+// closed and its request tasks have returned, or the output has been quiet for 25 ms (an
+// open SSE stream; at most 300 ms), then disconnects. The tasks must then return within 4 s.
 //
 // Input layout: byte 0 picks options, byte 1 where the bytes are split; the rest is what
 // the client sends.
@@ -100,7 +100,7 @@ func makeServer(mode: UInt8) -> MCPServer {
 /// The public listener's connection as `MCPServer.makeServices` builds it (the same three
 /// builder functions), without security and admission (no TLS, no accept gate).
 func makeChildChannel(_ server: MCPServer) -> PublicChildChannel {
-    server.makeChildChannel(respond: server.makeHTTPResponder(server.makePublicResponder()), security: nil, admission: nil)
+    server.makeChildChannel(responder: server.makePublicResponder(), security: nil, admission: nil)
 }
 
 func drain(_ channel: NIOAsyncTestingChannel, into output: inout [UInt8]) async {
@@ -111,16 +111,37 @@ func drain(_ channel: NIOAsyncTestingChannel, into output: inout [UInt8]) async 
     fatalError("http_pipeline: more than 100000 outbound writes")
 }
 
-/// Set when the connection's handler returned.
-final class Finished: Sendable {
-    private let flag = Mutex(false)
-    func set() { flag.withLock { $0 = true } }
-    var isSet: Bool { flag.withLock { $0 } }
+/// The connection's request tasks (what `OpenConnections.run` tracks in the server).
+final class RequestTasks: Sendable {
+    private let state = Mutex((pending: 0, tasks: [Task<Void, Never>]()))
+
+    func spawn(_ body: @escaping @Sendable () async -> Void) {
+        state.withLock { state in
+            state.pending += 1
+            state.tasks.append(Task { [self] in
+                await body()
+                self.state.withLock { $0.pending -= 1 }
+            })
+        }
+    }
+
+    var pending: Int { state.withLock { $0.pending } }
+
+    func waitAll() async {
+        for task in state.withLock({ $0.tasks }) { await task.value }
+    }
+}
+
+/// Set once the connection is closed and no request task is left.
+struct Finished: Sendable {
+    let channel: NIOAsyncTestingChannel
+    let tasks: RequestTasks
+    var isSet: Bool { !channel.isActive && tasks.pending == 0 }
 }
 
 /// Waits up to `limit` for `finished`; false when it was not set in time. (A task group
-/// racing the handler's `Task.value` against a sleep would wait for the handler anyway:
-/// awaiting a task's value does not end on cancellation.)
+/// racing the tasks' `value` against a sleep would wait for the tasks anyway: awaiting a
+/// task's value does not end on cancellation.)
 func wait(for finished: Finished, within limit: Duration) async -> Bool {
     let deadline = ContinuousClock.now + limit
     while !finished.isSet {
@@ -130,7 +151,7 @@ func wait(for finished: Finished, within limit: Duration) async -> Bool {
     return true
 }
 
-/// Collects the response until the connection handler returns, or the output has been
+/// Collects the response until the connection is finished (closed, no task left), or the output has been
 /// quiet for `quiet` (an open SSE stream: the client then leaves), or `limit` passed.
 func settle(_ channel: NIOAsyncTestingChannel, _ finished: Finished, into output: inout [UInt8],
             quiet: Duration, limit: Duration) async -> Bool {
@@ -171,22 +192,16 @@ func runOne(_ input: [UInt8]) async {
     let child = makeChildChannel(server)
     trace("child channel made")
     let channel = NIOAsyncTestingChannel()
-    let ready: EventLoopFuture<HTTP1Channel.Value>
+    let tasks = RequestTasks()
     do {
         try await channel.connect(to: SocketAddress(ipAddress: "192.0.2.7", port: 40_000))
         channel.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40_000)
-        // Completes at the first request byte (FirstRequestSetup), or fails if none comes.
-        ready = try await channel.eventLoop.submit { child.setup(channel: channel, logger: logger) }.get()
+        // The HTTP layer is installed at the first request byte (FirstRequestSetup).
+        _ = try await channel.eventLoop.submit { try child.prepare(channel: channel, logger: logger, spawn: tasks.spawn) }.get()
     } catch {
         fatalError("http_pipeline: channel setup: \(error)")
     }
-    let finished = Finished()
-    let handling = Task {
-        if let value = try? await ready.get() {
-            await child.handle(value: value, logger: logger)
-        }
-        finished.set()
-    }
+    let finished = Finished(channel: channel, tasks: tasks)
     trace("set up")
 
     var output: [UInt8] = []
@@ -220,16 +235,16 @@ func runOne(_ input: [UInt8]) async {
         // Responses are written by a task; an SSE stream stays open until the client leaves.
         let waitStart = ContinuousClock.now
         let done = await settle(channel, finished, into: &output, quiet: .milliseconds(25), limit: .milliseconds(300))
-        trace("handler finished by itself: \(done) after \(ContinuousClock.now - waitStart)")
+        trace("connection finished by itself: \(done) after \(ContinuousClock.now - waitStart)")
     }
     await drain(channel, into: &output)
     _ = try? await channel.close()
     trace("closed")
     if !(await wait(for: finished, within: .seconds(4))) {
-        fatalError("http_pipeline: the connection handler did not return within 4 s of the channel closing")
+        fatalError("http_pipeline: a request task did not return within 4 s of the channel closing")
     }
-    await handling.value
-    trace("handler returned")
+    await tasks.waitAll()
+    trace("request tasks returned")
     await drain(channel, into: &output)
     _ = try? await channel.finish(acceptAlreadyClosed: true)
     server.streams.drain()

@@ -1,0 +1,398 @@
+import DequeModule
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+
+/// The top of a public connection's pipeline: turns decoded request parts into requests,
+/// starts a task for each, and writes its response. HTTP/1.1 serves one request at a time
+/// on a connection; parts of later (pipelined) requests wait here, and reading stops while
+/// they do.
+///
+/// Why a handler rather than one task per connection reading an `NIOAsyncChannel` (what
+/// Hummingbird's HTTP/1 channel does): that task lives as long as the connection and keeps
+/// every task-allocator slab it ever used, so an idle keep-alive connection held ≈ 13 KiB
+/// and an SSE stream carried the frames of the loop above its pump; and each request
+/// crossed two async sequences (inbound parts, outbound writer). Here a connection between
+/// requests holds no task; a request's task ends with its response, and a streamed body
+/// (SSE) is written from a task of its own that starts at the body.
+///
+/// A request whose body arrives in the same read as its head (nearly every MCP POST) gets
+/// it as one buffer; a longer body is streamed to the task with backpressure (reading stops
+/// while the task has two unread parts, as with Hummingbird's request body).
+///
+/// Everything here runs on the connection's event loop; tasks reach it through
+/// ``ResponseSink`` and the body's delegate, which hop to the loop.
+final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// Starts the task that answers a request (tracked for graceful shutdown).
+    typealias Start = @Sendable (Request, ResponseSink) -> Void
+
+    typealias BodyProducer = NIOThrowingAsyncSequenceProducer<ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDelegate>
+
+    /// The current request's body, as it arrives.
+    private enum Inbound {
+        /// No request is being read (none yet, or its `.end` has arrived).
+        case none
+        /// Head seen in this read; the task starts at the body's end or at the end of the read.
+        case collecting(HTTPRequest, ByteBuffer?)
+        /// The task has started; body parts go to it.
+        case streaming(BodyProducer.Source)
+        /// The task no longer reads its body (it answered without it): parts are dropped.
+        case discarding
+    }
+
+    /// A body collected within one read beyond this is streamed instead.
+    static let collectLimit = 16 * 1024
+
+    private let start: Start
+    private var inbound = Inbound.none
+    /// Counts requests; a task's sink and body carry their number so late calls are ignored.
+    private var request = 0
+    /// A request's task has the response and has not ended it.
+    private var responding = false
+    /// Parts of later requests, in order, until the response in progress ends.
+    private var held = Deque<HTTPRequestPart>()
+    /// A `read` was held back (later requests waiting, or the body's reader is full).
+    private var readHeld = false
+    private var bodyPaused = false
+    private var inputClosed = false
+    /// Set by a request with `Connection: close`, or a parser error while one was served.
+    private var closeAfterResponse = false
+    /// The last part of the latest response, once written (kept only when closing may follow).
+    private var lastEnd: EventLoopFuture<Void>?
+    private var context: ChannelHandlerContext?
+
+    init(start: @escaping Start) {
+        self.start = start
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        receive(unwrapInboundIn(data), context: context)
+    }
+
+    private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        if !held.isEmpty {
+            held.append(part)
+        } else if case .none = inbound, responding {
+            held.append(part)
+        } else {
+            process(part, context: context)
+        }
+    }
+
+    /// Takes a part of the request being read, or the head of the next one (only when no
+    /// response is in progress).
+    private func process(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch inbound {
+        case .none:
+            guard case .head(let head) = part else {
+                // NIOHTTP1 never sends a body outside a request; if it did, give up.
+                context.close(promise: nil)
+                return
+            }
+            request += 1
+            if head.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
+            inbound = .collecting(head, nil)
+        case .collecting(let head, var body):
+            switch part {
+            case .body(var buffer):
+                if body == nil {
+                    body = buffer
+                } else {
+                    body!.writeBuffer(&buffer)
+                }
+                inbound = .collecting(head, body)
+                if body!.readableBytes > Self.collectLimit { startStreaming(context: context) }
+            case .end:
+                inbound = .none
+                startTask(head, body: RequestBody(buffer: body ?? ByteBuffer()), context: context)
+            case .head:
+                context.close(promise: nil)
+            }
+        case .streaming(let source):
+            switch part {
+            case .body(let buffer):
+                if source.yield(buffer) == .stopProducing { bodyPaused = true }
+            case .end:
+                inbound = .none
+                bodyPaused = false
+                source.finish()
+            case .head:
+                context.close(promise: nil)
+            }
+        case .discarding:
+            if case .end = part { inbound = .none }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // The body did not all come with the head: stream the rest to the request's task.
+        if case .collecting = inbound { startStreaming(context: context) }
+    }
+
+    private func startStreaming(context: ChannelHandlerContext) {
+        guard case .collecting(let head, let body) = inbound else { return }
+        let producer = BodyProducer.makeSequence(
+            backPressureStrategy: .init(lowWatermark: 2, highWatermark: 4), finishOnDeinit: false,
+            delegate: BodyDelegate(dispatcher: NIOLoopBound(self, eventLoop: context.eventLoop), request: request))
+        inbound = .streaming(producer.source)
+        if let body, producer.source.yield(body) == .stopProducing { bodyPaused = true }
+        startTask(head, body: RequestBody(asyncSequence: producer.sequence), context: context)
+    }
+
+    private func startTask(_ head: HTTPRequest, body: RequestBody, context: ChannelHandlerContext) {
+        responding = true
+        start(Request(head: head, body: body), ResponseSink(dispatcher: NIOLoopBound(self, eventLoop: context.eventLoop), request: request))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            inputClosed = true
+            endBody(with: ChannelError.eof)
+            closeIfDone(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else {
+            endBody(with: error)
+            context.close(promise: nil)
+            return
+        }
+        // A malformed request: answer 400 and close; while a response is in progress, close
+        // after it instead (the request being read sees its body fail).
+        held.removeAll()
+        if case .collecting = inbound { startStreaming(context: context) }
+        endBody(with: error)
+        inbound = .discarding
+        if responding {
+            closeAfterResponse = true
+        } else {
+            writeBadRequest(context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        endBody(with: ChannelError.eof)
+        held.removeAll()
+        context.fireChannelInactive()
+    }
+
+    private func endBody(with error: any Error) {
+        if case .streaming(let source) = inbound {
+            source.finish(error)
+            inbound = .none
+        }
+        bodyPaused = false
+    }
+
+    // MARK: outbound
+
+    func read(context: ChannelHandlerContext) {
+        if !held.isEmpty || bodyPaused {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        if readHeld, held.isEmpty, !bodyPaused {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    fileprivate func bodyWantsMore(request: Int) {
+        guard request == self.request, let context else { return }
+        bodyPaused = false
+        resumeReading(context: context)
+    }
+
+    fileprivate func bodyAbandoned(request: Int) {
+        guard request == self.request, let context else { return }
+        if case .streaming = inbound { inbound = .discarding }
+        bodyPaused = false
+        resumeReading(context: context)
+    }
+
+    /// Writes parts of request `request`'s response; the `.end` part ends it.
+    fileprivate func write(_ parts: ResponseParts, request: Int, promise: EventLoopPromise<Void>?) {
+        guard request == self.request, responding, let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        switch parts {
+        case .head(let head):
+            context.writeAndFlush(wrapOutboundOut(.head(head)), promise: promise)
+        case .body(let buffer):
+            context.writeAndFlush(wrapOutboundOut(.body(buffer)), promise: promise)
+        case .complete(let head, let body):
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            if let body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+            writeEnd(.end(nil), promise: promise, context: context)
+            responseEnded(context: context)
+        case .end(let trailers):
+            writeEnd(.end(trailers), promise: promise, context: context)
+            responseEnded(context: context)
+        }
+    }
+
+    /// Writes a response's last part; when the connection may close after it, remembers
+    /// when it is written, so that closing does not drop a response still being written.
+    private func writeEnd(_ part: HTTPResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        guard closeAfterResponse || inputClosed else {
+            context.writeAndFlush(wrapOutboundOut(part), promise: promise)
+            return
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        if let promise { written.futureResult.cascade(to: promise) }
+        lastEnd = written.futureResult
+        context.writeAndFlush(wrapOutboundOut(part), promise: written)
+    }
+
+    private func closeWhenWritten(context: ChannelHandlerContext) {
+        let channel = context.channel
+        if let lastEnd {
+            lastEnd.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    /// The request's task ended: a response it left unfinished cannot be completed, so the
+    /// connection closes (the client sees a truncated response, never a mixed one).
+    fileprivate func taskEnded(request: Int) {
+        guard request == self.request, responding, let context else { return }
+        responding = false
+        context.close(promise: nil)
+    }
+
+    private func responseEnded(context: ChannelHandlerContext) {
+        responding = false
+        if case .streaming = inbound {
+            // Answered before reading all of its body: the rest is dropped as it arrives.
+            endBody(with: ResponseEndedBeforeBody())
+            inbound = .discarding
+        }
+        if closeAfterResponse {
+            held.removeAll()
+            closeWhenWritten(context: context)
+            return
+        }
+        while !responding, let part = held.popFirst() {
+            process(part, context: context)
+        }
+        if case .collecting = inbound { startStreaming(context: context) }
+        closeIfDone(context: context)
+        resumeReading(context: context)
+    }
+
+    private func closeIfDone(context: ChannelHandlerContext) {
+        if inputClosed, !responding, held.isEmpty, case .none = inbound {
+            closeWhenWritten(context: context)
+        }
+    }
+
+    private func writeBadRequest(context: ChannelHandlerContext) {
+        held.removeAll()
+        let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    fileprivate enum ResponseParts {
+        case head(HTTPResponse)
+        case body(ByteBuffer)
+        case complete(HTTPResponse, ByteBuffer?)
+        case end(HTTPFields?)
+    }
+
+    struct ResponseEndedBeforeBody: Error {}
+
+    /// Tells the dispatcher when a streamed body's reader wants more, or has gone.
+    struct BodyDelegate: NIOAsyncSequenceProducerDelegate {
+        let dispatcher: NIOLoopBound<RequestDispatcher>
+        let request: Int
+
+        func produceMore() {
+            let (dispatcher, request) = (self.dispatcher, self.request)
+            dispatcher.eventLoop.execute { dispatcher.value.bodyWantsMore(request: request) }
+        }
+
+        func didTerminate() {
+            let (dispatcher, request) = (self.dispatcher, self.request)
+            dispatcher.eventLoop.execute { dispatcher.value.bodyAbandoned(request: request) }
+        }
+    }
+}
+
+/// A request task's way to its connection: every call hops to the event loop and reaches
+/// the dispatcher, which ignores calls for a request that is no longer current.
+struct ResponseSink: Sendable {
+    fileprivate let dispatcher: NIOLoopBound<RequestDispatcher>
+    fileprivate let request: Int
+
+    var eventLoop: any EventLoop { dispatcher.eventLoop }
+
+    private func send(_ parts: RequestDispatcher.ResponseParts, promise: EventLoopPromise<Void>?) {
+        let (dispatcher, request) = (self.dispatcher, self.request)
+        if dispatcher.eventLoop.inEventLoop {
+            dispatcher.value.write(parts, request: request, promise: promise)
+        } else {
+            dispatcher.eventLoop.execute { dispatcher.value.write(parts, request: request, promise: promise) }
+        }
+    }
+
+    /// A whole response in one write (head, body, end); nothing to wait for.
+    func writeComplete(_ head: HTTPResponse, body: ByteBuffer?) {
+        send(.complete(head, body), promise: nil)
+    }
+
+    /// The head of a streamed response, sent at once (an SSE client waits for it).
+    func writeHead(_ head: HTTPResponse) async throws {
+        let promise = eventLoop.makePromise(of: Void.self)
+        send(.head(head), promise: promise)
+        try await promise.futureResult.get()
+    }
+
+    /// A part of a streamed body; returns once it is written to the socket, so a reader that
+    /// stops reading stops the writer (no unbounded buffering).
+    func writeBody(_ buffer: ByteBuffer) async throws {
+        let promise = eventLoop.makePromise(of: Void.self)
+        send(.body(buffer), promise: promise)
+        try await promise.futureResult.get()
+    }
+
+    func writeEnd(_ trailers: HTTPFields?) {
+        send(.end(trailers), promise: nil)
+    }
+
+    /// The task is done with the request (closes the connection if the response is unfinished).
+    func taskEnded() {
+        let (dispatcher, request) = (self.dispatcher, self.request)
+        if dispatcher.eventLoop.inEventLoop {
+            dispatcher.value.taskEnded(request: request)
+        } else {
+            dispatcher.eventLoop.execute { dispatcher.value.taskEnded(request: request) }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Hummingbird
+import HummingbirdCore
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Answers one request in its task (started by ``RequestDispatcher``): what Hummingbird's
+/// `Application` does around the router. The request context (logger with a request id),
+/// any error the router lets through answered 500, the `Date` header (RFC 9110 §6.6.1),
+/// then the response.
+///
+/// A response of known length is written in one hop to the event loop and the task ends.
+/// A streamed one (SSE) is written from a new task, so the stream does not keep the
+/// router's deep frames: Swift's task allocator keeps every slab a task has used until the
+/// task ends, and the middleware chain is the deepest point of a request (≈ 12 KiB of
+/// frames in 1 KiB slabs).
+struct RequestRunner: Sendable {
+    typealias Responder = RouterResponder<MCPRequestContext>
+    typealias Spawn = @Sendable (@escaping @Sendable () async -> Void) -> Void
+    let responder: Responder
+    let logger: Logger
+    let dates = HTTPDate()
+
+    func run(_ request: Request, sink: ResponseSink, channel: any Channel, spawn: Spawn) async {
+        var response = await respond(to: request, channel: channel)
+        response.headers[.date] = dates.now()
+        let head = response.head
+        guard response.body.contentLength == nil else {
+            try? await response.body.write(WholeBodyWriter(sink: sink, head: head))
+            sink.taskEnded()
+            return
+        }
+        let body = response.body
+        spawn {
+            do {
+                try await sink.writeHead(head)
+                try await body.write(StreamedBodyWriter(sink: sink))
+            } catch {}
+            sink.taskEnded()
+        }
+    }
+
+    private func respond(to request: Request, channel: any Channel) async -> Response {
+        var logger = self.logger
+        logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+        let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        do {
+            return try await responder.respond(to: request, context: context)
+        } catch is HTTPParserError {
+            // The body failed to parse while the route read it; the dispatcher closes the
+            // connection after this answer.
+            return Response(status: .badRequest, headers: [.connection: "close"])
+        } catch {
+            logger.debug("unhandled error", metadata: ["error": "\(error)"])
+            return Response(status: .internalServerError)
+        }
+    }
+}
+
+/// Collects a body of known length and sends the whole response at `finish`.
+private struct WholeBodyWriter: ResponseBodyWriter {
+    let sink: ResponseSink
+    let head: HTTPResponse
+    var body: ByteBuffer?
+
+    init(sink: ResponseSink, head: HTTPResponse) {
+        self.sink = sink
+        self.head = head
+    }
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        if body == nil {
+            body = buffer
+        } else {
+            var buffer = buffer
+            body!.writeBuffer(&buffer)
+        }
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        sink.writeComplete(head, body: body)
+    }
+}
+
+/// Writes each part as it comes, waiting until the socket has taken it.
+private struct StreamedBodyWriter: ResponseBodyWriter {
+    let sink: ResponseSink
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        try await sink.writeBody(buffer)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        sink.writeEnd(trailingHeaders)
+    }
+}

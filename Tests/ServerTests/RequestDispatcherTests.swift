@@ -1,0 +1,194 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import NIOHTTPTypes
+import Synchronization
+import Testing
+@testable import MCPServerKit
+
+/// The handler-driven request path (issue 4: one request at a time per connection,
+/// pipelined requests answered in order, request body backpressure, parser errors answered
+/// 400; RFC 9112 §9.3.2 pipelining: responses in the order of the requests).
+@Suite struct RequestDispatcherTests {
+    /// The requests the dispatcher started, with their sinks (what a task would get).
+    final class Started: Sendable {
+        let list = Mutex<[(request: Request, sink: ResponseSink)]>([])
+        var count: Int { list.withLock { $0.count } }
+        subscript(index: Int) -> (request: Request, sink: ResponseSink) { list.withLock { $0[index] } }
+    }
+
+    /// Counts the reads that get past the dispatcher towards the socket.
+    final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    struct Connection {
+        let channel: EmbeddedChannel
+        let started: Started
+        let reads: ReadCounter
+
+        /// Delivers parts as one read (channelRead each, then one channelReadComplete).
+        func read(_ parts: HTTPRequestPart...) {
+            for part in parts { channel.pipeline.fireChannelRead(part) }
+            channel.pipeline.fireChannelReadComplete()
+        }
+
+        func written() throws -> [String] {
+            var parts: [String] = []
+            while let part = try channel.readOutbound(as: HTTPResponsePart.self) {
+                switch part {
+                case .head(let head): parts.append("head \(head.status.code)")
+                case .body(let buffer): parts.append("body \(String(buffer: buffer))")
+                case .end: parts.append("end")
+                }
+            }
+            return parts
+        }
+    }
+
+    func connect() throws -> Connection {
+        let started = Started()
+        let reads = ReadCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(reads)
+        try channel.pipeline.syncOperations.addHandler(RequestDispatcher { request, sink in
+            started.list.withLock { $0.append((request, sink)) }
+        })
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return Connection(channel: channel, started: started, reads: reads)
+    }
+
+    func head(_ path: String = "/mcp", _ fields: HTTPFields = [:]) -> HTTPRequestPart {
+        .head(HTTPRequest(method: .post, scheme: nil, authority: "localhost", path: path, headerFields: fields))
+    }
+
+    func body(_ text: String) -> HTTPRequestPart { .body(ByteBuffer(string: text)) }
+
+    @Test("a body that came with its head is handed over whole; a pipelined request waits for the response, and reading stops meanwhile")
+    func pipelined() async throws {
+        let c = try connect()
+        c.read(head("/first"), body(#"{"a":"#), body("1}"), .end(nil), head("/second"), .end(nil))
+        #expect(c.started.count == 1)
+        #expect(c.started[0].request.uri.path == "/first")
+        #expect(String(buffer: try await c.started[0].request.body.collect(upTo: 100)) == #"{"a":1}"#)
+
+        let before = c.reads.reads
+        c.channel.read()
+        #expect(c.reads.reads == before)  // held: a request is waiting
+
+        c.started[0].sink.writeComplete(HTTPResponse(status: .ok), body: ByteBuffer(string: "one"))
+        #expect(try c.written() == ["head 200", "body one", "end"])
+        #expect(c.started.count == 2)
+        #expect(c.started[1].request.uri.path == "/second")
+        #expect(c.reads.reads == before + 1)  // the held read went out once the queue was empty
+        c.started[1].sink.writeComplete(HTTPResponse(status: .accepted), body: nil)
+        #expect(try c.written() == ["head 202", "end"])
+        #expect(c.channel.isActive)
+        _ = try? c.channel.finish()
+    }
+
+    @Test("a body that continues in later reads is streamed to the task, and a reader that falls behind stops reading")
+    func streamedBody() async throws {
+        let c = try connect()
+        c.read(head(), body("a"))
+        #expect(c.started.count == 1)  // started at the end of the read, not at the body's end
+        var iterator = c.started[0].request.body.makeAsyncIterator()
+        #expect(try await iterator.next().map { String(buffer: $0) } == "a")
+
+        for part in ["b", "c", "d", "e", "f"] { c.read(body(part)) }
+        let before = c.reads.reads
+        c.channel.read()
+        #expect(c.reads.reads == before)  // above the high watermark: reading stopped
+
+        var rest = ""
+        while rest.count < 5, let buffer = try await iterator.next() { rest += String(buffer: buffer) }
+        #expect(rest == "bcdef")
+        c.channel.embeddedEventLoop.run()  // the reader's "produce more" hops to the loop
+        #expect(c.reads.reads == before + 1)
+
+        c.read(.end(nil))
+        #expect(try await iterator.next() == nil)
+        _ = try? c.channel.finish()
+    }
+
+    @Test("a response sent before the body was read drops the rest of that body and serves the next request")
+    func answeredBeforeBody() throws {
+        let c = try connect()
+        c.read(head("/big"), body("part 1"))
+        c.started[0].sink.writeComplete(HTTPResponse(status: .contentTooLarge), body: nil)
+        #expect(try c.written() == ["head 413", "end"])
+        c.read(body("part 2"), .end(nil), head("/next"), .end(nil))
+        #expect(c.started.count == 2)
+        #expect(c.started[1].request.uri.path == "/next")
+        _ = try? c.channel.finish()
+    }
+
+    @Test("a streamed response is written part by part; a task that ends without finishing it closes the connection")
+    func unfinishedResponseCloses() async throws {
+        let c = try connect()
+        c.read(head(), .end(nil))
+        let sink = c.started[0].sink
+        try await sink.writeHead(HTTPResponse(status: .ok))
+        try await sink.writeBody(ByteBuffer(string: "event"))
+        #expect(try c.written() == ["head 200", "body event"])
+        sink.taskEnded()
+        #expect(!c.channel.isActive)
+    }
+
+    @Test("a task's late calls for an earlier request are ignored")
+    func staleSink() throws {
+        let c = try connect()
+        c.read(head("/a"), .end(nil))
+        let first = c.started[0].sink
+        first.writeComplete(HTTPResponse(status: .ok), body: nil)
+        c.read(head("/b"), .end(nil))
+        first.writeComplete(HTTPResponse(status: .internalServerError), body: nil)
+        first.taskEnded()
+        #expect(try c.written() == ["head 200", "end"])
+        #expect(c.channel.isActive)
+        _ = try? c.channel.finish()
+    }
+
+    @Test("a malformed request with no response in progress is answered 400 and the connection closed")
+    func parserErrorWhenIdle() throws {
+        let c = try connect()
+        c.channel.pipeline.fireErrorCaught(HTTPParserError.invalidMethod)
+        #expect(try c.written() == ["head 400", "end"])
+        #expect(!c.channel.isActive)
+    }
+
+    @Test("a malformed request during a response closes the connection after that response; the body being read fails")
+    func parserErrorWhileResponding() async throws {
+        let c = try connect()
+        c.read(head(), body("{"))
+        var iterator = c.started[0].request.body.makeAsyncIterator()
+        _ = try await iterator.next()
+        c.channel.pipeline.fireErrorCaught(HTTPParserError.invalidChunkSize)
+        await #expect(throws: HTTPParserError.self) { _ = try await iterator.next() }
+        c.started[0].sink.writeComplete(HTTPResponse(status: .badRequest), body: nil)
+        #expect(try c.written() == ["head 400", "end"])
+        #expect(!c.channel.isActive)
+    }
+
+    @Test("end of input: an idle connection closes at once; one with a response in progress closes after it")
+    func endOfInput() throws {
+        let idle = try connect()
+        idle.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(!idle.channel.isActive)
+
+        let busy = try connect()
+        busy.read(head(), .end(nil))
+        busy.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(busy.channel.isActive)
+        busy.started[0].sink.writeComplete(HTTPResponse(status: .ok), body: nil)
+        #expect(try busy.written() == ["head 200", "end"])
+        #expect(!busy.channel.isActive)
+    }
+}
