@@ -1,8 +1,8 @@
 import NIOCore
 
 /// Puts off a connection's HTTP layer until its first request byte arrives, so that a
-/// connection which only shakes hands, or waits before its first request, holds no task, no
-/// `NIOAsyncChannel` and no HTTP codec handlers, and never wakes the concurrency pool (why
+/// connection which only shakes hands, or waits before its first request, holds no HTTP codec
+/// handlers and no request state, and never wakes the concurrency pool (why
 /// Hummingbird's own server could not do this: `PublicListener`). The header deadline, armed
 /// by `RawRequestStartHandler` below this handler, still bounds the wait.
 ///
@@ -49,7 +49,7 @@ final class FirstRequestSetup<Value: Sendable>: ChannelInboundHandler, Removable
             hold(.read(data))
         case .waiting(let install):
             state = .installing([.read(data)])
-            // HTTP1Channel's set-up completes synchronously, so this normally runs inline.
+            // The HTTP layer's set-up completes synchronously, so this normally runs inline.
             install(context.channel).hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
                 self.installed(result, context: context)
             }

@@ -6,8 +6,8 @@ import Synchronization
 /// task has returned; when shutdown is forced, close them and cancel the tasks.
 ///
 /// Hummingbird's server kept its connection tasks in a task group for the same reason; here
-/// a task starts only at a connection's first request (`FirstRequestSetup`), from an event
-/// loop callback, so it is tracked by hand.
+/// each request gets a task, started from an event loop callback (`RequestDispatcher`), so
+/// the tasks are tracked by hand.
 final class OpenConnections: Sendable {
     private struct State {
         var channels: [ObjectIdentifier: any Channel] = [:]
@@ -40,7 +40,8 @@ final class OpenConnections: Sendable {
         }
     }
 
-    /// Runs a connection's request handling in a task of its own, tracked until it returns.
+    /// Runs a request's work (or a streamed response body) in a task of its own, tracked until
+    /// it returns.
     func run(_ body: @escaping @Sendable () async -> Void) {
         state.withLock { state in
             let id = state.nextTask

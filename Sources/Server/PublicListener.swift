@@ -13,14 +13,15 @@ import ServiceLifecycle
 /// only once that set-up has completed. So each connection, even one that never sends a
 /// request, crossed to the concurrency pool and back when it opened and again when it closed
 /// (≈ 150 µs of CPU per connection here, mostly those thread wake-ups), and kept a task and
-/// an `NIOAsyncChannel` while it waited. This listener registers connections at once and
-/// starts a connection's task at its first request (`FirstRequestSetup`); the per-connection
-/// code (`PublicChildChannel`) and the request path (Hummingbird's HTTP/1 channel, router,
-/// `Request`/`Response`) are unchanged.
+/// an `NIOAsyncChannel` while it lived. This listener registers connections at once, installs
+/// the HTTP layer at a connection's first request byte (`FirstRequestSetup`) and gives each
+/// request a task of its own (`RequestDispatcher`); the router, `Request` and `Response` are
+/// Hummingbird's.
 ///
 /// Graceful shutdown as in Hummingbird: stop accepting, ask every connection to quiesce
 /// (idle ones close, busy ones close after their response), wait for them to close and for
-/// their tasks to return; when the grace period is over, close them and cancel the tasks.
+/// their request tasks to return; when the grace period is over, close them and cancel the
+/// tasks.
 struct PublicListener: Service, CustomStringConvertible {
     let host: String
     let port: Int
