@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import NIOCore
 import Prometheus
@@ -101,31 +102,50 @@ final class GateTicket: AdmissionTicket {
 
 /// Connections waiting between keep-alive requests, oldest first: the ones to close when a
 /// new client arrives at the global cap.
+///
+/// Every request marks its connection busy, then idle again, so this runs twice per request:
+/// both are O(1). The queue is cleaned lazily: an entry counts only if its stamp is the
+/// connection's current one (a connection that went busy and idle again has a newer entry
+/// further back), and stale entries are dropped once they outnumber the live ones.
 final class IdleConnections: Sendable {
-    private let state = Mutex<(order: [ObjectIdentifier], tickets: [ObjectIdentifier: GateTicket])>(([], [:]))
+    private struct State {
+        var order = Deque<(id: ObjectIdentifier, stamp: UInt64)>()
+        var idle: [ObjectIdentifier: (ticket: GateTicket, stamp: UInt64)] = [:]
+        var nextStamp: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
 
     func markIdle(_ ticket: GateTicket) {
         let id = ObjectIdentifier(ticket)
         state.withLock { s in
-            guard s.tickets[id] == nil else { return }
-            s.tickets[id] = ticket
-            s.order.append(id)
-            // Drop ids of connections that stopped being idle (lazy deletion, bounded).
-            if s.order.count > 2 * s.tickets.count + 64 { s.order.removeAll { s.tickets[$0] == nil } }
+            guard s.idle[id] == nil else { return }
+            s.nextStamp += 1
+            s.idle[id] = (ticket, s.nextStamp)
+            s.order.append((id, s.nextStamp))
+            if s.order.count > 2 * s.idle.count + 64 {
+                let idle = s.idle
+                s.order.removeAll { idle[$0.id]?.stamp != $0.stamp }
+            }
         }
     }
 
     func markBusy(_ ticket: GateTicket) {
-        _ = state.withLock { $0.tickets.removeValue(forKey: ObjectIdentifier(ticket)) }
+        _ = state.withLock { $0.idle.removeValue(forKey: ObjectIdentifier(ticket)) }
     }
 
     func evictOldest() -> GateTicket? {
         state.withLock { s in
-            while !s.order.isEmpty {
-                let id = s.order.removeFirst()
-                if let ticket = s.tickets.removeValue(forKey: id) { return ticket }
+            while let entry = s.order.popFirst() {
+                if let current = s.idle[entry.id], current.stamp == entry.stamp {
+                    s.idle.removeValue(forKey: entry.id)
+                    return current.ticket
+                }
             }
             return nil
         }
     }
+
+    /// Queue entries, live and stale (for tests: stays within twice the idle count + 64).
+    var queueLength: Int { state.withLock { $0.order.count } }
 }
