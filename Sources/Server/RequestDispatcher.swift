@@ -158,7 +158,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func startTask(_ head: HTTPRequest, body: RequestBody, context: ChannelHandlerContext) {
         responding = true
-        start(Request(head: head, body: body), ResponseSink(dispatcher: NIOLoopBound(self, eventLoop: context.eventLoop), request: request))
+        start(Request(head: head, body: body), ResponseSink(dispatcher: NIOLoopBound(self, eventLoop: context.eventLoop), channel: context.channel, request: request))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -349,6 +349,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 /// the dispatcher, which ignores calls for a request that is no longer current.
 struct ResponseSink: Sendable {
     fileprivate let dispatcher: NIOLoopBound<RequestDispatcher>
+    fileprivate let channel: any Channel
     fileprivate let request: Int
 
     var eventLoop: any EventLoop { dispatcher.eventLoop }
@@ -374,9 +375,16 @@ struct ResponseSink: Sendable {
         try await promise.futureResult.get()
     }
 
-    /// A part of a streamed body; returns once it is written to the socket, so a reader that
-    /// stops reading stops the writer (no unbounded buffering).
+    /// A part of a streamed body. While the connection takes what is written it returns at
+    /// once; when it does not (the client reads slower than we write: NIO's pending writes
+    /// are over their high watermark), it returns only once this part is written to the
+    /// socket, so a reader that stops reading stops the writer (no unbounded buffering).
     func writeBody(_ buffer: ByteBuffer) async throws {
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
+        if channel.isWritable {
+            send(.body(buffer), promise: nil)
+            return
+        }
         let promise = eventLoop.makePromise(of: Void.self)
         send(.body(buffer), promise: promise)
         try await promise.futureResult.get()

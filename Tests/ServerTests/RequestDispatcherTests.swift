@@ -130,7 +130,7 @@ import Testing
         _ = try? c.channel.finish()
     }
 
-    @Test("a streamed response is written part by part; a task that ends without finishing it closes the connection")
+    @Test("a streamed response is written part by part; a task that ends without finishing it closes the connection, and later writes fail")
     func unfinishedResponseCloses() async throws {
         let c = try connect()
         c.read(head(), .end(nil))
@@ -140,6 +140,8 @@ import Testing
         #expect(try c.written() == ["head 200", "body event"])
         sink.taskEnded()
         #expect(!c.channel.isActive)
+        // A stream's pump learns at its next write that the client is gone.
+        await #expect(throws: ChannelError.self) { try await sink.writeBody(ByteBuffer(string: "late")) }
     }
 
     @Test("a task's late calls for an earlier request are ignored")
