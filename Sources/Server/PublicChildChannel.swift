@@ -56,8 +56,8 @@ struct ConnectionRefused: Error {}
 
 /// One public connection's channel set-up: admission at accept, TLS, the request deadlines,
 /// and, at the first request byte, the HTTP/1.1 layer (NIOHTTP1's codec with our caps, our
-/// head guard, the HTTP types codec, the phase and connection-state handlers, and
-/// ``RequestDispatcher``, which starts a task per request).
+/// head guard, the HTTP types codec, the phase handler, and ``RequestDispatcher``, which
+/// starts a task per request and handles graceful shutdown's quiesce).
 struct PublicChildChannel: Sendable {
     let runner: RequestRunner
     let security: (any ConnectionSecurity)?
@@ -65,8 +65,7 @@ struct PublicChildChannel: Sendable {
     let extraHandlers: @Sendable () -> [any ChannelHandler]
     let decoderLimits: NIOHTTPDecoderLimitConfiguration
     let headerTimeout: TimeAmount
-    /// Our keep-alive idle deadline (counted as `phase="idle"`); Hummingbird's connection
-    /// state handler closes a little later as a backstop.
+    /// The keep-alive idle deadline (counted as `phase="idle"`).
     let idleTimeout: TimeAmount
     let metrics: ServerMetrics?
 
@@ -88,7 +87,7 @@ struct PublicChildChannel: Sendable {
         let deadlines = RequestDeadlines(headerTimeout: headerTimeout, idleTimeout: idleTimeout, ticket: ticket) { phase in
             metrics?.counter(.timeouts, phase).increment()
         }
-        let (runner, decoderLimits, backstop) = (self.runner, self.decoderLimits, idleTimeout + .seconds(5))
+        let (runner, decoderLimits) = (self.runner, self.decoderLimits)
         let ready = channel.eventLoop.makePromise(of: Void.self)
         let firstRequest = FirstRequestSetup(promise: ready) { channel in
             channel.eventLoop.makeCompletedFuture {
@@ -100,7 +99,6 @@ struct PublicChildChannel: Sendable {
                 try pipeline.addHandler(RequestHeadGuard())
                 try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                 try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() }))
-                try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: .init(backstop), logger: logger))
                 try pipeline.addHandler(RequestDispatcher { request, sink in
                     spawn { await runner.run(request, sink: sink, channel: channel, spawn: spawn) }
                 })

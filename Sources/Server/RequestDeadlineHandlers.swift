@@ -142,6 +142,9 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Set once a request was refused: the rest of the connection's input is dropped.
     private var refusing = false
+    /// Requests read and not yet answered: with pipelining, the next one is already read
+    /// when a response ends, and the connection is not idle then.
+    private var unanswered = 0
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if refusing { return }
@@ -151,6 +154,7 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 refuse(context: context, status: .badRequest, reason: problem)
                 return
             }
+            unanswered += 1
         }
         context.fireChannelRead(data)
     }
@@ -196,7 +200,8 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if head.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
             context.write(data, promise: promise)
         case .end:
-            deadlines.responseEnded(context)
+            unanswered = max(0, unanswered - 1)
+            if unanswered == 0 { deadlines.responseEnded(context) }
             guard closeAfterResponse else {
                 context.write(data, promise: promise)
                 return

@@ -56,15 +56,26 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var request = 0
     /// A request's task has the response and has not ended it.
     private var responding = false
-    /// Parts of later requests, in order, until the response in progress ends.
-    private var held = Deque<HTTPRequestPart>()
+    /// What came after the request in progress: parts of later requests, in order, and a
+    /// malformed request's place (answered 400 when its turn comes).
+    private enum Held {
+        case part(HTTPRequestPart)
+        case malformed
+    }
+
+    /// Later requests, held until the response in progress ends.
+    private var held = Deque<Held>()
     /// A `read` was held back (later requests waiting, or the body's reader is full).
     private var readHeld = false
     private var bodyPaused = false
     private var inputClosed = false
     /// Set by a request with `Connection: close`, or a parser error while one was served.
     private var closeAfterResponse = false
-    /// The last part of the latest response, once written (kept only when closing may follow).
+    /// Graceful shutdown: close once the requests already read are answered.
+    private var quiescing = false
+    /// The decoder failed: it reads nothing more (later input only repeats its error).
+    private var parserFailed = false
+    /// The last part of the latest response, once written: closing waits for it.
     private var lastEnd: EventLoopFuture<Void>?
     private var context: ChannelHandlerContext?
 
@@ -88,9 +99,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         if !held.isEmpty {
-            held.append(part)
+            held.append(.part(part))
         } else if case .none = inbound, responding {
-            held.append(part)
+            held.append(.part(part))
         } else {
             process(part, context: context)
         }
@@ -107,7 +118,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             request += 1
-            if head.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
+            if Self.asksToClose(head.headerFields) { closeAfterResponse = true }
             inbound = .collecting(head, nil)
         case .collecting(let head, var body):
             switch part {
@@ -162,31 +173,65 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event {
+        switch event {
+        case ChannelEvent.inputClosed:
             inputClosed = true
             endBody(with: ChannelError.eof)
             closeIfDone(context: context)
+        case is ChannelShouldQuiesceEvent:
+            // Graceful shutdown: idle connections close now, busy ones once the requests
+            // already read are answered.
+            quiescing = true
+            closeIfDone(context: context)
+            return
+        default:
+            break
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // After a parser error NIO's decoder answers every later read with this error; the
+        // 400 (or the responses before it) must still go out.
+        if parserFailed, error is ByteToMessageDecoderError { return }
         guard error is HTTPParserError else {
             endBody(with: error)
             context.close(promise: nil)
             return
         }
-        // A malformed request: answer 400 and close; while a response is in progress, close
-        // after it instead (the request being read sees its body fail).
-        held.removeAll()
-        if case .collecting = inbound { startStreaming(context: context) }
+        // A malformed request: answered 400 in its turn, after the requests before it, and
+        // then the connection closes. If it is the request being read, its body fails and its
+        // task answers; the connection closes after that answer.
+        parserFailed = true
+        if !held.isEmpty {
+            held.append(.malformed)
+            return
+        }
+        switch inbound {
+        case .none:
+            if responding {
+                held.append(.malformed)
+            } else {
+                writeBadRequest(context: context)
+            }
+        case .collecting:
+            startStreaming(context: context)
+            failBody(with: error)
+        case .streaming:
+            failBody(with: error)
+        case .discarding:
+            if responding {
+                closeAfterResponse = true
+            } else {
+                writeBadRequest(context: context)
+            }
+        }
+    }
+
+    private func failBody(with error: any Error) {
         endBody(with: error)
         inbound = .discarding
-        if responding {
-            closeAfterResponse = true
-        } else {
-            writeBadRequest(context: context)
-        }
+        closeAfterResponse = true
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -206,7 +251,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: outbound
 
     func read(context: ChannelHandlerContext) {
-        if !held.isEmpty || bodyPaused {
+        if !held.isEmpty || bodyPaused || parserFailed {
             readHeld = true
         } else {
             context.read()
@@ -214,7 +259,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
-        if readHeld, held.isEmpty, !bodyPaused {
+        if readHeld, held.isEmpty, !bodyPaused, !parserFailed {
             readHeld = false
             context.read()
         }
@@ -241,11 +286,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch parts {
         case .head(let head):
-            context.writeAndFlush(wrapOutboundOut(.head(head)), promise: promise)
+            context.writeAndFlush(wrapOutboundOut(.head(markClosing(head))), promise: promise)
         case .body(let buffer):
             context.writeAndFlush(wrapOutboundOut(.body(buffer)), promise: promise)
         case .complete(let head, let body):
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.head(markClosing(head))), promise: nil)
             if let body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
             writeEnd(.end(nil), promise: promise, context: context)
             responseEnded(context: context)
@@ -255,15 +300,18 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Writes a response's last part; when the connection may close after it, remembers
-    /// when it is written, so that closing does not drop a response still being written.
+    /// RFC 9112 §9.6: a response after which the connection closes says so.
+    private func markClosing(_ head: HTTPResponse) -> HTTPResponse {
+        guard closeAfterResponse, head.headerFields[.connection] == nil else { return head }
+        var head = head
+        head.headerFields[.connection] = "close"
+        return head
+    }
+
+    /// Writes a response's last part and remembers when it is written: a close that follows
+    /// (end of input, graceful shutdown, `Connection: close`) must not cut it off.
     private func writeEnd(_ part: HTTPResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
-        guard closeAfterResponse || inputClosed else {
-            context.writeAndFlush(wrapOutboundOut(part), promise: promise)
-            return
-        }
-        let written = context.eventLoop.makePromise(of: Void.self)
-        if let promise { written.futureResult.cascade(to: promise) }
+        let written = promise ?? context.eventLoop.makePromise(of: Void.self)
         lastEnd = written.futureResult
         context.writeAndFlush(wrapOutboundOut(part), promise: written)
     }
@@ -297,22 +345,34 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             closeWhenWritten(context: context)
             return
         }
-        while !responding, let part = held.popFirst() {
-            process(part, context: context)
+        while !responding, let item = held.popFirst() {
+            switch item {
+            case .part(let part):
+                process(part, context: context)
+            case .malformed:
+                writeBadRequest(context: context)
+                return
+            }
         }
         if case .collecting = inbound { startStreaming(context: context) }
         closeIfDone(context: context)
         resumeReading(context: context)
     }
 
+    /// Closes once nothing is left to answer, after end of input or at graceful shutdown.
     private func closeIfDone(context: ChannelHandlerContext) {
-        if inputClosed, !responding, held.isEmpty, case .none = inbound {
+        guard inputClosed || quiescing, !responding, held.isEmpty else { return }
+        switch inbound {
+        case .none, .discarding:
             closeWhenWritten(context: context)
+        case .collecting, .streaming:
+            break  // a request is still being read: it is answered first
         }
     }
 
     private func writeBadRequest(context: ChannelHandlerContext) {
         held.removeAll()
+        parserFailed = true
         let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         let channel = context.channel
@@ -327,6 +387,18 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     struct ResponseEndedBeforeBody: Error {}
+
+    /// RFC 9112 §9.6: `close` among the Connection options (a list, possibly over several
+    /// field lines) asks the server to close after its response.
+    static func asksToClose(_ fields: HTTPFields) -> Bool {
+        for value in fields[values: .connection] {
+            for option in value.split(separator: ",") {
+                let words = option.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                if words.count == 1, words[0].lowercased() == "close" { return true }
+            }
+        }
+        return false
+    }
 
     /// Tells the dispatcher when a streamed body's reader wants more, or has gone.
     struct BodyDelegate: NIOAsyncSequenceProducerDelegate {
@@ -354,6 +426,7 @@ struct ResponseSink: Sendable {
 
     var eventLoop: any EventLoop { dispatcher.eventLoop }
 
+    /// On the event loop itself (tests; a task never runs there) the call is direct.
     private func send(_ parts: RequestDispatcher.ResponseParts, promise: EventLoopPromise<Void>?) {
         let (dispatcher, request) = (self.dispatcher, self.request)
         if dispatcher.eventLoop.inEventLoop {
@@ -375,19 +448,21 @@ struct ResponseSink: Sendable {
         try await promise.futureResult.get()
     }
 
-    /// A part of a streamed body. While the connection takes what is written it returns at
-    /// once; when it does not (the client reads slower than we write: NIO's pending writes
-    /// are over their high watermark), it returns only once this part is written to the
-    /// socket, so a reader that stops reading stops the writer (no unbounded buffering).
-    func writeBody(_ buffer: ByteBuffer) async throws {
+    /// A part of a streamed body. While the connection takes what is written (and the caller
+    /// does not ask to wait) it returns at once; otherwise (the client reads slower than we
+    /// write: NIO's pending writes are over their high watermark) it returns once this part,
+    /// and so every part before it, is written to the socket. Returns whether it waited.
+    @discardableResult
+    func writeBody(_ buffer: ByteBuffer, wait: Bool = false) async throws -> Bool {
         guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
-        if channel.isWritable {
+        if !wait, channel.isWritable {
             send(.body(buffer), promise: nil)
-            return
+            return false
         }
         let promise = eventLoop.makePromise(of: Void.self)
         send(.body(buffer), promise: promise)
         try await promise.futureResult.get()
+        return true
     }
 
     func writeEnd(_ trailers: HTTPFields?) {

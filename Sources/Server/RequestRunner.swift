@@ -83,12 +83,22 @@ private struct WholeBodyWriter: ResponseBodyWriter {
     }
 }
 
-/// Writes each part as it comes, waiting until the socket has taken it.
+/// Writes each part as it comes. It waits for the socket when the connection is not
+/// writable, and at least once every `unconfirmedLimit` bytes, so the parts handed to the
+/// event loop but not yet written stay bounded even when the loop lags behind.
 private struct StreamedBodyWriter: ResponseBodyWriter {
+    static let unconfirmedLimit = 64 * 1024
     let sink: ResponseSink
+    /// Bytes handed to the event loop since the last write that was waited for.
+    var unconfirmed = 0
+
+    init(sink: ResponseSink) {
+        self.sink = sink
+    }
 
     mutating func write(_ buffer: ByteBuffer) async throws {
-        try await sink.writeBody(buffer)
+        unconfirmed += buffer.readableBytes
+        if try await sink.writeBody(buffer, wait: unconfirmed > Self.unconfirmedLimit) { unconfirmed = 0 }
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {

@@ -8,10 +8,11 @@ import Synchronization
 /// One Server-Sent Events stream (WHATWG HTML §9.2) with a bounded queue.
 ///
 /// Producers (the dispatcher's outbound, the keep-alive timer) never wait: an event is
-/// queued or, when the queue already holds ``capacity`` bytes that the client has not
-/// read, the stream is cut off and the client disconnected. A client that stops reading
-/// therefore costs at most `capacity` bytes, never an unbounded buffer (DESIGN.md
-/// principle 2). The consumer is the response body writer, which waits on the socket.
+/// queued or, when the queue already holds ``capacity`` bytes that the writer has not
+/// taken, the stream is cut off and the client disconnected. A client that stops reading
+/// therefore costs at most `capacity` bytes here plus what the writer has in flight (at
+/// most 64 KiB handed to the event loop and NIO's pending writes up to their 64 KiB high
+/// watermark: `StreamedBodyWriter`), never an unbounded buffer (DESIGN.md principle 2).
 final class SSEStream: Sendable {
     enum End: Sendable { case finished, overflow, closed }
 

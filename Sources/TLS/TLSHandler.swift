@@ -408,6 +408,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             promise?.fail(TLSError(kind: .writeAfterClose, reason: "close_notify already sent"))
             return
         }
+        // An empty write (the end of an HTTP response, carrying the promise that says the
+        // response is out) adds no ciphertext: it is not refused by the cap, and its promise
+        // completes once everything written before it has been written, as in the channel.
+        if plaintext.readableBytes == 0 {
+            context.write(wrapOutboundOut(plaintext), promise: promise)
+            return
+        }
         // The cap bounds the backlog a peer that does not read can build up: a write is
         // refused while earlier ciphertext over the cap is still unsent. A single large write
         // (a 1 MiB tool result) is accepted whole: the layer above already holds it, and the

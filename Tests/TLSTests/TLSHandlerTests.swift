@@ -1,6 +1,7 @@
 import COpenSSL
 import NIOCore
 import NIOEmbedded
+import Synchronization
 import Testing
 @testable import TLS
 
@@ -312,6 +313,26 @@ struct TLSHandlerTests {
         let big = pair.server.write(ByteBuffer(repeating: 0x62, count: 1 << 20))
         pair.server.flush()
         try big.wait()
+        #expect(pair.server.isActive)
+    }
+
+    @Test("An empty write after one over the cap is not refused, and completes only after it")
+    func emptyWriteAfterLargeWrite() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            maxBufferedCiphertext: 64 * 1024)
+        defer { pair.finish() }
+        try pair.handshake()
+        // An HTTP response: a body far over the cap, then its end (no bytes, a promise).
+        let body = pair.server.write(ByteBuffer(repeating: 0x62, count: 256 * 1024))
+        let end = pair.server.write(ByteBuffer())
+        let order = Mutex<[String]>([])
+        body.whenComplete { _ in order.withLock { $0.append("body") } }
+        end.whenComplete { _ in order.withLock { $0.append("end") } }
+        pair.server.flush()
+        try end.wait()
+        #expect(order.withLock { $0 } == ["body", "end"])
+        #expect(pair.serverRecorder.tlsErrors.isEmpty)
         #expect(pair.server.isActive)
     }
 

@@ -1,0 +1,177 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import Synchronization
+import Testing
+@testable import MCPServerKit
+
+/// The dispatcher behind the real HTTP/1 codec, bytes in and bytes out (issue 4: parser
+/// errors answered 400, graceful shutdown, `Connection: close`; RFC 9112 §9.3.2 pipelining,
+/// §9.6 tear-down). NIOHTTP1's decoder brings what injected parts cannot: its error state
+/// (every read after a parse error fails again) and what it does at end of input.
+@Suite struct RequestDispatcherCodecTests {
+    final class Started: Sendable {
+        let list = Mutex<[(request: Request, sink: ResponseSink)]>([])
+        var count: Int { list.withLock { $0.count } }
+        subscript(index: Int) -> (request: Request, sink: ResponseSink) { list.withLock { $0[index] } }
+    }
+
+    /// A socket that has not taken the bytes yet: write promises wait until `release`.
+    final class SlowSocket: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var pending: [EventLoopPromise<Void>] = []
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            if let promise { pending.append(promise) }
+            context.write(data, promise: nil)
+        }
+        func release() {
+            let promises = pending
+            pending = []
+            for promise in promises { promise.succeed() }
+        }
+    }
+
+    struct Connection {
+        let channel: EmbeddedChannel
+        let started: Started
+
+        func send(_ text: String) {
+            channel.pipeline.fireChannelRead(ByteBuffer(string: text))
+            channel.pipeline.fireChannelReadComplete()
+        }
+
+        /// Status lines and bodies written so far, as text.
+        func output() -> String {
+            var text = ""
+            while let data = try? channel.readOutbound(as: IOData.self) {
+                if case .byteBuffer(let buffer) = data { text += String(buffer: buffer) }
+            }
+            return text
+        }
+
+        func answer(_ index: Int, _ body: String) {
+            started[index].sink.writeComplete(HTTPResponse(status: .ok), body: ByteBuffer(string: body))
+        }
+    }
+
+    func connect(slow: SlowSocket? = nil) throws -> Connection {
+        let started = Started()
+        let channel = EmbeddedChannel()
+        let pipeline = channel.pipeline.syncOperations
+        if let slow { try pipeline.addHandler(slow) }
+        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(RequestDispatcher { request, sink in
+            started.list.withLock { $0.append((request, sink)) }
+        })
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return Connection(channel: channel, started: started)
+    }
+
+    func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1\r\nHost: x\r\n\(extra)\r\n" }
+
+    @Test("a malformed request while a response is in progress, then more bytes: that response goes out, then a 400, then the connection closes")
+    func parserErrorDuringResponse() throws {
+        let c = try connect()
+        c.send(get("/a"))
+        c.send("BOGUS\u{1} / HTTP/1.1\r\n\r\n")
+        c.send("more bytes from the client")
+        #expect(c.channel.isActive)
+        c.answer(0, "hello")
+        let out = c.output()
+        #expect(out.hasPrefix("HTTP/1.1 200 OK"))
+        let hello = try #require(out.range(of: "hello")), bad = try #require(out.range(of: "HTTP/1.1 400 Bad Request"))
+        #expect(hello.lowerBound < bad.lowerBound)
+        #expect(!c.channel.isActive)
+    }
+
+    @Test("valid pipelined requests before a malformed one are all answered, in order, then the 400")
+    func pipelinedThenGarbage() throws {
+        let c = try connect()
+        c.send(get("/a") + get("/b") + "\u{1}\u{2} garbage\r\n\r\n")
+        #expect(c.started.count == 1)
+        c.answer(0, "first")
+        try #require(c.started.count == 2)
+        #expect(c.started[1].request.uri.path == "/b")
+        c.answer(1, "second")
+        let out = c.output()
+        let first = try #require(out.range(of: "first")), second = try #require(out.range(of: "second")), bad = try #require(out.range(of: "400 Bad Request"))
+        #expect(first.lowerBound < second.lowerBound && second.lowerBound < bad.lowerBound)
+        #expect(!c.channel.isActive)
+    }
+
+    @Test("end of input on an idle connection closes only once the last response is written")
+    func endOfInputWaitsForTheLastResponse() throws {
+        let slow = SlowSocket()
+        let c = try connect(slow: slow)
+        c.send(get("/a"))
+        c.answer(0, String(repeating: "x", count: 1000))
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(c.channel.isActive)  // the response is still on its way
+        slow.release()
+        #expect(!c.channel.isActive)
+        #expect(c.output().contains(String(repeating: "x", count: 1000)))
+    }
+
+    @Test("Connection: close, also in a list or a second field line: the response says so, a request behind it is never started, and the connection closes once it is written",
+          arguments: ["Connection: close\r\n", "Connection: keep-alive, Close\r\n", "Connection: keep-alive\r\nConnection: close\r\n"])
+    func connectionClose(field: String) throws {
+        let slow = SlowSocket()
+        let c = try connect(slow: slow)
+        c.send(get("/a", field) + get("/b"))
+        c.answer(0, "bye")
+        #expect(c.started.count == 1)
+        #expect(c.channel.isActive)
+        slow.release()
+        #expect(!c.channel.isActive)
+        let out = c.output().lowercased()
+        #expect(out.contains("connection: close"))
+    }
+
+    @Test("graceful shutdown: an idle connection closes at once; a busy one answers the requests already read, then closes")
+    func quiesce() throws {
+        let idle = try connect()
+        idle.send(get("/a"))
+        idle.answer(0, "done")
+        idle.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(!idle.channel.isActive)
+
+        let busy = try connect()
+        busy.send(get("/a") + get("/b"))
+        busy.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(busy.channel.isActive)
+        busy.answer(0, "one")
+        #expect(busy.channel.isActive)
+        try #require(busy.started.count == 2)
+        busy.answer(1, "two")
+        #expect(!busy.channel.isActive)
+        let out = busy.output()
+        #expect(out.contains("one") && out.contains("two"))
+    }
+
+    @Test("the phase handler keeps a connection out of idle while a pipelined request is still to be answered")
+    func pipelinedRequestIsNotIdle() throws {
+        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }
+        let channel = EmbeddedChannel()
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: {}))
+        let started = Started()
+        try pipeline.addHandler(RequestDispatcher { request, sink in started.list.withLock { $0.append((request, sink)) } })
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let c = Connection(channel: channel, started: started)
+        c.send(get("/a") + get("/b"))
+        c.answer(0, "one")
+        try #require(c.started.count == 2)
+        #expect(deadlines.phase == .inRequest)  // /b is being served, not an idle connection
+        c.answer(1, "two")
+        #expect(deadlines.phase == .idle)
+        _ = try? channel.finish()
+    }
+}
