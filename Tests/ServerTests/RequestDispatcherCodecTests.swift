@@ -6,7 +6,6 @@ import NIOEmbedded
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
-import Synchronization
 import Testing
 @testable import MCPServerKit
 
@@ -15,11 +14,7 @@ import Testing
 /// §9.6 tear-down). NIOHTTP1's decoder brings what injected parts cannot: its error state
 /// (every read after a parse error fails again) and what it does at end of input.
 @Suite struct RequestDispatcherCodecTests {
-    final class Started: Sendable {
-        let list = Mutex<[(request: Request, sink: ResponseSink)]>([])
-        var count: Int { list.withLock { $0.count } }
-        subscript(index: Int) -> (request: Request, sink: ResponseSink) { list.withLock { $0[index] } }
-    }
+    typealias Started = RequestDispatcherTests.Started
 
     /// A socket that has not taken the bytes yet: write promises wait until `release`.
     final class SlowSocket: ChannelOutboundHandler {
@@ -66,9 +61,7 @@ import Testing
         if let slow { try pipeline.addHandler(slow) }
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-        try pipeline.addHandler(RequestDispatcher { request, sink in
-            started.list.withLock { $0.append((request, sink)) }
-        })
+        try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Connection(channel: channel, started: started)
     }
@@ -163,7 +156,7 @@ import Testing
         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
         try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: {}))
         let started = Started()
-        try pipeline.addHandler(RequestDispatcher { request, sink in started.list.withLock { $0.append((request, sink)) } })
+        try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let c = Connection(channel: channel, started: started)
         c.send(get("/a") + get("/b"))

@@ -17,6 +17,7 @@ import Testing
         let list = Mutex<[(request: Request, sink: ResponseSink)]>([])
         var count: Int { list.withLock { $0.count } }
         subscript(index: Int) -> (request: Request, sink: ResponseSink) { list.withLock { $0[index] } }
+        func record(_ request: Request, _ sink: ResponseSink) { list.withLock { $0.append((request, sink)) } }
     }
 
     /// Counts the reads that get past the dispatcher towards the socket.
@@ -58,9 +59,7 @@ import Testing
         let reads = ReadCounter()
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(reads)
-        try channel.pipeline.syncOperations.addHandler(RequestDispatcher { request, sink in
-            started.list.withLock { $0.append((request, sink)) }
-        })
+        try channel.pipeline.syncOperations.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Connection(channel: channel, started: started, reads: reads)
     }
