@@ -189,33 +189,14 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    /// Set when the response says `Connection: close` (e.g. a 413 whose body was not read):
-    /// the connection closes once the response is out, instead of draining the rest of an
-    /// oversized body.
-    private var closeAfterResponse = false
-
+    /// Re-arms the idle deadline at the end of a response (closing after a response that
+    /// says `Connection: close` is `RequestDispatcher`'s).
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .head(let head):
-            if head.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
-            context.write(data, promise: promise)
-        case .end:
+        if case .end = unwrapOutboundIn(data) {
             unanswered = max(0, unanswered - 1)
             if unanswered == 0 { deadlines.responseEnded(context) }
-            guard closeAfterResponse else {
-                context.write(data, promise: promise)
-                return
-            }
-            let written = context.eventLoop.makePromise(of: Void.self)
-            let channel = context.channel
-            written.futureResult.whenComplete { result in
-                promise?.completeWith(result)
-                channel.close(promise: nil)
-            }
-            context.writeAndFlush(data, promise: written)
-        default:
-            context.write(data, promise: promise)
         }
+        context.write(data, promise: promise)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

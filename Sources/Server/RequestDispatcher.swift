@@ -69,7 +69,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
     private var bodyPaused = false
     private var inputClosed = false
-    /// Set by a request with `Connection: close`, or a parser error while one was served.
+    /// Set by `Connection: close` in a request or its response (e.g. a 413 whose body is not
+    /// read: closing beats draining it), or a parser error while a request was served.
     private var closeAfterResponse = false
     /// Graceful shutdown: close once the requests already read are answered.
     private var quiescing = false
@@ -300,8 +301,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// RFC 9112 §9.6: a response after which the connection closes says so.
+    /// RFC 9112 §9.6: a response that says `Connection: close` closes the connection after
+    /// it, and a response after which the connection closes says so.
     private func markClosing(_ head: HTTPResponse) -> HTTPResponse {
+        if Self.asksToClose(head.headerFields) { closeAfterResponse = true }
         guard closeAfterResponse, head.headerFields[.connection] == nil else { return head }
         var head = head
         head.headerFields[.connection] = "close"
@@ -375,8 +378,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         parserFailed = true
         let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        writeEnd(.end(nil), promise: nil, context: context)
+        closeWhenWritten(context: context)
     }
 
     fileprivate enum ResponseParts {
@@ -426,14 +429,19 @@ struct ResponseSink: Sendable {
 
     var eventLoop: any EventLoop { dispatcher.eventLoop }
 
-    /// On the event loop itself (tests; a task never runs there) the call is direct.
-    private func send(_ parts: RequestDispatcher.ResponseParts, promise: EventLoopPromise<Void>?) {
+    /// Runs `body` with the dispatcher on its event loop; on the loop itself (tests: a task
+    /// never runs there) directly.
+    private func onLoop(_ body: @escaping @Sendable (RequestDispatcher, Int) -> Void) {
         let (dispatcher, request) = (self.dispatcher, self.request)
         if dispatcher.eventLoop.inEventLoop {
-            dispatcher.value.write(parts, request: request, promise: promise)
+            body(dispatcher.value, request)
         } else {
-            dispatcher.eventLoop.execute { dispatcher.value.write(parts, request: request, promise: promise) }
+            dispatcher.eventLoop.execute { body(dispatcher.value, request) }
         }
+    }
+
+    private func send(_ parts: RequestDispatcher.ResponseParts, promise: EventLoopPromise<Void>?) {
+        onLoop { $0.write(parts, request: $1, promise: promise) }
     }
 
     /// A whole response in one write (head, body, end); nothing to wait for.
@@ -471,11 +479,6 @@ struct ResponseSink: Sendable {
 
     /// The task is done with the request (closes the connection if the response is unfinished).
     func taskEnded() {
-        let (dispatcher, request) = (self.dispatcher, self.request)
-        if dispatcher.eventLoop.inEventLoop {
-            dispatcher.value.taskEnded(request: request)
-        } else {
-            dispatcher.eventLoop.execute { dispatcher.value.taskEnded(request: request) }
-        }
+        onLoop { $0.taskEnded(request: $1) }
     }
 }

@@ -126,6 +126,19 @@ import Testing
         #expect(out.contains("connection: close"))
     }
 
+    @Test("a response that says Connection: close (a 413 whose body is not read) closes the connection once it is written; nothing behind it is started")
+    func responseSaysClose() throws {
+        let slow = SlowSocket()
+        let c = try connect(slow: slow)
+        c.send("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"a\":" + get("/next"))
+        c.started[0].sink.writeComplete(HTTPResponse(status: .contentTooLarge, headerFields: [.connection: "close"]), body: nil)
+        #expect(c.channel.isActive)
+        slow.release()
+        #expect(!c.channel.isActive)
+        #expect(c.started.count == 1)
+        #expect(c.output().hasPrefix("HTTP/1.1 413"))
+    }
+
     @Test("graceful shutdown: an idle connection closes at once; a busy one answers the requests already read, then closes")
     func quiesce() throws {
         let idle = try connect()
