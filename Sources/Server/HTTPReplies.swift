@@ -131,7 +131,7 @@ extension Request {
     /// With a declared length, the body must also arrive at `minRate` bytes per second
     /// (floor 2 s): a client trickling a small body is cut off long before `timeout`.
     func collectBody(limit: Int, timeout: Duration, minRate: Int = 0, context: MCPRequestContext, metrics: ServerMetrics?) async throws(BodyError) -> ByteBuffer {
-        let declared = headers[.contentLength].flatMap(Int.init)
+        let declared = headers.value(.contentLength).flatMap(Int.init)
         if let declared, declared > limit {
             throw .tooLarge
         }
@@ -156,7 +156,7 @@ extension Request {
 
     /// Whether the Accept header lists the media type (or a wildcard that covers it).
     func accepts(_ mediaType: String) -> Bool {
-        guard let accept = headers[.accept] else { return false }
+        guard let accept = headers.value(.accept) else { return false }
         return AcceptHeader.covers(accept, mediaType: mediaType)
     }
 }

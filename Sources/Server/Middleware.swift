@@ -31,7 +31,7 @@ struct OriginMiddleware: RouterMiddleware {
     let allowed: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let origin = request.headers[.origin], !isAllowed(origin, host: request.head.authority) {
+        if let origin = request.headers.value(.origin), !isAllowed(origin, host: request.head.authority) {
             return HTTPReplies.rpcError(.forbidden, .invalidRequest, "Forbidden: Origin not allowed")
         }
         return try await next(request, context)
@@ -69,7 +69,7 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.resolvedClientAddress = clientAddress(request, context)
-        switch authenticator.authenticate(authorization: request.headers[.authorization], clientAddress: context.clientAddress) {
+        switch authenticator.authenticate(authorization: request.headers.value(.authorization), clientAddress: context.clientAddress) {
         case .allowed(let principal):
             context.principal = principal
             context.logger[metadataKey: "token"] = .string(principal.name)

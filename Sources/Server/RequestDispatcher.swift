@@ -305,7 +305,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// it, and a response after which the connection closes says so.
     private func markClosing(_ head: HTTPResponse) -> HTTPResponse {
         if Self.asksToClose(head.headerFields) { closeAfterResponse = true }
-        guard closeAfterResponse, head.headerFields[.connection] == nil else { return head }
+        guard closeAfterResponse, head.headerFields.value(.connection) == nil else { return head }
         var head = head
         head.headerFields[.connection] = "close"
         return head

@@ -23,11 +23,11 @@ struct StreamableHTTPTransport: Sendable {
     func post(_ request: Request, context: MCPRequestContext) async -> Response {
         // 2025-11-25 transports.mdx "Sending Messages to the Server": the client MUST
         // accept both forms of answer.
-        guard let accept = request.headers[.accept],
+        guard let accept = request.headers.value(.accept),
               AcceptHeader.covers(accept, mediaType: "application/json"), AcceptHeader.covers(accept, mediaType: "text/event-stream") else {
             return HTTPReplies.rpcError(.notAcceptable, .invalidRequest, "Not Acceptable: Accept must list application/json and text/event-stream")
         }
-        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+        guard request.headers.value(.contentType)?.lowercased().hasPrefix("application/json") == true else {
             return HTTPReplies.rpcError(.unsupportedMediaType, .invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
         }
         let frame: JSONRPCFrame
@@ -35,7 +35,7 @@ struct StreamableHTTPTransport: Sendable {
         case .success(let value): frame = value
         case .failure(let refusal): return refusal.response
         }
-        let version = request.headers[.mcpProtocolVersion]
+        let version = request.headers.value(.mcpProtocolVersion)
         if let version, ProtocolVersion.statelessEra.contains(version) {
             return await postStateless(request, frame: frame, version: version, context: context)
         }
@@ -59,7 +59,7 @@ struct StreamableHTTPTransport: Sendable {
         case .parseError: []
         }
         let isInitialize = messages.contains { if case .request(let r) = $0 { r.method == "initialize" } else { false } }
-        let sessionID = request.headers[.mcpSessionID]
+        let sessionID = request.headers.value(.mcpSessionID)
 
         let session: MCPSession
         let id: String
@@ -154,13 +154,13 @@ struct StreamableHTTPTransport: Sendable {
         func mismatch(_ text: String) -> Response {
             HTTPReplies.rpcError(.badRequest, .headerMismatch, "Header mismatch: \(text)", id: id)
         }
-        guard let headerMethod = request.headers[.mcpMethod] else { return mismatch("Mcp-Method header is required") }
+        guard let headerMethod = request.headers.value(.mcpMethod) else { return mismatch("Mcp-Method header is required") }
         guard headerMethod == method else {
             return mismatch("Mcp-Method header value '\(headerMethod.prefix(60))' does not match body value '\(method.prefix(60))'")
         }
         if ["tools/call", "resources/read", "prompts/get"].contains(method) {
             let bodyName = (params["name"] ?? params["uri"])?.stringValue
-            guard let raw = request.headers[.mcpName] else { return mismatch("Mcp-Name header is required for \(method)") }
+            guard let raw = request.headers.value(.mcpName) else { return mismatch("Mcp-Name header is required for \(method)") }
             guard let headerName = Self.decodeHeaderValue(raw) else { return mismatch("Mcp-Name header is not valid") }
             guard headerName == bodyName else {
                 return mismatch("Mcp-Name header value '\(headerName.prefix(60))' does not match body value '\((bodyName ?? "").prefix(60))'")
@@ -290,14 +290,14 @@ struct StreamableHTTPTransport: Sendable {
         guard options.getStreamEnabled else {
             return HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST, DELETE"])
         }
-        if let version = request.headers[.mcpProtocolVersion], ProtocolVersion.statelessEra.contains(version) {
+        if let version = request.headers.value(.mcpProtocolVersion), ProtocolVersion.statelessEra.contains(version) {
             // 2026-07-28 replaced the GET stream with subscriptions/listen.
             return HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST"])
         }
         guard request.accepts("text/event-stream") else {
             return HTTPReplies.rpcError(.notAcceptable, .invalidRequest, "Not Acceptable: Accept must list text/event-stream")
         }
-        guard let id = request.headers[.mcpSessionID] else {
+        guard let id = request.headers.value(.mcpSessionID) else {
             return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
         }
         let owner = owner(context)
@@ -310,7 +310,7 @@ struct StreamableHTTPTransport: Sendable {
         if let replay = sessions.replay(of: id) {
             var resumable: ResumableStream
             var after = 0
-            if let lastEventID = request.headers[.lastEventID] {
+            if let lastEventID = request.headers.value(.lastEventID) {
                 guard let (streamID, seq) = ReplayBuffer.parse(lastEventID), let found = replay.stream(streamID) else {
                     return HTTPReplies.rpcError(.notFound, .invalidRequest, "Unknown or expired Last-Event-ID")
                 }
@@ -350,7 +350,7 @@ struct StreamableHTTPTransport: Sendable {
 
     /// 2025-11-25 transports.mdx "Session Management": the client ends its session.
     func delete(_ request: Request, context: MCPRequestContext) async -> Response {
-        guard let id = request.headers[.mcpSessionID] else {
+        guard let id = request.headers.value(.mcpSessionID) else {
             return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
         }
         guard sessions.remove(id, owner: owner(context)) else {
