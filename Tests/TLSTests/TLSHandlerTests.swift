@@ -1,4 +1,7 @@
 import COpenSSL
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOEmbedded
 import Synchronization
@@ -69,6 +72,20 @@ struct TLSHandlerTests {
         #expect(pair.serverRecorder.events.contains(.closeNotifyReceived))
         #expect(!pair.server.isActive)
         #expect(pair.serverRecorder.errors.isEmpty)
+    }
+
+    @Test("After a socket error (a reset) close() writes no close_notify; without one it does")
+    func noCloseNotifyAfterReset() throws {
+        for reset in [false, true] {
+            let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+            defer { pair.finish() }
+            try pair.handshake()
+            #expect(try pair.server.readOutbound(as: ByteBuffer.self) == nil)
+            if reset { pair.server.pipeline.fireErrorCaught(IOError(errnoCode: ECONNRESET, reason: "read(descriptor:pointer:size:)")) }
+            pair.server.close(promise: nil)
+            let written = try pair.server.readOutbound(as: ByteBuffer.self)
+            #expect((written == nil) == reset, "reset: \(reset)")
+        }
     }
 
     @Test("Half-closure: close(mode: .output) sends close_notify, the server may still answer")
