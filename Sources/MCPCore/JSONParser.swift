@@ -46,15 +46,22 @@ public struct JSONParser {
 
     public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = Limits()) throws(Error) -> JSONValue {
         guard bytes.count <= limits.maxBytes else { throw Error(reason: .tooLarge, offset: limits.maxBytes) }
-        let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
-            var parser = Cursor(bytes: buffer, maxDepth: limits.maxDepth, maxValues: limits.maxValues)
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            guard parser.index == buffer.count else { throw Error(reason: .trailingData, offset: parser.index) }
-            return value
+        // Contiguous bytes (a request body's buffer) are read in place; anything else is copied.
+        let result = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(Error) -> JSONValue in try parse(buffer, limits: limits) }
+        } ?? Array(bytes).withUnsafeBufferPointer { buffer in
+            Result { () throws(Error) -> JSONValue in try parse(buffer, limits: limits) }
         }
+        return try result.get()
+    }
+
+    private static func parse(_ buffer: UnsafeBufferPointer<UInt8>, limits: Limits) throws(Error) -> JSONValue {
+        var parser = Cursor(bytes: buffer, maxDepth: limits.maxDepth, maxValues: limits.maxValues)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        guard parser.index == buffer.count else { throw Error(reason: .trailingData, offset: parser.index) }
+        return value
     }
 
     public static func parse(_ string: String, limits: Limits = Limits()) throws(Error) -> JSONValue {
@@ -118,13 +125,17 @@ extension JSONParser {
             }
         }
 
+        /// Objects with more keys than this check for duplicates with a set.
+        static let linearKeyLimit = 8
+
         mutating func parseObject(depth: Int) throws(Error) -> JSONValue {
             guard depth <= maxDepth else { throw fail(.tooDeep) }
             index += 1
-            // Entries are collected in order with a set of names: JSONObject's own setter
-            // searches linearly, which would make a many-keyed object quadratic.
+            // Entries are collected in order. Duplicate names are found by a linear scan while
+            // the object is small (MCP objects have a handful of keys; hashing each cost more),
+            // then with a set, so a many-keyed object is not quadratic.
             var entries: [(key: String, value: JSONValue)] = []
-            var names = Set<String>()
+            var names: Set<String>?
             skipWhitespace()
             if try peek() == UInt8(ascii: "}") {
                 index += 1
@@ -138,7 +149,12 @@ extension JSONParser {
                 guard try peek() == UInt8(ascii: ":") else { throw fail(.unexpectedCharacter) }
                 index += 1
                 skipWhitespace()
-                guard names.insert(key).inserted else { throw fail(.duplicateKey) }
+                if names == nil, entries.count >= Self.linearKeyLimit { names = Set(entries.map(\.key)) }
+                if names != nil {
+                    guard names!.insert(key).inserted else { throw fail(.duplicateKey) }
+                } else {
+                    for entry in entries where entry.key == key { throw fail(.duplicateKey) }
+                }
                 entries.append((key: key, value: try parseValue(depth: depth)))
                 skipWhitespace()
                 switch try peek() {
@@ -218,17 +234,26 @@ extension JSONParser {
         mutating func parseString() throws(Error) -> String {
             index += 1
             let start = index
-            // Fast path: no escapes, all bytes printable.
+            // Fast path: no escapes, all bytes printable. ASCII needs no validation (and
+            // `String(validating:)` is generic: its metadata lookups cost more than the rest).
+            var ascii = true
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
-                    guard let string = String(validating: slice, as: UTF8.self) else {
-                        throw Error(reason: .invalidUTF8, offset: start)
+                    let string: String
+                    if ascii {
+                        string = String(decoding: slice, as: UTF8.self)
+                    } else {
+                        guard let valid = String(validating: slice, as: UTF8.self) else {
+                            throw Error(reason: .invalidUTF8, offset: start)
+                        }
+                        string = valid
                     }
                     index += 1
                     return string
                 }
+                if byte >= 0x80 { ascii = false }
                 if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
                 index += 1
             }

@@ -1,0 +1,99 @@
+import Testing
+@testable import MCPCore
+
+/// The writer's own buffer, its in-place integers and its eight-bytes-at-a-time scan for
+/// characters to escape (RFC 8259 §7); and the parser's paths for ASCII and non-ASCII
+/// strings and for duplicate names in small and large objects (§4).
+@Suite struct JSONWriterTests {
+    @Test("integers are written in place, including both ends of Int64 (RFC 8259 §6)",
+          arguments: [Int64.min, Int64.min + 1, -1_000_000, -10, -9, -1, 0, 1, 9, 10, 99, 100, 1_234_567_890, Int64.max])
+    func integers(_ value: Int64) {
+        #expect(JSONValue.int(value).serializedString() == String(value))
+    }
+
+    @Test("doubles: integral ones as integers, others as Swift prints them, non-finite as null")
+    func doubles() {
+        #expect(JSONValue.double(3).serializedString() == "3")
+        #expect(JSONValue.double(-2.5).serializedString() == "-2.5")
+        #expect(JSONValue.double(.infinity).serializedString() == "null")
+        #expect(JSONValue.double(.nan).serializedString() == "null")
+    }
+
+    /// Every character that must be escaped, at every position of a 20-byte string: inside
+    /// the first eight-byte word, across the word boundary, and in the byte-by-byte tail.
+    @Test("each escape is found wherever it falls relative to the eight-byte words (§7)",
+          arguments: ["\"", "\\", "\n", "\r", "\t", "\u{08}", "\u{0C}", "\u{01}", "\u{1F}"])
+    func escapesAtEveryPosition(_ special: String) throws {
+        for position in 0..<20 {
+            var characters = Array(repeating: "a", count: 20)
+            characters[position] = special
+            let text = characters.joined()
+            let written = JSONValue.string(text).serializedString()
+            #expect(try JSONParser.parse(written) == .string(text), "position \(position)")
+            #expect(written.utf8.count == text.utf8.count + 2 + escapeLength(special) - 1, "position \(position)")
+        }
+    }
+
+    private func escapeLength(_ special: String) -> Int {
+        switch special {
+        case "\"", "\\", "\n", "\r", "\t", "\u{08}", "\u{0C}": 2
+        default: 6  // \u00XX
+        }
+    }
+
+    @Test("bytes at and above 0x7F, and non-ASCII text, pass through unescaped")
+    func nonASCII() throws {
+        let text = "\u{7F}grüße, 日本語, 🙂 and more ascii after"
+        let written = JSONValue.string(text).serializedString()
+        #expect(written == "\"" + text + "\"")
+        #expect(try JSONParser.parse(written) == .string(text))
+    }
+
+    @Test("output far beyond the initial capacity grows the buffer and keeps every byte")
+    func growth() throws {
+        let long = String(repeating: "0123456789", count: 10_000)
+        let value: JSONValue = .array((0..<200).map { .object(["k\($0)": .string(long.prefix($0 * 37).description), "n": .int(Int64($0))]) })
+        var writer = JSONWriter(reservingCapacity: 1)
+        writer.write(value)
+        let bytes = writer.bytes
+        #expect(try JSONParser.parse(bytes) == value)
+        #expect(bytes == value.serialized())
+    }
+
+    @Test("a string that is not native (a Substring's copy, a small string) is written the same way")
+    func smallAndSlicedStrings() {
+        #expect(JSONValue.string("ab\"c").serializedString() == #""ab\"c""#)
+        let sliced = String("xx\nyy".dropFirst())
+        #expect(JSONValue.string(sliced).serializedString() == #""x\nyy""#)
+    }
+}
+
+@Suite struct JSONParserPathTests {
+    @Test("a repeated name is refused in a small object (linear scan) and a large one (set) (§4)",
+          arguments: [2, 7, 8, 9, 40])
+    func duplicateNames(_ keys: Int) {
+        var members = (0..<keys).map { "\"k\($0)\":\($0)" }
+        #expect((try? JSONParser.parse("{" + members.joined(separator: ",") + "}")) != nil)
+        for repeated in [0, keys - 1] {
+            members.append("\"k\(repeated)\":0")
+            #expect(throws: JSONParser.Error.self) { try JSONParser.parse("{" + members.joined(separator: ",") + "}") }
+            members.removeLast()
+        }
+    }
+
+    @Test("strings: ASCII, valid UTF-8 and invalid UTF-8 (refused with its offset)")
+    func utf8() throws {
+        #expect(try JSONParser.parse(#"["plain", "grüße"]"#) == .array([.string("plain"), .string("grüße")]))
+        for invalid: [UInt8] in [[0xFF], [0xC3], [0xED, 0xA0, 0x80], [0xE2, 0x82]] {
+            let document = Array(#"{"k":"ab"#.utf8) + invalid + Array(#""}"#.utf8)
+            #expect(throws: JSONParser.Error(reason: .invalidUTF8, offset: 6)) { try JSONParser.parse(document) }
+        }
+    }
+
+    @Test("non-contiguous input is parsed like contiguous input")
+    func nonContiguous() throws {
+        let text = #"{"jsonrpc":"2.0","id":7,"method":"ping"}"#
+        let lazyBytes = text.utf8.lazy.map { $0 }
+        #expect(try JSONParser.parse(lazyBytes) == JSONParser.parse(Array(text.utf8)))
+    }
+}
