@@ -6,6 +6,7 @@ import NIOEmbedded
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import Synchronization
 import Testing
 @testable import MCPServerKit
 
@@ -179,5 +180,75 @@ import Testing
         c.answer(1, "two")
         #expect(deadlines.phase == .idle)
         _ = try? channel.finish()
+    }
+
+    // MARK: requests refused below the dispatcher
+
+    /// A request refused by the head guard or the phase handler.
+    enum Refused: String, CaseIterable, Sendable {
+        case noHost, connect, framing, oversizedHeaders
+
+        var request: String {
+            switch self {
+            case .noHost: "GET /b HTTP/1.1\r\n\r\n"
+            case .connect: "CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n"
+            case .framing: "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+            case .oversizedHeaders: "GET /b HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 2000))\r\n\r\n"
+            }
+        }
+
+        /// The bytes of its refusal, as the handlers below the dispatcher wrote them.
+        var refusal: String {
+            func invalid(_ status: String, _ message: String) -> String {
+                let body = #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"\#(message)"}}"#
+                return "HTTP/1.1 \(status)\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }
+            switch self {
+            case .noHost: return invalid("400 Bad Request", "Bad Request: Host header is required")
+            // NIOHTTP1's encoder sends a response to CONNECT without a body or its length.
+            case .connect: return "HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Type: application/json\r\nAllow: GET, POST, DELETE\r\n\r\n"
+            case .framing: return invalid("400 Bad Request", "Bad Request: unsupported Transfer-Encoding")
+            case .oversizedHeaders: return "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+            }
+        }
+    }
+
+    /// The 431s counted by the phase handler.
+    final class Counter: Sendable {
+        private let value = Mutex(0)
+        var count: Int { value.withLock { $0 } }
+        func increment() { value.withLock { $0 += 1 } }
+    }
+
+    /// The HTTP/1 handlers as `PublicChildChannel` installs them (head guard, phase handler),
+    /// with a 1 KiB header cap.
+    func connectPublic(slow: SlowSocket? = nil, oversized: Counter = Counter(),
+                       deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }) throws -> Connection {
+        let started = Started()
+        let channel = EmbeddedChannel()
+        let pipeline = channel.pipeline.syncOperations
+        if let slow { try pipeline.addHandler(slow) }
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = 1024
+        limits.maxHeaderListSize = 1024
+        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
+                                                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+        try pipeline.addHandler(RequestHeadGuard())
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { oversized.increment() }))
+        try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return Connection(channel: channel, started: started)
+    }
+
+    @Test("a refused request alone is answered at once, with the same bytes as ever, and the connection closes", arguments: Refused.allCases)
+    func refusalAlone(refused: Refused) throws {
+        let oversized = Counter()
+        let c = try connectPublic(oversized: oversized)
+        c.send(refused.request)
+        #expect(c.output() == refused.refusal)
+        #expect(!c.channel.isActive)
+        #expect(c.started.count == 0)
+        #expect(oversized.count == (refused == .oversizedHeaders ? 1 : 0))
     }
 }
