@@ -126,7 +126,8 @@ final class RawRequestStartHandler: ChannelInboundHandler, RemovableChannelHandl
 }
 
 /// Above the HTTP codec: ends the header deadline at the head, re-arms after the response,
-/// and answers a header block over the caps with 431 (RFC 6585 §5) instead of a bare 400.
+/// and refuses a header block over the caps with 431 (RFC 6585 §5) instead of a bare 400.
+/// Refusals go up to ``RequestDispatcher`` as ``RequestRefusal`` events, answered in turn.
 final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -140,7 +141,8 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.onOversizedHeaders = onOversizedHeaders
     }
 
-    /// Set once a request was refused: the rest of the connection's input is dropped.
+    /// Set once a request was refused (here or by the head guard): the rest of the
+    /// connection's input is dropped, and it closes after the refusal.
     private var refusing = false
     /// Requests read and not yet answered: with pipelining, the next one is already read
     /// when a response ends, and the connection is not idle then.
@@ -151,7 +153,7 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .head(let head) = unwrapInboundIn(data) {
             deadlines.headReceived()
             if let problem = Self.framingProblem(head.headerFields) {
-                refuse(context: context, status: .badRequest, reason: problem)
+                refuse(RequestRefusal(.badRequest, message: "Bad Request: \(problem)"), context: context)
                 return
             }
             unanswered += 1
@@ -178,35 +180,36 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return nil
     }
 
-    private func refuse(context: ChannelHandlerContext, status: HTTPResponse.Status, reason: String) {
+    /// The dispatcher writes the refusal once the requests before it are answered.
+    private func refuse(_ refusal: RequestRefusal, context: ChannelHandlerContext) {
         refusing = true
         deadlines.cancel()
-        let body = #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Bad Request: \#(reason)"}}"#
-        let head = HTTPResponse(status: status, headerFields: [.connection: "close", .contentType: "application/json", .contentLength: String(body.utf8.count)])
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(ByteBuffer(string: body))), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        context.fireUserInboundEventTriggered(refusal)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is RequestRefusal { refusing = true }  // from the head guard
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// Re-arms the idle deadline at the end of a response (closing after a response that
-    /// says `Connection: close` is `RequestDispatcher`'s).
+    /// says `Connection: close` is `RequestDispatcher`'s). Not after a refusal: the connection
+    /// closes once the refusal, the last answer, is written.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
             unanswered = max(0, unanswered - 1)
-            if unanswered == 0 { deadlines.responseEnded(context) }
+            if unanswered == 0, !refusing { deadlines.responseEnded(context) }
         }
         context.write(data, promise: promise)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
-            deadlines.cancel()
-            onOversizedHeaders()
-            let head = HTTPResponse(status: .requestHeaderFieldsTooLarge, headerFields: [.connection: "close", .contentLength: "0"])
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            // Counted once; after a refusal nothing more is answered.
+            if !refusing {
+                onOversizedHeaders()
+                refuse(RequestRefusal(.requestHeaderFieldsTooLarge), context: context)
+            }
             return
         }
         context.fireErrorCaught(error)

@@ -57,10 +57,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// A request's task has the response and has not ended it.
     private var responding = false
     /// What came after the request in progress: parts of later requests, in order, and a
-    /// malformed request's place (answered 400 when its turn comes).
+    /// refused request's place (answered with its refusal when its turn comes).
     private enum Held {
         case part(HTTPRequestPart)
-        case malformed
+        case refused(RequestRefusal)
     }
 
     /// Later requests, held until the response in progress ends.
@@ -74,8 +74,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var closeAfterResponse = false
     /// Graceful shutdown: close once the requests already read are answered.
     private var quiescing = false
-    /// The decoder failed: it reads nothing more (later input only repeats its error).
-    private var parserFailed = false
+    /// A request was refused (the decoder failed, or a handler below refused it): nothing
+    /// after it is read or answered (a failed decoder's later input only repeats its error).
+    private var refused = false
     /// The last part of the latest response, once written: closing waits for it.
     private var lastEnd: EventLoopFuture<Void>?
     private var context: ChannelHandlerContext?
@@ -179,6 +180,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             inputClosed = true
             endBody(with: ChannelError.eof)
             closeIfDone(context: context)
+        case let refusal as RequestRefusal:
+            refuse(refusal, failing: refusal, context: context)
+            return
         case is ChannelShouldQuiesceEvent:
             // Graceful shutdown: idle connections close now, busy ones once the requests
             // already read are answered.
@@ -192,28 +196,34 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // After a parser error NIO's decoder answers every later read with this error; the
-        // 400 (or the responses before it) must still go out.
-        if parserFailed, error is ByteToMessageDecoderError { return }
+        // After a parser error NIO's decoder answers every later read with this error, and
+        // input behind a refused request may not parse: the refusal (or the responses before
+        // it) must still go out, and is the last answer.
+        if refused, error is ByteToMessageDecoderError || error is HTTPParserError { return }
         guard error is HTTPParserError else {
             endBody(with: error)
             context.close(promise: nil)
             return
         }
-        // A malformed request: answered 400 in its turn, after the requests before it, and
-        // then the connection closes. If it is the request being read, its body fails and its
-        // task answers; the connection closes after that answer.
-        parserFailed = true
+        refuse(RequestRefusal(.badRequest), failing: error, context: context)
+    }
+
+    /// A malformed or refused request: answered `refusal` in its turn, after the requests
+    /// before it, and then the connection closes. If it is the request being read, its body
+    /// fails with `error` and its task answers; the connection closes after that answer.
+    private func refuse(_ refusal: RequestRefusal, failing error: any Error, context: ChannelHandlerContext) {
+        guard !refused else { return }
+        refused = true
         if !held.isEmpty {
-            held.append(.malformed)
+            held.append(.refused(refusal))
             return
         }
         switch inbound {
         case .none:
             if responding {
-                held.append(.malformed)
+                held.append(.refused(refusal))
             } else {
-                writeBadRequest(context: context)
+                writeRefusal(refusal, context: context)
             }
         case .collecting:
             startStreaming(context: context)
@@ -224,7 +234,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             if responding {
                 closeAfterResponse = true
             } else {
-                writeBadRequest(context: context)
+                writeRefusal(refusal, context: context)
             }
         }
     }
@@ -252,7 +262,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: outbound
 
     func read(context: ChannelHandlerContext) {
-        if !held.isEmpty || bodyPaused || parserFailed {
+        if !held.isEmpty || bodyPaused || refused {
             readHeld = true
         } else {
             context.read()
@@ -260,7 +270,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
-        if readHeld, held.isEmpty, !bodyPaused, !parserFailed {
+        if readHeld, held.isEmpty, !bodyPaused, !refused {
             readHeld = false
             context.read()
         }
@@ -352,8 +362,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             switch item {
             case .part(let part):
                 process(part, context: context)
-            case .malformed:
-                writeBadRequest(context: context)
+            case .refused(let refusal):
+                writeRefusal(refusal, context: context)
                 return
             }
         }
@@ -373,11 +383,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func writeBadRequest(context: ChannelHandlerContext) {
+    private func writeRefusal(_ refusal: RequestRefusal, context: ChannelHandlerContext) {
         held.removeAll()
-        parserFailed = true
-        let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        refused = true
+        context.write(wrapOutboundOut(.head(refusal.head)), promise: nil)
+        if let body = refusal.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
         writeEnd(.end(nil), promise: nil, context: context)
         closeWhenWritten(context: context)
     }
@@ -417,6 +427,35 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             let (dispatcher, request) = (self.dispatcher, self.request)
             dispatcher.eventLoop.execute { dispatcher.value.bodyAbandoned(request: request) }
         }
+    }
+}
+
+/// A request refused below the dispatcher, before it became a request (``RequestHeadGuard``:
+/// Host, CONNECT; ``RequestPhaseHandler``: framing, headers over the caps). The refusing
+/// handler sends it up as a user inbound event in the request's place and drops the rest of
+/// the input; the dispatcher answers it in that request's turn, then closes the connection.
+/// Written at once from below, it could land before or inside the response to a pipelined
+/// request still being written, and its close cut that response off.
+///
+/// If it concerns the request being read (headers over the caps in its trailers), that
+/// request's body fails with it and its task answers instead.
+struct RequestRefusal: Error {
+    let head: HTTPResponse
+    let body: ByteBuffer?
+
+    /// No body (the 400 for a request the parser could not read, the 431).
+    init(_ status: HTTPResponse.Status) {
+        head = HTTPResponse(status: status, headerFields: [.connection: "close", .contentLength: "0"])
+        body = nil
+    }
+
+    /// A JSON-RPC Invalid Request error saying why, so an MCP client can show it.
+    init(_ status: HTTPResponse.Status, message: String, fields extra: HTTPFields = [:]) {
+        let text = #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"\#(message)"}}"#
+        var fields: HTTPFields = [.connection: "close", .contentType: "application/json", .contentLength: String(text.utf8.count)]
+        fields.append(contentsOf: extra)
+        head = HTTPResponse(status: status, headerFields: fields)
+        body = ByteBuffer(string: text)
     }
 }
 

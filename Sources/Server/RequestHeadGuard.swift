@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
@@ -6,13 +7,12 @@ import NIOHTTP1
 /// - RFC 9112 §3.2: an HTTP/1.1 request without Host, with two Host lines, or with an
 ///   invalid Host value is answered 400;
 /// - RFC 9110 §9.3.6: CONNECT asks a proxy for a tunnel, and this server is none: 405.
-/// The connection is closed after the answer, so nothing after the refused head is read as
-/// a request.
-final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
+/// The refusal goes up to ``RequestDispatcher`` (a ``RequestRefusal`` event), which answers it
+/// after the requests before it and then closes the connection; nothing after the refused
+/// head is passed on.
+final class RequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
 
     private var refusing = false
 
@@ -20,19 +20,14 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if refusing { return }
         if case .head(let head) = unwrapInboundIn(data), let (status, reason) = Self.problem(head) {
             refusing = true
-            let body = #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"\#(reason)"}}"#
-            var headers = HTTPHeaders([("Connection", "close"), ("Content-Type", "application/json"), ("Content-Length", String(body.utf8.count))])
-            if status == .methodNotAllowed { headers.add(name: "Allow", value: "GET, POST, DELETE") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            let allow: HTTPFields = status == .methodNotAllowed ? [.allow: "GET, POST, DELETE"] : [:]
+            context.fireUserInboundEventTriggered(RequestRefusal(status, message: reason, fields: allow))
             return
         }
         context.fireChannelRead(data)
     }
 
-    static func problem(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String)? {
+    static func problem(_ head: HTTPRequestHead) -> (HTTPResponse.Status, String)? {
         if head.method == .CONNECT { return (.methodNotAllowed, "Method Not Allowed: this server is not a proxy") }
         let hosts = head.headers["Host"]
         if head.version.major == 1, head.version.minor >= 1, hosts.isEmpty { return (.badRequest, "Bad Request: Host header is required") }

@@ -251,4 +251,32 @@ import Testing
         #expect(c.started.count == 0)
         #expect(oversized.count == (refused == .oversizedHeaders ? 1 : 0))
     }
+
+    @Test("a refused request pipelined behind one still being answered: nothing of the refusal goes out before that response, then it follows, then the connection closes",
+          arguments: Refused.allCases)
+    func pipelinedRefusal(refused: Refused) throws {
+        let first = try connectPublic()
+        first.send(get("/a"))
+        first.answer(0, "first")
+        let response = first.output()
+
+        let slow = SlowSocket()
+        let oversized = Counter()
+        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }
+        let c = try connectPublic(slow: slow, oversized: oversized, deadlines: deadlines)
+        c.send(get("/a") + refused.request)
+        #expect(c.started.count == 1)
+        var out = c.output()
+        #expect(out.isEmpty)
+        #expect(c.channel.isActive)
+        c.answer(0, "first")
+        #expect(c.channel.isActive)  // the refusal is still on its way
+        #expect(deadlines.phase == .inRequest)  // not idle between the response and the refusal
+        slow.release()
+        #expect(!c.channel.isActive)
+        out += c.output()
+        #expect(out == response + refused.refusal)
+        #expect(c.started.count == 1)
+        #expect(oversized.count == (refused == .oversizedHeaders ? 1 : 0))
+    }
 }
