@@ -139,12 +139,14 @@ extension Request {
         if let declared, minRate > 0 {
             timeout = min(timeout, max(.seconds(2), .milliseconds(Int64(declared) * 1000 / Int64(minRate))))
         }
+        // A body already in hand cannot stall; scheduling a deadline on the loop from here
+        // and cancelling it cost more than the rest of collecting it.
         let channel = context.channel
-        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+        let timer = context.bodyComplete ? nil : channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             metrics?.counter(.timeouts, "body").increment()
             channel.close(promise: nil)
         }
-        defer { timer.cancel() }
+        defer { timer?.cancel() }
         do {
             return try await body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {

@@ -23,7 +23,7 @@ struct RequestRunner: Sendable {
     let dates = HTTPDate()
 
     func run(_ request: Request, sink: ResponseSink, channel: any Channel, spawn: Spawn) async {
-        var response = await respond(to: request, channel: channel)
+        var response = await respond(to: request, channel: channel, bodyComplete: sink.bodyComplete)
         response.headers[.date] = dates.now()
         let head = response.head
         guard response.body.contentLength == nil else {
@@ -41,16 +41,20 @@ struct RequestRunner: Sendable {
         }
     }
 
-    private func respond(to request: Request, channel: any Channel) async -> Response {
+    private func respond(to request: Request, channel: any Channel, bodyComplete: Bool) async -> Response {
         var logger = self.logger
         logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
-        let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        var context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        context.bodyComplete = bodyComplete
         do {
             return try await responder.respond(to: request, context: context)
         } catch is HTTPParserError {
             // The body failed to parse while the route read it; the dispatcher closes the
             // connection after this answer.
             return Response(status: .badRequest, headers: [.connection: "close"])
+        } catch let refusal as RequestRefusal {
+            // Refused below while the route read the body (headers over the caps in its trailers).
+            return Response(status: refusal.head.status, headers: [.connection: "close"])
         } catch {
             logger.debug("unhandled error", metadata: ["error": "\(error)"])
             return Response(status: .internalServerError)
