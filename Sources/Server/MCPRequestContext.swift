@@ -29,8 +29,11 @@ public struct MCPRequestContext: RequestContext {
     /// Set by the authentication middleware when a trusted proxy names the client.
     var resolvedClientAddress: String?
 
+    /// The socket peer's address, formatted once per connection by its listener.
+    var peerAddress: String?
+
     /// The client's address as a string (IPv4 or IPv6 literal), or "unknown".
     public var clientAddress: String {
-        resolvedClientAddress ?? channel.remoteAddress?.ipAddress ?? "unknown"
+        resolvedClientAddress ?? peerAddress ?? channel.remoteAddress?.ipAddress ?? "unknown"
     }
 }

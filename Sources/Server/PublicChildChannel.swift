@@ -99,8 +99,10 @@ struct PublicChildChannel: Sendable {
                 try pipeline.addHandler(RequestHeadGuard())
                 try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                 try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() }))
+                // Formatted once per connection, not for every request.
+                let peer = channel.remoteAddress?.ipAddress
                 try pipeline.addHandler(RequestDispatcher { request, sink in
-                    spawn { await runner.run(request, sink: sink, channel: channel, spawn: spawn) }
+                    spawn { await runner.run(request, sink: sink, channel: channel, peer: peer, spawn: spawn) }
                 })
             }
         }

@@ -22,8 +22,8 @@ struct RequestRunner: Sendable {
     let logger: Logger
     let dates = HTTPDate()
 
-    func run(_ request: Request, sink: ResponseSink, channel: any Channel, spawn: Spawn) async {
-        var response = await respond(to: request, channel: channel, bodyComplete: sink.bodyComplete)
+    func run(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String? = nil, spawn: Spawn) async {
+        var response = await respond(to: request, channel: channel, peer: peer, bodyComplete: sink.bodyComplete)
         response.headers[.date] = dates.now()
         let head = response.head
         guard response.body.contentLength == nil else {
@@ -41,11 +41,12 @@ struct RequestRunner: Sendable {
         }
     }
 
-    private func respond(to request: Request, channel: any Channel, bodyComplete: Bool) async -> Response {
+    private func respond(to request: Request, channel: any Channel, peer: String?, bodyComplete: Bool) async -> Response {
         var logger = self.logger
         logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
         var context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
         context.bodyComplete = bodyComplete
+        context.peerAddress = peer
         do {
             return try await responder.respond(to: request, context: context)
         } catch is HTTPParserError {
