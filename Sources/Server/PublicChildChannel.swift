@@ -97,7 +97,7 @@ struct PublicChildChannel: Sendable {
                     withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
                 // The head guard sees NIOHTTP1's head, where every Host line is still visible.
                 try pipeline.addHandler(RequestHeadGuard())
-                try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                try pipeline.addHandler(HTTPTypesCodec(secure: false))
                 try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() }))
                 // Formatted once per connection, not for every request.
                 let peer = channel.remoteAddress?.ipAddress

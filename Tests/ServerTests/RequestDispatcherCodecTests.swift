@@ -61,7 +61,7 @@ import Testing
         let pipeline = channel.pipeline.syncOperations
         if let slow { try pipeline.addHandler(slow) }
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(HTTPTypesCodec(secure: false))
         try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Connection(channel: channel, started: started)
@@ -167,7 +167,7 @@ import Testing
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(HTTPTypesCodec(secure: false))
         try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: {}))
         let started = Started()
         try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
@@ -234,7 +234,7 @@ import Testing
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                                                  withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
         try pipeline.addHandler(RequestHeadGuard())
-        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(HTTPTypesCodec(secure: false))
         try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { oversized.increment() }))
         try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
