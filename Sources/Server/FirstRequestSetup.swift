@@ -62,6 +62,9 @@ final class FirstRequestSetup<Value: Sendable>: ChannelInboundHandler, Removable
         state = .installing(pending)
     }
 
+    /// What was held is replayed as it came; a read completion not yet seen passes through
+    /// later, once this handler forwards (firing one here would end the read in the middle,
+    /// before the rest of its TLS records).
     private func installed(_ result: Result<Value, any Error>, context: ChannelHandlerContext) {
         guard case .installing(let pending) = state else { return }
         state = .done
@@ -75,7 +78,6 @@ final class FirstRequestSetup<Value: Sendable>: ChannelInboundHandler, Removable
                 case .error(let error): context.fireErrorCaught(error)
                 }
             }
-            if case .read? = pending.last { context.fireChannelReadComplete() }
             promise.succeed(value)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case .failure(let error):

@@ -12,8 +12,14 @@ import Testing
     final class Recorder: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         var reads: [String] = []
+        /// Reads and read completions ("|"), in order.
+        var events: [String] = []
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             reads.append(String(buffer: unwrapInboundIn(data)))
+            events.append(reads.last!)
+        }
+        func channelReadComplete(context: ChannelHandlerContext) {
+            events.append("|")
         }
     }
 
@@ -56,6 +62,20 @@ import Testing
         #expect(try result(future)?.get() == 7)
         #expect(recorder.reads == ["POST /mcp", " HTTP/1.1"])
         #expect(throws: ChannelPipelineError.self) { try channel.pipeline.syncOperations.context(handlerType: FirstRequestSetup<Int>.self) }
+        _ = try? channel.finish()
+    }
+
+    /// The socket read that carries the first request can hold several TLS records: the
+    /// layer above must see all of them before the read completes (a completion after the
+    /// first one made the dispatcher stream a body that was in fact all there).
+    @Test("the first read's records reach the HTTP layer before its one read completion")
+    func oneReadCompletion() throws {
+        let recorder = Recorder()
+        let (channel, _) = try makeChannel(installs: Counter(), recorder: recorder)
+        channel.pipeline.fireChannelRead(ByteBuffer(string: "head"))
+        channel.pipeline.fireChannelRead(ByteBuffer(string: "body"))
+        channel.pipeline.fireChannelReadComplete()
+        #expect(recorder.events == ["head", "body", "|"])
         _ = try? channel.finish()
     }
 
