@@ -5,8 +5,9 @@ import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 
 /// Between NIOHTTP1's parts and HTTPTypes' (what Hummingbird and ``RequestDispatcher``
-/// speak): the request head is converted here, the rest with swift-nio-extras' public
-/// conversions.
+/// speak): the request head is checked (``RequestHeadGuard``: Host, CONNECT) and converted
+/// here, the rest with swift-nio-extras' public conversions. A refused head goes up as a
+/// ``RequestRefusal`` and the rest of the input is dropped.
 ///
 /// Why not `HTTP1ToHTTPServerCodec`: it parses every request target with Foundation's
 /// `URLComponents` and lowercases every field name to find `Host`, 2.5 % of a request's CPU
@@ -21,7 +22,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let scheme: String
-    /// A head could not be converted: the rest of the input is dropped.
+    /// A head was refused: the rest of the input is dropped.
     private var refusing = false
 
     init(secure: Bool) {
@@ -32,6 +33,11 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         if refusing { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
+            if let refusal = RequestHeadGuard.refusal(head) {
+                refusing = true
+                context.fireUserInboundEventTriggered(refusal)
+                return
+            }
             guard let request = Self.request(from: head, scheme: scheme) else {
                 refusing = true
                 context.fireUserInboundEventTriggered(RequestRefusal(.badRequest, message: "Bad Request: invalid method"))

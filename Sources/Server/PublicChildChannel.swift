@@ -95,8 +95,8 @@ struct PublicChildChannel: Sendable {
                 try pipeline.configureHTTPServerPipeline(
                     withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                     withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
-                // The head guard sees NIOHTTP1's head, where every Host line is still visible.
-                try pipeline.addHandler(RequestHeadGuard())
+                // The codec checks each head (RequestHeadGuard) as NIOHTTP1 decoded it, where
+                // every Host line is still visible, then converts it.
                 try pipeline.addHandler(HTTPTypesCodec(secure: false))
                 try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() }))
                 // Formatted once per connection, not for every request.

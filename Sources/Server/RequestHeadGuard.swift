@@ -1,5 +1,4 @@
 import HTTPTypes
-import NIOCore
 import NIOHTTP1
 
 /// Checks each request head as NIOHTTP1 decoded it, before it becomes an `HTTPRequest`
@@ -7,24 +6,15 @@ import NIOHTTP1
 /// - RFC 9112 §3.2: an HTTP/1.1 request without Host, with two Host lines, or with an
 ///   invalid Host value is answered 400;
 /// - RFC 9110 §9.3.6: CONNECT asks a proxy for a tunnel, and this server is none: 405.
-/// The refusal goes up to ``RequestDispatcher`` (a ``RequestRefusal`` event), which answers it
-/// after the requests before it and then closes the connection; nothing after the refused
-/// head is passed on.
-final class RequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-
-    private var refusing = false
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if refusing { return }
-        if case .head(let head) = unwrapInboundIn(data), let (status, reason) = Self.problem(head) {
-            refusing = true
-            let allow: HTTPFields = status == .methodNotAllowed ? [.allow: "GET, POST, DELETE"] : [:]
-            context.fireUserInboundEventTriggered(RequestRefusal(status, message: reason, fields: allow))
-            return
-        }
-        context.fireChannelRead(data)
+/// ``HTTPTypesCodec`` asks before converting a head, and refuses the request with a
+/// ``RequestRefusal`` (answered after the requests before it, then the connection closes).
+/// No handler of its own: one more handler was one more hop for every request part.
+enum RequestHeadGuard {
+    /// The refusal for a head that must not be served, if it is one.
+    static func refusal(_ head: HTTPRequestHead) -> RequestRefusal? {
+        guard let (status, reason) = problem(head) else { return nil }
+        let allow: HTTPFields = status == .methodNotAllowed ? [.allow: "GET, POST, DELETE"] : [:]
+        return RequestRefusal(status, message: reason, fields: allow)
     }
 
     static func problem(_ head: HTTPRequestHead) -> (HTTPResponse.Status, String)? {

@@ -233,7 +233,6 @@ import Testing
         limits.maxHeaderListSize = 1024
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                                                  withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-        try pipeline.addHandler(RequestHeadGuard())
         try pipeline.addHandler(HTTPTypesCodec(secure: false))
         try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { oversized.increment() }))
         try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
