@@ -98,12 +98,14 @@ struct PublicChildChannel: Sendable {
                 // The codec checks each head (RequestHeadGuard) as NIOHTTP1 decoded it, where
                 // every Host line is still visible, then converts it.
                 try pipeline.addHandler(HTTPTypesCodec(secure: false))
-                try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { metrics?.counter(.httpResponses, "431").increment() }))
+                try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines))
                 // Formatted once per connection, not for every request.
                 let peer = channel.remoteAddress?.ipAddress
-                try pipeline.addHandler(RequestDispatcher { request, sink in
+                try pipeline.addHandler(RequestDispatcher(start: { request, sink in
                     spawn { await runner.run(request, sink: sink, channel: channel, peer: peer, spawn: spawn) }
-                })
+                }, onRefusal: { status in
+                    metrics?.counter(.httpResponses, String(status.code)).increment()
+                }))
             }
         }
         do {

@@ -134,11 +134,9 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
     let deadlines: RequestDeadlines
-    let onOversizedHeaders: @Sendable () -> Void
 
-    init(deadlines: RequestDeadlines, onOversizedHeaders: @escaping @Sendable () -> Void) {
+    init(deadlines: RequestDeadlines) {
         self.deadlines = deadlines
-        self.onOversizedHeaders = onOversizedHeaders
     }
 
     /// Set once a request was refused (here or by the head guard): the rest of the
@@ -205,9 +203,8 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
-            // Counted once; after a refusal nothing more is answered.
+            // After a refusal nothing more is answered (the dispatcher counts what it writes).
             if !refusing {
-                onOversizedHeaders()
                 refuse(RequestRefusal(.requestHeaderFieldsTooLarge), context: context)
             }
             return

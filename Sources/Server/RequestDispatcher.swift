@@ -81,8 +81,15 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var lastEnd: EventLoopFuture<Void>?
     private var context: ChannelHandlerContext?
 
-    init(start: @escaping Start) {
+    /// Told the status of every refusal written here (parser errors, and what the handlers
+    /// below refused), for `mcp_http_responses_total`: those never reach the router's
+    /// response counter, and one that is never written (the connection closed first) is not
+    /// counted.
+    private let onRefusal: @Sendable (HTTPResponse.Status) -> Void
+
+    init(start: @escaping Start, onRefusal: @escaping @Sendable (HTTPResponse.Status) -> Void = { _ in }) {
         self.start = start
+        self.onRefusal = onRefusal
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -388,6 +395,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private func writeRefusal(_ refusal: RequestRefusal, context: ChannelHandlerContext) {
         held.removeAll()
         refused = true
+        onRefusal(refusal.head.status)
         context.write(wrapOutboundOut(.head(refusal.head)), promise: nil)
         if let body = refusal.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
         writeEnd(.end(nil), promise: nil, context: context)

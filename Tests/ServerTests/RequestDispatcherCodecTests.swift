@@ -55,14 +55,15 @@ import Testing
         }
     }
 
-    func connect(slow: SlowSocket? = nil) throws -> Connection {
+    func connect(slow: SlowSocket? = nil, refusals: Refusals = Refusals()) throws -> Connection {
         let started = Started()
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         if let slow { try pipeline.addHandler(slow) }
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
         try pipeline.addHandler(HTTPTypesCodec(secure: false))
-        try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
+        try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) },
+                                                  onRefusal: { refusals.record($0) }))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Connection(channel: channel, started: started)
     }
@@ -71,12 +72,15 @@ import Testing
 
     @Test("a malformed request while a response is in progress, then more bytes: that response goes out, then a 400, then the connection closes")
     func parserErrorDuringResponse() throws {
-        let c = try connect()
+        let refusals = Refusals()
+        let c = try connect(refusals: refusals)
         c.send(get("/a"))
         c.send("BOGUS\u{1} / HTTP/1.1\r\n\r\n")
         c.send("more bytes from the client")
         #expect(c.channel.isActive)
+        #expect(refusals.statuses.isEmpty)
         c.answer(0, "hello")
+        #expect(refusals.statuses == [400])  // counted once, as it is written
         let out = c.output()
         #expect(out.hasPrefix("HTTP/1.1 200 OK"))
         let hello = try #require(out.range(of: "hello")), bad = try #require(out.range(of: "HTTP/1.1 400 Bad Request"))
@@ -168,7 +172,7 @@ import Testing
         let pipeline = channel.pipeline.syncOperations
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
         try pipeline.addHandler(HTTPTypesCodec(secure: false))
-        try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: {}))
+        try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines))
         let started = Started()
         try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -197,6 +201,14 @@ import Testing
             }
         }
 
+        var status: UInt {
+            switch self {
+            case .noHost, .framing: 400
+            case .connect: 405
+            case .oversizedHeaders: 431
+            }
+        }
+
         /// The bytes of its refusal, as the handlers below the dispatcher wrote them.
         var refusal: String {
             func invalid(_ status: String, _ message: String) -> String {
@@ -213,16 +225,16 @@ import Testing
         }
     }
 
-    /// The 431s counted by the phase handler.
-    final class Counter: Sendable {
-        private let value = Mutex(0)
-        var count: Int { value.withLock { $0 } }
-        func increment() { value.withLock { $0 += 1 } }
+    /// The statuses of the refusals the dispatcher wrote (what `mcp_http_responses_total` counts).
+    final class Refusals: Sendable {
+        private let value = Mutex<[UInt]>([])
+        var statuses: [UInt] { value.withLock { $0 } }
+        func record(_ status: HTTPResponse.Status) { value.withLock { $0.append(UInt(status.code)) } }
     }
 
     /// The HTTP/1 handlers as `PublicChildChannel` installs them (head guard, phase handler),
     /// with a 1 KiB header cap.
-    func connectPublic(slow: SlowSocket? = nil, oversized: Counter = Counter(),
+    func connectPublic(slow: SlowSocket? = nil, refusals: Refusals = Refusals(),
                        deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }) throws -> Connection {
         let started = Started()
         let channel = EmbeddedChannel()
@@ -234,21 +246,22 @@ import Testing
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                                                  withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
         try pipeline.addHandler(HTTPTypesCodec(secure: false))
-        try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines, onOversizedHeaders: { oversized.increment() }))
-        try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
+        try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines))
+        try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) },
+                                                  onRefusal: { refusals.record($0) }))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Connection(channel: channel, started: started)
     }
 
     @Test("a refused request alone is answered at once, with the same bytes as ever, and the connection closes", arguments: Refused.allCases)
     func refusalAlone(refused: Refused) throws {
-        let oversized = Counter()
-        let c = try connectPublic(oversized: oversized)
+        let refusals = Refusals()
+        let c = try connectPublic(refusals: refusals)
         c.send(refused.request)
         #expect(c.output() == refused.refusal)
         #expect(!c.channel.isActive)
         #expect(c.started.count == 0)
-        #expect(oversized.count == (refused == .oversizedHeaders ? 1 : 0))
+        #expect(refusals.statuses == [refused.status])
     }
 
     @Test("a refused request pipelined behind one still being answered: nothing of the refusal goes out before that response, then it follows, then the connection closes",
@@ -260,14 +273,15 @@ import Testing
         let response = first.output()
 
         let slow = SlowSocket()
-        let oversized = Counter()
+        let refusals = Refusals()
         let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }
-        let c = try connectPublic(slow: slow, oversized: oversized, deadlines: deadlines)
+        let c = try connectPublic(slow: slow, refusals: refusals, deadlines: deadlines)
         c.send(get("/a") + refused.request)
         #expect(c.started.count == 1)
         var out = c.output()
         #expect(out.isEmpty)
         #expect(c.channel.isActive)
+        #expect(refusals.statuses.isEmpty)  // not counted before it is written
         c.answer(0, "first")
         #expect(c.channel.isActive)  // the refusal is still on its way
         #expect(deadlines.phase == .inRequest)  // not idle between the response and the refusal
@@ -276,6 +290,6 @@ import Testing
         out += c.output()
         #expect(out == response + refused.refusal)
         #expect(c.started.count == 1)
-        #expect(oversized.count == (refused == .oversizedHeaders ? 1 : 0))
+        #expect(refusals.statuses == [refused.status])
     }
 }
