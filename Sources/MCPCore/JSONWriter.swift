@@ -191,9 +191,15 @@ extension JSONValue {
 
     /// The compact JSON text of this value.
     public func serializedString() -> String {
+        withSerialized { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Hands the compact JSON bytes to `body` without copying them into an array first
+    /// (a response body is copied once, into its buffer).
+    public func withSerialized<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         var writer = JSONWriter(reservingCapacity: 1024)
         writer.write(self)
-        return writer.withBytes { String(decoding: $0, as: UTF8.self) }
+        return try writer.withBytes(body)
     }
 }
 

@@ -11,7 +11,7 @@ enum HTTPReplies {
         var fields = headers
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serialized())))
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: value.withSerialized { ByteBuffer(bytes: $0) }))
     }
 
     /// A JSON-RPC answer whose error names an HTTP status (a call refused at a cap) is
