@@ -97,10 +97,17 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// `Host` in any case, without lowercasing a copy of every name to find it.
     static func isHost(_ name: String) -> Bool {
-        var utf8 = name.utf8.makeIterator()
-        for expected in "host".utf8 {
-            guard let byte = utf8.next(), byte | 0x20 == expected else { return false }
-        }
-        return utf8.next() == nil
+        name.utf8.equalsIgnoringASCIICase("host")
+    }
+}
+
+extension Sequence<UInt8> {
+    /// Whether these bytes spell `lowercase` (lowercase letters only) in any ASCII case,
+    /// without allocating a lowercased copy: field names and tokens are compared this way on
+    /// every request.
+    func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
+        let expected = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        // `| 0x20` folds A–Z onto a–z, and no other byte onto a letter.
+        return elementsEqual(expected) { $0 | 0x20 == $1 }
     }
 }

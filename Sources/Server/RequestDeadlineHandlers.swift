@@ -186,7 +186,7 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is RequestRefusal { refusing = true }  // from the head guard
+        if event is RequestRefusal { refusing = true }  // from the codec below (head guard, bad method)
         context.fireUserInboundEventTriggered(event)
     }
 

@@ -417,7 +417,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         for value in fields[values: .connection] {
             for option in value.split(separator: ",") {
                 let words = option.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                if words.count == 1, words[0].lowercased() == "close" { return true }
+                if words.count == 1, words[0].utf8.equalsIgnoringASCIICase("close") { return true }
             }
         }
         return false

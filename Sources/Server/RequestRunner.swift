@@ -22,7 +22,7 @@ struct RequestRunner: Sendable {
     let logger: Logger
     let dates = HTTPDate()
 
-    func run(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String? = nil, spawn: Spawn) async {
+    func run(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String?, spawn: Spawn) async {
         var response = await respond(to: request, channel: channel, peer: peer, bodyComplete: sink.bodyComplete)
         response.headers[.date] = dates.now()
         let head = response.head

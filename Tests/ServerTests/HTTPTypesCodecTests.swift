@@ -46,6 +46,16 @@ import Testing
         #expect(HTTPTypesCodec.isHost(name) == isHost)
     }
 
+    @Test("Connection: close is found in any case, in lists and repeated fields, and nothing like it is (RFC 9112 §9.6)", arguments: [
+        (["close"], true), (["Close"], true), (["keep-alive, CLOSE"], true), (["keep-alive", " close "], true), (["upgrade,\tclose"], true),
+        (["keep-alive"], false), (["closed"], false), (["clos"], false), (["c lose"], false), (["cl\u{0F}se"], false), ([], false),
+    ])
+    func connectionClose(_ values: [String], _ closes: Bool) {
+        var fields = HTTPFields()
+        for value in values { fields.append(HTTPField(name: .connection, value: value)) }
+        #expect(RequestDispatcher.asksToClose(fields) == closes)
+    }
+
     @Test("a method that is not a token is refused 400, after the response to the request before it")
     func invalidMethodInTurn() throws {
         let started = RequestDispatcherTests.Started()
