@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A/B of two builds of the server, for CPU work: bench/ab.sh BIN_A BIN_B [ROUNDS] [list|call|tls]
+# Starts both binaries (core 0, the limits of bench/run.sh), then in each round measures each
+# one's server CPU time per request (tools/list or tools/call over keep-alive HTTPS, wrk -c32 on
+# core 1) or per new TLS 1.3 connection (openssl s_time -new), alternating which goes first, and
+# prints every round and the medians. A difference smaller than the spread of the rounds is noise.
+# Env: SECONDS_PER_RUN (5). Loopback only; both servers stopped on exit.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
+binA="$1"; binB="$2"; rounds="${3:-4}"; what="${4:-list}"
+py="$root/.venv/mcp2/bin/python"
+work="$(mktemp -d)"; pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+certs/make-dev-certs.sh "$work" > /dev/null 2>&1; ca="$work/ca.pem"
+source bench/lib.sh
+seconds="${SECONDS_PER_RUN:-5}"; conns=32; tls_seconds=5
+list_body='{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
+call_body='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"server_status","arguments":{}}}'
+common="Content-Type: application/json|Accept: application/json, text/event-stream"
+h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/list"
+body="$list_body"
+if [[ $what == call ]]; then h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: server_status"; body="$call_body"; fi
+declare -A rps p50 p99 cpu note
+bin="$binA"; start_ours A; bin="$binB"; start_ours B
+hs() { local key=$1 pid=$2 port=$3 before after out n
+  before="$(cpu_ticks "$pid")"
+  out="$(timeout 40 taskset -c 1 openssl s_time -connect "127.0.0.1:$port" -new -time "$tls_seconds" 2>&1 || true)"
+  after="$(cpu_ticks "$pid")"
+  n="$(echo "$out" | awk '/connections in [0-9.]+ real seconds/ {print $1; exit}')"
+  c="$(awk -v t=$((after - before)) -v hz="$hz" -v c="${n:-0}" 'BEGIN { printf "%.0f", t / hz * 1e6 / c }')"
+  cpu[$key]+="$c "; log "hs $key $n conns $c us"; }
+for r in $(seq "$rounds"); do
+  order="A B"; (( r % 2 == 0 )) && order="B A"
+  for k in $order; do
+    pv=${k}_pid; pt=${k}_port
+    if [[ $what == tls ]]; then hs $k ${!pv} ${!pt}; else run_wrk $k ${!pv} "https://127.0.0.1:${!pt}/mcp" "$body" "$h"; fi
+  done
+done
+echo "A: ${cpu[A]}  median $(echo "${cpu[A]}" | median)"
+echo "B: ${cpu[B]}  median $(echo "${cpu[B]}" | median)"
