@@ -8,6 +8,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 binA="$1"; binB="$2"; rounds="${3:-4}"; what="${4:-list}"
+for b in "$binA" "$binB"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2; exit 1; }; done
+scripts/setup-python > /dev/null
 py="$root/.venv/mcp2/bin/python"
 work="$(mktemp -d)"; pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -23,12 +25,12 @@ body="$list_body"
 if [[ $what == call ]]; then h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: server_status"; body="$call_body"; fi
 declare -A rps p50 p99 cpu note
 bin="$binA"; start_ours A; bin="$binB"; start_ours B
-hs() { local key=$1 pid=$2 port=$3 before after out n
+hs() { local key=$1 pid=$2 port=$3 before after out n c
   before="$(cpu_ticks "$pid")"
   out="$(timeout 40 taskset -c 1 openssl s_time -connect "127.0.0.1:$port" -new -time "$tls_seconds" 2>&1 || true)"
   after="$(cpu_ticks "$pid")"
   n="$(echo "$out" | awk '/connections in [0-9.]+ real seconds/ {print $1; exit}')"
-  c="$(awk -v t=$((after - before)) -v hz="$hz" -v c="${n:-0}" 'BEGIN { printf "%.0f", t / hz * 1e6 / c }')"
+  c="$(awk -v t=$((after - before)) -v hz="$hz" -v c="${n:-0}" 'BEGIN { if (c > 0) printf "%.0f", t / hz * 1e6 / c; else print "n/a" }')"
   cpu[$key]+="$c "; log "hs $key $n conns $c us"; }
 for r in $(seq "$rounds"); do
   order="A B"; (( r % 2 == 0 )) && order="B A"
