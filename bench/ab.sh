@@ -17,12 +17,8 @@ trap cleanup EXIT
 certs/make-dev-certs.sh "$work" > /dev/null 2>&1; ca="$work/ca.pem"
 source bench/lib.sh
 seconds="${SECONDS_PER_RUN:-5}"; conns=32; tls_seconds=5
-list_body='{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
-call_body='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"server_status","arguments":{}}}'
-common="Content-Type: application/json|Accept: application/json, text/event-stream"
-h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/list"
-body="$list_body"
-if [[ $what == call ]]; then h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: server_status"; body="$call_body"; fi
+h="$ours_list_h"; body="$list_body"
+if [[ $what == call ]]; then h="$ours_call_h"; body="$call_body"; fi
 declare -A rps p50 p99 cpu note
 bin="$binA"; start_ours A; bin="$binB"; start_ours B
 hs() { local key=$1 pid=$2 port=$3 before after out n c

@@ -1,4 +1,4 @@
-# Shared shell functions of bench/run.sh: measuring a process (CPU ticks, RSS), starting the
+# Shared shell functions and requests of bench/run.sh, bench/http/bench.sh and bench/ab.sh: measuring a process (CPU ticks, RSS), starting the
 # three servers (ours, nginx, the Python SDK server) with the same certificate and TLS
 # settings, and the statistics the table needs. Sourced, not run. Expects $root, $work
 # (a private temp dir with server.pem, server-key.pem, ca.pem), $py (a Python with mcp 2.x)
@@ -7,6 +7,15 @@
 hz="$(getconf CLK_TCK)"
 token="bench-token-0123456789abcdef0123456789abcdef"
 bin="$root/.build/release/axinova-mcp-server"
+
+# --- requests (the same bytes for every server, apart from the protocol headers) ---
+list_body='{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
+call_body='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"server_status","arguments":{}}}'
+common="Content-Type: application/json|Accept: application/json, text/event-stream"
+ours_list_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/list"
+ours_call_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: server_status"
+api_h="$common|Authorization: Bearer $token"
+py_h="$common|MCP-Protocol-Version: 2025-11-25"
 
 free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -67,15 +67,6 @@ source bench/lib.sh
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "bench/run.sh: load average $load_before"
 
-# --- requests (the same bytes for every server, apart from the protocol headers) ---
-list_body='{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
-call_body='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"server_status","arguments":{}}}'
-common="Content-Type: application/json|Accept: application/json, text/event-stream"
-ours_list_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/list"
-ours_call_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: server_status"
-api_h="$common|Authorization: Bearer $token"
-py_h="$common|MCP-Protocol-Version: 2025-11-25"
-
 # ---------------------------------------------------------------- 1. start-up
 declare -A start_ms start_all
 log "start-up: $starts starts of each, interleaved"

@@ -38,15 +38,6 @@ certs/make-dev-certs.sh "$work" > /dev/null 2>&1
 ca="$work/ca.pem"
 source bench/lib.sh   # free_port, cpu_ticks, rss_kib, curl_post, start_*, sse_rss, run_wrk, median, ratio
 
-# --- requests (the same bytes for every server, apart from the protocol headers) ---
-list_body='{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
-call_body='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"server_status","arguments":{}}}'
-common="Content-Type: application/json|Accept: application/json, text/event-stream"
-ours_list_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/list"
-ours_call_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: server_status"
-api_h="$common|Authorization: Bearer $token"
-py_h="$common|MCP-Protocol-Version: 2025-11-25"
-
 # --- ours (lib.sh lifts the per-client limits; the rate limiter still decides on every request) ---
 start_ours ours
 ours="https://127.0.0.1:$ours_port"
