@@ -333,7 +333,7 @@ public final class MCPDispatcher: Sendable {
         let handler = tool.handler
         let toolArguments = ToolArguments(arguments)
         let deadline = Deadline()
-        let task = Task<(ToolResult, ToolCallOutcome), Never> {
+        let task = Task<(ToolResult, ToolCallOutcome), Never>(executorPreference: Self.toolExecutor) {
             await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
         }
         // The deadline is an entry in a table with one shared dispatch timer, not a sleeping
@@ -369,6 +369,11 @@ public final class MCPDispatcher: Sendable {
         if cancelledByClient { return nil }
         return .success(result.json)
     }
+
+    /// Where tool calls run: the executor of the request that makes them (a server running
+    /// requests on their connection's event loop sets it), or the global pool. A tool's task
+    /// is unstructured (its deadline cancels it), so it would not inherit the request's.
+    @TaskLocal public static var toolExecutor: (any TaskExecutor)?
 
     /// Set when a call's deadline fired (its task was cancelled by the timer, not the client).
     final class Deadline: Sendable {

@@ -1,3 +1,4 @@
+import MCPCore
 import NIOCore
 import Synchronization
 
@@ -53,14 +54,18 @@ final class OpenConnections: Sendable {
     /// busy core then preempts this one while it still holds the lock and spins on it
     /// (measured: 5 % of the server's time per request). A task that ends before it is
     /// recorded leaves its id in `endedEarly`, so it is never recorded.
-    func run(_ body: @escaping @Sendable () async -> Void) {
+    func run(on executor: (any TaskExecutor)? = nil, _ body: @escaping @Sendable () async -> Void) {
         let id = state.withLock { state in
             defer { state.nextTask &+= 1 }
             state.running += 1
             return state.nextTask
         }
-        let task = Task { [self] in
-            await body()
+        let task = Task(executorPreference: executor) { [self] in
+            if let executor {
+                await MCPDispatcher.$toolExecutor.withValue(executor) { await body() }
+            } else {
+                await body()
+            }
             let waiter = self.state.withLock { state in
                 state.running -= 1
                 if state.tasks.removeValue(forKey: id) == nil { state.endedEarly.insert(id) }

@@ -72,8 +72,8 @@ struct PublicChildChannel: Sendable {
     /// Admits the connection and installs everything up to the point where its first request
     /// byte arrives; throws (having closed the channel) when it is refused. The returned future
     /// completes when the HTTP layer is installed at the first request byte, or fails if the
-    /// connection closes before one. `spawn` starts (and tracks) each request's task.
-    func prepare(channel: any Channel, logger: Logger, spawn: @escaping RequestRunner.Spawn) throws -> EventLoopFuture<Void> {
+    /// connection closes before one. `spawn` starts (and tracks) each request's task, on the given executor.
+    func prepare(channel: any Channel, logger: Logger, spawn: @escaping @Sendable (any TaskExecutor, @escaping @Sendable () async -> Void) -> Void) throws -> EventLoopFuture<Void> {
         var ticket: (any AdmissionTicket)?
         if let admission {
             ticket = admission.admit(channel)
@@ -101,8 +101,11 @@ struct PublicChildChannel: Sendable {
                 try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines))
                 // Formatted once per connection, not for every request.
                 let peer = channel.remoteAddress?.ipAddress
+                // Requests (and their streamed bodies) run on the connection's event loop.
+                let executor = EventLoopTaskExecutor.shared(for: channel.eventLoop)
+                let spawnHere: RequestRunner.Spawn = { body in spawn(executor, body) }
                 try pipeline.addHandler(RequestDispatcher(start: { request, sink in
-                    spawn { await runner.run(request, sink: sink, channel: channel, peer: peer, spawn: spawn) }
+                    spawnHere { await runner.run(request, sink: sink, channel: channel, peer: peer, spawn: spawnHere) }
                 }, onRefusal: { status in
                     metrics?.counter(.httpResponses, String(status.code)).increment()
                 }))

@@ -46,7 +46,7 @@ struct PublicListener: Service, CustomStringConvertible {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 do {
-                    _ = try child.prepare(channel: channel, logger: logger) { connections.run($0) }
+                    _ = try child.prepare(channel: channel, logger: logger) { connections.run(on: $0, $1) }
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
                 }

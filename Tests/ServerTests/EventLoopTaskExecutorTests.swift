@@ -1,0 +1,42 @@
+import NIOCore
+import NIOPosix
+import Testing
+@testable import MCPServerKit
+
+/// Requests run on their connection's event loop (``EventLoopTaskExecutor``): a task that
+/// prefers it stays there through nonisolated async calls and real suspensions.
+@Suite struct EventLoopTaskExecutorTests {
+    /// A nonisolated async function: without a task executor preference it runs on the pool.
+    nonisolated static func elsewhere(_ loop: any EventLoop) async -> Bool { loop.inEventLoop }
+
+    @Test("a task preferring a loop's executor runs on that loop from start to end")
+    func staysOnLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let executor = EventLoopTaskExecutor.shared(for: loop)
+        let seen = await Task(executorPreference: executor) {
+            var seen = [loop.inEventLoop, await Self.elsewhere(loop)]
+            try? await Task.sleep(for: .milliseconds(2))  // resumed by a timer on another thread
+            seen.append(loop.inEventLoop)
+            // A future completed elsewhere resumes the task on the loop too.
+            let promise = loop.makePromise(of: Int.self)
+            Task.detached { promise.succeed(1) }
+            _ = try? await promise.futureResult.get()
+            seen.append(loop.inEventLoop)
+            return seen
+        }.value
+        #expect(seen == [true, true, true, true])
+        // Without the preference the same calls run on the pool.
+        #expect(await Task { await Self.elsewhere(loop) }.value == false)
+        try await group.shutdownGracefully()
+    }
+
+    @Test("one executor per loop: the runtime runs a task's calls inline only on the same executor")
+    func onePerLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let (a, b) = (group.next(), group.next())
+        #expect(EventLoopTaskExecutor.shared(for: a) === EventLoopTaskExecutor.shared(for: a))
+        #expect(EventLoopTaskExecutor.shared(for: a) !== EventLoopTaskExecutor.shared(for: b))
+        try await group.shutdownGracefully()
+    }
+}
