@@ -79,6 +79,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var refused = false
     /// The last part of the latest response, once written: closing waits for it.
     private var lastEnd: EventLoopFuture<Void>?
+    /// A flush is queued on the loop (``flushSoon(context:)``).
+    private var flushQueued = false
     private var context: ChannelHandlerContext?
 
     /// Told the status of every refusal written here (parser errors, and what the handlers
@@ -335,7 +337,22 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private func writeEnd(_ part: HTTPResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         let written = promise ?? context.eventLoop.makePromise(of: Void.self)
         lastEnd = written.futureResult
-        context.writeAndFlush(wrapOutboundOut(part), promise: written)
+        context.write(wrapOutboundOut(part), promise: written)
+        flushSoon(context: context)
+    }
+
+    /// Flushes once the loop has run the tasks already queued: the requests read in one loop
+    /// tick are answered in that tick's tasks, and their responses then leave together. A
+    /// flush per response woke the client's thread once per response (the kernel's wake-up
+    /// cost more than the request's own work); in a burst, the later sends find it awake.
+    private func flushSoon(context: ChannelHandlerContext) {
+        guard !flushQueued else { return }
+        flushQueued = true
+        let dispatcher = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            dispatcher.value.flushQueued = false
+            dispatcher.value.context?.flush()
+        }
     }
 
     private func closeWhenWritten(context: ChannelHandlerContext) {

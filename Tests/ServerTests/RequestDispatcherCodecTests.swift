@@ -43,6 +43,7 @@ import Testing
 
         /// Status lines and bodies written so far, as text.
         func output() -> String {
+            channel.embeddedEventLoop.run()  // a response's end is flushed by a task on the loop
             var text = ""
             while let data = try? channel.readOutbound(as: IOData.self) {
                 if case .byteBuffer(let buffer) = data { text += String(buffer: buffer) }
@@ -150,6 +151,7 @@ import Testing
         idle.send(get("/a"))
         idle.answer(0, "done")
         idle.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        idle.channel.embeddedEventLoop.run()  // the close waits for the response's flush, a task on the loop
         #expect(!idle.channel.isActive)
 
         let busy = try connect()
@@ -160,6 +162,7 @@ import Testing
         #expect(busy.channel.isActive)
         try #require(busy.started.count == 2)
         busy.answer(1, "two")
+        busy.channel.embeddedEventLoop.run()
         #expect(!busy.channel.isActive)
         let out = busy.output()
         #expect(out.contains("one") && out.contains("two"))

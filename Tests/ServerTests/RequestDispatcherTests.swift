@@ -42,6 +42,7 @@ import Testing
         }
 
         func written() throws -> [String] {
+            channel.embeddedEventLoop.run()  // a response's end is flushed by a task on the loop
             var parts: [String] = []
             while let part = try channel.readOutbound(as: HTTPResponsePart.self) {
                 switch part {
