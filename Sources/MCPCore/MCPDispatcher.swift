@@ -333,7 +333,7 @@ public final class MCPDispatcher: Sendable {
         let handler = tool.handler
         let toolArguments = ToolArguments(arguments)
         let deadline = Deadline()
-        let task = Task<(ToolResult, ToolCallOutcome), Never>(executorPreference: Self.toolExecutor) {
+        let task = Task<(ToolResult, ToolCallOutcome), Never>(executorPreference: Self.requestExecutor) {
             await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
         }
         // The deadline is an entry in a table with one shared dispatch timer, not a sleeping
@@ -370,10 +370,12 @@ public final class MCPDispatcher: Sendable {
         return .success(result.json)
     }
 
-    /// Where tool calls run: the executor of the request that makes them (a server running
-    /// requests on their connection's event loop sets it), or the global pool. A tool's task
-    /// is unstructured (its deadline cancels it), so it would not inherit the request's.
-    @TaskLocal public static var toolExecutor: (any TaskExecutor)?
+    /// Where work done for the current request in unstructured tasks runs (a tool call's task,
+    /// whose deadline cancels it; a transport's task that answers on a stream): the executor
+    /// the request's own task prefers (a server running requests on their connection's event
+    /// loop sets it), else the global pool. Unstructured tasks inherit task-locals but not an
+    /// executor preference, so each such task passes this one on.
+    @TaskLocal public static var requestExecutor: (any TaskExecutor)?
 
     /// Set when a call's deadline fired (its task was cancelled by the timer, not the client).
     final class Deadline: Sendable {

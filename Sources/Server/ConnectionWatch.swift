@@ -1,3 +1,4 @@
+import MCPCore
 import NIOCore
 import Synchronization
 
@@ -24,7 +25,7 @@ final class ConnectionWatch: Sendable {
     /// Runs `body`, cancelling it if the connection closes first.
     func whileConnected<T: Sendable>(_ channel: any Channel, _ body: @escaping @Sendable () async -> T) async -> T {
         let id = ObjectIdentifier(channel)
-        let task = Task { await body() }
+        let task = Task(executorPreference: MCPDispatcher.requestExecutor) { await body() }
         let registered = slots.withLock { slots -> Bool in
             guard slots[id] != nil else { return false }
             slots[id] = { task.cancel() }

@@ -69,7 +69,7 @@ struct LegacySSETransport: Sendable {
         }
         let dispatcher = self.dispatcher, sessions = self.sessions
         sessions.setBusy(id, 1)
-        Task {
+        Task(executorPreference: MCPDispatcher.requestExecutor) {
             defer { sessions.setBusy(id, -1) }
             let outbound = SSEOutbound(stream: stream)
             switch frame {

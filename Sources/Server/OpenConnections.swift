@@ -62,7 +62,7 @@ final class OpenConnections: Sendable {
         }
         let task = Task(executorPreference: executor) { [self] in
             if let executor {
-                await MCPDispatcher.$toolExecutor.withValue(executor) { await body() }
+                await MCPDispatcher.$requestExecutor.withValue(executor) { await body() }
             } else {
                 await body()
             }

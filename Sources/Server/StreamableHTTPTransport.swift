@@ -260,7 +260,7 @@ struct StreamableHTTPTransport: Sendable {
         resumable.prime(retryMilliseconds: Self.retryMilliseconds)
         _ = resumable.attach(live, after: 0)
         let dispatcher = self.dispatcher
-        Task {
+        Task(executorPreference: MCPDispatcher.requestExecutor) {
             let response = await dispatcher.handle(request: rpc, session: session, outbound: ResumableOutbound(stream: resumable))
             if let response { resumable.send(event: "message", data: response.serializedString()) }
             resumable.finish()

@@ -2,7 +2,7 @@ import Dispatch
 import Testing
 @testable import MCPCore
 
-/// A tool's task runs where its request runs: on `MCPDispatcher.toolExecutor` when the
+/// A tool's task runs where its request runs: on `MCPDispatcher.requestExecutor` when the
 /// transport sets it (the HTTP server: the connection's event loop), else on the global pool.
 @Suite struct ToolExecutorTests {
     /// A task executor on a queue of its own; a job knows it runs there by the queue's key.
@@ -27,7 +27,7 @@ import Testing
         let h = Harness(tools: [Self.whereAmI])
         await h.initialize()
         let call = { await h.request("tools/call", params: ["name": "where"]) }
-        let response = if let executor { await MCPDispatcher.$toolExecutor.withValue(executor) { await call() } } else { await call() }
+        let response = if let executor { await MCPDispatcher.$requestExecutor.withValue(executor) { await call() } } else { await call() }
         return response?["result"]?["content"]?[0]?["text"]?.stringValue
     }
 

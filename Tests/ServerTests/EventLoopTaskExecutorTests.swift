@@ -1,4 +1,6 @@
+import MCPCore
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Testing
 @testable import MCPServerKit
@@ -37,6 +39,29 @@ import Testing
         let (a, b) = (group.next(), group.next())
         #expect(EventLoopTaskExecutor.shared(for: a) === EventLoopTaskExecutor.shared(for: a))
         #expect(EventLoopTaskExecutor.shared(for: a) !== EventLoopTaskExecutor.shared(for: b))
+        try await group.shutdownGracefully()
+    }
+}
+
+/// Work a request starts in unstructured tasks runs where the request runs
+/// (`MCPDispatcher.requestExecutor`): here, the task that a closing connection cancels.
+@Suite struct RequestExecutorInheritanceTests {
+    @Test("ConnectionWatch runs a request's work on the request's executor")
+    func whileConnectedStaysOnLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let executor = EventLoopTaskExecutor.shared(for: loop)
+        let channel = EmbeddedChannel()
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let onLoop = await Task(executorPreference: executor) {
+            await MCPDispatcher.$requestExecutor.withValue(executor) {
+                await ConnectionWatch.shared.whileConnected(channel) { loop.inEventLoop }
+            }
+        }.value
+        #expect(onLoop)
+        // Without it, the work runs on the pool.
+        #expect(await ConnectionWatch.shared.whileConnected(channel) { loop.inEventLoop } == false)
+        _ = try? await channel.close()
         try await group.shutdownGracefully()
     }
 }
