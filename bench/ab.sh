@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A/B of two builds of the server, for CPU work: bench/ab.sh BIN_A BIN_B [ROUNDS] [list|call|tls]
+# A/B of two builds of the server, for CPU work: bench/ab.sh BIN_A BIN_B [ROUNDS] [list|call|api|tls]
 # Starts both binaries (core 0, the limits of bench/run.sh), then in each round measures each
-# one's server CPU time per request (tools/list or tools/call over keep-alive HTTPS, wrk -c32 on
+# one's server CPU time per request (tools/list or tools/call on /mcp, or tools/call on the Go
+# server's POST /api/mcp/v1/call, over keep-alive HTTPS, wrk -c32 on
 # core 1) or per new TLS 1.3 connection (openssl s_time -new), alternating which goes first, and
 # prints every round and the medians. A difference smaller than the spread of the rounds is noise.
 # Env: SECONDS_PER_RUN (5). Loopback only; both servers stopped on exit.
@@ -18,7 +19,9 @@ certs/make-dev-certs.sh "$work" > /dev/null 2>&1; ca="$work/ca.pem"
 source bench/lib.sh
 seconds="${SECONDS_PER_RUN:-5}"; conns=32; tls_seconds=5
 h="$ours_list_h"; body="$list_body"
+path=/mcp
 if [[ $what == call ]]; then h="$ours_call_h"; body="$call_body"; fi
+if [[ $what == api ]]; then h="$api_h"; body="$call_body"; path=/api/mcp/v1/call; fi
 declare -A rps p50 p99 cpu note
 bin="$binA"; start_ours A; bin="$binB"; start_ours B
 hs() { local key=$1 pid=$2 port=$3 before after out n c
@@ -32,7 +35,7 @@ for r in $(seq "$rounds"); do
   order="A B"; (( r % 2 == 0 )) && order="B A"
   for k in $order; do
     pv=${k}_pid; pt=${k}_port
-    if [[ $what == tls ]]; then hs $k ${!pv} ${!pt}; else run_wrk $k ${!pv} "https://127.0.0.1:${!pt}/mcp" "$body" "$h"; fi
+    if [[ $what == tls ]]; then hs $k ${!pv} ${!pt}; else run_wrk $k ${!pv} "https://127.0.0.1:${!pt}$path" "$body" "$h"; fi
   done
 done
 echo "A: ${cpu[A]}  median $(echo "${cpu[A]}" | median)"
