@@ -10,13 +10,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 binA="$1"; binB="$2"; rounds="${3:-4}"; what="${4:-list}"
 for b in "$binA" "$binB"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2; exit 1; }; done
-scripts/setup-python > /dev/null
-py="$root/.venv/mcp2/bin/python"
-work="$(mktemp -d)"; pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-certs/make-dev-certs.sh "$work" > /dev/null 2>&1; ca="$work/ca.pem"
 source bench/lib.sh
+bench_setup
 seconds="${SECONDS_PER_RUN:-5}"; conns=32; tls_seconds=5
 h="$ours_list_h"; body="$list_body"
 path=/mcp

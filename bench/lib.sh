@@ -1,8 +1,9 @@
-# Shared shell functions and requests of bench/run.sh, bench/http/bench.sh and bench/ab.sh: measuring a process (CPU ticks, RSS), starting the
+# Shared shell functions and requests of bench/run.sh, bench/http/bench.sh, bench/ab.sh and bench/http/floor.sh: measuring a process (CPU ticks, RSS), starting the
 # three servers (ours, nginx, the Python SDK server) with the same certificate and TLS
-# settings, and the statistics the table needs. Sourced, not run. Expects $root, $work
-# (a private temp dir with server.pem, server-key.pem, ca.pem), $py (a Python with mcp 2.x)
-# and a `pids` array that the caller's EXIT trap kills.
+# settings, and the statistics the table needs. Sourced, not run. Expects $root, and then
+# $work (a private temp dir with server.pem, server-key.pem, ca.pem), $py (a Python with mcp
+# 2.x) and a `pids` array that the caller's EXIT trap kills: set by the caller, or by
+# bench_setup (below).
 
 hz="$(getconf CLK_TCK)"
 token="bench-token-0123456789abcdef0123456789abcdef"
@@ -16,6 +17,17 @@ ours_list_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-
 ours_call_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: server_status"
 api_h="$common|Authorization: Bearer $token"
 py_h="$common|MCP-Protocol-Version: 2025-11-25"
+
+# The set-up of a script that needs nothing more: the Python venv (for free_port and the SSE
+# clients), a private temp dir with a fresh CA and server certificate, and an EXIT trap that
+# stops every server in `pids` and removes the dir. Sets py, work, ca, pids.
+bench_setup() {
+    scripts/setup-python > /dev/null
+    py="$root/.venv/mcp2/bin/python"
+    work="$(mktemp -d)"; pids=()
+    trap 'for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; rm -rf "$work"' EXIT
+    certs/make-dev-certs.sh "$work" > /dev/null 2>&1; ca="$work/ca.pem"
+}
 
 free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

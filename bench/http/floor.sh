@@ -10,13 +10,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"; cd "$root"
 rounds="${1:-2}"
-scripts/setup-python > /dev/null
-py="$root/.venv/mcp2/bin/python"
-work="$(mktemp -d)"; pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-certs/make-dev-certs.sh "$work" > /dev/null 2>&1; ca="$work/ca.pem"
 source bench/lib.sh
+bench_setup
 [[ -x "$bin" ]] || swift build -c release --product axinova-mcp-server
 swift build -c release --package-path bench/http/floor > /dev/null
 floor="$(swift build -c release --package-path bench/http/floor --show-bin-path)/floor"
