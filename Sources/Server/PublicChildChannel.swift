@@ -55,9 +55,10 @@ final class HandshakeNotifier: ChannelInboundHandler, RemovableChannelHandler {
 struct ConnectionRefused: Error {}
 
 /// One public connection's channel set-up: admission at accept, TLS, the request deadlines,
-/// and, at the first request byte, the HTTP/1.1 layer (NIOHTTP1's codec with our caps, our
-/// head guard, the HTTP types codec, the phase handler, and ``RequestDispatcher``, which
-/// starts a task per request and handles graceful shutdown's quiesce).
+/// and, at the first request byte, the HTTP/1.1 layer (NIOHTTP1's request decoder with our
+/// caps; our codec, which checks and converts each head, encodes each response and moves the
+/// deadlines along; and ``RequestDispatcher``, which starts a task per request and handles
+/// graceful shutdown's quiesce).
 struct PublicChildChannel: Sendable {
     let runner: RequestRunner
     let security: (any ConnectionSecurity)?
@@ -92,13 +93,9 @@ struct PublicChildChannel: Sendable {
         let firstRequest = FirstRequestSetup(promise: ready) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
-                try pipeline.configureHTTPServerPipeline(
-                    withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                    withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
                 // The codec checks each head (RequestHeadGuard) as NIOHTTP1 decoded it, where
-                // every Host line is still visible, then converts it.
-                try pipeline.addHandler(HTTPTypesCodec(secure: false))
-                try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines))
+                // every Host line is still visible, then converts it; it encodes the responses.
+                try pipeline.addHTTPServerCodec(limits: decoderLimits, deadlines: deadlines)
                 // Formatted once per connection, not for every request.
                 let peer = channel.remoteAddress?.ipAddress
                 // Requests (and their streamed bodies) run on the connection's event loop.

@@ -9,8 +9,8 @@ import NIOHTTPTypes
 /// The header deadline starts at the first byte of a request (or when the connection
 /// opens) and ends when the decoder has the complete head; a client that trickles its
 /// headers is disconnected when it fires. Two handlers share this state: one under the
-/// HTTP decoder sees raw bytes arrive, one above it sees the decoded head and the end of
-/// each response. Both run on the connection's event loop, so no locking is needed.
+/// HTTP decoder sees raw bytes arrive, and ``HTTPTypesCodec`` above it sees the decoded
+/// head and the end of each response. Both run on the connection's event loop, so no locking is needed.
 ///
 /// One lazily re-armed timer serves both deadlines: a keep-alive connection moves between
 /// them on every request, and scheduling and cancelling a task each time (two heap
@@ -122,93 +122,5 @@ final class RawRequestStartHandler: ChannelInboundHandler, RemovableChannelHandl
     func channelInactive(context: ChannelHandlerContext) {
         deadlines.cancel()
         context.fireChannelInactive()
-    }
-}
-
-/// Above the HTTP codec: ends the header deadline at the head, re-arms after the response,
-/// and refuses a header block over the caps with 431 (RFC 6585 §5) instead of a bare 400.
-/// Refusals go up to ``RequestDispatcher`` as ``RequestRefusal`` events, answered in turn.
-final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
-    let deadlines: RequestDeadlines
-
-    init(deadlines: RequestDeadlines) {
-        self.deadlines = deadlines
-    }
-
-    /// Set once a request was refused (here or by the head guard): the rest of the
-    /// connection's input is dropped, and it closes after the refusal.
-    private var refusing = false
-    /// Requests read and not yet answered: with pipelining, the next one is already read
-    /// when a response ends, and the connection is not idle then.
-    private var unanswered = 0
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if refusing { return }
-        if case .head(let head) = unwrapInboundIn(data) {
-            deadlines.headReceived()
-            if let problem = Self.framingProblem(head.headerFields) {
-                refuse(RequestRefusal(.badRequest, message: "Bad Request: \(problem)"), context: context)
-                return
-            }
-            unanswered += 1
-        }
-        context.fireChannelRead(data)
-    }
-
-    /// Request smuggling patterns (RFC 9112 §6.1, §6.3): a message framed both by
-    /// Content-Length and Transfer-Encoding, conflicting lengths, or a transfer coding
-    /// other than a lone `chunked` is refused and the connection closed, so no two parsers
-    /// can disagree about where it ends.
-    static func framingProblem(_ fields: HTTPFields) -> String? {
-        let lengths = fields[values: .contentLength]
-        let codings = fields[values: .transferEncoding]
-        // The common case, checked without building sets: one plain length or none.
-        if codings.isEmpty, lengths.count <= 1, !(lengths.first?.utf8.contains(UInt8(ascii: ",")) ?? false) { return nil }
-        if !codings.isEmpty && !lengths.isEmpty { return "both Content-Length and Transfer-Encoding" }
-        if Set(lengths).count > 1 || lengths.contains(where: { $0.contains(",") && Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }).count > 1 }) {
-            return "conflicting Content-Length values"
-        }
-        if !codings.isEmpty && (codings.count != 1 || codings[0].trimmingCharacters(in: .whitespaces).lowercased() != "chunked") {
-            return "unsupported Transfer-Encoding"
-        }
-        return nil
-    }
-
-    /// The dispatcher writes the refusal once the requests before it are answered.
-    private func refuse(_ refusal: RequestRefusal, context: ChannelHandlerContext) {
-        refusing = true
-        deadlines.cancel()
-        context.fireUserInboundEventTriggered(refusal)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is RequestRefusal { refusing = true }  // from the codec below (head guard, bad method)
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    /// Re-arms the idle deadline at the end of a response (closing after a response that
-    /// says `Connection: close` is `RequestDispatcher`'s). Not after a refusal: the connection
-    /// closes once the refusal, the last answer, is written.
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
-            unanswered = max(0, unanswered - 1)
-            if unanswered == 0, !refusing { deadlines.responseEnded(context) }
-        }
-        context.write(data, promise: promise)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
-            // After a refusal nothing more is answered (the dispatcher counts what it writes).
-            if !refusing {
-                refuse(RequestRefusal(.requestHeaderFieldsTooLarge), context: context)
-            }
-            return
-        }
-        context.fireErrorCaught(error)
     }
 }

@@ -458,7 +458,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 }
 
 /// A request refused below the dispatcher, before it became a request (``RequestHeadGuard``:
-/// Host, CONNECT; ``RequestPhaseHandler``: framing, headers over the caps). The refusing
+/// Host, CONNECT; ``HTTPTypesCodec``: framing, headers over the caps). The refusing
 /// handler sends it up as a user inbound event in the request's place and drops the rest of
 /// the input; the dispatcher answers it in that request's turn, then closes the connection.
 /// Written at once from below, it could land before or inside the response to a pipelined

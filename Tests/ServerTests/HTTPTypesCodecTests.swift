@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import NIOCore
 import NIOEmbedded
@@ -68,17 +69,146 @@ import Testing
         for part: HTTPServerRequestPart in [.head(good), .end(nil), .head(bad), .end(nil)] { channel.pipeline.fireChannelRead(part) }
         channel.pipeline.fireChannelReadComplete()
         #expect(started.count == 1)
-        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)  // held behind /first
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)  // held behind /first
 
         started[0].sink.writeComplete(HTTPResponse(status: .ok), body: ByteBuffer(string: "one"))
         channel.embeddedEventLoop.run()  // the responses' ends are flushed by a task on the loop
-        var statuses: [UInt] = []
-        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
-            if case .head(let head) = part { statuses.append(head.status.code) }
-        }
-        #expect(statuses == [200, 400])
+        var output = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { output += String(buffer: buffer) }
+        let statuses = output.components(separatedBy: "\r\n").filter { $0.hasPrefix("HTTP/1.1 ") }.map { $0.split(separator: " ")[1] }
+        #expect(statuses == ["200", "400"])
         #expect(started.count == 1)
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
+    }
+}
+
+/// Our response encoding (RFC 9112 §6: message body length and framing): the same bytes as
+/// NIOHTTP1's encoder for every response to GET, a response to HEAD without its body, and a
+/// whole response as one buffer.
+@Suite struct HTTPTypesCodecResponseTests {
+    /// A response as its parts: head, body chunks, trailers.
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name: String
+        let head: HTTPResponse
+        var chunks: [String] = []
+        var trailers: HTTPFields?
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "200 with Content-Length", head: HTTPResponse(status: .ok, headerFields: [.contentType: "application/json", .contentLength: "7"]), chunks: [#"{"a":1}"#]),
+        Case(name: "200 streamed (chunked)", head: HTTPResponse(status: .ok, headerFields: [.contentType: "text/event-stream"]), chunks: ["event: a\n\n", "", "data: b\n\n"]),
+        Case(name: "chunked with trailers", head: HTTPResponse(status: .ok), chunks: ["x"], trailers: [HTTPField.Name("X-Checksum")!: "1"]),
+        Case(name: "Content-Length and Transfer-Encoding: the length wins", head: HTTPResponse(status: .ok, headerFields: [.transferEncoding: "chunked", .contentLength: "2"]), chunks: ["ab"]),
+        Case(name: "204 drops framing fields", head: HTTPResponse(status: .noContent, headerFields: [.contentLength: "0", .transferEncoding: "chunked"])),
+        Case(name: "304 drops framing fields", head: HTTPResponse(status: .notModified, headerFields: [.contentLength: "12", .eTag: "\"v1\""])),
+        Case(name: "202 without a length is chunked", head: HTTPResponse(status: .accepted)),
+        Case(name: "401 with an empty body", head: HTTPResponse(status: .unauthorized, headerFields: [.contentLength: "0", .wwwAuthenticate: "Bearer"])),
+        Case(name: "repeated fields keep their order", head: HTTPResponse(status: .ok, headerFields: [.setCookie: "a=1", .setCookie: "b=2", .contentLength: "0"])),
+        Case(name: "a body of 20 KiB (not coalesced)", head: HTTPResponse(status: .ok, headerFields: [.contentLength: "20480"]), chunks: [String(repeating: "z", count: 20480)]),
+        Case(name: "a chunk of 20 KiB", head: HTTPResponse(status: .ok), chunks: [String(repeating: "y", count: 20480)]),
+    ]
+
+    /// Our codec's output for `response`, answering a request with `method`, and the buffers it wrote.
+    static func ours(_ response: Case, method: HTTPMethod = .GET) throws -> (text: String, buffers: Int) {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTPTypesCodec(secure: false))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: ["Host": "h"])))
+        _ = try channel.readInbound(as: HTTPRequestPart.self)
+        channel.write(HTTPResponsePart.head(response.head), promise: nil)
+        for chunk in response.chunks { channel.write(HTTPResponsePart.body(ByteBuffer(string: chunk)), promise: nil) }
+        let ended = channel.eventLoop.makePromise(of: Void.self)
+        channel.write(HTTPResponsePart.end(response.trailers), promise: ended)
+        channel.flush()
+        try ended.futureResult.wait()
+        var text = ""
+        var buffers = 0
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            text += String(buffer: buffer)
+            buffers += 1
+        }
+        return (text, buffers)
+    }
+
+    /// NIOHTTP1's encoder, as the codec used it before (through `HTTPResponseHead`).
+    static func nio(_ response: Case) throws -> String {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTPResponseEncoder())
+        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(response.head)))
+        for chunk in response.chunks { try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: chunk)))) }
+        try channel.writeOutbound(HTTPServerResponsePart.end(response.trailers.map { HTTPHeaders($0) }))
+        var text = ""
+        while let data = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let buffer) = data { text += String(buffer: buffer) }
+        }
+        return text
+    }
+
+    @Test("a response to GET is encoded as NIOHTTP1's encoder encodes it", arguments: cases)
+    func sameAsNIO(_ response: Case) throws {
+        // NIOHTTP1 spells the field it adds in lowercase; field names are case-insensitive (RFC 9110 §5.1).
+        let nio = try Self.nio(response).replacingOccurrences(of: "\r\ntransfer-encoding: ", with: "\r\nTransfer-Encoding: ")
+        #expect(try Self.ours(response).text == nio)
+    }
+
+    @Test("a reason phrase of our own is kept (NIOHTTP1's conversion replaced it with the standard one)")
+    func reasonPhrase() throws {
+        let response = Case(name: "401", head: HTTPResponse(status: .init(code: 401, reasonPhrase: "Nope"), headerFields: [.contentLength: "0"]))
+        #expect(try Self.ours(response).text == "HTTP/1.1 401 Nope\r\nContent-Length: 0\r\n\r\n")
+    }
+
+    @Test("a whole response of known length leaves as one buffer, sent with its end")
+    func wholeResponseIsOneBuffer() throws {
+        let (text, buffers) = try Self.ours(Self.cases[0])
+        #expect(buffers == 1)
+        #expect(text == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}")
+        #expect(try Self.ours(Self.cases[9]).buffers == 2)  // the 20 KiB body is not copied next to its head
+    }
+
+    @Test("a response to HEAD keeps the GET response's framing fields and has no body (RFC 9110 §9.3.2)")
+    func headHasNoBody() throws {
+        #expect(try Self.ours(Self.cases[0], method: .HEAD).text == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n")
+        #expect(try Self.ours(Self.cases[1], method: .HEAD).text == "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+    }
+
+    @Test("a 2xx to CONNECT has no framing fields and no body; a refusal of CONNECT is framed as usual (RFC 9112 §6.3)")
+    func connect() throws {
+        #expect(try Self.ours(Self.cases[0], method: .CONNECT).text == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        let refusal = Case(name: "405", head: HTTPResponse(status: .methodNotAllowed, headerFields: [.contentLength: "2"]), chunks: ["no"])
+        #expect(try Self.ours(refusal, method: .CONNECT).text == "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 2\r\n\r\nno")
+    }
+
+    @Test("a body written for a response to HEAD fails its promise and writes nothing")
+    func headBodyWriteFails() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTPTypesCodec(secure: false))
+        try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: .HEAD, uri: "/", headers: ["Host": "h"])))
+        channel.write(HTTPResponsePart.head(HTTPResponse(status: .ok)), promise: nil)
+        let body = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(HTTPResponsePart.body(ByteBuffer(string: "x")), promise: body)
+        #expect(throws: NIOHTTPResponseEncoderError.responseBodyNotAllowed) { try body.futureResult.wait() }
+        try channel.writeOutbound(HTTPResponsePart.end(nil))
+        var text = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+        #expect(text == "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    }
+
+    @Test("pipelined requests: each response is framed for the request it answers, in order")
+    func answersInOrder() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTPTypesCodec(secure: false))
+        for method: HTTPMethod in [.HEAD, .GET] {
+            try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: ["Host": "h"])))
+        }
+        for _ in 0..<2 {
+            channel.write(HTTPResponsePart.head(HTTPResponse(status: .ok, headerFields: [.contentLength: "1"])), promise: nil)
+            channel.write(HTTPResponsePart.body(ByteBuffer(string: "b")), promise: nil)
+            try channel.writeOutbound(HTTPResponsePart.end(nil))
+        }
+        var text = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+        #expect(text == "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n" + "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb")
     }
 }

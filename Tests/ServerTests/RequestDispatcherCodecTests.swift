@@ -45,9 +45,7 @@ import Testing
         func output() -> String {
             channel.embeddedEventLoop.run()  // a response's end is flushed by a task on the loop
             var text = ""
-            while let data = try? channel.readOutbound(as: IOData.self) {
-                if case .byteBuffer(let buffer) = data { text += String(buffer: buffer) }
-            }
+            while let buffer = try? channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
             return text
         }
 
@@ -61,8 +59,7 @@ import Testing
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         if let slow { try pipeline.addHandler(slow) }
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-        try pipeline.addHandler(HTTPTypesCodec(secure: false))
+        try pipeline.addHTTPServerCodec()
         try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) },
                                                   onRefusal: { refusals.record($0) }))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -168,14 +165,12 @@ import Testing
         #expect(out.contains("one") && out.contains("two"))
     }
 
-    @Test("the phase handler keeps a connection out of idle while a pipelined request is still to be answered")
+    @Test("the codec keeps a connection out of idle while a pipelined request is still to be answered")
     func pipelinedRequestIsNotIdle() throws {
         let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-        try pipeline.addHandler(HTTPTypesCodec(secure: false))
-        try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines))
+        try pipeline.addHTTPServerCodec(deadlines: deadlines)
         let started = Started()
         try pipeline.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -191,7 +186,7 @@ import Testing
 
     // MARK: requests refused below the dispatcher
 
-    /// A request refused by the head guard or the phase handler.
+    /// A request refused by the codec (head guard, framing, headers over the caps).
     enum Refused: String, CaseIterable, Sendable {
         case noHost, connect, framing, oversizedHeaders
 
@@ -214,14 +209,15 @@ import Testing
 
         /// The bytes of its refusal, as the handlers below the dispatcher wrote them.
         var refusal: String {
-            func invalid(_ status: String, _ message: String) -> String {
+            func invalid(_ status: String, _ message: String, _ extra: String = "") -> String {
                 let body = #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"\#(message)"}}"#
-                return "HTTP/1.1 \(status)\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                return "HTTP/1.1 \(status)\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\(extra)\r\n\(body)"
             }
             switch self {
             case .noHost: return invalid("400 Bad Request", "Bad Request: Host header is required")
-            // NIOHTTP1's encoder sends a response to CONNECT without a body or its length.
-            case .connect: return "HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Type: application/json\r\nAllow: GET, POST, DELETE\r\n\r\n"
+            // Only a 2xx to CONNECT starts a tunnel and has no body (RFC 9112 §6.3 item 2):
+            // the 405 is framed as any other response.
+            case .connect: return invalid("405 Method Not Allowed", "Method Not Allowed: this server is not a proxy", "Allow: GET, POST, DELETE\r\n")
             case .framing: return invalid("400 Bad Request", "Bad Request: unsupported Transfer-Encoding")
             case .oversizedHeaders: return "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
             }
@@ -235,7 +231,7 @@ import Testing
         func record(_ status: HTTPResponse.Status) { value.withLock { $0.append(UInt(status.code)) } }
     }
 
-    /// The HTTP/1 handlers as `PublicChildChannel` installs them (head guard, phase handler),
+    /// The HTTP/1 handlers as `PublicChildChannel` installs them (decoder, codec with deadlines),
     /// with a 1 KiB header cap.
     func connectPublic(slow: SlowSocket? = nil, refusals: Refusals = Refusals(),
                        deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }) throws -> Connection {
@@ -246,10 +242,7 @@ import Testing
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderFieldSize = 1024
         limits.maxHeaderListSize = 1024
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                                                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-        try pipeline.addHandler(HTTPTypesCodec(secure: false))
-        try pipeline.addHandler(RequestPhaseHandler(deadlines: deadlines))
+        try pipeline.addHTTPServerCodec(limits: limits, deadlines: deadlines)
         try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) },
                                                   onRefusal: { refusals.record($0) }))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
