@@ -72,8 +72,10 @@ struct AuthMiddleware: RouterMiddleware {
         switch authenticator.authenticate(authorization: request.headers.value(.authorization), clientAddress: context.clientAddress) {
         case .allowed(let principal):
             context.principal = principal
-            context.logger[metadataKey: "token"] = .string(principal.name)
-            return try await next(request, context)
+            var log = RequestLogMetadata.current
+            log?.token = principal.name
+            let authenticated = context
+            return try await RequestLogMetadata.$current.withValue(log) { try await next(request, authenticated) }
         case .denied(let reason, let message, let tokenPresented, let retryAfter):
             metrics?.counter(.authFailures, reason).increment()
             // The reason and the address, never the presented value.

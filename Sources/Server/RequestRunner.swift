@@ -6,7 +6,8 @@ import NIOCore
 import NIOHTTP1
 
 /// Answers one request in its task (started by ``RequestDispatcher``): what Hummingbird's
-/// `Application` does around the router. The request context (logger with a request id),
+/// `Application` does around the router. The request context (its log lines carry a request
+/// id: ``RequestLogMetadata``),
 /// any error the router lets through answered 500, the `Date` header (RFC 9110 §6.6.1),
 /// then the response.
 ///
@@ -23,6 +24,12 @@ struct RequestRunner: Sendable {
     let dates = HTTPDate()
 
     func run(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String?, spawn: Spawn) async {
+        await RequestLogMetadata.$current.withValue(RequestLogMetadata(id: RequestID())) {
+            await serve(request, sink: sink, channel: channel, peer: peer, spawn: spawn)
+        }
+    }
+
+    private func serve(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String?, spawn: Spawn) async {
         var response = await respond(to: request, channel: channel, peer: peer, bodyComplete: sink.bodyComplete)
         response.headers[.date] = dates.now()
         let head = response.head
@@ -42,8 +49,6 @@ struct RequestRunner: Sendable {
     }
 
     private func respond(to request: Request, channel: any Channel, peer: String?, bodyComplete: Bool) async -> Response {
-        var logger = self.logger
-        logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
         var context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
         context.bodyComplete = bodyComplete
         context.peerAddress = peer
@@ -57,7 +62,7 @@ struct RequestRunner: Sendable {
             // Refused below while the route read the body (headers over the caps in its trailers).
             return Response(status: refusal.head.status, headers: [.connection: "close"])
         } catch {
-            logger.debug("unhandled error", metadata: ["error": "\(error)"])
+            context.logger.debug("unhandled error", metadata: ["error": "\(error)"])
             return Response(status: .internalServerError)
         }
     }

@@ -195,11 +195,12 @@ struct Bootstrap {
     func bootstrapLogging(stdio: Bool) {
         let level = Logger.Level(rawValue: config.log.level.rawValue) ?? .info
         let json = config.log.format == .json
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = StderrLogHandler(label: label, format: json ? .json : .console)
+        LoggingSystem.bootstrap({ label, provider in
+            var handler = StderrLogHandler(label: label, format: json ? .json : .console)
             handler.logLevel = level
+            handler.metadataProvider = provider
             return handler
-        }
+        }, metadataProvider: RequestLogMetadata.provider)
     }
 
     /// On loopback a missing certificate or token is filled in by the dev defaults, so the

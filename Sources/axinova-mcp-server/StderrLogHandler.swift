@@ -6,9 +6,10 @@ import Synchronization
 /// Log lines on stderr (stdout stays free for MCP over stdio), one per event: a JSON object
 /// (`log.format: json`, what log shippers expect) or a human-readable line (`console`).
 ///
-/// Metadata is stored as given and rendered only when a line is written: Hummingbird sets a
-/// request id on every request's logger, and swift-log's `StreamLogHandler` re-rendered all
-/// metadata on each such set, 2–3 % of the CPU per request with nothing logged.
+/// Metadata is stored as given and rendered only when a line is written: swift-log's
+/// `StreamLogHandler` re-rendered all metadata on each set, 2–3 % of the CPU per request
+/// with nothing logged. A request's own metadata (its id, the caller) comes from the
+/// metadata provider, only for the lines written.
 struct StderrLogHandler: LogHandler {
     enum Format { case json, console }
 
@@ -16,6 +17,8 @@ struct StderrLogHandler: LogHandler {
     let format: Format
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
+    /// Adds the metadata of the request being served (``RequestLogMetadata``) to each line.
+    var metadataProvider: Logger.MetadataProvider?
     /// One writer at a time, so lines from several threads never interleave.
     static let lock = Mutex(())
 
@@ -25,7 +28,9 @@ struct StderrLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided, uniquingKeysWith: { $1 }) }
+        if let given = event.metadata { merged.merge(given, uniquingKeysWith: { $1 }) }
         let stamp = Date().ISO8601Format(.iso8601.year().month().day().time(includingFractionalSeconds: true))
         var line: [UInt8]
         switch format {
