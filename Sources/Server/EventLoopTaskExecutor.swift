@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 
 /// Runs the jobs of the tasks that prefer it on one NIO event loop, so a request's task runs
 /// on its connection's loop from start to response: no hop to the concurrency pool and back.
@@ -11,12 +10,12 @@ import Synchronization
 /// computes for long (a 4 MiB body parsed) delays the loop's other connections, as in any
 /// event-loop server; a tool's backend I/O suspends the task and frees the loop.
 ///
-/// One per loop (``shared(for:)``), so that the runtime sees the same executor for every job
-/// of a task and runs its calls inline rather than enqueueing them again.
+/// One per loop (``EventLoopTaskExecutors``), so that the runtime sees the same executor for
+/// every job of a task and runs its calls inline rather than enqueueing them again.
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 
-    private init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
 
@@ -24,17 +23,23 @@ final class EventLoopTaskExecutor: TaskExecutor {
         let job = UnownedJob(job)
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
+}
 
-    private static let executors = Mutex<[ObjectIdentifier: EventLoopTaskExecutor]>([:])
+/// The executors of one event loop group's loops, made once when a listener starts. Bounded
+/// by the group: a process-wide cache keyed by loop kept every loop it ever saw, one more per
+/// input in the HTTP fuzz harness, whose every input brings a new testing loop. Looked up
+/// without a lock (the table never changes).
+struct EventLoopTaskExecutors: Sendable {
+    private let byLoop: [ObjectIdentifier: EventLoopTaskExecutor]
 
-    /// The executor of `eventLoop` (created at its first use; loops live as long as the process).
-    static func shared(for eventLoop: any EventLoop) -> EventLoopTaskExecutor {
-        let key = ObjectIdentifier(eventLoop)
-        return executors.withLock { executors in
-            if let executor = executors[key] { return executor }
-            let executor = EventLoopTaskExecutor(eventLoop: eventLoop)
-            executors[key] = executor
-            return executor
-        }
+    init(group: any EventLoopGroup) {
+        var byLoop: [ObjectIdentifier: EventLoopTaskExecutor] = [:]
+        for loop in group.makeIterator() { byLoop[ObjectIdentifier(loop)] = EventLoopTaskExecutor(eventLoop: loop) }
+        self.byLoop = byLoop
+    }
+
+    /// The executor of `loop`; nil for a loop outside the group (its tasks run on the pool).
+    func executor(for loop: any EventLoop) -> EventLoopTaskExecutor? {
+        byLoop[ObjectIdentifier(loop)]
     }
 }

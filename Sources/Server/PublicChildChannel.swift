@@ -73,8 +73,9 @@ struct PublicChildChannel: Sendable {
     /// Admits the connection and installs everything up to the point where its first request
     /// byte arrives; throws (having closed the channel) when it is refused. The returned future
     /// completes when the HTTP layer is installed at the first request byte, or fails if the
-    /// connection closes before one. `spawn` starts (and tracks) each request's task, on the given executor.
-    func prepare(channel: any Channel, logger: Logger, spawn: @escaping @Sendable (any TaskExecutor, @escaping @Sendable () async -> Void) -> Void) throws -> EventLoopFuture<Void> {
+    /// connection closes before one. `spawn` starts (and tracks) each request's task, on the
+    /// executor of the given event loop (the connection's).
+    func prepare(channel: any Channel, logger: Logger, spawn: @escaping @Sendable (any EventLoop, @escaping @Sendable () async -> Void) -> Void) throws -> EventLoopFuture<Void> {
         var ticket: (any AdmissionTicket)?
         if let admission {
             ticket = admission.admit(channel)
@@ -99,8 +100,8 @@ struct PublicChildChannel: Sendable {
                 // Formatted once per connection, not for every request.
                 let peer = channel.remoteAddress?.ipAddress
                 // Requests (and their streamed bodies) run on the connection's event loop.
-                let executor = EventLoopTaskExecutor.shared(for: channel.eventLoop)
-                let spawnHere: RequestRunner.Spawn = { body in spawn(executor, body) }
+                let loop = channel.eventLoop
+                let spawnHere: RequestRunner.Spawn = { body in spawn(loop, body) }
                 try pipeline.addHandler(RequestDispatcher(start: { request, sink in
                     spawnHere { await runner.run(request, sink: sink, channel: channel, peer: peer, spawn: spawnHere) }
                 }, onRefusal: { status in

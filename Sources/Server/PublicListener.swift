@@ -34,6 +34,7 @@ struct PublicListener: Service, CustomStringConvertible {
 
     func run() async throws {
         let connections = OpenConnections()
+        let executors = EventLoopTaskExecutors(group: group)
         let child = self.child
         let logger = self.logger
         let server = try await ServerBootstrap(group: group)
@@ -46,7 +47,9 @@ struct PublicListener: Service, CustomStringConvertible {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 do {
-                    _ = try child.prepare(channel: channel, logger: logger) { connections.run(on: $0, $1) }
+                    _ = try child.prepare(channel: channel, logger: logger) { loop, body in
+                        connections.run(on: executors.executor(for: loop), body)
+                    }
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
                 }

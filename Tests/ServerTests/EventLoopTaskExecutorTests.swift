@@ -15,7 +15,7 @@ import Testing
     func staysOnLoop() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let executor = EventLoopTaskExecutor.shared(for: loop)
+        let executor = EventLoopTaskExecutor(eventLoop: loop)
         let seen = await Task(executorPreference: executor) {
             var seen = [loop.inEventLoop, await Self.elsewhere(loop)]
             try? await Task.sleep(for: .milliseconds(2))  // resumed by a timer on another thread
@@ -33,13 +33,19 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    @Test("one executor per loop: the runtime runs a task's calls inline only on the same executor")
+    @Test("one executor per loop of the group, the same at every lookup (the runtime runs a task's calls inline only on the same executor); none for a loop outside it")
     func onePerLoop() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let other = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let executors = EventLoopTaskExecutors(group: group)
         let (a, b) = (group.next(), group.next())
-        #expect(EventLoopTaskExecutor.shared(for: a) === EventLoopTaskExecutor.shared(for: a))
-        #expect(EventLoopTaskExecutor.shared(for: a) !== EventLoopTaskExecutor.shared(for: b))
+        let executorA = try #require(executors.executor(for: a))
+        #expect(executorA === executors.executor(for: a))
+        #expect(executorA.eventLoop === a)
+        #expect(try #require(executors.executor(for: b)) !== executorA)
+        #expect(executors.executor(for: other.next()) == nil)
         try await group.shutdownGracefully()
+        try await other.shutdownGracefully()
     }
 }
 
@@ -50,7 +56,7 @@ import Testing
     func whileConnectedStaysOnLoop() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let executor = EventLoopTaskExecutor.shared(for: loop)
+        let executor = EventLoopTaskExecutor(eventLoop: loop)
         let channel = EmbeddedChannel()
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
         let onLoop = await Task(executorPreference: executor) {
