@@ -288,4 +288,24 @@ import Testing
         #expect(c.started.count == 1)
         #expect(refusals.statuses == [refused.status])
     }
+
+    @Test("trailers count against the header caps: over them, the body being read fails with the 431 refusal, and the connection closes after the answer")
+    func trailersOverTheCaps() async throws {
+        let c = try connectPublic()
+        c.send("POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n")
+        try #require(c.started.count == 1)
+        var iterator = c.started[0].request.body.makeAsyncIterator()
+        _ = try await iterator.next()
+        c.send("0\r\nX-Big: \(String(repeating: "a", count: 2000))\r\n\r\n")
+        do {
+            while try await iterator.next() != nil {}
+            Issue.record("the body ended without an error")
+        } catch let refusal as RequestRefusal {
+            #expect(refusal.head.status == .requestHeaderFieldsTooLarge)
+        }
+        // What RequestRunner answers for that error.
+        c.started[0].sink.writeComplete(HTTPResponse(status: .requestHeaderFieldsTooLarge, headerFields: [.contentLength: "0"]), body: nil)
+        #expect(c.output().hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
+        #expect(!c.channel.isActive)
+    }
 }
