@@ -73,9 +73,9 @@ struct PublicChildChannel: Sendable {
     /// Admits the connection and installs everything up to the point where its first request
     /// byte arrives; throws (having closed the channel) when it is refused. The returned future
     /// completes when the HTTP layer is installed at the first request byte, or fails if the
-    /// connection closes before one. `spawn` starts (and tracks) each request's task, on the
-    /// executor of the given event loop (the connection's).
-    func prepare(channel: any Channel, logger: Logger, spawn: @escaping @Sendable (any EventLoop, @escaping @Sendable () async -> Void) -> Void) throws -> EventLoopFuture<Void> {
+    /// connection closes before one. `spawner` is asked once per connection, with the
+    /// connection's event loop, for what starts (and tracks) each of its requests' tasks.
+    func prepare(channel: any Channel, logger: Logger, spawner: @escaping @Sendable (any EventLoop) -> RequestRunner.Spawn) throws -> EventLoopFuture<Void> {
         var ticket: (any AdmissionTicket)?
         if let admission {
             ticket = admission.admit(channel)
@@ -100,8 +100,7 @@ struct PublicChildChannel: Sendable {
                 // Formatted once per connection, not for every request.
                 let peer = channel.remoteAddress?.ipAddress
                 // Requests (and their streamed bodies) run on the connection's event loop.
-                let loop = channel.eventLoop
-                let spawnHere: RequestRunner.Spawn = { body in spawn(loop, body) }
+                let spawnHere = spawner(channel.eventLoop)
                 try pipeline.addHandler(RequestDispatcher(start: { request, sink in
                     spawnHere { await runner.run(request, sink: sink, channel: channel, peer: peer, spawn: spawnHere) }
                 }, onRefusal: { status in

@@ -47,8 +47,9 @@ struct PublicListener: Service, CustomStringConvertible {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 do {
-                    _ = try child.prepare(channel: channel, logger: logger) { loop, body in
-                        connections.run(on: executors.executor(for: loop), body)
+                    _ = try child.prepare(channel: channel, logger: logger) { loop in
+                        let executor = executors.executor(for: loop)
+                        return { body in connections.run(on: executor, body) }
                     }
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

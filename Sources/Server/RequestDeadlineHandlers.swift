@@ -1,8 +1,4 @@
-import Foundation
-import HTTPTypes
 import NIOCore
-import NIOHTTP1
-import NIOHTTPTypes
 
 /// Per-connection request deadlines against slow clients (slowloris).
 ///
