@@ -5,7 +5,9 @@
 # server's POST /api/mcp/v1/call, over keep-alive HTTPS, wrk -c32 on
 # core 1) or per new TLS 1.3 connection (openssl s_time -new), alternating which goes first, and
 # prints every round and the medians. A difference smaller than the spread of the rounds is noise.
-# Env: SECONDS_PER_RUN (5). Loopback only; both servers stopped on exit.
+# Env: SECONDS_PER_RUN (5); NGINX=1 adds nginx (one worker on core 0, the same certificate and
+# TLS settings, a static body of our response's size) at the start of every round, for the
+# ratio on the same host at the same time. Loopback only; every server stopped on exit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 binA="$1"; binB="$2"; rounds="${3:-4}"; what="${4:-list}"
@@ -19,6 +21,11 @@ if [[ $what == call ]]; then h="$ours_call_h"; body="$call_body"; fi
 if [[ $what == api ]]; then h="$api_h"; body="$call_body"; path=/api/mcp/v1/call; fi
 declare -A rps p50 p99 cpu note
 bin="$binA"; start_ours A; bin="$binB"; start_ours B
+if [[ "${NGINX:-0}" == 1 ]]; then
+  # nginx answers /mcp with the file of that name: our response to this mode's request.
+  curl_post "https://127.0.0.1:$A_port$path" "$body" "$h" > "$work/mcp"
+  start_nginx "$work/mcp"
+fi
 hs() { local key=$1 pid=$2 port=$3 before after out n c
   before="$(cpu_ticks "$pid")"
   out="$(timeout 40 taskset -c 1 openssl s_time -connect "127.0.0.1:$port" -new -time "$tls_seconds" 2>&1 || true)"
@@ -28,6 +35,9 @@ hs() { local key=$1 pid=$2 port=$3 before after out n c
   cpu[$key]+="$c "; log "hs $key $n conns $c us"; }
 for r in $(seq "$rounds"); do
   order="A B"; (( r % 2 == 0 )) && order="B A"
+  if [[ "${NGINX:-0}" == 1 ]]; then
+    if [[ $what == tls ]]; then hs nginx "$nginx_worker" "$nginx_port"; else run_wrk nginx "$nginx_worker" "https://127.0.0.1:$nginx_port/mcp" "$body" "$api_h"; fi
+  fi
   for k in $order; do
     pv=${k}_pid; pt=${k}_port
     if [[ $what == tls ]]; then hs $k ${!pv} ${!pt}; else run_wrk $k ${!pv} "https://127.0.0.1:${!pt}$path" "$body" "$h"; fi
@@ -35,3 +45,8 @@ for r in $(seq "$rounds"); do
 done
 echo "A: ${cpu[A]}  median $(echo "${cpu[A]}" | median)"
 echo "B: ${cpu[B]}  median $(echo "${cpu[B]}" | median)"
+if [[ "${NGINX:-0}" == 1 ]]; then
+  n="$(echo "${cpu[nginx]}" | median)"
+  echo "nginx: ${cpu[nginx]}  median $n  (A $(ratio "$(echo "${cpu[A]}" | median)" "$n")x, B $(ratio "$(echo "${cpu[B]}" | median)" "$n")x)"
+  [[ $what == tls ]] || echo "requests/s medians: A $(echo "${rps[A]}" | median), B $(echo "${rps[B]}" | median), nginx $(echo "${rps[nginx]}" | median); p99 ms: A $(echo "${p99[A]}" | median), B $(echo "${p99[B]}" | median), nginx $(echo "${p99[nginx]}" | median)"
+fi
