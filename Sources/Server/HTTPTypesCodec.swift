@@ -43,9 +43,6 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// A request was refused: the rest of the input is dropped, and the connection closes
     /// after the refusal.
     private var refusing = false
-    /// Requests handed up and not yet answered: with pipelining, the next one is already read
-    /// when a response ends, and the connection is not idle then.
-    private var inProgress = 0
 
     /// What the request a response answers allows in its body (RFC 9112 §6.3).
     enum Answering {
@@ -57,11 +54,11 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The requests read and not yet answered, in order (one per head read: a refused head
-    /// is answered too).
+    /// is answered too). Non-empty when a response ends: with pipelining the next request is
+    /// already read, and the connection is not idle.
     private var unanswered = Deque<Answering>()
-    /// How the response being written frames its body.
-    private enum Framing { case length, chunked, none }
-    private var framing = Framing.length
+    /// The response being written has a chunked body.
+    private var chunked = false
     /// The response being written answers HEAD (or is a 2xx to CONNECT): body writes fail.
     private var bodyForbidden = false
     /// Bytes encoded and not yet passed down: parts written without a promise wait for the
@@ -97,7 +94,6 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 refuse(RequestRefusal(.badRequest, message: "Bad Request: \(problem)"), context: context)
                 return
             }
-            inProgress += 1
             context.fireChannelRead(wrapInboundOut(.head(request)))
         case .body(let body):
             context.fireChannelRead(wrapInboundOut(.body(body)))
@@ -156,9 +152,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             writeBody(body, context: context)
         case .end(let trailers):
             // Not after a refusal: the connection closes once it, the last answer, is written.
-            inProgress = max(0, inProgress - 1)
-            if inProgress == 0, !refusing { deadlines?.responseEnded(context) }
-            if framing == .chunked {
+            if unanswered.isEmpty, !refusing { deadlines?.responseEnded(context) }
+            if chunked {
                 var last = context.channel.allocator.buffer(capacity: 5)
                 last.writeStaticString("0\r\n")
                 if let trailers {
@@ -211,17 +206,14 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 fields[.contentLength] = nil
                 fields[.transferEncoding] = nil
             }
-            framing = .none
         } else if length != nil {
             if chunkedField { fields[.transferEncoding] = nil }
-            framing = .length
         } else {
             fields[.transferEncoding] = "chunked"
             size += 28
-            framing = .chunked
         }
         bodyForbidden = answering == .head || tunnel
-        if bodyForbidden { framing = .none }
+        chunked = !noBody && length == nil && !bodyForbidden
         if !bodyForbidden, let length, length <= Self.coalesceLimit { size += length }
         var head = context.channel.allocator.buffer(capacity: size)
         head.writeStaticString("HTTP/1.1 ")
@@ -238,7 +230,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func writeBody(_ body: ByteBuffer, context: ChannelHandlerContext) {
         let count = body.readableBytes
-        guard framing == .chunked, count > 0 else {
+        guard chunked, count > 0 else {
             // An empty chunk would end the body: nothing to write.
             if count > 0 { append(body, context: context) }
             return
