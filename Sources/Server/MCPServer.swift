@@ -44,10 +44,8 @@ public struct MCPServer: Sendable {
     /// The router of the public listener(s).
     func makeRouter() -> Router<MCPRequestContext> {
         let router = Router(context: MCPRequestContext.self)
-        router.add(middleware: ResponseMetricsMiddleware(metrics: metrics))
-        router.add(middleware: OriginMiddleware(allowed: Set(options.allowedOrigins.map { $0.lowercased() })))
-        router.add(middleware: AuthMiddleware(authenticator: authenticator, trustedProxies: options.trustedProxies, metrics: metrics))
-        if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter)) }
+        router.add(middleware: RequestGate(origins: OriginPolicy(allowed: options.allowedOrigins), authenticator: authenticator,
+                                           trustedProxies: options.trustedProxies, rateLimiter: rateLimiter, metrics: metrics))
 
         let streamable = StreamableHTTPTransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
         router.post("/mcp") { request, context in await streamable.post(request, context: context) }

@@ -53,33 +53,23 @@ extension HTTPField.Name {
     static let rateLimit = Self("RateLimit")!
 }
 
-/// Per-client request rate limit, after authentication: keyed by token name (DESIGN.md
-/// request path), so one client's flood cannot starve another token. 429 carries
-/// Retry-After, the RateLimit headers and a JSON-RPC error body.
-struct RateLimitMiddleware: RouterMiddleware {
-    typealias Context = MCPRequestContext
-    let limiter: SharedRateLimiter
+extension SharedRateLimiter {
+    /// The per-client request rate limit, after authentication: keyed by token name
+    /// (DESIGN.md request path), so one client's flood cannot starve another token.
+    func decide(principal: MCPSession.Principal) -> GCRA.Decision {
+        let decision = decide("token:" + principal.name)
+        let outcome = if case .allow = decision { "allowed" } else { "rate_limited" }
+        metrics?.counter(.tokenRequests, principal.name, outcome).increment()
+        return decision
+    }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let key = context.principal.map { "token:\($0.name)" } ?? "ip:\(context.clientAddress)"
-        let decision = limiter.decide(key)
-        if let name = context.principal?.name {
-            let outcome = if case .allow = decision { "allowed" } else { "rate_limited" }
-            limiter.metrics?.counter(.tokenRequests, name, outcome).increment()
-        }
-        switch decision {
-        case .allow(let remaining):
-            var response = try await next(request, context)
-            response.headers[.rateLimitPolicy] = limiter.policyHeader
-            response.headers[.rateLimit] = "\"\(limiter.name)\";r=\(remaining)"
-            return response
-        case .deny(let retryAfter):
-            let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))
-            return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Rate limit exceeded; retry after \(seconds) s",
-                                        data: ["retryAfter": .int(Int64(seconds))],
-                                        headers: [.retryAfter: String(seconds),
-                                                  .rateLimitPolicy: limiter.policyHeader,
-                                                  .rateLimit: "\"\(limiter.name)\";r=0;t=\(seconds)"])
-        }
+    /// 429 with Retry-After, the RateLimit headers and a JSON-RPC error body.
+    func refusal(retryAfter: Nanoseconds) -> Response {
+        let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))
+        return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Rate limit exceeded; retry after \(seconds) s",
+                                    data: ["retryAfter": .int(Int64(seconds))],
+                                    headers: [.retryAfter: String(seconds),
+                                              .rateLimitPolicy: policyHeader,
+                                              .rateLimit: "\"\(name)\";r=0;t=\(seconds)"])
     }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MCPCore
+import Prometheus
+import RateLimit
+
+/// What every public route checks before its handler, in DESIGN.md's order: the `Origin`
+/// (403), the bearer token (401, or 429 for a locked-out address), the caller's request rate
+/// (429); then it counts the response by status.
+///
+/// One middleware, not one per check: each middleware is an async frame and an executor
+/// check per request, and every new frame of a request's task is a new allocation (the task
+/// allocator's slabs live only as long as the task). The checks themselves are synchronous.
+struct RequestGate: RouterMiddleware {
+    typealias Context = MCPRequestContext
+    let origins: OriginPolicy
+    let authenticator: any RequestAuthenticator
+    let trustedProxies: TrustedProxies
+    let rateLimiter: SharedRateLimiter?
+    let metrics: ServerMetrics?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            let response = try await pass(request, context: context, next: next)
+            metrics?.counter(.httpResponses, String(response.status.code)).increment()
+            return response
+        } catch let error as any HTTPResponseError {
+            metrics?.counter(.httpResponses, String(error.status.code)).increment()
+            throw error
+        }
+    }
+
+    private func pass(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // 2025-11-25 basic/transports.mdx "Security Warning": servers MUST validate Origin;
+        // an invalid one gets 403.
+        if let origin = request.headers.value(.origin), !origins.allows(origin, host: request.head.authority) {
+            return HTTPReplies.rpcError(.forbidden, .invalidRequest, "Forbidden: Origin not allowed")
+        }
+        var context = context
+        context.resolvedClientAddress = clientAddress(request, context)
+        let principal: MCPSession.Principal
+        switch authenticator.authenticate(authorization: request.headers.value(.authorization), clientAddress: context.clientAddress) {
+        case .allowed(let allowed):
+            principal = allowed
+        case .denied(let reason, let message, let tokenPresented, let retryAfter):
+            return refuse(reason: reason, message: message, tokenPresented: tokenPresented, retryAfter: retryAfter, context: context)
+        }
+        context.principal = principal
+        var remaining: Int?
+        if let rateLimiter {
+            switch rateLimiter.decide(principal: principal) {
+            case .allow(let left): remaining = left
+            case .deny(let retryAfter): return rateLimiter.refusal(retryAfter: retryAfter)
+            }
+        }
+        var log = RequestLogMetadata.current
+        log?.token = principal.name
+        let authenticated = context
+        var response = try await RequestLogMetadata.$current.withValue(log) { try await next(request, authenticated) }
+        if let rateLimiter, let remaining {
+            // Ours alone: no handler sets these, so they are appended, not searched for.
+            response.headers.append(HTTPField(name: .rateLimitPolicy, value: rateLimiter.policyHeader))
+            response.headers.append(HTTPField(name: .rateLimit, value: "\"\(rateLimiter.name)\";r=\(remaining)"))
+        }
+        return response
+    }
+
+    /// The client's address: the socket peer, or, behind a configured trusted proxy, the
+    /// first untrusted hop of `Forwarded` / `X-Forwarded-For` (RFC 7239). Off by default:
+    /// exposed directly, the socket address is the client.
+    func clientAddress(_ request: Request, _ context: Context) -> String {
+        guard trustedProxies.isEnabled, let peer = IPAddress(context.clientAddress) else { return context.clientAddress }
+        let client = trustedProxies.clientAddress(
+            peer: peer,
+            xForwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!],
+            forwarded: request.headers[values: HTTPField.Name("Forwarded")!])
+        return client.description
+    }
+
+    /// 401 with a challenge (RFC 6750 §3) and a JSON-RPC error in the Go server's wording,
+    /// or 429 with Retry-After for a locked-out address.
+    private func refuse(reason: String, message: String, tokenPresented: Bool, retryAfter: Int?, context: Context) -> Response {
+        metrics?.counter(.authFailures, reason).increment()
+        // The reason and the address, never the presented value.
+        context.logger.info("authentication refused", metadata: ["reason": .string(reason), "client": .string(context.clientAddress)])
+        if let retryAfter {
+            return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Too many failed authentication attempts; retry later",
+                                        headers: [.retryAfter: String(retryAfter)])
+        }
+        var challenge = #"Bearer realm="mcp""#
+        if tokenPresented { challenge += #", error="invalid_token""# }
+        return HTTPReplies.rpcError(.unauthorized, .serverError, message, headers: [.wwwAuthenticate: challenge])
+    }
+}
+
+/// Which `Origin`s may call: those in the allowlist, and the host the request was sent to.
+struct OriginPolicy: Sendable {
+    let allowed: Set<String>
+
+    init(allowed: [String]) {
+        self.allowed = Set(allowed.map { $0.lowercased() })
+    }
+
+    func allows(_ origin: String, host: String?) -> Bool {
+        let normalized = origin.lowercased()
+        if allowed.contains(normalized) { return true }
+        guard let host = host?.lowercased(), let schemeEnd = normalized.range(of: "://") else { return false }
+        return normalized[schemeEnd.upperBound...] == host
+    }
+}
