@@ -31,6 +31,8 @@ let package = Package(
         // System libraries: the only TLS stack and the only YAML parser in the binary.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // One C function over the Swift runtime's task allocator (MCPCore's `TaskFrames`).
+        .target(name: "CTaskFrames"),
 
         // Leaf modules: they do not import each other.
         .target(
@@ -52,7 +54,7 @@ let package = Package(
         .target(name: "Config", dependencies: ["CLibYAML"], swiftSettings: swiftSettings),
         .target(
             name: "MCPCore",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["CTaskFrames", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import HTTPTypes
 import Logging
+import MCPCore
 import NIOCore
 import NIOHTTP1
 
@@ -24,6 +25,7 @@ struct RequestRunner: Sendable {
     let dates = HTTPDate()
 
     func run(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String?, spawn: Spawn) async {
+        TaskFrames.reserve(TaskFrames.requestBytes)
         await RequestLogMetadata.$current.withValue(RequestLogMetadata(id: RequestID())) {
             await serve(request, sink: sink, channel: channel, peer: peer, spawn: spawn)
         }
@@ -31,7 +33,8 @@ struct RequestRunner: Sendable {
 
     private func serve(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String?, spawn: Spawn) async {
         var response = await respond(to: request, channel: channel, peer: peer, bodyComplete: sink.bodyComplete)
-        response.headers[.date] = dates.now()
+        // Only this runner sets `Date`: appended, not searched for among the other fields.
+        response.headers.append(HTTPField(name: .date, value: dates.now()))
         let head = response.head
         guard response.body.contentLength == nil else {
             try? await response.body.write(WholeBodyWriter(sink: sink, head: head))
