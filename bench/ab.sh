@@ -7,7 +7,12 @@
 # prints every round and the medians. A difference smaller than the spread of the rounds is noise.
 # Env: SECONDS_PER_RUN (5); NGINX=1 adds nginx (one worker on core 0, the same certificate and
 # TLS settings, a static body of our response's size) at the start of every round, for the
-# ratio on the same host at the same time. Loopback only; every server stopped on exit.
+# ratio on the same host at the same time. PAIRED=1 (keep-alive modes): in each round both
+# builds are loaded at the same time, each by its own wrk, so both see the same phase of the
+# host; each round prints B's CPU per request over A's, whose median is the figure (both share
+# core 0, so the absolute figures are above a lone run's; the ratio held within ±1 % between
+# rounds where lone runs moved ±10 %, and A against A gave 1.000). Loopback only; every server
+# stopped on exit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 binA="$1"; binB="$2"; rounds="${3:-4}"; what="${4:-list}"
@@ -33,6 +38,28 @@ hs() { local key=$1 pid=$2 port=$3 before after out n c
   n="$(echo "$out" | awk '/connections in [0-9.]+ real seconds/ {print $1; exit}')"
   c="$(awk -v t=$((after - before)) -v hz="$hz" -v c="${n:-0}" 'BEGIN { if (c > 0) printf "%.0f", t / hz * 1e6 / c; else print "n/a" }')"
   cpu[$key]+="$c "; log "hs $key $n conns $c us"; }
+# Both builds under load at once; prints and collects each round's B/A.
+pair() { local ta tb ta2 tb2 na nb ca cb wa wb r
+  ta="$(cpu_ticks "$A_pid")"; tb="$(cpu_ticks "$B_pid")"
+  BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" -s bench/http/post.lua "https://127.0.0.1:$A_port$path" > "$work/wa" & wa=$!
+  BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" -s bench/http/post.lua "https://127.0.0.1:$B_port$path" > "$work/wb" & wb=$!
+  wait "$wa" "$wb"
+  ta2="$(cpu_ticks "$A_pid")"; tb2="$(cpu_ticks "$B_pid")"
+  na="$(awk '/requests in/ {print $1; exit}' "$work/wa")"; nb="$(awk '/requests in/ {print $1; exit}' "$work/wb")"
+  ca="$(awk -v t=$((ta2 - ta)) -v hz="$hz" -v n="${na:-0}" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')"
+  cb="$(awk -v t=$((tb2 - tb)) -v hz="$hz" -v n="${nb:-0}" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')"
+  r="$(awk -v a="$ca" -v b="$cb" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3f", b / a; else print "n/a" }')"
+  cpu[A]+="$ca "; cpu[B]+="$cb "; cpu[BA]+="$r "
+  log "paired: A $ca us ($na requests), B $cb us ($nb requests), B/A $r"; }
+if [[ "${PAIRED:-0}" == 1 ]]; then
+  [[ $what != tls ]] || { echo "PAIRED=1 is for the keep-alive modes" >&2; exit 1; }
+  for mode in A B; do pv=${mode}_port; BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "https://127.0.0.1:${!pv}$path" > /dev/null; done
+  for r in $(seq "$rounds"); do pair; done
+  echo "A: ${cpu[A]}  median $(echo "${cpu[A]}" | median)"
+  echo "B: ${cpu[B]}  median $(echo "${cpu[B]}" | median)"
+  echo "B/A: ${cpu[BA]}  median $(echo "${cpu[BA]}" | median)"
+  exit 0
+fi
 for r in $(seq "$rounds"); do
   order="A B"; (( r % 2 == 0 )) && order="B A"
   if [[ "${NGINX:-0}" == 1 ]]; then

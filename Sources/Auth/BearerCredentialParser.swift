@@ -25,12 +25,13 @@ public enum BearerCredentialParser {
         while end > start, isWhitespace(bytes[end - 1]) { end -= 1 }
         guard start < end else { return .failure(.missing) }
 
-        let scheme = Array("bearer".utf8)
-        guard end - start > scheme.count else { return .failure(.malformed) }
-        for offset in 0..<scheme.count where bytes[start + offset] | 0x20 != scheme[offset] {
+        let scheme: StaticString = "bearer"
+        let schemeLength = scheme.utf8CodeUnitCount
+        guard end - start > schemeLength else { return .failure(.malformed) }
+        for offset in 0..<schemeLength where bytes[start + offset] | 0x20 != scheme.utf8Start[offset] {
             return .failure(.malformed)
         }
-        var index = start + scheme.count
+        var index = start + schemeLength
         guard bytes[index] == 0x20 else { return .failure(.malformed) }
         while index < end, bytes[index] == 0x20 { index += 1 }
 

@@ -73,6 +73,9 @@ public final class MCPDispatcher: Sendable {
 
     /// Methods reported by name in metrics; anything else is `other`, so a client cannot
     /// grow the label set.
+    /// What a session may ask before its handshake.
+    static let beforeInitialize: Set<String> = ["initialize", "ping", "server/discover"]
+
     static let knownMethods: Set<String> = [
         "initialize", "ping", "server/discover", "tools/list", "tools/call", "logging/setLevel",
     ]
@@ -176,8 +179,7 @@ public final class MCPDispatcher: Sendable {
             stateless = true
         }
 
-        let open: Set<String> = ["initialize", "ping", "server/discover"]
-        if !stateless, session.requiresInitialize, !session.isInitialized, !open.contains(request.method) {
+        if !stateless, session.requiresInitialize, !session.isInitialized, !Self.beforeInitialize.contains(request.method) {
             return error(.invalidRequest, "Invalid Request: the session is not initialized; send initialize first")
         }
 

@@ -345,3 +345,18 @@ extension Sequence<UInt8> {
         return elementsEqual(expected) { $0 | 0x20 == $1 }
     }
 }
+
+extension String {
+    /// Whether this starts with `lowercase` in any ASCII case (letters folded, every other
+    /// byte exact), without allocating a lowercased copy.
+    func hasPrefixIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
+        let expected = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        var bytes = utf8.makeIterator()
+        for wanted in expected {
+            guard let byte = bytes.next() else { return false }
+            let isLetter = wanted >= UInt8(ascii: "a") && wanted <= UInt8(ascii: "z")
+            guard byte == wanted || (isLetter && byte | 0x20 == wanted) else { return false }
+        }
+        return true
+    }
+}

@@ -15,11 +15,26 @@ public final class ServerMetrics: Sendable {
     private let gauges = Mutex<[Key: Gauge]>([:])
     private let histograms = Mutex<[Key: DurationHistogram]>([:])
 
-    /// A family's name and label values, hashed as they are: joining them into one string
-    /// cost two allocations per lookup, several times per request.
+    /// A family's name and label values (at most three), hashed as they are: joining them
+    /// into one string, or passing them as an array, cost allocations on every lookup,
+    /// several times per request.
     private struct Key: Hashable {
         let name: String
-        let values: [String]
+        let labels: Labels
+    }
+
+    private struct Labels: Hashable {
+        var count = 0
+        var first = "", second = "", third = ""
+
+        init() {}
+        init(_ first: String) { (count, self.first) = (1, first) }
+        init(_ first: String, _ second: String) { (count, self.first, self.second) = (2, first, second) }
+        init(_ first: String, _ second: String, _ third: String) {
+            (count, self.first, self.second, self.third) = (3, first, second, third)
+        }
+
+        var values: [String] { Array([first, second, third].prefix(count)) }
     }
     private let startedAt = ContinuousClock.now
 
@@ -45,32 +60,46 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    public func counter(_ family: Family, _ values: String...) -> Counter {
-        let key = Self.key(family, values)
+    // One overload per label count: a variadic parameter would be an array per call.
+    public func counter(_ family: Family) -> Counter { counter(family, Labels()) }
+    public func counter(_ family: Family, _ a: String) -> Counter { counter(family, Labels(a)) }
+    public func counter(_ family: Family, _ a: String, _ b: String) -> Counter { counter(family, Labels(a, b)) }
+    public func counter(_ family: Family, _ a: String, _ b: String, _ c: String) -> Counter { counter(family, Labels(a, b, c)) }
+
+    public func gauge(_ family: Family) -> Gauge { gauge(family, Labels()) }
+    public func gauge(_ family: Family, _ a: String) -> Gauge { gauge(family, Labels(a)) }
+    public func gauge(_ family: Family, _ a: String, _ b: String) -> Gauge { gauge(family, Labels(a, b)) }
+
+    public func histogram(_ family: Family) -> DurationHistogram { histogram(family, Labels()) }
+    public func histogram(_ family: Family, _ a: String) -> DurationHistogram { histogram(family, Labels(a)) }
+    public func histogram(_ family: Family, _ a: String, _ b: String) -> DurationHistogram { histogram(family, Labels(a, b)) }
+
+    private func counter(_ family: Family, _ labels: Labels) -> Counter {
+        let key = Self.key(family, labels)
         return counters.withLock { cache in
             if let counter = cache[key] { return counter }
-            let counter = registry.makeCounter(descriptor: family.descriptor, labels: Self.pairs(family, values))
+            let counter = registry.makeCounter(descriptor: family.descriptor, labels: Self.pairs(family, labels))
             cache[key] = counter
             return counter
         }
     }
 
-    public func gauge(_ family: Family, _ values: String...) -> Gauge {
-        let key = Self.key(family, values)
+    private func gauge(_ family: Family, _ labels: Labels) -> Gauge {
+        let key = Self.key(family, labels)
         return gauges.withLock { cache in
             if let gauge = cache[key] { return gauge }
-            let gauge = registry.makeGauge(descriptor: family.descriptor, labels: Self.pairs(family, values))
+            let gauge = registry.makeGauge(descriptor: family.descriptor, labels: Self.pairs(family, labels))
             cache[key] = gauge
             return gauge
         }
     }
 
-    public func histogram(_ family: Family, _ values: String...) -> DurationHistogram {
-        let key = Self.key(family, values)
+    private func histogram(_ family: Family, _ labels: Labels) -> DurationHistogram {
+        let key = Self.key(family, labels)
         return histograms.withLock { cache in
             if let histogram = cache[key] { return histogram }
             let histogram = registry.makeDurationHistogram(
-                descriptor: family.descriptor, labels: Self.pairs(family, values), buckets: Self.latencyBuckets)
+                descriptor: family.descriptor, labels: Self.pairs(family, labels), buckets: Self.latencyBuckets)
             cache[key] = histogram
             return histogram
         }
@@ -82,13 +111,13 @@ public final class ServerMetrics: Sendable {
         return registry.emitToBuffer()
     }
 
-    private static func key(_ family: Family, _ values: [String]) -> Key {
-        precondition(values.count == family.labels.count, "\(family.name) takes labels \(family.labels)")
-        return Key(name: family.name, values: values)
+    private static func key(_ family: Family, _ labels: Labels) -> Key {
+        precondition(labels.count == family.labels.count, "\(family.name) takes labels \(family.labels)")
+        return Key(name: family.name, labels: labels)
     }
 
-    private static func pairs(_ family: Family, _ values: [String]) -> [(String, String)] {
-        Array(zip(family.labels, values))
+    private static func pairs(_ family: Family, _ labels: Labels) -> [(String, String)] {
+        Array(zip(family.labels, labels.values))
     }
 
     /// 100 µs to 60 s: tool calls reach the upper end, ping and tools/list the lower.

@@ -17,6 +17,8 @@ struct StreamableHTTPTransport: Sendable {
     let metrics: ServerMetrics?
 
     static let transportLabel = "streamable_http"
+    /// The 2026-07-28 methods whose `Mcp-Name` header must match the body's name or uri.
+    static let namedMethods: Set<String> = ["tools/call", "resources/read", "prompts/get"]
 
     // MARK: POST
 
@@ -27,7 +29,7 @@ struct StreamableHTTPTransport: Sendable {
               AcceptHeader.covers(accept, mediaType: "application/json"), AcceptHeader.covers(accept, mediaType: "text/event-stream") else {
             return HTTPReplies.rpcError(.notAcceptable, .invalidRequest, "Not Acceptable: Accept must list application/json and text/event-stream")
         }
-        guard request.headers.value(.contentType)?.lowercased().hasPrefix("application/json") == true else {
+        guard request.headers.value(.contentType)?.hasPrefixIgnoringASCIICase("application/json") == true else {
             return HTTPReplies.rpcError(.unsupportedMediaType, .invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
         }
         let frame: JSONRPCFrame
@@ -158,7 +160,7 @@ struct StreamableHTTPTransport: Sendable {
         guard headerMethod == method else {
             return mismatch("Mcp-Method header value '\(headerMethod.prefix(60))' does not match body value '\(method.prefix(60))'")
         }
-        if ["tools/call", "resources/read", "prompts/get"].contains(method) {
+        if Self.namedMethods.contains(method) {
             let bodyName = (params["name"] ?? params["uri"])?.stringValue
             guard let raw = request.headers.value(.mcpName) else { return mismatch("Mcp-Name header is required for \(method)") }
             guard let headerName = Self.decodeHeaderValue(raw) else { return mismatch("Mcp-Name header is not valid") }

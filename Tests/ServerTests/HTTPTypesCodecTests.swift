@@ -47,6 +47,14 @@ import Testing
         #expect(HTTPTypesCodec.isHost(name) == isHost)
     }
 
+    @Test("a media type prefix is matched with letters in any case and every other byte exact", arguments: [
+        ("application/json", true), ("Application/JSON; charset=utf-8", true), ("APPLICATION/JSON", true),
+        ("application\u{0F}json", false), ("application/jso", false), ("", false), ("text/plain", false), ("application-json", false),
+    ])
+    func mediaTypePrefix(_ value: String, _ matches: Bool) {
+        #expect(value.hasPrefixIgnoringASCIICase("application/json") == matches)
+    }
+
     @Test("Connection: close is found in any case, in lists and repeated fields, and nothing like it is (RFC 9112 §9.6)", arguments: [
         (["close"], true), (["Close"], true), (["keep-alive, CLOSE"], true), (["keep-alive", " close "], true), (["upgrade,\tclose"], true),
         (["keep-alive"], false), (["closed"], false), (["clos"], false), (["c lose"], false), (["cl\u{0F}se"], false), ([], false),
