@@ -64,18 +64,37 @@ struct FrameReader: Sendable {
     let options: ServerOptions
     let metrics: ServerMetrics?
 
+    /// Inlined so that a body already in hand (nearly every MCP POST) is parsed without an
+    /// async call at all: no frame, no executor check, no trip through the body's sequence.
+    @inline(__always)
     func read(_ request: Request, context: MCPRequestContext) async -> Result<JSONRPCFrame, HTTPRefusal> {
+        if let whole = context.completeBody {
+            guard whole.readableBytes <= options.maxBody else { return .failure(tooLarge) }
+            return frame(of: whole, context: context)
+        }
+        return await readArriving(request, context: context)
+    }
+
+    private func readArriving(_ request: Request, context: MCPRequestContext) async -> Result<JSONRPCFrame, HTTPRefusal> {
         let body: ByteBuffer
         do {
             body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
         } catch .tooLarge {
-            // Connection: close, so the rest of the oversized body is not drained
-            // (RFC 9110 §15.5.14 allows closing).
-            return .failure(HTTPRefusal(HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes",
-                                                             headers: [.connection: "close"])))
+            return .failure(tooLarge)
         } catch {
             return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")))
         }
+        return frame(of: body, context: context)
+    }
+
+    /// Connection: close, so the rest of the oversized body is not drained (RFC 9110
+    /// §15.5.14 allows closing).
+    private var tooLarge: HTTPRefusal {
+        HTTPRefusal(HTTPReplies.rpcError(.contentTooLarge, .invalidRequest, "Request body larger than \(options.maxBody) bytes",
+                                         headers: [.connection: "close"]))
+    }
+
+    private func frame(of body: ByteBuffer, context: MCPRequestContext) -> Result<JSONRPCFrame, HTTPRefusal> {
         let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
         if case .parseError(let error) = frame {
             return .failure(HTTPRefusal(HTTPReplies.json(error.response, status: .badRequest)))

@@ -22,9 +22,10 @@ public struct MCPRequestContext: RequestContext {
     /// keeps Hummingbird's decoders in line with it.
     public var maxUploadSize: Int { 4 << 20 }
 
-    /// The body came whole with the head (``ResponseSink/bodyComplete``): collecting it needs
-    /// no deadline.
-    var bodyComplete = false
+    /// The whole body, when it came with the head (``ResponseSink/completeBody``):
+    /// collecting it needs no deadline, and ``FrameReader`` takes it without reading.
+    var completeBody: ByteBuffer?
+    var bodyComplete: Bool { completeBody != nil }
 
     /// Set by the authentication middleware when a trusted proxy names the client.
     var resolvedClientAddress: String?

@@ -32,7 +32,7 @@ struct RequestRunner: Sendable {
     }
 
     private func serve(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String?, spawn: Spawn) async {
-        var response = await respond(to: request, channel: channel, peer: peer, bodyComplete: sink.bodyComplete)
+        var response = await respond(to: request, channel: channel, peer: peer, completeBody: sink.completeBody)
         // Only this runner sets `Date`: appended, not searched for among the other fields.
         response.headers.append(HTTPField(name: .date, value: dates.now()))
         let head = response.head
@@ -51,9 +51,9 @@ struct RequestRunner: Sendable {
         }
     }
 
-    private func respond(to request: Request, channel: any Channel, peer: String?, bodyComplete: Bool) async -> Response {
+    private func respond(to request: Request, channel: any Channel, peer: String?, completeBody: ByteBuffer?) async -> Response {
         var context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
-        context.bodyComplete = bodyComplete
+        context.completeBody = completeBody
         context.peerAddress = peer
         do {
             return try await responder.respond(to: request, context: context)
