@@ -27,8 +27,13 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     public init() { entries = [] }
     public init(_ entries: [(key: String, value: JSONValue)]) { self.entries = entries }
+    /// Room for two keys more than the literal has: objects are often built from a literal
+    /// and then given an optional key or two (`nextCursor`, `data`, `structuredContent`),
+    /// and each append past the capacity reallocated the entries.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        entries = elements.map { (key: $0.0, value: $0.1) }
+        entries = []
+        entries.reserveCapacity(elements.count + 2)
+        for (key, value) in elements { entries.append((key: key, value: value)) }
     }
 
     public var count: Int { entries.count }

@@ -389,7 +389,9 @@ public final class MCPDispatcher: Sendable {
     /// Runs a handler; errors become `isError` results, and a cancellation the deadline
     /// caused becomes a timeout.
     static func run(_ handler: @escaping ToolDefinition.Handler, arguments: ToolArguments, context: ToolContext, deadline: Deadline, timeout: Duration, toolName: String) async -> (ToolResult, ToolCallOutcome) {
-        let timedOut: (ToolResult, ToolCallOutcome) = (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout)
+        // Built only when the deadline fired: a message and its content array on every call
+        // otherwise.
+        var timedOut: (ToolResult, ToolCallOutcome) { (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout) }
         do {
             let result = try await handler(arguments, context)
             if deadline.hasFired { return timedOut }
