@@ -335,36 +335,50 @@ public final class MCPDispatcher: Sendable {
         let handler = tool.handler
         let toolArguments = ToolArguments(arguments)
         let deadline = Deadline()
-        let task = Task<(ToolResult, ToolCallOutcome), Never>(executorPreference: Self.requestExecutor) {
-            await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
+        let work: CallWork
+        if session.callsInline {
+            work = .inline(CurrentTaskCanceller())
+        } else {
+            work = .task(Task(executorPreference: Self.requestExecutor) {
+                await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
+            })
         }
+        defer { work.finish() }
         // The deadline is an entry in a table with one shared dispatch timer, not a sleeping
         // task: a cancelled Task.sleep keeps its memory until it would have fired, which at
         // 60 s and thousands of calls a second is megabytes; a removed entry is freed at once.
         let timer = deadlines.schedule(after: timeout) {
             deadline.fire()
-            task.cancel()
+            work.cancel()
         }
         defer { deadlines.cancel(timer) }
-        switch session.track(id, cancel: { task.cancel() }) {
+        switch session.track(id, cancel: { work.cancel() }) {
         case .tracked: break
         case .duplicate:
-            task.cancel()
+            work.abandon()
             return .failure(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: request id \(id) is already in use"))
         case .full:
-            task.cancel()
+            work.abandon()
             return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
         case .closed:
             // The transport went away before the call started: nobody is left to answer.
-            task.cancel()
-            _ = await task.value
+            if case .task(let task) = work {
+                task.cancel()
+                _ = await task.value
+            }
             observer?.toolCallFinished(tool: tool.name, outcome: .cancelled, duration: ContinuousClock.now - start)
             return nil
         }
-        let (result, outcome) = await withTaskCancellationHandler {
-            await task.value
-        } onCancel: {
-            task.cancel()
+        let (result, outcome): (ToolResult, ToolCallOutcome)
+        switch work {
+        case .task(let task):
+            (result, outcome) = await withTaskCancellationHandler {
+                await task.value
+            } onCancel: {
+                task.cancel()
+            }
+        case .inline:
+            (result, outcome) = await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
         }
         let cancelledByClient = session.untrack(id)
         observer?.toolCallFinished(tool: tool.name, outcome: cancelledByClient ? .cancelled : outcome, duration: ContinuousClock.now - start)
@@ -378,6 +392,31 @@ public final class MCPDispatcher: Sendable {
     /// loop sets it), else the global pool. Unstructured tasks inherit task-locals but not an
     /// executor preference, so each such task passes this one on.
     @TaskLocal public static var requestExecutor: (any TaskExecutor)?
+
+    /// Where a tool call runs: a task of its own, or its request's task (``MCPSession/callsInline``).
+    enum CallWork: Sendable {
+        case task(Task<(ToolResult, ToolCallOutcome), Never>)
+        case inline(CurrentTaskCanceller)
+
+        /// The deadline fired or the client cancelled: cancel the call's work.
+        func cancel() {
+            switch self {
+            case .task(let task): task.cancel()
+            case .inline(let canceller): canceller.cancel()
+            }
+        }
+
+        /// The call is refused before it runs: a task already started is cancelled; the
+        /// request's own task is left alone.
+        func abandon() {
+            if case .task(let task) = self { task.cancel() }
+        }
+
+        /// The call is over: nothing may cancel the request's task for it any more.
+        func finish() {
+            if case .inline(let canceller) = self { canceller.finish() }
+        }
+    }
 
     /// Set when a call's deadline fired (its task was cancelled by the timer, not the client).
     final class Deadline: Sendable {

@@ -104,9 +104,19 @@ struct GoAPITransport: Sendable {
         case .success(let value): frame = value
         case .failure(let refusal): return refusal.response
         }
-        let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
         let dispatcher = self.dispatcher
-        // The call is cancelled if the client hangs up (nothing could deliver its answer).
+        if case .single(let message) = frame {
+            // This task only answers the message after its call: the call may run in it, and
+            // closing the connection cancels it (nothing could deliver its answer).
+            let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1,
+                                     callsInline: true)
+            ConnectionWatch.shared.onClose(context.channel) { session.cancelAll() }
+            let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound())
+            ConnectionWatch.shared.clear(context.channel)
+            return response.map { HTTPReplies.rpcAnswer($0) } ?? HTTPReplies.empty(.accepted)
+        }
+        let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
+        // A batch's calls are cancelled if the client hangs up (nothing could deliver their answers).
         let responses = await ConnectionWatch.shared.whileConnected(context.channel) {
             var answers: [JSONValue] = []
             for message in frame.messages {
@@ -114,8 +124,7 @@ struct GoAPITransport: Sendable {
             }
             return answers
         }
-        guard let first = responses.first else { return HTTPReplies.empty(.accepted) }
-        if case .single = frame { return HTTPReplies.rpcAnswer(first) }
+        guard !responses.isEmpty else { return HTTPReplies.empty(.accepted) }
         return HTTPReplies.json(.array(responses))
     }
 

@@ -179,10 +179,13 @@ struct StreamableHTTPTransport: Sendable {
         if meta[ProtocolVersion.metaKey] == nil { meta[ProtocolVersion.metaKey] = .string(version) }
         rpc.params["_meta"] = .object(meta)
 
-        let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
         if wantsStream(rpc) {
+            let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
             return sseAnswer(rpc, session: session, context: context) {}
         }
+        // This task only answers the request after the call: the call may run in it.
+        let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1,
+                                 callsInline: true)
         let dispatcher = self.dispatcher, request = rpc
         let response: JSONValue?
         if Self.mayRunLong(request.method) {
