@@ -70,18 +70,26 @@ public struct JSONWriter: ~Copyable {
         var runStart = 0
         var index = 0
         while index < utf8.count {
-            if index + 8 <= utf8.count,
-                !Self.mayNeedEscaping(UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self)) {
-                index += 8
-                continue
+            // A word that may hold a byte to escape is checked byte by byte, all eight of it:
+            // in text full of quotes (JSON carried as a string) testing the next word from
+            // every byte cost more than the bytes.
+            var end = utf8.count
+            if index + 8 <= utf8.count {
+                if !Self.mayNeedEscaping(UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self)) {
+                    index += 8
+                    continue
+                }
+                end = index + 8
             }
-            let byte = utf8[index]
-            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                if runStart < index { append(UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
-                writeEscaped(byte)
-                runStart = index + 1
+            while index < end {
+                let byte = utf8[index]
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    if runStart < index { append(UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
+                    writeEscaped(byte)
+                    runStart = index + 1
+                }
+                index += 1
             }
-            index += 1
         }
         if runStart < utf8.count { append(UnsafeBufferPointer(rebasing: utf8[runStart...])) }
     }

@@ -34,6 +34,37 @@ import Testing
         }
     }
 
+    /// Adjacent escapes, several in one word, and runs between them: what JSON carried as a
+    /// string (a tool's text content) looks like, checked against a byte-by-byte escaper.
+    @Test("text dense with characters to escape is written as a byte-by-byte escaper writes it (§7)")
+    func denseEscapes() {
+        let alphabet: [UInt8] = Array("ab\"\\\n\u{01}{}:,".utf8)
+        var seed: UInt64 = 42
+        for length in 0..<64 {
+            var bytes: [UInt8] = []
+            for _ in 0..<length {
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                bytes.append(alphabet[Int(seed >> 33) % alphabet.count])
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(JSONValue.string(text).serializedString() == Self.reference(text), "length \(length): \(text)")
+        }
+    }
+
+    private static func reference(_ text: String) -> String {
+        var out = "\""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += "\\\""
+            case UInt8(ascii: "\\"): out += "\\\\"
+            case 0x0A: out += "\\n"
+            case 0x01: out += "\\u0001"
+            default: out += String(UnicodeScalar(byte))
+            }
+        }
+        return out + "\""
+    }
+
     private func escapeLength(_ special: String) -> Int {
         switch special {
         case "\"", "\\", "\n", "\r", "\t", "\u{08}", "\u{0C}": 2
