@@ -71,11 +71,11 @@ public final class MCPDispatcher: Sendable {
     /// Largest batch accepted (JSON-RPC 2.0 §6 sets no limit; we do).
     public static let maxBatch = 64
 
-    /// Methods reported by name in metrics; anything else is `other`, so a client cannot
-    /// grow the label set.
     /// What a session may ask before its handshake.
     static let beforeInitialize: Set<String> = ["initialize", "ping", "server/discover"]
 
+    /// Methods reported by name in metrics; anything else is `other`, so a client cannot
+    /// grow the label set.
     static let knownMethods: Set<String> = [
         "initialize", "ping", "server/discover", "tools/list", "tools/call", "logging/setLevel",
     ]
