@@ -30,11 +30,12 @@ public struct MCPRequestContext: RequestContext {
     /// Set by the authentication middleware when a trusted proxy names the client.
     var resolvedClientAddress: String?
 
-    /// The socket peer's address, formatted once per connection by its listener.
-    var peerAddress: String?
+    /// What the connection remembers between requests, its peer's address among it; nil
+    /// where a context is made without a public connection.
+    var connection: ConnectionMemo?
 
     /// The client's address as a string (IPv4 or IPv6 literal), or "unknown".
     public var clientAddress: String {
-        resolvedClientAddress ?? peerAddress ?? channel.remoteAddress?.ipAddress ?? "unknown"
+        resolvedClientAddress ?? connection?.peerAddress ?? channel.remoteAddress?.ipAddress ?? "unknown"
     }
 }

@@ -97,12 +97,12 @@ struct PublicChildChannel: Sendable {
                 // The codec checks each head (RequestHeadGuard) as NIOHTTP1 decoded it, where
                 // every Host line is still visible, then converts it; it encodes the responses.
                 try pipeline.addHTTPServerCodec(limits: decoderLimits, deadlines: deadlines)
-                // Formatted once per connection, not for every request.
-                let peer = channel.remoteAddress?.ipAddress
+                // The peer's address formatted once per connection, not for every request.
+                let memo = ConnectionMemo(peerAddress: channel.remoteAddress?.ipAddress)
                 // Requests (and their streamed bodies) run on the connection's event loop.
                 let spawnHere = spawner(channel.eventLoop)
                 try pipeline.addHandler(RequestDispatcher(start: { request, sink in
-                    spawnHere { await runner.run(request, sink: sink, channel: channel, peer: peer, spawn: spawnHere) }
+                    spawnHere { await runner.run(request, sink: sink, channel: channel, connection: memo, spawn: spawnHere) }
                 }, onRefusal: { status in
                     metrics?.counter(.httpResponses, String(status.code)).increment()
                 }))

@@ -6,6 +6,15 @@ import MCPCore
 /// The production implementation wraps the Auth module's constant-time verifier.
 public protocol RequestAuthenticator: Sendable {
     func authenticate(authorization: String?, clientAddress: String) -> AuthOutcome
+    /// The same, for a request on a public connection, which may remember what it parsed and
+    /// accepted before (``ConnectionMemo``).
+    func authenticate(authorization: String?, clientAddress: String, connection: ConnectionMemo?) -> AuthOutcome
+}
+
+extension RequestAuthenticator {
+    public func authenticate(authorization: String?, clientAddress: String, connection: ConnectionMemo?) -> AuthOutcome {
+        authenticate(authorization: authorization, clientAddress: clientAddress)
+    }
 }
 
 public enum AuthOutcome: Sendable {

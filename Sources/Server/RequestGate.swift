@@ -41,7 +41,7 @@ struct RequestGate: RouterMiddleware {
         var context = context
         context.resolvedClientAddress = clientAddress(request, context)
         let principal: MCPSession.Principal
-        switch authenticator.authenticate(authorization: request.headers.value(.authorization), clientAddress: context.clientAddress) {
+        switch authenticator.authenticate(authorization: request.headers.value(.authorization), clientAddress: context.clientAddress, connection: context.connection) {
         case .allowed(let allowed):
             principal = allowed
         case .denied(let reason, let message, let tokenPresented, let retryAfter):

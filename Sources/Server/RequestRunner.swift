@@ -24,15 +24,15 @@ struct RequestRunner: Sendable {
     let logger: Logger
     let dates = HTTPDate()
 
-    func run(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String?, spawn: Spawn) async {
+    func run(_ request: Request, sink: ResponseSink, channel: any Channel, connection: ConnectionMemo, spawn: Spawn) async {
         TaskFrames.reserve(TaskFrames.requestBytes)
         await RequestLogMetadata.$current.withValue(RequestLogMetadata(id: RequestID())) {
-            await serve(request, sink: sink, channel: channel, peer: peer, spawn: spawn)
+            await serve(request, sink: sink, channel: channel, connection: connection, spawn: spawn)
         }
     }
 
-    private func serve(_ request: Request, sink: ResponseSink, channel: any Channel, peer: String?, spawn: Spawn) async {
-        var response = await respond(to: request, channel: channel, peer: peer, completeBody: sink.completeBody)
+    private func serve(_ request: Request, sink: ResponseSink, channel: any Channel, connection: ConnectionMemo, spawn: Spawn) async {
+        var response = await respond(to: request, channel: channel, connection: connection, completeBody: sink.completeBody)
         // Only this runner sets `Date`: appended, not searched for among the other fields.
         response.headers.append(HTTPField(name: .date, value: dates.now()))
         let head = response.head
@@ -51,10 +51,10 @@ struct RequestRunner: Sendable {
         }
     }
 
-    private func respond(to request: Request, channel: any Channel, peer: String?, completeBody: ByteBuffer?) async -> Response {
+    private func respond(to request: Request, channel: any Channel, connection: ConnectionMemo, completeBody: ByteBuffer?) async -> Response {
         var context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
         context.completeBody = completeBody
-        context.peerAddress = peer
+        context.connection = connection
         do {
             return try await responder.respond(to: request, context: context)
         } catch is HTTPParserError {

@@ -26,14 +26,26 @@ public final class TokenAuthenticator: RequestAuthenticator {
     public var tokenCount: Int { verifier.withLock { $0.store.count } }
 
     public func authenticate(authorization: String?, clientAddress: String) -> AuthOutcome {
-        let key = ClientAddressKey(ip: clientAddress)
+        authenticate(authorization: authorization, clientAddress: clientAddress, connection: nil)
+    }
+
+    public func authenticate(authorization: String?, clientAddress: String, connection: ConnectionMemo?) -> AuthOutcome {
+        let key = connection?.addressKey(clientAddress) ?? ClientAddressKey(ip: clientAddress)
         let now = MonotonicClock.now()
         if let key, case .lockedOut(let retryAfter) = failures.withLock({ $0.check(key, now: now) }) {
             return .denied(reason: "locked_out", message: "Too many failed authentication attempts",
                            tokenPresented: false, retryAfter: Int((retryAfter + 999_999_999) / 1_000_000_000))
         }
         let verifier = self.verifier.withLock { $0 }
-        switch verifier.verify(authorization: authorization, now: Date()) {
+        let decision: AuthDecision
+        if let connection {
+            var credential = connection.credential
+            decision = verifier.verify(authorization: authorization, now: Date(), remembering: &credential)
+            if case .accepted = decision { connection.credential = credential }
+        } else {
+            decision = verifier.verify(authorization: authorization, now: Date())
+        }
+        switch decision {
         case .accepted(let token):
             return .allowed(MCPSession.Principal(name: token.name, allowsWrites: token.allows(writes: true)))
         case .rejected(let failure):

@@ -50,6 +50,50 @@ import Testing
         #expect(verifier.verify(authorization: "Bearer \(oldSecret)", now: now) == .rejected(.expired))
     }
 
+    @Test func rememberedCredentialSkipsTheHashOnlyForTheSameValue() throws {
+        let verifier = try verifier()
+        var last: AcceptedCredential?
+        guard case .accepted(let ci) = verifier.verify(authorization: "Bearer \(ciSecret)", now: now, remembering: &last),
+              let remembered = last else {
+            Issue.record("ci token rejected or not remembered")
+            return
+        }
+        #expect(ci.name == "ci")
+        // A value that is not a stored token, remembered as if this verifier had accepted it,
+        // is accepted: the remembered value is used, not hashed again.
+        var forged: AcceptedCredential? = AcceptedCredential(header: Array("Bearer forged".utf8), index: remembered.index, generation: remembered.generation)
+        #expect(verifier.verify(authorization: "Bearer forged", now: now, remembering: &forged).acceptedName == "ci")
+        // Any other value, of the same length or not, goes through the store.
+        let sameLength = "Bearer " + String(repeating: "x", count: ciSecret.count)
+        #expect(verifier.verify(authorization: sameLength, now: now, remembering: &last) == .rejected(.invalid))
+        #expect(verifier.verify(authorization: "Bearer \(ciSecret)x", now: now, remembering: &last) == .rejected(.invalid))
+        #expect(verifier.verify(authorization: nil, now: now, remembering: &last) == .rejected(.missing))
+        // A rejection leaves the remembered value; another accepted token replaces it.
+        #expect(last?.header == remembered.header)
+        #expect(verifier.verify(authorization: "Bearer \(readerSecret)", now: now, remembering: &last).acceptedName == "reader")
+        #expect(last?.header == Array("Bearer \(readerSecret)".utf8))
+    }
+
+    @Test func rememberedCredentialStillExpires() throws {
+        let verifier = try verifier()
+        var last: AcceptedCredential?
+        #expect(verifier.verify(authorization: "Bearer \(oldSecret)", now: now.addingTimeInterval(-1), remembering: &last).acceptedName == "old")
+        #expect(last != nil)
+        #expect(verifier.verify(authorization: "Bearer \(oldSecret)", now: now, remembering: &last) == .rejected(.expired))
+    }
+
+    /// A reload builds a new verifier, whose store may hold other tokens at the same index:
+    /// what the old one remembered must not name any of them.
+    @Test func anotherVerifierIgnoresWhatOneRemembered() throws {
+        let verifier = try verifier()
+        var last: AcceptedCredential?
+        #expect(verifier.verify(authorization: "Bearer \(ciSecret)", now: now, remembering: &last).acceptedName == "ci")
+        let reloaded = TokenVerifier(store: try TokenStore([StoredToken(name: "reader", digest: TokenDigest.of(token: readerSecret), scopes: [.read])]))
+        #expect(reloaded.verify(authorization: "Bearer \(ciSecret)", now: now, remembering: &last) == .rejected(.invalid))
+        let same = TokenVerifier(store: verifier.store)
+        #expect(same.verify(authorization: "Bearer \(ciSecret)", now: now, remembering: &last).acceptedName == "ci")
+    }
+
     @Test func emptyStoreRejectsEverything() {
         let verifier = TokenVerifier(store: try! TokenStore([]))
         #expect(verifier.verify(authorization: "Bearer anything", now: now) == .rejected(.invalid))
@@ -112,5 +156,12 @@ import Testing
         }
         #expect(throws: TokenStore.Invalid.emptyName) { try TokenStore([StoredToken(name: "", secret: "x")]) }
         #expect(throws: TokenStore.Invalid.noScopes("n")) { try TokenStore([StoredToken(name: "n", secret: "x", scopes: [])]) }
+    }
+}
+
+extension AuthDecision {
+    /// The accepted token's name, nil for a rejection.
+    var acceptedName: String? {
+        if case .accepted(let token) = self { token.name } else { nil }
     }
 }

@@ -1,0 +1,35 @@
+import Auth
+import RateLimit
+import Synchronization
+
+/// What one public connection remembers between its requests: its peer's address, formatted
+/// once by the listener, the key the failure limiter files that address under, and the last
+/// credential the token verifier accepted on it (``AcceptedCredential``). Keep-alive clients
+/// send the same address and header on every request; this spares parsing the one and hashing
+/// the other each time. Shared by the connection's request tasks, which run one at a time.
+public final class ConnectionMemo: Sendable {
+    let peerAddress: String?
+    private struct State {
+        var addressKey: (address: String, key: ClientAddressKey?)?
+        var credential: AcceptedCredential?
+    }
+    private let state = Mutex(State())
+
+    init(peerAddress: String?) {
+        self.peerAddress = peerAddress
+    }
+
+    /// The failure limiter's key for `address`, parsed once while the address stays the same
+    /// (behind a trusted proxy it can change from request to request).
+    func addressKey(_ address: String) -> ClientAddressKey? {
+        if let (known, key) = state.withLock({ $0.addressKey }), known == address { return key }
+        let key = ClientAddressKey(ip: address)
+        state.withLock { $0.addressKey = (address, key) }
+        return key
+    }
+
+    var credential: AcceptedCredential? {
+        get { state.withLock { $0.credential } }
+        set { state.withLock { $0.credential = newValue } }
+    }
+}
