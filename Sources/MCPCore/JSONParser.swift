@@ -134,7 +134,7 @@ extension JSONParser {
             // Entries are collected in order. Duplicate names are found by a linear scan while
             // the object is small (MCP objects have a handful of keys; hashing each cost more),
             // then with a set, so a many-keyed object is not quadratic.
-            var entries: [(key: String, value: JSONValue)] = []
+            var entries: [JSONObject.Entry] = []
             var names: Set<String>?
             skipWhitespace()
             if try peek() == UInt8(ascii: "}") {
@@ -155,13 +155,13 @@ extension JSONParser {
                 } else {
                     for entry in entries where entry.key == key { throw fail(.duplicateKey) }
                 }
-                entries.append((key: key, value: try parseValue(depth: depth)))
+                entries.append(JSONObject.Entry(key: key, value: try parseValue(depth: depth)))
                 skipWhitespace()
                 switch try peek() {
                 case UInt8(ascii: ","): index += 1
                 case UInt8(ascii: "}"):
                     index += 1
-                    return .object(JSONObject(entries))
+                    return .object(JSONObject(entries: entries))
                 default: throw fail(.unexpectedCharacter)
                 }
             }

@@ -17,15 +17,28 @@ public final class ServerMetrics: Sendable {
 
     /// A family's name and label values (at most three), hashed as they are: joining them
     /// into one string, or passing them as an array, cost allocations on every lookup,
-    /// several times per request.
+    /// several times per request. The name is hashed once, when its family is declared, and
+    /// only the labels in use are hashed: lookups were 1 % of a `tools/call`'s CPU.
     private struct Key: Hashable {
         let name: String
+        let nameHash: Int
         let labels: Labels
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(nameHash)
+            labels.hash(into: &hasher)
+        }
     }
 
     private struct Labels: Hashable {
         var count = 0
         var first = "", second = "", third = ""
+
+        func hash(into hasher: inout Hasher) {
+            if count > 0 { hasher.combine(first) }
+            if count > 1 { hasher.combine(second) }
+            if count > 2 { hasher.combine(third) }
+        }
 
         init() {}
         init(_ first: String) { (count, self.first) = (1, first) }
@@ -47,6 +60,8 @@ public final class ServerMetrics: Sendable {
         public let name: String
         public let help: String
         public let labels: [String]
+        /// `name`'s hash, computed once (see ``Key``).
+        let nameHash: Int
 
         /// Made on demand: swift-prometheus's descriptor is not `Sendable`.
         var descriptor: MetricNameDescriptor {
@@ -57,6 +72,7 @@ public final class ServerMetrics: Sendable {
             self.name = name
             self.help = help
             self.labels = labels
+            nameHash = name.hashValue
         }
     }
 
@@ -113,7 +129,7 @@ public final class ServerMetrics: Sendable {
 
     private static func key(_ family: Family, _ labels: Labels) -> Key {
         precondition(labels.count == family.labels.count, "\(family.name) takes labels \(family.labels)")
-        return Key(name: family.name, labels: labels)
+        return Key(name: family.name, nameHash: family.nameHash, labels: labels)
     }
 
     private static func pairs(_ family: Family, _ labels: Labels) -> [(String, String)] {
