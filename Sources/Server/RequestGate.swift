@@ -61,8 +61,8 @@ struct RequestGate: RouterMiddleware {
         var response = try await RequestLogMetadata.$current.withValue(log) { try await next(request, authenticated) }
         if let rateLimiter, let remaining {
             // Ours alone: no handler sets these, so they are appended, not searched for.
-            response.headers.append(HTTPField(name: .rateLimitPolicy, value: rateLimiter.policyHeader))
-            response.headers.append(HTTPField(name: .rateLimit, value: "\"\(rateLimiter.name)\";r=\(remaining)"))
+            response.headers.append(rateLimiter.policyField)
+            response.headers.append(rateLimiter.remainingField(remaining))
         }
         return response
     }

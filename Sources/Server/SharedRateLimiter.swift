@@ -14,6 +14,10 @@ public final class SharedRateLimiter: Sendable {
     let metrics: ServerMetrics?
     /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): quota and window; fixed.
     let policyHeader: String
+    /// The same as a field, made once: it goes on every allowed response.
+    let policyField: HTTPField
+    /// `RateLimit` up to its remaining quota: `"name";r=`.
+    private let remainingPrefix: String
     /// This limiter's metric children, looked up once instead of on every decision.
     private let allowed: Counter?
     private let limited: Counter?
@@ -27,6 +31,8 @@ public final class SharedRateLimiter: Sendable {
         self.metrics = metrics
         let window = max(1, Int((gcra.window + 999_999_999) / 1_000_000_000))
         policyHeader = "\"\(name)\";q=\(gcra.burst);w=\(window)"
+        policyField = HTTPField(name: .rateLimitPolicy, value: policyHeader)
+        remainingPrefix = "\"\(name)\";r="
         allowed = metrics?.counter(.rateLimitDecisions, name, "allowed")
         limited = metrics?.counter(.rateLimitDecisions, name, "limited")
         keys = metrics?.gauge(.rateLimitKeys, name)
@@ -45,6 +51,13 @@ public final class SharedRateLimiter: Sendable {
         keys?.set(to: Double(count))
         if evictions > 0 { metrics?.counter(.rateLimitEvictions, name).increment(by: Int64(evictions)) }
         return decision
+    }
+}
+
+extension SharedRateLimiter {
+    /// `RateLimit` with the quota left (draft-ietf-httpapi-ratelimit-headers).
+    func remainingField(_ remaining: Int) -> HTTPField {
+        HTTPField(name: .rateLimit, value: remainingPrefix + String(remaining))
     }
 }
 
