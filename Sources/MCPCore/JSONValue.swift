@@ -38,6 +38,11 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     }
 
     public private(set) var entries: [Entry]
+    /// This object's compact JSON, kept by ``preserialized()`` for an object written many
+    /// times as it is (a tool's `tools/list` entry): ``JSONWriter`` copies these bytes rather
+    /// than walk the entries again. Any change drops them; equality and hashing ignore them.
+    /// Set by ``preserialized()`` alone (and by a test, to see that the writer copies them).
+    var serializedBytes: [UInt8]?
 
     public init() { entries = [] }
     public init(entries: [Entry]) { self.entries = entries }
@@ -64,6 +69,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     public subscript(key: String) -> JSONValue? {
         get { entries.first { $0.key == key }?.value }
         set {
+            serializedBytes = nil
             let index = entries.firstIndex { $0.key == key }
             switch (index, newValue) {
             case (let i?, let v?): entries[i].value = v
@@ -72,6 +78,13 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
             case (nil, nil): break
             }
         }
+    }
+
+    /// The same object, carrying its serialized bytes (``serializedBytes``).
+    public func preserialized() -> JSONObject {
+        var copy = self
+        copy.serializedBytes = JSONValue.object(self).serialized()
+        return copy
     }
 
     /// Iterates `(key, value)` pairs, so `for (key, value) in object` reads as for a dictionary.

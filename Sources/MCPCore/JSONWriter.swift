@@ -40,6 +40,10 @@ public struct JSONWriter: ~Copyable {
             }
             append(UInt8(ascii: "]"))
         case .object(let object):
+            if let bytes = object.serializedBytes {
+                bytes.withUnsafeBufferPointer { append($0) }
+                return
+            }
             append(UInt8(ascii: "{"))
             object.entries.withUnsafeBufferPointer { entries in
                 for index in entries.indices {

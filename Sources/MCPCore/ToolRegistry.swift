@@ -16,7 +16,10 @@ public struct ToolRegistry: Sendable {
         }
         self.tools = unique
         self.index = index
-        self.listings = unique.map(\.listing)
+        // Serialized once: a `tools/list` answer is mostly these entries, written as they are.
+        self.listings = unique.map { tool in
+            if case .object(let object) = tool.listing { .object(object.preserialized()) } else { tool.listing }
+        }
     }
 
     /// The `tools/list` entry of a registered tool.

@@ -97,6 +97,25 @@ import Testing
         let sliced = String("xx\nyy".dropFirst())
         #expect(JSONValue.string(sliced).serializedString() == #""x\nyy""#)
     }
+
+    @Test("a preserialized object is written as its bytes, equal to the plain one, until it changes")
+    func preserializedObject() throws {
+        let plain: JSONObject = ["name": "t", "inputSchema": ["type": "object", "required": ["a\"b"]], "n": 1.5]
+        var kept = plain.preserialized()
+        #expect(kept == plain)
+        #expect(kept.hashValue == plain.hashValue)
+        #expect(JSONValue.array([.object(kept), .object(kept)]).serializedString() == JSONValue.array([.object(plain), .object(plain)]).serializedString())
+        // The writer copies the kept bytes: bytes kept for other content would show.
+        var forged = plain
+        forged.serializedBytes = Array(#"{"forged":true}"#.utf8)
+        #expect(JSONValue.object(forged).serializedString() == #"{"forged":true}"#)
+        // A change drops them.
+        kept["n"] = 2
+        kept["extra"] = "x"
+        #expect(JSONValue.object(kept).serializedString() == #"{"name":"t","inputSchema":{"type":"object","required":["a\"b"]},"n":2,"extra":"x"}"#)
+        kept["extra"] = nil
+        #expect(try JSONParser.parse(JSONValue.object(kept).serialized()) == .object(kept))
+    }
 }
 
 @Suite struct JSONParserPathTests {
