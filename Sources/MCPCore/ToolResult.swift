@@ -18,9 +18,13 @@ public struct ToolResult: Sendable, Hashable {
 
     /// A JSON result: the text content is the compact JSON serialization (real JSON, never a
     /// debug rendering), and an object is also given as `structuredContent`.
+    /// An object is serialized once: `structuredContent` keeps the bytes the text was made
+    /// from (``JSONObject/preserialized()``), and the answer copies them.
     public static func json(_ value: JSONValue) -> ToolResult {
-        let structured: JSONValue? = if case .object = value { value } else { nil }
-        return ToolResult(content: [.text(value.serializedString())], structuredContent: structured)
+        guard case .object(let object) = value else { return ToolResult(content: [.text(value.serializedString())]) }
+        let structured = object.preserialized()
+        let text = String(decoding: structured.serializedBytes ?? [], as: UTF8.self)
+        return ToolResult(content: [.text(text)], structuredContent: .object(structured))
     }
 
     public static func text(_ text: String) -> ToolResult {

@@ -98,6 +98,22 @@ import Testing
         #expect(JSONValue.string(sliced).serializedString() == #""x\nyy""#)
     }
 
+    @Test("a JSON tool result serializes its object once: the text is the compact JSON, and structuredContent writes the same bytes")
+    func jsonToolResult() throws {
+        let value: JSONValue = ["name": "axinova", "uptime_seconds": 12.5, "protocol_versions": ["2025-11-25"], "quote": "a\"b"]
+        let result = ToolResult.json(value)
+        guard case .text(let text) = result.content.first, case .object(let structured)? = result.structuredContent else {
+            Issue.record("expected a text content and an object")
+            return
+        }
+        #expect(text == value.serializedString())
+        #expect(structured.serializedBytes == Array(text.utf8))
+        #expect(JSONValue.object(structured) == value)
+        #expect(JSONValue.object(structured).serializedString() == text)
+        // Not an object: the text alone.
+        #expect(ToolResult.json([1, 2]).structuredContent == nil)
+    }
+
     @Test("a preserialized object is written as its bytes, equal to the plain one, until it changes")
     func preserializedObject() throws {
         let plain: JSONObject = ["name": "t", "inputSchema": ["type": "object", "required": ["a\"b"]], "n": 1.5]
