@@ -55,6 +55,24 @@ import Testing
         #expect(value.hasPrefixIgnoringASCIICase("application/json") == matches)
     }
 
+    @Test("field names: known ones in any case become the shared name, others keep the client's spelling (RFC 9110 §5.1)", arguments: [
+        ("Content-Type", "Content-Type"), ("CONTENT-TYPE", "Content-Type"), ("authorization", "Authorization"),
+        ("mcp-protocol-version", "MCP-Protocol-Version"), ("MCP-NAME", "Mcp-Name"), ("Mcp-Method", "Mcp-Method"),
+        ("user-agent", "User-Agent"), ("mcp-session-id", "Mcp-Session-Id"), ("content-length", "Content-Length"), ("ACCEPT", "Accept"),
+        ("Mcp-Namx", "Mcp-Namx"), ("Mcp_Name", "Mcp_Name"), ("X-Custom", "X-Custom"), ("Content-Lengthy", "Content-Lengthy"),
+    ])
+    func fieldNames(_ raw: String, _ spelling: String) throws {
+        let name = try #require(HTTPTypesCodec.fieldName(raw))
+        #expect(name.rawName == spelling)
+        #expect(name.canonicalName == raw.lowercased())
+        #expect(name == HTTPField.Name(raw))
+    }
+
+    @Test("a field name that is not a token is refused, known length or not", arguments: ["Mcp Name", "Accep\u{0}", "", "Content:Type", "Accept\r"])
+    func invalidFieldNames(_ raw: String) {
+        #expect(HTTPTypesCodec.fieldName(raw) == nil)
+    }
+
     @Test("Connection: close is found in any case, in lists and repeated fields, and nothing like it is (RFC 9112 §9.6)", arguments: [
         (["close"], true), (["Close"], true), (["keep-alive, CLOSE"], true), (["keep-alive", " close "], true), (["upgrade,\tclose"], true),
         (["keep-alive"], false), (["closed"], false), (["clos"], false), (["c lose"], false), (["cl\u{0F}se"], false), ([], false),
