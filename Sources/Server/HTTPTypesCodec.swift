@@ -124,10 +124,21 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// other than a lone `chunked` is refused and the connection closed, so no two parsers
     /// can disagree about where it ends.
     static func framingProblem(_ fields: HTTPFields) -> String? {
+        // The common case, found in one pass with nothing allocated: one plain length or none.
+        var lengthCount = 0
+        var listedLength = false
+        var coded = false
+        for field in fields {
+            if field.name == .contentLength {
+                lengthCount += 1
+                listedLength = listedLength || field.value.utf8.contains(UInt8(ascii: ","))
+            } else if field.name == .transferEncoding {
+                coded = true
+            }
+        }
+        if !coded, lengthCount <= 1, !listedLength { return nil }
         let lengths = fields[values: .contentLength]
         let codings = fields[values: .transferEncoding]
-        // The common case, checked without building sets: one plain length or none.
-        if codings.isEmpty, lengths.count <= 1, !(lengths.first?.utf8.contains(UInt8(ascii: ",")) ?? false) { return nil }
         if !codings.isEmpty && !lengths.isEmpty { return "both Content-Length and Transfer-Encoding" }
         if Set(lengths).count > 1 || lengths.contains(where: { $0.contains(",") && Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }).count > 1 }) {
             return "conflicting Content-Length values"

@@ -19,20 +19,31 @@ enum RequestHeadGuard {
 
     static func problem(_ head: HTTPRequestHead) -> (HTTPResponse.Status, String)? {
         if head.method == .CONNECT { return (.methodNotAllowed, "Method Not Allowed: this server is not a proxy") }
-        let hosts = head.headers["Host"]
-        if head.version.major == 1, head.version.minor >= 1, hosts.isEmpty { return (.badRequest, "Bad Request: Host header is required") }
-        if hosts.count > 1 { return (.badRequest, "Bad Request: more than one Host header") }
-        if let host = hosts.first, !isValidHost(host) { return (.badRequest, "Bad Request: invalid Host header") }
+        // One pass over the fields, with no array of the values (this runs for every request).
+        var host: String?
+        var hosts = 0
+        for (name, value) in head.headers where HTTPTypesCodec.isHost(name) {
+            hosts += 1
+            if host == nil { host = value }
+        }
+        if head.version.major == 1, head.version.minor >= 1, hosts == 0 { return (.badRequest, "Bad Request: Host header is required") }
+        if hosts > 1 { return (.badRequest, "Bad Request: more than one Host header") }
+        if let host, !isValidHost(host) { return (.badRequest, "Bad Request: invalid Host header") }
         return nil
     }
 
     /// `uri-host [ ":" port ]` (RFC 9110 §7.2): a reg-name, IPv4 or bracketed IPv6 literal.
-    /// Checked on the UTF-8 bytes: it runs for every request.
+    /// Checked on the UTF-8 bytes in place: it runs for every request.
     static func isValidHost(_ value: String) -> Bool {
-        var bytes = Array(value.utf8)[...]
+        var value = value
+        return value.withUTF8 { isValidHost($0[...]) }
+    }
+
+    private static func isValidHost(_ whole: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        var bytes = whole
         guard !bytes.isEmpty, bytes.count <= 255 else { return false }
         func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
-        func isPort(_ port: ArraySlice<UInt8>) -> Bool { port.count <= 5 && port.allSatisfy(isDigit) }
+        func isPort(_ port: Slice<UnsafeBufferPointer<UInt8>>) -> Bool { port.count <= 5 && port.allSatisfy(isDigit) }
         if bytes.first == UInt8(ascii: "[") {
             guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
             let literal = bytes[(bytes.startIndex + 1)..<close]
