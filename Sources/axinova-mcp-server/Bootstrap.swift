@@ -37,14 +37,19 @@ struct Bootstrap {
         let settings = try catalogueSettings()
         let catalogue = ToolCatalogue.makeTools(settings, client: client)
         let live = LiveStatus()
+        // What does not change, made once.
+        let (name, version) = (JSONValue.string(identity.name), JSONValue.string(identity.version))
+        let protocols = JSONValue.array(ProtocolVersion.all.map(JSONValue.string))
+        let toolCount = JSONValue.int(Int64(catalogue.count + 2))
+        let transport = JSONValue.string(stdio ? "stdio" : "https")
         let status = BuiltinTools.serverStatus {
             var object: JSONObject = [
-                "name": .string(identity.name),
-                "version": .string(identity.version),
+                "name": name,
+                "version": version,
                 "uptime_seconds": .double((ContinuousClock.now - started).elapsedSeconds),
-                "protocol_versions": .array(ProtocolVersion.all.map(JSONValue.string)),
-                "tools": .int(Int64(catalogue.count + 2)),
-                "transport": .string(stdio ? "stdio" : "https"),
+                "protocol_versions": protocols,
+                "tools": toolCount,
+                "transport": transport,
             ]
             for (key, value) in live.snapshot() { object[key] = value }
             return object
