@@ -74,9 +74,10 @@ public struct JSONWriter: ~Copyable {
         var runStart = 0
         var index = 0
         while index < utf8.count {
-            // A word that may hold a byte to escape is checked byte by byte, all eight of it:
-            // in text full of quotes (JSON carried as a string) testing the next word from
-            // every byte cost more than the bytes.
+            // A word that may hold a byte to escape is copied byte by byte, all eight of it,
+            // into room reserved for the worst case, with no call per byte escaped: in text
+            // full of quotes (JSON carried as a string) a call per quote, and testing the next
+            // word from every byte, cost more than the bytes.
             var end = utf8.count
             if index + 8 <= utf8.count {
                 if !Self.mayNeedEscaping(UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self)) {
@@ -85,18 +86,51 @@ public struct JSONWriter: ~Copyable {
                 }
                 end = index + 8
             }
+            if runStart < index { append(UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
+            reserve((end - index) * 6)  // "\u001f" for each
+            var out = count
             while index < end {
                 let byte = utf8[index]
-                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                    if runStart < index { append(UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
-                    writeEscaped(byte)
-                    runStart = index + 1
+                let escape = Self.escapes[Int(byte)]
+                if escape == 0 {
+                    storage[out] = byte
+                    out += 1
+                } else {
+                    storage[out] = UInt8(ascii: "\\")
+                    storage[out + 1] = escape
+                    if escape == UInt8(ascii: "u") {
+                        let hex: StaticString = "0123456789abcdef"
+                        storage[out + 2] = UInt8(ascii: "0")
+                        storage[out + 3] = UInt8(ascii: "0")
+                        storage[out + 4] = hex.utf8Start[Int(byte >> 4)]
+                        storage[out + 5] = hex.utf8Start[Int(byte & 0x0F)]
+                        out += 6
+                    } else {
+                        out += 2
+                    }
                 }
                 index += 1
             }
+            count = out
+            runStart = end
         }
         if runStart < utf8.count { append(UnsafeBufferPointer(rebasing: utf8[runStart...])) }
     }
+
+    /// For each byte, the character after the backslash that escapes it (RFC 8259 §7: the
+    /// short forms where there is one, `u` for the rest of the control characters), or 0.
+    private static let escapes: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256)
+        for byte in 0..<0x20 { table[byte] = UInt8(ascii: "u") }
+        table[0x08] = UInt8(ascii: "b")
+        table[0x09] = UInt8(ascii: "t")
+        table[0x0A] = UInt8(ascii: "n")
+        table[0x0C] = UInt8(ascii: "f")
+        table[0x0D] = UInt8(ascii: "r")
+        table[Int(UInt8(ascii: "\""))] = UInt8(ascii: "\"")
+        table[Int(UInt8(ascii: "\\"))] = UInt8(ascii: "\\")
+        return table
+    }()
 
     /// Whether any of the eight bytes may be a control character, `"` or `\\` (no false
     /// negatives; a false positive only sends the word through the byte-by-byte check).
@@ -107,23 +141,6 @@ public struct JSONWriter: ~Copyable {
         let highs: UInt64 = 0x8080_8080_8080_8080
         func hasByteBelow(_ n: UInt64, _ x: UInt64) -> Bool { (x &- ones &* n) & ~x & highs != 0 }
         return hasByteBelow(0x20, word) || hasByteBelow(1, word ^ (ones &* 0x22)) || hasByteBelow(1, word ^ (ones &* 0x5C))
-    }
-
-    private mutating func writeEscaped(_ byte: UInt8) {
-        switch byte {
-        case UInt8(ascii: "\""): append("\\\"")
-        case UInt8(ascii: "\\"): append("\\\\")
-        case 0x0A: append("\\n")
-        case 0x0D: append("\\r")
-        case 0x09: append("\\t")
-        case 0x08: append("\\b")
-        case 0x0C: append("\\f")
-        default:
-            append("\\u00")
-            let hex: StaticString = "0123456789abcdef"
-            append(hex.utf8Start[Int(byte >> 4)])
-            append(hex.utf8Start[Int(byte & 0x0F)])
-        }
     }
 
     /// Decimal digits written in place, without a `String` per number.
