@@ -17,9 +17,9 @@ public struct ToolResult: Sendable, Hashable {
     }
 
     /// A JSON result: the text content is the compact JSON serialization (real JSON, never a
-    /// debug rendering), and an object is also given as `structuredContent`.
-    /// An object is serialized once: `structuredContent` keeps the bytes the text was made
-    /// from (``JSONObject/preserialized()``), and the answer copies them.
+    /// debug rendering), and an object is also given as `structuredContent`, serialized only
+    /// once: it keeps the bytes the text was made from (``JSONObject/preserialized()``), and
+    /// the answer copies them.
     public static func json(_ value: JSONValue) -> ToolResult {
         guard case .object(let object) = value else { return ToolResult(content: [.text(value.serializedString())]) }
         let structured = object.preserialized()
