@@ -41,42 +41,36 @@ public struct MCPServer: Sendable {
         ["sessions": .int(Int64(sessions.count)), "sse_streams": .int(Int64(streams.count)), "ready": .string(readiness.current.rawValue)]
     }
 
-    /// The router of the public listener(s).
-    func makeRouter() -> Router<MCPRequestContext> {
-        let router = Router(context: MCPRequestContext.self)
-        router.add(middleware: RequestGate(origins: OriginPolicy(allowed: options.allowedOrigins), authenticator: authenticator,
-                                           trustedProxies: options.trustedProxies, rateLimiter: rateLimiter, metrics: metrics))
+    /// The routes of the public listener(s). Also used by the `http_pipeline` fuzz target.
+    func makePublicResponder() -> PublicRoutes {
+        var routes = PublicRoutes(gate: RequestGate(origins: OriginPolicy(allowed: options.allowedOrigins), authenticator: authenticator,
+                                                    trustedProxies: options.trustedProxies, rateLimiter: rateLimiter, metrics: metrics))
 
         let streamable = StreamableHTTPTransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
-        router.post("/mcp") { request, context in await streamable.post(request, context: context) }
-        router.get("/mcp") { request, context in await streamable.get(request, context: context) }
-        router.delete("/mcp") { request, context in await streamable.delete(request, context: context) }
+        routes.on(.post, "/mcp") { request, context in await streamable.post(request, context: context) }
+        routes.on(.get, "/mcp") { request, context in await streamable.get(request, context: context) }
+        routes.on(.delete, "/mcp") { request, context in await streamable.delete(request, context: context) }
 
         let legacy = LegacySSETransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
-        router.get("/sse") { request, context in await legacy.open(request, context: context, flavour: .mcp) }
+        routes.on(.get, "/sse") { request, context in await legacy.open(request, context: context, flavour: .mcp) }
         // 2025-03-26 transports.mdx "Backwards Compatibility": a POST to the old endpoint
         // must fail with 405 so new clients fall back correctly.
-        router.post("/sse") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
-        router.post("/messages") { request, context in await legacy.message(request, context: context) }
+        routes.on(.post, "/sse") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
+        routes.on(.post, "/messages") { request, context in await legacy.message(request, context: context) }
 
         let api = GoAPITransport(dispatcher: dispatcher, options: options, metrics: metrics)
         if options.apiEnabled {
-            router.post("/api/mcp/v1/call") { request, context in await api.call(request, context: context, transport: "http_api") }
-            router.get("/api/mcp/v1/call") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST"]) }
-            router.get("/api/mcp/v1/tools") { _, context in api.tools(context: context) }
-            router.post("/api/mcp/v1/tools") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
+            routes.on(.post, "/api/mcp/v1/call") { request, context in await api.call(request, context: context, transport: "http_api") }
+            routes.on(.get, "/api/mcp/v1/call") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST"]) }
+            routes.on(.get, "/api/mcp/v1/tools") { _, context in api.tools(context: context) }
+            routes.on(.post, "/api/mcp/v1/tools") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
         }
         if options.goSSEEnabled {
-            router.get("/api/mcp/v1/sse") { request, context in await legacy.open(request, context: context, flavour: .goAPI) }
-            router.post("/api/mcp/v1/sse") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
-            router.post("/api/mcp/v1/sse/rpc") { request, context in await api.call(request, context: context, transport: "sse") }
+            routes.on(.get, "/api/mcp/v1/sse") { request, context in await legacy.open(request, context: context, flavour: .goAPI) }
+            routes.on(.post, "/api/mcp/v1/sse") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
+            routes.on(.post, "/api/mcp/v1/sse/rpc") { request, context in await api.call(request, context: context, transport: "sse") }
         }
-        return router
-    }
-
-    /// The public listener's responder. Also used by the `http_pipeline` fuzz target.
-    func makePublicResponder() -> RouterResponder<MCPRequestContext> {
-        makeRouter().buildResponder()
+        return routes
     }
 
     /// One public connection's channel set-up (deadlines, HTTP/1 with our caps, guards,

@@ -6,7 +6,7 @@ import NIOPosix
 import ServiceLifecycle
 
 /// The public listener: accepts connections on one port and serves them with the public
-/// child channel (admission, TLS, deadlines, HTTP/1 and the router).
+/// child channel (admission, TLS, deadlines, HTTP/1 and the routes).
 ///
 /// Hummingbird's `Server` hands every accepted connection to an async sequence and gives it a
 /// task in its task group the moment its set-up completes, and NIO registers a connection
@@ -15,8 +15,8 @@ import ServiceLifecycle
 /// (≈ 150 µs of CPU per connection here, mostly those thread wake-ups), and kept a task and
 /// an `NIOAsyncChannel` while it lived. This listener registers connections at once, installs
 /// the HTTP layer at a connection's first request byte (`FirstRequestSetup`) and gives each
-/// request a task of its own (`RequestDispatcher`); the router, `Request` and `Response` are
-/// Hummingbird's.
+/// request a task of its own (`RequestDispatcher`); `Request` and `Response` are Hummingbird's,
+/// the routes ours (`PublicRoutes`).
 ///
 /// Graceful shutdown as in Hummingbird: stop accepting, ask every connection to quiesce
 /// (idle ones close, busy ones close after their response), wait for them to close and for

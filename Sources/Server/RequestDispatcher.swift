@@ -84,7 +84,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
 
     /// Told the status of every refusal written here (parser errors, and what the handlers
-    /// below refused), for `mcp_http_responses_total`: those never reach the router's
+    /// below refused), for `mcp_http_responses_total`: those never reach ``RequestGate``'s
     /// response counter, and one that is never written (the connection closed first) is not
     /// counted.
     private let onRefusal: @Sendable (HTTPResponse.Status) -> Void

@@ -7,18 +7,18 @@ import NIOCore
 import NIOHTTP1
 
 /// Answers one request in its task (started by ``RequestDispatcher``): what Hummingbird's
-/// `Application` does around the router. The request context (its log lines carry a request
+/// `Application` does around its router. The request context (its log lines carry a request
 /// id: ``RequestLogMetadata``),
-/// any error the router lets through answered 500, the `Date` header (RFC 9110 §6.6.1),
+/// any error the routes let through answered 500, the `Date` header (RFC 9110 §6.6.1),
 /// then the response.
 ///
 /// A response of known length is written in one hop to the event loop and the task ends.
 /// A streamed one (SSE) is written from a new task, so the stream does not keep the
-/// router's deep frames: Swift's task allocator keeps every slab a task has used until the
-/// task ends, and the middleware chain is the deepest point of a request (≈ 12 KiB of
+/// routes' deep frames: Swift's task allocator keeps every slab a task has used until the
+/// task ends, and the route's handler is the deepest point of a request (≈ 12 KiB of
 /// frames in 1 KiB slabs).
 struct RequestRunner: Sendable {
-    typealias Responder = RouterResponder<MCPRequestContext>
+    typealias Responder = PublicRoutes
     typealias Spawn = @Sendable (@escaping @Sendable () async -> Void) -> Void
     let responder: Responder
     let logger: Logger

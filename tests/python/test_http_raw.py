@@ -57,6 +57,21 @@ def test_auth_statuses(server):
     assert rpc(body)["error"]["message"] == "Invalid API token"
 
 
+def test_unknown_routes(server):
+    # Every route is behind the token, an unknown one too: 401 without it, 404 with it
+    # (RFC 9110 §15.5.5), also for a method a known path has no handler for.
+    r, _ = request(server, "GET", "/nothing-here", auth=False)
+    assert r.status == 401
+    r, _ = request(server, "GET", "/nothing-here")
+    assert r.status == 404
+    r, _ = request(server, "PUT", "/mcp", {})
+    assert r.status == 404
+    # Empty path segments are ignored, as by Hummingbird's router before.
+    r, body = request(server, "POST", "/mcp/", {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                      headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "ping"})
+    assert r.status == 200 and "result" in rpc(body)
+
+
 def test_streamable_statuses(server):
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}
     r, _ = request(server, "POST", "/mcp", init, headers={"Accept": "application/json"})

@@ -4,7 +4,7 @@
 // What runs is the production code: `PublicChildChannel.prepare` (HTTP set up at the first
 // request byte, raw-request deadline handler, NIOHTTP1's decoder with the configured caps,
 // `HTTPTypesCodec`: `RequestHeadGuard`, framing checks, 431 and the response encoding;
-// `RequestDispatcher` with a task per request), then `MCPServer.makeRouter()` (response metrics, Origin check,
+// `RequestDispatcher` with a task per request), then `MCPServer.makePublicResponder()` (response metrics, Origin check,
 // bearer auth with the failure limiter, the per-client rate limiter, Streamable HTTP, legacy
 // SSE and the Go API transports) and the MCP dispatcher with two in-process tools.
 // Not covered: the TLS handler (the `tls_server` target), accept-time admission

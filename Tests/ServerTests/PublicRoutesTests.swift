@@ -1,0 +1,80 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import MCPCore
+import NIOCore
+import NIOEmbedded
+import RateLimit
+import Testing
+@testable import MCPServerKit
+
+/// The public routes answer as Hummingbird's router did (issue 4: every route behind the
+/// Origin check and the bearer token; RFC 9110 §15.5.5: 404 for a resource the server has
+/// not, including a method a path has no handler for).
+@Suite struct PublicRoutesTests {
+    /// Allows the token "good" and refuses anything else.
+    struct OneToken: RequestAuthenticator {
+        func authenticate(authorization: String?, clientAddress: String) -> AuthOutcome {
+            authorization == "Bearer good"
+                ? .allowed(.init(name: "ci", allowsWrites: true))
+                : .denied(reason: "invalid", message: "Unauthorized", tokenPresented: authorization != nil, retryAfter: nil)
+        }
+    }
+
+    func routes() -> PublicRoutes {
+        var routes = PublicRoutes(gate: RequestGate(origins: OriginPolicy(allowed: []), authenticator: OneToken(),
+                                                    trustedProxies: TrustedProxies(), rateLimiter: nil, metrics: nil))
+        routes.on(.post, "/mcp") { _, context in Response(status: .ok, headers: [.init("Principal")!: context.principal?.name ?? "none"]) }
+        routes.on(.get, "/mcp") { _, _ in Response(status: .accepted) }
+        routes.on(.post, "/api/mcp/v1/sse/rpc") { _, _ in Response(status: .created) }
+        routes.on(.post, "/refused") { _, _ in throw HTTPError(.conflict) }
+        return routes
+    }
+
+    func status(_ method: HTTPRequest.Method, _ path: String, token: String? = "good") async throws -> (Int, String?) {
+        var fields = HTTPFields()
+        if let token { fields[.authorization] = "Bearer \(token)" }
+        let request = Request(head: HTTPRequest(method: method, scheme: "https", authority: "localhost", path: path, headerFields: fields),
+                              body: RequestBody(buffer: ByteBuffer()))
+        let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+        let response = try await routes().respond(to: request, context: context)
+        return (Int(response.status.code), response.headers[.init("Principal")!])
+    }
+
+    @Test func routesByMethodAndPathAfterTheGate() async throws {
+        #expect(try await status(.post, "/mcp") == (200, "ci"))
+        #expect(try await status(.get, "/mcp").0 == 202)
+        #expect(try await status(.post, "/api/mcp/v1/sse/rpc").0 == 201)
+        // The query is not part of the path.
+        #expect(try await status(.post, "/mcp?x=1") == (200, "ci"))
+    }
+
+    @Test func emptySegmentsAreIgnoredAndCaseIsNot() async throws {
+        #expect(try await status(.post, "/mcp/").0 == 200)
+        #expect(try await status(.post, "//mcp").0 == 200)
+        #expect(try await status(.post, "/api//mcp/v1/sse/rpc/").0 == 201)
+        #expect(try await status(.post, "/MCP").0 == 404)
+        #expect(try await status(.post, "/mcp/x").0 == 404)
+        #expect(try await status(.post, "/").0 == 404)
+    }
+
+    @Test func unknownRouteOrMethodIs404OnlyForAnAuthenticatedCaller() async throws {
+        #expect(try await status(.delete, "/mcp").0 == 404)
+        #expect(try await status(.head, "/mcp").0 == 404)
+        #expect(try await status(.get, "/nothing-here").0 == 404)
+        #expect(try await status(.get, "/nothing-here", token: nil).0 == 401)
+        #expect(try await status(.get, "/nothing-here", token: "bad").0 == 401)
+        #expect(try await status(.post, "/mcp", token: nil).0 == 401)
+    }
+
+    @Test func aThrownHTTPErrorIsAnswered() async throws {
+        #expect(try await status(.post, "/refused").0 == 409)
+    }
+
+    @Test func canonicalForm() {
+        #expect(PublicRoutes.canonical("/mcp") == "/mcp")
+        #expect(PublicRoutes.canonical("mcp//x/") == "/mcp/x")
+        #expect(PublicRoutes.canonical("") == "/")
+        #expect(PublicRoutes.canonical("///") == "/")
+    }
+}
