@@ -288,14 +288,38 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Field lines and the empty line after them. `HTTPField` has already replaced any CR, LF
     /// or NUL in a value, so a value cannot split a line.
-    private static func write(_ fields: HTTPFields, to buffer: inout ByteBuffer) {
-        for field in fields {
-            buffer.writeString(field.name.rawName)
-            buffer.writeStaticString(": ")
-            buffer.writeString(field.value)
-            buffer.writeStaticString("\r\n")
+    ///
+    /// Copied into the buffer's memory in one write: four `ByteBuffer` writes per field, each
+    /// checking capacity and exclusive access, were 1 % of a `tools/call`'s CPU.
+    static func write(_ fields: HTTPFields, to buffer: inout ByteBuffer) {
+        var size = 2
+        for field in fields { size += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+            var at = 0
+            func put(_ text: String) {
+                let copied = text.utf8.withContiguousStorageIfAvailable { bytes in
+                    UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+                }
+                if copied == nil {
+                    for byte in text.utf8 { out[at] = byte; at += 1 }
+                } else {
+                    at += text.utf8.count
+                }
+            }
+            func put(_ a: UInt8, _ b: UInt8) {
+                out[at] = a
+                out[at + 1] = b
+                at += 2
+            }
+            for field in fields {
+                put(field.name.rawName)
+                put(UInt8(ascii: ":"), UInt8(ascii: " "))
+                put(field.value)
+                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            }
+            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            return at
         }
-        buffer.writeStaticString("\r\n")
     }
 
     /// The request of a head: the first `Host` becomes the authority (and leaves the fields,

@@ -185,6 +185,21 @@ import Testing
         #expect(try Self.ours(response).text == "HTTP/1.1 401 Nope\r\nContent-Length: 0\r\n\r\n")
     }
 
+    @Test("field lines are copied byte for byte: empty, small, long and non-ASCII values, after what the buffer holds")
+    func fieldLines() {
+        let long = String(repeating: "v", count: 300)
+        let fields: HTTPFields = [.contentType: "application/json", .init("X-Empty")!: "", .init("X-Utf8")!: "caf\u{e9} \u{1F600}",
+                                  .init("X-Long")!: long, .init("a")!: "b"]
+        var buffer = ByteBuffer(string: "HTTP/1.1 200 OK\r\n")
+        HTTPTypesCodec.write(fields, to: &buffer)
+        let expected = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Empty: \r\nX-Utf8: caf\u{e9} \u{1F600}\r\nX-Long: \(long)\r\na: b\r\n\r\n"
+        #expect(String(buffer: buffer) == expected)
+        #expect(buffer.readableBytes == expected.utf8.count)
+        var empty = ByteBuffer()
+        HTTPTypesCodec.write([:], to: &empty)
+        #expect(String(buffer: empty) == "\r\n")
+    }
+
     @Test("a whole response of known length leaves as one buffer, sent with its end")
     func wholeResponseIsOneBuffer() throws {
         let (text, buffers) = try Self.ours(Self.cases[0])
