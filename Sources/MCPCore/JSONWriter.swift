@@ -89,13 +89,14 @@ public struct JSONWriter: ~Copyable {
             if runStart < index { append(UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
             reserve((end - index) * 6)  // "\u001f" for each
             var out = count
+            let storage = self.storage
             while index < end {
                 let byte = utf8[index]
-                let escape = Self.escapes[Int(byte)]
-                if escape == 0 {
+                if byte >= 0x20, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
                     storage[out] = byte
                     out += 1
                 } else {
+                    let escape = Self.escape(byte)
                     storage[out] = UInt8(ascii: "\\")
                     storage[out + 1] = escape
                     if escape == UInt8(ascii: "u") {
@@ -117,20 +118,22 @@ public struct JSONWriter: ~Copyable {
         if runStart < utf8.count { append(UnsafeBufferPointer(rebasing: utf8[runStart...])) }
     }
 
-    /// For each byte, the character after the backslash that escapes it (RFC 8259 §7: the
-    /// short forms where there is one, `u` for the rest of the control characters), or 0.
-    private static let escapes: [UInt8] = {
-        var table = [UInt8](repeating: 0, count: 256)
-        for byte in 0..<0x20 { table[byte] = UInt8(ascii: "u") }
-        table[0x08] = UInt8(ascii: "b")
-        table[0x09] = UInt8(ascii: "t")
-        table[0x0A] = UInt8(ascii: "n")
-        table[0x0C] = UInt8(ascii: "f")
-        table[0x0D] = UInt8(ascii: "r")
-        table[Int(UInt8(ascii: "\""))] = UInt8(ascii: "\"")
-        table[Int(UInt8(ascii: "\\"))] = UInt8(ascii: "\\")
-        return table
-    }()
+    /// The character after the backslash that escapes `byte` (a control character, `"` or
+    /// `\\`): RFC 8259 §7's short forms where there is one, `u` for the other control
+    /// characters. Compared, not looked up in a table: a static table is a `swift_once`
+    /// check on every access.
+    @inline(__always)
+    static func escape(_ byte: UInt8) -> UInt8 {
+        switch byte {
+        case 0x08: UInt8(ascii: "b")
+        case 0x09: UInt8(ascii: "t")
+        case 0x0A: UInt8(ascii: "n")
+        case 0x0C: UInt8(ascii: "f")
+        case 0x0D: UInt8(ascii: "r")
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): byte
+        default: UInt8(ascii: "u")
+        }
+    }
 
     /// Whether any of the eight bytes may be a control character, `"` or `\\` (no false
     /// negatives; a false positive only sends the word through the byte-by-byte check).

@@ -9,8 +9,9 @@ public struct MetricsObserver: MCPObserver {
     public init(metrics: ServerMetrics) { self.metrics = metrics }
 
     public func requestFinished(method: String, transport: String, duration: Duration, errorCode: Int?) {
-        metrics.counter(.rpcRequests, method, transport).increment()
-        metrics.histogram(.rpcDuration, method, transport).record(duration)
+        let request = metrics.request(method: method, transport: transport)
+        request.count.increment()
+        request.duration.record(duration)
         if let errorCode {
             metrics.counter(.rpcErrors, method, String(errorCode), transport).increment()
         }

@@ -104,7 +104,7 @@ struct PublicChildChannel: Sendable {
                 try pipeline.addHandler(RequestDispatcher(start: { request, sink in
                     spawnHere { await runner.run(request, sink: sink, channel: channel, connection: memo, spawn: spawnHere) }
                 }, onRefusal: { status in
-                    metrics?.counter(.httpResponses, String(status.code)).increment()
+                    metrics?.responses(status: Int(status.code)).increment()
                 }))
             }
         }

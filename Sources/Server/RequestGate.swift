@@ -24,10 +24,10 @@ struct RequestGate: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             let response = try await pass(request, context: context, next: next)
-            metrics?.counter(.httpResponses, String(response.status.code)).increment()
+            metrics?.responses(status: Int(response.status.code)).increment()
             return response
         } catch let error as any HTTPResponseError {
-            metrics?.counter(.httpResponses, String(error.status.code)).increment()
+            metrics?.responses(status: Int(error.status.code)).increment()
             throw error
         }
     }
