@@ -1,24 +1,25 @@
-import Foundation
 import DequeModule
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 
-/// Between NIOHTTP1's request decoder and HTTPTypes (what Hummingbird and
-/// ``RequestDispatcher`` speak), both ways: each request head is checked
-/// (``RequestHeadGuard``: Host, CONNECT; then its framing, against request smuggling) and
-/// converted, and each response is encoded here straight to bytes. It also moves the
-/// connection's ``RequestDeadlines`` along: the header deadline ends at a head, the idle one
-/// starts when the last request read is answered. A header block over the caps is refused
-/// 431 (RFC 6585 §5) rather than NIOHTTP1's bare parser error. A refused request goes up as a
-/// ``RequestRefusal`` event, answered in its turn, and the rest of the input is dropped.
+/// The connection's HTTP/1.1 layer, between its bytes and HTTPTypes (what Hummingbird and
+/// ``RequestDispatcher`` speak), both ways: requests are read by ``HTTPRequestParser``,
+/// each head is checked (``RequestHeadGuard``: Host, CONNECT; then its framing, against
+/// request smuggling) and passed up as an `HTTPRequest`, and each response is encoded here
+/// straight to bytes. It also moves the connection's ``RequestDeadlines`` along: the header
+/// deadline ends at a head, the idle one starts when the last request read is answered.
+/// Bytes that are not a request are refused with the status that says why (400, 414, 431
+/// per RFC 6585 §5, 505), and so is a request cut off by the end of input. A refused
+/// request goes up as a ``RequestRefusal`` event, answered in its turn, and the rest of the
+/// input is dropped.
 ///
 /// One handler for all of this: each handler is a hop for every part of every request and
 /// response (a whole response is three parts), and they all look at the same parts.
 ///
-/// Why not `HTTP1ToHTTPServerCodec`: it parses every request target with Foundation's
+/// Why not NIOHTTP1's decoder: see ``HTTPRequestParser``. Why not `HTTP1ToHTTPServerCodec`
+/// on top of it: it parses every request target with Foundation's
 /// `URLComponents` and lowercases every field name to find `Host`, 2.5 % of a request's CPU
 /// together, where nearly every target is already the path (origin-form, RFC 9112 §3.2.1);
 /// and a head it cannot convert became an error that closed the connection at once, cutting
@@ -32,12 +33,15 @@ import NIOHTTPTypesHTTP1
 /// whole response: head, body, then the end, which carries one) is encoded into one buffer,
 /// sized from its `Content-Length`, and sent with its end.
 final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = ByteBuffer
 
     private let scheme: String
+    private var parser: HTTPRequestParser
+    /// Input the parser has not used yet: part of a head, a chunk line or a line end.
+    private var input: ByteBuffer?
     /// Nil where the codec is tested alone.
     private let deadlines: RequestDeadlines?
     /// A request was refused: the rest of the input is dropped, and the connection closes
@@ -69,46 +73,74 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// through TLS); larger ones go down as they are.
     static let coalesceLimit = 16 * 1024
 
-    init(secure: Bool, deadlines: RequestDeadlines? = nil) {
+    init(secure: Bool, limits: HTTPRequestParser.Limits = .init(), deadlines: RequestDeadlines? = nil) {
         scheme = secure ? "https" : "http"
+        parser = HTTPRequestParser(limits: limits)
         self.deadlines = deadlines
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if refusing { return }
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            unanswered.append(head.method == .HEAD ? .head : head.method == .CONNECT ? .connect : .other)
-            if let refusal = RequestHeadGuard.refusal(head) {
-                refusing = true
-                context.fireUserInboundEventTriggered(refusal)
-                return
+        var bytes = unwrapInboundIn(data)
+        if input != nil {
+            input!.writeBuffer(&bytes)
+        } else {
+            input = bytes
+        }
+        do {
+            while !refusing, let part = try parser.next(from: &input!) {
+                switch part {
+                case .head(let head): receive(head, context: context)
+                case .body(let body): context.fireChannelRead(wrapInboundOut(.body(body)))
+                case .end(let trailers): context.fireChannelRead(wrapInboundOut(.end(trailers)))
+                }
             }
-            guard let request = Self.request(from: head, scheme: scheme) else {
-                refusing = true
-                context.fireUserInboundEventTriggered(RequestRefusal(.badRequest, message: "Bad Request: invalid method"))
-                return
-            }
-            deadlines?.headReceived()
-            if let problem = Self.framingProblem(request.headerFields) {
-                refuse(RequestRefusal(.badRequest, message: "Bad Request: \(problem)"), context: context)
-                return
-            }
-            context.fireChannelRead(wrapInboundOut(.head(request)))
-        case .body(let body):
-            context.fireChannelRead(wrapInboundOut(.body(body)))
-        case .end(let trailers):
-            context.fireChannelRead(wrapInboundOut(.end(trailers.map { HTTPFields($0, splitCookie: false) })))
+        } catch {
+            refuse(error, context: context)
+        }
+        if refusing || input!.readableBytes == 0 {
+            input = nil
+        } else if input!.readerIndex > 4096 {
+            // What is kept is part of a head or chunk line, within the parser's caps.
+            input!.discardReadBytes()
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
-            // After a refusal nothing more is answered (the dispatcher counts what it writes).
-            if !refusing { refuse(RequestRefusal(.requestHeaderFieldsTooLarge), context: context) }
+    private func receive(_ head: HTTPRequestParser.Head, context: ChannelHandlerContext) {
+        unanswered.append(head.method == .head ? .head : head.method == .connect ? .connect : .other)
+        if let refusal = RequestHeadGuard.refusal(head) {
+            refusing = true
+            context.fireUserInboundEventTriggered(refusal)
             return
         }
-        context.fireErrorCaught(error)
+        deadlines?.headReceived()
+        if case .invalid(let problem) = head.framing {
+            refuse(RequestRefusal(.badRequest, message: "Bad Request: \(problem)"), context: context)
+            return
+        }
+        var fields = head.fields
+        // RFC 9112 §9.3: an HTTP/1.0 connection persists only if the client asks for it with
+        // the keep-alive option; `HTTPRequest` has no version, so the close is said as a field.
+        if head.minorVersion == 0, !Self.asksToKeepAlive(fields) { fields.append(HTTPField(name: .connection, value: "close")) }
+        let request = HTTPRequest(method: head.method, scheme: scheme, authority: head.authority, path: Self.path(of: head.target), headerFields: fields)
+        context.fireChannelRead(wrapInboundOut(.head(request)))
+    }
+
+    /// Bytes that are not a request: refused with the status that says why (400, 414, 431,
+    /// 505); a request cut off by the end of input is a 400 as well.
+    private func refuse(_ failure: HTTPRequestParser.Failure, context: ChannelHandlerContext) {
+        if case .fieldsTooLarge = failure {
+            refuse(RequestRefusal(.requestHeaderFieldsTooLarge), context: context)
+        } else {
+            refuse(RequestRefusal(failure.status, message: failure.reason), context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event, !refusing, parser.isInMessage(buffered: input?.readableBytes ?? 0) {
+            refuse(.malformed("the request ended before its end"), context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// The dispatcher writes the refusal once the requests before it are answered; no
@@ -117,36 +149,6 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         refusing = true
         deadlines?.cancel()
         context.fireUserInboundEventTriggered(refusal)
-    }
-
-    /// Request smuggling patterns (RFC 9112 §6.1, §6.3): a message framed both by
-    /// Content-Length and Transfer-Encoding, conflicting lengths, or a transfer coding
-    /// other than a lone `chunked` is refused and the connection closed, so no two parsers
-    /// can disagree about where it ends.
-    static func framingProblem(_ fields: HTTPFields) -> String? {
-        // The common case, found in one pass with nothing allocated: one plain length or none.
-        var lengthCount = 0
-        var listedLength = false
-        var coded = false
-        for field in fields {
-            if field.name == .contentLength {
-                lengthCount += 1
-                listedLength = listedLength || field.value.utf8.contains(UInt8(ascii: ","))
-            } else if field.name == .transferEncoding {
-                coded = true
-            }
-        }
-        if !coded, lengthCount <= 1, !listedLength { return nil }
-        let lengths = fields[values: .contentLength]
-        let codings = fields[values: .transferEncoding]
-        if !codings.isEmpty && !lengths.isEmpty { return "both Content-Length and Transfer-Encoding" }
-        if Set(lengths).count > 1 || lengths.contains(where: { $0.contains(",") && Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }).count > 1 }) {
-            return "conflicting Content-Length values"
-        }
-        if !codings.isEmpty && (codings.count != 1 || codings[0].trimmingCharacters(in: .whitespaces).lowercased() != "chunked") {
-            return "unsupported Transfer-Encoding"
-        }
-        return nil
     }
 
     // MARK: responses
@@ -297,7 +299,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
             var at = 0
             func put(_ text: String) {
-                let copied = text.utf8.withContiguousStorageIfAvailable { bytes in
+                let copied: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
                     UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: UnsafeRawBufferPointer(bytes))
                 }
                 if copied == nil {
@@ -322,25 +324,6 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// The request of a head: the first `Host` becomes the authority (and leaves the fields,
-    /// as HTTP/2's `:authority` would), fields with names that are not tokens are dropped,
-    /// values are legalized by `HTTPField`. Nil when the method is not a token.
-    static func request(from head: HTTPRequestHead, scheme: String) -> HTTPRequest? {
-        guard let method = HTTPRequest.Method(head.method.rawValue) else { return nil }
-        var authority: String?
-        var fields = HTTPFields()
-        fields.reserveCapacity(head.headers.count)
-        for (name, value) in head.headers {
-            if authority == nil, isHost(name) {
-                authority = value
-                continue
-            }
-            guard let name = fieldName(name) else { continue }
-            fields.append(HTTPField(name: name, value: value))
-        }
-        return HTTPRequest(method: method, scheme: scheme, authority: authority, path: path(of: head.uri), headerFields: fields)
-    }
-
     /// The path (with query) of a request target (RFC 9112 §3.2): origin-form is the path
     /// already; absolute-form gives what follows its authority ("/" if nothing does);
     /// asterisk-form and authority-form are kept as they are.
@@ -355,25 +338,15 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         return bytes[start] == UInt8(ascii: "?") ? "/" + tail : tail
     }
 
-    /// The name of a request field. Those MCP clients send on every request are made once:
-    /// `HTTPField.Name(_:)` checks every character and lowercases a copy of the name (0.5 %
-    /// of a `tools/call`'s CPU). A known name keeps its canonical spelling, not the client's
-    /// (names compare case-insensitively either way, RFC 9110 §5.1).
-    static func fieldName(_ name: String) -> HTTPField.Name? {
-        func known(_ spelling: StaticString, _ field: HTTPField.Name) -> HTTPField.Name? {
-            name.hasPrefixIgnoringASCIICase(spelling) ? field : nil
+    /// `keep-alive` among the Connection options, in any case.
+    static func asksToKeepAlive(_ fields: HTTPFields) -> Bool {
+        for value in fields[values: .connection] {
+            for option in value.utf8.split(separator: UInt8(ascii: ",")) {
+                let words = option.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
+                if words.count == 1, words[0].equalsIgnoringASCIICase("keep-alive") { return true }
+            }
         }
-        let known: HTTPField.Name? = switch name.utf8.count {
-        case 6: known("accept", .accept)
-        case 8: known("mcp-name", .mcpName)
-        case 10: known("mcp-method", .mcpMethod) ?? known("user-agent", .userAgent)
-        case 12: known("content-type", .contentType)
-        case 13: known("authorization", .authorization)
-        case 14: known("content-length", .contentLength) ?? known("mcp-session-id", .mcpSessionID)
-        case 20: known("mcp-protocol-version", .mcpProtocolVersion)
-        default: nil
-        }
-        return known ?? HTTPField.Name(name)
+        return false
     }
 
     /// `Host` in any case, without lowercasing a copy of every name to find it.
@@ -383,11 +356,10 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 }
 
 extension ChannelPipeline.SynchronousOperations {
-    /// The HTTP/1.1 layer of a public connection: NIOHTTP1's request decoder with `limits`,
-    /// and the codec above it, which also encodes the responses.
-    func addHTTPServerCodec(limits: NIOHTTPDecoderLimitConfiguration = .init(), deadlines: RequestDeadlines? = nil) throws {
-        try addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
-        try addHandler(HTTPTypesCodec(secure: false, deadlines: deadlines))
+    /// The HTTP/1.1 layer of a public connection: the codec, which reads requests with
+    /// `limits` and encodes the responses.
+    func addHTTPServerCodec(limits: HTTPRequestParser.Limits = .init(), deadlines: RequestDeadlines? = nil) throws {
+        try addHandler(HTTPTypesCodec(secure: false, limits: limits, deadlines: deadlines))
     }
 }
 

@@ -5,7 +5,6 @@ import HummingbirdCore
 import Logging
 import MCPCore
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
@@ -81,10 +80,9 @@ public struct MCPServer: Sendable {
         admission: (any ConnectionAdmission)?,
         extraHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] }
     ) -> PublicChildChannel {
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderFieldSize = options.maxHeaderBytes
-        decoderLimits.maxHeaderListSize = options.maxHeaderBytes
-        decoderLimits.maxHeaderFieldCount = options.maxHeaderCount
+        var decoderLimits = HTTPRequestParser.Limits()
+        decoderLimits.maxHeaderBytes = options.maxHeaderBytes
+        decoderLimits.maxHeaderCount = options.maxHeaderCount
         return PublicChildChannel(runner: RequestRunner(responder: responder, logger: logger),
                                   security: security, admission: admission, extraHandlers: extraHandlers, decoderLimits: decoderLimits,
                                   headerTimeout: TimeAmount(options.headerTimeout), idleTimeout: TimeAmount(options.idleTimeout),

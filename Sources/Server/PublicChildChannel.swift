@@ -4,7 +4,6 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOHTTPTypesHTTP1
 
 /// Adds the per-connection layers under HTTP: admission at accept (before any TLS work,
@@ -55,16 +54,15 @@ final class HandshakeNotifier: ChannelInboundHandler, RemovableChannelHandler {
 struct ConnectionRefused: Error {}
 
 /// One public connection's channel set-up: admission at accept, TLS, the request deadlines,
-/// and, at the first request byte, the HTTP/1.1 layer (NIOHTTP1's request decoder with our
-/// caps; our codec, which checks and converts each head, encodes each response and moves the
-/// deadlines along; and ``RequestDispatcher``, which starts a task per request and handles
+/// and, at the first request byte, the HTTP/1.1 layer (our codec, which reads each request
+/// with our caps, checks its head, encodes each response and moves the deadlines along; and ``RequestDispatcher``, which starts a task per request and handles
 /// graceful shutdown's quiesce).
 struct PublicChildChannel: Sendable {
     let runner: RequestRunner
     let security: (any ConnectionSecurity)?
     let admission: (any ConnectionAdmission)?
     let extraHandlers: @Sendable () -> [any ChannelHandler]
-    let decoderLimits: NIOHTTPDecoderLimitConfiguration
+    let decoderLimits: HTTPRequestParser.Limits
     let headerTimeout: TimeAmount
     /// The keep-alive idle deadline (counted as `phase="idle"`).
     let idleTimeout: TimeAmount
@@ -94,8 +92,8 @@ struct PublicChildChannel: Sendable {
         let firstRequest = FirstRequestSetup(promise: ready) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
-                // The codec checks each head (RequestHeadGuard) as NIOHTTP1 decoded it, where
-                // every Host line is still visible, then converts it; it encodes the responses.
+                // The codec parses each request, checks its head (RequestHeadGuard) while every
+                // Host line is still visible, and encodes the responses.
                 try pipeline.addHTTPServerCodec(limits: decoderLimits, deadlines: deadlines)
                 // The peer's address formatted once per connection, not for every request.
                 let memo = ConnectionMemo(peerAddress: channel.remoteAddress?.ipAddress)

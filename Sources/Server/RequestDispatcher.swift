@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import NIOCore
-import NIOHTTP1
 import NIOHTTPTypes
 
 /// The top of a public connection's pipeline: turns decoded request parts into requests,
@@ -124,7 +123,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         switch inbound {
         case .none:
             guard case .head(let head) = part else {
-                // NIOHTTP1 never sends a body outside a request; if it did, give up.
+                // The codec never sends a body outside a request; if it did, give up.
                 context.close(promise: nil)
                 return
             }
@@ -207,17 +206,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// A request the codec cannot read comes as a ``RequestRefusal`` event, answered in its
+    /// turn; an error is the connection's own (TLS, I/O): the body being read fails and the
+    /// connection closes.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // After a parser error NIO's decoder answers every later read with this error, and
-        // input behind a refused request may not parse: the refusal (or the responses before
-        // it) must still go out, and is the last answer.
-        if refused, error is ByteToMessageDecoderError || error is HTTPParserError { return }
-        guard error is HTTPParserError else {
-            endBody(with: error)
-            context.close(promise: nil)
-            return
-        }
-        refuse(RequestRefusal(.badRequest), failing: error, context: context)
+        endBody(with: error)
+        context.close(promise: nil)
     }
 
     /// A malformed or refused request: answered `refusal` in its turn, after the requests

@@ -1,8 +1,7 @@
 import HTTPTypes
-import NIOHTTP1
 
-/// Checks each request head as NIOHTTP1 decoded it, before it becomes an `HTTPRequest`
-/// (which keeps one `authority` and would hide a second Host line):
+/// Checks each request head as ``HTTPRequestParser`` read it, before it becomes an
+/// `HTTPRequest` (which keeps one `authority` and would hide a second Host line):
 /// - RFC 9112 §3.2: an HTTP/1.1 request without Host, with two Host lines, or with an
 ///   invalid Host value is answered 400;
 /// - RFC 9110 §9.3.6: CONNECT asks a proxy for a tunnel, and this server is none: 405.
@@ -11,24 +10,17 @@ import NIOHTTP1
 /// No handler of its own: one more handler was one more hop for every request part.
 enum RequestHeadGuard {
     /// The refusal for a head that must not be served, if it is one.
-    static func refusal(_ head: HTTPRequestHead) -> RequestRefusal? {
+    static func refusal(_ head: HTTPRequestParser.Head) -> RequestRefusal? {
         guard let (status, reason) = problem(head) else { return nil }
         let allow: HTTPFields = status == .methodNotAllowed ? [.allow: "GET, POST, DELETE"] : [:]
         return RequestRefusal(status, message: reason, fields: allow)
     }
 
-    static func problem(_ head: HTTPRequestHead) -> (HTTPResponse.Status, String)? {
-        if head.method == .CONNECT { return (.methodNotAllowed, "Method Not Allowed: this server is not a proxy") }
-        // One pass over the fields, with no array of the values (this runs for every request).
-        var host: String?
-        var hosts = 0
-        for (name, value) in head.headers where HTTPTypesCodec.isHost(name) {
-            hosts += 1
-            if host == nil { host = value }
-        }
-        if head.version.major == 1, head.version.minor >= 1, hosts == 0 { return (.badRequest, "Bad Request: Host header is required") }
-        if hosts > 1 { return (.badRequest, "Bad Request: more than one Host header") }
-        if let host, !isValidHost(host) { return (.badRequest, "Bad Request: invalid Host header") }
+    static func problem(_ head: HTTPRequestParser.Head) -> (HTTPResponse.Status, String)? {
+        if head.method == .connect { return (.methodNotAllowed, "Method Not Allowed: this server is not a proxy") }
+        if head.minorVersion >= 1, head.hostCount == 0 { return (.badRequest, "Bad Request: Host header is required") }
+        if head.hostCount > 1 { return (.badRequest, "Bad Request: more than one Host header") }
+        if let host = head.authority, !isValidHost(host) { return (.badRequest, "Bad Request: invalid Host header") }
         return nil
     }
 

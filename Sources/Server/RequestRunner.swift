@@ -4,7 +4,6 @@ import HTTPTypes
 import Logging
 import MCPCore
 import NIOCore
-import NIOHTTP1
 
 /// Answers one request in its task (started by ``RequestDispatcher``): what Hummingbird's
 /// `Application` does around its router. The request context (its log lines carry a request
@@ -57,12 +56,9 @@ struct RequestRunner: Sendable {
         context.connection = connection
         do {
             return try await responder.respond(to: request, context: context)
-        } catch is HTTPParserError {
-            // The body failed to parse while the route read it; the dispatcher closes the
-            // connection after this answer.
-            return Response(status: .badRequest, headers: [.connection: "close"])
         } catch let refusal as RequestRefusal {
-            // Refused below while the route read the body (headers over the caps in its trailers).
+            // Refused below while the route read the body (a malformed chunk, trailers over the
+            // caps); the dispatcher closes the connection after this answer.
             return Response(status: refusal.head.status, headers: [.connection: "close"])
         } catch {
             context.logger.debug("unhandled error", metadata: ["error": "\(error)"])

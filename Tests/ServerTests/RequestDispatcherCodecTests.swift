@@ -12,7 +12,7 @@ import Testing
 
 /// The dispatcher behind the real HTTP/1 codec, bytes in and bytes out (issue 4: parser
 /// errors answered 400, graceful shutdown, `Connection: close`; RFC 9112 §9.3.2 pipelining,
-/// §9.6 tear-down). NIOHTTP1's decoder brings what injected parts cannot: its error state
+/// §9.6 tear-down). The real parser brings what injected parts cannot: its error state
 /// (every read after a parse error fails again) and what it does at end of input.
 @Suite struct RequestDispatcherCodecTests {
     typealias Started = RequestDispatcherTests.Started
@@ -129,6 +129,17 @@ import Testing
         #expect(out.contains("connection: close"))
     }
 
+    @Test("HTTP/1.0 (RFC 9112 §9.3): the connection persists only with the keep-alive option; without it the response says close and the connection closes",
+          arguments: [("", false), ("Connection: Keep-Alive\r\n", true), ("Connection: x, keep-alive\r\n", true), ("Connection: keep-alived\r\n", false)])
+    func http10(field: String, persists: Bool) throws {
+        let c = try connect()
+        c.send("GET /a HTTP/1.0\r\n\(field)\r\n")
+        c.answer(0, "one")
+        let out = c.output().lowercased()
+        #expect(out.contains("connection: close") == !persists)
+        #expect(c.channel.isActive == persists)
+    }
+
     @Test("a response that says Connection: close (a 413 whose body is not read) closes the connection once it is written; nothing behind it is started")
     func responseSaysClose() throws {
         let slow = SlowSocket()
@@ -231,7 +242,7 @@ import Testing
         func record(_ status: HTTPResponse.Status) { value.withLock { $0.append(UInt(status.code)) } }
     }
 
-    /// The HTTP/1 handlers as `PublicChildChannel` installs them (decoder, codec with deadlines),
+    /// The HTTP/1 handler as `PublicChildChannel` installs it (the codec with deadlines),
     /// with a 1 KiB header cap.
     func connectPublic(slow: SlowSocket? = nil, refusals: Refusals = Refusals(),
                        deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }) throws -> Connection {
@@ -239,9 +250,8 @@ import Testing
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         if let slow { try pipeline.addHandler(slow) }
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldSize = 1024
-        limits.maxHeaderListSize = 1024
+        var limits = HTTPRequestParser.Limits()
+        limits.maxHeaderBytes = 1024
         try pipeline.addHTTPServerCodec(limits: limits, deadlines: deadlines)
         try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) },
                                                   onRefusal: { refusals.record($0) }))

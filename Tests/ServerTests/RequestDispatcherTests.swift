@@ -163,7 +163,7 @@ import Testing
     @Test("a malformed request with no response in progress is answered 400 and the connection closed")
     func parserErrorWhenIdle() throws {
         let c = try connect()
-        c.channel.pipeline.fireErrorCaught(HTTPParserError.invalidMethod)
+        c.channel.pipeline.fireUserInboundEventTriggered(RequestRefusal(.badRequest))
         #expect(try c.written() == ["head 400", "end"])
         #expect(!c.channel.isActive)
     }
@@ -174,8 +174,8 @@ import Testing
         c.read(head(), body("{"))
         var iterator = c.started[0].request.body.makeAsyncIterator()
         _ = try await iterator.next()
-        c.channel.pipeline.fireErrorCaught(HTTPParserError.invalidChunkSize)
-        await #expect(throws: HTTPParserError.self) { _ = try await iterator.next() }
+        c.channel.pipeline.fireUserInboundEventTriggered(RequestRefusal(.badRequest, message: "Bad Request: invalid chunk size"))
+        await #expect(throws: RequestRefusal.self) { _ = try await iterator.next() }
         c.started[0].sink.writeComplete(HTTPResponse(status: .badRequest), body: nil)
         #expect(try c.written() == ["head 400", "end"])
         #expect(!c.channel.isActive)

@@ -162,9 +162,9 @@ HTTP_CASES = [
     ("bare-cr-in-value", b"GET /mcp HTTP/1.1\r\nHost: localhost\r\nX-A: a\rb\r\n\r\n", 400, None, True),
     ("bare-cr-as-line-end", b"GET /mcp HTTP/1.1\r\nHost: localhost\rX-A: b\r\n\r\n", 400, None, True),
     ("nul-in-header", b"GET /mcp HTTP/1.1\r\nHost: localhost\r\nX-A: a\x00b\r\n\r\n", 400, None, True),
-    # A request line longer than the 16 KiB head cap: RFC 9112 §3 allows 414; the server
-    # counts the request line in its head budget and answers 431 (RFC 6585 §5), then closes.
-    ("oversized-request-line", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 431, None, True),
+    # A request line over its 8 KiB cap: 414 URI Too Long (RFC 9112 §3, RFC 9110 §15.5.15),
+    # then the connection closes; the field section has its own cap (431, RFC 6585 §5).
+    ("oversized-request-line", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 414, None, True),
     ("oversized-headers", b"GET /mcp HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n", 431, None, True),
     ("too-many-headers",
      b"GET /mcp HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(200)) + b"\r\n",
@@ -196,12 +196,15 @@ HTTP_CASES = [
     ("lf-only-line-ends", post(b"/api/mcp/v1/call", LIST).replace(b"\r\n", b"\n"), 400, None, True),
     # RFC 9112 §2.3 / §3: HTTP/0.9 and unknown versions are refused; HTTP/1.0 is served.
     ("http-0.9-request", b"GET /mcp\r\n\r\n", 400, None, True),
-    ("http-3.0-version", b"GET /mcp HTTP/3.0\r\nHost: localhost\r\n\r\n", 400, None, True),
-    ("http-1.0-request", post(b"/api/mcp/v1/call", LIST).replace(b"HTTP/1.1", b"HTTP/1.0", 1), 200, None, False),
+    # RFC 9110 §15.6.6: another major version is 505 HTTP Version Not Supported.
+    ("http-3.0-version", b"GET /mcp HTTP/3.0\r\nHost: localhost\r\n\r\n", 505, None, True),
+    # RFC 9112 §9.3: without the keep-alive option an HTTP/1.0 connection closes after the response.
+    ("http-1.0-request", post(b"/api/mcp/v1/call", LIST).replace(b"HTTP/1.1", b"HTTP/1.0", 1), 200, None, True),
     # RFC 9110 §9.1: methods are case-sensitive; "post" is not POST.
     ("lowercase-method", post(b"/api/mcp/v1/call", LIST).replace(b"POST", b"post", 1), 400, None, True),
-    # RFC 9113 §3.4: an HTTP/1.1-only server sees "PRI * HTTP/2.0" as a bad request.
-    ("http2-preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, None, True),
+    # RFC 9113 §3.4: an HTTP/1.1-only server sees "PRI * HTTP/2.0" as a request of another
+    # major version: 505 (RFC 9110 §15.6.6), and the connection closes.
+    ("http2-preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, None, True),
     # RFC 9112 §3.2.2: absolute-form MUST be accepted; it is routed like the origin form.
     ("absolute-form", lambda port: (b"POST https://localhost:%d/api/mcp/v1/call HTTP/1.1\r\nHost: localhost:%d\r\n"
                                     % (port, port)) + AUTH + JSON_HEADERS
