@@ -38,6 +38,15 @@ let package = Package(
             swiftSettings: harnessSettings
         ),
         .executableTarget(
+            name: "http_parser",
+            dependencies: [
+                .product(name: "MCPServerModules", package: rootIdentity),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "targets/http_parser",
+            swiftSettings: harnessSettings
+        ),
+        .executableTarget(
             name: "http_pipeline",
             dependencies: [
                 .product(name: "MCPServerModules", package: rootIdentity),

@@ -6,7 +6,7 @@
 # Most targets are one harness in fuzz/targets/<target>.swift compiled by swiftc together
 # with the sources of the module it exercises (no SwiftPM build), with
 # -sanitize=fuzzer,address, into fuzz/out/. The targets that need NIO and Hummingbird
-# (tls_server, http_pipeline) are products of the package in fuzz/Package.swift, built by
+# (tls_server, http_parser, http_pipeline) are products of the package in fuzz/Package.swift, built by
 # SwiftPM with -sanitize=fuzzer,address for every Swift module of the graph into
 # fuzz/out/spm; the first build takes several minutes. Each target runs for <seconds> (default 60) from a
 # working copy of the committed seeds in fuzz/corpus/<target>/ (new inputs go to
@@ -21,9 +21,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 out="$here/out"
-targets=(json_rpc yaml_config config_layers authorization sse_format tls_server http_pipeline)
+targets=(json_rpc yaml_config config_layers authorization sse_format tls_server http_parser http_pipeline)
 # Built by SwiftPM from fuzz/Package.swift rather than by plain swiftc.
-package_targets=" tls_server http_pipeline "
+package_targets=" tls_server http_parser http_pipeline "
 
 usage() { echo "usage: $0 <$(IFS='|'; echo "${targets[*]}")|all> [seconds]" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
@@ -44,7 +44,7 @@ sources_for() {
             find "$root/Sources/Auth" -name '*.swift' | sort ;;
         sse_format)
             printf '%s\n' "$root/Sources/Server/SSEEventFormat.swift" ;;
-        tls_server|http_pipeline) ;;
+        tls_server|http_parser|http_pipeline) ;;
         *) usage ;;
     esac
 }
@@ -66,6 +66,7 @@ max_len_for() {
         authorization) echo 1024 ;;
         sse_format) echo 2048 ;;
         tls_server) echo 4096 ;;
+        http_parser) echo 4096 ;;
         http_pipeline) echo 4096 ;;
     esac
 }

@@ -2,8 +2,8 @@
 // in memory (NIOAsyncTestingChannel: no sockets, no TLS).
 //
 // What runs is the production code: `PublicChildChannel.prepare` (HTTP set up at the first
-// request byte, raw-request deadline handler, NIOHTTP1's decoder with the configured caps,
-// `HTTPTypesCodec`: `RequestHeadGuard`, framing checks, 431 and the response encoding;
+// request byte, raw-request deadline handler, `HTTPTypesCodec`: `HTTPRequestParser` with the
+// configured caps, `RequestHeadGuard`, framing checks, 400/414/431/505 and the response encoding;
 // `RequestDispatcher` with a task per request), then `MCPServer.makePublicResponder()` (response metrics, Origin check,
 // bearer auth with the failure limiter, the per-client rate limiter, Streamable HTTP, legacy
 // SSE and the Go API transports) and the MCP dispatcher with two in-process tools.
