@@ -199,3 +199,13 @@ import Testing
         #expect(name == HTTPField.Name(raw))
     }
 }
+
+@Suite struct HTTPTokenTests {
+    @Test("tchar is exactly RFC 9110 §5.6.2's set, for all 256 byte values")
+    func tokenBytes() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for b in 0...255 {
+            #expect(HTTPRequestParser.isTokenByte(UInt8(b)) == tchar.contains(UInt8(b)), "byte \(b)")
+        }
+    }
+}
