@@ -42,6 +42,8 @@ let package = Package(
             dependencies: [
                 .product(name: "MCPServerModules", package: rootIdentity),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "targets/http_parser",
             swiftSettings: harnessSettings

@@ -13,11 +13,18 @@
 // - a message framed by Content-Length has exactly that many body bytes before its end;
 // - every head holds a token method, a visible-ASCII target, HTTP/1.0 or 1.1, and field
 //   values without CR, LF or NUL; the field section and count are within the caps;
-// - after a failure every later call fails.
+// - after a failure every later call fails;
+// - where both read a message, NIOHTTP1's decoder (llhttp, what served before) reads the
+//   same method, target and body: the two parsers never disagree about where a message
+//   ends or what it carries (the request smuggling property). Each may refuse what the
+//   other reads (llhttp knows a fixed list of methods; we refuse bare LF, obs-fold and
+//   Content-Length lists), so only the messages both read before either refuses count.
 
 import Foundation
 @testable import MCPServerKit
 import NIOCore
+import NIOEmbedded
+import NIOHTTP1
 
 func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String) {
     if !condition() { fatalError("http_parser property violated: \(message())") }
@@ -82,6 +89,63 @@ func parse(_ bytes: [UInt8], splits: [Int], limits: HTTPRequestParser.Limits) ->
     return events
 }
 
+/// `FUZZ_TRACE=1`: print how many messages each parser read (to see the differential bite).
+let trace = ProcessInfo.processInfo.environment["FUZZ_TRACE"] == "1"
+
+/// A message as both parsers can tell it: method, target, body.
+struct Message: Equatable {
+    var method: String
+    var target: String
+    var body: [UInt8] = []
+}
+
+/// The whole messages among `events` (ours), up to our first failure.
+func messages(_ events: [Event]) -> [Message] {
+    var out: [Message] = []
+    var current: Message?
+    for event in events {
+        switch event {
+        case .head(let text):
+            let words = text.split(separator: " ", maxSplits: 2)
+            current = Message(method: String(words[0]), target: String(words[1]))
+        case .body(let bytes): current?.body += bytes
+        case .end:
+            if let current { out.append(current) }
+            current = nil
+        case .failed: return out
+        }
+    }
+    return out
+}
+
+/// The whole messages NIOHTTP1's decoder reads from `bytes`, up to its first error.
+func llhttpMessages(_ bytes: [UInt8]) -> [Message] {
+    let channel = EmbeddedChannel()
+    defer { _ = try? channel.finish() }
+    guard (try? channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))) != nil else { return [] }
+    var out: [Message] = []
+    var current: Message?
+    func drain() {
+        while let part = try? channel.readInbound(as: HTTPServerRequestPart.self) {
+            switch part {
+            case .head(let head): current = Message(method: head.method.rawValue, target: head.uri)
+            case .body(let body): current?.body += Array(body.readableBytesView)
+            case .end:
+                if let current { out.append(current) }
+                current = nil
+            }
+        }
+    }
+    do {
+        try channel.writeInbound(ByteBuffer(bytes: bytes))
+    } catch {
+        drain()
+        return out
+    }
+    drain()
+    return out
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size >= 4 else { return 0 }
@@ -97,6 +161,13 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     let whole = parse(bytes, splits: [], limits: limits)
     let split = parse(bytes, splits: splits, limits: limits)
     check(whole == split, "split at \(splits): \(split) differs from the whole input's \(whole)")
+    if options & 4 == 0 {
+        let ours = messages(whole)
+        let theirs = llhttpMessages(bytes)
+        let common = min(ours.count, theirs.count)
+        if trace { print("messages: ours \(ours.count), llhttp \(theirs.count)") }
+        check(Array(ours.prefix(common)) == Array(theirs.prefix(common)), "llhttp read \(theirs.prefix(common)) where we read \(ours.prefix(common))")
+    }
     // One byte at a time: the slowest client.
     if bytes.count <= 512 {
         let single = parse(bytes, splits: Array(0..<bytes.count), limits: limits)
