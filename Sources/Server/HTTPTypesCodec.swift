@@ -88,7 +88,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             input = bytes
         }
         do {
-            while !refusing, let part = try parser.next(from: &input!) {
+            // `input != nil`: safe should a handler above ever make a read re-enter here.
+            while !refusing, input != nil, let part = try parser.next(from: &input!) {
                 switch part {
                 case .head(let head): receive(head, context: context)
                 case .body(let body): context.fireChannelRead(wrapInboundOut(.body(body)))
@@ -98,7 +99,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         } catch {
             refuse(error, context: context)
         }
-        if refusing || input!.readableBytes == 0 {
+        if refusing || (input?.readableBytes ?? 0) == 0 {
             input = nil
         } else if input!.readerIndex > 4096 {
             // What is kept is part of a head or chunk line, within the parser's caps.
