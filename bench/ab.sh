@@ -11,8 +11,13 @@
 # builds are loaded at the same time, each by its own wrk, so both see the same phase of the
 # host; each round prints B's CPU per request over A's, whose median is the figure (both share
 # core 0, so the absolute figures are above a lone run's; the ratio held within ±1 % between
-# rounds where lone runs moved ±10 %, and A against A gave 1.000). Loopback only; every server
-# stopped on exit.
+# rounds where lone runs moved ±10 %, and A against A gave 1.000). PAIRED=nginx (keep-alive
+# modes): the same, with A and nginx (serving our response's bytes) loaded at once in each
+# round; prints A/nginx per round for CPU per request, requests/s and p99, and their medians
+# (B is started but not measured: pass the same binary twice). Both servers then share core 0
+# and both clients core 1, so each sees half the machine: CPU per request is the fair figure,
+# requests/s and p99 are each under the other's load. Loopback only; every server stopped on
+# exit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 binA="$1"; binB="$2"; rounds="${3:-4}"; what="${4:-list}"
@@ -26,6 +31,7 @@ if [[ $what == call ]]; then h="$ours_call_h"; body="$call_body"; fi
 if [[ $what == api ]]; then h="$api_h"; body="$call_body"; path=/api/mcp/v1/call; fi
 declare -A rps p50 p99 cpu note
 bin="$binA"; start_ours A; bin="$binB"; start_ours B
+[[ "${PAIRED:-0}" != nginx ]] || NGINX=1
 if [[ "${NGINX:-0}" == 1 ]]; then
   # nginx answers /mcp with the file of that name: our response to this mode's request.
   curl_post "https://127.0.0.1:$A_port$path" "$body" "$h" > "$work/mcp"
@@ -51,6 +57,38 @@ pair() { local ta tb ta2 tb2 na nb ca cb wa wb r
   r="$(awk -v a="$ca" -v b="$cb" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3f", b / a; else print "n/a" }')"
   cpu[A]+="$ca "; cpu[B]+="$cb "; cpu[BA]+="$r "
   log "paired: A $ca us ($na requests), B $cb us ($nb requests), B/A $r"; }
+# A and nginx under load at once; prints and collects each round's A/nginx.
+pair_nginx() { local ta tn ta2 tn2 wa wn ca cn
+  ta="$(cpu_ticks "$A_pid")"; tn="$(cpu_ticks "$nginx_worker")"
+  BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -s bench/http/post.lua "https://127.0.0.1:$A_port$path" > "$work/wa" & wa=$!
+  BODY="$body" HEADERS="$api_h" taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -s bench/http/post.lua "https://127.0.0.1:$nginx_port/mcp" > "$work/wn" & wn=$!
+  wait "$wa" "$wn"
+  ta2="$(cpu_ticks "$A_pid")"; tn2="$(cpu_ticks "$nginx_worker")"
+  for k in A nginx; do
+    local f="$work/wa" t=$((ta2 - ta)); [[ $k == A ]] || { f="$work/wn"; t=$((tn2 - tn)); }
+    local n r q c
+    n="$(awk '/requests in/ {print $1; exit}' "$f")"
+    r="$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$f")"
+    q="$(to_ms "$(awk '$1 == "99%" {print $2}' "$f")")"
+    c="$(awk -v t="$t" -v hz="$hz" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')"
+    rps[$k]+="$r "; p99[$k]+="$q "; cpu[$k]+="$c "
+  done
+  ca="$(echo "${cpu[A]}" | awk '{print $NF}')"; cn="$(echo "${cpu[nginx]}" | awk '{print $NF}')"
+  cpu[R]+="$(ratio "$ca" "$cn") "
+  rps[R]+="$(ratio "$(echo "${rps[A]}" | awk '{print $NF}')" "$(echo "${rps[nginx]}" | awk '{print $NF}')") "
+  p99[R]+="$(ratio "$(echo "${p99[A]}" | awk '{print $NF}')" "$(echo "${p99[nginx]}" | awk '{print $NF}')") "
+  log "paired with nginx: A $ca us, nginx $cn us; A/nginx CPU $(echo "${cpu[R]}" | awk '{print $NF}'), req/s $(echo "${rps[R]}" | awk '{print $NF}'), p99 $(echo "${p99[R]}" | awk '{print $NF}')"; }
+if [[ "${PAIRED:-0}" == nginx ]]; then
+  [[ $what != tls ]] || { echo "PAIRED=nginx is for the keep-alive modes" >&2; exit 1; }
+  BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "https://127.0.0.1:$A_port$path" > /dev/null
+  BODY="$body" HEADERS="$api_h" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "https://127.0.0.1:$nginx_port/mcp" > /dev/null
+  for r in $(seq "$rounds"); do pair_nginx; done
+  for k in A nginx; do echo "$k: CPU us ${cpu[$k]} median $(echo "${cpu[$k]}" | median); req/s ${rps[$k]}; p99 ms ${p99[$k]}"; done
+  echo "A/nginx CPU: ${cpu[R]} median $(echo "${cpu[R]}" | median)"
+  echo "A/nginx req/s: ${rps[R]} median $(echo "${rps[R]}" | median)"
+  echo "A/nginx p99: ${p99[R]} median $(echo "${p99[R]}" | median)"
+  exit 0
+fi
 if [[ "${PAIRED:-0}" == 1 ]]; then
   [[ $what != tls ]] || { echo "PAIRED=1 is for the keep-alive modes" >&2; exit 1; }
   for mode in A B; do pv=${mode}_port; BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "https://127.0.0.1:${!pv}$path" > /dev/null; done
