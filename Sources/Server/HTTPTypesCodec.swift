@@ -49,12 +49,21 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private var refusing = false
 
     /// What the request a response answers allows in its body (RFC 9112 §6.3).
-    enum Answering {
-        case other
-        /// A response to HEAD has the framing fields of the GET response and no body (RFC 9110 §9.3.2).
-        case head
-        /// A 2xx response to CONNECT would start a tunnel: no body and no framing fields (RFC 9110 §9.3.6).
-        case connect
+    struct Answering {
+        enum Kind {
+            case other
+            /// A response to HEAD has the framing fields of the GET response and no body (RFC 9110 §9.3.2).
+            case head
+            /// A 2xx response to CONNECT would start a tunnel: no body and no framing fields (RFC 9110 §9.3.6).
+            case connect
+        }
+
+        var kind: Kind
+        /// The request said HTTP/1.0, which has no transfer codings (RFC 9112 §6.1): a body of
+        /// unknown length ends with the connection; a persistent connection is said so.
+        var http10 = false
+
+        static let other = Answering(kind: .other)
     }
 
     /// The requests read and not yet answered, in order (one per head read: a refused head
@@ -63,6 +72,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private var unanswered = Deque<Answering>()
     /// The response being written has a chunked body.
     private var chunked = false
+    /// The response being written is delimited by closing the connection (HTTP/1.0, no length).
+    private var closeAfterEnd = false
     /// The response being written answers HEAD (or is a 2xx to CONNECT): body writes fail.
     private var bodyForbidden = false
     /// Bytes encoded and not yet passed down: parts written without a promise wait for the
@@ -108,7 +119,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func receive(_ head: HTTPRequestParser.Head, context: ChannelHandlerContext) {
-        unanswered.append(head.method == .head ? .head : head.method == .connect ? .connect : .other)
+        unanswered.append(Answering(kind: head.method == .head ? .head : head.method == .connect ? .connect : .other,
+                                    http10: head.minorVersion == 0))
         if let refusal = RequestHeadGuard.refusal(head) {
             refusing = true
             context.fireUserInboundEventTriggered(refusal)
@@ -178,6 +190,14 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 append(last, context: context)
             }
             bodyForbidden = false
+            if closeAfterEnd {
+                closeAfterEnd = false
+                let written = promise ?? context.eventLoop.makePromise(of: Void.self)
+                let channel = context.channel
+                written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                send(context: context, promise: written)
+                return
+            }
         }
         if let promise { send(context: context, promise: promise) }
     }
@@ -212,7 +232,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 chunkedField = true
             }
         }
-        let tunnel = answering == .connect && (200..<300).contains(code)
+        let tunnel = answering.kind == .connect && (200..<300).contains(code)
         let noBody = (100..<200).contains(code) || code == 204 || code == 304 || tunnel
         var fields = response.headerFields
         if noBody {
@@ -222,12 +242,23 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             }
         } else if length != nil {
             if chunkedField { fields[.transferEncoding] = nil }
+        } else if answering.http10 {
+            // No chunked coding for an HTTP/1.0 client: the body ends when the connection does.
+            if chunkedField { fields[.transferEncoding] = nil }
+            fields[.connection] = "close"
+            closeAfterEnd = true
+            size += 19
         } else {
             fields[.transferEncoding] = "chunked"
             size += 28
         }
-        bodyForbidden = answering == .head || tunnel
-        chunked = !noBody && length == nil && !bodyForbidden
+        // An HTTP/1.0 client keeps the connection only when the response says so (RFC 9112 §9.3).
+        if answering.http10, fields[.connection] == nil {
+            fields[.connection] = "keep-alive"
+            size += 24
+        }
+        bodyForbidden = answering.kind == .head || tunnel
+        chunked = !noBody && length == nil && !bodyForbidden && !answering.http10
         if !bodyForbidden, let length, length <= Self.coalesceLimit { size += length }
         var head = context.channel.allocator.buffer(capacity: size)
         head.writeStaticString("HTTP/1.1 ")

@@ -76,6 +76,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// A request was refused (the decoder failed, or a handler below refused it): nothing
     /// after it is read or answered (a failed decoder's later input only repeats its error).
     private var refused = false
+    /// The refusal is written and our side closed: input is read and dropped until the
+    /// client closes its side (``lingerThenClose(context:)``).
+    private var lingering = false
+
+    /// How long a refused connection keeps reading (and dropping) what the client still sends.
+    static let lingerTimeout = TimeAmount.seconds(2)
     /// The last part of the latest response, once written: closing waits for it.
     private var lastEnd: EventLoopFuture<Void>?
     /// A flush is queued on the loop (``flushSoon(context:)``).
@@ -268,7 +274,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: outbound
 
     func read(context: ChannelHandlerContext) {
-        if !held.isEmpty || bodyPaused || refused {
+        if lingering {
+            context.read()
+        } else if !held.isEmpty || bodyPaused || refused {
             readHeld = true
         } else {
             context.read()
@@ -411,7 +419,34 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(refusal.head)), promise: nil)
         if let body = refusal.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
         writeEnd(.end(nil), promise: nil, context: context)
-        closeWhenWritten(context: context)
+        lingerThenClose(context: context)
+    }
+
+    /// After a refusal the client may still be sending (an oversized head arrives whole, a
+    /// pipelined request behind a malformed one). Closing with its bytes unread makes the
+    /// kernel answer with a reset, which can destroy the refusal before the client has read
+    /// it. So, as nginx's lingering close: once the refusal is written our side ends
+    /// (close_notify and FIN), what still comes is read and dropped (the codec drops it) until
+    /// the client closes its side, for at most `lingerTimeout`; then the connection closes.
+    /// Where a channel cannot half-close, it closes at once.
+    private func lingerThenClose(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let loop = context.eventLoop
+        let dispatcher = NIOLoopBound(self, eventLoop: loop)
+        (lastEnd ?? loop.makeSucceededVoidFuture()).whenComplete { _ in
+            let halfClosed = loop.makePromise(of: Void.self)
+            channel.close(mode: .output, promise: halfClosed)
+            halfClosed.futureResult.whenComplete { result in
+                guard case .success = result, channel.isActive else {
+                    channel.close(promise: nil)
+                    return
+                }
+                dispatcher.value.lingering = true
+                let deadline = loop.scheduleTask(in: Self.lingerTimeout) { channel.close(promise: nil) }
+                channel.closeFuture.whenComplete { _ in deadline.cancel() }
+                channel.read()
+            }
+        }
     }
 
     fileprivate enum ResponseParts {

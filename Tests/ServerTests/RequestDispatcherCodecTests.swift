@@ -134,10 +134,27 @@ import Testing
     func http10(field: String, persists: Bool) throws {
         let c = try connect()
         c.send("GET /a HTTP/1.0\r\n\(field)\r\n")
-        c.answer(0, "one")
+        c.started[0].sink.writeComplete(HTTPResponse(status: .ok, headerFields: [.contentLength: "3"]), body: ByteBuffer(string: "one"))
         let out = c.output().lowercased()
         #expect(out.contains("connection: close") == !persists)
         #expect(c.channel.isActive == persists)
+    }
+
+    @Test("HTTP/1.0 (RFC 9112 §6.1): a response of unknown length has no transfer coding, says close and ends with the connection; one of known length on a kept connection says keep-alive")
+    func http10Framing() throws {
+        let c = try connect()
+        c.send("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        c.started[0].sink.writeComplete(HTTPResponse(status: .ok, headerFields: [.contentLength: "3"]), body: ByteBuffer(string: "one"))
+        let first = c.output().lowercased()
+        #expect(first.contains("connection: keep-alive\r\n"))
+        #expect(c.channel.isActive)
+        c.send("GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        c.answer(1, "two")
+        let second = c.output().lowercased()
+        #expect(!second.contains("transfer-encoding"))
+        #expect(second.contains("connection: close\r\n"))
+        #expect(second.hasSuffix("\r\n\r\ntwo"))
+        #expect(!c.channel.isActive)
     }
 
     @Test("a response that says Connection: close (a 413 whose body is not read) closes the connection once it is written; nothing behind it is started")

@@ -134,6 +134,17 @@ def test_header_caps(server):
     assert r.status == 431
 
 
+def test_refusal_reaches_a_client_still_sending(server):
+    # A client refused while it is still sending (a 256 KiB head, over the 16 KiB cap): the
+    # server ends its side, then reads and drops the rest until the client closes (lingering
+    # close, at most 2 s), so the 431 arrives. Closing with the bytes unread would reset the
+    # connection, and this sendall would block or fail before the answer could be read.
+    for _ in range(3):
+        with tls_context().wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10), server_hostname="127.0.0.1") as s:
+            s.sendall(b"GET /mcp HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 262144 + b"\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.1 431")
+
+
 def test_smuggling_refused(server):
     auth = f"Authorization: Bearer {TOKEN}\r\nAccept: {ACCEPT}\r\nContent-Type: application/json\r\n".encode()
     for raw in [
