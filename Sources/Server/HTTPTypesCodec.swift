@@ -63,7 +63,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         /// unknown length ends with the connection; a persistent connection is said so.
         var http10 = false
 
-        static let other = Answering(kind: .other)
+        /// Computed: a stored static is a lazy global, checked on every response.
+        static var other: Answering { Answering(kind: .other) }
     }
 
     /// The requests read and not yet answered, in order (one per head read: a refused head
@@ -379,11 +380,6 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         return false
-    }
-
-    /// `Host` in any case, without lowercasing a copy of every name to find it.
-    static func isHost(_ name: String) -> Bool {
-        name.utf8.equalsIgnoringASCIICase("host")
     }
 }
 

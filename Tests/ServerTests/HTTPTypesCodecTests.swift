@@ -60,8 +60,20 @@ import Testing
     @Test("Host is matched in any case and nothing else", arguments: [
         ("Host", true), ("host", true), ("HOST", true), ("hOsT", true), ("Hos", false), ("Hostx", false), ("Hpst", false), ("", false), ("H\u{0}st", false),
     ])
-    func host(_ name: String, _ isHost: Bool) {
-        #expect(HTTPTypesCodec.isHost(name) == isHost)
+    func host(_ name: String, _ isHost: Bool) throws {
+        // The parser finds Host among a head's field names; a name that is not a token is no
+        // field at all (the head is refused).
+        let head = "GET / HTTP/1.1\r\n\(name): h\r\n\r\n"
+        let parsed = HTTPRequestParserTests.parse(head)
+        if name.utf8.allSatisfy(HTTPRequestParser.isTokenByte), !name.isEmpty {
+            let named = Array(name.utf8).withUnsafeBytes { HTTPRequestParser.fieldName($0) }
+            #expect((named == HTTPRequestParser.hostName) == isHost)
+            guard case .head(_, _, _, let authority, _) = parsed.first else { Issue.record("no head: \(parsed)"); return }
+            #expect((authority == "h") == isHost)
+        } else {
+            #expect(!isHost)
+            #expect(parsed.last == .failed(.badRequest))
+        }
     }
 
     @Test("a media type prefix is matched with letters in any case and every other byte exact", arguments: [
