@@ -11,7 +11,7 @@ import NIOCore
 /// Strict where leniency lets two parsers disagree about where a message ends (request
 /// smuggling, RFC 9112 §11.2): a line must end in CRLF (no bare LF), no obs-fold (§5.2),
 /// no whitespace between a field name and its colon (§5.1), no control characters in a
-/// value, Content-Length only as identical decimal values, Transfer-Encoding only as a lone
+/// value, Content-Length only as one decimal value, Transfer-Encoding only ending in one
 /// `chunked`, never both (§6.1, §6.3). A head (request line and fields) must fit in
 /// `max_header_bytes`, as with llhttp before: a request line that alone does not is 414,
 /// any other head over the cap 431; trailers have the same caps as a head's fields.
@@ -30,7 +30,8 @@ struct HTTPRequestParser {
     enum Framing: Equatable {
         case length(Int)
         case chunked
-        case invalid(String)
+        /// Refused with this status (400, or 501 for a transfer coding not supported), saying why.
+        case invalid(HTTPResponse.Status, String)
     }
 
     /// A request head. The first `Host` is the `authority` and not among the `fields` (as
@@ -323,12 +324,14 @@ struct HTTPRequestParser {
     }
 
     /// The framing of a request (RFC 9112 §6.1–6.3); a message framed both ways, with
-    /// conflicting or malformed lengths, or with a transfer coding other than a lone
-    /// `chunked` is refused, so no two parsers can disagree about where it ends.
+    /// conflicting or malformed lengths, or with transfer codings that do not end in one
+    /// `chunked` is refused with 400, so no two parsers can disagree about where it ends. A
+    /// coding before the final `chunked` (`gzip, chunked`) frames the message well but is one
+    /// this server does not decode: 501, as §6.1 advises.
     static func framing(_ fields: HTTPFields, minorVersion: Int) -> Framing {
         var length: Int?
-        var codings = 0
-        var chunked = false
+        var codings: [[UInt8]] = []
+        var transferEncoding = false
         var lengthProblem: String?
         for field in fields {
             if field.name == .contentLength {
@@ -344,18 +347,43 @@ struct HTTPRequestParser {
                 }
                 if let parsed { length = parsed } else { lengthProblem = "invalid Content-Length" }
             } else if field.name == .transferEncoding {
-                codings += 1
-                chunked = field.withUnsafeBytesOfValue { trimmingOWS(UnsafeRawBufferPointer($0)).equalsIgnoringASCIICase("chunked") }
+                transferEncoding = true
+                // A list over one or more lines (RFC 9110 §5.3, §5.6.1); empty elements are ignored.
+                field.withUnsafeBytesOfValue { value in
+                    for element in UnsafeRawBufferPointer(value).split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                        let coding = trimmingOWS(UnsafeRawBufferPointer(rebasing: element))
+                        if !coding.isEmpty { codings.append(Array(coding)) }
+                    }
+                }
             }
         }
-        if codings > 0 {
-            if length != nil || lengthProblem != nil { return .invalid("both Content-Length and Transfer-Encoding") }
-            // HTTP/1.0 has no transfer codings (RFC 9112 §6.1): faulty framing.
-            guard codings == 1, chunked, minorVersion == 1 else { return .invalid("unsupported Transfer-Encoding") }
-            return .chunked
+        guard transferEncoding else {
+            if let lengthProblem { return .invalid(.badRequest, lengthProblem) }
+            return .length(length ?? 0)
         }
-        if let lengthProblem { return .invalid(lengthProblem) }
-        return .length(length ?? 0)
+        if length != nil || lengthProblem != nil { return .invalid(.badRequest, "both Content-Length and Transfer-Encoding") }
+        // HTTP/1.0 has no transfer codings (RFC 9112 §6.1): faulty framing.
+        guard minorVersion == 1 else { return .invalid(.badRequest, "Transfer-Encoding in HTTP/1.0") }
+        // §6.3: chunked must be the final coding, else the length cannot be known; §7: once.
+        guard let last = codings.last, isChunked(last) else { return .invalid(.badRequest, "chunked is not the final transfer coding") }
+        var unsupported: String?
+        for coding in codings.dropLast() {
+            let problem: Framing? = coding.withUnsafeBytes { coding in
+                // transfer-coding = token *( OWS ";" OWS transfer-parameter )
+                let name = trimmingOWS(UnsafeRawBufferPointer(rebasing: coding.prefix { $0 != UInt8(ascii: ";") }))
+                guard !name.isEmpty, name.allSatisfy(isTokenByte) else { return .invalid(.badRequest, "invalid transfer coding") }
+                if name.equalsIgnoringASCIICase("chunked") { return .invalid(.badRequest, "chunked applied more than once") }
+                if unsupported == nil { unsupported = String(decoding: name.prefix(32), as: UTF8.self).lowercased() }
+                return nil
+            }
+            if let problem { return problem }
+        }
+        if let unsupported { return .invalid(.notImplemented, "transfer coding \(unsupported) is not supported") }
+        return .chunked
+    }
+
+    private static func isChunked(_ coding: [UInt8]) -> Bool {
+        coding.withUnsafeBytes { $0.equalsIgnoringASCIICase("chunked") }
     }
 
     private static func trimmingOWS(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {

@@ -123,13 +123,13 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         unanswered.append(Answering(kind: head.method == .head ? .head : head.method == .connect ? .connect : .other,
                                     http10: head.minorVersion == 0))
         if let refusal = RequestHeadGuard.refusal(head) {
-            refusing = true
-            context.fireUserInboundEventTriggered(refusal)
+            refuse(refusal, context: context)
             return
         }
         deadlines?.headReceived()
-        if case .invalid(let problem) = head.framing {
-            refuse(RequestRefusal(.badRequest, message: "Bad Request: \(problem)"), context: context)
+        if case .invalid(let status, let problem) = head.framing {
+            // The problem names no more than a token (a transfer coding): nothing to escape.
+            refuse(RequestRefusal(status, message: "\(status.reasonPhrase): \(problem)"), context: context)
             return
         }
         var fields = head.fields

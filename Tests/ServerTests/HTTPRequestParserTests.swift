@@ -41,7 +41,7 @@ import Testing
                 while let part = try parser.next(from: &buffer) {
                     switch part {
                     case .head(let h):
-                        if case .invalid = h.framing { out.append(.failed(.badRequest)); return out }
+                        if case .invalid(let status, _) = h.framing { out.append(.failed(status)); return out }
                         out.append(.head(h.method.rawValue, h.target, h.minorVersion, h.authority, fields(h.fields)))
                     case .body(let b):
                         if case .body(let before) = out.last { out[out.count - 1] = .body(before + String(buffer: b)) } else { out.append(.body(String(buffer: b))) }
@@ -69,6 +69,9 @@ import Testing
          [.head("PURGE-ALL", "http://h/p?q", 1, "h", ["host: second", "Content-Length: 2", "X: \u{e9}t\u{e9}"]), .body("ok"), .end(nil),
           .head("GET", "/", 1, "h", []), .end(nil)]),
         // A chunk extension is skipped as it comes, however long (RFC 9112 §7.1.1).
+        // Coding names are case-insensitive (RFC 9112 §7); empty list elements are ignored (RFC 9110 §5.6.1).
+        ("POST /f HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , CHUNKED ,\r\n\r\n1\r\nz\r\n0\r\n\r\n",
+         [.head("POST", "/f", 1, "h", ["Transfer-Encoding: , CHUNKED ,"]), .body("z"), .end(nil)]),
         ("POST /e HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2 ;\(String(repeating: "e", count: 20000))\r\nok\r\n0;x=\"y\"\r\n\r\n",
          [.head("POST", "/e", 1, "h", ["Transfer-Encoding: chunked"]), .body("ok"), .end(nil)]),
     ]
@@ -115,7 +118,17 @@ import Testing
         ("a length of 16 digits", "POST / HTTP/1.1\r\nContent-Length: 1000000000000000\r\n\r\n", .badRequest),
         ("an empty length", "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n", .badRequest),
         ("a transfer coding other than chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", .badRequest),
-        ("chunked after another coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", .badRequest),
+        ("chunked after another coding (RFC 9112 §6.1: a coding not understood, 501)", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", .notImplemented),
+        ("chunked after another coding, over two lines", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", .notImplemented),
+        ("chunked after a coding with parameters", "POST / HTTP/1.1\r\nTransfer-Encoding: x-y;q=1 , chunked\r\n\r\n", .notImplemented),
+        ("chunked not last (RFC 9112 §6.3)", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", .badRequest),
+        ("chunked twice in a list (RFC 9112 §7)", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", .badRequest),
+        ("chunked twice after another coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked, chunked\r\n\r\n", .badRequest),
+        ("a transfer coding that is not a token", "POST / HTTP/1.1\r\nTransfer-Encoding: g@zip, chunked\r\n\r\n", .badRequest),
+        ("chunked with a parameter", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked;a=b\r\n\r\n", .badRequest),
+        ("an empty Transfer-Encoding", "POST / HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n", .badRequest),
+        ("a Transfer-Encoding of empty elements", "POST / HTTP/1.1\r\nTransfer-Encoding: , ,\r\n\r\n", .badRequest),
+        ("Transfer-Encoding and a Content-Length after it", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n", .badRequest),
         ("chunked twice", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", .badRequest),
         ("chunked in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", .badRequest),
         ("a chunk size that is not hex", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", .badRequest),

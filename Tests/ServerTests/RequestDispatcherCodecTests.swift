@@ -216,13 +216,14 @@ import Testing
 
     /// A request refused by the codec (head guard, framing, headers over the caps).
     enum Refused: String, CaseIterable, Sendable {
-        case noHost, connect, framing, oversizedHeaders
+        case noHost, connect, framing, unsupportedCoding, oversizedHeaders
 
         var request: String {
             switch self {
             case .noHost: "GET /b HTTP/1.1\r\n\r\n"
             case .connect: "CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n"
-            case .framing: "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+            case .framing: "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"
+            case .unsupportedCoding: "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
             case .oversizedHeaders: "GET /b HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 2000))\r\n\r\n"
             }
         }
@@ -231,6 +232,7 @@ import Testing
             switch self {
             case .noHost, .framing: 400
             case .connect: 405
+            case .unsupportedCoding: 501
             case .oversizedHeaders: 431
             }
         }
@@ -246,7 +248,9 @@ import Testing
             // Only a 2xx to CONNECT starts a tunnel and has no body (RFC 9112 §6.3 item 2):
             // the 405 is framed as any other response.
             case .connect: return invalid("405 Method Not Allowed", "Method Not Allowed: this server is not a proxy", "Allow: GET, POST, DELETE\r\n")
-            case .framing: return invalid("400 Bad Request", "Bad Request: unsupported Transfer-Encoding")
+            case .framing: return invalid("400 Bad Request", "Bad Request: chunked is not the final transfer coding")
+            // RFC 9112 §6.1: a transfer coding the server does not understand SHOULD be 501.
+            case .unsupportedCoding: return invalid("501 Not Implemented", "Not Implemented: transfer coding gzip is not supported")
             case .oversizedHeaders: return "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
             }
         }

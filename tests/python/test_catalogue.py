@@ -191,6 +191,14 @@ HTTP_CASES = [
     ("transfer-encoding-identity", post(b"/api/mcp/v1/call", LIST, extra=b"Transfer-Encoding: identity\r\n"),
      400, None, True),
     ("space-before-colon", post(b"/api/mcp/v1/call", LIST, extra=b"Transfer-Encoding : chunked\r\n"), 400, None, True),
+    # RFC 9112 §6.1: a transfer coding the server does not understand, before the final chunked
+    # (so the framing itself is sound), SHOULD be 501 Not Implemented; chunked not last is 400 (§6.3).
+    ("transfer-coding-gzip-then-chunked",
+     b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
+     + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, -32600, True),
+    ("transfer-coding-chunked-then-gzip",
+     b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
+     + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400, -32600, True),
     ("space-in-field-name", b"GET /mcp HTTP/1.1\r\nHost: localhost\r\nX A: b\r\n\r\n", 400, None, True),
     # RFC 9112 §2.2: a bare LF line end MAY be accepted; this server refuses it.
     ("lf-only-line-ends", post(b"/api/mcp/v1/call", LIST).replace(b"\r\n", b"\n"), 400, None, True),
