@@ -86,7 +86,7 @@ public struct MCPServer: Sendable {
         return PublicChildChannel(runner: RequestRunner(responder: responder, logger: logger),
                                   security: security, admission: admission, extraHandlers: extraHandlers, decoderLimits: decoderLimits,
                                   headerTimeout: TimeAmount(options.headerTimeout), idleTimeout: TimeAmount(options.idleTimeout),
-                                  metrics: metrics)
+                                  lingerTimeout: TimeAmount(options.lingerTimeout), metrics: metrics)
     }
 
     /// The services to run in one ServiceGroup: public listener(s), ops listener, and the

@@ -66,6 +66,9 @@ struct PublicChildChannel: Sendable {
     let headerTimeout: TimeAmount
     /// The keep-alive idle deadline (counted as `phase="idle"`).
     let idleTimeout: TimeAmount
+    /// The longest a refused connection reads and drops what still comes (counted as
+    /// `phase="linger"` when it is over).
+    let lingerTimeout: TimeAmount
     let metrics: ServerMetrics?
 
     /// Admits the connection and installs everything up to the point where its first request
@@ -87,7 +90,7 @@ struct PublicChildChannel: Sendable {
         let deadlines = RequestDeadlines(headerTimeout: headerTimeout, idleTimeout: idleTimeout, ticket: ticket) { phase in
             metrics?.counter(.timeouts, phase).increment()
         }
-        let (runner, decoderLimits) = (self.runner, self.decoderLimits)
+        let (runner, decoderLimits, lingerTimeout) = (self.runner, self.decoderLimits, self.lingerTimeout)
         let ready = channel.eventLoop.makePromise(of: Void.self)
         let firstRequest = FirstRequestSetup(promise: ready) { channel in
             channel.eventLoop.makeCompletedFuture {
@@ -103,6 +106,8 @@ struct PublicChildChannel: Sendable {
                     spawnHere { await runner.run(request, sink: sink, channel: channel, connection: memo, spawn: spawnHere) }
                 }, onRefusal: { status in
                     metrics?.responses(status: Int(status.code)).increment()
+                }, linger: RequestDispatcher.Linger(timeout: lingerTimeout) {
+                    metrics?.counter(.timeouts, "linger").increment()
                 }))
             }
         }

@@ -81,7 +81,14 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var lingering = false
 
     /// How long a refused connection keeps reading (and dropping) what the client still sends.
-    static let lingerTimeout = TimeAmount.seconds(2)
+    /// How long a refused connection lingers (``lingerThenClose(context:)``), and what is told
+    /// when that time is over with the client still connected (`limits.linger_timeout`,
+    /// `mcp_timeouts_total{phase="linger"}`).
+    struct Linger: Sendable {
+        var timeout = TimeAmount.seconds(2)
+        var onTimeout: @Sendable () -> Void = {}
+    }
+    private let linger: Linger
     /// The last part of the latest response, once written: closing waits for it.
     private var lastEnd: EventLoopFuture<Void>?
     /// A flush is queued on the loop (``flushSoon(context:)``).
@@ -94,9 +101,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// counted.
     private let onRefusal: @Sendable (HTTPResponse.Status) -> Void
 
-    init(start: @escaping Start, onRefusal: @escaping @Sendable (HTTPResponse.Status) -> Void = { _ in }) {
+    init(start: @escaping Start, onRefusal: @escaping @Sendable (HTTPResponse.Status) -> Void = { _ in }, linger: Linger = Linger()) {
         self.start = start
         self.onRefusal = onRefusal
+        self.linger = linger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -427,12 +435,13 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// kernel answer with a reset, which can destroy the refusal before the client has read
     /// it. So, as nginx's lingering close: once the refusal is written our side ends
     /// (close_notify and FIN), what still comes is read and dropped (the codec drops it) until
-    /// the client closes its side, for at most `lingerTimeout`; then the connection closes.
+    /// the client closes its side, for at most `linger.timeout`; then the connection closes.
     /// Where a channel cannot half-close, it closes at once.
     private func lingerThenClose(context: ChannelHandlerContext) {
         let channel = context.channel
         let loop = context.eventLoop
         let dispatcher = NIOLoopBound(self, eventLoop: loop)
+        let linger = self.linger
         (lastEnd ?? loop.makeSucceededVoidFuture()).whenComplete { _ in
             let halfClosed = loop.makePromise(of: Void.self)
             channel.close(mode: .output, promise: halfClosed)
@@ -442,7 +451,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
                     return
                 }
                 dispatcher.value.lingering = true
-                let deadline = loop.scheduleTask(in: Self.lingerTimeout) { channel.close(promise: nil) }
+                let deadline = loop.scheduleTask(in: linger.timeout) {
+                    linger.onTimeout()
+                    channel.close(promise: nil)
+                }
                 channel.closeFuture.whenComplete { _ in deadline.cancel() }
                 channel.read()
             }

@@ -38,6 +38,7 @@ extension ServerOptions {
         idleTimeout = limits.idleTimeout.duration
         headerTimeout = limits.headerTimeout.duration
         bodyTimeout = limits.bodyTimeout.duration
+        lingerTimeout = limits.lingerTimeout.duration
         bodyMinRate = Int(limits.bodyMinRate.bytes)
         // Validated by the config loader already; an invalid entry cannot reach here.
         if case .success(let proxies) = TrustedProxies.parse(limits.trustedProxies) { trustedProxies = proxies }

@@ -53,6 +53,9 @@ public struct ServerOptions: Sendable {
     public var idleTimeout: Duration = .seconds(60)
     public var headerTimeout: Duration = .seconds(10)
     public var bodyTimeout: Duration = .seconds(30)
+    /// After a refusal, the longest a connection reads and drops what still comes before it
+    /// closes (lingering close).
+    public var lingerTimeout: Duration = .seconds(2)
     /// Minimum upload rate of a body with a declared length, bytes per second (0: off).
     public var bodyMinRate = 1024
 

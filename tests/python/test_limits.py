@@ -285,3 +285,35 @@ def test_sub_second_header_deadline_is_honoured(server_bin):
         assert data == b"" and 1.4 <= elapsed <= 5, elapsed
     finally:
         s.stop()
+
+
+def test_lingering_close_is_bounded_by_linger_timeout(server_bin):
+    """After a refusal the server ends its side, then reads and drops what the client still
+    sends for at most limits.linger_timeout (the refusal is not destroyed by a reset), and
+    counts the cut-off as mcp_timeouts_total{phase="linger"}. The head deadline (1 s here) is
+    cancelled by the refusal: it neither cuts the linger short nor counts a header timeout."""
+    s = start_server(server_bin, "--set", "limits.linger_timeout=3s", "--set", "limits.header_timeout=1s")
+    try:
+        raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c = tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        started = time.monotonic()
+        c.sendall(b"GET /mcp HTTP/1.1\r\n\r\n")  # no Host: 400 (RFC 9112 §3.2)
+        assert c.recv(4096).startswith(b"HTTP/1.1 400")
+        # Keep sending without reading: the server drops it, until the linger is over and the
+        # connection is closed, after which a send fails (reset).
+        closed_after = None
+        while time.monotonic() - started < 8:
+            try:
+                c.sendall(b"x" * 100)
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                closed_after = time.monotonic() - started
+                break
+            time.sleep(0.1)
+        assert closed_after is not None and 2.8 <= closed_after <= 5, closed_after
+        with urllib.request.urlopen(f"{s.ops}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        assert 'mcp_timeouts_total{phase="linger"} 1' in text
+        assert 'mcp_timeouts_total{phase="header"}' not in text
+        c.close()
+    finally:
+        s.stop()

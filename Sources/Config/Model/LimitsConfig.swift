@@ -11,6 +11,9 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var headerTimeout = ConfigDuration.seconds(10)
     public var idleTimeout = ConfigDuration.seconds(60)
     public var bodyTimeout = ConfigDuration.seconds(30)
+    /// After a refusal, how long what the client still sends is read and dropped before the
+    /// connection closes (lingering close).
+    public var lingerTimeout = ConfigDuration.seconds(2)
     /// Slower request bodies are cut off (per second).
     public var bodyMinRate = ByteSize.kibibytes(1)
     public var maxHeaderBytes = ByteSize.kibibytes(16)
