@@ -330,9 +330,8 @@ struct HTTPRequestParser {
     /// this server does not decode: 501, as §6.1 advises.
     static func framing(_ fields: HTTPFields, minorVersion: Int) -> Framing {
         var length: Int?
-        var codings: [[UInt8]] = []
-        var transferEncoding = false
         var lengthProblem: String?
+        var codings = TransferCodings()
         for field in fields {
             if field.name == .contentLength {
                 // 1*DIGIT, once (RFC 9110 §8.6): a list or a second line, even of the same
@@ -347,43 +346,61 @@ struct HTTPRequestParser {
                 }
                 if let parsed { length = parsed } else { lengthProblem = "invalid Content-Length" }
             } else if field.name == .transferEncoding {
-                transferEncoding = true
-                // A list over one or more lines (RFC 9110 §5.3, §5.6.1); empty elements are ignored.
-                field.withUnsafeBytesOfValue { value in
-                    for element in UnsafeRawBufferPointer(value).split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                        let coding = trimmingOWS(UnsafeRawBufferPointer(rebasing: element))
-                        if !coding.isEmpty { codings.append(Array(coding)) }
-                    }
-                }
+                field.withUnsafeBytesOfValue { codings.read(UnsafeRawBufferPointer($0)) }
             }
         }
-        guard transferEncoding else {
+        guard codings.present else {
             if let lengthProblem { return .invalid(.badRequest, lengthProblem) }
             return .length(length ?? 0)
         }
         if length != nil || lengthProblem != nil { return .invalid(.badRequest, "both Content-Length and Transfer-Encoding") }
         // HTTP/1.0 has no transfer codings (RFC 9112 §6.1): faulty framing.
         guard minorVersion == 1 else { return .invalid(.badRequest, "Transfer-Encoding in HTTP/1.0") }
-        // §6.3: chunked must be the final coding, else the length cannot be known; §7: once.
-        guard let last = codings.last, isChunked(last) else { return .invalid(.badRequest, "chunked is not the final transfer coding") }
-        var unsupported: String?
-        for coding in codings.dropLast() {
-            let problem: Framing? = coding.withUnsafeBytes { coding in
-                // transfer-coding = token *( OWS ";" OWS transfer-parameter )
-                let name = trimmingOWS(UnsafeRawBufferPointer(rebasing: coding.prefix { $0 != UInt8(ascii: ";") }))
-                guard !name.isEmpty, name.allSatisfy(isTokenByte) else { return .invalid(.badRequest, "invalid transfer coding") }
-                if name.equalsIgnoringASCIICase("chunked") { return .invalid(.badRequest, "chunked applied more than once") }
-                if unsupported == nil { unsupported = String(decoding: name.prefix(32), as: UTF8.self).lowercased() }
-                return nil
-            }
-            if let problem { return problem }
-        }
-        if let unsupported { return .invalid(.notImplemented, "transfer coding \(unsupported) is not supported") }
+        if let problem = codings.problem { return .invalid(.badRequest, problem) }
+        // §6.3: chunked must be the final coding, else the length cannot be known.
+        guard codings.chunkedLast else { return .invalid(.badRequest, "chunked is not the final transfer coding") }
+        if let unsupported = codings.unsupported { return .invalid(.notImplemented, "transfer coding \(unsupported) is not supported") }
         return .chunked
     }
 
-    private static func isChunked(_ coding: [UInt8]) -> Bool {
-        coding.withUnsafeBytes { $0.equalsIgnoringASCIICase("chunked") }
+    /// Transfer-Encoding read as one list over all its lines (RFC 9110 §5.3), element by
+    /// element, without keeping them.
+    private struct TransferCodings {
+        var present = false
+        /// The latest element is a bare `chunked`.
+        var chunkedLast = false
+        /// The first coding other than chunked (a token, at most 32 bytes, lowercased).
+        var unsupported: String?
+        /// Why the list frames nothing (400).
+        var problem: String?
+
+        mutating func read(_ value: UnsafeRawBufferPointer) {
+            present = true
+            // An empty line (one empty element) or element is refused, as llhttp does: a front end that kept only
+            // the last line's value, or dropped empty elements differently, could frame the
+            // message otherwise (RFC 9110 §5.6.1 allows refusing them).
+            for element in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) where problem == nil {
+                let coding = trimmingOWS(UnsafeRawBufferPointer(rebasing: element))
+                if coding.isEmpty {
+                    problem = "an empty element in Transfer-Encoding"
+                } else if chunkedLast {
+                    // §7: chunked is applied once, and last.
+                    problem = "chunked is not the final transfer coding"
+                } else if coding.equalsIgnoringASCIICase("chunked") {
+                    chunkedLast = true
+                } else {
+                    // transfer-coding = token *( OWS ";" OWS transfer-parameter )
+                    let name = trimmingOWS(UnsafeRawBufferPointer(rebasing: coding.prefix { $0 != UInt8(ascii: ";") }))
+                    if name.isEmpty || !name.allSatisfy(isTokenByte) {
+                        problem = "invalid transfer coding"
+                    } else if name.equalsIgnoringASCIICase("chunked") {
+                        problem = "chunked with parameters"
+                    } else if unsupported == nil {
+                        unsupported = String(decoding: name.prefix(32), as: UTF8.self).lowercased()
+                    }
+                }
+            }
+        }
     }
 
     private static func trimmingOWS(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {

@@ -128,7 +128,6 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         }
         deadlines?.headReceived()
         if case .invalid(let status, let problem) = head.framing {
-            // The problem names no more than a token (a transfer coding): nothing to escape.
             refuse(RequestRefusal(status, message: "\(status.reasonPhrase): \(problem)"), context: context)
             return
         }

@@ -2,6 +2,7 @@ import DequeModule
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import MCPCore
 import NIOCore
 import NIOHTTPTypes
 
@@ -89,6 +90,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         var onTimeout: @Sendable () -> Void = {}
     }
     private let linger: Linger
+    private var lingerDeadline: Scheduled<Void>?
     /// The last part of the latest response, once written: closing waits for it.
     private var lastEnd: EventLoopFuture<Void>?
     /// A flush is queued on the loop (``flushSoon(context:)``).
@@ -266,6 +268,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        lingerDeadline?.cancel()
+        lingerDeadline = nil
         endBody(with: ChannelError.eof)
         held.removeAll()
         context.fireChannelInactive()
@@ -436,12 +440,14 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// it. So, as nginx's lingering close: once the refusal is written our side ends
     /// (close_notify and FIN), what still comes is read and dropped (the codec drops it) until
     /// the client closes its side, for at most `linger.timeout`; then the connection closes.
-    /// Where a channel cannot half-close, it closes at once.
+    /// The wait for the refusal to be sent has the same bound: a client that stopped reading
+    /// would otherwise hold the connection with no deadline at all (the request deadlines
+    /// ended with the refusal). Where a channel cannot half-close, it closes at once.
     private func lingerThenClose(context: ChannelHandlerContext) {
         let channel = context.channel
         let loop = context.eventLoop
         let dispatcher = NIOLoopBound(self, eventLoop: loop)
-        let linger = self.linger
+        armLinger(channel: channel, loop: loop)
         (lastEnd ?? loop.makeSucceededVoidFuture()).whenComplete { _ in
             let halfClosed = loop.makePromise(of: Void.self)
             channel.close(mode: .output, promise: halfClosed)
@@ -451,13 +457,19 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
                     return
                 }
                 dispatcher.value.lingering = true
-                let deadline = loop.scheduleTask(in: linger.timeout) {
-                    linger.onTimeout()
-                    channel.close(promise: nil)
-                }
-                channel.closeFuture.whenComplete { _ in deadline.cancel() }
+                dispatcher.value.armLinger(channel: channel, loop: loop)
                 channel.read()
             }
+        }
+    }
+
+    /// (Re)starts the linger's bound; ``channelInactive(context:)`` cancels it.
+    private func armLinger(channel: any Channel, loop: any EventLoop) {
+        lingerDeadline?.cancel()
+        let linger = self.linger
+        lingerDeadline = loop.scheduleTask(in: linger.timeout) {
+            linger.onTimeout()
+            channel.close(promise: nil)
         }
     }
 
@@ -520,7 +532,7 @@ struct RequestRefusal: Error {
 
     /// A JSON-RPC Invalid Request error saying why, so an MCP client can show it.
     init(_ status: HTTPResponse.Status, message: String, fields extra: HTTPFields = [:]) {
-        let text = #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"\#(message)"}}"#
+        let text = #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":\#(JSONValue.string(message).serializedString())}}"#
         var fields: HTTPFields = [.connection: "close", .contentType: "application/json", .contentLength: String(text.utf8.count)]
         fields.append(contentsOf: extra)
         head = HTTPResponse(status: status, headerFields: fields)

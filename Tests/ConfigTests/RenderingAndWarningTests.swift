@@ -96,6 +96,20 @@ import Testing
         #expect(config.warnings() == [])
     }
 
+    @Test("limits.linger_timeout is a positive duration of at most a minute")
+    func lingerTimeoutIsBounded() throws {
+        for bad in ["0s", "61s"] {
+            do {
+                _ = try ConfigLoader.load(yaml: "limits: {linger_timeout: \(bad)}")
+                Issue.record("linger_timeout \(bad) accepted")
+            } catch {
+                #expect(error.path == "limits.linger_timeout" && error.expected == "a duration in 1ms...60s")
+            }
+        }
+        #expect(try ConfigLoader.load(yaml: "limits: {linger_timeout: 60s}").limits.lingerTimeout == .seconds(60))
+        #expect(try ConfigLoader.load(yaml: "").limits.lingerTimeout == .seconds(2))
+    }
+
     @Test func validateChecksConfigsBuiltInCode() {
         var config = AppConfig()
         config.server.port = 70000

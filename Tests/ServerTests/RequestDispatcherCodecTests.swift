@@ -266,7 +266,8 @@ import Testing
     /// The HTTP/1 handler as `PublicChildChannel` installs it (the codec with deadlines),
     /// with a 1 KiB header cap.
     func connectPublic(slow: SlowSocket? = nil, refusals: Refusals = Refusals(),
-                       deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }) throws -> Connection {
+                       deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in },
+                       linger: RequestDispatcher.Linger = .init()) throws -> Connection {
         let started = Started()
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
@@ -275,7 +276,7 @@ import Testing
         limits.maxHeaderBytes = 1024
         try pipeline.addHTTPServerCodec(limits: limits, deadlines: deadlines)
         try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) },
-                                                  onRefusal: { refusals.record($0) }))
+                                                  onRefusal: { refusals.record($0) }, linger: linger))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Connection(channel: channel, started: started)
     }
@@ -318,6 +319,29 @@ import Testing
         #expect(out == response + refused.refusal)
         #expect(c.started.count == 1)
         #expect(refusals.statuses == [refused.status])
+    }
+
+    @Test("a refusal the client does not read is bounded too: the connection closes when the linger timeout has passed since the refusal was written, and that is counted; a refusal sent at once leaves no timer behind",
+          arguments: Refused.allCases)
+    func refusalSendIsBounded(refused: Refused) throws {
+        let lingerTimeouts = Refusals()
+        let slow = SlowSocket()
+        let c = try connectPublic(slow: slow, linger: .init(timeout: .seconds(2)) { lingerTimeouts.record(.requestTimeout) })
+        c.send(refused.request)
+        #expect(c.output() == refused.refusal)
+        c.channel.embeddedEventLoop.advanceTime(by: .milliseconds(1999))
+        #expect(c.channel.isActive)  // its write is still held: the client is not reading
+        c.channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(!c.channel.isActive)
+        #expect(lingerTimeouts.statuses.count == 1)
+
+        let sent = Refusals()
+        let d = try connectPublic(linger: .init(timeout: .seconds(2)) { sent.record(.requestTimeout) })
+        d.send(refused.request)
+        #expect(d.output() == refused.refusal)
+        #expect(!d.channel.isActive)
+        d.channel.embeddedEventLoop.advanceTime(by: .seconds(5))
+        #expect(sent.statuses.isEmpty)
     }
 
     @Test("trailers count against the header caps: over them, the body being read fails with the 431 refusal, and the connection closes after the answer")

@@ -114,10 +114,11 @@ extension AppConfig {
         ]
         for (value, key) in rates { check(value >= 0 && value <= 1_000_000, "limits.\(key)", "a rate per second in 0...1000000 (0 = off)") }
         check(limits.toolBurst >= (limits.toolRate > 0 ? 1 : 0), "limits.tool_burst", limits.toolRate > 0 ? "a burst of at least 1 when tool_rate is set" : "a value of at least 0")
-        for (value, key) in [(limits.headerTimeout, "header_timeout"), (limits.idleTimeout, "idle_timeout"), (limits.bodyTimeout, "body_timeout"),
-                             (limits.lingerTimeout, "linger_timeout")] {
+        for (value, key) in [(limits.headerTimeout, "header_timeout"), (limits.idleTimeout, "idle_timeout"), (limits.bodyTimeout, "body_timeout")] {
             check(value.milliseconds > 0, "limits.\(key)", positive)
         }
+        // A linger only lets a refusal be read; longer ones just hold connections.
+        check(limits.lingerTimeout.milliseconds > 0 && limits.lingerTimeout.milliseconds <= 60_000, "limits.linger_timeout", "a duration in 1ms...60s")
         for (index, cidr) in limits.trustedProxies.enumerated() {
             check(NetworkSyntax.isCIDR(cidr), "limits.trusted_proxies.\(index)", "a CIDR such as 10.0.0.0/8 or 2001:db8::/32")
         }
