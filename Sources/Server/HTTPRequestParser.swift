@@ -376,9 +376,9 @@ struct HTTPRequestParser {
 
         mutating func read(_ value: UnsafeRawBufferPointer) {
             present = true
-            // An empty line (one empty element) or element is refused, as llhttp does: a front end that kept only
-            // the last line's value, or dropped empty elements differently, could frame the
-            // message otherwise (RFC 9110 §5.6.1 allows refusing them).
+            // An empty element (an empty line is one) is refused, as llhttp does: a front end
+            // that kept only the last line's value, or dropped empty elements differently,
+            // could frame the message otherwise (RFC 9110 §5.6.1 allows refusing them).
             for element in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) where problem == nil {
                 let coding = trimmingOWS(UnsafeRawBufferPointer(rebasing: element))
                 if coding.isEmpty {

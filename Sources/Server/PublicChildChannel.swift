@@ -66,8 +66,8 @@ struct PublicChildChannel: Sendable {
     let headerTimeout: TimeAmount
     /// The keep-alive idle deadline (counted as `phase="idle"`).
     let idleTimeout: TimeAmount
-    /// The longest a refused connection reads and drops what still comes (counted as
-    /// `phase="linger"` when it is over).
+    /// The longest a refused connection waits for its refusal to be sent, and then reads and
+    /// drops what still comes (counted as `phase="linger"` when it is over).
     let lingerTimeout: TimeAmount
     let metrics: ServerMetrics?
 

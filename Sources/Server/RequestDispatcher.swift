@@ -81,7 +81,6 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// client closes its side (``lingerThenClose(context:)``).
     private var lingering = false
 
-    /// How long a refused connection keeps reading (and dropping) what the client still sends.
     /// How long a refused connection lingers (``lingerThenClose(context:)``), and what is told
     /// when that time is over with the client still connected (`limits.linger_timeout`,
     /// `mcp_timeouts_total{phase="linger"}`).

@@ -11,8 +11,8 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var headerTimeout = ConfigDuration.seconds(10)
     public var idleTimeout = ConfigDuration.seconds(60)
     public var bodyTimeout = ConfigDuration.seconds(30)
-    /// After a refusal, how long what the client still sends is read and dropped before the
-    /// connection closes (lingering close).
+    /// After a refusal, the longest its sending may take, and then how long what the client
+    /// still sends is read and dropped before the connection closes (lingering close).
     public var lingerTimeout = ConfigDuration.seconds(2)
     /// Slower request bodies are cut off (per second).
     public var bodyMinRate = ByteSize.kibibytes(1)
