@@ -169,6 +169,16 @@ curl_post "$py_url/mcp" "$call_body" "$py_h" > "$work/py-call"
 grep -q '"result"' "$work/py-call" || { echo "python server did not answer: $(cat "$work/py-call" "$work/py.log")" >&2; exit 1; }
 curl_post "$py_url/mcp" "$list_body" "$py_h" > "$work/py-list"
 
+# per_round "A1 A2 .." "B1 B2 ..": each round's A/B, then their median in brackets. Where the
+# host changes speed between rounds, this compares like with like; a ratio of medians can
+# take ours from a slow round and nginx from a fast one.
+per_round() {
+    local ratios
+    ratios="$(paste -d' ' <(echo "$1" | tr -s ' ' '\n' | grep -v '^$') <(echo "$2" | tr -s ' ' '\n' | grep -v '^$') \
+        | awk '$2 > 0 { printf "%.2f ", $1 / $2 }')"
+    echo "${ratios}[$(echo "$ratios" | median)]"
+}
+
 # TLS 1.3 new connections (s_time negotiates TLS 1.3 with all three; checked in the table header),
 # ROUNDS interleaved rounds of TLS_SECONDS each, medians shown
 declare -A hs_rate hs_cpu hs_all
@@ -189,6 +199,7 @@ for round in $(seq "$rounds"); do
     handshakes ours "$ours_pid" "$ours_port"
     handshakes py "$py_pid" "$py_port"
 done
+hs_cpu_rounds="$(per_round "${hs_cpu[ours]}" "${hs_cpu[nginx]}")"
 for key in nginx ours py; do
     hs_rate[$key]="$(echo "${hs_rate[$key]}" | median)"; hs_cpu[$key]="$(echo "${hs_cpu[$key]}" | median)"
 done
@@ -211,6 +222,11 @@ for round in $(seq "$rounds"); do
     run_wrk api-call "$ours_pid" "$ours_url/api/mcp/v1/call" "$call_body" "$api_h"
     lim_diffs+="$(echo "${cpu[api-call]}|${cpu[api-nolim]}" | awk -F'|' '{ n = split($1, a, " "); m = split($2, b, " "); printf "%.1f", (a[n] + a[n - 1]) / 2 - (b[m] + b[m - 1]) / 2 }') "
     run_wrk py-call "$py_pid" "$py_url/mcp" "$call_body" "$py_h"
+done
+# ours/nginx within each round (adjacent runs, the same phase of the host), before the medians
+declare -A by_round
+for m in list call; do
+    by_round[$m]="CPU $(per_round "${cpu[ours-$m]}" "${cpu[nginx-$m]}"), requests/s $(per_round "${rps[ours-$m]}" "${rps[nginx-$m]}"), p99 $(per_round "${p99[ours-$m]}" "${p99[nginx-$m]}")"
 done
 for key in "${!rps[@]}"; do
     all[$key]="req/s ${rps[$key]}| p99 ${p99[$key]}| µs ${cpu[$key]}"
@@ -270,6 +286,7 @@ out="bench/results/$(date +%F).md"
     echo "Notes:"
     echo "- Start-up: ours is ready when its ops listener's /ready answers 200; nginx and python when their TLS port answers HTTP. Every start: ours ${start_all[ours]}, nginx ${start_all[nginx]}, python ${start_all[py]} (ms)."
     echo "- TLS handshakes, every round: ours ${hs_all[ours]} nginx ${hs_all[nginx]} python ${hs_all[py]}"
+    echo "- Ours/nginx within each round (the same phase of the host; median in brackets): new TLS connection CPU $hs_cpu_rounds; tools/list ${by_round[list]}; tools/call ${by_round[call]}."
     echo "- Memory: RSS of a freshly started server before and with the connections held (after a warm-up of 16): idle TLS ours ${idle_detail[ours]}, nginx ${idle_detail[nginx]}, python ${idle_detail[py]}; SSE ours ${sse_detail[ours]}, python ${sse_detail[py]}. nginx has no SSE endpoint (n/a)."
     echo "- Swarm: $swarm streams over $swarm_procs asyncio client processes on core 1 (GET /sse, ours with server.sse_ping_interval=1s, python with sse_starlette's ping at 1 s), held ${swarm_hold}s after all opened; set-up bounded at ${swarm_setup}s (python ${py_swarm_setup}s). RSS per stream = (RSS while holding - RSS before) / streams open at the end of the hold; CPU % and pings over the hold. ${sw_note[ours]:+ours: ${sw_note[ours]}.} ${sw_note[py]:+python: ${sw_note[py]}.}"
     echo "- Limiter: the difference is the whole rate-limit step of RequestGate (key string, locked GCRA decision, its metrics, the RateLimit response headers); it is noise where it is smaller than the spread of the rounds below. For the decision alone see bench/limits/run.sh (micro-benchmark: 56-310 ns)."
