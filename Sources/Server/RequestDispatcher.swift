@@ -531,11 +531,11 @@ struct RequestRefusal: Error {
 
     /// A JSON-RPC Invalid Request error saying why, so an MCP client can show it.
     init(_ status: HTTPResponse.Status, message: String, fields extra: HTTPFields = [:]) {
-        let text = #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":\#(JSONValue.string(message).serializedString())}}"#
-        var fields: HTTPFields = [.connection: "close", .contentType: "application/json", .contentLength: String(text.utf8.count)]
+        let text = JSONRPCError(id: nil, code: .invalidRequest, message: message).response.serialized()
+        var fields: HTTPFields = [.connection: "close", .contentType: "application/json", .contentLength: String(text.count)]
         fields.append(contentsOf: extra)
         head = HTTPResponse(status: status, headerFields: fields)
-        body = ByteBuffer(string: text)
+        body = ByteBuffer(bytes: text)
     }
 }
 
