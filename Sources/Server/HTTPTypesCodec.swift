@@ -171,7 +171,9 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let response):
             writeHead(response, context: context)
         case .body(let body):
-            guard !bodyForbidden else {
+            // An empty part writes nothing, and its promise completes once what was written
+            // before it is written: the dispatcher waits on one before it closes.
+            guard !bodyForbidden || body.readableBytes == 0 else {
                 promise?.fail(NIOHTTPResponseEncoderError.responseBodyNotAllowed)
                 return
             }

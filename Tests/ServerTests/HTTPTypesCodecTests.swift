@@ -5,6 +5,7 @@ import NIOEmbedded
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import Synchronization
 import Testing
 @testable import MCPServerKit
 
@@ -243,6 +244,31 @@ import Testing
         var text = ""
         while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
         #expect(text == "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    }
+
+    @Test("an empty body part writes no bytes, in or after a response, even to HEAD; its promise completes with the writes before it")
+    func emptyBodyIsABarrier() throws {
+        for method in ["GET", "HEAD"] {
+            let channel = EmbeddedChannel()
+            try channel.pipeline.syncOperations.addHandler(HTTPTypesCodec(secure: false))
+            try channel.writeInbound(ByteBuffer(string: "\(method) / HTTP/1.1\r\nHost: h\r\n\r\n"))
+            channel.write(HTTPResponsePart.head(HTTPResponse(status: .ok)), promise: nil)
+            let during = channel.eventLoop.makePromise(of: Void.self)
+            channel.write(HTTPResponsePart.body(ByteBuffer()), promise: during)
+            channel.write(HTTPResponsePart.end(nil), promise: nil)
+            let after = channel.eventLoop.makePromise(of: Void.self)
+            let done = Mutex(false)
+            after.futureResult.whenSuccess { done.withLock { $0 = true } }
+            channel.write(HTTPResponsePart.body(ByteBuffer()), promise: after)
+            #expect(!done.withLock { $0 })  // nothing written yet: the barrier waits
+            channel.flush()
+            #expect(done.withLock { $0 })
+            try during.futureResult.wait()
+            try after.futureResult.wait()
+            var text = ""
+            while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+            #expect(text == "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + (method == "GET" ? "0\r\n\r\n" : ""))
+        }
     }
 
     @Test("pipelined requests: each response is framed for the request it answers, in order")
