@@ -62,6 +62,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeldBack = false
     private var sentCloseNotify = false
     private var receivedCloseNotify = false
+    /// `close(mode: .all)` has begun (``channelInactive(context:)`` must not call it unclean).
+    private var closingLocally = false
     /// The socket failed (a reset, a broken pipe): nothing more can be sent on it.
     private var transportFailed = false
 
@@ -119,7 +121,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             reportHandshake(.closed)
             context.fireErrorCaught(
                 TLSError(kind: .handshakeTruncated, reason: "the peer closed the connection during the handshake"))
-        case .active where !receivedCloseNotify:
+        case .active where !receivedCloseNotify && !closingLocally:
             // Deliver what is decryptable, then report the missing close_notify.
             if let connection, connection.hasBufferedInput {
                 connection.bio.peerClosed = true
@@ -187,7 +189,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - Inbound
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let connection, state == .handshaking || state == .active else { return }
+        // RFC 8446 §6.1: data received after a closure alert MUST be ignored. Buffering it
+        // would also have OpenSSL report the close_notify again on every read.
+        guard let connection, state == .handshaking || state == .active, !receivedCloseNotify else { return }
         var bytes = unwrapInboundIn(data)
         connection.bio.receive(&bytes)
         if state == .handshaking { advanceHandshake(context: context) }
@@ -225,10 +229,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 }
                 return
             }
-            if receivedCloseNotify {
-                context.fireUserInboundEventTriggered(event)
-                return
-            }
+            // After close_notify the input was already reported closed (peerSentCloseNotify).
+            if receivedCloseNotify { return }
             // Nothing buffered: OpenSSL could only report the same EOF, at the cost of an error-queue entry.
             if connection.hasBufferedInput { readRecords(context: context) }
             if state == .active && !receivedCloseNotify {
@@ -244,6 +246,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let connection else { return }
         let outcome = connection.handshake()
         flushCiphertext(context: context)
+        // The flush can fail on a socket the peer has reset, and NIO then closes the channel
+        // at once: channelInactive has already ended the handshake as closed.
+        guard state == .handshaking else { return }
         switch outcome {
         case .wantRead:
             break
@@ -396,6 +401,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             sendCloseNotify(context: context)
             context.close(mode: .output, promise: promise)
         case .all:
+            // Writing can fail on a reset socket and close the channel under us: that close
+            // is ours, not a ragged EOF from the peer.
+            closingLocally = true
             writeHeldPlaintext(context: context)
             sendCloseNotify(context: context)
             cancelHandshakeTimer()

@@ -85,6 +85,7 @@ final class Recorder: ChannelInboundHandler {
     var received = ByteBuffer()
     var events: [TLSEvent] = []
     var inputClosed = false
+    var inputClosedEvents = 0
     var errors: [any Error] = []
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -93,7 +94,10 @@ final class Recorder: ChannelInboundHandler {
     }
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? TLSEvent { events.append(event) }
-        if let event = event as? ChannelEvent, event == .inputClosed { inputClosed = true }
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            inputClosedEvents += 1
+        }
     }
     func errorCaught(context: ChannelHandlerContext, error: any Error) { errors.append(error) }
 
@@ -123,6 +127,18 @@ final class OutputCloser: ChannelOutboundHandler {
         } else {
             context.close(mode: mode, promise: promise)
         }
+    }
+}
+
+/// Sits at the bottom: once armed, a flush closes the channel, as NIO does when a write to a
+/// socket the peer has reset fails (EPIPE, ECONNRESET) in the middle of a handler's call.
+final class CloseOnFlush: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    var armed = false
+    func flush(context: ChannelHandlerContext) {
+        guard armed else { return context.flush() }
+        armed = false
+        context.close(promise: nil)
     }
 }
 

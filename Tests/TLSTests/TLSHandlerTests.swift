@@ -107,6 +107,56 @@ struct TLSHandlerTests {
         #expect(pair.clientRecorder.text == "response")
     }
 
+    @Test("After close_notify, more bytes and the TCP FIN are ignored: input is reported closed once (RFC 8446 §6.1)")
+    func bytesAfterCloseNotifyIgnored() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.server.syncOptions!.setOption(.allowRemoteHalfClosure, value: true)
+        try pair.handshake()
+        try pair.client.close(mode: .output).wait()
+        try pair.pump()
+        for _ in 0..<3 { try pair.server.writeInbound(ByteBuffer(repeating: 0x17, count: 100_000)) }
+        pair.server.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(pair.serverRecorder.events.filter { $0 == .closeNotifyReceived }.count == 1)
+        #expect(pair.serverRecorder.inputClosedEvents == 1)
+        #expect(pair.serverRecorder.errors.isEmpty, "300 KB after close_notify would pass the 256 KiB cap if buffered")
+        #expect(pair.server.isActive)
+        try pair.server.writeAndFlush(ByteBuffer(string: "still answered")).wait()
+        try pair.pump()
+        #expect(pair.clientRecorder.text == "still answered")
+    }
+
+    @Test("A channel closed while our last handshake flight is flushed stays closed: no handshakeCompleted after it")
+    func closedDuringFinalFlight() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(), connect: false)
+        defer { pair.finish() }
+        let closer = CloseOnFlush()
+        try pair.client.pipeline.syncOperations.addHandler(closer, position: .first)
+        try pair.server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try pair.client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
+        closer.armed = true  // the ClientHello is out; the client's Finished will fail to send
+        try pair.pump()
+        #expect(!pair.client.isActive)
+        #expect(pair.clientRecorder.events.isEmpty)
+        #expect(pair.clientObserver.all == [.closed])
+        #expect(pair.clientRecorder.tlsErrors.map(\.kind) == [.handshakeTruncated])
+    }
+
+    @Test("close() whose close_notify write closes the channel under it is not reported as a ragged EOF")
+    func closeFailingMidWriteIsNotUnclean() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(), connect: false)
+        defer { pair.finish() }
+        let closer = CloseOnFlush()
+        try pair.server.pipeline.syncOperations.addHandler(closer, position: .first)
+        try pair.server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try pair.client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
+        try pair.handshake()
+        closer.armed = true
+        pair.server.close(promise: nil)
+        #expect(!pair.server.isActive)
+        #expect(pair.serverRecorder.tlsErrors.isEmpty)
+    }
+
     @Test("A TCP EOF without close_notify after the handshake is a ragged EOF (RFC 8446 §6.1)")
     func raggedEOF() throws {
         let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
