@@ -108,7 +108,7 @@ struct PublicChildChannel: Sendable {
                     metrics?.responses(status: Int(status.code)).increment()
                 }, linger: RequestDispatcher.Linger(timeout: lingerTimeout) {
                     metrics?.counter(.timeouts, "linger").increment()
-                }))
+                }, deadlines: deadlines))
             }
         }
         do {

@@ -12,7 +12,8 @@ import NIOCore
 /// them on every request, and scheduling and cancelling a task each time (two heap
 /// operations on the event loop's timer queue per deadline) cost more than the check.
 /// The timer is only rescheduled when it fires before the current deadline, or when a new
-/// deadline is earlier than the one it is armed for.
+/// deadline is earlier than the one it is armed for. Times are the loop's (`EventLoop.now`):
+/// an embedded loop's clock drives them in tests.
 final class RequestDeadlines: @unchecked Sendable {
     enum Phase { case idle, readingHead, inRequest }
 
@@ -42,7 +43,7 @@ final class RequestDeadlines: @unchecked Sendable {
             ticket?.connectionIdle(false)
         }
         phase = .readingHead
-        arm(.now() + headerTimeout, context)
+        arm(context.eventLoop.now + headerTimeout, context)
     }
 
     func headReceived() {
@@ -55,10 +56,21 @@ final class RequestDeadlines: @unchecked Sendable {
         keepAliveIdle = true
         ticket?.connectionIdle(true)
         if let idleTimeout {
-            arm(.now() + idleTimeout, context)
+            arm(context.eventLoop.now + idleTimeout, context)
         } else {
             deadline = nil
         }
+    }
+
+    /// A pipelined request waits for the client to read the response before it: a client
+    /// that does not read is idle, and gets the idle timeout (counted as `idle`).
+    func awaitDrain(_ context: ChannelHandlerContext) {
+        if let idleTimeout { arm(context.eventLoop.now + idleTimeout, context) }
+    }
+
+    /// The client read it: the request is answered, under no deadline, like any other.
+    func drained() {
+        deadline = nil
     }
 
     func cancel() {
@@ -80,7 +92,7 @@ final class RequestDeadlines: @unchecked Sendable {
         let task = loop.scheduleTask(deadline: when) { [self] in
             timer = nil
             guard let deadline else { return }
-            if NIODeadline.now() < deadline {
+            if loop.now < deadline {
                 schedule(at: deadline, channel: channel, on: loop)
                 return
             }

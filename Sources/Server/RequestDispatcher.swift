@@ -65,6 +65,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Later requests, held until the response in progress ends.
     private var held = Deque<Held>()
+    /// Held requests wait for the client to take the response before them
+    /// (``channelWritabilityChanged(context:)``).
+    private var awaitingDrain = false
+    /// Bounds that wait (nil: unbounded, in tests).
+    private let deadlines: RequestDeadlines?
     /// A `read` was held back (later requests waiting, or the body's reader is full).
     private var readHeld = false
     private var bodyPaused = false
@@ -100,8 +105,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// counted.
     private let onRefusal: @Sendable (HTTPResponse.Status) -> Void
 
-    init(start: @escaping Start, onRefusal: @escaping @Sendable (HTTPResponse.Status) -> Void = { _ in }, linger: Linger = Linger()) {
+    init(start: @escaping Start, onRefusal: @escaping @Sendable (HTTPResponse.Status) -> Void = { _ in }, linger: Linger = Linger(),
+         deadlines: RequestDeadlines? = nil) {
         self.start = start
+        self.deadlines = deadlines
         self.onRefusal = onRefusal
         self.linger = linger
     }
@@ -400,6 +407,31 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             closeWhenWritten(context: context)
             return
         }
+        // A pipelined request waits until the client has taken most of the response before
+        // it (NIO's pending writes under their low watermark): answered at once, a 1 MiB
+        // result behind another to a client that is slow to read met TLSHandler's cap on
+        // unsent ciphertext, and the connection was closed. The wait is bounded by the idle
+        // timeout: the client is not reading.
+        if !held.isEmpty, !context.channel.isWritable {
+            awaitingDrain = true
+            deadlines?.awaitDrain(context)
+            return
+        }
+        answerHeld(context: context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if awaitingDrain, context.channel.isWritable {
+            awaitingDrain = false
+            deadlines?.drained()
+            answerHeld(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Answers the requests held while a response was in progress, in order, until one is
+    /// in progress again; then reads on.
+    private func answerHeld(context: ChannelHandlerContext) {
         while !responding, let item = held.popFirst() {
             switch item {
             case .part(let part):

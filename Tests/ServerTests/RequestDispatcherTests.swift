@@ -57,12 +57,13 @@ import Testing
         }
     }
 
-    func connect() throws -> Connection {
+    func connect(deadlines: RequestDeadlines? = nil) throws -> Connection {
         let started = Started()
         let reads = ReadCounter()
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(reads)
-        try channel.pipeline.syncOperations.addHandler(RequestDispatcher { request, sink in started.record(request, sink) })
+        try channel.pipeline.syncOperations.addHandler(
+            RequestDispatcher(start: { request, sink in started.record(request, sink) }, deadlines: deadlines))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Connection(channel: channel, started: started, reads: reads)
     }
@@ -95,6 +96,53 @@ import Testing
         #expect(try c.written() == ["head 202", "end"])
         #expect(c.channel.isActive)
         _ = try? c.channel.finish()
+    }
+
+    @Test("a pipelined request waits until the client has taken the response before it (the channel is writable again)")
+    func pipelinedWaitsForTheClient() throws {
+        let c = try connect()
+        c.read(head("/first"), .end(nil), head("/second"), .end(nil))
+        c.channel.isWritable = false  // NIO's pending writes are over their high watermark
+        c.started[0].sink.writeComplete(HTTPResponse(status: .ok), body: ByteBuffer(string: "one"))
+        #expect(try c.written() == ["head 200", "body one", "end"])
+        #expect(c.started.count == 1)
+        c.channel.pipeline.fireChannelWritabilityChanged()  // still not writable: nothing moves
+        #expect(c.started.count == 1)
+        c.channel.isWritable = true
+        c.channel.pipeline.fireChannelWritabilityChanged()
+        #expect(c.started.count == 2)
+        #expect(c.started[1].request.uri.path == "/second")
+        c.started[1].sink.writeComplete(HTTPResponse(status: .accepted), body: nil)
+        #expect(try c.written() == ["head 202", "end"])
+        #expect(c.channel.isActive)
+        _ = try? c.channel.finish()
+    }
+
+    @Test("that wait is bounded by the idle timeout, counted as idle; a client that reads in time is not cut off")
+    func pipelinedWaitIsBounded() throws {
+        for reads in [false, true] {
+            let timeouts = Mutex<[String]>([])
+            let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(2), ticket: nil) { phase in
+                timeouts.withLock { $0.append(phase) }
+            }
+            let c = try connect(deadlines: deadlines)
+            deadlines.headReceived()  // as the codec does for the pipelined request's head
+            c.read(head("/first"), .end(nil), head("/second"), .end(nil))
+            c.channel.isWritable = false
+            c.started[0].sink.writeComplete(HTTPResponse(status: .ok), body: nil)
+            _ = try c.written()
+            c.channel.embeddedEventLoop.advanceTime(by: .milliseconds(1_999))
+            #expect(c.channel.isActive)
+            if reads {
+                c.channel.isWritable = true
+                c.channel.pipeline.fireChannelWritabilityChanged()
+                #expect(c.started.count == 2)
+            }
+            c.channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+            #expect(c.channel.isActive == reads, "reads: \(reads)")
+            #expect(timeouts.withLock { $0 } == (reads ? [] : ["idle"]))
+            _ = try? c.channel.finish()
+        }
     }
 
     @Test("a body that continues in later reads is streamed to the task, and a reader that falls behind stops reading")

@@ -266,3 +266,56 @@ def test_ops_listener(server):
         for name in ["mcp_rpc_requests_total", "mcp_server_uptime_seconds", "mcp_tools_registered_total",
                      "mcp_connections_active", "mcp_sessions_max", "mcp_http_responses_total"]:
             assert name in text, name
+
+
+
+def test_pipelined_requests_wait_for_a_slow_reader(server_bin):
+    # RFC 9112 §9.3.2: pipelined requests are answered in order. A client sends 12,000
+    # (16 MB of answers, more than a socket's send buffer holds) and reads nothing for 3 s.
+    # The server answers the next request only once the client has taken most of the one
+    # before (NIO's low watermark), so it never holds more than about a response: before,
+    # it answered on, met its cap on unsent ciphertext (256 KiB) and closed the connection.
+    # One thread, non-blocking: OpenSSL does not allow reading and writing one connection
+    # from two threads at once.
+    import select
+    import ssl
+    import time
+    s = start_server(server_bin, "--set", "limits.request_rate=0")
+    count = 12_000
+    one = (f"GET /api/mcp/v1/tools HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\n\r\n").encode()
+    out = memoryview(one * count)
+    sock = tls_context().wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10), server_hostname="localhost")
+    sock.setblocking(False)
+    data, at, statuses = bytearray(), 0, []
+    start = time.monotonic()
+    try:
+        while len(statuses) < count and time.monotonic() - start < 60:
+            reading = time.monotonic() - start > 3
+            readable, writable, _ = select.select([sock] if reading else [], [sock] if out else [], [], 0.2)
+            if writable:
+                try:
+                    out = out[sock.send(out[:1 << 20]):]
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                    pass
+            if readable or (reading and sock.pending()):
+                try:
+                    chunk = sock.recv(262144)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    continue
+                assert chunk, f"connection closed after {len(statuses)} responses"
+                data += chunk
+                while (end := data.find(b"\r\n\r\n", at)) >= 0:
+                    head = bytes(data[at:end]).decode("latin-1").split("\r\n")
+                    length = next(int(l.split(":", 1)[1]) for l in head if l.lower().startswith("content-length:"))
+                    if len(data) < end + 4 + length:
+                        break
+                    statuses.append(int(head[0].split()[1]))
+                    at = end + 4 + length
+                if at > 1 << 20:
+                    del data[:at]
+                    at = 0
+    finally:
+        sock.close()
+        s.stop()
+    assert len(statuses) == count
+    assert set(statuses) == {200}
