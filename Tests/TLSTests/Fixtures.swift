@@ -170,10 +170,13 @@ final class Pair {
         client = EmbeddedChannel()
         try server.pipeline.syncOperations.addHandlers([serverOutput, serverReads, serverHandler, serverRecorder])
         try client.pipeline.syncOperations.addHandlers([clientOutput, clientHandler, clientRecorder])
-        if connect {
-            try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-            try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
-        }
+        if connect { try self.connect() }
+    }
+
+    /// Makes both channels active: the client sends its ClientHello.
+    func connect() throws {
+        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
     }
 
     /// Moves ciphertext both ways until neither side has anything to send. Bounded.

@@ -132,8 +132,7 @@ struct TLSHandlerTests {
         defer { pair.finish() }
         let closer = CloseOnFlush()
         try pair.client.pipeline.syncOperations.addHandler(closer, position: .first)
-        try pair.server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        try pair.client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
+        try pair.connect()
         closer.armed = true  // the ClientHello is out; the client's Finished will fail to send
         try pair.pump()
         #expect(!pair.client.isActive)
@@ -148,8 +147,7 @@ struct TLSHandlerTests {
         defer { pair.finish() }
         let closer = CloseOnFlush()
         try pair.server.pipeline.syncOperations.addHandler(closer, position: .first)
-        try pair.server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        try pair.client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
+        try pair.connect()
         try pair.handshake()
         closer.armed = true
         pair.server.close(promise: nil)
