@@ -21,7 +21,7 @@ public final class GateAdmission: ConnectionAdmission {
     }
 
     public func admit(_ channel: any Channel) -> (any AdmissionTicket)? {
-        guard let ip = channel.remoteAddress?.ipAddress, let key = ClientAddressKey(ip: ip) else {
+        guard let key = channel.remoteAddress?.clientAddressKey else {
             metrics?.counter(.connectionsRejected, "no_address").increment()
             return nil
         }
