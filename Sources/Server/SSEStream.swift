@@ -8,9 +8,11 @@ import Synchronization
 /// One Server-Sent Events stream (WHATWG HTML §9.2) with a bounded queue.
 ///
 /// Producers (the dispatcher's outbound, the keep-alive timer) never wait: an event is
-/// queued or, when the queue already holds ``capacity`` bytes that the writer has not
-/// taken, the stream is cut off and the client disconnected. A client that stops reading
-/// therefore costs at most `capacity` bytes here plus what the writer has in flight (at
+/// queued or, when it would take the bytes that the writer has not taken past
+/// ``capacity``, the stream is cut off and the client disconnected. An event always fits
+/// an empty queue, however large (a tool result is capped by `tools.max_result_bytes`, not
+/// by this): a reader that keeps up must get it. A client that stops reading therefore
+/// costs at most `capacity` bytes (or one event) here plus what the writer has in flight (at
 /// most 64 KiB handed to the event loop and NIO's pending writes up to their 64 KiB high
 /// watermark: `StreamedBodyWriter`), never an unbounded buffer (DESIGN.md principle 2).
 final class SSEStream: Sendable {
@@ -68,7 +70,7 @@ final class SSEStream: Sendable {
         let bytes = text.utf8.count
         let accepted: Bool = state.withLock { state in
             guard state.end == nil else { return false }
-            if state.queuedBytes + bytes > capacity {
+            if state.queuedBytes > 0, state.queuedBytes + bytes > capacity {
                 state.end = .overflow
                 return false
             }
