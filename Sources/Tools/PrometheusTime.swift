@@ -11,7 +11,7 @@ enum PrometheusTime {
         if trimmed == "now" { return format(now) }
         var relative = Substring(trimmed)
         if relative.hasPrefix("now-") { relative = relative.dropFirst(4) } else if relative.hasPrefix("-") { relative = relative.dropFirst() }
-        if let seconds = durationSeconds(relative) { return format(now - seconds) }
+        if let seconds = durationSeconds(relative) { return try ago(seconds, from: now, argument: argument) }
         if let unix = Double(trimmed), unix.isFinite, unix >= 0 { return trimmed }
         if isRFC3339(trimmed) { return trimmed }
         throw .invalidArgument(argument, "must be RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or relative like '1h' or 'now-30m'")
@@ -42,8 +42,18 @@ enum PrometheusTime {
         throw .invalidArgument("step", "must be a duration like '1m' or '15s', or a positive number of seconds")
     }
 
+    /// `seconds` before `now` as Unix seconds. A duration reaching before 1970 is refused:
+    /// Prometheus has nothing there, and a 12-digit count of years would not fit the
+    /// milliseconds `format` writes.
+    static func ago(_ seconds: Double, from now: Double, argument: String) throws(ToolError) -> String {
+        let time = now - seconds
+        guard time >= 0 else { throw .invalidArgument(argument, "reaches back before 1970") }
+        return format(time)
+    }
+
+    /// Unix seconds with milliseconds, for a time from 1970 on (`ago` and the clock's now).
     static func format(_ seconds: Double) -> String {
-        let millis = Int64((seconds * 1000).rounded())
+        let millis = Int64(exactly: (max(0, min(seconds, 1e15)) * 1000).rounded()) ?? 0
         let fraction = String(millis % 1000)
         return "\(millis / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }

@@ -62,6 +62,9 @@ enum PrometheusTools {
                 annotations: .readOnly
             ) { arguments, _ in
                 let label = try arguments.nonEmptyString("label")
+                // Dots are unreserved in a path, so they would pass through encoded as they are
+                // and `..` would climb out of /api/v1/label/.
+                guard label != ".", label != ".." else { throw ToolError.invalidArgument("label", "is not a label name") }
                 return format.json(try await backend.json(.GET, "/api/v1/label/\(PercentEncoding.encode(label))/values"))
             },
             ToolDefinition(
@@ -80,7 +83,7 @@ enum PrometheusTools {
                 }
                 let current = now()
                 return format.json(try await backend.json(.GET, "/api/v1/series", query: [
-                    ("match[]", match), ("start", PrometheusTime.format(current - lookback)), ("end", PrometheusTime.format(current)),
+                    ("match[]", match), ("start", try PrometheusTime.ago(lookback, from: current, argument: "lookback")), ("end", PrometheusTime.format(current)),
                 ]))
             },
             ToolDefinition(

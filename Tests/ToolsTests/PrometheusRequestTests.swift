@@ -26,6 +26,25 @@ import Testing
         await fake.stop()
     }
 
+    /// A lookback before 1970 used to trap in `PrometheusTime.format` and stop the server.
+    @Test(arguments: ["100y", "999999999999y"])
+    func lookbackBeforeTheEpochIsRefused(_ lookback: String) async throws {
+        let fake = try await FakeBackend.start { _ in .json(#"{"status":"success","data":[]}"#) }
+        let outcome = await call(tools(CatalogueSettings(prometheus: BackendSettings(url: fake.url))), "prometheus_find_series", ["match": "up", "lookback": .string(lookback)])
+        #expect(outcome.error == ToolError.invalidArgument("lookback", "reaches back before 1970"))
+        #expect(fake.requests.isEmpty)
+        await fake.stop()
+    }
+
+    @Test(arguments: [".", ".."])
+    func dotLabelsAreRefused(_ label: String) async throws {
+        let fake = try await FakeBackend.start { _ in .json(#"{"status":"success","data":[]}"#) }
+        let outcome = await call(tools(CatalogueSettings(prometheus: BackendSettings(url: fake.url))), "prometheus_list_label_values", ["label": .string(label)])
+        #expect(outcome.error == ToolError.invalidArgument("label", "is not a label name"))
+        #expect(fake.requests.isEmpty)
+        await fake.stop()
+    }
+
     @Test func bearerOrBasicAuth() async throws {
         let fake = try await FakeBackend.start { _ in .json(#"{"status":"success","data":[]}"#) }
         _ = await call(tools(CatalogueSettings(prometheus: BackendSettings(url: fake.url, token: "tok"))), "prometheus_list_label_names")

@@ -43,6 +43,22 @@ import Testing
         }
     }
 
+    /// Before, "100y" gave a negative time whose milliseconds trapped in `format`, and
+    /// "999999999999y" overflowed `Int64`: one tool call stopped the server.
+    @Test(arguments: ["100y", "now-60y", "999999999999y", "-999999999999w999999999999d"])
+    func beforeTheEpochIsRefused(_ text: String) {
+        #expect(throws: ToolError.invalidArgument("start", "reaches back before 1970")) {
+            try PrometheusTime.resolve(text, argument: "start", now: now + 0.123)
+        }
+    }
+
+    @Test func formatKeepsMillisecondsFromTheEpochOn() {
+        #expect(PrometheusTime.format(0) == "0.000")
+        #expect(PrometheusTime.format(1767225600.123) == "1767225600.123")
+        #expect(PrometheusTime.format(5.07) == "5.070")
+        #expect(PrometheusTime.format(-3.5) == "0.000")
+    }
+
     @Test func steps() throws {
         #expect(try PrometheusTime.step("1m") == "1m")
         #expect(try PrometheusTime.step("15") == "15")
