@@ -42,12 +42,23 @@ struct RequestRunner: Sendable {
         }
         let body = response.body
         spawn {
-            do {
-                try await sink.writeHead(head)
-                try await body.write(StreamedBodyWriter(sink: sink))
-            } catch {}
+            await Self.stream(head, body, to: sink)
             sink.taskEnded()
         }
+    }
+
+    /// Writes a streamed response. When the head cannot be written (the client has already
+    /// gone) the body still runs, against a writer that refuses every part: an SSE body
+    /// releases what it holds (its stream's slot, its session's attachment, a busy mark)
+    /// in its own clean-up, which would otherwise never run.
+    static func stream(_ head: HTTPResponse, _ body: ResponseBody, to sink: ResponseSink) async {
+        do {
+            try await sink.writeHead(head)
+        } catch {
+            try? await body.write(RefusingBodyWriter())
+            return
+        }
+        try? await body.write(StreamedBodyWriter(sink: sink))
     }
 
     private func respond(to request: Request, channel: any Channel, connection: ConnectionMemo, completeBody: ByteBuffer?) async -> Response {
@@ -112,5 +123,17 @@ private struct StreamedBodyWriter: ResponseBodyWriter {
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
         sink.writeEnd(trailingHeaders)
+    }
+}
+
+/// The writer of a response whose connection is gone: every part fails as a write to the
+/// closed channel would.
+struct RefusingBodyWriter: ResponseBodyWriter {
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        throw ChannelError.ioOnClosedChannel
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        throw ChannelError.ioOnClosedChannel
     }
 }
