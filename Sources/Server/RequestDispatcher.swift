@@ -85,6 +85,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// The refusal is written and our side closed: input is read and dropped until the
     /// client closes its side (``lingerThenClose(context:)``).
     private var lingering = false
+    /// The connection closes after the response that just ended: nothing more is started,
+    /// and what still arrives is not read until the close (or the linger) takes over.
+    private var closing = false
 
     /// How long a refused connection lingers (``lingerThenClose(context:)``), and what is told
     /// when that time is over with the client still connected (`limits.linger_timeout`,
@@ -128,7 +131,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
-        if !held.isEmpty {
+        if closing {
+            return
+        } else if !held.isEmpty {
             held.append(.part(part))
         } else if case .none = inbound, responding {
             held.append(.part(part))
@@ -292,7 +297,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func read(context: ChannelHandlerContext) {
         if lingering {
             context.read()
-        } else if !held.isEmpty || bodyPaused || refused {
+        } else if !held.isEmpty || bodyPaused || refused || closing {
             readHeld = true
         } else {
             context.read()
@@ -382,8 +387,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Closes once what is written has gone out, within the linger's bound: the request
+    /// deadlines ended with the response, and a client that stopped reading would otherwise
+    /// hold the connection (and its unsent ciphertext) with no deadline at all.
     private func closeWhenWritten(context: ChannelHandlerContext) {
         let channel = context.channel
+        armLinger(channel: channel, loop: context.eventLoop)
         afterWrites(context: context).whenComplete { _ in channel.close(promise: nil) }
     }
 
@@ -397,14 +406,19 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func responseEnded(context: ChannelHandlerContext) {
         responding = false
+        var bodyUnread = false
         if case .streaming = inbound {
             // Answered before reading all of its body: the rest is dropped as it arrives.
             endBody(with: ResponseEndedBeforeBody())
             inbound = .discarding
+            bodyUnread = true
         }
         if closeAfterResponse {
             held.removeAll()
-            closeWhenWritten(context: context)
+            closing = true
+            // A 413 answered from Content-Length leaves the client sending its body: closing
+            // with that unread would reset the connection and could destroy the answer.
+            if bodyUnread { lingerThenClose(context: context) } else { closeWhenWritten(context: context) }
             return
         }
         // A pipelined request waits until the client has taken most of the response before

@@ -344,6 +344,23 @@ import Testing
         #expect(sent.statuses.isEmpty)
     }
 
+    @Test("a response after which the connection closes (here: the body failed to parse) is bounded too: a client that does not read it is closed at the linger timeout, and nothing behind it starts")
+    func closeAfterResponseIsBounded() throws {
+        let lingerTimeouts = Refusals()
+        let slow = SlowSocket()
+        let c = try connectPublic(slow: slow, linger: .init(timeout: .seconds(2)) { lingerTimeouts.record(.requestTimeout) })
+        c.send("POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + get("/next"))
+        try #require(c.started.count == 1)
+        c.started[0].sink.writeComplete(HTTPResponse(status: .badRequest), body: nil)
+        #expect(c.output().hasPrefix("HTTP/1.1 400"))
+        c.channel.embeddedEventLoop.advanceTime(by: .milliseconds(1999))
+        #expect(c.channel.isActive)  // its write is still held: the client is not reading
+        c.channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(!c.channel.isActive)
+        #expect(lingerTimeouts.statuses.count == 1)
+        #expect(c.started.count == 1)
+    }
+
     @Test("trailers count against the header caps: over them, the body being read fails with the 431 refusal, and the connection closes after the answer")
     func trailersOverTheCaps() async throws {
         let c = try connectPublic()

@@ -8,7 +8,10 @@ RFC 6750 §3 (401 challenge); RFC 6585 §5 (431); RFC 9110 §15.5.14 (413).
 """
 import http.client
 import json
+import select
 import socket
+import ssl
+import time
 from importlib.metadata import version
 
 import pytest
@@ -122,6 +125,42 @@ def test_body_cap(server_bin):
         chunk = json.dumps(big).encode()
         conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk))
         assert conn.getresponse().status == 413
+    finally:
+        s.stop()
+
+
+def test_413_reaches_a_client_still_sending(server_bin):
+    # RFC 9110 §15.5.14: a 413 answered from Content-Length, while the client goes on sending
+    # its 8 MiB body. The server closes after the answer; closing with the body unread would
+    # reset the connection and could destroy the 413 before the client read it, so it ends its
+    # side and reads and drops the rest (lingering close), as for the codec's refusals.
+    s = start_server(server_bin, "--set", "server.max_body=1KiB")
+    try:
+        total = 8 << 20
+        head = (f"POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nAccept: {ACCEPT}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {total}\r\n\r\n").encode()
+        for _ in range(3):
+            with tls_context().wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10), server_hostname="127.0.0.1") as c:
+                c.sendall(head)
+                c.setblocking(False)
+                pad, sent, got = b"x" * 65536, 0, b""
+                deadline = time.monotonic() + 20
+                while len(got) < 12 and time.monotonic() < deadline:
+                    readable, writable, _ = select.select([c], [c] if sent < total else [], [], 1)
+                    if readable:
+                        try:
+                            data = c.recv(4096)
+                        except ssl.SSLWantReadError:
+                            data = None
+                        if data == b"":
+                            break
+                        got += data or b""
+                    if writable:
+                        try:
+                            sent += c.send(pad[: total - sent])
+                        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                            pass
+                assert got.startswith(b"HTTP/1.1 413"), got
     finally:
         s.stop()
 
