@@ -80,14 +80,17 @@ final class ReplayBuffer: Sendable {
         }
     }
 
-    /// Events of `stream` after `seq`, or nil when some of them were already dropped (the
-    /// client cannot be resumed without loss).
-    func events(of stream: Int, after seq: Int) -> [Event]? {
-        state.withLock { state in
-            let kept = state.events[state.head...].filter { $0.stream == stream }
-            if let first = kept.first, first.seq > seq + 1 { return nil }
-            if kept.isEmpty, seq > 0 { return [] }
-            return kept.filter { $0.seq > seq }
+    /// Events of `stream` after `seq` up to its latest, `last`; nil when some of them were
+    /// already dropped (the client cannot be resumed without loss), or when `seq` is past
+    /// `last` (no such event was sent). Events leave the buffer oldest first, so if `seq + 1`
+    /// is still there, so is everything after it.
+    func events(of stream: Int, after seq: Int, last: Int) -> [Event]? {
+        if seq == last { return [] }
+        guard seq < last else { return nil }
+        return state.withLock { state in
+            let kept = state.events[state.head...].filter { $0.stream == stream && $0.seq > seq }
+            guard kept.first?.seq == seq + 1 else { return nil }
+            return kept
         }
     }
 
@@ -144,7 +147,7 @@ final class ResumableStream: Sendable {
     /// was already dropped from the buffer.
     func attach(_ stream: SSEStream, after seq: Int) -> Bool {
         let result: (ok: Bool, finished: Bool, previous: SSEStream?) = state.withLock { state in
-            guard let events = buffer.events(of: id, after: seq) else { return (false, false, nil) }
+            guard let events = buffer.events(of: id, after: seq, last: state.seq) else { return (false, false, nil) }
             for event in events { stream.sendFormatted(event.text, eventType: event.eventType) }
             let previous = state.live
             state.live = stream

@@ -41,12 +41,22 @@ struct StreamableHTTPTransport: Sendable {
         if let version, ProtocolVersion.statelessEra.contains(version) {
             return await postStateless(request, frame: frame, version: version, context: context)
         }
-        if let version, !ProtocolVersion.sessionEra.contains(version) {
-            // 2025-11-25 transports.mdx "Protocol Version Header": unsupported -> 400.
-            return HTTPReplies.rpcError(.badRequest, .unsupportedProtocolVersion, "Unsupported MCP-Protocol-Version: \(version.prefix(40))",
-                                        data: ["requested": .string(String(version.prefix(40))), "supported": .array(ProtocolVersion.all.map(JSONValue.string))])
-        }
+        if let refusal = Self.unsupportedVersion(version) { return refusal }
         return await postSession(request, frame: frame, context: context)
+    }
+
+    /// 2025-11-25 transports.mdx "Protocol Version Header": a request with an invalid or
+    /// unsupported `MCP-Protocol-Version` gets 400, whatever its method.
+    static func unsupportedVersion(_ version: String?) -> Response? {
+        guard let version, !ProtocolVersion.all.contains(version) else { return nil }
+        return HTTPReplies.rpcError(.badRequest, .unsupportedProtocolVersion, "Unsupported MCP-Protocol-Version: \(version.prefix(40))",
+                                    data: ["requested": .string(String(version.prefix(40))), "supported": .array(ProtocolVersion.all.map(JSONValue.string))])
+    }
+
+    /// The priming event (an id and empty data) is 2025-11-25's: older clients expect only
+    /// JSON-RPC messages on a stream, and some fail to parse an empty `data`.
+    static func primes(_ session: MCPSession) -> Bool {
+        (session.negotiatedVersion ?? ProtocolVersion.latestSessionEra) >= "2025-11-25"
     }
 
     private func owner(_ context: MCPRequestContext) -> String {
@@ -262,7 +272,7 @@ struct StreamableHTTPTransport: Sendable {
             return Self.capResponse(error != .perTokenCap, what: "SSE streams", id: rpc.id)
         }
         let resumable = replay.newStream()
-        resumable.prime(retryMilliseconds: Self.retryMilliseconds)
+        if Self.primes(session) { resumable.prime(retryMilliseconds: Self.retryMilliseconds) }
         _ = resumable.attach(live, after: 0)
         let dispatcher = self.dispatcher
         Task(executorPreference: MCPDispatcher.requestExecutor) {
@@ -295,6 +305,7 @@ struct StreamableHTTPTransport: Sendable {
         guard options.getStreamEnabled else {
             return HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST, DELETE"])
         }
+        if let refusal = Self.unsupportedVersion(request.headers.value(.mcpProtocolVersion)) { return refusal }
         if let version = request.headers.value(.mcpProtocolVersion), ProtocolVersion.statelessEra.contains(version) {
             // 2026-07-28 replaced the GET stream with subscriptions/listen.
             return HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST"])
@@ -306,7 +317,7 @@ struct StreamableHTTPTransport: Sendable {
             return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
         }
         let owner = owner(context)
-        guard sessions.lookup(id, owner: owner, kind: .streamable) != nil else {
+        guard let session = sessions.lookup(id, owner: owner, kind: .streamable) else {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
         }
         let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
@@ -316,13 +327,16 @@ struct StreamableHTTPTransport: Sendable {
             var resumable: ResumableStream
             var after = 0
             if let lastEventID = request.headers.value(.lastEventID) {
+                // Not 404: a client that gets 404 for a request with its session id MUST start
+                // a new session (2025-11-25 transports.mdx "Session Management"), and the
+                // session is fine; only this stream cannot be resumed.
                 guard let (streamID, seq) = ReplayBuffer.parse(lastEventID), let found = replay.stream(streamID) else {
-                    return HTTPReplies.rpcError(.notFound, .invalidRequest, "Unknown or expired Last-Event-ID")
+                    return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Unknown or expired Last-Event-ID")
                 }
                 (resumable, after) = (found, seq)
             } else {
                 resumable = replay.newStream()
-                resumable.prime(retryMilliseconds: Self.retryMilliseconds)
+                if Self.primes(session) { resumable.prime(retryMilliseconds: Self.retryMilliseconds) }
             }
             do {
                 try streams.open(stream, owner: owner)
@@ -331,7 +345,7 @@ struct StreamableHTTPTransport: Sendable {
             }
             guard resumable.attach(stream, after: after) else {
                 streams.close(stream, owner: owner)
-                return HTTPReplies.rpcError(.notFound, .invalidRequest, "Events after Last-Event-ID are no longer available")
+                return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Events after Last-Event-ID are no longer available")
             }
             return attachedResponse(stream, resumable: resumable, owner: owner, channel: context.channel)
         }
@@ -355,6 +369,7 @@ struct StreamableHTTPTransport: Sendable {
 
     /// 2025-11-25 transports.mdx "Session Management": the client ends its session.
     func delete(_ request: Request, context: MCPRequestContext) async -> Response {
+        if let refusal = Self.unsupportedVersion(request.headers.value(.mcpProtocolVersion)) { return refusal }
         guard let id = request.headers.value(.mcpSessionID) else {
             return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
         }

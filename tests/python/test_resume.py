@@ -91,10 +91,45 @@ def test_dropped_stream_is_resumed_with_last_event_id(resumable_server):
     assert read_event(r) is None  # the stream ends after the response
     resume.close()
 
-    # An id from no stream of this session is refused.
+    # An id from no stream of this session is refused with 400, not 404: a client MUST start
+    # a new session on 404 (transports.mdx "Session Management"), and the session is fine.
     bad = connect(s.port)
     bad.request("GET", "/mcp", headers=headers(sid, **{"Last-Event-ID": "99-1", "Accept": "text/event-stream"}))
-    assert bad.getresponse().status == 404
+    r = bad.getresponse()
+    assert r.status == 400
+    r.read()
+    bad.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 8, "method": "ping"}), headers(sid))
+    r = bad.getresponse()
+    assert r.status == 200
+    r.read()
+    # An unsupported MCP-Protocol-Version is a 400 on GET and DELETE too ("Protocol Version Header").
+    for method in ("GET", "DELETE"):
+        bad.request(method, "/mcp", headers=headers(sid, **{"MCP-Protocol-Version": "1999-01-01", "Accept": "text/event-stream"}))
+        r = bad.getresponse()
+        assert r.status == 400, method
+        r.read()
+
+
+def test_no_priming_event_before_2025_11_25(resumable_server):
+    # The priming event (an id and empty data) is 2025-11-25's; a 2025-03-26 client expects
+    # only JSON-RPC messages on the stream.
+    s, _ = resumable_server
+    conn = connect(s.port)
+    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                             "params": {"protocolVersion": "2025-03-26", "capabilities": {}}}), headers())
+    r = conn.getresponse()
+    sid = r.getheader("Mcp-Session-Id")
+    r.read()
+    h = headers(sid, **{"MCP-Protocol-Version": "2025-03-26"})
+    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}), h)
+    assert conn.getresponse().read() == b""
+    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}), h)
+    resp = conn.getresponse()
+    assert resp.getheader("Content-Type") == "text/event-stream"
+    first = read_event(resp)
+    assert first["event"] == "message" and json.loads(first["data"])["id"] == 2
+    assert first["id"].endswith("-1")  # still resumable: the message has the stream's first id
+    conn.close()
 
 
 @pytest.mark.anyio
