@@ -60,9 +60,14 @@ final class ReplayBuffer: Sendable {
         state.withLock { if $0.streams[id] != nil { $0.finished.insert(id) } }
     }
 
-    /// Forgets everything (the session ended); breaks the buffer/stream references.
+    /// Forgets everything (the session ended); breaks the buffer/stream references, and
+    /// ends the connections attached to its streams (after what they have queued).
     func clear() {
-        state.withLock { $0 = State() }
+        let streams = state.withLock { state in
+            defer { state = State() }
+            return Array(state.streams.values)
+        }
+        for stream in streams { stream.finish() }
     }
 
     func record(_ event: Event) {

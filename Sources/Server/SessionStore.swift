@@ -124,31 +124,51 @@ final class SessionStore: Sendable {
     func remove(_ id: String, owner: String?) -> Bool {
         let removed: Entry? = state.withLock { state in
             guard let entry = state.entries[id], owner == nil || entry.owner == owner else { return nil }
-            state.entries[id] = nil
-            state.perOwner[entry.owner, default: 1] -= 1
-            if state.perOwner[entry.owner] == 0 { state.perOwner[entry.owner] = nil }
-            return entry
+            return Self.take(id, from: &state)
         }
         guard let removed else { return false }
-        removed.session.cancelAll()
-        removed.stream?.finish()
-        removed.replay?.clear()
+        end(removed)
         updateGauge()
         return true
     }
 
-    /// Removes sessions idle for longer than the timeout; returns how many.
+    /// Removes sessions idle for longer than the timeout; returns how many. Chosen and taken
+    /// out under one lock: a request that marks a session busy between the two would
+    /// otherwise lose it mid-call.
     @discardableResult
     func expireIdle(now: ContinuousClock.Instant = .now) -> Int {
-        let idle: [String] = state.withLock { state in
-            state.entries.compactMap { id, entry in
+        let expired: [Entry] = state.withLock { state in
+            let idle = state.entries.compactMap { id, entry in
                 entry.busy == 0 && entry.stream == nil && now - entry.lastUsed >= idleTimeout ? id : nil
             }
+            return idle.compactMap { Self.take($0, from: &state) }
         }
-        var count = 0
-        for id in idle where remove(id, owner: nil) { count += 1 }
-        if count > 0 { metrics?.counter(.sessionsExpired).increment(by: Int64(count)) }
-        return count
+        for entry in expired { end(entry) }
+        if !expired.isEmpty {
+            metrics?.counter(.sessionsExpired).increment(by: Int64(expired.count))
+            updateGauge()
+        }
+        return expired.count
+    }
+
+    /// Whether the session still exists (a request that ran while it was deleted or expired
+    /// answers 404, as any later request with its id would).
+    func contains(_ id: String) -> Bool {
+        state.withLock { $0.entries[id] != nil }
+    }
+
+    private static func take(_ id: String, from state: inout State) -> Entry? {
+        guard let entry = state.entries.removeValue(forKey: id) else { return nil }
+        state.perOwner[entry.owner, default: 1] -= 1
+        if state.perOwner[entry.owner] == 0 { state.perOwner[entry.owner] = nil }
+        return entry
+    }
+
+    /// Cancels the session's work and ends its streams (outside the lock).
+    private func end(_ entry: Entry) {
+        entry.session.cancelAll()
+        entry.stream?.finish()
+        entry.replay?.clear()
     }
 
     /// Ends every session (shutdown).

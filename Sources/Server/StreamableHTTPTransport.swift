@@ -143,6 +143,10 @@ struct StreamableHTTPTransport: Sendable {
         } else {
             responses += await answer()
         }
+        // 2025-11-25 transports.mdx "Session Management": once a session is terminated the
+        // server MUST answer requests with its id with 404; that includes one that was
+        // running when a DELETE (or the idle expiry) cancelled it.
+        if !sessions.contains(id) { return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found") }
         if responses.isEmpty { return HTTPReplies.empty(.accepted) }
         return HTTPReplies.rpcAnswer(single || responses.count == 1 && messages.count == 1 ? responses[0] : .array(responses))
     }
@@ -285,13 +289,15 @@ struct StreamableHTTPTransport: Sendable {
     }
 
     /// A connection carrying (part of) a resumable stream.
-    private func attachedResponse(_ live: SSEStream, resumable: ResumableStream, owner: String, channel: any Channel) -> Response {
+    private func attachedResponse(_ live: SSEStream, resumable: ResumableStream, owner: String, channel: any Channel,
+                                  onEnd: @escaping @Sendable () -> Void = {}) -> Response {
         let streams = self.streams
         return SSEResponse.make(
             stream: live, channel: channel, keepAlive: .comment, interval: options.ssePingInterval,
             onEnd: {
                 resumable.detach(live)
                 streams.close(live, owner: owner)
+                onEnd()
             })
     }
 
@@ -347,7 +353,10 @@ struct StreamableHTTPTransport: Sendable {
                 streams.close(stream, owner: owner)
                 return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Events after Last-Event-ID are no longer available")
             }
-            return attachedResponse(stream, resumable: resumable, owner: owner, channel: context.channel)
+            // A client that only listens is not idle: the session does not expire under it.
+            let sessions = self.sessions
+            sessions.setBusy(id, 1)
+            return attachedResponse(stream, resumable: resumable, owner: owner, channel: context.channel) { sessions.setBusy(id, -1) }
         }
         do {
             try streams.open(stream, owner: owner)

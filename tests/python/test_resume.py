@@ -143,3 +143,45 @@ async def test_sdk_client_works_with_resumable_streams(resumable_server):
         async with Client(streamable_http_client(f"{s.base}/mcp", http_client=http), mode="legacy") as client:
             result = await client.call_tool("grafana_get_health", {})
             assert result.is_error is False
+
+
+def test_delete_during_a_call_answers_it_404_and_ends_the_listening_stream(server_bin):
+    # 2025-11-25 transports.mdx "Session Management": after termination the server MUST answer
+    # requests with the session's id with 404. A call running when the DELETE came used to
+    # get 202 with no body, and a resumable GET stream went on with pings for ever.
+    grafana = start_fake_grafana_backend()
+    s = start_server(server_bin, "--set", "server.resumability=true", "--set", "server.response_mode=json",
+                     "--set", f"grafana.url={grafana.url}", env={"APP_GRAFANA__TOKEN": GRAFANA_TOKEN})
+    try:
+        conn = connect(s.port)
+        conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                                 "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}), headers())
+        r = conn.getresponse()
+        sid = r.getheader("Mcp-Session-Id")
+        r.read()
+        conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}), headers(sid))
+        assert conn.getresponse().read() == b""
+
+        listen = connect(s.port)
+        listen.request("GET", "/mcp", headers=headers(sid, Accept="text/event-stream"))
+        stream = listen.getresponse()
+        assert stream.status == 200
+        assert read_event(stream)["data"] == ""  # the priming event
+
+        grafana.delay = 1.5
+        call = connect(s.port)
+        call.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                                                 "params": {"name": "grafana_get_health", "arguments": {}}}), headers(sid))
+        time.sleep(0.3)
+        conn.request("DELETE", "/mcp", headers=headers(sid))
+        r = conn.getresponse()
+        assert r.status == 204
+        r.read()
+        r = call.getresponse()
+        assert r.status == 404, r.status
+        r.read()
+        listen.sock.settimeout(5)
+        assert read_event(stream) is None  # the listening stream ended with the session
+    finally:
+        s.stop()
+        grafana.shutdown()

@@ -1,0 +1,57 @@
+import MCPCore
+import Testing
+
+@testable import MCPServerKit
+
+/// Sessions end by DELETE or by idle expiry (2025-11-25 basic/transports.mdx "Session
+/// Management"); a session with work in flight or a listening stream is not idle.
+@Suite struct SessionStoreTests {
+    let start = ContinuousClock.now
+
+    func store(replay: Bool = false) -> SessionStore {
+        SessionStore(maxSessions: 4, maxPerOwner: 2, idleTimeout: .seconds(60), metrics: nil,
+                     replayLimits: replay ? (events: 16, bytes: 4096) : nil)
+    }
+
+    func create(_ store: SessionStore, owner: String = "a") throws -> String {
+        try store.create(owner: owner, kind: .streamable, make: { MCPSession(transport: "test") }, now: start).id
+    }
+
+    @Test("an idle session expires; a busy one does not, until its work is done and it has been idle again")
+    func busyIsNotIdle() throws {
+        let sessions = store()
+        let idle = try create(sessions)
+        let busy = try create(sessions)
+        sessions.setBusy(busy, 1, now: start)
+        #expect(sessions.expireIdle(now: start + .seconds(61)) == 1)
+        #expect(!sessions.contains(idle))
+        #expect(sessions.contains(busy))
+        sessions.setBusy(busy, -1, now: start + .seconds(62))
+        #expect(sessions.expireIdle(now: start + .seconds(100)) == 0)
+        #expect(sessions.expireIdle(now: start + .seconds(122)) == 1)
+        #expect(sessions.count == 0)
+    }
+
+    @Test("a removed session frees its place under the per-token cap, and only its owner removes it")
+    func removeFreesTheCap() throws {
+        let sessions = store()
+        let first = try create(sessions)
+        _ = try create(sessions)
+        #expect(throws: SessionStore.CreateError.perTokenCap) { try create(sessions) }
+        #expect(!sessions.remove(first, owner: "b"))
+        #expect(sessions.remove(first, owner: "a"))
+        #expect(!sessions.contains(first))
+        _ = try create(sessions)
+    }
+
+    @Test("ending a session ends the connections attached to its resumable streams")
+    func removeEndsResumableConnections() throws {
+        let sessions = store(replay: true)
+        let id = try create(sessions)
+        let replay = try #require(sessions.replay(of: id))
+        let live = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(replay.newStream().attach(live, after: 0))
+        #expect(sessions.remove(id, owner: nil))
+        #expect(live.end == .finished)
+    }
+}
