@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import MCPCore
 import NIOCore
+import NIOHTTPTypes
 
 /// Response builders shared by every route, so each status has one shape.
 enum HTTPReplies {
@@ -180,6 +181,13 @@ extension Request {
             channel.close(promise: nil)
         }
         defer { timer?.cancel() }
+        // RFC 9110 §10.1.1: a client that expects 100 (Continue) waits for it before sending
+        // the body (curl does for large POSTs, for up to a second). It is sent only now that
+        // the request passed its checks and the declared length fits; a refusal before this
+        // was the final answer instead.
+        if !context.bodyComplete, RequestDispatcher.expectsContinue(headers) {
+            channel.writeAndFlush(HTTPResponsePart.head(HTTPResponse(status: .continue)), promise: nil)
+        }
         do {
             return try await body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {

@@ -135,6 +135,9 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         // RFC 9112 §9.3: an HTTP/1.0 connection persists only if the client asks for it with
         // the keep-alive option; `HTTPRequest` has no version, so the close is said as a field.
         if head.minorVersion == 0, !Self.asksToKeepAlive(fields) { fields.append(HTTPField(name: .connection, value: "close")) }
+        // RFC 9110 §10.1.1: a server MUST ignore a 100-continue expectation in an HTTP/1.0
+        // request (1xx responses do not exist there).
+        if head.minorVersion == 0, fields.contains(where: { $0.name == .expect }) { fields[.expect] = nil }
         let request = HTTPRequest(method: head.method, scheme: scheme, authority: head.authority, path: Self.path(of: head.target), headerFields: fields)
         context.fireChannelRead(wrapInboundOut(.head(request)))
     }

@@ -88,6 +88,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// The connection closes after the response that just ended: nothing more is started,
     /// and what still arrives is not read until the close (or the linger) takes over.
     private var closing = false
+    /// The request being read said `Expect: 100-continue` (HTTP/1.1 only: the codec drops
+    /// the field from an HTTP/1.0 request, which must be answered as if it had none).
+    private var expectsContinue = false
 
     /// How long a refused connection lingers (``lingerThenClose(context:)``), and what is told
     /// when that time is over with the client still connected (`limits.linger_timeout`,
@@ -154,6 +157,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             }
             request += 1
             if Self.asksToClose(head.headerFields) { closeAfterResponse = true }
+            expectsContinue = Self.expectsContinue(head.headerFields)
             inbound = .collecting(head, nil)
         case .collecting(let head, var body):
             switch part {
@@ -350,6 +354,15 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// it, and a response after which the connection closes says so.
     private func markClosing(_ head: HTTPResponse) -> HTTPResponse {
         if Self.asksToClose(head.headerFields) { closeAfterResponse = true }
+        // RFC 9110 §10.1.1: a final answer to a request that expected 100 (Continue), given
+        // before its body was read, leaves it unknown whether the client will send that body;
+        // the connection closes after it, so nothing it sends is taken for the next request.
+        if expectsContinue, (100...199).contains(head.status.code) == false {
+            switch inbound {
+            case .collecting, .streaming: closeAfterResponse = true
+            case .none, .discarding: break
+            }
+        }
         guard closeAfterResponse, head.headerFields.value(.connection) == nil else { return head }
         var head = head
         head.headerFields[.connection] = "close"
@@ -528,6 +541,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     struct ResponseEndedBeforeBody: Error {}
+
+    /// `Expect: 100-continue` (RFC 9110 §10.1.1; the only expectation defined).
+    static func expectsContinue(_ fields: HTTPFields) -> Bool {
+        fields[values: .expect].contains { $0.utf8.equalsIgnoringASCIICase("100-continue") }
+    }
 
     /// RFC 9112 §9.6: `close` among the Connection options (a list, possibly over several
     /// field lines) asks the server to close after its response.

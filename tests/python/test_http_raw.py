@@ -165,6 +165,34 @@ def test_413_reaches_a_client_still_sending(server_bin):
         s.stop()
 
 
+def test_expect_100_continue(server):
+    # RFC 9110 §10.1.1: a request that expects 100 (Continue) gets it before sending its body
+    # once it passed the checks; one refused before that gets only the final status, and the
+    # connection closes after it (the client may or may not send the body). HTTP/1.0 ignores it.
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+    ping_h = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "ping"}
+    def head(token, version="1.1"):
+        fields = {"Host": "x", "Authorization": f"Bearer {token}", "Accept": ACCEPT, "Content-Type": "application/json",
+                  "Expect": "100-continue", "Content-Length": str(len(body)), **ping_h}
+        return (f"POST /mcp HTTP/{version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n").encode()
+    with tls_context().wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10), server_hostname="127.0.0.1") as s:
+        s.sendall(head(TOKEN))
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        answer = s.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" not in answer
+        s.sendall(head(TOKEN))  # the connection is kept: a second one works the same way
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    with tls_context().wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10), server_hostname="127.0.0.1") as s:
+        s.sendall(head("wrong-token"))
+        answer = s.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 401") and b"\r\nConnection: close\r\n" in answer
+    with tls_context().wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10), server_hostname="127.0.0.1") as s:
+        s.sendall(head(TOKEN, "1.0") + body)
+        answer = s.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+
+
 def test_header_caps(server):
     r, _ = request(server, "GET", "/mcp", headers={"X-Big": "a" * 40000})
     assert r.status == 431
