@@ -341,8 +341,11 @@ struct HTTPRequestParser {
                     continue
                 }
                 let parsed: Int? = field.withUnsafeBytesOfValue { value in
-                    guard !value.isEmpty, value.count <= 15, value.allSatisfy(isDigit) else { return nil }
-                    return value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+                    // Leading zeros are valid digits; 15 significant ones stay far from overflow.
+                    guard !value.isEmpty, value.allSatisfy(isDigit) else { return nil }
+                    let significant = value.drop { $0 == UInt8(ascii: "0") }
+                    guard significant.count <= 15 else { return nil }
+                    return significant.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
                 }
                 if let parsed { length = parsed } else { lengthProblem = "invalid Content-Length" }
             } else if field.name == .transferEncoding {
@@ -417,9 +420,12 @@ struct HTTPRequestParser {
         let read: (size: Int, used: Int, next: UInt8)? = try buffer.withUnsafeReadableBytes { bytes throws(Failure) in
             var size = 0
             var at = 0
+            var significant = 0
             while at < bytes.count, let digit = Self.hexValue(bytes[at]) {
-                // 15 hex digits stay below 2^60: no overflow, and no body is that long.
-                guard at < 15 else { throw .malformed("chunk size too large") }
+                // 15 significant hex digits stay below 2^60: no overflow, and no body is that
+                // long. Leading zeros are valid (1*HEXDIG), up to a line of 64 digits.
+                if size != 0 || digit != 0 { significant += 1 }
+                guard significant <= 15, at < 64 else { throw .malformed("chunk size too large") }
                 size = size << 4 | digit
                 at += 1
             }

@@ -74,6 +74,11 @@ import Testing
          [.head("POST", "/f", 1, "h", ["Transfer-Encoding: CHUNKED"]), .body("z"), .end(nil)]),
         ("POST /e HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2 ;\(String(repeating: "e", count: 20000))\r\nok\r\n0;x=\"y\"\r\n\r\n",
          [.head("POST", "/e", 1, "h", ["Transfer-Encoding: chunked"]), .body("ok"), .end(nil)]),
+        // Leading zeros are digits like any other (RFC 9110 §8.6 1*DIGIT, RFC 9112 §7.1 1*HEXDIG).
+        ("POST /z HTTP/1.1\r\nHost: h\r\nContent-Length: 0000000000000000000005\r\n\r\nhello",
+         [.head("POST", "/z", 1, "h", ["Content-Length: 0000000000000000000005"]), .body("hello"), .end(nil)]),
+        ("POST /y HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000000000001\r\nx\r\n000000000000000000000\r\n\r\n",
+         [.head("POST", "/y", 1, "h", ["Transfer-Encoding: chunked"]), .body("x"), .end(nil)]),
     ]
 
     @Test("requests as clients send them, whole and fed one byte, two and seven bytes at a time", arguments: 0..<valid.count)
@@ -116,6 +121,7 @@ import Testing
         ("a length that is not decimal", "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", .badRequest),
         ("a negative length", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", .badRequest),
         ("a length of 16 digits", "POST / HTTP/1.1\r\nContent-Length: 1000000000000000\r\n\r\n", .badRequest),
+        ("a length of 16 digits after zeros", "POST / HTTP/1.1\r\nContent-Length: 001000000000000000\r\n\r\n", .badRequest),
         ("an empty length", "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n", .badRequest),
         ("a transfer coding other than chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", .badRequest),
         ("chunked after another coding (RFC 9112 §6.1: a coding not understood, 501)", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", .notImplemented),
@@ -142,6 +148,8 @@ import Testing
         ("chunked in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", .badRequest),
         ("a chunk size that is not hex", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", .badRequest),
         ("a chunk size of 16 hex digits", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n", .badRequest),
+        ("a chunk size of 16 hex digits after zeros", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0001000000000000000\r\n", .badRequest),
+        ("a chunk-size line of 65 zeros", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\(String(repeating: "0", count: 65))\r\n", .badRequest),
         ("a chunk size line ending in LF", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n", .badRequest),
         ("chunk data longer than its size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n", .badRequest),
         ("a chunk extension without a semicolon", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1 x\r\nx\r\n", .badRequest),
