@@ -5,7 +5,8 @@ import NIOHTTP1
 /// request/response rules every call follows (deadline, size cap, status to error).
 struct Backend: Sendable {
     let name: String
-    /// The parsed URL, or why it could not be parsed (reported by every call).
+    /// The parsed URL, or why it could not be parsed (reported by every call, so the
+    /// reason names the backend, never the configured text).
     let url: Result<BackendURL, ToolError>
     let headers: [(String, String)]
     let client: BackendHTTPClient
@@ -17,6 +18,7 @@ struct Backend: Sendable {
          catalogue: CatalogueSettings) {
         self.name = name
         self.url = Result { () throws(ToolError) in try BackendURL(parsing: settings.url) }
+            .mapError { ToolError($0.kind, "\(name): \($0.message)") }
         self.headers = headers
         self.client = client
         self.timeout = settings.timeout ?? catalogue.httpTimeout

@@ -13,8 +13,10 @@ public struct BackendURL: Sendable, Hashable, CustomStringConvertible {
     /// Without a trailing slash; empty for the root.
     public var basePath: String
 
+    /// Errors say what is wrong, never the text: a refused URL may carry a password or an
+    /// API key, and the message reaches every tool caller.
     public init(parsing text: String) throws(ToolError) {
-        func fail(_ reason: String) -> ToolError { ToolError(.invalidArgument, "invalid backend URL '\(text)': \(reason)") }
+        func fail(_ reason: String) -> ToolError { ToolError(.invalidArgument, "invalid backend URL: \(reason)") }
         var rest = Substring(text)
         if rest.hasPrefix("https://") {
             isTLS = true

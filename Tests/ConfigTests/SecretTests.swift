@@ -53,6 +53,18 @@ import Testing
         #expect(ScalarResolution.describe(.scalar("12345", origin: .defaults), secret: true) == "<redacted integer>")
     }
 
+    /// A backend URL with user info or a query is refused at start, naming the key and
+    /// not the value (a tool call would otherwise report it to every MCP client).
+    @Test func backendURLWithUserInfoOrQueryIsRefusedWithoutShowingIt() {
+        let expected = "expected a URL without user info, query or fragment (credentials belong in grafana.token), found <redacted string>"
+        #expect(loadError("grafana:\n  url: https://admin:\(secretValue)@grafana:3000\n") == "c.yaml:2:8: grafana.url: \(expected)")
+        #expect(loadError("grafana:\n  url: http://prom/?api_key=\(secretValue)\n") == "c.yaml:2:8: grafana.url: \(expected)")
+        #expect(loadError("", environment: ["APP_GRAFANA__URL": "http://u:\(secretValue)@h"]) == "env APP_GRAFANA__URL: grafana.url: \(expected)")
+        #expect(loadError("", overrides: ["grafana.url=http://u:\(secretValue)@h"]) == "--set grafana.url=<redacted>: grafana.url: \(expected)")
+        #expect(loadError("grafana:\n  url: u:\(secretValue)@h\n")?.contains(secretValue) == false)
+        #expect(loadError("grafana:\n  url: https://grafana:3000/grafana\n") == nil)
+    }
+
     @Test func flagErrorsMaskTheSecretValue() {
         let error = loadError("", overrides: ["grafana.token=\(secretValue)", "grafana.url=nope"])
         #expect(error == "--set grafana.url=nope: grafana.url: expected an http:// or https:// URL, found string \"nope\"")

@@ -76,6 +76,10 @@ import Testing
         #expect(!NetworkSyntax.isHTTPURL("ftp://x"))
         #expect(!NetworkSyntax.isHTTPURL("https://"))
         #expect(!NetworkSyntax.isHTTPURL("grafana.example.com"))
+        for bad in ["http://u:p@h", "http://u@h:80/x", "http://h/?api_key=x", "http://h/x#y", "u:p@h"] {
+            #expect(NetworkSyntax.hasUserInfoQueryOrFragment(bad), "\(bad)")
+        }
+        #expect(!NetworkSyntax.hasUserInfoQueryOrFragment("https://grafana.example.com:3000/a@b"))
         #expect(NetworkSyntax.isLoopback("127.0.0.1") && NetworkSyntax.isLoopback("::1") && NetworkSyntax.isLoopback("localhost"))
         #expect(!NetworkSyntax.isLoopback("0.0.0.0") && !NetworkSyntax.isLoopback("127.example.com"))
     }

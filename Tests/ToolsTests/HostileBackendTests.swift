@@ -162,9 +162,15 @@ import Testing
         await fake.stop()
     }
 
-    @Test func badConfiguredURLIsReportedByEveryCall() async throws {
-        let tools = tools(CatalogueSettings(grafana: BackendSettings(url: "grafana:3000")))
-        #expect(await call(tools, "grafana_get_health").error?.message.contains("invalid backend URL") == true)
+    /// The reason reaches every MCP client, so it names the backend and never repeats
+    /// the configured text (which may carry user info or an API key).
+    @Test(arguments: ["grafana:3000", "http://u:secret@h", "https://admin:secret@grafana:3000", "http://prom/?api_key=secret"])
+    func badConfiguredURLIsReportedByEveryCall(_ url: String) async throws {
+        let tools = tools(CatalogueSettings(grafana: BackendSettings(url: url)))
+        let message = await call(tools, "grafana_get_health").error?.message ?? ""
+        #expect(message.hasPrefix("grafana: invalid backend URL"))
+        #expect(!message.contains("secret") && !message.contains(url))
+        #expect(!ToolCatalogue.validate(CatalogueSettings(grafana: BackendSettings(url: url))).contains { $0.contains("secret") })
     }
 
     /// ToolContext: cancellation is task cancellation; the backend call must stop.

@@ -3,6 +3,9 @@
 struct ConfigViolation: Equatable {
     var path: [String]
     var expected: String
+    /// The value may hold a secret although its key is not a secret key (a URL with user
+    /// info): the error shows only its kind.
+    var redactsValue = false
 }
 
 extension AppConfig {
@@ -16,9 +19,13 @@ extension AppConfig {
     func validate(against tree: YAMLNode) throws(ConfigError) {
         guard let violation = violations().first else { return }
         let node = Self.node(at: violation.path, in: tree)
+        var origin = node.origin
+        if violation.redactsValue, case .flag = origin {
+            origin = .flag("--set \(violation.path.joined(separator: "."))=<redacted>")
+        }
         throw ConfigError(
-            origin: node.origin, path: ConfigKeyPath.render(violation.path), expected: violation.expected,
-            found: ScalarResolution.describe(node, secret: ConfigKeyPath.isSecret(violation.path))
+            origin: origin, path: ConfigKeyPath.render(violation.path), expected: violation.expected,
+            found: ScalarResolution.describe(node, secret: violation.redactsValue || ConfigKeyPath.isSecret(violation.path))
         )
     }
 
@@ -42,8 +49,11 @@ extension AppConfig {
 
     func violations() -> [ConfigViolation] {
         var issues: [ConfigViolation] = []
-        func check(_ condition: Bool, _ path: String, _ expected: String) {
-            if !condition { issues.append(ConfigViolation(path: path.split(separator: ".").map(String.init), expected: expected)) }
+        func check(_ condition: Bool, _ path: String, _ expected: String, redactsValue: Bool = false) {
+            if !condition {
+                issues.append(ConfigViolation(
+                    path: path.split(separator: ".").map(String.init), expected: expected, redactsValue: redactsValue))
+            }
         }
         let port = "a port in 0...65535"
         let positive = "a value greater than 0"
@@ -146,7 +156,12 @@ extension AppConfig {
             (vikunja.url, "vikunja"), (prometheus.url, "prometheus"),
         ]
         for (url, name) in backends where !url.isEmpty {
-            check(NetworkSyntax.isHTTPURL(url), "\(name).url", "an http:// or https:// URL")
+            // Refused here rather than by every tool call, and never printed: user info or
+            // a query may hold a password or an API key.
+            let mayHoldSecret = NetworkSyntax.hasUserInfoQueryOrFragment(url)
+            check(NetworkSyntax.isHTTPURL(url), "\(name).url", "an http:// or https:// URL", redactsValue: mayHoldSecret)
+            check(!mayHoldSecret, "\(name).url",
+                  "a URL without user info, query or fragment (credentials belong in \(name).token)", redactsValue: true)
         }
         return issues
     }

@@ -52,4 +52,14 @@ enum NetworkSyntax {
         }
         return false
     }
+
+    /// Whether a URL (with or without its scheme) carries user info, a query or a
+    /// fragment. Backend URLs refuse all three: credentials belong in the masked token and
+    /// password settings, and the URL text is not treated as a secret.
+    static func hasUserInfoQueryOrFragment(_ text: String) -> Bool {
+        var rest = Substring(text)
+        for scheme in ["http://", "https://"] where text.lowercased().hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        if rest.contains(where: { $0 == "?" || $0 == "#" }) { return true }
+        return rest.prefix { $0 != "/" }.contains("@")
+    }
 }
