@@ -89,9 +89,9 @@ public final class BackendHTTPClient: Sendable {
         }
 
         // A pooled connection may have been closed by the server while idle: a request that
-        // saw no byte of answer is sent again on a fresh connection, unless it is a POST
-        // (not idempotent, RFC 9110 section 9.2.2), which never uses a pooled connection.
-        if request.method != .POST, let connection = pool.take(key) {
+        // saw no byte of answer is sent again on a fresh connection. Other requests never
+        // use a pooled connection, so they are sent exactly once (see mayRetry).
+        if Self.mayRetry(request.method), let connection = pool.take(key) {
             do throws(ConnectionRunError) {
                 return try await run(head, request.body, on: connection, key: key, deadline: deadline, timeout: request.timeout, exchange: exchange)
             } catch {
@@ -109,6 +109,12 @@ public final class BackendHTTPClient: Sendable {
             }
         }
     }
+
+    /// Whether a request may be sent a second time after a pooled connection closed
+    /// without answering: only the safe methods (RFC 9110 section 9.2.1), which ask the
+    /// server to change nothing. A server may act on a write and then close without an
+    /// answer, and "idempotent" is not enough: Vikunja creates with PUT.
+    static func mayRetry(_ method: HTTPMethod) -> Bool { method == .GET || method == .HEAD }
 
     /// One exchange on one connection, bounded by the deadline and by task cancellation.
     /// Throws ``ToolError`` or ``ConnectionClosedBeforeResponse``.

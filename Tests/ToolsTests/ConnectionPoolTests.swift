@@ -1,5 +1,6 @@
 import MCPCore
 import NIOHTTP1
+import Synchronization
 import Testing
 @testable import Tools
 
@@ -32,13 +33,50 @@ import Testing
         await fake.stop()
     }
 
-    /// A server that closes without saying so: the next request finds the pooled
-    /// connection dead and is sent again on a fresh one, invisibly to the caller.
+    /// A server that closes without saying so, right after its answer: the pool sees the
+    /// close before it hands the connection out and drops it, so the caller never notices.
+    /// (This rarely reaches the retry; the next test does.)
     @Test func deadPooledConnectionIsRetriedOnAFreshOne() async throws {
         let fake = try await FakeBackend.start(mode: .closeWithoutTelling) { _ in .json("{}") }
         let client = BackendHTTPClient()
         for _ in 0..<4 { #expect(try await get(client, fake).status == 200) }
         #expect(fake.requests.count == 4)
+        await fake.stop()
+    }
+
+    /// The retry itself: the pooled connection is still open when it is taken, and the
+    /// server reads the request, then closes without answering (once). A GET is sent
+    /// again on a fresh connection, invisibly to the caller.
+    @Test func getClosedWithoutAnswerOnAPooledConnectionIsRetried() async throws {
+        let dropped = Mutex(false)
+        let fake = try await FakeBackend.start(mode: .keepAlive) { request in
+            let drop = request.path == "/drop" && dropped.withLock { done in defer { done = true }; return !done }
+            return drop ? .raw([]) : .json("{}")
+        }
+        let client = BackendHTTPClient()
+        let url = try BackendURL(parsing: fake.url)
+        _ = try await client.execute(BackendRequest(method: .GET, url: url, path: "/x"))
+        #expect(try await client.execute(BackendRequest(method: .GET, url: url, path: "/drop")).status == 200)
+        let requests = fake.requests
+        #expect(requests.map(\.path) == ["/x", "/drop", "/drop"])
+        #expect(requests[1].connection == requests[0].connection)
+        #expect(requests[2].connection != requests[1].connection)
+        client.shutdown()
+        await fake.stop()
+    }
+
+    /// A write the server may have acted on is never sent twice: the server reads it on a
+    /// reused connection and closes without answering, and the caller gets an error.
+    @Test(arguments: [HTTPMethod.PUT, .POST, .DELETE, .PATCH])
+    func writeClosedWithoutAnswerIsSentOnce(_ method: HTTPMethod) async throws {
+        let fake = try await FakeBackend.start(mode: .keepAlive) { request in
+            request.method == "GET" ? .json("{}") : .raw([])
+        }
+        let client = BackendHTTPClient()
+        _ = try await get(client, fake)
+        await #expect(throws: ToolError.self) { try await get(client, fake, method: method) }
+        #expect(fake.requests.filter { $0.method == method.rawValue }.count == 1)
+        client.shutdown()
         await fake.stop()
     }
 
