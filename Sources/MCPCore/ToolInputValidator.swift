@@ -1,8 +1,8 @@
 /// Checks tool arguments against the subset of JSON Schema our tools declare: `type`,
 /// `required`, `properties`, `enum`, `additionalProperties: false`, `items`, `minimum`,
-/// `maximum`. The message names the argument, so the model can correct itself
-/// (2025-11-25 server/tools.mdx "Error Handling": input validation errors are tool
-/// execution errors, reported with `isError: true`).
+/// `maximum`, `minLength`, `maxLength`. The message names the argument, so the model can
+/// correct itself (2025-11-25 server/tools.mdx "Error Handling": input validation errors
+/// are tool execution errors, reported with `isError: true`).
 public enum ToolInputValidator {
     public static func validate(_ arguments: JSONObject, against schema: JSONValue) -> String? {
         validate(.object(arguments), schema: schema, path: "")
@@ -24,6 +24,9 @@ public enum ToolInputValidator {
         if let maximum = schema["maximum"]?.doubleValue, let number = value.doubleValue, number > maximum {
             return "\(name): must be at most \(format(maximum))"
         }
+        if case .string(let text) = value, let problem = checkLength(text, schema: schema) {
+            return "\(name): \(problem)"
+        }
         if case .object(let object) = value {
             let properties = schema["properties"]?.objectValue ?? JSONObject()
             for case .string(let key) in schema["required"]?.arrayValue ?? [] where object[key] == nil || object[key] == .null {
@@ -43,6 +46,20 @@ public enum ToolInputValidator {
                 if let problem = validate(element, schema: items, path: "\(path)[\(i)]") { return problem }
             }
         }
+        return nil
+    }
+
+    /// JSON Schema 2020-12 section 6.3: a string's length is its number of characters as
+    /// RFC 8259 defines them, i.e. Unicode scalars (not grapheme clusters or UTF-8 bytes).
+    private static func checkLength(_ text: String, schema: JSONObject) -> String? {
+        let maxLength = schema["maxLength"]?.intValue
+        let minLength = schema["minLength"]?.intValue
+        if maxLength == nil && minLength == nil { return nil }
+        // Scalars never outnumber UTF-8 bytes: most strings are settled without counting.
+        if minLength == nil, let maxLength, text.utf8.count <= maxLength { return nil }
+        let length = text.unicodeScalars.count
+        if let maxLength, length > maxLength { return "must be at most \(maxLength) characters, found \(length)" }
+        if let minLength, length < minLength { return "must be at least \(minLength) characters, found \(length)" }
         return nil
     }
 

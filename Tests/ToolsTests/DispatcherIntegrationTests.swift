@@ -72,4 +72,17 @@ import Testing
         #expect(fake.requests.count == 2)  // bad arguments never reached the backend
         await fake.stop()
     }
+
+    /// A declared `maxLength` is enforced before the handler runs.
+    @Test func overlongArgumentIsRefusedByName() async throws {
+        let fake = try await FakeBackend.start { _ in .json("[]") }
+        let harness = Harness(tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: "g"))))
+        await harness.initialize()
+        let refused = await harness.callTool("grafana_search", ["query": .string(String(repeating: "q", count: 513))])
+        #expect(refused?["isError"] == true)
+        #expect(refused?["content"]?[0]?["text"] == "Invalid arguments for grafana_search: argument 'query': must be at most 512 characters, found 513")
+        #expect(await harness.callTool("grafana_search", ["query": .string(String(repeating: "q", count: 512))])?["isError"] == false)
+        #expect(fake.requests.count == 1)
+        await fake.stop()
+    }
 }
