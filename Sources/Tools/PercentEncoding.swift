@@ -3,10 +3,12 @@
 /// path segment, a query parameter or a fragment the tool did not intend.
 enum PercentEncoding {
     /// Encodes one path segment or one query key/value.
-    static func encode(_ text: String) -> String {
+    static func encode(_ text: String) -> String { encode(bytes: text.utf8) }
+
+    private static func encode(bytes: some Collection<UInt8>) -> String {
         var out = [UInt8]()
-        out.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
+        out.reserveCapacity(bytes.count)
+        for byte in bytes {
             if isUnreserved(byte) {
                 out.append(byte)
             } else {
@@ -20,8 +22,13 @@ enum PercentEncoding {
 
     /// Encodes a path whose `/` separators are meaningful (a SilverBullet page in a folder),
     /// segment by segment. `.` and `..` segments are refused by the caller.
+    ///
+    /// Splits on the byte `/`, not on Characters: `/` followed by a combining mark is one
+    /// Character, and encoding it inside a segment would give a `%2F` that a backend may
+    /// decode into a separator. So no `%2F` is ever emitted.
     static func encodePath(_ path: String) -> String {
-        path.split(separator: "/", omittingEmptySubsequences: false).map { encode(String($0)) }.joined(separator: "/")
+        path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+            .map { encode(bytes: $0) }.joined(separator: "/")
     }
 
     static func query(_ items: [(String, String)]) -> String {

@@ -75,18 +75,28 @@ enum SilverBulletTools {
         ]
     }
 
-    /// `/.fs/{name}.md`, each segment percent-encoded; `.`/`..` segments, empty segments and
-    /// control characters are refused so a page name cannot leave the space.
+    /// The file path of the `page_name` argument (see ``filePath(page:)``).
     static func pagePath(_ arguments: ToolArguments) throws(ToolError) -> String {
         var name = try arguments.nonEmptyString("page_name")
         if name.hasSuffix(".md") { name.removeLast(3) }
-        let segments = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard !name.isEmpty, name.utf8.count <= 512,
-              segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }),
-              !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
-        else {
+        guard let path = filePath(page: name) else {
             throw ToolError.invalidArgument("page_name", "must be a page name like 'Notes/Today': no empty, '.' or '..' segments, no control characters")
         }
+        return path
+    }
+
+    /// `/.fs/{name}.md`, each segment percent-encoded, or nil when the name could leave the
+    /// space: an empty, `.` or `..` segment, or a control character. Segments are split on
+    /// the byte `/`, as ``PercentEncoding/encodePath(_:)`` does, since `/` followed by a
+    /// combining mark is a single Character that would hide a `..` segment. Names from the
+    /// backend's own listing pass here too: the listing is not trusted to be well formed.
+    static func filePath(page name: String) -> String? {
+        let bytes = name.utf8
+        guard !bytes.isEmpty, bytes.count <= 512,
+              !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }),
+              bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+                  .allSatisfy({ !$0.isEmpty && !$0.elementsEqual(".".utf8) && !$0.elementsEqual("..".utf8) })
+        else { return nil }
         return "/.fs/" + PercentEncoding.encodePath(name) + ".md"
     }
 
@@ -100,18 +110,22 @@ enum SilverBulletTools {
         guard let files = listing.arrayValue else {
             throw ToolError(.badResponse, "silverbullet: the file list is not a JSON array")
         }
-        let pages = files.compactMap { $0["name"]?.stringValue }.filter { $0.hasSuffix(".md") }.map { String($0.dropLast(3)) }
+        let pages = files.compactMap { $0["name"]?.stringValue }.filter { $0.hasSuffix(".md") }
+            .compactMap { file -> (name: String, path: String)? in
+                let name = String(file.dropLast(3))
+                return filePath(page: name).map { (name, $0) }
+            }
         let needle = query.lowercased()
         var results: [JSONValue] = []
         let toScan = pages.prefix(searchPageLimit)
-        for (index, page) in toScan.enumerated() {
+        for (index, (page, path)) in toScan.enumerated() {
             if results.count >= searchResultLimit { break }
             if Task.isCancelled { throw ToolError(.timeout, "silverbullet search was cancelled") }
             if context.wantsProgress {
                 await context.progress(Double(index), total: Double(toScan.count), message: "reading \(page)")
             }
             let nameMatch = page.lowercased().contains(needle)
-            let response = try await backend.send(.GET, "/.fs/" + PercentEncoding.encodePath(page) + ".md", accept: [404])
+            let response = try await backend.send(.GET, path, accept: [404])
             var snippets: [JSONValue] = []
             if response.status != 404 {
                 for line in response.text.split(separator: "\n") where line.lowercased().contains(needle) {

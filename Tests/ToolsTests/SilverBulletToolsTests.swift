@@ -59,12 +59,39 @@ import Testing
         }
     }
 
-    @Test(arguments: ["../etc/passwd", "a//b", "./x", "", "bad\u{01}name"])
+    /// "../\u{301}x": "/" and the combining mark are one Character, so a Character split
+    /// saw one segment, not "..", and sent it as ..%2F%CC%81x.
+    @Test(arguments: ["../etc/passwd", "a//b", "./x", "", "bad\u{01}name", "../\u{301}x", "a/..\u{301}/../../b", "x/.\u{301}/./y"])
     func pageNamesCannotEscapeTheSpace(_ name: String) async throws {
         try await withSpace { fake, tools in
             #expect(await call(tools, "silverbullet_get_page", ["page_name": .string(name)]).error?.kind == .invalidArgument)
             #expect(fake.requests.isEmpty)
         }
+    }
+
+    /// A combining mark after "/" stays in the next segment: the separator is never encoded.
+    @Test func aSlashIsNeverPercentEncoded() async throws {
+        try await withSpace { fake, tools in
+            _ = await call(tools, "silverbullet_get_page", ["page_name": "Notes/\u{301}x"])
+            #expect(fake.last?.path == "/.fs/Notes/%CC%81x.md")
+            #expect(!fake.requests.contains { $0.path.uppercased().contains("%2F") })
+        }
+        #expect(PercentEncoding.encodePath("a/\u{301}b/c") == "a/%CC%81b/c")
+    }
+
+    /// Names in the backend's listing follow the page-name rules too; a bad one is skipped.
+    @Test func searchSkipsListedNamesThatLeaveTheSpace() async throws {
+        let fake = try await FakeBackend.start { request in
+            switch request.path {
+            case "/.fs": .json(#"[{"name":"../../admin.md"},{"name":"../\u0301admin.md"},{"name":"a//admin.md"},{"name":"ok/admin.md"}]"#)
+            default: .text("admin\n")
+            }
+        }
+        let tools = tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t")))
+        let outcome = await call(tools, "silverbullet_search_pages", ["query": "admin"])
+        #expect(outcome.json?["results"]?.arrayValue?.map { $0["page_name"] } == ["ok/admin"])
+        #expect(fake.requests.map(\.path) == ["/.fs", "/.fs/ok/admin.md"])
+        await fake.stop()
     }
 
     /// The Go server called /.client/search.json, which SilverBullet does not have: search
