@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MCPCore
 import NIOCore
 import NIOHTTP1
@@ -104,6 +109,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch state {
+        case .waiting(let exchange) where Self.isReset(error):
+            // A peer that closes a kept-alive connection as our request arrives may reset it
+            // rather than send FIN: the same race as a close without an answer, handled alike
+            // (a GET is sent again on a fresh connection).
+            state = .discarding
+            exchange.promise.fail(ConnectionClosedBeforeResponse())
+            context.close(promise: nil)
         case .waiting(let exchange):
             fail(context, exchange, Self.classify(error, exchange, beforeResponse: true))
         case .receiving(let exchange, _, _):
@@ -116,6 +128,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             state = .closed
             context.close(promise: nil)
         }
+    }
+
+    static func isReset(_ error: any Error) -> Bool {
+        guard let error = error as? IOError else { return false }
+        return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
     }
 
     /// A pipeline error as a ToolError: an error before any response byte on an https

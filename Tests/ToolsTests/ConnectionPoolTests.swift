@@ -65,6 +65,23 @@ import Testing
         await fake.stop()
     }
 
+    /// The same race when the server resets the kept-alive connection instead of closing it:
+    /// the GET is sent again on a fresh connection, not reported as a failure.
+    @Test func getResetOnAPooledConnectionIsRetried() async throws {
+        let reset = Mutex(false)
+        let fake = try await FakeBackend.start(mode: .keepAlive) { request in
+            let drop = request.path == "/reset" && reset.withLock { done in defer { done = true }; return !done }
+            return drop ? .reset : .json("{}")
+        }
+        let client = BackendHTTPClient()
+        let url = try BackendURL(parsing: fake.url)
+        _ = try await client.execute(BackendRequest(method: .GET, url: url, path: "/x"))
+        #expect(try await client.execute(BackendRequest(method: .GET, url: url, path: "/reset")).status == 200)
+        #expect(fake.requests.map(\.path) == ["/x", "/reset", "/reset"])
+        client.shutdown()
+        await fake.stop()
+    }
+
     /// A write the server may have acted on is never sent twice: the server reads it on a
     /// reused connection and closes without answering, and the caller gets an error.
     @Test(arguments: [HTTPMethod.PUT, .POST, .DELETE, .PATCH])

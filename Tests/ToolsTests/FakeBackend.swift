@@ -30,6 +30,8 @@ final class FakeBackend: Sendable {
         case raw([UInt8])
         /// Headers at once, then the body one byte per interval (a slow backend).
         case trickle([UInt8], every: TimeAmount)
+        /// Close with a reset (SO_LINGER 0), answering nothing.
+        case reset
 
         static func json(_ text: String, status: Int = 200) -> Reply {
             .respond(status, [("Content-Type", "application/json")], Array(text.utf8))
@@ -135,6 +137,9 @@ private final class FakeHandler: ChannelInboundHandler {
                         channel.writeAndFlush(channel.allocator.buffer(bytes: [byte]), promise: nil)
                     }
                 }
+            case .reset:
+                guard let socket = channel as? any SocketOptionProvider else { channel.close(promise: nil); break }
+                socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
             case .raw(let bytes):
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
                     .whenComplete { _ in channel.close(promise: nil) }
