@@ -10,9 +10,11 @@ import NIOCore
 /// The body runs three things together: the pump that writes queued events to the socket,
 /// an optional `work` task (the request being answered, which finishes the stream when
 /// done), and a membership in the shared keep-alive ticker (``SSEKeepAlive``). When the
-/// client goes away the pump fails and the work is
-/// cancelled (2026-07-28 streamable-http.mdx: closing the response stream cancels the
-/// request). When the queue overflows the connection is closed: the reader had stalled.
+/// client goes away the pump fails and the work is cancelled (2026-07-28
+/// streamable-http.mdx: closing the response stream cancels the request), unless
+/// `cancelsWorkOnClose` is false (the 2025 revisions: "Disconnection SHOULD NOT be
+/// interpreted as the client cancelling its request"). When the queue overflows the
+/// connection is closed: the reader had stalled.
 struct SSEResponse {
     enum KeepAlive: Sendable {
         /// `: ping` comments (Streamable HTTP and MCP legacy SSE).
@@ -28,6 +30,7 @@ struct SSEResponse {
         interval: Duration,
         headers: HTTPFields = [:],
         work: (@Sendable () async -> Void)? = nil,
+        cancelsWorkOnClose: Bool = true,
         onEnd: @escaping @Sendable () -> Void
     ) -> Response {
         var fields = HTTPReplies.sseHeaders
@@ -52,7 +55,8 @@ struct SSEResponse {
                 end = await withTaskGroup(of: Void.self) { group in
                     group.addTask { await work() }
                     let end = try? await stream.pump(into: &writer)
-                    group.cancelAll()
+                    // Otherwise the group waits for the work to finish (within its tool timeout).
+                    if cancelsWorkOnClose { group.cancelAll() }
                     return end
                 }
             } else {

@@ -124,7 +124,7 @@ struct StreamableHTTPTransport: Sendable {
             if let replay = sessions.replay(of: id) {
                 return resumableAnswer(requests[0], session: session, replay: replay, context: context) { sessions.setBusy(id, -1) }
             }
-            return sseAnswer(requests[0], session: session, context: context) { sessions.setBusy(id, -1) }
+            return sseAnswer(requests[0], session: session, context: context, cancelsOnClose: false) { sessions.setBusy(id, -1) }
         }
         defer { sessions.setBusy(id, -1) }
         let dispatcher = self.dispatcher
@@ -138,11 +138,10 @@ struct StreamableHTTPTransport: Sendable {
             }
             return answers
         }
-        if requests.contains(where: { Self.mayRunLong($0.method) }) {
-            responses += await ConnectionWatch.shared.whileConnected(context.channel, answer)
-        } else {
-            responses += await answer()
-        }
+        // 2025-11-25 transports.mdx "Sending Messages to the Server": "Disconnection SHOULD
+        // NOT be interpreted as the client cancelling its request" (it cancels with
+        // notifications/cancelled); the call runs on, within its tool timeout.
+        responses += await answer()
         // 2025-11-25 transports.mdx "Session Management": once a session is terminated the
         // server MUST answer requests with its id with 404; that includes one that was
         // running when a DELETE (or the idle expiry) cancelled it.
@@ -195,7 +194,7 @@ struct StreamableHTTPTransport: Sendable {
 
         if wantsStream(rpc) {
             let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
-            return sseAnswer(rpc, session: session, context: context) {}
+            return sseAnswer(rpc, session: session, context: context, cancelsOnClose: true) {}
         }
         // This task only answers the request after the call: the call may run in it.
         let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1,
@@ -238,7 +237,8 @@ struct StreamableHTTPTransport: Sendable {
 
     /// Answers one request on its own SSE stream: its progress and log notifications first,
     /// then the response, which ends the stream.
-    private func sseAnswer(_ rpc: JSONRPCRequest, session: MCPSession, context: MCPRequestContext, onEnd: @escaping @Sendable () -> Void) -> Response {
+    private func sseAnswer(_ rpc: JSONRPCRequest, session: MCPSession, context: MCPRequestContext, cancelsOnClose: Bool,
+                           onEnd: @escaping @Sendable () -> Void) -> Response {
         let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
         let owner = owner(context)
         do {
@@ -256,6 +256,7 @@ struct StreamableHTTPTransport: Sendable {
                 if let response { stream.sendMessage(response) }
                 stream.finish()
             },
+            cancelsWorkOnClose: cancelsOnClose,
             onEnd: {
                 streams.close(stream, owner: owner)
                 onEnd()

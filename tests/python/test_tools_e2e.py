@@ -768,3 +768,39 @@ async def test_client_disconnect_cancels_with_short_keepalive(server_bin, fakes)
     finally:
         s.stop()
     assert hangups and hangups[0][1] < 2.5
+
+
+@pytest.mark.parametrize("response_mode", ["json", "sse"])
+async def test_session_call_outlives_a_dropped_connection(server_bin, fakes, response_mode):
+    """2025-11-25 basic/transports.mdx "Sending Messages to the Server": "Disconnection SHOULD
+    NOT be interpreted as the client cancelling its request" (a 2025 client cancels with
+    notifications/cancelled; 2026-07-28, above, is the other way round). The backend request
+    of a call whose connection dropped runs to its answer."""
+    import http.client
+    backend = fakes["portainer"]
+    s = start_server(server_bin, "--set", f"portainer.url={backend.url}",
+                     "--set", f"server.response_mode={response_mode}", env=BACKEND_ENV)
+    backend.reset()
+    try:
+        h = {**s.headers, "Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
+        conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                                 "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}), h)
+        r = conn.getresponse()
+        h = {**h, "Mcp-Session-Id": r.getheader("Mcp-Session-Id"), "MCP-Protocol-Version": "2025-11-25"}
+        r.read()
+        conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}), h)
+        conn.getresponse().read()
+        backend.delay = 1.0
+        call = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
+        call.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "portainer_get_container_logs", "arguments": {"container_id": "web"}}}), h)
+        await anyio.sleep(0.3)
+        call.close()
+        await anyio.sleep(1.5)
+        paths = [request.path for request in backend.requests]
+        assert any(p.startswith("/api/endpoints/1/docker/containers/web/logs") for p in paths), paths
+        assert backend.hangups == [], "the backend request was cancelled when the connection dropped"
+    finally:
+        backend.reset()
+        s.stop()
