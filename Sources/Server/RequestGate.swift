@@ -95,7 +95,15 @@ struct RequestGate: RouterMiddleware {
     }
 }
 
-/// Which `Origin`s may call: those in the allowlist, and the host the request was sent to.
+/// Which `Origin`s may call: those in the allowlist, and the origin of the request's own
+/// host when that host cannot be rebound.
+///
+/// DNS rebinding (the attack 2025-11-25 basic/transports.mdx "Security Warning" has servers
+/// validate Origin against) points an attacker's domain at this server: the browser then
+/// sends `Host: evil.example` and `Origin: https://evil.example`, which agree. So "the
+/// origin is the host" proves nothing for a host name; it holds only for an IP literal or
+/// `localhost` (which browsers resolve to loopback themselves). A page served under a name
+/// must be listed in `server.allowed_origins`.
 struct OriginPolicy: Sendable {
     let allowed: Set<String>
 
@@ -106,7 +114,17 @@ struct OriginPolicy: Sendable {
     func allows(_ origin: String, host: String?) -> Bool {
         let normalized = origin.lowercased()
         if allowed.contains(normalized) { return true }
-        guard let host = host?.lowercased(), let schemeEnd = normalized.range(of: "://") else { return false }
+        guard let host = host?.lowercased(), Self.cannotBeRebound(host),
+              let schemeEnd = normalized.range(of: "://") else { return false }
         return normalized[schemeEnd.upperBound...] == host
+    }
+
+    /// `localhost`, an IPv4 literal or a bracketed IPv6 literal, with or without a port.
+    static func cannotBeRebound(_ host: String) -> Bool {
+        if host.hasPrefix("[") { return host.contains("]") }
+        let name = host.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        if name == "localhost" { return true }
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && UInt8($0) != nil }
     }
 }
