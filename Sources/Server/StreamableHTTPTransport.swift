@@ -107,6 +107,13 @@ struct StreamableHTTPTransport: Sendable {
         session = found
         id = sessionID
 
+        // JSON-RPC batches are 2025-03-26's (and the Go API's); 2025-06-18 removed them ("The
+        // body of the POST request MUST be a single JSON-RPC request, notification, or
+        // response"). A batch is answered with an array, even of one (JSON-RPC 2.0 §6).
+        let isBatch: Bool = if case .batch = frame { true } else { false }
+        if isBatch, let version = session.negotiatedVersion, version >= "2025-06-18" {
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: JSON-RPC batches are not part of \(version)")
+        }
         let requests = messages.compactMap { if case .request(let r) = $0 { r } else { nil } }
         let invalid = messages.compactMap { if case .invalid(let e) = $0 { e } else { nil } }
         // Notifications and client responses: act on them, answer 202 with no body.
@@ -114,12 +121,12 @@ struct StreamableHTTPTransport: Sendable {
             dispatcher.handle(notification: method, params: params, session: session)
         }
         if requests.isEmpty {
-            if let first = invalid.first { return HTTPReplies.json(first.response, status: .badRequest) }
+            if !invalid.isEmpty { return HTTPReplies.json(isBatch ? .array(invalid.map(\.response)) : invalid[0].response, status: .badRequest) }
             return HTTPReplies.empty(.accepted)
         }
         sessions.setBusy(id, 1)
         let sessions = self.sessions
-        let single = requests.count == 1 && invalid.isEmpty && messages.count == 1
+        let single = !isBatch
         if single, wantsStream(requests[0]) {
             if let replay = sessions.replay(of: id) {
                 return resumableAnswer(requests[0], session: session, replay: replay, context: context) { sessions.setBusy(id, -1) }
@@ -147,7 +154,7 @@ struct StreamableHTTPTransport: Sendable {
         // running when a DELETE (or the idle expiry) cancelled it.
         if !sessions.contains(id) { return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found") }
         if responses.isEmpty { return HTTPReplies.empty(.accepted) }
-        return HTTPReplies.rpcAnswer(single || responses.count == 1 && messages.count == 1 ? responses[0] : .array(responses))
+        return HTTPReplies.rpcAnswer(isBatch ? .array(responses) : responses[0])
     }
 
     /// The stateless revision: no session, headers must agree with the body.

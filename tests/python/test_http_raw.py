@@ -42,9 +42,9 @@ def rpc(payload):
     return json.loads(payload)
 
 
-def initialize(server):
+def initialize(server, version="2025-11-25"):
     r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                              "params": {"protocolVersion": "2025-11-25", "capabilities": {}}})
+                                              "params": {"protocolVersion": version, "capabilities": {}}})
     assert r.status == 200
     return r.getheader("Mcp-Session-Id")
 
@@ -191,6 +191,30 @@ def test_expect_100_continue(server):
         s.sendall(head(TOKEN, "1.0") + body)
         answer = s.recv(4096)
         assert answer.startswith(b"HTTP/1.1 200"), answer
+
+
+def test_batches_follow_the_revision(server):
+    # JSON-RPC 2.0 §6: a batch is answered with an array, even of one. 2025-03-26 allows
+    # batches; 2025-06-18 and 2025-11-25 removed them ("The body of the POST request MUST be a
+    # single JSON-RPC request, notification, or response"): 400 / -32600.
+    for version in ("2025-03-26", "2025-06-18", "2025-11-25"):
+        sid = initialize(server, version)
+        h = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": version}
+        r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=h)
+        assert r.status == 202
+        r, body = request(server, "POST", "/mcp", [{"jsonrpc": "2.0", "id": 5, "method": "ping"}], headers=h)
+        if version == "2025-03-26":
+            assert r.status == 200 and rpc(body) == [{"jsonrpc": "2.0", "id": 5, "result": {}}]
+            r, body = request(server, "POST", "/mcp", [{"jsonrpc": "2.0", "id": 6, "method": "ping"}, {"jsonrpc": "1.0", "id": 7}], headers=h)
+            answers = rpc(body)
+            assert r.status == 200 and isinstance(answers, list) and len(answers) == 2
+            assert {a["id"] for a in answers} == {6, 7} and [a for a in answers if a["id"] == 7][0]["error"]["code"] == -32600
+            r, body = request(server, "POST", "/mcp", [{"jsonrpc": "1.0", "id": 8}], headers=h)
+            assert r.status == 400 and rpc(body)[0]["error"]["code"] == -32600
+        else:
+            assert r.status == 400 and rpc(body)["error"]["code"] == -32600, version
+        r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 9, "method": "ping"}, headers=h)
+        assert r.status == 200 and rpc(body)["id"] == 9  # a single message is answered with an object
 
 
 def test_header_caps(server):
