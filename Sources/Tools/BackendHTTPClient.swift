@@ -99,7 +99,7 @@ public final class BackendHTTPClient: Sendable {
                 if case .tool(let error) = error { throw error }
             }
         }
-        let connection = try await connect(url, caFile: request.caFile, peer: peer, timeout: request.timeout)
+        let connection = try await connect(url, caFile: request.caFile, peer: peer, timeout: request.timeout, deadline: deadline)
         do throws(ConnectionRunError) {
             return try await run(head, request.body, on: connection, key: key, deadline: deadline, timeout: request.timeout, exchange: exchange)
         } catch {
@@ -166,8 +166,14 @@ public final class BackendHTTPClient: Sendable {
         return result.response
     }
 
-    private func connect(_ url: BackendURL, caFile: String?, peer: String, timeout: Duration) async throws(ToolError) -> ConnectionPool.Connection {
-        let connectTimeout = min(configuration.connectTimeout, timeout)
+    /// Connects within the connect timeout and what is left before the request's deadline
+    /// (a retry after a pooled connection failed has less than the whole timeout), and
+    /// gives up at once when the task is cancelled (the tool's own deadline passed): a
+    /// backend that drops SYNs would otherwise hold the call's answer for the whole connect.
+    private func connect(_ url: BackendURL, caFile: String?, peer: String, timeout: Duration, deadline: NIODeadline) async throws(ToolError) -> ConnectionPool.Connection {
+        let remaining = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
+        guard remaining > .zero else { throw ToolError(.timeout, "\(peer) did not answer within \(timeout)") }
+        let connectTimeout = min(configuration.connectTimeout, timeout, remaining)
         let tlsProvider = url.isTLS ? tlsHandlerProvider : nil
         // The initializer records each attempt's handler by channel (happy eyeballs may try
         // several addresses): a connection whose TLS handshake fails at once may have torn
@@ -194,7 +200,25 @@ public final class BackendHTTPClient: Sendable {
                 }
             }
         do {
-            let channel = try await bootstrap.connect(host: url.host, port: url.port).get()
+            let connecting = bootstrap.connect(host: url.host, port: url.port)
+            let connected = connecting.eventLoop.makePromise(of: (any Channel).self)
+            let cancelled = Mutex(false)
+            connecting.whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    // Connected after the caller gave up: nobody will use it.
+                    if cancelled.withLock({ $0 }) { channel.close(promise: nil) }
+                    connected.succeed(channel)
+                case .failure(let error):
+                    connected.fail(error)
+                }
+            }
+            let channel = try await withTaskCancellationHandler {
+                try await connected.futureResult.get()
+            } onCancel: {
+                cancelled.withLock { $0 = true }
+                connected.fail(CancellationError())
+            }
             guard let handler = handlers.handler(of: channel) else {
                 channel.close(promise: nil)
                 throw ToolError(.internalError, "\(peer): the connection has no HTTP handler")
@@ -202,6 +226,8 @@ public final class BackendHTTPClient: Sendable {
             return ConnectionPool.Connection(channel: channel, handler: handler)
         } catch let error as ToolError {
             throw error
+        } catch is CancellationError {
+            throw ToolError(.timeout, "the call to \(peer) was cancelled while connecting")
         } catch ChannelError.connectTimeout {
             throw ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
         } catch let error as NIOConnectionError {

@@ -1,5 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MCPCore
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Synchronization
 import Testing
@@ -33,6 +37,35 @@ import Testing
         #expect(error?.message.contains("did not answer within") == true)
         #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3))
         await fake.stop()
+    }
+
+    /// A backend whose host drops our SYNs (here: a loopback listener whose accept queue is
+    /// full) leaves the connect pending; a call cancelled meanwhile (its tool deadline
+    /// passed) gives up at once instead of holding its answer for the whole connect timeout.
+    @Test func cancelledWhileConnecting() async throws {
+        let listener = try FullListener()
+        defer { listener.close() }
+        let client = BackendHTTPClient(configuration: .init(connectTimeout: .seconds(20)))
+        let url = try BackendURL(parsing: "http://127.0.0.1:\(listener.port)")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let call = Task { () -> ToolError? in
+            do {
+                _ = try await client.execute(BackendRequest(method: .GET, url: url, path: "/", timeout: .seconds(20)))
+                return nil
+            } catch let error as ToolError {
+                return error
+            } catch {
+                return ToolError(.internalError, "\(error)")
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        call.cancel()
+        let error = await call.value
+        #expect(error?.kind == .timeout)
+        #expect(error?.message.contains("cancelled while connecting") == true)
+        #expect(clock.now - start < .seconds(5))
+        client.shutdown()
     }
 
     /// The deadline covers the whole response, not the gap between bytes: a backend that
@@ -187,5 +220,39 @@ import Testing
         #expect(outcome.error?.message.contains("cancelled") == true)
         #expect(clock.now - start < .seconds(5))
         await fake.stop()
+    }
+}
+
+/// A loopback listener that never accepts, with its accept queue filled: the kernel drops
+/// further SYNs, so a new connect neither succeeds nor fails until its timeout.
+final class FullListener {
+    let fd: Int32
+    let port: Int
+    private let fillers: [Int32]
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0, listen(fd, 0) == 0 else { throw IOError(errnoCode: errno, reason: "listen") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        var fillers: [Int32] = []
+        for _ in 0..<4 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) } }
+            fillers.append(filler)
+        }
+        usleep(200_000)  // the fillers' handshakes complete and fill the queue
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+        self.fillers = fillers
+    }
+
+    func close() {
+        for filler in fillers { Glibc.close(filler) }
+        Glibc.close(fd)
     }
 }
