@@ -129,8 +129,12 @@ public final class BackendHTTPClient: Sendable {
         let handler = connection.handler
         let peer = details.peer
         // The deadline is armed before the request leaves, and a deadline already passed
-        // (a slow connect) never sends it.
+        // (a slow connect) never sends it. The timer and the return to the pool exclude each
+        // other: cancelling the timer from here cannot stop one already running on the loop,
+        // and it must not close a connection that another request has just taken.
+        let settled = Mutex(false)
         let timer = eventLoop.scheduleTask(deadline: deadline) {
+            guard settled.withLock({ done in defer { done = true }; return !done }) else { return }
             promise.fail(ToolError(.timeout, "\(peer) did not answer within \(timeout)"))
             channel.close(promise: nil)
         }
@@ -158,7 +162,8 @@ public final class BackendHTTPClient: Sendable {
             channel.close(promise: nil)
             throw .tool(ToolError(.internalError, "\(peer): \(error)"))
         }
-        if result.keepAlive && head.headers["connection"].first?.lowercased() != "close" {
+        let reusable = settled.withLock { done in defer { done = true }; return !done }
+        if reusable, result.keepAlive, head.headers["connection"].first?.lowercased() != "close" {
             pool.put(key, connection)
         } else {
             channel.close(promise: nil)
