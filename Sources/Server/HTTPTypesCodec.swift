@@ -138,7 +138,18 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         // RFC 9110 §10.1.1: a server MUST ignore a 100-continue expectation in an HTTP/1.0
         // request (1xx responses do not exist there).
         if head.minorVersion == 0, fields.contains(where: { $0.name == .expect }) { fields[.expect] = nil }
-        let request = HTTPRequest(method: head.method, scheme: scheme, authority: head.authority, path: Self.path(of: head.target), headerFields: fields)
+        // RFC 9112 §3.2.2: with an absolute-form target the server MUST ignore Host and use
+        // the target's authority (Host is still required, and checked). User info there is an
+        // error (RFC 9110 §4.2.4): it has no meaning to a server, only to phishing.
+        var authority = head.authority
+        if let targetAuthority = Self.authority(of: head.target) {
+            guard !targetAuthority.contains("@") else {
+                refuse(RequestRefusal(.badRequest, message: "Bad Request: user info in the request target"), context: context)
+                return
+            }
+            authority = targetAuthority
+        }
+        let request = HTTPRequest(method: head.method, scheme: scheme, authority: authority, path: Self.path(of: head.target), headerFields: fields)
         context.fireChannelRead(wrapInboundOut(.head(request)))
     }
 
@@ -373,6 +384,16 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         guard let start = afterAuthority else { return "/" }
         let tail = String(decoding: bytes[start...], as: UTF8.self)
         return bytes[start] == UInt8(ascii: "?") ? "/" + tail : tail
+    }
+
+    /// The authority of an absolute-form target (`scheme://authority[/path][?query]`), or
+    /// nil for the other forms.
+    static func authority(of target: String) -> String? {
+        let bytes = target.utf8
+        guard bytes.first != UInt8(ascii: "/"), let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
+              bytes[colon...].starts(with: "://".utf8) else { return nil }
+        let rest = bytes[bytes.index(colon, offsetBy: 3)...]
+        return String(decoding: rest.prefix { $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }, as: UTF8.self)
     }
 
     /// `keep-alive` among the Connection options, in any case.

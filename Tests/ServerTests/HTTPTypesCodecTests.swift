@@ -50,6 +50,19 @@ import Testing
         #expect(Array(ours.headerFields) == Array(theirs.headerFields))
     }
 
+    @Test("an absolute-form target's authority wins over Host (RFC 9112 §3.2.2); user info in it is refused (RFC 9110 §4.2.4)")
+    func absoluteFormAuthority() throws {
+        let head = try #require(try Self.ours("GET http://a.example/mcp?x=1 HTTP/1.1\r\nHost: b.example\r\n\r\n"))
+        #expect(head.authority == "a.example")
+        #expect(head.path == "/mcp?x=1")
+        #expect(try Self.ours("GET /mcp HTTP/1.1\r\nHost: b.example\r\n\r\n")?.authority == "b.example")
+        #expect(try Self.ours("GET http://user@a.example/p HTTP/1.1\r\nHost: a.example\r\n\r\n") == nil)
+        #expect(HTTPTypesCodec.authority(of: "https://h:8443") == "h:8443")
+        #expect(HTTPTypesCodec.authority(of: "http://[::1]:9/p") == "[::1]:9")
+        #expect(HTTPTypesCodec.authority(of: "*") == nil)
+        #expect(HTTPTypesCodec.authority(of: "h:443") == nil)
+    }
+
     @Test("the path of each request-target form (RFC 9112 §3.2)", arguments: [
         ("/a?b=c", "/a?b=c"), ("http://h/p/q?x=1", "/p/q?x=1"), ("https://h:8443", "/"), ("http://h?x=1", "/?x=1"),
         ("http://user@h/p", "/p"), ("*", "*"), ("h:443", "h:443"), ("", ""),
