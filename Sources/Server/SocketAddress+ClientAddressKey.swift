@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import RateLimit
 
@@ -11,20 +6,22 @@ extension SocketAddress {
     /// Going through `ipAddress` instead formats the address as text (`inet_ntop` and a
     /// `String`) only for `ClientAddressKey` to parse it back: about 1 % of a new TLS
     /// connection's CPU. Nil for a Unix domain socket.
+    ///
+    /// The address sits at offset 4 of a `sockaddr_in` and 8 of a `sockaddr_in6` (after the
+    /// family, the port and, for IPv6, the flow label), in network byte order, on Linux and
+    /// the BSDs alike; the bytes are read through `withSockAddr` because the structs' members
+    /// come from different C modules in debug and release builds.
     var clientAddressKey: ClientAddressKey? {
+        let (offset, count): (Int, Int)
         switch self {
-        case .v4, .v6:
-            return withSockAddr { pointer, _ in
-                let raw = UnsafeRawPointer(pointer)
-                if pointer.pointee.sa_family == sa_family_t(AF_INET) {
-                    let address = raw.loadUnaligned(as: sockaddr_in.self).sin_addr.s_addr
-                    return .v4(UInt32(bigEndian: address))
-                }
-                var address = raw.loadUnaligned(as: sockaddr_in6.self).sin6_addr
-                return withUnsafeBytes(of: &address) { ClientAddressKey(addressBytes: $0) }
-            }
-        case .unixDomainSocket:
-            return nil
+        case .v4: (offset, count) = (4, 4)
+        case .v6: (offset, count) = (8, 16)
+        case .unixDomainSocket: return nil
+        }
+        return withSockAddr { pointer, size in
+            guard size >= offset + count else { return nil }
+            let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(pointer) + offset, count: count)
+            return ClientAddressKey(addressBytes: bytes)
         }
     }
 }
