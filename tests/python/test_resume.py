@@ -47,6 +47,19 @@ def read_event(resp):
         event[key] = value[1:] if value.startswith(" ") else value
 
 
+def open_session(conn, version="2025-11-25"):
+    """initialize and notifications/initialized on `conn`; returns the session id."""
+    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                             "params": {"protocolVersion": version, "capabilities": {}}}), headers())
+    r = conn.getresponse()
+    sid = r.getheader("Mcp-Session-Id")
+    r.read()
+    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+                 headers(sid, **{"MCP-Protocol-Version": version}))
+    assert conn.getresponse().read() == b""
+    return sid
+
+
 @pytest.fixture
 def resumable_server(server_bin):
     grafana = start_fake_grafana_backend()
@@ -60,13 +73,7 @@ def resumable_server(server_bin):
 def test_dropped_stream_is_resumed_with_last_event_id(resumable_server):
     s, grafana = resumable_server
     conn = connect(s.port)
-    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                             "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}), headers())
-    r = conn.getresponse()
-    sid = r.getheader("Mcp-Session-Id")
-    r.read()
-    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}), headers(sid))
-    assert conn.getresponse().read() == b""
+    sid = open_session(conn)
     conn.close()
 
     grafana.delay = 1.5  # the backend answers after the client has gone
@@ -115,14 +122,8 @@ def test_no_priming_event_before_2025_11_25(resumable_server):
     # only JSON-RPC messages on the stream.
     s, _ = resumable_server
     conn = connect(s.port)
-    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                             "params": {"protocolVersion": "2025-03-26", "capabilities": {}}}), headers())
-    r = conn.getresponse()
-    sid = r.getheader("Mcp-Session-Id")
-    r.read()
+    sid = open_session(conn, "2025-03-26")
     h = headers(sid, **{"MCP-Protocol-Version": "2025-03-26"})
-    conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}), h)
-    assert conn.getresponse().read() == b""
     conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}), h)
     resp = conn.getresponse()
     assert resp.getheader("Content-Type") == "text/event-stream"
@@ -154,13 +155,7 @@ def test_delete_during_a_call_answers_it_404_and_ends_the_listening_stream(serve
                      "--set", f"grafana.url={grafana.url}", env={"APP_GRAFANA__TOKEN": GRAFANA_TOKEN})
     try:
         conn = connect(s.port)
-        conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                                 "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}), headers())
-        r = conn.getresponse()
-        sid = r.getheader("Mcp-Session-Id")
-        r.read()
-        conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}), headers(sid))
-        assert conn.getresponse().read() == b""
+        sid = open_session(conn)
 
         listen = connect(s.port)
         listen.request("GET", "/mcp", headers=headers(sid, Accept="text/event-stream"))
