@@ -543,8 +543,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     struct ResponseEndedBeforeBody: Error {}
 
     /// `Expect: 100-continue` (RFC 9110 §10.1.1; the only expectation defined).
+    /// A plain loop over the fields: it runs for every request head.
     static func expectsContinue(_ fields: HTTPFields) -> Bool {
-        fields[values: .expect].contains { $0.utf8.equalsIgnoringASCIICase("100-continue") }
+        for field in fields where field.name == .expect {
+            if field.value.utf8.equalsIgnoringASCIICase("100-continue") { return true }
+        }
+        return false
     }
 
     /// RFC 9112 §9.6: `close` among the Connection options (a list, possibly over several
