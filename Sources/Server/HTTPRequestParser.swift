@@ -114,6 +114,11 @@ struct HTTPRequestParser {
         }
     }
 
+    /// Whether `buffered` bytes are the start of the next head (not a body's rest).
+    func hasPartialHead(buffered: Int) -> Bool {
+        if case .head = state { buffered > 0 } else { false }
+    }
+
     /// The next part in `buffer`, consuming its bytes; nil when more bytes are needed.
     /// After a failure every call fails the same way: nothing that follows can be trusted.
     mutating func next(from buffer: inout ByteBuffer) throws(Failure) -> Part? {

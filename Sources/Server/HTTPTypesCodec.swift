@@ -194,7 +194,12 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             writeBody(body, context: context)
         case .end(let trailers):
             // Not after a refusal: the connection closes once it, the last answer, is written.
-            if unanswered.isEmpty, !refusing { deadlines?.responseEnded(context) }
+            if unanswered.isEmpty, !refusing {
+                deadlines?.responseEnded(context)
+                // Part of the next head came while this response was being written: the header
+                // deadline runs from now, not the (longer) idle one.
+                if parser.hasPartialHead(buffered: input?.readableBytes ?? 0) { deadlines?.startHead(context) }
+            }
             if chunked {
                 var last = context.channel.allocator.buffer(capacity: 5)
                 last.writeStaticString("0\r\n")

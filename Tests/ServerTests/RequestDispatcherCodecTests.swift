@@ -361,6 +361,26 @@ import Testing
         #expect(c.started.count == 1)
     }
 
+    @Test("part of the next head sent while a response is written is under the header deadline from the response's end, not the idle one")
+    func partialHeadDuringResponse() throws {
+        let phases = Phases()
+        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { phases.record($0) }
+        let c = try connectPublic(deadlines: deadlines)
+        c.send(get("/a") + "GET /b HTTP/1.1\r\nHo")
+        try #require(c.started.count == 1)
+        c.answer(0, "a")
+        #expect(deadlines.phase == .readingHead)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(!c.channel.isActive)
+        #expect(phases.list == ["header"])
+    }
+
+    final class Phases: Sendable {
+        private let value = Mutex<[String]>([])
+        var list: [String] { value.withLock { $0 } }
+        func record(_ phase: String) { value.withLock { $0.append(phase) } }
+    }
+
     @Test("trailers count against the header caps: over them, the body being read fails with the 431 refusal, and the connection closes after the answer")
     func trailersOverTheCaps() async throws {
         let c = try connectPublic()
