@@ -36,7 +36,7 @@ import Testing
         await fake.stop()
     }
 
-    @Test(arguments: [".", ".."])
+    @Test(arguments: [".", "..", "a/b", "../../x"])
     func dotLabelsAreRefused(_ label: String) async throws {
         let fake = try await FakeBackend.start { _ in .json(#"{"status":"success","data":[]}"#) }
         let outcome = await call(tools(CatalogueSettings(prometheus: BackendSettings(url: fake.url))), "prometheus_list_label_values", ["label": .string(label)])
