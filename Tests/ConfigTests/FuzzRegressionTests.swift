@@ -22,7 +22,17 @@ import Testing
         let error = try #require(loadError(overrides: ["server.allowed_origins=https://a.examp\u{1D}e,https://b.example"]))
         #expect(error.contains("printable text"))
         #expect(error.contains("U+1D"))
-        #expect(error.contains("--set server.allowed_origins"))
+        #expect(error.contains("--set server.allowed_origins=<redacted>"))
+        #expect(!error.contains("a.examp"))
+    }
+
+    /// Nor is any other refused value: a backend URL may carry credentials, and control
+    /// characters would reach the terminal that prints the error.
+    @Test func refusedURLIsNotEchoed() throws {
+        let error = try #require(loadError(overrides: ["grafana.url=https://admin:s3cret@grafana\u{1B}[2J:3000"]))
+        #expect(error.contains("U+1B"))
+        #expect(!error.contains("s3cret"))
+        #expect(!error.contains("\u{1B}"))
     }
 
     @Test(arguments: ["\u{1B}[31m", "a\rb", "\u{7F}", "\u{85}"])

@@ -15,7 +15,9 @@ enum OverrideLayer {
             guard path.allSatisfy(EnvironmentLayer.isKeyName) else {
                 throw ConfigError(origin: origin, path: "", expected: "a dotted path of snake_case keys", found: "a malformed key path")
             }
-            try refuseControlCharacters(in: value, at: path, origin: origin)
+            // The refused value is never shown: it may be a URL with credentials, and its
+            // control characters could drive the terminal that prints the error.
+            try refuseControlCharacters(in: value, at: path, origin: .flag("--set \(key)=<redacted>"))
             try YAMLTreeMerge.set(.scalar(value, origin: origin), at: path, in: &root)
         }
         return root
