@@ -382,23 +382,26 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// asterisk-form and authority-form are kept as they are.
     static func path(of target: String) -> String {
         if target.utf8.first == UInt8(ascii: "/") { return target }
-        // absolute-form: scheme "://" authority [ path ] [ "?" query ]
-        let bytes = Array(target.utf8)
-        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), bytes[colon...].starts(with: "://".utf8) else { return target }
-        let afterAuthority = bytes[(colon + 3)...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }
-        guard let start = afterAuthority else { return "/" }
-        let tail = String(decoding: bytes[start...], as: UTF8.self)
-        return bytes[start] == UInt8(ascii: "?") ? "/" + tail : tail
+        guard let (_, rest) = absoluteForm(target) else { return target }
+        guard let first = rest.first else { return "/" }
+        let tail = String(decoding: rest, as: UTF8.self)
+        return first == UInt8(ascii: "?") ? "/" + tail : tail
     }
 
-    /// The authority of an absolute-form target (`scheme://authority[/path][?query]`), or
-    /// nil for the other forms.
+    /// The authority of an absolute-form target, or nil for the other forms.
     static func authority(of target: String) -> String? {
-        let bytes = target.utf8
+        absoluteForm(target).map { String(decoding: $0.authority, as: UTF8.self) }
+    }
+
+    /// An absolute-form target, `scheme "://" authority [ path ] [ "?" query ]`, split after
+    /// its authority; nil for the other forms.
+    private static func absoluteForm(_ target: String) -> (authority: Substring.UTF8View, rest: Substring.UTF8View)? {
+        let bytes = Substring(target).utf8
         guard bytes.first != UInt8(ascii: "/"), let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
               bytes[colon...].starts(with: "://".utf8) else { return nil }
-        let rest = bytes[bytes.index(colon, offsetBy: 3)...]
-        return String(decoding: rest.prefix { $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }, as: UTF8.self)
+        let start = bytes.index(colon, offsetBy: 3)
+        let end = bytes[start...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.endIndex
+        return (bytes[start..<end], bytes[end...])
     }
 
     /// `keep-alive` among the Connection options, in any case.

@@ -126,8 +126,7 @@ struct StreamableHTTPTransport: Sendable {
         }
         sessions.setBusy(id, 1)
         let sessions = self.sessions
-        let single = !isBatch
-        if single, wantsStream(requests[0]) {
+        if !isBatch, wantsStream(requests[0]) {
             if let replay = sessions.replay(of: id) {
                 return resumableAnswer(requests[0], session: session, replay: replay, context: context) { sessions.setBusy(id, -1) }
             }
