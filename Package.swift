@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "Tools",
             dependencies: [
-                "MCPCore", "TLS",
+                "MCPCore", "TLS", "RateLimit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -50,6 +50,9 @@ public struct CatalogueSettings: Sendable, Hashable {
     public var maxResultBytes: Int
     /// Hides every tool that writes (``ToolDefinition/writes``).
     public var readOnly: Bool
+    /// Hosts `grafana_create_datasource` may name (``DatasourceURLPolicy``); empty means
+    /// any but link-local and unspecified addresses.
+    public var grafanaDatasourceHosts: [String]
     /// Glob patterns (`*`, `?`) of tool names to offer; empty means all.
     public var enabledTools: [String]
     /// Glob patterns of tool names to hide; applied after ``enabledTools``.
@@ -60,7 +63,7 @@ public struct CatalogueSettings: Sendable, Hashable {
         silverbullet: BackendSettings? = nil, vikunja: BackendSettings? = nil,
         httpTimeout: Duration = .seconds(30), operationTimeout: Duration = .seconds(60),
         skipVerify: Bool = false, caFile: String? = nil, maxResultBytes: Int = 1 << 20, readOnly: Bool = false,
-        enabledTools: [String] = [], disabledTools: [String] = []
+        grafanaDatasourceHosts: [String] = [], enabledTools: [String] = [], disabledTools: [String] = []
     ) {
         self.grafana = grafana
         self.prometheus = prometheus
@@ -73,6 +76,7 @@ public struct CatalogueSettings: Sendable, Hashable {
         self.caFile = caFile
         self.maxResultBytes = maxResultBytes
         self.readOnly = readOnly
+        self.grafanaDatasourceHosts = grafanaDatasourceHosts
         self.enabledTools = enabledTools
         self.disabledTools = disabledTools
     }

@@ -4,7 +4,7 @@ import NIOHTTP1
 /// The Grafana tools (HTTP API, grafana.com/docs/grafana/latest/developers/http_api/),
 /// authenticated with a service-account token as `Authorization: Bearer`.
 enum GrafanaTools {
-    static func make(_ backend: Backend, format: ResultFormatter) -> [ToolDefinition] {
+    static func make(_ backend: Backend, format: ResultFormatter, datasourceURLs: DatasourceURLPolicy) -> [ToolDefinition] {
         [
             ToolDefinition(
                 name: "grafana_list_dashboards", title: "Grafana dashboards",
@@ -68,7 +68,7 @@ enum GrafanaTools {
             },
             ToolDefinition(
                 name: "grafana_create_datasource", title: "Create a Grafana data source",
-                description: "Create a data source (access mode proxy).",
+                description: "Create a data source (access mode proxy). Grafana will fetch its URL: link-local addresses are refused, and the server may limit the hosts allowed.",
                 inputSchema: Schema.object([
                     ("name", Schema.string("Data source name", maxLength: 256)),
                     ("type", Schema.string("Plugin type, e.g. prometheus, loki", maxLength: 128)),
@@ -77,10 +77,12 @@ enum GrafanaTools {
                 ], required: ["name", "type", "url"]),
                 annotations: .write
             ) { arguments, _ in
+                let url = try arguments.nonEmptyString("url")
+                try datasourceURLs.check(url)
                 let body: JSONValue = [
                     "name": .string(try arguments.nonEmptyString("name")),
                     "type": .string(try arguments.nonEmptyString("type")),
-                    "url": .string(try arguments.nonEmptyString("url")),
+                    "url": .string(url),
                     "access": "proxy",
                     "isDefault": .bool(try arguments.optionalBool("is_default") ?? false),
                 ]

@@ -27,7 +27,9 @@ public enum ToolCatalogue {
         }
         var tools: [ToolDefinition] = []
         if let grafana = settings.grafana, grafana.isActive {
-            tools += GrafanaTools.make(backend("grafana", grafana, bearer(grafana.token)), format: format)
+            tools += GrafanaTools.make(
+                backend("grafana", grafana, bearer(grafana.token)), format: format,
+                datasourceURLs: DatasourceURLPolicy(allowed: settings.grafanaDatasourceHosts))
         }
         if let prometheus = settings.prometheus, prometheus.isActive {
             var headers = bearer(prometheus.token)

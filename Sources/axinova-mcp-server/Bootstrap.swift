@@ -184,7 +184,7 @@ struct Bootstrap {
         }
         let p = config.prometheus
         return CatalogueSettings(
-            grafana: try backend(config.grafana, "grafana"),
+            grafana: try backend(config.grafana.backend, "grafana"),
             prometheus: BackendSettings(url: p.url, token: try secret(p.token, file: p.tokenFile, backend: "prometheus"),
                                         username: p.username.isEmpty ? nil : p.username,
                                         password: p.password.isEmpty ? nil : p.password, enabled: p.enabled,
@@ -194,6 +194,7 @@ struct Bootstrap {
             httpTimeout: config.timeout.http.duration, operationTimeout: config.timeout.operation.duration,
             skipVerify: config.tls.skipVerify, caFile: config.tls.caFile.isEmpty ? nil : config.tls.caFile,
             maxResultBytes: Int(config.tools.maxResultBytes.bytes), readOnly: config.tools.readOnly,
+            grafanaDatasourceHosts: config.grafana.datasourceHosts,
             enabledTools: config.tools.enabled, disabledTools: config.tools.disabled)
     }
 

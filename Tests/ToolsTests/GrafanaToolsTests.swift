@@ -87,6 +87,25 @@ import Testing
         }
     }
 
+    /// A data source URL is Grafana's to fetch: a metadata endpoint or a host outside
+    /// `grafana.datasource_hosts` is refused before Grafana hears of it.
+    @Test func datasourceURLsFollowThePolicy() async throws {
+        let fake = try await FakeBackend.start { _ in .json(#"{"id":1}"#) }
+        defer { Task { await fake.stop() } }
+        let open = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: "t")))
+        let metadata: JSONObject = ["name": "m", "type": "prometheus", "url": "http://169.254.169.254/latest/"]
+        #expect(await call(open, "grafana_create_datasource", metadata).error?.message == "url: link-local and unspecified addresses are refused")
+        #expect(fake.requests.isEmpty)
+        let listed = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: "t"), grafanaDatasourceHosts: ["*.svc"]))
+        let outside: JSONObject = ["name": "p", "type": "prometheus", "url": "http://prometheus.example:9090"]
+        #expect(await call(listed, "grafana_create_datasource", outside).error?.message == "url: the host is not in grafana.datasource_hosts")
+        #expect(fake.requests.isEmpty)
+        let inside: JSONObject = ["name": "p", "type": "prometheus", "url": "http://prometheus.svc:9090"]
+        #expect(await call(listed, "grafana_create_datasource", inside).error == nil)
+        #expect(parseBody(fake.last)?["url"] == "http://prometheus.svc:9090")
+        await fake.stop()
+    }
+
     @Test func notFoundCarriesStatusAndGrafanasMessage() async throws {
         try await withGrafana { _, tools in
             let error = await call(tools, "grafana_get_dashboard", ["uid": "missing"]).error

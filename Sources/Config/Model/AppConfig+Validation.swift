@@ -163,6 +163,10 @@ extension AppConfig {
             check(!mayHoldSecret, "\(name).url",
                   "a URL without user info, query or fragment (credentials belong in \(name).token)", redactsValue: true)
         }
+        for (index, entry) in grafana.datasourceHosts.enumerated() {
+            check(NetworkSyntax.isBlockWithoutHostBits(entry) || NetworkSyntax.isHostGlob(entry), "grafana.datasource_hosts.\(index)",
+                  "a host name glob such as *.svc.cluster.local or an address block without host bits such as 10.0.0.0/8")
+        }
         return issues
     }
 

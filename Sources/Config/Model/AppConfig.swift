@@ -10,7 +10,7 @@ public struct AppConfig: Codable, Sendable, Equatable {
     public var limits = LimitsConfig()
     public var timeout = TimeoutConfig()
     public var tools = ToolsConfig()
-    public var grafana = BackendConfig()
+    public var grafana = GrafanaConfig()
     public var portainer = BackendConfig()
     public var silverbullet = BackendConfig()
     public var vikunja = BackendConfig()

@@ -27,6 +27,25 @@ enum NetworkSyntax {
         return length <= bits
     }
 
+    /// As ``isCIDR(_:)``, and no bit below the prefix is set: `10.0.0.1/8` is almost always
+    /// a typo, and as an allowlist entry it would be read as something else.
+    static func isBlockWithoutHostBits(_ text: String) -> Bool {
+        guard isCIDR(text) else { return false }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let family = isIPv4(String(parts[0])) ? AF_INET : AF_INET6
+        guard inet_pton(family, String(parts[0]), &bytes) == 1 else { return false }
+        let width = family == AF_INET ? 4 : 16
+        var length = parts.count == 2 ? Int(parts[1]) ?? 0 : width * 8
+        // ::ffff:a.b.c.d/104 is the IPv4 block a.b.c.d/8; its bits count the same way.
+        for index in 0..<width {
+            let kept = max(0, min(8, length))
+            length -= 8
+            if bytes[index] & ~UInt8(truncatingIfNeeded: 0xFF00 >> kept) != 0 { return false }
+        }
+        return true
+    }
+
     static func isIPv4(_ text: String) -> Bool {
         var storage = in_addr()
         return inet_pton(AF_INET, text, &storage) == 1
@@ -51,6 +70,15 @@ enum NetworkSyntax {
             return !authority.isEmpty && !authority.contains(where: { $0 == " " || $0.isNewline })
         }
         return false
+    }
+
+    /// A host name glob: letters, digits, `-`, `_`, `.`, `*` and `?`, at most 253 bytes.
+    static func isHostGlob(_ text: String) -> Bool {
+        (1...253).contains(text.utf8.count) && text.utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                || [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "*"), UInt8(ascii: "?")].contains(byte)
+        }
     }
 
     /// Whether a URL (with or without its scheme) carries user info, a query or a
