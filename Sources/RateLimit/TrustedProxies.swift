@@ -1,4 +1,4 @@
-/// Which peers may tell us the client's address through `Forwarded` / `X-Forwarded-For`.
+/// Which peers may tell us the client's address, and through which header.
 ///
 /// Off by default (an empty list): the server is meant to be exposed directly, so the socket
 /// peer *is* the client, and believing a header any client can write would let one client
@@ -7,24 +7,40 @@
 /// With a list, `clientAddress` walks the forwarding chain from the nearest hop outwards
 /// (right to left, RFC 7239 §5.2 and §7.4) and returns the first address that is not a trusted
 /// proxy. Only a trusted hop's claims are believed, so a client cannot forge its way past one.
+///
+/// Only one header is read, the one the proxy writes (``Header``): common proxies append to
+/// `X-Forwarded-For` but pass a client's own `Forwarded` through untouched, so believing
+/// whichever is present would let a client name any address behind them.
 public struct TrustedProxies: Sendable, Hashable {
     public let blocks: [CIDR]
+    public let header: Header
+
+    /// `limits.forwarded_header`.
+    public enum Header: String, Sendable, Hashable, CaseIterable {
+        /// `X-Forwarded-For` (nginx, HAProxy, Traefik, cloud load balancers).
+        case xForwardedFor = "x-forwarded-for"
+        /// `Forwarded` (RFC 7239), for a proxy configured to write it.
+        case forwarded
+    }
 
     /// At most this many hops are examined; a longer chain stops at the last one examined.
     public static let maxHops = 32
     /// Header values longer than this (in bytes, all lines together) are ignored as hostile.
     public static let maxHeaderLength = 4096
 
-    public init(_ blocks: [CIDR] = []) { self.blocks = blocks }
+    public init(_ blocks: [CIDR] = [], header: Header = .xForwardedFor) {
+        self.blocks = blocks
+        self.header = header
+    }
 
     /// Parses a list such as `["10.0.0.0/8", "::1"]`; nil names the first invalid entry.
-    public static func parse(_ entries: [String]) -> Result<TrustedProxies, InvalidCIDR> {
+    public static func parse(_ entries: [String], header: Header = .xForwardedFor) -> Result<TrustedProxies, InvalidCIDR> {
         var blocks: [CIDR] = []
         for entry in entries {
             guard let block = CIDR(entry.trimmingSpaces) else { return .failure(InvalidCIDR(entry: entry)) }
             blocks.append(block)
         }
-        return .success(TrustedProxies(blocks))
+        return .success(TrustedProxies(blocks, header: header))
     }
 
     public struct InvalidCIDR: Error, Hashable, Sendable, CustomStringConvertible {
@@ -43,23 +59,18 @@ public struct TrustedProxies: Sendable, Hashable {
     /// - Parameters:
     ///   - peer: the socket peer.
     ///   - xForwardedFor: every `X-Forwarded-For` field line, in order (de-facto: comma-separated
-    ///     addresses, client first).
-    ///   - forwarded: every `Forwarded` field line, in order (RFC 7239). When present it wins
-    ///     over `X-Forwarded-For`, being the standard.
-    /// - Returns: `peer` when the peer is not trusted, when the list is empty, or when no usable
-    ///   header exists; otherwise the first untrusted hop from the right. A hop that is not an IP
+    ///     addresses, client first); read only when ``header`` is `.xForwardedFor`.
+    ///   - forwarded: every `Forwarded` field line, in order (RFC 7239); read only when
+    ///     ``header`` is `.forwarded`.
+    /// - Returns: `peer` when the peer is not trusted, when the list is empty, or when the
+    ///   header is missing or too long; otherwise the first untrusted hop from the right. A hop that is not an IP
     ///   address (`unknown`, an obfuscated `_name`, garbage) ends the walk at the hop that
     ///   reported it: that is the furthest address we can vouch for.
     public func clientAddress(peer: IPAddress, xForwardedFor: [String] = [], forwarded: [String] = []) -> IPAddress {
         guard isEnabled, isTrusted(peer) else { return peer }
-        let hops: [IPAddress?]
-        if !forwarded.isEmpty, Self.totalLength(forwarded) <= Self.maxHeaderLength {
-            hops = Self.forwardedForHops(forwarded)
-        } else if !xForwardedFor.isEmpty, Self.totalLength(xForwardedFor) <= Self.maxHeaderLength {
-            hops = Self.xForwardedForHops(xForwardedFor)
-        } else {
-            return peer
-        }
+        let lines = header == .forwarded ? forwarded : xForwardedFor
+        guard !lines.isEmpty, Self.totalLength(lines) <= Self.maxHeaderLength else { return peer }
+        let hops = header == .forwarded ? Self.forwardedForHops(lines) : Self.xForwardedForHops(lines)
         var current = peer
         var examined = 0
         for hop in hops.reversed() {

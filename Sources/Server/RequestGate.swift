@@ -68,14 +68,17 @@ struct RequestGate: RouterMiddleware {
     }
 
     /// The client's address: the socket peer, or, behind a configured trusted proxy, the
-    /// first untrusted hop of `Forwarded` / `X-Forwarded-For` (RFC 7239). Off by default:
+    /// first untrusted hop of the configured forwarding header (RFC 7239). Off by default:
     /// exposed directly, the socket address is the client.
     func clientAddress(_ request: Request, _ context: Context) -> String {
         guard trustedProxies.isEnabled, let peer = IPAddress(context.clientAddress) else { return context.clientAddress }
-        let client = trustedProxies.clientAddress(
-            peer: peer,
-            xForwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!],
-            forwarded: request.headers[values: HTTPField.Name("Forwarded")!])
+        let client: IPAddress
+        switch trustedProxies.header {
+        case .xForwardedFor:
+            client = trustedProxies.clientAddress(peer: peer, xForwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!])
+        case .forwarded:
+            client = trustedProxies.clientAddress(peer: peer, forwarded: request.headers[values: HTTPField.Name("Forwarded")!])
+        }
         return client.description
     }
 

@@ -40,8 +40,14 @@ extension ServerOptions {
         bodyTimeout = limits.bodyTimeout.duration
         lingerTimeout = limits.lingerTimeout.duration
         bodyMinRate = Int(limits.bodyMinRate.bytes)
-        // Validated by the config loader already; an invalid entry cannot reach here.
-        if case .success(let proxies) = TrustedProxies.parse(limits.trustedProxies) { trustedProxies = proxies }
+        // The loader refuses what `parse` would (host bits, short mapped prefixes), so this
+        // cannot fail for a loaded configuration; a hand-built one fails loudly here rather
+        // than starting with no trusted proxy.
+        let header = TrustedProxies.Header(rawValue: limits.forwardedHeader.rawValue) ?? .xForwardedFor
+        switch TrustedProxies.parse(limits.trustedProxies, header: header) {
+        case .success(let proxies): trustedProxies = proxies
+        case .failure(let error): preconditionFailure("limits.trusted_proxies: \(error)")
+        }
     }
 }
 

@@ -136,7 +136,7 @@ import Testing
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_AUTH__TOKENS__0__NAME": "a"]) }
             == "env APP_AUTH__TOKENS__0__NAME: auth.tokens: expected a list, found a mapping")
         #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_LIMITS__TRUSTED_PROXIES": "10.0.0.0/8,bad"]) }
-            == "env APP_LIMITS__TRUSTED_PROXIES: limits.trusted_proxies[1]: expected a CIDR such as 10.0.0.0/8 or 2001:db8::/32, found string \"bad\"")
+            == "env APP_LIMITS__TRUSTED_PROXIES: limits.trusted_proxies[1]: expected a CIDR without host bits such as 10.0.0.0/8 or 2001:db8::/32, found string \"bad\"")
     }
 
     @Test func setFlagsOverrideEverything() throws {

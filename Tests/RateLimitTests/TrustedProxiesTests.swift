@@ -4,6 +4,7 @@ import RateLimit
 @Suite struct TrustedProxiesTests {
     func ip(_ text: String) -> IPAddress { IPAddress(text)! }
     let proxies = try! TrustedProxies.parse(["10.0.0.0/8", "2001:db8:ffff::/48", "127.0.0.1"]).get()
+    let rfc7239 = try! TrustedProxies.parse(["10.0.0.0/8", "2001:db8:ffff::/48", "127.0.0.1"], header: .forwarded).get()
 
     @Test func cidrMatching() {
         let block = CIDR("192.168.0.0/16")!
@@ -76,25 +77,31 @@ import RateLimit
     /// RFC 7239 §4 and §6 examples.
     @Test func forwardedHeader() {
         let peer = ip("10.0.0.2")
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=192.0.2.60;proto=http;by=203.0.113.43"]) == ip("192.0.2.60"))
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["For=\"[2001:db8:cafe::17]:4711\""]) == ip("2001:db8:cafe::17"))
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=192.0.2.43, for=10.0.0.9"]) == ip("192.0.2.43"))
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=192.0.2.43", "for=\"10.0.0.9:80\""]) == ip("192.0.2.43"))
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["proto=https;for=\"198.51.100.1\""]) == ip("198.51.100.1"))
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["for=192.0.2.60;proto=http;by=203.0.113.43"]) == ip("192.0.2.60"))
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["For=\"[2001:db8:cafe::17]:4711\""]) == ip("2001:db8:cafe::17"))
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["for=192.0.2.43, for=10.0.0.9"]) == ip("192.0.2.43"))
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["for=192.0.2.43", "for=\"10.0.0.9:80\""]) == ip("192.0.2.43"))
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["proto=https;for=\"198.51.100.1\""]) == ip("198.51.100.1"))
     }
 
-    @Test func forwardedWinsOverXForwardedFor() {
-        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["1.1.1.1"], forwarded: ["for=2.2.2.2"]) == ip("2.2.2.2"))
+    /// nginx, HAProxy and Traefik append to `X-Forwarded-For` but pass a client's own
+    /// `Forwarded` through: a client must not pick its address with the header the proxy
+    /// leaves alone. Only the configured header is read.
+    @Test func onlyTheConfiguredHeaderIsBelieved() {
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["203.0.113.7"], forwarded: ["for=198.51.100.1"]) == ip("203.0.113.7"))
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), forwarded: ["for=198.51.100.1"]) == ip("10.0.0.2"))
+        #expect(rfc7239.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["203.0.113.7"], forwarded: ["for=198.51.100.1"]) == ip("198.51.100.1"))
+        #expect(rfc7239.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["203.0.113.7"]) == ip("10.0.0.2"))
     }
 
     /// RFC 7239 §6.2/§6.3: `unknown` and obfuscated identifiers are not addresses.
     @Test func unknownAndObfuscatedNodesStopTheWalk() {
         let peer = ip("10.0.0.2")
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=unknown"]) == peer)
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=_hidden, for=10.0.0.7"]) == ip("10.0.0.7"))
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["proto=http"]) == peer)
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=\"192.0.2.1"]) == peer)
-        #expect(proxies.clientAddress(peer: peer, forwarded: ["for=192.0.2.1:99999"]) == peer)
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["for=unknown"]) == peer)
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["for=_hidden, for=10.0.0.7"]) == ip("10.0.0.7"))
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["proto=http"]) == peer)
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["for=\"192.0.2.1"]) == peer)
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: ["for=192.0.2.1:99999"]) == peer)
     }
 
     @Test func oversizedHeadersAreIgnored() {

@@ -130,7 +130,7 @@ extension AppConfig {
         // A linger only lets a refusal be read; longer ones just hold connections.
         check(limits.lingerTimeout.milliseconds > 0 && limits.lingerTimeout.milliseconds <= 60_000, "limits.linger_timeout", "a duration in 1ms...60s")
         for (index, cidr) in limits.trustedProxies.enumerated() {
-            check(NetworkSyntax.isCIDR(cidr), "limits.trusted_proxies.\(index)", "a CIDR such as 10.0.0.0/8 or 2001:db8::/32")
+            check(NetworkSyntax.isBlockWithoutHostBits(cidr), "limits.trusted_proxies.\(index)", "a CIDR without host bits such as 10.0.0.0/8 or 2001:db8::/32")
         }
 
         check(timeout.http.milliseconds > 0, "timeout.http", positive)

@@ -31,8 +31,15 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var maxSessions = 4096
     public var maxSessionsPerToken = 128
     public var maxInflightPerToken = 32
-    /// CIDRs whose `X-Forwarded-For` is believed; empty = none.
+    /// CIDRs whose forwarding header is believed; empty = none.
     public var trustedProxies: [String] = []
+    /// The one header those proxies write: `x-forwarded-for` or `forwarded`.
+    public var forwardedHeader = ForwardedHeader.xForwardedFor
 
     public init() {}
+}
+
+public enum ForwardedHeader: String, ConfigEnum {
+    case xForwardedFor = "x-forwarded-for"
+    case forwarded
 }
