@@ -7,8 +7,9 @@
 /// a locked-out client does not even cost a hash.
 ///
 /// Memory is bounded by `capacity`: a new key at a full table evicts the least recently used one
-/// (counted in `evictions`). An attacker with `capacity` addresses can flush a lockout that way;
-/// the eviction counter shows it, and the per-address rate limit still applies.
+/// (counted in `evictions`). An attacker with `capacity` addresses (IPv6 /64s) can flush a
+/// lockout that way; `mcp_ratelimit_evictions_total{limiter="auth_failures"}` shows it, and the
+/// per-address connection rate slows it.
 ///
 /// Times are monotonic nanoseconds (the same unit as the RateLimit module's `Nanoseconds`).
 /// Not thread-safe: wrap it in a `Mutex` to share it.
@@ -93,7 +94,10 @@ public struct AuthFailureLimiter<Key: Hashable> {
         var entry = table[slot]
         defer { table[slot] = entry }
         if entry.lockedUntil > now { return false }
-        if entry.failures == 0 || now &- entry.windowStart >= configuration.window {
+        // Requests on other threads may record their `now` out of order: an earlier time is
+        // inside the window, not an elapsed one that wraps around and restarts it.
+        let elapsed = now >= entry.windowStart ? now - entry.windowStart : 0
+        if entry.failures == 0 || elapsed >= configuration.window {
             entry.windowStart = now
             entry.failures = 0
         }

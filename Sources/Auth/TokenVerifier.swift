@@ -52,8 +52,7 @@ public struct TokenVerifier: Sendable {
     /// reload never honours what an earlier one accepted. An accepted value is remembered
     /// in `last`; a rejection leaves it as it was.
     public func verify(authorization: String?, now: Date, remembering last: inout AcceptedCredential?) -> AuthDecision {
-        if let remembered = last, remembered.generation === generation, let authorization,
-           remembered.matches(authorization) {
+        if let remembered = last, recognises(authorization, remembered: remembered) {
             return decision(for: remembered.index, now: now)
         }
         switch BearerCredentialParser.parse(headerValue: authorization, maxLength: maxHeaderLength) {
@@ -67,6 +66,13 @@ public struct TokenVerifier: Sendable {
             }
             return decision
         }
+    }
+
+    /// Whether `authorization` is the value this verifier accepted before as `last` (the
+    /// connection's remembered credential); expiry is not checked here.
+    public func recognises(_ authorization: String?, remembered last: AcceptedCredential?) -> Bool {
+        guard let last, last.generation === generation, let authorization else { return false }
+        return last.matches(authorization)
     }
 
     /// The index of the stored token whose digest is the presented token's.

@@ -32,11 +32,17 @@ public final class TokenAuthenticator: RequestAuthenticator {
     public func authenticate(authorization: String?, clientAddress: String, connection: ConnectionMemo?) -> AuthOutcome {
         let key = connection?.addressKey(clientAddress) ?? ClientAddressKey(ip: clientAddress)
         let now = MonotonicClock.now()
-        if let key, case .lockedOut(let retryAfter) = failures.withLock({ $0.check(key, now: now) }) {
+        let verifier = self.verifier.withLock { $0 }
+        // The lockout comes before the token: were a valid token let through, a locked-out
+        // guesser would still learn which guess was right. A connection presenting again
+        // the value it was accepted with is not guessing, though: it passes, so another
+        // client's failures from the same address (a NAT, a shared /64) do not cut off a
+        // connection that is already working. Its new connections are locked out like any.
+        let recognised = connection.map { verifier.recognises(authorization, remembered: $0.credential) } ?? false
+        if !recognised, let key, case .lockedOut(let retryAfter) = failures.withLock({ $0.check(key, now: now) }) {
             return .denied(reason: "locked_out", message: "Too many failed authentication attempts",
                            tokenPresented: false, retryAfter: Int((retryAfter + 999_999_999) / 1_000_000_000))
         }
-        let verifier = self.verifier.withLock { $0 }
         let decision: AuthDecision
         if let connection {
             var credential = connection.credential
@@ -52,8 +58,16 @@ public final class TokenAuthenticator: RequestAuthenticator {
             // A missing header counts too: otherwise a client could send unauthenticated
             // requests forever without reaching the lockout.
             if let key {
-                let lockedOut = failures.withLock { $0.recordFailure(key, now: now) }
+                let (lockedOut, count, evictions) = failures.withLock { limiter in
+                    let before = limiter.evictions
+                    let lockedOut = limiter.recordFailure(key, now: now)
+                    return (lockedOut, limiter.count, limiter.evictions - before)
+                }
                 if lockedOut { metrics?.counter(.authLockouts).increment() }
+                // The table is bounded; what it holds and what it had to drop are watched like
+                // every other limiter's (a flood of addresses flushing lockouts shows here).
+                metrics?.gauge(.rateLimitKeys, "auth_failures").set(to: Double(count))
+                if evictions > 0 { metrics?.counter(.rateLimitEvictions, "auth_failures").increment(by: Int64(evictions)) }
             }
             let message = switch failure {
             case .missing: "Missing Authorization header"

@@ -9,11 +9,22 @@ import Testing
     let secret = "ci-0123456789abcdef0123456789abcdef"
     let other = "other-0123456789abcdef0123456789abcdef"
 
-    func authenticator(_ secrets: [String], maxFailures: Int = 100) throws -> TokenAuthenticator {
+    func authenticator(_ secrets: [String], maxFailures: Int = 100, capacity: Int = 16, metrics: ServerMetrics? = nil) throws -> TokenAuthenticator {
         let store = try TokenStore(secrets.enumerated().map { StoredToken(name: "t\($0.offset)", secret: $0.element) })
         return TokenAuthenticator(store: store, maxHeaderBytes: 4096,
-                                  failureLimit: .init(maxFailures: maxFailures, window: 60_000_000_000, lockout: 60_000_000_000, capacity: 16),
-                                  metrics: nil)
+                                  failureLimit: .init(maxFailures: maxFailures, window: 60_000_000_000, lockout: 60_000_000_000, capacity: capacity),
+                                  metrics: metrics)
+    }
+
+    /// The failure table is bounded like every limiter's, and watched like them: its size and
+    /// its evictions (addresses flushing lockouts out of it) are exported.
+    @Test func theFailureTableIsExported() throws {
+        let metrics = ServerMetrics()
+        let tokens = try authenticator([secret], capacity: 2, metrics: metrics)
+        for host in 1...5 { _ = tokens.authenticate(authorization: "Bearer wrong", clientAddress: "192.0.2.\(host)") }
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(text.contains(#"mcp_ratelimit_keys{limiter="auth_failures"} 2"#))
+        #expect(text.contains(#"mcp_ratelimit_evictions_total{limiter="auth_failures"} 3"#))
     }
 
     func name(_ outcome: AuthOutcome) -> String? {
@@ -35,15 +46,27 @@ import Testing
         #expect(name(tokens.authenticate(authorization: "Bearer \(other)", clientAddress: "127.0.0.1", connection: connection)) == "t1")
     }
 
-    @Test func aLockedOutAddressIsRefusedEvenWithARememberedToken() throws {
-        let tokens = try authenticator([secret], maxFailures: 2)
-        let connection = ConnectionMemo(peerAddress: "127.0.0.9")
-        #expect(name(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.9", connection: connection)) == "t0")
+    /// A lockout refuses valid tokens too (a locked-out guesser must not learn which guess
+    /// was right), except on a connection that presents again the value it was accepted
+    /// with: that client is not guessing, and the failures may be a neighbour's.
+    @Test func aLockedOutAddressIsRefusedButAWorkingConnectionGoesOn() throws {
+        let tokens = try authenticator([secret, other], maxFailures: 2)
+        let working = ConnectionMemo(peerAddress: "127.0.0.9")
+        #expect(name(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.9", connection: working)) == "t0")
+        let neighbour = ConnectionMemo(peerAddress: "127.0.0.9")
         for _ in 0..<2 {
-            #expect(reason(tokens.authenticate(authorization: "Bearer wrong", clientAddress: "127.0.0.9", connection: connection)) == "invalid")
+            #expect(reason(tokens.authenticate(authorization: "Bearer wrong", clientAddress: "127.0.0.9", connection: neighbour)) == "invalid")
         }
-        #expect(reason(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.9", connection: connection)) == "locked_out")
+        #expect(name(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.9", connection: working)) == "t0")
+        // Any other value on that connection, even a valid token, meets the lockout.
+        #expect(reason(tokens.authenticate(authorization: "Bearer \(other)", clientAddress: "127.0.0.9", connection: working)) == "locked_out")
+        #expect(reason(tokens.authenticate(authorization: "Bearer wrong", clientAddress: "127.0.0.9", connection: working)) == "locked_out")
+        // A new connection with the good token is locked out; so is a request with no connection.
+        #expect(reason(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.9", connection: ConnectionMemo(peerAddress: "127.0.0.9"))) == "locked_out")
+        #expect(reason(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.9")) == "locked_out")
+        // The guessing connection gets nothing from the lockout either.
+        #expect(reason(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.9", connection: neighbour)) == "locked_out")
         // Another address, behind a trusted proxy on the same connection, is not locked out.
-        #expect(name(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.10", connection: connection)) == "t0")
+        #expect(name(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.10", connection: neighbour)) == "t0")
     }
 }
