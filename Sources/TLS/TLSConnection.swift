@@ -74,6 +74,9 @@ final class TLSConnection {
     /// unprocessed record bytes).
     var hasPendingPlaintext: Bool { SSL_has_pending(ssl) == 1 }
 
+    /// Decrypted bytes ready to be returned by the next read.
+    var pendingPlaintextBytes: Int { Int(SSL_pending(ssl)) }
+
     /// Ciphertext not yet read by OpenSSL, or record bytes it read but has not returned.
     var hasBufferedInput: Bool { bio.inboundBytes > 0 || hasPendingPlaintext }
 
@@ -118,17 +121,26 @@ final class TLSConnection {
         case SSL_R_UNEXPECTED_EOF_WHILE_READING:
             error.kind = .handshakeTruncated
             result = .closed
-        case SSL_R_NO_SHARED_CIPHER, SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+        case SSL_R_NO_SHARED_CIPHER:
             result = .noSharedCipher
         case SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_VERSION_TOO_LOW, SSL_R_WRONG_VERSION_NUMBER,
             SSL_R_NO_PROTOCOLS_AVAILABLE, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
             result = .unsupportedVersion
-        case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE, SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-            result = isServer ? .clientCertRejected : .peerCertRejected
-        case SSL_R_CERTIFICATE_VERIFY_FAILED, SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+        // We refused the peer's certificate (or its absence): a client's on the server, the
+        // server's chain or name on the client.
+        case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE, SSL_R_CERTIFICATE_VERIFY_FAILED:
             result = isServer ? .clientCertRejected : .peerCertRejected
         case SSL_R_NO_APPLICATION_PROTOCOL, SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
             result = .noApplicationProtocol
+        // A client answers `handshake_failure` to a server with no cipher in common, the
+        // usual server reply to an offer it cannot meet.
+        case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE where !isServer:
+            result = .noSharedCipher
+        // Any other alert was the peer's refusal, not ours (OpenSSL files a received alert
+        // as reason 1000 + its code): a client that does not trust our certificate sends
+        // unknown_ca, which is not a client certificate we rejected.
+        case let reason where reason > SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256:
+            result = .peerAlert
         case 0 where code == SSL_ERROR_SYSCALL || code == SSL_ERROR_ZERO_RETURN:
             error.kind = .handshakeTruncated
             error.reason = "the peer closed the connection during the handshake"
@@ -139,12 +151,13 @@ final class TLSConnection {
         return .failed(error, result)
     }
 
-    /// Decrypts at most one record's worth of plaintext into `buffer`.
+    /// Decrypts at most one record's worth of plaintext into `buffer`'s free space (at least a
+    /// byte of it; what does not fit stays pending in OpenSSL for the next read).
     func read(into buffer: inout ByteBuffer) -> ReadOutcome {
         ERR_clear_error()
         var readBytes = 0
         var rc: Int32 = 0
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16_384) { target in
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1) { target in
             rc = SSL_read_ex(ssl, target.baseAddress, target.count, &readBytes)
             return rc == 1 ? readBytes : 0
         }

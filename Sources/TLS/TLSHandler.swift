@@ -268,35 +268,42 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Decrypts every complete record now buffered. Bounded: each round consumes input.
+    ///
+    /// Records are read back to back into one buffer, sized to what the buffered ciphertext
+    /// can hold (at most one record's 16 KiB) and passed on when full or when nothing is left.
+    /// A buffer per record would let a peer that sends 1-byte records pin 16 KiB for each of
+    /// them wherever the layers above keep slices (a pipelined request, a streamed body).
     private func readRecords(context: ChannelHandlerContext) {
         guard let connection else { return }
-        var delivered = false
+        var plaintext: ByteBuffer?
         readLoop: while state == .active {
-            // Nothing to decrypt: skip the 16 KiB buffer (saves an allocation per handshake).
-            if connection.bio.inboundBytes == 0 && !connection.bio.peerClosed && !connection.hasPendingPlaintext {
-                break readLoop
+            let buffered = connection.bio.inboundBytes + connection.pendingPlaintextBytes
+            // Nothing to decrypt: no call, no buffer (saves an allocation per handshake).
+            if buffered == 0 && !connection.bio.peerClosed && !connection.hasPendingPlaintext { break readLoop }
+            if plaintext?.writableBytes ?? 0 == 0 {
+                if let full = plaintext.take() { context.fireChannelRead(wrapInboundOut(full)) }
+                guard state == .active else { break readLoop }
+                plaintext = context.channel.allocator.buffer(capacity: min(Self.maxRecordPlaintext, max(buffered, 256)))
             }
-            var plaintext = context.channel.allocator.buffer(capacity: 0)
-            switch connection.read(into: &plaintext) {
+            switch connection.read(into: &plaintext!) {
             case .data:
-                if plaintext.readableBytes > 0 {
-                    delivered = true
-                    context.fireChannelRead(wrapInboundOut(plaintext))
-                }
+                continue readLoop
             case .wantRead:
                 break readLoop
             case .closeNotify:
+                if let data = plaintext.take(), data.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(data)) }
                 receivedCloseNotify = true
                 peerSentCloseNotify(context: context)
                 break readLoop
             case .failed(let error):
+                if let data = plaintext.take(), data.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(data)) }
                 fail(context: context, error)
                 return
             }
         }
+        if let data = plaintext.take(), data.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(data)) }
         // OpenSSL may have queued a reply (e.g. a TLS 1.3 KeyUpdate or an alert).
         flushCiphertext(context: context)
-        _ = delivered
     }
 
     private func peerSentCloseNotify(context: ChannelHandlerContext) {

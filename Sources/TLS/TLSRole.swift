@@ -26,6 +26,9 @@ public enum TLSHandshakeResult: String, Sendable, CaseIterable {
     /// Client role: the server's chain or host name did not verify.
     case peerCertRejected = "peer_cert_rejected"
     case noApplicationProtocol = "no_application_protocol"
+    /// The peer ended the handshake with an alert of its own: on the server, usually a
+    /// client that does not trust our certificate (unknown_ca, bad_certificate).
+    case peerAlert = "peer_alert"
     /// The peer closed TCP before the handshake finished.
     case closed
 }

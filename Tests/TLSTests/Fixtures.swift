@@ -87,9 +87,13 @@ final class Recorder: ChannelInboundHandler {
     var inputClosed = false
     var inputClosedEvents = 0
     var errors: [any Error] = []
+    /// The capacities of the plaintext buffers passed up, added together: what a layer that
+    /// kept a slice of each would hold.
+    var capacities = 0
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        capacities += bytes.capacity
         received.writeBuffer(&bytes)
     }
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

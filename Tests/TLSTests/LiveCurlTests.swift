@@ -50,5 +50,7 @@ struct LiveCurlTests {
         defer { server.shutdown() }
         let out = try run(["--cacert", fixtures.otherCA, "https://localhost:\(server.port)/"])
         #expect(out.status == 60, "\(out.out)")  // CURLE_PEER_FAILED_VERIFICATION
+        // curl's unknown_ca alert is counted as the peer's refusal, not as a client certificate we rejected.
+        #expect(server.handshakes(atLeast: 1) == [.peerAlert])
     }
 }

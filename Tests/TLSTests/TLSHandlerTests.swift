@@ -62,6 +62,60 @@ struct TLSHandlerTests {
         #expect(pair.serverRecorder.text == "split into single bytes")
     }
 
+    /// The client seals each flushed write as its own record; all of them reach the server in
+    /// one read, as NIO delivers up to 64 KiB at a time.
+    func tinyRecords(_ pair: Pair, count: Int, size: Int) throws -> ByteBuffer {
+        for index in 0..<count {
+            pair.client.writeAndFlush(ByteBuffer(string: String(repeating: String(index % 10), count: size)), promise: nil)
+        }
+        var ciphertext = ByteBuffer()
+        while var record = try pair.client.readOutbound(as: ByteBuffer.self) { ciphertext.writeBuffer(&record) }
+        return ciphertext
+    }
+
+    @Test("1-byte records are decrypted into shared buffers, not a 16 KiB buffer each")
+    func tinyRecordsShareBuffers() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        let ciphertext = try tinyRecords(pair, count: 1_000, size: 1)
+        #expect(ciphertext.readableBytes >= 22_000, "one record per write")
+        try pair.server.writeInbound(ciphertext)
+        #expect(pair.serverRecorder.received.readableBytes == 1_000)
+        // One buffer per record held 16 MiB for these 1,000 bytes.
+        #expect(pair.serverRecorder.capacities <= 64 * 1024, "\(pair.serverRecorder.capacities) bytes of buffers")
+    }
+
+    /// OpenSSL reads a partial record into its own record buffer (bounded by the record
+    /// size), so ours is empty after every read and never carries bytes already read along:
+    /// a peer ending every segment inside the next record cannot grow it.
+    @Test("Reads that always end inside the next record leave no ciphertext in our buffer")
+    func partialRecordLeftEveryRead() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        var ciphertext = try tinyRecords(pair, count: 1_000, size: 100)
+        // Record boundaries from the 5-byte headers (RFC 8446 §5.1); each read ends one byte
+        // past one, so a partial record is always left over.
+        var boundaries: [Int] = []
+        var offset = 0
+        while offset < ciphertext.readableBytes {
+            offset += 5 + Int(ciphertext.getInteger(at: ciphertext.readerIndex + offset + 3, as: UInt16.self)!)
+            boundaries.append(offset)
+        }
+        #expect(boundaries.count == 1_000 && offset == ciphertext.readableBytes)
+        var largest = 0
+        var sent = 0
+        for boundary in boundaries.dropLast() {
+            try pair.server.writeInbound(ciphertext.readSlice(length: boundary + 1 - sent)!)
+            sent = boundary + 1
+            largest = max(largest, pair.serverHandler.connection?.bio.inbound.capacity ?? 0)
+        }
+        try pair.server.writeInbound(ciphertext)
+        #expect(pair.serverRecorder.received.readableBytes == 100_000)
+        #expect(largest == 0, "the ciphertext buffer kept \(largest) bytes")
+    }
+
     @Test("close() sends close_notify; the peer answers with its own and closes (RFC 8446 §6.1)")
     func closeNotify() throws {
         let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
@@ -438,6 +492,9 @@ struct TLSHandlerTests {
         try pair.handshake()
         #expect(pair.clientObserver.all == [.peerCertRejected])
         #expect(pair.clientRecorder.tlsErrors.first?.reason.contains("certificate verify failed") == true)
+        // The server hears the client's unknown_ca alert: the client refused us, not the
+        // other way round (this was counted as a rejected client certificate).
+        #expect(pair.serverObserver.all == [.peerAlert])
     }
 
     @Test("mTLS required: no client certificate is refused, a CA-issued one is accepted")
