@@ -197,7 +197,20 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     static func notAfter(of cert: OpaquePointer?) -> Double? {
-        guard let cert, let time = X509_get0_notAfter(cert) else { return nil }
+        guard let cert else { return nil }
+        return seconds(X509_get0_notAfter(cert))
+    }
+
+    static func notBefore(of cert: OpaquePointer?) -> Double? {
+        guard let cert else { return nil }
+        return seconds(X509_get0_notBefore(cert))
+    }
+
+    /// The leaf's validity window, for the reload check (nil for a client context).
+    var certificateNotBefore: Double? { isServer ? Self.notBefore(of: SSL_CTX_get0_certificate(ctx)) : nil }
+
+    private static func seconds(_ time: UnsafePointer<ASN1_TIME>?) -> Double? {
+        guard let time else { return nil }
         var tm = tm()
         guard ASN1_TIME_to_tm(time, &tm) == 1 else { return nil }
         return Double(timegm(&tm))

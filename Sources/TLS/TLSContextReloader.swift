@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -16,6 +17,14 @@ import Darwin
 /// `run()` polls the files' (inode, size, mtime) every `pollInterval`. Replacing a file by
 /// write-then-rename changes the inode, so it is seen; replacing the certificate and the key
 /// one after the other may fail once (mismatch) and succeeds at the poll after the second file lands.
+///
+/// A reload refuses a leaf certificate outside its validity window (expired, or not valid
+/// yet): the one serving may still be good. Reloads run one at a time, so a SIGHUP and a poll
+/// cannot race and store the older build last.
+///
+/// With session tickets on, the context is also rebuilt every ``ticketKeyLifetime``: OpenSSL
+/// makes fresh random ticket keys per `SSL_CTX` and never rotates them, so rebuilding is what
+/// rotates them (tickets from before the rotation no longer resume; a full handshake follows).
 public final class TLSContextReloader: Sendable {
     public typealias Observer = @Sendable (Result<TLSContext, TLSError>) -> Void
 
@@ -23,21 +32,39 @@ public final class TLSContextReloader: Sendable {
         var context: TLSContext
         /// Fingerprint of the files the current context was built from (or last tried).
         var fingerprint: [FileFingerprint?]
+        var builtAt: ContinuousClock.Instant
     }
 
     public let settings: TLSServerSettings
     public let pollInterval: Duration
+    /// How long one set of session-ticket keys lives (only with ``TLSServerSettings/sessionTickets``).
+    public let ticketKeyLifetime: Duration
     private let observer: Observer?
     private let state: Mutex<State>
+    /// Held for a whole reload: builds are serialized.
+    private let reloading = Mutex(())
+    /// Wall clock for the validity check (seconds since 1970); injectable for tests.
+    private let now: @Sendable () -> Double
 
     /// Builds the first context; throws if it cannot be built (refuse to start: fail closed).
-    public init(settings: TLSServerSettings, pollInterval: Duration = .seconds(5), observer: Observer? = nil) throws(TLSError) {
+    public init(
+        settings: TLSServerSettings, pollInterval: Duration = .seconds(5), ticketKeyLifetime: Duration = .seconds(3600),
+        observer: Observer? = nil, now: @escaping @Sendable () -> Double = TLSContextReloader.wallClock
+    ) throws(TLSError) {
         self.settings = settings
         self.pollInterval = pollInterval
+        self.ticketKeyLifetime = ticketKeyLifetime
         self.observer = observer
+        self.now = now
         let fingerprint = Self.fingerprint(settings)
         let context = try TLSContext.server(settings)
-        self.state = Mutex(State(context: context, fingerprint: fingerprint))
+        self.state = Mutex(State(context: context, fingerprint: fingerprint, builtAt: .now))
+    }
+
+    public static let wallClock: @Sendable () -> Double = {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
     /// The context for a new connection.
@@ -47,34 +74,59 @@ public final class TLSContextReloader: Sendable {
     /// failure `current` is unchanged. Either way the observer is told. Call off the event loop.
     @discardableResult
     public func reload() -> Result<TLSContext, TLSError> {
-        let fingerprint = Self.fingerprint(settings)
-        let result: Result<TLSContext, TLSError>
-        do {
-            let context = try TLSContext.server(settings)
-            state.withLock { $0 = State(context: context, fingerprint: fingerprint) }
-            result = .success(context)
-        } catch {
-            // Remember what failed so `poll` retries only when the files change again.
-            state.withLock { $0.fingerprint = fingerprint }
-            result = .failure(error)
+        let result = reloading.withLock { _ in
+            let fingerprint = Self.fingerprint(settings)
+            let result: Result<TLSContext, TLSError>
+            do throws(TLSError) {
+                let context = try TLSContext.server(settings)
+                try checkValidity(context)
+                state.withLock { $0 = State(context: context, fingerprint: fingerprint, builtAt: .now) }
+                result = .success(context)
+            } catch {
+                // Remember what failed so `poll` retries only when the files change again.
+                state.withLock { $0.fingerprint = fingerprint }
+                result = .failure(error)
+            }
+            return result
         }
         observer?(result)
         return result
     }
 
-    /// Reloads if any file changed since the last (attempted) load. Returns nil when nothing changed.
-    @discardableResult
-    public func poll() -> Result<TLSContext, TLSError>? {
-        let now = Self.fingerprint(settings)
-        let changed = state.withLock { $0.fingerprint != now }
-        return changed ? reload() : nil
+    /// A certificate outside its validity window would fail every client that checks it.
+    private func checkValidity(_ context: TLSContext) throws(TLSError) {
+        let now = self.now()
+        let file = settings.certificateChainFile
+        if let notAfter = context.certificateNotAfter, now >= notAfter {
+            throw TLSError(kind: .contextSetup, reason: "the certificate expired at \(Int(notAfter)) (seconds since 1970); keeping the current one", file: file)
+        }
+        if let notBefore = context.certificateNotBefore, now < notBefore {
+            throw TLSError(kind: .contextSetup, reason: "the certificate is not valid before \(Int(notBefore)) (seconds since 1970); keeping the current one", file: file)
+        }
     }
 
-    /// Polls until the task is cancelled.
+    /// Reloads if any file changed since the last (attempted) load, or, with session tickets
+    /// on, when the ticket keys reached their lifetime. Returns nil when nothing was due.
+    @discardableResult
+    public func poll() -> Result<TLSContext, TLSError>? {
+        let files = Self.fingerprint(settings)
+        let due = state.withLock { state in
+            state.fingerprint != files || (settings.sessionTickets && state.builtAt.duration(to: .now) >= ticketKeyLifetime)
+        }
+        return due ? reload() : nil
+    }
+
+    /// Polls until the task is cancelled. Each poll (file reads, maybe a context build) runs
+    /// on a dispatch queue, not on a thread of the cooperative pool that serves requests.
     public func run() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: pollInterval) } catch { return }
-            poll()
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    self.poll()
+                    done.resume()
+                }
+            }
         }
     }
 

@@ -97,6 +97,45 @@ struct TLSContextTests {
         #expect(outcomes.count == 2)
     }
 
+    @Test("A reload refuses a certificate outside its validity window and keeps the current one")
+    func reloadRefusesAnExpiredCertificate() throws {
+        let dir = fixtures.directory + "/validity-\(UUID().uuidString)"
+        let (chain, key, _) = try DevCertificates.ensure(directory: dir)
+        let clock = Clock()
+        let reloader = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key), now: { clock.seconds })
+        let first = reloader.current
+        let notAfter = try #require(first.certificateNotAfter)
+        let notBefore = try #require(first.certificateNotBefore)
+        for (moment, words) in [(notAfter, "expired"), (notBefore - 1, "not valid before")] {
+            clock.seconds = moment
+            guard case .failure(let error) = reloader.reload() else { Issue.record("accepted at \(moment)"); continue }
+            #expect(error.reason.contains(words) && error.file == chain, "\(error)")
+            #expect(reloader.current === first)
+        }
+        clock.seconds = notAfter - 1
+        guard case .success(let context) = reloader.reload() else { Issue.record("refused inside the window"); return }
+        #expect(reloader.current === context)
+    }
+
+    @Test("With session tickets on, a poll rebuilds the context once the ticket keys reach their lifetime")
+    func ticketKeysRotate() throws {
+        let dir = fixtures.directory + "/tickets-\(UUID().uuidString)"
+        let (chain, key, _) = try DevCertificates.ensure(directory: dir)
+        let off = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key), ticketKeyLifetime: .zero)
+        #expect(off.poll() == nil, "tickets off: nothing to rotate")
+        let on = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key, sessionTickets: true),
+            ticketKeyLifetime: .milliseconds(50))
+        let first = on.current
+        #expect(on.poll() == nil, "keys still young")
+        Thread.sleep(forTimeInterval: 0.06)
+        guard case .success(let rotated) = on.poll() else { Issue.record("no rotation"); return }
+        #expect(rotated !== first && on.current === rotated)
+        #expect(on.poll() == nil, "the new keys are young again")
+    }
+
     @Test("run() notices a replaced certificate within a few poll intervals and stops on cancel")
     func runLoop() async throws {
         let dir = fixtures.directory + "/run-\(UUID().uuidString)"
@@ -139,4 +178,14 @@ final class OutcomeLog: Sendable {
     private let items = Mutex<[Result<TLSContext, TLSError>]>([])
     func append(_ item: Result<TLSContext, TLSError>) { items.withLock { $0.append(item) } }
     var count: Int { items.withLock { $0.count } }
+}
+
+/// A settable wall clock for the validity check.
+final class Clock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0.0
+    var seconds: Double {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
+    }
 }

@@ -86,6 +86,8 @@ extension AppConfig {
               tls.certFile.isEmpty ? "to be set together with tls.cert_file" : "to be set together with tls.key_file")
         check(tls.clientAuth == .off || !tls.clientCaFile.isEmpty, "tls.client_auth", "off while tls.client_ca_file is empty")
         check(tls.handshakeTimeout.milliseconds > 0, "tls.handshake_timeout", positive)
+        // Ticket keys are rotated by the reload loop; without it they would never change.
+        check(!tls.sessionTickets || tls.reloadInterval.milliseconds > 0, "tls.session_tickets", "false while tls.reload_interval is 0")
 
         var names: Set<String> = []
         for (index, token) in auth.tokens.enumerated() {
