@@ -148,9 +148,15 @@ public final class TLSContext: @unchecked Sendable {
         guard SSL_CTX_use_certificate_chain_file(ctx, chain) == 1 else {
             throw .drainingQueue(.fileUnreadable, fallback: "cannot load certificate chain", file: chain)
         }
+        // An encrypted key would make OpenSSL prompt on the terminal, blocking start or a
+        // reload thread: no passphrase is given, so it fails with a clear error instead.
+        SSL_CTX_set_default_passwd_cb(ctx, refusePassphrase)
         guard SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 else {
             // OpenSSL already compares the key with the certificate here.
             var error = TLSError.drainingQueue(.fileUnreadable, fallback: "cannot load private key", file: key)
+            if isEncryptedKey(key) {
+                error.reason = "the private key is encrypted; give an unencrypted one (no passphrase is asked for): " + error.reason
+            }
             if error.openSSLReasonCode == X509_R_KEY_VALUES_MISMATCH || error.openSSLReasonCode == X509_R_KEY_TYPE_MISMATCH {
                 error.kind = .keyMismatch
                 error.reason = "private key \(key) does not match the certificate in \(chain): " + error.reason
@@ -215,6 +221,24 @@ public final class TLSContext: @unchecked Sendable {
         guard ASN1_TIME_to_tm(time, &tm) == 1 else { return nil }
         return Double(timegm(&tm))
     }
+}
+
+/// Passphrase callback for encrypted keys: none is given (0 bytes).
+private func refusePassphrase(
+    _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int32, _ rwflag: Int32, _ userdata: UnsafeMutableRawPointer?
+) -> Int32 {
+    0
+}
+
+/// Whether a PEM key file is passphrase-protected (PKCS#8 `ENCRYPTED PRIVATE KEY`, or the
+/// traditional `Proc-Type: 4,ENCRYPTED` header), from its first 4 KiB.
+private func isEncryptedKey(_ path: String) -> Bool {
+    guard let file = fopen(path, "r") else { return false }
+    defer { fclose(file) }
+    var bytes = [UInt8](repeating: 0, count: 4096)
+    let count = fread(&bytes, 1, bytes.count, file)
+    let text = String(decoding: bytes.prefix(count), as: UTF8.self)
+    return text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED")
 }
 
 /// ALPN selection (RFC 7301 §3.2): the server speaks only HTTP/1.1. A client that offers ALPN

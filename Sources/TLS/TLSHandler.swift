@@ -333,8 +333,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .idle, .handshaking:
             guard pendingWriteBytes <= maxBufferedCiphertext else {
-                promise?.fail(TLSError(kind: .bufferLimitExceeded,
-                    reason: "more than \(maxBufferedCiphertext) bytes written before the handshake finished"))
+                // The connection ends with this write: were it just refused, a later one could
+                // go out and leave a hole in the stream.
+                let error = TLSError(kind: .bufferLimitExceeded,
+                    reason: "more than \(maxBufferedCiphertext) bytes written before the handshake finished")
+                promise?.fail(error)
+                fail(context: context, error)
                 return
             }
             pendingWriteBytes += plaintext.readableBytes

@@ -39,6 +39,17 @@ struct TLSContextTests {
         #expect(error.reason.contains("no start line") || error.reason.contains("PEM"))
     }
 
+    @Test("An encrypted key is refused at once with a clear error: no passphrase prompt", .enabled(if: OpenSSLCLI.available))
+    func encryptedKey() throws {
+        let path = fixtures.directory + "/encrypted-\(UUID().uuidString).pem"
+        let out = try OpenSSLCLI.run(["pkey", "-in", fixtures.key, "-aes256", "-passout", "pass:secret", "-out", path])
+        #expect(out.status == 0, "\(out.all)")
+        let settings = TLSServerSettings(certificateChainFile: fixtures.chain, privateKeyFile: path)
+        let error = try #require(throws: TLSError.self) { try TLSContext.server(settings) }
+        #expect(error.file == path)
+        #expect(error.reason.hasPrefix("the private key is encrypted"), "\(error)")
+    }
+
     @Test("mTLS without a CA file is a configuration error")
     func mTLSNeedsCA() throws {
         let settings = TLSServerSettings(

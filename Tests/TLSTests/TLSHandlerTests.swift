@@ -367,7 +367,7 @@ struct TLSHandlerTests {
         #expect(pair.server.isActive)
     }
 
-    @Test("Too much plaintext written before the handshake is refused")
+    @Test("Too much plaintext written before the handshake ends the connection")
     func pendingWriteCap() throws {
         let pair = try Pair(
             serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
@@ -377,10 +377,13 @@ struct TLSHandlerTests {
         let alsoOK = pair.server.write(ByteBuffer(repeating: 1, count: 4 * 1024))  // 30 KiB pending: under the cap
         let refused = pair.server.write(ByteBuffer(repeating: 1, count: 4 * 1024))  // 34 KiB pending: over
         #expect(throws: TLSError.self) { try refused.wait() }
-        try pair.handshake()
-        pair.server.flush()
-        try ok.wait()
-        try alsoOK.wait()
+        // The connection ends with it, and so do the writes before it: a later write must not
+        // go out with a hole before it.
+        #expect(throws: TLSError.self) { try ok.wait() }
+        #expect(throws: TLSError.self) { try alsoOK.wait() }
+        #expect(!pair.server.isActive)
+        let later = pair.server.write(ByteBuffer(repeating: 1, count: 10))
+        #expect(throws: (any Error).self) { try later.wait() }
     }
 
     @Test("Small writes up to a flush are sealed as one record (RFC 8446 §5.1: one record per response, not per part)")
