@@ -1,3 +1,4 @@
+import Auth
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -59,7 +60,9 @@ struct RequestGate: RouterMiddleware {
         log?.token = principal.name
         let authenticated = context
         var response = try await RequestLogMetadata.$current.withValue(log) { try await next(request, authenticated) }
-        if let rateLimiter, let remaining {
+        // A refusal by another limit (a tool's rate, the in-flight cap: 429/503) would read as
+        // "quota left" with these, so they go on answers only.
+        if let rateLimiter, let remaining, response.status != .tooManyRequests, response.status != .serviceUnavailable {
             // Ours alone: no handler sets these, so they are appended, not searched for.
             response.headers.append(rateLimiter.policyField)
             response.headers.append(rateLimiter.remainingField(remaining))
@@ -92,8 +95,10 @@ struct RequestGate: RouterMiddleware {
             return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Too many failed authentication attempts; retry later",
                                         headers: [.retryAfter: String(retryAfter)])
         }
-        var challenge = #"Bearer realm="mcp""#
-        if tokenPresented { challenge += #", error="invalid_token""# }
+        // RFC 6750 §3.1: no error code without credentials, invalid_request for a malformed
+        // header, invalid_token for a wrong or expired token.
+        let challenge = AuthFailure.allCases.first { $0.reason == reason }?.wwwAuthenticate()
+            ?? (tokenPresented ? #"Bearer realm="mcp", error="invalid_token""# : #"Bearer realm="mcp""#)
         return HTTPReplies.rpcError(.unauthorized, .serverError, message, headers: [.wwwAuthenticate: challenge])
     }
 }

@@ -98,6 +98,12 @@ import Testing
         #expect(loadError("server:\n  http_port: -1\n") == "c.yaml:2:14: server.http_port: expected a port in 0...65535, found integer -1")
         #expect(loadError("limits:\n  max_connections: 0\n") == "c.yaml:2:20: limits.max_connections: expected a value greater than 0, found integer 0")
         #expect(loadError("limits:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.0/40]\n") == "c.yaml:2:33: limits.trusted_proxies[1]: expected a CIDR without host bits such as 10.0.0.0/8 or 2001:db8::/32, found string \"10.0.0.0/40\"")
+        // A rate this small overflowed the limiter's arithmetic (1e-11 trapped at start; 1e-9 turned it off).
+        for rate in ["0.00000000001", "0.000000001", "0.0009", "-1", "1000001"] {
+            #expect(loadError("limits:\n  request_rate: \(rate)\n")?.contains("limits.request_rate: expected 0 (off) or a rate per second in 0.001...1000000") == true, "\(rate)")
+        }
+        #expect(loadError("limits:\n  request_rate: 0.001\n  request_burst: 1000000\n") == nil)
+        #expect(loadError("limits:\n  request_burst: 1000001\n")?.contains("limits.request_burst: expected a burst of at most 1000000") == true)
         #expect(loadError("tls:\n  session_tickets: true\n  reload_interval: 0s\n")?.contains("tls.session_tickets: expected false while tls.reload_interval is 0") == true)
         #expect(loadError("limits:\n  forwarded_header: x-real-ip\n")?.hasSuffix("limits.forwarded_header: expected one of x-forwarded-for|forwarded, found string \"x-real-ip\"") == true)
         // What the address parser refuses must not reach it: it would start with no trusted proxy.

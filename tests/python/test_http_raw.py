@@ -55,6 +55,7 @@ def test_auth_statuses(server):
     assert rpc(body)["error"] == {"code": -32000, "message": "Missing Authorization header"}
     r, body = request(server, "POST", "/mcp", {}, headers={"Authorization": "Basic abc"}, auth=False)
     assert r.status == 401 and rpc(body)["error"]["message"] == "Invalid Authorization header format"
+    assert r.getheader("WWW-Authenticate") == 'Bearer realm="mcp", error="invalid_request"'  # RFC 6750 §3.1
     r, body = request(server, "POST", "/mcp", {}, headers={"Authorization": "Bearer nope"}, auth=False)
     assert r.status == 401 and 'error="invalid_token"' in r.getheader("WWW-Authenticate")
     assert rpc(body)["error"]["message"] == "Invalid API token"

@@ -69,6 +69,21 @@ def test_burst_then_429_with_retry_after_then_served_again(server_bin):
         s.stop()
 
 
+def test_tool_rate_refusal_carries_no_request_quota(server_bin):
+    """A tool's own rate (limits.tool_rate) refuses with 429 + Retry-After; the request limiter's
+    RateLimit fields ("quota left") are not added to that refusal (RFC 6585 §4)."""
+    s = start_server(server_bin, "--set", "limits.tool_rate=0.001", "--set", "limits.tool_burst=1")
+    call = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "server_status", "arguments": {}}})
+    try:
+        r, _ = post(s.port, body=call)
+        assert r.status == 200 and r.getheader("RateLimit") is not None
+        r, body = post(s.port, body=call)
+        assert r.status == 429 and int(r.getheader("Retry-After")) >= 1, body
+        assert r.getheader("RateLimit") is None and r.getheader("RateLimit-Policy") is None
+    finally:
+        s.stop()
+
+
 def test_other_client_unaffected(server_bin, tmp_path):
     env = tokens_config(tmp_path, ["flooder", "polite"])
     s = start_server(server_bin, "--config-dir", str(tmp_path), "--set", "limits.request_rate=10", "--set", "limits.request_burst=10", env=env)

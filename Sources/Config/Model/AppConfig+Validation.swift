@@ -124,7 +124,14 @@ extension AppConfig {
             (limits.connectionRatePerIp, "connection_rate_per_ip"), (limits.connectionRateGlobal, "connection_rate_global"),
             (limits.requestRate, "request_rate"), (limits.toolRate, "tool_rate"),
         ]
-        for (value, key) in rates { check(value >= 0 && value <= 1_000_000, "limits.\(key)", "a rate per second in 0...1000000 (0 = off)") }
+        // Below one per 1,000 s a GCRA's interval times its burst leaves 63 bits (the limiter
+        // would be off, or the conversion trap at start).
+        for (value, key) in rates {
+            check(value == 0 || (value >= 0.001 && value <= 1_000_000), "limits.\(key)", "0 (off) or a rate per second in 0.001...1000000")
+        }
+        for (value, key) in [(limits.connectionBurstPerIp, "connection_burst_per_ip"), (limits.requestBurst, "request_burst"), (limits.toolBurst, "tool_burst")] {
+            check(value <= 1_000_000, "limits.\(key)", "a burst of at most 1000000")
+        }
         check(limits.toolBurst >= (limits.toolRate > 0 ? 1 : 0), "limits.tool_burst", limits.toolRate > 0 ? "a burst of at least 1 when tool_rate is set" : "a value of at least 0")
         for (value, key) in [(limits.headerTimeout, "header_timeout"), (limits.idleTimeout, "idle_timeout"), (limits.bodyTimeout, "body_timeout")] {
             check(value.milliseconds > 0, "limits.\(key)", positive)
