@@ -5,16 +5,19 @@ import RateLimit
 import Synchronization
 
 /// The server's tool-call policy: at most `maxInFlightPerToken` calls running per token
-/// (and `globalMaximum` in all), and optionally a per-token, per-tool GCRA rate.
+/// (and `globalMaximum` in all: `limits.max_inflight`), and optionally a per-token, per-tool
+/// GCRA rate.
 public final class ToolCallAdmission: CallAdmission {
     private let inFlight: Mutex<ConcurrencyLimiter<String>>
     private let toolRate: SharedRateLimiter?
     private let metrics: ServerMetrics?
+    private let running: Gauge?
 
     public init(maxInFlightPerToken: Int, globalMaximum: Int, toolRate: SharedRateLimiter?, metrics: ServerMetrics?) {
         inFlight = Mutex(ConcurrencyLimiter(perKeyMaximum: max(1, maxInFlightPerToken), globalMaximum: max(1, globalMaximum)))
         self.toolRate = toolRate
         self.metrics = metrics
+        running = metrics?.gauge(.inflightCalls)
     }
 
     public func admit(caller: String?, tool: String) -> CallAdmissionDecision {
@@ -23,11 +26,19 @@ public final class ToolCallAdmission: CallAdmission {
             let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))
             return .refused(message: "Rate limit for \(tool) exceeded; retry after \(seconds) s", httpStatus: 429, retryAfterSeconds: seconds)
         }
-        switch inFlight.withLock({ $0.acquire(key) }) {
+        let (outcome, total) = inFlight.withLock { limiter in (limiter.acquire(key), limiter.total) }
+        switch outcome {
         case .acquired:
-            return .admitted(release: { [self] in inFlight.withLock { $0.release(key) } })
+            running?.set(to: Double(total))
+            return .admitted(release: { [self] in
+                let total = inFlight.withLock { limiter in
+                    limiter.release(key)
+                    return limiter.total
+                }
+                running?.set(to: Double(total))
+            })
         case .rejected(let rejection):
-            metrics?.counter(.inflightRejected).increment()
+            metrics?.counter(.inflightRejected, rejection.rawValue).increment()
             return rejection == .global
                 ? .refused(message: "Server busy: too many tool calls in flight; retry later", httpStatus: 503, retryAfterSeconds: 2)
                 : .refused(message: "Too many tool calls in flight for this token", httpStatus: 429, retryAfterSeconds: 1)

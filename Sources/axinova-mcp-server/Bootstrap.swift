@@ -68,7 +68,7 @@ struct Bootstrap {
                 jsonLimits: .init(maxDepth: config.server.maxJsonDepth, maxBytes: Int(config.server.maxBody.bytes), maxValues: 100_000)),
             registry: registry, observer: stdio ? nil : MetricsObserver(metrics: metrics),
             admission: stdio ? nil : ToolCallAdmission(
-                maxInFlightPerToken: config.limits.maxInflightPerToken, globalMaximum: config.limits.maxInflightPerToken * 64,
+                maxInFlightPerToken: config.limits.maxInflightPerToken, globalMaximum: config.limits.maxInflight,
                 toolRate: SharedRateLimiter(name: "tool", ratePerSecond: config.limits.toolRate, burst: config.limits.toolBurst,
                                             capacity: config.limits.keyTableCapacity, metrics: metrics),
                 metrics: metrics),

@@ -116,6 +116,7 @@ extension AppConfig {
             (limits.keyTableCapacity, "key_table_capacity"), (limits.maxSseStreams, "max_sse_streams"),
             (limits.maxSseStreamsPerToken, "max_sse_streams_per_token"), (limits.maxSessions, "max_sessions"),
             (limits.maxSessionsPerToken, "max_sessions_per_token"), (limits.maxInflightPerToken, "max_inflight_per_token"),
+            (limits.maxInflight, "max_inflight"),
             (limits.bodyMinRate.bytes, "body_min_rate"), (limits.maxHeaderBytes.bytes, "max_header_bytes"),
             (limits.sseWriteBuffer.bytes, "sse_write_buffer"),
         ]

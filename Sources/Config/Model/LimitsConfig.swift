@@ -31,6 +31,8 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var maxSessions = 4096
     public var maxSessionsPerToken = 128
     public var maxInflightPerToken = 32
+    /// Tool calls running at once, all tokens together (503 beyond).
+    public var maxInflight = 1024
     /// CIDRs whose forwarding header is believed; empty = none.
     public var trustedProxies: [String] = []
     /// The one header those proxies write: `x-forwarded-for` or `forwarded`.
