@@ -191,7 +191,13 @@ public final class TLSContext: @unchecked Sendable {
         var flags = SSL_VERIFY_PEER
         if mode == .required { flags |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT }
         SSL_CTX_set_verify(ctx, flags, nil)
+        // A client chain longer than leaf + 4 intermediates is not one we issued; OpenSSL's
+        // default of 100 would let a client make each handshake verify a long chain.
+        SSL_CTX_set_verify_depth(ctx, Self.clientChainDepth)
     }
+
+    /// Intermediates allowed between a client's certificate and the CA (`SSL_CTX_set_verify_depth`).
+    static let clientChainDepth: Int32 = 4
 
     /// Gives "no such file" / "permission denied" in our words before OpenSSL's terser ones.
     static func checkReadable(_ path: String) throws(TLSError) {

@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import NIOCore
 import Synchronization
@@ -48,6 +49,12 @@ struct TLSContextTests {
         let error = try #require(throws: TLSError.self) { try TLSContext.server(settings) }
         #expect(error.file == path)
         #expect(error.reason.hasPrefix("the private key is encrypted"), "\(error)")
+    }
+
+    @Test("mTLS verifies a client chain of at most four intermediates (OpenSSL's default is 100)")
+    func clientChainDepth() throws {
+        let context = try fixtures.serverContext(clientAuth: .optional)
+        #expect(SSL_CTX_get_verify_depth(context.ctx) == 4)
     }
 
     @Test("mTLS without a CA file is a configuration error")
