@@ -1,14 +1,16 @@
 /// Accept-time decisions for a listener, taken before any TLS work (`SSL_new`).
 ///
-/// Checks run cheapest and most specific first, and a rate token is consumed only by a
-/// connection that passes every cap:
-/// 1. `global_cap`   — connections open ≥ `maxConnections`
+/// Checks run most specific first, and only an admitted connection takes rate tokens:
+/// 1. `per_ip_cap`   — this address's open connections ≥ `maxPerAddress`
 /// 2. `handshakes`   — TLS handshakes in progress ≥ `maxHandshakes`
-/// 3. `per_ip_cap`   — this address's open connections ≥ `maxPerAddress`
-/// 4. `rate_ip`      — this address opens connections faster than its GCRA allows
-/// 5. `rate_global`  — all addresses together open connections faster than the global GCRA
+/// 3. `rate_ip`      — this address opens connections faster than its GCRA allows
+/// 4. `rate_global`  — all addresses together open connections faster than the global GCRA
+/// 5. `global_cap`   — connections open ≥ `maxConnections`
 /// The per-address rate is checked before the global one so that a single flooding address is
-/// refused on its own limit and cannot use up the global rate for everyone else.
+/// refused on its own limit and cannot use up the global rate for everyone else. The global
+/// cap comes last because the caller may answer it by closing another client's idle
+/// connection to make room: that must only happen for a connection that would otherwise be
+/// admitted, or one address at its own limits could close every idle connection in turn.
 ///
 /// Lifecycle the caller must follow for each admitted connection: `handshakeFinished(_:)`
 /// exactly once when the handshake ends (success, failure or timeout), then `closed(_:)` exactly
@@ -86,27 +88,30 @@ public struct ConnectionGate {
 
     /// Decides a newly accepted connection; on `.admit` it counts as open and handshaking.
     public mutating func admit(_ address: ClientAddressKey, now: Nanoseconds) -> Decision {
-        let decision = decide(address, now: now)
-        switch decision {
-        case .admit:
-            active += 1
-            handshaking += 1
-            perAddress[address, default: 0] += 1
-        case .reject(let reason):
+        if let reason = refusal(address, now: now) {
             rejections[reason, default: 0] += 1
+            return .reject(reason)
         }
-        return decision
+        // Admitted: only now are the rate tokens taken, so a refused connection costs none.
+        if let global = configuration.globalRate { _ = global.decide(tat: &globalTAT, now: now) }
+        _ = rates?.decide(address, now: now)
+        active += 1
+        handshaking += 1
+        perAddress[address, default: 0] += 1
+        return .admit
     }
 
-    private mutating func decide(_ address: ClientAddressKey, now: Nanoseconds) -> Decision {
-        if active >= configuration.maxConnections { return .reject(.globalCap) }
-        if handshaking >= configuration.maxHandshakes { return .reject(.handshakes) }
-        if (perAddress[address] ?? 0) >= configuration.maxPerAddress { return .reject(.perAddressCap) }
-        if rates != nil, !rates!.decide(address, now: now).isAllowed { return .reject(.rateAddress) }
-        if let global = configuration.globalRate, !global.decide(tat: &globalTAT, now: now).isAllowed {
-            return .reject(.rateGlobal)
+    /// Why `address` would be refused now, if it would; changes nothing.
+    private func refusal(_ address: ClientAddressKey, now: Nanoseconds) -> RejectReason? {
+        if (perAddress[address] ?? 0) >= configuration.maxPerAddress { return .perAddressCap }
+        if handshaking >= configuration.maxHandshakes { return .handshakes }
+        if let rates, !rates.wouldAllow(address, now: now) { return .rateAddress }
+        if let global = configuration.globalRate {
+            var tat = globalTAT
+            if !global.decide(tat: &tat, now: now).isAllowed { return .rateGlobal }
         }
-        return .admit
+        if active >= configuration.maxConnections { return .globalCap }
+        return nil
     }
 
     /// The handshake of an admitted connection ended (successfully or not).

@@ -77,6 +77,14 @@ public struct KeyedRateLimiter<Key: Hashable> {
         return decision
     }
 
+    /// Whether `decide` would allow the request now, leaving the table untouched: for a
+    /// caller that takes the token only once every other check has passed.
+    @inlinable
+    public func wouldAllow(_ key: Key, now: Nanoseconds, cost: Int = 1) -> Bool {
+        var tat = table.slot(for: key).map { table[$0] } ?? 0
+        return gcra.decide(tat: &tat, now: now, cost: cost).isAllowed
+    }
+
     /// The stored TAT of `key`, or nil when absent (for `RateLimitHeaders`, tests).
     @inlinable
     public func theoreticalArrivalTime(of key: Key) -> Nanoseconds? {

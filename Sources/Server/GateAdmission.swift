@@ -28,6 +28,7 @@ public final class GateAdmission: ConnectionAdmission {
         var decision = gate.admit(key)
         // At the global cap, an idle keep-alive connection makes room for a new client
         // (issue 5 §4): its slot is released now, the socket closed, and the gate asked again.
+        // The gate reports the global cap only for a connection that passes every other check.
         if case .reject(.globalCap) = decision, let evicted = idle.evictOldest() {
             evicted.closed()
             evicted.channel.close(promise: nil)

@@ -93,6 +93,44 @@ import RateLimit
         #expect(open(&gate, a, at: t0) == .admit)
     }
 
+    /// At the global cap the caller closes an idle connection to make room (GateAdmission), so
+    /// the cap must be reported only for a connection that passes every other check: here B,
+    /// at its own cap, is refused as such and A's idle connection is left alone.
+    @Test func addressAtItsCapIsNotReportedAsGlobalCap() {
+        var gate = gate(max: 2, perAddress: 1)
+        #expect(open(&gate, a, at: t0) == .admit)   // A: idle, oldest
+        #expect(open(&gate, b, at: t0) == .admit)   // B: idle
+        #expect(open(&gate, b, at: t0) == .reject(.perAddressCap))
+        #expect(gate.rejections[.globalCap] == nil)
+        #expect(gate.connections(from: a) == 1)
+        #expect(open(&gate, c, at: t0) == .reject(.globalCap), "a client within its limits may make room")
+    }
+
+    @Test func addressOverItsRateIsNotReportedAsGlobalCap() {
+        var gate = gate(max: 1, perAddressRate: GCRA(emissionInterval: second, burst: 1)!)
+        #expect(open(&gate, a, at: t0) == .admit)
+        gate.closed(a)
+        #expect(open(&gate, b, at: t0) == .admit)   // the cap is full now
+        #expect(open(&gate, a, at: t0) == .reject(.rateAddress))
+    }
+
+    /// A connection refused at the global cap or the global rate takes no per-address token
+    /// (nor a global one): it is as if it never came.
+    @Test func onlyAnAdmittedConnectionTakesRateTokens() {
+        let slow = GCRA(emissionInterval: 10 * second, burst: 1)!
+        var gate = gate(max: 1, perAddressRate: slow)
+        #expect(open(&gate, a, at: t0) == .admit)
+        #expect(open(&gate, b, at: t0) == .reject(.globalCap))
+        gate.closed(a)
+        #expect(open(&gate, b, at: t0) == .admit, "B's refusal at the cap cost it no token")
+
+        var rated = self.gate(perAddressRate: slow, globalRate: GCRA(emissionInterval: second, burst: 1)!)
+        #expect(open(&rated, a, at: t0) == .admit)
+        #expect(open(&rated, b, at: t0) == .reject(.rateGlobal))
+        #expect(open(&rated, b, at: t0 + second) == .admit, "B's refusal at the global rate cost it no token")
+        #expect(rated.rateTableCount == 2)
+    }
+
     @Test func unbalancedCallsDoNotUnderflow() {
         var gate = gate()
         gate.closed(a)
