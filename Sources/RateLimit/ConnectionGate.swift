@@ -1,11 +1,16 @@
 /// Accept-time decisions for a listener, taken before any TLS work (`SSL_new`).
 ///
 /// Checks run most specific first, and only an admitted connection takes rate tokens:
-/// 1. `per_ip_cap`   — this address's open connections ≥ `maxPerAddress`
-/// 2. `handshakes`   — TLS handshakes in progress ≥ `maxHandshakes`
-/// 3. `rate_ip`      — this address opens connections faster than its GCRA allows
-/// 4. `rate_global`  — all addresses together open connections faster than the global GCRA
-/// 5. `global_cap`   — connections open ≥ `maxConnections`
+/// 1. `per_ip_cap`        — this address's open connections ≥ `maxPerAddress`
+/// 2. `handshakes_per_ip` — this address's TLS handshakes in progress ≥ `maxHandshakesPerAddress`
+/// 3. `handshakes`        — TLS handshakes in progress ≥ `maxHandshakes`
+/// 4. `rate_ip`           — this address opens connections faster than its GCRA allows
+/// 5. `rate_global`       — all addresses together open connections faster than the global GCRA
+/// 6. `global_cap`        — connections open ≥ `maxConnections`
+///
+/// The per-address handshake cap keeps a few addresses that hold silent connections (each
+/// re-opened every handshake deadline, under the connection rate) from filling `maxHandshakes`
+/// and so locking every other new client out.
 /// The per-address rate is checked before the global one so that a single flooding address is
 /// refused on its own limit and cannot use up the global rate for everyone else. The global
 /// cap comes last because the caller may answer it by closing another client's idle
@@ -21,6 +26,8 @@ public struct ConnectionGate {
         public var maxConnections: Int
         public var maxPerAddress: Int
         public var maxHandshakes: Int
+        /// Handshakes in progress per address.
+        public var maxHandshakesPerAddress: Int
         /// New connections per address; nil disables the check.
         public var perAddressRate: GCRA?
         /// New connections from all addresses together; nil disables the check.
@@ -29,12 +36,13 @@ public struct ConnectionGate {
         public var rateTableCapacity: Int
 
         public init(
-            maxConnections: Int, maxPerAddress: Int, maxHandshakes: Int,
+            maxConnections: Int, maxPerAddress: Int, maxHandshakes: Int, maxHandshakesPerAddress: Int,
             perAddressRate: GCRA?, globalRate: GCRA?, rateTableCapacity: Int
         ) {
             self.maxConnections = maxConnections
             self.maxPerAddress = maxPerAddress
             self.maxHandshakes = maxHandshakes
+            self.maxHandshakesPerAddress = maxHandshakesPerAddress
             self.perAddressRate = perAddressRate
             self.globalRate = globalRate
             self.rateTableCapacity = rateTableCapacity
@@ -45,6 +53,7 @@ public struct ConnectionGate {
         case globalCap = "global_cap"
         case handshakes = "handshakes"
         case perAddressCap = "per_ip_cap"
+        case handshakesPerAddress = "handshakes_per_ip"
         case rateAddress = "rate_ip"
         case rateGlobal = "rate_global"
     }
@@ -55,7 +64,18 @@ public struct ConnectionGate {
     }
 
     public let configuration: Configuration
-    private var perAddress: [ClientAddressKey: Int] = [:]
+    /// What one address holds; an address holding nothing is removed.
+    private struct Held: Sendable {
+        var connections = 0
+        var handshakes = 0
+
+        mutating func admitted() {
+            connections += 1
+            handshakes += 1
+        }
+    }
+
+    private var perAddress: [ClientAddressKey: Held] = [:]
     private var rates: KeyedRateLimiter<ClientAddressKey>?
     private var globalTAT: Nanoseconds = 0
 
@@ -70,7 +90,8 @@ public struct ConnectionGate {
 
     public init(_ configuration: Configuration) {
         precondition(configuration.maxConnections > 0 && configuration.maxPerAddress > 0
-            && configuration.maxHandshakes > 0, "ConnectionGate caps must be positive")
+            && configuration.maxHandshakes > 0 && configuration.maxHandshakesPerAddress > 0,
+            "ConnectionGate caps must be positive")
         self.configuration = configuration
         if let rate = configuration.perAddressRate {
             self.rates = KeyedRateLimiter(gcra: rate, capacity: max(1, configuration.rateTableCapacity))
@@ -84,7 +105,9 @@ public struct ConnectionGate {
     public var rateTableEvictions: UInt64 { rates?.evictions ?? 0 }
 
     /// Open connections from `address`.
-    public func connections(from address: ClientAddressKey) -> Int { perAddress[address] ?? 0 }
+    public func connections(from address: ClientAddressKey) -> Int { perAddress[address]?.connections ?? 0 }
+    /// Handshakes in progress from `address`.
+    public func handshakes(from address: ClientAddressKey) -> Int { perAddress[address]?.handshakes ?? 0 }
 
     /// Decides a newly accepted connection; on `.admit` it counts as open and handshaking.
     public mutating func admit(_ address: ClientAddressKey, now: Nanoseconds) -> Decision {
@@ -97,13 +120,15 @@ public struct ConnectionGate {
         _ = rates?.decide(address, now: now)
         active += 1
         handshaking += 1
-        perAddress[address, default: 0] += 1
+        perAddress[address, default: Held()].admitted()
         return .admit
     }
 
     /// Why `address` would be refused now, if it would; changes nothing.
     private func refusal(_ address: ClientAddressKey, now: Nanoseconds) -> RejectReason? {
-        if (perAddress[address] ?? 0) >= configuration.maxPerAddress { return .perAddressCap }
+        let held = perAddress[address] ?? Held()
+        if held.connections >= configuration.maxPerAddress { return .perAddressCap }
+        if held.handshakes >= configuration.maxHandshakesPerAddress { return .handshakesPerAddress }
         if handshaking >= configuration.maxHandshakes { return .handshakes }
         if let rates, !rates.wouldAllow(address, now: now) { return .rateAddress }
         if let global = configuration.globalRate {
@@ -116,10 +141,11 @@ public struct ConnectionGate {
 
     /// The handshake of an admitted connection ended (successfully or not).
     public mutating func handshakeFinished(_ address: ClientAddressKey) {
-        guard handshaking > 0 else {
+        guard handshaking > 0, let held = perAddress[address], held.handshakes > 0 else {
             unbalancedCalls += 1
             return
         }
+        perAddress[address]?.handshakes = held.handshakes - 1
         handshaking -= 1
     }
 
@@ -127,14 +153,14 @@ public struct ConnectionGate {
     /// not called for it.
     public mutating func closed(_ address: ClientAddressKey, duringHandshake: Bool = false) {
         if duringHandshake { handshakeFinished(address) }
-        guard let current = perAddress[address], active > 0 else {
+        guard let held = perAddress[address], held.connections > 0, active > 0 else {
             unbalancedCalls += 1
             return
         }
-        if current <= 1 {
+        if held.connections <= 1 {
             perAddress.removeValue(forKey: address)
         } else {
-            perAddress[address] = current - 1
+            perAddress[address]?.connections = held.connections - 1
         }
         active -= 1
     }

@@ -99,6 +99,7 @@ extension ConnectionGate.Configuration {
     public init(limits: LimitsConfig) {
         self.init(
             maxConnections: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerIp, maxHandshakes: limits.maxHandshakes,
+            maxHandshakesPerAddress: limits.maxHandshakesPerIp,
             perAddressRate: limits.connectionRatePerIp > 0 ? GCRA(ratePerSecond: limits.connectionRatePerIp, burst: max(1, limits.connectionBurstPerIp)) : nil,
             globalRate: limits.connectionRateGlobal > 0 ? GCRA(ratePerSecond: limits.connectionRateGlobal, burst: max(1, Int(limits.connectionRateGlobal))) : nil,
             rateTableCapacity: limits.keyTableCapacity)

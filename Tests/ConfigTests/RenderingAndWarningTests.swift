@@ -110,6 +110,23 @@ import Testing
         #expect(try ConfigLoader.load(yaml: "").limits.lingerTimeout == .seconds(2))
     }
 
+    @Test("limits.max_handshakes_per_ip is positive and at most limits.max_handshakes")
+    func handshakesPerIpIsBounded() throws {
+        for (yaml, expected) in [
+            ("limits: {max_handshakes_per_ip: 0}", "a value greater than 0"),
+            ("limits: {max_handshakes: 8, max_handshakes_per_ip: 9}", "a value of at most limits.max_handshakes (8)"),
+        ] {
+            do {
+                _ = try ConfigLoader.load(yaml: yaml)
+                Issue.record("\(yaml) accepted")
+            } catch {
+                #expect(error.path == "limits.max_handshakes_per_ip" && error.expected == expected)
+            }
+        }
+        #expect(try ConfigLoader.load(yaml: "limits: {max_handshakes: 8, max_handshakes_per_ip: 8}").limits.maxHandshakesPerIp == 8)
+        #expect(try ConfigLoader.load(yaml: "").limits.maxHandshakesPerIp == 16)
+    }
+
     @Test func validateChecksConfigsBuiltInCode() {
         var config = AppConfig()
         config.server.port = 70000

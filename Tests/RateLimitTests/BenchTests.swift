@@ -102,7 +102,7 @@ struct BenchTests {
     @Test func connectionGateWith100kAddresses() {
         let (keys, sequence) = keys()
         let configuration = ConnectionGate.Configuration(
-            maxConnections: 10_000, maxPerAddress: 8, maxHandshakes: 1_000,
+            maxConnections: 10_000, maxPerAddress: 8, maxHandshakes: 1_000, maxHandshakesPerAddress: 1_000,
             perAddressRate: GCRA(ratePerSecond: 5, burst: 10), globalRate: GCRA(ratePerSecond: 1e6, burst: 1_000),
             rateTableCapacity: Self.tableSize)
         var gate = ConnectionGate(configuration)

@@ -9,11 +9,12 @@ import RateLimit
     let t0: Nanoseconds = 50_000_000_000
 
     func gate(
-        max: Int = 100, perAddress: Int = 100, handshakes: Int = 100,
+        max: Int = 100, perAddress: Int = 100, handshakes: Int = 100, handshakesPerAddress: Int = 100,
         perAddressRate: GCRA? = nil, globalRate: GCRA? = nil
     ) -> ConnectionGate {
         ConnectionGate(.init(
             maxConnections: max, maxPerAddress: perAddress, maxHandshakes: handshakes,
+            maxHandshakesPerAddress: handshakesPerAddress,
             perAddressRate: perAddressRate, globalRate: globalRate, rateTableCapacity: 16))
     }
 
@@ -54,6 +55,34 @@ import RateLimit
         gate.closed(b, duringHandshake: true)
         #expect(gate.handshaking == 1)
         #expect(gate.active == 2)
+    }
+
+    /// A few addresses holding silent connections cannot fill `maxHandshakes`: each may hold
+    /// `maxHandshakesPerAddress`, released however its handshake ends.
+    @Test func perAddressHandshakeCapAtItsBoundary() {
+        var gate = gate(handshakesPerAddress: 3)
+        for _ in 0..<3 { #expect(gate.admit(a, now: t0) == .admit) }
+        #expect(gate.admit(a, now: t0) == .reject(.handshakesPerAddress))
+        #expect(gate.handshakes(from: a) == 3)
+        #expect(gate.admit(b, now: t0) == .admit, "another address is unaffected")
+        gate.handshakeFinished(a)                              // success (or a failure reported as such)
+        #expect(gate.handshakes(from: a) == 2 && gate.connections(from: a) == 3)
+        #expect(gate.admit(a, now: t0) == .admit)
+        #expect(gate.admit(a, now: t0) == .reject(.handshakesPerAddress))
+        gate.closed(a, duringHandshake: true)                  // timeout, failure or the client left
+        #expect(gate.admit(a, now: t0) == .admit)
+        #expect(gate.admit(a, now: t0) == .reject(.handshakesPerAddress))
+        #expect(gate.rejections[.handshakesPerAddress] == 3)
+    }
+
+    @Test func perAddressHandshakeCapActsBeforeTheGlobalOne() {
+        var gate = gate(handshakes: 4, handshakesPerAddress: 2)
+        #expect(gate.admit(a, now: t0) == .admit)
+        #expect(gate.admit(a, now: t0) == .admit)
+        #expect(gate.admit(a, now: t0) == .reject(.handshakesPerAddress))
+        #expect(gate.admit(b, now: t0) == .admit)
+        #expect(gate.admit(b, now: t0) == .admit)
+        #expect(gate.admit(c, now: t0) == .reject(.handshakes))
     }
 
     @Test func perAddressRateLimitsNewConnectionsPerAddress() {
@@ -151,7 +180,7 @@ import RateLimit
 
     @Test func sharedGateIsUsableFromManyTasks() async {
         let shared = SharedConnectionGate(.init(
-            maxConnections: 1_000, maxPerAddress: 1_000, maxHandshakes: 1_000,
+            maxConnections: 1_000, maxPerAddress: 1_000, maxHandshakes: 1_000, maxHandshakesPerAddress: 1_000,
             perAddressRate: nil, globalRate: nil, rateTableCapacity: 16))
         await withTaskGroup(of: Void.self) { group in
             for task in 0..<8 {

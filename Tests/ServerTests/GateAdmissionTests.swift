@@ -8,7 +8,7 @@ import Testing
 /// connection it closes to make room at the global cap (issue 5 §4).
 @Suite struct GateAdmissionTests {
     func configuration(max: Int = 100, perAddress: Int = 100) -> ConnectionGate.Configuration {
-        .init(maxConnections: max, maxPerAddress: perAddress, maxHandshakes: 100,
+        .init(maxConnections: max, maxPerAddress: perAddress, maxHandshakes: 100, maxHandshakesPerAddress: 100,
               perAddressRate: nil, globalRate: nil, rateTableCapacity: 16)
     }
 

@@ -8,7 +8,7 @@ import Testing
 @Suite struct IdleConnectionsTests {
     func tickets(_ count: Int, _ idle: IdleConnections) -> [GateTicket] {
         let gate = SharedConnectionGate(.init(
-            maxConnections: 1_000, maxPerAddress: 1_000, maxHandshakes: 1_000,
+            maxConnections: 1_000, maxPerAddress: 1_000, maxHandshakes: 1_000, maxHandshakesPerAddress: 1_000,
             perAddressRate: nil, globalRate: nil, rateTableCapacity: 16))
         return (0..<count).map { _ in
             GateTicket(gate: gate, key: ClientAddressKey(ip: "127.0.0.1")!, channel: EmbeddedChannel(), idle: idle)

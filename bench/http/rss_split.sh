@@ -35,6 +35,7 @@ start() {
         --set limits.request_rate=1000000 --set limits.request_burst=1000000 \
         --set limits.max_inflight_per_token=4096 --set limits.idle_timeout=5m \
         --set limits.max_connections_per_ip=4096 --set limits.connection_rate_per_ip=0 \
+        --set limits.max_handshakes_per_ip=256 \
         --set limits.max_sse_streams_per_token=4096 --set limits.max_sessions_per_token=8192 \
         > "$work/server.log" 2>&1 &
     pid=$!

@@ -137,6 +137,43 @@ def test_per_address_connection_cap(server_bin):
         s.stop()
 
 
+def refused_at_accept(sock):
+    """True when the server closed `sock` without a byte (a connection refused at accept)."""
+    sock.settimeout(5)
+    try:
+        sock.sendall(b"\x16\x03\x01\x00\x00")  # a TLS record header: the server would wait for the rest
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_per_address_handshake_cap(server_bin):
+    """Silent connections (no ClientHello) from one address hold at most max_handshakes_per_ip
+    handshakes: the next from that address is refused at accept, another address still gets
+    its handshake, and a closed one gives its place back."""
+    s = start_server(server_bin, "--set", "limits.max_handshakes_per_ip=4")
+    held = []
+    try:
+        for _ in range(4):
+            held.append(socket.create_connection(("127.0.0.1", s.port), timeout=5, source_address=("127.0.0.2", 0)))
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", s.port), timeout=5, source_address=("127.0.0.2", 0))
+        assert refused_at_accept(extra)
+        extra.close()
+        assert post(s.port, source="127.0.0.3")[0].status == 200
+        held.pop().close()
+        time.sleep(0.2)
+        assert post(s.port, source="127.0.0.2")[0].status == 200
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            assert 'mcp_connections_rejected_total{reason="handshakes_per_ip"} 1' in r.read().decode()
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
 def test_slowloris_does_not_stop_service(server_bin):
     s = start_server(server_bin, "--set", "limits.header_timeout=2s", "--set", "limits.max_connections_per_ip=2000",
                      "--set", "limits.max_connections=3000")

@@ -31,13 +31,14 @@ from conftest import TOKEN, start_server, tls_context  # noqa: E402
 
 STREAMS = int(os.environ.get("SSE_SCALE_STREAMS", "1000"))
 BUDGET_KIB_PER_STREAM = float(os.environ.get("SSE_SCALE_BUDGET_KIB", "32"))
-CONNECT_CONCURRENCY = 64  # below limits.max_handshakes (256): no handshake is refused
+CONNECT_CONCURRENCY = 64  # below limits.max_handshakes (256) and the raised per-IP cap: no handshake is refused
 
 # Caps lifted so that 1,000 streams from one token and one address are admitted.
 SCALE_FLAGS = [
     "--set", "server.sse_ping_interval=1s",
     "--set", "limits.max_connections=8192", "--set", "limits.max_connections_per_ip=4096",
     "--set", "limits.connection_rate_per_ip=0", "--set", "limits.connection_rate_global=0",
+    "--set", "limits.max_handshakes_per_ip=256",
     "--set", "limits.max_sse_streams=4096", "--set", "limits.max_sse_streams_per_token=4096",
     "--set", "limits.max_sessions=8192", "--set", "limits.max_sessions_per_token=8192",
     "--set", "log.level=warning",

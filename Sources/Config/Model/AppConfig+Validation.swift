@@ -112,6 +112,7 @@ extension AppConfig {
         let caps: [(Int, String)] = [
             (limits.maxConnections, "max_connections"), (limits.maxConnectionsPerIp, "max_connections_per_ip"),
             (limits.connectionBurstPerIp, "connection_burst_per_ip"), (limits.maxHandshakes, "max_handshakes"),
+            (limits.maxHandshakesPerIp, "max_handshakes_per_ip"),
             (limits.maxHeaderCount, "max_header_count"), (limits.requestBurst, "request_burst"),
             (limits.keyTableCapacity, "key_table_capacity"), (limits.maxSseStreams, "max_sse_streams"),
             (limits.maxSseStreamsPerToken, "max_sse_streams_per_token"), (limits.maxSessions, "max_sessions"),
@@ -121,6 +122,8 @@ extension AppConfig {
             (limits.sseWriteBuffer.bytes, "sse_write_buffer"),
         ]
         for (value, key) in caps { check(value > 0, "limits.\(key)", positive) }
+        check(limits.maxHandshakesPerIp <= limits.maxHandshakes, "limits.max_handshakes_per_ip",
+              "a value of at most limits.max_handshakes (\(limits.maxHandshakes))")
         let rates: [(Double, String)] = [
             (limits.connectionRatePerIp, "connection_rate_per_ip"), (limits.connectionRateGlobal, "connection_rate_global"),
             (limits.requestRate, "request_rate"), (limits.toolRate, "tool_rate"),

@@ -8,6 +8,9 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var connectionRateGlobal = 2000.0
     /// TLS handshakes in progress at once.
     public var maxHandshakes = 256
+    /// TLS handshakes in progress at once from one address (IP /32 or /64): a few addresses
+    /// holding silent connections must not fill `maxHandshakes`.
+    public var maxHandshakesPerIp = 16
     public var headerTimeout = ConfigDuration.seconds(10)
     public var idleTimeout = ConfigDuration.seconds(60)
     public var bodyTimeout = ConfigDuration.seconds(30)
