@@ -17,6 +17,10 @@
 /// connection to make room: that must only happen for a connection that would otherwise be
 /// admitted, or one address at its own limits could close every idle connection in turn.
 ///
+/// A peer the operator vouches for (a trusted proxy, which speaks for many clients) is admitted
+/// with no address (`nil`): it is held only to the global checks (3, 5 and 6), and its
+/// connections count towards no address.
+///
 /// Lifecycle the caller must follow for each admitted connection: `handshakeFinished(_:)`
 /// exactly once when the handshake ends (success, failure or timeout), then `closed(_:)` exactly
 /// once. A connection that closes during its handshake calls `closed(_:duringHandshake: true)`
@@ -76,6 +80,8 @@ public struct ConnectionGate {
     }
 
     private var perAddress: [ClientAddressKey: Held] = [:]
+    /// What the peers admitted without an address hold, together.
+    private var exempt = Held()
     private var rates: KeyedRateLimiter<ClientAddressKey>?
     private var globalTAT: Nanoseconds = 0
 
@@ -109,28 +115,47 @@ public struct ConnectionGate {
     /// Handshakes in progress from `address`.
     public func handshakes(from address: ClientAddressKey) -> Int { perAddress[address]?.handshakes ?? 0 }
 
+    /// What `address` holds (nil: the exempt peers); storing an entry without connections
+    /// removes it.
+    private subscript(held address: ClientAddressKey?) -> Held {
+        get {
+            guard let address else { return exempt }
+            return perAddress[address] ?? Held()
+        }
+        set {
+            if let address {
+                perAddress[address] = newValue.connections > 0 ? newValue : nil
+            } else {
+                exempt = newValue
+            }
+        }
+    }
+
     /// Decides a newly accepted connection; on `.admit` it counts as open and handshaking.
-    public mutating func admit(_ address: ClientAddressKey, now: Nanoseconds) -> Decision {
+    /// - Parameter address: the peer's key, or nil for a peer exempt from the per-address checks.
+    public mutating func admit(_ address: ClientAddressKey?, now: Nanoseconds) -> Decision {
         if let reason = refusal(address, now: now) {
             rejections[reason, default: 0] += 1
             return .reject(reason)
         }
         // Admitted: only now are the rate tokens taken, so a refused connection costs none.
         if let global = configuration.globalRate { _ = global.decide(tat: &globalTAT, now: now) }
-        _ = rates?.decide(address, now: now)
+        if let address { _ = rates?.decide(address, now: now) }
         active += 1
         handshaking += 1
-        perAddress[address, default: Held()].admitted()
+        self[held: address].admitted()
         return .admit
     }
 
     /// Why `address` would be refused now, if it would; changes nothing.
-    private func refusal(_ address: ClientAddressKey, now: Nanoseconds) -> RejectReason? {
-        let held = perAddress[address] ?? Held()
-        if held.connections >= configuration.maxPerAddress { return .perAddressCap }
-        if held.handshakes >= configuration.maxHandshakesPerAddress { return .handshakesPerAddress }
+    private func refusal(_ address: ClientAddressKey?, now: Nanoseconds) -> RejectReason? {
+        if let address {
+            let held = self[held: address]
+            if held.connections >= configuration.maxPerAddress { return .perAddressCap }
+            if held.handshakes >= configuration.maxHandshakesPerAddress { return .handshakesPerAddress }
+        }
         if handshaking >= configuration.maxHandshakes { return .handshakes }
-        if let rates, !rates.wouldAllow(address, now: now) { return .rateAddress }
+        if let address, let rates, !rates.wouldAllow(address, now: now) { return .rateAddress }
         if let global = configuration.globalRate {
             var tat = globalTAT
             if !global.decide(tat: &tat, now: now).isAllowed { return .rateGlobal }
@@ -140,28 +165,28 @@ public struct ConnectionGate {
     }
 
     /// The handshake of an admitted connection ended (successfully or not).
-    public mutating func handshakeFinished(_ address: ClientAddressKey) {
-        guard handshaking > 0, let held = perAddress[address], held.handshakes > 0 else {
+    public mutating func handshakeFinished(_ address: ClientAddressKey?) {
+        var held = self[held: address]
+        guard handshaking > 0, held.handshakes > 0 else {
             unbalancedCalls += 1
             return
         }
-        perAddress[address]?.handshakes = held.handshakes - 1
+        held.handshakes -= 1
+        self[held: address] = held
         handshaking -= 1
     }
 
     /// An admitted connection closed. Pass `duringHandshake: true` if `handshakeFinished` was
     /// not called for it.
-    public mutating func closed(_ address: ClientAddressKey, duringHandshake: Bool = false) {
+    public mutating func closed(_ address: ClientAddressKey?, duringHandshake: Bool = false) {
         if duringHandshake { handshakeFinished(address) }
-        guard let held = perAddress[address], held.connections > 0, active > 0 else {
+        var held = self[held: address]
+        guard held.connections > 0, active > 0 else {
             unbalancedCalls += 1
             return
         }
-        if held.connections <= 1 {
-            perAddress.removeValue(forKey: address)
-        } else {
-            perAddress[address]?.connections = held.connections - 1
-        }
+        held.connections -= 1
+        self[held: address] = held
         active -= 1
     }
 }

@@ -11,15 +11,15 @@ public final class SharedConnectionGate: Sendable {
         self.state = Mutex(ConnectionGate(configuration))
     }
 
-    public func admit(_ address: ClientAddressKey, now: Nanoseconds = MonotonicClock.now()) -> ConnectionGate.Decision {
+    public func admit(_ address: ClientAddressKey?, now: Nanoseconds = MonotonicClock.now()) -> ConnectionGate.Decision {
         state.withLock { $0.admit(address, now: now) }
     }
 
-    public func handshakeFinished(_ address: ClientAddressKey) {
+    public func handshakeFinished(_ address: ClientAddressKey?) {
         state.withLock { $0.handshakeFinished(address) }
     }
 
-    public func closed(_ address: ClientAddressKey, duringHandshake: Bool = false) {
+    public func closed(_ address: ClientAddressKey?, duringHandshake: Bool = false) {
         state.withLock { $0.closed(address, duringHandshake: duringHandshake) }
     }
 

@@ -9,22 +9,30 @@ import Synchronization
 /// per-address caps, connection rates and concurrent handshakes, decided before any TLS
 /// work (DESIGN.md principle 3). Rejections are counted by reason; gauges follow the
 /// open connections.
+///
+/// A peer in `limits.trusted_proxies` is exempt from the per-address checks (connections,
+/// handshakes and connection rate per address): it is the operator's own proxy and speaks for
+/// every client behind it, so keying on it would hold the whole service to one address's
+/// limits and let any one client behind it use them all up. The global caps still apply.
 public final class GateAdmission: ConnectionAdmission {
     let gate: SharedConnectionGate
+    let trustedProxies: TrustedProxies
     let metrics: ServerMetrics?
     let idle = IdleConnections()
 
-    public init(configuration: ConnectionGate.Configuration, metrics: ServerMetrics?) {
+    public init(configuration: ConnectionGate.Configuration, trustedProxies: TrustedProxies = TrustedProxies(), metrics: ServerMetrics?) {
         gate = SharedConnectionGate(configuration)
+        self.trustedProxies = trustedProxies
         self.metrics = metrics
         metrics?.gauge(.connectionsMax).set(to: Double(configuration.maxConnections))
     }
 
     public func admit(_ channel: any Channel) -> (any AdmissionTicket)? {
-        guard let key = channel.remoteAddress?.clientAddressKey else {
+        guard let peer = channel.remoteAddress?.clientIPAddress else {
             metrics?.counter(.connectionsRejected, "no_address").increment()
             return nil
         }
+        let key: ClientAddressKey? = trustedProxies.isTrusted(peer) ? nil : ClientAddressKey(peer)
         var decision = gate.admit(key)
         // At the global cap, an idle keep-alive connection makes room for a new client
         // (issue 5 §4): its slot is released now, the socket closed, and the gate asked again.
@@ -63,12 +71,13 @@ public final class GateAdmission: ConnectionAdmission {
 /// handshaking until TLS (or nothing, for plaintext) is done.
 final class GateTicket: AdmissionTicket {
     let gate: SharedConnectionGate
-    let key: ClientAddressKey
+    /// Nil for a trusted proxy (see ``GateAdmission``).
+    let key: ClientAddressKey?
     let channel: any Channel
     let idle: IdleConnections
     private let state = Mutex<(handshaking: Bool, open: Bool)>((true, true))
 
-    init(gate: SharedConnectionGate, key: ClientAddressKey, channel: any Channel, idle: IdleConnections) {
+    init(gate: SharedConnectionGate, key: ClientAddressKey?, channel: any Channel, idle: IdleConnections) {
         self.gate = gate
         self.key = key
         self.channel = channel

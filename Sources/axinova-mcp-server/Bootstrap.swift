@@ -105,11 +105,13 @@ struct Bootstrap {
         let rateLimiter = SharedRateLimiter(
             name: "request", ratePerSecond: config.limits.requestRate, burst: config.limits.requestBurst,
             capacity: config.limits.keyTableCapacity, metrics: metrics)
+        let options = ServerOptions(config: config)
         let server = MCPServer(
-            options: ServerOptions(config: config), dispatcher: dispatcher, authenticator: authenticator,
+            options: options, dispatcher: dispatcher, authenticator: authenticator,
             rateLimiter: rateLimiter, metrics: metrics, logger: logger)
         live.set { server.statusSnapshot() }
-        let admission = GateAdmission(configuration: .init(limits: config.limits), metrics: metrics)
+        let admission = GateAdmission(
+            configuration: .init(limits: config.limits), trustedProxies: options.trustedProxies, metrics: metrics)
 
         var security: (any ConnectionSecurity)?
         var tlsReloader: TLSContextReloader?

@@ -160,6 +160,25 @@ import RateLimit
         #expect(rated.rateTableCount == 2)
     }
 
+    /// A trusted proxy (admitted with no address) speaks for many clients: none of the
+    /// per-address checks applies to it, the global ones do, and it holds no address's count.
+    @Test func peerWithoutAddressIsHeldOnlyToGlobalChecks() {
+        var gate = gate(max: 6, perAddress: 1, handshakes: 5, handshakesPerAddress: 1,
+                        perAddressRate: GCRA(emissionInterval: second, burst: 1)!)
+        for _ in 0..<4 { #expect(gate.admit(nil, now: t0) == .admit) }  // handshakes in progress
+        #expect(gate.admit(a, now: t0) == .admit)
+        #expect(gate.admit(a, now: t0) == .reject(.perAddressCap), "an untrusted address is not exempt")
+        #expect(gate.admit(nil, now: t0) == .reject(.handshakes))
+        for _ in 0..<4 { gate.handshakeFinished(nil) }
+        #expect(gate.admit(nil, now: t0) == .admit)
+        #expect(gate.admit(nil, now: t0) == .reject(.globalCap))
+        #expect(gate.addresses == 1 && gate.connections(from: a) == 1)
+        for _ in 0..<4 { gate.closed(nil) }
+        gate.closed(nil, duringHandshake: true)
+        gate.closed(a, duringHandshake: true)
+        #expect(gate.active == 0 && gate.handshaking == 0 && gate.addresses == 0 && gate.unbalancedCalls == 0)
+    }
+
     @Test func unbalancedCallsDoNotUnderflow() {
         var gate = gate()
         gate.closed(a)

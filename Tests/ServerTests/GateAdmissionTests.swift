@@ -28,6 +28,30 @@ import Testing
         return channel
     }
 
+    @Test("a trusted proxy is exempt from the per-address cap, an untrusted peer is not; the global cap holds for both")
+    func trustedProxyIsExemptFromPerAddressCap() throws {
+        guard case .success(let proxies) = TrustedProxies.parse(["192.0.2.10", "2001:db8::10"]) else {
+            Issue.record("parse failed")
+            return
+        }
+        let admission = GateAdmission(configuration: configuration(max: 5, perAddress: 1), trustedProxies: proxies, metrics: nil)
+        let proxied = [try connection(from: "192.0.2.10"), try connection(from: "192.0.2.10")]
+        for channel in proxied { #expect(admission.admit(channel) != nil) }
+        #expect(admission.admit(try connection(from: "192.0.2.11")) != nil)
+        #expect(admission.admit(try connection(from: "192.0.2.11")) == nil, "an untrusted peer keeps its cap")
+        // A trusted IPv6 proxy does not make its /64 (the key of its neighbours) trusted.
+        #expect(admission.admit(try connection(from: "2001:db8::10")) != nil)
+        #expect(admission.admit(try connection(from: "2001:db8::11")) != nil)
+        #expect(admission.admit(try connection(from: "2001:db8::12")) == nil)
+        #expect(admission.snapshot.active == 5)
+        #expect(admission.admit(try connection(from: "192.0.2.10")) == nil, "the global cap applies to a proxy")
+        for channel in proxied {
+            try channel.close().wait()
+            channel.embeddedEventLoop.run()
+        }
+        #expect(admission.snapshot.active == 3)
+    }
+
     @Test("an address at its own cap is refused without closing another client's idle connection")
     func noEvictionForARefusedAddress() throws {
         let admission = GateAdmission(configuration: configuration(max: 2, perAddress: 1), metrics: nil)

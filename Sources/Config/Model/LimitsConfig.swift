@@ -36,7 +36,9 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var maxInflightPerToken = 32
     /// Tool calls running at once, all tokens together (503 beyond).
     public var maxInflight = 1024
-    /// CIDRs whose forwarding header is believed; empty = none.
+    /// CIDRs whose forwarding header is believed; empty = none. Peers in them are exempt from
+    /// the per-IP connection limits (`maxConnectionsPerIp`, `maxHandshakesPerIp`,
+    /// `connectionRatePerIp`), not from the global ones.
     public var trustedProxies: [String] = []
     /// The one header those proxies write: `x-forwarded-for` or `forwarded`.
     public var forwardedHeader = ForwardedHeader.xForwardedFor
