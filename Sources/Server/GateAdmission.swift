@@ -8,7 +8,8 @@ import Synchronization
 /// Accept-time admission through the RateLimit module's connection gate: global and
 /// per-address caps, connection rates and concurrent handshakes, decided before any TLS
 /// work (DESIGN.md principle 3). Rejections are counted by reason; gauges follow the
-/// open connections.
+/// open connections and handshakes, and the per-address rate table is exported like the other
+/// limiters' (`limiter="connection"`).
 ///
 /// A peer in `limits.trusted_proxies` is exempt from the per-address checks (connections,
 /// handshakes and connection rate per address): it is the operator's own proxy and speaks for
@@ -18,12 +19,15 @@ public final class GateAdmission: ConnectionAdmission {
     let gate: SharedConnectionGate
     let trustedProxies: TrustedProxies
     let metrics: ServerMetrics?
+    let gateMetrics: GateMetrics?
     let idle = IdleConnections()
 
     public init(configuration: ConnectionGate.Configuration, trustedProxies: TrustedProxies = TrustedProxies(), metrics: ServerMetrics?) {
-        gate = SharedConnectionGate(configuration)
+        let gate = SharedConnectionGate(configuration)
+        self.gate = gate
         self.trustedProxies = trustedProxies
         self.metrics = metrics
+        gateMetrics = metrics.map { GateMetrics(gate: gate, metrics: $0, rateTable: configuration.perAddressRate != nil) }
         metrics?.gauge(.connectionsMax).set(to: Double(configuration.maxConnections))
     }
 
@@ -37,10 +41,11 @@ public final class GateAdmission: ConnectionAdmission {
         // At the global cap, an idle keep-alive connection makes room for a new client
         // (issue 5 §4): its slot is released now, the socket closed, and the gate asked again.
         // The gate reports the global cap only for a connection that passes every other check.
+        // Not a rejection: counted apart.
         if case .reject(.globalCap) = decision, let evicted = idle.evictOldest() {
             evicted.closed()
             evicted.channel.close(promise: nil)
-            metrics?.counter(.connectionsRejected, "idle_evicted").increment()
+            metrics?.counter(.connectionsEvicted).increment()
             decision = gate.admit(key)
         }
         switch decision {
@@ -48,22 +53,51 @@ public final class GateAdmission: ConnectionAdmission {
             metrics?.counter(.connectionsRejected, reason.rawValue).increment()
             return nil
         case .admit:
-            let ticket = GateTicket(gate: gate, key: key, channel: channel, idle: idle)
-            updateGauges()
-            channel.closeFuture.whenComplete { [self] _ in
-                ticket.closed()
-                updateGauges()
-            }
+            let ticket = GateTicket(gate: gate, key: key, channel: channel, idle: idle, metrics: gateMetrics)
+            gateMetrics?.update()
+            channel.closeFuture.whenComplete { _ in ticket.closed() }
             return ticket
         }
     }
 
     public var snapshot: SharedConnectionGate.Snapshot { gate.snapshot() }
+}
 
-    private func updateGauges() {
-        let open = gate.snapshot().active
-        metrics?.gauge(.connectionsActive).set(to: Double(open))
-        metrics?.gauge(.httpActiveConnections).set(to: Double(open))
+/// The gate's gauges and its rate table's series, brought up to date from one snapshot after
+/// each change (an admission, a handshake's end, a close). The children are looked up once:
+/// this runs several times per connection.
+final class GateMetrics: Sendable {
+    let gate: SharedConnectionGate
+    private let active: Gauge
+    private let httpActive: Gauge
+    private let handshaking: Gauge
+    private let rateTableKeys: Gauge?
+    private let rateTableEvictions: Counter?
+    /// Rate-table evictions already counted: snapshots taken on several event loops may arrive
+    /// out of order, so only the increase past the largest seen is added.
+    private let countedEvictions = Mutex<UInt64>(0)
+
+    init(gate: SharedConnectionGate, metrics: ServerMetrics, rateTable: Bool) {
+        self.gate = gate
+        active = metrics.gauge(.connectionsActive)
+        httpActive = metrics.gauge(.httpActiveConnections)
+        handshaking = metrics.gauge(.tlsHandshakesInProgress)
+        rateTableKeys = rateTable ? metrics.gauge(.rateLimitKeys, "connection") : nil
+        rateTableEvictions = rateTable ? metrics.counter(.rateLimitEvictions, "connection") : nil
+    }
+
+    func update() {
+        let snapshot = gate.snapshot()
+        active.set(to: Double(snapshot.active))
+        httpActive.set(to: Double(snapshot.active))
+        handshaking.set(to: Double(snapshot.handshaking))
+        rateTableKeys?.set(to: Double(snapshot.rateTableCount))
+        let added = countedEvictions.withLock { counted -> UInt64 in
+            guard snapshot.rateTableEvictions > counted else { return 0 }
+            defer { counted = snapshot.rateTableEvictions }
+            return snapshot.rateTableEvictions - counted
+        }
+        if added > 0 { rateTableEvictions?.increment(by: Int64(added)) }
     }
 }
 
@@ -75,13 +109,15 @@ final class GateTicket: AdmissionTicket {
     let key: ClientAddressKey?
     let channel: any Channel
     let idle: IdleConnections
+    let metrics: GateMetrics?
     private let state = Mutex<(handshaking: Bool, open: Bool)>((true, true))
 
-    init(gate: SharedConnectionGate, key: ClientAddressKey?, channel: any Channel, idle: IdleConnections) {
+    init(gate: SharedConnectionGate, key: ClientAddressKey?, channel: any Channel, idle: IdleConnections, metrics: GateMetrics? = nil) {
         self.gate = gate
         self.key = key
         self.channel = channel
         self.idle = idle
+        self.metrics = metrics
     }
 
     func connectionIdle(_ isIdle: Bool) {
@@ -94,7 +130,10 @@ final class GateTicket: AdmissionTicket {
             s.handshaking = false
             return true
         }
-        if first { gate.handshakeFinished(key) }
+        if first {
+            gate.handshakeFinished(key)
+            metrics?.update()
+        }
     }
 
     func closed() {
@@ -106,6 +145,7 @@ final class GateTicket: AdmissionTicket {
         if wasOpen {
             idle.markBusy(self)
             gate.closed(key, duringHandshake: duringHandshake)
+            metrics?.update()
         }
     }
 }

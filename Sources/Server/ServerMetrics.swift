@@ -202,7 +202,11 @@ extension ServerMetrics.Family {
     public static let connectionsMax = Self("mcp_connections_max", "Configured maximum of open connections.")
     public static let connectionsRejected = Self(
         "mcp_connections_rejected_total", "Connections closed at accept, by reason.", labels: ["reason"])
+    public static let connectionsEvicted = Self(
+        "mcp_connections_evicted_total", "Idle keep-alive connections closed to make room for a new one at the global cap.")
     public static let tlsHandshakes = Self("mcp_tls_handshakes_total", "TLS handshakes by result.", labels: ["result"])
+    public static let tlsHandshakesInProgress = Self(
+        "mcp_tls_handshakes_in_progress", "TLS handshakes in progress on the public listeners.")
     public static let tlsHandshakeDuration = Self(
         "mcp_tls_handshake_duration_seconds", "Duration of successful TLS handshakes.")
     public static let tlsCertNotAfter = Self(

@@ -7,9 +7,15 @@ import Testing
 /// Admission at accept over the connection gate: which connections it refuses, and which idle
 /// connection it closes to make room at the global cap (issue 5 §4).
 @Suite struct GateAdmissionTests {
-    func configuration(max: Int = 100, perAddress: Int = 100) -> ConnectionGate.Configuration {
+    func configuration(
+        max: Int = 100, perAddress: Int = 100, perAddressRate: GCRA? = nil, rateTableCapacity: Int = 16
+    ) -> ConnectionGate.Configuration {
         .init(maxConnections: max, maxPerAddress: perAddress, maxHandshakes: 100, maxHandshakesPerAddress: 100,
-              perAddressRate: nil, globalRate: nil, rateTableCapacity: 16)
+              perAddressRate: perAddressRate, globalRate: nil, rateTableCapacity: rateTableCapacity)
+    }
+
+    func exposition(_ metrics: ServerMetrics) -> String {
+        String(decoding: metrics.render(), as: UTF8.self)
     }
 
     /// A connected channel from `ip`, as the listener hands it over.
@@ -63,5 +69,39 @@ import Testing
         // A client within its limits does make room: the oldest idle connection goes.
         #expect(admission.admit(try connection(from: "192.0.2.3")) != nil)
         #expect(!a.isActive && b.isActive)
+    }
+
+    @Test("handshakes in progress, the connection-rate table and idle evictions are exported; an eviction is not a rejection")
+    func metricsSeries() throws {
+        let metrics = ServerMetrics()
+        let admission = GateAdmission(
+            configuration: configuration(max: 3, perAddressRate: GCRA(ratePerSecond: 1, burst: 5), rateTableCapacity: 2),
+            metrics: metrics)
+        var text = exposition(metrics)
+        for series in ["mcp_tls_handshakes_in_progress 0", #"mcp_ratelimit_keys{limiter="connection"} 0"#,
+                       #"mcp_ratelimit_evictions_total{limiter="connection"} 0"#] {
+            #expect(text.contains(series), "\(series) before the first connection")
+        }
+        let a = try #require(admission.admit(try connection(from: "192.0.2.1")))
+        _ = try #require(admission.admit(try connection(from: "192.0.2.2")))
+        text = exposition(metrics)
+        #expect(text.contains("mcp_tls_handshakes_in_progress 2"))
+        #expect(text.contains(#"mcp_ratelimit_keys{limiter="connection"} 2"#))
+        a.handshakeFinished()
+        a.connectionIdle(true)
+        #expect(exposition(metrics).contains("mcp_tls_handshakes_in_progress 1"))
+        // A third address in a table of two evicts one.
+        _ = try #require(admission.admit(try connection(from: "192.0.2.3")))
+        text = exposition(metrics)
+        #expect(text.contains(#"mcp_ratelimit_keys{limiter="connection"} 2"#))
+        #expect(text.contains(#"mcp_ratelimit_evictions_total{limiter="connection"} 1"#))
+        #expect(text.contains("mcp_connections_active 3"))
+        // At the cap, A's idle connection makes room for a fourth client.
+        _ = try #require(admission.admit(try connection(from: "192.0.2.4")))
+        text = exposition(metrics)
+        #expect(text.contains("mcp_connections_evicted_total 1"))
+        #expect(!text.contains("idle_evicted"))
+        #expect(!text.contains("mcp_connections_rejected_total"))
+        #expect(text.contains("mcp_connections_active 3"))
     }
 }

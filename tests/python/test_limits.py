@@ -167,7 +167,9 @@ def test_per_address_handshake_cap(server_bin):
         time.sleep(0.2)
         assert post(s.port, source="127.0.0.2")[0].status == 200
         with urllib.request.urlopen(f"{s.ops}/metrics") as r:
-            assert 'mcp_connections_rejected_total{reason="handshakes_per_ip"} 1' in r.read().decode()
+            text = r.read().decode()
+        assert 'mcp_connections_rejected_total{reason="handshakes_per_ip"} 1' in text
+        assert "mcp_tls_handshakes_in_progress 3" in text  # the three silent connections still held
     finally:
         for c in held:
             c.close()
@@ -283,7 +285,9 @@ def test_idle_keepalive_connections_make_room_at_global_cap(server_bin):
         r, _ = post(s.port, source="127.0.0.5")  # a fourth client at the global cap
         assert r.status == 200
         with urllib.request.urlopen(f"{s.ops}/metrics") as m:
-            assert 'mcp_connections_rejected_total{reason="idle_evicted"} 1' in m.read().decode()
+            text = m.read().decode()
+        assert "mcp_connections_evicted_total 1" in text
+        assert "idle_evicted" not in text  # an eviction admits a client: it is no rejection
         for conn in idle:
             conn.close()
     finally:
