@@ -264,6 +264,9 @@ def test_read_only_token_gets_403_insufficient_scope(server_bin, tmp_path, fake_
         assert r.status == 403
         assert r.getheader("WWW-Authenticate") == 'Bearer realm="mcp", error="insufficient_scope", scope="write"'
         assert json.loads(body)["id"] == 9
+        # The same refusal on the Go server's RPC-over-POST route (one FrameReader for every route).
+        r, body = post(s.port, token=env["TOKEN_READER"], body=call, path="/api/mcp/v1/sse/rpc")
+        assert r.status == 403 and json.loads(body)["id"] == 9, body
         r, body = post(s.port, token=env["TOKEN_READER"], path="/api/mcp/v1/call")
         names = [t["name"] for t in json.loads(body)["result"]["tools"]]
         assert "grafana_get_health" in names and "grafana_delete_dashboard" not in names
