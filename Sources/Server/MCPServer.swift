@@ -115,7 +115,17 @@ public struct MCPServer: Sendable {
     }
 }
 
-/// Expires idle sessions; at graceful shutdown marks the server not ready, ends every SSE
+extension MCPServer {
+    /// Ends the sessions (and their streams) of tokens no longer accepted: called after a
+    /// token reload, and by the housekeeping sweep, which also catches tokens that expired.
+    public func endSessionsOfRevokedTokens() {
+        let authenticator = self.authenticator
+        let ended = sessions.revoke { authenticator.isCurrent(principal: $0) }
+        if ended > 0 { logger.notice("ended sessions of revoked or expired tokens", metadata: ["sessions": "\(ended)"]) }
+    }
+}
+
+/// Expires idle sessions and those of revoked tokens; at graceful shutdown marks the server not ready, ends every SSE
 /// stream with a final event and closes the sessions.
 struct Housekeeping: Service, CustomStringConvertible {
     var description: String { "Housekeeping" }
@@ -128,6 +138,7 @@ struct Housekeeping: Service, CustomStringConvertible {
             while !Task.isCancelled {
                 try? await Task.sleep(for: period)
                 server.sessions.expireIdle()
+                server.endSessionsOfRevokedTokens()
             }
         }
         server.readiness.set(.draining)

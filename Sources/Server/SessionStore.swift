@@ -151,6 +151,28 @@ final class SessionStore: Sendable {
         return expired.count
     }
 
+    /// Ends the sessions whose token is no longer accepted (removed by a reload, or expired):
+    /// their streams would otherwise keep delivering to a client that could not open them
+    /// now. Returns how many.
+    @discardableResult
+    func revoke(unless isCurrent: (String) -> Bool) -> Int {
+        let revoked: [Entry] = state.withLock { state in
+            let owners = Set(state.perOwner.keys).filter { !isCurrent($0) }
+            guard !owners.isEmpty else { return [] }
+            let ids = state.entries.compactMap { id, entry in owners.contains(entry.owner) ? id : nil }
+            return ids.compactMap { Self.take($0, from: &state) }
+        }
+        for entry in revoked {
+            entry.stream?.send(event: "revoked", data: #"{"reason":"the token of this session is no longer accepted"}"#)
+            end(entry)
+        }
+        if !revoked.isEmpty {
+            metrics?.counter(.sessionsRevoked).increment(by: Int64(revoked.count))
+            updateGauge()
+        }
+        return revoked.count
+    }
+
     /// Whether the session still exists (a request that ran while it was deleted or expired
     /// answers 404, as any later request with its id would).
     func contains(_ id: String) -> Bool {

@@ -25,6 +25,11 @@ public final class TokenAuthenticator: RequestAuthenticator {
 
     public var tokenCount: Int { verifier.withLock { $0.store.count } }
 
+    public func isCurrent(principal: String) -> Bool {
+        let now = Date()
+        return verifier.withLock { $0.store.tokens.contains { $0.name == principal && !$0.isExpired(at: now) } }
+    }
+
     public func authenticate(authorization: String?, clientAddress: String) -> AuthOutcome {
         authenticate(authorization: authorization, clientAddress: clientAddress, connection: nil)
     }

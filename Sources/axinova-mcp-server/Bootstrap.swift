@@ -123,7 +123,7 @@ struct Bootstrap {
         let services = server.makeServices(security: security, admission: admission, onPublicRunning: { port in
             logger.info("listening", metadata: ["address": "\(config.server.host):\(port)", "ops": "\(config.server.httpHost):\(config.server.httpPort)"])
         })
-        let reloader = ReloadService(config: configOptions, authenticator: authenticator, tls: tlsReloader,
+        let reloader = ReloadService(config: configOptions, authenticator: authenticator, server: server, tls: tlsReloader,
                                      pollTLS: !config.tls.reloadInterval.isZero, metrics: metrics, logger: logger)
         // Graceful shutdown (SIGTERM/SIGINT): stop accepting, /ready false, SSE streams end
         // with a final event, in-flight requests get `server.shutdown_grace`, then the rest
@@ -268,6 +268,7 @@ struct ReloadService: Service, CustomStringConvertible {
     var description: String { "ReloadService" }
     let config: ConfigOptions
     let authenticator: TokenAuthenticator
+    let server: MCPServer
     let tls: TLSContextReloader?
     let pollTLS: Bool
     let metrics: ServerMetrics
@@ -300,6 +301,7 @@ struct ReloadService: Service, CustomStringConvertible {
                 let store = try loaded.get()
                 if store.isEmpty { throw StartupError("reload would leave no tokens") }
                 authenticator.replace(store: store)
+                server.endSessionsOfRevokedTokens()
                 metrics.counter(.configReloads, "tokens", "ok").increment()
                 logger.notice("tokens reloaded", metadata: ["count": "\(store.count)"])
             } catch {

@@ -44,6 +44,23 @@ import Testing
         _ = try create(sessions)
     }
 
+    @Test("sessions of a token no longer accepted end with a final event; the others stay")
+    func revokedTokensLoseTheirSessions() throws {
+        let metrics = ServerMetrics()
+        let sessions = SessionStore(maxSessions: 4, maxPerOwner: 2, idleTimeout: .seconds(60), metrics: metrics)
+        let gone = try create(sessions, owner: "removed")
+        let kept = try create(sessions, owner: "current")
+        let stream = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(sessions.attach(stream, to: gone) == nil)
+        #expect(sessions.revoke { $0 == "current" } == 1)
+        #expect(!sessions.contains(gone) && sessions.contains(kept))
+        #expect(stream.end == .finished)
+        #expect(sessions.revoke { $0 == "current" } == 0)
+        #expect(String(decoding: metrics.render(), as: UTF8.self).contains("mcp_sessions_revoked_total 1"))
+        // Its place under the per-token cap is free again.
+        _ = try create(sessions, owner: "removed")
+    }
+
     @Test("ending a session ends the connections attached to its resumable streams")
     func removeEndsResumableConnections() throws {
         let sessions = store(replay: true)

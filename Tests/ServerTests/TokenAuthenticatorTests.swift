@@ -1,3 +1,4 @@
+import Foundation
 import Auth
 import MCPCore
 import Testing
@@ -33,6 +34,19 @@ import Testing
 
     func reason(_ outcome: AuthOutcome) -> String? {
         if case .denied(let reason, _, _, _) = outcome { reason } else { nil }
+    }
+
+    /// What the session sweep asks: a token that was removed, or whose expiry passed, is
+    /// no longer current.
+    @Test func currentTokens() throws {
+        let past = Date(timeIntervalSinceNow: -1)
+        let store = try TokenStore([StoredToken(name: "live", secret: secret), StoredToken(name: "old", secret: other, expires: past)])
+        let tokens = TokenAuthenticator(store: store, maxHeaderBytes: 4096,
+                                        failureLimit: .init(maxFailures: 10, window: 1, lockout: 1, capacity: 4), metrics: nil)
+        #expect(tokens.isCurrent(principal: "live"))
+        #expect(!tokens.isCurrent(principal: "old"))
+        tokens.replace(store: try TokenStore([StoredToken(name: "other", secret: other)]))
+        #expect(!tokens.isCurrent(principal: "live"))
     }
 
     @Test func aReloadEndsWhatTheConnectionRemembered() throws {

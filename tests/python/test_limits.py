@@ -376,3 +376,53 @@ def test_lingering_close_is_bounded_by_linger_timeout(server_bin):
         c.close()
     finally:
         s.stop()
+
+
+def open_sse(port, token):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c = tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+    c.sendall(f"GET /sse HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    head = b""
+    while b"event: endpoint" not in head:
+        chunk = c.recv(4096)
+        assert chunk, head
+        head += chunk
+    return c
+
+
+def read_until_ended(c, seconds):
+    """Reads an SSE response until its last chunk (the stream ended; the connection may stay)."""
+    c.settimeout(seconds)
+    data = b""
+    try:
+        while not data.endswith(b"\r\n0\r\n\r\n"):
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except (TimeoutError, socket.timeout):
+        return data, False
+    return data, data.endswith(b"\r\n0\r\n\r\n")
+
+
+def test_removed_token_loses_its_streams_on_reload(server_bin, tmp_path):
+    """A token removed by a reload (SIGHUP) can open nothing new, and its open SSE sessions end
+    with a final `revoked` event instead of streaming on; other tokens' sessions stay."""
+    import signal
+    env = tokens_config(tmp_path, ["leaver", "stayer"])
+    s = start_server(server_bin, "--config-dir", str(tmp_path), env=env)
+    try:
+        leaving, staying = open_sse(s.port, env["TOKEN_LEAVER"]), open_sse(s.port, env["TOKEN_STAYER"])
+        (tmp_path / "base.yaml").write_text("auth:\n  tokens:\n    - name: stayer\n      env: TOKEN_STAYER\n")
+        s.proc.send_signal(signal.SIGHUP)
+        data, ended = read_until_ended(leaving, 10)
+        assert ended and b"event: revoked" in data, data
+        assert post(s.port, token=env["TOKEN_LEAVER"])[0].status == 401
+        _, ended = read_until_ended(staying, 0.5)
+        assert not ended
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            assert "mcp_sessions_revoked_total 1" in r.read().decode()
+        leaving.close()
+        staying.close()
+    finally:
+        s.stop()
