@@ -335,15 +335,21 @@ public final class MCPDispatcher: Sendable {
         let handler = tool.handler
         let toolArguments = ToolArguments(arguments)
         let deadline = Deadline()
-        let work: CallWork
-        if session.callsInline {
-            work = .inline(CurrentTaskCanceller())
-        } else {
-            work = .task(Task(executorPreference: Self.requestExecutor) {
-                await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
-            })
-        }
+        let work: CallWork = session.callsInline ? .inline(CurrentTaskCanceller()) : .task(CallTask())
         defer { work.finish() }
+        // The id and the in-flight slot are taken before anything runs: a refused call is
+        // answered as never having run, so it must not have started.
+        switch session.track(id, cancel: { work.cancel() }) {
+        case .tracked: break
+        case .duplicate:
+            return .failure(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: request id \(id) is already in use"))
+        case .full:
+            return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
+        case .closed:
+            // The transport went away before the call started: nobody is left to answer.
+            observer?.toolCallFinished(tool: tool.name, outcome: .cancelled, duration: ContinuousClock.now - start)
+            return nil
+        }
         // The deadline is an entry in a table with one shared dispatch timer, not a sleeping
         // task: a cancelled Task.sleep keeps its memory until it would have fired, which at
         // 60 s and thousands of calls a second is megabytes; a removed entry is freed at once.
@@ -352,30 +358,20 @@ public final class MCPDispatcher: Sendable {
             work.cancel()
         }
         defer { deadlines.cancel(timer) }
-        switch session.track(id, cancel: { work.cancel() }) {
-        case .tracked: break
-        case .duplicate:
-            work.abandon()
-            return .failure(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: request id \(id) is already in use"))
-        case .full:
-            work.abandon()
-            return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
-        case .closed:
-            // The transport went away before the call started: nobody is left to answer.
-            if case .task(let task) = work {
-                task.cancel()
-                _ = await task.value
-            }
-            observer?.toolCallFinished(tool: tool.name, outcome: .cancelled, duration: ContinuousClock.now - start)
-            return nil
-        }
         let (result, outcome): (ToolResult, ToolCallOutcome)
         switch work {
-        case .task(let task):
-            (result, outcome) = await withTaskCancellationHandler {
-                await task.value
-            } onCancel: {
-                task.cancel()
+        case .task(let call):
+            if let task = call.start({
+                await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
+            }) {
+                (result, outcome) = await withTaskCancellationHandler {
+                    await task.value
+                } onCancel: {
+                    task.cancel()
+                }
+            } else {
+                // Cancelled (by the client, the connection or the deadline) before it started.
+                (result, outcome) = Self.cancelled(deadline: deadline, timeout: timeout, toolName: tool.name)
             }
         case .inline:
             (result, outcome) = await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
@@ -393,9 +389,10 @@ public final class MCPDispatcher: Sendable {
     /// executor preference, so each such task passes this one on.
     @TaskLocal public static var requestExecutor: (any TaskExecutor)?
 
-    /// Where a tool call runs: a task of its own, or its request's task (``MCPSession/callsInline``).
+    /// Where a tool call runs: a task of its own, started once the call is admitted, or its
+    /// request's task (``MCPSession/callsInline``).
     enum CallWork: Sendable {
-        case task(Task<(ToolResult, ToolCallOutcome), Never>)
+        case task(CallTask)
         case inline(CurrentTaskCanceller)
 
         /// The deadline fired or the client cancelled: cancel the call's work.
@@ -404,12 +401,6 @@ public final class MCPDispatcher: Sendable {
             case .task(let task): task.cancel()
             case .inline(let canceller): canceller.cancel()
             }
-        }
-
-        /// The call is refused before it runs: a task already started is cancelled; the
-        /// request's own task is left alone.
-        func abandon() {
-            if case .task(let task) = self { task.cancel() }
         }
 
         /// The call is over: nothing may cancel the request's task for it any more.
@@ -439,11 +430,16 @@ public final class MCPDispatcher: Sendable {
             if deadline.hasFired { return timedOut }
             return (.error(error.message), error.kind == .invalidArgument ? .invalidArguments : (error.kind == .timeout ? .timeout : .error))
         } catch is CancellationError {
-            return deadline.hasFired ? timedOut : (.error("\(toolName) was cancelled"), .cancelled)
+            return cancelled(deadline: deadline, timeout: timeout, toolName: toolName)
         } catch {
             if deadline.hasFired { return timedOut }
             return (.error("\(toolName) failed: internal error"), .error)
         }
+    }
+
+    /// The answer of a call that was cancelled: a timeout if its deadline did it.
+    static func cancelled(deadline: Deadline, timeout: Duration, toolName: String) -> (ToolResult, ToolCallOutcome) {
+        deadline.hasFired ? (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout) : (.error("\(toolName) was cancelled"), .cancelled)
     }
 
     private func makeContext(for tool: ToolDefinition, request: JSONRPCRequest, session: MCPSession, outbound: any MCPOutbound, stateless: Bool) -> ToolContext {
