@@ -92,8 +92,8 @@ public struct JSONRPCRequest: Sendable, Hashable {
 }
 
 /// One inbound message, classified. Notifications are never answered (JSON-RPC 2.0 §4.1),
-/// not even with an error; responses from the client are accepted and dropped (this server
-/// sends no requests of its own).
+/// not even with an error; responses from the client, well-formed or not, are accepted and
+/// dropped (this server sends no requests of its own).
 public enum JSONRPCInbound: Sendable, Hashable {
     case request(JSONRPCRequest)
     case notification(method: String, params: JSONObject)
@@ -112,6 +112,13 @@ public enum JSONRPCInbound: Sendable, Hashable {
         func invalid(_ why: String) -> JSONRPCInbound {
             .invalid(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: \(why)"))
         }
+        // A response (no method; a result or an error) is never answered, not even a broken
+        // one: an error with `"id": null` is how a peer answers what it could not read
+        // (§5), and answering a response could set two peers answering each other forever.
+        if object["method"] == nil, object["result"] != nil || object["error"] != nil {
+            self = .response(id: id)
+            return
+        }
         guard object["jsonrpc"] == .string("2.0") else {
             self = invalid("\"jsonrpc\" must be exactly \"2.0\"")
             return
@@ -123,23 +130,15 @@ public enum JSONRPCInbound: Sendable, Hashable {
                 message: "Invalid Request: \"id\" must be a string or an integer, found \(found)"))
             return
         }
-        let hasResult = object["result"] != nil
-        let hasError = object["error"] != nil
         guard let methodValue = object["method"] else {
-            if hasResult != hasError, rawID != nil {
-                self = .response(id: id)
-            } else if hasResult && hasError {
-                self = invalid("a response carries either \"result\" or \"error\", not both")
-            } else {
-                self = invalid("\"method\" is missing")
-            }
+            self = invalid("\"method\" is missing")
             return
         }
         guard case .string(let method) = methodValue, !method.isEmpty else {
             self = invalid("\"method\" must be a non-empty string")
             return
         }
-        if hasResult || hasError {
+        if object["result"] != nil || object["error"] != nil {
             self = invalid("a request carries no \"result\" or \"error\"")
             return
         }
@@ -147,6 +146,10 @@ public enum JSONRPCInbound: Sendable, Hashable {
         switch object["params"] {
         case nil, .null?: params = JSONObject()
         case .object(let o)?: params = o
+        case .array? where id == nil:
+            // A notification is never answered (§4.1), not even for params MCP cannot read:
+            // positional ones name nothing, so it is handled as one without params.
+            params = JSONObject()
         case .array?:
             // MCP methods take named parameters only.
             self = .invalid(JSONRPCError(id: id, code: .invalidParams, message: "Invalid params: \"params\" must be an object"))

@@ -61,6 +61,28 @@ import Testing
         #expect(await Harness().send(#"{"jsonrpc":"2.0","id":5,"result":{}}"#) == nil)
     }
 
+    /// §4.1: "The Server MUST NOT reply to a Notification", and §4.2 allows positional
+    /// params, so a notification whose params are an array is dropped, never answered -32602.
+    @Test("§4.1 a notification with positional params is not answered",
+          arguments: [#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":[5]}"#,
+                      #"{"jsonrpc":"2.0","method":"notifications/initialized","params":[]}"#,
+                      #"[{"jsonrpc":"2.0","method":"notifications/cancelled","params":[5]}]"#])
+    func positionalNotification(text: String) async {
+        #expect(await Harness().send(text) == nil)
+    }
+
+    /// §5: an error response carries `"id": null` when the request's id could not be read,
+    /// and a response is never answered (§5.1 codes are for requests; an answer to a broken
+    /// response could start two peers answering each other forever).
+    @Test("§5 client responses are never answered: error with id null, result and error both, no id",
+          arguments: [#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#,
+                      #"{"jsonrpc":"2.0","id":5,"result":{},"error":{"code":1,"message":"x"}}"#,
+                      #"{"jsonrpc":"2.0","error":{"code":-32603,"message":"x"}}"#,
+                      #"[{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}]"#])
+    func brokenResponses(text: String) async {
+        #expect(await Harness().send(text) == nil)
+    }
+
     @Test("§6 batch: answers for requests only; notifications-only batch gets nothing")
     func batches() async {
         let h = Harness()
