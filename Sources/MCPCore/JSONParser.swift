@@ -1,10 +1,11 @@
 /// A strict RFC 8259 JSON parser with caps, for input from the network.
 ///
 /// It refuses what a lenient parser would guess at: trailing commas, comments, leading
-/// zeros, `NaN`, invalid escapes, lone surrogates, control characters in strings, invalid
-/// UTF-8 and anything after the value. Nesting is capped (``Limits/maxDepth``) so a
-/// 10,000-deep array costs a bounded stack, and the input size is capped before the first
-/// byte is read. Duplicate object keys keep the last value, as most parsers do.
+/// zeros, `NaN`, invalid escapes, control characters in strings, invalid UTF-8, repeated
+/// object keys (which parsers resolve differently) and anything after the value. An escaped
+/// unpaired surrogate, which RFC 8259 §8.2 allows, becomes U+FFFD. Nesting is capped
+/// (``Limits/maxDepth``) so a 10,000-deep array costs a bounded stack, and the input size
+/// is capped before the first byte is read.
 public struct JSONParser {
     public struct Limits: Sendable, Hashable {
         public var maxDepth: Int
@@ -293,18 +294,23 @@ extension JSONParser {
             case UInt8(ascii: "u"):
                 var scalar = try parseHex4()
                 if (0xD800...0xDBFF).contains(scalar) {
-                    // A high surrogate must be followed by an escaped low surrogate.
-                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                        bytes[index + 1] == UInt8(ascii: "u")
-                    else { throw fail(.invalidEscape) }
-                    index += 2
-                    let low = try parseHex4()
-                    guard (0xDC00...0xDFFF).contains(low) else { throw fail(.invalidEscape) }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    throw fail(.invalidEscape)
+                    // A high surrogate pairs with an escaped low surrogate right after it.
+                    // Anything else is left for the loop to read on its own.
+                    let afterHigh = index
+                    if index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                        index += 2
+                        let low = try parseHex4()
+                        if (0xDC00...0xDFFF).contains(low) {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            index = afterHigh
+                        }
+                    }
                 }
-                guard let unicode = Unicode.Scalar(scalar) else { throw fail(.invalidEscape) }
+                // RFC 8259 §8.2: an unpaired surrogate is valid JSON but no Unicode scalar;
+                // it becomes U+FFFD (as in Go's decoder and WHATWG's), not a parse error for
+                // the whole message.
+                let unicode = Unicode.Scalar(scalar) ?? "\u{FFFD}"
                 scratch.append(contentsOf: UTF8.encode(unicode)!)
             default:
                 throw Error(reason: .invalidEscape, offset: index - 1)

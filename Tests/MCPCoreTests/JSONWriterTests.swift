@@ -156,6 +156,23 @@ import Testing
         }
     }
 
+    /// RFC 8259 §8.2: a string whose escapes name an unpaired surrogate is valid JSON
+    /// (JavaScript's JSON.stringify writes one for a cut string); it becomes U+FFFD, as the
+    /// Go server's decoder did. A proper pair is still one code point.
+    @Test("§8.2 an escaped unpaired surrogate becomes U+FFFD; a pair is one code point",
+          arguments: [(#""\ud800""#, "\u{FFFD}"), (#""\udc00""#, "\u{FFFD}"), (#""a\ud800b""#, "a\u{FFFD}b"),
+                      (#""\ud800\u0041""#, "\u{FFFD}A"), (#""\ud800\ud800\udc00""#, "\u{FFFD}\u{10000}"),
+                      (#""\udc00\ud800""#, "\u{FFFD}\u{FFFD}"), (#""\ud83d\ude00""#, "😀"), (#""\ud800\n""#, "\u{FFFD}\n")])
+    func unpairedSurrogates(text: String, expected: String) throws {
+        #expect(try JSONParser.parse(text) == .string(expected))
+    }
+
+    @Test("a surrogate escape cut short is still refused")
+    func truncatedSurrogate() {
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse(#""\ud800\u12""#) }
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse(#""\ud800\uZZZZ""#) }
+    }
+
     @Test("non-contiguous input is parsed like contiguous input")
     func nonContiguous() throws {
         let text = #"{"jsonrpc":"2.0","id":7,"method":"ping"}"#

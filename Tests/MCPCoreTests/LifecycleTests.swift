@@ -137,6 +137,17 @@ import Testing
         #expect(result?["content"]?[0]?["text"]?.stringValue?.contains(named) == true)
     }
 
+    /// RFC 8259 §8.2 allows an unpaired surrogate escape; one in an argument must not turn
+    /// the whole message into a parse error with id null (the client could not match it).
+    @Test("a tools/call with an unpaired surrogate in an argument is answered with its id")
+    func unpairedSurrogateArgument() async {
+        let h = Harness()
+        await h.initialize()
+        let response = await h.send(#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x\ud800y"}}}"#)
+        #expect(response?["id"] == .int(7))
+        #expect(response?["result"]?["content"]?[0]?["text"] == "x\u{FFFD}y")
+    }
+
     @Test("a successful call returns content and isError false")
     func call() async {
         let h = Harness()
