@@ -100,20 +100,50 @@ public final class MCPDispatcher: Sendable {
         case .single(let inbound):
             return await handle(inbound, session: session, outbound: outbound)?.serialized()
         case .batch(let messages):
-            // Each element is a request of its own: cap them, so one body cannot queue an
-            // unbounded amount of work.
-            guard messages.count <= Self.maxBatch else {
-                return JSONRPCError(id: nil, code: .invalidRequest, message: "Invalid Request: batch of \(messages.count) messages; at most \(Self.maxBatch) allowed").response.serialized()
-            }
-            var responses: [JSONValue] = []
-            for message in messages {
-                if let response = await handle(message, session: session, outbound: outbound) {
-                    responses.append(response)
-                }
-            }
-            // JSON-RPC 2.0 §6: a batch of notifications only gets no answer at all.
-            return responses.isEmpty ? nil : JSONValue.array(responses).serialized()
+            return await handle(batch: messages, session: session, outbound: outbound)?.serialized()
         }
+    }
+
+    /// Handles a batch (JSON-RPC 2.0 §6): one error if it is refused as a whole (see
+    /// ``refusal(ofBatch:in:)``), else the array of its answers, or nil when none is due
+    /// (a batch of notifications only gets no answer at all).
+    public func handle(batch messages: [JSONRPCInbound], session: MCPSession, outbound: any MCPOutbound) async -> JSONValue? {
+        if let refusal = Self.refusal(ofBatch: messages, in: session) {
+            observer?.requestFinished(method: "other", transport: session.transport, duration: .zero, errorCode: refusal.code)
+            return refusal.response
+        }
+        var responses: [JSONValue] = []
+        for message in messages {
+            if let response = await handle(message, session: session, outbound: outbound) {
+                responses.append(response)
+            }
+        }
+        return responses.isEmpty ? nil : .array(responses)
+    }
+
+    /// Why a batch is refused as a whole (-32600, id null), if it is: more than
+    /// ``maxBatch`` messages (each is a request of its own, so one frame could queue
+    /// unbounded work); a session whose revision has no batches
+    /// (``ProtocolVersion/allowsBatches(_:)``), or a stateless request in one; `initialize`
+    /// in one (2025-03-26 basic/lifecycle.mdx: it "MUST NOT be part of a JSON-RPC batch").
+    /// Shared by every transport that takes batches, so they all follow one rule.
+    public static func refusal(ofBatch messages: [JSONRPCInbound], in session: MCPSession) -> JSONRPCError? {
+        func refuse(_ why: String) -> JSONRPCError {
+            JSONRPCError(id: nil, code: .invalidRequest, message: "Invalid Request: \(why)")
+        }
+        guard messages.count <= maxBatch else {
+            return refuse("batch of \(messages.count) messages; at most \(maxBatch) allowed")
+        }
+        if let version = session.negotiatedVersion, !ProtocolVersion.allowsBatches(version) {
+            return refuse("JSON-RPC batches are not part of \(version)")
+        }
+        for case .request(let request) in messages {
+            if request.method == "initialize" { return refuse("initialize must not be part of a batch") }
+            if let version = request.meta?[ProtocolVersion.metaKey]?.stringValue, ProtocolVersion.statelessEra.contains(version) {
+                return refuse("JSON-RPC batches are not part of \(version)")
+            }
+        }
+        return nil
     }
 
     /// Handles one classified message; returns the response, if one is due.

@@ -18,6 +18,15 @@ public enum ProtocolVersion {
         return latestSessionEra
     }
 
+    /// Whether a session of `version` may send JSON-RPC batches: 2025-03-26 added them
+    /// (basic/index.mdx "Batching"; 2024-11-05 servers took them as JSON-RPC 2.0 §6 has
+    /// them), 2025-06-18 removed them (changelog.mdx "Major changes" 1), and 2026-07-28 has
+    /// none. A session that negotiated nothing (the Go server's API) keeps them.
+    public static func allowsBatches(_ version: String?) -> Bool {
+        guard let version else { return true }
+        return version < "2025-06-18"
+    }
+
     /// `_meta` key of a stateless request's protocol version.
     public static let metaKey = "io.modelcontextprotocol/protocolVersion"
     public static let clientInfoKey = "io.modelcontextprotocol/clientInfo"

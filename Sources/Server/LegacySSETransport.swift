@@ -78,11 +78,9 @@ struct LegacySSETransport: Sendable {
                     _ = stream.sendMessage(response)
                 }
             case .batch(let messages):
-                var responses: [JSONValue] = []
-                for message in messages {
-                    if let response = await dispatcher.handle(message, session: session, outbound: outbound) { responses.append(response) }
+                if let response = await dispatcher.handle(batch: messages, session: session, outbound: outbound) {
+                    _ = stream.sendMessage(response)
                 }
-                if !responses.isEmpty { _ = stream.sendMessage(.array(responses)) }
             case .parseError:
                 break
             }

@@ -109,10 +109,11 @@ struct StreamableHTTPTransport: Sendable {
 
         // JSON-RPC batches are 2025-03-26's (and the Go API's); 2025-06-18 removed them ("The
         // body of the POST request MUST be a single JSON-RPC request, notification, or
-        // response"). A batch is answered with an array, even of one (JSON-RPC 2.0 §6).
+        // response"): the dispatcher's rule, which stdio and legacy SSE follow too. A batch
+        // is answered with an array, even of one (JSON-RPC 2.0 §6).
         let isBatch: Bool = if case .batch = frame { true } else { false }
-        if isBatch, let version = session.negotiatedVersion, version >= "2025-06-18" {
-            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: JSON-RPC batches are not part of \(version)")
+        if isBatch, let refusal = MCPDispatcher.refusal(ofBatch: messages, in: session) {
+            return HTTPReplies.json(refusal.response, status: .badRequest)
         }
         let requests = messages.compactMap { if case .request(let r) = $0 { r } else { nil } }
         let invalid = messages.compactMap { if case .invalid(let e) = $0 { e } else { nil } }

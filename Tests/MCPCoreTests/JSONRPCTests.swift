@@ -117,6 +117,53 @@ import Testing
     }
 }
 
+/// Batches per revision, the rule every transport follows (stdio through `handle(bytes:)`).
+@Suite struct BatchRevisionTests {
+    /// Its `logging/setLevel` shows whether any of it ran.
+    static let batch = #"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"logging/setLevel","params":{"level":"info"}}]"#
+
+    /// 2025-06-18 changelog.mdx "Major changes" 1: "Remove support for JSON-RPC batching".
+    @Test("a 2025-06-18 or 2025-11-25 session's batch is refused as a whole: one -32600, id null, nothing run",
+          arguments: ["2025-06-18", "2025-11-25"])
+    func refusedAfterBatchingWasRemoved(version: String) async {
+        let h = Harness()
+        await h.initialize(version: version)
+        let response = await h.send(Self.batch)
+        #expect(response?.errorCode == -32600)
+        #expect(response?["id"] == .null)
+        #expect(response?["error"]?["message"]?.stringValue?.contains(version) == true)
+        #expect(h.session.logLevel == nil)
+    }
+
+    /// 2025-03-26 basic/index.mdx "Batching": implementations "MUST support receiving
+    /// JSON-RPC batches"; 2024-11-05 servers took them as plain JSON-RPC 2.0 (§6).
+    @Test("a 2024-11-05 or 2025-03-26 session's batch is answered with an array", arguments: ["2024-11-05", "2025-03-26"])
+    func acceptedWhereTheRevisionHasThem(version: String) async {
+        let h = Harness()
+        await h.initialize(version: version)
+        #expect(await h.send(Self.batch)?.arrayValue?.count == 2)
+        #expect(h.session.logLevel == .info)
+    }
+
+    /// 2025-03-26 basic/lifecycle.mdx "Initialization": "The initialize request MUST NOT be
+    /// part of a JSON-RPC batch".
+    @Test("initialize inside a batch is refused and the session stays uninitialized")
+    func initializeInABatch() async {
+        let h = Harness()
+        let response = await h.send(#"[{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{}}}]"#)
+        #expect(response?.errorCode == -32600)
+        #expect(!h.session.isInitialized)
+    }
+
+    /// 2026-07-28 has no batches (its HTTP transport refuses them too).
+    @Test("a stateless 2026-07-28 request inside a batch is refused")
+    func statelessInABatch() async {
+        let h = Harness()
+        let response = await h.send(#"[{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}]"#)
+        #expect(response?.errorCode == -32600)
+    }
+}
+
 @Suite struct ParserCapTests {
     @Test("RFC 8259 §4: a repeated object name is refused (no parser differential on \"method\")")
     func duplicateKey() async {

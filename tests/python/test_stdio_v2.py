@@ -57,3 +57,63 @@ async def test_bad_arguments_are_tool_errors(server_bin):
         result = await client.call_tool("server_status", {"bogus": 1})
         assert result.is_error is True
         assert "bogus" in result.content[0].text
+
+
+# Raw stdio, line by line: what a client SDK would not send, or how it would not behave.
+
+import json  # noqa: E402
+import select  # noqa: E402
+import subprocess  # noqa: E402
+
+
+class RawStdio:
+    """The server run with --stdio, driven one JSON line at a time."""
+
+    def __init__(self, server_bin, *extra):
+        self.proc = subprocess.Popen([server_bin, "--stdio", *extra], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def send(self, message):
+        text = message if isinstance(message, str) else json.dumps(message)
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def receive(self, timeout=10):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        assert ready, f"no answer within {timeout} s"
+        return json.loads(self.proc.stdout.readline())
+
+    def initialize(self, version="2025-11-25"):
+        self.send({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                   "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+        assert self.receive()["result"]["protocolVersion"] == version
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def close(self, timeout=10):
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=timeout)
+
+
+@pytest.mark.parametrize("version,allowed", [("2025-03-26", True), ("2025-06-18", False), ("2025-11-25", False)])
+def test_batches_follow_the_negotiated_revision(server_bin, version, allowed):
+    """2025-03-26 basic/index.mdx "Batching" (receivers MUST support batches); 2025-06-18
+    changelog.mdx "Major changes" 1 removed them: over stdio as over Streamable HTTP."""
+    raw = RawStdio(server_bin)
+    raw.initialize(version)
+    raw.send([{"jsonrpc": "2.0", "id": 1, "method": "ping"}, {"jsonrpc": "2.0", "id": 2, "method": "ping"}])
+    answer = raw.receive()
+    if allowed:
+        assert sorted(a["id"] for a in answer) == [1, 2]
+    else:
+        assert answer["id"] is None and answer["error"]["code"] == -32600
+    assert raw.close() == 0
+
+
+def test_initialize_in_a_batch_is_refused(server_bin):
+    """2025-03-26 basic/lifecycle.mdx: "The initialize request MUST NOT be part of a JSON-RPC batch"."""
+    raw = RawStdio(server_bin)
+    raw.send([{"jsonrpc": "2.0", "id": 0, "method": "initialize",
+               "params": {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}])
+    assert raw.receive()["error"]["code"] == -32600
+    raw.initialize("2025-03-26")  # the session is still new
+    assert raw.close() == 0
