@@ -117,3 +117,14 @@ def test_initialize_in_a_batch_is_refused(server_bin):
     assert raw.receive()["error"]["code"] == -32600
     raw.initialize("2025-03-26")  # the session is still new
     assert raw.close() == 0
+
+
+def test_unpaired_surrogate_in_an_argument_is_answered_with_its_id(server_bin):
+    """RFC 8259 §8.2 allows an escaped lone surrogate (JSON.stringify writes one for a cut
+    string); the message is answered with its own id, not -32700 with id null."""
+    raw = RawStdio(server_bin)
+    raw.initialize()
+    raw.send('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"server_status","arguments":{"x":"\\ud800"}}}')
+    answer = raw.receive()
+    assert answer["id"] == 7 and answer["result"]["isError"] is True  # x is not an argument of server_status
+    assert raw.close() == 0
