@@ -13,58 +13,104 @@ import Synchronization
 ///
 /// Lines have no fixed cliff (the Go server's scanner stopped at 64 KiB): a line may be as
 /// large as the JSON size cap, and a larger one is skipped to its newline and answered with
-/// a parse error, so the stream stays in sync. Requests run concurrently, up to
-/// ``maxConcurrentRequests``; past that the reader stops taking requests until one finishes,
-/// which pushes back on the client through the pipe instead of buffering. Notifications
-/// (notably `notifications/cancelled`) are still read and acted on while at the cap.
+/// a parse error, so the stream stays in sync.
+///
+/// Requests run concurrently, up to ``maxConcurrentRequests``. Past that, up to
+/// ``maxWaitingRequests`` more wait in memory for a slot while the reader goes on reading,
+/// so that notifications, `notifications/cancelled` above all, are acted on at the cap (a
+/// cancelled request that is still waiting is dropped unanswered). One request more and the
+/// reader stops until a call finishes: that pushes back on the client through the pipe
+/// instead of buffering.
 public final class StdioTransport: Sendable {
     let dispatcher: MCPDispatcher
     let input: Int32
     let output: Int32
     public let maxConcurrentRequests: Int
+    public let maxWaitingRequests: Int
     let writeLock = Mutex(())
 
-    public init(dispatcher: MCPDispatcher, input: Int32 = 0, output: Int32 = 1, maxConcurrentRequests: Int = 32) {
+    /// What the serving loop waits for.
+    enum Event: Sendable {
+        case line(LineReader.Line)
+        case inputEnded
+        case callFinished
+    }
+
+    public init(dispatcher: MCPDispatcher, input: Int32 = 0, output: Int32 = 1, maxConcurrentRequests: Int = 32, maxWaitingRequests: Int = 8) {
         self.dispatcher = dispatcher
         self.input = input
         self.output = output
         self.maxConcurrentRequests = max(1, maxConcurrentRequests)
+        self.maxWaitingRequests = max(0, maxWaitingRequests)
     }
 
-    /// Serves until stdin reaches EOF, then waits for the calls still running and returns.
+    /// Serves until stdin reaches EOF, then waits for the calls still running (and waiting)
+    /// and returns.
     public func run(session: MCPSession = MCPSession(transport: "stdio")) async {
-        var lines = LineReader(fd: input, maxLineBytes: dispatcher.configuration.jsonLimits.maxBytes)
+        // Bounded by the loop, not the buffer: one line per credit, one `callFinished` per
+        // call started, one `inputEnded`.
+        let (events, sink) = AsyncStream<Event>.makeStream()
+        let limits = dispatcher.configuration.jsonLimits
+        let reader = LineReader(fd: input, maxLineBytes: limits.maxBytes) { line in
+            sink.yield(line.map(Event.line) ?? .inputEnded)
+        }
         let outbound = StdioOutbound(transport: self)
-        await withTaskGroup(of: Void.self) { group in
+
+        await withDiscardingTaskGroup { group in
             var running = 0
-            while let line = await lines.next() {
-                let bytes: [UInt8]
-                switch line {
-                case .tooLong:
-                    let max = dispatcher.configuration.jsonLimits.maxBytes
-                    write(JSONRPCError(id: nil, code: .parseError, message: "Parse error: message larger than \(max) bytes").response.serialized())
-                    continue
-                case .line(let b):
-                    bytes = b
-                }
-                // Notifications are cheap and must get through even at the cap.
-                if case .single(.notification(let method, let params)) = JSONRPCFrame.parse(bytes, limits: dispatcher.configuration.jsonLimits) {
-                    dispatcher.handle(notification: method, params: params, session: session)
-                    continue
-                }
-                if running >= maxConcurrentRequests {
-                    await group.next()
-                    running -= 1
-                }
+            var waiting: [(bytes: [UInt8], id: JSONRPCID?)] = []
+            var inputEnded = false
+            /// The reader was given no credit for its next line (too many requests wait).
+            var held = false
+            func start(_ bytes: [UInt8]) {
                 running += 1
                 group.addTask {
                     if let response = await self.dispatcher.handle(bytes: bytes, session: session, outbound: outbound) {
                         self.write(response)
                     }
+                    sink.yield(.callFinished)
                 }
             }
+
+            serving: for await event in events {
+                switch event {
+                case .line(.tooLong):
+                    write(JSONRPCError(id: nil, code: .parseError, message: "Parse error: message larger than \(limits.maxBytes) bytes").response.serialized())
+                    reader.requestNext()
+                case .line(.line(let bytes)):
+                    let frame = JSONRPCFrame.parse(bytes, limits: limits)
+                    if case .single(.notification(let method, let params)) = frame {
+                        if method == "notifications/cancelled", let raw = params["requestId"], let id = JSONRPCID(raw) {
+                            waiting.removeAll { $0.id == id }
+                        }
+                        dispatcher.handle(notification: method, params: params, session: session)
+                    } else if running < maxConcurrentRequests {
+                        start(bytes)
+                    } else {
+                        let id: JSONRPCID? = if case .single(.request(let request)) = frame { request.id } else { nil }
+                        waiting.append((bytes, id))
+                    }
+                    if waiting.count > maxWaitingRequests {
+                        held = true
+                    } else {
+                        reader.requestNext()
+                    }
+                case .callFinished:
+                    running -= 1
+                    if !waiting.isEmpty { start(waiting.removeFirst().bytes) }
+                    if held, waiting.count <= maxWaitingRequests {
+                        held = false
+                        reader.requestNext()
+                    }
+                case .inputEnded:
+                    inputEnded = true
+                }
+                if inputEnded, running == 0, waiting.isEmpty { break serving }
+            }
+            session.cancelAll()
+            reader.stop()
         }
-        session.cancelAll()
+        sink.finish()
     }
 
     /// Writes one message and its newline, whole, under a lock so lines never interleave.
@@ -95,31 +141,38 @@ struct StdioOutbound: MCPOutbound {
 }
 
 /// Reads newline-delimited lines from a file descriptor on its own thread (a blocking
-/// `read` must not occupy one of the few cooperative threads), handing them over one at a
-/// time so at most one line waits in memory besides the one being read.
-struct LineReader {
+/// `read` must not occupy one of the few cooperative threads). It hands over one line per
+/// credit, and the consumer gives a credit (``requestNext()``) when it wants the next one:
+/// at most one line waits in memory besides the one being read, and lines not asked for
+/// stay in the pipe.
+final class LineReader: Sendable {
     enum Line: Sendable {
         case line([UInt8])
         /// A line over the cap; its bytes were discarded up to the newline.
         case tooLong
     }
 
-    private var iterator: AsyncStream<Line>.Iterator
-    private let credits = DispatchSemaphore(value: 1)
+    /// Starts at 0 and gets the first credit at once: a semaphore freed below its initial
+    /// value traps, and a reader stopped mid-line may keep one.
+    private let credits = DispatchSemaphore(value: 0)
+    private let stopped = Atomic(false)
 
-    init(fd: Int32, maxLineBytes: Int) {
-        let (stream, continuation) = AsyncStream<Line>.makeStream(bufferingPolicy: .unbounded)
-        self.iterator = stream.makeAsyncIterator()
+    /// `deliver` gets each line, then nil at the end of input (or a read error).
+    init(fd: Int32, maxLineBytes: Int, deliver: @escaping @Sendable (Line?) -> Void) {
         let credits = self.credits
-        DispatchQueue(label: "mcp.stdio.reader").async {
+        credits.signal()
+        DispatchQueue(label: "mcp.stdio.reader").async { [self] in
             var pending: [UInt8] = []
             var discarding = false
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-            func emit(_ line: Line) {
+            /// False once the consumer stopped reading.
+            func emit(_ line: Line) -> Bool {
                 credits.wait()
-                continuation.yield(line)
+                if stopped.load(ordering: .acquiring) { return false }
+                deliver(line)
+                return true
             }
-            readLoop: while true {
+            readLoop: while !stopped.load(ordering: .acquiring) {
                 let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
                 if n < 0 {
                     if errno == EINTR { continue }
@@ -133,10 +186,12 @@ struct LineReader {
                     } else {
                         pending.append(contentsOf: chunk[start..<i])
                         if pending.count > maxLineBytes {
-                            emit(.tooLong)
+                            guard emit(.tooLong) else { return }
                         } else {
                             if pending.last == UInt8(ascii: "\r") { pending.removeLast() }
-                            if !pending.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { emit(.line(pending)) }
+                            if !pending.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                                guard emit(.line(pending)) else { return }
+                            }
                         }
                     }
                     pending = []
@@ -147,21 +202,27 @@ struct LineReader {
                     if pending.count > maxLineBytes {
                         discarding = true
                         pending = []
-                        emit(.tooLong)
+                        guard emit(.tooLong) else { return }
                     }
                 }
             }
             // EOF: a last line without a newline still counts.
             if !discarding, !pending.isEmpty, !pending.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-                emit(.line(pending))
+                guard emit(.line(pending)) else { return }
             }
-            continuation.finish()
+            deliver(nil)
         }
     }
 
-    mutating func next() async -> Line? {
-        let line = await iterator.next()
-        if line != nil { credits.signal() }
-        return line
+    /// The consumer is ready for the next line.
+    func requestNext() {
+        credits.signal()
+    }
+
+    /// No more lines are wanted. A `read` in progress still finishes (it cannot be
+    /// interrupted); nothing is delivered after it.
+    func stop() {
+        stopped.store(true, ordering: .releasing)
+        credits.signal()
     }
 }

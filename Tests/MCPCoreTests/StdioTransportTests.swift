@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+import Testing
+@testable import MCPCore
+
+/// The stdio transport over real pipes (2025-11-25 basic/transports.mdx "stdio": one
+/// message per line on stdin and stdout).
+@Suite struct StdioTransportTests {
+    /// A pipe pair standing in for the server's stdin and stdout.
+    final class Pipes: Sendable {
+        let input: (read: Int32, write: Int32)
+        let output: (read: Int32, write: Int32)
+
+        init() {
+            var fds: [Int32] = [0, 0]
+            precondition(pipe(&fds) == 0)
+            input = (fds[0], fds[1])
+            precondition(pipe(&fds) == 0)
+            output = (fds[0], fds[1])
+        }
+
+        func send(_ line: String) {
+            let bytes = Array((line + "\n").utf8)
+            precondition(write(input.write, bytes, bytes.count) == bytes.count)
+        }
+
+        /// Everything the server wrote, once it has returned.
+        func written() -> [JSONValue] {
+            close(output.write)
+            var all: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(output.read, &buffer, buffer.count)
+                if n <= 0 { break }
+                all += buffer[0..<n]
+            }
+            close(output.read)
+            close(input.read)
+            return all.split(separator: UInt8(ascii: "\n")).compactMap { try? JSONParser.parse(Array($0)) }
+        }
+    }
+
+    static func call(_ id: Int, _ tool: String) -> String {
+        #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(tool)"}}"#
+    }
+
+    /// cancellation.mdx: the receiver SHOULD stop processing a cancelled request. At the cap
+    /// the reader must still read the notification; only requests wait.
+    @Test("at the concurrency cap, notifications/cancelled still reaches the running call")
+    func cancelAtTheCap() async throws {
+        let started = AsyncStream<Void>.makeStream()
+        let cancelled = Mutex(false)
+        let blocking = ToolDefinition(name: "block", description: "block", annotations: .readOnly, timeout: .seconds(4)) { _, _ in
+            started.continuation.yield()
+            do {
+                try await Task.sleep(for: .seconds(30))
+            } catch {
+                cancelled.withLock { $0 = true }
+                throw error
+            }
+            return .text("late")
+        }
+        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([blocking, Harness.echo]))
+        let pipes = Pipes()
+        let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write, maxConcurrentRequests: 1)
+        let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
+
+        pipes.send(Self.call(1, "block"))
+        var iterator = started.stream.makeAsyncIterator()
+        await iterator.next()
+        pipes.send(#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"two"}}}"#)
+        pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(3)
+        while !cancelled.withLock({ $0 }), clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(cancelled.withLock { $0 })
+
+        close(pipes.input.write)
+        await serving.value
+        let answers = pipes.written()
+        // The cancelled call gets no answer; the one that waited for its slot does.
+        #expect(answers.map { $0["id"] } == [.int(2)])
+        #expect(answers.first?["result"]?["content"]?[0]?["text"] == "two")
+    }
+
+    @Test("a request cancelled while it waits for a slot never runs and is not answered")
+    func cancelWhileWaiting() async throws {
+        let started = AsyncStream<Void>.makeStream()
+        let runs = Mutex(0)
+        let blocking = ToolDefinition(name: "block", description: "block", annotations: .readOnly, timeout: .seconds(4)) { _, _ in
+            runs.withLock { $0 += 1 }
+            started.continuation.yield()
+            try await Task.sleep(for: .seconds(30))
+            return .text("late")
+        }
+        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([blocking]))
+        let pipes = Pipes()
+        let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write, maxConcurrentRequests: 1)
+        let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
+
+        pipes.send(Self.call(1, "block"))
+        var iterator = started.stream.makeAsyncIterator()
+        await iterator.next()
+        pipes.send(Self.call(2, "block"))
+        pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}"#)
+        pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#)
+        close(pipes.input.write)
+        await serving.value
+        #expect(runs.withLock { $0 } == 1)
+        #expect(pipes.written().isEmpty)
+    }
+}
