@@ -21,19 +21,31 @@ import Synchronization
 /// cancelled request that is still waiting is dropped unanswered). One request more and the
 /// reader stops until a call finishes: that pushes back on the client through the pipe
 /// instead of buffering.
+///
+/// A client that closes stdout ends the session: the calls in flight are cancelled (no
+/// answer could reach anyone) and ``run(session:)`` returns.
 public final class StdioTransport: Sendable {
     let dispatcher: MCPDispatcher
     let input: Int32
     let output: Int32
     public let maxConcurrentRequests: Int
     public let maxWaitingRequests: Int
-    let writeLock = Mutex(())
+    /// Taken around every write, so lines never interleave.
+    private let writer = Mutex(Writer())
+
+    struct Writer {
+        /// A write failed: the reader of stdout is gone.
+        var closed = false
+        /// Tells the running ``run(session:)`` that stdout is gone.
+        var onClose: (@Sendable () -> Void)?
+    }
 
     /// What the serving loop waits for.
     enum Event: Sendable {
         case line(LineReader.Line)
         case inputEnded
         case callFinished
+        case outputClosed
     }
 
     public init(dispatcher: MCPDispatcher, input: Int32 = 0, output: Int32 = 1, maxConcurrentRequests: Int = 32, maxWaitingRequests: Int = 8) {
@@ -45,11 +57,20 @@ public final class StdioTransport: Sendable {
     }
 
     /// Serves until stdin reaches EOF, then waits for the calls still running (and waiting)
-    /// and returns.
+    /// and returns; or until stdout is closed, then cancels them and returns.
     public func run(session: MCPSession = MCPSession(transport: "stdio")) async {
+        // A write to a pipe whose reader is gone raises SIGPIPE, which kills the process
+        // unless ignored; ignored, the write fails with EPIPE, which ends the session. NIO
+        // ignores it only when it makes its first socket, which stdio may never do.
+        signal(SIGPIPE, SIG_IGN)
         // Bounded by the loop, not the buffer: one line per credit, one `callFinished` per
-        // call started, one `inputEnded`.
+        // call started, one `inputEnded`, one `outputClosed`.
         let (events, sink) = AsyncStream<Event>.makeStream()
+        let closedAlready = writer.withLock { writer in
+            writer.onClose = { sink.yield(.outputClosed) }
+            return writer.closed
+        }
+        if closedAlready { sink.yield(.outputClosed) }
         let limits = dispatcher.configuration.jsonLimits
         let reader = LineReader(fd: input, maxLineBytes: limits.maxBytes) { line in
             sink.yield(line.map(Event.line) ?? .inputEnded)
@@ -104,32 +125,43 @@ public final class StdioTransport: Sendable {
                     }
                 case .inputEnded:
                     inputEnded = true
+                case .outputClosed:
+                    break serving
                 }
                 if inputEnded, running == 0, waiting.isEmpty { break serving }
             }
+            // Whatever still runs can answer no one (stdout is gone), or nothing runs.
             session.cancelAll()
             reader.stop()
         }
         sink.finish()
+        writer.withLock { $0.onClose = nil }
     }
 
-    /// Writes one message and its newline, whole, under a lock so lines never interleave.
+    /// Writes one message and its newline, whole. A failed write means the client closed
+    /// stdout: nothing is written after it, and the session ends.
     func write(_ message: [UInt8]) {
         var framed = message
         framed.append(UInt8(ascii: "\n"))
-        writeLock.withLock { _ in
-            framed.withUnsafeBytes { raw in
+        let onClose: (@Sendable () -> Void)? = writer.withLock { writer in
+            guard !writer.closed else { return nil }
+            let written = framed.withUnsafeBytes { raw in
                 var offset = 0
                 while offset < raw.count {
                     let n = Glibc.write(output, raw.baseAddress! + offset, raw.count - offset)
                     if n < 0 {
                         if errno == EINTR || errno == EAGAIN { continue }
-                        return  // the client closed stdout; nothing useful left to do
+                        return false
                     }
                     offset += n
                 }
+                return true
             }
+            if written { return nil }
+            writer.closed = true
+            return writer.onClose
         }
+        onClose?()
     }
 }
 

@@ -115,4 +115,42 @@ import Testing
         #expect(runs.withLock { $0 } == 1)
         #expect(pipes.written().isEmpty)
     }
+
+    /// 2025-11-25 basic/lifecycle.mdx "Shutdown" (stdio): the client ends the connection by
+    /// closing the streams. Once stdout is gone no answer can reach anyone: the first failed
+    /// write (EPIPE; SIGPIPE is ignored) cancels what runs, and the server returns without
+    /// waiting for stdin to end.
+    @Test("a client that closes stdout ends the session: calls cancelled, run returns")
+    func outputClosed() async throws {
+        let started = AsyncStream<Void>.makeStream()
+        let cancelled = Mutex(false)
+        let blocking = ToolDefinition(name: "block", description: "block", annotations: .readOnly, timeout: .seconds(4)) { _, _ in
+            started.continuation.yield()
+            do {
+                try await Task.sleep(for: .seconds(30))
+            } catch {
+                cancelled.withLock { $0 = true }
+                throw error
+            }
+            return .text("late")
+        }
+        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([blocking]))
+        let pipes = Pipes()
+        let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write)
+        let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
+
+        pipes.send(Self.call(1, "block"))
+        var iterator = started.stream.makeAsyncIterator()
+        await iterator.next()
+        close(pipes.output.read)
+        pipes.send(#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#)
+        let clock = ContinuousClock()
+        let begun = clock.now
+        await serving.value  // stdin is still open
+        #expect(clock.now - begun < .seconds(3))
+        #expect(cancelled.withLock { $0 })
+        close(pipes.output.write)
+        close(pipes.input.write)
+        close(pipes.input.read)
+    }
 }

@@ -94,6 +94,25 @@ class RawStdio:
         return self.proc.wait(timeout=timeout)
 
 
+def test_client_closing_stdout_ends_the_server_cleanly(server_bin):
+    """A client that stops reading (closes its end of the server's stdout) must not kill the
+    server with SIGPIPE: the next answer fails with EPIPE, the session ends, and the process
+    exits 0 (2025-11-25 basic/lifecycle.mdx "Shutdown", stdio: the client closes the streams)."""
+    raw = RawStdio(server_bin)
+    raw.initialize()
+    raw.proc.stdout.close()
+    raw.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    try:
+        raw.send({"jsonrpc": "2.0", "id": 2, "method": "ping"})
+    except BrokenPipeError:
+        pass  # the server already ended, as it should
+    try:
+        code = raw.close()
+    except BrokenPipeError:
+        code = raw.proc.wait(timeout=10)
+    assert code == 0
+
+
 @pytest.mark.parametrize("version,allowed", [("2025-03-26", True), ("2025-06-18", False), ("2025-11-25", False)])
 def test_batches_follow_the_negotiated_revision(server_bin, version, allowed):
     """2025-03-26 basic/index.mdx "Batching" (receivers MUST support batches); 2025-06-18
