@@ -139,6 +139,23 @@ import Testing
             == "env APP_LIMITS__TRUSTED_PROXIES: limits.trusted_proxies[1]: expected a CIDR without host bits such as 10.0.0.0/8 or 2001:db8::/32, found string \"bad\"")
     }
 
+    /// An environment variable has no null: `APP_GRAFANA__URL=` is the empty string, as
+    /// koanf (the Go server) read it, and so is `--set grafana.url=`. A file's `url:` is
+    /// YAML 1.2's null, which no key accepts; `url: ""` is the empty string there.
+    @Test func emptyEnvironmentAndFlagValuesAreEmptyStrings() throws {
+        let file = "grafana:\n  url: http://grafana:3000\n"
+        #expect(try ConfigLoader.load(yaml: file, environment: ["APP_GRAFANA__URL": ""]).grafana.url == "")
+        #expect(try ConfigLoader.load(yaml: file, overrides: ["grafana.url="]).grafana.url == "")
+        #expect(try ConfigLoader.load(yaml: "", environment: ["APP_TOOLS__ENABLED": ""]).tools.enabled == [])
+        // An empty value is a string everywhere, so a key of another kind says what it found.
+        #expect(loadError { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER__PORT": ""]) }
+            == "env APP_SERVER__PORT: server.port: expected an integer, found string \"\"")
+        // The file layer keeps YAML's meaning.
+        #expect(loadError { try ConfigLoader.load(yaml: "grafana:\n  url:\n", file: "c.yaml") }
+            == "c.yaml:2:7: grafana.url: expected a string, found null")
+        #expect(try ConfigLoader.load(yaml: "grafana:\n  url: \"\"\n").grafana.url == "")
+    }
+
     @Test func setFlagsOverrideEverything() throws {
         let config = try ConfigLoader.load(
             yaml: "server:\n  port: 1\n", environment: ["APP_SERVER__PORT": "2"],

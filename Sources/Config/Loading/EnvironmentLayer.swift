@@ -16,7 +16,7 @@ enum EnvironmentLayer {
                 )
             }
             try OverrideLayer.refuseControlCharacters(in: value, at: path, origin: origin)
-            try YAMLTreeMerge.set(.scalar(value, origin: origin), at: path, in: &root)
+            try YAMLTreeMerge.set(OverrideLayer.scalar(value, origin: origin), at: path, in: &root)
         }
         return root
     }

@@ -18,9 +18,17 @@ enum OverrideLayer {
             // The refused value is never shown: it may be a URL with credentials, and its
             // control characters could drive the terminal that prints the error.
             try refuseControlCharacters(in: value, at: path, origin: .flag("--set \(key)=<redacted>"))
-            try YAMLTreeMerge.set(.scalar(value, origin: origin), at: path, in: &root)
+            try YAMLTreeMerge.set(scalar(value, origin: origin), at: path, in: &root)
         }
         return root
+    }
+
+    /// A value of this layer or the environment's as a node: a YAML plain scalar (`true`
+    /// and `5` keep their kinds), except that an empty value is the empty string, not
+    /// YAML's null: a variable has no null, and `APP_GRAFANA__URL=` meant "no URL" to the
+    /// Go server's koanf too.
+    static func scalar(_ value: String, origin: ConfigOrigin) -> YAMLNode {
+        .scalar(value, plain: !value.isEmpty, origin: origin)
     }
 
     /// The file layer's rule (YAMLParser: "printable text") for the values of the flag and
