@@ -173,9 +173,9 @@ import Testing
         #expect(loadError { try ConfigLoader.load(yaml: "", overrides: ["server.port"]) }
             == "--set server.port: expected key.path=value, found no '='")
         #expect(loadError { try ConfigLoader.load(yaml: "", overrides: ["server..port=1"]) }
-            == "--set server..port=1: expected a dotted path of snake_case keys, found a malformed key path")
+            == "--set server..port=<redacted>: expected a dotted path of snake_case keys, found a malformed key path")
         #expect(loadError { try ConfigLoader.load(yaml: "", overrides: ["server.nope=1"]) }
-            == "--set server.nope=1: server.nope: expected a known key, found unknown key \"nope\"")
+            == "--set server.nope=<redacted>: server.nope: expected a known key, found unknown key \"nope\"")
         #expect(loadError { try ConfigLoader.load(yaml: "", overrides: ["server.port=70000"]) }
             == "--set server.port=70000: server.port: expected a port in 0...65535, found integer 70000")
     }

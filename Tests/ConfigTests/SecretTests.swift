@@ -73,6 +73,21 @@ import Testing
         #expect(secretError == "--set grafana.token.deep=<redacted>: grafana.token: expected a string, found a mapping")
     }
 
+    /// A mistyped secret key (`grafana.tokne`) is no secret by name, so an unknown key's
+    /// value is never shown, in any layer; the error still names the key and the suggestion.
+    @Test func unknownKeysNeverShowTheirValue() {
+        let expected = "grafana.tokne: expected a known key (did you mean \"token\"?), found unknown key \"tokne\""
+        #expect(loadError("", overrides: ["grafana.tokne=\(secretValue)"]) == "--set grafana.tokne=<redacted>: \(expected)")
+        #expect(loadError("", environment: ["APP_GRAFANA__TOKNE": secretValue]) == "env APP_GRAFANA__TOKNE: \(expected)")
+        #expect(loadError("grafana:\n  tokne: \(secretValue)\n") == "c.yaml:2:3: \(expected)")
+        // A malformed key path and a key under a value are unknown keys too.
+        #expect(loadError("", overrides: ["Grafana.Token=\(secretValue)"])
+            == "--set Grafana.Token=<redacted>: expected a dotted path of snake_case keys, found a malformed key path")
+        let conflict = loadError("", overrides: ["grafana.url=http://g", "grafana.url.tokne=\(secretValue)"])
+        #expect(conflict?.contains(secretValue) == false)
+        #expect(conflict?.contains("grafana.url.tokne") == true)
+    }
+
     @Test func environmentErrorsNeverShowTheValue() {
         let error = loadError("", environment: ["APP_PORTAINER__TOKEN__X": secretValue])
         #expect(error == "env APP_PORTAINER__TOKEN__X: portainer.token: expected a string, found a mapping")

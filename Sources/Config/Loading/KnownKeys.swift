@@ -10,8 +10,9 @@ enum KnownKeys {
         for entry in entries {
             guard let schemaChild = index[entry.key] else {
                 let suggestion = nearest(entry.key, in: known.map(\.key)).map { " (did you mean \"\($0)\"?)" } ?? ""
+                // Its value is not shown: a mistyped secret key is no secret by name.
                 throw ConfigError(
-                    origin: entry.keyOrigin, path: ConfigKeyPath.render(path + [entry.key]),
+                    origin: entry.keyOrigin.redactingValue, path: ConfigKeyPath.render(path + [entry.key]),
                     expected: "a known key" + suggestion,
                     found: "unknown key \(ScalarResolution.quote(ScalarResolution.shorten(entry.key)))"
                 )

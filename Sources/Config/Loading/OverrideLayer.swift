@@ -1,5 +1,6 @@
 /// `--set key.path=value` flags; the value is a YAML plain scalar (lists as `a,b,c`).
-/// Error positions repeat the flag, with the value masked when the key is a secret.
+/// Error positions repeat the flag, with the value masked when the key is a secret or not
+/// a known key (``ConfigOrigin/redactingValue``).
 enum OverrideLayer {
     static func tree(from overrides: [String]) throws(ConfigError) -> YAMLNode {
         var root = YAMLNode.emptyMapping(origin: .defaults)
@@ -13,7 +14,8 @@ enum OverrideLayer {
             let shown = ConfigKeyPath.isSecret(path) ? "<redacted>" : value
             let origin = ConfigOrigin.flag("--set \(key)=\(shown)")
             guard path.allSatisfy(EnvironmentLayer.isKeyName) else {
-                throw ConfigError(origin: origin, path: "", expected: "a dotted path of snake_case keys", found: "a malformed key path")
+                // No known key, so perhaps a secret's (`Grafana.Token`): the value is not shown.
+                throw ConfigError(origin: origin.redactingValue, path: "", expected: "a dotted path of snake_case keys", found: "a malformed key path")
             }
             // The refused value is never shown: it may be a URL with credentials, and its
             // control characters could drive the terminal that prints the error.

@@ -23,8 +23,9 @@ enum YAMLTreeMerge {
     static func set(_ value: YAMLNode, at path: [String], in root: inout YAMLNode, parents: [String] = []) throws(ConfigError) {
         guard let first = path.first else { return }
         guard case var .mapping(entries) = root.kind else {
+            // A key under a value is no known key, so its value is not shown.
             throw ConfigError(
-                origin: value.origin, path: ConfigKeyPath.render(parents + path),
+                origin: value.origin.redactingValue, path: ConfigKeyPath.render(parents + path),
                 expected: "a setting that does not conflict with another one", found: "a parent key set to a value"
             )
         }

@@ -19,6 +19,14 @@ public enum ConfigOrigin: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The origin with a flag's value masked (`--set grafana.tokne=<redacted>`), for errors
+    /// about a key that is not known: its value may be a secret under a mistyped name. The
+    /// other origins never carry a value.
+    var redactingValue: ConfigOrigin {
+        guard case let .flag(text) = self, let equals = text.firstIndex(of: "=") else { return self }
+        return .flag(text[...equals] + "<redacted>")
+    }
+
     /// Values from the environment and from flags are single strings: a list there is
     /// written as a comma-separated string.
     var isCommandLineLike: Bool {
