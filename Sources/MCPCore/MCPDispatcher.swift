@@ -45,19 +45,30 @@ public final class MCPDispatcher: Sendable {
         public var jsonLimits: JSONParser.Limits
         /// `ttlMs` of a stateless `tools/list` (2026-07-28 server/utilities/caching.mdx).
         public var listTTL: Duration
+        /// The newest revision `initialize` negotiates (`server.protocol_version`), one of
+        /// ``ProtocolVersion/sessionEra``: an operator may hold clients to an older one.
+        public var newestSessionVersion: String
 
         public init(
             identity: ServerIdentity,
             pageSize: Int = 50,
             defaultToolTimeout: Duration = .seconds(60),
             jsonLimits: JSONParser.Limits = JSONParser.Limits(),
-            listTTL: Duration = .seconds(60)
+            listTTL: Duration = .seconds(60),
+            newestSessionVersion: String = ProtocolVersion.latestSessionEra
         ) {
+            precondition(ProtocolVersion.sessionEra.contains(newestSessionVersion), "not a session-era revision: \(newestSessionVersion)")
             self.identity = identity
             self.pageSize = pageSize
             self.defaultToolTimeout = defaultToolTimeout
             self.jsonLimits = jsonLimits
             self.listTTL = listTTL
+            self.newestSessionVersion = newestSessionVersion
+        }
+
+        /// The revisions this server speaks, newest first.
+        public var supportedVersions: [String] {
+            ProtocolVersion.supported(newestSessionEra: newestSessionVersion)
         }
     }
 
@@ -203,7 +214,7 @@ public final class MCPDispatcher: Sendable {
             guard let version = versionValue.stringValue, ProtocolVersion.statelessEra.contains(version) else {
                 return error(.unsupportedProtocolVersion, "Unsupported protocol version", data: [
                     "requested": versionValue.stringValue.map(JSONValue.string) ?? .null,
-                    "supported": .array(ProtocolVersion.all.map(JSONValue.string)),
+                    "supported": .array(configuration.supportedVersions.map(JSONValue.string)),
                 ])
             }
             stateless = true
@@ -262,7 +273,7 @@ public final class MCPDispatcher: Sendable {
         if let capabilities = params["capabilities"], capabilities.objectValue == nil {
             return .failure(JSONRPCError(id: request.id, code: .invalidParams, message: "Invalid params: \"capabilities\" must be an object"))
         }
-        let version = ProtocolVersion.negotiate(requested: requested)
+        let version = ProtocolVersion.negotiate(requested: requested, newest: configuration.newestSessionVersion)
         guard session.beginInitialize(version: version, clientInfo: params["clientInfo"]) else {
             return .failure(JSONRPCError(id: request.id, code: .invalidRequest, message: "Invalid Request: the session is already initialized"))
         }
@@ -278,7 +289,7 @@ public final class MCPDispatcher: Sendable {
     /// 2026-07-28 server/discover.mdx.
     private func discover() -> JSONValue {
         var result: JSONObject = [
-            "supportedVersions": .array(ProtocolVersion.all.map(JSONValue.string)),
+            "supportedVersions": .array(configuration.supportedVersions.map(JSONValue.string)),
             "capabilities": capabilities,
             "ttlMs": .int(Int64(configuration.listTTL.components.seconds * 1000)),
             "cacheScope": "public",

@@ -11,11 +11,19 @@ public enum ProtocolVersion {
     public static let all = statelessEra + sessionEra
     public static let latestSessionEra = "2025-11-25"
 
-    /// The version the server answers `initialize` with: the client's when we support it,
-    /// else our latest (the client then decides whether to disconnect).
-    public static func negotiate(requested: String?) -> String {
-        if let requested, sessionEra.contains(requested) { return requested }
-        return latestSessionEra
+    /// The version the server answers `initialize` with: the client's when we support it
+    /// and it is not newer than `newest` (`server.protocol_version`), else `newest` (the
+    /// client then decides whether to disconnect).
+    public static func negotiate(requested: String?, newest: String = latestSessionEra) -> String {
+        if let requested, sessionEra.contains(requested), requested <= newest { return requested }
+        return newest
+    }
+
+    /// What a server whose newest session-era revision is `newest` supports, newest first,
+    /// as `server/discover` lists them. The stateless era is not negotiated by `initialize`,
+    /// so `newest` leaves it alone.
+    public static func supported(newestSessionEra newest: String) -> [String] {
+        statelessEra + sessionEra.filter { $0 <= newest }
     }
 
     /// Whether a session of `version` may send JSON-RPC batches: 2025-03-26 added them

@@ -39,7 +39,7 @@ struct Bootstrap {
         let live = LiveStatus()
         // What does not change, made once.
         let (name, version) = (JSONValue.string(identity.name), JSONValue.string(identity.version))
-        let protocols = JSONValue.array(ProtocolVersion.all.map(JSONValue.string))
+        let protocols = JSONValue.array(ProtocolVersion.supported(newestSessionEra: config.server.protocolVersion).map(JSONValue.string))
         let toolCount = JSONValue.int(Int64(catalogue.count + 2))
         let transport = JSONValue.string(stdio ? "stdio" : "https")
         let status = BuiltinTools.serverStatus {
@@ -65,7 +65,8 @@ struct Bootstrap {
         let dispatcher = MCPDispatcher(
             configuration: .init(
                 identity: identity, pageSize: config.server.pageSize, defaultToolTimeout: config.timeout.operation.duration,
-                jsonLimits: .init(maxDepth: config.server.maxJsonDepth, maxBytes: Int(config.server.maxBody.bytes), maxValues: 100_000)),
+                jsonLimits: .init(maxDepth: config.server.maxJsonDepth, maxBytes: Int(config.server.maxBody.bytes), maxValues: 100_000),
+                newestSessionVersion: config.server.protocolVersion),
             registry: registry, observer: stdio ? nil : MetricsObserver(metrics: metrics),
             admission: stdio ? nil : ToolCallAdmission(
                 maxInFlightPerToken: config.limits.maxInflightPerToken, globalMaximum: config.limits.maxInflight,

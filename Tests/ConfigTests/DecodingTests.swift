@@ -59,6 +59,16 @@ import Testing
         #expect(config.server.httpPort == 9001 && config.tls == TLSConfig())
     }
 
+    /// `server.protocol_version` is the newest revision `initialize` negotiates, so it must
+    /// be a session-era revision the server speaks (2025-11-25 basic/lifecycle.mdx "Version
+    /// Negotiation"); 2026-07-28 is not negotiated by `initialize`.
+    @Test func protocolVersionIsASessionEraRevision() throws {
+        #expect(try ConfigLoader.load(yaml: "server:\n  protocol_version: 2025-06-18\n").server.protocolVersion == "2025-06-18")
+        let expected = "expected one of 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25"
+        #expect(loadError("server:\n  protocol_version: 2025-01-01\n") == "c.yaml:2:21: server.protocol_version: \(expected), found string \"2025-01-01\"")
+        #expect(loadError("server:\n  protocol_version: 2026-07-28\n") == "c.yaml:2:21: server.protocol_version: \(expected), found string \"2026-07-28\"")
+    }
+
     @Test func unknownKeyIsRefusedAtTheKey() {
         #expect(loadError("server:\n  prot: 1\n") == "c.yaml:2:3: server.prot: expected a known key (did you mean \"port\"?), found unknown key \"prot\"")
         #expect(loadError("srv: {}\n") == "c.yaml:1:1: srv: expected a known key, found unknown key \"srv\"")

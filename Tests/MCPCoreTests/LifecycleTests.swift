@@ -18,6 +18,35 @@ import Testing
         #expect(response?["result"]?["protocolVersion"] == "2025-11-25")
     }
 
+    /// lifecycle.mdx "Version Negotiation": the server answers the client's version if it
+    /// supports it, else another it supports, which SHOULD be its latest. With
+    /// `server.protocol_version` 2025-06-18 the server supports nothing newer.
+    @Test("lifecycle.mdx: the configured newest revision caps negotiation",
+          arguments: [("2025-11-25", "2025-06-18"), ("2025-06-18", "2025-06-18"), ("2025-03-26", "2025-03-26"),
+                      ("2024-11-05", "2024-11-05"), ("1999-01-01", "2025-06-18"), ("2099-01-01", "2025-06-18")])
+    func negotiateUpToTheConfiguredNewest(requested: String, answered: String) async {
+        let dispatcher = MCPDispatcher(
+            configuration: .init(identity: ServerIdentity(name: "t", version: "1"), newestSessionVersion: "2025-06-18"),
+            registry: ToolRegistry([]))
+        let session = MCPSession(transport: "test")
+        let request = JSONRPCRequest(id: .int(1), method: "initialize", params: ["protocolVersion": .string(requested), "capabilities": [:]])
+        let response = await dispatcher.handle(request: request, session: session, outbound: RecordingOutbound())
+        #expect(response?["result"]?["protocolVersion"] == .string(answered))
+        #expect(session.negotiatedVersion == answered)
+    }
+
+    /// 2026-07-28 server/discover.mdx: `supportedVersions` lists what the server supports,
+    /// so not the session-era revisions above the configured newest.
+    @Test("server/discover lists the stateless era and the session era up to the configured newest")
+    func discoverListsOffered() async {
+        let dispatcher = MCPDispatcher(
+            configuration: .init(identity: ServerIdentity(name: "t", version: "1"), newestSessionVersion: "2025-03-26"),
+            registry: ToolRegistry([]))
+        let request = JSONRPCRequest(id: .int(1), method: "server/discover")
+        let response = await dispatcher.handle(request: request, session: MCPSession(transport: "test"), outbound: RecordingOutbound())
+        #expect(response?["result"]?["supportedVersions"] == ["2026-07-28", "2025-03-26", "2024-11-05"])
+    }
+
     @Test("initialize without protocolVersion is invalid params")
     func initializeMissingVersion() async {
         #expect(await Harness().request("initialize", params: ["capabilities": [:]])?.errorCode == -32602)

@@ -83,10 +83,10 @@ class RawStdio:
         assert ready, f"no answer within {timeout} s"
         return json.loads(self.proc.stdout.readline())
 
-    def initialize(self, version="2025-11-25"):
+    def initialize(self, version="2025-11-25", expect=None):
         self.send({"jsonrpc": "2.0", "id": 0, "method": "initialize",
                    "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
-        assert self.receive()["result"]["protocolVersion"] == version
+        assert self.receive()["result"]["protocolVersion"] == (expect or version)
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
     def close(self, timeout=10):
@@ -146,4 +146,18 @@ def test_unpaired_surrogate_in_an_argument_is_answered_with_its_id(server_bin):
     raw.send('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"server_status","arguments":{"x":"\\ud800"}}}')
     answer = raw.receive()
     assert answer["id"] == 7 and answer["result"]["isError"] is True  # x is not an argument of server_status
+    assert raw.close() == 0
+
+
+def test_protocol_version_setting_caps_negotiation(server_bin):
+    """server.protocol_version is the newest revision initialize negotiates (2025-11-25
+    basic/lifecycle.mdx "Version Negotiation": else another the server supports, its latest);
+    server_status and server/discover list nothing newer."""
+    raw = RawStdio(server_bin, "--set", "server.protocol_version=2025-06-18")
+    raw.initialize("2025-11-25", expect="2025-06-18")
+    raw.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "server_status", "arguments": {}}})
+    versions = raw.receive()["result"]["structuredContent"]["protocol_versions"]
+    assert "2025-11-25" not in versions and "2025-06-18" in versions
+    raw.send({"jsonrpc": "2.0", "id": 2, "method": "server/discover"})
+    assert raw.receive()["result"]["supportedVersions"] == versions
     assert raw.close() == 0

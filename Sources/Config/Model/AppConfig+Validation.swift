@@ -59,7 +59,8 @@ extension AppConfig {
         let positive = "a value greater than 0"
 
         check(!server.name.isEmpty, "server.name", "a non-empty name")
-        check(isDate(server.protocolVersion), "server.protocol_version", "a protocol revision such as 2025-11-25")
+        check(ServerConfig.protocolRevisions.contains(server.protocolVersion), "server.protocol_version",
+              "one of " + ServerConfig.protocolRevisions.joined(separator: ", "))
         check(!server.host.isEmpty, "server.host", "a host address")
         check((0...65535).contains(server.port), "server.port", port)
         check(!server.httpHost.isEmpty, "server.http_host", "a host address")
@@ -181,12 +182,6 @@ extension AppConfig {
                   "a host name glob such as *.svc.cluster.local or an address block without host bits such as 10.0.0.0/8")
         }
         return issues
-    }
-
-    private func isDate(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        return bytes.count == 10 && bytes[4] == UInt8(ascii: "-") && bytes[7] == UInt8(ascii: "-")
-            && bytes.enumerated().allSatisfy { $0.offset == 4 || $0.offset == 7 || ($0.element >= 48 && $0.element <= 57) }
     }
 
     private func isTokenName(_ text: String) -> Bool {

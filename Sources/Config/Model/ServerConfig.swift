@@ -4,6 +4,7 @@
 public struct ServerConfig: Codable, Sendable, Equatable {
     public var name = "axinova-mcp-server"
     public var version = "0.1.0"
+    /// The newest MCP revision `initialize` negotiates; one of ``protocolRevisions``.
     public var protocolVersion = "2025-11-25"
     public var host = "127.0.0.1"
     public var port = 8443
@@ -34,6 +35,10 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var maxJsonDepth = 64
 
     public init() {}
+
+    /// The session-era revisions the server negotiates. MCPCore's `ProtocolVersion.sessionEra`
+    /// has the same (Config imports no other module; ServerTests checks that they agree).
+    public static let protocolRevisions = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
 }
 
 public enum ResponseMode: String, ConfigEnum {
