@@ -80,9 +80,14 @@ final class ToolDeadlines: @unchecked Sendable {
         for action in expired { action() }
     }
 
-    /// Runs `action` once `timeout` has passed, unless `cancel` is called first.
+    /// The longest deadline: the table keeps nanoseconds of uptime, and a day keeps that far
+    /// from overflow. `timeout.operation` is validated to at most this.
+    static let maximum = Duration.seconds(86_400)
+
+    /// Runs `action` once `timeout` has passed (at most ``maximum``), unless `cancel` is
+    /// called first.
     func schedule(after timeout: Duration, _ action: @escaping Action) -> UInt64 {
-        let nanoseconds = UInt64(max(0, min(timeout, .seconds(86_400)).nanoseconds))
+        let nanoseconds = UInt64(max(0, min(timeout, Self.maximum).nanoseconds))
         let deadline = DispatchTime.now().uptimeNanoseconds + nanoseconds
         return table.withLock { table in
             let (id, rearm) = table.add(deadline: deadline, action: action)

@@ -69,6 +69,18 @@ import Testing
         #expect(loadError("server:\n  protocol_version: 2026-07-28\n") == "c.yaml:2:21: server.protocol_version: \(expected), found string \"2026-07-28\"")
     }
 
+    /// Values the server could not honour are refused at load, not cut down silently: a tool
+    /// deadline over a day (the dispatcher's deadline table caps there), a message size over
+    /// 64 MiB (a stdio line or HTTP body is held whole in memory, and JSON-RPC messages are
+    /// small; the type alone allowed 1 TiB).
+    @Test func operationTimeoutAndBodyCapsAreWhatTheServerHonours() throws {
+        let config = try ConfigLoader.load(yaml: "timeout:\n  operation: 24h\nserver:\n  max_body: 64MiB\n")
+        #expect(config.timeout.operation == .hours(24))
+        #expect(config.server.maxBody == .mebibytes(64))
+        #expect(loadError("timeout:\n  operation: 25h\n") == "c.yaml:2:14: timeout.operation: expected a duration in 1ms...24h, found string \"25h\"")
+        #expect(loadError("server:\n  max_body: 65MiB\n") == "c.yaml:2:13: server.max_body: expected a size in 1B...64MiB, found string \"65MiB\"")
+    }
+
     @Test func unknownKeyIsRefusedAtTheKey() {
         #expect(loadError("server:\n  prot: 1\n") == "c.yaml:2:3: server.prot: expected a known key (did you mean \"port\"?), found unknown key \"prot\"")
         #expect(loadError("srv: {}\n") == "c.yaml:1:1: srv: expected a known key, found unknown key \"srv\"")

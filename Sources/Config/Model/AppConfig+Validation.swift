@@ -75,7 +75,8 @@ extension AppConfig {
         check(server.replayBufferBytes.bytes > 0, "server.replay_buffer_bytes", positive)
         check(server.sessionIdleTimeout.milliseconds > 0, "server.session_idle_timeout", positive)
         check((1...1000).contains(server.pageSize), "server.page_size", "a page size in 1...1000")
-        check(server.maxBody.bytes > 0, "server.max_body", positive)
+        // A stdio line or HTTP body is held whole, and parsed, in memory.
+        check(server.maxBody.bytes > 0 && server.maxBody.bytes <= 64 << 20, "server.max_body", "a size in 1B...64MiB")
         check((1...1000).contains(server.maxJsonDepth), "server.max_json_depth", "a depth in 1...1000")
         // Fail closed: plaintext beyond loopback must be asked for explicitly.
         check(
@@ -148,7 +149,8 @@ extension AppConfig {
         }
 
         check(timeout.http.milliseconds > 0, "timeout.http", positive)
-        check(timeout.operation.milliseconds > 0, "timeout.operation", positive)
+        // The dispatcher's deadline table caps a tool deadline at a day.
+        check(timeout.operation.milliseconds > 0 && timeout.operation.milliseconds <= 86_400_000, "timeout.operation", "a duration in 1ms...24h")
         check(tools.maxResultBytes.bytes > 0, "tools.max_result_bytes", positive)
 
         // Secrets pasted with a trailing newline or space never match; say so without
