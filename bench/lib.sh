@@ -61,13 +61,16 @@ ours_limits=(
     --set limits.max_sessions=30000 --set limits.max_sessions_per_token=30000
 )
 ours_cmd() { # PORT OPS-PORT EXTRA-SET-ARGS...: prints nothing, sets the array OURS_CMD
-    local port="$1" ops="$2" per_ip=(); shift 2
+    local port="$1" ops="$2" per_ip=() config="$root/config"; shift 2
+    # A binary older than the config's keys refuses it: bench/ab.sh then takes the config
+    # directory saved beside it (BIN.config, e.g. `git show REV:config/base.yaml`).
+    [[ -d "$bin.config" ]] && config="$bin.config"
     # limits.max_handshakes_per_ip (16) would refuse part of a load generator's opening burst
     # from one address; a binary older than the key refuses to start with it (bench/ab.sh), so
     # only a binary that knows it gets it.
-    "$bin" check-config --config-dir "$root/config" "${ours_limits[@]}" --set limits.max_handshakes_per_ip=4096 \
+    "$bin" check-config --config-dir "$config" "${ours_limits[@]}" --set limits.max_handshakes_per_ip=4096 \
         > /dev/null 2>&1 && per_ip=(--set limits.max_handshakes_per_ip=4096)
-    OURS_CMD=(env APP_SERVER__API_TOKEN="$token" taskset -c 0 "$bin" --config-dir "$root/config"
+    OURS_CMD=(env APP_SERVER__API_TOKEN="$token" taskset -c 0 "$bin" --config-dir "$config"
         --set server.port="$port" --set server.http_port="$ops"
         --set tls.cert_file="$work/server.pem" --set tls.key_file="$work/server-key.pem"
         --set log.level=warning --set server.sse_enabled=true "${ours_limits[@]}" "${per_ip[@]}" "$@")

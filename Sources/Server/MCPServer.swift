@@ -116,8 +116,9 @@ public struct MCPServer: Sendable {
 }
 
 extension MCPServer {
-    /// Ends the sessions (and their streams) of tokens no longer accepted: called after a
-    /// token reload, and by the housekeeping sweep, which also catches tokens that expired.
+    /// Ends the sessions (and their streams) of tokens no longer accepted as they were:
+    /// called after a token reload, and by the housekeeping sweep, which also catches tokens
+    /// that expired.
     public func endSessionsOfRevokedTokens() {
         let authenticator = self.authenticator
         let ended = sessions.revoke { authenticator.isCurrent(principal: $0) }

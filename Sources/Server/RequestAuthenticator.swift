@@ -9,13 +9,14 @@ public protocol RequestAuthenticator: Sendable {
     /// The same, for a request on a public connection, which may remember what it parsed and
     /// accepted before (``ConnectionMemo``).
     func authenticate(authorization: String?, clientAddress: String, connection: ConnectionMemo?) -> AuthOutcome
-    /// Whether the token named `principal` would still be accepted (it exists and has not
-    /// expired): sessions of one that would not are ended.
-    func isCurrent(principal: String) -> Bool
+    /// Whether the token behind `principal` would still be accepted with the same scopes (it
+    /// exists, has not expired, and was not narrowed to `read`): sessions made by one that
+    /// would not are ended.
+    func isCurrent(principal: MCPSession.Principal) -> Bool
 }
 
 extension RequestAuthenticator {
-    public func isCurrent(principal: String) -> Bool { true }
+    public func isCurrent(principal: MCPSession.Principal) -> Bool { true }
 
     public func authenticate(authorization: String?, clientAddress: String, connection: ConnectionMemo?) -> AuthOutcome {
         authenticate(authorization: authorization, clientAddress: clientAddress)

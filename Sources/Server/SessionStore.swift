@@ -151,19 +151,23 @@ final class SessionStore: Sendable {
         return expired.count
     }
 
-    /// Ends the sessions whose token is no longer accepted (removed by a reload, or expired):
-    /// their streams would otherwise keep delivering to a client that could not open them
-    /// now. Returns how many.
+    /// Ends the sessions whose token is no longer accepted as it was (removed by a reload,
+    /// expired, or narrowed to `read`): their streams would otherwise keep delivering to a
+    /// client that could not open them now, and a narrowed session would go on listing the
+    /// tools that write. Returns how many.
     @discardableResult
-    func revoke(unless isCurrent: (String) -> Bool) -> Int {
+    func revoke(unless isCurrent: (MCPSession.Principal) -> Bool) -> Int {
         let revoked: [Entry] = state.withLock { state in
-            let owners = Set(state.perOwner.keys).filter { !isCurrent($0) }
-            guard !owners.isEmpty else { return [] }
-            let ids = state.entries.compactMap { id, entry in owners.contains(entry.owner) ? id : nil }
+            var verdicts: [MCPSession.Principal: Bool] = [:]
+            let ids = state.entries.compactMap { id, entry -> String? in
+                guard let principal = entry.session.principal else { return nil }
+                if verdicts[principal] == nil { verdicts[principal] = isCurrent(principal) }
+                return verdicts[principal] == true ? nil : id
+            }
             return ids.compactMap { Self.take($0, from: &state) }
         }
         for entry in revoked {
-            entry.stream?.send(event: "revoked", data: #"{"reason":"the token of this session is no longer accepted"}"#)
+            entry.stream?.send(event: "revoked", data: #"{"reason":"the token of this session is no longer accepted as it was"}"#)
             end(entry)
         }
         if !revoked.isEmpty {

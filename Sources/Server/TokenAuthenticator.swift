@@ -25,9 +25,13 @@ public final class TokenAuthenticator: RequestAuthenticator {
 
     public var tokenCount: Int { verifier.withLock { $0.store.count } }
 
-    public func isCurrent(principal: String) -> Bool {
+    public func isCurrent(principal: MCPSession.Principal) -> Bool {
         let now = Date()
-        return verifier.withLock { $0.store.tokens.contains { $0.name == principal && !$0.isExpired(at: now) } }
+        return verifier.withLock { verifier in
+            verifier.store.tokens.contains { token in
+                token.name == principal.name && !token.isExpired(at: now) && token.allows(writes: true) == principal.allowsWrites
+            }
+        }
     }
 
     public func authenticate(authorization: String?, clientAddress: String) -> AuthOutcome {

@@ -44,21 +44,31 @@ import Testing
         _ = try create(sessions)
     }
 
-    @Test("sessions of a token no longer accepted end with a final event; the others stay")
+    @Test("sessions of a token no longer accepted as it was end with a final event; the others stay")
     func revokedTokensLoseTheirSessions() throws {
         let metrics = ServerMetrics()
         let sessions = SessionStore(maxSessions: 4, maxPerOwner: 2, idleTimeout: .seconds(60), metrics: metrics)
-        let gone = try create(sessions, owner: "removed")
-        let kept = try create(sessions, owner: "current")
+        func create(_ name: String, writes: Bool = true) throws -> String {
+            try sessions.create(owner: name, kind: .streamable, make: {
+                MCPSession(transport: "test", principal: .init(name: name, allowsWrites: writes))
+            }, now: start).id
+        }
+        let gone = try create("removed")
+        let narrowed = try create("narrowed")
+        let kept = try create("current")
         let stream = SSEStream(capacity: 1 << 16, metrics: nil)
         #expect(sessions.attach(stream, to: gone) == nil)
-        #expect(sessions.revoke { $0 == "current" } == 1)
-        #expect(!sessions.contains(gone) && sessions.contains(kept))
+        // "narrowed" lost its write scope; "removed" is gone.
+        let current: (MCPSession.Principal) -> Bool = { $0.name == "current" || ($0.name == "narrowed" && !$0.allowsWrites) }
+        #expect(sessions.revoke(unless: current) == 2)
+        #expect(!sessions.contains(gone) && !sessions.contains(narrowed) && sessions.contains(kept))
         #expect(stream.end == .finished)
-        #expect(sessions.revoke { $0 == "current" } == 0)
-        #expect(String(decoding: metrics.render(), as: UTF8.self).contains("mcp_sessions_revoked_total 1"))
-        // Its place under the per-token cap is free again.
-        _ = try create(sessions, owner: "removed")
+        #expect(sessions.revoke(unless: current) == 0)
+        #expect(String(decoding: metrics.render(), as: UTF8.self).contains("mcp_sessions_revoked_total 2"))
+        // The narrowed token's new session is current; the removed token's place is free again.
+        _ = try create("narrowed", writes: false)
+        #expect(sessions.revoke(unless: current) == 0)
+        _ = try create("removed")
     }
 
     @Test("ending a session ends the connections attached to its resumable streams")

@@ -36,17 +36,22 @@ import Testing
         if case .denied(let reason, _, _, _) = outcome { reason } else { nil }
     }
 
-    /// What the session sweep asks: a token that was removed, or whose expiry passed, is
-    /// no longer current.
+    /// What the session sweep asks: a token that was removed, whose expiry passed, or that
+    /// lost its write scope is no longer current for a session made with it.
     @Test func currentTokens() throws {
         let past = Date(timeIntervalSinceNow: -1)
         let store = try TokenStore([StoredToken(name: "live", secret: secret), StoredToken(name: "old", secret: other, expires: past)])
         let tokens = TokenAuthenticator(store: store, maxHeaderBytes: 4096,
                                         failureLimit: .init(maxFailures: 10, window: 1, lockout: 1, capacity: 4), metrics: nil)
-        #expect(tokens.isCurrent(principal: "live"))
-        #expect(!tokens.isCurrent(principal: "old"))
+        let live = MCPSession.Principal(name: "live", allowsWrites: true)
+        #expect(tokens.isCurrent(principal: live))
+        #expect(!tokens.isCurrent(principal: .init(name: "old", allowsWrites: true)))
+        // Narrowed to read: a session made with writes is no longer current; one without is.
+        tokens.replace(store: try TokenStore([StoredToken(name: "live", secret: secret, scopes: [.read])]))
+        #expect(!tokens.isCurrent(principal: live))
+        #expect(tokens.isCurrent(principal: .init(name: "live", allowsWrites: false)))
         tokens.replace(store: try TokenStore([StoredToken(name: "other", secret: other)]))
-        #expect(!tokens.isCurrent(principal: "live"))
+        #expect(!tokens.isCurrent(principal: .init(name: "live", allowsWrites: false)))
     }
 
     @Test func aReloadEndsWhatTheConnectionRemembered() throws {
