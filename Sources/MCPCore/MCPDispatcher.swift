@@ -402,6 +402,9 @@ public final class MCPDispatcher: Sendable {
         let (result, outcome): (ToolResult, ToolCallOutcome)
         switch work {
         case .task(let call):
+            // A cancel of this request's own task (the connection closed) before the start
+            // was not seen by `call`: pass it on so the handler never begins.
+            if Task.isCancelled { call.cancel() }
             if let task = call.start({
                 await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
             }) {

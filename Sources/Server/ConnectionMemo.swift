@@ -12,6 +12,9 @@ public final class ConnectionMemo: Sendable {
     private struct State {
         var addressKey: (address: String, key: ClientAddressKey?)?
         var credential: AcceptedCredential?
+        /// The client address the credential was accepted from (behind a trusted proxy, one
+        /// connection carries many clients).
+        var credentialAddress: String?
     }
     private let state = Mutex(State())
 
@@ -29,7 +32,18 @@ public final class ConnectionMemo: Sendable {
     }
 
     var credential: AcceptedCredential? {
-        get { state.withLock { $0.credential } }
-        set { state.withLock { $0.credential = newValue } }
+        state.withLock { $0.credential }
+    }
+
+    /// The credential remembered, if it was accepted from `address`.
+    func credential(from address: String) -> AcceptedCredential? {
+        state.withLock { $0.credentialAddress == address ? $0.credential : nil }
+    }
+
+    func remember(_ credential: AcceptedCredential?, from address: String) {
+        state.withLock {
+            $0.credential = credential
+            $0.credentialAddress = address
+        }
     }
 }

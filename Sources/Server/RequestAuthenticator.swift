@@ -9,9 +9,9 @@ public protocol RequestAuthenticator: Sendable {
     /// The same, for a request on a public connection, which may remember what it parsed and
     /// accepted before (``ConnectionMemo``).
     func authenticate(authorization: String?, clientAddress: String, connection: ConnectionMemo?) -> AuthOutcome
-    /// Whether the token behind `principal` would still be accepted with the same scopes (it
-    /// exists, has not expired, and was not narrowed to `read`): sessions made by one that
-    /// would not are ended.
+    /// Whether the token behind `principal` would still be accepted with the scopes the
+    /// session was made with (it exists, has not expired, and was not narrowed to `read`; a
+    /// widened one keeps its sessions): sessions made by one that would not are ended.
     func isCurrent(principal: MCPSession.Principal) -> Bool
 }
 

@@ -76,8 +76,10 @@ struct StreamableHTTPTransport: Sendable {
         let session: MCPSession
         let id: String
         if isInitialize {
-            guard messages.count == 1, case .request(let initialize) = messages[0] else {
-                return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: initialize must be sent alone")
+            // Alone and not in a batch, even one of one (2025-03-26 lifecycle.mdx: "The
+            // initialization request MUST NOT be part of a JSON-RPC batch").
+            guard case .single(.request(let initialize)) = frame else {
+                return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: initialize must be sent alone, not in a batch")
             }
             if sessionID != nil {
                 return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: initialize must not carry Mcp-Session-Id", id: initialize.id)

@@ -29,7 +29,7 @@ public final class TokenAuthenticator: RequestAuthenticator {
         let now = Date()
         return verifier.withLock { verifier in
             verifier.store.tokens.contains { token in
-                token.name == principal.name && !token.isExpired(at: now) && token.allows(writes: true) == principal.allowsWrites
+                token.name == principal.name && !token.isExpired(at: now) && (!principal.allowsWrites || token.allows(writes: true))
             }
         }
     }
@@ -47,7 +47,9 @@ public final class TokenAuthenticator: RequestAuthenticator {
         // the value it was accepted with is not guessing, though: it passes, so another
         // client's failures from the same address (a NAT, a shared /64) do not cut off a
         // connection that is already working. Its new connections are locked out like any.
-        let recognised = connection.map { verifier.recognises(authorization, remembered: $0.credential) } ?? false
+        // Only for the address it was accepted from: behind a trusted proxy one connection
+        // carries many clients, and another one must not test guesses against it.
+        let recognised = connection.map { verifier.recognises(authorization, remembered: $0.credential(from: clientAddress)) } ?? false
         if !recognised, let key, case .lockedOut(let retryAfter) = failures.withLock({ $0.check(key, now: now) }) {
             return .denied(reason: "locked_out", message: "Too many failed authentication attempts",
                            tokenPresented: false, retryAfter: Int((retryAfter + 999_999_999) / 1_000_000_000))
@@ -56,7 +58,7 @@ public final class TokenAuthenticator: RequestAuthenticator {
         if let connection {
             var credential = connection.credential
             decision = verifier.verify(authorization: authorization, now: Date(), remembering: &credential)
-            if case .accepted = decision { connection.credential = credential }
+            if case .accepted = decision { connection.remember(credential, from: clientAddress) }
         } else {
             decision = verifier.verify(authorization: authorization, now: Date())
         }

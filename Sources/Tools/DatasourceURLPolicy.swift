@@ -9,10 +9,14 @@ import RateLimit
 /// reads the host the way Grafana will: from `scheme://host[:port]/…` (http and https only)
 /// or from the `host[:port]` form the SQL data sources use.
 ///
-/// - Link-local (169.254.0.0/16, fe80::/10, where the metadata endpoints live) and
+/// - Link-local (169.254.0.0/16, fe80::/10, where most metadata endpoints live), the other
+///   cloud metadata addresses (AWS's `fd00:ec2::254`, Alibaba's `100.100.100.200`) and
 ///   unspecified (0.0.0.0/8, `::`) addresses are always refused, as are numeric hosts that
 ///   are not a plain dotted quad (`2852039166`, `0xa9.0xfe.0xa9.0xfe`): resolvers read those
 ///   as addresses, so they would slip past both rules.
+/// - Names are not resolved here (Grafana resolves them, later and elsewhere): a name that
+///   points at a metadata address (`metadata.google.internal`) passes these rules, which is
+///   why `grafana.datasource_hosts` is the control to set.
 /// - With `allowed` entries (`grafana.datasource_hosts`) the host must match one: a host
 ///   name glob (`*.svc.cluster.local`, compared without case) or an address block
 ///   (`10.0.0.0/8`). Without entries any other host is allowed, as in the Go server.
@@ -20,7 +24,9 @@ public struct DatasourceURLPolicy: Sendable {
     let names: [String]
     let blocks: [CIDR]
 
-    static let alwaysRefused: [CIDR] = ["169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128"].compactMap { CIDR($0) }
+    static let alwaysRefused: [CIDR] = [
+        "169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32", "0.0.0.0/8", "::/128",
+    ].compactMap { CIDR($0) }
 
     /// An entry that parses as an address block is one; any other is a host name glob (the
     /// configuration check refuses entries that are neither).
@@ -40,7 +46,7 @@ public struct DatasourceURLPolicy: Sendable {
         let host = try Self.host(of: url)
         if let address = IPAddress(host) {
             guard !Self.alwaysRefused.contains(where: { $0.contains(address) }) else {
-                throw ToolError(.invalidArgument, "url: link-local and unspecified addresses are refused")
+                throw ToolError(.invalidArgument, "url: link-local, cloud metadata and unspecified addresses are refused")
             }
             guard names.isEmpty && blocks.isEmpty || blocks.contains(where: { $0.contains(address) }) else {
                 throw ToolError(.invalidArgument, "url: the host is not in grafana.datasource_hosts")

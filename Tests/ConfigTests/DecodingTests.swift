@@ -135,6 +135,8 @@ import Testing
         #expect(loadError("grafana:\n  datasource_hosts: [\"*.svc\", 10.0.0.0/8, \"http://x\"]\n") == "c.yaml:2:43: grafana.datasource_hosts[2]: expected a host name glob such as *.svc.cluster.local or an address block without host bits such as 10.0.0.0/8, found string \"http://x\"")
         #expect(loadError("grafana:\n  datasource_hosts: [10.0.0.0/8, \"::ffff:10.0.0.0/104\", 10.0.0.1/8]\n")?.hasSuffix("grafana.datasource_hosts[2]: expected a host name glob such as *.svc.cluster.local or an address block without host bits such as 10.0.0.0/8, found string \"10.0.0.1/8\"") == true)
         #expect(loadError("grafana:\n  datasource_hosts: [\"2001:db8::/32\", \"2001:db8::1/32\"]\n")?.contains("datasource_hosts[1]") == true)
+        #expect(loadError("grafana:\n  datasource_hosts: [\"10.0.0.*\"]\n")?.contains("datasource_hosts[0]") == true, "a glob for addresses never matches one")
+        #expect(loadError("grafana:\n  datasource_hosts: [\"*\", \"db-1.*\", \"1password.example\"]\n") == nil)
         #expect(loadError("grafana:\n  url: grafana.local\n") == "c.yaml:2:8: grafana.url: expected an http:// or https:// URL, found string \"grafana.local\"")
         #expect(loadError("tls:\n  client_auth: required\n") == "c.yaml:2:16: tls.client_auth: expected off while tls.client_ca_file is empty, found string \"required\"")
         #expect(loadError("tls:\n  enabled: false\nserver:\n  host: 0.0.0.0\n") == "c.yaml:4:9: server.host: expected a loopback address while tls.enabled is false (or server.allow_plaintext: true), found string \"0.0.0.0\"")

@@ -59,6 +59,21 @@ import Testing
         #expect(h.session.inFlightCount == 0)
     }
 
+    @Test("a call whose request task is already cancelled (its connection closed) never starts its tool")
+    func requestCancelledBeforeStartNeverRuns() async {
+        let counter = Counter()
+        let h = Harness(tools: [counter.tool])
+        await h.initialize()
+        let response = await Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await h.request("tools/call", id: 3, params: ["name": "write"])
+        }.value
+        try? await Task.sleep(for: .milliseconds(100))
+        #expect(counter.count == 0)
+        #expect(h.session.inFlightCount == 0)
+        _ = response
+    }
+
     @Test("a call cancelled before its task was made (client, deadline, closed transport) never starts")
     func cancelBeforeStart() async {
         let task = CallTask()

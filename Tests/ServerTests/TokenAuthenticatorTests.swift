@@ -50,6 +50,9 @@ import Testing
         tokens.replace(store: try TokenStore([StoredToken(name: "live", secret: secret, scopes: [.read])]))
         #expect(!tokens.isCurrent(principal: live))
         #expect(tokens.isCurrent(principal: .init(name: "live", allowsWrites: false)))
+        // Widened back to write: the read-only session stays (it asks for nothing more).
+        tokens.replace(store: try TokenStore([StoredToken(name: "live", secret: secret)]))
+        #expect(tokens.isCurrent(principal: .init(name: "live", allowsWrites: false)))
         tokens.replace(store: try TokenStore([StoredToken(name: "other", secret: other)]))
         #expect(!tokens.isCurrent(principal: .init(name: "live", allowsWrites: false)))
     }
@@ -87,5 +90,19 @@ import Testing
         #expect(reason(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.9", connection: neighbour)) == "locked_out")
         // Another address, behind a trusted proxy on the same connection, is not locked out.
         #expect(name(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.10", connection: neighbour)) == "t0")
+    }
+
+    /// Behind a trusted proxy one pooled connection carries many clients: the exemption holds
+    /// only for the address the value was accepted from, or a locked-out client on the same
+    /// connection could test its guesses against the remembered value.
+    @Test func theExemptionIsForTheAddressThatWasAccepted() throws {
+        let tokens = try authenticator([secret], maxFailures: 2)
+        let pooled = ConnectionMemo(peerAddress: "10.0.0.1")
+        #expect(name(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "192.0.2.1", connection: pooled)) == "t0")
+        for _ in 0..<2 {
+            #expect(reason(tokens.authenticate(authorization: "Bearer wrong", clientAddress: "192.0.2.2", connection: pooled)) == "invalid")
+        }
+        #expect(reason(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "192.0.2.2", connection: pooled)) == "locked_out")
+        #expect(name(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "192.0.2.1", connection: pooled)) == "t0")
     }
 }

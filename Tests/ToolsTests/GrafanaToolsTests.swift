@@ -94,7 +94,7 @@ import Testing
         defer { Task { await fake.stop() } }
         let open = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: "t")))
         let metadata: JSONObject = ["name": "m", "type": "prometheus", "url": "http://169.254.169.254/latest/"]
-        #expect(await call(open, "grafana_create_datasource", metadata).error?.message == "url: link-local and unspecified addresses are refused")
+        #expect(await call(open, "grafana_create_datasource", metadata).error?.message == "url: link-local, cloud metadata and unspecified addresses are refused")
         #expect(fake.requests.isEmpty)
         let listed = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: "t"), grafanaDatasourceHosts: ["*.svc"]))
         let outside: JSONObject = ["name": "p", "type": "prometheus", "url": "http://prometheus.example:9090"]

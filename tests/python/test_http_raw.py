@@ -218,6 +218,14 @@ def test_batches_follow_the_revision(server):
         assert r.status == 200 and rpc(body)["id"] == 9  # a single message is answered with an object
 
 
+def test_initialize_in_a_batch_is_refused(server):
+    # 2025-03-26 lifecycle.mdx: "The initialization request MUST NOT be part of a JSON-RPC
+    # batch", even a batch of one; no session is made.
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-03-26", "capabilities": {}}}
+    r, body = request(server, "POST", "/mcp", [init])
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32600 and r.getheader("Mcp-Session-Id") is None
+
+
 def test_header_caps(server):
     r, _ = request(server, "GET", "/mcp", headers={"X-Big": "a" * 40000})
     assert r.status == 431

@@ -72,9 +72,13 @@ enum NetworkSyntax {
         return false
     }
 
-    /// A host name glob: letters, digits, `-`, `_`, `.`, `*` and `?`, at most 253 bytes.
+    /// A host name glob: letters, digits, `-`, `_`, `.`, `*` and `?`, at most 253 bytes. One
+    /// of only digits, dots and wildcards (`10.0.0.*`) would be meant for addresses, which it
+    /// never matches: those take an address block.
     static func isHostGlob(_ text: String) -> Bool {
-        (1...253).contains(text.utf8.count) && text.utf8.allSatisfy { byte in
+        let numeric = text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
+        guard !numeric || !text.utf8.contains(where: { $0 >= 48 && $0 <= 57 }) else { return false }
+        return (1...253).contains(text.utf8.count) && text.utf8.allSatisfy { byte in
             (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
                 || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
                 || [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "*"), UInt8(ascii: "?")].contains(byte)
