@@ -74,7 +74,9 @@ public final class TLSContextReloader: Sendable {
     /// failure `current` is unchanged. Either way the observer is told. Call off the event loop.
     @discardableResult
     public func reload() -> Result<TLSContext, TLSError> {
-        let result = reloading.withLock { _ in
+        // The observer runs inside too, so what it records (the served certificate's
+        // notAfter) follows the order the contexts were stored in.
+        reloading.withLock { _ in
             let fingerprint = Self.fingerprint(settings)
             let result: Result<TLSContext, TLSError>
             do throws(TLSError) {
@@ -83,14 +85,20 @@ public final class TLSContextReloader: Sendable {
                 state.withLock { $0 = State(context: context, fingerprint: fingerprint, builtAt: .now) }
                 result = .success(context)
             } catch {
-                // Remember what failed so `poll` retries only when the files change again.
-                state.withLock { $0.fingerprint = fingerprint }
+                // Remember what failed so `poll` retries only when the files change again,
+                // except a certificate not valid yet: that one becomes good with time (a CA
+                // that signs with notBefore = now, a clock a little behind). The clock of the
+                // ticket keys restarts too, or a failing rotation would retry every poll.
+                let retry = error.kind == .certificateNotYetValid
+                state.withLock { state in
+                    if !retry { state.fingerprint = fingerprint }
+                    state.builtAt = .now
+                }
                 result = .failure(error)
             }
+            observer?(result)
             return result
         }
-        observer?(result)
-        return result
     }
 
     /// A certificate outside its validity window would fail every client that checks it.
@@ -98,10 +106,10 @@ public final class TLSContextReloader: Sendable {
         let now = self.now()
         let file = settings.certificateChainFile
         if let notAfter = context.certificateNotAfter, now >= notAfter {
-            throw TLSError(kind: .contextSetup, reason: "the certificate expired at \(Int(notAfter)) (seconds since 1970); keeping the current one", file: file)
+            throw TLSError(kind: .certificateExpired, reason: "the certificate expired at \(Int(notAfter)) (seconds since 1970); keeping the current one", file: file)
         }
         if let notBefore = context.certificateNotBefore, now < notBefore {
-            throw TLSError(kind: .contextSetup, reason: "the certificate is not valid before \(Int(notBefore)) (seconds since 1970); keeping the current one", file: file)
+            throw TLSError(kind: .certificateNotYetValid, reason: "the certificate is not valid before \(Int(notBefore)) (seconds since 1970); keeping the current one until it is", file: file)
         }
     }
 

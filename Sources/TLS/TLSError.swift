@@ -11,6 +11,10 @@ public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
         case fileUnreadable = "file_unreadable"
         /// The private key does not belong to the leaf certificate.
         case keyMismatch = "key_mismatch"
+        /// A reloaded leaf certificate outside its validity window.
+        case certificateExpired = "certificate_expired"
+        /// A reloaded leaf certificate whose notBefore is still ahead (retried at every poll).
+        case certificateNotYetValid = "certificate_not_yet_valid"
         /// An `SSL_CTX` setting was refused (bad cipher list, out of memory, ...).
         case contextSetup = "context_setup"
         /// The handshake did not complete before the deadline.

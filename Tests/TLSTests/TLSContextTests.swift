@@ -136,6 +136,34 @@ struct TLSContextTests {
         #expect(reloader.current === context)
     }
 
+    @Test("A certificate not valid yet is retried at every poll until it is; an expired one is not")
+    func notYetValidIsRetried() throws {
+        let dir = fixtures.directory + "/skew-\(UUID().uuidString)"
+        let (chain, key, _) = try DevCertificates.ensure(directory: dir)
+        let clock = Clock()
+        let reloader = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key), now: { clock.seconds })
+        let first = reloader.current
+        // New files, but our clock is a little behind the CA's.
+        let fresh = try DevCertificates.ensure(directory: dir + "/fresh")
+        let notBefore = try #require(TLSContext.server(TLSServerSettings(certificateChainFile: fresh.chain, privateKeyFile: fresh.key)).certificateNotBefore)
+        for (from, to) in [(fresh.key, key), (fresh.chain, chain)] { #expect(rename(from, to) == 0) }
+        clock.seconds = notBefore - 2
+        guard case .failure(let early) = reloader.poll() else { Issue.record("accepted before notBefore"); return }
+        #expect(early.kind == .certificateNotYetValid)
+        #expect(reloader.current === first)
+        clock.seconds = notBefore + 1
+        guard case .success(let later) = reloader.poll() else { Issue.record("not retried once valid"); return }
+        #expect(reloader.current === later)
+        // Expired: refused once, then left alone until the files change.
+        clock.seconds = (later.certificateNotAfter ?? 0) + 1
+        let again = try DevCertificates.ensure(directory: dir + "/again")
+        for (from, to) in [(again.key, key), (again.chain, chain)] { #expect(rename(from, to) == 0) }
+        guard case .failure(let expired) = reloader.poll() else { Issue.record("accepted an expired certificate"); return }
+        #expect(expired.kind == .certificateExpired)
+        #expect(reloader.poll() == nil)
+    }
+
     @Test("With session tickets on, a poll rebuilds the context once the ticket keys reach their lifetime")
     func ticketKeysRotate() throws {
         let dir = fixtures.directory + "/tickets-\(UUID().uuidString)"
