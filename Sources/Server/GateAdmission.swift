@@ -87,12 +87,14 @@ final class GateMetrics: Sendable {
     }
 
     func update() {
-        let snapshot = gate.snapshot()
-        active.set(to: Double(snapshot.active))
-        httpActive.set(to: Double(snapshot.active))
-        handshaking.set(to: Double(snapshot.handshaking))
-        rateTableKeys?.set(to: Double(snapshot.rateTableCount))
+        // Snapshot and publish under one lock: two loops publishing outside it could store
+        // an older snapshot last (1 active on an idle server, until the next connection).
         let added = countedEvictions.withLock { counted -> UInt64 in
+            let snapshot = gate.snapshot()
+            active.set(to: Double(snapshot.active))
+            httpActive.set(to: Double(snapshot.active))
+            handshaking.set(to: Double(snapshot.handshaking))
+            rateTableKeys?.set(to: Double(snapshot.rateTableCount))
             guard snapshot.rateTableEvictions > counted else { return 0 }
             defer { counted = snapshot.rateTableEvictions }
             return snapshot.rateTableEvictions - counted

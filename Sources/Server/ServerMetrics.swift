@@ -241,6 +241,7 @@ extension ServerMetrics.Family {
     public static let inflightRejected = Self(
         "mcp_inflight_calls_rejected_total", "Tool calls refused at an in-flight cap, by reason (per_key, global).", labels: ["reason"])
     public static let inflightCalls = Self("mcp_inflight_calls", "Tool calls running now (limits.max_inflight caps them).")
+    public static let inflightCallsMax = Self("mcp_inflight_calls_max", "Configured maximum of tool calls running at once.")
     public static let toolCalls = Self("mcp_tool_calls_total", "Tool calls by tool and outcome.", labels: ["tool", "outcome"])
     public static let timeouts = Self("mcp_timeouts_total", "Deadlines that fired, by phase.", labels: ["phase"])
     public static let httpResponses = Self("mcp_http_responses_total", "HTTP responses by status code.", labels: ["code"])

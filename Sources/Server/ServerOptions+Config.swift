@@ -99,7 +99,9 @@ extension ConnectionGate.Configuration {
     public init(limits: LimitsConfig) {
         self.init(
             maxConnections: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerIp, maxHandshakes: limits.maxHandshakes,
-            maxHandshakesPerAddress: limits.maxHandshakesPerIp,
+            // Above the global cap the per-address one never binds (a config with
+            // max_handshakes below the default 16 keeps loading).
+            maxHandshakesPerAddress: min(limits.maxHandshakesPerIp, limits.maxHandshakes),
             perAddressRate: limits.connectionRatePerIp > 0 ? GCRA(ratePerSecond: limits.connectionRatePerIp, burst: max(1, limits.connectionBurstPerIp)) : nil,
             globalRate: limits.connectionRateGlobal > 0 ? GCRA(ratePerSecond: limits.connectionRateGlobal, burst: max(1, Int(limits.connectionRateGlobal))) : nil,
             rateTableCapacity: limits.keyTableCapacity)

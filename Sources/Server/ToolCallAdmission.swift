@@ -18,6 +18,7 @@ public final class ToolCallAdmission: CallAdmission {
         self.toolRate = toolRate
         self.metrics = metrics
         running = metrics?.gauge(.inflightCalls)
+        metrics?.gauge(.inflightCallsMax).set(to: Double(max(1, globalMaximum)))
     }
 
     public func admit(caller: String?, tool: String) -> CallAdmissionDecision {
@@ -26,16 +27,20 @@ public final class ToolCallAdmission: CallAdmission {
             let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))
             return .refused(message: "Rate limit for \(tool) exceeded; retry after \(seconds) s", httpStatus: 429, retryAfterSeconds: seconds)
         }
-        let (outcome, total) = inFlight.withLock { limiter in (limiter.acquire(key), limiter.total) }
+        // The gauge is set under the lock: set after it, two calls ending at once on two
+        // threads could leave the older count showing.
+        let outcome = inFlight.withLock { limiter in
+            let outcome = limiter.acquire(key)
+            running?.set(to: Double(limiter.total))
+            return outcome
+        }
         switch outcome {
         case .acquired:
-            running?.set(to: Double(total))
             return .admitted(release: { [self] in
-                let total = inFlight.withLock { limiter in
+                inFlight.withLock { limiter in
                     limiter.release(key)
-                    return limiter.total
+                    running?.set(to: Double(limiter.total))
                 }
-                running?.set(to: Double(total))
             })
         case .rejected(let rejection):
             metrics?.counter(.inflightRejected, rejection.rawValue).increment()

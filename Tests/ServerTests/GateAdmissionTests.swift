@@ -1,3 +1,4 @@
+import Config
 import NIOCore
 import NIOEmbedded
 import RateLimit
@@ -32,6 +33,15 @@ import Testing
         ticket.handshakeFinished()
         ticket.connectionIdle(true)
         return channel
+    }
+
+    @Test("a config with max_handshakes under the per-address default loads, and the per-address cap is the global one")
+    func perAddressHandshakesNeverAboveTheGlobalCap() {
+        var limits = LimitsConfig()
+        limits.maxHandshakes = 8
+        #expect(ConnectionGate.Configuration(limits: limits).maxHandshakesPerAddress == 8)
+        limits.maxHandshakes = 256
+        #expect(ConnectionGate.Configuration(limits: limits).maxHandshakesPerAddress == 16)
     }
 
     @Test("a trusted proxy is exempt from the per-address cap, an untrusted peer is not; the global cap holds for both")

@@ -23,6 +23,7 @@ import Testing
         #expect(status(admission.admit(caller: "b", tool: "t")) == 503, "three in flight: the global cap")
         var text = String(decoding: metrics.render(), as: UTF8.self)
         #expect(text.contains("mcp_inflight_calls 3"))
+        #expect(text.contains("mcp_inflight_calls_max 3"))
         #expect(text.contains(#"mcp_inflight_calls_rejected_total{reason="per_key"} 1"#))
         #expect(text.contains(#"mcp_inflight_calls_rejected_total{reason="global"} 1"#))
         a1()

@@ -124,8 +124,6 @@ extension AppConfig {
             (limits.sseWriteBuffer.bytes, "sse_write_buffer"),
         ]
         for (value, key) in caps { check(value > 0, "limits.\(key)", positive) }
-        check(limits.maxHandshakesPerIp <= limits.maxHandshakes, "limits.max_handshakes_per_ip",
-              "a value of at most limits.max_handshakes (\(limits.maxHandshakes))")
         let rates: [(Double, String)] = [
             (limits.connectionRatePerIp, "connection_rate_per_ip"), (limits.connectionRateGlobal, "connection_rate_global"),
             (limits.requestRate, "request_rate"), (limits.toolRate, "tool_rate"),
