@@ -244,7 +244,7 @@ private func isEncryptedKey(_ path: String) -> Bool {
     var bytes = [UInt8](repeating: 0, count: 4096)
     let count = fread(&bytes, 1, bytes.count, file)
     let text = String(decoding: bytes.prefix(count), as: UTF8.self)
-    return text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED")
+    return text.contains("ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED")
 }
 
 /// ALPN selection (RFC 7301 §3.2): the server speaks only HTTP/1.1. A client that offers ALPN

@@ -44,6 +44,28 @@ import Testing
         }
     }
 
+    /// A tool "block" that counts its runs, says it started, then waits until cancelled
+    /// (and records that it was).
+    final class Blocking: Sendable {
+        let started = AsyncStream<Void>.makeStream()
+        let cancelled = Mutex(false)
+        let runs = Mutex(0)
+
+        var tool: ToolDefinition {
+            ToolDefinition(name: "block", description: "block", annotations: .readOnly, timeout: .seconds(4)) { _, _ in
+                self.runs.withLock { $0 += 1 }
+                self.started.continuation.yield()
+                do {
+                    try await Task.sleep(for: .seconds(30))
+                } catch {
+                    self.cancelled.withLock { $0 = true }
+                    throw error
+                }
+                return .text("late")
+            }
+        }
+    }
+
     static func call(_ id: Int, _ tool: String) -> String {
         #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(tool)"}}"#
     }
@@ -52,34 +74,24 @@ import Testing
     /// the reader must still read the notification; only requests wait.
     @Test("at the concurrency cap, notifications/cancelled still reaches the running call")
     func cancelAtTheCap() async throws {
-        let started = AsyncStream<Void>.makeStream()
-        let cancelled = Mutex(false)
-        let blocking = ToolDefinition(name: "block", description: "block", annotations: .readOnly, timeout: .seconds(4)) { _, _ in
-            started.continuation.yield()
-            do {
-                try await Task.sleep(for: .seconds(30))
-            } catch {
-                cancelled.withLock { $0 = true }
-                throw error
-            }
-            return .text("late")
-        }
+        let block = Blocking()
+        let blocking = block.tool
         let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([blocking, Harness.echo]))
         let pipes = Pipes()
         let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write, maxConcurrentRequests: 1)
         let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
 
         pipes.send(Self.call(1, "block"))
-        var iterator = started.stream.makeAsyncIterator()
+        var iterator = block.started.stream.makeAsyncIterator()
         await iterator.next()
         pipes.send(#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"two"}}}"#)
         pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#)
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(3)
-        while !cancelled.withLock({ $0 }), clock.now < deadline {
+        while !block.cancelled.withLock({ $0 }), clock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(cancelled.withLock { $0 })
+        #expect(block.cancelled.withLock { $0 })
 
         close(pipes.input.write)
         await serving.value
@@ -91,28 +103,22 @@ import Testing
 
     @Test("a request cancelled while it waits for a slot never runs and is not answered")
     func cancelWhileWaiting() async throws {
-        let started = AsyncStream<Void>.makeStream()
-        let runs = Mutex(0)
-        let blocking = ToolDefinition(name: "block", description: "block", annotations: .readOnly, timeout: .seconds(4)) { _, _ in
-            runs.withLock { $0 += 1 }
-            started.continuation.yield()
-            try await Task.sleep(for: .seconds(30))
-            return .text("late")
-        }
+        let block = Blocking()
+        let blocking = block.tool
         let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([blocking]))
         let pipes = Pipes()
         let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write, maxConcurrentRequests: 1)
         let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
 
         pipes.send(Self.call(1, "block"))
-        var iterator = started.stream.makeAsyncIterator()
+        var iterator = block.started.stream.makeAsyncIterator()
         await iterator.next()
         pipes.send(Self.call(2, "block"))
         pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}"#)
         pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#)
         close(pipes.input.write)
         await serving.value
-        #expect(runs.withLock { $0 } == 1)
+        #expect(block.runs.withLock { $0 } == 1)
         #expect(pipes.written().isEmpty)
     }
 
@@ -122,25 +128,15 @@ import Testing
     /// waiting for stdin to end.
     @Test("a client that closes stdout ends the session: calls cancelled, run returns")
     func outputClosed() async throws {
-        let started = AsyncStream<Void>.makeStream()
-        let cancelled = Mutex(false)
-        let blocking = ToolDefinition(name: "block", description: "block", annotations: .readOnly, timeout: .seconds(4)) { _, _ in
-            started.continuation.yield()
-            do {
-                try await Task.sleep(for: .seconds(30))
-            } catch {
-                cancelled.withLock { $0 = true }
-                throw error
-            }
-            return .text("late")
-        }
+        let block = Blocking()
+        let blocking = block.tool
         let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([blocking]))
         let pipes = Pipes()
         let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write)
         let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
 
         pipes.send(Self.call(1, "block"))
-        var iterator = started.stream.makeAsyncIterator()
+        var iterator = block.started.stream.makeAsyncIterator()
         await iterator.next()
         close(pipes.output.read)
         pipes.send(#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#)
@@ -148,7 +144,7 @@ import Testing
         let begun = clock.now
         await serving.value  // stdin is still open
         #expect(clock.now - begun < .seconds(3))
-        #expect(cancelled.withLock { $0 })
+        #expect(block.cancelled.withLock { $0 })
         close(pipes.output.write)
         close(pipes.input.write)
         close(pipes.input.read)
