@@ -25,7 +25,7 @@ struct LegacySSETransport: Sendable {
         let owner = context.principal?.name ?? "anonymous"
         let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
         do {
-            try streams.open(stream, owner: owner)
+            try streams.open(stream, owner: owner, listening: true)
         } catch {
             return StreamableHTTPTransport.capResponse(error != .perTokenCap, what: "SSE streams")
         }

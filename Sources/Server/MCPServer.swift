@@ -89,9 +89,15 @@ public struct MCPServer: Sendable {
                                   lingerTimeout: TimeAmount(options.lingerTimeout), metrics: metrics)
     }
 
-    /// The services to run in one ServiceGroup: public listener(s), ops listener, and the
-    /// housekeeping service (listed last, so it is shut down first and drains the streams
-    /// before the listeners wait for their connections).
+    /// The services to run in one ServiceGroup, which shuts them down one at a time in the
+    /// reverse of this order:
+    /// 1. ``ShutdownStart`` (listed last): `/ready` false, the listening SSE streams end with
+    ///    a final event (they would hold their connections for the whole grace);
+    /// 2. the public listener(s): no new connections, requests in flight finish within
+    ///    `server.shutdown_grace`, answered on their own streams included;
+    /// 3. ``Housekeeping``: the sessions are closed, once nothing is running in them;
+    /// 4. the ops listener (listed first): `/ready` answers 503 and `/metrics` is scraped
+    ///    for as long as the drain takes.
     public func makeServices(
         security: (any ConnectionSecurity)?,
         admission: (any ConnectionAdmission)?,
@@ -99,18 +105,19 @@ public struct MCPServer: Sendable {
         onPublicRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
         var services: [any Service] = []
-        let child = makeChildChannel(responder: makePublicResponder(), security: security, admission: admission, extraHandlers: extraHandlers)
-        for (index, port) in ([options.port] + options.extraPorts).enumerated() {
-            services.append(PublicListener(host: options.host, port: port, child: child, group: MultiThreadedEventLoopGroup.singleton, logger: logger) { bound in
-                if index == 0 { await onPublicRunning(bound) }
-            })
-        }
         if options.opsEnabled {
             let server = self
             let ops = OpsRoutes.router(identity: options.identity, protocolVersion: dispatcher.configuration.newestSessionVersion, readiness: readiness, metrics: metrics, status: { server.statusSnapshot() })
             services.append(Application(router: ops, configuration: ApplicationConfiguration(address: .hostname(options.opsHost, port: options.opsPort), serverName: nil), logger: logger))
         }
         services.append(Housekeeping(server: self))
+        let child = makeChildChannel(responder: makePublicResponder(), security: security, admission: admission, extraHandlers: extraHandlers)
+        for (index, port) in ([options.port] + options.extraPorts).enumerated() {
+            services.append(PublicListener(host: options.host, port: port, child: child, group: MultiThreadedEventLoopGroup.singleton, logger: logger) { bound in
+                if index == 0 { await onPublicRunning(bound) }
+            })
+        }
+        services.append(ShutdownStart(server: self))
         return services
     }
 }
@@ -126,8 +133,8 @@ extension MCPServer {
     }
 }
 
-/// Expires idle sessions and those of revoked tokens; at graceful shutdown marks the server not ready, ends every SSE
-/// stream with a final event and closes the sessions.
+/// Expires idle sessions and those of revoked tokens; at graceful shutdown, which reaches it
+/// once the public listeners have finished their requests, closes the sessions.
 struct Housekeeping: Service, CustomStringConvertible {
     var description: String { "Housekeeping" }
     let server: MCPServer
@@ -142,9 +149,23 @@ struct Housekeeping: Service, CustomStringConvertible {
                 server.endSessionsOfRevokedTokens()
             }
         }
+        server.sessions.removeAll()
+        server.logger.info("closed the sessions for shutdown")
+    }
+}
+
+/// The first step of a graceful shutdown: `/ready` turns false and the listening SSE streams
+/// end with a final `shutdown` event, before the listeners wait for their connections.
+struct ShutdownStart: Service, CustomStringConvertible {
+    var description: String { "ShutdownStart" }
+    let server: MCPServer
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+        }
         server.readiness.set(.draining)
         server.streams.drain()
-        server.sessions.removeAll()
-        server.logger.info("drained SSE streams and sessions for shutdown")
+        server.logger.info("draining: not ready, listening SSE streams ended")
     }
 }

@@ -210,12 +210,22 @@ final class SessionStore: Sendable {
     }
 }
 
-/// Counts open SSE streams globally and per token, and ends them all at shutdown.
+/// Counts open SSE streams globally and per token, and ends the listening ones at shutdown.
+///
+/// A listening stream (a session's GET stream, a legacy SSE stream) would hold its connection
+/// open for the whole shutdown grace: it gets a final event and ends as shutdown starts. The
+/// stream a POST is answered on ends with its answer, so it is left to finish: that is the
+/// in-flight request the grace is for.
 final class StreamTracker: Sendable {
     enum Refusal: Error { case globalCap, perTokenCap, draining }
 
+    private struct Tracked {
+        let stream: SSEStream
+        let listening: Bool
+    }
+
     private struct State {
-        var streams: [ObjectIdentifier: SSEStream] = [:]
+        var streams: [ObjectIdentifier: Tracked] = [:]
         var perOwner: [String: Int] = [:]
         var draining = false
     }
@@ -232,12 +242,14 @@ final class StreamTracker: Sendable {
         metrics?.gauge(.sseStreamsMax).set(to: Double(maxStreams))
     }
 
-    func open(_ stream: SSEStream, owner: String) throws(Refusal) {
+    /// - Parameter listening: a stream that carries no answer of its own (GET, legacy SSE);
+    ///   refused once draining, and ended by ``drain()``.
+    func open(_ stream: SSEStream, owner: String, listening: Bool) throws(Refusal) {
         let refusal: Refusal? = state.withLock { state in
-            if state.draining { return .draining }
+            if state.draining, listening { return .draining }
             if state.streams.count >= maxStreams { return .globalCap }
             if state.perOwner[owner, default: 0] >= maxPerOwner { return .perTokenCap }
-            state.streams[ObjectIdentifier(stream)] = stream
+            state.streams[ObjectIdentifier(stream)] = Tracked(stream: stream, listening: listening)
             state.perOwner[owner, default: 0] += 1
             return nil
         }
@@ -259,11 +271,11 @@ final class StreamTracker: Sendable {
 
     var count: Int { state.withLock { $0.streams.count } }
 
-    /// Refuses new streams and ends the open ones with a final event.
+    /// Refuses new listening streams and ends the open ones with a final event.
     func drain() {
         let streams = state.withLock { state -> [SSEStream] in
             state.draining = true
-            return Array(state.streams.values)
+            return state.streams.values.compactMap { $0.listening ? $0.stream : nil }
         }
         for stream in streams {
             stream.send(event: "shutdown", data: #"{"reason":"server shutting down"}"#)

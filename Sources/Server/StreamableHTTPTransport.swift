@@ -251,7 +251,7 @@ struct StreamableHTTPTransport: Sendable {
         let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
         let owner = owner(context)
         do {
-            try streams.open(stream, owner: owner)
+            try streams.open(stream, owner: owner, listening: false)
         } catch {
             onEnd()
             return Self.capResponse(error != .perTokenCap, what: "SSE streams", id: rpc.id)
@@ -280,7 +280,7 @@ struct StreamableHTTPTransport: Sendable {
         let live = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
         let owner = owner(context)
         do {
-            try streams.open(live, owner: owner)
+            try streams.open(live, owner: owner, listening: false)
         } catch {
             onEnd()
             return Self.capResponse(error != .perTokenCap, what: "SSE streams", id: rpc.id)
@@ -355,7 +355,7 @@ struct StreamableHTTPTransport: Sendable {
                 if Self.primes(session) { resumable.prime(retryMilliseconds: Self.retryMilliseconds) }
             }
             do {
-                try streams.open(stream, owner: owner)
+                try streams.open(stream, owner: owner, listening: true)
             } catch {
                 return Self.capResponse(error != .perTokenCap, what: "SSE streams")
             }
@@ -369,7 +369,7 @@ struct StreamableHTTPTransport: Sendable {
             return attachedResponse(stream, resumable: resumable, owner: owner, channel: context.channel) { sessions.setBusy(id, -1) }
         }
         do {
-            try streams.open(stream, owner: owner)
+            try streams.open(stream, owner: owner, listening: true)
         } catch {
             return Self.capResponse(error != .perTokenCap, what: "SSE streams")
         }

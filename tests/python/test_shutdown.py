@@ -87,3 +87,58 @@ def test_half_close_before_any_request_is_closed_at_once(server_bin):
         assert e.code == 401
     finally:
         s.stop()
+
+
+def _post(port, body, headers):
+    import http.client
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=tls_context())
+    conn.request("POST", "/mcp", body=json.dumps(body), headers={
+        "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream", **headers})
+    r = conn.getresponse()
+    return r, r.read(), conn
+
+
+@pytest.mark.parametrize("mode", ["json", "sse"])
+def test_calls_in_flight_finish_within_the_grace(server_bin, mode):
+    """Issue 4 §8: on SIGTERM, requests in flight finish within server.shutdown_grace, in a
+    session and statelessly, answered as JSON or on their own SSE stream; only then are the
+    sessions closed. A 2 s backend call started before the signal gets its result."""
+    import fake_backends as fb
+    grafana = fb.start_fake_grafana_backend()
+    grafana.delay = 2.0
+    s = start_server(server_bin, "--set", "server.shutdown_grace=10s", "--set", f"grafana.url={grafana.url}",
+                     "--set", f"grafana.token={fb.GRAFANA_TOKEN}", "--set", f"server.response_mode={mode}")
+    try:
+        r, body, conn = _post(s.port, {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                       "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}, {})
+        sid = r.getheader("Mcp-Session-Id")
+        conn.close()
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "grafana_get_health", "arguments": {}}}
+        results = {}
+
+        def session_call():
+            r, body, c = _post(s.port, call, {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-11-25"})
+            results["session"] = (r.status, body)
+            c.close()
+
+        def stateless_call():
+            meta = dict(call, params=dict(call["params"], _meta={"io.modelcontextprotocol/protocolVersion": "2026-07-28"}))
+            r, body, c = _post(s.port, meta, {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "grafana_get_health"})
+            results["stateless"] = (r.status, body)
+            c.close()
+
+        threads = [threading.Thread(target=f) for f in (session_call, stateless_call)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        s.proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join(timeout=15)
+        for kind in ("session", "stateless"):
+            status, body = results[kind]
+            assert status == 200 and b'"result"' in body and b'"isError":true' not in body, (kind, body[:300])
+        assert s.proc.wait(timeout=15) == 0
+    finally:
+        s.stop()
+        grafana.server.shutdown()
