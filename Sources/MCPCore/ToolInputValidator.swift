@@ -10,6 +10,13 @@ public enum ToolInputValidator {
 
     private static func validate(_ value: JSONValue, schema: JSONValue, path: String) -> String? {
         guard case .object(let schema) = schema else { return nil }
+        var value = value
+        // An integer written as a string of digits ("stack_id": "3"): models quote ids, the
+        // Go server took them, and the tools read them (`ToolArguments.int`). It is checked
+        // as the number it is, bounds included.
+        if schema["type"]?.stringValue == "integer", case .string(let text) = value, let number = Self.integer(text) {
+            value = .int(number)
+        }
         let name = path.isEmpty ? "arguments" : "argument '\(path)'"
         if let type = schema["type"]?.stringValue, !matches(value, type: type) {
             return "\(name): expected \(type), found \(value.typeName)"
@@ -71,6 +78,13 @@ public enum ToolInputValidator {
         case ("number", .int), ("number", .double): true
         default: false
         }
+    }
+
+    /// `-?[0-9]{1,18}`: what fits an Int64 without a question.
+    private static func integer(_ text: String) -> Int64? {
+        let digits = text.utf8.first == UInt8(ascii: "-") ? text.utf8.dropFirst() : text.utf8[...]
+        guard (1...18).contains(digits.count), digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        return Int64(text)
     }
 
     private static func join(_ path: String, _ key: String) -> String {

@@ -9,6 +9,9 @@ enum VikunjaTools {
         let taskID = ("task_id", Schema.integer("Task id", minimum: 1))
         let priority = ("priority", Schema.integer("Priority: 0 unset, 1 low … 5 do now", minimum: 0, maximum: 5))
         let description = ("description", Schema.string("Description (Markdown/HTML)", maxLength: 65536))
+        // The Go server's task tools required the project too; its clients still send it. A
+        // task's id alone names it (/api/v1/tasks/{id}), so it is accepted and not used.
+        let taskProject = ("project_id", Schema.integer("The task's project (not needed; accepted for older clients)", minimum: 1))
         return [
             ToolDefinition(
                 name: "vikunja_list_projects", title: "Vikunja projects",
@@ -58,7 +61,7 @@ enum VikunjaTools {
             ToolDefinition(
                 name: "vikunja_get_task", title: "Vikunja task",
                 description: "One task by id.",
-                inputSchema: Schema.object([taskID], required: ["task_id"]), annotations: .readOnly
+                inputSchema: Schema.object([taskID, taskProject], required: ["task_id"]), annotations: .readOnly
             ) { arguments, _ in
                 format.json(try await backend.json(.GET, "/api/v1/tasks/\(try arguments.positiveID("task_id"))"))
             },
@@ -66,7 +69,7 @@ enum VikunjaTools {
                 name: "vikunja_update_task", title: "Update a Vikunja task",
                 description: "Change a task's title, description, done flag or priority; other fields are kept.",
                 inputSchema: Schema.object([
-                    taskID, ("title", Schema.string("New title", maxLength: 250)), description,
+                    taskID, taskProject, ("title", Schema.string("New title", maxLength: 250)), description,
                     ("done", Schema.boolean("Mark done or not done")), priority,
                     ("due_date", Schema.string("Due date, RFC 3339", maxLength: 64)),
                 ], required: ["task_id"]),
@@ -94,7 +97,7 @@ enum VikunjaTools {
             ToolDefinition(
                 name: "vikunja_delete_task", title: "Delete a Vikunja task",
                 description: "Delete a task.",
-                inputSchema: Schema.object([taskID], required: ["task_id"]), annotations: .destructive
+                inputSchema: Schema.object([taskID, taskProject], required: ["task_id"]), annotations: .destructive
             ) { arguments, _ in
                 format.json(try await backend.json(.DELETE, "/api/v1/tasks/\(try arguments.positiveID("task_id"))"))
             },

@@ -73,6 +73,29 @@ import Testing
         await fake.stop()
     }
 
+    /// What the Go server's clients send still works through the validator: the project of
+    /// a Vikunja task (its task tools required it) and ids quoted as strings (its
+    /// `portainer_get_stack` took "3"); a quoted id is checked as the number it is.
+    @Test func goServerArgumentsPassTheValidator() async throws {
+        let fake = try await FakeBackend.start { _ in .json(#"{"id":5}"#) }
+        let harness = Harness(tools(CatalogueSettings(
+            portainer: BackendSettings(url: fake.url, token: "p"), vikunja: BackendSettings(url: fake.url, token: "v"))))
+        await harness.initialize()
+        #expect(await harness.callTool("vikunja_get_task", ["project_id": 1, "task_id": 5])?["isError"] == false)
+        #expect(fake.last?.path == "/api/v1/tasks/5")
+        #expect(await harness.callTool("vikunja_delete_task", ["project_id": "1", "task_id": "5"])?["isError"] == false)
+        #expect(fake.last?.method == "DELETE" && fake.last?.path == "/api/v1/tasks/5")
+        #expect(await harness.callTool("portainer_get_stack", ["stack_id": "3"])?["isError"] == false)
+        #expect(fake.last?.path == "/api/stacks/3")
+        let before = fake.requests.count
+        for bad in ["0", "-3", "3.5", "x3", "", " 3", String(repeating: "9", count: 19)] {
+            let refused = await harness.callTool("portainer_get_stack", ["stack_id": .string(bad)])
+            #expect(refused?["isError"] == true, "\(bad)")
+        }
+        #expect(fake.requests.count == before)
+        await fake.stop()
+    }
+
     /// A declared `maxLength` is enforced before the handler runs.
     @Test func overlongArgumentIsRefusedByName() async throws {
         let fake = try await FakeBackend.start { _ in .json("[]") }
