@@ -71,7 +71,8 @@ enum PortainerTools {
                 await context.progress(0, total: 1, message: "fetching logs")
                 let response = try await backend.send(.GET, path, query: [("stdout", "1"), ("stderr", "1"), ("tail", String(tail))])
                 await context.progress(1, total: 1, message: "done")
-                return format.text(DockerLogStream.demultiplex(response.body))
+                // The newest lines are why one asks for a tail: a cut keeps those.
+                return format.tail(DockerLogStream.demultiplex(response.body))
             },
             ToolDefinition(
                 name: "portainer_list_stacks", title: "Stacks",

@@ -121,4 +121,19 @@ import Testing
         #expect(result.structuredContent == nil)
         #expect(format.json(["a": 1]).structuredContent == ["a": 1])
     }
+
+    /// A log over the cap keeps its newest lines (why one asks for a tail), from a line start.
+    @Test func aLogOverTheCapKeepsItsLastLines() {
+        let format = ResultFormatter(maxBytes: 300)
+        let log = (1...100).map { "line \($0) é" }.joined(separator: "\n") + "\nLAST"
+        let result = format.tail(log)
+        guard case .text(let note) = result.content.first, case .text(let kept) = result.content.last else {
+            Issue.record("expected two text blocks")
+            return
+        }
+        #expect(note.hasPrefix("[truncated:") && note.contains("only the last"))
+        #expect(kept.hasSuffix("\nLAST") && kept.hasPrefix("line ") && kept.utf8.count <= 300)
+        #expect(!kept.contains("line 1 é"))
+        #expect(format.tail("short").content == [.text("short")])
+    }
 }
