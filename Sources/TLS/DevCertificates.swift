@@ -18,15 +18,18 @@ public enum DevCertificates {
     public static let chainFileName = "server.pem"
     public static let keyFileName = "server-key.pem"
 
-    /// Returns the paths of the server chain, server key and CA, creating all four files if any
-    /// of the three is missing. Keys are written mode 0600; files appear atomically (temp + rename).
+    /// Returns the paths of the server chain, server key and CA, creating all four files (and
+    /// the directory, with its parents) if any of the three is missing or the server
+    /// certificate expires within a day. Keys are written mode 0600; files appear atomically
+    /// (temp + rename).
     public static func ensure(
         directory: String, validityDays: Int = 365
     ) throws(TLSError) -> (chain: String, key: String, ca: String) {
         let chain = directory + "/" + chainFileName
         let key = directory + "/" + keyFileName
         let ca = directory + "/" + caFileName
-        if [chain, key, ca].allSatisfy({ (path: String) in access(path, R_OK) == 0 }) {
+        if [chain, key, ca].allSatisfy({ (path: String) in access(path, R_OK) == 0 }),
+           let notAfter = notAfter(ofFile: chain), notAfter > Double(time(nil)) + 86_400 {
             return (chain, key, ca)
         }
         try makeDirectory(directory)
@@ -44,10 +47,32 @@ public enum DevCertificates {
         return (chain, key, ca)
     }
 
+    /// `mkdir -p`: the default directory (`certs/out`) is relative to wherever the server
+    /// was started, which need not hold a `certs` directory.
     static func makeDirectory(_ path: String) throws(TLSError) {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST {
-            throw TLSError(kind: .certificateGeneration, reason: "mkdir: " + String(cString: strerror(errno)), file: path)
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                throw TLSError(kind: .certificateGeneration, reason: "mkdir: " + String(cString: strerror(errno)), file: prefix)
+            }
+            prefix += "/"
         }
+    }
+
+    /// The notAfter of the first certificate in a PEM file; nil if it cannot be read.
+    static func notAfter(ofFile path: String) -> Double? {
+        guard let bio = BIO_new_file(path, "r") else {
+            ERR_clear_error()
+            return nil
+        }
+        defer { BIO_free(bio) }
+        guard let certificate = PEM_read_bio_X509(bio, nil, nil, nil) else {
+            ERR_clear_error()
+            return nil
+        }
+        defer { X509_free(certificate) }
+        return TLSContext.notAfter(of: certificate)
     }
 
     static func writePEM(certificate: X509Object, to path: String) throws(TLSError) {

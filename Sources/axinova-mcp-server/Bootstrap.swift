@@ -218,8 +218,15 @@ struct Bootstrap {
         warning.contains("tls.cert_file") || warning.contains("no bearer tokens")
     }
 
+    /// `localhost`, or an address literal in 127.0.0.0/8 or `::1`: a name that merely starts
+    /// with "127." (`127.corp.example`) may resolve anywhere.
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" { return true }
+        switch IPAddress(host) {
+        case .v4(let address)?: return address >> 24 == 127
+        case .v6(let high, let low)?: return high == 0 && low == 1
+        case nil: return false
+        }
     }
 
     static func randomToken() -> String {

@@ -83,6 +83,20 @@ struct TLSContextTests {
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
 
+    @Test("DevCertificates.ensure makes missing parent directories, and renews a certificate about to expire")
+    func devCertificatesAnywhereAndRenewed() throws {
+        let dir = fixtures.directory + "/nested-\(UUID().uuidString)/certs/out"
+        let first = try DevCertificates.ensure(directory: dir, validityDays: 0)
+        let stale = try String(contentsOfFile: first.chain, encoding: .utf8)
+        let renewed = try DevCertificates.ensure(directory: dir)
+        #expect(try String(contentsOfFile: renewed.chain, encoding: .utf8) != stale, "expiring today: made anew")
+        let notAfter = try #require(DevCertificates.notAfter(ofFile: renewed.chain))
+        #expect(notAfter > Date().timeIntervalSince1970 + 300 * 86_400)
+        let kept = try String(contentsOfFile: renewed.chain, encoding: .utf8)
+        _ = try DevCertificates.ensure(directory: dir)
+        #expect(try String(contentsOfFile: renewed.chain, encoding: .utf8) == kept, "still good: kept")
+    }
+
     @Test("Reload: a change is picked up; a broken file keeps the old context; a fix is picked up")
     func reload() throws {
         let dir = fixtures.directory + "/reload-\(UUID().uuidString)"
