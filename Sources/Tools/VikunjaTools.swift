@@ -17,7 +17,7 @@ enum VikunjaTools {
                 name: "vikunja_list_projects", title: "Vikunja projects",
                 description: "List the projects the token can see.", inputSchema: Schema.object(), annotations: .readOnly
             ) { _, _ in
-                format.json(try await backend.json(.GET, "/api/v1/projects"))
+                try await listAll(backend, "/api/v1/projects", format: format)
             },
             ToolDefinition(
                 name: "vikunja_get_project", title: "Vikunja project",
@@ -42,7 +42,7 @@ enum VikunjaTools {
                 inputSchema: Schema.object([projectID], required: ["project_id"]), annotations: .readOnly
             ) { arguments, _ in
                 let project = try arguments.positiveID("project_id")
-                return format.json(try await listTasks(backend, project: project))
+                return try await listTasks(backend, project: project, format: format)
             },
             ToolDefinition(
                 name: "vikunja_create_task", title: "Create a Vikunja task",
@@ -118,15 +118,44 @@ enum VikunjaTools {
 
     /// `GET /projects/{id}/tasks` (Vikunja before 0.24); on 404, newer servers list tasks
     /// per view: the project's first list view is used.
-    static func listTasks(_ backend: Backend, project: Int64) async throws(ToolError) -> JSONValue {
-        let legacy = try await backend.send(.GET, "/api/v1/projects/\(project)/tasks", accept: [404], extraHeaders: [("Accept", "application/json")])
-        if legacy.status != 404 { return try backend.parse(legacy) }
+    static func listTasks(_ backend: Backend, project: Int64, format: ResultFormatter) async throws(ToolError) -> ToolResult {
+        let legacyPath = "/api/v1/projects/\(project)/tasks"
+        let legacy = try await backend.send(.GET, legacyPath, query: [("page", "1")], accept: [404], extraHeaders: [("Accept", "application/json")])
+        if legacy.status != 404 { return try await listAll(backend, legacyPath, first: legacy, format: format) }
         let views = try await backend.json(.GET, "/api/v1/projects/\(project)/views")
         let all = views.arrayValue ?? []
         let list = all.first { $0["view_kind"] == "list" || $0["view_kind"] == .int(0) } ?? all.first
         guard let view = list?["id"]?.intValue else {
             throw ToolError(.backendStatus, "vikunja returned HTTP 404 for the project's tasks and the project has no views")
         }
-        return try await backend.json(.GET, "/api/v1/projects/\(project)/views/\(view)/tasks")
+        return try await listAll(backend, "/api/v1/projects/\(project)/views/\(view)/tasks", format: format)
+    }
+
+    /// Pages fetched for one list at most: 20 of Vikunja's default 50 items.
+    static let maxPages = 20
+
+    /// Vikunja answers a list a page at a time (50 items by default) and gives the number of
+    /// pages in `x-pagination-total-pages`: every page is fetched, up to ``maxPages``, and a
+    /// list cut there says so. (Only the first page came back, silently.)
+    static func listAll(
+        _ backend: Backend, _ path: String, first: BackendResponse? = nil, format: ResultFormatter
+    ) async throws(ToolError) -> ToolResult {
+        func page(_ number: Int) async throws(ToolError) -> BackendResponse {
+            try await backend.send(.GET, path, query: [("page", String(number))], extraHeaders: [("Accept", "application/json")])
+        }
+        var response: BackendResponse
+        if let first { response = first } else { response = try await page(1) }
+        let pages = response.headers.first { $0.0.lowercased() == "x-pagination-total-pages" }.flatMap { Int($0.1) } ?? 1
+        let firstPage = try backend.parse(response)
+        guard case .array(var items) = firstPage, pages > 1 else { return format.json(firstPage) }
+        for number in 2...min(pages, maxPages) {
+            response = try await page(number)
+            items += try backend.parse(response).arrayValue ?? []
+        }
+        var result = format.json(.array(items))
+        if pages > maxPages {
+            result.content.append(.text("[\(pages) pages in all; only the first \(maxPages) (\(items.count) items) are listed.]"))
+        }
+        return result
     }
 }

@@ -67,6 +67,32 @@ import Testing
         }
     }
 
+    /// Vikunja pages its lists (`x-pagination-total-pages`): every page is fetched, up to 20,
+    /// and a longer list says it was cut.
+    @Test func listsFollowEveryPage() async throws {
+        let fake = try await FakeBackend.start { request in
+            let page = Int(request.query.split(separator: "&").first { $0.hasPrefix("page=") }?.dropFirst(5) ?? "1") ?? 1
+            let total = request.path == "/api/v1/projects" ? "25" : "2"
+            return .respond(200, [("Content-Type", "application/json"), ("x-pagination-total-pages", total)],
+                            Array(#"[{"id":\#(page)}]"#.utf8))
+        }
+        let tools = tools(CatalogueSettings(vikunja: BackendSettings(url: fake.url, token: "vk")))
+        let tasks = await call(tools, "vikunja_list_tasks", ["project_id": 1])
+        #expect(tasks.json == [["id": 1], ["id": 2]])
+        #expect(fake.requests.map(\.query) == ["page=1", "page=2"])
+        let projects = await call(tools, "vikunja_list_projects", [:])
+        #expect(projects.result?.content.count == 2)
+        if case .text(let first)? = projects.result?.content.first {
+            #expect((try? JSONParser.parse(first))?.arrayValue?.count == 20)
+        }
+        if case .text(let note)? = projects.result?.content.last {
+            #expect(note == "[25 pages in all; only the first 20 (20 items) are listed.]")
+        } else {
+            Issue.record("no note on a cut list")
+        }
+        await fake.stop()
+    }
+
     @Test func listTasksFallsBackToTheListViewOnNewerServers() async throws {
         try await withVikunja { fake, tools in
             let outcome = await call(tools, "vikunja_list_tasks", ["project_id": 2])
