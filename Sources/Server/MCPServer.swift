@@ -107,7 +107,8 @@ public struct MCPServer: Sendable {
         var services: [any Service] = []
         if options.opsEnabled {
             let server = self
-            let ops = OpsRoutes.router(identity: options.identity, protocolVersion: dispatcher.configuration.newestSessionVersion, readiness: readiness, metrics: metrics, status: { server.statusSnapshot() })
+            let ops = OpsRoutes.router(identity: options.identity, protocolVersion: dispatcher.configuration.newestSessionVersion,
+                                       mode: security == nil ? "http" : "https", readiness: readiness, metrics: metrics, status: { server.statusSnapshot() })
             services.append(Application(router: ops, configuration: ApplicationConfiguration(address: .hostname(options.opsHost, port: options.opsPort), serverName: nil), logger: logger))
         }
         services.append(Housekeeping(server: self))

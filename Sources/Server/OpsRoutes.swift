@@ -8,7 +8,8 @@ import NIOCore
 /// The ops listener's routes, shaped like the Go server's (reference/seed-interface.md):
 /// `/health`, `/ready`, `/status`, `/metrics`. No authentication: bind it to loopback.
 enum OpsRoutes {
-    static func router(identity: ServerIdentity, protocolVersion: String = ProtocolVersion.latestSessionEra, readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> Router<BasicRequestContext> {
+    /// - Parameter mode: the public listener's scheme for `/status` (`https`, or `http` with TLS off).
+    static func router(identity: ServerIdentity, protocolVersion: String = ProtocolVersion.latestSessionEra, mode: String = "https", readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.get("/health") { _, _ in
             HTTPReplies.json(["status": "healthy", "timestamp": .int(UnixTime.seconds), "service": .string(identity.name)])
@@ -19,7 +20,7 @@ enum OpsRoutes {
                                     status: phase == .ready ? .ok : .serviceUnavailable)
         }
         router.get("/status") { _, _ in
-            var object: JSONObject = ["version": .string(identity.version), "protocol": .string(protocolVersion), "mode": "https"]
+            var object: JSONObject = ["version": .string(identity.version), "protocol": .string(protocolVersion), "mode": .string(mode)]
             for (key, value) in status() { object[key] = value }
             return HTTPReplies.json(.object(object))
         }

@@ -237,7 +237,8 @@ struct Bootstrap {
     /// The embedded default run prints its one-off token once, with a client example.
     static func announce(token: String, config: AppConfig) {
         let scheme = config.tls.enabled ? "https" : "http"
-        let url = "\(scheme)://\(config.server.host):\(config.server.port)/mcp"
+        let host = config.server.host.contains(":") ? "[\(config.server.host)]" : config.server.host
+        let url = "\(scheme)://\(host):\(config.server.port)/mcp"
         let text = """
 
         No tokens configured: generated one for this run only (loopback). Use it as a bearer token:

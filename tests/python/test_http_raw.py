@@ -360,7 +360,7 @@ def test_ops_listener(server):
         assert json.loads(r.read()) == {"status": "ready"}
     with urllib.request.urlopen(f"{server.ops}/status") as r:
         s = json.loads(r.read())
-        assert {"version", "protocol", "mode"} <= s.keys()
+        assert {"version", "protocol", "mode"} <= s.keys() and s["mode"] == "https"
     with urllib.request.urlopen(f"{server.ops}/metrics") as r:
         text = r.read().decode()
         for name in ["mcp_rpc_requests_total", "mcp_server_uptime_seconds", "mcp_tools_registered_total",

@@ -80,6 +80,9 @@ def test_half_close_before_any_request_is_closed_at_once(server_bin):
         sock.shutdown(socket.SHUT_WR)
         assert _read_until_eof(sock, 10), "a half-closed connection with no request stayed open"
         sock.close()
+        # /status names the scheme actually served (it said https with TLS off).
+        with urllib.request.urlopen(f"{s.ops}/status", timeout=10) as r:
+            assert json.loads(r.read())["mode"] == "http"
         # The server still serves.
         with urllib.request.urlopen(f"http://127.0.0.1:{s.port}/api/mcp/v1/tools", timeout=10) as r:
             pytest.fail(f"unauthenticated request answered {r.status}")
