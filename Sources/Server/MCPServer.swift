@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import Prometheus
 import Hummingbird
@@ -113,9 +114,15 @@ public struct MCPServer: Sendable {
         }
         services.append(Housekeeping(server: self))
         let child = makeChildChannel(responder: makePublicResponder(), security: security, admission: admission, extraHandlers: extraHandlers)
-        for (index, port) in ([options.port] + options.extraPorts).enumerated() {
-            services.append(PublicListener(host: options.host, port: port, child: child, group: MultiThreadedEventLoopGroup.singleton, logger: logger) { bound in
-                if index == 0 { await onPublicRunning(bound) }
+        let ports = [options.port] + options.extraPorts
+        // Ready once every public port is bound (a port that fails to bind must not have
+        // been announced as ready first).
+        let bound = Atomic<Int>(0)
+        let readiness = self.readiness
+        for (index, port) in ports.enumerated() {
+            services.append(PublicListener(host: options.host, port: port, child: child, group: MultiThreadedEventLoopGroup.singleton, logger: logger) { boundPort in
+                if index == 0 { await onPublicRunning(boundPort) }
+                if bound.add(1, ordering: .relaxed).newValue == ports.count { readiness.set(.ready) }
             })
         }
         services.append(ShutdownStart(server: self))
@@ -141,7 +148,6 @@ struct Housekeeping: Service, CustomStringConvertible {
     let server: MCPServer
 
     func run() async throws {
-        server.readiness.set(.ready)
         let period = max(Duration.seconds(1), min(server.options.sessionIdleTimeout / 4, .seconds(30)))
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
