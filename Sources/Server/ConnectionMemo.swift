@@ -31,10 +31,6 @@ public final class ConnectionMemo: Sendable {
         return key
     }
 
-    var credential: AcceptedCredential? {
-        state.withLock { $0.credential }
-    }
-
     /// The credential remembered, if it was accepted from `address`.
     func credential(from address: String) -> AcceptedCredential? {
         state.withLock { $0.credentialAddress == address ? $0.credential : nil }

@@ -157,13 +157,12 @@ final class SessionStore: Sendable {
     /// tools that write. Returns how many.
     @discardableResult
     func revoke(unless isCurrent: (MCPSession.Principal) -> Bool) -> Int {
+        // Asked outside the lock (the answer takes the token store's lock), once per principal.
+        let principals = state.withLock { Set($0.entries.values.compactMap { $0.session.principal }) }
+        let stale = principals.filter { !isCurrent($0) }
+        guard !stale.isEmpty else { return 0 }
         let revoked: [Entry] = state.withLock { state in
-            var verdicts: [MCPSession.Principal: Bool] = [:]
-            let ids = state.entries.compactMap { id, entry -> String? in
-                guard let principal = entry.session.principal else { return nil }
-                if verdicts[principal] == nil { verdicts[principal] = isCurrent(principal) }
-                return verdicts[principal] == true ? nil : id
-            }
+            let ids = state.entries.compactMap { id, entry in entry.session.principal.map(stale.contains) == true ? id : nil }
             return ids.compactMap { Self.take($0, from: &state) }
         }
         for entry in revoked {

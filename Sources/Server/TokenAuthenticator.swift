@@ -49,14 +49,17 @@ public final class TokenAuthenticator: RequestAuthenticator {
         // connection that is already working. Its new connections are locked out like any.
         // Only for the address it was accepted from: behind a trusted proxy one connection
         // carries many clients, and another one must not test guesses against it.
-        let recognised = connection.map { verifier.recognises(authorization, remembered: $0.credential(from: clientAddress)) } ?? false
+        // One read of what the connection remembers serves both uses: this check, and
+        // sparing the hash below.
+        let remembered = connection?.credential(from: clientAddress)
+        let recognised = verifier.recognises(authorization, remembered: remembered)
         if !recognised, let key, case .lockedOut(let retryAfter) = failures.withLock({ $0.check(key, now: now) }) {
             return .denied(reason: "locked_out", message: "Too many failed authentication attempts",
                            tokenPresented: false, retryAfter: Int((retryAfter + 999_999_999) / 1_000_000_000))
         }
         let decision: AuthDecision
         if let connection {
-            var credential = connection.credential
+            var credential = remembered
             decision = verifier.verify(authorization: authorization, now: Date(), remembering: &credential)
             if case .accepted = decision { connection.remember(credential, from: clientAddress) }
         } else {

@@ -66,6 +66,23 @@ import Testing
         }
     }
 
+    /// Serves `block`'s tool (and `extra`) over fresh pipes in a session that needs no
+    /// initialize, and waits until call 1 to the blocking tool is running.
+    static func serveWithACallRunning(
+        _ block: Blocking, extra: [ToolDefinition] = [], maxConcurrentRequests: Int = 32
+    ) async -> (Pipes, Task<Void, Never>) {
+        let dispatcher = MCPDispatcher(
+            configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([block.tool] + extra))
+        let pipes = Pipes()
+        let transport = StdioTransport(
+            dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write, maxConcurrentRequests: maxConcurrentRequests)
+        let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
+        pipes.send(call(1, "block"))
+        var iterator = block.started.stream.makeAsyncIterator()
+        await iterator.next()
+        return (pipes, serving)
+    }
+
     static func call(_ id: Int, _ tool: String) -> String {
         #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(tool)"}}"#
     }
@@ -75,15 +92,7 @@ import Testing
     @Test("at the concurrency cap, notifications/cancelled still reaches the running call")
     func cancelAtTheCap() async throws {
         let block = Blocking()
-        let blocking = block.tool
-        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([blocking, Harness.echo]))
-        let pipes = Pipes()
-        let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write, maxConcurrentRequests: 1)
-        let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
-
-        pipes.send(Self.call(1, "block"))
-        var iterator = block.started.stream.makeAsyncIterator()
-        await iterator.next()
+        let (pipes, serving) = await Self.serveWithACallRunning(block, extra: [Harness.echo], maxConcurrentRequests: 1)
         pipes.send(#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"two"}}}"#)
         pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#)
         let clock = ContinuousClock()
@@ -104,15 +113,7 @@ import Testing
     @Test("a request cancelled while it waits for a slot never runs and is not answered")
     func cancelWhileWaiting() async throws {
         let block = Blocking()
-        let blocking = block.tool
-        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([blocking]))
-        let pipes = Pipes()
-        let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write, maxConcurrentRequests: 1)
-        let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
-
-        pipes.send(Self.call(1, "block"))
-        var iterator = block.started.stream.makeAsyncIterator()
-        await iterator.next()
+        let (pipes, serving) = await Self.serveWithACallRunning(block, maxConcurrentRequests: 1)
         pipes.send(Self.call(2, "block"))
         pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}"#)
         pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#)
@@ -129,15 +130,7 @@ import Testing
     @Test("a client that closes stdout ends the session: calls cancelled, run returns")
     func outputClosed() async throws {
         let block = Blocking()
-        let blocking = block.tool
-        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")), registry: ToolRegistry([blocking]))
-        let pipes = Pipes()
-        let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write)
-        let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
-
-        pipes.send(Self.call(1, "block"))
-        var iterator = block.started.stream.makeAsyncIterator()
-        await iterator.next()
+        let (pipes, serving) = await Self.serveWithACallRunning(block)
         close(pipes.output.read)
         pipes.send(#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#)
         let clock = ContinuousClock()
