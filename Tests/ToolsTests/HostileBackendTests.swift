@@ -34,8 +34,10 @@ import Testing
         let error = await call(grafana(fake, timeout: .milliseconds(300)), "grafana_get_health").error
         let elapsed = clock.now - start
         #expect(error?.kind == .timeout)
-        #expect(error?.message.contains("did not answer within") == true)
-        #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3))
+        // The configured deadline is the one that fired (the client's 5 s default would say so
+        // here); no upper bound on the wall clock, which a loaded CI host stretches (seen: 3 s+).
+        #expect(error?.message.contains("did not answer within \(Duration.milliseconds(300))") == true)
+        #expect(elapsed >= .milliseconds(250))
         await fake.stop()
     }
 
