@@ -9,9 +9,25 @@ public final class MCPSession: Sendable {
         public var name: String
         /// False for a token with only the `read` scope: writing tools are hidden and refused.
         public var allowsWrites: Bool
-        public init(name: String, allowsWrites: Bool) {
+        /// Which secret of the token named `name` was presented. A session belongs to the
+        /// credential that made it, not to the name: an operator who rotates a leaked secret
+        /// and keeps the name must see the old secret's sessions end. Nil where the transport
+        /// has no secret (stdio).
+        public var credential: Credential?
+
+        public init(name: String, allowsWrites: Bool, credential: Credential? = nil) {
             self.name = name
             self.allowsWrites = allowsWrites
+            self.credential = credential
+        }
+
+        /// An opaque tag the authenticator derives from what it stores for a token (its
+        /// digest, never the secret), equal for the same secret across reloads. Printed
+        /// redacted: a digest of a short secret can be brute-forced offline.
+        public struct Credential: Sendable, Hashable, CustomStringConvertible {
+            let bytes: [UInt8]
+            public init(_ bytes: [UInt8]) { self.bytes = bytes }
+            public var description: String { "<credential>" }
         }
     }
 

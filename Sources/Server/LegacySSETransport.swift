@@ -22,10 +22,10 @@ struct LegacySSETransport: Sendable {
     /// Opens the event stream: the `endpoint` event first, as the spec requires, then
     /// responses as `message` events.
     func open(_ request: Request, context: MCPRequestContext, flavour: Flavour) async -> Response {
-        let owner = context.principal?.name ?? "anonymous"
+        let owner = SessionStore.Owner(context.principal)
         let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
         do {
-            try streams.open(stream, owner: owner, listening: true)
+            try streams.open(stream, owner: owner.name, listening: true)
         } catch {
             return StreamableHTTPTransport.capResponse(error != .perTokenCap, what: "SSE streams")
         }
@@ -35,7 +35,7 @@ struct LegacySSETransport: Sendable {
                 MCPSession(transport: Self.transportLabel, principal: context.principal, maxInFlight: options.maxInFlightPerSession)
             }
         } catch {
-            streams.close(stream, owner: owner)
+            streams.close(stream, owner: owner.name)
             return StreamableHTTPTransport.capResponse(error == .globalCap, what: "sessions")
         }
         _ = sessions.attach(stream, to: id)
@@ -49,7 +49,7 @@ struct LegacySSETransport: Sendable {
             keepAlive: flavour == .goAPI ? .pingEvent : .comment, interval: options.ssePingInterval,
             onEnd: {
                 sessions.remove(id, owner: nil)
-                streams.close(stream, owner: owner)
+                streams.close(stream, owner: owner.name)
             })
     }
 
@@ -58,8 +58,7 @@ struct LegacySSETransport: Sendable {
         guard let id = request.uri.queryParameters.get("sessionId"), !id.isEmpty else {
             return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: sessionId query parameter is required")
         }
-        let owner = context.principal?.name ?? "anonymous"
-        guard let session = sessions.lookup(id, owner: owner, kind: .legacySSE), let stream = sessions.stream(of: id) else {
+        guard let session = sessions.lookup(id, owner: SessionStore.Owner(context.principal), kind: .legacySSE), let stream = sessions.stream(of: id) else {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
         }
         let frame: JSONRPCFrame

@@ -232,7 +232,7 @@ extension ServerMetrics.Family {
     public static let sessionsRejected = Self(
         "mcp_sessions_rejected_total", "Sessions refused at a cap, by reason.", labels: ["reason"])
     public static let sessionsExpired = Self("mcp_sessions_expired_total", "Sessions closed for being idle.")
-    public static let sessionsRevoked = Self("mcp_sessions_revoked_total", "Sessions ended because their token was removed or expired.")
+    public static let sessionsRevoked = Self("mcp_sessions_revoked_total", "Sessions ended because their token was removed, rotated, narrowed or expired.")
     public static let sseStreamsMax = Self("mcp_sse_streams_max", "Configured maximum of open SSE streams.")
     public static let sseStreamsRejected = Self(
         "mcp_sse_streams_rejected_total", "SSE streams refused at a cap, by reason.", labels: ["reason"])

@@ -7,14 +7,34 @@ import Synchronization
 /// the token that created them, expired when idle.
 ///
 /// A session id is 32 bytes from the system CSPRNG, base64url-encoded (visible ASCII, as
-/// 2025-11-25 basic/transports.mdx "Session Management" requires). Another token presenting
-/// the id gets the same answer as an unknown id (404), so ids cannot be probed across tokens.
+/// 2025-11-25 basic/transports.mdx "Session Management" requires). Another credential
+/// presenting the id gets the same answer as an unknown id (404), so ids cannot be probed
+/// across tokens, nor used with a token's new secret after a rotation (2025-06-18
+/// basic/security_best_practices.mdx "Session Hijacking": bind the session to the user).
 final class SessionStore: Sendable {
     enum Kind: Sendable { case streamable, legacySSE }
 
+    /// Who may use a session: the credential that created it. The per-token cap counts by
+    /// `name`; a lookup or removal must match the credential too, so a token's new secret
+    /// does not inherit the sessions of the secret it replaced.
+    struct Owner: Sendable, Hashable {
+        let name: String
+        let credential: MCPSession.Principal.Credential?
+
+        init(name: String, credential: MCPSession.Principal.Credential? = nil) {
+            self.name = name
+            self.credential = credential
+        }
+
+        /// A request's owner; "anonymous" when the authenticator names no one.
+        init(_ principal: MCPSession.Principal?) {
+            self.init(name: principal?.name ?? "anonymous", credential: principal?.credential)
+        }
+    }
+
     struct Entry: Sendable {
         let session: MCPSession
-        let owner: String
+        let owner: Owner
         let kind: Kind
         var lastUsed: ContinuousClock.Instant
         /// The server-to-client stream: the GET stream of a Streamable HTTP session, or the
@@ -56,15 +76,15 @@ final class SessionStore: Sendable {
         return Base64URL.encode(bytes)
     }
 
-    func create(owner: String, kind: Kind, make: () -> MCPSession, now: ContinuousClock.Instant = .now) throws(CreateError) -> (id: String, session: MCPSession) {
+    func create(owner: Owner, kind: Kind, make: () -> MCPSession, now: ContinuousClock.Instant = .now) throws(CreateError) -> (id: String, session: MCPSession) {
         let result: Result<(String, MCPSession), CreateError> = state.withLock { state in
             if state.entries.count >= maxSessions { return .failure(.globalCap) }
-            if state.perOwner[owner, default: 0] >= maxPerOwner { return .failure(.perTokenCap) }
+            if state.perOwner[owner.name, default: 0] >= maxPerOwner { return .failure(.perTokenCap) }
             let id = Self.newID()
             let session = make()
             let replay = kind == .streamable ? replayLimits.map { ReplayBuffer(maxEvents: $0.events, maxBytes: $0.bytes) } : nil
             state.entries[id] = Entry(session: session, owner: owner, kind: kind, lastUsed: now, replay: replay)
-            state.perOwner[owner, default: 0] += 1
+            state.perOwner[owner.name, default: 0] += 1
             return .success((id, session))
         }
         switch result {
@@ -77,8 +97,8 @@ final class SessionStore: Sendable {
         }
     }
 
-    /// The session with this id if `owner` created it; marks it used.
-    func lookup(_ id: String, owner: String, kind: Kind, now: ContinuousClock.Instant = .now) -> MCPSession? {
+    /// The session with this id if `owner` (the same credential) created it; marks it used.
+    func lookup(_ id: String, owner: Owner, kind: Kind, now: ContinuousClock.Instant = .now) -> MCPSession? {
         state.withLock { state in
             guard var entry = state.entries[id], entry.owner == owner, entry.kind == kind else { return nil }
             entry.lastUsed = now
@@ -121,7 +141,7 @@ final class SessionStore: Sendable {
 
     /// Ends a session (DELETE, or its legacy stream closed); false if unknown to `owner`.
     @discardableResult
-    func remove(_ id: String, owner: String?) -> Bool {
+    func remove(_ id: String, owner: Owner?) -> Bool {
         let removed: Entry? = state.withLock { state in
             guard let entry = state.entries[id], owner == nil || entry.owner == owner else { return nil }
             return Self.take(id, from: &state)
@@ -152,7 +172,7 @@ final class SessionStore: Sendable {
     }
 
     /// Ends the sessions whose token is no longer accepted as it was (removed by a reload,
-    /// expired, or narrowed to `read`): their streams would otherwise keep delivering to a
+    /// given a new secret, expired, or narrowed to `read`): their streams would otherwise keep delivering to a
     /// client that could not open them now, and a narrowed session would go on listing the
     /// tools that write. Returns how many.
     @discardableResult
@@ -184,8 +204,8 @@ final class SessionStore: Sendable {
 
     private static func take(_ id: String, from state: inout State) -> Entry? {
         guard let entry = state.entries.removeValue(forKey: id) else { return nil }
-        state.perOwner[entry.owner, default: 1] -= 1
-        if state.perOwner[entry.owner] == 0 { state.perOwner[entry.owner] = nil }
+        state.perOwner[entry.owner.name, default: 1] -= 1
+        if state.perOwner[entry.owner.name] == 0 { state.perOwner[entry.owner.name] = nil }
         return entry
     }
 

@@ -59,8 +59,8 @@ struct StreamableHTTPTransport: Sendable {
         (session.negotiatedVersion ?? ProtocolVersion.latestSessionEra) >= "2025-11-25"
     }
 
-    private func owner(_ context: MCPRequestContext) -> String {
-        context.principal?.name ?? "anonymous"
+    private func owner(_ context: MCPRequestContext) -> SessionStore.Owner {
+        SessionStore.Owner(context.principal)
     }
 
     /// The session era: `initialize` creates a session; everything else names it.
@@ -249,7 +249,7 @@ struct StreamableHTTPTransport: Sendable {
     private func sseAnswer(_ rpc: JSONRPCRequest, session: MCPSession, context: MCPRequestContext, cancelsOnClose: Bool,
                            onEnd: @escaping @Sendable () -> Void) -> Response {
         let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
-        let owner = owner(context)
+        let owner = owner(context).name
         do {
             try streams.open(stream, owner: owner, listening: false)
         } catch {
@@ -278,7 +278,7 @@ struct StreamableHTTPTransport: Sendable {
     /// with an id so the client can come back with `Last-Event-ID`.
     private func resumableAnswer(_ rpc: JSONRPCRequest, session: MCPSession, replay: ReplayBuffer, context: MCPRequestContext, onEnd: @escaping @Sendable () -> Void) -> Response {
         let live = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
-        let owner = owner(context)
+        let owner = owner(context).name
         do {
             try streams.open(live, owner: owner, listening: false)
         } catch {
@@ -355,21 +355,21 @@ struct StreamableHTTPTransport: Sendable {
                 if Self.primes(session) { resumable.prime(retryMilliseconds: Self.retryMilliseconds) }
             }
             do {
-                try streams.open(stream, owner: owner, listening: true)
+                try streams.open(stream, owner: owner.name, listening: true)
             } catch {
                 return Self.capResponse(error != .perTokenCap, what: "SSE streams")
             }
             guard resumable.attach(stream, after: after) else {
-                streams.close(stream, owner: owner)
+                streams.close(stream, owner: owner.name)
                 return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Events after Last-Event-ID are no longer available")
             }
             // A client that only listens is not idle: the session does not expire under it.
             let sessions = self.sessions
             sessions.setBusy(id, 1)
-            return attachedResponse(stream, resumable: resumable, owner: owner, channel: context.channel) { sessions.setBusy(id, -1) }
+            return attachedResponse(stream, resumable: resumable, owner: owner.name, channel: context.channel) { sessions.setBusy(id, -1) }
         }
         do {
-            try streams.open(stream, owner: owner, listening: true)
+            try streams.open(stream, owner: owner.name, listening: true)
         } catch {
             return Self.capResponse(error != .perTokenCap, what: "SSE streams")
         }
@@ -380,7 +380,7 @@ struct StreamableHTTPTransport: Sendable {
             stream: stream, channel: context.channel, keepAlive: .comment, interval: options.ssePingInterval,
             onEnd: {
                 sessions.detach(stream, from: id)
-                streams.close(stream, owner: owner)
+                streams.close(stream, owner: owner.name)
             })
     }
 

@@ -25,13 +25,23 @@ public final class TokenAuthenticator: RequestAuthenticator {
 
     public var tokenCount: Int { verifier.withLock { $0.store.count } }
 
+    /// A token whose secret was rotated under the same name is not current for the old
+    /// secret's sessions: the credential is compared, not just the name. (Not a secret
+    /// comparison: both sides are digests the server holds, so it need not be constant time.)
     public func isCurrent(principal: MCPSession.Principal) -> Bool {
         let now = Date()
         return verifier.withLock { verifier in
             verifier.store.tokens.contains { token in
-                token.name == principal.name && !token.isExpired(at: now) && (!principal.allowsWrites || token.allows(writes: true))
+                token.name == principal.name && Self.credential(of: token) == principal.credential
+                    && !token.isExpired(at: now) && (!principal.allowsWrites || token.allows(writes: true))
             }
         }
+    }
+
+    /// What a principal carries to tell this token's secret from the one a rotation replaces
+    /// it with: its digest (the same whether configured as a secret or as `sha256:`).
+    static func credential(of token: StoredToken) -> MCPSession.Principal.Credential {
+        MCPSession.Principal.Credential(token.digest.bytes)
     }
 
     public func authenticate(authorization: String?, clientAddress: String) -> AuthOutcome {
@@ -67,7 +77,7 @@ public final class TokenAuthenticator: RequestAuthenticator {
         }
         switch decision {
         case .accepted(let token):
-            return .allowed(MCPSession.Principal(name: token.name, allowsWrites: token.allows(writes: true)))
+            return .allowed(MCPSession.Principal(name: token.name, allowsWrites: token.allows(writes: true), credential: Self.credential(of: token)))
         case .rejected(let failure):
             // A missing header counts too: otherwise a client could send unauthenticated
             // requests forever without reaching the lockout.

@@ -14,7 +14,7 @@ import Testing
     }
 
     func create(_ store: SessionStore, owner: String = "a") throws -> String {
-        try store.create(owner: owner, kind: .streamable, make: { MCPSession(transport: "test") }, now: start).id
+        try store.create(owner: .init(name: owner), kind: .streamable, make: { MCPSession(transport: "test") }, now: start).id
     }
 
     @Test("an idle session expires; a busy one does not, until its work is done and it has been idle again")
@@ -38,8 +38,9 @@ import Testing
         let first = try create(sessions)
         _ = try create(sessions)
         #expect(throws: SessionStore.CreateError.perTokenCap) { try create(sessions) }
-        #expect(!sessions.remove(first, owner: "b"))
-        #expect(sessions.remove(first, owner: "a"))
+        let removedByAnother = sessions.remove(first, owner: .init(name: "b"))
+        #expect(!removedByAnother)
+        #expect(sessions.remove(first, owner: .init(name: "a")))
         #expect(!sessions.contains(first))
         _ = try create(sessions)
     }
@@ -49,7 +50,7 @@ import Testing
         let metrics = ServerMetrics()
         let sessions = SessionStore(maxSessions: 4, maxPerOwner: 2, idleTimeout: .seconds(60), metrics: metrics)
         func create(_ name: String, writes: Bool = true) throws -> String {
-            try sessions.create(owner: name, kind: .streamable, make: {
+            try sessions.create(owner: .init(name: name), kind: .streamable, make: {
                 MCPSession(transport: "test", principal: .init(name: name, allowsWrites: writes))
             }, now: start).id
         }
@@ -69,6 +70,39 @@ import Testing
         _ = try create("narrowed", writes: false)
         #expect(sessions.revoke(unless: current) == 0)
         _ = try create("removed")
+    }
+
+    /// 2025-06-18 basic/transports.mdx "Session Management" (a session id unknown to the
+    /// server is a 404) and security_best_practices.mdx "Session Hijacking" (bind the
+    /// session to the user): a token's new secret, under the same name, is another
+    /// credential. It cannot use, end or count as the old secret's sessions, and revocation
+    /// asks about each credential, so a rotation ends the old secret's sessions only.
+    @Test("a session belongs to the credential that made it, not to the token's name")
+    func sessionsAreBoundToTheCredential() throws {
+        let metrics = ServerMetrics()
+        let sessions = SessionStore(maxSessions: 4, maxPerOwner: 2, idleTimeout: .seconds(60), metrics: metrics)
+        let old = MCPSession.Principal(name: "ci", allowsWrites: true, credential: .init(Array(repeating: 1, count: 32)))
+        var rotated = old
+        rotated.credential = .init(Array(repeating: 2, count: 32))
+        func create(_ principal: MCPSession.Principal) throws -> String {
+            try sessions.create(owner: .init(principal), kind: .streamable, make: {
+                MCPSession(transport: "test", principal: principal)
+            }, now: start).id
+        }
+        let oldSession = try create(old)
+        #expect(sessions.lookup(oldSession, owner: .init(rotated), kind: .streamable) == nil)
+        let removedByRotated = sessions.remove(oldSession, owner: .init(rotated))
+        #expect(!removedByRotated)
+        #expect(sessions.lookup(oldSession, owner: .init(old), kind: .streamable) != nil)
+        // The cap is the token's, whichever secret: one more session fills it.
+        let newSession = try create(rotated)
+        #expect(throws: SessionStore.CreateError.perTokenCap) { try create(rotated) }
+        let stream = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(sessions.attach(stream, to: oldSession) == nil)
+        #expect(sessions.revoke(unless: { $0 == rotated }) == 1)
+        #expect(!sessions.contains(oldSession) && sessions.contains(newSession))
+        #expect(stream.end == .finished)
+        #expect(String(decoding: metrics.render(), as: UTF8.self).contains("mcp_sessions_revoked_total 1"))
     }
 
     @Test("ending a session ends the connections attached to its resumable streams")

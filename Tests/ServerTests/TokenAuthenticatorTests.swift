@@ -43,18 +43,45 @@ import Testing
         let store = try TokenStore([StoredToken(name: "live", secret: secret), StoredToken(name: "old", secret: other, expires: past)])
         let tokens = TokenAuthenticator(store: store, maxHeaderBytes: 4096,
                                         failureLimit: .init(maxFailures: 10, window: 1, lockout: 1, capacity: 4), metrics: nil)
-        let live = MCPSession.Principal(name: "live", allowsWrites: true)
+        let credential = TokenAuthenticator.credential(of: store.tokens[0])
+        let live = MCPSession.Principal(name: "live", allowsWrites: true, credential: credential)
+        var reading = live
+        reading.allowsWrites = false
         #expect(tokens.isCurrent(principal: live))
-        #expect(!tokens.isCurrent(principal: .init(name: "old", allowsWrites: true)))
+        #expect(!tokens.isCurrent(principal: .init(name: "old", allowsWrites: true, credential: TokenAuthenticator.credential(of: store.tokens[1]))))
         // Narrowed to read: a session made with writes is no longer current; one without is.
         tokens.replace(store: try TokenStore([StoredToken(name: "live", secret: secret, scopes: [.read])]))
         #expect(!tokens.isCurrent(principal: live))
-        #expect(tokens.isCurrent(principal: .init(name: "live", allowsWrites: false)))
+        #expect(tokens.isCurrent(principal: reading))
         // Widened back to write: the read-only session stays (it asks for nothing more).
         tokens.replace(store: try TokenStore([StoredToken(name: "live", secret: secret)]))
-        #expect(tokens.isCurrent(principal: .init(name: "live", allowsWrites: false)))
+        #expect(tokens.isCurrent(principal: reading))
         tokens.replace(store: try TokenStore([StoredToken(name: "other", secret: other)]))
-        #expect(!tokens.isCurrent(principal: .init(name: "live", allowsWrites: false)))
+        #expect(!tokens.isCurrent(principal: reading))
+    }
+
+    func principal(_ outcome: AuthOutcome) -> MCPSession.Principal? {
+        if case .allowed(let principal) = outcome { principal } else { nil }
+    }
+
+    /// Rotating a leaked secret keeps the token's name: the sessions the old secret made must
+    /// not be current any more (they end on the reload), while a reload that keeps the
+    /// secret, even written as its `sha256:` digest, keeps them.
+    @Test func aRotatedSecretIsNotCurrentForTheOldSecretsSessions() throws {
+        let tokens = TokenAuthenticator(store: try TokenStore([StoredToken(name: "ci", secret: secret)]), maxHeaderBytes: 4096,
+                                        failureLimit: .init(maxFailures: 10, window: 1, lockout: 1, capacity: 4), metrics: nil)
+        let made = try #require(principal(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.1")))
+        #expect(made.credential != nil)
+        #expect(tokens.isCurrent(principal: made))
+        tokens.replace(store: try TokenStore([StoredToken(name: "ci", digest: TokenDigest.of(token: secret))]))
+        #expect(tokens.isCurrent(principal: made))
+        tokens.replace(store: try TokenStore([StoredToken(name: "ci", secret: other)]))
+        #expect(!tokens.isCurrent(principal: made))
+        let rotated = try #require(principal(tokens.authenticate(authorization: "Bearer \(other)", clientAddress: "127.0.0.1")))
+        #expect(rotated.name == made.name && rotated.credential != made.credential)
+        #expect(tokens.isCurrent(principal: rotated))
+        // The description of a credential never shows the digest.
+        #expect("\(rotated)".contains("<credential>") && !"\(rotated)".contains(TokenDigest.of(token: other).configurationText.dropFirst(7)))
     }
 
     @Test func aReloadEndsWhatTheConnectionRemembered() throws {

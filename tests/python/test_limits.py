@@ -426,3 +426,68 @@ def test_removed_token_loses_its_streams_on_reload(server_bin, tmp_path):
         staying.close()
     finally:
         s.stop()
+
+
+def mcp_post(port, token, body, session=None):
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": ACCEPT}
+    if session:
+        headers["Mcp-Session-Id"] = session
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=tls_context())
+    conn.request("POST", "/mcp", body=json.dumps(body).encode(), headers=headers)
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    return r
+
+
+def reload_tokens(s, count):
+    """Sends SIGHUP and waits until the token reload numbered `count` has been applied."""
+    import signal
+    s.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            if f'mcp_config_reloads_total{{what="tokens",result="ok"}} {count}' in r.read().decode():
+                return
+        time.sleep(0.05)
+    raise AssertionError("the token reload was not applied")
+
+
+def test_rotated_secret_under_the_same_name_ends_the_old_secrets_sessions(server_bin, tmp_path):
+    """Rotating a token's secret and keeping its name ends the sessions the old secret made,
+    with the same `revoked` event as a removal; the new secret gets 404 on the old session
+    ids (2025-06-18 basic/transports.mdx "Session Management": a session id the server does
+    not know for this client is a 404; security_best_practices.mdx "Session Hijacking": the
+    session is bound to who made it). A reload that keeps the secret keeps the sessions."""
+    old, new = "old-secret-0123456789abcdef0123456789", "new-secret-0123456789abcdef0123456789"
+    secret_file = tmp_path / "rotating.token"
+    secret_file.write_text(old)
+    (tmp_path / "base.yaml").write_text(f"auth:\n  tokens:\n    - name: rotating\n      file: {secret_file}\n")
+    s = start_server(server_bin, "--config-dir", str(tmp_path))
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    try:
+        stream = open_sse(s.port, old)
+        r = mcp_post(s.port, old, initialize)
+        assert r.status == 200
+        session = r.getheader("Mcp-Session-Id")
+        # The same secret again: nothing ends.
+        reload_tokens(s, 1)
+        assert mcp_post(s.port, old, ping, session).status == 200
+        _, ended = read_until_ended(stream, 0.5)
+        assert not ended
+        # A new secret under the same name.
+        secret_file.write_text(new)
+        reload_tokens(s, 2)
+        data, ended = read_until_ended(stream, 10)
+        assert ended and b"event: revoked" in data, data
+        assert mcp_post(s.port, old, ping, session).status == 401
+        assert mcp_post(s.port, new, ping, session).status == 404
+        r = mcp_post(s.port, new, initialize)
+        assert r.status == 200 and r.getheader("Mcp-Session-Id") != session
+        with urllib.request.urlopen(f"{s.ops}/metrics") as m:
+            assert "mcp_sessions_revoked_total 2" in m.read().decode()
+        stream.close()
+    finally:
+        s.stop()
