@@ -41,16 +41,29 @@ struct StreamableHTTPTransport: Sendable {
         if let version, ProtocolVersion.statelessEra.contains(version) {
             return await postStateless(request, frame: frame, version: version, context: context)
         }
-        if let refusal = Self.unsupportedVersion(version) { return refusal }
+        let isInitialize = if case .single(.request(let r)) = frame { r.method == "initialize" } else { false }
+        if let refusal = unsupportedVersion(version, initialize: isInitialize) { return refusal }
         return await postSession(request, frame: frame, context: context)
     }
 
-    /// 2025-11-25 transports.mdx "Protocol Version Header": a request with an invalid or
-    /// unsupported `MCP-Protocol-Version` gets 400, whatever its method.
-    static func unsupportedVersion(_ version: String?) -> Response? {
-        guard let version, !ProtocolVersion.all.contains(version) else { return nil }
-        return HTTPReplies.rpcError(.badRequest, .unsupportedProtocolVersion, "Unsupported MCP-Protocol-Version: \(version.prefix(40))",
-                                    data: ["requested": .string(String(version.prefix(40))), "supported": .array(ProtocolVersion.all.map(JSONValue.string))])
+    /// 2025-06-18 and 2025-11-25 transports.mdx "Protocol Version Header": "If the server
+    /// receives a request with an invalid or unsupported `MCP-Protocol-Version`, it MUST
+    /// respond with `400 Bad Request`", whatever its method.
+    ///
+    /// Supported means what this server negotiates (``MCPDispatcher/Configuration/supportedVersions``):
+    /// with `server.protocol_version` pinned to an older revision, no session here ever
+    /// negotiated a newer one, so a header naming one is as unsupported as an unknown version
+    /// (2026-07-28 is not negotiated by `initialize`, and the pin leaves it alone). `initialize`
+    /// itself only needs a known revision: the header is for the requests after it ("all
+    /// subsequent requests"), and the body's negotiation answers with the version to use.
+    func unsupportedVersion(_ version: String?, initialize: Bool = false) -> Response? {
+        guard let version else { return nil }
+        let supported = dispatcher.configuration.supportedVersions
+        if supported.contains(version) || (initialize && ProtocolVersion.all.contains(version)) { return nil }
+        let requested = String(version.prefix(40))
+        return HTTPReplies.rpcError(.badRequest, .unsupportedProtocolVersion,
+                                    "Unsupported MCP-Protocol-Version: \(requested); this server supports \(supported.joined(separator: ", "))",
+                                    data: ["requested": .string(requested), "supported": .array(supported.map(JSONValue.string))])
     }
 
     /// The priming event (an id and empty data) is 2025-11-25's: older clients expect only
@@ -321,7 +334,7 @@ struct StreamableHTTPTransport: Sendable {
         guard options.getStreamEnabled else {
             return HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST, DELETE"])
         }
-        if let refusal = Self.unsupportedVersion(request.headers.value(.mcpProtocolVersion)) { return refusal }
+        if let refusal = unsupportedVersion(request.headers.value(.mcpProtocolVersion)) { return refusal }
         if let version = request.headers.value(.mcpProtocolVersion), ProtocolVersion.statelessEra.contains(version) {
             // 2026-07-28 replaced the GET stream with subscriptions/listen.
             return HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST"])
@@ -388,7 +401,7 @@ struct StreamableHTTPTransport: Sendable {
 
     /// 2025-11-25 transports.mdx "Session Management": the client ends its session.
     func delete(_ request: Request, context: MCPRequestContext) async -> Response {
-        if let refusal = Self.unsupportedVersion(request.headers.value(.mcpProtocolVersion)) { return refusal }
+        if let refusal = unsupportedVersion(request.headers.value(.mcpProtocolVersion)) { return refusal }
         guard let id = request.headers.value(.mcpSessionID) else {
             return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
         }

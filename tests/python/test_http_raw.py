@@ -218,6 +218,35 @@ def test_batches_follow_the_revision(server):
         assert r.status == 200 and rpc(body)["id"] == 9  # a single message is answered with an object
 
 
+def test_protocol_version_header_follows_the_pinned_version(server_bin):
+    # 2025-06-18 and 2025-11-25 basic/transports.mdx "Protocol Version Header": "If the server
+    # receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST respond
+    # with 400 Bad Request." Pinned by server.protocol_version to 2025-06-18, the server never
+    # negotiates 2025-11-25, so a header naming it is unsupported; the stateless 2026-07-28
+    # revision is not negotiated by initialize and stays.
+    s = start_server(server_bin, "--set", "server.protocol_version=2025-06-18")
+    try:
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}
+        r, body = request(s, "POST", "/mcp", init)
+        assert r.status == 200 and rpc(body)["result"]["protocolVersion"] == "2025-06-18"
+        sid = r.getheader("Mcp-Session-Id")
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        r, body = request(s, "POST", "/mcp", ping, headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-11-25"})
+        error = rpc(body)["error"]
+        assert r.status == 400 and error["code"] == -32022, body
+        assert error["message"].startswith("Unsupported MCP-Protocol-Version: 2025-11-25; this server supports 2026-07-28, 2025-06-18")
+        assert error["data"]["supported"] == ["2026-07-28", "2025-06-18", "2025-03-26", "2024-11-05"]
+        for method in ("GET", "DELETE"):
+            r, _ = request(s, method, "/mcp", headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-11-25"})
+            assert r.status == 400, method
+        r, body = request(s, "POST", "/mcp", ping, headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"})
+        assert r.status == 200 and rpc(body)["id"] == 2
+        r, body = request(s, "POST", "/mcp", ping, headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "ping"})
+        assert r.status == 200 and "result" in rpc(body)
+    finally:
+        s.stop()
+
+
 def test_initialize_in_a_batch_is_refused(server):
     # 2025-03-26 lifecycle.mdx: "The initialization request MUST NOT be part of a JSON-RPC
     # batch", even a batch of one; no session is made.
