@@ -90,6 +90,18 @@ public struct MCPServer: Sendable {
                                   lingerTimeout: TimeAmount(options.lingerTimeout), metrics: metrics)
     }
 
+    /// The ops listener's connections: plaintext, capped at `server.http_max_connections`,
+    /// under the public listener's header, idle and linger deadlines and head caps (a
+    /// scraper's requests are small and quick, so the same bounds fit).
+    func makeOpsChildChannel(mode: String) -> PublicChildChannel {
+        let server = self
+        let routes = OpsRoutes.routes(identity: options.identity, protocolVersion: dispatcher.configuration.newestSessionVersion,
+                                      mode: mode, readiness: readiness, metrics: metrics, status: { server.statusSnapshot() })
+        var child = makeChildChannel(responder: routes, security: nil, admission: OpsAdmission(maxConnections: options.opsMaxConnections, metrics: metrics))
+        child.listener = .ops
+        return child
+    }
+
     /// The services to run in one ServiceGroup, which shuts them down one at a time in the
     /// reverse of this order:
     /// 1. ``ShutdownStart`` (listed last): `/ready` false, the listening SSE streams end with
@@ -107,10 +119,8 @@ public struct MCPServer: Sendable {
     ) -> [any Service] {
         var services: [any Service] = []
         if options.opsEnabled {
-            let server = self
-            let ops = OpsRoutes.router(identity: options.identity, protocolVersion: dispatcher.configuration.newestSessionVersion,
-                                       mode: security == nil ? "http" : "https", readiness: readiness, metrics: metrics, status: { server.statusSnapshot() })
-            services.append(Application(router: ops, configuration: ApplicationConfiguration(address: .hostname(options.opsHost, port: options.opsPort), serverName: nil), logger: logger))
+            services.append(PublicListener(host: options.opsHost, port: options.opsPort, child: makeOpsChildChannel(mode: security == nil ? "http" : "https"),
+                                           group: MultiThreadedEventLoopGroup.singleton, logger: logger) { _ in })
         }
         services.append(Housekeeping(server: self))
         let child = makeChildChannel(responder: makePublicResponder(), security: security, admission: admission, extraHandlers: extraHandlers)

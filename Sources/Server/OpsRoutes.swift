@@ -7,27 +7,31 @@ import NIOCore
 
 /// The ops listener's routes, shaped like the Go server's (reference/seed-interface.md):
 /// `/health`, `/ready`, `/status`, `/metrics`. No authentication: bind it to loopback.
+///
+/// They run on the public listener's machinery (``PublicListener``, ``PublicChildChannel``),
+/// so the ops port has the same header deadline, idle timeout, head caps and lingering close
+/// as the public one; none of them takes a body (413).
 enum OpsRoutes {
     /// - Parameter mode: the public listener's scheme for `/status` (`https`, or `http` with TLS off).
-    static func router(identity: ServerIdentity, protocolVersion: String = ProtocolVersion.latestSessionEra, mode: String = "https", readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        router.get("/health") { _, _ in
+    static func routes(identity: ServerIdentity, protocolVersion: String = ProtocolVersion.latestSessionEra, mode: String = "https", readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> PublicRoutes {
+        var routes = PublicRoutes(gate: nil, acceptsBodies: false)
+        routes.on(.get, "/health") { _, _ in
             HTTPReplies.json(["status": "healthy", "timestamp": .int(UnixTime.seconds), "service": .string(identity.name)])
         }
-        router.get("/ready") { _, _ in
+        routes.on(.get, "/ready") { _, _ in
             let phase = readiness.current
             return HTTPReplies.json(["status": phase == .ready ? "ready" : .string(phase.rawValue)],
                                     status: phase == .ready ? .ok : .serviceUnavailable)
         }
-        router.get("/status") { _, _ in
+        routes.on(.get, "/status") { _, _ in
             var object: JSONObject = ["version": .string(identity.version), "protocol": .string(protocolVersion), "mode": .string(mode)]
             for (key, value) in status() { object[key] = value }
             return HTTPReplies.json(.object(object))
         }
-        router.get("/metrics") { _, _ in
+        routes.on(.get, "/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }
-        return router
+        return routes
     }
 }

@@ -70,6 +70,20 @@ struct PublicChildChannel: Sendable {
     /// drops what still comes (counted as `phase="linger"` when it is over).
     let lingerTimeout: TimeAmount
     let metrics: ServerMetrics?
+    /// Whose connections these are, for the metrics.
+    var listener: Listener = .public
+
+    /// The ops listener is served by the same machinery, but its deadlines are counted under
+    /// their own phases (`ops_header`, `ops_idle`, `ops_linger`: a stuck scraper is not an
+    /// attack on the public port), and its answers are not among `mcp_http_responses_total`,
+    /// which counts the public routes' answers.
+    enum Listener: Sendable {
+        case `public`, ops
+
+        func phase(_ phase: String) -> String {
+            self == .ops ? "ops_" + phase : phase
+        }
+    }
 
     /// Admits the connection and installs everything up to the point where its first request
     /// byte arrives; throws (having closed the channel) when it is refused. The returned future
@@ -85,10 +99,10 @@ struct PublicChildChannel: Sendable {
                 throw ConnectionRefused()
             }
         }
-        let metrics = self.metrics
+        let (metrics, listener) = (self.metrics, self.listener)
         // Per-connection deadline handlers go under and above the HTTP codec.
         let deadlines = RequestDeadlines(headerTimeout: headerTimeout, idleTimeout: idleTimeout, ticket: ticket) { phase in
-            metrics?.counter(.timeouts, phase).increment()
+            metrics?.counter(.timeouts, listener.phase(phase)).increment()
         }
         let (runner, decoderLimits, lingerTimeout) = (self.runner, self.decoderLimits, self.lingerTimeout)
         let ready = channel.eventLoop.makePromise(of: Void.self)
@@ -105,9 +119,9 @@ struct PublicChildChannel: Sendable {
                 try pipeline.addHandler(RequestDispatcher(start: { request, sink in
                     spawnHere { await runner.run(request, sink: sink, channel: channel, connection: memo, spawn: spawnHere) }
                 }, onRefusal: { status in
-                    metrics?.responses(status: Int(status.code)).increment()
+                    if listener == .public { metrics?.responses(status: Int(status.code)).increment() }
                 }, linger: RequestDispatcher.Linger(timeout: lingerTimeout) {
-                    metrics?.counter(.timeouts, "linger").increment()
+                    metrics?.counter(.timeouts, listener.phase("linger")).increment()
                 }, deadlines: deadlines))
             }
         }

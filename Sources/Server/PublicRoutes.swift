@@ -23,11 +23,17 @@ struct PublicRoutes: HTTPResponder {
         let path: String
     }
 
-    private let gate: RequestGate
+    /// Nil on the ops listener, whose routes are unauthenticated (it is bound to loopback).
+    private let gate: RequestGate?
+    /// False on the ops listener, whose routes take no body: a request that comes with one
+    /// is refused with 413 and its connection closed (after a bounded lingering close),
+    /// rather than having its body read and dropped.
+    private let acceptsBodies: Bool
     private var handlers: [Route: Handler] = [:]
 
-    init(gate: RequestGate) {
+    init(gate: RequestGate?, acceptsBodies: Bool = true) {
         self.gate = gate
+        self.acceptsBodies = acceptsBodies
     }
 
     /// Adds `handler` for `method` on `path`, which must be in its canonical form.
@@ -37,9 +43,16 @@ struct PublicRoutes: HTTPResponder {
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        if !acceptsBodies, Self.hasBody(request) {
+            return HTTPReplies.empty(.contentTooLarge, headers: [.connection: "close"])
+        }
         // Routed first, then gated (DESIGN.md's request path); the gate's answer comes first.
         let handler = handler(request.method, request.uri.path)
         do {
+            guard let gate else {
+                guard let handler else { throw HTTPError(.notFound) }
+                return try await handler(request, context)
+            }
             return try await gate.handle(request, context: context) { request, context in
                 guard let handler else { throw HTTPError(.notFound) }
                 return try await handler(request, context)
@@ -55,6 +68,11 @@ struct PublicRoutes: HTTPResponder {
         if let handler = handlers[Route(method: method, path: path)] { return handler }
         let canonical = Self.canonical(path)
         return canonical == path ? nil : handlers[Route(method: method, path: canonical)]
+    }
+
+    /// Whether the request's head frames a body (RFC 9112 §6.3): chunked, or a length other than 0.
+    static func hasBody(_ request: Request) -> Bool {
+        request.headers[.transferEncoding] != nil || request.headers[.contentLength].map { Int($0) != 0 } ?? false
     }
 
     /// "/" and the path's non-empty segments, joined by "/".

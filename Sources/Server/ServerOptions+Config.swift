@@ -16,6 +16,7 @@ extension ServerOptions {
         opsEnabled = server.httpEnabled
         opsHost = server.httpHost
         opsPort = server.httpPort
+        opsMaxConnections = server.httpMaxConnections
         apiEnabled = server.apiEnabled
         goSSEEnabled = server.sseEnabled
         responseMode = server.responseMode == .sse ? .sse : .json

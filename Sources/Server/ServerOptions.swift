@@ -20,6 +20,8 @@ public struct ServerOptions: Sendable {
     public var opsEnabled = true
     public var opsHost = "127.0.0.1"
     public var opsPort = 9001
+    /// Open connections on the ops listener; more are closed at accept.
+    public var opsMaxConnections = 64
 
     /// The Go server's `server.api_enabled` (`/api/mcp/v1/call`, `/api/mcp/v1/tools`) and
     /// `server.sse_enabled` (`/api/mcp/v1/sse`, `/api/mcp/v1/sse/rpc`).

@@ -491,3 +491,88 @@ def test_rotated_secret_under_the_same_name_ends_the_old_secrets_sessions(server
         stream.close()
     finally:
         s.stop()
+
+
+def ops_metrics(s):
+    with urllib.request.urlopen(f"{s.ops}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def closed_by_server(sock, seconds):
+    """Whether the server closes `sock` (EOF or reset) within `seconds`, with nothing sent."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+    except (TimeoutError, socket.timeout):
+        return False
+
+
+def test_ops_listener_caps_its_connections(server_bin):
+    """server.http_max_connections: over the cap, a new ops connection is closed at accept
+    (DESIGN.md "nothing unbounded"), counted as mcp_connections_rejected_total{reason="ops_cap"};
+    a closed connection frees its place."""
+    s = start_server(server_bin, "--set", "server.http_max_connections=3")
+    try:
+        held = [socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) for _ in range(3)]
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", s.ops_port), timeout=10)
+        assert closed_by_server(extra, 5)
+        extra.close()
+        held.pop().close()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                text = ops_metrics(s)
+                break
+            except (ConnectionResetError, urllib.error.URLError, http.client.RemoteDisconnected):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert 'mcp_connections_rejected_total{reason="ops_cap"} 1' in text
+        for sock in held:
+            sock.close()
+    finally:
+        s.stop()
+
+
+def test_ops_listener_has_header_and_idle_deadlines(server_bin):
+    """The ops listener closes a connection whose request head is not complete within
+    limits.header_timeout (slowloris), and a keep-alive connection idle for limits.idle_timeout,
+    counted as mcp_timeouts_total{phase="ops_header"} and {phase="ops_idle"}."""
+    s = start_server(server_bin, "--set", "limits.header_timeout=1s", "--set", "limits.idle_timeout=1s")
+    try:
+        slow = socket.create_connection(("127.0.0.1", s.ops_port), timeout=10)
+        started = time.monotonic()
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        assert closed_by_server(slow, 5)
+        assert 0.9 <= time.monotonic() - started <= 4
+        idle = http.client.HTTPConnection("127.0.0.1", s.ops_port, timeout=10)
+        idle.request("GET", "/health")
+        assert idle.getresponse().read()
+        started = time.monotonic()
+        assert closed_by_server(idle.sock, 5)
+        assert 0.9 <= time.monotonic() - started <= 4
+        text = ops_metrics(s)
+        assert 'mcp_timeouts_total{phase="ops_header"} 1' in text
+        assert 'mcp_timeouts_total{phase="ops_idle"} 1' in text
+        assert 'mcp_timeouts_total{phase="header"}' not in text
+    finally:
+        s.stop()
+
+
+def test_ops_listener_takes_no_body(server_bin):
+    """The ops routes take no body: one is refused with 413 and the connection closed, not
+    read (RFC 9110 §15.5.14)."""
+    s = start_server(server_bin)
+    try:
+        with socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) as c:
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
+            answer = c.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 413") and b"\r\nConnection: close\r\n" in answer, answer
+        with socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) as c:
+            c.sendall(b"POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            assert c.recv(4096).startswith(b"HTTP/1.1 413")
+        assert health(s.ops_port) == 200
+    finally:
+        s.stop()

@@ -65,6 +65,7 @@ extension AppConfig {
         check((0...65535).contains(server.port), "server.port", port)
         check(!server.httpHost.isEmpty, "server.http_host", "a host address")
         check((0...65535).contains(server.httpPort), "server.http_port", port)
+        check(server.httpMaxConnections > 0, "server.http_max_connections", positive)
         check((0...65535).contains(server.apiPort), "server.api_port", port)
         check((0...65535).contains(server.ssePort), "server.sse_port", port)
         check(server.ssePingInterval.milliseconds > 0, "server.sse_ping_interval", positive)

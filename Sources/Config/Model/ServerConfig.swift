@@ -13,6 +13,9 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var httpEnabled = true
     public var httpHost = "127.0.0.1"
     public var httpPort = 9001
+    /// Open connections on the ops listener (a scraper and a health check need a few);
+    /// more are closed at accept.
+    public var httpMaxConnections = 64
     public var apiEnabled = true
     public var apiPort = 0
     /// Secret. The Go server's single API token; prefer `auth.tokens`.

@@ -1,0 +1,43 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import MCPCore
+import NIOCore
+import NIOEmbedded
+import Testing
+@testable import MCPServerKit
+
+/// The ops listener is bounded like the public one (DESIGN.md "nothing unbounded"): a cap on
+/// its open connections, enforced at accept, and no request bodies.
+@Suite struct OpsAdmissionTests {
+    @Test("over server.http_max_connections a connection is refused at accept and counted; a close frees a place")
+    func capsOpenConnections() throws {
+        let metrics = ServerMetrics()
+        let admission = OpsAdmission(maxConnections: 2, metrics: metrics)
+        let first = EmbeddedChannel(), second = EmbeddedChannel()
+        #expect(admission.admit(first) != nil)
+        #expect(admission.admit(second) != nil)
+        #expect(admission.admit(EmbeddedChannel()) == nil)
+        #expect(String(decoding: metrics.render(), as: UTF8.self).contains(#"mcp_connections_rejected_total{reason="ops_cap"} 1"#))
+        _ = try first.finish()
+        #expect(admission.count == 1)
+        #expect(admission.admit(EmbeddedChannel()) != nil)
+        #expect(admission.count == 2)
+    }
+
+    @Test("the ops routes refuse a request that frames a body with 413 and close; one without passes")
+    func refusesBodies() async throws {
+        let routes = OpsRoutes.routes(identity: .init(name: "t", version: "1"), readiness: Readiness(), metrics: ServerMetrics(), status: { [:] })
+        func status(_ fields: HTTPFields) async throws -> (Int, String?) {
+            let request = Request(head: HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: "/health", headerFields: fields),
+                                  body: RequestBody(buffer: ByteBuffer()))
+            let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+            let response = try await routes.respond(to: request, context: context)
+            return (Int(response.status.code), response.headers[.connection])
+        }
+        #expect(try await status([:]).0 == 200)
+        #expect(try await status([.contentLength: "0"]).0 == 200)
+        #expect(try await status([.contentLength: "5"]) == (413, "close"))
+        #expect(try await status([.transferEncoding: "chunked"]) == (413, "close"))
+    }
+}
