@@ -1,3 +1,4 @@
+import ArgumentParser
 import Auth
 import Config
 import Foundation
@@ -128,15 +129,19 @@ struct Bootstrap {
                                      pollTLS: !config.tls.reloadInterval.isZero, metrics: metrics, logger: logger)
         // Graceful shutdown (SIGTERM/SIGINT): stop accepting, /ready false, SSE streams end
         // with a final event, in-flight requests get `server.shutdown_grace`, then the rest
-        // is cancelled.
-        var groupConfiguration = ServiceGroupConfiguration(
+        // is cancelled. The supervisor, not the group, watches the signals and the deadlines,
+        // so a second signal cancels at once and a stuck cancellation exits instead of crashing.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: (services + [reloader]).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = config.server.shutdownGrace.duration
-        groupConfiguration.maximumCancellationDuration = .seconds(5)
-        let group = ServiceGroup(configuration: groupConfiguration)
-        try await group.run()
+            logger: logger))
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let supervisor = ShutdownSupervisor(grace: config.server.shutdownGrace.duration, logger: logger, exit: { _exit($0) })
+        let exitStatus = try await supervisor.run(
+            signals: signals.map(\.rawValue),
+            drain: { await group.triggerGracefulShutdown() },
+            services: { try await group.run() })
         client.shutdown()
+        if exitStatus != 0 { throw ExitCode(exitStatus) }
     }
 
     /// The server context, from the configured files or, on loopback with none configured,

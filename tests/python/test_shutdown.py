@@ -145,3 +145,98 @@ def test_calls_in_flight_finish_within_the_grace(server_bin, mode):
     finally:
         s.stop()
         grafana.server.shutdown()
+
+
+def _hold_a_call(port, results):
+    """Starts a Go API `tools/call` to the (delayed) fake Grafana in a thread; its outcome
+    lands in `results["call"]` (the status and body, or the exception)."""
+    import http.client
+
+    def call():
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=tls_context())
+        try:
+            conn.request("POST", "/api/mcp/v1/call", headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+                         body=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                          "params": {"name": "grafana_get_health", "arguments": {}}}))
+            r = conn.getresponse()
+            results["call"] = (r.status, r.read())
+        except Exception as e:  # noqa: BLE001 - the connection closed under it is an outcome too
+            results["call"] = e
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread
+
+
+def _wait_for(predicate, limit_s):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _log(s):
+    with open(s.proc.log_path) as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
+def test_a_second_signal_cuts_the_drain_short(server_bin, second):
+    """Issue 4 §8 (README "Graceful shutdown"): a call that would hold the drain for the whole
+    grace (30 s here) keeps the process running after the first SIGTERM; a second SIGTERM or
+    SIGINT cancels what is left at once, and the process exits within a few seconds with
+    128 + that signal's number (143, 130), one notice per step. ServiceLifecycle alone
+    ignored the second signal: the process ran on until the grace was over, then exited 0."""
+    import fake_backends as fb
+    grafana = fb.start_fake_grafana_backend()
+    grafana.delay = 60.0
+    s = start_server(server_bin, "--set", "server.shutdown_grace=30s", "--set", f"grafana.url={grafana.url}",
+                     "--set", f"grafana.token={fb.GRAFANA_TOKEN}")
+    results = {}
+    try:
+        thread = _hold_a_call(s.port, results)
+        assert _wait_for(lambda: grafana.last() is not None, 10), "the call did not reach the backend"
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert s.proc.poll() is None, "the drain should wait for the call in flight"
+        s.proc.send_signal(second)
+        started = time.monotonic()
+        status = s.proc.wait(timeout=10)
+        assert time.monotonic() - started < 7, "the second signal did not cut the drain short"
+        assert status == 128 + second
+        thread.join(timeout=10)
+        log = _log(s)
+        assert "SIGTERM: shutting down gracefully; a second SIGTERM or SIGINT stops at once" in log
+        assert f"{signal.Signals(second).name} again: cancelling what is still running" in log
+        assert log.count("cancelling what is still running") == 1
+    finally:
+        s.stop()
+        grafana.server.shutdown()
+
+
+def test_without_a_second_signal_the_grace_ends_the_drain_with_status_zero(server_bin):
+    """The grace still ends a drain that a call would hold longer: what is left is cancelled
+    when `server.shutdown_grace` (2 s) is over, and the process exits 0, as before."""
+    import fake_backends as fb
+    grafana = fb.start_fake_grafana_backend()
+    grafana.delay = 60.0
+    s = start_server(server_bin, "--set", "server.shutdown_grace=2s", "--set", f"grafana.url={grafana.url}",
+                     "--set", f"grafana.token={fb.GRAFANA_TOKEN}")
+    results = {}
+    try:
+        thread = _hold_a_call(s.port, results)
+        assert _wait_for(lambda: grafana.last() is not None, 10), "the call did not reach the backend"
+        started = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(timeout=10) == 0
+        assert 1.9 < time.monotonic() - started < 7
+        thread.join(timeout=10)
+        assert "shutdown grace over: cancelling what is still running" in _log(s)
+    finally:
+        s.stop()
+        grafana.server.shutdown()
+
