@@ -66,10 +66,15 @@ struct LegacySSETransport: Sendable {
         case .success(let value): frame = value
         case .failure(let refusal): return refusal.response
         }
-        let dispatcher = self.dispatcher, sessions = self.sessions
+        let dispatcher = self.dispatcher, sessions = self.sessions, streams = self.streams
         sessions.setBusy(id, 1)
+        // The answer travels on the stream: a graceful shutdown must not end it before.
+        streams.expectAnswer(on: stream)
         Task(executorPreference: MCPDispatcher.requestExecutor) {
-            defer { sessions.setBusy(id, -1) }
+            defer {
+                sessions.setBusy(id, -1)
+                streams.answered(on: stream)
+            }
             let outbound = SSEOutbound(stream: stream)
             switch frame {
             case .single(let message):

@@ -234,19 +234,38 @@ final class SessionStore: Sendable {
 /// A listening stream (a session's GET stream, a legacy SSE stream) would hold its connection
 /// open for the whole shutdown grace: it gets a final event and ends as shutdown starts. The
 /// stream a POST is answered on ends with its answer, so it is left to finish: that is the
-/// in-flight request the grace is for.
+/// in-flight request the grace is for. A legacy SSE stream is both: it listens, and the
+/// answers to its session's POSTed calls travel on it, so while it owes answers the drain
+/// leaves it open, and it ends with its last answer.
 final class StreamTracker: Sendable {
     enum Refusal: Error { case globalCap, perTokenCap, draining }
 
     private struct Tracked {
         let stream: SSEStream
         let listening: Bool
+        /// Calls in flight whose answers travel on this stream.
+        var answersOwed = 0
     }
 
     private struct State {
         var streams: [ObjectIdentifier: Tracked] = [:]
         var perOwner: [String: Int] = [:]
         var draining = false
+
+        /// Starts the drain; returns the listening streams to end now (those owing nothing).
+        mutating func drain() -> [SSEStream] {
+            draining = true
+            return streams.values.compactMap { $0.listening && $0.answersOwed == 0 ? $0.stream : nil }
+        }
+
+        /// Adds `delta` to what `stream` owes; returns it when that was its last answer
+        /// during a drain (it ends now).
+        mutating func owe(_ delta: Int, on stream: SSEStream) -> SSEStream? {
+            guard let tracked = streams[ObjectIdentifier(stream)] else { return nil }
+            let owed = tracked.answersOwed + delta
+            streams[ObjectIdentifier(stream)]?.answersOwed = owed
+            return draining && tracked.listening && owed == 0 && delta < 0 ? stream : nil
+        }
     }
 
     private let state = Mutex(State())
@@ -290,15 +309,26 @@ final class StreamTracker: Sendable {
 
     var count: Int { state.withLock { $0.streams.count } }
 
-    /// Refuses new listening streams and ends the open ones with a final event.
+    /// Refuses new listening streams and ends the open ones with a final event; one that
+    /// owes answers ends once it has sent them (within the grace: at its end the connection
+    /// is closed).
     func drain() {
-        let streams = state.withLock { state -> [SSEStream] in
-            state.draining = true
-            return state.streams.values.compactMap { $0.listening ? $0.stream : nil }
-        }
-        for stream in streams {
-            stream.send(event: "shutdown", data: #"{"reason":"server shutting down"}"#)
-            stream.finish()
-        }
+        for stream in state.withLock({ $0.drain() }) { Self.endForShutdown(stream) }
+    }
+
+    /// A call whose answer travels on `stream` (legacy SSE) has started: a drain keeps the
+    /// stream open until ``answered(on:)``. Also counts calls posted during the drain.
+    func expectAnswer(on stream: SSEStream) {
+        _ = state.withLock { $0.owe(1, on: stream) }
+    }
+
+    /// That call has answered (or given up): a draining stream that owes nothing more ends.
+    func answered(on stream: SSEStream) {
+        if let ended = state.withLock({ $0.owe(-1, on: stream) }) { Self.endForShutdown(ended) }
+    }
+
+    private static func endForShutdown(_ stream: SSEStream) {
+        stream.send(event: "shutdown", data: #"{"reason":"server shutting down"}"#)
+        stream.finish()
     }
 }

@@ -240,3 +240,92 @@ def test_without_a_second_signal_the_grace_ends_the_drain_with_status_zero(serve
         s.stop()
         grafana.server.shutdown()
 
+
+class _LegacySSE:
+    """A legacy HTTP+SSE (2024-11-05) client over http.client: the GET stream, read event by
+    event, and POSTs to the endpoint it announces."""
+
+    def __init__(self, port, path):
+        import http.client
+        self.port = port
+        self.conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=tls_context())
+        self.conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}", "Accept": "text/event-stream"})
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200
+        event, self.endpoint = self.next_event()
+        while event != "endpoint":
+            event, self.endpoint = self.next_event()
+
+    def next_event(self):
+        """(event, data) of the next event; (None, None) once the stream has ended."""
+        event, data = None, []
+        while True:
+            line = self.response.readline()
+            if not line:
+                return None, None
+            line = line.decode().rstrip("\r\n")
+            if not line:
+                if data and event != "ping":  # the Go flavour's keep-alive
+                    return event or "message", "\n".join(data)
+                event, data = None, []
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip())
+
+    def post(self, message):
+        import http.client
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=20, context=tls_context())
+        conn.request("POST", self.endpoint, body=json.dumps(message),
+                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        return r.status
+
+    def answer(self, request_id):
+        while True:
+            event, data = self.next_event()
+            assert event is not None, f"the stream ended before the answer to {request_id}"
+            if event == "message" and json.loads(data).get("id") == request_id:
+                return json.loads(data)
+
+
+@pytest.mark.parametrize("path", ["/sse", "/api/mcp/v1/sse"])
+def test_legacy_sse_calls_in_flight_are_answered_before_the_stream_ends(server_bin, path):
+    """Issue 4 §8 for the legacy HTTP+SSE transport (2024-11-05 basic/transports.mdx "HTTP
+    with SSE": answers are `message` events on the GET stream): a call in flight at SIGTERM
+    gets its answer on the stream, then the `shutdown` event, then the stream ends, and the
+    process exits 0. A stream owing nothing ends at once, as before. The drain used to end
+    every legacy stream at once, so the 2 s call's answer was lost."""
+    import fake_backends as fb
+    grafana = fb.start_fake_grafana_backend()
+    s = start_server(server_bin, "--set", "server.shutdown_grace=10s", "--set", f"grafana.url={grafana.url}",
+                     "--set", f"grafana.token={fb.GRAFANA_TOKEN}")
+    try:
+        busy, idle = _LegacySSE(s.port, path), _LegacySSE(s.port, path)
+        for client in (busy, idle):
+            assert client.post({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                "params": {"protocolVersion": "2024-11-05", "capabilities": {},
+                                           "clientInfo": {"name": "t", "version": "1"}}}) == 202
+            assert "result" in client.answer(1)
+            assert client.post({"jsonrpc": "2.0", "method": "notifications/initialized"}) == 202
+        grafana.delay = 2.0
+        assert busy.post({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                          "params": {"name": "grafana_get_health", "arguments": {}}}) == 202
+        assert _wait_for(lambda: grafana.last() is not None, 10), "the call did not reach the backend"
+        s.proc.send_signal(signal.SIGTERM)
+
+        # The idle stream ends at once with the final event.
+        started = time.monotonic()
+        assert idle.next_event()[0] == "shutdown"
+        assert time.monotonic() - started < 1.5
+        # The busy one first delivers the answer, then the final event, then ends.
+        answer = busy.answer(2)
+        assert "result" in answer and not answer["result"].get("isError"), answer
+        assert busy.next_event()[0] == "shutdown"
+        assert busy.next_event() == (None, None)
+        assert s.proc.wait(timeout=15) == 0
+    finally:
+        s.stop()
+        grafana.server.shutdown()
