@@ -67,9 +67,13 @@ struct LegacySSETransport: Sendable {
         case .failure(let refusal): return refusal.response
         }
         let dispatcher = self.dispatcher, sessions = self.sessions, streams = self.streams
+        // The answer travels on the stream: a graceful shutdown must not end it before. A
+        // stream already ended (drained, cut off as a slow reader) is a session on its way
+        // out: the call is refused rather than run with its answer dropped.
+        guard streams.expectAnswer(on: stream) else {
+            return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
+        }
         sessions.setBusy(id, 1)
-        // The answer travels on the stream: a graceful shutdown must not end it before.
-        streams.expectAnswer(on: stream)
         Task(executorPreference: MCPDispatcher.requestExecutor) {
             defer {
                 sessions.setBusy(id, -1)

@@ -258,6 +258,16 @@ final class StreamTracker: Sendable {
             return streams.values.compactMap { $0.listening && $0.answersOwed == 0 ? $0.stream : nil }
         }
 
+        /// Counts one more answer owed on `stream`; false when nothing can be delivered on it
+        /// any more: it is closed (untracked), or the drain has already ended it (a
+        /// listening stream that owed nothing).
+        mutating func expect(on stream: SSEStream) -> Bool {
+            guard let tracked = streams[ObjectIdentifier(stream)] else { return false }
+            if draining, tracked.listening, tracked.answersOwed == 0 { return false }
+            streams[ObjectIdentifier(stream)]?.answersOwed += 1
+            return true
+        }
+
         /// Adds `delta` to what `stream` owes; returns it when that was its last answer
         /// during a drain (it ends now).
         mutating func owe(_ delta: Int, on stream: SSEStream) -> SSEStream? {
@@ -316,10 +326,13 @@ final class StreamTracker: Sendable {
         for stream in state.withLock({ $0.drain() }) { Self.endForShutdown(stream) }
     }
 
-    /// A call whose answer travels on `stream` (legacy SSE) has started: a drain keeps the
-    /// stream open until ``answered(on:)``. Also counts calls posted during the drain.
-    func expectAnswer(on stream: SSEStream) {
-        _ = state.withLock { $0.owe(1, on: stream) }
+    /// A call whose answer travels on `stream` (legacy SSE) is about to start: a drain keeps
+    /// the stream open until ``answered(on:)``. Also counts calls posted during the drain.
+    /// False (and nothing counted) when the stream has ended or the drain has ended it: the
+    /// answer would be lost, so the call must be refused, not started.
+    func expectAnswer(on stream: SSEStream) -> Bool {
+        guard stream.end == nil else { return false }
+        return state.withLock { $0.expect(on: stream) }
     }
 
     /// That call has answered (or given up): a draining stream that owes nothing more ends.
