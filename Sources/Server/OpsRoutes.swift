@@ -14,7 +14,7 @@ import NIOCore
 enum OpsRoutes {
     /// - Parameter mode: the public listener's scheme for `/status` (`https`, or `http` with TLS off).
     static func routes(identity: ServerIdentity, protocolVersion: String = ProtocolVersion.latestSessionEra, mode: String = "https", readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> PublicRoutes {
-        var routes = PublicRoutes(gate: nil, acceptsBodies: false)
+        var routes = PublicRoutes.unauthenticatedOps()
         routes.on(.get, "/health") { _, _ in
             HTTPReplies.json(["status": "healthy", "timestamp": .int(UnixTime.seconds), "service": .string(identity.name)])
         }

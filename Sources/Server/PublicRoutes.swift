@@ -31,9 +31,21 @@ struct PublicRoutes: HTTPResponder {
     private let acceptsBodies: Bool
     private var handlers: [Route: Handler] = [:]
 
-    init(gate: RequestGate?, acceptsBodies: Bool = true) {
+    /// Routes behind the gate (origin, bearer token, rate limit): every public route.
+    init(gate: RequestGate) {
         self.gate = gate
-        self.acceptsBodies = acceptsBodies
+        self.acceptsBodies = true
+    }
+
+    private init(ungated: Void) {
+        self.gate = nil
+        self.acceptsBodies = false
+    }
+
+    /// The ops listener's routes: no gate and no bodies. A separate constructor, so that no
+    /// public route set can lose its gate by a `nil` passed in passing.
+    static func unauthenticatedOps() -> PublicRoutes {
+        PublicRoutes(ungated: ())
     }
 
     /// Adds `handler` for `method` on `path`, which must be in its canonical form.
