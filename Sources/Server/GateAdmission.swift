@@ -41,11 +41,11 @@ public final class GateAdmission: ConnectionAdmission {
         // At the global cap, an idle keep-alive connection makes room for a new client
         // (issue 5 §4): its slot is released now, the socket closed, and the gate asked again.
         // The gate reports the global cap only for a connection that passes every other check.
-        // Not a rejection: counted apart.
+        // Not a rejection: counted apart, under the cap it made room at (`reason="global_cap"`).
         if case .reject(.globalCap) = decision, let evicted = idle.evictOldest() {
             evicted.closed()
             evicted.channel.close(promise: nil)
-            metrics?.counter(.connectionsEvicted).increment()
+            metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.globalCap.rawValue).increment()
             decision = gate.admit(key)
         }
         switch decision {

@@ -203,7 +203,8 @@ extension ServerMetrics.Family {
     public static let connectionsRejected = Self(
         "mcp_connections_rejected_total", "Connections closed at accept, by reason.", labels: ["reason"])
     public static let connectionsEvicted = Self(
-        "mcp_connections_evicted_total", "Idle keep-alive connections closed to make room for a new one at the global cap.")
+        "mcp_connections_evicted_total", "Idle keep-alive connections closed to make room for a new one, by the cap reached.",
+        labels: ["reason"])
     public static let tlsHandshakes = Self("mcp_tls_handshakes_total", "TLS handshakes by result.", labels: ["result"])
     public static let tlsHandshakesInProgress = Self(
         "mcp_tls_handshakes_in_progress", "TLS handshakes in progress on the public listeners.")

@@ -10,7 +10,7 @@ import Testing
 /// The ops listener is bounded like the public one (DESIGN.md "nothing unbounded"): a cap on
 /// its open connections, enforced at accept, and no request bodies.
 @Suite struct OpsAdmissionTests {
-    @Test("over server.http_max_connections a connection is refused at accept and counted; a close frees a place")
+    @Test("over server.http_max_connections, with none idle, a connection is refused at accept and counted; a close frees a place")
     func capsOpenConnections() throws {
         let metrics = ServerMetrics()
         let admission = OpsAdmission(maxConnections: 2, metrics: metrics)
@@ -23,6 +23,38 @@ import Testing
         #expect(admission.count == 1)
         #expect(admission.admit(EmbeddedChannel()) != nil)
         #expect(admission.count == 2)
+    }
+
+    @Test("at the cap the longest-idle keep-alive connection is closed to admit a new one, and counted; one serving a request is not")
+    func evictsLongestIdleAtCap() throws {
+        let metrics = ServerMetrics()
+        let admission = OpsAdmission(maxConnections: 3, metrics: metrics)
+        func connected() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel()
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+            return channel
+        }
+        let (a, b, c) = (try connected(), try connected(), try connected())
+        let ticketA = try #require(admission.admit(a))
+        let ticketB = try #require(admission.admit(b))
+        let ticketC = try #require(admission.admit(c))
+        ticketB.connectionIdle(true)
+        ticketA.connectionIdle(true)
+        ticketC.connectionIdle(true)
+        ticketC.connectionIdle(false)  // its next request started
+        let d = try connected()
+        #expect(admission.admit(d) != nil)
+        #expect(!b.isActive && a.isActive && c.isActive)
+        #expect(admission.count == 3)
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(text.contains(#"mcp_connections_evicted_total{reason="ops_cap"} 1"#))
+        #expect(!text.contains("mcp_connections_rejected_total"))
+        // The evicted channel's close released nothing: its place is d's.
+        #expect(admission.count == 3)
+        ticketA.connectionIdle(false)
+        #expect(admission.admit(EmbeddedChannel()) == nil)
+        #expect(String(decoding: metrics.render(), as: UTF8.self).contains(#"mcp_connections_rejected_total{reason="ops_cap"} 1"#))
+        #expect(a.isActive && c.isActive && d.isActive)
     }
 
     @Test("the ops routes refuse a request that frames a body with 413 and close; one without passes")

@@ -289,7 +289,7 @@ def test_idle_keepalive_connections_make_room_at_global_cap(server_bin):
         assert r.status == 200
         with urllib.request.urlopen(f"{s.ops}/metrics") as m:
             text = m.read().decode()
-        assert "mcp_connections_evicted_total 1" in text
+        assert 'mcp_connections_evicted_total{reason="global_cap"} 1' in text
         assert "idle_evicted" not in text  # an eviction admits a client: it is no rejection
         for conn in idle:
             conn.close()
@@ -509,6 +509,18 @@ def closed_by_server(sock, seconds):
         return False
 
 
+def ops_counter(text, series):
+    """The value of one counter series in a /metrics text; 0 while it has not been created."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return int(float(line.split()[1]))
+    return 0
+
+
+REFUSED = 'mcp_connections_rejected_total{reason="ops_cap"}'
+EVICTED = 'mcp_connections_evicted_total{reason="ops_cap"}'
+
+
 def test_ops_listener_caps_its_connections(server_bin):
     """server.http_max_connections: over the cap, a new ops connection is closed at accept
     (DESIGN.md "nothing unbounded"), counted as mcp_connections_rejected_total{reason="ops_cap"};
@@ -532,6 +544,41 @@ def test_ops_listener_caps_its_connections(server_bin):
         assert 'mcp_connections_rejected_total{reason="ops_cap"} 1' in text
         for sock in held:
             sock.close()
+    finally:
+        s.stop()
+
+
+def test_ops_listener_at_its_cap_closes_the_longest_idle_connection(server_bin):
+    """server.http_max_connections: with the cap held by idle keep-alive connections (each has
+    completed a request), a new connection is admitted and answered, and the one idle longest
+    is closed by the server, counted as mcp_connections_evicted_total{reason="ops_cap"}, not as
+    a refusal: a pod that keeps 64 connections alive cannot shut the liveness probe out."""
+    s = start_server(server_bin, "--set", "server.http_max_connections=3")
+    try:
+        idle = []
+        for path in ["/health", "/health", "/metrics"]:
+            conn = http.client.HTTPConnection("127.0.0.1", s.ops_port, timeout=10)
+            conn.request("GET", path)
+            body = conn.getresponse().read()
+            idle.append(conn)  # kept open, and idle from before its answer was sent
+        # Read once the cap is full: counts an eviction of start_server's last /ready
+        # connection, had it not been closed yet.
+        before = ops_counter(body.decode(), EVICTED)
+        probe = http.client.HTTPConnection("127.0.0.1", s.ops_port, timeout=10)
+        probe.request("GET", "/health")
+        r = probe.getresponse()
+        assert r.status == 200 and json.loads(r.read())["status"] == "healthy"
+        assert closed_by_server(idle[0].sock, 10)
+        # The same keep-alive connection reads the counters: no other connection is opened.
+        probe.request("GET", "/metrics")
+        text = probe.getresponse().read().decode()
+        assert ops_counter(text, EVICTED) - before == 1
+        assert REFUSED not in text
+        for conn in idle[1:]:
+            conn.request("GET", "/health")
+            assert conn.getresponse().status == 200
+        for conn in [probe, *idle]:
+            conn.close()
     finally:
         s.stop()
 
