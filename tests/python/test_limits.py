@@ -517,32 +517,82 @@ def ops_counter(text, series):
     return 0
 
 
+def read_response(sock):
+    """Reads one response with a Content-Length body from `sock`: (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "closed before a response"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        assert chunk, "closed inside a response"
+        body += chunk
+    assert len(body) == length, "only one response was expected"
+    return int(head.split(b" ")[1]), body.decode()
+
+
+def ops_request_then_busy(sock, path):
+    """Sends a GET for `path` and, in the same segment, the head of a second request without
+    its final CRLF; returns the first one's (status, body). Its answer proves the connection
+    was admitted, and from before that answer was sent the server is reading the second head
+    (HTTPTypesCodec: a partial head after a response starts the header deadline), so the
+    connection is busy, never evicted, until the test sends the final CRLF."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n".encode())
+    return read_response(sock)
+
+
 REFUSED = 'mcp_connections_rejected_total{reason="ops_cap"}'
 EVICTED = 'mcp_connections_evicted_total{reason="ops_cap"}'
 
 
-def test_ops_listener_caps_its_connections(server_bin):
-    """server.http_max_connections: over the cap, a new ops connection is closed at accept
-    (DESIGN.md "nothing unbounded"), counted as mcp_connections_rejected_total{reason="ops_cap"};
-    a closed connection frees its place."""
-    s = start_server(server_bin, "--set", "server.http_max_connections=3")
+def test_ops_listener_refuses_over_its_cap_only_when_no_connection_is_idle(server_bin):
+    """server.http_max_connections: with every ops connection busy in a request, a new one is
+    closed at accept (DESIGN.md "nothing unbounded"), counted as
+    mcp_connections_rejected_total{reason="ops_cap"}; a closed connection frees its place.
+    The counter grows by exactly the refusals the test saw."""
+    # The held connections wait in a request head: the header deadline must not end them first.
+    s = start_server(server_bin, "--set", "server.http_max_connections=3", "--set", "limits.header_timeout=60s")
     try:
         held = [socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) for _ in range(3)]
-        time.sleep(0.2)
+        status, text = ops_request_then_busy(held[0], "/metrics")
+        assert status == 200
+        before = ops_counter(text, REFUSED)
+        for sock in held[1:]:
+            assert ops_request_then_busy(sock, "/health")[0] == 200
+        refusals = 0
         extra = socket.create_connection(("127.0.0.1", s.ops_port), timeout=10)
-        assert closed_by_server(extra, 5)
+        assert closed_by_server(extra, 10)
         extra.close()
-        held.pop().close()
-        deadline = time.monotonic() + 5
+        refusals += 1
+        # Completing its request makes a held connection idle: it makes room for /metrics.
+        held[0].sendall(b"\r\n")
+        assert read_response(held[0])[0] == 200
+        text = ops_metrics(s)
+        assert ops_counter(text, REFUSED) - before == refusals
+        assert ops_counter(text, EVICTED) >= 1
+        # Closing a busy connection frees its place once the server has seen the close; until
+        # then a new connection is refused, and counted.
+        held[1].close()
+        deadline = time.monotonic() + 10
         while True:
+            probe = http.client.HTTPConnection("127.0.0.1", s.ops_port, timeout=10)
             try:
-                text = ops_metrics(s)
+                probe.request("GET", "/health")
+                assert probe.getresponse().read()
                 break
-            except (ConnectionResetError, urllib.error.URLError, http.client.RemoteDisconnected):
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
-        assert 'mcp_connections_rejected_total{reason="ops_cap"} 1' in text
-        for sock in held:
+            except (ConnectionError, http.client.HTTPException):
+                refusals += 1
+                probe.close()
+                assert time.monotonic() < deadline, "the closed connection's place was not freed"
+                time.sleep(0.05)
+        probe.request("GET", "/metrics")
+        text = probe.getresponse().read().decode()
+        assert refusals >= 1
+        assert ops_counter(text, REFUSED) - before == refusals
+        for sock in [probe, *held]:
             sock.close()
     finally:
         s.stop()
