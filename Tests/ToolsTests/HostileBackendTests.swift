@@ -218,8 +218,9 @@ import Testing
         try await Task.sleep(for: .milliseconds(200))
         task.cancel()
         let outcome = await task.value
-        #expect(outcome.error?.kind == .timeout)
-        #expect(outcome.error?.message.contains("cancelled") == true)
+        // Seen once in a full run on a loaded host: kind unreachable; the message says which path.
+        #expect(outcome.error?.kind == .timeout, "\(String(describing: outcome.error))")
+        #expect(outcome.error?.message.contains("cancelled") == true, "\(String(describing: outcome.error))")
         #expect(clock.now - start < .seconds(5))
         await fake.stop()
     }
