@@ -96,7 +96,7 @@ public struct MCPServer: Sendable {
     func makeOpsChildChannel(mode: String) -> PublicChildChannel {
         let server = self
         let routes = OpsRoutes.routes(identity: options.identity, protocolVersion: dispatcher.configuration.newestSessionVersion,
-                                      mode: mode, readiness: readiness, metrics: metrics, status: { server.statusSnapshot() })
+                                      mode: mode, allowedHosts: options.opsAllowedHosts, readiness: readiness, metrics: metrics, status: { server.statusSnapshot() })
         var child = makeChildChannel(responder: routes, security: nil, admission: OpsAdmission(maxConnections: options.opsMaxConnections, metrics: metrics))
         child.listener = .ops
         return child

@@ -6,15 +6,20 @@ import MCPCore
 import NIOCore
 
 /// The ops listener's routes, shaped like the Go server's (reference/seed-interface.md):
-/// `/health`, `/ready`, `/status`, `/metrics`. No authentication: bind it to loopback.
+/// `/health`, `/ready`, `/status`, `/metrics`. No authentication: bind it to loopback. They
+/// answer only for `localhost`, IP literals and `server.http_allowed_hosts` (DNS rebinding).
 ///
 /// They run on the public listener's machinery (``PublicListener``, ``PublicChildChannel``),
 /// so the ops port has the same header deadline, idle timeout, head caps and lingering close
 /// as the public one; none of them takes a body (413).
 enum OpsRoutes {
-    /// - Parameter mode: the public listener's scheme for `/status` (`https`, or `http` with TLS off).
-    static func routes(identity: ServerIdentity, protocolVersion: String = ProtocolVersion.latestSessionEra, mode: String = "https", readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> PublicRoutes {
-        var routes = PublicRoutes.unauthenticatedOps()
+    /// - Parameters:
+    ///   - mode: the public listener's scheme for `/status` (`https`, or `http` with TLS off).
+    ///   - allowedHosts: `server.http_allowed_hosts`: host names answered besides `localhost`
+    ///     and IP literals (421 for any other `Host`).
+    static func routes(identity: ServerIdentity, protocolVersion: String = ProtocolVersion.latestSessionEra, mode: String = "https", allowedHosts: [String] = [],
+                       readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> PublicRoutes {
+        var routes = PublicRoutes.unauthenticatedOps(allowedHosts: allowedHosts)
         routes.on(.get, "/health") { _, _ in
             HTTPReplies.json(["status": "healthy", "timestamp": .int(UnixTime.seconds), "service": .string(identity.name)])
         }

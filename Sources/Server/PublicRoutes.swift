@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import MCPCore
 
 /// The public listener's routes: a handful of fixed paths, each with a handler per method,
 /// every request through ``RequestGate`` before its handler (an unknown route too, so it
@@ -29,23 +30,29 @@ struct PublicRoutes: HTTPResponder {
     /// is refused with 413 and its connection closed (after a bounded lingering close),
     /// rather than having its body read and dropped.
     private let acceptsBodies: Bool
+    /// On the ops listener: the host names it answers for besides `localhost` and IP literals
+    /// (`server.http_allowed_hosts`); nil on the public listeners, whose gate checks Origin.
+    private let allowedHosts: Set<String>?
     private var handlers: [Route: Handler] = [:]
 
     /// Routes behind the gate (origin, bearer token, rate limit): every public route.
     init(gate: RequestGate) {
         self.gate = gate
         self.acceptsBodies = true
+        self.allowedHosts = nil
     }
 
-    private init(ungated: Void) {
+    private init(ungated allowedHosts: [String]) {
         self.gate = nil
         self.acceptsBodies = false
+        self.allowedHosts = Set(allowedHosts.map { Self.hostName($0) })
     }
 
-    /// The ops listener's routes: no gate and no bodies. A separate constructor, so that no
-    /// public route set can lose its gate by a `nil` passed in passing.
-    static func unauthenticatedOps() -> PublicRoutes {
-        PublicRoutes(ungated: ())
+    /// The ops listener's routes: no gate, no bodies, and only for the hosts it answers for
+    /// (`allowedHosts`, `localhost`, IP literals). A separate constructor, so that no public
+    /// route set can lose its gate by a `nil` passed in passing.
+    static func unauthenticatedOps(allowedHosts: [String] = []) -> PublicRoutes {
+        PublicRoutes(ungated: allowedHosts)
     }
 
     /// Adds `handler` for `method` on `path`, which must be in its canonical form.
@@ -57,6 +64,14 @@ struct PublicRoutes: HTTPResponder {
     func respond(to request: Request, context: Context) async throws -> Response {
         if !acceptsBodies, Self.hasBody(request) {
             return HTTPReplies.empty(.contentTooLarge, headers: [.connection: "close"])
+        }
+        // DNS rebinding: a page on evil.example, its name pointed at 127.0.0.1, could read
+        // the unauthenticated ops routes from a browser on this machine (same origin to the
+        // browser, so no Origin header to check). Its requests carry `Host: evil.example`.
+        if let allowedHosts, let authority = request.head.authority,
+           !OriginPolicy.cannotBeRebound(authority.lowercased()), !allowedHosts.contains(Self.hostName(authority)) {
+            return HTTPReplies.json(["error": "this listener does not answer for that host; list it in server.http_allowed_hosts"],
+                                    status: .misdirectedRequest)
         }
         // Routed first, then gated (DESIGN.md's request path); the gate's answer comes first.
         let handler = handler(request.method, request.uri.path)
@@ -80,6 +95,14 @@ struct PublicRoutes: HTTPResponder {
         if let handler = handlers[Route(method: method, path: path)] { return handler }
         let canonical = Self.canonical(path)
         return canonical == path ? nil : handlers[Route(method: method, path: canonical)]
+    }
+
+    /// The name part of a Host value or configured name: lower case, without port or final dot.
+    static func hostName(_ authority: String) -> String {
+        var name = Substring(authority.lowercased())
+        if let colon = name.firstIndex(of: ":") { name = name[..<colon] }
+        if name.hasSuffix(".") { name = name.dropLast() }
+        return String(name)
     }
 
     /// Whether the request's head frames a body (RFC 9112 §6.3): chunked, or a length other than 0.

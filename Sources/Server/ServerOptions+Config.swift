@@ -17,6 +17,7 @@ extension ServerOptions {
         opsHost = server.httpHost
         opsPort = server.httpPort
         opsMaxConnections = server.httpMaxConnections
+        opsAllowedHosts = server.httpAllowedHosts
         apiEnabled = server.apiEnabled
         goSSEEnabled = server.sseEnabled
         responseMode = server.responseMode == .sse ? .sse : .json

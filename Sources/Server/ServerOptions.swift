@@ -20,8 +20,10 @@ public struct ServerOptions: Sendable {
     public var opsEnabled = true
     public var opsHost = "127.0.0.1"
     public var opsPort = 9001
-    /// Open connections on the ops listener; more are closed at accept.
+    /// Open connections on the ops listener; at the cap the longest-idle one makes room.
     public var opsMaxConnections = 64
+    /// Host names the ops listener answers for besides `localhost` and IP literals.
+    public var opsAllowedHosts: [String] = []
 
     /// The Go server's `server.api_enabled` (`/api/mcp/v1/call`, `/api/mcp/v1/tools`) and
     /// `server.sse_enabled` (`/api/mcp/v1/sse`, `/api/mcp/v1/sse/rpc`).

@@ -120,6 +120,9 @@ import Testing
         #expect(loadError("server:\n  http_port: -1\n") == "c.yaml:2:14: server.http_port: expected a port in 0...65535, found integer -1")
         #expect(loadError("limits:\n  max_connections: 0\n") == "c.yaml:2:20: limits.max_connections: expected a value greater than 0, found integer 0")
         #expect(loadError("server:\n  http_max_connections: 0\n") == "c.yaml:2:25: server.http_max_connections: expected a value greater than 0, found integer 0")
+        for bad in ["ops.example:9001", "*.example", "10.0.0.1", ""] {
+            #expect(loadError("server:\n  http_allowed_hosts: [\"\(bad)\"]\n")?.contains("server.http_allowed_hosts[0]: expected a host name such as mcp.internal (no port, no wildcard)") == true, "\(bad)")
+        }
         #expect(loadError("limits:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.0/40]\n") == "c.yaml:2:33: limits.trusted_proxies[1]: expected a CIDR without host bits such as 10.0.0.0/8 or 2001:db8::/32, found string \"10.0.0.0/40\"")
         // A rate this small overflowed the limiter's arithmetic (1e-11 trapped at start; 1e-9 turned it off).
         for rate in ["0.00000000001", "0.000000001", "0.0009", "-1", "1000001"] {

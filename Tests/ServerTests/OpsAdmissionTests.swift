@@ -72,4 +72,20 @@ import Testing
         #expect(try await status([.contentLength: "5"]) == (413, "close"))
         #expect(try await status([.transferEncoding: "chunked"]) == (413, "close"))
     }
+
+    /// DNS rebinding: a name pointed at 127.0.0.1 is same-origin to the browser, so its page
+    /// could read these unauthenticated routes; its requests name it in Host (RFC 9110 §15.5.20, 421).
+    @Test("the ops routes answer for localhost, IP literals and the allowed names only", arguments: [
+        ("127.0.0.1", 200), ("127.0.0.1:9001", 200), ("localhost", 200), ("LocalHost:9001", 200), ("[::1]:9001", 200),
+        ("scrape.internal", 200), ("SCRAPE.internal.:9001", 200),
+        ("evil.example", 421), ("evil.example:9001", 421), ("127.0.0.1.evil.example", 421), ("localhost.evil.example", 421),
+        ("scrape.internal.evil.example", 421),
+    ])
+    func answersOnlyForItsHosts(host: String, expected: Int) async throws {
+        let routes = OpsRoutes.routes(identity: .init(name: "t", version: "1"), allowedHosts: ["Scrape.Internal"], readiness: Readiness(),
+                                      metrics: ServerMetrics(), status: { [:] })
+        let request = Request(head: HTTPRequest(method: .get, scheme: "http", authority: host, path: "/health"), body: RequestBody(buffer: ByteBuffer()))
+        let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+        #expect(Int(try await routes.respond(to: request, context: context).status.code) == expected)
+    }
 }

@@ -540,7 +540,7 @@ def ops_request_then_busy(sock, path):
     was admitted, and from before that answer was sent the server is reading the second head
     (HTTPTypesCodec: a partial head after a response starts the header deadline), so the
     connection is busy, never evicted, until the test sends the final CRLF."""
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n".encode())
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
     return read_response(sock)
 
 
@@ -641,7 +641,7 @@ def test_ops_listener_has_header_and_idle_deadlines(server_bin):
     try:
         slow = socket.create_connection(("127.0.0.1", s.ops_port), timeout=10)
         started = time.monotonic()
-        slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         assert closed_by_server(slow, 5)
         assert 0.9 <= time.monotonic() - started <= 4
         idle = http.client.HTTPConnection("127.0.0.1", s.ops_port, timeout=10)
@@ -664,12 +664,32 @@ def test_ops_listener_takes_no_body(server_bin):
     s = start_server(server_bin)
     try:
         with socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) as c:
-            c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
             answer = c.recv(4096)
             assert answer.startswith(b"HTTP/1.1 413") and b"\r\nConnection: close\r\n" in answer, answer
         with socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) as c:
-            c.sendall(b"POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            c.sendall(b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
             assert c.recv(4096).startswith(b"HTTP/1.1 413")
         assert health(s.ops_port) == 200
+    finally:
+        s.stop()
+
+
+def test_ops_listener_answers_only_for_its_hosts(server_bin):
+    """DNS rebinding: a page on a name the attacker points at 127.0.0.1 is same-origin to the
+    browser (no Origin to check) and could read the unauthenticated ops routes; its requests
+    carry that name as Host. The ops listener answers for localhost, IP literals and
+    server.http_allowed_hosts only, and any other Host gets 421 (RFC 9110 §15.5.20)."""
+    s = start_server(server_bin, "--set", "server.http_allowed_hosts=[scrape.internal]")
+    try:
+        def status(host):
+            with socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) as c:
+                c.sendall(f"GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                return int(read_response(c)[0])
+        for host in ("evil.example", "evil.example:9001", "127.0.0.1.evil.example", "localhost.evil.example"):
+            assert status(host) == 421, host
+        for host in ("127.0.0.1", f"127.0.0.1:{s.ops_port}", "localhost", "LOCALHOST:9001", "[::1]:9001",
+                     "scrape.internal", "Scrape.Internal.:9001"):
+            assert status(host) == 200, host
     finally:
         s.stop()

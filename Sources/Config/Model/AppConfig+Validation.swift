@@ -66,6 +66,9 @@ extension AppConfig {
         check(!server.httpHost.isEmpty, "server.http_host", "a host address")
         check((0...65535).contains(server.httpPort), "server.http_port", port)
         check(server.httpMaxConnections > 0, "server.http_max_connections", positive)
+        for (index, host) in server.httpAllowedHosts.enumerated() {
+            check(NetworkSyntax.isHostName(host), "server.http_allowed_hosts.\(index)", "a host name such as mcp.internal (no port, no wildcard)")
+        }
         check((0...65535).contains(server.apiPort), "server.api_port", port)
         check((0...65535).contains(server.ssePort), "server.sse_port", port)
         check(server.ssePingInterval.milliseconds > 0, "server.sse_ping_interval", positive)

@@ -13,9 +13,12 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var httpEnabled = true
     public var httpHost = "127.0.0.1"
     public var httpPort = 9001
-    /// Open connections on the ops listener (a scraper and a health check need a few);
-    /// more are closed at accept.
+    /// Open connections on the ops listener (a scraper and a health check need a few); at
+    /// the cap the longest-idle keep-alive one is closed to make room.
     public var httpMaxConnections = 64
+    /// Host names (no port) the ops listener answers for besides `localhost` and IP
+    /// literals: a scrape target given by DNS name. Any other `Host` gets 421 (DNS rebinding).
+    public var httpAllowedHosts: [String] = []
     public var apiEnabled = true
     public var apiPort = 0
     /// Secret. The Go server's single API token; prefer `auth.tokens`.

@@ -85,6 +85,11 @@ enum NetworkSyntax {
         }
     }
 
+    /// A host name without wildcards (a glob that matches only itself), not all digits and dots.
+    static func isHostName(_ text: String) -> Bool {
+        isHostGlob(text) && !text.contains("*") && !text.contains("?")
+    }
+
     /// Whether a URL (with or without its scheme) carries user info, a query or a
     /// fragment. Backend URLs refuse all three: credentials belong in the masked token and
     /// password settings, and the URL text is not treated as a secret.
