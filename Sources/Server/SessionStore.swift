@@ -268,13 +268,13 @@ final class StreamTracker: Sendable {
             return true
         }
 
-        /// Adds `delta` to what `stream` owes; returns it when that was its last answer
-        /// during a drain (it ends now).
-        mutating func owe(_ delta: Int, on stream: SSEStream) -> SSEStream? {
+        /// Counts one answer owed on `stream` as given; returns the stream when that was its
+        /// last during a drain (it ends now).
+        mutating func settle(on stream: SSEStream) -> SSEStream? {
             guard let tracked = streams[ObjectIdentifier(stream)] else { return nil }
-            let owed = tracked.answersOwed + delta
+            let owed = tracked.answersOwed - 1
             streams[ObjectIdentifier(stream)]?.answersOwed = owed
-            return draining && tracked.listening && owed == 0 && delta < 0 ? stream : nil
+            return draining && tracked.listening && owed == 0 ? stream : nil
         }
     }
 
@@ -337,7 +337,7 @@ final class StreamTracker: Sendable {
 
     /// That call has answered (or given up): a draining stream that owes nothing more ends.
     func answered(on stream: SSEStream) {
-        if let ended = state.withLock({ $0.owe(-1, on: stream) }) { Self.endForShutdown(ended) }
+        if let ended = state.withLock({ $0.settle(on: stream) }) { Self.endForShutdown(ended) }
     }
 
     private static func endForShutdown(_ stream: SSEStream) {

@@ -184,6 +184,23 @@ def _log(s):
         return f.read()
 
 
+def _server_holding_a_call(server_bin, grace):
+    """A server with `server.shutdown_grace` = `grace` and a call in flight that its backend
+    (a fake Grafana answering after 60 s) holds longer than any grace here: (server, backend,
+    the calling thread)."""
+    import fake_backends as fb
+    grafana = fb.start_fake_grafana_backend()
+    grafana.delay = 60.0
+    s = start_server(server_bin, "--set", f"server.shutdown_grace={grace}", "--set", f"grafana.url={grafana.url}",
+                     "--set", f"grafana.token={fb.GRAFANA_TOKEN}")
+    thread = _hold_a_call(s.port, {})
+    if not _wait_for(lambda: grafana.last() is not None, 10):
+        s.stop()
+        grafana.server.shutdown()
+        raise AssertionError("the call did not reach the backend")
+    return s, grafana, thread
+
+
 @pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
 def test_a_second_signal_cuts_the_drain_short(server_bin, second):
     """Issue 4 §8 (README "Graceful shutdown"): a call that would hold the drain for the whole
@@ -191,15 +208,8 @@ def test_a_second_signal_cuts_the_drain_short(server_bin, second):
     SIGINT cancels what is left at once, and the process exits within a few seconds with
     128 + that signal's number (143, 130), one notice per step. ServiceLifecycle alone
     ignored the second signal: the process ran on until the grace was over, then exited 0."""
-    import fake_backends as fb
-    grafana = fb.start_fake_grafana_backend()
-    grafana.delay = 60.0
-    s = start_server(server_bin, "--set", "server.shutdown_grace=30s", "--set", f"grafana.url={grafana.url}",
-                     "--set", f"grafana.token={fb.GRAFANA_TOKEN}")
-    results = {}
+    s, grafana, thread = _server_holding_a_call(server_bin, "30s")
     try:
-        thread = _hold_a_call(s.port, results)
-        assert _wait_for(lambda: grafana.last() is not None, 10), "the call did not reach the backend"
         s.proc.send_signal(signal.SIGTERM)
         time.sleep(1)
         assert s.proc.poll() is None, "the drain should wait for the call in flight"
@@ -221,15 +231,8 @@ def test_a_second_signal_cuts_the_drain_short(server_bin, second):
 def test_without_a_second_signal_the_grace_ends_the_drain_with_status_zero(server_bin):
     """The grace still ends a drain that a call would hold longer: what is left is cancelled
     when `server.shutdown_grace` (2 s) is over, and the process exits 0, as before."""
-    import fake_backends as fb
-    grafana = fb.start_fake_grafana_backend()
-    grafana.delay = 60.0
-    s = start_server(server_bin, "--set", "server.shutdown_grace=2s", "--set", f"grafana.url={grafana.url}",
-                     "--set", f"grafana.token={fb.GRAFANA_TOKEN}")
-    results = {}
+    s, grafana, thread = _server_holding_a_call(server_bin, "2s")
     try:
-        thread = _hold_a_call(s.port, results)
-        assert _wait_for(lambda: grafana.last() is not None, 10), "the call did not reach the backend"
         started = time.monotonic()
         s.proc.send_signal(signal.SIGTERM)
         assert s.proc.wait(timeout=10) == 0
@@ -238,6 +241,7 @@ def test_without_a_second_signal_the_grace_ends_the_drain_with_status_zero(serve
         assert "shutdown grace over: cancelling what is still running" in _log(s)
     finally:
         s.stop()
+        grafana.server.shutdown()
         grafana.server.shutdown()
 
 
