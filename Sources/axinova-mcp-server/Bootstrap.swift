@@ -135,7 +135,8 @@ struct Bootstrap {
             services: (services + [reloader]).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             logger: logger))
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        let supervisor = ShutdownSupervisor(grace: config.server.shutdownGrace.duration, logger: logger, exit: { _exit($0) })
+        let supervisor = ShutdownSupervisor(grace: config.server.shutdownGrace.duration,
+                                            cancellationBound: config.server.shutdownCancelTimeout.duration, logger: logger, exit: { _exit($0) })
         let exitStatus = try await supervisor.run(
             signals: signals.map(\.rawValue),
             drain: { await group.triggerGracefulShutdown() },

@@ -115,11 +115,14 @@ import Testing
         #expect(loadError("auth:\n  tokens:\n    - env: A\n") == "c.yaml:3:7: auth.tokens[0].name: expected a value for this required key, found none")
     }
 
-    @Test func validationErrorsPointAtTheValue() {
+    @Test func validationErrorsPointAtTheValue() throws {
         #expect(loadError("server:\n  port: 70000\n") == "c.yaml:2:9: server.port: expected a port in 0...65535, found integer 70000")
         #expect(loadError("server:\n  http_port: -1\n") == "c.yaml:2:14: server.http_port: expected a port in 0...65535, found integer -1")
         #expect(loadError("limits:\n  max_connections: 0\n") == "c.yaml:2:20: limits.max_connections: expected a value greater than 0, found integer 0")
         #expect(loadError("server:\n  http_max_connections: 0\n") == "c.yaml:2:25: server.http_max_connections: expected a value greater than 0, found integer 0")
+        // The shutdown's last bound: 0 would abandon every cancellation at once.
+        #expect(try ConfigLoader.load(yaml: "server:\n  shutdown_cancel_timeout: 2s\n").server.shutdownCancelTimeout == .seconds(2))
+        #expect(loadError("server:\n  shutdown_cancel_timeout: 0\n")?.contains("server.shutdown_cancel_timeout: expected a value greater than 0") == true)
         for bad in ["ops.example:9001", "*.example", "10.0.0.1", ""] {
             #expect(loadError("server:\n  http_allowed_hosts: [\"\(bad)\"]\n")?.contains("server.http_allowed_hosts[0]: expected a host name such as mcp.internal (no port, no wildcard)") == true, "\(bad)")
         }

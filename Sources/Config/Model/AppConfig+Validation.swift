@@ -78,6 +78,7 @@ extension AppConfig {
         check(server.replayBufferEvents > 0, "server.replay_buffer_events", positive)
         check(server.replayBufferBytes.bytes > 0, "server.replay_buffer_bytes", positive)
         check(server.sessionIdleTimeout.milliseconds > 0, "server.session_idle_timeout", positive)
+        check(server.shutdownCancelTimeout.milliseconds > 0, "server.shutdown_cancel_timeout", positive)
         check((1...1000).contains(server.pageSize), "server.page_size", "a page size in 1...1000")
         // A stdio line or HTTP body is held whole, and parsed, in memory.
         check(server.maxBody.bytes > 0 && server.maxBody.bytes <= 64 << 20, "server.max_body", "a size in 1B...64MiB")

@@ -14,7 +14,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var httpHost = "127.0.0.1"
     public var httpPort = 9001
     /// Open connections on the ops listener (a scraper and a health check need a few); at
-    /// the cap the longest-idle keep-alive one is closed to make room.
+    /// the cap the one waiting longest without a complete request is closed to make room.
     public var httpMaxConnections = 64
     /// Host names (no port) the ops listener answers for besides `localhost` and IP
     /// literals: a scrape target given by DNS name. Any other `Host` gets 421 (DNS rebinding).
@@ -36,6 +36,9 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var replayBufferBytes = ByteSize.mebibytes(1)
     public var sessionIdleTimeout = ConfigDuration.minutes(30)
     public var shutdownGrace = ConfigDuration.seconds(10)
+    /// After the grace, how long cancelling what still runs may take before the process
+    /// exits anyway (status 70): only code that ignores cancellation ever reaches it.
+    public var shutdownCancelTimeout = ConfigDuration.seconds(5)
     public var pageSize = 50
     public var maxBody = ByteSize.mebibytes(4)
     public var maxJsonDepth = 64
