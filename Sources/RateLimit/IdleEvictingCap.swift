@@ -1,28 +1,34 @@
-/// A cap on open connections that makes room by closing the longest-idle keep-alive one.
+/// A cap on open connections that makes room by closing the connection that has waited
+/// longest without a request to serve.
 ///
-/// A first-come cap alone lets whoever opens `capacity` keep-alive connections, and sends a
-/// request on each within the idle deadline, lock every later client out for good (for the
-/// ops listener: the liveness probe, and then the pod is restarted). Here a connection waiting
-/// between requests holds its place only until someone needs it; a new connection is refused
-/// only when every place is taken by one that is opening or serving a request.
+/// A first-come cap alone lets whoever opens `capacity` connections lock every later client
+/// out (for the ops listener: the liveness probe, and then the pod is restarted): by sending
+/// a request on each within the idle deadline, or by sending nothing, or a head byte by byte,
+/// within the header deadline. Here a connection holds its place firmly only while it serves
+/// a request (its head is complete and its response not yet written); waiting (just opened,
+/// reading a head, or between keep-alive requests) it holds it only until someone needs it.
+/// A new connection is refused only when every place serves a request.
 ///
-/// Each connection is `busy` from admission (it has not finished a request yet) until
-/// ``markIdle(_:)``, and busy again from ``markBusy(_:)``. The idle ones are kept in the order
-/// they became idle (an `LRUTable`, O(1) amortised per change), so the eviction victim is the
-/// one that has waited longest. An evicted connection gives its place to the new one at once:
-/// its later ``closed(_:)`` releases nothing.
+/// Each connection waits from admission until ``markBusy(_:)`` (its request head is
+/// complete), and again from ``markIdle(_:)`` (its response is written). The waiting ones are
+/// kept in the order they started to wait (an `LRUTable`, O(1) amortised per change), so the
+/// eviction victim is the one that has waited longest: to shut out a connection that sends its
+/// request at once, like a probe, a flood must open `capacity` connections after it and before
+/// its request arrives. An evicted connection gives its place to the new one at once: its
+/// later ``closed(_:)`` releases nothing.
 public struct IdleEvictingCap<ID: Hashable> {
     public enum Decision: Equatable {
         case admit
-        /// Admitted in the place of this idle connection, which the caller closes.
+        /// Admitted in the place of this waiting connection, which the caller closes.
         case admitEvicting(ID)
-        /// Every place is held by a busy connection.
+        /// Every place is held by a connection serving a request.
         case reject
     }
 
     public let capacity: Int
+    /// Connections serving a request.
     private var busy: Set<ID> = []
-    /// Idle connections, least recently idle first.
+    /// Waiting connections, the one waiting longest first.
     private var idle: LRUTable<ID, Void>
 
     public init(capacity: Int) {
@@ -33,13 +39,13 @@ public struct IdleEvictingCap<ID: Hashable> {
 
     /// Connections holding a place.
     public var count: Int { busy.count + idle.count }
-    /// Connections holding a place while waiting between requests.
+    /// Connections holding a place while waiting (opened, reading a head, or between requests).
     public var idleCount: Int { idle.count }
     /// Entries in the idle order, live or stale (tests check the memory bound).
     var queueLength: Int { idle.queueCount }
 
     /// Decides a new connection `id` (which must not be open); on admission it holds a place
-    /// and is busy.
+    /// and waits, the most recent in the order.
     public mutating func admit(_ id: ID) -> Decision {
         var decision = Decision.admit
         if count >= capacity {
@@ -47,18 +53,18 @@ public struct IdleEvictingCap<ID: Hashable> {
             decision = .admitEvicting(idle.key(at: oldest))
             idle.remove(oldest)
         }
-        busy.insert(id)
+        idle.insert(id, value: ())
         return decision
     }
 
-    /// `id` finished a response and waits for its next request. An already idle connection
-    /// keeps its place in the order (it has been waiting since then).
+    /// `id` finished a response and waits for its next request. An already waiting
+    /// connection keeps its place in the order (it has been waiting since then).
     public mutating func markIdle(_ id: ID) {
         guard busy.remove(id) != nil else { return }
         idle.insert(id, value: ())
     }
 
-    /// `id` started a request: it is no longer a candidate for eviction.
+    /// `id` has a complete request head: serving it, it is no longer a candidate for eviction.
     public mutating func markBusy(_ id: ID) {
         guard let slot = idle.slot(for: id) else { return }
         idle.remove(slot)

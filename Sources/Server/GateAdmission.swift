@@ -126,6 +126,11 @@ final class GateTicket: AdmissionTicket {
         if isIdle { idle.markIdle(self) } else { idle.markBusy(self) }
     }
 
+    /// Nothing: the global cap evicts keep-alive connections only. One reading a head is
+    /// bounded by the header deadline and the per-address cap, and a TLS client costs its
+    /// handshake to replace, so the ops listener's harder rule is not needed here.
+    func requestHeadReceived() {}
+
     func handshakeFinished() {
         let first = state.withLock { s -> Bool in
             guard s.handshaking, s.open else { return false }

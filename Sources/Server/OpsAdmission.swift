@@ -8,14 +8,13 @@ import Synchronization
 /// check), so a local process holding connections open cannot exhaust the descriptors the
 /// public listener needs.
 ///
-/// At the cap the longest-idle keep-alive connection is closed to make room, like the public
-/// gate does at its global cap, and counted as `mcp_connections_evicted_total{reason="ops_cap"}`:
-/// in Kubernetes the ops port listens on every address so that probes reach it, and a first-come
-/// cap would let any pod that sends a request on each of 64 keep-alive connections just often
-/// enough to beat the idle deadline shut out the liveness probe. Only when every connection is
-/// opening or serving a request is the new one closed at accept, counted as
-/// `mcp_connections_rejected_total{reason="ops_cap"}`: one that sends nothing, or too little,
-/// is closed by the header deadline, and the ops routes answer at once.
+/// At the cap the connection that has waited longest without a request to serve (just
+/// opened, reading a head, or idle between keep-alive requests) is closed to make room, and
+/// counted as `mcp_connections_evicted_total{reason="ops_cap"}`: in Kubernetes the ops port
+/// listens on every address so that probes reach it, and a first-come cap would let any pod
+/// that holds 64 connections (silent, trickling a head, or kept alive) shut out the liveness
+/// probe. Only when every connection is serving a request (the ops routes answer at once) is
+/// the new one closed at accept, counted as `mcp_connections_rejected_total{reason="ops_cap"}`.
 final class OpsAdmission: ConnectionAdmission {
     let maxConnections: Int
     let metrics: ServerMetrics?
@@ -60,8 +59,14 @@ final class OpsAdmission: ConnectionAdmission {
         /// Plaintext: nothing to wait for.
         func handshakeFinished() {}
 
+        /// A request's first byte changes nothing: a connection reading a head still waits
+        /// (a slow head is the cheapest way to hold a place).
         func connectionIdle(_ idle: Bool) {
-            admission.slots.withLock { idle ? $0.markIdle(self) : $0.markBusy(self) }
+            if idle { admission.slots.withLock { $0.markIdle(self) } }
+        }
+
+        func requestHeadReceived() {
+            admission.slots.withLock { $0.markBusy(self) }
         }
 
         static func == (a: Ticket, b: Ticket) -> Bool { a === b }

@@ -19,7 +19,7 @@ enum OpsRoutes {
     ///     and IP literals (421 for any other `Host`).
     static func routes(identity: ServerIdentity, protocolVersion: String = ProtocolVersion.latestSessionEra, mode: String = "https", allowedHosts: [String] = [],
                        readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> PublicRoutes {
-        var routes = PublicRoutes.unauthenticatedOps(allowedHosts: allowedHosts)
+        var routes = PublicRoutes.unauthenticatedOps(allowedHosts: allowedHosts, metrics: metrics)
         routes.on(.get, "/health") { _, _ in
             HTTPReplies.json(["status": "healthy", "timestamp": .int(UnixTime.seconds), "service": .string(identity.name)])
         }

@@ -24,8 +24,12 @@ public protocol ConnectionAdmission: Sendable {
 
 public protocol AdmissionTicket: Sendable {
     func handshakeFinished()
-    /// The connection is waiting between keep-alive requests (true) or serving one (false).
+    /// The connection is waiting between keep-alive requests (true), or a request's first
+    /// byte arrived (false).
     func connectionIdle(_ idle: Bool)
+    /// The request's head is complete: from now until its response ends, the connection
+    /// serves it.
+    func requestHeadReceived()
 }
 
 /// Tells the admission ticket when the TLS handshake has completed, then leaves the pipeline

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import MCPCore
+import Prometheus
 
 /// The public listener's routes: a handful of fixed paths, each with a handler per method,
 /// every request through ``RequestGate`` before its handler (an unknown route too, so it
@@ -33,6 +34,9 @@ struct PublicRoutes: HTTPResponder {
     /// On the ops listener: the host names it answers for besides `localhost` and IP literals
     /// (`server.http_allowed_hosts`); nil on the public listeners, whose gate checks Origin.
     private let allowedHosts: Set<String>?
+    /// On the ops listener: its refusals by reason, `mcp_ops_requests_refused_total{reason}`
+    /// (`host`: 421, `body`: 413); the public listeners count every status in the gate.
+    private let refusals: (host: Counter, body: Counter)?
     private var handlers: [Route: Handler] = [:]
 
     /// Routes behind the gate (origin, bearer token, rate limit): every public route.
@@ -40,19 +44,21 @@ struct PublicRoutes: HTTPResponder {
         self.gate = gate
         self.acceptsBodies = true
         self.allowedHosts = nil
+        self.refusals = nil
     }
 
-    private init(ungated allowedHosts: [String]) {
+    private init(ungated allowedHosts: [String], metrics: ServerMetrics?) {
         self.gate = nil
         self.acceptsBodies = false
         self.allowedHosts = Set(allowedHosts.map { Self.hostName($0) })
+        self.refusals = metrics.map { ($0.counter(.opsRefused, "host"), $0.counter(.opsRefused, "body")) }
     }
 
     /// The ops listener's routes: no gate, no bodies, and only for the hosts it answers for
     /// (`allowedHosts`, `localhost`, IP literals). A separate constructor, so that no public
     /// route set can lose its gate by a `nil` passed in passing.
-    static func unauthenticatedOps(allowedHosts: [String] = []) -> PublicRoutes {
-        PublicRoutes(ungated: allowedHosts)
+    static func unauthenticatedOps(allowedHosts: [String] = [], metrics: ServerMetrics? = nil) -> PublicRoutes {
+        PublicRoutes(ungated: allowedHosts, metrics: metrics)
     }
 
     /// Adds `handler` for `method` on `path`, which must be in its canonical form.
@@ -63,6 +69,7 @@ struct PublicRoutes: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         if !acceptsBodies, Self.hasBody(request) {
+            refusals?.body.increment()
             return HTTPReplies.empty(.contentTooLarge, headers: [.connection: "close"])
         }
         // DNS rebinding: a page on evil.example, its name pointed at 127.0.0.1, could read
@@ -70,6 +77,7 @@ struct PublicRoutes: HTTPResponder {
         // browser, so no Origin header to check). Its requests carry `Host: evil.example`.
         if let allowedHosts, let authority = request.head.authority,
            !OriginPolicy.cannotBeRebound(authority.lowercased()), !allowedHosts.contains(Self.hostName(authority)) {
+            refusals?.host.increment()
             return HTTPReplies.json(["error": "this listener does not answer for that host; list it in server.http_allowed_hosts"],
                                     status: .misdirectedRequest)
         }

@@ -49,6 +49,7 @@ final class RequestDeadlines: @unchecked Sendable {
     func headReceived() {
         phase = .inRequest
         deadline = nil
+        ticket?.requestHeadReceived()
     }
 
     func responseEnded(_ context: ChannelHandlerContext) {

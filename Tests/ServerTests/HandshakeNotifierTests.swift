@@ -12,6 +12,7 @@ import Testing
         let handshakes = Mutex(0)
         func handshakeFinished() { handshakes.withLock { $0 += 1 } }
         func connectionIdle(_ idle: Bool) {}
+        func requestHeadReceived() {}
     }
 
     struct Done {}

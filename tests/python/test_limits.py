@@ -534,12 +534,12 @@ def read_response(sock):
     return int(head.split(b" ")[1]), body.decode()
 
 
-def ops_request_then_busy(sock, path):
+def ops_request_then_partial_head(sock, path):
     """Sends a GET for `path` and, in the same segment, the head of a second request without
     its final CRLF; returns the first one's (status, body). Its answer proves the connection
     was admitted, and from before that answer was sent the server is reading the second head
-    (HTTPTypesCodec: a partial head after a response starts the header deadline), so the
-    connection is busy, never evicted, until the test sends the final CRLF."""
+    (HTTPTypesCodec: a partial head after a response starts the header deadline) until the
+    test sends the final CRLF: a slowloris that has sent all but the last byte."""
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
     return read_response(sock)
 
@@ -548,51 +548,41 @@ REFUSED = 'mcp_connections_rejected_total{reason="ops_cap"}'
 EVICTED = 'mcp_connections_evicted_total{reason="ops_cap"}'
 
 
-def test_ops_listener_refuses_over_its_cap_only_when_no_connection_is_idle(server_bin):
-    """server.http_max_connections: with every ops connection busy in a request, a new one is
-    closed at accept (DESIGN.md "nothing unbounded"), counted as
-    mcp_connections_rejected_total{reason="ops_cap"}; a closed connection frees its place.
-    The counter grows by exactly the refusals the test saw."""
-    # The held connections wait in a request head: the header deadline must not end them first.
+def test_ops_listener_at_its_cap_evicts_silent_and_trickling_connections(server_bin):
+    """server.http_max_connections: a connection that sends nothing, or all of a head but its
+    last byte, holds its place only until a new connection needs it. With the cap held by one
+    silent and two trickling connections, each of three probes is admitted and answered, and
+    one of them is closed to make room, counted as
+    mcp_connections_evicted_total{reason="ops_cap"}; none is refused. Else a local process
+    holding 64 such connections, each within limits.header_timeout, shuts out the liveness
+    probe. (The order, longest waiting first, and that a connection serving a request is
+    never evicted and a new one refused only when all are: IdleEvictingCapTests,
+    OpsAdmissionTests. Here the server may admit the silent connection after the first
+    trickling one has been answered: each accepted connection is set up in its own task.)"""
     s = start_server(server_bin, "--set", "server.http_max_connections=3", "--set", "limits.header_timeout=60s")
     try:
-        held = [socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) for _ in range(3)]
-        status, text = ops_request_then_busy(held[0], "/metrics")
+        silent = socket.create_connection(("127.0.0.1", s.ops_port), timeout=10)
+        trickling = [socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) for _ in range(2)]
+        assert ops_request_then_partial_head(trickling[0], "/health")[0] == 200
+        # Answered once the cap is full: counts an eviction of start_server's last /ready
+        # connection, had it not been closed yet.
+        status, text = ops_request_then_partial_head(trickling[1], "/metrics")
         assert status == 200
-        before = ops_counter(text, REFUSED)
-        for sock in held[1:]:
-            assert ops_request_then_busy(sock, "/health")[0] == 200
-        refusals = 0
-        extra = socket.create_connection(("127.0.0.1", s.ops_port), timeout=10)
-        assert closed_by_server(extra, 10)
-        extra.close()
-        refusals += 1
-        # Completing its request makes a held connection idle: it makes room for /metrics.
-        held[0].sendall(b"\r\n")
-        assert read_response(held[0])[0] == 200
-        text = ops_metrics(s)
-        assert ops_counter(text, REFUSED) - before == refusals
-        assert ops_counter(text, EVICTED) >= 1
-        # Closing a busy connection frees its place once the server has seen the close; until
-        # then a new connection is refused, and counted.
-        held[1].close()
-        deadline = time.monotonic() + 10
-        while True:
+        before = ops_counter(text, EVICTED)
+        probes = []
+        for _ in range(3):
             probe = http.client.HTTPConnection("127.0.0.1", s.ops_port, timeout=10)
-            try:
-                probe.request("GET", "/health")
-                assert probe.getresponse().read()
-                break
-            except (ConnectionError, http.client.HTTPException):
-                refusals += 1
-                probe.close()
-                assert time.monotonic() < deadline, "the closed connection's place was not freed"
-                time.sleep(0.05)
-        probe.request("GET", "/metrics")
-        text = probe.getresponse().read().decode()
-        assert refusals >= 1
-        assert ops_counter(text, REFUSED) - before == refusals
-        for sock in [probe, *held]:
+            probe.request("GET", "/health")
+            r = probe.getresponse()
+            assert r.status == 200 and r.read()
+            probes.append(probe)
+        for sock in [silent, *trickling]:
+            assert closed_by_server(sock, 10)
+        probes[-1].request("GET", "/metrics")
+        text = probes[-1].getresponse().read().decode()
+        assert ops_counter(text, EVICTED) - before == 3
+        assert REFUSED not in text
+        for sock in [silent, *trickling, *probes]:
             sock.close()
     finally:
         s.stop()
@@ -660,7 +650,7 @@ def test_ops_listener_has_header_and_idle_deadlines(server_bin):
 
 def test_ops_listener_takes_no_body(server_bin):
     """The ops routes take no body: one is refused with 413 and the connection closed, not
-    read (RFC 9110 §15.5.14)."""
+    read (RFC 9110 §15.5.14), counted as mcp_ops_requests_refused_total{reason="body"}."""
     s = start_server(server_bin)
     try:
         with socket.create_connection(("127.0.0.1", s.ops_port), timeout=10) as c:
@@ -671,6 +661,7 @@ def test_ops_listener_takes_no_body(server_bin):
             c.sendall(b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
             assert c.recv(4096).startswith(b"HTTP/1.1 413")
         assert health(s.ops_port) == 200
+        assert ops_counter(ops_metrics(s), 'mcp_ops_requests_refused_total{reason="body"}') == 2
     finally:
         s.stop()
 
@@ -679,7 +670,8 @@ def test_ops_listener_answers_only_for_its_hosts(server_bin):
     """DNS rebinding: a page on a name the attacker points at 127.0.0.1 is same-origin to the
     browser (no Origin to check) and could read the unauthenticated ops routes; its requests
     carry that name as Host. The ops listener answers for localhost, IP literals and
-    server.http_allowed_hosts only, and any other Host gets 421 (RFC 9110 §15.5.20)."""
+    server.http_allowed_hosts only, and any other Host gets 421 (RFC 9110 §15.5.20), counted
+    as mcp_ops_requests_refused_total{reason="host"}."""
     s = start_server(server_bin, "--set", "server.http_allowed_hosts=[scrape.internal]")
     try:
         def status(host):
@@ -691,5 +683,6 @@ def test_ops_listener_answers_only_for_its_hosts(server_bin):
         for host in ("127.0.0.1", f"127.0.0.1:{s.ops_port}", "localhost", "LOCALHOST:9001", "[::1]:9001",
                      "scrape.internal", "Scrape.Internal.:9001"):
             assert status(host) == 200, host
+        assert ops_counter(ops_metrics(s), 'mcp_ops_requests_refused_total{reason="host"}') == 4
     finally:
         s.stop()
