@@ -10,6 +10,9 @@ public enum AuthFailure: Error, Sendable, Hashable, CaseIterable {
     case invalid
     /// Matches a token whose expiry has passed.
     case expired
+    /// Matches a certificate-bound token on a connection without that client certificate
+    /// (RFC 8705 §3: rejected as `invalid_token`).
+    case certificateMismatch
 
     public var reason: String {
         switch self {
@@ -18,17 +21,18 @@ public enum AuthFailure: Error, Sendable, Hashable, CaseIterable {
         case .tooLong: return "too_long"
         case .invalid: return "invalid"
         case .expired: return "expired"
+        case .certificateMismatch: return "cert_mismatch"
         }
     }
 
     /// The RFC 6750 §3.1 error code: none when no credentials were sent (§3: "SHOULD NOT include
     /// an error code"), `invalid_request` for a malformed header, `invalid_token` for a token that
-    /// is wrong or expired.
+    /// is wrong, expired, or bound to a certificate the connection did not present.
     public var errorCode: String? {
         switch self {
         case .missing: return nil
         case .malformed, .tooLong: return "invalid_request"
-        case .invalid, .expired: return "invalid_token"
+        case .invalid, .expired, .certificateMismatch: return "invalid_token"
         }
     }
 

@@ -28,19 +28,21 @@ public struct TokenVerifier: Sendable {
     /// - Parameters:
     ///   - authorization: the `Authorization` field value, nil when absent.
     ///   - now: wall-clock time for token expiry.
-    public func verify(authorization: String?, now: Date) -> AuthDecision {
+    ///   - clientCertificate: the thumbprint of the connection's verified TLS client
+    ///     certificate, if it presented one; a certificate-bound token needs its own.
+    public func verify(authorization: String?, now: Date, clientCertificate: CertificateThumbprint? = nil) -> AuthDecision {
         switch BearerCredentialParser.parse(headerValue: authorization, maxLength: maxHeaderLength) {
         case .failure(let failure):
             return .rejected(failure)
         case .success(let token):
-            return verify(token: token, now: now)
+            return verify(token: token, now: now, clientCertificate: clientCertificate)
         }
     }
 
     /// Verifies an already extracted token.
-    public func verify(token: [UInt8], now: Date) -> AuthDecision {
+    public func verify(token: [UInt8], now: Date, clientCertificate: CertificateThumbprint? = nil) -> AuthDecision {
         guard let index = index(of: token) else { return .rejected(.invalid) }
-        return decision(for: index, now: now)
+        return decision(for: index, now: now, clientCertificate: clientCertificate)
     }
 
     /// As ``verify(authorization:now:)``, for one connection's requests: when `last` holds the
@@ -51,16 +53,17 @@ public struct TokenVerifier: Sendable {
     /// constant time for its length; expiry is checked every time; a verifier built by a
     /// reload never honours what an earlier one accepted. An accepted value is remembered
     /// in `last`; a rejection leaves it as it was.
-    public func verify(authorization: String?, now: Date, remembering last: inout AcceptedCredential?) -> AuthDecision {
+    public func verify(authorization: String?, now: Date, clientCertificate: CertificateThumbprint? = nil,
+                       remembering last: inout AcceptedCredential?) -> AuthDecision {
         if let remembered = last, recognises(authorization, remembered: remembered) {
-            return decision(for: remembered.index, now: now)
+            return decision(for: remembered.index, now: now, clientCertificate: clientCertificate)
         }
         switch BearerCredentialParser.parse(headerValue: authorization, maxLength: maxHeaderLength) {
         case .failure(let failure):
             return .rejected(failure)
         case .success(let token):
             guard let index = index(of: token) else { return .rejected(.invalid) }
-            let decision = decision(for: index, now: now)
+            let decision = decision(for: index, now: now, clientCertificate: clientCertificate)
             if case .accepted = decision, let authorization {
                 last = AcceptedCredential(header: Array(authorization.utf8), index: index, generation: generation)
             }
@@ -80,9 +83,13 @@ public struct TokenVerifier: Sendable {
         Self.constantTimeIndex(of: TokenDigest.of(token: token).bytes, in: digests)
     }
 
-    private func decision(for index: Int, now: Date) -> AuthDecision {
+    /// The binding is checked once the secret matched (like the expiry): a thumbprint is
+    /// public, so comparing it need not be constant time. The refusal tells whoever holds the
+    /// secret that it is bound, which its holder needs to know and a thief cannot use.
+    private func decision(for index: Int, now: Date, clientCertificate: CertificateThumbprint?) -> AuthDecision {
         let stored = store.tokens[index]
         if stored.isExpired(at: now) { return .rejected(.expired) }
+        if let bound = stored.clientCertificate, bound != clientCertificate { return .rejected(.certificateMismatch) }
         return .accepted(stored)
     }
 

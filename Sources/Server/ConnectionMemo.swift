@@ -3,12 +3,15 @@ import RateLimit
 import Synchronization
 
 /// What one public connection remembers between its requests: its peer's address, formatted
-/// once by the listener, the key the failure limiter files that address under, and the last
+/// once by the listener, the thumbprint of the TLS client certificate it presented (fixed for
+/// the connection's life: renegotiation is off), the key the failure limiter files that address under, and the last
 /// credential the token verifier accepted on it (``AcceptedCredential``). Keep-alive clients
 /// send the same address and header on every request; this spares parsing the one and hashing
 /// the other each time. Shared by the connection's request tasks, which run one at a time.
 public final class ConnectionMemo: Sendable {
     let peerAddress: String?
+    /// Nil without a client certificate, and on plaintext connections.
+    let clientCertificate: CertificateThumbprint?
     private struct State {
         var addressKey: (address: String, key: ClientAddressKey?)?
         var credential: AcceptedCredential?
@@ -18,8 +21,9 @@ public final class ConnectionMemo: Sendable {
     }
     private let state = Mutex(State())
 
-    init(peerAddress: String?) {
+    init(peerAddress: String?, clientCertificate: CertificateThumbprint? = nil) {
         self.peerAddress = peerAddress
+        self.clientCertificate = clientCertificate
     }
 
     /// The failure limiter's key for `address`, parsed once while the address stays the same

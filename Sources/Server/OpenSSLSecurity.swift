@@ -1,3 +1,4 @@
+import Auth
 import Foundation
 import NIOCore
 import Prometheus
@@ -27,6 +28,12 @@ public struct OpenSSLSecurity: ConnectionSecurity {
     public func isHandshakeCompletion(_ event: Any) -> Bool {
         if case .handshakeCompleted? = event as? TLSEvent { return true }
         return false
+    }
+
+    public func clientCertificate(of channel: any Channel) -> CertificateThumbprint? {
+        guard let handler = try? channel.pipeline.syncOperations.handler(type: TLSHandler.self),
+              let digest = handler.peerCertificateSHA256 else { return nil }
+        return CertificateThumbprint(bytes: digest)
     }
 }
 

@@ -1,3 +1,4 @@
+import Auth
 import Foundation
 import Prometheus
 import Hummingbird
@@ -14,6 +15,10 @@ public protocol ConnectionSecurity: Sendable {
     func makeHandlers(for channel: any Channel) throws -> [any ChannelHandler]
     /// Whether a user event fired by those handlers means the handshake completed.
     func isHandshakeCompletion(_ event: Any) -> Bool
+    /// The thumbprint of the client certificate `channel`'s completed handshake verified, if
+    /// the client presented one (what a certificate-bound token is checked against). Called
+    /// on the channel's event loop.
+    func clientCertificate(of channel: any Channel) -> CertificateThumbprint?
 }
 
 /// Accept-time decision for a new connection; nil closes it at once. The ticket is told
@@ -108,7 +113,7 @@ struct PublicChildChannel: Sendable {
         let deadlines = RequestDeadlines(headerTimeout: headerTimeout, idleTimeout: idleTimeout, ticket: ticket) { phase in
             metrics?.counter(.timeouts, listener.phase(phase)).increment()
         }
-        let (runner, decoderLimits, lingerTimeout) = (self.runner, self.decoderLimits, self.lingerTimeout)
+        let (runner, decoderLimits, lingerTimeout, security) = (self.runner, self.decoderLimits, self.lingerTimeout, self.security)
         let ready = channel.eventLoop.makePromise(of: Void.self)
         let firstRequest = FirstRequestSetup(promise: ready) { channel in
             channel.eventLoop.makeCompletedFuture {
@@ -116,8 +121,10 @@ struct PublicChildChannel: Sendable {
                 // The codec parses each request, checks its head (RequestHeadGuard) while every
                 // Host line is still visible, and encodes the responses.
                 try pipeline.addHTTPServerCodec(limits: decoderLimits, deadlines: deadlines)
-                // The peer's address formatted once per connection, not for every request.
-                let memo = ConnectionMemo(peerAddress: channel.remoteAddress?.ipAddress)
+                // The peer's address formatted once per connection, not for every request; the
+                // handshake is over, so its client certificate (if any) is known.
+                let memo = ConnectionMemo(peerAddress: channel.remoteAddress?.ipAddress,
+                                          clientCertificate: security?.clientCertificate(of: channel))
                 // Requests (and their streamed bodies) run on the connection's event loop.
                 let spawnHere = spawner(channel.eventLoop)
                 try pipeline.addHandler(RequestDispatcher(start: { request, sink in

@@ -67,23 +67,30 @@ extension TokenStore {
         for entry in config.auth.tokens {
             let scopes = Set(entry.scopes.compactMap { Auth.TokenScope(rawValue: $0.rawValue) })
             let expires = entry.expiresAt.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+            var certificate: CertificateThumbprint?
+            if !entry.clientCertSha256.isEmpty {
+                guard let thumbprint = CertificateThumbprint(parsing: entry.clientCertSha256) else {
+                    throw TokenLoadError(description: "auth.tokens \(entry.name): client_cert_sha256 is not a SHA-256 thumbprint")
+                }
+                certificate = thumbprint
+            }
             if !entry.sha256.isEmpty {
                 guard let digest = TokenDigest(parsing: entry.sha256) else {
                     throw TokenLoadError(description: "auth.tokens \(entry.name): sha256 is not a sha256:<64 hex> digest")
                 }
-                tokens.append(StoredToken(name: entry.name, digest: digest, scopes: scopes, expires: expires))
+                tokens.append(StoredToken(name: entry.name, digest: digest, scopes: scopes, expires: expires, clientCertificate: certificate))
             } else if !entry.env.isEmpty {
                 guard let secret = environment[entry.env], !secret.isEmpty else {
                     throw TokenLoadError(description: "auth.tokens \(entry.name): environment variable \(entry.env) is not set")
                 }
-                tokens.append(StoredToken(name: entry.name, secret: secret, scopes: scopes, expires: expires))
+                tokens.append(StoredToken(name: entry.name, secret: secret, scopes: scopes, expires: expires, clientCertificate: certificate))
             } else if !entry.file.isEmpty {
                 guard let data = FileManager.default.contents(atPath: entry.file), data.count <= 4096,
                       let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty
                 else {
                     throw TokenLoadError(description: "auth.tokens \(entry.name): cannot read a token from \(entry.file)")
                 }
-                tokens.append(StoredToken(name: entry.name, secret: text, scopes: scopes, expires: expires))
+                tokens.append(StoredToken(name: entry.name, secret: text, scopes: scopes, expires: expires, clientCertificate: certificate))
             }
         }
         if !config.server.apiToken.isEmpty {

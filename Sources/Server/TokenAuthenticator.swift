@@ -70,7 +70,8 @@ public final class TokenAuthenticator: RequestAuthenticator {
         let decision: AuthDecision
         if let connection {
             var credential = remembered
-            decision = verifier.verify(authorization: authorization, now: Date(), remembering: &credential)
+            decision = verifier.verify(authorization: authorization, now: Date(), clientCertificate: connection.clientCertificate,
+                                       remembering: &credential)
             if case .accepted = decision { connection.remember(credential, from: clientAddress) }
         } else {
             decision = verifier.verify(authorization: authorization, now: Date())
@@ -98,6 +99,7 @@ public final class TokenAuthenticator: RequestAuthenticator {
             case .malformed, .tooLong: "Invalid Authorization header format"
             case .invalid: "Invalid API token"
             case .expired: "API token expired"
+            case .certificateMismatch: "API token is bound to a client certificate this connection did not present"
             }
             return .denied(reason: failure.reason, message: message, tokenPresented: failure != .missing, retryAfter: nil)
         }

@@ -98,6 +98,17 @@ final class TLSConnection {
 
     var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
 
+    /// The SHA-256 of the peer's certificate (DER), when it presented one and the chain
+    /// verified; nil otherwise. A client certificate is only asked for with `client_auth`
+    /// on, so without it this is nil at the cost of one check.
+    var peerCertificateSHA256: [UInt8]? {
+        guard let certificate = SSL_get0_peer_certificate(ssl), SSL_get_verify_result(ssl) == X509_V_OK else { return nil }
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard X509_digest(certificate, EVP_sha256(), &digest, &length) == 1, length == 32 else { return nil }
+        return Array(digest.prefix(32))
+    }
+
     func handshake() -> HandshakeOutcome {
         ERR_clear_error()
         let rc = SSL_do_handshake(ssl)

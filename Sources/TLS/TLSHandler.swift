@@ -73,6 +73,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public private(set) var requestedServerName: String?
     /// "TLSv1.3" / "TLSv1.2", once the handshake completed.
     public private(set) var negotiatedProtocol: String?
+    /// Server role: the SHA-256 of the client certificate (DER) the handshake verified, if the
+    /// client presented one (`client_auth` optional or required); what a certificate-bound
+    /// token is checked against (RFC 8705 §3). Fixed for the connection: no renegotiation.
+    public private(set) var peerCertificateSHA256: [UInt8]?
 
     public init(
         context: TLSContext,
@@ -257,7 +261,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             state = .active
             negotiatedALPN = connection.negotiatedALPN
             negotiatedProtocol = connection.protocolVersion
-            if connection.isServer { requestedServerName = connection.requestedServerName }
+            if connection.isServer {
+                requestedServerName = connection.requestedServerName
+                peerCertificateSHA256 = connection.peerCertificateSHA256
+            }
             reportHandshake(.ok)
             context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(alpn: negotiatedALPN))
             writePendingPlaintext(context: context)

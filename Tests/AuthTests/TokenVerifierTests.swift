@@ -126,11 +126,51 @@ import Testing
         #expect(AuthFailure.missing.wwwAuthenticate() == "Bearer realm=\"mcp\"")
         #expect(AuthFailure.invalid.wwwAuthenticate() == "Bearer realm=\"mcp\", error=\"invalid_token\"")
         #expect(AuthFailure.expired.wwwAuthenticate() == "Bearer realm=\"mcp\", error=\"invalid_token\"")
+        // RFC 8705 §3: a certificate-bound token without its certificate is an invalid token.
+        #expect(AuthFailure.certificateMismatch.wwwAuthenticate() == "Bearer realm=\"mcp\", error=\"invalid_token\"")
         #expect(AuthFailure.malformed.wwwAuthenticate() == "Bearer realm=\"mcp\", error=\"invalid_request\"")
         #expect(AuthFailure.insufficientScope(.write)
             == "Bearer realm=\"mcp\", error=\"insufficient_scope\", scope=\"write\"")
         #expect(AuthFailure.missing.wwwAuthenticate(realm: "a\"b\r\n") == "Bearer realm=\"a\\\"b\"")
-        #expect(Set(AuthFailure.allCases.map(\.reason)) == ["missing", "malformed", "too_long", "invalid", "expired"])
+        #expect(Set(AuthFailure.allCases.map(\.reason)) == ["missing", "malformed", "too_long", "invalid", "expired", "cert_mismatch"])
+    }
+
+    /// RFC 8705 §3: a certificate-bound token is accepted only with the client certificate
+    /// it names; an unbound token with any certificate or none. The remembered-credential
+    /// path checks the binding too.
+    @Test func certificateBoundTokenNeedsItsCertificate() throws {
+        let mine = try #require(CertificateThumbprint(bytes: [UInt8](repeating: 0xAB, count: 32)))
+        let other = try #require(CertificateThumbprint(bytes: [UInt8](repeating: 0xCD, count: 32)))
+        let verifier = TokenVerifier(store: try TokenStore([
+            StoredToken(name: "bound", secret: ciSecret, clientCertificate: mine),
+            StoredToken(name: "free", secret: readerSecret),
+        ]))
+        let bound = "Bearer \(ciSecret)"
+        #expect(verifier.verify(authorization: bound, now: now, clientCertificate: mine).acceptedName == "bound")
+        #expect(verifier.verify(authorization: bound, now: now, clientCertificate: other) == .rejected(.certificateMismatch))
+        #expect(verifier.verify(authorization: bound, now: now) == .rejected(.certificateMismatch))
+        #expect(verifier.verify(authorization: "Bearer \(readerSecret)", now: now, clientCertificate: other).acceptedName == "free")
+        #expect(verifier.verify(authorization: "Bearer \(readerSecret)", now: now).acceptedName == "free")
+        var remembered: AcceptedCredential?
+        #expect(verifier.verify(authorization: bound, now: now, clientCertificate: mine, remembering: &remembered).acceptedName == "bound")
+        #expect(remembered != nil)
+        #expect(verifier.verify(authorization: bound, now: now, clientCertificate: nil, remembering: &remembered) == .rejected(.certificateMismatch))
+    }
+
+    /// The forms configuration takes: `sha256:` and 64 hex digits, or openssl's colon pairs.
+    @Test func certificateThumbprintForms() throws {
+        let hex = String(repeating: "aB", count: 32)
+        let expected = [UInt8](repeating: 0xAB, count: 32)
+        #expect(CertificateThumbprint(parsing: "sha256:" + hex)?.bytes == expected)
+        #expect(CertificateThumbprint(parsing: hex)?.bytes == expected)
+        let colons = Array(repeating: "AB", count: 32).joined(separator: ":")
+        #expect(CertificateThumbprint(parsing: colons)?.bytes == expected)
+        #expect(CertificateThumbprint(parsing: "sha256:" + colons)?.bytes == expected)
+        #expect(CertificateThumbprint(parsing: "sha256:" + hex)?.description == "sha256:" + String(repeating: "ab", count: 32))
+        for bad in ["", "sha256:", "sha1:" + hex, "sha256:" + hex.dropLast(), "sha256:" + hex + "00", "sha256:" + hex.dropLast() + "g",
+                    colons.replacingOccurrences(of: ":", with: "-"), ":" + colons.dropLast(), " " + hex] {
+            #expect(CertificateThumbprint(parsing: bad) == nil, "\(bad)")
+        }
     }
 
     @Test func legacyAPITokenIsNamedApiWithAllScopes() throws {

@@ -81,6 +81,20 @@ import Testing
         #expect(loadError("server:\n  max_body: 65MiB\n") == "c.yaml:2:13: server.max_body: expected a size in 1B...64MiB, found string \"65MiB\"")
     }
 
+    /// A certificate-bound token (RFC 8705 §3) names its certificate by SHA-256 thumbprint,
+    /// and needs client certificates asked for: without them no connection could present it.
+    @Test func certificateBoundTokenNeedsClientAuth() throws {
+        let hex = String(repeating: "0f", count: 32)
+        let mtls = "tls:\n  client_auth: optional\n  client_ca_file: /etc/ca.pem\n"
+        let token = "auth:\n  tokens:\n    - name: a\n      env: A\n      client_cert_sha256: "
+        let config = try ConfigLoader.load(yaml: mtls + token + "sha256:\(hex)\n")
+        #expect(config.auth.tokens.first?.clientCertSha256 == "sha256:\(hex)")
+        let colons = Array(repeating: "0F", count: 32).joined(separator: ":")
+        #expect(try ConfigLoader.load(yaml: mtls + token + "\"\(colons)\"\n").auth.tokens.first?.clientCertSha256 == colons)
+        #expect(loadError(mtls + token + "sha256:\(hex.dropLast())\n")?.contains("auth.tokens[0].client_cert_sha256: expected sha256:<64 hex digits>") == true)
+        #expect(loadError(token + "sha256:\(hex)\n")?.contains("auth.tokens[0].client_cert_sha256: expected tls.client_auth optional or required") == true)
+    }
+
     @Test func unknownKeyIsRefusedAtTheKey() {
         #expect(loadError("server:\n  prot: 1\n") == "c.yaml:2:3: server.prot: expected a known key (did you mean \"port\"?), found unknown key \"prot\"")
         #expect(loadError("srv: {}\n") == "c.yaml:1:1: srv: expected a known key, found unknown key \"srv\"")

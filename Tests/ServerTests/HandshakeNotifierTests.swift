@@ -1,3 +1,4 @@
+import Auth
 import NIOCore
 import NIOEmbedded
 import Synchronization
@@ -20,6 +21,7 @@ import Testing
     struct Security: ConnectionSecurity {
         func makeHandlers(for channel: any Channel) throws -> [any ChannelHandler] { [] }
         func isHandshakeCompletion(_ event: Any) -> Bool { event is Done }
+        func clientCertificate(of channel: any Channel) -> CertificateThumbprint? { nil }
     }
 
     /// Records the user events that reach the end of the pipeline.

@@ -84,6 +84,26 @@ import Testing
         #expect("\(rotated)".contains("<credential>") && !"\(rotated)".contains(TokenDigest.of(token: other).configurationText.dropFirst(7)))
     }
 
+    /// RFC 8705 §3: a certificate-bound token passes only on a connection whose TLS client
+    /// certificate it names, every request (the remembered credential too); a refusal counts
+    /// toward the lockout like any wrong token.
+    @Test func aCertificateBoundTokenNeedsItsConnectionsCertificate() throws {
+        let mine = try #require(CertificateThumbprint(bytes: [UInt8](repeating: 1, count: 32)))
+        let theirs = try #require(CertificateThumbprint(bytes: [UInt8](repeating: 2, count: 32)))
+        let tokens = TokenAuthenticator(store: try TokenStore([StoredToken(name: "bound", secret: secret, clientCertificate: mine)]),
+                                        maxHeaderBytes: 4096,
+                                        failureLimit: .init(maxFailures: 3, window: 60_000_000_000, lockout: 60_000_000_000, capacity: 4),
+                                        metrics: nil)
+        let header = "Bearer \(secret)"
+        let holder = ConnectionMemo(peerAddress: "127.0.0.1", clientCertificate: mine)
+        for _ in 0..<2 { #expect(name(tokens.authenticate(authorization: header, clientAddress: "127.0.0.1", connection: holder)) == "bound") }
+        for thief in [ConnectionMemo(peerAddress: "127.0.0.2", clientCertificate: theirs), ConnectionMemo(peerAddress: "127.0.0.2"), nil] {
+            #expect(reason(tokens.authenticate(authorization: header, clientAddress: "127.0.0.2", connection: thief)) == "cert_mismatch")
+        }
+        #expect(reason(tokens.authenticate(authorization: header, clientAddress: "127.0.0.2", connection: nil)) == "locked_out")
+        #expect(name(tokens.authenticate(authorization: header, clientAddress: "127.0.0.1", connection: holder)) == "bound")
+    }
+
     @Test func aReloadEndsWhatTheConnectionRemembered() throws {
         let tokens = try authenticator([secret, other])
         let connection = ConnectionMemo(peerAddress: "127.0.0.1")

@@ -1,4 +1,5 @@
 import COpenSSL
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -515,15 +516,31 @@ struct TLSHandlerTests {
         defer { accepted.finish() }
         try accepted.handshake()
         #expect(accepted.serverObserver.all == [.ok])
+        // What a certificate-bound token is checked against (RFC 8705 §3.1): the SHA-256 of
+        // the certificate's DER, here computed from the PEM file, not through X509_digest.
+        #expect(accepted.serverHandler.peerCertificateSHA256 == (try Self.sha256OfPEMCertificate(fixtures.clientChain)))
+        #expect(accepted.clientHandler.peerCertificateSHA256 == nil, "server role only")
     }
 
-    @Test("mTLS optional: a client without a certificate is accepted")
+    @Test("mTLS optional: a client without a certificate is accepted, with no certificate thumbprint")
     func mutualTLSOptional() throws {
         let pair = try Pair(
             serverContext: fixtures.serverContext(clientAuth: .optional), clientContext: fixtures.clientContext())
         defer { pair.finish() }
         try pair.handshake()
         #expect(pair.serverObserver.all == [.ok])
+        #expect(pair.serverHandler.peerCertificateSHA256 == nil)
+    }
+
+    /// SHA-256 over the DER inside the first PEM block of `path`.
+    static func sha256OfPEMCertificate(_ path: String) throws -> [UInt8] {
+        let pem = try String(contentsOfFile: path, encoding: .utf8)
+        let body = pem.components(separatedBy: "-----")[2].filter { !$0.isWhitespace }
+        let der = [UInt8](try #require(Data(base64Encoded: body)))
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        #expect(EVP_Digest(der, der.count, &digest, &length, EVP_sha256(), nil) == 1 && length == 32)
+        return digest
     }
 
     @Test("A write after our close_notify fails with writeAfterClose")

@@ -3,6 +3,7 @@
 Clauses: RFC 6585 §4 (429 + Retry-After); draft-ietf-httpapi-ratelimit-headers
 (RateLimit-Policy / RateLimit); RFC 6750 §3.1 (invalid_token).
 """
+import hashlib
 import http.client
 import json
 import os
@@ -17,7 +18,7 @@ import pytest
 if not version("mcp").startswith("2."):
     pytest.skip("limit tests run once, in the mcp 2.x environment", allow_module_level=True)
 
-from conftest import TOKEN, start_server, tls_context  # noqa: E402
+from conftest import CERTS, TOKEN, start_server, tls_context  # noqa: E402
 
 ACCEPT = "application/json, text/event-stream"
 CALL = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
@@ -247,6 +248,49 @@ def test_slow_body_is_cut_off(server_bin):
         with urllib.request.urlopen(f"{s.ops}/metrics") as r:
             assert 'mcp_timeouts_total{phase="body"}' in r.read().decode()
         assert post(s.port)[0].status == 200
+    finally:
+        s.stop()
+
+
+def test_certificate_bound_token_needs_its_client_certificate(server_bin, tmp_path):
+    """RFC 8705 §3 (certificate-bound access tokens): with tls.client_auth optional, a token
+    whose auth.tokens[].client_cert_sha256 names the test client's certificate is accepted on
+    a connection that presents that certificate, and refused with 401 invalid_token (counted
+    as mcp_auth_failures_total{reason="cert_mismatch"}) on one that presents none: a leaked
+    secret is of no use without the certificate's private key. An unbound token works with a
+    certificate or without."""
+    der = ssl.PEM_cert_to_DER_cert((CERTS / "client.pem").read_text())
+    (tmp_path / "base.yaml").write_text(
+        "auth:\n  tokens:\n    - name: bound\n      env: TOKEN_BOUND\n"
+        f"      client_cert_sha256: sha256:{hashlib.sha256(der).hexdigest()}\n"
+        "    - name: free\n      env: TOKEN_FREE\n")
+    env = {"TOKEN_BOUND": "bound-secret-0123456789abcdef0123456789", "TOKEN_FREE": "free-secret-0123456789abcdef0123456789"}
+    s = start_server(server_bin, "--config-dir", str(tmp_path), "--set", "tls.client_auth=optional",
+                     "--set", f"tls.client_ca_file={CERTS / 'ca.pem'}", env=env)
+    try:
+        with_certificate = tls_context()
+        with_certificate.load_cert_chain(CERTS / "client.pem", CERTS / "client-key.pem")
+
+        def call(token, context, path="/api/mcp/v1/call"):
+            conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=context)
+            conn.request("POST", path, body=CALL, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                                           "Accept": ACCEPT, "MCP-Protocol-Version": "2025-11-25"})
+            r = conn.getresponse()
+            body = r.read()
+            conn.close()
+            return r, body
+
+        r, body = call(env["TOKEN_BOUND"], with_certificate)
+        assert r.status == 200 and "result" in json.loads(body), body
+        for path in ("/api/mcp/v1/call", "/mcp"):
+            r, body = call(env["TOKEN_BOUND"], tls_context(), path)
+            assert r.status == 401, (path, body)
+            assert r.getheader("WWW-Authenticate") == 'Bearer realm="mcp", error="invalid_token"'
+            assert "bound to a client certificate" in json.loads(body)["error"]["message"]
+        for context in (tls_context(), with_certificate):
+            assert call(env["TOKEN_FREE"], context)[0].status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{s.ops_port}/metrics", timeout=5) as m:
+            assert 'mcp_auth_failures_total{reason="cert_mismatch"} 2' in m.read().decode()
     finally:
         s.stop()
 

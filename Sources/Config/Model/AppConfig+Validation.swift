@@ -111,6 +111,12 @@ extension AppConfig {
             }
             check(!token.scopes.isEmpty, "\(base).scopes", "at least one scope (read, write)")
             check(token.expires.isEmpty || token.expiresAt != nil, "\(base).expires", "an RFC 3339 time such as 2027-01-31T00:00:00Z")
+            if !token.clientCertSha256.isEmpty {
+                check(isThumbprint(token.clientCertSha256), "\(base).client_cert_sha256",
+                      "sha256:<64 hex digits>, or the AB:CD:… pairs of openssl x509 -noout -fingerprint -sha256")
+                // Without client certificates no connection could ever present it.
+                check(tls.enabled && tls.clientAuth != .off, "\(base).client_cert_sha256", "tls.client_auth optional or required")
+            }
         }
         check(auth.maxHeaderBytes.bytes > 0, "auth.max_header_bytes", positive)
         check(auth.failureMax > 0, "auth.failure_max", positive)
@@ -200,6 +206,15 @@ extension AppConfig {
         guard text.hasPrefix("sha256:") else { return false }
         let hex = text.utf8.dropFirst(7)
         return hex.count == 64 && hex.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) }
+    }
+
+    /// What `CertificateThumbprint(parsing:)` (Auth) takes: `sha256:` optional, then 64 hex
+    /// digits in either case, or 32 pairs separated by colons.
+    private func isThumbprint(_ text: String) -> Bool {
+        let digits = Array(text.hasPrefix("sha256:") ? text.utf8.dropFirst(7) : text.utf8.dropFirst(0))
+        let isHex = { (byte: UInt8) in (byte >= 48 && byte <= 57) || ((byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "f")) }
+        if digits.count == 64 { return digits.allSatisfy(isHex) }
+        return digits.count == 95 && digits.indices.allSatisfy { $0 % 3 == 2 ? digits[$0] == UInt8(ascii: ":") : isHex(digits[$0]) }
     }
 
     private func isVariableName(_ text: String) -> Bool {

@@ -22,18 +22,23 @@ public struct TokenConfig: Codable, Sendable, Equatable {
     public var scopes: [TokenScope] = [.read, .write]
     /// RFC 3339 expiry; empty = never.
     public var expires = ""
+    /// The SHA-256 thumbprint of the one TLS client certificate this token may be presented
+    /// with (RFC 8705 certificate-bound token); empty = any connection. Needs `tls.client_auth`.
+    public var clientCertSha256 = ""
 
-    public init(name: String, sha256: String = "", env: String = "", file: String = "", scopes: [TokenScope] = [.read, .write], expires: String = "") {
+    public init(name: String, sha256: String = "", env: String = "", file: String = "", scopes: [TokenScope] = [.read, .write], expires: String = "",
+                clientCertSha256: String = "") {
         self.name = name
         self.sha256 = sha256
         self.env = env
         self.file = file
         self.scopes = scopes
         self.expires = expires
+        self.clientCertSha256 = clientCertSha256
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, sha256, env, file, scopes, expires
+        case name, sha256, env, file, scopes, expires, clientCertSha256
     }
 
     /// List items get no defaults from the embedded layer, so they are filled here.
@@ -45,6 +50,7 @@ public struct TokenConfig: Codable, Sendable, Equatable {
         file = try container.decodeIfPresent(String.self, forKey: .file) ?? ""
         scopes = try container.decodeIfPresent([TokenScope].self, forKey: .scopes) ?? [.read, .write]
         expires = try container.decodeIfPresent(String.self, forKey: .expires) ?? ""
+        clientCertSha256 = try container.decodeIfPresent(String.self, forKey: .clientCertSha256) ?? ""
     }
 
     /// Seconds since 1970 of `expires`, nil when it is empty (validation guarantees the
