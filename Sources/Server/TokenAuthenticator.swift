@@ -39,9 +39,11 @@ public final class TokenAuthenticator: RequestAuthenticator {
     }
 
     /// What a principal carries to tell this token's secret from the one a rotation replaces
-    /// it with: its digest (the same whether configured as a secret or as `sha256:`).
+    /// it with: its digest (the same whether configured as a secret or as `sha256:`), and the
+    /// certificate it is bound to, if any: binding a leaked token (or binding it to another
+    /// certificate) by a reload ends the sessions made without that certificate.
     static func credential(of token: StoredToken) -> MCPSession.Principal.Credential {
-        MCPSession.Principal.Credential(token.digest.bytes)
+        MCPSession.Principal.Credential(token.digest.bytes + (token.clientCertificate?.bytes ?? []))
     }
 
     public func authenticate(authorization: String?, clientAddress: String) -> AuthOutcome {

@@ -104,6 +104,22 @@ import Testing
         #expect(name(tokens.authenticate(authorization: header, clientAddress: "127.0.0.1", connection: holder)) == "bound")
     }
 
+    /// Binding a token by a reload (the answer to a leak) ends the sessions it made before,
+    /// from any connection: they were not made with the certificate. A reload that keeps the
+    /// binding keeps the sessions.
+    @Test func bindingATokenByAReloadEndsItsSessions() throws {
+        let certificate = try #require(CertificateThumbprint(bytes: [UInt8](repeating: 7, count: 32)))
+        let tokens = TokenAuthenticator(store: try TokenStore([StoredToken(name: "ci", secret: secret)]), maxHeaderBytes: 4096,
+                                        failureLimit: .init(maxFailures: 10, window: 1, lockout: 1, capacity: 4), metrics: nil)
+        let unbound = try #require(principal(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.1")))
+        tokens.replace(store: try TokenStore([StoredToken(name: "ci", secret: secret, clientCertificate: certificate)]))
+        #expect(!tokens.isCurrent(principal: unbound))
+        let bound = try #require(principal(tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "127.0.0.1",
+                                                                 connection: ConnectionMemo(peerAddress: "127.0.0.1", clientCertificate: certificate))))
+        tokens.replace(store: try TokenStore([StoredToken(name: "ci", secret: secret, clientCertificate: certificate)]))
+        #expect(tokens.isCurrent(principal: bound))
+    }
+
     @Test func aReloadEndsWhatTheConnectionRemembered() throws {
         let tokens = try authenticator([secret, other])
         let connection = ConnectionMemo(peerAddress: "127.0.0.1")
