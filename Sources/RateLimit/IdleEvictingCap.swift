@@ -5,12 +5,13 @@
 /// out (for the ops listener: the liveness probe, and then the pod is restarted): by sending
 /// a request on each within the idle deadline, or by sending nothing, or a head byte by byte,
 /// within the header deadline. Here a connection holds its place firmly only while it serves
-/// a request (its head is complete and its response not yet written); waiting (just opened,
-/// reading a head, or between keep-alive requests) it holds it only until someone needs it.
+/// a request (from the start of the request's task to the end of its response); waiting (just
+/// opened, reading a head, between keep-alive requests, or holding a pipelined request until
+/// the client reads) it holds it only until someone needs it.
 /// A new connection is refused only when every place serves a request.
 ///
-/// Each connection waits from admission until ``markBusy(_:)`` (its request head is
-/// complete), and again from ``markIdle(_:)`` (its response is written). The waiting ones are
+/// Each connection waits from admission until ``markBusy(_:)`` (a request is being served),
+/// and again from ``markIdle(_:)`` (its response is written). The waiting ones are
 /// kept in the order they started to wait (an `LRUTable`, O(1) amortised per change), so the
 /// eviction victim is the one that has waited longest: to shut out a connection that sends its
 /// request at once, like a probe, a flood must open `capacity` connections after it and before
@@ -64,7 +65,7 @@ public struct IdleEvictingCap<ID: Hashable> {
         idle.insert(id, value: ())
     }
 
-    /// `id` has a complete request head: serving it, it is no longer a candidate for eviction.
+    /// `id` serves a request: it is no longer a candidate for eviction.
     public mutating func markBusy(_ id: ID) {
         guard let slot = idle.slot(for: id) else { return }
         idle.remove(slot)

@@ -129,7 +129,7 @@ final class GateTicket: AdmissionTicket {
     /// Nothing: the global cap evicts keep-alive connections only. One reading a head is
     /// bounded by the header deadline and the per-address cap, and a TLS client costs its
     /// handshake to replace, so the ops listener's harder rule is not needed here.
-    func requestHeadReceived() {}
+    func serving(_ serving: Bool) {}
 
     func handshakeFinished() {
         let first = state.withLock { s -> Bool in

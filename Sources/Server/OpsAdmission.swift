@@ -59,14 +59,12 @@ final class OpsAdmission: ConnectionAdmission {
         /// Plaintext: nothing to wait for.
         func handshakeFinished() {}
 
-        /// A request's first byte changes nothing: a connection reading a head still waits
-        /// (a slow head is the cheapest way to hold a place).
-        func connectionIdle(_ idle: Bool) {
-            if idle { admission.slots.withLock { $0.markIdle(self) } }
-        }
+        /// Nothing: ``serving(_:)`` says when the connection stops waiting. A request's first
+        /// byte leaves it waiting (a slow head is the cheapest way to hold a place).
+        func connectionIdle(_ idle: Bool) {}
 
-        func requestHeadReceived() {
-            admission.slots.withLock { $0.markBusy(self) }
+        func serving(_ serving: Bool) {
+            admission.slots.withLock { serving ? $0.markBusy(self) : $0.markIdle(self) }
         }
 
         static func == (a: Ticket, b: Ticket) -> Bool { a === b }

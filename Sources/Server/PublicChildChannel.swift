@@ -32,9 +32,10 @@ public protocol AdmissionTicket: Sendable {
     /// The connection is waiting between keep-alive requests (true), or a request's first
     /// byte arrived (false).
     func connectionIdle(_ idle: Bool)
-    /// The request's head is complete: from now until its response ends, the connection
-    /// serves it.
-    func requestHeadReceived()
+    /// The connection serves a request (true: its task started) or has stopped (false: the
+    /// response ended). A refused request is never served, and a pipelined request held
+    /// until the client reads the response before it is not served yet.
+    func serving(_ serving: Bool)
 }
 
 /// Tells the admission ticket when the TLS handshake has completed, then leaves the pipeline

@@ -49,7 +49,13 @@ final class RequestDeadlines: @unchecked Sendable {
     func headReceived() {
         phase = .inRequest
         deadline = nil
-        ticket?.requestHeadReceived()
+    }
+
+    /// The dispatcher started a request's task (true) or wrote the end of its response
+    /// (false): passed on to the admission ticket (the ops cap evicts a connection that is
+    /// not serving).
+    func serving(_ serving: Bool) {
+        ticket?.serving(serving)
     }
 
     func responseEnded(_ context: ChannelHandlerContext) {

@@ -209,6 +209,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func startTask(_ head: HTTPRequest, body: RequestBody, complete: ByteBuffer?, context: ChannelHandlerContext) {
         responding = true
+        deadlines?.serving(true)
         let sink = ResponseSink(dispatcher: NIOLoopBound(self, eventLoop: context.eventLoop), channel: context.channel,
                                 request: request, completeBody: complete)
         start(Request(head: head, body: body), sink)
@@ -419,6 +420,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func responseEnded(context: ChannelHandlerContext) {
         responding = false
+        deadlines?.serving(false)
         var bodyUnread = false
         if case .streaming = inbound {
             // Answered before reading all of its body: the rest is dropped as it arrives.

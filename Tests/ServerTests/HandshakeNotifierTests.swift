@@ -13,7 +13,7 @@ import Testing
         let handshakes = Mutex(0)
         func handshakeFinished() { handshakes.withLock { $0 += 1 } }
         func connectionIdle(_ idle: Bool) {}
-        func requestHeadReceived() {}
+        func serving(_ serving: Bool) {}
     }
 
     struct Done {}

@@ -15,8 +15,8 @@ import Testing
         let metrics = ServerMetrics()
         let admission = OpsAdmission(maxConnections: 2, metrics: metrics)
         let first = EmbeddedChannel(), second = EmbeddedChannel()
-        try #require(admission.admit(first)).requestHeadReceived()
-        try #require(admission.admit(second)).requestHeadReceived()
+        try #require(admission.admit(first)).serving(true)
+        try #require(admission.admit(second)).serving(true)
         #expect(admission.admit(EmbeddedChannel()) == nil)
         #expect(String(decoding: metrics.render(), as: UTF8.self).contains(#"mcp_connections_rejected_total{reason="ops_cap"} 1"#))
         _ = try first.finish()
@@ -38,12 +38,15 @@ import Testing
         let ticketA = try #require(admission.admit(a))
         let ticketB = try #require(admission.admit(b))
         let ticketC = try #require(admission.admit(c))
-        for ticket in [ticketA, ticketB, ticketC] { ticket.requestHeadReceived() }
-        ticketB.connectionIdle(true)
-        ticketA.connectionIdle(true)
-        ticketC.connectionIdle(true)
+        for ticket in [ticketA, ticketB, ticketC] { ticket.serving(true) }
+        // As the dispatcher and the deadlines say it: each response ends, the connection
+        // is idle between requests; c's next request arrives and is served.
+        for ticket in [ticketB, ticketA, ticketC] {
+            ticket.serving(false)
+            ticket.connectionIdle(true)
+        }
         ticketC.connectionIdle(false)  // its next request's first byte: still waiting
-        ticketC.requestHeadReceived()  // its head is complete: serving
+        ticketC.serving(true)  // its task started: serving
         let d = try connected()
         let ticketD = try #require(admission.admit(d))
         #expect(!b.isActive && a.isActive && c.isActive)
@@ -59,12 +62,12 @@ import Testing
         let e = try connected()
         #expect(admission.admit(e) != nil)
         #expect(!a.isActive && c.isActive && d.isActive && e.isActive)
-        ticketA.requestHeadReceived()  // late news from the evicted connection changes nothing
-        ticketD.requestHeadReceived()
+        ticketA.serving(true)  // late news from the evicted connection changes nothing
+        ticketD.serving(true)
         let f = try connected()
         let ticketF = try #require(admission.admit(f))
         #expect(!e.isActive && f.isActive)
-        ticketF.requestHeadReceived()
+        ticketF.serving(true)
         // c, d and f serve requests: nothing can make room.
         #expect(admission.admit(EmbeddedChannel()) == nil)
         let after = String(decoding: metrics.render(), as: UTF8.self)

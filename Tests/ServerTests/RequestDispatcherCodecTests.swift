@@ -276,9 +276,27 @@ import Testing
         limits.maxHeaderBytes = 1024
         try pipeline.addHTTPServerCodec(limits: limits, deadlines: deadlines)
         try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) },
-                                                  onRefusal: { refusals.record($0) }, linger: linger))
+                                                  onRefusal: { refusals.record($0) }, linger: linger, deadlines: deadlines))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Connection(channel: channel, started: started)
+    }
+
+    @Test("a refused request is never served, alone or behind one that was (what the ops cap protects: OpsAdmission)", arguments: Refused.allCases)
+    func refusedRequestIsNeverServed(refused: Refused) throws {
+        let ticket = RequestDispatcherTests.ServingTicket()
+        let alone = try connectPublic(deadlines: RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: ticket) { _ in })
+        alone.send(refused.request)
+        _ = alone.output()
+        #expect(!alone.channel.isActive)
+        #expect(ticket.calls.withLock { $0 }.isEmpty)
+
+        let behind = RequestDispatcherTests.ServingTicket()
+        let c = try connectPublic(deadlines: RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: behind) { _ in })
+        c.send(get("/a") + refused.request)
+        c.answer(0, "first")
+        _ = c.output()
+        #expect(!c.channel.isActive)
+        #expect(behind.calls.withLock { $0 } == [true, false])
     }
 
     @Test("a refused request alone is answered at once, with the same bytes as ever, and the connection closes", arguments: Refused.allCases)

@@ -145,6 +145,36 @@ import Testing
         }
     }
 
+    /// What an admission ticket is told of serving (the ops cap evicts a connection that is
+    /// not serving: OpsAdmission).
+    final class ServingTicket: AdmissionTicket {
+        let calls = Mutex<[Bool]>([])
+        func handshakeFinished() {}
+        func connectionIdle(_ idle: Bool) {}
+        func serving(_ serving: Bool) { calls.withLock { $0.append(serving) } }
+    }
+
+    @Test("the admission ticket hears serving from a request's task start to its response's end, and not while a pipelined request waits for the client to read")
+    func ticketHearsServing() throws {
+        let ticket = ServingTicket()
+        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(2), ticket: ticket) { _ in }
+        let c = try connect(deadlines: deadlines)
+        c.read(head("/first"), .end(nil), head("/second"), .end(nil))
+        #expect(ticket.calls.withLock { $0 } == [true])
+        c.channel.isWritable = false
+        c.started[0].sink.writeComplete(HTTPResponse(status: .ok), body: nil)
+        _ = try c.written()
+        #expect(c.started.count == 1)
+        #expect(ticket.calls.withLock { $0 } == [true, false])  // the second is held: waiting
+        c.channel.isWritable = true
+        c.channel.pipeline.fireChannelWritabilityChanged()
+        #expect(ticket.calls.withLock { $0 } == [true, false, true])
+        c.started[1].sink.writeComplete(HTTPResponse(status: .ok), body: nil)
+        _ = try c.written()
+        #expect(ticket.calls.withLock { $0 } == [true, false, true, false])
+        _ = try? c.channel.finish()
+    }
+
     @Test("a body that continues in later reads is streamed to the task, and a reader that falls behind stops reading")
     func streamedBody() async throws {
         let c = try connect()

@@ -14,7 +14,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var httpHost = "127.0.0.1"
     public var httpPort = 9001
     /// Open connections on the ops listener (a scraper and a health check need a few); at
-    /// the cap the one waiting longest without a complete request is closed to make room.
+    /// the cap the one waiting longest without a request to serve is closed to make room.
     public var httpMaxConnections = 64
     /// Host names (no port) the ops listener answers for besides `localhost` and IP
     /// literals: a scrape target given by DNS name. Any other `Host` gets 421 (DNS rebinding).
