@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import ssl
+import subprocess
 import time
 import urllib.request
 from importlib.metadata import version
@@ -252,13 +253,26 @@ def test_slow_body_is_cut_off(server_bin):
         s.stop()
 
 
+def other_client_certificate(directory):
+    """A second client certificate from the test CA (as certs/make-dev-certs.sh issues
+    client.pem): valid for mTLS, but not the one a token is bound to."""
+    key, csr, ext, cert = (directory / n for n in ("other-key.pem", "other.csr", "other.ext", "other.pem"))
+    ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+    for args in (["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
+                 ["req", "-new", "-key", key, "-subj", "/CN=other-client", "-out", csr],
+                 ["x509", "-req", "-in", csr, "-CA", CERTS / "ca.pem", "-CAkey", CERTS / "ca-key.pem", "-set_serial", "77",
+                  "-sha256", "-days", "2", "-extfile", ext, "-out", cert]):
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+    return cert, key
+
+
 def test_certificate_bound_token_needs_its_client_certificate(server_bin, tmp_path):
     """RFC 8705 §3 (certificate-bound access tokens): with tls.client_auth optional, a token
     whose auth.tokens[].client_cert_sha256 names the test client's certificate is accepted on
     a connection that presents that certificate, and refused with 401 invalid_token (counted
-    as mcp_auth_failures_total{reason="cert_mismatch"}) on one that presents none: a leaked
-    secret is of no use without the certificate's private key. An unbound token works with a
-    certificate or without."""
+    as mcp_auth_failures_total{reason="cert_mismatch"}) on one that presents none or another
+    certificate of the same CA, on every route: a leaked secret is of no use without the
+    certificate's private key. An unbound token works with a certificate or without."""
     der = ssl.PEM_cert_to_DER_cert((CERTS / "client.pem").read_text())
     (tmp_path / "base.yaml").write_text(
         "auth:\n  tokens:\n    - name: bound\n      env: TOKEN_BOUND\n"
@@ -270,6 +284,8 @@ def test_certificate_bound_token_needs_its_client_certificate(server_bin, tmp_pa
     try:
         with_certificate = tls_context()
         with_certificate.load_cert_chain(CERTS / "client.pem", CERTS / "client-key.pem")
+        with_another = tls_context()
+        with_another.load_cert_chain(*other_client_certificate(tmp_path))
 
         def call(token, context, path="/api/mcp/v1/call"):
             conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=context)
@@ -282,15 +298,18 @@ def test_certificate_bound_token_needs_its_client_certificate(server_bin, tmp_pa
 
         r, body = call(env["TOKEN_BOUND"], with_certificate)
         assert r.status == 200 and "result" in json.loads(body), body
-        for path in ("/api/mcp/v1/call", "/mcp"):
-            r, body = call(env["TOKEN_BOUND"], tls_context(), path)
-            assert r.status == 401, (path, body)
-            assert r.getheader("WWW-Authenticate") == 'Bearer realm="mcp", error="invalid_token"'
-            assert "bound to a client certificate" in json.loads(body)["error"]["message"]
-        for context in (tls_context(), with_certificate):
+        refusals = 0
+        for context in (tls_context(), with_another):
+            for path in ("/api/mcp/v1/call", "/mcp", "/messages?sessionId=0123", "/api/mcp/v1/sse/rpc"):
+                r, body = call(env["TOKEN_BOUND"], context, path)
+                refusals += 1
+                assert r.status == 401, (path, body)
+                assert r.getheader("WWW-Authenticate") == 'Bearer realm="mcp", error="invalid_token"'
+                assert "bound to a client certificate" in json.loads(body)["error"]["message"]
+        for context in (tls_context(), with_certificate, with_another):
             assert call(env["TOKEN_FREE"], context)[0].status == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{s.ops_port}/metrics", timeout=5) as m:
-            assert 'mcp_auth_failures_total{reason="cert_mismatch"} 2' in m.read().decode()
+            assert f'mcp_auth_failures_total{{reason="cert_mismatch"}} {refusals}' in m.read().decode()
     finally:
         s.stop()
 
