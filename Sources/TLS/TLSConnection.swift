@@ -103,10 +103,7 @@ final class TLSConnection {
     /// on, so without it this is nil at the cost of one check.
     var peerCertificateSHA256: [UInt8]? {
         guard let certificate = SSL_get0_peer_certificate(ssl), SSL_get_verify_result(ssl) == X509_V_OK else { return nil }
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        guard X509_digest(certificate, EVP_sha256(), &digest, &length) == 1, length == 32 else { return nil }
-        return Array(digest.prefix(32))
+        return TLSContext.sha256(of: certificate)
     }
 
     func handshake() -> HandshakeOutcome {

@@ -218,6 +218,34 @@ public final class TLSContext: @unchecked Sendable {
         return seconds(X509_get0_notBefore(cert))
     }
 
+    /// The SHA-256 of a certificate's DER encoding (RFC 8705's `x5t#S256`, and what
+    /// `openssl x509 -fingerprint -sha256` prints).
+    static func sha256(of cert: OpaquePointer) -> [UInt8]? {
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard X509_digest(cert, EVP_sha256(), &digest, &length) == 1, length == 32 else {
+            ERR_clear_error()
+            return nil
+        }
+        return Array(digest.prefix(32))
+    }
+
+    /// The SHA-256 of the first certificate in a PEM file (for `auth.tokens[].client_cert_sha256`).
+    public static func certificateSHA256(ofFile path: String) throws(TLSError) -> [UInt8] {
+        guard let bio = BIO_new_file(path, "r") else {
+            throw TLSError.drainingQueue(.fileUnreadable, fallback: "cannot open the file", file: path)
+        }
+        defer { BIO_free(bio) }
+        guard let certificate = PEM_read_bio_X509(bio, nil, nil, nil) else {
+            throw TLSError.drainingQueue(.fileUnreadable, fallback: "no PEM certificate in the file", file: path)
+        }
+        defer { X509_free(certificate) }
+        guard let digest = sha256(of: certificate) else {
+            throw TLSError(kind: .fileUnreadable, reason: "cannot hash the certificate", file: path)
+        }
+        return digest
+    }
+
     /// The leaf's validity window, for the reload check (nil for a client context).
     var certificateNotBefore: Double? { isServer ? Self.notBefore(of: SSL_CTX_get0_certificate(ctx)) : nil }
 

@@ -6,6 +6,7 @@ import Logging
 import MCPServerKit
 import NIOCore
 import NIOPosix
+import TLS
 
 /// The process entry: sizes NIO's event loop group before anything uses it.
 ///
@@ -41,7 +42,7 @@ struct AxinovaMCPServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "axinova-mcp-server",
         abstract: "A hardened MCP server for DevOps tools (Grafana, Prometheus, Portainer, SilverBullet, Vikunja).",
-        subcommands: [Serve.self, CheckConfig.self, HashToken.self],
+        subcommands: [Serve.self, CheckConfig.self, HashToken.self, CertThumbprint.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -121,5 +122,24 @@ struct HashToken: AsyncParsableCommand {
             FileHandle.standardError.write(Data("warning: token shorter than 32 bytes; use e.g. `openssl rand -base64 32`\n".utf8))
         }
         print(TokenDigest.of(token: secret).configurationText)
+    }
+}
+
+struct CertThumbprint: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cert-thumbprint",
+        abstract: "Print the sha256:<hex> thumbprint of a PEM certificate (its first one) for auth.tokens[].client_cert_sha256.")
+
+    @Argument(help: "The client's certificate, PEM.")
+    var file: String
+
+    func run() async throws {
+        do {
+            let digest = try TLSContext.certificateSHA256(ofFile: file)
+            guard let thumbprint = CertificateThumbprint(bytes: digest) else { throw ValidationError("\(file): not a SHA-256 digest") }
+            print(thumbprint)
+        } catch let error as TLSError {
+            throw StartupError("\(error)")
+        }
     }
 }

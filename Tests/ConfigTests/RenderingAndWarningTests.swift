@@ -78,6 +78,21 @@ import Testing
         #expect(config.warnings() == [])
     }
 
+    /// Behind a trusted proxy the TLS client is the proxy, so a certificate binding checks the
+    /// proxy's connection: it loads (the proxy may forward mTLS of its own) but is reported.
+    @Test func certificateBindingBehindATrustedProxyWarns() throws {
+        let yaml = """
+        tls: {cert_file: /c.pem, key_file: /k.pem, client_auth: optional, client_ca_file: /ca.pem}
+        auth:
+          tokens:
+            - {name: bound, env: A, client_cert_sha256: "sha256:\(String(repeating: "ab", count: 32))"}
+            - {name: free, env: B}
+        """
+        #expect(try ConfigLoader.load(yaml: yaml).warnings() == [])
+        let behind = try ConfigLoader.load(yaml: yaml + "\nlimits: {trusted_proxies: [10.0.0.0/8]}\n")
+        #expect(behind.warnings() == ["auth.tokens[0] (bound) is bound to a client certificate while limits.trusted_proxies is set: behind a proxy the certificate checked is the proxy's connection's, not the client's"])
+    }
+
     @Test func unknownKeySuggestions() {
         #expect(KnownKeys.distance("prot", "port") == 1)
         #expect(KnownKeys.distance("httpport", "http_port") == 1)

@@ -274,9 +274,12 @@ def test_certificate_bound_token_needs_its_client_certificate(server_bin, tmp_pa
     certificate of the same CA, on every route: a leaked secret is of no use without the
     certificate's private key. An unbound token works with a certificate or without."""
     der = ssl.PEM_cert_to_DER_cert((CERTS / "client.pem").read_text())
+    thumbprint = subprocess.run([server_bin, "cert-thumbprint", str(CERTS / "client.pem")], check=True,
+                                capture_output=True, text=True).stdout.strip()
+    assert thumbprint == f"sha256:{hashlib.sha256(der).hexdigest()}"
     (tmp_path / "base.yaml").write_text(
         "auth:\n  tokens:\n    - name: bound\n      env: TOKEN_BOUND\n"
-        f"      client_cert_sha256: sha256:{hashlib.sha256(der).hexdigest()}\n"
+        f"      client_cert_sha256: {thumbprint}\n"
         "    - name: free\n      env: TOKEN_FREE\n")
     env = {"TOKEN_BOUND": "bound-secret-0123456789abcdef0123456789", "TOKEN_FREE": "free-secret-0123456789abcdef0123456789"}
     s = start_server(server_bin, "--config-dir", str(tmp_path), "--set", "tls.client_auth=optional",

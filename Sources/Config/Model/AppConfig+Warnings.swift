@@ -29,6 +29,13 @@ extension AppConfig {
         for (value, key) in rates where value == 0 {
             result.append("\(key) is 0: that rate limit is disabled")
         }
+        // Behind a proxy the TLS client is the proxy: a binding would name its certificate
+        // (every client behind it passes) or a client's (none ever does).
+        if !limits.trustedProxies.isEmpty {
+            for (index, token) in auth.tokens.enumerated() where !token.clientCertSha256.isEmpty {
+                result.append("auth.tokens[\(index)] (\(token.name)) is bound to a client certificate while limits.trusted_proxies is set: behind a proxy the certificate checked is the proxy's connection's, not the client's")
+            }
+        }
         if let now {
             for (index, token) in auth.tokens.enumerated() {
                 if let expiry = token.expiresAt, expiry <= now {
