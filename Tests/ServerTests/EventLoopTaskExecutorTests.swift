@@ -57,7 +57,10 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let executor = EventLoopTaskExecutor(eventLoop: loop)
-        let channel = EmbeddedChannel()
+        // The thread-safe test channel: the work below touches it from the loop's thread and
+        // the pool's (an EmbeddedChannel there printed NIO's "EmbeddedEventLoop is not
+        // thread-safe" API-misuse error 22 times per run).
+        let channel = NIOAsyncTestingChannel()
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
         let onLoop = await Task(executorPreference: executor) {
             await MCPDispatcher.$requestExecutor.withValue(executor) {
