@@ -9,12 +9,14 @@ import Synchronization
 /// public listener needs.
 ///
 /// At the cap the connection that has waited longest without a request to serve (just
-/// opened, reading a head, or idle between keep-alive requests) is closed to make room, and
-/// counted as `mcp_connections_evicted_total{reason="ops_cap"}`: in Kubernetes the ops port
-/// listens on every address so that probes reach it, and a first-come cap would let any pod
-/// that holds 64 connections (silent, trickling a head, or kept alive) shut out the liveness
-/// probe. Only when every connection is serving a request (the ops routes answer at once) is
-/// the new one closed at accept, counted as `mcp_connections_rejected_total{reason="ops_cap"}`.
+/// opened, reading a head, idle between keep-alive requests, or holding a pipelined request
+/// until the client reads the response before it) is closed to make room, and counted as
+/// `mcp_connections_evicted_total{reason="ops_cap"}`: in Kubernetes the ops port listens on
+/// every address so that probes reach it, and a first-come cap would let any pod that holds 64
+/// connections (silent, trickling a head, kept alive, or pipelining without reading) shut out
+/// the liveness probe. Only when every connection is serving a request (from its task's start
+/// to its response's end, ``Ticket/serving(_:)``; the ops routes answer at once) is the new
+/// one closed at accept, counted as `mcp_connections_rejected_total{reason="ops_cap"}`.
 final class OpsAdmission: ConnectionAdmission {
     let maxConnections: Int
     let metrics: ServerMetrics?
