@@ -29,27 +29,14 @@ public struct CertificateThumbprint: Hashable, Sendable, CustomStringConvertible
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Self.byteCount)
         for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = Self.hexValue(digits[index]), let low = Self.hexValue(digits[index + 1]) else { return nil }
+            guard let high = TokenDigest.hexValue(digits[index]), let low = TokenDigest.hexValue(digits[index + 1]) else { return nil }
             bytes.append(high << 4 | low)
         }
         self.bytes = bytes
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
-    /// `sha256:<hex>`, the configuration form.
+    /// `sha256:<hex>`, the configuration form: a token digest's, whose writer it shares.
     public var description: String {
-        "sha256:" + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        TokenDigest(bytes: bytes)!.configurationText
     }
-}
-
-private extension String {
-    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

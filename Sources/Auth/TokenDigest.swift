@@ -35,7 +35,8 @@ public struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
+    /// One hex digit's value, either case (also ``CertificateThumbprint``'s parser).
+    static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
