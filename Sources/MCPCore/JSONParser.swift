@@ -142,6 +142,9 @@ extension JSONParser {
                 index += 1
                 return .object(JSONObject())
             }
+            // Room for four keys at once: grown from empty, a four-key request envelope was
+            // three allocations, and `params` grew again when the transport added `_meta`.
+            entries.reserveCapacity(4)
             while true {
                 skipWhitespace()
                 guard try peek() == UInt8(ascii: "\"") else { throw fail(.unexpectedCharacter) }

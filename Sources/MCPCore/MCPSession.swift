@@ -66,14 +66,20 @@ public final class MCPSession: Sendable {
     /// CPU. Its deadline or a closed connection cancels the request's task, so a task that
     /// goes on to other work (a batch, a stream, stdio) must not have such a session.
     public let callsInline: Bool
+    /// The protocol version a stateless (2026-07-28) request's transport read from its
+    /// header, for a session that is that one request's. The dispatcher takes it where the
+    /// body's `_meta` names none, so the transport need not copy `params` to add it there.
+    public let requestVersion: String?
     private let state = Mutex(State())
 
-    public init(transport: String, principal: Principal? = nil, requiresInitialize: Bool = true, maxInFlight: Int = 64, callsInline: Bool = false) {
+    public init(transport: String, principal: Principal? = nil, requiresInitialize: Bool = true, maxInFlight: Int = 64, callsInline: Bool = false,
+                requestVersion: String? = nil) {
         self.transport = transport
         self.principal = principal
         self.requiresInitialize = requiresInitialize
         self.maxInFlight = maxInFlight
         self.callsInline = callsInline
+        self.requestVersion = requestVersion
     }
 
     /// The version negotiated by `initialize`, if any.

@@ -206,21 +206,19 @@ struct StreamableHTTPTransport: Sendable {
         if let metaVersion = params["_meta"]?[ProtocolVersion.metaKey]?.stringValue, metaVersion != version {
             return mismatch("MCP-Protocol-Version header '\(version)' does not match _meta protocol version '\(metaVersion.prefix(40))'")
         }
-        guard let id, case .request(var rpc) = message else {
+        guard let id, case .request(let rpc) = message else {
             return HTTPReplies.empty(.accepted)
         }
-        // The header is authoritative for the era; make sure the dispatcher sees it too.
-        var meta = rpc.params["_meta"]?.objectValue ?? JSONObject()
-        if meta[ProtocolVersion.metaKey] == nil { meta[ProtocolVersion.metaKey] = .string(version) }
-        rpc.params["_meta"] = .object(meta)
-
+        // The header is authoritative for the era: the session hands it to the dispatcher
+        // (`_meta` names the same version or none, checked above).
         if wantsStream(rpc) {
-            let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
+            let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1,
+                                     requestVersion: version)
             return sseAnswer(rpc, session: session, context: context, cancelsOnClose: true) {}
         }
         // This task only answers the request after the call: the call may run in it.
         let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1,
-                                 callsInline: true)
+                                 callsInline: true, requestVersion: version)
         let dispatcher = self.dispatcher, request = rpc
         let response: JSONValue?
         if Self.mayRunLong(request.method) {
