@@ -22,7 +22,7 @@ struct RequestGate: RouterMiddleware {
     let rateLimiter: SharedRateLimiter?
     let metrics: ServerMetrics?
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         do {
             let response = try await pass(request, context: context, next: next)
             metrics?.responses(status: Int(response.status.code)).increment()
@@ -33,7 +33,7 @@ struct RequestGate: RouterMiddleware {
         }
     }
 
-    private func pass(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    private func pass(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         // 2025-11-25 basic/transports.mdx "Security Warning": servers MUST validate Origin;
         // an invalid one gets 403.
         if let origin = request.headers.value(.origin), !origins.allows(origin, host: request.head.authority) {

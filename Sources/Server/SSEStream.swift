@@ -124,7 +124,7 @@ final class SSEStream: Sendable {
 
     /// Writes queued events to the response until the stream ends. Throws when the client
     /// went away; returns how the stream ended.
-    func pump(into writer: inout any ResponseBodyWriter) async throws -> End {
+    @concurrent func pump(into writer: inout any ResponseBodyWriter) async throws -> End {
         for await buffer in stream {
             try await writer.write(buffer)
             let size = buffer.readableBytes
