@@ -208,9 +208,10 @@ public final class MCPDispatcher: Sendable {
             JSONRPCError(id: id, code: code, message: message, data: data).response
         }
 
-        // A stateless (2026-07-28) request names its version in `_meta`.
+        // A stateless (2026-07-28) request names its version in `_meta`, or its transport
+        // read it from the request's header (``MCPSession/requestVersion``).
         var stateless = false
-        if let versionValue = request.meta?[ProtocolVersion.metaKey] {
+        if let versionValue = request.meta?[ProtocolVersion.metaKey] ?? session.requestVersion.map(JSONValue.string) {
             guard let version = versionValue.stringValue, ProtocolVersion.statelessEra.contains(version) else {
                 return error(.unsupportedProtocolVersion, "Unsupported protocol version", data: [
                     "requested": versionValue.stringValue.map(JSONValue.string) ?? .null,

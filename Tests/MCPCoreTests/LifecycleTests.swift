@@ -103,6 +103,24 @@ import Testing
         #expect(response?["result"]?["ttlMs"]?.intValue != nil)
     }
 
+    /// 2026-07-28 streamable-http.mdx "Protocol Version Header": the transport reads the
+    /// version from its header and hands it over in the request's session, so a body without
+    /// `_meta` is still a stateless request, and an unsupported header version still -32022.
+    @Test("a version the session carries from the header makes a request stateless, as _meta does")
+    func statelessVersionFromTheSession() async {
+        let stateless = Harness(session: MCPSession(transport: "test", requestVersion: "2026-07-28"))
+        let response = await stateless.request("tools/list", params: [:])
+        #expect(response?["result"]?["resultType"] == "complete")
+        #expect(response?["result"]?["tools"]?.arrayValue?.isEmpty == false)
+
+        let unsupported = await Harness(session: MCPSession(transport: "test", requestVersion: "2099-01-01")).request("tools/list", params: [:])
+        #expect(unsupported?.errorCode == -32022)
+        #expect(unsupported?["error"]?["data"]?["requested"] == "2099-01-01")
+
+        // Without either, the session-era rules hold: initialize comes first.
+        #expect(await Harness().request("tools/list", params: [:])?.errorCode == -32600)
+    }
+
     @Test("logging.mdx: logging/setLevel accepts RFC 5424 levels and refuses others")
     func setLevel() async {
         let h = Harness()

@@ -308,6 +308,14 @@ def test_stateless_2026(server):
     assert r.status == 404 and rpc(body)["error"]["code"] == -32601
     r, _ = request(server, "GET", "/mcp", headers={"MCP-Protocol-Version": "2026-07-28"})
     assert r.status == 405
+    # The header alone makes a request stateless: a body without _meta gets the 2026-07-28
+    # result (resultType), not the session era's refusal or its shape.
+    bare = {"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}
+    r, body = request(server, "POST", "/mcp", bare, headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"})
+    assert r.status == 200 and rpc(body)["result"]["resultType"] == "complete" and rpc(body)["result"]["tools"]
+    bare_call = {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "server_status", "arguments": {}}}
+    r, body = request(server, "POST", "/mcp", bare_call, headers=h)
+    assert r.status == 200 and rpc(body)["result"]["resultType"] == "complete"
 
 
 def test_legacy_sse_statuses(server):
