@@ -78,6 +78,8 @@ public final class MCPDispatcher: Sendable {
     let admission: (any CallAdmission)?
     let logger: Logger
     let deadlines = ToolDeadlines()
+    /// `serverInfo`, made once: every stateless answer carries it in its `_meta`.
+    let identityJSON: JSONValue
 
     /// Largest batch accepted (JSON-RPC 2.0 §6 sets no limit; we do).
     public static let maxBatch = 64
@@ -97,6 +99,7 @@ public final class MCPDispatcher: Sendable {
         self.observer = observer
         self.admission = admission
         self.logger = logger
+        identityJSON = configuration.identity.json
     }
 
     // MARK: - Entry points
@@ -249,10 +252,16 @@ public final class MCPDispatcher: Sendable {
         switch result {
         case .success(var value):
             if stateless, case .object(var object) = value {
+                // `object` is then the result's only reference: the keys are added in place,
+                // not to a copy of its entries.
+                value = .null
                 object["resultType"] = "complete"
-                var meta = object["_meta"]?.objectValue ?? JSONObject()
-                meta[ProtocolVersion.serverInfoKey] = configuration.identity.json
-                object["_meta"] = .object(meta)
+                if case .object(var meta)? = object["_meta"] {
+                    meta[ProtocolVersion.serverInfoKey] = identityJSON
+                    object["_meta"] = .object(meta)
+                } else {
+                    object["_meta"] = [ProtocolVersion.serverInfoKey: identityJSON]
+                }
                 value = .object(object)
             }
             return jsonRPCResult(id: id, value)
@@ -537,11 +546,12 @@ extension ToolDefinition {
 
 extension ToolResult {
     /// The `CallToolResult` object.
+    /// Made from one literal, whose room for two more keys takes the `resultType` and
+    /// `_meta` of a stateless answer without growing.
     public var json: JSONValue {
-        var object: JSONObject = ["content": .array(content.map(\.json))]
-        if let structuredContent { object["structuredContent"] = structuredContent }
-        object["isError"] = .bool(isError)
-        return .object(object)
+        let content = JSONValue.array(content.map(\.json))
+        guard let structuredContent else { return ["content": content, "isError": .bool(isError)] }
+        return ["content": content, "structuredContent": structuredContent, "isError": .bool(isError)]
     }
 }
 
