@@ -143,7 +143,7 @@ extension JSONParser {
                 return .object(JSONObject())
             }
             // Room for four keys at once: grown from empty, a four-key request envelope was
-            // three allocations, and `params` grew again when the transport added `_meta`.
+            // three allocations (capacity 1, 2, 4) and a two-key `params` two.
             entries.reserveCapacity(4)
             while true {
                 skipWhitespace()
