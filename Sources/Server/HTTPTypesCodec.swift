@@ -242,11 +242,13 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         let answering = (100..<200).contains(code) && code != 101 ? .other : (unanswered.popFirst() ?? .other)
         // One pass finds the framing fields and sizes the buffer: "HTTP/1.1 200 OK\r\n",
         // each "name: value\r\n", "\r\n"; then room for a small body.
-        var size = 32 + response.status.reasonPhrase.utf8.count
+        // `fieldsSize` is the field lines' share, handed to `write` so it need not walk them
+        // again; a field removed below leaves it an overestimate, which is harmless.
+        var fieldsSize = 2
         var length: Int?
         var chunkedField = false
         for field in response.headerFields {
-            size += field.name.rawName.utf8.count + field.value.utf8.count + 4
+            fieldsSize += field.name.rawName.utf8.count + field.value.utf8.count + 4
             if field.name == .contentLength {
                 length = Int(field.value) ?? 0
             } else if field.name == .transferEncoding {
@@ -268,18 +270,19 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             if chunkedField { fields[.transferEncoding] = nil }
             fields[.connection] = "close"
             closeAfterEnd = true
-            size += 19
+            fieldsSize += 19
         } else {
             fields[.transferEncoding] = "chunked"
-            size += 28
+            fieldsSize += 28
         }
         // An HTTP/1.0 client keeps the connection only when the response says so (RFC 9112 §9.3).
         if answering.http10, fields[.connection] == nil {
             fields[.connection] = "keep-alive"
-            size += 24
+            fieldsSize += 24
         }
         bodyForbidden = answering.kind == .head || tunnel
         chunked = !noBody && length == nil && !bodyForbidden && !answering.http10
+        var size = 30 + response.status.reasonPhrase.utf8.count + fieldsSize
         if !bodyForbidden, let length, length <= Self.coalesceLimit { size += length }
         var head = context.channel.allocator.buffer(capacity: size)
         head.writeStaticString("HTTP/1.1 ")
@@ -290,7 +293,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         head.writeStaticString(" ")
         head.writeString(response.status.reasonPhrase)
         head.writeStaticString("\r\n")
-        Self.write(fields, to: &head)
+        Self.write(fields, to: &head, size: fieldsSize)
         append(head, context: context)
     }
 
@@ -346,9 +349,15 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     ///
     /// Copied into the buffer's memory in one write: four `ByteBuffer` writes per field, each
     /// checking capacity and exclusive access, were 1 % of a `tools/call`'s CPU.
-    static func write(_ fields: HTTPFields, to buffer: inout ByteBuffer) {
+    /// `size`, when the caller has already summed the lines, spares a walk over the fields; it
+    /// must be at least their encoded size.
+    static func write(_ fields: HTTPFields, to buffer: inout ByteBuffer, size known: Int? = nil) {
         var size = 2
-        for field in fields { size += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+        if let known {
+            size = known
+        } else {
+            for field in fields { size += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+        }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
             var at = 0
             func put(_ text: String) {
