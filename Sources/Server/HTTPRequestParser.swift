@@ -317,7 +317,8 @@ struct HTTPRequestParser {
             // field-vchar = VCHAR / obs-text, with SP and HTAB inside: no controls, no DEL.
             guard value.allSatisfy({ $0 >= 0x20 ? $0 != 0x7F : $0 == 0x09 }) else { throw .malformed("invalid character in a field value") }
             let name = Self.fieldName(nameBytes)
-            if name == Self.hostName {
+            // Matched on the bytes: `HTTPField.Name`'s == compares strings, for every line.
+            if nameBytes.count == 4, nameBytes.equalsIgnoringASCIICase("host") {
                 hosts += 1
                 if host == nil {
                     host = String(decoding: value, as: UTF8.self)
