@@ -40,6 +40,10 @@ struct PublicListener: Service, CustomStringConvertible {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            // One accept per readiness event, as nginx does by default (`multi_accept off`): the
+            // listening socket is level-triggered, so a backlog is drained over the next loop
+            // ticks, and a lone connection costs one accept4, not a second that sees EAGAIN.
+            .serverChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
             .serverChannelInitializer { channel in
                 // Accept errors such as EMFILE pause accepting for a moment instead of spinning.
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler()) }
