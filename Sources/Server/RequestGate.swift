@@ -56,10 +56,8 @@ struct RequestGate: RouterMiddleware {
             case .deny(let retryAfter): return rateLimiter.refusal(retryAfter: retryAfter)
             }
         }
-        var log = RequestLogMetadata.current
-        log?.token = principal.name
-        let authenticated = context
-        var response = try await RequestLogMetadata.$current.withValue(log) { try await next(request, authenticated) }
+        RequestLogMetadata.current?.token = principal.name
+        var response = try await next(request, context)
         // A refusal by another limit (a tool's rate, the in-flight cap: 429/503) would read as
         // "quota left" with these, so they go on answers only.
         if let rateLimiter, let remaining, response.status != .tooManyRequests, response.status != .serviceUnavailable {
