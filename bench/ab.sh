@@ -17,7 +17,9 @@
 # (B is started but not measured: pass the same binary twice). Both servers then share core 0
 # and both clients core 1, so each sees half the machine: CPU per request is the fair figure,
 # requests/s and p99 are each under the other's load. Loopback only; every server stopped on
-# exit.
+# exit. In `tls` mode PAIRED=1 and PAIRED=nginx do the same with new connections: the two
+# servers each get their own `openssl s_time -new` on core 1 at once, and each round prints
+# the CPU per connection of both and their ratio (B/A, or A/nginx), whose median is the figure.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 binA="$1"; binB="$2"; rounds="${3:-4}"; what="${4:-list}"
@@ -57,6 +59,22 @@ pair() { local ta tb ta2 tb2 na nb ca cb wa wb r
   r="$(awk -v a="$ca" -v b="$cb" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3f", b / a; else print "n/a" }')"
   cpu[A]+="$ca "; cpu[B]+="$cb "; cpu[BA]+="$r "
   log "paired: A $ca us ($na requests), B $cb us ($nb requests), B/A $r"; }
+# New TLS connections to two servers at once (PAIRED modes of `tls`): each gets its own
+# `openssl s_time -new` on core 1 for the same seconds; collects CPU per connection of both
+# and their ratio (second/first) under key R.
+pair_tls() { local k1=$1 p1=$2 port1=$3 k2=$4 p2=$5 port2=$6 t1 t2 u1 u2 w1 w2 n1 n2 c1 c2
+  t1="$(cpu_ticks "$p1")"; t2="$(cpu_ticks "$p2")"
+  timeout 40 taskset -c 1 openssl s_time -connect "127.0.0.1:$port1" -new -time "$tls_seconds" > "$work/t1" 2>&1 & w1=$!
+  timeout 40 taskset -c 1 openssl s_time -connect "127.0.0.1:$port2" -new -time "$tls_seconds" > "$work/t2" 2>&1 & w2=$!
+  wait "$w1" "$w2" || true
+  u1="$(cpu_ticks "$p1")"; u2="$(cpu_ticks "$p2")"
+  n1="$(awk '/connections in [0-9.]+ real seconds/ {print $1; exit}' "$work/t1")"
+  n2="$(awk '/connections in [0-9.]+ real seconds/ {print $1; exit}' "$work/t2")"
+  c1="$(awk -v t=$((u1 - t1)) -v hz="$hz" -v c="${n1:-0}" 'BEGIN { if (c > 0) printf "%.0f", t / hz * 1e6 / c; else print "n/a" }')"
+  c2="$(awk -v t=$((u2 - t2)) -v hz="$hz" -v c="${n2:-0}" 'BEGIN { if (c > 0) printf "%.0f", t / hz * 1e6 / c; else print "n/a" }')"
+  cpu[$k1]+="$c1 "; cpu[$k2]+="$c2 "
+  cpu[R]+="$(awk -v a="$c2" -v b="$c1" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3f", a / b; else print "n/a" }') "
+  log "paired TLS: $k1 $c1 us ($n1 connections), $k2 $c2 us ($n2 connections), $k2/$k1 $(echo "${cpu[R]}" | awk '{print $NF}')"; }
 # A and nginx under load at once; prints and collects each round's A/nginx.
 pair_nginx() { local ta tn ta2 tn2 wa wn ca cn
   ta="$(cpu_ticks "$A_pid")"; tn="$(cpu_ticks "$nginx_worker")"
@@ -78,8 +96,13 @@ pair_nginx() { local ta tn ta2 tn2 wa wn ca cn
   rps[R]+="$(ratio "$(echo "${rps[A]}" | awk '{print $NF}')" "$(echo "${rps[nginx]}" | awk '{print $NF}')") "
   p99[R]+="$(ratio "$(echo "${p99[A]}" | awk '{print $NF}')" "$(echo "${p99[nginx]}" | awk '{print $NF}')") "
   log "paired with nginx: A $ca us, nginx $cn us; A/nginx CPU $(echo "${cpu[R]}" | awk '{print $NF}'), req/s $(echo "${rps[R]}" | awk '{print $NF}'), p99 $(echo "${p99[R]}" | awk '{print $NF}')"; }
+if [[ "${PAIRED:-0}" == nginx && $what == tls ]]; then
+  for r in $(seq "$rounds"); do pair_tls nginx "$nginx_worker" "$nginx_port" A "$A_pid" "$A_port"; done
+  echo "A: ${cpu[A]} median $(echo "${cpu[A]}" | median); nginx: ${cpu[nginx]} median $(echo "${cpu[nginx]}" | median)"
+  echo "A/nginx CPU per new TLS connection: ${cpu[R]} median $(echo "${cpu[R]}" | median)"
+  exit 0
+fi
 if [[ "${PAIRED:-0}" == nginx ]]; then
-  [[ $what != tls ]] || { echo "PAIRED=nginx is for the keep-alive modes" >&2; exit 1; }
   BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "https://127.0.0.1:$A_port$path" > /dev/null
   BODY="$body" HEADERS="$api_h" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "https://127.0.0.1:$nginx_port/mcp" > /dev/null
   for r in $(seq "$rounds"); do pair_nginx; done
@@ -89,8 +112,14 @@ if [[ "${PAIRED:-0}" == nginx ]]; then
   echo "A/nginx p99: ${p99[R]} median $(echo "${p99[R]}" | median)"
   exit 0
 fi
+if [[ "${PAIRED:-0}" == 1 && $what == tls ]]; then
+  for r in $(seq "$rounds"); do pair_tls A "$A_pid" "$A_port" B "$B_pid" "$B_port"; done
+  echo "A: ${cpu[A]}  median $(echo "${cpu[A]}" | median)"
+  echo "B: ${cpu[B]}  median $(echo "${cpu[B]}" | median)"
+  echo "B/A: ${cpu[R]}  median $(echo "${cpu[R]}" | median)"
+  exit 0
+fi
 if [[ "${PAIRED:-0}" == 1 ]]; then
-  [[ $what != tls ]] || { echo "PAIRED=1 is for the keep-alive modes" >&2; exit 1; }
   for mode in A B; do pv=${mode}_port; BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "https://127.0.0.1:${!pv}$path" > /dev/null; done
   for r in $(seq "$rounds"); do pair; done
   echo "A: ${cpu[A]}  median $(echo "${cpu[A]}" | median)"
