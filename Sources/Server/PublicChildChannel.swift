@@ -38,29 +38,6 @@ public protocol AdmissionTicket: Sendable {
     func serving(_ serving: Bool)
 }
 
-/// Tells the admission ticket when the TLS handshake has completed, then leaves the pipeline
-/// (one handler less on every read, ≈ 0.2 KiB less per open connection).
-final class HandshakeNotifier: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
-    let ticket: any AdmissionTicket
-    let security: any ConnectionSecurity
-
-    init(ticket: any AdmissionTicket, security: any ConnectionSecurity) {
-        self.ticket = ticket
-        self.security = security
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard security.isHandshakeCompletion(event) else {
-            context.fireUserInboundEventTriggered(event)
-            return
-        }
-        ticket.handshakeFinished()
-        context.fireUserInboundEventTriggered(event)
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-    }
-}
-
 struct ConnectionRefused: Error {}
 
 /// One public connection's channel set-up: admission at accept, TLS, the request deadlines,
@@ -141,12 +118,11 @@ struct PublicChildChannel: Sendable {
             let pipeline = channel.pipeline.syncOperations
             if let security {
                 try pipeline.addHandlers(security.makeHandlers(for: channel))
-                if let ticket { try pipeline.addHandler(HandshakeNotifier(ticket: ticket, security: security)) }
             } else {
                 ticket?.handshakeFinished()
             }
             try pipeline.addHandlers(extraHandlers())
-            try pipeline.addHandler(RawRequestStartHandler(deadlines: deadlines))
+            try pipeline.addHandler(RawRequestStartHandler(deadlines: deadlines, handshake: ticket == nil ? nil : security))
             try pipeline.addHandler(firstRequest)
         } catch {
             channel.close(promise: nil)
