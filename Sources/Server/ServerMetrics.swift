@@ -52,6 +52,9 @@ public final class ServerMetrics: Sendable {
         var values: [String] { Array([first, second, third].prefix(count)) }
     }
     private let startedAt = ContinuousClock.now
+    /// Run before each rendering: gauges read from a shared state (the connection gate's),
+    /// brought up to date when someone looks rather than on every change.
+    private let refreshers = Mutex<[@Sendable () -> Void]>([])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -149,9 +152,15 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    /// The text exposition, with the uptime brought up to date first.
+    /// Runs `refresh` before every rendering of the exposition.
+    func beforeRender(_ refresh: @escaping @Sendable () -> Void) {
+        refreshers.withLock { $0.append(refresh) }
+    }
+
+    /// The text exposition, with the uptime and the refreshed gauges brought up to date first.
     public func render() -> [UInt8] {
         gauge(.uptime).set(to: (ContinuousClock.now - startedAt).seconds)
+        for refresh in refreshers.withLock({ $0 }) { refresh() }
         return registry.emitToBuffer()
     }
 
