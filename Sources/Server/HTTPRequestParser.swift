@@ -320,7 +320,6 @@ struct HTTPRequestParser {
                 guard byte >= 0x20 ? byte != 0x7F : byte == 0x09 else { throw .malformed("invalid character in a field value") }
                 if byte >= 0x80 { ascii = false }
             }
-            let name = Self.fieldName(nameBytes)
             // Matched on the bytes: `HTTPField.Name`'s == compares strings, for every line.
             if nameBytes.count == 4, nameBytes.equalsIgnoringASCIICase("host") {
                 hosts += 1
@@ -329,6 +328,7 @@ struct HTTPRequestParser {
                     continue
                 }
             }
+            let name = Self.fieldName(nameBytes)
             // An ASCII value becomes a String on the contiguous fast path; the bytes overload
             // validates UTF-8 through a generic one (2 % of a `tools/list` in the profile).
             // obs-text keeps that overload: bytes that are not UTF-8 are kept as they came.

@@ -350,7 +350,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// Copied into the buffer's memory in one write: four `ByteBuffer` writes per field, each
     /// checking capacity and exclusive access, were 1 % of a `tools/call`'s CPU.
     /// `size`, when the caller has already summed the lines, spares a walk over the fields; it
-    /// must be at least their encoded size.
+    /// must be at least their encoded size. Each line checks that it fits, with the final
+    /// CRLF (a trap, never a write past the buffer, should a later change break that sum).
     static func write(_ fields: HTTPFields, to buffer: inout ByteBuffer, size known: Int? = nil) {
         var size = 2
         if let known {
@@ -376,9 +377,11 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 at += 2
             }
             for field in fields {
-                put(field.name.rawName)
+                let rawName = field.name.rawName, value = field.value
+                precondition(at + rawName.utf8.count + value.utf8.count + 6 <= out.count, "field lines larger than their size")
+                put(rawName)
                 put(UInt8(ascii: ":"), UInt8(ascii: " "))
-                put(field.value)
+                put(value)
                 put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             }
             put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
