@@ -39,12 +39,14 @@ if [[ "${NGINX:-0}" == 1 ]]; then
   curl_post "https://127.0.0.1:$A_port$path" "$body" "$h" > "$work/mcp"
   start_nginx "$work/mcp"
 fi
-hs() { local key=$1 pid=$2 port=$3 before after out n c
+# s_time's connection count (its output on stdin), and CPU µs per connection from ticks.
+s_time_conns() { awk '/connections in [0-9.]+ real seconds/ {print $1; exit}'; }
+us_per_conn() { awk -v t="$1" -v hz="$hz" -v c="${2:-0}" 'BEGIN { if (c > 0) printf "%.0f", t / hz * 1e6 / c; else print "n/a" }'; }
+hs() { local key=$1 pid=$2 port=$3 before after n c
   before="$(cpu_ticks "$pid")"
-  out="$(timeout 40 taskset -c 1 openssl s_time -connect "127.0.0.1:$port" -new -time "$tls_seconds" 2>&1 || true)"
+  n="$(timeout 40 taskset -c 1 openssl s_time -connect "127.0.0.1:$port" -new -time "$tls_seconds" 2>&1 | s_time_conns || true)"
   after="$(cpu_ticks "$pid")"
-  n="$(echo "$out" | awk '/connections in [0-9.]+ real seconds/ {print $1; exit}')"
-  c="$(awk -v t=$((after - before)) -v hz="$hz" -v c="${n:-0}" 'BEGIN { if (c > 0) printf "%.0f", t / hz * 1e6 / c; else print "n/a" }')"
+  c="$(us_per_conn $((after - before)) "$n")"
   cpu[$key]+="$c "; log "hs $key $n conns $c us"; }
 # Both builds under load at once; prints and collects each round's B/A.
 pair() { local ta tb ta2 tb2 na nb ca cb wa wb r
@@ -68,10 +70,8 @@ pair_tls() { local k1=$1 p1=$2 port1=$3 k2=$4 p2=$5 port2=$6 t1 t2 u1 u2 w1 w2 n
   timeout 40 taskset -c 1 openssl s_time -connect "127.0.0.1:$port2" -new -time "$tls_seconds" > "$work/t2" 2>&1 & w2=$!
   wait "$w1" "$w2" || true
   u1="$(cpu_ticks "$p1")"; u2="$(cpu_ticks "$p2")"
-  n1="$(awk '/connections in [0-9.]+ real seconds/ {print $1; exit}' "$work/t1")"
-  n2="$(awk '/connections in [0-9.]+ real seconds/ {print $1; exit}' "$work/t2")"
-  c1="$(awk -v t=$((u1 - t1)) -v hz="$hz" -v c="${n1:-0}" 'BEGIN { if (c > 0) printf "%.0f", t / hz * 1e6 / c; else print "n/a" }')"
-  c2="$(awk -v t=$((u2 - t2)) -v hz="$hz" -v c="${n2:-0}" 'BEGIN { if (c > 0) printf "%.0f", t / hz * 1e6 / c; else print "n/a" }')"
+  n1="$(s_time_conns < "$work/t1")"; n2="$(s_time_conns < "$work/t2")"
+  c1="$(us_per_conn $((u1 - t1)) "$n1")"; c2="$(us_per_conn $((u2 - t2)) "$n2")"
   cpu[$k1]+="$c1 "; cpu[$k2]+="$c2 "
   cpu[R]+="$(awk -v a="$c2" -v b="$c1" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3f", a / b; else print "n/a" }') "
   log "paired TLS: $k1 $c1 us ($n1 connections), $k2 $c2 us ($n2 connections), $k2/$k1 $(echo "${cpu[R]}" | awk '{print $NF}')"; }
