@@ -10,7 +10,7 @@ import Synchronization
 public final class SharedRateLimiter: Sendable {
     public let name: String
     let gcra: GCRA
-    private let limiter: Mutex<KeyedRateLimiter<String>>
+    private let limiter: Mutex<State>
     let metrics: ServerMetrics?
     /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): quota and window; fixed.
     let policyHeader: String
@@ -27,7 +27,7 @@ public final class SharedRateLimiter: Sendable {
         guard ratePerSecond > 0, let gcra = GCRA(ratePerSecond: ratePerSecond, burst: max(1, burst)) else { return nil }
         self.name = name
         self.gcra = gcra
-        limiter = Mutex(KeyedRateLimiter(gcra: gcra, capacity: max(1, capacity)))
+        limiter = Mutex(State(table: KeyedRateLimiter(gcra: gcra, capacity: max(1, capacity))))
         self.metrics = metrics
         let window = max(1, Int((gcra.window + 999_999_999) / 1_000_000_000))
         policyHeader = "\"\(name)\";q=\(gcra.burst);w=\(window)"
@@ -38,19 +38,52 @@ public final class SharedRateLimiter: Sendable {
         keys = metrics?.gauge(.rateLimitKeys, name)
     }
 
-    public func decide(_ key: String, now: Nanoseconds = MonotonicClock.now()) -> GCRA.Decision {
-        let (decision, count, evictions) = limiter.withLock { limiter in
-            let before = limiter.evictions
-            let decision = limiter.decide(key, now: now)
-            return (decision, limiter.count, limiter.evictions - before)
+    /// The key table, and what each caller of ``decide(principal:)`` needs per request, made
+    /// once per token name: one lock for both.
+    private struct State {
+        var table: KeyedRateLimiter<String>
+        var callers: [String: Caller] = [:]
+
+        /// The entry of token `name`, made on its first request. Names come from configured
+        /// tokens only, but reloads can bring new ones: past the key table's capacity the entries
+        /// are dropped and remade as requests come (a cache, so nothing is lost).
+        mutating func caller(_ name: String, metrics: ServerMetrics?) -> Caller {
+            if let caller = callers[name] { return caller }
+            if callers.count >= table.capacity { callers.removeAll() }
+            let caller = Caller(key: "token:" + name,
+                                allowed: metrics?.counter(.tokenRequests, name, "allowed"),
+                                limited: metrics?.counter(.tokenRequests, name, "rate_limited"))
+            callers[name] = caller
+            return caller
         }
+    }
+
+    /// A token's key in the table and its `mcp_token_requests_total` children. Building the
+    /// key and looking up the two children (hashing both labels under the metrics lock) on
+    /// every request cost more than the decision.
+    private struct Caller {
+        let key: String
+        let allowed: Counter?
+        let limited: Counter?
+    }
+
+    public func decide(_ key: String, now: Nanoseconds = MonotonicClock.now()) -> GCRA.Decision {
+        let (decision, count, evictions) = limiter.withLock { state in
+            let before = state.table.evictions
+            let decision = state.table.decide(key, now: now)
+            return (decision, state.table.count, state.table.evictions - before)
+        }
+        record(decision, count: count, evictions: evictions)
+        return decision
+    }
+
+    private func record(_ decision: GCRA.Decision, count: Int, evictions: UInt64) {
         switch decision {
         case .allow: allowed?.increment()
         case .deny: limited?.increment()
         }
         keys?.set(to: Double(count))
         if evictions > 0 { metrics?.counter(.rateLimitEvictions, name).increment(by: Int64(evictions)) }
-        return decision
     }
 }
 
@@ -69,10 +102,18 @@ extension HTTPField.Name {
 extension SharedRateLimiter {
     /// The per-client request rate limit, after authentication: keyed by token name
     /// (DESIGN.md request path), so one client's flood cannot starve another token.
-    func decide(principal: MCPSession.Principal) -> GCRA.Decision {
-        let decision = decide("token:" + principal.name)
-        let outcome = if case .allow = decision { "allowed" } else { "rate_limited" }
-        metrics?.counter(.tokenRequests, principal.name, outcome).increment()
+    func decide(principal: MCPSession.Principal, now: Nanoseconds = MonotonicClock.now()) -> GCRA.Decision {
+        let (decision, caller, count, evictions) = limiter.withLock { state in
+            let caller = state.caller(principal.name, metrics: metrics)
+            let before = state.table.evictions
+            let decision = state.table.decide(caller.key, now: now)
+            return (decision, caller, state.table.count, state.table.evictions - before)
+        }
+        record(decision, count: count, evictions: evictions)
+        switch decision {
+        case .allow: caller.allowed?.increment()
+        case .deny: caller.limited?.increment()
+        }
         return decision
     }
 
