@@ -12,6 +12,8 @@ public final class ConnectionMemo: Sendable {
     let peerAddress: String?
     /// Nil without a client certificate, and on plaintext connections.
     let clientCertificate: CertificateThumbprint?
+    /// Cancels the work of the request in progress when the connection closes.
+    let watch: ConnectionWatch
     private struct State {
         var addressKey: (address: String, key: ClientAddressKey?)?
         var credential: AcceptedCredential?
@@ -21,9 +23,10 @@ public final class ConnectionMemo: Sendable {
     }
     private let state = Mutex(State())
 
-    init(peerAddress: String?, clientCertificate: CertificateThumbprint? = nil) {
+    init(peerAddress: String?, clientCertificate: CertificateThumbprint? = nil, watch: ConnectionWatch = ConnectionWatch()) {
         self.peerAddress = peerAddress
         self.clientCertificate = clientCertificate
+        self.watch = watch
     }
 
     /// The failure limiter's key for `address`, parsed once while the address stays the same

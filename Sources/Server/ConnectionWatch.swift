@@ -5,50 +5,66 @@ import Synchronization
 /// Cancels a request's work when its connection closes (2026-07-28
 /// basic/transports/streamable-http.mdx: closing the response stream cancels the request).
 ///
-/// HTTP/1.1 serves one request at a time per connection, so each connection has one slot
-/// for "what to cancel", registered once with a single close callback: a long keep-alive
-/// connection does not pile up a callback per request.
+/// One per connection, told of the close by the listener's single close callback
+/// (``OpenConnections/insert(_:watch:)``). HTTP/1.1 serves one request at a time per
+/// connection, so it has one slot for "what to cancel": a long keep-alive connection does
+/// not pile up a callback per request, and no table shared by every connection is locked
+/// twice per connection.
 final class ConnectionWatch: Sendable {
-    static let shared = ConnectionWatch()
-    private let slots = Mutex<[ObjectIdentifier: @Sendable () -> Void]>([:])
+    private enum Slot {
+        case open((@Sendable () -> Void)?)
+        case closed
+    }
 
-    /// Called once per accepted connection.
-    func register(_ channel: any Channel) {
-        let id = ObjectIdentifier(channel)
-        slots.withLock { $0[id] = {} }
-        channel.closeFuture.whenComplete { [self] _ in
-            let cancel = slots.withLock { $0.removeValue(forKey: id) }
-            cancel?()
+    private let slot: Mutex<Slot>
+
+    init() { slot = Mutex(.open(nil)) }
+
+    /// A watch for a connection no listener tracks (a context made without one): it fires
+    /// never, or at once if the channel is already closed.
+    static func unwatched(_ channel: any Channel) -> ConnectionWatch {
+        let watch = ConnectionWatch()
+        if !channel.isActive { watch.closed() }
+        return watch
+    }
+
+    /// The connection closed: runs what is registered, and anything registered later at once.
+    func closed() {
+        let action = slot.withLock { slot -> (@Sendable () -> Void)? in
+            defer { slot = .closed }
+            if case .open(let action) = slot { return action }
+            return nil
         }
+        action?()
     }
 
     /// Runs `body`, cancelling it if the connection closes first.
-    func whileConnected<T: Sendable>(_ channel: any Channel, _ body: @escaping @Sendable () async -> T) async -> T {
-        let id = ObjectIdentifier(channel)
+    func whileConnected<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
         let task = Task(executorPreference: MCPDispatcher.requestExecutor) { await body() }
-        let registered = slots.withLock { slots -> Bool in
-            guard slots[id] != nil else { return false }
-            slots[id] = { task.cancel() }
-            return true
-        }
-        if !registered, !channel.isActive { task.cancel() }
+        onClose { task.cancel() }
         let result = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
-        slots.withLock { if $0[id] != nil { $0[id] = {} } }
+        clear()
         return result
     }
 
-    /// Runs `action` when the connection closes (an SSE stream ends its pump).
-    func onClose(_ channel: any Channel, _ action: @escaping @Sendable () -> Void) {
-        let id = ObjectIdentifier(channel)
-        let registered = slots.withLock { slots -> Bool in
-            guard slots[id] != nil else { return false }
-            slots[id] = action
+    /// Runs `action` when the connection closes (an SSE stream ends its pump), or now if it
+    /// has closed already.
+    func onClose(_ action: @escaping @Sendable () -> Void) {
+        let registered = slot.withLock { slot -> Bool in
+            guard case .open = slot else { return false }
+            slot = .open(action)
             return true
         }
-        if !registered, !channel.isActive { action() }
+        if !registered { action() }
     }
 
-    func clear(_ channel: any Channel) {
-        slots.withLock { if $0[ObjectIdentifier(channel)] != nil { $0[ObjectIdentifier(channel)] = {} } }
+    /// Forgets the registered action (the work it would cancel is over).
+    func clear() {
+        slot.withLock { if case .open = $0 { $0 = .open(nil) } }
     }
+}
+
+extension MCPRequestContext {
+    /// The watch of this request's connection.
+    var connectionWatch: ConnectionWatch { connection?.watch ?? .unwatched(channel) }
 }

@@ -45,7 +45,7 @@ struct LegacySSETransport: Sendable {
         }
         let sessions = self.sessions, streams = self.streams
         return SSEResponse.make(
-            stream: stream, channel: context.channel,
+            stream: stream, channel: context.channel, watch: context.connectionWatch,
             keepAlive: flavour == .goAPI ? .pingEvent : .comment, interval: options.ssePingInterval,
             onEnd: {
                 sessions.remove(id, owner: nil)
@@ -116,14 +116,15 @@ struct GoAPITransport: Sendable {
             // closing the connection cancels it (nothing could deliver its answer).
             let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1,
                                      callsInline: true)
-            ConnectionWatch.shared.onClose(context.channel) { session.cancelAll() }
+            let watch = context.connectionWatch
+            watch.onClose { session.cancelAll() }
             let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound())
-            ConnectionWatch.shared.clear(context.channel)
+            watch.clear()
             return response.map { HTTPReplies.rpcAnswer($0) } ?? HTTPReplies.empty(.accepted)
         }
         let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
         // A batch's calls are cancelled if the client hangs up (nothing could deliver their answers).
-        let responses = await ConnectionWatch.shared.whileConnected(context.channel) {
+        let responses = await context.connectionWatch.whileConnected {
             var answers: [JSONValue] = []
             for message in frame.messages {
                 if let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) { answers.append(response) }

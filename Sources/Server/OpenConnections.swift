@@ -35,10 +35,12 @@ final class OpenConnections: Sendable {
     var count: Int { state.withLock { $0.channels.count } }
     var taskCount: Int { state.withLock { $0.running } }
 
-    func insert(_ channel: any Channel) {
+    /// Tracks `channel` until it closes, and then tells its `watch` (one close callback for both).
+    func insert(_ channel: any Channel, watch: ConnectionWatch) {
         let id = ObjectIdentifier(channel)
         state.withLock { $0.channels[id] = channel }
         channel.closeFuture.whenComplete { [self] _ in
+            watch.closed()
             let waiter = state.withLock { state in
                 state.channels.removeValue(forKey: id)
                 return state.takeWaiterIfEmpty()

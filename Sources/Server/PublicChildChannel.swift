@@ -77,7 +77,7 @@ struct PublicChildChannel: Sendable {
     /// completes when the HTTP layer is installed at the first request byte, or fails if the
     /// connection closes before one. `spawner` is asked once per connection, with the
     /// connection's event loop, for what starts (and tracks) each of its requests' tasks.
-    func prepare(channel: any Channel, logger: Logger, spawner: @escaping @Sendable (any EventLoop) -> RequestRunner.Spawn) throws -> EventLoopFuture<Void> {
+    func prepare(channel: any Channel, watch: ConnectionWatch, logger: Logger, spawner: @escaping @Sendable (any EventLoop) -> RequestRunner.Spawn) throws -> EventLoopFuture<Void> {
         var ticket: (any AdmissionTicket)?
         if let admission {
             ticket = admission.admit(channel)
@@ -102,7 +102,7 @@ struct PublicChildChannel: Sendable {
                 // The peer's address formatted once per connection, not for every request; the
                 // handshake is over, so its client certificate (if any) is known.
                 let memo = ConnectionMemo(peerAddress: channel.remoteAddress?.ipAddress,
-                                          clientCertificate: security?.clientCertificate(of: channel))
+                                          clientCertificate: security?.clientCertificate(of: channel), watch: watch)
                 // Requests (and their streamed bodies) run on the connection's event loop.
                 let spawnHere = spawner(channel.eventLoop)
                 try pipeline.addHandler(RequestDispatcher(start: { request, sink in
@@ -129,7 +129,6 @@ struct PublicChildChannel: Sendable {
             ready.fail(error)
             throw error
         }
-        ConnectionWatch.shared.register(channel)
         // NIO keeps each connection's last receive buffer for reuse, sized by this allocator:
         // 2 KiB per open connection by default, idle or not. Start at 512 bytes (a typical MCP
         // request with its TLS record fits); reads that fill the buffer grow it as before.

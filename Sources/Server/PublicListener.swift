@@ -49,19 +49,20 @@ struct PublicListener: Service, CustomStringConvertible {
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler()) }
             }
             .childChannelInitializer { channel in
+                let watch = ConnectionWatch()
                 do {
                     // Set here, not as a `childChannelOption`: the bootstrap applies those through
                     // a chain of futures on every accepted connection (1 % of a new TLS
                     // connection's CPU in the profile, for this one flag).
                     try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-                    _ = try child.prepare(channel: channel, logger: logger) { loop in
+                    _ = try child.prepare(channel: channel, watch: watch, logger: logger) { loop in
                         let executor = executors.executor(for: loop)
                         return { body in connections.run(on: executor, body) }
                     }
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
-                connections.insert(channel)
+                connections.insert(channel, watch: watch)
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .bind(host: host, port: port).get()

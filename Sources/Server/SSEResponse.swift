@@ -26,6 +26,7 @@ struct SSEResponse {
     static func make(
         stream: SSEStream,
         channel: any Channel,
+        watch: ConnectionWatch,
         keepAlive: KeepAlive,
         interval: Duration,
         headers: HTTPFields = [:],
@@ -39,8 +40,8 @@ struct SSEResponse {
         stream.onOverflow { channel.close(promise: nil) }
         let body = ResponseBody { writer in
             // A client that goes away ends the stream at once, not at the next ping.
-            ConnectionWatch.shared.onClose(channel) { stream.close() }
-            defer { ConnectionWatch.shared.clear(channel) }
+            watch.onClose { stream.close() }
+            defer { watch.clear() }
             // Keep-alive from the shared ticker of this interval (no timer per stream).
             let keepAliveMembership = SSEKeepAlive.shared.join(interval: interval) {
                 switch keepAlive {

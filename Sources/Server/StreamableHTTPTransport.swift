@@ -224,9 +224,10 @@ struct StreamableHTTPTransport: Sendable {
         if Self.mayRunLong(request.method) {
             // The session is this request's alone: closing the connection cancels its calls
             // (and any it would still start), without a task of its own to watch.
-            ConnectionWatch.shared.onClose(context.channel) { session.cancelAll() }
+            let watch = context.connectionWatch
+            watch.onClose { session.cancelAll() }
             response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
-            ConnectionWatch.shared.clear(context.channel)
+            watch.clear()
         } else {
             response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
         }
@@ -270,7 +271,7 @@ struct StreamableHTTPTransport: Sendable {
         let dispatcher = self.dispatcher
         let streams = self.streams
         return SSEResponse.make(
-            stream: stream, channel: context.channel, keepAlive: .comment, interval: options.ssePingInterval,
+            stream: stream, channel: context.channel, watch: context.connectionWatch, keepAlive: .comment, interval: options.ssePingInterval,
             work: {
                 let response = await dispatcher.handle(request: rpc, session: session, outbound: SSEOutbound(stream: stream))
                 if let response { stream.sendMessage(response) }
@@ -306,15 +307,15 @@ struct StreamableHTTPTransport: Sendable {
             resumable.finish()
             onEnd()
         }
-        return attachedResponse(live, resumable: resumable, owner: owner, channel: context.channel)
+        return attachedResponse(live, resumable: resumable, owner: owner, channel: context.channel, watch: context.connectionWatch)
     }
 
     /// A connection carrying (part of) a resumable stream.
     private func attachedResponse(_ live: SSEStream, resumable: ResumableStream, owner: String, channel: any Channel,
-                                  onEnd: @escaping @Sendable () -> Void = {}) -> Response {
+                                  watch: ConnectionWatch, onEnd: @escaping @Sendable () -> Void = {}) -> Response {
         let streams = self.streams
         return SSEResponse.make(
-            stream: live, channel: channel, keepAlive: .comment, interval: options.ssePingInterval,
+            stream: live, channel: channel, watch: watch, keepAlive: .comment, interval: options.ssePingInterval,
             onEnd: {
                 resumable.detach(live)
                 streams.close(live, owner: owner)
@@ -377,7 +378,7 @@ struct StreamableHTTPTransport: Sendable {
             // A client that only listens is not idle: the session does not expire under it.
             let sessions = self.sessions
             sessions.setBusy(id, 1)
-            return attachedResponse(stream, resumable: resumable, owner: owner.name, channel: context.channel) { sessions.setBusy(id, -1) }
+            return attachedResponse(stream, resumable: resumable, owner: owner.name, channel: context.channel, watch: context.connectionWatch) { sessions.setBusy(id, -1) }
         }
         do {
             try streams.open(stream, owner: owner.name, listening: true)
@@ -388,7 +389,7 @@ struct StreamableHTTPTransport: Sendable {
         sessions.attach(stream, to: id)?.finish()
         let sessions = self.sessions, streams = self.streams
         return SSEResponse.make(
-            stream: stream, channel: context.channel, keepAlive: .comment, interval: options.ssePingInterval,
+            stream: stream, channel: context.channel, watch: context.connectionWatch, keepAlive: .comment, interval: options.ssePingInterval,
             onEnd: {
                 sessions.detach(stream, from: id)
                 streams.close(stream, owner: owner.name)

@@ -57,20 +57,15 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let executor = EventLoopTaskExecutor(eventLoop: loop)
-        // The thread-safe test channel: the work below touches it from the loop's thread and
-        // the pool's (an EmbeddedChannel there printed NIO's "EmbeddedEventLoop is not
-        // thread-safe" API-misuse error 22 times per run).
-        let channel = NIOAsyncTestingChannel()
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let watch = ConnectionWatch()
         let onLoop = await Task(executorPreference: executor) {
             await MCPDispatcher.$requestExecutor.withValue(executor) {
-                await ConnectionWatch.shared.whileConnected(channel) { loop.inEventLoop }
+                await watch.whileConnected { loop.inEventLoop }
             }
         }.value
         #expect(onLoop)
         // Without it, the work runs on the pool.
-        #expect(await ConnectionWatch.shared.whileConnected(channel) { loop.inEventLoop } == false)
-        _ = try? await channel.close()
+        #expect(await watch.whileConnected { loop.inEventLoop } == false)
         try await group.shutdownGracefully()
     }
 }

@@ -195,7 +195,7 @@ import Testing
         for _ in 0..<3 {
             let channel = try await NIOAsyncTestingChannel(handler: QuiesceCloser())
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
-            connections.insert(channel)
+            connections.insert(channel, watch: ConnectionWatch())
             channels.append(channel)
         }
         // A request task that returns only when released.
@@ -215,18 +215,22 @@ import Testing
         #expect(connections.taskCount == 0)
     }
 
-    @Test("closeAll (forced shutdown) closes the connections and cancels the tasks")
+    @Test("closeAll (forced shutdown) closes the connections and cancels the tasks; each connection's watch is told")
     func closeAllCancels() async throws {
         let connections = OpenConnections()
         let channel = NIOAsyncTestingChannel()
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
-        connections.insert(channel)
+        let watch = ConnectionWatch()
+        let told = Flag()
+        watch.onClose { told.set() }
+        connections.insert(channel, watch: watch)
         connections.run { try? await Task.sleep(for: .seconds(600)) }
         let waiting = startWaiting(connections)
         connections.closeAll()
         await channel.testingEventLoop.run()
         #expect(await eventually(waiting))
         #expect(!channel.isActive)
+        #expect(told.isSet, "the watch heard of the close")
     }
 }
 

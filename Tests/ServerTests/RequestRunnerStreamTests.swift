@@ -37,7 +37,7 @@ import Testing
         let ended = Mutex(0)
         let stream = SSEStream(capacity: 1 << 16, metrics: nil)
         stream.send(event: "endpoint", data: "/messages?sessionId=x")
-        let response = SSEResponse.make(stream: stream, channel: channel, keepAlive: .comment, interval: .seconds(30)) {
+        let response = SSEResponse.make(stream: stream, channel: channel, watch: .unwatched(channel), keepAlive: .comment, interval: .seconds(30)) {
             ended.withLock { $0 += 1 }
         }
         await RequestRunner.stream(response.head, response.body, to: sink)
