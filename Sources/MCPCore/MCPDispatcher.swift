@@ -80,6 +80,9 @@ public final class MCPDispatcher: Sendable {
     let deadlines = ToolDeadlines()
     /// `serverInfo`, made once: every stateless answer carries it in its `_meta`.
     let identityJSON: JSONValue
+    /// The `_meta` of a stateless answer whose result has none (the usual case), made and
+    /// serialized once rather than built and walked for every answer.
+    let serverInfoMeta: JSONValue
 
     /// Largest batch accepted (JSON-RPC 2.0 §6 sets no limit; we do).
     public static let maxBatch = 64
@@ -100,6 +103,7 @@ public final class MCPDispatcher: Sendable {
         self.admission = admission
         self.logger = logger
         identityJSON = configuration.identity.json
+        serverInfoMeta = .object(JSONObject(entries: [.init(key: ProtocolVersion.serverInfoKey, value: identityJSON)]).preserialized())
     }
 
     // MARK: - Entry points
@@ -260,7 +264,7 @@ public final class MCPDispatcher: Sendable {
                     meta[ProtocolVersion.serverInfoKey] = identityJSON
                     object["_meta"] = .object(meta)
                 } else {
-                    object["_meta"] = [ProtocolVersion.serverInfoKey: identityJSON]
+                    object["_meta"] = serverInfoMeta
                 }
                 value = .object(object)
             }
