@@ -11,7 +11,9 @@
 # builds are loaded at the same time, each by its own wrk, so both see the same phase of the
 # host; each round prints B's CPU per request over A's, whose median is the figure (both share
 # core 0, so the absolute figures are above a lone run's; the ratio held within ±1 % between
-# rounds where lone runs moved ±10 %, and A against A gave 1.000). PAIRED=nginx (keep-alive
+# rounds where lone runs moved ±10 %; A against A gave 1.000 once and 0.990 another time, and
+# one pair of builds gave 1.004 and, swapped, 1/1.026: take ±1.5 % as noise, and run a small
+# difference both ways round). PAIRED=nginx (keep-alive
 # modes): the same, with A and nginx (serving our response's bytes) loaded at once in each
 # round; prints A/nginx per round for CPU per request, requests/s and p99, and their medians
 # (B is started but not measured: pass the same binary twice). Both servers then share core 0
