@@ -11,9 +11,10 @@
 # builds are loaded at the same time, each by its own wrk, so both see the same phase of the
 # host; each round prints B's CPU per request over A's, whose median is the figure (both share
 # core 0, so the absolute figures are above a lone run's; the ratio held within ±1 % between
-# rounds where lone runs moved ±10 %; A against A gave 1.000 once and 0.990 another time, and
-# one pair of builds gave 1.004 and, swapped, 1/1.026: take ±1.5 % as noise, and run a small
-# difference both ways round). PAIRED=nginx (keep-alive
+# rounds where lone runs moved ±10 %; but A against A gave 1.000 once and 0.990 another time, and
+# one pair of builds 1.004 and, swapped, 1/1.026: the two process instances differ by up to
+# 1.5 % for as long as they run. RESTART=1 starts both afresh every round (A against A: 1.005;
+# that pair: 0.983 and, swapped, 1/1.016); use it for a difference of a few per cent). PAIRED=nginx (keep-alive
 # modes): the same, with A and nginx (serving our response's bytes) loaded at once in each
 # round; prints A/nginx per round for CPU per request, requests/s and p99, and their medians
 # (B is started but not measured: pass the same binary twice). Both servers then share core 0
@@ -121,9 +122,23 @@ if [[ "${PAIRED:-0}" == 1 && $what == tls ]]; then
   echo "B/A: ${cpu[R]}  median $(echo "${cpu[R]}" | median)"
   exit 0
 fi
+# RESTART=1 (PAIRED=1, keep-alive modes): both servers are started afresh before every round
+# after the first, B first in even rounds, so a difference between two process instances (heap
+# layout, start order) is not carried through every round.
+warm_pair() { local k pv w=()
+  for k in A B; do pv=${k}_port; BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "https://127.0.0.1:${!pv}$path" > /dev/null & w+=($!); done
+  wait "${w[@]}"; }
+restart_pair() { local r=$1 k pv order="A B"
+  (( r % 2 == 0 )) && order="B A"
+  for k in A B; do pv=${k}_pid; kill "${!pv}" 2> /dev/null || true; wait "${!pv}" 2> /dev/null || true; done
+  for k in $order; do if [[ $k == A ]]; then bin="$binA"; else bin="$binB"; fi; start_ours "$k"; done
+  warm_pair; }
 if [[ "${PAIRED:-0}" == 1 ]]; then
-  for mode in A B; do pv=${mode}_port; BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c"$conns" -d2s -s bench/http/post.lua "https://127.0.0.1:${!pv}$path" > /dev/null; done
-  for r in $(seq "$rounds"); do pair; done
+  warm_pair
+  for r in $(seq "$rounds"); do
+    if [[ "${RESTART:-0}" == 1 ]] && (( r > 1 )); then restart_pair "$r"; fi
+    pair
+  done
   echo "A: ${cpu[A]}  median $(echo "${cpu[A]}" | median)"
   echo "B: ${cpu[B]}  median $(echo "${cpu[B]}" | median)"
   echo "B/A: ${cpu[BA]}  median $(echo "${cpu[BA]}" | median)"
