@@ -58,9 +58,11 @@ enum HTTPReplies {
 extension HTTPReplies {
     /// A read-only token calling a tool that writes: 403 with the RFC 6750 §3.1
     /// `insufficient_scope` challenge, checked before the call is dispatched.
-    static func scopeRefusal(_ messages: [JSONRPCInbound], principal: MCPSession.Principal?, registry: ToolRegistry) -> Response? {
+    /// Reads the frame's messages only for a read-only token (making the list of a single
+    /// message is an allocation every other request would pay for nothing).
+    static func scopeRefusal(_ frame: JSONRPCFrame, principal: MCPSession.Principal?, registry: ToolRegistry) -> Response? {
         guard let principal, !principal.allowsWrites else { return nil }
-        for case .request(let request) in messages where request.method == "tools/call" {
+        for case .request(let request) in frame.messages where request.method == "tools/call" {
             if let name = request.params["name"]?.stringValue, let tool = registry.tool(named: name), tool.writes {
                 return rpcError(.forbidden, .serverError, "Insufficient scope: \(name) writes and this token is read-only",
                                 id: request.id,
@@ -117,7 +119,7 @@ struct FrameReader: Sendable {
         if case .batch(let messages) = frame, messages.count > MCPDispatcher.maxBatch {
             return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")))
         }
-        if let refusal = HTTPReplies.scopeRefusal(frame.messages, principal: context.principal, registry: dispatcher.registry) {
+        if let refusal = HTTPReplies.scopeRefusal(frame, principal: context.principal, registry: dispatcher.registry) {
             return .failure(HTTPRefusal(refusal))
         }
         return .success(frame)

@@ -42,8 +42,11 @@ public final class TokenAuthenticator: RequestAuthenticator {
     /// it with: its digest (the same whether configured as a secret or as `sha256:`), and the
     /// certificate it is bound to, if any: binding a leaked token (or binding it to another
     /// certificate) by a reload ends the sessions made without that certificate.
+    /// Without a bound certificate it shares the digest's bytes: every authenticated request
+    /// makes one, and concatenating an empty array still copied the digest.
     static func credential(of token: StoredToken) -> MCPSession.Principal.Credential {
-        MCPSession.Principal.Credential(token.digest.bytes + (token.clientCertificate?.bytes ?? []))
+        guard let certificate = token.clientCertificate else { return MCPSession.Principal.Credential(token.digest.bytes) }
+        return MCPSession.Principal.Credential(token.digest.bytes + certificate.bytes)
     }
 
     public func authenticate(authorization: String?, clientAddress: String) -> AuthOutcome {
