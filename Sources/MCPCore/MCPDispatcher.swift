@@ -389,12 +389,12 @@ public final class MCPDispatcher: Sendable {
         let timeout = tool.timeout ?? configuration.defaultToolTimeout
         let handler = tool.handler
         let toolArguments = ToolArguments(arguments)
-        let deadline = Deadline()
-        let work: CallWork = session.callsInline ? .inline(CurrentTaskCanceller()) : .task(CallTask())
-        defer { work.finish() }
+        let inline = session.callsInline
+        let control: CallControl = inline ? .inline() : .ownTask()
+        defer { control.finish() }
         // The id and the in-flight slot are taken before anything runs: a refused call is
         // answered as never having run, so it must not have started.
-        switch session.track(id, cancel: { work.cancel() }) {
+        switch session.track(id, cancel: { control.cancel() }) {
         case .tracked: break
         case .duplicate:
             return .failure(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: request id \(id) is already in use"))
@@ -408,19 +408,17 @@ public final class MCPDispatcher: Sendable {
         // The deadline is an entry in a table with one shared dispatch timer, not a sleeping
         // task: a cancelled Task.sleep keeps its memory until it would have fired, which at
         // 60 s and thousands of calls a second is megabytes; a removed entry is freed at once.
-        let timer = deadlines.schedule(after: timeout) {
-            deadline.fire()
-            work.cancel()
-        }
+        let timer = deadlines.schedule(after: timeout) { control.deadlineReached() }
         defer { deadlines.cancel(timer) }
         let (result, outcome): (ToolResult, ToolCallOutcome)
-        switch work {
-        case .task(let call):
+        if inline {
+            (result, outcome) = await Self.run(handler, arguments: toolArguments, context: context, control: control, timeout: timeout, toolName: tool.name)
+        } else {
             // A cancel of this request's own task (the connection closed) before the start
-            // was not seen by `call`: pass it on so the handler never begins.
-            if Task.isCancelled { call.cancel() }
-            if let task = call.start({
-                await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
+            // was not seen by `control`: pass it on so the handler never begins.
+            if Task.isCancelled { control.cancel() }
+            if let task = control.start({
+                await Self.run(handler, arguments: toolArguments, context: context, control: control, timeout: timeout, toolName: tool.name)
             }) {
                 (result, outcome) = await withTaskCancellationHandler {
                     await task.value
@@ -429,10 +427,8 @@ public final class MCPDispatcher: Sendable {
                 }
             } else {
                 // Cancelled (by the client, the connection or the deadline) before it started.
-                (result, outcome) = Self.cancelled(deadline: deadline, timeout: timeout, toolName: tool.name)
+                (result, outcome) = Self.cancelled(control: control, timeout: timeout, toolName: tool.name)
             }
-        case .inline:
-            (result, outcome) = await Self.run(handler, arguments: toolArguments, context: context, deadline: deadline, timeout: timeout, toolName: tool.name)
         }
         let cancelledByClient = session.untrack(id)
         observer?.toolCallFinished(tool: tool.name, outcome: cancelledByClient ? .cancelled : outcome, duration: ContinuousClock.now - start)
@@ -447,57 +443,30 @@ public final class MCPDispatcher: Sendable {
     /// executor preference, so each such task passes this one on.
     @TaskLocal public static var requestExecutor: (any TaskExecutor)?
 
-    /// Where a tool call runs: a task of its own, started once the call is admitted, or its
-    /// request's task (``MCPSession/callsInline``).
-    enum CallWork: Sendable {
-        case task(CallTask)
-        case inline(CurrentTaskCanceller)
-
-        /// The deadline fired or the client cancelled: cancel the call's work.
-        func cancel() {
-            switch self {
-            case .task(let task): task.cancel()
-            case .inline(let canceller): canceller.cancel()
-            }
-        }
-
-        /// The call is over: nothing may cancel the request's task for it any more.
-        func finish() {
-            if case .inline(let canceller) = self { canceller.finish() }
-        }
-    }
-
-    /// Set when a call's deadline fired (its task was cancelled by the timer, not the client).
-    final class Deadline: Sendable {
-        private let fired = Mutex(false)
-        func fire() { fired.withLock { $0 = true } }
-        var hasFired: Bool { fired.withLock { $0 } }
-    }
-
     /// Runs a handler; errors become `isError` results, and a cancellation the deadline
     /// caused becomes a timeout.
-    static func run(_ handler: @escaping ToolDefinition.Handler, arguments: ToolArguments, context: ToolContext, deadline: Deadline, timeout: Duration, toolName: String) async -> (ToolResult, ToolCallOutcome) {
+    static func run(_ handler: @escaping ToolDefinition.Handler, arguments: ToolArguments, context: ToolContext, control: CallControl, timeout: Duration, toolName: String) async -> (ToolResult, ToolCallOutcome) {
         // Built only when the deadline fired: a message and its content array on every call
         // otherwise.
         var timedOut: (ToolResult, ToolCallOutcome) { (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout) }
         do {
             let result = try await handler(arguments, context)
-            if deadline.hasFired { return timedOut }
+            if control.deadlineFired { return timedOut }
             return (result, result.isError ? .error : .ok)
         } catch let error as ToolError {
-            if deadline.hasFired { return timedOut }
+            if control.deadlineFired { return timedOut }
             return (.error(error.message), error.kind == .invalidArgument ? .invalidArguments : (error.kind == .timeout ? .timeout : .error))
         } catch is CancellationError {
-            return cancelled(deadline: deadline, timeout: timeout, toolName: toolName)
+            return cancelled(control: control, timeout: timeout, toolName: toolName)
         } catch {
-            if deadline.hasFired { return timedOut }
+            if control.deadlineFired { return timedOut }
             return (.error("\(toolName) failed: internal error"), .error)
         }
     }
 
     /// The answer of a call that was cancelled: a timeout if its deadline did it.
-    static func cancelled(deadline: Deadline, timeout: Duration, toolName: String) -> (ToolResult, ToolCallOutcome) {
-        deadline.hasFired ? (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout) : (.error("\(toolName) was cancelled"), .cancelled)
+    static func cancelled(control: CallControl, timeout: Duration, toolName: String) -> (ToolResult, ToolCallOutcome) {
+        control.deadlineFired ? (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout) : (.error("\(toolName) was cancelled"), .cancelled)
     }
 
     private func makeContext(for tool: ToolDefinition, request: JSONRPCRequest, session: MCPSession, outbound: any MCPOutbound, stateless: Bool) -> ToolContext {

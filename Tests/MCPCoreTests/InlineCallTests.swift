@@ -73,15 +73,28 @@ import Testing
         #expect(!cancelled)
     }
 
-    @Test("the canceller cancels its task while it is held, and nothing after finish()", arguments: [false, true])
+    @Test("an inline call's control cancels its task while the call runs, and nothing after finish()", arguments: [false, true])
     func canceller(finishedFirst: Bool) async {
         let cancelled = await Task {
-            let canceller = CurrentTaskCanceller()
-            if finishedFirst { canceller.finish() }
-            canceller.cancel()
-            canceller.finish()
+            let control = CallControl.inline()
+            if finishedFirst { control.finish() }
+            control.cancel()
+            control.finish()
             return Task.isCancelled
         }.value
         #expect(cancelled == !finishedFirst)
+    }
+
+    @Test("the deadline cancels like the client, and is told apart from it")
+    func deadlineIsToldApart() async {
+        let (byClient, byDeadline) = await Task {
+            let control = CallControl.inline()
+            control.cancel()
+            let byClient = (Task.isCancelled, control.deadlineFired)
+            control.deadlineReached()
+            return (byClient, control.deadlineFired)
+        }.value
+        #expect(byClient == (true, false))
+        #expect(byDeadline)
     }
 }

@@ -76,8 +76,10 @@ import Testing
 
     @Test("a call cancelled before its task was made (client, deadline, closed transport) never starts")
     func cancelBeforeStart() async {
-        let task = CallTask()
-        task.cancel()
-        #expect(task.start { (ToolResult.text("ran"), .ok) } == nil)
+        for cancel in [{ (control: CallControl) in control.cancel() }, { $0.deadlineReached() }] {
+            let control = CallControl.ownTask()
+            cancel(control)
+            #expect(control.start { (ToolResult.text("ran"), .ok) } == nil)
+        }
     }
 }
