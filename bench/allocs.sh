@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Allocations per request: bench/allocs.sh BIN [list|call|api]
+# Counts calls to malloc and swift_allocObject (and swift_task_alloc, the task allocator's
+# slab requests) in the server over one `wrk -c32` run of 3 s, with `perf stat` on uprobes
+# (needs perf and root; the probes are added once and kept), and divides by the requests.
+# The window covers the whole run, so the figures include wrk's 32 connection set-ups
+# (about 0.3 per request). Counts, not time: they hold on a busy host.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
+bin="$1"; what="${2:-call}"
+[[ -x "$bin" ]] || { echo "not an executable: $bin" >&2; exit 1; }
+swiftlib="$(dirname "$(readlink -f "$(command -v swift)")")/../lib/swift/linux"
+libc="$(ldconfig -p | awk '/libc.so.6 .*x86-64/ {print $NF; exit}')"
+perf probe -q -x "$libc" malloc 2> /dev/null || true
+perf probe -q -x "$swiftlib/libswiftCore.so" swift_allocObject 2> /dev/null || true
+perf probe -q -x "$swiftlib/libswift_Concurrency.so" swift_task_alloc 2> /dev/null || true
+source bench/lib.sh
+bench_setup
+h="$ours_list_h"; body="$list_body"; path=/mcp
+[[ $what == call ]] && { h="$ours_call_h"; body="$call_body"; }
+[[ $what == api ]] && { h="$api_h"; body="$call_body"; path=/api/mcp/v1/call; }
+start_ours A
+url="https://127.0.0.1:$A_port$path"
+BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c32 -d1s -s bench/http/post.lua "$url" > /dev/null
+perf stat -e probe_libc:malloc,probe_libswiftCore:swift_allocObject,probe_libswift_Concurrency:swift_task_alloc \
+    -p "$A_pid" -o "$work/stat" -- sleep 4 &
+sp=$!; sleep 0.3
+BODY="$body" HEADERS="$h" taskset -c 1 wrk -t1 -c32 -d3s -s bench/http/post.lua "$url" > "$work/w"
+wait "$sp" || true
+n="$(awk '/requests in/ {print $1; exit}' "$work/w")"
+echo "$what: $n requests"
+awk -v n="$n" '/probe_/ {gsub(",", "", $1); sub(/^probe_[^:]*:/, "", $2); printf "  %-18s %.1f per request\n", $2, $1 / n}' "$work/stat"
