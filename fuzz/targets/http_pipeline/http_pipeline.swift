@@ -200,7 +200,12 @@ func runOne(_ input: [UInt8]) async {
         // The server runs each request's task on its connection's event loop; the testing loop
         // runs work only when the harness drives it, so here the tasks run on the pool (their
         // writes reach the loop the same way, through ResponseSink).
-        _ = try await channel.eventLoop.submit { try child.prepare(channel: channel, logger: logger, spawner: { _ in { body in tasks.spawn(body) } }) }.get()
+        // What a listener does per connection: the close tells the connection's watch.
+        let watch = ConnectionWatch()
+        channel.closeFuture.whenComplete { _ in watch.closed() }
+        _ = try await channel.eventLoop.submit {
+            try child.prepare(channel: channel, watch: watch, logger: logger, spawner: { _ in { body in tasks.spawn(body) } })
+        }.get()
     } catch {
         fatalError("http_pipeline: channel setup: \(error)")
     }
