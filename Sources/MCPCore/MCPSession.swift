@@ -42,7 +42,7 @@ public final class MCPSession: Sendable {
         var phase: Phase = .new
         var clientInfo: JSONValue?
         var logLevel: LogLevel?
-        var inFlight: [JSONRPCID: InFlightCall] = [:]
+        var inFlight = InFlightCalls()
         /// Set by `cancelAll`: the transport is gone, so a call starting now is cancelled too.
         var closed = false
     }
@@ -50,6 +50,59 @@ public final class MCPSession: Sendable {
     struct InFlightCall: Sendable {
         var cancel: @Sendable () -> Void
         var cancelledByClient = false
+    }
+
+    /// The calls in flight, keyed by request id. The first is kept in a slot of its own: a
+    /// stateless request's session only ever holds one, and a dictionary for it cost an
+    /// allocation and two hashes of the id per call.
+    struct InFlightCalls: Sendable {
+        private var first: (id: JSONRPCID, call: InFlightCall)?
+        private var rest: [JSONRPCID: InFlightCall] = [:]
+
+        var count: Int { (first == nil ? 0 : 1) + rest.count }
+
+        func contains(_ id: JSONRPCID) -> Bool {
+            if let first, first.id == id { return true }
+            return !rest.isEmpty && rest[id] != nil
+        }
+
+        /// Adds a call whose id is not in the table.
+        mutating func insert(_ id: JSONRPCID, _ call: InFlightCall) {
+            if first == nil { first = (id, call) } else { rest[id] = call }
+        }
+
+        mutating func remove(_ id: JSONRPCID) -> InFlightCall? {
+            if let first, first.id == id {
+                self.first = nil
+                return first.call
+            }
+            return rest.isEmpty ? nil : rest.removeValue(forKey: id)
+        }
+
+        /// Marks the call cancelled by the client and returns its canceller.
+        mutating func markCancelled(_ id: JSONRPCID) -> (@Sendable () -> Void)? {
+            if first?.id == id {
+                first!.call.cancelledByClient = true
+                return first!.call.cancel
+            }
+            guard rest[id] != nil else { return nil }
+            rest[id]!.cancelledByClient = true
+            return rest[id]!.cancel
+        }
+
+        /// Marks every call cancelled by the client and returns their cancellers.
+        mutating func markAllCancelled() -> [@Sendable () -> Void] {
+            var cancels: [@Sendable () -> Void] = []
+            if first != nil {
+                first!.call.cancelledByClient = true
+                cancels.append(first!.call.cancel)
+            }
+            for key in rest.keys {
+                rest[key]!.cancelledByClient = true
+                cancels.append(rest[key]!.cancel)
+            }
+            return cancels
+        }
     }
 
     /// The transport's label for metrics (`stdio`, `streamable_http`, `sse`, `http_api`).
@@ -127,9 +180,9 @@ public final class MCPSession: Sendable {
     func track(_ id: JSONRPCID, cancel: @escaping @Sendable () -> Void) -> TrackResult {
         state.withLock {
             if $0.closed { return .closed }
-            if $0.inFlight[id] != nil { return .duplicate }
+            if $0.inFlight.contains(id) { return .duplicate }
             if $0.inFlight.count >= maxInFlight { return .full }
-            $0.inFlight[id] = InFlightCall(cancel: cancel)
+            $0.inFlight.insert(id, InFlightCall(cancel: cancel))
             return .tracked
         }
     }
@@ -138,17 +191,13 @@ public final class MCPSession: Sendable {
 
     /// Forgets a finished call; returns whether the client had cancelled it.
     func untrack(_ id: JSONRPCID) -> Bool {
-        state.withLock { $0.inFlight.removeValue(forKey: id)?.cancelledByClient ?? false }
+        state.withLock { $0.inFlight.remove(id)?.cancelledByClient ?? false }
     }
 
     /// Cancels a call the client gave up on (2025-11-25 basic/utilities/cancellation.mdx).
     /// Unknown or finished ids are ignored, as the spec asks.
     public func cancel(_ id: JSONRPCID) {
-        let cancel: (@Sendable () -> Void)? = state.withLock {
-            guard $0.inFlight[id] != nil else { return nil }
-            $0.inFlight[id]!.cancelledByClient = true
-            return $0.inFlight[id]!.cancel
-        }
+        let cancel = state.withLock { $0.inFlight.markCancelled(id) }
         cancel?()
     }
 
@@ -156,9 +205,7 @@ public final class MCPSession: Sendable {
     public func cancelAll() {
         let cancels = state.withLock { s -> [@Sendable () -> Void] in
             s.closed = true
-            let all = s.inFlight.values.map(\.cancel)
-            for key in s.inFlight.keys { s.inFlight[key]!.cancelledByClient = true }
-            return all
+            return s.inFlight.markAllCancelled()
         }
         for cancel in cancels { cancel() }
     }

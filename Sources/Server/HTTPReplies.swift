@@ -209,6 +209,14 @@ extension Request {
 /// Accept-header matching on UTF-8 bytes: it runs on every POST, and the String-based
 /// version (split, trim, lowercase per range) cost as much as the rest of the routing.
 enum AcceptHeader {
+    /// What every Streamable HTTP POST must accept (2025-11-25 transports.mdx "Sending
+    /// Messages to the Server"). The value the SDK clients send is recognised whole, before
+    /// the two scans of the general case.
+    static func coversJSONAndEventStream(_ accept: String) -> Bool {
+        accept == "application/json, text/event-stream"
+            || (covers(accept, mediaType: "application/json") && covers(accept, mediaType: "text/event-stream"))
+    }
+
     /// Each comma-separated range up to its `;` parameters, trimmed of spaces and tabs, is
     /// compared case-insensitively with `type/subtype`, `type/*` and `*/*` (RFC 9110 §12.5.1).
     static func covers(_ accept: String, mediaType: String) -> Bool {

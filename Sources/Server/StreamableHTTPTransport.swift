@@ -25,8 +25,7 @@ struct StreamableHTTPTransport: Sendable {
     func post(_ request: Request, context: MCPRequestContext) async -> Response {
         // 2025-11-25 transports.mdx "Sending Messages to the Server": the client MUST
         // accept both forms of answer.
-        guard let accept = request.headers.value(.accept),
-              AcceptHeader.covers(accept, mediaType: "application/json"), AcceptHeader.covers(accept, mediaType: "text/event-stream") else {
+        guard let accept = request.headers.value(.accept), AcceptHeader.coversJSONAndEventStream(accept) else {
             return HTTPReplies.rpcError(.notAcceptable, .invalidRequest, "Not Acceptable: Accept must list application/json and text/event-stream")
         }
         guard request.headers.value(.contentType)?.hasPrefixIgnoringASCIICase("application/json") == true else {

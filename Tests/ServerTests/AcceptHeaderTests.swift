@@ -27,6 +27,22 @@ import Testing
         #expect(AcceptHeader.covers(accept, mediaType: type) == expected)
     }
 
+    /// The whole-value shortcut and the general scan agree: both types, in any spelling.
+    @Test(arguments: [
+        ("application/json, text/event-stream", true),
+        ("text/event-stream, application/json", true),
+        ("application/json,text/event-stream;q=0.5", true),
+        ("*/*", true),
+        ("application/json, text/event-stream, ", true),
+        ("application/json", false),
+        ("application/json, text/event-strea", false),
+        ("application/json, text/plain", false),
+        ("", false),
+    ])
+    func coversBoth(accept: String, expected: Bool) {
+        #expect(AcceptHeader.coversJSONAndEventStream(accept) == expected)
+    }
+
     @Test func nonASCIIBytesDoNotMatch() {
         #expect(!AcceptHeader.covers("applicätion/json", mediaType: "application/json"))
         #expect(!AcceptHeader.covers("\u{0}application/json", mediaType: "application/json"))
