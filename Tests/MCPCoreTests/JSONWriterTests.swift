@@ -17,6 +17,13 @@ import Testing
         #expect(JSONValue.double(-2.5).serializedString() == "-2.5")
         #expect(JSONValue.double(.infinity).serializedString() == "null")
         #expect(JSONValue.double(.nan).serializedString() == "null")
+        // Short and long forms, exponents, and the shortest form that reads back as the
+        // same value (RFC 8259 §6).
+        for d in [0.119370944, 0.1 + 0.2, -1.7976931348623157e308, 1e300, 1.5e-7, 5e-324, 123456.789, 1e15 + 0.5] {
+            let text = JSONValue.double(d).serializedString()
+            #expect(text == "\(d)")
+            #expect(Double(text) == d)
+        }
     }
 
     /// Every character that must be escaped, at every position of a 20-byte string: inside
