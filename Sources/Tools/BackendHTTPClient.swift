@@ -211,9 +211,15 @@ public final class BackendHTTPClient: Sendable {
             connecting.whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    // Connected after the caller gave up: nobody will use it.
-                    if cancelled.withLock({ $0 }) { channel.close(promise: nil) }
-                    connected.succeed(channel)
+                    // Connected after the caller gave up: nobody will use it, and the caller
+                    // must see the cancel, not a closed channel (whose exchange would then
+                    // fail as a backend that closed without answering).
+                    if cancelled.withLock({ $0 }) {
+                        channel.close(promise: nil)
+                        connected.fail(CancellationError())
+                    } else {
+                        connected.succeed(channel)
+                    }
                 case .failure(let error):
                     connected.fail(error)
                 }
