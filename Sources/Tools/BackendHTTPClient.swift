@@ -118,7 +118,7 @@ public final class BackendHTTPClient: Sendable {
 
     /// One exchange on one connection, bounded by the deadline and by task cancellation.
     /// Throws ``ToolError`` or ``ConnectionClosedBeforeResponse``.
-    private func run(
+    func run(
         _ head: HTTPRequestHead, _ body: [UInt8]?, on connection: ConnectionPool.Connection, key: ConnectionPool.Key,
         deadline: NIODeadline, timeout: Duration, exchange: (EventLoopPromise<ExchangeResult>) -> HTTPConnectionHandler.Exchange
     ) async throws(ConnectionRunError) -> BackendResponse {
@@ -139,17 +139,28 @@ public final class BackendHTTPClient: Sendable {
             channel.close(promise: nil)
         }
         defer { timer.cancel() }
-        if NIODeadline.now() >= deadline {
+        // A call cancelled before its request leaves never sends it: a writing tool must not
+        // act once its caller has given up. The cancel's failure is queued on the loop after
+        // the start, so the start itself looks at the flag.
+        let cancelled = Mutex(false)
+        if Task.isCancelled {
+            promise.fail(ToolError(.timeout, "the call to \(peer) was cancelled"))
+            channel.close(promise: nil)
+        } else if NIODeadline.now() >= deadline {
             promise.fail(ToolError(.timeout, "\(peer) did not answer within \(timeout)"))
             channel.close(promise: nil)
         } else {
-            eventLoop.execute { handler.value.start(head: head, body: body, exchange: details) }
+            eventLoop.execute {
+                guard !cancelled.withLock({ $0 }) else { return }
+                handler.value.start(head: head, body: body, exchange: details)
+            }
         }
         let result: ExchangeResult
         do {
             result = try await withTaskCancellationHandler {
                 try await promise.futureResult.get()
             } onCancel: {
+                cancelled.withLock { $0 = true }
                 promise.fail(ToolError(.timeout, "the call to \(peer) was cancelled"))
                 channel.close(promise: nil)
             }
@@ -175,7 +186,7 @@ public final class BackendHTTPClient: Sendable {
     /// (a retry after a pooled connection failed has less than the whole timeout), and
     /// gives up at once when the task is cancelled (the tool's own deadline passed): a
     /// backend that drops SYNs would otherwise hold the call's answer for the whole connect.
-    private func connect(_ url: BackendURL, caFile: String?, peer: String, timeout: Duration, deadline: NIODeadline) async throws(ToolError) -> ConnectionPool.Connection {
+    func connect(_ url: BackendURL, caFile: String?, peer: String, timeout: Duration, deadline: NIODeadline) async throws(ToolError) -> ConnectionPool.Connection {
         let remaining = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
         guard remaining > .zero else { throw ToolError(.timeout, "\(peer) did not answer within \(timeout)") }
         let connectTimeout = min(configuration.connectTimeout, timeout, remaining)

@@ -70,6 +70,43 @@ import Testing
         client.shutdown()
     }
 
+    /// A call cancelled after its connection is made but before its request leaves sends
+    /// nothing: a writing tool (here a PUT, as Vikunja creates) must not act once its caller
+    /// has given up. The exchange runs on a connection made beforehand, in a task cancelled
+    /// in between, which no public call can arrange deterministically.
+    @Test func callCancelledBeforeSendingSendsNothing() async throws {
+        let fake = try await FakeBackend.start { _ in .text("created") }
+        let client = BackendHTTPClient()
+        let url = try BackendURL(parsing: fake.url)
+        let error = await Task { () -> ToolError? in
+            let connection: ConnectionPool.Connection
+            do throws(ToolError) {
+                connection = try await client.connect(url, caFile: nil, peer: "fake", timeout: .seconds(5), deadline: .now() + .seconds(5))
+            } catch {
+                return error
+            }
+            withUnsafeCurrentTask { $0?.cancel() }
+            let head = HTTPRequestHead(version: .http1_1, method: .PUT, uri: "/tasks", headers: ["Host": "fake", "Content-Length": "0"])
+            let key = ConnectionPool.Key(isTLS: false, host: url.host, port: url.port, caFile: nil)
+            do throws(ConnectionRunError) {
+                _ = try await client.run(head, nil, on: connection, key: key, deadline: .now() + .seconds(5), timeout: .seconds(5)) {
+                    HTTPConnectionHandler.Exchange(promise: $0, maxBytes: 1024, peer: "fake", usesTLS: false)
+                }
+                return nil
+            } catch {
+                if case .tool(let error) = error { return error }
+                return ToolError(.internalError, "\(error)")
+            }
+        }.value
+        #expect(error?.kind == .timeout, "\(String(describing: error))")
+        #expect(error?.message.contains("cancelled") == true, "\(String(describing: error))")
+        // Had the request left, it was written before the close and reaches the fake at once.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(fake.requests.isEmpty)
+        client.shutdown()
+        await fake.stop()
+    }
+
     /// The deadline covers the whole response, not the gap between bytes: a backend that
     /// trickles its answer (a byte every 50 ms, 5 s in all) cannot hold a call open. Were it
     /// a per-gap deadline, it would never fire and the call would end after 5 s otherwise; no
