@@ -14,7 +14,8 @@ libc="$(ldconfig -p | awk '/libc.so.6 .*x86-64/ {print $NF; exit}')"
 perf probe -q -x "$libc" malloc 2> /dev/null || true
 perf probe -q -x "$swiftlib/libswiftCore.so" swift_allocObject 2> /dev/null || true
 perf probe -q -x "$swiftlib/libswift_Concurrency.so" swift_task_alloc 2> /dev/null || true
-source bench/lib.sh
+source bench/lib.sh  # sets bin to the release build: the one asked for is set after it
+bin="$(readlink -f "$1")"
 bench_setup
 h="$ours_list_h"; body="$list_body"; path=/mcp
 [[ $what == call ]] && { h="$ours_call_h"; body="$call_body"; }
