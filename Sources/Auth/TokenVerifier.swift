@@ -27,20 +27,21 @@ public struct TokenVerifier: Sendable {
 
     /// - Parameters:
     ///   - authorization: the `Authorization` field value, nil when absent.
-    ///   - now: wall-clock time for token expiry.
+    ///   - now: wall-clock time for token expiry, read only for a token that expires: most
+    ///     never do, and reading the clock was a quarter of a request's authentication.
     ///   - clientCertificate: the thumbprint of the connection's verified TLS client
     ///     certificate, if it presented one; a certificate-bound token needs its own.
-    public func verify(authorization: String?, now: Date, clientCertificate: CertificateThumbprint? = nil) -> AuthDecision {
+    public func verify(authorization: String?, now: @autoclosure () -> Date, clientCertificate: CertificateThumbprint? = nil) -> AuthDecision {
         switch BearerCredentialParser.parse(headerValue: authorization, maxLength: maxHeaderLength) {
         case .failure(let failure):
             return .rejected(failure)
         case .success(let token):
-            return verify(token: token, now: now, clientCertificate: clientCertificate)
+            return verify(token: token, now: now(), clientCertificate: clientCertificate)
         }
     }
 
     /// Verifies an already extracted token.
-    public func verify(token: [UInt8], now: Date, clientCertificate: CertificateThumbprint? = nil) -> AuthDecision {
+    public func verify(token: [UInt8], now: @autoclosure () -> Date, clientCertificate: CertificateThumbprint? = nil) -> AuthDecision {
         guard let index = index(of: token) else { return .rejected(.invalid) }
         return decision(for: index, now: now, clientCertificate: clientCertificate)
     }
@@ -53,7 +54,7 @@ public struct TokenVerifier: Sendable {
     /// constant time for its length; expiry is checked every time; a verifier built by a
     /// reload never honours what an earlier one accepted. An accepted value is remembered
     /// in `last`; a rejection leaves it as it was.
-    public func verify(authorization: String?, now: Date, clientCertificate: CertificateThumbprint? = nil,
+    public func verify(authorization: String?, now: @autoclosure () -> Date, clientCertificate: CertificateThumbprint? = nil,
                        remembering last: inout AcceptedCredential?) -> AuthDecision {
         if let remembered = last, recognises(authorization, remembered: remembered) {
             return decision(for: remembered.index, now: now, clientCertificate: clientCertificate)
@@ -86,9 +87,9 @@ public struct TokenVerifier: Sendable {
     /// The binding is checked once the secret matched (like the expiry): a thumbprint is
     /// public, so comparing it need not be constant time. The refusal tells whoever holds the
     /// secret that it is bound, which its holder needs to know and a thief cannot use.
-    private func decision(for index: Int, now: Date, clientCertificate: CertificateThumbprint?) -> AuthDecision {
+    private func decision(for index: Int, now: () -> Date, clientCertificate: CertificateThumbprint?) -> AuthDecision {
         let stored = store.tokens[index]
-        if stored.isExpired(at: now) { return .rejected(.expired) }
+        if stored.expires != nil, stored.isExpired(at: now()) { return .rejected(.expired) }
         if let bound = stored.clientCertificate, bound != clientCertificate { return .rejected(.certificateMismatch) }
         return .accepted(stored)
     }

@@ -55,7 +55,6 @@ public final class TokenAuthenticator: RequestAuthenticator {
 
     public func authenticate(authorization: String?, clientAddress: String, connection: ConnectionMemo?) -> AuthOutcome {
         let key = connection?.addressKey(clientAddress) ?? ClientAddressKey(ip: clientAddress)
-        let now = MonotonicClock.now()
         let verifier = self.verifier.withLock { $0 }
         // The lockout comes before the token: were a valid token let through, a locked-out
         // guesser would still learn which guess was right. A connection presenting again
@@ -68,7 +67,9 @@ public final class TokenAuthenticator: RequestAuthenticator {
         // sparing the hash below.
         let remembered = connection?.credential(from: clientAddress)
         let recognised = verifier.recognises(authorization, remembered: remembered)
-        if !recognised, let key, case .lockedOut(let retryAfter) = failures.withLock({ $0.check(key, now: now) }) {
+        // The clocks are read only where they are needed: a recognised, accepted token (every
+        // request of a working client) reads neither.
+        if !recognised, let key, case .lockedOut(let retryAfter) = failures.withLock({ $0.check(key, now: MonotonicClock.now()) }) {
             return .denied(reason: "locked_out", message: "Too many failed authentication attempts",
                            tokenPresented: false, retryAfter: Int((retryAfter + 999_999_999) / 1_000_000_000))
         }
@@ -90,7 +91,7 @@ public final class TokenAuthenticator: RequestAuthenticator {
             if let key {
                 let (lockedOut, count, evictions) = failures.withLock { limiter in
                     let before = limiter.evictions
-                    let lockedOut = limiter.recordFailure(key, now: now)
+                    let lockedOut = limiter.recordFailure(key, now: MonotonicClock.now())
                     return (lockedOut, limiter.count, limiter.evictions - before)
                 }
                 if lockedOut { metrics?.counter(.authLockouts).increment() }
