@@ -57,7 +57,13 @@ struct DeadlineTable<Action> {
 /// `@unchecked`: a dispatch source may be rescheduled from any thread; the table is locked.
 final class ToolDeadlines: @unchecked Sendable {
     typealias Action = @Sendable () -> Void
-    private let table = Mutex(DeadlineTable<Action>())
+    /// The action in a struct: a closure stored as a generic value is kept in the generic
+    /// form, and storing it wrapped it in a thunk (an allocation per call).
+    private struct Entry {
+        let action: Action
+    }
+
+    private let table = Mutex(DeadlineTable<Entry>())
     private let timer: any DispatchSourceTimer
 
     init(queue: DispatchQueue = DispatchQueue(label: "mcp.tool-deadlines")) {
@@ -77,7 +83,7 @@ final class ToolDeadlines: @unchecked Sendable {
             if let rearm { timer.schedule(deadline: DispatchTime(uptimeNanoseconds: rearm)) }
             return expired
         }
-        for action in expired { action() }
+        for entry in expired { entry.action() }
     }
 
     /// The longest deadline: the table keeps nanoseconds of uptime, and a day keeps that far
@@ -90,7 +96,7 @@ final class ToolDeadlines: @unchecked Sendable {
         let nanoseconds = UInt64(max(0, min(timeout, Self.maximum).nanoseconds))
         let deadline = DispatchTime.now().uptimeNanoseconds + nanoseconds
         return table.withLock { table in
-            let (id, rearm) = table.add(deadline: deadline, action: action)
+            let (id, rearm) = table.add(deadline: deadline, action: Entry(action: action))
             if let rearm { timer.schedule(deadline: DispatchTime(uptimeNanoseconds: rearm)) }
             return id
         }

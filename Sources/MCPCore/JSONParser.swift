@@ -157,7 +157,7 @@ extension JSONParser {
                 if names != nil {
                     guard names!.insert(key).inserted else { throw fail(.duplicateKey) }
                 } else {
-                    for entry in entries where entry.key == key { throw fail(.duplicateKey) }
+                    if JSONObject.index(of: key, in: entries) != nil { throw fail(.duplicateKey) }
                 }
                 entries.append(JSONObject.Entry(key: key, value: try parseValue(depth: depth)))
                 skipWhitespace()

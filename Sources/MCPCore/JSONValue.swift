@@ -45,6 +45,12 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     var serializedBytes: [UInt8]?
 
     public init() { entries = [] }
+    /// An empty object with room for `capacity` keys, for one that is given its keys one by
+    /// one: each growth of the entries is an allocation and a copy.
+    public init(capacity: Int) {
+        entries = []
+        entries.reserveCapacity(capacity)
+    }
     public init(entries: [Entry]) { self.entries = entries }
     public init(_ entries: [(key: String, value: JSONValue)]) { self.entries = entries.map { Entry(key: $0.key, value: $0.value) } }
     /// Room for two keys more than the literal has: objects are often built from a literal
@@ -67,10 +73,10 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     /// Reading returns the value of the key; writing replaces it in place, appends a new key,
     /// or removes the key when given `nil`.
     public subscript(key: String) -> JSONValue? {
-        get { entries.first { $0.key == key }?.value }
+        get { Self.index(of: key, in: entries).map { entries[$0].value } }
         set {
             serializedBytes = nil
-            let index = entries.firstIndex { $0.key == key }
+            let index = Self.index(of: key, in: entries)
             switch (index, newValue) {
             case (let i?, let v?): entries[i].value = v
             case (let i?, nil): entries.remove(at: i)
@@ -78,6 +84,14 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
             case (nil, nil): break
             }
         }
+    }
+
+    /// Where `key` is among `entries`. Lengths are compared before bytes: `==` on two
+    /// different strings is a call into the runtime, and most keys differ in length.
+    static func index(of key: String, in entries: [Entry]) -> Int? {
+        let length = key.utf8.count
+        for index in entries.indices where entries[index].key.utf8.count == length && entries[index].key == key { return index }
+        return nil
     }
 
     /// The same object, carrying its serialized bytes (``serializedBytes``).

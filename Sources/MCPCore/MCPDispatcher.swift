@@ -253,7 +253,9 @@ public final class MCPDispatcher: Sendable {
             result = .failure(JSONRPCError(id: id, code: .methodNotFound, message: "Method not found: \(request.method.prefix(100))"))
         }
 
-        switch result {
+        // Consumed: `result` would otherwise keep a second reference to the object, and the
+        // first key added below would copy its entries.
+        switch consume result {
         case .success(var value):
             if stateless, case .object(var object) = value {
                 // `object` is then the result's only reference: the keys are added in place,
@@ -375,16 +377,16 @@ public final class MCPDispatcher: Sendable {
 
         // Caps on concurrent and frequent calls: a protocol-level refusal (the call never
         // ran), carrying the HTTP status and Retry-After for transports that have them.
-        var release: (@Sendable () -> Void)?
+        let caller = session.principal?.name
         if let admission {
-            switch admission.admit(caller: session.principal?.name, tool: tool.name) {
-            case .admitted(let done): release = done
+            switch admission.admit(caller: caller, tool: tool.name) {
+            case .admitted: break
             case .refused(let message, let status, let retryAfter):
                 return .failure(JSONRPCError(id: id, code: .serverError, message: message,
                                              data: ["httpStatus": .int(Int64(status)), "retryAfter": .int(Int64(retryAfter))]))
             }
         }
-        defer { release?() }
+        defer { admission?.release(caller: caller) }
         let context = makeContext(for: tool, request: request, session: session, outbound: outbound, stateless: stateless)
         let timeout = tool.timeout ?? configuration.defaultToolTimeout
         let handler = tool.handler

@@ -21,6 +21,13 @@ public final class ToolCallAdmission: CallAdmission {
         metrics?.gauge(.inflightCallsMax).set(to: Double(max(1, globalMaximum)))
     }
 
+    public func release(caller: String?) {
+        inFlight.withLock { limiter in
+            limiter.release(caller ?? "anonymous")
+            running?.set(to: Double(limiter.total))
+        }
+    }
+
     public func admit(caller: String?, tool: String) -> CallAdmissionDecision {
         let key = caller ?? "anonymous"
         if let toolRate, case .deny(let retryAfter) = toolRate.decide("\(key)\u{1F}\(tool)") {
@@ -36,12 +43,7 @@ public final class ToolCallAdmission: CallAdmission {
         }
         switch outcome {
         case .acquired:
-            return .admitted(release: { [self] in
-                inFlight.withLock { limiter in
-                    limiter.release(key)
-                    running?.set(to: Double(limiter.total))
-                }
-            })
+            return .admitted
         case .rejected(let rejection):
             metrics?.counter(.inflightRejected, rejection.rawValue).increment()
             return rejection == .global

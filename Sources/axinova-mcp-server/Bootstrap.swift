@@ -44,15 +44,16 @@ struct Bootstrap {
         let toolCount = JSONValue.int(Int64(catalogue.count + 2))
         let transport = JSONValue.string(stdio ? "stdio" : "https")
         let status = BuiltinTools.serverStatus {
-            var object: JSONObject = [
-                "name": name,
-                "version": version,
-                "uptime_seconds": .double((ContinuousClock.now - started).elapsedSeconds),
-                "protocol_versions": protocols,
-                "tools": toolCount,
-                "transport": transport,
-            ]
-            for (key, value) in live.snapshot() { object[key] = value }
+            // Room for the live figures and the tool's `caller` too: the entries are not grown.
+            let figures = live.snapshot()
+            var object = JSONObject(capacity: 7 + figures.count)
+            object["name"] = name
+            object["version"] = version
+            object["uptime_seconds"] = .double((ContinuousClock.now - started).elapsedSeconds)
+            object["protocol_versions"] = protocols
+            object["tools"] = toolCount
+            object["transport"] = transport
+            for (key, value) in figures { object[key] = value }
             return object
         }
         let probeNames = [("grafana", "grafana_get_health"), ("prometheus", "prometheus_health"), ("portainer", "portainer_get_status"),
