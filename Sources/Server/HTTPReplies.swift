@@ -23,7 +23,12 @@ enum HTTPReplies {
             fields[.contentType] = "application/json"
             fields[.cacheControl] = "no-store"
         }
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: value.withSerialized { ByteBuffer(bytes: $0) }))
+        let body = value.withSerialized { ByteBuffer(bytes: $0) }
+        // Set here, so `Response.init` finds it: when it sets the length itself, it mutates a
+        // second reference to these fields, which copies them (an allocation, and the copy
+        // loses the room reserved above).
+        fields.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: body))
     }
 
     /// A JSON-RPC answer whose error names an HTTP status (a call refused at a cap) is

@@ -349,15 +349,15 @@ struct HTTPRequestParser {
         var length: Int?
         var lengthProblem: String?
         var codings = TransferCodings()
-        for field in fields {
-            if field.name == .contentLength {
+        for index in fields.indices {
+            if fields.hasName(.contentLength, at: index) {
                 // 1*DIGIT, once (RFC 9110 §8.6): a list or a second line, even of the same
                 // value, is refused rather than merged.
                 if length != nil || lengthProblem != nil {
                     lengthProblem = "more than one Content-Length"
                     continue
                 }
-                let parsed: Int? = field.withUnsafeBytesOfValue { value in
+                let parsed: Int? = fields[index].withUnsafeBytesOfValue { value in
                     // Leading zeros are valid digits; 15 significant ones stay far from overflow.
                     guard !value.isEmpty, value.allSatisfy(isDigit) else { return nil }
                     let significant = value.drop { $0 == UInt8(ascii: "0") }
@@ -365,8 +365,8 @@ struct HTTPRequestParser {
                     return significant.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
                 }
                 if let parsed { length = parsed } else { lengthProblem = "invalid Content-Length" }
-            } else if field.name == .transferEncoding {
-                field.withUnsafeBytesOfValue { codings.read(UnsafeRawBufferPointer($0)) }
+            } else if fields.hasName(.transferEncoding, at: index) {
+                fields[index].withUnsafeBytesOfValue { codings.read(UnsafeRawBufferPointer($0)) }
             }
         }
         guard codings.present else {

@@ -37,7 +37,13 @@ struct PublicRoutes: HTTPResponder {
     /// On the ops listener: its refusals by reason, `mcp_ops_requests_refused_total{reason}`
     /// (`host`: 421, `body`: 413); the public listeners count every status in the gate.
     private let refusals: (host: Counter, body: Counter)?
-    private var handlers: [Route: Handler] = [:]
+    /// Each handler in a struct: a closure stored as a dictionary's value is kept in the
+    /// generic form, and reading it back wrapped it in a thunk (an allocation per request).
+    private struct Entry {
+        let handler: Handler
+    }
+
+    private var handlers: [Route: Entry] = [:]
 
     /// Routes behind the gate (origin, bearer token, rate limit): every public route.
     init(gate: RequestGate) {
@@ -64,7 +70,7 @@ struct PublicRoutes: HTTPResponder {
     /// Adds `handler` for `method` on `path`, which must be in its canonical form.
     mutating func on(_ method: HTTPRequest.Method, _ path: String, handler: @escaping Handler) {
         precondition(Self.canonical(path) == path, "\(path) is not canonical")
-        precondition(handlers.updateValue(handler, forKey: Route(method: method, path: path)) == nil, "\(method) \(path) twice")
+        precondition(handlers.updateValue(Entry(handler: handler), forKey: Route(method: method, path: path)) == nil, "\(method) \(path) twice")
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -100,9 +106,9 @@ struct PublicRoutes: HTTPResponder {
     /// The handler for a request line's method and path: looked up as sent, then, only if
     /// that misses, in canonical form.
     func handler(_ method: HTTPRequest.Method, _ path: String) -> Handler? {
-        if let handler = handlers[Route(method: method, path: path)] { return handler }
+        if let entry = handlers[Route(method: method, path: path)] { return entry.handler }
         let canonical = Self.canonical(path)
-        return canonical == path ? nil : handlers[Route(method: method, path: canonical)]
+        return canonical == path ? nil : handlers[Route(method: method, path: canonical)]?.handler
     }
 
     /// The name part of a Host value or configured name: lower case, without port or final dot.
@@ -115,7 +121,7 @@ struct PublicRoutes: HTTPResponder {
 
     /// Whether the request's head frames a body (RFC 9112 §6.3): chunked, or a length other than 0.
     static func hasBody(_ request: Request) -> Bool {
-        request.headers[.transferEncoding] != nil || request.headers[.contentLength].map { Int($0) != 0 } ?? false
+        request.headers.value(.transferEncoding) != nil || request.headers.value(.contentLength).map { Int($0) != 0 } ?? false
     }
 
     /// "/" and the path's non-empty segments, joined by "/".

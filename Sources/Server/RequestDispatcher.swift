@@ -391,13 +391,15 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// tick are answered in that tick's tasks, and their responses then leave together. A
     /// flush per response woke the client's thread once per response (the kernel's wake-up
     /// cost more than the request's own work); in a burst, the later sends find it awake.
+    ///
+    /// Queued as an isolated task, which captures the dispatcher alone: a `Sendable` one
+    /// needed it boxed with its loop, an allocation for every response.
     private func flushSoon(context: ChannelHandlerContext) {
         guard !flushQueued else { return }
         flushQueued = true
-        let dispatcher = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            dispatcher.value.flushQueued = false
-            dispatcher.value.context?.flush()
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushQueued = false
+            self.context?.flush()
         }
     }
 
@@ -547,8 +549,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// `Expect: 100-continue` (RFC 9110 §10.1.1; the only expectation defined).
     /// A plain loop over the fields: it runs for every request head.
     static func expectsContinue(_ fields: HTTPFields) -> Bool {
-        for field in fields where field.name == .expect {
-            if field.value.utf8.equalsIgnoringASCIICase("100-continue") { return true }
+        for index in fields.indices where fields.hasName(.expect, at: index) {
+            if fields[index].value.utf8.equalsIgnoringASCIICase("100-continue") { return true }
         }
         return false
     }
@@ -556,8 +558,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// RFC 9112 §9.6: `close` among the Connection options (a list, possibly over several
     /// field lines) asks the server to close after its response.
     static func asksToClose(_ fields: HTTPFields) -> Bool {
-        for value in fields[values: .connection] {
-            for option in value.split(separator: ",") {
+        for index in fields.indices where fields.hasName(.connection, at: index) {
+            for option in fields[index].value.split(separator: ",") {
                 let words = option.split(whereSeparator: { $0 == " " || $0 == "\t" })
                 if words.count == 1, words[0].utf8.equalsIgnoringASCIICase("close") { return true }
             }
@@ -636,8 +638,15 @@ struct ResponseSink: Sendable {
         }
     }
 
+    /// As ``onLoop(_:)``, without a closure on the loop itself (where a request's task runs):
+    /// made before the test, it was an allocation for every response.
     private func send(_ parts: RequestDispatcher.ResponseParts, promise: EventLoopPromise<Void>?) {
-        onLoop { $0.write(parts, request: $1, promise: promise) }
+        let (dispatcher, request) = (self.dispatcher, self.request)
+        if dispatcher.eventLoop.inEventLoop {
+            dispatcher.value.write(parts, request: request, promise: promise)
+        } else {
+            dispatcher.eventLoop.execute { dispatcher.value.write(parts, request: request, promise: promise) }
+        }
     }
 
     /// A whole response in one write (head, body, end); nothing to wait for.

@@ -12,7 +12,8 @@ import NIOCore
 /// - ciphertext handed to the channel but not yet written to the socket is counted: above half of
 ///   `maxBufferedCiphertext` the handler stops reading from the socket (a peer that does not read
 ///   our answers cannot make us produce more); a write that would pass the cap fails with
-///   `.bufferLimitExceeded` and closes the channel (the layer above ignored writability);
+///   `.bufferLimitExceeded` and closes the channel (the layer above ignored writability). The
+///   count is an upper bound, over by at most an eighth of the cap: see `writeCiphertext`;
 /// - ciphertext received but not yet decrypted, and plaintext written during the handshake, are
 ///   capped by the same number.
 ///
@@ -56,8 +57,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var pendingWriteBytes = 0
     private var flushPending = false
-    /// Ciphertext given to the channel whose write has not completed.
-    private var unwrittenCiphertext = 0
+    /// Ciphertext given to the channel, and how much of it is known to be written: every byte
+    /// up to the end of the latest tracked write that completed (the channel writes in order).
+    private var ciphertextGiven = 0
+    private var ciphertextConfirmed = 0
+    /// Ciphertext given to the channel whose write may not have completed (an upper bound).
+    private var unwrittenCiphertext: Int { ciphertextGiven - ciphertextConfirmed }
     /// A `read()` from above that we held back because of `unwrittenCiphertext`.
     private var readHeldBack = false
     private var sentCloseNotify = false
@@ -382,11 +387,20 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// its own (no copy) when they do not.
     private func writeHeldPlaintext(context: ChannelHandlerContext) {
         guard state == .active, !pendingWrites.isEmpty else { return }
+        // One write (an HTTP response, coalesced above): the array keeps its storage for the
+        // next one, where handing it over made a new one for every response.
+        if pendingWrites.count == 1 {
+            let (plaintext, promise) = pendingWrites[0]
+            pendingWrites.removeAll(keepingCapacity: true)
+            pendingWriteBytes = 0
+            encryptAndWrite(context: context, plaintext, promise: promise)
+            return
+        }
         let writes = pendingWrites
         let total = pendingWriteBytes
         pendingWrites = []
         pendingWriteBytes = 0
-        if writes.count == 1 || total > Self.maxRecordPlaintext {
+        if total > Self.maxRecordPlaintext {
             for (plaintext, promise) in writes {
                 encryptAndWrite(context: context, plaintext, promise: promise)
             }
@@ -504,11 +518,21 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(ciphertext), promise: nil)
             return true
         }
-        let count = ciphertext.readableBytes
-        unwrittenCiphertext += count
+        ciphertextGiven += ciphertext.readableBytes
+        // A write is tracked (its completion awaited) when its caller waits for it, or when
+        // what may be unsent passes an eighth of the cap; the others need no promise and no
+        // callback (three allocations per response). The completion of a tracked write
+        // confirms every byte before it, so the count stays within that eighth of the truth,
+        // and a count over half the cap (reads held back) always has a tracked write pending
+        // whose completion resumes them.
+        if promise == nil, unwrittenCiphertext <= maxBufferedCiphertext / 8 {
+            context.write(wrapOutboundOut(ciphertext), promise: nil)
+            return true
+        }
+        let mark = ciphertextGiven
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenComplete { [self] result in
-            unwrittenCiphertext -= count
+            ciphertextConfirmed = max(ciphertextConfirmed, mark)
             if readHeldBack, unwrittenCiphertext <= maxBufferedCiphertext / 2 {
                 readHeldBack = false
                 context.read()

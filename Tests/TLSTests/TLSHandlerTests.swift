@@ -368,6 +368,29 @@ struct TLSHandlerTests {
         #expect(pair.server.isActive)
     }
 
+    /// Small writes go out without a promise while what may be unsent is under an eighth of
+    /// the cap; a tracked write's completion then confirms every byte before it. Were the
+    /// untracked bytes never confirmed, 200 responses of 1 KiB (200 KiB, over the 64 KiB cap)
+    /// would hold back reads and then end the connection, though every one was written.
+    @Test("Many small flushed writes neither hold back reads nor reach the cap")
+    func smallWritesAreConfirmed() throws {
+        let pair = try Pair(
+            serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
+            maxBufferedCiphertext: 64 * 1024)
+        defer { pair.finish() }
+        try pair.handshake()
+        for _ in 0..<200 {
+            // As the HTTP layer writes a response: no promise.
+            pair.server.write(ByteBuffer(repeating: 0x61, count: 1024), promise: nil)
+            pair.server.flush()
+            let readsBefore = pair.serverReads.reads
+            pair.server.read()
+            #expect(pair.serverReads.reads == readsBefore + 1, "read held back")
+        }
+        #expect(pair.serverRecorder.tlsErrors.isEmpty)
+        #expect(pair.server.isActive)
+    }
+
     @Test("Too much plaintext written before the handshake ends the connection")
     func pendingWriteCap() throws {
         let pair = try Pair(
