@@ -45,12 +45,6 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     var serializedBytes: [UInt8]?
 
     public init() { entries = [] }
-    /// An empty object with room for `capacity` keys, for one that is given its keys one by
-    /// one: each growth of the entries is an allocation and a copy.
-    public init(capacity: Int) {
-        entries = []
-        entries.reserveCapacity(capacity)
-    }
     public init(entries: [Entry]) { self.entries = entries }
     public init(_ entries: [(key: String, value: JSONValue)]) { self.entries = entries.map { Entry(key: $0.key, value: $0.value) } }
     /// Room for two keys more than the literal has: objects are often built from a literal

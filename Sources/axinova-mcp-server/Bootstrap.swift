@@ -44,17 +44,19 @@ struct Bootstrap {
         let toolCount = JSONValue.int(Int64(catalogue.count + 2))
         let transport = JSONValue.string(stdio ? "stdio" : "https")
         let status = BuiltinTools.serverStatus {
-            // Room for the live figures and the tool's `caller` too: the entries are not grown.
+            // Built as entries, with room for the tool's `caller` too: the entries are not
+            // grown, and no key is searched for (the live figures have keys of their own).
             let figures = live.snapshot()
-            var object = JSONObject(capacity: 7 + figures.count)
-            object["name"] = name
-            object["version"] = version
-            object["uptime_seconds"] = .double((ContinuousClock.now - started).elapsedSeconds)
-            object["protocol_versions"] = protocols
-            object["tools"] = toolCount
-            object["transport"] = transport
-            for (key, value) in figures { object[key] = value }
-            return object
+            var entries: [JSONObject.Entry] = []
+            entries.reserveCapacity(7 + figures.count)
+            entries.append(.init(key: "name", value: name))
+            entries.append(.init(key: "version", value: version))
+            entries.append(.init(key: "uptime_seconds", value: .double((ContinuousClock.now - started).elapsedSeconds)))
+            entries.append(.init(key: "protocol_versions", value: protocols))
+            entries.append(.init(key: "tools", value: toolCount))
+            entries.append(.init(key: "transport", value: transport))
+            for entry in figures.entries { entries.append(entry) }
+            return JSONObject(entries: entries)
         }
         let probeNames = [("grafana", "grafana_get_health"), ("prometheus", "prometheus_health"), ("portainer", "portainer_get_status"),
                           ("silverbullet", "silverbullet_list_pages"), ("vikunja", "vikunja_list_projects")]
