@@ -39,10 +39,11 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     public private(set) var entries: [Entry]
     /// This object's compact JSON, kept by ``preserialized()`` for an object written many
-    /// times as it is (a tool's `tools/list` entry): ``JSONWriter`` copies these bytes rather
-    /// than walk the entries again. Any change drops them; equality and hashing ignore them.
-    /// Set by ``preserialized()`` alone (and by a test, to see that the writer copies them).
-    var serializedBytes: [UInt8]?
+    /// times as it is (a tool's `tools/list` entry): ``JSONWriter`` copies its bytes rather
+    /// than walk the entries again. Any change drops it; equality and hashing ignore it.
+    /// Set by ``preserialized()`` alone (and by a test, to see that the writer copies it).
+    /// Text, not an array of bytes: a JSON tool result's text content is this same string.
+    var serializedText: String?
 
     public init() { entries = [] }
     public init(entries: [Entry]) { self.entries = entries }
@@ -69,7 +70,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     public subscript(key: String) -> JSONValue? {
         get { Self.index(of: key, in: entries).map { entries[$0].value } }
         set {
-            serializedBytes = nil
+            serializedText = nil
             let index = Self.index(of: key, in: entries)
             switch (index, newValue) {
             case (let i?, let v?): entries[i].value = v
@@ -88,10 +89,10 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         return nil
     }
 
-    /// The same object, carrying its serialized bytes (``serializedBytes``).
+    /// The same object, carrying its serialization (``serializedText``).
     public func preserialized() -> JSONObject {
         var copy = self
-        copy.serializedBytes = JSONValue.object(self).serialized()
+        copy.serializedText = JSONValue.object(self).serializedString()
         return copy
     }
 

@@ -40,8 +40,8 @@ public struct JSONWriter: ~Copyable {
             }
             append(UInt8(ascii: "]"))
         case .object(let object):
-            if let bytes = object.serializedBytes {
-                bytes.withUnsafeBufferPointer { append($0) }
+            if var text = object.serializedText {
+                text.withUTF8 { append($0) }
                 return
             }
             append(UInt8(ascii: "{"))

@@ -18,13 +18,12 @@ public struct ToolResult: Sendable, Hashable {
 
     /// A JSON result: the text content is the compact JSON serialization (real JSON, never a
     /// debug rendering), and an object is also given as `structuredContent`, serialized only
-    /// once: it keeps the bytes the text was made from (``JSONObject/preserialized()``), and
-    /// the answer copies them.
+    /// once: the object keeps the text (``JSONObject/preserialized()``), and the answer
+    /// copies its bytes.
     public static func json(_ value: JSONValue) -> ToolResult {
         guard case .object(let object) = value else { return ToolResult(content: [.text(value.serializedString())]) }
         let structured = object.preserialized()
-        let text = String(decoding: structured.serializedBytes ?? [], as: UTF8.self)
-        return ToolResult(content: [.text(text)], structuredContent: .object(structured))
+        return ToolResult(content: [.text(structured.serializedText ?? "")], structuredContent: .object(structured))
     }
 
     public static func text(_ text: String) -> ToolResult {

@@ -114,7 +114,7 @@ import Testing
             return
         }
         #expect(text == value.serializedString())
-        #expect(structured.serializedBytes == Array(text.utf8))
+        #expect(structured.serializedText == text)
         #expect(JSONValue.object(structured) == value)
         #expect(JSONValue.object(structured).serializedString() == text)
         // Not an object: the text alone.
@@ -130,7 +130,7 @@ import Testing
         #expect(JSONValue.array([.object(kept), .object(kept)]).serializedString() == JSONValue.array([.object(plain), .object(plain)]).serializedString())
         // The writer copies the kept bytes: bytes kept for other content would show.
         var forged = plain
-        forged.serializedBytes = Array(#"{"forged":true}"#.utf8)
+        forged.serializedText = #"{"forged":true}"#
         #expect(JSONValue.object(forged).serializedString() == #"{"forged":true}"#)
         // A change drops them.
         kept["n"] = 2
