@@ -247,11 +247,13 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         var fieldsSize = 2
         var length: Int?
         var chunkedField = false
-        for field in response.headerFields {
-            fieldsSize += field.name.rawName.utf8.count + field.value.utf8.count + 4
-            if field.name == .contentLength {
-                length = Int(field.value) ?? 0
-            } else if field.name == .transferEncoding {
+        // By index, not `for in`, which copies every field (``HTTPFields/hasName(_:at:)``).
+        let headerFields = response.headerFields
+        for index in headerFields.indices {
+            fieldsSize += headerFields[index].name.rawName.utf8.count + headerFields[index].value.utf8.count + 4
+            if headerFields.hasName(.contentLength, at: index) {
+                length = Int(headerFields[index].value) ?? 0
+            } else if headerFields.hasName(.transferEncoding, at: index) {
                 chunkedField = true
             }
         }
@@ -357,7 +359,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         if let known {
             size = known
         } else {
-            for field in fields { size += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+            for index in fields.indices { size += fields[index].name.rawName.utf8.count + fields[index].value.utf8.count + 4 }
         }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
             var at = 0
@@ -376,8 +378,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 out[at + 1] = b
                 at += 2
             }
-            for field in fields {
-                let rawName = field.name.rawName, value = field.value
+            for index in fields.indices {
+                let rawName = fields[index].name.rawName, value = fields[index].value
                 precondition(at + rawName.utf8.count + value.utf8.count + 6 <= out.count, "field lines larger than their size")
                 put(rawName)
                 put(UInt8(ascii: ":"), UInt8(ascii: " "))
