@@ -28,7 +28,7 @@ public struct TokenVerifier: Sendable {
     /// - Parameters:
     ///   - authorization: the `Authorization` field value, nil when absent.
     ///   - now: wall-clock time for token expiry, read only for a token that expires: most
-    ///     never do, and reading the clock was a quarter of a request's authentication.
+    ///     never do, and reading the clock was a sixth of a request's authentication.
     ///   - clientCertificate: the thumbprint of the connection's verified TLS client
     ///     certificate, if it presented one; a certificate-bound token needs its own.
     public func verify(authorization: String?, now: @autoclosure () -> Date, clientCertificate: CertificateThumbprint? = nil) -> AuthDecision {

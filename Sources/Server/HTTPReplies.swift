@@ -9,6 +9,11 @@ import NIOHTTPTypes
 /// Response builders shared by every route, so each status has one shape.
 enum HTTPReplies {
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        let body = value.withSerialized { ByteBuffer(bytes: $0) }
+        // `Content-Length` is set here, so `Response.init` finds it: when it sets the length
+        // itself, it mutates a second reference to these fields, which copies them (an
+        // allocation, and the copy loses the room reserved below).
+        let length = String(body.readableBytes)
         var fields: HTTPFields
         if headers.isEmpty {
             // The usual answer. Its fields are allocated once, with room for what the gate and
@@ -18,16 +23,13 @@ enum HTTPReplies {
             fields.reserveCapacity(6)
             fields.append(jsonContentType)
             fields.append(noStore)
+            fields.append(HTTPField(name: .contentLength, value: length))
         } else {
             fields = headers
             fields[.contentType] = "application/json"
             fields[.cacheControl] = "no-store"
+            fields[.contentLength] = length
         }
-        let body = value.withSerialized { ByteBuffer(bytes: $0) }
-        // Set here, so `Response.init` finds it: when it sets the length itself, it mutates a
-        // second reference to these fields, which copies them (an allocation, and the copy
-        // loses the room reserved above).
-        fields.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: body))
     }
 
