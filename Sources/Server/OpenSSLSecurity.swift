@@ -10,19 +10,26 @@ import TLS
 public struct OpenSSLSecurity: ConnectionSecurity {
     let reloader: TLSContextReloader
     let handshakeTimeout: TimeAmount
-    let observer: HandshakeMetrics
+    let maxBufferedCiphertext: Int
+    let observer: TLSMetrics
 
-    public init(reloader: TLSContextReloader, handshakeTimeout: Duration, metrics: ServerMetrics?) {
+    public init(
+        reloader: TLSContextReloader, handshakeTimeout: Duration, maxBufferedCiphertext: Int = 256 * 1024,
+        metrics: ServerMetrics?
+    ) {
         self.reloader = reloader
         self.handshakeTimeout = TimeAmount(handshakeTimeout)
-        self.observer = HandshakeMetrics(metrics: metrics)
+        self.maxBufferedCiphertext = maxBufferedCiphertext
+        self.observer = TLSMetrics(metrics: metrics)
         if let notAfter = reloader.current.certificateNotAfter {
             metrics?.gauge(.tlsCertNotAfter).set(to: notAfter)
         }
     }
 
     public func makeHandlers(for channel: any Channel) throws -> [any ChannelHandler] {
-        [TLSHandler(context: reloader.current, role: .server, handshakeTimeout: handshakeTimeout, observer: observer)]
+        [TLSHandler(
+            context: reloader.current, role: .server, handshakeTimeout: handshakeTimeout,
+            maxBufferedCiphertext: maxBufferedCiphertext, observer: observer)]
     }
 
     public func isHandshakeCompletion(_ event: Any) -> Bool {
@@ -38,15 +45,17 @@ public struct OpenSSLSecurity: ConnectionSecurity {
 }
 
 /// `mcp_tls_handshakes_total{result}` and the handshake duration histogram; a timeout is
-/// also a `mcp_timeouts_total{phase="handshake"}`. The children are looked up once, here:
-/// a lookup per handshake was 1.4 % of the server's CPU per new connection.
-final class HandshakeMetrics: TLSObserver {
+/// also a `mcp_timeouts_total{phase="handshake"}`; `mcp_tls_backpressure_total{event}`.
+/// The children are looked up once, here: a lookup per handshake was 1.4 % of the server's
+/// CPU per new connection.
+final class TLSMetrics: TLSObserver {
     /// The result of almost every handshake, apart: looking a result up in the dictionary
     /// hashes its name (the raw value), once per connection.
     private let ok: Counter?
     private let others: [TLSHandshakeResult: Counter]
     private let duration: DurationHistogram?
     private let timeouts: Counter?
+    private let backpressure: [TLSBackpressureEvent: Counter]
 
     init(metrics: ServerMetrics?) {
         var others: [TLSHandshakeResult: Counter] = [:]
@@ -57,6 +66,15 @@ final class HandshakeMetrics: TLSObserver {
         ok = metrics?.counter(.tlsHandshakes, TLSHandshakeResult.ok.rawValue)
         duration = metrics?.histogram(.tlsHandshakeDuration)
         timeouts = metrics?.counter(.timeouts, "handshake")
+        var backpressure: [TLSBackpressureEvent: Counter] = [:]
+        if let metrics {
+            for event in TLSBackpressureEvent.allCases { backpressure[event] = metrics.counter(.tlsBackpressure, event.rawValue) }
+        }
+        self.backpressure = backpressure
+    }
+
+    func backpressure(_ event: TLSBackpressureEvent) {
+        backpressure[event]?.increment()
     }
 
     func handshakeFinished(result: TLSHandshakeResult, duration: Duration) {

@@ -219,6 +219,9 @@ extension ServerMetrics.Family {
         "mcp_tls_handshakes_in_progress", "TLS handshakes in progress on the public listeners.")
     public static let tlsHandshakeDuration = Self(
         "mcp_tls_handshake_duration_seconds", "Duration of successful TLS handshakes.")
+    public static let tlsBackpressure = Self(
+        "mcp_tls_backpressure_total", "TLS connections that paused reads or were closed at their ciphertext cap.",
+        labels: ["event"])
     public static let tlsCertNotAfter = Self(
         "mcp_tls_cert_not_after_seconds", "Expiry of the served certificate, as a Unix time.")
     public static let configReloads = Self(

@@ -334,6 +334,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func read(context: ChannelHandlerContext) {
         if unwrittenCiphertext > maxBufferedCiphertext / 2 {
+            if !readHeldBack { observer?.backpressure(.readsPaused) }
             readHeldBack = true
         } else {
             context.read()
@@ -547,6 +548,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func fail(context: ChannelHandlerContext, _ error: TLSError) {
         guard state != .closed || error.kind == .handshakeTruncated else { return }
+        if error.kind == .bufferLimitExceeded, state != .closed { observer?.backpressure(.closed) }
         state = .closed
         cancelHandshakeTimer()
         flushCiphertext(context: context)  // a fatal alert, if OpenSSL queued one

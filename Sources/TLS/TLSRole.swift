@@ -33,8 +33,22 @@ public enum TLSHandshakeResult: String, Sendable, CaseIterable {
     case closed
 }
 
-/// Receives one call per connection when its handshake ends (metrics). Called on the event loop:
-/// keep it cheap and non-blocking.
+/// What the handler did at its ciphertext cap (`maxBufferedCiphertext`), as counted by
+/// `mcp_tls_backpressure_total{event}`.
+public enum TLSBackpressureEvent: String, Sendable, CaseIterable {
+    /// Unsent ciphertext passed half the cap: reads from the socket stop until it drains.
+    case readsPaused = "reads_paused"
+    /// A buffer passed the cap: the connection was closed.
+    case closed
+}
+
+/// Receives one call per connection when its handshake ends, and one per backpressure event
+/// (metrics). Called on the event loop: keep it cheap and non-blocking.
 public protocol TLSObserver: Sendable {
     func handshakeFinished(result: TLSHandshakeResult, duration: Duration)
+    func backpressure(_ event: TLSBackpressureEvent)
+}
+
+extension TLSObserver {
+    public func backpressure(_ event: TLSBackpressureEvent) {}
 }

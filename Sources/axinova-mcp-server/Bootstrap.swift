@@ -123,7 +123,9 @@ struct Bootstrap {
         if config.tls.enabled {
             let reloader = try makeTLSReloader(loopback: loopback, metrics: metrics, logger: logger)
             tlsReloader = reloader
-            security = OpenSSLSecurity(reloader: reloader, handshakeTimeout: config.tls.handshakeTimeout.duration, metrics: metrics)
+            security = OpenSSLSecurity(
+                reloader: reloader, handshakeTimeout: config.tls.handshakeTimeout.duration,
+                maxBufferedCiphertext: config.tls.maxBufferedCiphertext.bytes, metrics: metrics)
         }
         let services = server.makeServices(security: security, admission: admission, onPublicRunning: { port in
             logger.info("listening", metadata: ["address": "\(config.server.host):\(port)", "ops": "\(config.server.httpHost):\(config.server.httpPort)"])

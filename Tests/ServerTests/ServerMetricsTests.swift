@@ -1,5 +1,6 @@
 import MCPCore
 import Prometheus
+import TLS
 import Testing
 @testable import MCPServerKit
 
@@ -37,5 +38,20 @@ import Testing
         let text = exposition(metrics)
         #expect(text.contains(#"mcp_http_responses_total{code="404"} 3"#))
         #expect(text.contains(#"mcp_http_responses_total{code="200"} 1"#))
+    }
+
+    /// Both series exist from the start (a dashboard's rate() needs the zero), one child each.
+    @Test func tlsBackpressureIsCountedByEvent() {
+        let metrics = ServerMetrics()
+        let observer = TLSMetrics(metrics: metrics)
+        var text = exposition(metrics)
+        #expect(text.contains(#"mcp_tls_backpressure_total{event="reads_paused"} 0"#))
+        #expect(text.contains(#"mcp_tls_backpressure_total{event="closed"} 0"#))
+        observer.backpressure(.readsPaused)
+        observer.backpressure(.readsPaused)
+        observer.backpressure(.closed)
+        text = exposition(metrics)
+        #expect(text.contains(#"mcp_tls_backpressure_total{event="reads_paused"} 2"#))
+        #expect(text.contains(#"mcp_tls_backpressure_total{event="closed"} 1"#))
     }
 }

@@ -73,10 +73,15 @@ struct Fixtures: Sendable {
 /// Records handshake results reported to the observer.
 final class RecordingObserver: TLSObserver {
     private let results = Mutex<[TLSHandshakeResult]>([])
+    private let backpressureEvents = Mutex<[TLSBackpressureEvent]>([])
     func handshakeFinished(result: TLSHandshakeResult, duration: Duration) {
         results.withLock { $0.append(result) }
     }
+    func backpressure(_ event: TLSBackpressureEvent) {
+        backpressureEvents.withLock { $0.append(event) }
+    }
     var all: [TLSHandshakeResult] { results.withLock { $0 } }
+    var backpressure: [TLSBackpressureEvent] { backpressureEvents.withLock { $0 } }
 }
 
 /// Sits above the TLS handler: keeps plaintext, events and errors (so EmbeddedChannel does not throw).

@@ -342,6 +342,8 @@ struct TLSHandlerTests {
         let readsBefore = pair.serverReads.reads
         pair.server.read()
         #expect(pair.serverReads.reads == readsBefore, "read must be held back")
+        pair.server.read()
+        #expect(pair.serverObserver.backpressure == [.readsPaused], "one pause, however many reads it holds back")
         // A third write is taken (48 KiB unsent is under the cap) and takes the backlog past
         // 64 KiB; a fourth, while over the cap, is refused and the connection closed.
         _ = pair.server.write(chunk)
@@ -349,6 +351,7 @@ struct TLSHandlerTests {
         #expect(throws: TLSError.self) { try fourth.wait() }
         #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.bufferLimitExceeded])
         #expect(!pair.server.isActive)
+        #expect(pair.serverObserver.backpressure == [.readsPaused, .closed])
     }
 
     @Test("Held-back reads resume once the peer has taken the ciphertext")
@@ -406,6 +409,7 @@ struct TLSHandlerTests {
         #expect(throws: TLSError.self) { try ok.wait() }
         #expect(throws: TLSError.self) { try alsoOK.wait() }
         #expect(!pair.server.isActive)
+        #expect(pair.serverObserver.backpressure == [.closed])
         let later = pair.server.write(ByteBuffer(repeating: 1, count: 10))
         #expect(throws: (any Error).self) { try later.wait() }
     }
