@@ -7,20 +7,26 @@ import NIOCore
 
 /// Per-request state: the connection (for its peer address and to cut it off) and who the
 /// authentication middleware found the caller to be.
-public struct MCPRequestContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
+///
+/// Not a Hummingbird `RequestContext`: our routes use none of its router's state, and its
+/// core storage made a locked box for the endpoint path on every request (an allocation and
+/// a mutex set up and torn down, for a value nothing reads).
+public struct MCPRequestContext: Sendable {
+    public let logger: Logger
     public let channel: any Channel
     /// Set by the authentication middleware; nil on unauthenticated routes.
     public var principal: MCPSession.Principal?
 
     public init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
+        logger = source.logger
         channel = source.channel
     }
 
-    /// The body cap is enforced by our own collection (413 with a JSON-RPC body); this
-    /// keeps Hummingbird's decoders in line with it.
-    public var maxUploadSize: Int { 4 << 20 }
+    /// A Hummingbird context for the few APIs that want one (an `HTTPResponseError`'s
+    /// response): made only on those paths.
+    var hummingbird: BasicRequestContext {
+        BasicRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+    }
 
     /// The whole body, when it came with the head (``ResponseSink/completeBody``):
     /// collecting it needs no deadline, and ``FrameReader`` takes it without reading.

@@ -99,7 +99,7 @@ struct PublicRoutes: HTTPResponder {
                 return try await handler(request, context)
             }
         } catch let error as any HTTPResponseError {
-            return try error.response(from: request, context: context)
+            return try error.response(from: request, context: context.hummingbird)
         }
     }
 
