@@ -12,17 +12,8 @@ import NIOCore
 ///
 /// One per loop (``EventLoopTaskExecutors``), so that the runtime sees the same executor for
 /// every job of a task and runs its calls inline rather than enqueueing them again.
-///
-/// Jobs enqueued on the loop's own thread (almost all: a request's task starts there, and its
-/// awaits resume there) wait in a loop-confined queue, drained by one loop task per batch; a
-/// loop task per job, a closure holding the job and the executor, was an allocation for
-/// every job. A job enqueued from another thread (a continuation resumed on the pool) goes
-/// through `execute`, which is thread-safe.
-final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
-    /// Touched on the loop's thread only.
-    private var jobs: [UnownedJob] = []
-    private var drainQueued = false
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -30,29 +21,7 @@ final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        guard eventLoop.inEventLoop else {
-            eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-            return
-        }
-        jobs.append(job)
-        if !drainQueued {
-            drainQueued = true
-            eventLoop.execute { self.runJobs() }
-        }
-    }
-
-    /// Runs the queued jobs in order, and those they enqueue meanwhile: a job resumed during
-    /// the drain would have run in the same loop tick as a task of its own.
-    private func runJobs() {
-        let executor = asUnownedTaskExecutor()
-        var next = 0
-        while next < jobs.count {
-            let job = jobs[next]
-            next += 1
-            job.runSynchronously(on: executor)
-        }
-        jobs.removeAll(keepingCapacity: true)
-        drainQueued = false
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 

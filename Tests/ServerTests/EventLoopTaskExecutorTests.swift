@@ -33,31 +33,6 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    /// Jobs enqueued on the loop wait in the executor's queue; one loop task drains them in
-    /// order, with the jobs they enqueue meanwhile (here: each task's `yield`).
-    @Test("jobs enqueued on the loop run in order, those enqueued during a drain too, and none is lost")
-    func queuedJobsRunInOrder() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let executor = EventLoopTaskExecutor(eventLoop: loop)
-        final class Log: @unchecked Sendable { var entries: [Int] = [] }  // touched on the loop only
-        let log = Log()
-        let tasks = try await loop.submit {
-            (0..<100).map { index in
-                Task(executorPreference: executor) {
-                    log.entries.append(index)
-                    await Task.yield()
-                    log.entries.append(100 + index)
-                    return loop.inEventLoop
-                }
-            }
-        }.get()
-        for task in tasks { #expect(await task.value) }
-        let entries = try await loop.submit { log.entries }.get()
-        #expect(entries == Array(0..<200))
-        try await group.shutdownGracefully()
-    }
-
     @Test("one executor per loop of the group, the same at every lookup (the runtime runs a task's calls inline only on the same executor); none for a loop outside it")
     func onePerLoop() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
