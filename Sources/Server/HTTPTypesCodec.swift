@@ -47,6 +47,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// A request was refused: the rest of the input is dropped, and the connection closes
     /// after the refusal.
     private var refusing = false
+    /// This handler's context while it is in a pipeline (``encode(_:promise:)``).
+    private var ownContext: ChannelHandlerContext?
 
     /// What the request a response answers allows in its body (RFC 9112 §6.3).
     struct Answering {
@@ -180,8 +182,29 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: responses
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        ownContext = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        ownContext = nil
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
+        encode(unwrapOutboundIn(data), context: context, promise: promise)
+    }
+
+    /// Encodes a part written by ``RequestDispatcher``, the handler right above, which calls
+    /// this directly rather than through the pipeline: wrapping each part in `NIOAny` and
+    /// casting it back took ≈ 1 % of a request's CPU. False when the codec is not in a pipeline.
+    func encode(_ part: HTTPResponsePart, promise: EventLoopPromise<Void>?) -> Bool {
+        guard let ownContext else { return false }
+        encode(part, context: ownContext, promise: promise)
+        return true
+    }
+
+    private func encode(_ part: HTTPResponsePart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        switch part {
         case .head(let response):
             writeHead(response, context: context)
         case .body(let body):

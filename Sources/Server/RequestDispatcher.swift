@@ -104,6 +104,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// A flush is queued on the loop (``flushSoon(context:)``).
     private var flushQueued = false
     private var context: ChannelHandlerContext?
+    /// The codec below, written to directly (``send(_:promise:context:)``).
+    private var codec: HTTPTypesCodec?
 
     /// Told the status of every refusal written here (parser errors, and what the handlers
     /// below refused), for `mcp_http_responses_total`: those never reach ``RequestGate``'s
@@ -121,10 +123,19 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        codec = try? context.pipeline.syncOperations.handler(type: HTTPTypesCodec.self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        codec = nil
+    }
+
+    /// Hands a response part to the codec, directly when it is in the pipeline: it sits right
+    /// below this handler (``PublicChildChannel``), so the part would reach it next anyway.
+    private func send(_ part: HTTPResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        if let codec, codec.encode(part, promise: promise) { return }
+        context.write(wrapOutboundOut(part), promise: promise)
     }
 
     // MARK: inbound
@@ -337,12 +348,14 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch parts {
         case .head(let head):
-            context.writeAndFlush(wrapOutboundOut(.head(markClosing(head))), promise: promise)
+            send(.head(markClosing(head)), promise: promise, context: context)
+            context.flush()
         case .body(let buffer):
-            context.writeAndFlush(wrapOutboundOut(.body(buffer)), promise: promise)
+            send(.body(buffer), promise: promise, context: context)
+            context.flush()
         case .complete(let head, let body):
-            context.write(wrapOutboundOut(.head(markClosing(head))), promise: nil)
-            if let body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+            send(.head(markClosing(head)), promise: nil, context: context)
+            if let body { send(.body(body), promise: nil, context: context) }
             writeEnd(.end(nil), promise: promise, context: context)
             responseEnded(context: context)
         case .end(let trailers):
@@ -373,7 +386,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes a response's last part. A close that follows (end of input, graceful shutdown,
     /// a refusal) must not cut it off: that close waits for ``afterWrites(context:)``.
     private func writeEnd(_ part: HTTPResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(part), promise: promise)
+        send(part, promise: promise, context: context)
         flushSoon(context: context)
     }
 
@@ -442,7 +455,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         // it (NIO's pending writes under their low watermark): answered at once, a 1 MiB
         // result behind another to a client that is slow to read met TLSHandler's cap on
         // unsent ciphertext, and the connection was closed. The wait is bounded by the idle
-        // timeout: the client is not reading.
+        // timeout: the client is not reading. The response is flushed first: until then the
+        // TLS handler holds it, and the channel, not yet given its bytes, reads as writable.
+        // (The flush queued for the tick used to run before the next request's task only
+        // because that task's first job was queued behind it.)
+        if !held.isEmpty { context.flush() }
         if !held.isEmpty, !context.channel.isWritable {
             awaitingDrain = true
             deadlines?.awaitDrain(context)
@@ -492,8 +509,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         held.removeAll()
         refused = true
         onRefusal(refusal.head.status)
-        context.write(wrapOutboundOut(.head(refusal.head)), promise: nil)
-        if let body = refusal.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+        send(.head(refusal.head), promise: nil, context: context)
+        if let body = refusal.body { send(.body(body), promise: nil, context: context) }
         writeEnd(.end(nil), promise: nil, context: context)
         lingerThenClose(context: context)
     }
