@@ -49,6 +49,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private var refusing = false
     /// This handler's context while it is in a pipeline (``encode(_:promise:)``).
     private var ownContext: ChannelHandlerContext?
+    /// The dispatcher above and its context, once attached (``attach(_:context:)``).
+    private var dispatcher: (handler: RequestDispatcher, context: ChannelHandlerContext)?
 
     /// What the request a response answers allows in its body (RFC 9112 §6.3).
     struct Answering {
@@ -106,8 +108,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             while !refusing, input != nil, let part = try parser.next(from: &input!) {
                 switch part {
                 case .head(let head): receive(head, context: context)
-                case .body(let body): context.fireChannelRead(wrapInboundOut(.body(body)))
-                case .end(let trailers): context.fireChannelRead(wrapInboundOut(.end(trailers)))
+                case .body(let body): deliver(.body(body), context: context)
+                case .end(let trailers): deliver(.end(trailers), context: context)
                 }
             }
         } catch {
@@ -152,7 +154,28 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             authority = targetAuthority
         }
         let request = HTTPRequest(method: head.method, scheme: scheme, authority: authority, path: Self.path(of: head.target), headerFields: fields)
-        context.fireChannelRead(wrapInboundOut(.head(request)))
+        deliver(.head(request), context: context)
+    }
+
+    /// Hands a request part up: to ``RequestDispatcher`` directly once it has attached itself
+    /// (it sits right above), otherwise through the pipeline.
+    private func deliver(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        if let dispatcher {
+            dispatcher.handler.receive(part, context: dispatcher.context)
+        } else {
+            context.fireChannelRead(wrapInboundOut(part))
+        }
+    }
+
+    /// ``RequestDispatcher``, added right above, is handed request parts directly: wrapping
+    /// each in `NIOAny` and casting it back took ≈ 0.5 % of a request's CPU. Detached when
+    /// either handler leaves the pipeline (the pair refer to each other until then).
+    func attach(_ handler: RequestDispatcher, context: ChannelHandlerContext) {
+        dispatcher = (handler, context)
+    }
+
+    func detach() {
+        dispatcher = nil
     }
 
     /// Bytes that are not a request: refused with the status that says why (400, 414, 431,
@@ -188,6 +211,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         ownContext = nil
+        dispatcher = nil
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -124,10 +124,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         codec = try? context.pipeline.syncOperations.handler(type: HTTPTypesCodec.self)
+        codec?.attach(self, context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        codec?.detach()
         codec = nil
     }
 
@@ -144,7 +146,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         receive(unwrapInboundIn(data), context: context)
     }
 
-    private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    /// A request part from the codec: called by it directly (``HTTPTypesCodec/attach(_:context:)``)
+    /// or through ``channelRead(context:data:)``.
+    func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         if closing {
             return
         } else if !held.isEmpty {
