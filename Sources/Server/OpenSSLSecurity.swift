@@ -14,8 +14,7 @@ public struct OpenSSLSecurity: ConnectionSecurity {
     let observer: TLSMetrics
 
     public init(
-        reloader: TLSContextReloader, handshakeTimeout: Duration, maxBufferedCiphertext: Int = 256 * 1024,
-        metrics: ServerMetrics?
+        reloader: TLSContextReloader, handshakeTimeout: Duration, maxBufferedCiphertext: Int, metrics: ServerMetrics?
     ) {
         self.reloader = reloader
         self.handshakeTimeout = TimeAmount(handshakeTimeout)

@@ -134,7 +134,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Hands a response part to the codec, directly when it is in the pipeline: it sits right
-    /// below this handler (``PublicChildChannel``), so the part would reach it next anyway.
+    /// below this handler (``PublicChildChannel`` adds the two back to back), so the part would
+    /// reach it next anyway. A handler put between them would see no parts, either way, while
+    /// flushes, closes and events still pass through it.
     private func send(_ part: HTTPResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         if let codec, codec.encode(part, promise: promise) { return }
         context.write(wrapOutboundOut(part), promise: promise)

@@ -220,7 +220,7 @@ extension ServerMetrics.Family {
     public static let tlsHandshakeDuration = Self(
         "mcp_tls_handshake_duration_seconds", "Duration of successful TLS handshakes.")
     public static let tlsBackpressure = Self(
-        "mcp_tls_backpressure_total", "TLS connections that paused reads or were closed at their ciphertext cap.",
+        "mcp_tls_backpressure_total", "Times a TLS connection paused its reads (unsent ciphertext over half its cap) or was closed at the cap.",
         labels: ["event"])
     public static let tlsCertNotAfter = Self(
         "mcp_tls_cert_not_after_seconds", "Expiry of the served certificate, as a Unix time.")

@@ -57,10 +57,21 @@ import Testing
         }
     }
 
-    func connect(deadlines: RequestDeadlines? = nil) throws -> Connection {
+    /// Below the dispatcher, as the TLS handler is for a client that stops reading: the
+    /// channel is no longer writable once a flush has handed it the bytes, and not before.
+    final class UnwritableOnFlush: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        func flush(context: ChannelHandlerContext) {
+            (context.channel as? EmbeddedChannel)?.isWritable = false
+            context.flush()
+        }
+    }
+
+    func connect(deadlines: RequestDeadlines? = nil, below: [any ChannelHandler] = []) throws -> Connection {
         let started = Started()
         let reads = ReadCounter()
         let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers(below)
         try channel.pipeline.syncOperations.addHandler(reads)
         try channel.pipeline.syncOperations.addHandler(
             RequestDispatcher(start: { request, sink in started.record(request, sink) }, deadlines: deadlines))
@@ -115,6 +126,21 @@ import Testing
         c.started[1].sink.writeComplete(HTTPResponse(status: .accepted), body: nil)
         #expect(try c.written() == ["head 202", "end"])
         #expect(c.channel.isActive)
+        _ = try? c.channel.finish()
+    }
+
+    /// The response's end is flushed by a loop task; the pipelined request must not go
+    /// ahead on the strength of a writability its response has not yet been counted in.
+    @Test("that wait looks at the channel after the response ahead of it is flushed")
+    func pipelinedWaitFlushesFirst() throws {
+        let c = try connect(below: [UnwritableOnFlush()])
+        c.read(head("/first"), .end(nil), head("/second"), .end(nil))
+        c.started[0].sink.writeComplete(HTTPResponse(status: .ok), body: ByteBuffer(string: "one"))
+        #expect(c.started.count == 1, "the second request started while the first response sat unflushed")
+        #expect(try c.written() == ["head 200", "body one", "end"])
+        c.channel.isWritable = true
+        c.channel.pipeline.fireChannelWritabilityChanged()
+        #expect(c.started.count == 2)
         _ = try? c.channel.finish()
     }
 

@@ -369,6 +369,10 @@ struct TLSHandlerTests {
         pair.server.flush()
         #expect(pair.serverReads.reads == readsBefore + 1)
         #expect(pair.server.isActive)
+        // A second backlog is a second pause.
+        _ = pair.server.write(ByteBuffer(repeating: 0x61, count: 40 * 1024))
+        pair.server.read()
+        #expect(pair.serverObserver.backpressure == [.readsPaused, .readsPaused])
     }
 
     /// Small writes go out without a promise while what may be unsent is under an eighth of

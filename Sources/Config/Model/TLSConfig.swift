@@ -8,8 +8,8 @@ public struct TLSConfig: Codable, Sendable, Equatable {
     /// Required when `client_auth` is not `off`.
     public var clientCaFile = ""
     public var handshakeTimeout = ConfigDuration.seconds(10)
-    /// Per connection: ciphertext not yet sent (reads stop above half of it; a write while over
-    /// it closes the connection), and ciphertext received but not yet decrypted.
+    /// Listener only, per connection: ciphertext not yet sent (reads stop above half of it; a
+    /// write while over it closes the connection), and ciphertext received but not yet decrypted.
     public var maxBufferedCiphertext = ByteSize.kibibytes(256)
     /// How often the certificate files' mtimes are polled for a reload; 0 disables.
     public var reloadInterval = ConfigDuration.seconds(5)
