@@ -68,6 +68,43 @@ import Testing
 
     func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1\r\nHost: x\r\n\(extra)\r\n" }
 
+    /// Counts the request and response parts that travel the pipeline past it.
+    final class PartCounter: ChannelDuplexHandler {
+        typealias InboundIn = HTTPRequestPart
+        typealias OutboundIn = HTTPResponsePart
+        var parts = 0
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            parts += 1
+            context.fireChannelRead(data)
+        }
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            parts += 1
+            context.write(data, promise: promise)
+        }
+    }
+
+    /// The dispatcher and the codec hand parts to each other directly (no `NIOAny` wrap and
+    /// cast per part): a handler between them sees none, while the request is still answered.
+    /// Were the direct path lost, only the speed would show it, but for this test.
+    @Test("request and response parts pass between the codec and the dispatcher directly, not through the pipeline")
+    func partsPassDirectly() throws {
+        let started = Started()
+        let counter = PartCounter()
+        let channel = EmbeddedChannel()
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHTTPServerCodec()
+        try pipeline.addHandler(counter)
+        try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) }))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let c = Connection(channel: channel, started: started)
+        c.send(get("/a"))
+        try #require(c.started.count == 1)
+        c.answer(0, "direct")
+        #expect(c.output().hasPrefix("HTTP/1.1 200 OK"))
+        #expect(counter.parts == 0)
+        _ = try? channel.finish()
+    }
+
     @Test("a malformed request while a response is in progress, then more bytes: that response goes out, then a 400, then the connection closes")
     func parserErrorDuringResponse() throws {
         let refusals = Refusals()
