@@ -14,9 +14,12 @@ import NIOCore
 /// every job of a task and runs its calls inline rather than enqueueing them again.
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
+    /// The loop's ``ResponseFlusher``, shared by its connections.
+    let flusher: NIOLoopBoundBox<ResponseFlusher>
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
+        flusher = .makeBoxSendingValue(ResponseFlusher(loop: eventLoop), eventLoop: eventLoop)
     }
 
     func enqueue(_ job: consuming ExecutorJob) {

@@ -76,8 +76,10 @@ struct PublicChildChannel: Sendable {
     /// byte arrives; throws (having closed the channel) when it is refused. The returned future
     /// completes when the HTTP layer is installed at the first request byte, or fails if the
     /// connection closes before one. `spawner` is asked once per connection, with the
-    /// connection's event loop, for what starts (and tracks) each of its requests' tasks.
-    func prepare(channel: any Channel, watch: ConnectionWatch, logger: Logger, spawner: @escaping @Sendable (any EventLoop) -> RequestRunner.Spawn) throws -> EventLoopFuture<Void> {
+    /// connection's event loop, for what starts (and tracks) each of its requests' tasks and
+    /// for the loop's ``ResponseFlusher`` (nil: the connection gets one of its own).
+    func prepare(channel: any Channel, watch: ConnectionWatch, logger: Logger,
+                 spawner: @escaping @Sendable (any EventLoop) -> (spawn: RequestRunner.Spawn, flusher: NIOLoopBoundBox<ResponseFlusher>?)) throws -> EventLoopFuture<Void> {
         var ticket: (any AdmissionTicket)?
         if let admission {
             ticket = admission.admit(channel)
@@ -104,14 +106,14 @@ struct PublicChildChannel: Sendable {
                 let memo = ConnectionMemo(peerAddress: channel.remoteAddress?.ipAddress,
                                           clientCertificate: security?.clientCertificate(of: channel), watch: watch)
                 // Requests (and their streamed bodies) run on the connection's event loop.
-                let spawnHere = spawner(channel.eventLoop)
+                let (spawnHere, flusher) = spawner(channel.eventLoop)
                 try pipeline.addHandler(RequestDispatcher(start: { request, sink in
                     spawnHere { await runner.run(request, sink: sink, channel: channel, connection: memo, spawn: spawnHere) }
                 }, onRefusal: { status in
                     if listener == .public { metrics?.responses(status: Int(status.code)).increment() }
                 }, linger: RequestDispatcher.Linger(timeout: lingerTimeout) {
                     metrics?.counter(.timeouts, listener.phase("linger")).increment()
-                }, deadlines: deadlines))
+                }, deadlines: deadlines, flusher: flusher?.value))
             }
         }
         do {

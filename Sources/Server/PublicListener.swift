@@ -57,7 +57,7 @@ struct PublicListener: Service, CustomStringConvertible {
                     try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                     _ = try child.prepare(channel: channel, watch: watch, logger: logger) { loop in
                         let executor = executors.executor(for: loop)
-                        return { body in connections.run(on: executor, body) }
+                        return ({ body in connections.run(on: executor, body) }, executor?.flusher)
                     }
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

@@ -103,6 +103,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var lingerDeadline: Scheduled<Void>?
     /// A flush is queued on the loop (``flushSoon(context:)``).
     private var flushQueued = false
+    /// Its loop's, shared by the loop's connections; one of its own when none is given.
+    private var flusher: ResponseFlusher?
     private var context: ChannelHandlerContext?
     /// The codec below, written to directly (``send(_:promise:context:)``).
     private var codec: HTTPTypesCodec?
@@ -114,8 +116,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private let onRefusal: @Sendable (HTTPResponse.Status) -> Void
 
     init(start: @escaping Start, onRefusal: @escaping @Sendable (HTTPResponse.Status) -> Void = { _ in }, linger: Linger = Linger(),
-         deadlines: RequestDeadlines? = nil) {
+         deadlines: RequestDeadlines? = nil, flusher: ResponseFlusher? = nil) {
         self.start = start
+        self.flusher = flusher
         self.deadlines = deadlines
         self.onRefusal = onRefusal
         self.linger = linger
@@ -123,6 +126,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if flusher == nil { flusher = ResponseFlusher(loop: context.eventLoop) }
         codec = try? context.pipeline.syncOperations.handler(type: HTTPTypesCodec.self)
         codec?.attach(self, context: context)
     }
@@ -406,20 +410,18 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         return written.futureResult
     }
 
-    /// Flushes once the loop has run the tasks already queued: the requests read in one loop
-    /// tick are answered in that tick's tasks, and their responses then leave together. A
-    /// flush per response woke the client's thread once per response (the kernel's wake-up
-    /// cost more than the request's own work); in a burst, the later sends find it awake.
-    ///
-    /// Queued as an isolated task, which captures the dispatcher alone: a `Sendable` one
-    /// needed it boxed with its loop, an allocation for every response.
+    /// Flushes with the loop's other responses of this tick (``ResponseFlusher``).
     private func flushSoon(context: ChannelHandlerContext) {
         guard !flushQueued else { return }
         flushQueued = true
-        context.eventLoop.assumeIsolated().execute { [self] in
-            flushQueued = false
-            self.context?.flush()
-        }
+        flusher?.flushSoon(self)
+    }
+
+    /// The ``ResponseFlusher``'s turn for this connection.
+    func flushNow() {
+        guard flushQueued else { return }
+        flushQueued = false
+        context?.flush()
     }
 
     /// Closes once what is written has gone out, within the linger's bound: the request

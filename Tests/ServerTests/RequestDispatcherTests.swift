@@ -67,14 +67,27 @@ import Testing
         }
     }
 
-    func connect(deadlines: RequestDeadlines? = nil, below: [any ChannelHandler] = []) throws -> Connection {
+    /// Counts the flushes that reach it, and calls `onFlush` at each.
+    final class FlushCounter: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var flushes = 0
+        var onFlush: () -> Void = {}
+        func flush(context: ChannelHandlerContext) {
+            flushes += 1
+            onFlush()
+            context.flush()
+        }
+    }
+
+    func connect(deadlines: RequestDeadlines? = nil, below: [any ChannelHandler] = [], loop: EmbeddedEventLoop = EmbeddedEventLoop(),
+                 flusher: ResponseFlusher? = nil) throws -> Connection {
         let started = Started()
         let reads = ReadCounter()
-        let channel = EmbeddedChannel()
+        let channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandlers(below)
         try channel.pipeline.syncOperations.addHandler(reads)
         try channel.pipeline.syncOperations.addHandler(
-            RequestDispatcher(start: { request, sink in started.record(request, sink) }, deadlines: deadlines))
+            RequestDispatcher(start: { request, sink in started.record(request, sink) }, deadlines: deadlines, flusher: flusher))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Connection(channel: channel, started: started, reads: reads)
     }
@@ -142,6 +155,32 @@ import Testing
         c.channel.pipeline.fireChannelWritabilityChanged()
         #expect(c.started.count == 2)
         _ = try? c.channel.finish()
+    }
+
+    /// `ResponseFlusher`: one flush task per loop tick, not one per connection.
+    @Test("the responses that end on one loop before its flush task runs are flushed by that one task, after the tasks queued before it; one that ends during that flush is flushed by the next")
+    func oneFlushTaskPerLoop() throws {
+        let loop = EmbeddedEventLoop()
+        let flusher = ResponseFlusher(loop: loop)
+        let counters = [FlushCounter(), FlushCounter(), FlushCounter()]
+        let connections = try counters.map { try connect(below: [$0], loop: loop, flusher: flusher) }
+        for c in connections { c.read(head(), .end(nil)) }
+        var seenBefore: [Int] = []
+        var seenAfter: [Int] = []
+        loop.assumeIsolated().execute { seenBefore = counters.map(\.flushes) }
+        connections[0].started[0].sink.writeComplete(HTTPResponse(status: .ok), body: nil)  // queues the flush task
+        loop.assumeIsolated().execute { seenAfter = counters.map(\.flushes) }
+        connections[1].started[0].sink.writeComplete(HTTPResponse(status: .ok), body: nil)
+        counters[0].onFlush = { connections[2].started[0].sink.writeComplete(HTTPResponse(status: .ok), body: nil) }
+        #expect(counters.map(\.flushes) == [0, 0, 0])
+        loop.run()
+        #expect(seenBefore == [0, 0, 0])
+        #expect(seenAfter == [1, 1, 0], "the second response was not flushed with the first, by the task queued at the first")
+        #expect(counters.map(\.flushes) == [1, 1, 1], "a response that ended during the flush was not flushed")
+        for c in connections {
+            #expect(try c.written() == ["head 200", "end"])
+            _ = try? c.channel.finish()
+        }
     }
 
     @Test("that wait is bounded by the idle timeout, counted as idle; a client that reads in time is not cut off")
