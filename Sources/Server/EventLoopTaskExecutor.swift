@@ -14,7 +14,7 @@ import NIOCore
 /// every job of a task and runs its calls inline rather than enqueueing them again.
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
-    /// The loop's ``ResponseFlusher``, shared by its connections.
+    /// The loop's ``ResponseFlusher``, shared by the listener's connections on it.
     let flusher: NIOLoopBoundBox<ResponseFlusher>
 
     init(eventLoop: any EventLoop) {

@@ -1,15 +1,17 @@
 import NIOCore
 
 /// Flushes, in one loop task, every connection of an event loop whose response ended since
-/// that task was queued. The requests read in one loop tick are answered in that tick's
-/// tasks, and their responses then leave together, after the tasks already queued.
+/// that task was queued (by the first of them, so after the tasks queued before it). The
+/// requests read in one loop tick are answered in that tick's tasks, and their responses
+/// then leave together.
 ///
 /// Why: a flush per response woke the client's thread once per response (the kernel's
 /// wake-up cost more than the request's own work); in a burst, the later sends find it
-/// awake. And one task per tick for the loop, not one per connection: one task of NIO's
-/// queue per tick instead of one per response (1.5 % of a `tools/call`'s CPU, `bench/ab.sh`).
+/// awake. And one task per tick, not one per connection: 1.5 % of a `tools/call`'s CPU
+/// (`bench/ab.sh`).
 ///
-/// One per loop (``EventLoopTaskExecutor/flusher``), used only on that loop.
+/// One per loop and listener (``EventLoopTaskExecutor/flusher``), shared by the listener's
+/// connections on that loop, and used only there.
 final class ResponseFlusher {
     private let loop: any EventLoop
     /// The dispatchers whose flush waits for the queued task.

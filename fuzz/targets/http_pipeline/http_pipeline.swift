@@ -204,7 +204,7 @@ func runOne(_ input: [UInt8]) async {
         let watch = ConnectionWatch()
         channel.closeFuture.whenComplete { _ in watch.closed() }
         _ = try await channel.eventLoop.submit {
-            try child.prepare(channel: channel, watch: watch, logger: logger, spawner: { _ in { body in tasks.spawn(body) } })
+            try child.prepare(channel: channel, watch: watch, logger: logger, spawner: { _ in ({ body in tasks.spawn(body) }, nil) })
         }.get()
     } catch {
         fatalError("http_pipeline: channel setup: \(error)")
