@@ -1,11 +1,7 @@
--- wrk script: one keep-alive POST repeated (as post.lua), and at the end one line of latency
--- percentiles in ms, for bench/latency.sh: the shape of the distribution, not just its p99.
-wrk.method = "POST"
-wrk.body = os.getenv("BODY")
-for pair in string.gmatch(os.getenv("HEADERS") or "", "[^|]+") do
-    local name, value = pair:match("^%s*([^:]+):%s*(.*)$")
-    wrk.headers[name] = value
-end
+-- wrk script: post.lua's request (run from the repository's root), and at the end one line
+-- of latency percentiles in ms, for bench/latency.sh: the shape of the distribution, not
+-- just its p99.
+dofile("bench/http/post.lua")
 
 done = function(summary, latency, requests)
     local line = ""
