@@ -103,7 +103,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var lingerDeadline: Scheduled<Void>?
     /// A flush is queued on the loop (``flushSoon(context:)``).
     private var flushQueued = false
-    /// Its loop's, shared by the loop's connections; one of its own when none is given.
+    /// Shared with the listener's other connections on this loop; one of its own when none is given.
     private var flusher: ResponseFlusher?
     private var context: ChannelHandlerContext?
     /// The codec below, written to directly (``send(_:promise:context:)``).
