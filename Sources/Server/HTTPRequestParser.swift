@@ -90,7 +90,7 @@ struct HTTPRequestParser {
         case chunkLine
         /// In a chunk's extensions, skipped as they come (never buffered); `started` once
         /// their ";" is seen.
-        case chunkExtension(size: Int, started: Bool)
+        case chunkExtension(size: Int, started: Bool, skipped: Int)
         case chunkData(remaining: Int)
         case chunkDataEnd
         case trailers(searched: Int)
@@ -161,8 +161,8 @@ struct HTTPRequestParser {
         case .chunkLine:
             guard try readChunkSize(&buffer) else { return nil }
             return try step(&buffer)
-        case .chunkExtension(let size, let started):
-            guard try skipChunkExtension(&buffer, size: size, started: started) else { return nil }
+        case .chunkExtension(let size, let started, let skipped):
+            guard try skipChunkExtension(&buffer, size: size, started: started, skipped: skipped) else { return nil }
             return try step(&buffer)
         case .chunkData(let remaining):
             guard buffer.readableBytes > 0 else { return nil }
@@ -461,7 +461,7 @@ struct HTTPRequestParser {
             state = read.size == 0 ? .trailers(searched: 0) : .chunkData(remaining: read.size)
         case UInt8(ascii: ";"), 0x20, 0x09:
             buffer.moveReaderIndex(forwardBy: read.used)
-            state = .chunkExtension(size: read.size, started: false)
+            state = .chunkExtension(size: read.size, started: false, skipped: 0)
         default:
             throw .malformed("invalid chunk size")
         }
@@ -470,8 +470,11 @@ struct HTTPRequestParser {
 
     /// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ): nothing here uses
     /// them, so they are checked (visible characters, spaces and tabs, from a ";" on) and
-    /// dropped as they arrive: a long one costs no memory. True once past the line's CRLF.
-    private mutating func skipChunkExtension(_ buffer: inout ByteBuffer, size: Int, started: Bool) throws(Failure) -> Bool {
+    /// dropped as they arrive: a long one costs no memory. A chunk line's extensions are
+    /// capped at the head's byte cap (RFC 9112 §7.1.1: a server ought to limit them): they
+    /// make no body part, so neither the body cap nor the body's backpressure would ever
+    /// stop a client that sends one without end. True once past the line's CRLF.
+    private mutating func skipChunkExtension(_ buffer: inout ByteBuffer, size: Int, started: Bool, skipped: Int) throws(Failure) -> Bool {
         var started = started
         let (used, done): (Int, Bool) = try buffer.withUnsafeReadableBytes { bytes throws(Failure) in
             var at = 0
@@ -493,10 +496,11 @@ struct HTTPRequestParser {
             return (at, false)
         }
         buffer.moveReaderIndex(forwardBy: used)
+        guard skipped + used <= limits.maxHeaderBytes else { throw .malformed("a chunk extension over the head's byte cap") }
         if done {
             state = size == 0 ? .trailers(searched: 0) : .chunkData(remaining: size)
         } else {
-            state = .chunkExtension(size: size, started: started)
+            state = .chunkExtension(size: size, started: started, skipped: skipped + used)
         }
         return done
     }
