@@ -14,7 +14,9 @@ final class ReplayBuffer: Sendable {
     struct Event: Sendable {
         let stream: Int
         let seq: Int
-        let text: String
+        /// Emptied when the event is dropped: the slot stays until the array is compacted,
+        /// its text must not (up to 1,024 dropped events of a tool's largest result each).
+        var text: String
         let eventType: String
     }
 
@@ -76,6 +78,7 @@ final class ReplayBuffer: Sendable {
             state.bytes += event.text.utf8.count
             while state.events.count - state.head > maxEvents || state.bytes > maxBytes {
                 state.bytes -= state.events[state.head].text.utf8.count
+                state.events[state.head].text = ""
                 state.head += 1
             }
             if state.head > 1024, state.head * 2 > state.events.count {
@@ -83,6 +86,11 @@ final class ReplayBuffer: Sendable {
                 state.head = 0
             }
         }
+    }
+
+    /// The text held in the buffer, dropped events included (for tests: it stays under `maxBytes`).
+    var heldTextBytes: Int {
+        state.withLock { state in state.events.reduce(0) { $0 + $1.text.utf8.count } }
     }
 
     /// Events of `stream` after `seq` up to its latest, `last`; nil when some of them were

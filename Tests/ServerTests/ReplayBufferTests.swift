@@ -55,6 +55,15 @@ import Testing
         #expect(!s1.attach(SSEStream(capacity: 1 << 16, metrics: nil), after: 1))
     }
 
+    @Test("a dropped event's text is released at once, not when the array is next compacted: what the buffer holds stays under its byte cap")
+    func droppedTextReleased() {
+        let buffer = ReplayBuffer(maxEvents: 4, maxBytes: 4096)
+        let stream = buffer.newStream()
+        let large = String(repeating: "x", count: 1000)
+        for _ in 0..<200 { stream.send(event: "message", data: large) }
+        #expect(buffer.heldTextBytes <= 4096, "held \(buffer.heldTextBytes) bytes")
+    }
+
     @Test("the byte cap drops the oldest events: a resume that needs them is refused")
     func byteCap() {
         let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1024)
