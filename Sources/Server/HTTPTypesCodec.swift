@@ -151,6 +151,12 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 refuse(RequestRefusal(.badRequest, message: "Bad Request: user info in the request target"), context: context)
                 return
             }
+            // It takes Host's place, so it meets Host's grammar (RFC 9110 §4.2.1: an empty
+            // host is invalid; §7.2 `uri-host [ ":" port ]`).
+            guard RequestHeadGuard.isValidHost(targetAuthority) else {
+                refuse(RequestRefusal(.badRequest, message: "Bad Request: invalid authority in the request target"), context: context)
+                return
+            }
             authority = targetAuthority
         }
         let request = HTTPRequest(method: head.method, scheme: scheme, authority: authority, path: Self.path(of: head.target), headerFields: fields)

@@ -50,13 +50,16 @@ import Testing
         #expect(Array(ours.headerFields) == Array(theirs.headerFields))
     }
 
-    @Test("an absolute-form target's authority wins over Host (RFC 9112 §3.2.2); user info in it is refused (RFC 9110 §4.2.4)")
+    @Test("an absolute-form target's authority wins over Host (RFC 9112 §3.2.2); user info in it is refused (RFC 9110 §4.2.4), and so is one that is empty or not a host (§4.2.1, §7.2)")
     func absoluteFormAuthority() throws {
         let head = try #require(try Self.ours("GET http://a.example/mcp?x=1 HTTP/1.1\r\nHost: b.example\r\n\r\n"))
         #expect(head.authority == "a.example")
         #expect(head.path == "/mcp?x=1")
         #expect(try Self.ours("GET /mcp HTTP/1.1\r\nHost: b.example\r\n\r\n")?.authority == "b.example")
         #expect(try Self.ours("GET http://user@a.example/p HTTP/1.1\r\nHost: a.example\r\n\r\n") == nil)
+        #expect(try Self.ours("GET http:///mcp HTTP/1.1\r\nHost: a.example\r\n\r\n") == nil)
+        #expect(try Self.ours("GET http://a\"b<c/ HTTP/1.1\r\nHost: a.example\r\n\r\n") == nil)
+        #expect(try Self.ours("GET http://[::1]:8443/mcp HTTP/1.1\r\nHost: a.example\r\n\r\n")?.authority == "[::1]:8443")
         #expect(HTTPTypesCodec.authority(of: "https://h:8443") == "h:8443")
         #expect(HTTPTypesCodec.authority(of: "http://[::1]:9/p") == "[::1]:9")
         #expect(HTTPTypesCodec.authority(of: "*") == nil)
