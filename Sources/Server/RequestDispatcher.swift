@@ -345,7 +345,15 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 
     fileprivate func bodyAbandoned(request: Int) {
         guard request == self.request, let context else { return }
-        if case .streaming = inbound { inbound = .discarding }
+        if case .streaming = inbound, responding {
+            // Given up while its response goes on (a stream's route need not read the body its
+            // request carries, and may answer for hours): the rest is left unread rather than
+            // read and dropped with no deadline, and the connection closes after the response.
+            inbound = .discarding
+            closeAfterResponse = true
+            bodyPaused = true
+            return
+        }
         bodyPaused = false
         resumeReading(context: context)
     }
@@ -445,11 +453,16 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         responding = false
         deadlines?.serving(false)
         var bodyUnread = false
-        if case .streaming = inbound {
+        switch inbound {
+        case .streaming:
             // Answered before reading all of its body: the rest is dropped as it arrives.
             endBody(with: ResponseEndedBeforeBody())
             inbound = .discarding
             bodyUnread = true
+        case .discarding:
+            bodyUnread = true
+        case .none, .collecting:
+            break
         }
         if closeAfterResponse {
             held.removeAll()

@@ -277,6 +277,34 @@ import Testing
         _ = try? c.channel.finish()
     }
 
+    /// A stream's route (an SSE GET) need not read the body its request carries, and its
+    /// response may last for hours: that body must not be read and dropped all that time,
+    /// with no deadline (the request deadlines pause while a request is served).
+    @Test("a task that gives up its body while its response goes on stops the reading, and the connection closes after that response")
+    func bodyAbandonedWhileResponding() async throws {
+        let c = try connect()
+        c.read(head("/sse"), body("a"))
+        let sink = c.started[0].sink
+        func readOnePartAndLeave() async throws {
+            var iterator = c.started[0].request.body.makeAsyncIterator()
+            _ = try await iterator.next()
+        }
+        try await readOnePartAndLeave()
+        c.channel.embeddedEventLoop.run()  // the body's "terminated" hops to the loop
+        try await sink.writeHead(HTTPResponse(status: .ok))
+        try await sink.writeBody(ByteBuffer(string: "event"))
+        #expect(try c.written() == ["head 200", "body event"])
+        let before = c.reads.reads
+        c.read(body("more"))
+        c.channel.read()
+        #expect(c.reads.reads == before, "the unread body is not read while the response goes on")
+        sink.writeEnd(nil)
+        #expect(try c.written() == ["end", "barrier"])
+        // It would linger (an embedded channel cannot half-close, so it closes at once).
+        #expect(!c.channel.isActive)
+        #expect(c.started.count == 1)
+    }
+
     @Test("a streamed response is written part by part; a task that ends without finishing it closes the connection, and later writes fail")
     func unfinishedResponseCloses() async throws {
         let c = try connect()
