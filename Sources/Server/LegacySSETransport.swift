@@ -31,14 +31,13 @@ struct LegacySSETransport: Sendable {
         }
         let id: String
         do {
-            (id, _) = try sessions.create(owner: owner, kind: .legacySSE) {
+            (id, _) = try sessions.create(owner: owner, kind: .legacySSE, stream: stream) {
                 MCPSession(transport: Self.transportLabel, principal: context.principal, maxInFlight: options.maxInFlightPerSession)
             }
         } catch {
             streams.close(stream, owner: owner.name)
             return StreamableHTTPTransport.capResponse(error == .globalCap, what: "sessions")
         }
-        _ = sessions.attach(stream, to: id)
         stream.send(event: "endpoint", data: "/messages?sessionId=\(id)")
         if flavour == .goAPI {
             stream.send(event: "connected", data: #"{"clientId":"\#(id)"}"#)

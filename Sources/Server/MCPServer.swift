@@ -30,7 +30,7 @@ public struct MCPServer: Sendable {
         self.authenticator = authenticator
         self.logger = logger
         sessions = SessionStore(maxSessions: options.maxSessions, maxPerOwner: options.maxSessionsPerToken, idleTimeout: options.sessionIdleTimeout,
-                                metrics: metrics, replayLimits: options.resumability ? (options.replayBufferEvents, options.replayBufferBytes) : nil)
+                                metrics: metrics, replayLimits: options.resumability ? (options.replayBufferEvents, options.replayBufferBytes, options.replayMaxStreams) : nil)
         streams = StreamTracker(maxStreams: options.maxSSEStreams, maxPerOwner: options.maxSSEStreamsPerToken, metrics: metrics)
         metrics.gauge(.toolsRegistered).set(to: Double(dispatcher.registry.count))
         metrics.gauge(.resourcesRegistered).set(to: 0)

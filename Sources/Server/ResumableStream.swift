@@ -1,4 +1,5 @@
 import MCPCore
+import Prometheus
 import Synchronization
 
 /// The replay side of a session's SSE streams (2025-11-25 basic/transports.mdx
@@ -27,30 +28,59 @@ final class ReplayBuffer: Sendable {
         var nextStream = 1
         var streams: [Int: ResumableStream] = [:]
         var finished: Set<Int> = []
+        /// Streams a connection carries now: never forgotten, or DELETE could not end them.
+        var attached: Set<Int> = []
+        /// The session ended: no new stream, so none outlives it.
+        var closed = false
     }
 
     private let state = Mutex(State())
     let maxEvents: Int
     let maxBytes: Int
-    /// Streams remembered for resumption; the oldest finished ones are forgotten first.
-    static let maxStreams = 64
+    /// Streams remembered for resumption. Past it the oldest finished one is forgotten, else
+    /// the oldest no connection carries; when every one is carried, no new stream opens.
+    let maxStreams: Int
 
-    init(maxEvents: Int, maxBytes: Int) {
+    let metrics: ServerMetrics?
+
+    init(maxEvents: Int, maxBytes: Int, maxStreams: Int = 64, metrics: ServerMetrics? = nil) {
         self.maxEvents = max(1, maxEvents)
         self.maxBytes = max(1024, maxBytes)
+        self.maxStreams = max(1, maxStreams)
+        self.metrics = metrics
     }
 
-    func newStream() -> ResumableStream {
-        state.withLock { state in
-            let stream = ResumableStream(id: state.nextStream, buffer: self)
-            state.nextStream += 1
-            state.streams[stream.id] = stream
-            if state.streams.count > Self.maxStreams,
-               let victim = state.finished.min() ?? state.streams.keys.min() {
+    enum Refusal: Error { case sessionEnded, allStreamsOpen }
+
+    /// A new stream, carried by `live` from its first event (attached under the buffer's lock,
+    /// so it is never forgotten in between).
+    func newStream(attaching live: SSEStream? = nil) throws(Refusal) -> ResumableStream {
+        let made: Result<ResumableStream, Refusal> = state.withLock { state in
+            if state.closed { return .failure(.sessionEnded) }
+            if state.streams.count >= maxStreams {
+                guard let victim = state.finished.min() ?? state.streams.keys.filter({ !state.attached.contains($0) }).min() else {
+                    return .failure(.allStreamsOpen)
+                }
                 state.streams[victim] = nil
                 state.finished.remove(victim)
             }
-            return stream
+            let stream = ResumableStream(id: state.nextStream, buffer: self, live: live)
+            state.nextStream += 1
+            state.streams[stream.id] = stream
+            if live != nil { state.attached.insert(stream.id) }
+            return .success(stream)
+        }
+        return try made.get()
+    }
+
+    /// A connection now carries `id`, or none does; false when the buffer no longer knows
+    /// `id` (forgotten, or the session ended): nothing would end a connection carrying it.
+    @discardableResult
+    fileprivate func setAttached(_ id: Int, _ attached: Bool) -> Bool {
+        state.withLock { state in
+            guard state.streams[id] != nil else { return false }
+            if attached { state.attached.insert(id) } else { state.attached.remove(id) }
+            return true
         }
     }
 
@@ -66,26 +96,30 @@ final class ReplayBuffer: Sendable {
     /// ends the connections attached to its streams (after what they have queued).
     func clear() {
         let streams = state.withLock { state in
-            defer { state = State() }
+            defer { state = State(closed: true) }
             return Array(state.streams.values)
         }
         for stream in streams { stream.finish() }
     }
 
     func record(_ event: Event) {
-        state.withLock { state in
+        let dropped = state.withLock { state in
             state.events.append(event)
             state.bytes += event.text.utf8.count
+            let head = state.head
             while state.events.count - state.head > maxEvents || state.bytes > maxBytes {
                 state.bytes -= state.events[state.head].text.utf8.count
                 state.events[state.head].text = ""
                 state.head += 1
             }
+            let dropped = state.head - head
             if state.head > 1024, state.head * 2 > state.events.count {
                 state.events.removeFirst(state.head)
                 state.head = 0
             }
+            return dropped
         }
+        if dropped > 0 { metrics?.counter(.replayEventsDropped).increment(by: Int64(dropped)) }
     }
 
     /// The text held in the buffer, dropped events included (for tests: it stays under `maxBytes`).
@@ -121,11 +155,12 @@ final class ResumableStream: Sendable {
     let id: Int
     /// Lock order: a stream's lock may be held while taking the buffer's, never the reverse.
     let buffer: ReplayBuffer
-    private let state = Mutex<(seq: Int, live: SSEStream?, finished: Bool)>((0, nil, false))
+    private let state: Mutex<(seq: Int, live: SSEStream?, finished: Bool)>
 
-    init(id: Int, buffer: ReplayBuffer) {
+    fileprivate init(id: Int, buffer: ReplayBuffer, live: SSEStream?) {
         self.id = id
         self.buffer = buffer
+        self.state = Mutex((0, live, false))
     }
 
     var isFinished: Bool { state.withLock { $0.finished } }
@@ -157,10 +192,13 @@ final class ResumableStream: Sendable {
     }
 
     /// Attaches a connection, replaying what followed `seq` first; false when part of that
-    /// was already dropped from the buffer.
+    /// was already dropped from the buffer, or the buffer has forgotten this stream since it
+    /// was looked up.
     func attach(_ stream: SSEStream, after seq: Int) -> Bool {
         let result: (ok: Bool, finished: Bool, previous: SSEStream?) = state.withLock { state in
-            guard let events = buffer.events(of: id, after: seq, last: state.seq) else { return (false, false, nil) }
+            guard let events = buffer.events(of: id, after: seq, last: state.seq), buffer.setAttached(id, true) else {
+                return (false, false, nil)
+            }
             for event in events { stream.sendFormatted(event.text, eventType: event.eventType) }
             let previous = state.live
             state.live = stream
@@ -172,7 +210,11 @@ final class ResumableStream: Sendable {
     }
 
     func detach(_ stream: SSEStream) {
-        state.withLock { if $0.live === stream { $0.live = nil } }
+        state.withLock { state in
+            guard state.live === stream else { return }
+            state.live = nil
+            buffer.setAttached(id, false)
+        }
     }
 }
 

@@ -248,7 +248,9 @@ extension ServerMetrics.Family {
     public static let sessionsRevoked = Self("mcp_sessions_revoked_total", "Sessions ended because their token was removed, rotated, narrowed or expired.")
     public static let sseStreamsMax = Self("mcp_sse_streams_max", "Configured maximum of open SSE streams.")
     public static let sseStreamsRejected = Self(
-        "mcp_sse_streams_rejected_total", "SSE streams refused at a cap, by reason.", labels: ["reason"])
+        "mcp_sse_streams_rejected_total", "SSE streams refused at a cap, by reason (global_cap, per_token_cap, per_session, draining).", labels: ["reason"])
+    public static let replayEventsDropped = Self(
+        "mcp_replay_events_dropped_total", "Events dropped from a session's replay buffer at its event or byte cap (a resume that needs them is refused).")
     public static let sseSlowReaders = Self(
         "mcp_sse_slow_reader_disconnects_total", "SSE streams cut off because the client stopped reading.")
     public static let inflightRejected = Self(

@@ -25,6 +25,7 @@ extension ServerOptions {
         resumability = server.resumability
         replayBufferEvents = server.replayBufferEvents
         replayBufferBytes = Int(server.replayBufferBytes.bytes)
+        replayMaxStreams = server.replayMaxStreams
         allowedOrigins = server.allowedOrigins
         ssePingInterval = server.ssePingInterval.duration
         sseWriteBuffer = Int(limits.sseWriteBuffer.bytes)

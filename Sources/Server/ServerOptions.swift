@@ -36,6 +36,8 @@ public struct ServerOptions: Sendable {
     public var resumability = false
     public var replayBufferEvents = 256
     public var replayBufferBytes = 1 << 20
+    /// Streams a session remembers for resumption, and most it may have open at once.
+    public var replayMaxStreams = 64
     /// Origins allowed besides requests without an Origin header and same-host origins.
     public var allowedOrigins: [String] = []
     public var ssePingInterval: Duration = .seconds(30)

@@ -58,10 +58,10 @@ final class SessionStore: Sendable {
     let maxPerOwner: Int
     let idleTimeout: Duration
     let metrics: ServerMetrics?
-    /// (events, bytes) kept per session for resumption; nil: resumability off.
-    let replayLimits: (events: Int, bytes: Int)?
+    /// Events, bytes and streams kept per session for resumption; nil: resumability off.
+    let replayLimits: (events: Int, bytes: Int, streams: Int)?
 
-    init(maxSessions: Int, maxPerOwner: Int, idleTimeout: Duration, metrics: ServerMetrics?, replayLimits: (events: Int, bytes: Int)? = nil) {
+    init(maxSessions: Int, maxPerOwner: Int, idleTimeout: Duration, metrics: ServerMetrics?, replayLimits: (events: Int, bytes: Int, streams: Int)? = nil) {
         self.replayLimits = replayLimits
         self.maxSessions = maxSessions
         self.maxPerOwner = maxPerOwner
@@ -76,14 +76,17 @@ final class SessionStore: Sendable {
         return Base64URL.encode(bytes)
     }
 
-    func create(owner: Owner, kind: Kind, make: () -> MCPSession, now: ContinuousClock.Instant = .now) throws(CreateError) -> (id: String, session: MCPSession) {
+    /// - Parameter stream: the session's server-to-client stream, attached under the same lock
+    ///   so that a revocation cannot end the session between the two and leave it open.
+    func create(owner: Owner, kind: Kind, stream: SSEStream? = nil, make: () -> MCPSession,
+                now: ContinuousClock.Instant = .now) throws(CreateError) -> (id: String, session: MCPSession) {
         let result: Result<(String, MCPSession), CreateError> = state.withLock { state in
             if state.entries.count >= maxSessions { return .failure(.globalCap) }
             if state.perOwner[owner.name, default: 0] >= maxPerOwner { return .failure(.perTokenCap) }
             let id = Self.newID()
             let session = make()
-            let replay = kind == .streamable ? replayLimits.map { ReplayBuffer(maxEvents: $0.events, maxBytes: $0.bytes) } : nil
-            state.entries[id] = Entry(session: session, owner: owner, kind: kind, lastUsed: now, replay: replay)
+            let replay = kind == .streamable ? replayLimits.map { ReplayBuffer(maxEvents: $0.events, maxBytes: $0.bytes, maxStreams: $0.streams, metrics: metrics) } : nil
+            state.entries[id] = Entry(session: session, owner: owner, kind: kind, lastUsed: now, stream: stream, replay: replay)
             state.perOwner[owner.name, default: 0] += 1
             return .success((id, session))
         }
@@ -115,14 +118,19 @@ final class SessionStore: Sendable {
         }
     }
 
-    /// Attaches the server-to-client stream, returning the one it replaces (a client may
-    /// reopen a dropped GET stream; the old one is ended).
-    func attach(_ stream: SSEStream, to id: String) -> SSEStream? {
-        state.withLock { state in
+    /// Attaches the server-to-client stream and ends the one it replaces (a client may reopen
+    /// a dropped GET stream). False when the session has ended since it was looked up (a
+    /// DELETE or a revocation in between): nothing would ever end the stream, so the caller
+    /// must not serve it.
+    func attach(_ stream: SSEStream, to id: String) -> Bool {
+        let result: (attached: Bool, old: SSEStream?) = state.withLock { state in
+            guard state.entries[id] != nil else { return (false, nil) }
             let old = state.entries[id]?.stream
             state.entries[id]?.stream = stream
-            return old
+            return (true, old)
         }
+        if let old = result.old, old !== stream { old.finish() }
+        return result.attached
     }
 
     func detach(_ stream: SSEStream, from id: String) {

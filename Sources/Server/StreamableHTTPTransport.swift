@@ -296,9 +296,15 @@ struct StreamableHTTPTransport: Sendable {
             onEnd()
             return Self.capResponse(error != .perTokenCap, what: "SSE streams", id: rpc.id)
         }
-        let resumable = replay.newStream()
+        let resumable: ResumableStream
+        do {
+            resumable = try replay.newStream(attaching: live)
+        } catch {
+            streams.close(live, owner: owner)
+            onEnd()
+            return refusal(error, id: rpc.id)
+        }
         if Self.primes(session) { resumable.prime(retryMilliseconds: Self.retryMilliseconds) }
-        _ = resumable.attach(live, after: 0)
         let dispatcher = self.dispatcher
         Task(executorPreference: MCPDispatcher.requestExecutor) {
             let response = await dispatcher.handle(request: rpc, session: session, outbound: ResumableOutbound(stream: resumable))
@@ -351,7 +357,8 @@ struct StreamableHTTPTransport: Sendable {
         // 2025-11-25 transports.mdx "Resumability and Redelivery": resumption is always a
         // GET with Last-Event-ID, replaying only the stream that was disconnected.
         if let replay = sessions.replay(of: id) {
-            var resumable: ResumableStream
+            let resumable: ResumableStream
+            var resumed: ResumableStream?
             var after = 0
             if let lastEventID = request.headers.value(.lastEventID) {
                 // Not 404: a client that gets 404 for a request with its session id MUST start
@@ -360,19 +367,27 @@ struct StreamableHTTPTransport: Sendable {
                 guard let (streamID, seq) = ReplayBuffer.parse(lastEventID), let found = replay.stream(streamID) else {
                     return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Unknown or expired Last-Event-ID")
                 }
-                (resumable, after) = (found, seq)
-            } else {
-                resumable = replay.newStream()
-                if Self.primes(session) { resumable.prime(retryMilliseconds: Self.retryMilliseconds) }
+                (resumed, after) = (found, seq)
             }
             do {
                 try streams.open(stream, owner: owner.name, listening: true)
             } catch {
                 return Self.capResponse(error != .perTokenCap, what: "SSE streams")
             }
-            guard resumable.attach(stream, after: after) else {
-                streams.close(stream, owner: owner.name)
-                return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Events after Last-Event-ID are no longer available")
+            if let resumed {
+                guard resumed.attach(stream, after: after) else {
+                    streams.close(stream, owner: owner.name)
+                    return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Events after Last-Event-ID are no longer available")
+                }
+                resumable = resumed
+            } else {
+                do {
+                    resumable = try replay.newStream(attaching: stream)
+                } catch {
+                    streams.close(stream, owner: owner.name)
+                    return refusal(error)
+                }
+                if Self.primes(session) { resumable.prime(retryMilliseconds: Self.retryMilliseconds) }
             }
             // A client that only listens is not idle: the session does not expire under it.
             let sessions = self.sessions
@@ -385,7 +400,10 @@ struct StreamableHTTPTransport: Sendable {
             return Self.capResponse(error != .perTokenCap, what: "SSE streams")
         }
         // A client may reopen a dropped stream: the new one replaces the old.
-        sessions.attach(stream, to: id)?.finish()
+        guard sessions.attach(stream, to: id) else {
+            streams.close(stream, owner: owner.name)
+            return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
+        }
         let sessions = self.sessions, streams = self.streams
         return SSEResponse.make(
             stream: stream, channel: context.channel, watch: context.connectionWatch, keepAlive: .comment, interval: options.ssePingInterval,
@@ -410,6 +428,19 @@ struct StreamableHTTPTransport: Sendable {
     }
 
     // MARK: Helpers
+
+    /// A resumable stream not opened: the session ended meanwhile (404, as for any request
+    /// with its id), or all its remembered streams are open (429: this client's doing).
+    private func refusal(_ refusal: ReplayBuffer.Refusal, id: JSONRPCID? = nil) -> Response {
+        switch refusal {
+        case .sessionEnded:
+            return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found", id: id)
+        case .allStreamsOpen:
+            metrics?.counter(.sseStreamsRejected, "per_session").increment()
+            return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Too many open streams for this session",
+                                        id: id, headers: [.retryAfter: "1"])
+        }
+    }
 
     /// 503 when the whole server is at a cap, 429 when this client is.
     static func capResponse(_ global: Bool, what: String, id: JSONRPCID? = nil) -> Response {

@@ -17,10 +17,10 @@ import Testing
     }
 
     @Test("the events after the last one seen are replayed, of that stream only, in order")
-    func replaysItsOwnStream() async {
+    func replaysItsOwnStream() async throws {
         let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1 << 20)
-        let a = buffer.newStream()
-        let b = buffer.newStream()
+        let a = try buffer.newStream()
+        let b = try buffer.newStream()
         a.prime(retryMilliseconds: 1000)
         b.send(event: "message", data: "b1")
         a.send(event: "message", data: "a2")
@@ -31,9 +31,9 @@ import Testing
     }
 
     @Test("resuming from the latest event replays nothing; from an event never sent is refused")
-    func upToDateAndFuture() async {
+    func upToDateAndFuture() async throws {
         let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1 << 20)
-        let a = buffer.newStream()
+        let a = try buffer.newStream()
         a.send(event: "message", data: "a1")
         let live = SSEStream(capacity: 1 << 16, metrics: nil)
         #expect(a.attach(live, after: 1))
@@ -42,10 +42,10 @@ import Testing
     }
 
     @Test("a stream whose later events were all pushed out by another stream's is refused, not resumed with nothing")
-    func allLaterEventsDropped() {
+    func allLaterEventsDropped() throws {
         let buffer = ReplayBuffer(maxEvents: 2, maxBytes: 1024)
-        let s1 = buffer.newStream()
-        let s2 = buffer.newStream()
+        let s1 = try buffer.newStream()
+        let s2 = try buffer.newStream()
         s1.prime(retryMilliseconds: 1000)
         s2.send(event: "message", data: "x")
         s2.send(event: "message", data: "y")
@@ -56,20 +56,82 @@ import Testing
     }
 
     @Test("a dropped event's text is released at once, not when the array is next compacted: what the buffer holds stays under its byte cap")
-    func droppedTextReleased() {
+    func droppedTextReleased() throws {
         let buffer = ReplayBuffer(maxEvents: 4, maxBytes: 4096)
-        let stream = buffer.newStream()
+        let stream = try buffer.newStream()
         let large = String(repeating: "x", count: 1000)
         for _ in 0..<200 { stream.send(event: "message", data: large) }
         #expect(buffer.heldTextBytes <= 4096, "held \(buffer.heldTextBytes) bytes")
     }
 
     @Test("the byte cap drops the oldest events: a resume that needs them is refused")
-    func byteCap() {
+    func byteCap() throws {
         let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1024)
-        let a = buffer.newStream()
+        let a = try buffer.newStream()
         for i in 1...4 { a.send(event: "message", data: String(repeating: "\(i)", count: 400)) }
         #expect(!a.attach(SSEStream(capacity: 1 << 16, metrics: nil), after: 1))
         #expect(a.attach(SSEStream(capacity: 1 << 16, metrics: nil), after: 3))
+    }
+
+    /// A stream a connection carries must stay known to the buffer: ending the session ends
+    /// only the connections of the streams it knows, so a forgotten live stream would outlive
+    /// a DELETE.
+    @Test("past the stream cap the oldest finished stream is forgotten, then the oldest no connection carries, never one a connection carries")
+    func liveStreamsAreNeverForgotten() throws {
+        let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1 << 20, maxStreams: 3)
+        let liveA = SSEStream(capacity: 1 << 16, metrics: nil)
+        let a = try buffer.newStream(attaching: liveA)
+        let b = try buffer.newStream()
+        let c = try buffer.newStream()
+        b.finish()
+        let liveD = SSEStream(capacity: 1 << 16, metrics: nil)
+        let d = try buffer.newStream(attaching: liveD)
+        #expect(buffer.stream(b.id) == nil, "the finished stream goes first")
+        #expect(buffer.stream(a.id) != nil && buffer.stream(c.id) != nil)
+        let liveE = SSEStream(capacity: 1 << 16, metrics: nil)
+        let e = try buffer.newStream(attaching: liveE)
+        #expect(buffer.stream(c.id) == nil, "then the one no connection carries")
+        #expect(throws: ReplayBuffer.Refusal.allStreamsOpen) { try buffer.newStream() }
+        // A connection that leaves makes its stream forgettable again.
+        d.detach(liveD)
+        _ = try buffer.newStream()
+        #expect(buffer.stream(d.id) == nil)
+        buffer.clear()
+        #expect(liveA.end == .finished && liveE.end == .finished)
+        #expect(e.isFinished)
+    }
+
+    @Test("a stream the buffer forgot after it was looked up cannot be resumed, nor one of a session that ended")
+    func forgottenStreamIsNotAttached() throws {
+        let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1 << 20, maxStreams: 1)
+        let a = try buffer.newStream()
+        a.send(event: "message", data: "a1")
+        _ = try buffer.newStream()  // forgets a, which no connection carries
+        let live = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(!a.attach(live, after: 1))
+        let b = try #require(buffer.stream(2))
+        buffer.clear()
+        #expect(!b.attach(live, after: 0))
+    }
+
+    @Test("a stream resumed on a new connection counts as carried")
+    func resumedStreamIsCarried() throws {
+        let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1 << 20, maxStreams: 1)
+        let a = try buffer.newStream()
+        a.send(event: "message", data: "a1")
+        let live = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(a.attach(live, after: 1))
+        #expect(throws: ReplayBuffer.Refusal.allStreamsOpen) { try buffer.newStream() }
+        buffer.clear()
+        #expect(live.end == .finished)
+    }
+
+    @Test("events dropped at the caps are counted")
+    func droppedEventsCounted() throws {
+        let metrics = ServerMetrics()
+        let buffer = ReplayBuffer(maxEvents: 2, maxBytes: 1 << 20, metrics: metrics)
+        let a = try buffer.newStream()
+        for i in 1...5 { a.send(event: "message", data: "\(i)") }
+        #expect(String(decoding: metrics.render(), as: UTF8.self).contains("mcp_replay_events_dropped_total 3"))
     }
 }

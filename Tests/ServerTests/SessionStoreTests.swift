@@ -10,7 +10,7 @@ import Testing
 
     func store(replay: Bool = false) -> SessionStore {
         SessionStore(maxSessions: 4, maxPerOwner: 2, idleTimeout: .seconds(60), metrics: nil,
-                     replayLimits: replay ? (events: 16, bytes: 4096) : nil)
+                     replayLimits: replay ? (events: 16, bytes: 4096, streams: 8) : nil)
     }
 
     func create(_ store: SessionStore, owner: String = "a") throws -> String {
@@ -58,7 +58,7 @@ import Testing
         let narrowed = try create("narrowed")
         let kept = try create("current")
         let stream = SSEStream(capacity: 1 << 16, metrics: nil)
-        #expect(sessions.attach(stream, to: gone) == nil)
+        #expect(sessions.attach(stream, to: gone))
         // "narrowed" lost its write scope; "removed" is gone.
         let current: (MCPSession.Principal) -> Bool = { $0.name == "current" || ($0.name == "narrowed" && !$0.allowsWrites) }
         #expect(sessions.revoke(unless: current) == 2)
@@ -98,7 +98,7 @@ import Testing
         let newSession = try create(rotated)
         #expect(throws: SessionStore.CreateError.perTokenCap) { try create(rotated) }
         let stream = SSEStream(capacity: 1 << 16, metrics: nil)
-        #expect(sessions.attach(stream, to: oldSession) == nil)
+        #expect(sessions.attach(stream, to: oldSession))
         #expect(sessions.revoke(unless: { $0 == rotated }) == 1)
         #expect(!sessions.contains(oldSession) && sessions.contains(newSession))
         #expect(stream.end == .finished)
@@ -111,8 +111,50 @@ import Testing
         let id = try create(sessions)
         let replay = try #require(sessions.replay(of: id))
         let live = SSEStream(capacity: 1 << 16, metrics: nil)
-        #expect(replay.newStream().attach(live, after: 0))
+        _ = try replay.newStream(attaching: live)
         #expect(sessions.remove(id, owner: nil))
         #expect(live.end == .finished)
+    }
+
+    /// A GET looks its session up, then attaches its stream: a DELETE (or a revocation) in
+    /// between must not leave a stream that nothing will ever end.
+    @Test("a stream is not attached to a session that ended after it was looked up, and a reopened one ends the one it replaces")
+    func attachToAnEndedSession() throws {
+        let sessions = store()
+        let id = try create(sessions)
+        #expect(sessions.lookup(id, owner: .init(name: "a"), kind: .streamable) != nil)
+        let first = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(sessions.attach(first, to: id))
+        let second = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(sessions.attach(second, to: id))
+        #expect(first.end == .finished && second.end == nil)
+        #expect(sessions.remove(id, owner: nil))
+        #expect(second.end == .finished)
+        let late = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(!sessions.attach(late, to: id))
+        #expect(sessions.stream(of: id) == nil)
+    }
+
+    @Test("a legacy session is created with its stream attached: revoking it at once ends that stream")
+    func legacyStreamAttachedAtCreation() throws {
+        let sessions = store()
+        let stream = SSEStream(capacity: 1 << 16, metrics: nil)
+        let id = try sessions.create(owner: .init(name: "a"), kind: .legacySSE, stream: stream, make: {
+            MCPSession(transport: "test", principal: .init(name: "a", allowsWrites: true))
+        }, now: start).id
+        #expect(sessions.stream(of: id) === stream)
+        #expect(sessions.revoke(unless: { _ in false }) == 1)
+        #expect(stream.end == .finished)
+    }
+
+    @Test("a resumable stream opened after its session ended is refused, so none outlives the session")
+    func noResumableStreamAfterTheEnd() throws {
+        let sessions = store(replay: true)
+        let id = try create(sessions)
+        let replay = try #require(sessions.replay(of: id))
+        #expect(sessions.remove(id, owner: nil))
+        #expect(throws: ReplayBuffer.Refusal.sessionEnded) {
+            try replay.newStream(attaching: SSEStream(capacity: 1 << 16, metrics: nil))
+        }
     }
 }

@@ -5,6 +5,7 @@ stream only, then ends with the response."""
 import http.client
 import json
 import time
+import urllib.request
 from importlib.metadata import version
 
 import pytest
@@ -180,3 +181,39 @@ def test_delete_during_a_call_answers_it_404_and_ends_the_listening_stream(serve
     finally:
         s.stop()
         grafana.shutdown()
+
+
+def test_open_streams_are_capped_per_session_and_all_end_with_it(server_bin):
+    # A session remembers server.replay_max_streams streams, and never forgets one a
+    # connection carries: forgotten, it would outlive the session's DELETE (which ends the
+    # streams it knows). So with all of them open a new one is refused, 429 and counted.
+    s = start_server(server_bin, "--set", "server.resumability=true", "--set", "server.replay_max_streams=2")
+    try:
+        conn = connect(s.port)
+        sid = open_session(conn)
+        listeners = []
+        for _ in range(2):
+            c = connect(s.port)
+            c.request("GET", "/mcp", headers=headers(sid, Accept="text/event-stream"))
+            r = c.getresponse()
+            assert r.status == 200
+            assert read_event(r)["data"] == ""  # the priming event
+            listeners.append((c, r))
+        c = connect(s.port)
+        c.request("GET", "/mcp", headers=headers(sid, Accept="text/event-stream"))
+        r = c.getresponse()
+        assert r.status == 429
+        assert r.getheader("Retry-After") == "1"
+        assert json.loads(r.read())["error"]["message"] == "Too many open streams for this session"
+        with urllib.request.urlopen(f"{s.ops}/metrics", timeout=5) as m:
+            assert 'mcp_sse_streams_rejected_total{reason="per_session"} 1' in m.read().decode()
+
+        conn.request("DELETE", "/mcp", headers=headers(sid))
+        r = conn.getresponse()
+        assert r.status == 204
+        r.read()
+        for c, stream in listeners:
+            c.sock.settimeout(5)
+            assert read_event(stream) is None  # every open stream ended with the session
+    finally:
+        s.stop()

@@ -77,6 +77,7 @@ extension AppConfig {
         }
         check(server.replayBufferEvents > 0, "server.replay_buffer_events", positive)
         check(server.replayBufferBytes.bytes > 0, "server.replay_buffer_bytes", positive)
+        check(server.replayMaxStreams > 0, "server.replay_max_streams", positive)
         check(server.sessionIdleTimeout.milliseconds > 0, "server.session_idle_timeout", positive)
         check(server.shutdownCancelTimeout.milliseconds > 0, "server.shutdown_cancel_timeout", positive)
         check((1...1000).contains(server.pageSize), "server.page_size", "a page size in 1...1000")

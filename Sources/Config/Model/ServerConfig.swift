@@ -34,6 +34,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var resumability = false
     public var replayBufferEvents = 256
     public var replayBufferBytes = ByteSize.mebibytes(1)
+    public var replayMaxStreams = 64
     public var sessionIdleTimeout = ConfigDuration.minutes(30)
     public var shutdownGrace = ConfigDuration.seconds(10)
     /// After the grace, how long cancelling what still runs may take before the process
