@@ -64,8 +64,11 @@ enum PrometheusTools {
                 let label = try arguments.nonEmptyString("label")
                 // Dots are unreserved in a path, so they would pass through encoded as they are
                 // and `..` would climb out of /api/v1/label/; a `/` would be sent as %2F, which
-                // a server that decodes before routing reads as a separator.
-                guard label != ".", label != "..", !label.contains("/") else { throw ToolError.invalidArgument("label", "is not a label name") }
+                // a server that decodes before routing reads as a separator. The `/` is looked
+                // for as a byte: followed by a combining mark it is no Character of its own.
+                guard label != ".", label != "..", !label.utf8.contains(UInt8(ascii: "/")) else {
+                    throw ToolError.invalidArgument("label", "is not a label name")
+                }
                 return format.json(try await backend.json(.GET, "/api/v1/label/\(PercentEncoding.encode(label))/values"))
             },
             ToolDefinition(

@@ -36,7 +36,9 @@ import Testing
         await fake.stop()
     }
 
-    @Test(arguments: [".", "..", "a/b", "../../x"])
+    /// A `/` followed by a combining mark (U+0301) or after a prepended concatenation mark
+    /// (U+0600) is no Character of its own: it must still be refused, as a byte.
+    @Test(arguments: [".", "..", "a/b", "../../x", "../\u{301}x", "x\u{600}/.."])
     func dotLabelsAreRefused(_ label: String) async throws {
         let fake = try await FakeBackend.start { _ in .json(#"{"status":"success","data":[]}"#) }
         let outcome = await call(tools(CatalogueSettings(prometheus: BackendSettings(url: fake.url))), "prometheus_list_label_values", ["label": .string(label)])
