@@ -135,8 +135,10 @@ enum VikunjaTools {
     static let maxPages = 20
 
     /// Vikunja answers a list a page at a time (50 items by default) and gives the number of
-    /// pages in `x-pagination-total-pages`: every page is fetched, up to ``maxPages``, and a
-    /// list cut there says so. (Only the first page came back, silently.)
+    /// pages in `x-pagination-total-pages`: every page is fetched, up to ``maxPages`` and
+    /// until the pages' bodies together reach the backend's response cap (each page alone is
+    /// under it, but twenty of them held at once, parsed, were twenty times the memory one
+    /// answer may take), and a list cut short says so. (Only the first page came back, silently.)
     static func listAll(
         _ backend: Backend, _ path: String, first: BackendResponse? = nil, format: ResultFormatter
     ) async throws(ToolError) -> ToolResult {
@@ -148,13 +150,16 @@ enum VikunjaTools {
         let pages = response.headers.first { $0.0.lowercased() == "x-pagination-total-pages" }.flatMap { Int($0.1) } ?? 1
         let firstPage = try backend.parse(response)
         guard case .array(var items) = firstPage, pages > 1 else { return format.json(firstPage) }
-        for number in 2...min(pages, maxPages) {
-            response = try await page(number)
+        var (fetched, bytes) = (1, response.body.count)
+        while fetched < min(pages, maxPages), bytes < backend.maxResponseBytes {
+            fetched += 1
+            response = try await page(fetched)
+            bytes += response.body.count
             items += try backend.parse(response).arrayValue ?? []
         }
         var result = format.json(.array(items))
-        if pages > maxPages {
-            result.content.append(.text("[\(pages) pages in all; only the first \(maxPages) (\(items.count) items) are listed.]"))
+        if fetched < pages {
+            result.content.append(.text("[\(pages) pages in all; only the first \(fetched) (\(items.count) items) are listed.]"))
         }
         return result
     }

@@ -93,6 +93,26 @@ import Testing
         await fake.stop()
     }
 
+    /// Each page is under the response cap, but the pages of one list are held at once:
+    /// fetching stops once their bodies together reach that cap (4x the result cap).
+    @Test func pagesStopAtTheResponseCap() async throws {
+        let pad = String(repeating: "x", count: 1500)
+        let fake = try await FakeBackend.start { request in
+            let page = Int(request.query.split(separator: "&").first { $0.hasPrefix("page=") }?.dropFirst(5) ?? "1") ?? 1
+            return .respond(200, [("Content-Type", "application/json"), ("x-pagination-total-pages", "20")],
+                            Array(#"[{"id":\#(page),"pad":"\#(pad)"}]"#.utf8))
+        }
+        let tools = tools(CatalogueSettings(vikunja: BackendSettings(url: fake.url, token: "vk"), maxResultBytes: 1024))
+        let projects = await call(tools, "vikunja_list_projects", [:])
+        #expect(fake.requests.map(\.query) == ["page=1", "page=2", "page=3"])
+        if case .text(let note)? = projects.result?.content.last {
+            #expect(note == "[20 pages in all; only the first 3 (3 items) are listed.]")
+        } else {
+            Issue.record("no note on a cut list")
+        }
+        await fake.stop()
+    }
+
     @Test func listTasksFallsBackToTheListViewOnNewerServers() async throws {
         try await withVikunja { fake, tools in
             let outcome = await call(tools, "vikunja_list_tasks", ["project_id": 2])
