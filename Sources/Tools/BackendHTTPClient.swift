@@ -209,8 +209,10 @@ public final class BackendHTTPClient: Sendable {
                         }
                         try sync.addHandler(handler)
                     }
+                    let wire = ResponseWireBudget()
+                    try sync.addHandler(wire)
                     try sync.addHTTPClientHandlers()
-                    let handler = HTTPConnectionHandler()
+                    let handler = HTTPConnectionHandler(wire: wire)
                     try sync.addHandler(handler)
                     handlers.record(channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 }

@@ -41,6 +41,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// first request was handed over): the next exchange reports it.
     private var idleError: (any Error)?
 
+    /// Below the decoder: the bytes of each response, framing included, within a budget.
+    private let wire: ResponseWireBudget?
+
+    init(wire: ResponseWireBudget? = nil) {
+        self.wire = wire
+    }
+
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
@@ -55,6 +62,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         state = .waiting(exchange)
+        wire?.start(budget: ResponseWireBudget.budget(forBody: exchange.maxBytes))
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body, !body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
@@ -140,6 +148,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     static func classify(_ error: any Error, _ exchange: Exchange, beforeResponse: Bool) -> ToolError {
         switch error {
         case let e as ToolError: e
+        case is ResponseWireBudget.Exceeded:
+            ToolError(.tooLarge, "\(exchange.peer) sent more than \(ResponseWireBudget.budget(forBody: exchange.maxBytes)) bytes for one response, head and framing included")
         case is HTTPParserError: ToolError(.badResponse, "\(exchange.peer) sent a malformed HTTP response (\(error))")
         case _ where beforeResponse && exchange.usesTLS: ToolError(.tls, "TLS with \(exchange.peer) failed: \(error)")
         default: ToolError(.unreachable, "connection to \(exchange.peer) failed: \(error)")

@@ -142,6 +142,25 @@ import Testing
         await fake.stop()
     }
 
+    /// What the decoder parses and drops makes no body, so the body cap never sees it: a
+    /// backend sending interim responses (or chunk extensions) without end kept an event loop
+    /// parsing until the deadline. The bytes of one response are capped, framing included.
+    @Test func endlessInterimResponsesAreRefused() async throws {
+        let interim = String(repeating: "HTTP/1.1 100 Continue\r\n\r\n", count: 10_000)
+        let fake = try await FakeBackend.start { _ in
+            .raw(Array((interim + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").utf8))
+        }
+        let error = await call(grafana(fake), "grafana_get_health").error
+        #expect(error?.kind == .tooLarge, "\(String(describing: error))")
+        #expect(error?.message.contains("bytes for one response, head and framing included") == true)
+        await fake.stop()
+        let extensions = try await FakeBackend.start { _ in
+            .raw(Array(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;" + String(repeating: "x", count: 200_000) + "\r\n{}\r\n0\r\n\r\n").utf8))
+        }
+        #expect(await call(grafana(extensions), "grafana_get_health").error?.kind == .tooLarge)
+        await extensions.stop()
+    }
+
     @Test func hugeResponseHeadersAreRefused() async throws {
         let header = "X-Junk: " + String(repeating: "j", count: 200_000) + "\r\n"
         let fake = try await FakeBackend.start { _ in .raw(Array(("HTTP/1.1 200 OK\r\n" + header + "Content-Length: 2\r\n\r\n{}").utf8)) }
