@@ -74,7 +74,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .waiting(let exchange)):
             if head.status.code / 100 == 1 { return }  // 1xx interim response: wait for the real one
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > exchange.maxBytes {
+            // A 204 or 304 has no body whatever its Content-Length says (a 304 may state the
+            // length of the resource it did not send, RFC 9110 §8.6).
+            if head.status != .noContent, head.status != .notModified,
+               let length = head.headers.first(name: "content-length").flatMap(Int.init), length > exchange.maxBytes {
                 return fail(context, exchange, Self.tooLarge(exchange))
             }
             state = .receiving(exchange, head, context.channel.allocator.buffer(capacity: 0))

@@ -132,6 +132,15 @@ import Testing
         await streamed.stop()
     }
 
+    /// RFC 9110 §8.6: a 304 may state the length of the resource it does not send.
+    @Test func notModifiedWithALargeLengthIsNoTooLargeBody() async throws {
+        let fake = try await FakeBackend.start { _ in .raw(Array("HTTP/1.1 304 Not Modified\r\nContent-Length: 100000\r\n\r\n".utf8)) }
+        let response = try await testClient.execute(BackendRequest(method: .GET, url: try BackendURL(parsing: fake.url), path: "/",
+                                                                   timeout: .seconds(5), maxResponseBytes: 4096))
+        #expect(response.status == 304 && response.body.isEmpty)
+        await fake.stop()
+    }
+
     /// RFC 9112 section 7.1: chunked bodies count against the cap as they arrive.
     @Test func chunkedBodyOverTheCapIsRefused() async throws {
         let chunk = "1000\r\n" + String(repeating: "b", count: 4096) + "\r\n"
