@@ -89,14 +89,17 @@ public enum DevCertificates {
         _ path: String, mode: mode_t, _ body: (OpaquePointer) -> Bool
     ) throws(TLSError) {
         let temporary = path + ".tmp-\(getpid())"
-        // Create with the final mode so a key is never world-readable, even briefly.
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        // Created anew with the final mode (a key is never readable by others, even briefly),
+        // and written through this descriptor: a file or symbolic link planted at the name
+        // (the pid is predictable) is replaced, never written through.
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else {
             throw TLSError(kind: .certificateGeneration, reason: "open: " + String(cString: strerror(errno)), file: path)
         }
-        close(fd)
         ERR_clear_error()
-        guard let bio = BIO_new_file(temporary, "w") else {
+        guard let bio = BIO_new_fd(fd, BIO_CLOSE) else {
+            close(fd)
             unlink(temporary)
             throw .drainingQueue(.certificateGeneration, fallback: "cannot write", file: path)
         }

@@ -66,7 +66,9 @@ final class TLSConnection {
             guard axn_SSL_set_tlsext_host_name(ssl, serverName) == 1, SSL_set1_host(ssl, serverName) == 1 else {
                 throw .drainingQueue(.contextSetup, fallback: "invalid server name \(serverName)")
             }
-            SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
+            // No fallback to the subject's common name for a certificate without DNS names
+            // (RFC 9525 §6.3), which OpenSSL otherwise makes.
+            SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT))
         }
     }
 

@@ -83,6 +83,20 @@ struct TLSContextTests {
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
 
+    @Test("a key is written through a file of its own: a symbolic link planted at the temporary name is replaced, not followed")
+    func keyIsNotWrittenThroughAPlantedLink() throws {
+        let dir = fixtures.directory
+        let victim = dir + "/victim.txt"
+        try "untouched".write(toFile: victim, atomically: false, encoding: .utf8)
+        let target = dir + "/planted-key.pem"
+        try FileManager.default.createSymbolicLink(atPath: target + ".tmp-\(getpid())", withDestinationPath: victim)
+        try DevCertificates.writePEM(privateKey: Fixtures.loadKey(fixtures.key), to: target)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "untouched")
+        #expect(try String(contentsOfFile: target, encoding: .utf8).hasPrefix("-----BEGIN PRIVATE KEY-----"))
+        #expect((try FileManager.default.attributesOfItem(atPath: target)[.posixPermissions] as? Int) == 0o600)
+        #expect(!FileManager.default.fileExists(atPath: target + ".tmp-\(getpid())"))
+    }
+
     @Test("DevCertificates.ensure makes missing parent directories, and renews a certificate about to expire")
     func devCertificatesAnywhereAndRenewed() throws {
         let dir = fixtures.directory + "/nested-\(UUID().uuidString)/certs/out"

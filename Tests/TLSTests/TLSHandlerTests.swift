@@ -519,6 +519,24 @@ struct TLSHandlerTests {
         #expect(bad.clientObserver.all == [.peerCertRejected])
     }
 
+    /// RFC 9525 §6.3 (and RFC 6125 before it): a client does not fall back to the subject's
+    /// common name. OpenSSL does, when a certificate has no DNS name at all, unless told not to.
+    @Test("a server certificate naming the host only in its common name is refused")
+    func commonNameIsNotAHostName() throws {
+        let dir = fixtures.directory
+        let authority = CertificateAuthority(
+            key: try Fixtures.loadKey(dir + "/" + DevCertificates.caKeyFileName), certificate: try Fixtures.loadCertificate(fixtures.ca))
+        let leaf = try authority.issue(commonName: "cn-only.test", subjectAltNames: nil, extendedKeyUsage: "serverAuth", validityDays: 2)
+        try DevCertificates.writePEM(certificate: leaf.certificate, to: dir + "/cn-only.pem")
+        try DevCertificates.writePEM(privateKey: leaf.key, to: dir + "/cn-only-key.pem")
+        let server = try TLSContext.server(TLSServerSettings(certificateChainFile: dir + "/cn-only.pem", privateKeyFile: dir + "/cn-only-key.pem"))
+        let pair = try Pair(serverContext: server, clientContext: fixtures.clientContext(), serverName: "cn-only.test")
+        defer { pair.finish() }
+        try pair.handshake()
+        #expect(pair.clientObserver.all == [.peerCertRejected])
+        #expect(pair.clientRecorder.tlsErrors.first?.reason.contains("hostname mismatch") == true)
+    }
+
     @Test("A server whose chain does not lead to the client's CA is refused")
     func unknownCA() throws {
         let pair = try Pair(
