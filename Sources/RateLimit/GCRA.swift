@@ -74,6 +74,18 @@ public struct GCRA: Sendable, Hashable {
         return .deny(retryAfter: newTAT - limit)
     }
 
+    /// The TAT after `cost` more requests charged with no decision (any `cost`: the schedule
+    /// runs ahead, and the next decisions refuse until it is caught up).
+    @inlinable
+    public func charged(tat: Nanoseconds, now: Nanoseconds, cost: Int) -> Nanoseconds {
+        // Kept where a later decision's own addition (at most `window`) cannot overflow.
+        let ceiling = Nanoseconds.max - window
+        let (added, overflow) = emissionInterval.multipliedReportingOverflow(by: Nanoseconds(Swift.max(0, cost)))
+        let start = Swift.max(tat, now)
+        guard !overflow, start <= ceiling, added <= ceiling - start else { return ceiling }
+        return start + added
+    }
+
     /// Nanoseconds until a key with this `tat` is fully drained (for the `RateLimit` header's `t`).
     @inlinable
     public func resetAfter(tat: Nanoseconds, now: Nanoseconds) -> Nanoseconds {

@@ -77,6 +77,17 @@ public struct KeyedRateLimiter<Key: Hashable> {
         return decision
     }
 
+    /// Adds `cost` to `key`'s schedule with no decision: what was let in as one request was
+    /// more (a batch). The key's next requests are refused until the debt is repaid. A key
+    /// no longer in the table (evicted meanwhile) is left out.
+    @inlinable
+    public mutating func charge(_ key: Key, now: Nanoseconds, cost: Int) {
+        guard cost > 0, let slot = table.slot(for: key) else { return }
+        let tat = gcra.charged(tat: table[slot], now: now, cost: cost)
+        table[slot] = tat
+        push(HeapEntry(tat: tat, slot: slot))
+    }
+
     /// Whether `decide` would allow the request now, leaving the table untouched: for a
     /// caller that takes the token only once every other check has passed.
     @inlinable

@@ -129,6 +129,12 @@ struct FrameReader: Sendable {
         if let refusal = HTTPReplies.scopeRefusal(frame, principal: context.principal, registry: dispatcher.registry) {
             return .failure(HTTPRefusal(refusal))
         }
+        // Each message of a batch is a request of its own: let in as one, a batch of 64 made
+        // the per-token rate 64 times what it says. It is charged for the rest now, as a debt
+        // the token's next requests wait out, so a batch of any size (up to 64) can pass.
+        if case .batch(let messages) = frame, messages.count > 1, let limiter = context.rateLimiter, let principal = context.principal {
+            limiter.charge(principal: principal, cost: messages.count - 1)
+        }
         return .success(frame)
     }
 }

@@ -36,6 +36,10 @@ public struct MCPRequestContext: Sendable {
     /// Set by the authentication middleware when a trusted proxy names the client.
     var resolvedClientAddress: String?
 
+    /// The per-token request limiter that let this request in, if one is configured: a batch
+    /// is charged for its further messages once it is parsed (``FrameReader``).
+    var rateLimiter: SharedRateLimiter?
+
     /// What the connection remembers between requests, its peer's address among it; nil
     /// where a context is made without a public connection.
     var connection: ConnectionMemo?

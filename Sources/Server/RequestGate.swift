@@ -55,6 +55,7 @@ struct RequestGate: RouterMiddleware {
             case .allow(let left): remaining = left
             case .deny(let retryAfter): return rateLimiter.refusal(retryAfter: retryAfter)
             }
+            context.rateLimiter = rateLimiter
         }
         RequestLogMetadata.current?.token = principal.name
         var response = try await next(request, context)

@@ -117,6 +117,16 @@ extension SharedRateLimiter {
         return decision
     }
 
+    /// Charges `cost` more requests to the token, with no decision: a request let in as one
+    /// turned out to be more (a batch's further messages). Its next requests wait until the
+    /// debt is repaid, so over time the token keeps to its rate.
+    func charge(principal: MCPSession.Principal, cost: Int, now: Nanoseconds = MonotonicClock.now()) {
+        limiter.withLock { state in
+            let caller = state.caller(principal.name, metrics: metrics)
+            state.table.charge(caller.key, now: now, cost: cost)
+        }
+    }
+
     /// 429 with Retry-After, the RateLimit headers and a JSON-RPC error body.
     func refusal(retryAfter: Nanoseconds) -> Response {
         let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))

@@ -16,6 +16,22 @@ import Testing
         #expect(limiter.count == 2)
     }
 
+    /// A request let in as one that turned out to be more (a JSON-RPC batch) is charged for
+    /// the rest, beyond the burst if need be: the key's next requests wait the debt out.
+    @Test func chargeIsADebtRepaidAtTheRate() {
+        var limiter = KeyedRateLimiter<String>(gcra: gcra, capacity: 10)
+        #expect(limiter.decide("a", now: t0).isAllowed)
+        limiter.charge("a", now: t0, cost: 5)
+        #expect(limiter.decide("a", now: t0) == .deny(retryAfter: 5 * second))
+        #expect(limiter.decide("a", now: t0 + 5 * second).isAllowed)
+        // A key not in the table is not inserted by a charge.
+        limiter.charge("b", now: t0, cost: 3)
+        #expect(!limiter.contains("b"))
+        // A charge that would overflow saturates where a later decision cannot overflow.
+        limiter.charge("a", now: t0, cost: .max)
+        #expect(!limiter.decide("a", now: t0).isAllowed)
+    }
+
     @Test func deniedNewKeyTakesNoSlot() {
         let tiny = GCRA(emissionInterval: 10, burst: 1)!
         var limiter = KeyedRateLimiter<Int>(gcra: tiny, capacity: 1)

@@ -71,6 +71,22 @@ def test_burst_then_429_with_retry_after_then_served_again(server_bin):
         s.stop()
 
 
+def test_a_batch_counts_as_its_messages(server_bin):
+    """Each message of a JSON-RPC batch is a request (JSON-RPC 2.0 §6): let in as one, a
+    batch of 64 made the per-token rate 64 times what it says. The batch passes, and the
+    token's next requests wait until its further messages are paid for."""
+    s = start_server(server_bin, "--set", "limits.request_rate=0.5", "--set", "limits.request_burst=3")
+    batch = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "tools/list"} for i in range(1, 4)]).encode()
+    try:
+        r, body = post(s.port, body=batch)
+        assert r.status == 200 and len(json.loads(body)) == 3
+        r, body = post(s.port)
+        assert r.status == 429, body  # the burst of 3 went to the batch
+        assert int(r.getheader("Retry-After")) >= 1
+    finally:
+        s.stop()
+
+
 def test_tool_rate_refusal_carries_no_request_quota(server_bin):
     """A tool's own rate (limits.tool_rate) refuses with 429 + Retry-After; the request limiter's
     RateLimit fields ("quota left") are not added to that refusal (RFC 6585 §4)."""
