@@ -25,7 +25,9 @@ public struct TrustedProxies: Sendable, Hashable {
 
     /// At most this many hops are examined; a longer chain stops at the last one examined.
     public static let maxHops = 32
-    /// Header values longer than this (in bytes, all lines together) are ignored as hostile.
+    /// At most this much of the header is read (in bytes, all lines together), its right end:
+    /// the hops our proxies added are there, and the rest is the client's to make as long as
+    /// it likes.
     public static let maxHeaderLength = 4096
 
     public init(_ blocks: [CIDR] = [], header: Header = .xForwardedFor) {
@@ -62,14 +64,19 @@ public struct TrustedProxies: Sendable, Hashable {
     ///     addresses, client first); read only when ``header`` is `.xForwardedFor`.
     ///   - forwarded: every `Forwarded` field line, in order (RFC 7239); read only when
     ///     ``header`` is `.forwarded`.
-    /// - Returns: `peer` when the peer is not trusted, when the list is empty, or when the
-    ///   header is missing or too long; otherwise the first untrusted hop from the right. A hop that is not an IP
-    ///   address (`unknown`, an obfuscated `_name`, garbage) ends the walk at the hop that
-    ///   reported it: that is the furthest address we can vouch for.
+    /// - Returns: `peer` when the peer is not trusted, or when the list is empty; otherwise the
+    ///   first untrusted hop from the right. A hop that is not an IP address (`unknown`, an
+    ///   obfuscated `_name`, garbage) ends the walk at the hop that reported it: that is the
+    ///   furthest address we can vouch for. Of a header over ``maxHeaderLength`` only its
+    ///   right end is read (ignored whole, a client's long header made the proxy the client,
+    ///   its lockouts shared with every request through it).
     public func clientAddress(peer: IPAddress, xForwardedFor: [String] = [], forwarded: [String] = []) -> IPAddress {
         guard isEnabled, isTrusted(peer) else { return peer }
-        let lines = header == .forwarded ? forwarded : xForwardedFor
-        guard !lines.isEmpty, Self.totalLength(lines) <= Self.maxHeaderLength else { return peer }
+        var lines = header == .forwarded ? forwarded : xForwardedFor
+        if Self.totalLength(lines) > Self.maxHeaderLength {
+            lines = header == .forwarded ? Self.lastLines(lines) : Self.rightEnd(lines)
+        }
+        guard !lines.isEmpty else { return peer }
         let hops = header == .forwarded ? Self.forwardedForHops(lines) : Self.xForwardedForHops(lines)
         var current = peer
         var examined = 0
@@ -84,6 +91,27 @@ public struct TrustedProxies: Sendable, Hashable {
 
     private static func totalLength(_ lines: [String]) -> Int {
         lines.reduce(0) { $0 + $1.utf8.count }
+    }
+
+    /// The whole entries of an `X-Forwarded-For` within its last ``maxHeaderLength`` bytes
+    /// (lines join with commas, RFC 9110 §5.3; the entry the cut falls in is dropped).
+    static func rightEnd(_ lines: [String]) -> [String] {
+        let tail = Array(lines.joined(separator: ",").utf8.suffix(maxHeaderLength))
+        guard let comma = tail.firstIndex(of: UInt8(ascii: ",")) else { return [] }
+        return [String(decoding: tail[(comma + 1)...], as: UTF8.self)]
+    }
+
+    /// The last whole lines of a `Forwarded` within ``maxHeaderLength`` bytes: a list is cut
+    /// only between lines, as a cut inside a quoted string would misread what follows it.
+    static func lastLines(_ lines: [String]) -> [String] {
+        var kept: [String] = []
+        var length = 0
+        for line in lines.reversed() {
+            length += line.utf8.count
+            guard length <= maxHeaderLength else { break }
+            kept.insert(line, at: 0)
+        }
+        return kept
     }
 
     /// `X-Forwarded-For: client, proxy1, proxy2`: entries are bare addresses; some proxies add

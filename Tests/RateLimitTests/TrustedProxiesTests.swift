@@ -104,9 +104,20 @@ import RateLimit
         #expect(rfc7239.clientAddress(peer: peer, forwarded: ["for=192.0.2.1:99999"]) == peer)
     }
 
-    @Test func oversizedHeadersAreIgnored() {
-        let long = Array(repeating: "10.0.0.1", count: 600).joined(separator: ",")
-        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: [long]) == ip("10.0.0.2"))
+    /// A client may send a forwarding header as long as it likes; our proxy appends the
+    /// address it saw at the right end. Ignored whole, a long one made the proxy the client.
+    @Test func ofAnOversizedHeaderTheRightEndIsRead() {
+        let padding = String(repeating: "1.1.1.1,", count: 600)
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: [padding + "203.0.113.9"]) == ip("203.0.113.9"))
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: [padding, "203.0.113.9, 10.0.0.1"]) == ip("203.0.113.9"))
+        // Trusted all the way through the part read: the walk ends at its last trusted hop.
+        let trusted = Array(repeating: "10.0.0.1", count: 600).joined(separator: ",")
+        #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: [trusted]) == ip("10.0.0.1"))
+        // Forwarded is cut between lines only: a client's long line goes, the proxy's stays;
+        // a single line over the cap is not read.
+        let longLine = String(repeating: "for=1.1.1.1, ", count: 400) + "for=\"[2001:db8::1]\""
+        #expect(rfc7239.clientAddress(peer: ip("10.0.0.2"), forwarded: [longLine, "for=203.0.113.9"]) == ip("203.0.113.9"))
+        #expect(rfc7239.clientAddress(peer: ip("10.0.0.2"), forwarded: [longLine + ", for=203.0.113.9"]) == ip("10.0.0.2"))
     }
 
     @Test func hopCountIsBounded() {
