@@ -121,8 +121,16 @@ final class GateTicket: AdmissionTicket {
         self.idle = idle
     }
 
+    /// A closed ticket is never listed as idle: a request that ends on a connection evicted
+    /// a moment before (closed here by the accepting thread, its channel later on its own
+    /// loop) would list it for good, and the next eviction would pick a connection already
+    /// gone. Marked under this ticket's lock, which ``closed()`` takes first.
     func connectionIdle(_ isIdle: Bool) {
-        if isIdle { idle.markIdle(self) } else { idle.markBusy(self) }
+        if isIdle {
+            state.withLock { s in if s.open { idle.markIdle(self) } }
+        } else {
+            idle.markBusy(self)
+        }
     }
 
     /// Nothing: the global cap evicts keep-alive connections only. One reading a head is

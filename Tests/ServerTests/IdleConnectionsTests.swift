@@ -29,6 +29,19 @@ import Testing
         #expect(idle.evictOldest() == nil)
     }
 
+    /// An eviction closes the ticket on the accepting thread and the channel later on its
+    /// own loop: a response ending in between must not list the closed connection again.
+    @Test("a connection closed by an eviction is not listed as idle again by a response that ends after it")
+    func closedTicketIsNotIdleAgain() {
+        let idle = IdleConnections()
+        let t = tickets(1, idle)
+        t[0].connectionIdle(true)
+        #expect(idle.evictOldest() === t[0])
+        t[0].closed()
+        t[0].connectionIdle(true)
+        #expect(idle.evictOldest() == nil)
+    }
+
     @Test("the queue stays bounded while connections go busy and idle request after request")
     func boundedUnderChurn() {
         // The first version kept a stale entry for every connection that went busy and idle
