@@ -125,6 +125,21 @@ import Testing
         #expect(try ConfigLoader.load(yaml: "").limits.lingerTimeout == .seconds(2))
     }
 
+    /// A lockout of 0 would lock no one out while `mcp_auth_lockouts_total` went on counting
+    /// lockouts; and a session's remembered streams must be at least one.
+    @Test("auth.lockout and server.replay_max_streams are positive")
+    func lockoutAndReplayStreamsArePositive() throws {
+        for (yaml, path) in [("auth: {lockout: 0s}", "auth.lockout"), ("server: {replay_max_streams: 0}", "server.replay_max_streams")] {
+            do {
+                _ = try ConfigLoader.load(yaml: yaml)
+                Issue.record("\(yaml) accepted")
+            } catch {
+                #expect(error.path == path && error.expected == "a value greater than 0")
+            }
+        }
+        #expect(try ConfigLoader.load(yaml: "server: {replay_max_streams: 2}").server.replayMaxStreams == 2)
+    }
+
     /// A config from before the key, with max_handshakes under its default of 16, still
     /// loads: a per-address cap above the global one never binds.
     @Test("limits.max_handshakes_per_ip is positive; above max_handshakes it is not an error")

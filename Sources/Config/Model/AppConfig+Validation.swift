@@ -127,6 +127,8 @@ extension AppConfig {
         check(auth.maxHeaderBytes.bytes > 0, "auth.max_header_bytes", positive)
         check(auth.failureMax > 0, "auth.failure_max", positive)
         check(auth.failureWindow.milliseconds > 0, "auth.failure_window", positive)
+        // 0 would lock no one out while still counting lockouts.
+        check(auth.lockout.milliseconds > 0, "auth.lockout", positive)
 
         let caps: [(Int, String)] = [
             (limits.maxConnections, "max_connections"), (limits.maxConnectionsPerIp, "max_connections_per_ip"),
