@@ -190,16 +190,31 @@ final class TLSConnection {
         }
     }
 
+    enum WriteOutcome {
+        case written
+        /// Nothing was written: OpenSSL must read first (below). Retry with the same bytes.
+        case wantsRead
+        case failed(TLSError)
+    }
+
     /// Encrypts all of `data` into the outbound BIO (our BIO never blocks, so writes are whole).
-    func write(_ data: ByteBuffer) -> TLSError? {
-        guard data.readableBytes > 0 else { return nil }
+    ///
+    /// A post-handshake message the peer split over records (a session ticket, a KeyUpdate)
+    /// puts OpenSSL back "in init" until its last record arrives, and a write in that state
+    /// wants to read first: nothing is written, and the write is retried after the next read.
+    func write(_ data: ByteBuffer) -> WriteOutcome {
+        guard data.readableBytes > 0 else { return .written }
         ERR_clear_error()
         var written = 0
         let rc = data.withUnsafeReadableBytes { bytes in
             SSL_write_ex(ssl, bytes.baseAddress, bytes.count, &written)
         }
-        if rc == 1, written == data.readableBytes { return nil }
-        return .drainingQueue(.protocolError, fallback: "SSL_write failed")
+        if rc == 1, written == data.readableBytes { return .written }
+        if rc != 1, SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ {
+            ERR_clear_error()
+            return .wantsRead
+        }
+        return .failed(.drainingQueue(.protocolError, fallback: "SSL_write failed"))
     }
 
     /// Queues our close_notify (RFC 8446 §6.1). Only on an established connection: OpenSSL

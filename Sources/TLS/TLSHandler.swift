@@ -55,6 +55,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Plaintext written before the handshake finished, or, once active, since the last
     /// flush (see `write`).
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    /// Writes OpenSSL could not take yet (``TLSConnection/write(_:)``: the peer's
+    /// post-handshake message is half received), retried in order after each read. Later
+    /// writes queue behind them; their bytes count against the cap, as the peer decides how
+    /// long they wait.
+    private var blockedWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var blockedBytes = 0
     private var pendingWriteBytes = 0
     private var flushPending = false
     /// Ciphertext given to the channel, and how much of it is known to be written: every byte
@@ -316,6 +322,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let data = plaintext.take(), data.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(data)) }
         // OpenSSL may have queued a reply (e.g. a TLS 1.3 KeyUpdate or an alert).
         flushCiphertext(context: context)
+        retryBlockedWrites(context: context)
     }
 
     private func peerSentCloseNotify(context: ChannelHandlerContext) {
@@ -460,6 +467,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             promise?.fail(TLSError(kind: .writeAfterClose, reason: "close_notify already sent"))
             return
         }
+        if !blockedWrites.isEmpty {
+            block(context: context, plaintext, promise: promise)
+            return
+        }
         // An empty write (the end of an HTTP response, carrying the promise that says the
         // response is out) adds no ciphertext: it is not refused by the cap, and its promise
         // completes once everything written before it has been written, as in the channel.
@@ -478,12 +489,36 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             fail(context: context, error)
             return
         }
-        if let error = connection.write(plaintext) {
+        switch connection.write(plaintext) {
+        case .written:
+            writeCiphertext(context: context, promise: promise)
+        case .wantsRead:
+            block(context: context, plaintext, promise: promise)
+        case .failed(let error):
             promise?.fail(error)
             fail(context: context, error)
-            return
         }
-        writeCiphertext(context: context, promise: promise)
+    }
+
+    private func block(context: ChannelHandlerContext, _ plaintext: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        blockedWrites.append((plaintext, promise))
+        blockedBytes += plaintext.readableBytes
+        if blockedBytes > maxBufferedCiphertext {
+            fail(context: context, TLSError(kind: .bufferLimitExceeded,
+                reason: "\(blockedBytes) bytes written while the peer's handshake message was incomplete"))
+        }
+    }
+
+    /// After a read: the writes blocked on it, in order (any may block again).
+    private func retryBlockedWrites(context: ChannelHandlerContext) {
+        guard !blockedWrites.isEmpty, state == .active else { return }
+        let writes = blockedWrites
+        blockedWrites = []
+        blockedBytes = 0
+        for (plaintext, promise) in writes {
+            encryptAndWrite(context: context, plaintext, promise: promise)
+        }
+        context.flush()
     }
 
     private func writePendingPlaintext(context: ChannelHandlerContext) {
@@ -558,9 +593,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func failPendingWrites(_ error: TLSError) {
-        let writes = pendingWrites
+        let (blocked, writes) = (blockedWrites, pendingWrites)
         pendingWrites = []
         pendingWriteBytes = 0
+        blockedWrites = []
+        blockedBytes = 0
+        for (_, promise) in blocked { promise?.fail(error) }
         for (_, promise) in writes { promise?.fail(error) }
     }
 

@@ -42,6 +42,82 @@ struct TLSHandlerTests {
         #expect(pair.clientRecorder.text == big)
     }
 
+    /// A post-handshake message split over records (here a session ticket, which carries the
+    /// client's certificate, in 512-byte fragments): until its last record arrives OpenSSL is
+    /// "in init", and an SSL_write then wants to read. The write must wait for that read, not
+    /// fail the connection (swift-nio-ssl retries it after the next read too).
+    @Test("a write while a post-handshake message is half received waits for the rest of it")
+    func writeWhileAPostHandshakeMessageIsHalfReceived() throws {
+        let server = try TLSContext.server(TLSServerSettings(
+            certificateChainFile: fixtures.chain, privateKeyFile: fixtures.key, clientAuth: .required,
+            clientCAFile: fixtures.ca, sessionTickets: true))
+        let pair = try Pair(serverContext: server, clientContext: fixtures.clientContext(identity: true))
+        defer { pair.finish() }
+        try pair.handshake()
+        let ssl = try #require(pair.serverHandler.connection?.ssl)
+        #expect(SSL_ctrl(ssl, SSL_CTRL_SET_MAX_SEND_FRAGMENT, 512, nil) == 1)
+        #expect(SSL_new_session_ticket(ssl) == 1)
+        pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
+        var flight = ByteBuffer()
+        while var part = try pair.server.readOutbound(as: ByteBuffer.self) { flight.writeBuffer(&part) }
+        let firstLength = 5 + Int(flight.getInteger(at: flight.readerIndex + 3, as: UInt16.self)!)
+        #expect(flight.readableBytes > firstLength + 5, "the ticket takes more than one record")
+        try pair.client.writeInbound(flight.readSlice(length: firstLength)!)
+        let written = pair.client.eventLoop.makePromise(of: Void.self)
+        pair.client.writeAndFlush(ByteBuffer(string: "req"), promise: written)
+        #expect(pair.clientRecorder.tlsErrors.isEmpty)
+        #expect(pair.client.isActive)
+        try pair.client.writeInbound(flight)
+        try pair.pump()
+        #expect(pair.clientRecorder.tlsErrors.isEmpty)
+        #expect(pair.serverRecorder.text == "req")
+        #expect(pair.clientRecorder.text == "x")
+        try written.futureResult.wait()
+    }
+
+    @Test("writes blocked on a half-received handshake message are bounded by the ciphertext cap")
+    func blockedWritesAreBounded() throws {
+        let server = try TLSContext.server(TLSServerSettings(
+            certificateChainFile: fixtures.chain, privateKeyFile: fixtures.key, clientAuth: .required,
+            clientCAFile: fixtures.ca, sessionTickets: true))
+        let pair = try Pair(serverContext: server, clientContext: fixtures.clientContext(identity: true))
+        defer { pair.finish() }
+        try pair.handshake()
+        let ssl = try #require(pair.serverHandler.connection?.ssl)
+        _ = SSL_ctrl(ssl, SSL_CTRL_SET_MAX_SEND_FRAGMENT, 512, nil)
+        _ = SSL_new_session_ticket(ssl)
+        pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
+        var flight = ByteBuffer()
+        while var part = try pair.server.readOutbound(as: ByteBuffer.self) { flight.writeBuffer(&part) }
+        let firstLength = 5 + Int(flight.getInteger(at: flight.readerIndex + 3, as: UInt16.self)!)
+        try pair.client.writeInbound(flight.readSlice(length: firstLength)!)
+        // The peer never sends the rest: what is written meanwhile waits, up to the cap.
+        let chunk = ByteBuffer(repeating: 0x61, count: 64 * 1024)
+        for _ in 0..<5 where pair.client.isActive { pair.client.writeAndFlush(chunk, promise: nil) }
+        #expect(pair.clientRecorder.tlsErrors.map(\.kind) == [.bufferLimitExceeded])
+        #expect(!pair.client.isActive)
+    }
+
+    @Test("a TLS 1.3 KeyUpdate from either side, asking for one back, leaves data flowing both ways (RFC 8446 §4.6.3)")
+    func keyUpdate() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        #expect(SSL_key_update(try #require(pair.clientHandler.connection?.ssl), SSL_KEY_UPDATE_REQUESTED) == 1)
+        try pair.client.writeAndFlush(ByteBuffer(string: "one")).wait()
+        try pair.pump()
+        try pair.server.writeAndFlush(ByteBuffer(string: "two")).wait()
+        try pair.pump()
+        #expect(SSL_key_update(try #require(pair.serverHandler.connection?.ssl), SSL_KEY_UPDATE_REQUESTED) == 1)
+        try pair.server.writeAndFlush(ByteBuffer(string: "three")).wait()
+        try pair.pump()
+        try pair.client.writeAndFlush(ByteBuffer(string: "four")).wait()
+        try pair.pump()
+        #expect(pair.serverRecorder.text == "onefour")
+        #expect(pair.clientRecorder.text == "twothree")
+        #expect(pair.serverRecorder.tlsErrors.isEmpty && pair.clientRecorder.tlsErrors.isEmpty)
+    }
+
     @Test("Writes made before the handshake finishes are sent after it")
     func writeBeforeHandshake() throws {
         let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
