@@ -113,6 +113,11 @@ import Testing
         #expect(loadError("server:\n  allowed_origins: https://a.example\n") == "c.yaml:2:20: server.allowed_origins: expected a list, found string \"https://a.example\"")
         #expect(loadError("server:\n  name: [a]\n") == "c.yaml:2:9: server.name: expected a string, found a list")
         #expect(loadError("server:\n  port:\n") == "c.yaml:2:8: server.port: expected an integer, found null")
+        // In a token too: `scopes:` left empty granted read and write, `expires:` never expired.
+        for field in ["scopes", "expires", "client_cert_sha256", "sha256"] {
+            let error = loadError("auth:\n  tokens:\n    - name: a\n      env: A\n      \(field):\n")
+            #expect(error?.contains("auth.tokens[0].\(field):") == true && error?.contains("found null") == true, "\(String(describing: error))")
+        }
         #expect(loadError("limits:\n  request_rate: fast\n") == "c.yaml:2:17: limits.request_rate: expected a number, found string \"fast\"")
         #expect(loadError("limits:\n  request_rate: .inf\n") == "c.yaml:2:17: limits.request_rate: expected a number, found string \".inf\"")
         #expect(loadError("- a\n- b\n") == "c.yaml:1:1: expected a mapping of sections, found a list")

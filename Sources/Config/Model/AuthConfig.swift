@@ -44,13 +44,18 @@ public struct TokenConfig: Codable, Sendable, Equatable {
     /// List items get no defaults from the embedded layer, so they are filled here.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
+        // A key given as null is refused, as everywhere else: `decodeIfPresent` takes it for
+        // an absent key, so `scopes:` left empty granted read and write, and `expires:` never.
+        func given<T: Decodable>(_ key: CodingKeys) throws -> T? {
+            container.contains(key) ? try container.decode(T.self, forKey: key) : nil
+        }
         name = try container.decode(String.self, forKey: .name)
-        sha256 = try container.decodeIfPresent(String.self, forKey: .sha256) ?? ""
-        env = try container.decodeIfPresent(String.self, forKey: .env) ?? ""
-        file = try container.decodeIfPresent(String.self, forKey: .file) ?? ""
-        scopes = try container.decodeIfPresent([TokenScope].self, forKey: .scopes) ?? [.read, .write]
-        expires = try container.decodeIfPresent(String.self, forKey: .expires) ?? ""
-        clientCertSha256 = try container.decodeIfPresent(String.self, forKey: .clientCertSha256) ?? ""
+        sha256 = try given(.sha256) ?? ""
+        env = try given(.env) ?? ""
+        file = try given(.file) ?? ""
+        scopes = try given(.scopes) ?? [.read, .write]
+        expires = try given(.expires) ?? ""
+        clientCertSha256 = try given(.clientCertSha256) ?? ""
     }
 
     /// Seconds since 1970 of `expires`, nil when it is empty (validation guarantees the
