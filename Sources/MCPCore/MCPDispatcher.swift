@@ -478,6 +478,10 @@ public final class MCPDispatcher: Sendable {
             // 2025-11-25 basic/utilities/progress.mdx: progress MUST increase with each notification.
             let last = Mutex<Double?>(nil)
             progress = { value, total, message in
+                // A cancelled call (by the client, or past its deadline) sends nothing more: its
+                // token refers to an operation no longer in progress (progress.mdx), and a
+                // cancelled request gets no further messages (2026-07-28 stdio.mdx "Cancellation").
+                guard !Task.isCancelled else { return }
                 let accept = last.withLock { previous -> Bool in
                     if let previous, value <= previous { return false }
                     previous = value
@@ -492,13 +496,14 @@ public final class MCPDispatcher: Sendable {
         }
         // Stateless requests set their level per request; session-era clients with
         // logging/setLevel. Without either, the server sends no log notifications
-        // (2026-07-28 server/utilities/logging.mdx forbids them).
+        // (2026-07-28 server/utilities/logging.mdx forbids them). A stateless request never
+        // falls back to its session's level: on stdio the session outlives its requests.
         let threshold: LogLevel? = stateless
             ? request.meta?[ProtocolVersion.logLevelKey]?.stringValue.flatMap(LogLevel.init(rawValue:))
             : nil
         let toolName = tool.name
         let log: ToolContext.LogSink = { level, message in
-            guard let minimum = threshold ?? session.logLevel, level >= minimum else { return }
+            guard !Task.isCancelled, let minimum = stateless ? threshold : session.logLevel, level >= minimum else { return }
             let params: JSONObject = ["level": .string(level.rawValue), "logger": .string(toolName), "data": .string(message)]
             await outbound.send(jsonRPCNotification(method: "notifications/message", params: .object(params)), relatedTo: id)
         }

@@ -294,6 +294,47 @@ import Testing
         #expect(h.outbound.sent.map { $0.0["params"]?["data"] } == ["careful"])
     }
 
+    /// 2026-07-28 changelog item 5: no notifications/message for a request that did not ask
+    /// with its logLevel field, whatever the session was set to (on stdio it outlives requests).
+    @Test("a stateless request without a logLevel gets no log notifications, even after a setLevel on its session")
+    func statelessLogsOnlyWhenAsked() async {
+        let chatty = ToolDefinition(name: "chatty", description: "logs", annotations: .readOnly) { _, context in
+            await context.log(.warning, "careful")
+            return .text("ok")
+        }
+        let h = Harness(tools: [chatty])
+        let version: JSONValue = [.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28"]
+        _ = await h.request("logging/setLevel", id: 1, params: ["level": "debug", "_meta": version])
+        _ = await h.request("tools/call", id: 2, params: ["name": "chatty", "_meta": version])
+        #expect(h.outbound.sent.isEmpty)
+        let asking: JSONValue = [.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28", .init(stringLiteral: ProtocolVersion.logLevelKey): "info"]
+        _ = await h.request("tools/call", id: 3, params: ["name": "chatty", "_meta": asking])
+        #expect(h.outbound.sent.map { $0.0["params"]?["data"] } == ["careful"])
+    }
+
+    /// progress.mdx: a token refers to an operation in progress; a cancelled one sends
+    /// nothing more, even from a tool that carries on after the cancel.
+    @Test("a call cancelled by the client sends no progress or log notification after the cancel")
+    func nothingAfterCancel() async {
+        let started = AsyncStream<Void>.makeStream()
+        let stubborn = ToolDefinition(name: "stubborn", description: "ignores the cancel", annotations: .readOnly) { _, context in
+            started.continuation.yield()
+            try? await Task.sleep(for: .seconds(30))
+            await context.progress(1, total: 2)
+            await context.log(.error, "still here")
+            return .text("late")
+        }
+        let h = Harness(tools: [stubborn])
+        await h.initialize()
+        _ = await h.request("logging/setLevel", id: 2, params: ["level": "debug"])
+        async let response = h.request("tools/call", id: 42, params: ["name": "stubborn", "_meta": ["progressToken": "tok"]])
+        var iterator = started.stream.makeAsyncIterator()
+        await iterator.next()
+        _ = await h.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":42}}"#)
+        #expect(await response == nil)
+        #expect(h.outbound.sent.isEmpty)
+    }
+
     @Test("a duplicate in-flight request id is refused")
     func duplicateID() async {
         let gate = AsyncStream<Void>.makeStream()
