@@ -17,6 +17,11 @@ import TLS
 @main
 enum Entry {
     static func main() async {
+        // SIGHUP asks for a reload, which `ReloadService` handles once the server runs. Before
+        // that its default action would end the process: `systemctl reload` right after a
+        // start (an ACME hook) stopped the server, and systemd, counting SIGHUP as a clean
+        // exit, did not restart it. Start-up reads the files anyway.
+        signal(SIGHUP, SIG_IGN)
         NIOSingletons.groupLoopCountSuggestion = min(System.coreCount, availableCPUs() ?? System.coreCount)
         await AxinovaMCPServer.main()
     }

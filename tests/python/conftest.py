@@ -66,8 +66,9 @@ class RunningServer:
             return self.proc.wait()
 
 
-def start_server(server_bin, *extra, env=None) -> RunningServer:
-    """Starts the server on free loopback ports and waits (bounded) for /ready."""
+def start_server(server_bin, *extra, env=None, while_waiting=None) -> RunningServer:
+    """Starts the server on free loopback ports and waits (bounded) for /ready;
+    `while_waiting(proc)` is called at each poll until then."""
     port, ops_port = free_port(), free_port()
     args = [server_bin, "--config-dir", str(ROOT / "config"),
             "--set", f"server.port={port}", "--set", f"server.http_port={ops_port}",
@@ -82,8 +83,10 @@ def start_server(server_bin, *extra, env=None) -> RunningServer:
     proc.log_path = log.name
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
+        if while_waiting:
+            while_waiting(proc)
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {open(proc.log_path).read()[-2000:]}")
+            raise RuntimeError(f"server exited ({proc.returncode}): {open(proc.log_path).read()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{ops_port}/ready", timeout=1) as r:
                 if r.status == 200:

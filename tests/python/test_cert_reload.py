@@ -122,3 +122,23 @@ def test_sighup_reloads_at_once(server_bin):
             server.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_sighup_during_start_up_does_not_end_the_server(server_bin):
+    # SIGHUP's default action ends a process; the reload handler is installed only once the
+    # server runs. `systemctl reload` right after a start (an ACME hook) used to stop it, and
+    # systemd counts SIGHUP as a clean exit, so it was not restarted.
+    started = time.monotonic()
+
+    def hang_up(proc):
+        if time.monotonic() - started > 0.05 and proc.poll() is None:
+            proc.send_signal(signal.SIGHUP)
+
+    server = start_server(server_bin, while_waiting=hang_up)
+    try:
+        server.proc.send_signal(signal.SIGHUP)  # and once it runs: a reload, not an exit
+        time.sleep(0.5)
+        assert server.proc.poll() is None
+        assert served_fingerprint(server.port)
+    finally:
+        server.stop()
