@@ -86,10 +86,11 @@ extension TokenStore {
                 }
                 tokens.append(StoredToken(name: entry.name, secret: secret, scopes: scopes, expires: expires, clientCertificate: certificate))
             } else if !entry.file.isEmpty {
-                guard let data = FileManager.default.contents(atPath: entry.file), data.count <= 4096,
-                      let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty
-                else {
-                    throw TokenLoadError(description: "auth.tokens \(entry.name): cannot read a token from \(entry.file)")
+                let text: String
+                switch SecretFile.read(entry.file, maxBytes: 4096) {
+                case .success(let read): text = read
+                case .failure(let error):
+                    throw TokenLoadError(description: "auth.tokens \(entry.name): cannot read a token from \(entry.file): \(error)")
                 }
                 tokens.append(StoredToken(name: entry.name, secret: text, scopes: scopes, expires: expires, clientCertificate: certificate))
             }

@@ -187,10 +187,10 @@ struct Bootstrap {
         /// A token from `token_file` wins over `token`; read once at start (and on restart).
         func secret(_ token: String, file: String, backend: String) throws -> String {
             guard !file.isEmpty else { return token }
-            guard let data = FileManager.default.contents(atPath: file), data.count <= 8192,
-                  let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty
-            else { throw StartupError("\(backend).token_file: cannot read a token from \(file)") }
-            return text
+            switch SecretFile.read(file, maxBytes: 8192) {
+            case .success(let text): return text
+            case .failure(let error): throw StartupError("\(backend).token_file: cannot read a token from \(file): \(error)")
+            }
         }
         func backend(_ b: BackendConfig, _ name: String) throws -> BackendSettings {
             BackendSettings(url: b.url, token: try secret(b.token, file: b.tokenFile, backend: name), enabled: b.enabled,

@@ -1,5 +1,6 @@
 import Foundation
 import Auth
+import Config
 import MCPCore
 import Testing
 @testable import MCPServerKit
@@ -15,6 +16,32 @@ import Testing
         return TokenAuthenticator(store: store, maxHeaderBytes: 4096,
                                   failureLimit: .init(maxFailures: maxFailures, window: 60_000_000_000, lockout: 60_000_000_000, capacity: capacity),
                                   metrics: metrics)
+    }
+
+    /// A token file is read as a config file is: a FIFO named there blocked the start (or a
+    /// SIGHUP reload, which a graceful shutdown then waited for), `/dev/zero` filled memory.
+    @Test("a token file must be a regular file within the cap; a FIFO or a device fails at once")
+    func tokenFilesAreRegularAndCapped() throws {
+        let dir = NSTemporaryDirectory() + "token-files-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(mkfifo(dir + "/fifo", 0o600) == 0)
+        try String(repeating: "x", count: 5000).write(toFile: dir + "/big", atomically: false, encoding: .utf8)
+        try "  \(secret)\n".write(toFile: dir + "/good", atomically: false, encoding: .utf8)
+        func load(_ file: String) throws -> TokenStore {
+            var config = AppConfig()
+            config.auth.tokens = [.init(name: "a", file: file)]
+            return try TokenStore.load(from: config, environment: [:])
+        }
+        for (file, reason) in [("/fifo", "a regular file"), ("/big", "at most 4096 bytes")] {
+            #expect {
+                try load(dir + file)
+            } throws: { error in
+                "\(error)".contains(reason)
+            }
+        }
+        #expect(throws: (any Error).self) { try load("/dev/zero") }
+        #expect(try load(dir + "/good").count == 1)
     }
 
     /// The failure table is bounded like every limiter's, and watched like them: its size and

@@ -47,3 +47,30 @@ enum ConfigFileReader {
         return Array(bytes[..<count])
     }
 }
+
+/// A secret kept in a file (an `auth.tokens[].file`, a backend's `token_file`), read as a
+/// config file is: a regular file only, within a size cap, opened without blocking, so a FIFO,
+/// a device or a runaway file named there fails at once instead of hanging or filling memory
+/// (at start-up, or in a SIGHUP reload that a graceful shutdown then waits for).
+public enum SecretFile {
+    /// The file's text, trimmed of surrounding whitespace; an error says why it cannot be used.
+    public static func read(_ path: String, maxBytes: Int) -> Result<String, SecretFileError> {
+        let bytes: [UInt8]
+        do {
+            guard let read = try ConfigFileReader.contents(of: path, maxBytes: maxBytes) else { return .failure(.init("no such file")) }
+            bytes = read
+        } catch {
+            return .failure(.init("\(error.expected), found \(error.found)"))
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { return .failure(.init("not UTF-8 text")) }
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }), let last = text.lastIndex(where: { !$0.isWhitespace }) else {
+            return .failure(.init("empty"))
+        }
+        return .success(String(text[first...last]))
+    }
+}
+
+public struct SecretFileError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
