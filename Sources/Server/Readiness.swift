@@ -8,5 +8,19 @@ public final class Readiness: Sendable {
     private let phase = Mutex(Phase.starting)
     public init() {}
     public var current: Phase { phase.withLock { $0 } }
-    public func set(_ value: Phase) { phase.withLock { $0 = value } }
+    /// Phases only move forward: a listener that finishes binding after shutdown began (a
+    /// SIGTERM during start-up) must not make a draining server ready again.
+    public func set(_ value: Phase) {
+        phase.withLock { phase in
+            if Self.order(value) > Self.order(phase) { phase = value }
+        }
+    }
+
+    private static func order(_ phase: Phase) -> Int {
+        switch phase {
+        case .starting: 0
+        case .ready: 1
+        case .draining: 2
+        }
+    }
 }

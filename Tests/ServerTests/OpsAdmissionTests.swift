@@ -75,6 +75,23 @@ import Testing
         #expect(after.contains(#"mcp_connections_rejected_total{reason="ops_cap"} 1"#))
     }
 
+    /// A SIGTERM during start-up drains first; the listener that binds afterwards must not
+    /// announce the draining server as ready.
+    @Test("readiness only moves forward: starting, ready, draining")
+    func readinessOnlyMovesForward() {
+        let readiness = Readiness()
+        readiness.set(.draining)
+        readiness.set(.ready)
+        #expect(readiness.current == .draining)
+        let normal = Readiness()
+        normal.set(.ready)
+        #expect(normal.current == .ready)
+        normal.set(.starting)
+        #expect(normal.current == .ready)
+        normal.set(.draining)
+        #expect(normal.current == .draining)
+    }
+
     @Test("the ops routes refuse a request that frames a body with 413 and close, counted; one without passes")
     func refusesBodies() async throws {
         let metrics = ServerMetrics()
