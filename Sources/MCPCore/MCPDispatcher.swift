@@ -402,8 +402,9 @@ public final class MCPDispatcher: Sendable {
             return .failure(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: request id \(id) is already in use"))
         case .full:
             return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
-        case .closed:
-            // The transport went away before the call started: nobody is left to answer.
+        case .closed, .cancelledBeforeStart:
+            // The transport went away before the call started, or the client cancelled it:
+            // nobody is left to answer, or nobody wants the answer (cancellation.mdx).
             observer?.toolCallFinished(tool: tool.name, outcome: .cancelled, duration: ContinuousClock.now - start)
             return nil
         }

@@ -45,6 +45,10 @@ public final class MCPSession: Sendable {
         var inFlight = InFlightCalls()
         /// Set by `cancelAll`: the transport is gone, so a call starting now is cancelled too.
         var closed = false
+        /// Requests read and handed to a task that has not tracked them yet (``announce(_:)``),
+        /// with whether the client has cancelled them meanwhile. Empty unless a transport
+        /// announces; at most `maxInFlight`.
+        var announced: [JSONRPCID: Bool] = [:]
     }
 
     struct InFlightCall: Sendable {
@@ -180,6 +184,7 @@ public final class MCPSession: Sendable {
     func track(_ id: JSONRPCID, cancel: @escaping @Sendable () -> Void) -> TrackResult {
         state.withLock {
             if $0.closed { return .closed }
+            if !$0.announced.isEmpty, $0.announced.removeValue(forKey: id) == true { return .cancelledBeforeStart }
             if $0.inFlight.contains(id) { return .duplicate }
             if $0.inFlight.count >= maxInFlight { return .full }
             $0.inFlight.insert(id, InFlightCall(cancel: cancel))
@@ -187,7 +192,24 @@ public final class MCPSession: Sendable {
         }
     }
 
-    enum TrackResult { case tracked, duplicate, full, closed }
+    enum TrackResult { case tracked, duplicate, full, closed, cancelledBeforeStart }
+
+    /// A transport that reads a request and then runs it in a task of its own (stdio, legacy
+    /// SSE) announces it first: a `notifications/cancelled` read in between, before the task
+    /// tracks the call, would otherwise find nothing to cancel, and the call would run and be
+    /// answered after the client gave it up. ``withdraw(_:)`` when the task is done.
+    public func announce(_ id: JSONRPCID) {
+        state.withLock { s in
+            if s.announced.count < maxInFlight { s.announced[id] = false }
+        }
+    }
+
+    /// The announced request's task is done (its call tracked and finished, or never a call).
+    public func withdraw(_ id: JSONRPCID) {
+        state.withLock { s in
+            if !s.announced.isEmpty { s.announced.removeValue(forKey: id) }
+        }
+    }
 
     /// Forgets a finished call; returns whether the client had cancelled it.
     func untrack(_ id: JSONRPCID) -> Bool {
@@ -197,7 +219,11 @@ public final class MCPSession: Sendable {
     /// Cancels a call the client gave up on (2025-11-25 basic/utilities/cancellation.mdx).
     /// Unknown or finished ids are ignored, as the spec asks.
     public func cancel(_ id: JSONRPCID) {
-        let cancel = state.withLock { $0.inFlight.markCancelled(id) }
+        let cancel = state.withLock { s -> (@Sendable () -> Void)? in
+            if let cancel = s.inFlight.markCancelled(id) { return cancel }
+            if s.announced[id] != nil { s.announced[id] = true }
+            return nil
+        }
         cancel?()
     }
 

@@ -83,12 +83,15 @@ public final class StdioTransport: Sendable {
             var inputEnded = false
             /// The reader was given no credit for its next line (too many requests wait).
             var held = false
-            func start(_ bytes: [UInt8]) {
+            func start(_ bytes: [UInt8], id: JSONRPCID?) {
                 running += 1
+                // A cancel this loop reads before the task has tracked the call is kept for it.
+                if let id { session.announce(id) }
                 group.addTask {
                     if let response = await self.dispatcher.handle(bytes: bytes, session: session, outbound: outbound) {
                         self.write(response)
                     }
+                    if let id { session.withdraw(id) }
                     sink.yield(.callFinished)
                 }
             }
@@ -105,11 +108,13 @@ public final class StdioTransport: Sendable {
                             waiting.removeAll { $0.id == id }
                         }
                         dispatcher.handle(notification: method, params: params, session: session)
-                    } else if running < maxConcurrentRequests {
-                        start(bytes)
                     } else {
                         let id: JSONRPCID? = if case .single(.request(let request)) = frame { request.id } else { nil }
-                        waiting.append((bytes, id))
+                        if running < maxConcurrentRequests {
+                            start(bytes, id: id)
+                        } else {
+                            waiting.append((bytes, id))
+                        }
                     }
                     if waiting.count > maxWaitingRequests {
                         held = true
@@ -118,7 +123,10 @@ public final class StdioTransport: Sendable {
                     }
                 case .callFinished:
                     running -= 1
-                    if !waiting.isEmpty { start(waiting.removeFirst().bytes) }
+                    if !waiting.isEmpty {
+                        let next = waiting.removeFirst()
+                        start(next.bytes, id: next.id)
+                    }
                     if held, waiting.count <= maxWaitingRequests {
                         held = false
                         reader.requestNext()

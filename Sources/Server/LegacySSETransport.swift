@@ -73,8 +73,12 @@ struct LegacySSETransport: Sendable {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
         }
         sessions.setBusy(id, 1)
+        // Accepted (202) before its task runs: a cancel the client posts after that must find it.
+        let requestID: JSONRPCID? = if case .single(.request(let request)) = frame { request.id } else { nil }
+        if let requestID { session.announce(requestID) }
         Task(executorPreference: MCPDispatcher.requestExecutor) {
             defer {
+                if let requestID { session.withdraw(requestID) }
                 sessions.setBusy(id, -1)
                 streams.answered(on: stream)
             }

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import MCPCore
 
@@ -245,6 +246,30 @@ import Testing
         #expect(await h.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":42,"reason":"user"}}"#) == nil)
         #expect(await response == nil)
         #expect(h.session.inFlightCount == 0)
+    }
+
+    /// stdio reads a request, hands it to a task, and reads the next line at once: a cancel
+    /// read before that task tracked the call found nothing, and the call ran and was answered.
+    @Test("cancellation.mdx: a cancel for a request announced but not yet tracked stops it before it runs")
+    func cancelBeforeTheCallIsTracked() async {
+        let ran = Mutex(0)
+        let counted = ToolDefinition(name: "counted", description: "counts", annotations: .readOnly) { _, _ in
+            ran.withLock { $0 += 1 }
+            return .text("ran")
+        }
+        let h = Harness(tools: [counted])
+        await h.initialize()
+        h.session.announce(.int(42))
+        _ = await h.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":42}}"#)
+        #expect(await h.request("tools/call", id: 42, params: ["name": "counted"]) == nil)
+        #expect(ran.withLock { $0 } == 0)
+        #expect(h.session.inFlightCount == 0)
+        h.session.withdraw(.int(42))
+        // Announced and withdrawn without a cancel: the next call with another id runs.
+        h.session.announce(.int(43))
+        #expect(await h.request("tools/call", id: 43, params: ["name": "counted"]) != nil)
+        h.session.withdraw(.int(43))
+        #expect(ran.withLock { $0 } == 1)
     }
 
     @Test("progress.mdx: progress notifications carry the token, relate to the request, and only increase")
