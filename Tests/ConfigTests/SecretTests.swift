@@ -45,6 +45,16 @@ import Testing
         #expect(loadError("vikunja:\n  token: 123456789 \n") == nil)
     }
 
+    /// A raw token pasted where its digest or its variable's name belongs is refused without
+    /// being printed (or logged, at a SIGHUP reload).
+    @Test func aTokenPastedIntoSha256OrEnvIsNotShown() {
+        let digestError = loadError("auth:\n  tokens:\n    - name: a\n      sha256: hunter2hunter2\n")
+        #expect(digestError?.contains("auth.tokens.0.sha256") == true || digestError?.contains("auth.tokens[0].sha256") == true, "\(String(describing: digestError))")
+        #expect(digestError?.contains("hunter2") == false, "\(String(describing: digestError))")
+        let envError = loadError("auth:\n  tokens:\n    - name: a\n      env: hunter2-hunter2\n")
+        #expect(envError != nil && envError?.contains("hunter2") == false, "\(String(describing: envError))")
+    }
+
     @Test func validationAndTypeErrorsOnSecretScalarsShowOnlyTheKind() {
         // A secret used where a list is expected (through a typo'd structure).
         #expect(loadError("server:\n  api_token: \(secretValue)\n", overrides: ["server.api_token.x=1"])?.contains(secretValue) == false)

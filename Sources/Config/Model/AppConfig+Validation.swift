@@ -109,11 +109,12 @@ extension AppConfig {
             check(names.insert(token.name).inserted, "\(base).name", "a name not used by another token")
             let sources = [token.sha256, token.env, token.file].filter { !$0.isEmpty }.count
             check(sources == 1, base, "exactly one of sha256, env or file")
+            // Not shown when refused: a token pasted here by mistake would be printed and logged.
             if !token.sha256.isEmpty {
-                check(isDigest(token.sha256), "\(base).sha256", "sha256:<64 lower-case hex digits> (see hash-token)")
+                check(isDigest(token.sha256), "\(base).sha256", "sha256:<64 lower-case hex digits> (see hash-token)", redactsValue: true)
             }
             if !token.env.isEmpty {
-                check(isVariableName(token.env), "\(base).env", "an environment variable name")
+                check(isVariableName(token.env), "\(base).env", "an environment variable name", redactsValue: true)
             }
             check(!token.scopes.isEmpty, "\(base).scopes", "at least one scope (read, write)")
             check(token.expires.isEmpty || token.expiresAt != nil, "\(base).expires", "an RFC 3339 time such as 2027-01-31T00:00:00Z")
