@@ -49,6 +49,18 @@ import Testing
         #expect(config.log.format == .json && config.server.host == "127.0.0.1")
     }
 
+    /// Names are lower-cased, so two variables can name one key; the sort order used to
+    /// pick the winner silently (a file's duplicate key is refused).
+    @Test func twoVariablesForOneKeyAreRefused() throws {
+        do {
+            _ = try ConfigLoader.load(yaml: "", environment: ["APP_TLS__ENABLED": "true", "APP_tls__enabled": "false"])
+            Issue.record("two variables for tls.enabled accepted")
+        } catch {
+            #expect(error.path == "tls.enabled" && error.expected == "one variable per key", "\(error)")
+        }
+        #expect(try ConfigLoader.load(yaml: "", environment: ["APP_TLS__ENABLED": "false"]).tls.enabled == false)
+    }
+
     @Test func environmentNameFromArgumentThenENVThenDev() throws {
         let files = ["base.yaml": "", "dev.yaml": "server:\n  port: 1\n", "prod.yaml": "server:\n  port: 2\n", "qa.yaml": "server:\n  port: 3\n"]
         try withDirectory(files) { (directory: String) throws -> Void in

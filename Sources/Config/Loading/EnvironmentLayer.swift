@@ -6,6 +6,9 @@ enum EnvironmentLayer {
 
     static func tree(from environment: [String: String]) throws(ConfigError) -> YAMLNode {
         var root = YAMLNode.emptyMapping(origin: .defaults)
+        /// Names differing only in case set the same key: refused, as a file's duplicate key
+        /// is, rather than letting the sort order decide which one wins.
+        var seen: [[String]: String] = [:]
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix(prefix) {
             let origin = ConfigOrigin.environment(variable: name)
             let path = components(of: String(name.dropFirst(prefix.count)))
@@ -14,6 +17,10 @@ enum EnvironmentLayer {
                     origin: origin, path: "",
                     expected: "APP_<SECTION>__<KEY> with letters, digits and single underscores", found: "a malformed name"
                 )
+            }
+            if let other = seen.updateValue(name, forKey: path) {
+                throw ConfigError(origin: origin, path: ConfigKeyPath.render(path),
+                                  expected: "one variable per key", found: "\(other) as well")
             }
             try OverrideLayer.refuseControlCharacters(in: value, at: path, origin: origin)
             try YAMLTreeMerge.set(OverrideLayer.scalar(value, origin: origin), at: path, in: &root)
