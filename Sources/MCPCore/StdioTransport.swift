@@ -225,10 +225,11 @@ final class LineReader: Sendable {
                         discarding = false
                     } else {
                         pending.append(contentsOf: chunk[start..<i])
+                        // The CR of a CRLF ending is no part of the message, nor of its size.
+                        if pending.last == UInt8(ascii: "\r") { pending.removeLast() }
                         if pending.count > maxLineBytes {
                             guard emit(.tooLong) else { return }
                         } else {
-                            if pending.last == UInt8(ascii: "\r") { pending.removeLast() }
                             if !pending.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                                 guard emit(.line(pending)) else { return }
                             }
@@ -239,7 +240,8 @@ final class LineReader: Sendable {
                 }
                 if !discarding {
                     pending.append(contentsOf: chunk[start..<n])
-                    if pending.count > maxLineBytes {
+                    // A CR may yet be a CRLF ending: one byte more before the line is too long.
+                    if pending.count > maxLineBytes + (pending.last == UInt8(ascii: "\r") ? 1 : 0) {
                         discarding = true
                         pending = []
                         guard emit(.tooLong) else { return }

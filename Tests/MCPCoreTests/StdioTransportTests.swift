@@ -127,6 +127,29 @@ import Testing
     /// closing the streams. Once stdout is gone no answer can reach anyone: the first failed
     /// write (EPIPE; SIGPIPE is ignored) cancels what runs, and the server returns without
     /// waiting for stdin to end.
+    /// A line as long as the cap is a message, ended by LF or by CRLF; one byte more is not.
+    @Test("the line cap counts the message, not the CR of a CRLF ending")
+    func crlfAtTheCap() async throws {
+        let cap = 64
+        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1"), jsonLimits: .init(maxBytes: cap)),
+                                       registry: ToolRegistry([]))
+        let pipes = Pipes()
+        let transport = StdioTransport(dispatcher: dispatcher, input: pipes.input.read, output: pipes.output.write)
+        let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
+        func ping(_ id: Int, length: Int) -> String {
+            let bare = #"{"jsonrpc":"2.0","id":\#(id),"method":"ping"}"#
+            return String(bare.dropLast()) + String(repeating: " ", count: length - bare.utf8.count) + "}"
+        }
+        pipes.send(ping(1, length: cap) + "\r")
+        pipes.send(ping(2, length: cap))
+        pipes.send(ping(3, length: cap + 1) + "\r")
+        close(pipes.input.write)
+        await serving.value
+        let answers = pipes.written()
+        #expect(answers.compactMap { $0["id"]?.intValue }.sorted() == [1, 2])
+        #expect(answers.filter { $0["error"]?["code"] == -32700 }.count == 1)
+    }
+
     @Test("a client that closes stdout ends the session: calls cancelled, run returns")
     func outputClosed() async throws {
         let block = Blocking()
