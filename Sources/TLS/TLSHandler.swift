@@ -501,11 +501,16 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func block(context: ChannelHandlerContext, _ plaintext: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        let first = blockedWrites.isEmpty
         blockedWrites.append((plaintext, promise))
         blockedBytes += plaintext.readableBytes
         if blockedBytes > maxBufferedCiphertext {
             fail(context: context, TLSError(kind: .bufferLimitExceeded,
                 reason: "\(blockedBytes) bytes written while the peer's handshake message was incomplete"))
+        } else if first {
+            // The rest of that message must be read even where the layer above holds its
+            // reads (a pipelined request waiting, a body not wanted): asked for once here.
+            context.read()
         }
     }
 

@@ -42,6 +42,15 @@ import Testing
         }
         #expect(throws: (any Error).self) { try load("/dev/zero") }
         #expect(try load(dir + "/good").count == 1)
+        // Surrounding whitespace and an editor's byte order mark are no part of the secret.
+        try "\u{FEFF}\(secret)\r\n".write(toFile: dir + "/bom", atomically: false, encoding: .utf8)
+        let tokens = TokenAuthenticator(store: try load(dir + "/bom"), maxHeaderBytes: 4096,
+                                        failureLimit: .init(maxFailures: 10, window: 60_000_000_000, lockout: 60_000_000_000, capacity: 16),
+                                        metrics: nil)
+        guard case .allowed = tokens.authenticate(authorization: "Bearer \(secret)", clientAddress: "192.0.2.1") else {
+            Issue.record("the token from a file with a byte order mark was not accepted")
+            return
+        }
     }
 
     /// The failure table is bounded like every limiter's, and watched like them: its size and

@@ -62,7 +62,9 @@ public enum SecretFile {
         } catch {
             return .failure(.init("\(error.expected), found \(error.found)"))
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else { return .failure(.init("not UTF-8 text")) }
+        guard var text = String(validating: bytes, as: UTF8.self) else { return .failure(.init("not UTF-8 text")) }
+        // A byte order mark (an editor's) is no part of the secret.
+        if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
         guard let first = text.firstIndex(where: { !$0.isWhitespace }), let last = text.lastIndex(where: { !$0.isWhitespace }) else {
             return .failure(.init("empty"))
         }
