@@ -42,17 +42,14 @@ struct TLSHandlerTests {
         #expect(pair.clientRecorder.text == big)
     }
 
-    /// A post-handshake message split over records (here a session ticket, which carries the
-    /// client's certificate, in 512-byte fragments): until its last record arrives OpenSSL is
-    /// "in init", and an SSL_write then wants to read. The write must wait for that read, not
-    /// fail the connection (swift-nio-ssl retries it after the next read too).
-    @Test("a write while a post-handshake message is half received waits for the rest of it")
-    func writeWhileAPostHandshakeMessageIsHalfReceived() throws {
+    /// A client that has received only the first record of a session ticket the server split
+    /// over records (it carries the client's certificate, in 512-byte fragments), and the
+    /// rest of the server's flight (the ticket's other records, then "x").
+    func halfReceivedTicket() throws -> (Pair, rest: ByteBuffer) {
         let server = try TLSContext.server(TLSServerSettings(
             certificateChainFile: fixtures.chain, privateKeyFile: fixtures.key, clientAuth: .required,
             clientCAFile: fixtures.ca, sessionTickets: true))
         let pair = try Pair(serverContext: server, clientContext: fixtures.clientContext(identity: true))
-        defer { pair.finish() }
         try pair.handshake()
         let ssl = try #require(pair.serverHandler.connection?.ssl)
         #expect(SSL_ctrl(ssl, SSL_CTRL_SET_MAX_SEND_FRAGMENT, 512, nil) == 1)
@@ -63,11 +60,21 @@ struct TLSHandlerTests {
         let firstLength = 5 + Int(flight.getInteger(at: flight.readerIndex + 3, as: UInt16.self)!)
         #expect(flight.readableBytes > firstLength + 5, "the ticket takes more than one record")
         try pair.client.writeInbound(flight.readSlice(length: firstLength)!)
+        return (pair, flight)
+    }
+
+    /// Until the last record of a post-handshake message arrives OpenSSL is "in init", and
+    /// an SSL_write then wants to read. The write must wait for that read, not fail the
+    /// connection (swift-nio-ssl retries it after the next read too).
+    @Test("a write while a post-handshake message is half received waits for the rest of it")
+    func writeWhileAPostHandshakeMessageIsHalfReceived() throws {
+        let (pair, rest) = try halfReceivedTicket()
+        defer { pair.finish() }
         let written = pair.client.eventLoop.makePromise(of: Void.self)
         pair.client.writeAndFlush(ByteBuffer(string: "req"), promise: written)
         #expect(pair.clientRecorder.tlsErrors.isEmpty)
         #expect(pair.client.isActive)
-        try pair.client.writeInbound(flight)
+        try pair.client.writeInbound(rest)
         try pair.pump()
         #expect(pair.clientRecorder.tlsErrors.isEmpty)
         #expect(pair.serverRecorder.text == "req")
@@ -77,20 +84,8 @@ struct TLSHandlerTests {
 
     @Test("writes blocked on a half-received handshake message are bounded by the ciphertext cap")
     func blockedWritesAreBounded() throws {
-        let server = try TLSContext.server(TLSServerSettings(
-            certificateChainFile: fixtures.chain, privateKeyFile: fixtures.key, clientAuth: .required,
-            clientCAFile: fixtures.ca, sessionTickets: true))
-        let pair = try Pair(serverContext: server, clientContext: fixtures.clientContext(identity: true))
+        let (pair, _) = try halfReceivedTicket()
         defer { pair.finish() }
-        try pair.handshake()
-        let ssl = try #require(pair.serverHandler.connection?.ssl)
-        _ = SSL_ctrl(ssl, SSL_CTRL_SET_MAX_SEND_FRAGMENT, 512, nil)
-        _ = SSL_new_session_ticket(ssl)
-        pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
-        var flight = ByteBuffer()
-        while var part = try pair.server.readOutbound(as: ByteBuffer.self) { flight.writeBuffer(&part) }
-        let firstLength = 5 + Int(flight.getInteger(at: flight.readerIndex + 3, as: UInt16.self)!)
-        try pair.client.writeInbound(flight.readSlice(length: firstLength)!)
         // The peer never sends the rest: what is written meanwhile waits, up to the cap.
         let chunk = ByteBuffer(repeating: 0x61, count: 64 * 1024)
         for _ in 0..<5 where pair.client.isActive { pair.client.writeAndFlush(chunk, promise: nil) }
