@@ -101,15 +101,26 @@ public struct TrustedProxies: Sendable, Hashable {
         return [String(decoding: tail[(comma + 1)...], as: UTF8.self)]
     }
 
-    /// The last whole lines of a `Forwarded` within ``maxHeaderLength`` bytes: a list is cut
-    /// only between lines, as a cut inside a quoted string would misread what follows it.
+    /// The last whole elements of a `Forwarded` within ``maxHeaderLength`` bytes, split
+    /// outside quoted strings (a cut inside one would misread what follows it): a proxy may
+    /// append its element to the client's own line.
     static func lastLines(_ lines: [String]) -> [String] {
         var kept: [String] = []
         var length = 0
         for line in lines.reversed() {
-            length += line.utf8.count
-            guard length <= maxHeaderLength else { break }
-            kept.insert(line, at: 0)
+            if length + line.utf8.count <= maxHeaderLength {
+                length += line.utf8.count
+                kept.insert(line, at: 0)
+                continue
+            }
+            var elements: [Substring] = []
+            for element in splitOutsideQuotes(Substring(line), separator: ",").reversed() {
+                length += element.utf8.count + 1
+                guard length <= maxHeaderLength else { break }
+                elements.insert(element, at: 0)
+            }
+            if !elements.isEmpty { kept.insert(elements.joined(separator: ","), at: 0) }
+            break
         }
         return kept
     }

@@ -113,11 +113,14 @@ import RateLimit
         // Trusted all the way through the part read: the walk ends at its last trusted hop.
         let trusted = Array(repeating: "10.0.0.1", count: 600).joined(separator: ",")
         #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: [trusted]) == ip("10.0.0.1"))
-        // Forwarded is cut between lines only: a client's long line goes, the proxy's stays;
-        // a single line over the cap is not read.
+        // Forwarded is cut between elements, outside quoted strings: a client's long line goes,
+        // the proxy's stays, also when the proxy appended its element to the client's line.
         let longLine = String(repeating: "for=1.1.1.1, ", count: 400) + "for=\"[2001:db8::1]\""
         #expect(rfc7239.clientAddress(peer: ip("10.0.0.2"), forwarded: [longLine, "for=203.0.113.9"]) == ip("203.0.113.9"))
-        #expect(rfc7239.clientAddress(peer: ip("10.0.0.2"), forwarded: [longLine + ", for=203.0.113.9"]) == ip("10.0.0.2"))
+        #expect(rfc7239.clientAddress(peer: ip("10.0.0.2"), forwarded: [longLine + ", for=203.0.113.9"]) == ip("203.0.113.9"))
+        // A quoted string holding commas is not cut: its element is whole or gone.
+        let quoted = "for=\"_" + String(repeating: "a,", count: 2500) + "\", for=203.0.113.7"
+        #expect(rfc7239.clientAddress(peer: ip("10.0.0.2"), forwarded: [quoted]) == ip("203.0.113.7"))
     }
 
     @Test func hopCountIsBounded() {
