@@ -82,7 +82,10 @@ extension TokenStore {
                 tokens.append(StoredToken(name: entry.name, digest: digest, scopes: scopes, expires: expires, clientCertificate: certificate))
             } else if !entry.env.isEmpty {
                 guard let secret = environment[entry.env], !secret.isEmpty else {
-                    throw TokenLoadError(description: "auth.tokens \(entry.name): environment variable \(entry.env) is not set")
+                    // Named only when it looks like one (capitals, digits, `_`): a token pasted
+                    // into `env` by mistake is not printed.
+                    let shown = entry.env.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 } ? entry.env : "<redacted>"
+                    throw TokenLoadError(description: "auth.tokens \(entry.name): environment variable \(shown) is not set")
                 }
                 tokens.append(StoredToken(name: entry.name, secret: secret, scopes: scopes, expires: expires, clientCertificate: certificate))
             } else if !entry.file.isEmpty {

@@ -53,6 +53,25 @@ import Testing
         }
     }
 
+    /// A token pasted into `env` by mistake passes validation when it looks like a variable
+    /// name; the error for its missing variable must not print it.
+    @Test("a missing environment variable is named only when its name looks like one")
+    func missingVariableNamedOnlyWhenConventional() {
+        func error(_ env: String) -> String {
+            var config = AppConfig()
+            config.auth.tokens = [.init(name: "a", env: env)]
+            do {
+                _ = try TokenStore.load(from: config, environment: [:])
+                return ""
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(error("MCP_TOKEN_A").contains("MCP_TOKEN_A is not set"))
+        #expect(!error("hunter2hunter2").contains("hunter2"))
+        #expect(error("hunter2hunter2").contains("<redacted> is not set"))
+    }
+
     /// The failure table is bounded like every limiter's, and watched like them: its size and
     /// its evictions (addresses flushing lockouts out of it) are exported.
     @Test func theFailureTableIsExported() throws {
