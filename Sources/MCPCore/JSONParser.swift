@@ -136,7 +136,7 @@ extension JSONParser {
             // the object is small (MCP objects have a handful of keys; hashing each cost more),
             // then with a set, so a many-keyed object is not quadratic.
             var entries: [JSONObject.Entry] = []
-            var names: Set<String>?
+            var names: Set<JSONObject.CodeUnitName>?
             skipWhitespace()
             if try peek() == UInt8(ascii: "}") {
                 index += 1
@@ -153,9 +153,9 @@ extension JSONParser {
                 guard try peek() == UInt8(ascii: ":") else { throw fail(.unexpectedCharacter) }
                 index += 1
                 skipWhitespace()
-                if names == nil, entries.count >= Self.linearKeyLimit { names = Set(entries.map(\.key)) }
+                if names == nil, entries.count >= Self.linearKeyLimit { names = Set(entries.map { JSONObject.CodeUnitName(name: $0.key) }) }
                 if names != nil {
-                    guard names!.insert(key).inserted else { throw fail(.duplicateKey) }
+                    guard names!.insert(JSONObject.CodeUnitName(name: key)).inserted else { throw fail(.duplicateKey) }
                 } else {
                     if JSONObject.index(of: key, in: entries) != nil { throw fail(.duplicateKey) }
                 }

@@ -81,12 +81,22 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         }
     }
 
-    /// Where `key` is among `entries`. Lengths are compared before bytes: `==` on two
-    /// different strings is a call into the runtime, and most keys differ in length.
+    /// Where `key` is among `entries`, compared code unit by code unit (RFC 8259 §8.3;
+    /// ``Swift/String/hasSameCodeUnits(as:)``), lengths first: most keys differ in length.
     static func index(of key: String, in entries: [Entry]) -> Int? {
-        let length = key.utf8.count
-        for index in entries.indices where entries[index].key.utf8.count == length && entries[index].key == key { return index }
+        for index in entries.indices where entries[index].key.hasSameCodeUnits(as: key) { return index }
         return nil
+    }
+
+    /// An object name hashed and compared by its UTF-8 code units (see ``index(of:in:)``),
+    /// for the parser's duplicate check on many-keyed objects.
+    struct CodeUnitName: Hashable {
+        let name: String
+        static func == (lhs: Self, rhs: Self) -> Bool { lhs.name.hasSameCodeUnits(as: rhs.name) }
+        func hash(into hasher: inout Hasher) {
+            for byte in name.utf8 { hasher.combine(byte) }
+            hasher.combine(name.utf8.count)
+        }
     }
 
     /// The same object, carrying its serialization (``serializedText``).

@@ -191,18 +191,18 @@ struct StreamableHTTPTransport: Sendable {
             HTTPReplies.rpcError(.badRequest, .headerMismatch, "Header mismatch: \(text)", id: id)
         }
         guard let headerMethod = request.headers.value(.mcpMethod) else { return mismatch("Mcp-Method header is required") }
-        guard headerMethod == method else {
+        guard headerMethod.hasSameCodeUnits(as: method) else {
             return mismatch("Mcp-Method header value '\(headerMethod.prefix(60))' does not match body value '\(method.prefix(60))'")
         }
         if Self.namedMethods.contains(method) {
             let bodyName = (params["name"] ?? params["uri"])?.stringValue
             guard let raw = request.headers.value(.mcpName) else { return mismatch("Mcp-Name header is required for \(method)") }
             guard let headerName = Self.decodeHeaderValue(raw) else { return mismatch("Mcp-Name header is not valid") }
-            guard headerName == bodyName else {
+            guard let bodyName, headerName.hasSameCodeUnits(as: bodyName) else {
                 return mismatch("Mcp-Name header value '\(headerName.prefix(60))' does not match body value '\((bodyName ?? "").prefix(60))'")
             }
         }
-        if let metaVersion = params["_meta"]?[ProtocolVersion.metaKey]?.stringValue, metaVersion != version {
+        if let metaVersion = params["_meta"]?[ProtocolVersion.metaKey]?.stringValue, !metaVersion.hasSameCodeUnits(as: version) {
             return mismatch("MCP-Protocol-Version header '\(version)' does not match _meta protocol version '\(metaVersion.prefix(40))'")
         }
         guard let id, case .request(let rpc) = message else {

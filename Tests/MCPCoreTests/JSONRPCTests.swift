@@ -171,6 +171,25 @@ import Testing
         #expect(response?.errorCode == -32700)
     }
 
+    @Test("RFC 8259 §8.3: names are compared by code units, so canonically equivalent names are distinct, in small and many-keyed objects")
+    func namesComparedByCodeUnits() throws {
+        // "\u212A" is KELVIN SIGN, canonically equivalent to "K": Swift's == takes them as equal.
+        // So are two orders of the same combining marks, which are also as long in UTF-8.
+        let small = try JSONParser.parse(#"{"K":1,"\u212A":2,"a\u0301\u0323":3,"a\u0323\u0301":4}"#).objectValue
+        #expect(small?.count == 4)
+        #expect(small?["K"]?.intValue == 1)
+        #expect(small?["\u{212A}"]?.intValue == 2)
+        #expect(small?["a\u{301}\u{323}"]?.intValue == 3)
+        #expect(small?["a\u{323}\u{301}"]?.intValue == 4)
+        let padding = (0..<10).map { "\"p\($0)\":0" }.joined(separator: ",")
+        let large = try JSONParser.parse("{" + padding + #","K":1,"\u212A":2}"#).objectValue
+        #expect(large?.count == 12)
+        #expect(large?["\u{212A}"]?.intValue == 2)
+        // A true repeat is still refused on both paths.
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse(#"{"\u212A":1,"\u212A":2}"#) }
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse("{" + padding + #","\u212A":1,"\u212A":2}"#) }
+    }
+
     @Test("a document with more values than the cap is refused before it is built")
     func tooManyValues() async {
         let h = Harness(limits: .init(maxDepth: 64, maxBytes: 1 << 20, maxValues: 1000))

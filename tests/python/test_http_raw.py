@@ -6,6 +6,7 @@ Origin 403, protocol version 400, DELETE); 2026-07-28 basic/transports/streamabl
 (HTTP+SSE: endpoint event, 202, POST /sse 405); reference/seed-interface.md (Go APIs);
 RFC 6750 §3 (401 challenge); RFC 6585 §5 (431); RFC 9110 §15.5.14 (413).
 """
+import base64
 import http.client
 import json
 import select
@@ -300,6 +301,11 @@ def test_stateless_2026(server):
     r, body = request(server, "POST", "/mcp", call, headers={**h, "Mcp-Name": "other"})
     assert r.status == 400 and rpc(body)["error"]["code"] == -32020
     r, body = request(server, "POST", "/mcp", call, headers={**h, "Mcp-Method": "tools/list"})
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32020
+    # The name is matched by code units: KELVIN SIGN (U+212A) is canonically "K" but not "K".
+    kelvin = {**call, "params": {**call["params"], "name": "K"}}
+    sentinel = "=?base64?" + base64.b64encode("\u212a".encode()).decode() + "?="
+    r, body = request(server, "POST", "/mcp", kelvin, headers={**h, "Mcp-Name": sentinel})
     assert r.status == 400 and rpc(body)["error"]["code"] == -32020
     r, body = request(server, "POST", "/mcp", call, headers={"MCP-Protocol-Version": "2026-07-28"})
     assert r.status == 400 and rpc(body)["error"]["code"] == -32020

@@ -1,0 +1,10 @@
+extension String {
+    /// Whether the two strings hold the same UTF-8 code units. Swift's `==` takes canonically
+    /// equivalent strings as equal ("\u{212A}" KELVIN SIGN is "K"); JSON names (RFC 8259 §8.3)
+    /// and the header values checked against a body must match exactly, or a name that
+    /// another parser or a proxy sees as distinct would be read as this one.
+    @inlinable
+    public func hasSameCodeUnits(as other: String) -> Bool {
+        utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8)
+    }
+}
