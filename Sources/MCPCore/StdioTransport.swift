@@ -158,7 +158,7 @@ public final class StdioTransport: Sendable {
                 while offset < raw.count {
                     let n = Glibc.write(output, raw.baseAddress! + offset, raw.count - offset)
                     if n < 0 {
-                        if errno == EINTR || errno == EAGAIN { continue }
+                        if errno == EINTR || (errno == EAGAIN && LineReader.awaitReady(output, events: Int16(POLLOUT))) { continue }
                         return false
                     }
                     offset += n
@@ -197,6 +197,18 @@ final class LineReader: Sendable {
     private let credits = DispatchSemaphore(value: 0)
     private let stopped = Atomic(false)
 
+    /// Waits until `fd` can be read or written. A descriptor inherited non-blocking (a parent
+    /// that set O_NONBLOCK on a shared pipe) answers EAGAIN when empty or full: taken as the
+    /// end of input it ended the session, and retried at once it spun a core. A hang-up or
+    /// error also wakes it, and the next read or write reports that.
+    static func awaitReady(_ fd: Int32, events: Int16) -> Bool {
+        var entry = pollfd(fd: fd, events: events, revents: 0)
+        while poll(&entry, 1, -1) < 0 {
+            if errno != EINTR { return false }
+        }
+        return true
+    }
+
     /// `deliver` gets each line, then nil at the end of input (or a read error).
     init(fd: Int32, maxLineBytes: Int, deliver: @escaping @Sendable (Line?) -> Void) {
         let credits = self.credits
@@ -215,7 +227,7 @@ final class LineReader: Sendable {
             readLoop: while !stopped.load(ordering: .acquiring) {
                 let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
                 if n < 0 {
-                    if errno == EINTR { continue }
+                    if errno == EINTR || (errno == EAGAIN && Self.awaitReady(fd, events: Int16(POLLIN))) { continue }
                     break
                 }
                 if n == 0 { break }

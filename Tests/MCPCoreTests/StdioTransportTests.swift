@@ -150,6 +150,43 @@ import Testing
         #expect(answers.filter { $0["error"]?["code"] == -32700 }.count == 1)
     }
 
+    /// A parent may hand over pipes it made non-blocking: an empty stdin is not its end, and
+    /// a full stdout is waited on (a 100 KB answer outgrows the 64 KiB pipe).
+    @Test("stdin and stdout inherited non-blocking: EAGAIN is waited on, not taken for the end")
+    func nonBlockingDescriptors() async throws {
+        let pipes = Pipes()
+        for fd in [pipes.input.read, pipes.output.write] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        let large = ToolDefinition(name: "large", description: "large", annotations: .readOnly) { _, _ in
+            .text(String(repeating: "m", count: 100_000))
+        }
+        let transport = StdioTransport(dispatcher: Harness(tools: [large]).dispatcher, input: pipes.input.read, output: pipes.output.write)
+        let serving = Task { await transport.run(session: MCPSession(transport: "stdio", requiresInitialize: false)) }
+        // The reader has met the empty pipe by now (it reads at once).
+        try await Task.sleep(for: .milliseconds(200))
+        pipes.send(Self.call(1, "large"))
+        // Drain stdout while the server writes (without blocking, so a server that never
+        // answers fails the test at the deadline); the answer is the one line it writes.
+        _ = fcntl(pipes.output.read, F_SETFL, fcntl(pipes.output.read, F_GETFL) | O_NONBLOCK)
+        let drained = Task.detached { () -> [UInt8] in
+            var all: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !all.contains(UInt8(ascii: "\n")), ContinuousClock.now < deadline {
+                let n = read(pipes.output.read, &buffer, buffer.count)
+                if n > 0 { all += buffer[0..<n] } else { usleep(1000) }
+            }
+            return all
+        }
+        let answer = try JSONParser.parse(Array(await drained.value.prefix { $0 != UInt8(ascii: "\n") }))
+        #expect(answer["id"]?.intValue == 1)
+        #expect(answer["result"]?["content"]?[0]?["text"]?.stringValue?.count == 100_000)
+        close(pipes.input.write)
+        await serving.value
+        close(pipes.output.write)
+        close(pipes.output.read)
+        close(pipes.input.read)
+    }
+
     @Test("a client that closes stdout ends the session: calls cancelled, run returns")
     func outputClosed() async throws {
         let block = Blocking()
