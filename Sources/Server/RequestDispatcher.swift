@@ -152,6 +152,21 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         receive(unwrapInboundIn(data), context: context)
     }
 
+    /// A part handed up now would be held: a response is in progress and the next request's
+    /// head has come, or one is held already. ``HTTPTypesCodec`` then leaves the rest of its
+    /// input unparsed, so what is held is at most one part (and refusals).
+    var holdsParts: Bool {
+        if !held.isEmpty { return true }
+        if case .none = inbound { return responding }
+        return false
+    }
+
+    /// Parts and refusals held (tests).
+    var heldCount: Int { held.count }
+
+    /// A later request waits, held here or as bytes in the codec.
+    private var laterRequestWaits: Bool { !held.isEmpty || (codec?.hasUnparsedInput ?? false) }
+
     /// A request part from the codec: called by it directly (``HTTPTypesCodec/attach(_:context:)``)
     /// or through ``channelRead(context:data:)``.
     func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
@@ -323,7 +338,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func read(context: ChannelHandlerContext) {
         if lingering {
             context.read()
-        } else if !held.isEmpty || bodyPaused || refused || closing {
+        } else if laterRequestWaits || bodyPaused || refused || closing {
             readHeld = true
         } else {
             context.read()
@@ -331,7 +346,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
-        if readHeld, held.isEmpty, !bodyPaused, !refused {
+        if readHeld, !laterRequestWaits, !bodyPaused, !refused {
             readHeld = false
             context.read()
         }
@@ -480,8 +495,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         // TLS handler holds it, and the channel, not yet given its bytes, reads as writable.
         // (The flush queued for the tick used to run before the next request's task only
         // because that task's first job was queued behind it.)
-        if !held.isEmpty { context.flush() }
-        if !held.isEmpty, !context.channel.isWritable {
+        let waits = laterRequestWaits
+        if waits { context.flush() }
+        if waits, !context.channel.isWritable {
             awaitingDrain = true
             deadlines?.awaitDrain(context)
             return
@@ -501,22 +517,42 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers the requests held while a response was in progress, in order, until one is
     /// in progress again; then reads on.
     private func answerHeld(context: ChannelHandlerContext) {
-        while !responding, let item = held.popFirst() {
+        // Parts go on to the request being read once its task has started (a body past
+        // `collectLimit` starts it before the body's end), and start the next request once
+        // no response is in progress; a refusal waits for that too.
+        taking: while let item = held.first {
             switch item {
             case .part(let part):
+                if responding, case .none = inbound { break taking }
+                held.removeFirst()
                 process(part, context: context)
             case .refused(let refusal):
+                if responding { break taking }
+                held.removeFirst()
                 writeRefusal(refusal, context: context)
                 return
             }
         }
-        if case .collecting = inbound { startStreaming(context: context) }
+        takeUnparsed(context: context)
+        if refused { return }
         closeIfDone(context: context)
         resumeReading(context: context)
     }
 
+    /// Has the codec parse what waits in it, now that the next request can be taken.
+    private func takeUnparsed(context: ChannelHandlerContext) {
+        codec?.parseBuffered()
+        // The body did not all come with the head: streamed, as at the end of a read.
+        if case .collecting = inbound { startStreaming(context: context) }
+    }
+
     /// Closes once nothing is left to answer, after end of input or at graceful shutdown.
     private func closeIfDone(context: ChannelHandlerContext) {
+        // At graceful shutdown, requests already read are answered, parsed or not.
+        if quiescing, !responding, held.isEmpty, codec?.hasUnparsedInput == true {
+            takeUnparsed(context: context)
+            if refused { return }
+        }
         guard inputClosed || quiescing, !responding, held.isEmpty else { return }
         switch inbound {
         case .none, .discarding:
