@@ -284,7 +284,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// before it, and then the connection closes. If it is the request being read, its body
     /// fails with `error` and its task answers; the connection closes after that answer.
     private func refuse(_ refusal: RequestRefusal, failing error: any Error, context: ChannelHandlerContext) {
-        guard !refused else { return }
+        // Once the connection is closing (a response said so, or it lingers), what the client
+        // still sends is no request: a client that gives up on a body it was told not to send
+        // (`Expect: 100-continue` answered 401) got an unsolicited, counted 400.
+        guard !refused, !closing, !lingering else { return }
         refused = true
         if !held.isEmpty {
             held.append(.refused(refusal))
@@ -410,6 +413,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             case .none, .discarding: break
             }
         }
+        // Graceful shutdown closes after the last request read: its response says so.
+        if quiescing, !laterRequestWaits { closeAfterResponse = true }
         guard closeAfterResponse, head.headerFields.value(.connection) == nil else { return head }
         var head = head
         head.headerFields[.connection] = "close"

@@ -272,6 +272,27 @@ import Testing
         #expect(!busy.channel.isActive)
         let out = busy.output()
         #expect(out.contains("one") && out.contains("two"))
+        // RFC 9112 §9.6: the last response before the close says so; the one before it not.
+        let responses = out.components(separatedBy: "HTTP/1.1 200 OK")
+        try #require(responses.count == 3)
+        #expect(!responses[1].lowercased().contains("connection: close"))
+        #expect(responses[2].lowercased().contains("connection: close"))
+    }
+
+    /// RFC 9110 §10.1.1: a client told no (401) before it sent the body it announced with
+    /// `Expect: 100-continue` may give up on it and close: no request, nothing to answer.
+    @Test("a client that ends its input inside a body it was told not to send gets no 400 after the answer")
+    func noRefusalAfterTheClose() throws {
+        let refusals = Refusals()
+        let c = try connect(refusals: refusals)
+        c.send("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+        try #require(c.started.count == 1)
+        c.started[0].sink.writeComplete(HTTPResponse(status: .unauthorized), body: nil)
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        let out = c.output()
+        #expect(out.hasPrefix("HTTP/1.1 401"))
+        #expect(!out.contains("400"))
+        #expect(refusals.statuses.isEmpty)
     }
 
     @Test("the codec keeps a connection out of idle while a pipelined request is still to be answered")
