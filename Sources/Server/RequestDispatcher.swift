@@ -88,9 +88,6 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// The connection closes after the response that just ended: nothing more is started,
     /// and what still arrives is not read until the close (or the linger) takes over.
     private var closing = false
-    /// The request being read said `Expect: 100-continue` (HTTP/1.1 only: the codec drops
-    /// the field from an HTTP/1.0 request, which must be answered as if it had none).
-    private var expectsContinue = false
 
     /// How long a refused connection lingers (``lingerThenClose(context:)``), and what is told
     /// when that time is over with the client still connected (`limits.linger_timeout`,
@@ -152,13 +149,22 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         receive(unwrapInboundIn(data), context: context)
     }
 
-    /// A part handed up now would be held: a response is in progress and the next request's
-    /// head has come, or one is held already. ``HTTPTypesCodec`` then leaves the rest of its
-    /// input unparsed, so what is held is at most one part (and refusals).
+    /// A part handed up now would be held: a response is in progress (or waits for the client
+    /// to take it) and the next request's head has come, or one is held already.
+    /// ``HTTPTypesCodec`` then leaves the rest of its input unparsed, so what is held is at
+    /// most one part (and refusals).
     var holdsParts: Bool {
-        if !held.isEmpty { return true }
+        if !held.isEmpty || awaitingDrain { return true }
         if case .none = inbound { return responding }
         return false
+    }
+
+    /// Reading waits: a later request waits (held, or as bytes the codec was told not to
+    /// parse), the body's reader is full, or the connection is done with requests. Bytes the
+    /// codec keeps while nothing is held are part of a request still to come, and reading
+    /// goes on for the rest of it.
+    private var readsWait: Bool {
+        !held.isEmpty || bodyPaused || refused || closing || (holdsParts && codec?.hasUnparsedInput == true)
     }
 
     /// Parts and refusals held (tests).
@@ -193,7 +199,6 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             }
             request += 1
             if Self.asksToClose(head.headerFields) { closeAfterResponse = true }
-            expectsContinue = Self.expectsContinue(head.headerFields)
             inbound = .collecting(head, nil)
         case .collecting(let head, var body):
             switch part {
@@ -341,7 +346,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func read(context: ChannelHandlerContext) {
         if lingering {
             context.read()
-        } else if laterRequestWaits || bodyPaused || refused || closing {
+        } else if readsWait {
             readHeld = true
         } else {
             context.read()
@@ -349,7 +354,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
-        if readHeld, !laterRequestWaits, !bodyPaused, !refused {
+        if readHeld, !readsWait {
             readHeld = false
             context.read()
         }
@@ -407,7 +412,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         // RFC 9110 §10.1.1: a final answer to a request that expected 100 (Continue), given
         // before its body was read, leaves it unknown whether the client will send that body;
         // the connection closes after it, so nothing it sends is taken for the next request.
-        if expectsContinue, (100...199).contains(head.status.code) == false {
+        // Any final answer given before the body was read (a 401, 404 or 429 from the checks
+        // before the route) closes too: the rest of the body, of any size and at any pace,
+        // would otherwise be read and dropped under no cap but the header deadline, whose
+        // plain close could destroy the answer. It is left unread, with a lingering close.
+        if (100...199).contains(head.status.code) == false {
             switch inbound {
             case .collecting, .streaming: closeAfterResponse = true
             case .none, .discarding: break

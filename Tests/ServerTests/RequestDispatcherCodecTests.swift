@@ -147,6 +147,34 @@ import Testing
         _ = try? c.channel.finish()
     }
 
+    /// Bytes the codec keeps once nothing waits are the start of the next request: reading
+    /// must go on for its rest (held, the connection stalled until the header deadline).
+    @Test("after the pipelined requests, part of the next head is kept and reading goes on for the rest")
+    func partialHeadAfterPipelinedRequests() throws {
+        let started = Started()
+        let reads = RequestDispatcherTests.ReadCounter()
+        let channel = EmbeddedChannel()
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(reads)
+        try pipeline.addHTTPServerCodec()
+        try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) }))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let c = Connection(channel: channel, started: started)
+        let next = get("/c")
+        c.send(get("/a") + get("/b") + next.prefix(10))
+        channel.read()
+        let before = reads.reads
+        c.answer(0, "first")
+        try #require(c.started.count == 2)
+        c.answer(1, "second")
+        channel.read()
+        #expect(reads.reads > before)  // not held: the rest of /c is still to come
+        c.send(String(next.dropFirst(10)))
+        try #require(c.started.count == 3)
+        #expect(c.started[2].request.uri.path == "/c")
+        _ = try? channel.finish()
+    }
+
     /// The end of input behind pipelined requests that still wait as bytes comes after them:
     /// taken at once, the parser would have called them a request cut off.
     @Test("end of input after pipelined requests: each is answered, then the connection closes")
@@ -277,6 +305,21 @@ import Testing
         try #require(responses.count == 3)
         #expect(!responses[1].lowercased().contains("connection: close"))
         #expect(responses[2].lowercased().contains("connection: close"))
+    }
+
+    /// A body not read is not drained either: of any size and at any pace, it was read and
+    /// dropped with no cap, and a keep-alive connection waited for its end.
+    @Test("an answer given before the body was read says Connection: close, and what follows is not taken for a request")
+    func earlyAnswerCloses() throws {
+        let c = try connect()
+        c.send("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n" + String(repeating: "x", count: 100))
+        try #require(c.started.count == 1)
+        c.started[0].sink.writeComplete(HTTPResponse(status: .unauthorized, headerFields: [.contentLength: "0"]), body: nil)
+        c.send(String(repeating: "x", count: 100) + get("/smuggled"))
+        let out = c.output()
+        #expect(out.hasPrefix("HTTP/1.1 401"))
+        #expect(out.lowercased().contains("connection: close"))
+        #expect(c.started.count == 1)
     }
 
     /// RFC 9110 §10.1.1: a client told no (401) before it sent the body it announced with

@@ -283,15 +283,16 @@ import Testing
         _ = try? c.channel.finish()
     }
 
-    @Test("a response sent before the body was read drops the rest of that body and serves the next request")
+    /// The rest of the body is neither read nor drained (of any size, at any pace, it had no
+    /// cap but the header deadline): the connection closes after the answer, lingering.
+    @Test("a response sent before the body was read closes the connection after it: nothing after it is served")
     func answeredBeforeBody() throws {
         let c = try connect()
         c.read(head("/big"), body("part 1"))
         c.started[0].sink.writeComplete(HTTPResponse(status: .contentTooLarge), body: nil)
-        #expect(try c.written() == ["head 413", "end"])
+        #expect(try c.written().prefix(2) == ["head 413", "end"])
         c.read(body("part 2"), .end(nil), head("/next"), .end(nil))
-        #expect(c.started.count == 2)
-        #expect(c.started[1].request.uri.path == "/next")
+        #expect(c.started.count == 1)
         _ = try? c.channel.finish()
     }
 
