@@ -105,6 +105,10 @@ struct FrameReader: Sendable {
             body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
         } catch .tooLarge {
             return .failure(tooLarge)
+        } catch .refused(let status) {
+            // The connection closes after it (the dispatcher refused the rest of the input).
+            return .failure(HTTPRefusal(HTTPReplies.rpcError(status, .invalidRequest, "\(status.reasonPhrase): the body could not be read",
+                                                             headers: [.connection: "close"])))
         } catch {
             return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")))
         }
@@ -168,6 +172,8 @@ extension HTTPField.Name {
 enum BodyError: Error {
     case tooLarge
     case unreadable
+    /// Refused below while it was read (trailers over the header caps: 431).
+    case refused(HTTPResponse.Status)
 }
 
 extension Request {
@@ -207,6 +213,8 @@ extension Request {
             return try await body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw .tooLarge
+        } catch let refusal as RequestRefusal {
+            throw .refused(refusal.head.status)
         } catch {
             throw .unreadable
         }

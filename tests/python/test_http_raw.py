@@ -23,6 +23,10 @@ if not version("mcp").startswith("2."):
 from conftest import TOKEN, start_server, tls_context  # noqa: E402
 
 ACCEPT = "application/json, text/event-stream"
+# 2026-07-28 basic/index.mdx "Per-request protocol fields": every stateless request carries these.
+META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+DISCOVER = {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": META}}
+DISCOVER_H = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"}
 
 
 def request(server, method, path, body=None, headers=None, auth=True):
@@ -72,8 +76,7 @@ def test_unknown_routes(server):
     r, _ = request(server, "PUT", "/mcp", {})
     assert r.status == 404
     # Empty path segments are ignored, as by Hummingbird's router before.
-    r, body = request(server, "POST", "/mcp/", {"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                      headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "ping"})
+    r, body = request(server, "POST", "/mcp/", DISCOVER, headers=DISCOVER_H)
     assert r.status == 200 and "result" in rpc(body)
 
 
@@ -171,8 +174,8 @@ def test_expect_100_continue(server):
     # RFC 9110 §10.1.1: a request that expects 100 (Continue) gets it before sending its body
     # once it passed the checks; one refused before that gets only the final status, and the
     # connection closes after it (the client may or may not send the body). HTTP/1.0 ignores it.
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
-    ping_h = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "ping"}
+    body = json.dumps(DISCOVER).encode()
+    ping_h = DISCOVER_H
     def head(token, version="1.1"):
         fields = {"Host": "x", "Authorization": f"Bearer {token}", "Accept": ACCEPT, "Content-Type": "application/json",
                   "Expect": "100-continue", "Content-Length": str(len(body)), **ping_h}
@@ -242,7 +245,7 @@ def test_protocol_version_header_follows_the_pinned_version(server_bin):
             assert r.status == 400, method
         r, body = request(s, "POST", "/mcp", ping, headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"})
         assert r.status == 200 and rpc(body)["id"] == 2
-        r, body = request(s, "POST", "/mcp", ping, headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "ping"})
+        r, body = request(s, "POST", "/mcp", DISCOVER, headers=DISCOVER_H)
         assert r.status == 200 and "result" in rpc(body)
     finally:
         s.stop()
@@ -289,8 +292,21 @@ def test_smuggling_refused(server):
             assert s.recv(100).startswith(b"HTTP/1.1 400")
 
 
+def test_trailers_over_the_header_cap(server):
+    # Trailers count against the header caps (RFC 9112 §7.1.2): over them the answer is the
+    # 431 a head would get (RFC 6585 §5), not a 400 for an unreadable body.
+    head = (f"POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nAccept: {ACCEPT}\r\n"
+            "Content-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: server/discover\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n").encode()
+    chunk = json.dumps(DISCOVER).encode()
+    body = b"%x\r\n" % len(chunk) + chunk + b"\r\n0\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"
+    with tls_context().wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10), server_hostname="127.0.0.1") as s:
+        s.sendall(head + body)
+        assert s.recv(100).startswith(b"HTTP/1.1 431")
+
+
 def test_stateless_2026(server):
-    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}
+    meta = META
     h = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "server_status"}
     call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "server_status", "arguments": {}, "_meta": meta}}
     r, body = request(server, "POST", "/mcp", call, headers=h)
@@ -314,14 +330,34 @@ def test_stateless_2026(server):
     assert r.status == 404 and rpc(body)["error"]["code"] == -32601
     r, _ = request(server, "GET", "/mcp", headers={"MCP-Protocol-Version": "2026-07-28"})
     assert r.status == 405
-    # The header alone makes a request stateless: a body without _meta gets the 2026-07-28
-    # result (resultType), not the session era's refusal or its shape.
+    # The header alone makes a request stateless, so a body without the per-request fields
+    # in _meta is malformed (basic/index.mdx: -32602 and, on HTTP, 400), not a session-era
+    # request refused for want of a session.
     bare = {"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}
     r, body = request(server, "POST", "/mcp", bare, headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"})
-    assert r.status == 200 and rpc(body)["result"]["resultType"] == "complete" and rpc(body)["result"]["tools"]
-    bare_call = {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "server_status", "arguments": {}}}
-    r, body = request(server, "POST", "/mcp", bare_call, headers=h)
-    assert r.status == 200 and rpc(body)["result"]["resultType"] == "complete"
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32602 and rpc(body)["id"] == 3
+    no_capabilities = {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                       "params": {"name": "server_status", "arguments": {}, "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}}
+    r, body = request(server, "POST", "/mcp", no_capabilities, headers=h)
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32602
+    assert "io.modelcontextprotocol/clientCapabilities" in rpc(body)["error"]["message"]
+    # changelog item 5: ping and logging/setLevel are gone from 2026-07-28; an unimplemented
+    # method is a 404 (streamable-http.mdx "Protocol Version Header").
+    for method, params in (("ping", {}), ("logging/setLevel", {"level": "debug"})):
+        removed = {"jsonrpc": "2.0", "id": 5, "method": method, "params": {**params, "_meta": META}}
+        r, body = request(server, "POST", "/mcp", removed, headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method})
+        assert r.status == 404 and rpc(body)["error"]["code"] == -32601, method
+
+
+def test_stateless_unknown_method_in_sse_mode(sse_server):
+    # streamable-http.mdx "Protocol Version Header": an unimplemented method is a 404 with
+    # -32601 whatever the response mode, not a 200 event stream carrying the error.
+    unknown = {"jsonrpc": "2.0", "id": 7, "method": "prompts/list", "params": {"_meta": META}}
+    r, body = request(sse_server, "POST", "/mcp", unknown, headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "prompts/list"})
+    assert r.status == 404 and r.getheader("Content-Type").startswith("application/json")
+    assert rpc(body)["error"]["code"] == -32601 and rpc(body)["id"] == 7
+    r, body = request(sse_server, "POST", "/mcp", DISCOVER, headers=DISCOVER_H)
+    assert r.status == 200
 
 
 def test_legacy_sse_statuses(server):
@@ -406,9 +442,11 @@ def test_ops_listener(server):
         assert {"version", "protocol", "mode"} <= s.keys() and s["mode"] == "https"
     with urllib.request.urlopen(f"{server.ops}/metrics") as r:
         text = r.read().decode()
+        # A sample of each family, not only its # HELP / # TYPE lines (or another's help text).
+        samples = [line for line in text.splitlines() if not line.startswith("#")]
         for name in ["mcp_rpc_requests_total", "mcp_server_uptime_seconds", "mcp_tools_registered_total",
                      "mcp_connections_active", "mcp_sessions_max", "mcp_http_responses_total"]:
-            assert name in text, name
+            assert any(line.startswith((name + " ", name + "{")) for line in samples), name
 
 
 
