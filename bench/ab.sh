@@ -30,9 +30,9 @@ for b in "$binA" "$binB"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2
 source bench/lib.sh
 bench_setup
 seconds="${SECONDS_PER_RUN:-5}"; conns=32; tls_seconds=5
-h="$ours_list_h"; body="$list_body"
+h="$ours_list_h"; body="$ours_list_body"
 path=/mcp
-if [[ $what == call ]]; then h="$ours_call_h"; body="$call_body"; fi
+if [[ $what == call ]]; then h="$ours_call_h"; body="$ours_call_body"; fi
 if [[ $what == api ]]; then h="$api_h"; body="$call_body"; path=/api/mcp/v1/call; fi
 declare -A rps p50 p99 cpu note
 bin="$binA"; start_ours A; bin="$binB"; start_ours B

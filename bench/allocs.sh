@@ -17,8 +17,8 @@ perf probe -q -x "$swiftlib/libswift_Concurrency.so" swift_task_alloc 2> /dev/nu
 source bench/lib.sh  # sets bin to the release build: the one asked for is set after it
 bin="$(readlink -f "$1")"
 bench_setup
-h="$ours_list_h"; body="$list_body"; path=/mcp
-[[ $what == call ]] && { h="$ours_call_h"; body="$call_body"; }
+h="$ours_list_h"; body="$ours_list_body"; path=/mcp
+[[ $what == call ]] && { h="$ours_call_h"; body="$ours_call_body"; }
 [[ $what == api ]] && { h="$api_h"; body="$call_body"; path=/api/mcp/v1/call; }
 start_ours A
 url="https://127.0.0.1:$A_port$path"

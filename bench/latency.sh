@@ -13,8 +13,8 @@ source bench/lib.sh
 what="${2:-call}"; rounds="${3:-2}"; seconds="${SECONDS_PER_RUN:-5}"
 [[ -x "$bin" ]] || { echo "not an executable: $bin (swift build -c release first)" >&2; exit 1; }
 bench_setup
-h="$ours_list_h"; body="$list_body"
-[[ $what == call ]] && { h="$ours_call_h"; body="$call_body"; }
+h="$ours_list_h"; body="$ours_list_body"
+[[ $what == call ]] && { h="$ours_call_h"; body="$ours_call_body"; }
 start_ours A
 curl_post "https://127.0.0.1:$A_port/mcp" "$body" "$h" > "$work/mcp"
 start_nginx "$work/mcp"

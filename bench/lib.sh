@@ -12,6 +12,10 @@ bin="$root/.build/release/axinova-mcp-server"
 # --- requests (the same bytes for every server, apart from the protocol headers) ---
 list_body='{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
 call_body='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"server_status","arguments":{}}}'
+# Ours speaks 2026-07-28, whose requests carry the per-request fields in _meta (basic/index.mdx).
+meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+ours_list_body='{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{'"$meta"'}}'
+ours_call_body='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"server_status","arguments":{},'"$meta"'}}'
 common="Content-Type: application/json|Accept: application/json, text/event-stream"
 ours_list_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/list"
 ours_call_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: server_status"

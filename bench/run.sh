@@ -154,8 +154,8 @@ sleep 2   # let TIME_WAIT sockets and freed memory settle before the load runs
 start_ours ours
 start_ours nolim --set limits.request_rate=0
 ours_url="https://127.0.0.1:$ours_port"; nolim_url="https://127.0.0.1:$nolim_port"
-curl_post "$ours_url/mcp" "$list_body" "$ours_list_h" > "$work/list"
-curl_post "$ours_url/mcp" "$call_body" "$ours_call_h" > "$work/call"
+curl_post "$ours_url/mcp" "$ours_list_body" "$ours_list_h" > "$work/list"
+curl_post "$ours_url/mcp" "$ours_call_body" "$ours_call_h" > "$work/call"
 grep -q '"result"' "$work/list" && grep -q '"result"' "$work/call" \
     || { echo "ours did not answer: $(head -c 300 "$work/list") $(head -c 300 "$work/call")" >&2; exit 1; }
 curl_post "$nolim_url/api/mcp/v1/call" "$call_body" "$api_h" | grep -q '"result"' || { echo "ours (limiter off) did not answer" >&2; exit 1; }
@@ -210,10 +210,10 @@ lim_diffs=""
 for round in $(seq "$rounds"); do
     log "keep-alive round $round of $rounds"
     run_wrk nginx-list "$nginx_worker" "$nginx_url/list" "$list_body" "$common"
-    run_wrk ours-list "$ours_pid" "$ours_url/mcp" "$list_body" "$ours_list_h"
+    run_wrk ours-list "$ours_pid" "$ours_url/mcp" "$ours_list_body" "$ours_list_h"
     run_wrk py-list "$py_pid" "$py_url/mcp" "$list_body" "$py_h"
     run_wrk nginx-call "$nginx_worker" "$nginx_url/call" "$call_body" "$common"
-    run_wrk ours-call "$ours_pid" "$ours_url/mcp" "$call_body" "$ours_call_h"
+    run_wrk ours-call "$ours_pid" "$ours_url/mcp" "$ours_call_body" "$ours_call_h"
     # limiter on/off, ABBA within the round (on, off, off, on) so that a drift in the machine's
     # load hits both alike; the round's difference is mean(on) - mean(off)
     run_wrk api-call "$ours_pid" "$ours_url/api/mcp/v1/call" "$call_body" "$api_h"

@@ -90,6 +90,10 @@ public final class MCPDispatcher: Sendable {
     /// What a session may ask before its handshake.
     static let beforeInitialize: Set<String> = ["initialize", "ping", "server/discover"]
 
+    /// What a stateless (2026-07-28) request may ask: that revision has no handshake, and
+    /// removed `ping` and `logging/setLevel` (changelog item 5).
+    public static let statelessMethods: Set<String> = ["server/discover", "tools/list", "tools/call"]
+
     /// Methods reported by name in metrics; anything else is `other`, so a client cannot
     /// grow the label set.
     static let knownMethods: Set<String> = [
@@ -226,6 +230,11 @@ public final class MCPDispatcher: Sendable {
                 ])
             }
             stateless = true
+            if let problem = ProtocolVersion.missingRequestFields(request.params["_meta"]) { return error(.invalidParams, problem) }
+            // 2026-07-28 changelog item 5 removed ping and logging/setLevel.
+            guard Self.statelessMethods.contains(request.method) else {
+                return error(.methodNotFound, "Method not found: \(request.method.prefix(100))")
+            }
         }
 
         if !stateless, session.requiresInitialize, !session.isInitialized, !Self.beforeInitialize.contains(request.method) {

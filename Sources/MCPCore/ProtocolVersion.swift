@@ -35,9 +35,24 @@ public enum ProtocolVersion {
         return version < "2025-06-18"
     }
 
+    /// Why a stateless request's `_meta` is malformed, or nil: 2026-07-28 basic/index.mdx
+    /// "Per-request protocol fields" requires the protocol version and the client's
+    /// capabilities on every request, and a request without them MUST be refused with
+    /// -32602 (on HTTP, a 400).
+    public static func missingRequestFields(_ meta: JSONValue?) -> String? {
+        guard case .object(let meta)? = meta else {
+            return "Invalid params: params._meta must be an object carrying \(metaKey) and \(clientCapabilitiesKey)"
+        }
+        let missing = [metaKey, clientCapabilitiesKey].filter { meta[$0] == nil }
+        if !missing.isEmpty { return "Invalid params: params._meta lacks \(missing.joined(separator: " and "))" }
+        guard case .object = meta[clientCapabilitiesKey] else { return "Invalid params: \(clientCapabilitiesKey) must be an object" }
+        return nil
+    }
+
     /// `_meta` key of a stateless request's protocol version.
     public static let metaKey = "io.modelcontextprotocol/protocolVersion"
     public static let clientInfoKey = "io.modelcontextprotocol/clientInfo"
+    public static let clientCapabilitiesKey = "io.modelcontextprotocol/clientCapabilities"
     public static let logLevelKey = "io.modelcontextprotocol/logLevel"
     public static let serverInfoKey = "io.modelcontextprotocol/serverInfo"
 }

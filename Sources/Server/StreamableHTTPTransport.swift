@@ -208,6 +208,14 @@ struct StreamableHTTPTransport: Sendable {
         guard let id, case .request(let rpc) = message else {
             return HTTPReplies.empty(.accepted)
         }
+        if let problem = ProtocolVersion.missingRequestFields(params["_meta"]) {
+            return HTTPReplies.rpcError(.badRequest, .invalidParams, problem, id: id)
+        }
+        // Decided before the answer's form: in SSE mode too, an unimplemented method is a 404
+        // (a client tells the server's era by it), not a 200 stream carrying -32601.
+        guard MCPDispatcher.statelessMethods.contains(method) else {
+            return HTTPReplies.rpcError(.notFound, .methodNotFound, "Method not found: \(method.prefix(100))", id: id)
+        }
         // The header is authoritative for the era: the session hands it to the dispatcher
         // (`_meta` names the same version or none, checked above).
         if wantsStream(rpc) {

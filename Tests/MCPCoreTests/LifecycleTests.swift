@@ -78,13 +78,37 @@ import Testing
     @Test("2026-07-28 server/discover.mdx: answered at once, lists versions, identity in _meta")
     func discover() async {
         let h = Harness()
-        let response = await h.request("server/discover", params: ["_meta": [.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28"]])
+        let response = await h.request("server/discover", params: ["_meta": statelessMeta])
         let result = response?["result"]
         #expect(result?["supportedVersions"]?.arrayValue?.contains("2026-07-28") == true)
         #expect(result?["supportedVersions"]?.arrayValue?.contains("2025-11-25") == true)
         #expect(result?["resultType"] == "complete")
         #expect(result?["_meta"]?[ProtocolVersion.serverInfoKey]?["name"] == "test-server")
         #expect(result?["ttlMs"]?.intValue != nil)
+    }
+
+    @Test("2026-07-28 basic/index.mdx \"Per-request protocol fields\": a request without the protocol version or the client's capabilities in _meta is refused with -32602")
+    func statelessRequiredFields() async {
+        let h = Harness()
+        let capabilitiesOnly: JSONValue = [.init(stringLiteral: ProtocolVersion.clientCapabilitiesKey): [:]]
+        let notAnObject: JSONValue = [.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28", .init(stringLiteral: ProtocolVersion.clientCapabilitiesKey): "all"]
+        for meta: JSONValue in [[.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28"], notAnObject] {
+            let response = await h.request("tools/list", params: ["_meta": meta])
+            #expect(response?.errorCode == -32602)
+            #expect(response?["error"]?["message"]?.stringValue?.contains(ProtocolVersion.clientCapabilitiesKey) == true)
+        }
+        // Without the version it is no stateless request: the session era's rules answer.
+        #expect(await h.request("tools/list", params: ["_meta": capabilitiesOnly])?.errorCode == -32600)
+        #expect(await h.request("tools/list", params: ["_meta": statelessMeta])?["result"]?["resultType"] == "complete")
+    }
+
+    @Test("2026-07-28 changelog item 5: ping and logging/setLevel are not methods of a stateless request")
+    func statelessRemovedMethods() async {
+        let h = Harness()
+        #expect(await h.request("ping", params: ["_meta": statelessMeta])?.errorCode == -32601)
+        #expect(await h.request("logging/setLevel", params: ["level": "debug", "_meta": statelessMeta])?.errorCode == -32601)
+        #expect(h.session.logLevel == nil)
+        #expect(await h.request("ping")?["result"] == [:])  // the session era keeps ping
     }
 
     @Test("2026-07-28 versioning.mdx: unknown version in _meta -> -32022 with requested and supported")
@@ -98,7 +122,7 @@ import Testing
     @Test("2026-07-28 changelog §2, §8: stateless requests need no initialize; results carry resultType, ttlMs, cacheScope")
     func statelessToolsList() async {
         let h = Harness()
-        let response = await h.request("tools/list", params: ["_meta": [.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28"]])
+        let response = await h.request("tools/list", params: ["_meta": statelessMeta])
         #expect(response?["result"]?["resultType"] == "complete")
         #expect(response?["result"]?["cacheScope"] == "private")
         #expect(response?["result"]?["ttlMs"]?.intValue != nil)
@@ -110,9 +134,11 @@ import Testing
     @Test("a version the session carries from the header makes a request stateless, as _meta does")
     func statelessVersionFromTheSession() async {
         let stateless = Harness(session: MCPSession(transport: "test", requestVersion: "2026-07-28"))
-        let response = await stateless.request("tools/list", params: [:])
+        let response = await stateless.request("tools/list", params: ["_meta": statelessMeta])
         #expect(response?["result"]?["resultType"] == "complete")
         #expect(response?["result"]?["tools"]?.arrayValue?.isEmpty == false)
+        // Stateless, so its `_meta` must carry the per-request fields (not -32600 for want of initialize).
+        #expect(await stateless.request("tools/list", params: [:])?.errorCode == -32602)
 
         let unsupported = await Harness(session: MCPSession(transport: "test", requestVersion: "2099-01-01")).request("tools/list", params: [:])
         #expect(unsupported?.errorCode == -32022)
@@ -299,7 +325,8 @@ import Testing
         }
         let h = Harness(tools: [reporting])
         await h.initialize()
-        _ = await h.request("tools/call", params: ["name": "steps"])
+        let response = await h.request("tools/call", params: ["name": "steps"])
+        #expect(response?["result"]?["content"]?[0]?["text"] == "done")  // the tool ran
         #expect(h.outbound.sent.isEmpty)
     }
 
@@ -328,12 +355,15 @@ import Testing
             return .text("ok")
         }
         let h = Harness(tools: [chatty])
-        let version: JSONValue = [.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28"]
-        _ = await h.request("logging/setLevel", id: 1, params: ["level": "debug", "_meta": version])
-        _ = await h.request("tools/call", id: 2, params: ["name": "chatty", "_meta": version])
+        await h.initialize()
+        _ = await h.request("logging/setLevel", id: 1, params: ["level": "debug"])
+        #expect(h.session.logLevel == .debug)
+        let response = await h.request("tools/call", id: 2, params: ["name": "chatty", "_meta": statelessMeta])
+        #expect(response?["result"]?["content"]?[0]?["text"] == "ok")  // the tool ran
         #expect(h.outbound.sent.isEmpty)
-        let asking: JSONValue = [.init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28", .init(stringLiteral: ProtocolVersion.logLevelKey): "info"]
-        _ = await h.request("tools/call", id: 3, params: ["name": "chatty", "_meta": asking])
+        var asking = statelessMeta.objectValue!
+        asking[ProtocolVersion.logLevelKey] = "info"
+        _ = await h.request("tools/call", id: 3, params: ["name": "chatty", "_meta": .object(asking)])
         #expect(h.outbound.sent.map { $0.0["params"]?["data"] } == ["careful"])
     }
 
@@ -378,3 +408,8 @@ import Testing
         _ = await first
     }
 }
+
+/// The per-request fields every stateless request carries (2026-07-28 basic/index.mdx).
+let statelessMeta: JSONValue = [
+    .init(stringLiteral: ProtocolVersion.metaKey): "2026-07-28", .init(stringLiteral: ProtocolVersion.clientCapabilitiesKey): [:],
+]

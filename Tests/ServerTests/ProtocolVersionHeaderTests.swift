@@ -61,8 +61,9 @@ import Testing
         #expect(try await send(pinned, .post, version: "2025-06-18", body: ping, fields: session).0 == 404)
         #expect(try await send(pinned, .post, version: "2024-11-05", body: ping, fields: session).0 == 404)
         // The pin is the session era's; the stateless revision is not negotiated by initialize.
-        let stateless: HTTPFields = [.init("Mcp-Method")!: "ping"]
-        #expect(try await send(pinned, .post, version: "2026-07-28", body: ping, fields: stateless).0 == 200)
+        let stateless: HTTPFields = [.init("Mcp-Method")!: "server/discover"]
+        let discover = #"{"jsonrpc":"2.0","id":3,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#
+        #expect(try await send(pinned, .post, version: "2026-07-28", body: discover, fields: stateless).0 == 200)
     }
 
     @Test("initialize needs only a known version in the header: the body's negotiation answers with the pinned one")

@@ -41,8 +41,8 @@ source bench/lib.sh   # free_port, cpu_ticks, rss_kib, curl_post, start_*, sse_r
 # --- ours (lib.sh lifts the per-client limits; the rate limiter still decides on every request) ---
 start_ours ours
 ours="https://127.0.0.1:$ours_port"
-curl_post "$ours/mcp" "$list_body" "$ours_list_h" > "$work/list.json"
-curl_post "$ours/mcp" "$call_body" "$ours_call_h" > "$work/call.json"
+curl_post "$ours/mcp" "$ours_list_body" "$ours_list_h" > "$work/list.json"
+curl_post "$ours/mcp" "$ours_call_body" "$ours_call_h" > "$work/call.json"
 curl_post "$ours/api/mcp/v1/call" "$call_body" "$api_h" > "$work/api-call.json"
 grep -q '"result"' "$work/list.json" && grep -q '"result"' "$work/call.json" \
     || { echo "ours did not answer: $(head -c 300 "$work/list.json") $(head -c 300 "$work/call.json")" >&2; exit 1; }
@@ -72,10 +72,10 @@ declare -A rps p50 p99 cpu note all
 for round in $(seq "$rounds"); do
     echo "round $round of $rounds" >&2
     run_wrk nginx-list "$nginx_worker" "$nginx_url/list" "$list_body" "$common"
-    run_wrk ours-list "$ours_pid" "$ours/mcp" "$list_body" "$ours_list_h"
+    run_wrk ours-list "$ours_pid" "$ours/mcp" "$ours_list_body" "$ours_list_h"
     run_wrk py-list "$py_pid" "$py_url/mcp" "$list_body" "$py_h"
     run_wrk nginx-call "$nginx_worker" "$nginx_url/call" "$call_body" "$common"
-    run_wrk ours-call "$ours_pid" "$ours/mcp" "$call_body" "$ours_call_h"
+    run_wrk ours-call "$ours_pid" "$ours/mcp" "$ours_call_body" "$ours_call_h"
     run_wrk api-call "$ours_pid" "$ours/api/mcp/v1/call" "$call_body" "$api_h"
     run_wrk py-call "$py_pid" "$py_url/mcp" "$call_body" "$py_h"
 done

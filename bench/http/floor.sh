@@ -3,7 +3,7 @@
 # Server CPU per keep-alive request (wrk -t1 -c32 on core 1, servers on core 0, the same
 # certificate) for: nginx serving our tools/list body as a file; NIO + our TLS handler
 # answering each read with a static response of that size ("floor raw"); the same with
-# NIOHTTP1's decoder and encoder ("floor http"); and our server answering ping and tools/list.
+# NIOHTTP1's decoder and encoder ("floor http"); and our server answering server/discover and tools/list.
 # What separates "floor http" from ours is our HTTP layer, router, middleware and MCP work.
 # Builds bench/http/floor (its own package; the first build takes minutes). Loopback only.
 # Env: SECONDS_PER_RUN (5).
@@ -17,10 +17,10 @@ swift build -c release --package-path bench/http/floor > /dev/null
 floor="$(swift build -c release --package-path bench/http/floor --show-bin-path)/floor"
 seconds="${SECONDS_PER_RUN:-5}"; conns=32
 declare -A rps p50 p99 cpu note
-ping_body='{"jsonrpc":"2.0","id":1,"method":"ping"}'
-ping_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: ping"
+discover_body='{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{'"$meta"'}}'
+discover_h="$common|Authorization: Bearer $token|MCP-Protocol-Version: 2026-07-28|Mcp-Method: server/discover"
 start_ours ours
-curl_post "https://127.0.0.1:$ours_port/mcp" "$list_body" "$ours_list_h" > "$work/mcp"
+curl_post "https://127.0.0.1:$ours_port/mcp" "$ours_list_body" "$ours_list_h" > "$work/mcp"
 size="$(wc -c < "$work/mcp")"
 start_nginx "$work/mcp"
 for mode in raw http; do
@@ -34,11 +34,11 @@ for r in $(seq "$rounds"); do
     run_wrk nginx "$nginx_worker" "https://127.0.0.1:$nginx_port/mcp" "$list_body" "$api_h"
     run_wrk "floor raw" "$raw_pid" "https://127.0.0.1:$raw_port/mcp" "$list_body" "$api_h"
     run_wrk "floor http" "$http_pid" "https://127.0.0.1:$http_port/mcp" "$list_body" "$api_h"
-    run_wrk "ours ping" "$ours_pid" "https://127.0.0.1:$ours_port/mcp" "$ping_body" "$ping_h"
-    run_wrk "ours list" "$ours_pid" "https://127.0.0.1:$ours_port/mcp" "$list_body" "$ours_list_h"
+    run_wrk "ours discover" "$ours_pid" "https://127.0.0.1:$ours_port/mcp" "$discover_body" "$discover_h"
+    run_wrk "ours list" "$ours_pid" "https://127.0.0.1:$ours_port/mcp" "$ours_list_body" "$ours_list_h"
 done
 echo "| server | CPU µs/request (median of $rounds) | requests/s |"
 echo "|---|---:|---:|"
-for k in nginx "floor raw" "floor http" "ours ping" "ours list"; do
+for k in nginx "floor raw" "floor http" "ours discover" "ours list"; do
     echo "| $k | $(echo "${cpu[$k]}" | median) | $(echo "${rps[$k]}" | median) |"
 done

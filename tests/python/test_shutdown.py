@@ -126,7 +126,8 @@ def test_calls_in_flight_finish_within_the_grace(server_bin, mode):
             c.close()
 
         def stateless_call():
-            meta = dict(call, params=dict(call["params"], _meta={"io.modelcontextprotocol/protocolVersion": "2026-07-28"}))
+            meta = dict(call, params=dict(call["params"], _meta={"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                                                      "io.modelcontextprotocol/clientCapabilities": {}}))
             r, body, c = _post(s.port, meta, {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "grafana_get_health"})
             results["stateless"] = (r.status, body)
             c.close()
