@@ -81,12 +81,12 @@ build() {
         # reaches internal seams of MCPServerKit (the child channel and router the public
         # listener uses).
         swift build --package-path "$here" -c release --scratch-path "$out/spm" --product "$target" \
-            -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
-        cp "$out/spm/release/$target" "$out/$target"
+            -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing || return 1
+        cp "$out/spm/release/$target" "$out/$target" || return 1
         return
     fi
     module="Fuzz_${target}"
-    mkdir -p "$out/build/$target"
+    mkdir -p "$out/build/$target" || return 1
     mapfile -t srcs < <(sources_for "$target")
     # shellcheck disable=SC2046
     swiftc "${swiftc_flags[@]}" -module-name "$module" \

@@ -110,7 +110,6 @@ import Testing
         _ = try #require(admission.admit(try connection(from: "192.0.2.4")))
         text = exposition(metrics)
         #expect(text.contains(#"mcp_connections_evicted_total{reason="global_cap"} 1"#))
-        #expect(!text.contains("idle_evicted"))
         #expect(!text.contains("mcp_connections_rejected_total"))
         #expect(text.contains("mcp_connections_active 3"))
     }

@@ -132,6 +132,7 @@ import Testing
         let buffer = ReplayBuffer(maxEvents: 2, maxBytes: 1 << 20, metrics: metrics)
         let a = try buffer.newStream()
         for i in 1...5 { a.send(event: "message", data: "\(i)") }
-        #expect(String(decoding: metrics.render(), as: UTF8.self).contains("mcp_replay_events_dropped_total 3"))
+        let lines = String(decoding: metrics.render(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.contains("mcp_replay_events_dropped_total 3"))
     }
 }

@@ -49,10 +49,10 @@ import Testing
     }
 
     @Test("answers before a drain change nothing; a stream the drain never saw is left alone")
-    func answersOutsideTheDrain() {
+    func answersOutsideTheDrain() throws {
         let tracker = StreamTracker(maxStreams: 4, maxPerOwner: 4, metrics: nil)
         let stream = SSEStream(capacity: 1 << 16, metrics: nil)
-        try? tracker.open(stream, owner: "a", listening: true)
+        try tracker.open(stream, owner: "a", listening: true)
         #expect(tracker.expectAnswer(on: stream))
         tracker.answered(on: stream)
         #expect(stream.end == nil)

@@ -36,7 +36,7 @@ import Testing
     /// A server that closes without saying so, right after its answer: the pool sees the
     /// close before it hands the connection out and drops it, so the caller never notices.
     /// (This rarely reaches the retry; the next test does.)
-    @Test func deadPooledConnectionIsRetriedOnAFreshOne() async throws {
+    @Test func silentCloseAfterEachAnswerFailsNoRequest() async throws {
         let fake = try await FakeBackend.start(mode: .closeWithoutTelling) { _ in .json("{}") }
         let client = BackendHTTPClient()
         for _ in 0..<4 { #expect(try await get(client, fake).status == 200) }

@@ -183,7 +183,11 @@ import Testing
         let fake = try await FakeBackend.start { _ in .json("[\(items)]") }
         let result = await call(grafana(fake), "grafana_list_dashboards").result
         #expect(result?.content.count == 2)
-        if case .text(let note)? = result?.content.last { #expect(note.hasPrefix("[truncated: the result is")) }
+        if case .text(let note)? = result?.content.last {
+            #expect(note.hasPrefix("[truncated: the result is"))
+        } else {
+            Issue.record("no truncation note")
+        }
         await fake.stop()
     }
 

@@ -620,7 +620,7 @@ async def test_unreachable_backend_fails_clearly(server_bin):
         s.stop()
     assert result.is_error
     message = text_of(result).lower()
-    assert "cannot connect" in message and str(port) in message and ("unreachable" in message or "refused" in message or "connect" in message), message
+    assert "cannot connect" in message and str(port) in message and ("unreachable" in message or "refused" in message), message
 
 
 async def test_wrong_host_name_fails_clearly(server_bin, tmp_path):
