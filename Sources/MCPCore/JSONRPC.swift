@@ -174,6 +174,13 @@ public enum JSONRPCFrame: Sendable {
     case batch([JSONRPCInbound])
     case parseError(JSONRPCError)
 
+    /// The id of a lone request: an error about the request as a whole (its transport's
+    /// checks) carries it, as basic/index.mdx asks of every error response whose request's
+    /// id could be read.
+    public var requestID: JSONRPCID? {
+        if case .single(.request(let request)) = self { request.id } else { nil }
+    }
+
     public static func parse(_ bytes: some Collection<UInt8>, limits: JSONParser.Limits) -> JSONRPCFrame {
         let value: JSONValue
         do {

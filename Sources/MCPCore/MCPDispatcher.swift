@@ -221,8 +221,11 @@ public final class MCPDispatcher: Sendable {
 
         // A stateless (2026-07-28) request names its version in `_meta`, or its transport
         // read it from the request's header (``MCPSession/requestVersion``).
+        // A session-era version in `_meta` (a client that speaks both eras may name it there)
+        // means nothing to the session era: its rules answer, not a -32022.
         var stateless = false
-        if let versionValue = request.meta?[ProtocolVersion.metaKey] ?? session.requestVersion.map(JSONValue.string) {
+        if let versionValue = request.meta?[ProtocolVersion.metaKey] ?? session.requestVersion.map(JSONValue.string),
+           !(session.requestVersion == nil && versionValue.stringValue.map(ProtocolVersion.sessionEra.contains) == true) {
             guard let version = versionValue.stringValue, ProtocolVersion.statelessEra.contains(version) else {
                 return error(.unsupportedProtocolVersion, "Unsupported protocol version", data: [
                     "requested": versionValue.stringValue.map(JSONValue.string) ?? .null,

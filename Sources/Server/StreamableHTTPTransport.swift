@@ -41,7 +41,7 @@ struct StreamableHTTPTransport: Sendable {
             return await postStateless(request, frame: frame, version: version, context: context)
         }
         let isInitialize = if case .single(.request(let r)) = frame { r.method == "initialize" } else { false }
-        if let refusal = unsupportedVersion(version, initialize: isInitialize) { return refusal }
+        if let refusal = unsupportedVersion(version, initialize: isInitialize, id: frame.requestID) { return refusal }
         return await postSession(request, frame: frame, context: context)
     }
 
@@ -55,13 +55,13 @@ struct StreamableHTTPTransport: Sendable {
     /// (2026-07-28 is not negotiated by `initialize`, and the pin leaves it alone). `initialize`
     /// itself only needs a known revision: the header is for the requests after it ("all
     /// subsequent requests"), and the body's negotiation answers with the version to use.
-    func unsupportedVersion(_ version: String?, initialize: Bool = false) -> Response? {
+    func unsupportedVersion(_ version: String?, initialize: Bool = false, id: JSONRPCID? = nil) -> Response? {
         guard let version else { return nil }
         let supported = dispatcher.configuration.supportedVersions
         if supported.contains(version) || (initialize && ProtocolVersion.all.contains(version)) { return nil }
         let requested = String(version.prefix(40))
         return HTTPReplies.rpcError(.badRequest, .unsupportedProtocolVersion,
-                                    "Unsupported MCP-Protocol-Version: \(requested); this server supports \(supported.joined(separator: ", "))",
+                                    "Unsupported MCP-Protocol-Version: \(requested); this server supports \(supported.joined(separator: ", "))", id: id,
                                     data: ["requested": .string(requested), "supported": .array(supported.map(JSONValue.string))])
     }
 
@@ -84,6 +84,16 @@ struct StreamableHTTPTransport: Sendable {
         }
         let isInitialize = messages.contains { if case .request(let r) = $0 { r.method == "initialize" } else { false } }
         let sessionID = request.headers.value(.mcpSessionID)
+        // 2026-07-28 streamable-http.mdx: the header MUST match the `_meta` version; a body
+        // that names the stateless revision under a session-era header (or none) is refused,
+        // not served statelessly inside a session.
+        for case .request(let r) in messages {
+            if let named = r.meta?[ProtocolVersion.metaKey]?.stringValue, ProtocolVersion.statelessEra.contains(named) {
+                let header = request.headers.value(.mcpProtocolVersion) ?? "none"
+                return HTTPReplies.rpcError(.badRequest, .headerMismatch,
+                                            "Header mismatch: MCP-Protocol-Version header '\(header.prefix(40))' does not match _meta protocol version '\(named)'", id: r.id)
+            }
+        }
 
         let session: MCPSession
         let id: String
@@ -113,10 +123,10 @@ struct StreamableHTTPTransport: Sendable {
         // 2025-11-25 transports.mdx "Session Management": a request without the id is a
         // 400; an unknown or expired id is a 404, and the client starts over.
         guard let sessionID else {
-            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required", id: frame.requestID)
         }
         guard let found = sessions.lookup(sessionID, owner: owner(context), kind: .streamable) else {
-            return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
+            return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found", id: frame.requestID)
         }
         session = found
         id = sessionID
@@ -166,7 +176,7 @@ struct StreamableHTTPTransport: Sendable {
         // 2025-11-25 transports.mdx "Session Management": once a session is terminated the
         // server MUST answer requests with its id with 404; that includes one that was
         // running when a DELETE (or the idle expiry) cancelled it.
-        if !sessions.contains(id) { return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found") }
+        if !sessions.contains(id) { return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found", id: frame.requestID) }
         if responses.isEmpty { return HTTPReplies.empty(.accepted) }
         return HTTPReplies.rpcAnswer(isBatch ? .array(responses) : responses[0])
     }

@@ -102,6 +102,18 @@ import Testing
         #expect(await h.request("tools/list", params: ["_meta": statelessMeta])?["result"]?["resultType"] == "complete")
     }
 
+    @Test("a session-era version in _meta leaves a request in the session era (not -32022)")
+    func sessionEraVersionInMeta() async {
+        let h = Harness()
+        await h.initialize()
+        let meta: JSONValue = [.init(stringLiteral: ProtocolVersion.metaKey): "2025-11-25"]
+        let response = await h.request("tools/list", params: ["_meta": meta])
+        #expect(response?["result"]?["tools"]?.arrayValue?.isEmpty == false)
+        #expect(response?["result"]?["resultType"] == nil)
+        // Before initialize, it is still a session-era request: initialize comes first.
+        #expect(await Harness().request("tools/list", params: ["_meta": meta])?.errorCode == -32600)
+    }
+
     @Test("2026-07-28 changelog item 5: ping and logging/setLevel are not methods of a stateless request")
     func statelessRemovedMethods() async {
         let h = Harness()

@@ -88,12 +88,13 @@ def test_streamable_statuses(server):
     assert r.status == 415
     r, body = request(server, "POST", "/mcp", b'{"jsonrpc":')
     assert r.status == 400 and rpc(body)["error"]["code"] == -32700 and rpc(body)["id"] is None
-    r, _ = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-    assert r.status == 400  # no session id
-    r, _ = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers={"Mcp-Session-Id": "unknown"})
-    assert r.status == 404
-    r, body = request(server, "POST", "/mcp", init, headers={"MCP-Protocol-Version": "1999-01-01"})
-    assert r.status == 400
+    # basic/index.mdx: an error response carries its request's id when it could be read.
+    r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    assert r.status == 400 and rpc(body)["id"] == 2  # no session id
+    r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": "s", "method": "tools/list"}, headers={"Mcp-Session-Id": "unknown"})
+    assert r.status == 404 and rpc(body)["id"] == "s"
+    r, body = request(server, "POST", "/mcp", {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, headers={"MCP-Protocol-Version": "1999-01-01"})
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32022 and rpc(body)["id"] == 3
     r, _ = request(server, "POST", "/mcp", init, headers={"Origin": "https://evil.example"})
     assert r.status == 403
 
@@ -358,6 +359,21 @@ def test_stateless_unknown_method_in_sse_mode(sse_server):
     assert rpc(body)["error"]["code"] == -32601 and rpc(body)["id"] == 7
     r, body = request(sse_server, "POST", "/mcp", DISCOVER, headers=DISCOVER_H)
     assert r.status == 200
+
+
+def test_session_request_naming_the_stateless_revision(server):
+    # 2026-07-28 streamable-http.mdx: the header MUST match the _meta version (-32020), so a
+    # session request whose body names 2026-07-28 is refused, not served statelessly; a
+    # session-era version there is no stateless request at all and is served as usual.
+    sid = initialize(server)
+    h = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-11-25"}
+    named = {"jsonrpc": "2.0", "id": 8, "method": "tools/list", "params": {"_meta": META}}
+    r, body = request(server, "POST", "/mcp", named, headers=h)
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32020 and rpc(body)["id"] == 8
+    same_era = {"jsonrpc": "2.0", "id": 9, "method": "tools/list",
+                "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2025-11-25"}}}
+    r, body = request(server, "POST", "/mcp", same_era, headers=h)
+    assert r.status == 200 and rpc(body)["result"]["tools"] and "resultType" not in rpc(body)["result"]
 
 
 def test_legacy_sse_statuses(server):
