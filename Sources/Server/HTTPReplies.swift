@@ -105,8 +105,9 @@ struct FrameReader: Sendable {
             body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
         } catch .tooLarge {
             return .failure(tooLarge)
-        } catch .refused(let status) {
-            // The connection closes after it (the dispatcher refused the rest of the input).
+        } catch .refused(let status) where status != .badRequest {
+            // Trailers over the header caps; the connection closes after it (the dispatcher
+            // refused the rest of the input).
             return .failure(HTTPRefusal(HTTPReplies.rpcError(status, .invalidRequest, "\(status.reasonPhrase): the body could not be read",
                                                              headers: [.connection: "close"])))
         } catch {

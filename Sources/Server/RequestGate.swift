@@ -30,6 +30,14 @@ struct RequestGate: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             metrics?.responses(status: Int(error.status.code)).increment()
             throw error
+        } catch let refusal as RequestRefusal {
+            // What ``RequestRunner`` answers for these: the refusal's status, and 500 for any
+            // other error; counted here, as every other answer of a route.
+            metrics?.responses(status: Int(refusal.head.status.code)).increment()
+            throw refusal
+        } catch {
+            metrics?.responses(status: 500).increment()
+            throw error
         }
     }
 

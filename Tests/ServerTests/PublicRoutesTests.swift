@@ -41,6 +41,28 @@ import Testing
         return (Int(response.status.code), response.headers[.init("Principal")!])
     }
 
+    /// What RequestRunner answers for an error a route lets through (500, or a refusal's own
+    /// status) is counted too: before, only responses and `HTTPResponseError`s were.
+    @Test("mcp_http_responses_total counts the answers to errors a route throws")
+    func thrownErrorsAreCounted() async throws {
+        struct Boom: Error {}
+        let metrics = ServerMetrics()
+        var routes = PublicRoutes(gate: RequestGate(origins: OriginPolicy(allowed: []), authenticator: OneToken(),
+                                                    trustedProxies: TrustedProxies(), rateLimiter: nil, metrics: metrics))
+        routes.on(.post, "/boom") { _, _ in throw Boom() }
+        routes.on(.post, "/refusal") { _, _ in throw RequestRefusal(.requestHeaderFieldsTooLarge) }
+        for path in ["/boom", "/refusal"] {
+            let request = Request(head: HTTPRequest(method: .post, scheme: "https", authority: "localhost", path: path,
+                                                    headerFields: [.authorization: "Bearer good"]),
+                                  body: RequestBody(buffer: ByteBuffer()))
+            let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+            _ = try? await routes.respond(to: request, context: context)
+        }
+        let lines = String(decoding: metrics.render(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.contains(#"mcp_http_responses_total{code="500"} 1"#))
+        #expect(lines.contains(#"mcp_http_responses_total{code="431"} 1"#))
+    }
+
     @Test func routesByMethodAndPathAfterTheGate() async throws {
         #expect(try await status(.post, "/mcp") == (200, "ci"))
         #expect(try await status(.get, "/mcp").0 == 202)
