@@ -11,6 +11,9 @@ enum DockerLogStream {
         out.reserveCapacity(bytes.count)
         var index = 0
         while index < bytes.count {
+            // A header cut off by the end of the body (the cap, or a dropped connection) is no
+            // output: its binary bytes are left out.
+            if isHeaderStart(bytes, at: index) { break }
             guard isHeader(bytes, at: index) else {
                 out.append(contentsOf: bytes[index...])  // not a frame any more: keep the rest as is
                 break
@@ -24,7 +27,14 @@ enum DockerLogStream {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Stream 0 to 3: stdin, stdout, stderr, and the daemon's own errors (`systemerr`, which
+    /// Docker's stdcopy uses to report a failure of the stream).
     private static func isHeader(_ b: [UInt8], at i: Int) -> Bool {
-        i + 8 <= b.count && b[i] <= 2 && b[i + 1] == 0 && b[i + 2] == 0 && b[i + 3] == 0
+        i + 8 <= b.count && b[i] <= 3 && b[i + 1] == 0 && b[i + 2] == 0 && b[i + 3] == 0
+    }
+
+    /// Fewer than 8 bytes left, and what there is could begin a header.
+    private static func isHeaderStart(_ b: [UInt8], at i: Int) -> Bool {
+        i + 8 > b.count && b[i] <= 3 && b[(i + 1)...].prefix(3).allSatisfy { $0 == 0 }
     }
 }

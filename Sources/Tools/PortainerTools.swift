@@ -69,7 +69,14 @@ enum PortainerTools {
                 let tail = try arguments.intInRange("tail", default: 100, 1...10000)
                 let path = "\(try docker(arguments))/containers/\(PercentEncoding.encode(id))/logs"
                 await context.progress(0, total: 1, message: "fetching logs")
-                let response = try await backend.send(.GET, path, query: [("stdout", "1"), ("stderr", "1"), ("tail", String(tail))])
+                let response: BackendResponse
+                do {
+                    response = try await backend.send(.GET, path, query: [("stdout", "1"), ("stderr", "1"), ("tail", String(tail))])
+                } catch let error as ToolError where error.kind == .tooLarge {
+                    // Docker sends the lines oldest first: past the cap there is no newest part
+                    // to keep, but the caller can ask for fewer.
+                    throw ToolError(.tooLarge, "\(error.message): \(tail) lines are too many for this container; ask for fewer with a smaller 'tail'")
+                }
                 await context.progress(1, total: 1, message: "done")
                 // The newest lines are why one asks for a tail: a cut keeps those.
                 return format.tail(DockerLogStream.demultiplex(response.body))

@@ -12,7 +12,7 @@ enum PrometheusTime {
         var relative = Substring(trimmed)
         if relative.hasPrefix("now-") { relative = relative.dropFirst(4) } else if relative.hasPrefix("-") { relative = relative.dropFirst() }
         if let seconds = durationSeconds(relative) { return try ago(seconds, from: now, argument: argument) }
-        if let unix = Double(trimmed), unix.isFinite, unix >= 0 { return trimmed }
+        if isDecimal(trimmed), let unix = Double(trimmed), unix.isFinite, unix >= 0 { return trimmed }
         if isRFC3339(trimmed) { return trimmed }
         throw .invalidArgument(argument, "must be RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or relative like '1h' or 'now-30m'")
     }
@@ -38,7 +38,7 @@ enum PrometheusTime {
     static func step(_ text: String) throws(ToolError) -> String {
         let trimmed = text.trimmingSpaces
         if let seconds = durationSeconds(Substring(trimmed)), seconds > 0 { return trimmed }
-        if let number = Double(trimmed), number > 0, number.isFinite { return trimmed }
+        if isDecimal(trimmed), let number = Double(trimmed), number > 0, number.isFinite { return trimmed }
         throw .invalidArgument("step", "must be a duration like '1m' or '15s', or a positive number of seconds")
     }
 
@@ -58,13 +58,23 @@ enum PrometheusTime {
         return "\(millis / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 
+    /// Decimal digits with an optional fraction and exponent: what Go's `ParseFloat` reads as
+    /// Prometheus does. Swift's `Double(_:)` also takes hexadecimal (`0x10`), `inf` and `nan`,
+    /// which Prometheus refuses with an error that names no argument.
+    static func isDecimal(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.first.map { (48...57).contains($0) || $0 == 46 } == true
+            && text.utf8.allSatisfy { (48...57).contains($0) || $0 == 46 || $0 == 101 || $0 == 69 || $0 == 43 || $0 == 45 }
+    }
+
     /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, checked by shape only; Prometheus checks
-    /// the rest and answers with a clear error.
+    /// the rest and answers with a clear error. `T` and `Z` in capitals, as Go's
+    /// `time.Parse(time.RFC3339Nano, …)` (Prometheus, Vikunja) requires: RFC 3339 §5.6
+    /// allows `t`, `z` and a space, which they refuse.
     static func isRFC3339(_ text: String) -> Bool {
         let b = Array(text.utf8)
         func digits(_ range: Range<Int>) -> Bool { range.allSatisfy { $0 < b.count && (48...57).contains(b[$0]) } }
         guard b.count >= 20, digits(0..<4), b[4] == 45, digits(5..<7), b[7] == 45, digits(8..<10),
-              b[10] == 84 || b[10] == 116 || b[10] == 32, digits(11..<13), b[13] == 58, digits(14..<16), b[16] == 58, digits(17..<19)
+              b[10] == 84, digits(11..<13), b[13] == 58, digits(14..<16), b[16] == 58, digits(17..<19)
         else { return false }
         var i = 19
         if b[i] == 46 {
@@ -74,7 +84,7 @@ enum PrometheusTime {
             if i == start { return false }
         }
         guard i < b.count else { return false }
-        if b[i] == 90 || b[i] == 122 { return i + 1 == b.count }
+        if b[i] == 90 { return i + 1 == b.count }
         guard b[i] == 43 || b[i] == 45, b.count == i + 6, digits(i + 1..<i + 3), b[i + 3] == 58, digits(i + 4..<i + 6) else { return false }
         return true
     }

@@ -11,6 +11,8 @@ enum SilverBulletTools {
     static let searchPageLimit = 200
     static let searchResultLimit = 50
     static let snippetsPerPage = 3
+    /// Pages named as unreadable in one search's result.
+    static let unreadableLimit = 20
 
     static func make(_ backend: Backend, format: ResultFormatter) -> [ToolDefinition] {
         let pageName = ("page_name", Schema.string("Page name, with folders separated by '/', without '.md'", maxLength: 512))
@@ -117,6 +119,10 @@ enum SilverBulletTools {
             }
         let needle = query.lowercased()
         var results: [JSONValue] = []
+        // A page that cannot be read (refused, too large, malformed) is skipped and named in
+        // the result: one bad page lost every match found. A backend that cannot be reached
+        // at all still fails the search.
+        var unreadable: [JSONValue] = []
         let toScan = pages.prefix(searchPageLimit)
         for (index, (page, path)) in toScan.enumerated() {
             if results.count >= searchResultLimit { break }
@@ -125,7 +131,13 @@ enum SilverBulletTools {
                 await context.progress(Double(index), total: Double(toScan.count), message: "reading \(page)")
             }
             let nameMatch = page.lowercased().contains(needle)
-            let response = try await backend.send(.GET, path, accept: [404])
+            let response: BackendResponse
+            do throws(ToolError) {
+                response = try await backend.send(.GET, path, accept: [404])
+            } catch where [.backendStatus, .tooLarge, .badResponse].contains(error.kind) {
+                if unreadable.count < unreadableLimit { unreadable.append(.string(page)) }
+                continue
+            }
             var snippets: [JSONValue] = []
             if response.status != 404 {
                 for line in response.text.split(separator: "\n") where line.lowercased().contains(needle) {
@@ -137,11 +149,13 @@ enum SilverBulletTools {
                 results.append(["page_name": .string(page), "name_match": .bool(nameMatch), "snippets": .array(snippets)])
             }
         }
-        let complete = pages.count <= searchPageLimit && results.count < searchResultLimit
-        return [
+        let complete = pages.count <= searchPageLimit && results.count < searchResultLimit && unreadable.isEmpty
+        var answer: JSONObject = [
             "query": .string(query), "results": .array(results),
             "pages_total": .int(Int64(pages.count)), "pages_scanned": .int(Int64(min(pages.count, searchPageLimit))),
             "complete": .bool(complete),
         ]
+        if !unreadable.isEmpty { answer["pages_unreadable"] = .array(unreadable) }
+        return .object(answer)
     }
 }

@@ -56,6 +56,18 @@ import Testing
         }
     }
 
+    /// Past the response cap the answer cannot be cut to its newest lines (they come last):
+    /// the error says how to get them.
+    @Test func logsOverTheCapSayToAskForFewerLines() async throws {
+        let noisy = DockerLogStreamTests.frame(1, String(repeating: "a long and noisy log line\n", count: 400))
+        let fake = try await FakeBackend.start { _ in .respond(200, [("Content-Type", "application/vnd.docker.multiplexed-stream")], noisy) }
+        let tools = tools(CatalogueSettings(portainer: BackendSettings(url: fake.url, token: "ptr_key"), maxResultBytes: 1024))
+        let outcome = await call(tools, "portainer_get_container_logs", ["container_id": "web", "tail": 5000])
+        #expect(outcome.error?.kind == .tooLarge)
+        #expect(outcome.error?.message.contains("5000 lines are too many for this container; ask for fewer with a smaller 'tail'") == true)
+        await fake.stop()
+    }
+
     @Test func lifecycleActionsPostAndReportTheOutcome() async throws {
         try await withPortainer { fake, tools in
             let stop = await call(tools, "portainer_stop_container", ["container_id": "db", "endpoint_id": 2])

@@ -94,6 +94,24 @@ import Testing
         await fake.stop()
     }
 
+    /// One page the backend refuses no longer loses the matches of every other page.
+    @Test func searchSkipsAnUnreadablePageAndNamesIt() async throws {
+        let fake = try await FakeBackend.start { request in
+            switch request.path {
+            case "/.fs": .json(#"[{"name":"A.md"},{"name":"Locked.md"},{"name":"B.md"}]"#)
+            case "/.fs/Locked.md": .text("forbidden", status: 403)
+            default: .text("the needle is here\n")
+            }
+        }
+        let tools = tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t")))
+        let outcome = await call(tools, "silverbullet_search_pages", ["query": "needle"])
+        #expect(outcome.error == nil)
+        #expect(outcome.json?["results"]?.arrayValue?.map { $0["page_name"] } == ["A", "B"])
+        #expect(outcome.json?["pages_unreadable"] == ["Locked"])
+        #expect(outcome.json?["complete"] == false)
+        await fake.stop()
+    }
+
     /// The Go server called /.client/search.json, which SilverBullet does not have: search
     /// lists the pages and reads them.
     @Test func searchMatchesNamesAndContentWithProgress() async throws {

@@ -36,7 +36,10 @@ import Testing
         #expect(try PrometheusTime.resolve("1767225600.5", argument: "t", now: now) == "1767225600.5")
     }
 
-    @Test(arguments: ["yesterday", "1x", "2026-01-02", "h1", "", "2026-01-02T15:04:05"])
+    /// Go's RFC 3339 parsing (Prometheus, Vikunja) takes only `T` and `Z`, and its
+    /// `ParseFloat` no hexadecimal without an exponent, `inf` or `nan`.
+    @Test(arguments: ["yesterday", "1x", "2026-01-02", "h1", "", "2026-01-02T15:04:05",
+                      "2026-01-02t15:04:05Z", "2026-01-02 15:04:05Z", "2026-01-02T15:04:05z", "0x10", "inf", "nan"])
     func garbageIsRefusedNamingTheArgument(_ text: String) {
         #expect(throws: ToolError.invalidArgument("start", "must be RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or relative like '1h' or 'now-30m'")) {
             try PrometheusTime.resolve(text, argument: "start", now: now)
@@ -82,6 +85,13 @@ import Testing
 
     @Test func ttyOutputWithoutFramesIsKept() {
         #expect(DockerLogStream.demultiplex(Array("plain tty output\n".utf8)) == "plain tty output\n")
+    }
+
+    /// stdcopy's stream 3 (`systemerr`) is a frame too; a header cut off at the end of the
+    /// body is left out, not shown as binary bytes.
+    @Test func systemErrorFramesAndACutHeader() {
+        let body = Self.frame(1, "out\n") + Self.frame(3, "error from the daemon\n") + Array(Self.frame(1, "next").prefix(5))
+        #expect(DockerLogStream.demultiplex(body) == "out\nerror from the daemon\n")
     }
 
     @Test func truncatedAndCorruptFramesKeepWhatArrived() {
