@@ -436,6 +436,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch mode {
         case .input:
             context.close(mode: mode, promise: promise)
+        case .output where state == .handshaking:
+            // A handshake cannot finish without our half: it would wait for its deadline.
+            close(context: context, mode: .all, promise: promise)
         case .output:
             writeHeldPlaintext(context: context)
             sendCloseNotify(context: context)

@@ -214,6 +214,15 @@ struct TLSHandlerTests {
         }
     }
 
+    @Test("close(mode: .output) during the handshake closes the connection: the handshake could not finish")
+    func halfCloseDuringTheHandshake() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.server.close(mode: .output).wait()
+        #expect(!pair.serverOutput.outputClosed)
+        #expect(!pair.server.isActive)
+    }
+
     @Test("Half-closure: close(mode: .output) sends close_notify, the server may still answer")
     func halfClose() throws {
         let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
