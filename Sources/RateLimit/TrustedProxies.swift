@@ -198,6 +198,10 @@ public struct TrustedProxies: Sendable, Hashable {
             index = text.index(after: index)
         }
         parts.append(text[start...])
+        // A quote left open (a client's `for="1.2.3.4` with a proxy's `, for=…` appended to
+        // the same line) would take in every element after it, the proxy's own too, and the
+        // client would be read as the proxy. Unbalanced, the quotes are taken as plain text.
+        if inQuotes { return text.split(separator: separator, omittingEmptySubsequences: false) }
         return parts
     }
 }

@@ -87,6 +87,15 @@ import RateLimit
     /// nginx, HAProxy and Traefik append to `X-Forwarded-For` but pass a client's own
     /// `Forwarded` through: a client must not pick its address with the header the proxy
     /// leaves alone. Only the configured header is read.
+    /// The client's own unclosed quote must not swallow the element the proxy appended to the
+    /// same line: read as one element, the client became the proxy (and shared its limits).
+    @Test func anUnclosedQuoteDoesNotHideTheProxysElement() {
+        let rfc7239 = try! TrustedProxies.parse(["10.0.0.0/8"], header: .forwarded).get()
+        let peer = ip("10.0.0.2")
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: [#"for="192.0.2.1, for=198.51.100.7"#]) == ip("198.51.100.7"))
+        #expect(rfc7239.clientAddress(peer: peer, forwarded: [#"for="192.0.2.1;proto="http, for=198.51.100.7;proto=https"#]) == ip("198.51.100.7"))
+    }
+
     @Test func onlyTheConfiguredHeaderIsBelieved() {
         #expect(proxies.clientAddress(peer: ip("10.0.0.2"), xForwardedFor: ["203.0.113.7"], forwarded: ["for=198.51.100.1"]) == ip("203.0.113.7"))
         #expect(proxies.clientAddress(peer: ip("10.0.0.2"), forwarded: ["for=198.51.100.1"]) == ip("10.0.0.2"))
