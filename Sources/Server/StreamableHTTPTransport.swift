@@ -177,7 +177,14 @@ struct StreamableHTTPTransport: Sendable {
         // server MUST answer requests with its id with 404; that includes one that was
         // running when a DELETE (or the idle expiry) cancelled it.
         if !sessions.contains(id) { return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found", id: frame.requestID) }
-        if responses.isEmpty { return HTTPReplies.empty(.accepted) }
+        // Every request was cancelled (cancellation.mdx: no response is sent). A POST of
+        // requests is still answered in one of the two forms transports.mdx allows: an event
+        // stream that ends without an event, not a 202, which is for notifications alone.
+        if responses.isEmpty {
+            var headers = HTTPReplies.sseHeaders
+            headers[.contentLength] = "0"
+            return HTTPReplies.empty(.ok, headers: headers)
+        }
         return HTTPReplies.rpcAnswer(isBatch ? .array(responses) : responses[0])
     }
 
