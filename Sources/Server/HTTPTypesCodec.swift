@@ -53,6 +53,9 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private var dispatcher: (handler: RequestDispatcher, context: ChannelHandlerContext)?
     /// ``parseInput(context:)`` is running.
     private var parsing = false
+    /// A response ended with bytes still unparsed: the deadline that follows is chosen once
+    /// they are parsed (``answeredAll(context:)``).
+    private var deadlinesPending = false
     /// The end of input came while requests still waited here (``hasUnparsedInput``): it
     /// is passed up once they have been.
     private var inputClosedPending = false
@@ -142,10 +145,24 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             // the parser's caps.
             input!.discardReadBytes()
         }
-        if inputClosedPending, !hasUnparsedInput || !(dispatcher?.handler.holdsParts ?? false) {
+        let holding = dispatcher?.handler.holdsParts ?? false
+        if deadlinesPending, !unanswered.isEmpty || !holding {
+            // A request was read (its head ends the pending choice), or all that was kept is
+            // parsed: what is left, if anything, is part of a head.
+            deadlinesPending = false
+            if unanswered.isEmpty, !refusing { answeredAll(context: context) }
+        }
+        if inputClosedPending, !hasUnparsedInput || !holding {
             inputClosedPending = false
             inputClosed(context: context)
         }
+    }
+
+    /// Every request read is answered: the idle deadline runs, or the header one if part of
+    /// the next head has come (it runs from now, not the longer idle one).
+    private func answeredAll(context: ChannelHandlerContext) {
+        deadlines?.responseEnded(context)
+        if parser.hasPartialHead(buffered: input?.readableBytes ?? 0) { deadlines?.startHead(context) }
     }
 
     /// Bytes wait here that the dispatcher has not taken yet.
@@ -295,10 +312,15 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         case .end(let trailers):
             // Not after a refusal: the connection closes once it, the last answer, is written.
             if unanswered.isEmpty, !refusing {
-                deadlines?.responseEnded(context)
-                // Part of the next head came while this response was being written: the header
-                // deadline runs from now, not the (longer) idle one.
-                if parser.hasPartialHead(buffered: input?.readableBytes ?? 0) { deadlines?.startHead(context) }
+                if hasUnparsedInput {
+                    // Bytes wait unparsed (a pipelined request, part of one, a stray CRLF): what
+                    // they are is known once the dispatcher has the codec parse them
+                    // (``parseInput(context:)``), and the deadline is chosen then. Till then
+                    // the connection is in its request, not idle.
+                    deadlinesPending = true
+                } else {
+                    answeredAll(context: context)
+                }
             }
             if chunked {
                 var last = context.channel.allocator.buffer(capacity: 5)

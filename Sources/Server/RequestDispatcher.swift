@@ -567,7 +567,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             takeUnparsed(context: context)
             if refused { return }
         }
-        guard inputClosed || quiescing, !responding, held.isEmpty else { return }
+        guard inputClosed || quiescing, !responding, !awaitingDrain, held.isEmpty else { return }
         switch inbound {
         case .none, .discarding:
             closeWhenWritten(context: context)

@@ -475,7 +475,7 @@ import Testing
         #expect(refusals.statuses.isEmpty)  // not counted before it is written
         c.answer(0, "first")
         #expect(c.channel.isActive)  // the refusal is still on its way
-        #expect(deadlines.phase != .idle)  // not idle between the response and the refusal
+        #expect(deadlines.phase == .inRequest)  // not idle between the response and the refusal
         slow.release()
         #expect(!c.channel.isActive)
         out += c.output()
@@ -536,6 +536,79 @@ import Testing
         c.channel.embeddedEventLoop.advanceTime(by: .seconds(10))
         #expect(!c.channel.isActive)
         #expect(phases.list == ["header"])
+    }
+
+    /// A stray CRLF after a request (RFC 9112 §2.2 lets a server ignore it) leaves the
+    /// connection idle between requests, under the idle deadline, not the header one.
+    @Test("a CRLF after a request: once answered, the connection is idle, not reading a head")
+    func crlfAfterARequestIsIdle() throws {
+        let phases = Phases()
+        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { phases.record($0) }
+        let c = try connectPublic(deadlines: deadlines)
+        c.send(get("/a") + "\r\n")
+        try #require(c.started.count == 1)
+        c.answer(0, "a")
+        #expect(deadlines.phase == .idle)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(c.channel.isActive)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(phases.list == ["idle"])
+    }
+
+    /// The connection as PublicChildChannel builds it, under a handler that makes the channel
+    /// unwritable at each flush (a client that does not read its response).
+    func connectUnwritable(deadlines: RequestDeadlines) throws -> Connection {
+        let started = Started()
+        let channel = EmbeddedChannel()
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(RequestDispatcherTests.UnwritableOnFlush())
+        try pipeline.addHTTPServerCodec(deadlines: deadlines)
+        try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) }, deadlines: deadlines))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return Connection(channel: channel, started: started)
+    }
+
+    func writable(_ c: Connection) {
+        c.channel.isWritable = true
+        c.channel.pipeline.fireChannelWritabilityChanged()
+    }
+
+    /// Part of a head kept while the response before it waits for the client to read: once
+    /// the client has, the header deadline runs for the rest of the head (the drain's end
+    /// cleared every deadline, and the head could then trickle for ever).
+    @Test("a partial head behind a response the client is slow to take is under the header deadline once it has taken it")
+    func partialHeadAfterADrain() throws {
+        let phases = Phases()
+        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { phases.record($0) }
+        let c = try connectUnwritable(deadlines: deadlines)
+        c.send(get("/a") + "GET /b HT")
+        try #require(c.started.count == 1)
+        c.answer(0, "a")
+        #expect(!c.channel.isWritable)
+        #expect(deadlines.phase != .readingHead)  // waiting for the client, not for a head
+        writable(c)
+        #expect(deadlines.phase == .readingHead)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(!c.channel.isActive)
+        #expect(phases.list == ["header"])
+    }
+
+    @Test("graceful shutdown while a response waits for the client to read: the pipelined request behind it is still answered")
+    func quiesceDuringADrain() throws {
+        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in }
+        let c = try connectUnwritable(deadlines: deadlines)
+        c.send(get("/a") + get("/b"))
+        c.answer(0, "first")
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        c.channel.embeddedEventLoop.run()
+        #expect(c.channel.isActive)
+        writable(c)
+        try #require(c.started.count == 2)
+        c.answer(1, "second")
+        c.channel.isWritable = true
+        let out = c.output()
+        #expect(out.contains("first") && out.contains("second"))
+        #expect(!c.channel.isActive)
     }
 
     final class Phases: Sendable {
