@@ -133,8 +133,13 @@ enum SilverBulletTools {
             let nameMatch = page.lowercased().contains(needle)
             let response: BackendResponse
             do throws(ToolError) {
-                response = try await backend.send(.GET, path, accept: [404])
-            } catch where [.backendStatus, .tooLarge, .badResponse].contains(error.kind) {
+                // Every status is taken here: a page's own refusal (403, 410, …) skips it, while
+                // a backend that is overloaded or failing (429, 5xx) ends the search with its
+                // error rather than be asked for up to 200 more pages.
+                response = try await backend.send(.GET, path, accept: Set(300..<600))
+                if response.status == 429 || response.status >= 500 { throw backend.statusError(response) }
+                if response.status != 404, !(200..<300).contains(response.status) { throw ToolError(.badResponse, "") }
+            } catch where error.kind == .tooLarge || error.kind == .badResponse {
                 if unreadable.count < unreadableLimit { unreadable.append(.string(page)) }
                 continue
             }

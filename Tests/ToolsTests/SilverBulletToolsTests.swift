@@ -112,6 +112,24 @@ import Testing
         await fake.stop()
     }
 
+    /// A backend that starts failing (5xx) or refusing for load (429) ends the search with its
+    /// error: asked for every remaining page, it would only be loaded further.
+    @Test func searchStopsAtABackendFailure() async throws {
+        let fake = try await FakeBackend.start { request in
+            switch request.path {
+            case "/.fs": .json(#"[{"name":"A.md"},{"name":"Busy.md"},{"name":"B.md"}]"#)
+            case "/.fs/Busy.md": .text("slow down", status: 429)
+            default: .text("the needle is here\n")
+            }
+        }
+        let tools = tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t")))
+        let outcome = await call(tools, "silverbullet_search_pages", ["query": "needle"])
+        #expect(outcome.error?.kind == .backendStatus)
+        #expect(outcome.error?.message.contains("429") == true)
+        #expect(!fake.requests.contains { $0.path == "/.fs/B.md" })
+        await fake.stop()
+    }
+
     /// The Go server called /.client/search.json, which SilverBullet does not have: search
     /// lists the pages and reads them.
     @Test func searchMatchesNamesAndContentWithProgress() async throws {
