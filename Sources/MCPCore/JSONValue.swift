@@ -94,8 +94,8 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         let name: String
         static func == (lhs: Self, rhs: Self) -> Bool { lhs.name.hasSameCodeUnits(as: rhs.name) }
         func hash(into hasher: inout Hasher) {
-            for byte in name.utf8 { hasher.combine(byte) }
-            hasher.combine(name.utf8.count)
+            var name = name
+            name.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         }
     }
 
