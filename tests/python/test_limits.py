@@ -467,37 +467,34 @@ def open_sse(port, token):
     return c
 
 
-def read_until_ended(c, seconds):
-    """Reads an SSE response until its last chunk (the stream ended; the connection may stay)."""
+def read_stream(c, seconds):
+    """Reads an SSE response until its last chunk, the connection's close or reset, or `seconds`
+    of silence: (data, "ended" | "closed" | "open")."""
     c.settimeout(seconds)
     data = b""
     try:
         while not data.endswith(b"\r\n0\r\n\r\n"):
             chunk = c.recv(4096)
             if not chunk:
-                break
+                return data, "closed"
             data += chunk
     except (TimeoutError, socket.timeout):
-        return data, False
-    return data, data.endswith(b"\r\n0\r\n\r\n")
+        return data, "open"
+    except (ConnectionResetError, ssl.SSLError):
+        return data, "closed"
+    return data, "ended"
+
+
+def read_until_ended(c, seconds):
+    """Reads an SSE response until its last chunk (the stream ended; the connection may stay)."""
+    data, state = read_stream(c, seconds)
+    return data, state == "ended"
 
 
 def stays_open(c, seconds):
     """True when the SSE response on `c` neither ends (last chunk) nor has its connection closed
     or reset by the server within `seconds`; what arrives meanwhile is read and dropped."""
-    c.settimeout(seconds)
-    data = b""
-    try:
-        while not data.endswith(b"\r\n0\r\n\r\n"):
-            chunk = c.recv(4096)
-            if not chunk:
-                return False
-            data += chunk
-    except (TimeoutError, socket.timeout):
-        return True
-    except (ConnectionResetError, ssl.SSLError):
-        return False
-    return False
+    return read_stream(c, seconds)[1] == "open"
 
 
 def test_removed_token_loses_its_streams_on_reload(server_bin, tmp_path):
