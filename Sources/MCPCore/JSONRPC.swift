@@ -42,6 +42,8 @@ public enum JSONRPCErrorCode: Int, Sendable, Hashable {
     /// Implementation-defined server error (JSON-RPC -32000..-32099): used for overload and
     /// for the Go server's authentication failures.
     case serverError = -32000
+    /// MCP server/resources.mdx "Error Handling": resource not found.
+    case resourceNotFound = -32002
     /// MCP 2026-07-28 `HeaderMismatchError`.
     case headerMismatch = -32020
     /// MCP 2026-07-28 `UnsupportedProtocolVersionError`.

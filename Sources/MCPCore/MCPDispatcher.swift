@@ -98,6 +98,7 @@ public final class MCPDispatcher: Sendable {
     /// grow the label set.
     static let knownMethods: Set<String> = [
         "initialize", "ping", "server/discover", "tools/list", "tools/call", "logging/setLevel",
+        "resources/list", "resources/templates/list", "resources/read",
     ]
 
     public init(configuration: Configuration, registry: ToolRegistry, observer: (any MCPObserver)? = nil, admission: (any CallAdmission)? = nil, logger: Logger = Logger(label: "mcp.dispatcher")) {
@@ -261,6 +262,19 @@ public final class MCPDispatcher: Sendable {
             result = value
         case "logging/setLevel":
             result = setLevel(request, session: session)
+        // The Go server's API answered these, and its clients call them: this server offers
+        // no resources (and declares no resources capability), so the lists are empty and
+        // every read is server/resources.mdx's "Resource not found".
+        case "resources/list":
+            result = .success(["resources": []])
+        case "resources/templates/list":
+            result = .success(["resourceTemplates": []])
+        case "resources/read":
+            guard let uri = request.params["uri"]?.stringValue else {
+                result = .failure(JSONRPCError(id: id, code: .invalidParams, message: "Invalid params: \"uri\" must be a string"))
+                break
+            }
+            result = .failure(JSONRPCError(id: id, code: .resourceNotFound, message: "Resource not found", data: ["uri": .string(String(uri.prefix(200)))]))
         default:
             result = .failure(JSONRPCError(id: id, code: .methodNotFound, message: "Method not found: \(request.method.prefix(100))"))
         }

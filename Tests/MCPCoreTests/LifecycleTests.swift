@@ -102,6 +102,19 @@ import Testing
         #expect(await h.request("tools/list", params: ["_meta": statelessMeta])?["result"]?["resultType"] == "complete")
     }
 
+    /// seed-interface.md: the Go API answered resources/list and resources/read; its clients
+    /// call them. No resources here: an empty list, and resources.mdx's -32002 for a read.
+    @Test("resources/list is empty and resources/read is -32002 Resource not found (the Go API's methods)")
+    func resourcesOfTheGoAPI() async {
+        let h = Harness(session: MCPSession(transport: "api", requiresInitialize: false))
+        #expect(await h.request("resources/list")?["result"] == ["resources": []])
+        #expect(await h.request("resources/templates/list")?["result"] == ["resourceTemplates": []])
+        let read = await h.request("resources/read", params: ["uri": "file:///etc/passwd"])
+        #expect(read?.errorCode == -32002)
+        #expect(read?["error"]?["data"]?["uri"] == "file:///etc/passwd")
+        #expect(await h.request("resources/read", params: [:])?.errorCode == -32602)
+    }
+
     @Test("a session-era version in _meta leaves a request in the session era (not -32022)")
     func sessionEraVersionInMeta() async {
         let h = Harness()
