@@ -199,7 +199,7 @@ final class ResumableStream: Sendable {
             guard let events = buffer.events(of: id, after: seq, last: state.seq), buffer.setAttached(id, true) else {
                 return (false, false, nil)
             }
-            for event in events { stream.sendFormatted(event.text, eventType: event.eventType) }
+            for event in events { stream.sendFormatted(event.text, eventType: event.eventType, capped: false) }
             let previous = state.live
             state.live = stream
             return (true, state.finished, previous)

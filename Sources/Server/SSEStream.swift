@@ -43,10 +43,13 @@ final class SSEStream: Sendable {
         sendFormatted(Self.format(event: event, data: data, id: id, retry: retry), eventType: event ?? "message")
     }
 
-    /// Queues an already formatted event (a replayed or resumable one).
+    /// Queues an already formatted event (a replayed or resumable one). A replayed one
+    /// (`capped: false`) is taken past ``capacity``: the replay buffer bounds it already, and
+    /// capped, a resume whose missed events outgrew the queue overflowed before its head was
+    /// sent, every time the client retried.
     @discardableResult
-    func sendFormatted(_ text: String, eventType: String) -> Bool {
-        let sent = enqueue(text)
+    func sendFormatted(_ text: String, eventType: String, capped: Bool = true) -> Bool {
+        let sent = enqueue(text, capped: capped)
         if sent { metrics?.counter(.sseEventsSent, eventType).increment() }
         return sent
     }
@@ -66,11 +69,11 @@ final class SSEStream: Sendable {
         send(event: "message", data: message.serializedString())
     }
 
-    private func enqueue(_ text: String) -> Bool {
+    private func enqueue(_ text: String, capped: Bool = true) -> Bool {
         let bytes = text.utf8.count
         let accepted: Bool = state.withLock { state in
             guard state.end == nil else { return false }
-            if state.queuedBytes > 0, state.queuedBytes + bytes > capacity {
+            if capped, state.queuedBytes > 0, state.queuedBytes + bytes > capacity {
                 state.end = .overflow
                 return false
             }

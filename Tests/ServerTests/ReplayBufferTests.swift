@@ -30,6 +30,21 @@ import Testing
         #expect(await received(live) == "event: message\nid: \(a.id)-2\ndata: a2\n\nevent: message\nid: \(a.id)-3\ndata: a3\n\n")
     }
 
+    /// Missed events larger than a stream's write queue (a 300 KiB result behind a progress
+    /// event; the queue holds 256 KiB, the replay buffer 1 MiB) are replayed whole: capped,
+    /// the resumed stream overflowed before its head went out, on every retry.
+    @Test("a replay larger than the stream's queue is sent whole, not cut off as a slow reader")
+    func replayPastTheQueueCapacity() async throws {
+        let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1 << 20)
+        let a = try buffer.newStream()
+        a.send(event: "message", data: "progress")
+        a.send(event: "message", data: String(repeating: "r", count: 3000))
+        let live = SSEStream(capacity: 1024, metrics: nil)
+        #expect(a.attach(live, after: 0))
+        let text = await received(live)
+        #expect(text.contains("data: progress") && text.contains(String(repeating: "r", count: 3000)))
+    }
+
     @Test("resuming from the latest event replays nothing; from an event never sent is refused")
     func upToDateAndFuture() async throws {
         let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1 << 20)
