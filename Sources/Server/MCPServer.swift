@@ -16,6 +16,8 @@ public struct MCPServer: Sendable {
     public let dispatcher: MCPDispatcher
     public let metrics: ServerMetrics
     public let readiness = Readiness()
+    /// Stops the public listeners together at graceful shutdown (``ShutdownStart``).
+    let listenerDrain = ListenerDrain()
     let sessions: SessionStore
     let streams: StreamTracker
     let authenticator: any RequestAuthenticator
@@ -130,7 +132,8 @@ public struct MCPServer: Sendable {
         let bound = Atomic<Int>(0)
         let readiness = self.readiness
         for (index, port) in ports.enumerated() {
-            services.append(PublicListener(host: options.host, port: port, child: child, group: MultiThreadedEventLoopGroup.singleton, logger: logger) { boundPort in
+            services.append(PublicListener(host: options.host, port: port, child: child, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+                                           drain: listenerDrain) { boundPort in
                 if index == 0 { await onPublicRunning(boundPort) }
                 if bound.add(1, ordering: .relaxed).newValue == ports.count { readiness.set(.ready) }
             })
@@ -182,6 +185,7 @@ struct ShutdownStart: Service, CustomStringConvertible {
             while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
         }
         server.readiness.set(.draining)
+        server.listenerDrain.start()
         server.streams.drain()
         server.logger.info("draining: not ready, listening SSE streams ended")
     }

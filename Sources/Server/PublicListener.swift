@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// The public listener: accepts connections on one port and serves them with the public
 /// child channel (admission, TLS, deadlines, HTTP/1 and the routes).
@@ -28,6 +29,9 @@ struct PublicListener: Service, CustomStringConvertible {
     let child: PublicChildChannel
     let group: any EventLoopGroup
     let logger: Logger
+    /// Graceful shutdown's start for every public listener at once (nil: this listener's own
+    /// shutdown signal alone, as the ops listener, which serves `/metrics` through the drain).
+    var drain: ListenerDrain? = nil
     let onRunning: @Sendable (Int) async -> Void
 
     var description: String { "PublicListener(\(host):\(port))" }
@@ -68,12 +72,21 @@ struct PublicListener: Service, CustomStringConvertible {
             .bind(host: host, port: port).get()
 
         await onRunning(server.localAddress?.port ?? port)
+        // Stops accepting and asks the connections to quiesce, once: at the shared drain's
+        // start or at this service's own signal, whichever comes first.
+        let stopped = Atomic(false)
+        let stop: @Sendable () -> Void = {
+            guard !stopped.exchange(true, ordering: .relaxed) else { return }
+            server.close(promise: nil)
+            connections.quiesce()
+        }
+        drain?.register(stop)
         // Returns at graceful shutdown; throws if the service is cancelled instead.
         let graceful = (try? await gracefulShutdown()) != nil
-        try? await server.close()
         if graceful {
-            connections.quiesce()
+            stop()
         } else {
+            try? await server.close()
             connections.closeAll()
         }
         // Cancellation (the shutdown grace is over) closes what is left and cancels its tasks.

@@ -202,6 +202,39 @@ def _server_holding_a_call(server_bin, grace):
     return s, grafana, thread
 
 
+def test_every_public_port_stops_accepting_at_once(server_bin):
+    """README "Graceful shutdown": at SIGTERM the public listeners stop accepting together.
+    ServiceLifecycle stops services one at a time, each once the one after it has returned:
+    while a call held the extra port's drain, the main port still accepted connections."""
+    import fake_backends as fb
+    from conftest import free_port
+    grafana = fb.start_fake_grafana_backend()
+    grafana.delay = 60.0
+    extra = free_port()
+    s = start_server(server_bin, "--set", "server.shutdown_grace=30s", "--set", f"grafana.url={grafana.url}",
+                     "--set", f"grafana.token={fb.GRAFANA_TOKEN}", "--set", "server.api_enabled=true", "--set", f"server.api_port={extra}")
+    try:
+        thread = _hold_a_call(extra, {})
+        assert _wait_for(lambda: grafana.last() is not None, 10), "the call did not reach the backend"
+        socket.create_connection(("127.0.0.1", s.port), timeout=5).close()  # accepting before
+        s.proc.send_signal(signal.SIGTERM)
+
+        def refused(port):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return False
+            except OSError:
+                return True
+        assert _wait_for(lambda: refused(s.port) and refused(extra), 5), "a public port still accepts during the drain"
+        assert s.proc.poll() is None, "the drain should wait for the call in flight"
+        s.proc.send_signal(signal.SIGTERM)
+        s.proc.wait(timeout=10)
+        thread.join(timeout=10)
+    finally:
+        s.stop()
+        grafana.server.shutdown()
+
+
 @pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
 def test_a_second_signal_cuts_the_drain_short(server_bin, second):
     """Issue 4 §8 (README "Graceful shutdown"): a call that would hold the drain for the whole
