@@ -68,6 +68,8 @@ final class SessionStore: Sendable {
         self.idleTimeout = idleTimeout
         self.metrics = metrics
         metrics?.gauge(.sessionsMax).set(to: Double(maxSessions))
+        activeGauge = metrics?.gauge(.sessionsActive)
+        activeGauge?.set(to: 0)
     }
 
     static func newID() -> String {
@@ -149,9 +151,11 @@ final class SessionStore: Sendable {
 
     /// Ends a session (DELETE, or its legacy stream closed); false if unknown to `owner`.
     @discardableResult
-    func remove(_ id: String, owner: Owner?) -> Bool {
+    /// `kind`, when given, must match: DELETE /mcp ends a Streamable HTTP session, never a
+    /// legacy SSE one (whose stream would end with no final event).
+    func remove(_ id: String, owner: Owner?, kind: Kind? = nil) -> Bool {
         let removed: Entry? = state.withLock { state in
-            guard let entry = state.entries[id], owner == nil || entry.owner == owner else { return nil }
+            guard let entry = state.entries[id], owner == nil || entry.owner == owner, kind == nil || entry.kind == kind else { return nil }
             return Self.take(id, from: &state)
         }
         guard let removed else { return false }
@@ -232,8 +236,13 @@ final class SessionStore: Sendable {
 
     var count: Int { state.withLock { $0.entries.count } }
 
+    /// `mcp_sessions_active`, there from the start (0), not from the first session.
+    private let activeGauge: Gauge?
+
+    /// Read and set under the lock: two changes that each set the gauge after releasing it
+    /// could leave the older count showing.
     private func updateGauge() {
-        metrics?.gauge(.sessionsActive).set(to: Double(count))
+        state.withLock { activeGauge?.set(to: Double($0.entries.count)) }
     }
 }
 
@@ -296,6 +305,16 @@ final class StreamTracker: Sendable {
         self.maxPerOwner = maxPerOwner
         self.metrics = metrics
         metrics?.gauge(.sseStreamsMax).set(to: Double(maxStreams))
+        activeGauge = metrics?.gauge(.sseConnectionsActive)
+        activeGauge?.set(to: 0)
+    }
+
+    /// `mcp_sse_connections_active` (the Go server's name), there from the start (0).
+    private let activeGauge: Gauge?
+
+    /// Read and set under the lock, as ``SessionStore``'s.
+    private func updateGauge() {
+        state.withLock { activeGauge?.set(to: Double($0.streams.count)) }
     }
 
     /// - Parameter listening: a stream that carries no answer of its own (GET, legacy SSE);
@@ -313,7 +332,7 @@ final class StreamTracker: Sendable {
             metrics?.counter(.sseStreamsRejected, refusal == .globalCap ? "global_cap" : refusal == .perTokenCap ? "per_token_cap" : "draining").increment()
             throw refusal
         }
-        metrics?.gauge(.sseConnectionsActive).set(to: Double(count))
+        updateGauge()
     }
 
     func close(_ stream: SSEStream, owner: String) {
@@ -322,7 +341,7 @@ final class StreamTracker: Sendable {
             state.perOwner[owner, default: 1] -= 1
             if state.perOwner[owner] == 0 { state.perOwner[owner] = nil }
         }
-        metrics?.gauge(.sseConnectionsActive).set(to: Double(count))
+        updateGauge()
     }
 
     var count: Int { state.withLock { $0.streams.count } }

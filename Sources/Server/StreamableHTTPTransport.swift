@@ -446,7 +446,7 @@ struct StreamableHTTPTransport: Sendable {
         guard let id = request.headers.value(.mcpSessionID) else {
             return HTTPReplies.rpcError(.badRequest, .invalidRequest, "Bad Request: Mcp-Session-Id header is required")
         }
-        guard sessions.remove(id, owner: owner(context)) else {
+        guard sessions.remove(id, owner: owner(context), kind: .streamable) else {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
         }
         return HTTPReplies.empty(.noContent)

@@ -147,6 +147,34 @@ import Testing
         #expect(stream.end == .finished)
     }
 
+    /// A panel or an `absent()` alert on the Go server's `mcp_sse_connections_active` saw no
+    /// series until the first stream opened.
+    @Test("mcp_sessions_active and mcp_sse_connections_active are exported at 0 from the start")
+    func activeGaugesFromTheStart() {
+        let metrics = ServerMetrics()
+        _ = SessionStore(maxSessions: 4, maxPerOwner: 4, idleTimeout: .seconds(60), metrics: metrics)
+        _ = StreamTracker(maxStreams: 4, maxPerOwner: 4, metrics: metrics)
+        let lines = String(decoding: metrics.render(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.contains("mcp_sessions_active 0.0"))
+        #expect(lines.contains("mcp_sse_connections_active 0.0"))
+    }
+
+    /// DELETE /mcp names a Streamable HTTP session: a legacy SSE session's id there is not
+    /// found (404), and its stream goes on.
+    @Test("removing by kind leaves a session of the other kind alone")
+    func removeChecksTheKind() throws {
+        let sessions = store()
+        let stream = SSEStream(capacity: 1 << 16, metrics: nil)
+        let owner = SessionStore.Owner(name: "a")
+        let id = try sessions.create(owner: owner, kind: .legacySSE, stream: stream, make: {
+            MCPSession(transport: "test", principal: .init(name: "a", allowsWrites: true))
+        }, now: start).id
+        #expect(!sessions.remove(id, owner: owner, kind: .streamable))
+        #expect(stream.end == nil)
+        #expect(sessions.remove(id, owner: owner, kind: .legacySSE))
+        #expect(stream.end == .finished)
+    }
+
     @Test("a resumable stream opened after its session ended is refused, so none outlives the session")
     func noResumableStreamAfterTheEnd() throws {
         let sessions = store(replay: true)
