@@ -288,12 +288,15 @@ async def test_read_only_mode_hides_every_writing_tool(server_bin, fakes):
     try:
         async with connect(s) as client:
             names = {t.name for t in await list_all_tools(client)}
+            status = (await client.call_tool("server_status", {})).structured_content
             # 2025-11-25 server/tools.mdx "Error Handling": an unknown tool is a protocol error.
             with pytest.raises(MCPError) as hidden:
                 await client.call_tool("vikunja_delete_task", {"task_id": 42})
     finally:
         s.stop()
     assert names == (ALL_TOOLS - WRITING) | BUILTIN
+    # server_status counts the tools offered, not the catalogue before read_only applied.
+    assert status["tools"] == len(names)
     # A hidden tool cannot be called either (and nothing reaches the backend).
     assert hidden.value.error.code == -32602 and "vikunja_delete_task" in hidden.value.error.message
     assert not [r for r in fakes["vikunja"].take() if r.method == "DELETE"]
