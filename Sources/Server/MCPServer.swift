@@ -54,22 +54,19 @@ public struct MCPServer: Sendable {
         routes.on(.delete, "/mcp") { request, context in await streamable.delete(request, context: context) }
 
         let legacy = LegacySSETransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
+        // A route answers 405 with `Allow` for the methods it is not routed for (PublicRoutes):
+        // 2025-03-26 transports.mdx "Backwards Compatibility" needs POST /sse to be one, so
+        // new clients fall back correctly.
         routes.on(.get, "/sse") { request, context in await legacy.open(request, context: context, flavour: .mcp) }
-        // 2025-03-26 transports.mdx "Backwards Compatibility": a POST to the old endpoint
-        // must fail with 405 so new clients fall back correctly.
-        routes.on(.post, "/sse") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
         routes.on(.post, "/messages") { request, context in await legacy.message(request, context: context) }
 
         let api = GoAPITransport(dispatcher: dispatcher, options: options, metrics: metrics)
         if options.apiEnabled {
             routes.on(.post, "/api/mcp/v1/call") { request, context in await api.call(request, context: context, transport: "http_api") }
-            routes.on(.get, "/api/mcp/v1/call") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST"]) }
             routes.on(.get, "/api/mcp/v1/tools") { _, context in api.tools(context: context) }
-            routes.on(.post, "/api/mcp/v1/tools") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
         }
         if options.goSSEEnabled {
             routes.on(.get, "/api/mcp/v1/sse") { request, context in await legacy.open(request, context: context, flavour: .goAPI) }
-            routes.on(.post, "/api/mcp/v1/sse") { _, _ in HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "GET"]) }
             routes.on(.post, "/api/mcp/v1/sse/rpc") { request, context in await api.call(request, context: context, transport: "sse") }
         }
         return routes

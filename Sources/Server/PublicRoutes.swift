@@ -44,6 +44,9 @@ struct PublicRoutes: HTTPResponder {
     }
 
     private var handlers: [Route: Entry] = [:]
+    /// The `Allow` value of each routed path, for a request with another method: 405, not
+    /// 404 (RFC 9110 §15.5.6; the Go server answered 405 too).
+    private var allowed: [String: String] = [:]
 
     /// Routes behind the gate (origin, bearer token, rate limit): every public route.
     init(gate: RequestGate) {
@@ -71,6 +74,7 @@ struct PublicRoutes: HTTPResponder {
     mutating func on(_ method: HTTPRequest.Method, _ path: String, handler: @escaping Handler) {
         precondition(Self.canonical(path) == path, "\(path) is not canonical")
         precondition(handlers.updateValue(Entry(handler: handler), forKey: Route(method: method, path: path)) == nil, "\(method) \(path) twice")
+        allowed[path] = handlers.keys.filter { $0.path == path }.map(\.method.rawValue).sorted().joined(separator: ", ")
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -89,18 +93,25 @@ struct PublicRoutes: HTTPResponder {
         }
         // Routed first, then gated (DESIGN.md's request path); the gate's answer comes first.
         let handler = handler(request.method, request.uri.path)
+        let allowed = handler == nil ? self.allowed[Self.canonical(request.uri.path)] : nil
         do {
             guard let gate else {
-                guard let handler else { throw HTTPError(.notFound) }
+                guard let handler else { throw Self.unrouted(allowed: allowed) }
                 return try await handler(request, context)
             }
             return try await gate.handle(request, context: context) { request, context in
-                guard let handler else { throw HTTPError(.notFound) }
+                guard let handler else { throw Self.unrouted(allowed: allowed) }
                 return try await handler(request, context)
             }
         } catch let error as any HTTPResponseError {
             return try error.response(from: request, context: context.hummingbird)
         }
+    }
+
+    /// 405 with the path's methods when it is routed for others, else 404.
+    static func unrouted(allowed: String?) -> HTTPError {
+        guard let allowed else { return HTTPError(.notFound) }
+        return HTTPError(.methodNotAllowed, headers: [.allow: allowed])
     }
 
     /// The handler for a request line's method and path: looked up as sent, then, only if

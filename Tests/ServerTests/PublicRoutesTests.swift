@@ -63,6 +63,28 @@ import Testing
         #expect(lines.contains(#"mcp_http_responses_total{code="431"} 1"#))
     }
 
+    /// RFC 9110 §15.5.6 (and the Go server's "Wrong method 405"): a routed path asked with
+    /// another method is 405 with the methods it has; an unrouted one 404, both after the gate.
+    @Test("a routed path with another method is 405 with Allow; an unknown path 404; the gate first")
+    func wrongMethodIs405() async throws {
+        func answer(_ method: HTTPRequest.Method, _ path: String, token: String? = "good") async throws -> Response {
+            var fields = HTTPFields()
+            if let token { fields[.authorization] = "Bearer \(token)" }
+            let request = Request(head: HTTPRequest(method: method, scheme: "https", authority: "localhost", path: path, headerFields: fields),
+                                  body: RequestBody(buffer: ByteBuffer()))
+            let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+            return try await routes().respond(to: request, context: context)
+        }
+        let wrong = try await answer(.delete, "/api/mcp/v1/sse/rpc")
+        #expect(wrong.status == .methodNotAllowed)
+        #expect(wrong.headers[.allow] == "POST")
+        let mcp = try await answer(.put, "//mcp")
+        #expect(mcp.status == .methodNotAllowed)
+        #expect(mcp.headers[.allow] == "GET, POST")
+        #expect(try await answer(.get, "/nothing").status == .notFound)
+        #expect(try await answer(.delete, "/api/mcp/v1/sse/rpc", token: nil).status == .unauthorized)
+    }
+
     @Test func routesByMethodAndPathAfterTheGate() async throws {
         #expect(try await status(.post, "/mcp") == (200, "ci"))
         #expect(try await status(.get, "/mcp").0 == 202)
@@ -80,9 +102,10 @@ import Testing
         #expect(try await status(.post, "/").0 == 404)
     }
 
-    @Test func unknownRouteOrMethodIs404OnlyForAnAuthenticatedCaller() async throws {
-        #expect(try await status(.delete, "/mcp").0 == 404)
-        #expect(try await status(.head, "/mcp").0 == 404)
+    @Test func unknownRouteOrMethodIs404Or405OnlyForAnAuthenticatedCaller() async throws {
+        #expect(try await status(.delete, "/mcp").0 == 405)
+        #expect(try await status(.head, "/mcp").0 == 405)
+        #expect(try await status(.head, "/mcp", token: nil).0 == 401)
         #expect(try await status(.get, "/nothing-here").0 == 404)
         #expect(try await status(.get, "/nothing-here", token: nil).0 == 401)
         #expect(try await status(.get, "/nothing-here", token: "bad").0 == 401)

@@ -73,8 +73,13 @@ def test_unknown_routes(server):
     assert r.status == 401
     r, _ = request(server, "GET", "/nothing-here")
     assert r.status == 404
+    # RFC 9110 §15.5.6: a routed path asked with another method is 405, with its methods.
     r, _ = request(server, "PUT", "/mcp", {})
-    assert r.status == 404
+    assert r.status == 405 and r.getheader("Allow") == "DELETE, GET, POST"
+    for method, path, allow in (("GET", "/api/mcp/v1/sse/rpc", "POST"), ("DELETE", "/api/mcp/v1/call", "POST"),
+                                ("GET", "/messages", "POST"), ("POST", "/sse", "GET")):
+        r, _ = request(server, method, path)
+        assert r.status == 405 and r.getheader("Allow") == allow, (method, path)
     # Empty path segments are ignored, as by Hummingbird's router before.
     r, body = request(server, "POST", "/mcp/", DISCOVER, headers=DISCOVER_H)
     assert r.status == 200 and "result" in rpc(body)
