@@ -27,7 +27,7 @@ struct LegacySSETransport: Sendable {
         do {
             try streams.open(stream, owner: owner.name, listening: true)
         } catch {
-            return StreamableHTTPTransport.capResponse(error != .perTokenCap, what: "SSE streams")
+            return StreamableHTTPTransport.streamRefusal(error)
         }
         let id: String
         do {

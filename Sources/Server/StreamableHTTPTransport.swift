@@ -290,7 +290,7 @@ struct StreamableHTTPTransport: Sendable {
             try streams.open(stream, owner: owner, listening: false)
         } catch {
             onEnd()
-            return Self.capResponse(error != .perTokenCap, what: "SSE streams", id: rpc.id)
+            return Self.streamRefusal(error, id: rpc.id)
         }
         let dispatcher = self.dispatcher
         let streams = self.streams
@@ -319,7 +319,7 @@ struct StreamableHTTPTransport: Sendable {
             try streams.open(live, owner: owner, listening: false)
         } catch {
             onEnd()
-            return Self.capResponse(error != .perTokenCap, what: "SSE streams", id: rpc.id)
+            return Self.streamRefusal(error, id: rpc.id)
         }
         let resumable: ResumableStream
         do {
@@ -397,7 +397,7 @@ struct StreamableHTTPTransport: Sendable {
             do {
                 try streams.open(stream, owner: owner.name, listening: true)
             } catch {
-                return Self.capResponse(error != .perTokenCap, what: "SSE streams")
+                return Self.streamRefusal(error)
             }
             if let resumed {
                 guard resumed.attach(stream, after: after) else {
@@ -422,7 +422,7 @@ struct StreamableHTTPTransport: Sendable {
         do {
             try streams.open(stream, owner: owner.name, listening: true)
         } catch {
-            return Self.capResponse(error != .perTokenCap, what: "SSE streams")
+            return Self.streamRefusal(error)
         }
         // A client may reopen a dropped stream: the new one replaces the old.
         guard sessions.attach(stream, to: id) else {
@@ -468,6 +468,15 @@ struct StreamableHTTPTransport: Sendable {
     }
 
     /// 503 when the whole server is at a cap, 429 when this client is.
+    /// A stream refused by ``StreamTracker``: at a cap, or because shutdown has begun (503,
+    /// said as such, not as a cap).
+    static func streamRefusal(_ refusal: StreamTracker.Refusal, id: JSONRPCID? = nil) -> Response {
+        if refusal == .draining {
+            return HTTPReplies.rpcError(.serviceUnavailable, .serverError, "Server shutting down", id: id, headers: [.retryAfter: "5"])
+        }
+        return capResponse(refusal == .globalCap, what: "SSE streams", id: id)
+    }
+
     static func capResponse(_ global: Bool, what: String, id: JSONRPCID? = nil) -> Response {
         HTTPReplies.rpcError(
             global ? .serviceUnavailable : .tooManyRequests, .serverError,
