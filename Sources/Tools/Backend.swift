@@ -93,7 +93,8 @@ struct Backend: Sendable {
         var end = min(bytes.count, limit)
         while end > 0, end < bytes.count, bytes[end] & 0xC0 == 0x80 { end -= 1 }
         var text = String(decoding: bytes[..<end], as: UTF8.self)
-            .map { $0.isNewline || $0 == "\t" ? " " : String($0) }.joined()
+            .map { $0.isNewline || $0 == "\t" ? " " : $0.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) ? "\u{FFFD}" : String($0) }
+            .joined()
         if end < bytes.count { text += "…" }
         return text
     }

@@ -51,12 +51,27 @@ public struct BackendURL: Sendable, Hashable, CustomStringConvertible {
             hostPart = authority
         }
         guard !hostPart.isEmpty else { throw fail("the host is empty") }
+        // Refused here, by name, rather than on every call as a "malformed response": a
+        // host of anything but name and address characters, or a path with a space or a
+        // control character, cannot go into a request line or a Host header.
+        guard hostPart.utf8.allSatisfy({ Self.isHostByte($0) }) else { throw fail("the host may hold only letters, digits, '-', '.', ':' and '_'") }
+        guard basePath.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw fail("the path may hold only visible ASCII (percent-encode the rest)") }
         host = String(hostPart)
         if let portPart {
             guard let value = Int(portPart), (1...65535).contains(value) else { throw fail("the port must be 1-65535") }
             port = value
         } else {
             port = isTLS ? 443 : 80
+        }
+    }
+
+    private static func isHostByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "_"), UInt8(ascii: "%"):
+            true
+        default:
+            false
         }
     }
 

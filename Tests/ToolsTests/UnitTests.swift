@@ -13,9 +13,20 @@ import Testing
         #expect(c.host == "::1" && c.port == 8080 && c.hostHeader == "[::1]:8080")
     }
 
-    @Test(arguments: ["ftp://x", "x:80", "http://", "http://u:p@host", "http://h:0", "http://h:99999", "http://h/?q=1", "http://[::1"])
+    /// The last four were taken, then refused on every call as a malformed backend response.
+    @Test(arguments: ["ftp://x", "x:80", "http://", "http://u:p@host", "http://h:0", "http://h:99999", "http://h/?q=1", "http://[::1",
+                      "http://gra fana", "http://grafana\u{1}/x", "http://grafana/my dash", "http://grafana/a\tb"])
     func refusesBadURLs(_ text: String) {
         #expect(throws: ToolError.self) { try BackendURL(parsing: text) }
+    }
+}
+
+/// A backend's error text goes into an `isError` result that a model reads.
+@Suite struct BackendSnippetTests {
+    @Test("control characters in a backend's error body are replaced, newlines and tabs flattened")
+    func controlCharactersReplaced() {
+        let text = Backend.snippet(Array("bad\u{1B}[31mred\u{0}\nnext\tcol".utf8))
+        #expect(text == "bad\u{FFFD}[31mred\u{FFFD} next col")
     }
 }
 
