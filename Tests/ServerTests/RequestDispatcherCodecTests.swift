@@ -524,35 +524,25 @@ import Testing
         #expect(c.started.count == 1)
     }
 
-    @Test("part of the next head sent while a response is written is under the header deadline from the response's end, not the idle one")
-    func partialHeadDuringResponse() throws {
-        let phases = Phases()
-        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { phases.record($0) }
+    /// What follows a request in the same read decides the deadline once it is answered: part
+    /// of the next head is under the header deadline from the response's end, not the idle
+    /// one; a stray CRLF (RFC 9112 §2.2 lets a server ignore it) leaves the connection idle,
+    /// under the idle deadline, not the header one.
+    @Test("after a response: part of a head is under the header deadline, a stray CRLF under the idle one",
+          arguments: [("GET /b HTTP/1.1\r\nHo", RequestDeadlines.Phase.readingHead, Int64(10), "header"),
+                      ("\r\n", RequestDeadlines.Phase.idle, Int64(60), "idle")])
+    func deadlineAfterAResponse(tail: String, phase: RequestDeadlines.Phase, seconds: Int64, label: String) throws {
+        let (phases, deadlines) = Self.recordedDeadlines()
         let c = try connectPublic(deadlines: deadlines)
-        c.send(get("/a") + "GET /b HTTP/1.1\r\nHo")
+        c.send(get("/a") + tail)
         try #require(c.started.count == 1)
         c.answer(0, "a")
-        #expect(deadlines.phase == .readingHead)
-        c.channel.embeddedEventLoop.advanceTime(by: .seconds(10))
-        #expect(!c.channel.isActive)
-        #expect(phases.list == ["header"])
-    }
-
-    /// A stray CRLF after a request (RFC 9112 §2.2 lets a server ignore it) leaves the
-    /// connection idle between requests, under the idle deadline, not the header one.
-    @Test("a CRLF after a request: once answered, the connection is idle, not reading a head")
-    func crlfAfterARequestIsIdle() throws {
-        let phases = Phases()
-        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { phases.record($0) }
-        let c = try connectPublic(deadlines: deadlines)
-        c.send(get("/a") + "\r\n")
-        try #require(c.started.count == 1)
-        c.answer(0, "a")
-        #expect(deadlines.phase == .idle)
-        c.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(deadlines.phase == phase)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(seconds - 1))
         #expect(c.channel.isActive)
-        c.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
-        #expect(phases.list == ["idle"])
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!c.channel.isActive)
+        #expect(phases.list == [label])
     }
 
     /// The connection as PublicChildChannel builds it, under a handler that makes the channel
@@ -578,8 +568,7 @@ import Testing
     /// cleared every deadline, and the head could then trickle for ever).
     @Test("a partial head behind a response the client is slow to take is under the header deadline once it has taken it")
     func partialHeadAfterADrain() throws {
-        let phases = Phases()
-        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { phases.record($0) }
+        let (phases, deadlines) = Self.recordedDeadlines()
         let c = try connectUnwritable(deadlines: deadlines)
         c.send(get("/a") + "GET /b HT")
         try #require(c.started.count == 1)
@@ -609,6 +598,12 @@ import Testing
         let out = c.output()
         #expect(out.contains("first") && out.contains("second"))
         #expect(!c.channel.isActive)
+    }
+
+    /// Deadlines of 10 s (header) and 60 s (idle) whose timeouts are recorded by phase.
+    static func recordedDeadlines() -> (Phases, RequestDeadlines) {
+        let phases = Phases()
+        return (phases, RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { phases.record($0) })
     }
 
     final class Phases: Sendable {

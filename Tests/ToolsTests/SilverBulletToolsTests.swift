@@ -94,40 +94,38 @@ import Testing
         await fake.stop()
     }
 
-    /// One page the backend refuses no longer loses the matches of every other page.
-    @Test func searchSkipsAnUnreadablePageAndNamesIt() async throws {
+    /// Searches "needle" in a space of three pages, the middle one (`name`) answered with
+    /// `status`; returns the pages read and the outcome.
+    func searchPast(_ name: String, status: Int) async throws -> (paths: [String], outcome: Outcome) {
         let fake = try await FakeBackend.start { request in
             switch request.path {
-            case "/.fs": .json(#"[{"name":"A.md"},{"name":"Locked.md"},{"name":"B.md"}]"#)
-            case "/.fs/Locked.md": .text("forbidden", status: 403)
+            case "/.fs": .json(#"[{"name":"A.md"},{"name":"\#(name).md"},{"name":"B.md"}]"#)
+            case "/.fs/\(name).md": .text("refused", status: status)
             default: .text("the needle is here\n")
             }
         }
         let tools = tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t")))
         let outcome = await call(tools, "silverbullet_search_pages", ["query": "needle"])
+        await fake.stop()
+        return (fake.requests.map(\.path), outcome)
+    }
+
+    /// One page the backend refuses no longer loses the matches of every other page.
+    @Test func searchSkipsAnUnreadablePageAndNamesIt() async throws {
+        let outcome = try await searchPast("Locked", status: 403).outcome
         #expect(outcome.error == nil)
         #expect(outcome.json?["results"]?.arrayValue?.map { $0["page_name"] } == ["A", "B"])
         #expect(outcome.json?["pages_unreadable"] == ["Locked"])
         #expect(outcome.json?["complete"] == false)
-        await fake.stop()
     }
 
     /// A backend that starts failing (5xx) or refusing for load (429) ends the search with its
     /// error: asked for every remaining page, it would only be loaded further.
     @Test func searchStopsAtABackendFailure() async throws {
-        let fake = try await FakeBackend.start { request in
-            switch request.path {
-            case "/.fs": .json(#"[{"name":"A.md"},{"name":"Busy.md"},{"name":"B.md"}]"#)
-            case "/.fs/Busy.md": .text("slow down", status: 429)
-            default: .text("the needle is here\n")
-            }
-        }
-        let tools = tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t")))
-        let outcome = await call(tools, "silverbullet_search_pages", ["query": "needle"])
+        let (paths, outcome) = try await searchPast("Busy", status: 429)
         #expect(outcome.error?.kind == .backendStatus)
         #expect(outcome.error?.message.contains("429") == true)
-        #expect(!fake.requests.contains { $0.path == "/.fs/B.md" })
-        await fake.stop()
+        #expect(!paths.contains("/.fs/B.md"))
     }
 
     /// The Go server called /.client/search.json, which SilverBullet does not have: search
