@@ -409,13 +409,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// it, and a response after which the connection closes says so.
     private func markClosing(_ head: HTTPResponse) -> HTTPResponse {
         if Self.asksToClose(head.headerFields) { closeAfterResponse = true }
-        // RFC 9110 §10.1.1: a final answer to a request that expected 100 (Continue), given
-        // before its body was read, leaves it unknown whether the client will send that body;
-        // the connection closes after it, so nothing it sends is taken for the next request.
-        // Any final answer given before the body was read (a 401, 404 or 429 from the checks
-        // before the route) closes too: the rest of the body, of any size and at any pace,
-        // would otherwise be read and dropped under no cap but the header deadline, whose
-        // plain close could destroy the answer. It is left unread, with a lingering close.
+        // A final answer given before the body was read (a 401, 404 or 429 from the checks
+        // before the route) closes the connection: the rest of the body, of any size and at
+        // any pace, would otherwise be read and dropped under no cap but the header deadline,
+        // whose plain close could destroy the answer; and after `Expect: 100-continue` it is
+        // unknown whether that body comes at all (RFC 9110 §10.1.1). It is left unread, with
+        // a lingering close.
         if (100...199).contains(head.status.code) == false {
             switch inbound {
             case .collecting, .streaming: closeAfterResponse = true
