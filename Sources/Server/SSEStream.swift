@@ -15,11 +15,16 @@ import Synchronization
 /// costs at most `capacity` bytes (or one event) here plus what the writer has in flight (at
 /// most 64 KiB handed to the event loop and NIO's pending writes up to their 64 KiB high
 /// watermark: `StreamedBodyWriter`), never an unbounded buffer (DESIGN.md principle 2).
+/// A resumed stream's replay is queued whole past ``capacity`` (the replay buffer bounds it),
+/// and the capacity grows by what of it is still unwritten, so a live event behind a replay
+/// a reader is taking does not cut the stream.
 final class SSEStream: Sendable {
     enum End: Sendable { case finished, overflow, closed }
 
     private struct State {
         var queuedBytes = 0
+        /// Replayed bytes still queued (they come first, so the first written are theirs).
+        var replayBytes = 0
         var end: End?
         var onOverflow: (@Sendable () -> Void)?
         var overflowReported = false
@@ -73,11 +78,12 @@ final class SSEStream: Sendable {
         let bytes = text.utf8.count
         let accepted: Bool = state.withLock { state in
             guard state.end == nil else { return false }
-            if capped, state.queuedBytes > 0, state.queuedBytes + bytes > capacity {
+            if capped, state.queuedBytes > 0, state.queuedBytes + bytes > capacity + state.replayBytes {
                 state.end = .overflow
                 return false
             }
             state.queuedBytes += bytes
+            if !capped { state.replayBytes += bytes }
             return true
         }
         if accepted {
@@ -131,7 +137,10 @@ final class SSEStream: Sendable {
         for await buffer in stream {
             try await writer.write(buffer)
             let size = buffer.readableBytes
-            state.withLock { $0.queuedBytes -= size }
+            state.withLock { state in
+                state.queuedBytes -= size
+                state.replayBytes = max(0, state.replayBytes - size)
+            }
         }
         return state.withLock { $0.end } ?? .closed
     }

@@ -41,8 +41,11 @@ import Testing
         a.send(event: "message", data: String(repeating: "r", count: 3000))
         let live = SSEStream(capacity: 1024, metrics: nil)
         #expect(a.attach(live, after: 0))
+        // A live event behind the replay fits: the queue's room grows by the replay unwritten.
+        #expect(live.send(event: "message", data: "live"))
         let text = await received(live)
         #expect(text.contains("data: progress") && text.contains(String(repeating: "r", count: 3000)))
+        #expect(text.hasSuffix("data: live\n\n"))
     }
 
     @Test("resuming from the latest event replays nothing; from an event never sent is refused")
