@@ -77,8 +77,9 @@ struct PublicListener: Service, CustomStringConvertible {
         let stopped = Atomic(false)
         let stop: @Sendable () -> Void = {
             guard !stopped.exchange(true, ordering: .relaxed) else { return }
-            server.close(promise: nil)
-            connections.quiesce()
+            // Quiesced once the socket is closed: a connection accepted meanwhile is set up
+            // (and inserted) before that, so it is asked to quiesce too.
+            server.close().whenComplete { _ in connections.quiesce() }
         }
         drain?.register(stop)
         // Returns at graceful shutdown; throws if the service is cancelled instead.

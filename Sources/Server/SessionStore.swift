@@ -150,9 +150,9 @@ final class SessionStore: Sendable {
     }
 
     /// Ends a session (DELETE, or its legacy stream closed); false if unknown to `owner`.
-    @discardableResult
     /// `kind`, when given, must match: DELETE /mcp ends a Streamable HTTP session, never a
     /// legacy SSE one (whose stream would end with no final event).
+    @discardableResult
     func remove(_ id: String, owner: Owner?, kind: Kind? = nil) -> Bool {
         let removed: Entry? = state.withLock { state in
             guard let entry = state.entries[id], owner == nil || entry.owner == owner, kind == nil || entry.kind == kind else { return nil }

@@ -467,7 +467,6 @@ struct StreamableHTTPTransport: Sendable {
         }
     }
 
-    /// 503 when the whole server is at a cap, 429 when this client is.
     /// A stream refused by ``StreamTracker``: at a cap, or because shutdown has begun (503,
     /// said as such, not as a cap).
     static func streamRefusal(_ refusal: StreamTracker.Refusal, id: JSONRPCID? = nil) -> Response {
@@ -477,6 +476,7 @@ struct StreamableHTTPTransport: Sendable {
         return capResponse(refusal == .globalCap, what: "SSE streams", id: id)
     }
 
+    /// 503 when the whole server is at a cap, 429 when this client is.
     static func capResponse(_ global: Bool, what: String, id: JSONRPCID? = nil) -> Response {
         HTTPReplies.rpcError(
             global ? .serviceUnavailable : .tooManyRequests, .serverError,
