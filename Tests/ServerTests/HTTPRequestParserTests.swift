@@ -176,6 +176,33 @@ import Testing
         }
     }
 
+    /// Found by the http_parser fuzzer: an invalid byte past the cap was reported as invalid
+    /// when it came in the same read as the rest, and as over the cap when fed byte by byte.
+    @Test("a chunk extension over the cap fails the same way whole and byte by byte, an invalid byte past the cap included")
+    func extensionCapIsSplitInvariant() {
+        var limits = HTTPRequestParser.Limits()
+        limits.maxHeaderBytes = 128
+        let input = Array("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n1 ;\(String(repeating: "a", count: 200))".utf8)
+            + [0] + Array("\r\n".utf8)
+        func failure(step: Int) -> HTTPRequestParser.Failure? {
+            var parser = HTTPRequestParser(limits: limits)
+            var buffer = ByteBuffer()
+            var at = 0
+            while at < input.count {
+                buffer.writeBytes(input[at..<min(at + step, input.count)])
+                at += step
+                do {
+                    while try parser.next(from: &buffer) != nil {}
+                } catch {
+                    return error
+                }
+            }
+            return nil
+        }
+        #expect(failure(step: input.count) == .malformed("a chunk extension over the head's byte cap"))
+        #expect(failure(step: 1) == .malformed("a chunk extension over the head's byte cap"))
+    }
+
     @Test("the caps are exact: 100 fields and a 16 KiB head pass, one more byte or field does not")
     func capsAtTheEdge() {
         let hundred = "GET / HTTP/1.1\r\n" + String(repeating: "X: y\r\n", count: 100) + "\r\n"
