@@ -13,6 +13,8 @@ enum SilverBulletTools {
     static let snippetsPerPage = 3
     /// Pages named as unreadable in one search's result.
     static let unreadableLimit = 20
+    /// The statuses a page read takes as answers (``search(_:query:context:)`` sorts them).
+    static let pageStatuses = Set(300..<600)
 
     static func make(_ backend: Backend, format: ResultFormatter) -> [ToolDefinition] {
         let pageName = ("page_name", Schema.string("Page name, with folders separated by '/', without '.md'", maxLength: 512))
@@ -131,15 +133,17 @@ enum SilverBulletTools {
                 await context.progress(Double(index), total: Double(toScan.count), message: "reading \(page)")
             }
             let nameMatch = page.lowercased().contains(needle)
-            let response: BackendResponse
+            // Every status is taken here: a page's own refusal (403, 410, …) or a page too large
+            // or malformed skips it, while a backend that is overloaded or failing (429, 5xx)
+            // ends the search with its error rather than be asked for up to 200 more pages.
+            let response: BackendResponse?
             do throws(ToolError) {
-                // Every status is taken here: a page's own refusal (403, 410, …) skips it, while
-                // a backend that is overloaded or failing (429, 5xx) ends the search with its
-                // error rather than be asked for up to 200 more pages.
-                response = try await backend.send(.GET, path, accept: Set(300..<600))
-                if response.status == 429 || response.status >= 500 { throw backend.statusError(response) }
-                if response.status != 404, !(200..<300).contains(response.status) { throw ToolError(.badResponse, "") }
+                response = try await backend.send(.GET, path, accept: pageStatuses)
             } catch where error.kind == .tooLarge || error.kind == .badResponse {
+                response = nil
+            }
+            if let response, response.status == 429 || response.status >= 500 { throw backend.statusError(response) }
+            guard let response, response.status == 404 || (200..<300).contains(response.status) else {
                 if unreadable.count < unreadableLimit { unreadable.append(.string(page)) }
                 continue
             }
