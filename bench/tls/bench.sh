@@ -18,7 +18,9 @@
 # client connects and closes, bench/tls/tcp_connects.py): the cost of a connection without TLS, so
 # that "TLS row - plain row" is what TLS adds in each server.
 # Per run: connections/s and the server's CPU time per new connection (utime+stime from
-# /proc/<pid>/stat before/after, over the connections s_time completed). ROUNDS interleaved rounds,
+# /proc/<pid>/stat before/after, over the connections s_time completed), and of it the user-space
+# part (utime: OpenSSL and the server's own code, apart from the kernel's TCP work, which is about
+# the same for both servers). ROUNDS interleaved rounds,
 # medians shown. RSS per idle TLS connection is measured first: IDLE handshaken connections held open
 # on the fresh process (the load runs' freed memory would be reused by the allocator), after a
 # warm-up of 16: (RSS with them - RSS before) / IDLE.
@@ -55,6 +57,7 @@ ca="$work/ca.pem"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+user_ticks() { awk '{print $14}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 wait_tls() { # PORT: up to 30 s for a completed handshake
@@ -180,16 +183,16 @@ idle_rss() { # NAME
 for name in "${names[@]}"; do [[ -n "${plain[$name]:-}" ]] || idle_rss "$name"; done
 
 # --- new connections: ROUNDS interleaved rounds ---
-declare -A rate cpu all
+declare -A rate cpu user all
 perf_done=0
 run() { # NAME
-    local name="$1" pid="${pid_of[$1]}" port="${port_of[$1]}" before after out conns r c perf_pid=""
+    local name="$1" pid="${pid_of[$1]}" port="${port_of[$1]}" before after ubefore uafter out conns r c perf_pid=""
     if [[ -n "${plain[$name]:-}" ]]; then
         timeout 30 taskset -c 1 python3 bench/tls/tcp_connects.py 127.0.0.1 "$port" 1 > /dev/null || true  # warm-up
-        before="$(cpu_ticks "$pid")"
+        before="$(cpu_ticks "$pid")"; ubefore="$(user_ticks "$pid")"
         conns="$(timeout $((seconds + 30)) taskset -c 1 python3 bench/tls/tcp_connects.py 127.0.0.1 "$port" "$seconds")"
-        after="$(cpu_ticks "$pid")"
-        record "$name" "$conns" $((after - before))
+        after="$(cpu_ticks "$pid")"; uafter="$(user_ticks "$pid")"
+        record "$name" "$conns" $((after - before)) $((uafter - ubefore))
         return
     fi
     timeout 30 taskset -c 1 openssl s_time -connect "127.0.0.1:$port" -new -time 1 > /dev/null 2>&1 || true  # warm-up
@@ -197,9 +200,9 @@ run() { # NAME
         perf record -F 2999 -g -o "$work/perf.data" -p "$pid" -- sleep "$seconds" > /dev/null 2>&1 &
         perf_pid=$!
     fi
-    before="$(cpu_ticks "$pid")"
+    before="$(cpu_ticks "$pid")"; ubefore="$(user_ticks "$pid")"
     out="$(timeout $((seconds + 30)) taskset -c 1 openssl s_time -connect "127.0.0.1:$port" -new -time "$seconds" 2>&1)"
-    after="$(cpu_ticks "$pid")"
+    after="$(cpu_ticks "$pid")"; uafter="$(user_ticks "$pid")"
     if [[ -n "$perf_pid" ]]; then
         wait "$perf_pid" || true
         perf report -i "$work/perf.data" --no-children --stdio --sort dso,sym 2> /dev/null > "$PERF" || true
@@ -209,22 +212,23 @@ run() { # NAME
     fi
     conns="$(echo "$out" | awk '/connections in [0-9.]+ real seconds/ {print $1; exit}')"
     [[ -n "$conns" && "$conns" -gt 0 ]] || { echo "$name: s_time failed: $out" >&2; return 1; }
-    record "$name" "$conns" $((after - before))
+    record "$name" "$conns" $((after - before)) $((uafter - ubefore))
 }
-record() { # NAME CONNECTIONS TICKS
-    local name="$1" conns="$2" ticks="$3" r c
+record() { # NAME CONNECTIONS TICKS USER_TICKS
+    local name="$1" conns="$2" ticks="$3" uticks="$4" r c u
     r="$(awk -v c="$conns" -v s="$seconds" 'BEGIN {printf "%.0f", c / s}')"
     c="$(awk -v t="$ticks" -v hz="$hz" -v c="$conns" 'BEGIN {printf "%.0f", t / hz * 1e6 / c}')"
-    rate[$name]+="$r "; cpu[$name]+="$c "
-    printf "%-8s %6s conn/s  %5s us CPU/conn  (%s conns in %ss)\n" "$name" "$r" "$c" "$conns" "$seconds" >&2
+    u="$(awk -v t="$uticks" -v hz="$hz" -v c="$conns" 'BEGIN {printf "%.0f", t / hz * 1e6 / c}')"
+    rate[$name]+="$r "; cpu[$name]+="$c "; user[$name]+="$u "
+    printf "%-8s %6s conn/s  %5s us CPU/conn (%s user)  (%s conns in %ss)\n" "$name" "$r" "$c" "$u" "$conns" "$seconds" >&2
 }
 for round in $(seq "$rounds"); do
     echo "round $round of $rounds" >&2
     for name in "${names[@]}"; do run "$name"; done
 done
 for name in "${names[@]}"; do
-    all[$name]="conn/s ${rate[$name]}| µs ${cpu[$name]}"
-    rate[$name]="$(echo "${rate[$name]}" | median)"; cpu[$name]="$(echo "${cpu[$name]}" | median)"
+    all[$name]="conn/s ${rate[$name]}| µs ${cpu[$name]}| user µs ${user[$name]}"
+    rate[$name]="$(echo "${rate[$name]}" | median)"; cpu[$name]="$(echo "${cpu[$name]}" | median)"; user[$name]="$(echo "${user[$name]}" | median)"
 done
 
 cc -O2 -o "$work/handshake_floor" bench/tls/handshake_floor.c -lssl -lcrypto
@@ -243,12 +247,12 @@ echo "Commit $(git rev-parse --short HEAD); $(nproc) cores; load average $(cut -
 echo "openssl s_time -new (one process, core 1) for ${seconds}s per run, $rounds interleaved rounds, medians; servers on core 0."
 echo "TLS: server $(tls_of "$server_port"); nginx $(tls_of "$nginx_port")"
 echo
-echo "| | connections/s | server CPU µs/connection | RSS KiB/idle connection ($idle) |"
-echo "|---|---:|---:|---:|"
+echo "| | connections/s | server CPU µs/connection | of which user space | RSS KiB/idle connection ($idle) |"
+echo "|---|---:|---:|---:|---:|"
 for name in "${names[@]}"; do
-    echo "| $name | ${rate[$name]} | ${cpu[$name]} | ${rss[$name]:-} |"
+    echo "| $name | ${rate[$name]} | ${cpu[$name]} | ${user[$name]} | ${rss[$name]:-} |"
 done
-echo "| floor: OpenSSL alone (handshake_floor.c, memory BIOs, core 1) | | $floor | |"
-[[ "$handler" == 1 ]] && echo "| in-process: TLSHandler over EmbeddedChannel, server side only (core 1) | | $inprocess | |"
+echo "| floor: OpenSSL alone (handshake_floor.c, memory BIOs, core 1) | | $floor | | |"
+[[ "$handler" == 1 ]] && echo "| in-process: TLSHandler over EmbeddedChannel, server side only (core 1) | | $inprocess | | |"
 echo
 for name in "${names[@]}"; do echo "- $name: ${all[$name]}| RSS ${rss_detail[$name]:-n/a} KiB"; done
