@@ -37,7 +37,7 @@ swiftc_flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6
 sources_for() {
     case "$1" in
         json_rpc)
-            printf '%s\n' "$root"/Sources/MCPCore/{JSONValue,JSONParser,JSONWriter,JSONRPC,String+CodeUnits}.swift ;;
+            printf '%s\n' "$root"/Sources/MCPCore/{JSONValue,JSONParser,JSONWriter,JSONRPC,String+CodeUnits,InputCap}.swift ;;
         yaml_config|config_layers)
             find "$root/Sources/Config" -name '*.swift' | sort ;;
         authorization)

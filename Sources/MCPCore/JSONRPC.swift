@@ -56,16 +56,19 @@ public struct JSONRPCError: Error, Sendable, Hashable {
     public var code: Int
     public var message: String
     public var data: JSONValue?
+    /// The input cap the message was refused at, if that is why (not sent; counted).
+    public var cap: InputCap?
 
-    public init(id: JSONRPCID?, code: JSONRPCErrorCode, message: String, data: JSONValue? = nil) {
-        self.init(id: id, code: code.rawValue, message: message, data: data)
+    public init(id: JSONRPCID?, code: JSONRPCErrorCode, message: String, data: JSONValue? = nil, cap: InputCap? = nil) {
+        self.init(id: id, code: code.rawValue, message: message, data: data, cap: cap)
     }
 
-    public init(id: JSONRPCID?, code: Int, message: String, data: JSONValue? = nil) {
+    public init(id: JSONRPCID?, code: Int, message: String, data: JSONValue? = nil, cap: InputCap? = nil) {
         self.id = id
         self.code = code
         self.message = message
         self.data = data
+        self.cap = cap
     }
 
     /// The complete response message.
@@ -188,13 +191,13 @@ public enum JSONRPCFrame: Sendable {
         do {
             value = try JSONParser.parse(bytes, limits: limits)
         } catch {
-            let message: String = switch error.reason {
-            case .tooLarge: "Parse error: message larger than \(limits.maxBytes) bytes"
-            case .tooDeep: "Parse error: JSON nested deeper than \(limits.maxDepth) levels"
-            case .tooManyValues: "Parse error: more than \(limits.maxValues) JSON values in one message"
-            default: "Parse error: \(error)"
+            let (message, cap): (String, InputCap?) = switch error.reason {
+            case .tooLarge: ("Parse error: message larger than \(limits.maxBytes) bytes", .body)
+            case .tooDeep: ("Parse error: JSON nested deeper than \(limits.maxDepth) levels", .jsonDepth)
+            case .tooManyValues: ("Parse error: more than \(limits.maxValues) JSON values in one message", .jsonValues)
+            default: ("Parse error: \(error)", nil)
             }
-            return .parseError(JSONRPCError(id: nil, code: .parseError, message: message))
+            return .parseError(JSONRPCError(id: nil, code: .parseError, message: message, cap: cap))
         }
         if case .array(let elements) = value {
             if elements.isEmpty {

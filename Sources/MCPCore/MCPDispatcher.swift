@@ -41,8 +41,11 @@ public final class MCPDispatcher: Sendable {
         public var pageSize: Int
         /// Deadline of a tool call that does not declare its own.
         public var defaultToolTimeout: Duration
-        /// Caps on an incoming message (size and nesting).
+        /// Caps on an incoming message (size, nesting and values).
         public var jsonLimits: JSONParser.Limits
+        /// Most messages in one JSON-RPC batch (JSON-RPC 2.0 §6 sets no limit; each is a
+        /// request of its own, so one frame could queue unbounded work).
+        public var maxBatch: Int
         /// `ttlMs` of a stateless `tools/list` (2026-07-28 server/utilities/caching.mdx).
         public var listTTL: Duration
         /// The newest revision `initialize` negotiates (`server.protocol_version`), one of
@@ -54,6 +57,7 @@ public final class MCPDispatcher: Sendable {
             pageSize: Int = 50,
             defaultToolTimeout: Duration = .seconds(60),
             jsonLimits: JSONParser.Limits = JSONParser.Limits(),
+            maxBatch: Int = 64,
             listTTL: Duration = .seconds(60),
             newestSessionVersion: String = ProtocolVersion.latestSessionEra
         ) {
@@ -62,6 +66,7 @@ public final class MCPDispatcher: Sendable {
             self.pageSize = pageSize
             self.defaultToolTimeout = defaultToolTimeout
             self.jsonLimits = jsonLimits
+            self.maxBatch = max(1, maxBatch)
             self.listTTL = listTTL
             self.newestSessionVersion = newestSessionVersion
         }
@@ -83,9 +88,6 @@ public final class MCPDispatcher: Sendable {
     /// The `_meta` of a stateless answer whose result has none (the usual case), made and
     /// serialized once rather than built and walked for every answer.
     let serverInfoMeta: JSONValue
-
-    /// Largest batch accepted (JSON-RPC 2.0 §6 sets no limit; we do).
-    public static let maxBatch = 64
 
     /// What a session may ask before its handshake.
     static let beforeInitialize: Set<String> = ["initialize", "ping", "server/discover"]
@@ -113,11 +115,24 @@ public final class MCPDispatcher: Sendable {
 
     // MARK: - Entry points
 
+    /// Counts `error` if it refused a message at an input cap (`mcp_input_refused_total`).
+    /// For the transports too, which refuse some frames before the dispatcher sees them.
+    public func refused(_ error: JSONRPCError) {
+        if let cap = error.cap { observer?.inputRefused(at: cap) }
+    }
+
+    /// Counts a refusal at `cap` that has no JSON-RPC error of its own (a 413, a line over
+    /// the cap).
+    public func refused(at cap: InputCap) {
+        observer?.inputRefused(at: cap)
+    }
+
     /// Handles one transport frame (a message or a batch) and returns the bytes to send
     /// back, or nil when nothing is to be sent (notifications, client responses).
     public func handle(bytes: some Collection<UInt8>, session: MCPSession, outbound: any MCPOutbound) async -> [UInt8]? {
         switch JSONRPCFrame.parse(bytes, limits: configuration.jsonLimits) {
         case .parseError(let error):
+            refused(error)
             observer?.requestFinished(method: "other", transport: session.transport, duration: .zero, errorCode: error.code)
             return error.response.serialized()
         case .single(let inbound):
@@ -131,7 +146,8 @@ public final class MCPDispatcher: Sendable {
     /// ``refusal(ofBatch:in:)``), else the array of its answers, or nil when none is due
     /// (a batch of notifications only gets no answer at all).
     public func handle(batch messages: [JSONRPCInbound], session: MCPSession, outbound: any MCPOutbound) async -> JSONValue? {
-        if let refusal = Self.refusal(ofBatch: messages, in: session) {
+        if let refusal = refusal(ofBatch: messages, in: session) {
+            refused(refusal)
             observer?.requestFinished(method: "other", transport: session.transport, duration: .zero, errorCode: refusal.code)
             return refusal.response
         }
@@ -145,17 +161,17 @@ public final class MCPDispatcher: Sendable {
     }
 
     /// Why a batch is refused as a whole (-32600, id null), if it is: more than
-    /// ``maxBatch`` messages (each is a request of its own, so one frame could queue
-    /// unbounded work); a session whose revision has no batches
+    /// `maxBatch` messages; a session whose revision has no batches
     /// (``ProtocolVersion/allowsBatches(_:)``), or a stateless request in one; `initialize`
     /// in one (2025-03-26 basic/lifecycle.mdx: it "MUST NOT be part of a JSON-RPC batch").
     /// Shared by every transport that takes batches, so they all follow one rule.
-    public static func refusal(ofBatch messages: [JSONRPCInbound], in session: MCPSession) -> JSONRPCError? {
-        func refuse(_ why: String) -> JSONRPCError {
-            JSONRPCError(id: nil, code: .invalidRequest, message: "Invalid Request: \(why)")
+    public func refusal(ofBatch messages: [JSONRPCInbound], in session: MCPSession) -> JSONRPCError? {
+        func refuse(_ why: String, cap: InputCap? = nil) -> JSONRPCError {
+            JSONRPCError(id: nil, code: .invalidRequest, message: "Invalid Request: \(why)", cap: cap)
         }
+        let maxBatch = configuration.maxBatch
         guard messages.count <= maxBatch else {
-            return refuse("batch of \(messages.count) messages; at most \(maxBatch) allowed")
+            return refuse("batch of \(messages.count) messages; at most \(maxBatch) allowed", cap: .batch)
         }
         if let version = session.negotiatedVersion, !ProtocolVersion.allowsBatches(version) {
             return refuse("JSON-RPC batches are not part of \(version)")
@@ -427,7 +443,9 @@ public final class MCPDispatcher: Sendable {
         case .duplicate:
             return .failure(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: request id \(id) is already in use"))
         case .full:
-            return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
+            observer?.inputRefused(at: .sessionInFlight)
+            return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))",
+                                         cap: .sessionInFlight))
         case .closed, .cancelledBeforeStart:
             // The transport went away before the call started, or the client cancelled it:
             // nobody is left to answer, or nobody wants the answer (cancellation.mdx).

@@ -3,6 +3,12 @@
 public protocol MCPObserver: Sendable {
     func requestFinished(method: String, transport: String, duration: Duration, errorCode: Int?)
     func toolCallFinished(tool: String, outcome: ToolCallOutcome, duration: Duration)
+    /// A message (or a whole request) was refused at an input cap.
+    func inputRefused(at cap: InputCap)
+}
+
+extension MCPObserver {
+    public func inputRefused(at cap: InputCap) {}
 }
 
 /// How a tool call ended, for `mcp_tool_calls_total{tool,outcome}`.

@@ -99,6 +99,7 @@ public final class StdioTransport: Sendable {
             serving: for await event in events {
                 switch event {
                 case .line(.tooLong):
+                    dispatcher.refused(at: .body)
                     write(JSONRPCError(id: nil, code: .parseError, message: "Parse error: message larger than \(limits.maxBytes) bytes").response.serialized())
                     reader.requestNext()
                 case .line(.line(let bytes)):

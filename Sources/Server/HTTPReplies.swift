@@ -93,7 +93,10 @@ struct FrameReader: Sendable {
     @inline(__always)
     func read(_ request: Request, context: MCPRequestContext) async -> Result<JSONRPCFrame, HTTPRefusal> {
         if let whole = context.completeBody {
-            guard whole.readableBytes <= options.maxBody else { return .failure(tooLarge) }
+            guard whole.readableBytes <= options.maxBody else {
+                dispatcher.refused(at: .body)
+                return .failure(tooLarge)
+            }
             return frame(of: whole, context: context)
         }
         return await readArriving(request, context: context)
@@ -104,6 +107,7 @@ struct FrameReader: Sendable {
         do {
             body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
         } catch .tooLarge {
+            dispatcher.refused(at: .body)
             return .failure(tooLarge)
         } catch .refused(let status) where status != .badRequest {
             // Trailers over the header caps; the connection closes after it (the dispatcher
@@ -126,17 +130,20 @@ struct FrameReader: Sendable {
     private func frame(of body: ByteBuffer, context: MCPRequestContext) -> Result<JSONRPCFrame, HTTPRefusal> {
         let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
         if case .parseError(let error) = frame {
+            dispatcher.refused(error)
             return .failure(HTTPRefusal(HTTPReplies.json(error.response, status: .badRequest)))
         }
-        if case .batch(let messages) = frame, messages.count > MCPDispatcher.maxBatch {
-            return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(MCPDispatcher.maxBatch) allowed")))
+        let maxBatch = dispatcher.configuration.maxBatch
+        if case .batch(let messages) = frame, messages.count > maxBatch {
+            dispatcher.refused(at: .batch)
+            return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(maxBatch) allowed")))
         }
         if let refusal = HTTPReplies.scopeRefusal(frame, principal: context.principal, registry: dispatcher.registry) {
             return .failure(HTTPRefusal(refusal))
         }
         // Each message of a batch is a request of its own: let in as one, a batch of 64 made
         // the per-token rate 64 times what it says. It is charged for the rest now, as a debt
-        // the token's next requests wait out, so a batch of any size (up to 64) can pass.
+        // the token's next requests wait out, so a batch of any size (up to the cap) can pass.
         if case .batch(let messages) = frame, messages.count > 1, let limiter = context.rateLimiter, let principal = context.principal {
             limiter.charge(principal: principal, cost: messages.count - 1)
         }

@@ -6,7 +6,11 @@ import MCPCore
 public struct MetricsObserver: MCPObserver {
     let metrics: ServerMetrics
 
-    public init(metrics: ServerMetrics) { self.metrics = metrics }
+    /// Every cap's counter exists from the start, at 0: an alert on its rate needs a series.
+    public init(metrics: ServerMetrics) {
+        self.metrics = metrics
+        for cap in InputCap.allCases { _ = metrics.counter(.inputRefused, cap.rawValue) }
+    }
 
     public func requestFinished(method: String, transport: String, duration: Duration, errorCode: Int?) {
         let request = metrics.request(method: method, transport: transport)
@@ -20,5 +24,9 @@ public struct MetricsObserver: MCPObserver {
     public func toolCallFinished(tool: String, outcome: ToolCallOutcome, duration: Duration) {
         metrics.counter(.toolCalls, tool, outcome.rawValue).increment()
         if outcome == .timeout { metrics.counter(.timeouts, "tool").increment() }
+    }
+
+    public func inputRefused(at cap: InputCap) {
+        metrics.counter(.inputRefused, cap.rawValue).increment()
     }
 }

@@ -259,6 +259,9 @@ extension ServerMetrics.Family {
     public static let inflightCallsMax = Self("mcp_inflight_calls_max", "Configured maximum of tool calls running at once.")
     public static let toolCalls = Self("mcp_tool_calls_total", "Tool calls by tool and outcome.", labels: ["tool", "outcome"])
     public static let timeouts = Self("mcp_timeouts_total", "Deadlines that fired, by phase.", labels: ["phase"])
+    public static let inputRefused = Self(
+        "mcp_input_refused_total", "Messages refused at an input cap, by cap (body, json_depth, json_values, batch, session_inflight).",
+        labels: ["cap"])
     public static let httpResponses = Self("mcp_http_responses_total", "HTTP responses by status code.", labels: ["code"])
     public static let opsRefused = Self(
         "mcp_ops_requests_refused_total", "Ops listener requests refused: a Host it does not answer for (421), a body (413).", labels: ["reason"])

@@ -136,7 +136,8 @@ struct StreamableHTTPTransport: Sendable {
         // response"): the dispatcher's rule, which stdio and legacy SSE follow too. A batch
         // is answered with an array, even of one (JSON-RPC 2.0 §6).
         let isBatch: Bool = if case .batch = frame { true } else { false }
-        if isBatch, let refusal = MCPDispatcher.refusal(ofBatch: messages, in: session) {
+        if isBatch, let refusal = dispatcher.refusal(ofBatch: messages, in: session) {
+            dispatcher.refused(refusal)
             return HTTPReplies.json(refusal.response, status: .badRequest)
         }
         let requests = messages.compactMap { if case .request(let r) = $0 { r } else { nil } }

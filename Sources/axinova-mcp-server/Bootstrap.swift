@@ -72,7 +72,9 @@ struct Bootstrap {
         let dispatcher = MCPDispatcher(
             configuration: .init(
                 identity: identity, pageSize: config.server.pageSize, defaultToolTimeout: config.timeout.operation.duration,
-                jsonLimits: .init(maxDepth: config.server.maxJsonDepth, maxBytes: Int(config.server.maxBody.bytes), maxValues: 100_000),
+                jsonLimits: .init(maxDepth: config.server.maxJsonDepth, maxBytes: Int(config.server.maxBody.bytes),
+                                  maxValues: config.server.maxJsonValues),
+                maxBatch: config.server.maxBatch,
                 newestSessionVersion: config.server.protocolVersion),
             registry: registry, observer: stdio ? nil : MetricsObserver(metrics: metrics),
             admission: stdio ? nil : ToolCallAdmission(

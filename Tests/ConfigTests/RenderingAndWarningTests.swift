@@ -140,6 +140,23 @@ import Testing
         #expect(try ConfigLoader.load(yaml: "server: {replay_max_streams: 2}").server.replayMaxStreams == 2)
     }
 
+    @Test("server.max_batch and server.max_json_values are read and bounded",
+          arguments: [("server: {max_batch: 0}", "server.max_batch"), ("server: {max_batch: 1001}", "server.max_batch"),
+                      ("server: {max_json_values: 999}", "server.max_json_values"),
+                      ("server: {max_json_values: 10000001}", "server.max_json_values")])
+    func inputCaps(yaml: String, path: String) throws {
+        do {
+            _ = try ConfigLoader.load(yaml: yaml)
+            Issue.record("\(yaml) accepted")
+        } catch {
+            #expect(error.path == path)
+        }
+        let defaults = try ConfigLoader.load(yaml: "")
+        #expect(defaults.server.maxBatch == 64 && defaults.server.maxJsonValues == 100_000)
+        let set = try ConfigLoader.load(yaml: "server: {max_batch: 8, max_json_values: 5000}")
+        #expect(set.server.maxBatch == 8 && set.server.maxJsonValues == 5000)
+    }
+
     /// A config from before the key, with max_handshakes under its default of 16, still
     /// loads: a per-address cap above the global one never binds.
     @Test("limits.max_handshakes_per_ip is positive; above max_handshakes it is not an error")

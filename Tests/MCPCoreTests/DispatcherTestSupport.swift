@@ -10,15 +10,27 @@ final class RecordingOutbound: MCPOutbound {
     var sent: [(JSONValue, JSONRPCID?)] { messages.withLock { $0 } }
 }
 
+/// Records the input caps the dispatcher reports refusals at.
+final class RecordingObserver: MCPObserver {
+    let caps = Mutex<[InputCap]>([])
+    func requestFinished(method: String, transport: String, duration: Duration, errorCode: Int?) {}
+    func toolCallFinished(tool: String, outcome: ToolCallOutcome, duration: Duration) {}
+    func inputRefused(at cap: InputCap) { caps.withLock { $0.append(cap) } }
+    var refused: [InputCap] { caps.withLock { $0 } }
+}
+
 struct Harness {
     let dispatcher: MCPDispatcher
     let session: MCPSession
     let outbound = RecordingOutbound()
+    let observer = RecordingObserver()
 
-    init(tools: [ToolDefinition] = [Harness.echo], pageSize: Int = 50, session: MCPSession = MCPSession(transport: "test"), timeout: Duration = .seconds(5), limits: JSONParser.Limits = .init()) {
+    init(tools: [ToolDefinition] = [Harness.echo], pageSize: Int = 50, session: MCPSession = MCPSession(transport: "test"), timeout: Duration = .seconds(5), limits: JSONParser.Limits = .init(),
+         maxBatch: Int = 64) {
         dispatcher = MCPDispatcher(
-            configuration: .init(identity: ServerIdentity(name: "test-server", version: "9.9"), pageSize: pageSize, defaultToolTimeout: timeout, jsonLimits: limits),
-            registry: ToolRegistry(tools))
+            configuration: .init(identity: ServerIdentity(name: "test-server", version: "9.9"), pageSize: pageSize, defaultToolTimeout: timeout, jsonLimits: limits,
+                                 maxBatch: maxBatch),
+            registry: ToolRegistry(tools), observer: observer)
         self.session = session
     }
 

@@ -106,14 +106,19 @@ import Testing
 }
 
 @Suite struct BatchCapTests {
-    @Test("a batch over the cap is refused as a whole with -32600")
-    func oversizedBatch() async {
-        let element = #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
-        let text = "[" + Array(repeating: element, count: MCPDispatcher.maxBatch + 1).joined(separator: ",") + "]"
-        let response = await Harness().send(text)
+    static let element = #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
+    static func batch(_ count: Int) -> String { "[" + Array(repeating: element, count: count).joined(separator: ",") + "]" }
+
+    @Test("a batch over the cap (server.max_batch) is refused as a whole with -32600 and counted; one at the cap is answered",
+          arguments: [64, 5])
+    func oversizedBatch(cap: Int) async {
+        let h = Harness(maxBatch: cap)
+        let response = await h.send(Self.batch(cap + 1))
         #expect(response?.errorCode == -32600)
-        let ok = "[" + Array(repeating: element, count: MCPDispatcher.maxBatch).joined(separator: ",") + "]"
-        #expect(await Harness().send(ok)?.arrayValue?.count == MCPDispatcher.maxBatch)
+        #expect(response?["error"]?["message"]?.stringValue?.contains("at most \(cap)") == true)
+        #expect(h.observer.refused == [.batch])
+        #expect(await h.send(Self.batch(cap))?.arrayValue?.count == cap)
+        #expect(h.observer.refused == [.batch])
     }
 }
 
@@ -197,6 +202,16 @@ import Testing
         let response = await h.send(text)
         #expect(response?.errorCode == -32700)
         #expect(response?["error"]?["message"]?.stringValue?.contains("1000") == true)
+        #expect(h.observer.refused == [.jsonValues])
+    }
+
+    @Test("refusals at the depth and size caps are counted by cap; a plain parse error is not")
+    func capsCounted() async {
+        let h = Harness(limits: .init(maxDepth: 8, maxBytes: 1000, maxValues: 1000))
+        #expect(await h.send(String(repeating: "[", count: 20) + String(repeating: "]", count: 20))?.errorCode == -32700)
+        #expect(await h.send("[" + String(repeating: " ", count: 2000) + "]")?.errorCode == -32700)
+        #expect(await h.send(#"{"jsonrpc":"2.0","id":1,"method":"#)?.errorCode == -32700)
+        #expect(h.observer.refused == [.jsonDepth, .body])
     }
 
     @Test("an object with many keys parses in linear time")

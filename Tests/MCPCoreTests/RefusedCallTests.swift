@@ -49,6 +49,7 @@ import Testing
         #expect(response?.errorCode == -32600)
         #expect(entries == 1)
         #expect(h.session.inFlightCount == 0)
+        #expect(h.observer.refused.isEmpty)
     }
 
     @Test("a call over the session's in-flight cap is refused (-32000) and its tool never runs")
@@ -57,6 +58,7 @@ import Testing
         #expect(response?.errorCode == -32000)
         #expect(entries == 1)
         #expect(h.session.inFlightCount == 0)
+        #expect(h.observer.refused == [.sessionInFlight])
     }
 
     @Test("a call whose request task is already cancelled (its connection closed) never starts its tool")

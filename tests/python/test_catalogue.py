@@ -298,7 +298,7 @@ def test_connect_refused(target, auth):
 
 
 def test_batch_10000(target):
-    """JSON-RPC 2.0 §6 sets no limit on a batch; the server caps batches (MCPDispatcher.maxBatch,
+    """JSON-RPC 2.0 §6 sets no limit on a batch; the server caps batches (server.max_batch,
     64): a 10,000-element batch (440 KB body, under max_body) is refused with a clear error,
     400 / -32600, before any element runs (FrameReader); never a silent close."""
     r = exchange(target.port, post(b"/api/mcp/v1/call", batch(10000)), "127.3.9.3")
@@ -479,3 +479,47 @@ def test_same_process_still_serves_near_baseline(target):
           f"after fds={fds} rss={rss // 1024} MiB")
     assert fds <= target.baseline["fds"] + FD_TOLERANCE
     assert rss <= target.baseline["rss_kib"] + RSS_TOLERANCE_MIB * 1024
+
+
+def test_input_caps_answered_and_counted(server_bin):
+    """Every input cap has a key and a metric (README "Limits"): with server.max_batch=4,
+    max_json_values=1000, max_json_depth=8 and max_body=64KiB, one request over each cap is
+    refused with its clear error (JSON-RPC 2.0 §5.1 -32700/-32600; RFC 9110 §15.5.14 413) and
+    counted once under its own `mcp_input_refused_total{cap}`; requests at the caps pass and
+    count nothing."""
+    s = start_server(server_bin, "--set", "server.max_batch=4", "--set", "server.max_json_values=1000",
+                     "--set", "server.max_json_depth=8", "--set", "server.max_body=64KiB")
+    try:
+        def refused() -> dict:
+            with urllib.request.urlopen(f"{s.ops}/metrics", timeout=5) as r:
+                text = r.read().decode()
+            return {line.split('"')[1]: float(line.split()[-1]) for line in text.splitlines()
+                    if line.startswith("mcp_input_refused_total{")}
+
+        assert refused() == {"body": 0, "json_depth": 0, "json_values": 0, "batch": 0, "session_inflight": 0}
+        call = b"/api/mcp/v1/call"
+        values = lambda n: b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":[' + b",".join([b"1"] * n) + b"]}}"
+        nested = lambda d: b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":' + b"[" * d + b"]" * d + b"}}"
+        padded = lambda n: b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":"' + b"a" * n + b'"}}'
+        cases = [  # (body, status, JSON-RPC code, the cap it is over or None)
+            (batch(4), 200, None, None),
+            (batch(5), 400, -32600, "batch"),
+            (nested(6), 200, None, None),       # depth 8 with the message and params objects
+            (nested(7), 400, -32700, "json_depth"),
+            (values(990), 200, None, None),
+            (values(1000), 400, -32700, "json_values"),
+            (padded(60_000), 200, None, None),
+            (padded(70_000), 413, -32600, "body"),
+        ]
+        for index, (body, status, code, cap) in enumerate(cases):
+            before = refused()
+            r = exchange(s.port, post(call, body), f"127.3.10.{index + 1}")
+            assert r.status == status, (index, r.status, r.body[:200])
+            if code is not None:
+                assert json.loads(r.body)["error"]["code"] == code
+            expected = dict(before)
+            if cap:
+                expected[cap] += 1
+            assert refused() == expected, (index, cap)
+    finally:
+        s.stop()

@@ -84,6 +84,8 @@ extension AppConfig {
         // A stdio line or HTTP body is held whole, and parsed, in memory.
         check(server.maxBody.bytes > 0 && server.maxBody.bytes <= 64 << 20, "server.max_body", "a size in 1B...64MiB")
         check((1...1000).contains(server.maxJsonDepth), "server.max_json_depth", "a depth in 1...1000")
+        check((1_000...10_000_000).contains(server.maxJsonValues), "server.max_json_values", "a count in 1000...10000000")
+        check((1...1000).contains(server.maxBatch), "server.max_batch", "a count in 1...1000")
         // Fail closed: plaintext beyond loopback must be asked for explicitly.
         check(
             tls.enabled || server.allowPlaintext || NetworkSyntax.isLoopback(server.host), "server.host",

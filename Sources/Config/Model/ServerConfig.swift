@@ -43,6 +43,11 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var pageSize = 50
     public var maxBody = ByteSize.mebibytes(4)
     public var maxJsonDepth = 64
+    /// JSON values (each string, number, literal, array and object) in one message: bounds
+    /// the parse's memory, which the byte cap alone does not (`[1,1,...]` is two bytes a value).
+    public var maxJsonValues = 100_000
+    /// Messages in one JSON-RPC batch (2025-03-26 sessions and the Go API take batches).
+    public var maxBatch = 64
 
     public init() {}
 
