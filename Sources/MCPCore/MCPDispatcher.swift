@@ -479,6 +479,7 @@ public final class MCPDispatcher: Sendable {
         }
         let cancelledByClient = session.untrack(id)
         observer?.toolCallFinished(tool: tool.name, outcome: cancelledByClient ? .cancelled : outcome, duration: ContinuousClock.now - start)
+        if let limit = result.limitReached { observer?.toolLimitReached(tool: tool.name, limit: limit) }
         if cancelledByClient { return nil }
         return .success(result.json)
     }
@@ -502,7 +503,9 @@ public final class MCPDispatcher: Sendable {
             return (result, result.isError ? .error : .ok)
         } catch let error as ToolError {
             if control.deadlineFired { return timedOut }
-            return (.error(error.message), error.kind == .invalidArgument ? .invalidArguments : (error.kind == .timeout ? .timeout : .error))
+            var result = ToolResult.error(error.message)
+            if error.kind == .tooLarge { result.limitReached = .backendResponseBytes }
+            return (result, error.kind == .invalidArgument ? .invalidArguments : (error.kind == .timeout ? .timeout : .error))
         } catch is CancellationError {
             return cancelled(control: control, timeout: timeout, toolName: toolName)
         } catch {

@@ -5,10 +5,13 @@ public protocol MCPObserver: Sendable {
     func toolCallFinished(tool: String, outcome: ToolCallOutcome, duration: Duration)
     /// A message (or a whole request) was refused at an input cap.
     func inputRefused(at cap: InputCap)
+    /// A tool call reached a cap (its answer says so).
+    func toolLimitReached(tool: String, limit: ToolLimit)
 }
 
 extension MCPObserver {
     public func inputRefused(at cap: InputCap) {}
+    public func toolLimitReached(tool: String, limit: ToolLimit) {}
 }
 
 /// How a tool call ended, for `mcp_tool_calls_total{tool,outcome}`.

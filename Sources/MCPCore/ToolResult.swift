@@ -9,11 +9,14 @@ public struct ToolResult: Sendable, Hashable {
     /// Must be a JSON object when present (MCP 2025-06-18 `CallToolResult.structuredContent`).
     public var structuredContent: JSONValue?
     public var isError: Bool
+    /// The cap the call reached, if any: counted, never sent.
+    public var limitReached: ToolLimit?
 
-    public init(content: [ToolContent], structuredContent: JSONValue? = nil, isError: Bool = false) {
+    public init(content: [ToolContent], structuredContent: JSONValue? = nil, isError: Bool = false, limitReached: ToolLimit? = nil) {
         self.content = content
         self.structuredContent = structuredContent
         self.isError = isError
+        self.limitReached = limitReached
     }
 
     /// A JSON result: the text content is the compact JSON serialization (real JSON, never a

@@ -26,6 +26,10 @@ public struct MetricsObserver: MCPObserver {
         if outcome == .timeout { metrics.counter(.timeouts, "tool").increment() }
     }
 
+    public func toolLimitReached(tool: String, limit: ToolLimit) {
+        metrics.counter(.toolLimits, tool, limit.rawValue).increment()
+    }
+
     public func inputRefused(at cap: InputCap) {
         metrics.counter(.inputRefused, cap.rawValue).increment()
     }

@@ -32,13 +32,13 @@ struct ResultFormatter: Sendable {
             while start < bytes.count, bytes[start] & 0xC0 == 0x80 { start += 1 }
         }
         let note = "[truncated: the result is \(bytes.count) bytes; only the last \(bytes.count - start) are shown (limit \(maxBytes)). Ask for fewer lines to see them whole.]"
-        return ToolResult(content: [.text(note), .text(String(decoding: bytes[start...], as: UTF8.self))])
+        return ToolResult(content: [.text(note), .text(String(decoding: bytes[start...], as: UTF8.self))], limitReached: .resultBytes)
     }
 
     private func truncated(_ bytes: [UInt8]) -> ToolResult {
         var end = min(maxBytes, bytes.count)
         while end > 0, end < bytes.count, bytes[end] & 0xC0 == 0x80 { end -= 1 }
         let note = "[truncated: the result is \(bytes.count) bytes; only the first \(end) are shown (limit \(maxBytes)). Narrow the query to see the rest.]"
-        return ToolResult(content: [.text(String(decoding: bytes[..<end], as: UTF8.self)), .text(note)])
+        return ToolResult(content: [.text(String(decoding: bytes[..<end], as: UTF8.self)), .text(note)], limitReached: .resultBytes)
     }
 }

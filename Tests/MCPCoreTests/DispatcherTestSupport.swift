@@ -10,13 +10,16 @@ final class RecordingOutbound: MCPOutbound {
     var sent: [(JSONValue, JSONRPCID?)] { messages.withLock { $0 } }
 }
 
-/// Records the input caps the dispatcher reports refusals at.
+/// Records the input caps the dispatcher reports refusals at, and the caps tool calls reach.
 final class RecordingObserver: MCPObserver {
     let caps = Mutex<[InputCap]>([])
+    let toolLimits = Mutex<[String]>([])
     func requestFinished(method: String, transport: String, duration: Duration, errorCode: Int?) {}
     func toolCallFinished(tool: String, outcome: ToolCallOutcome, duration: Duration) {}
     func inputRefused(at cap: InputCap) { caps.withLock { $0.append(cap) } }
+    func toolLimitReached(tool: String, limit: ToolLimit) { toolLimits.withLock { $0.append("\(tool):\(limit.rawValue)") } }
     var refused: [InputCap] { caps.withLock { $0 } }
+    var limitsReached: [String] { toolLimits.withLock { $0 } }
 }
 
 struct Harness {

@@ -183,6 +183,7 @@ import Testing
         let fake = try await FakeBackend.start { _ in .json("[\(items)]") }
         let result = await call(grafana(fake), "grafana_list_dashboards").result
         #expect(result?.content.count == 2)
+        #expect(result?.limitReached == .resultBytes)
         if case .text(let note)? = result?.content.last {
             #expect(note.hasPrefix("[truncated: the result is"))
         } else {

@@ -687,9 +687,16 @@ async def test_slow_backend_times_out_with_a_clear_result(tight_server, fakes):
     assert elapsed < 2.5  # the 1 s deadline, not the backend's 3 s
 
 
+def tool_limits(server) -> dict:
+    with urllib.request.urlopen(f"{server.ops}/metrics", timeout=5) as r:
+        return {line.split()[0]: float(line.split()[-1]) for line in r.read().decode().splitlines()
+                if line.startswith("mcp_tool_limits_total{")}
+
+
 async def test_oversized_and_malformed_answers(tight_server, fakes):
     g = fakes["grafana"]
     g.reset()
+    before = tool_limits(tight_server)
     big = [{"uid": f"ds{i:04}", "name": f"data source {i}"} for i in range(40)]  # ~1.5 KiB: truncated
     huge = [{"uid": f"ds{i:04}", "name": "x" * 100} for i in range(100)]  # ~12 KiB: refused
     g.fail("GET", "/api/datasources", 200, big)
@@ -706,6 +713,11 @@ async def test_oversized_and_malformed_answers(tight_server, fakes):
     assert len(cut.content[0].text.encode()) <= 1024 and "[truncated:" in text_of(cut)
     assert refused.is_error and ("large" in text_of(refused).lower() or "limit" in text_of(refused).lower()), text_of(refused)
     assert html.is_error and "json" in text_of(html).lower(), text_of(html)
+    # Each cap reached is counted by tool and cap; the malformed answer reached none.
+    after = tool_limits(tight_server)
+    assert {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)} == {
+        'mcp_tool_limits_total{tool="grafana_list_datasources",limit="result_bytes"}': 1,
+        'mcp_tool_limits_total{tool="grafana_list_alert_rules",limit="backend_response_bytes"}': 1}, (before, after)
 
 
 async def test_container_logs_report_progress(tight_server, fakes):
