@@ -50,7 +50,10 @@ public struct MCPServer: Sendable {
 
         let streamable = StreamableHTTPTransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
         routes.on(.post, "/mcp") { request, context in await streamable.post(request, context: context) }
-        routes.on(.get, "/mcp") { request, context in await streamable.get(request, context: context) }
+        // Routed only when enabled, so that a 405 for another method does not list GET.
+        if options.getStreamEnabled {
+            routes.on(.get, "/mcp") { request, context in await streamable.get(request, context: context) }
+        }
         routes.on(.delete, "/mcp") { request, context in await streamable.delete(request, context: context) }
 
         let legacy = LegacySSETransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
@@ -63,7 +66,7 @@ public struct MCPServer: Sendable {
         let api = GoAPITransport(dispatcher: dispatcher, options: options, metrics: metrics)
         if options.apiEnabled {
             routes.on(.post, "/api/mcp/v1/call") { request, context in await api.call(request, context: context, transport: "http_api") }
-            routes.on(.get, "/api/mcp/v1/tools") { _, context in api.tools(context: context) }
+            routes.onGetAndHead("/api/mcp/v1/tools") { _, context in api.tools(context: context) }
         }
         if options.goSSEEnabled {
             routes.on(.get, "/api/mcp/v1/sse") { request, context in await legacy.open(request, context: context, flavour: .goAPI) }

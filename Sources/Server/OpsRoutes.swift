@@ -11,7 +11,7 @@ import NIOCore
 ///
 /// They run on the public listener's machinery (``PublicListener``, ``PublicChildChannel``),
 /// so the ops port has the same header deadline, idle timeout, head caps and lingering close
-/// as the public one; none of them takes a body (413).
+/// as the public one; none of them takes a body (413). HEAD is answered too (monitors use it).
 enum OpsRoutes {
     /// - Parameters:
     ///   - mode: the public listener's scheme for `/status` (`https`, or `http` with TLS off).
@@ -20,20 +20,20 @@ enum OpsRoutes {
     static func routes(identity: ServerIdentity, protocolVersion: String = ProtocolVersion.latestSessionEra, mode: String = "https", allowedHosts: [String] = [],
                        readiness: Readiness, metrics: ServerMetrics, status: @escaping @Sendable () -> JSONObject) -> PublicRoutes {
         var routes = PublicRoutes.unauthenticatedOps(allowedHosts: allowedHosts, metrics: metrics)
-        routes.on(.get, "/health") { _, _ in
+        routes.onGetAndHead("/health") { _, _ in
             HTTPReplies.json(["status": "healthy", "timestamp": .int(UnixTime.seconds), "service": .string(identity.name)])
         }
-        routes.on(.get, "/ready") { _, _ in
+        routes.onGetAndHead("/ready") { _, _ in
             let phase = readiness.current
             return HTTPReplies.json(["status": phase == .ready ? "ready" : .string(phase.rawValue)],
                                     status: phase == .ready ? .ok : .serviceUnavailable)
         }
-        routes.on(.get, "/status") { _, _ in
+        routes.onGetAndHead("/status") { _, _ in
             var object: JSONObject = ["version": .string(identity.version), "protocol": .string(protocolVersion), "mode": .string(mode)]
             for (key, value) in status() { object[key] = value }
             return HTTPReplies.json(.object(object))
         }
-        routes.on(.get, "/metrics") { _, _ in
+        routes.onGetAndHead("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }

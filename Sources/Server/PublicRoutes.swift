@@ -77,6 +77,21 @@ struct PublicRoutes: HTTPResponder {
         allowed[path] = handlers.keys.filter { $0.path == path }.map(\.method.rawValue).sorted().joined(separator: ", ")
     }
 
+    /// Adds `handler` for GET on `path`, and for HEAD: the same answer without its body but
+    /// with its `Content-Length` (RFC 9110 §9.1: a general-purpose server MUST support GET
+    /// and HEAD; §9.3.2: the same fields as for GET). Only for answers that are whole; an
+    /// event stream's GET has no HEAD (it would be a stream nobody reads).
+    mutating func onGetAndHead(_ path: String, handler: @escaping Handler) {
+        on(.get, path, handler: handler)
+        on(.head, path) { request, context in
+            var response = try await handler(request, context)
+            let length = response.headers[.contentLength]
+            response.body = ResponseBody()
+            response.headers[.contentLength] = length
+            return response
+        }
+    }
+
     func respond(to request: Request, context: Context) async throws -> Response {
         if !acceptsBodies, Self.hasBody(request) {
             refusals?.body.increment()

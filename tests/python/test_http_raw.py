@@ -85,6 +85,48 @@ def test_unknown_routes(server):
     assert r.status == 200 and "result" in rpc(body)
 
 
+def test_head_answers_like_get_without_a_body(server):
+    """RFC 9110 §9.1: a general-purpose server MUST support GET and HEAD; §9.3.2: HEAD gets the
+    fields GET would, Content-Length included, and no content. Asked on one kept-alive
+    connection, HEAD then GET: the GET's answer is read whole after the bodiless HEAD, so the
+    HEAD answer's framing is right. The ops routes answer HEAD too; an event stream's GET has
+    none (405, Allow naming GET)."""
+    for port, scheme in ((server.port, "https"), (server.ops_port, "http")):
+        conn = (http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=tls_context()) if scheme == "https"
+                else http.client.HTTPConnection("127.0.0.1", port, timeout=10))
+        path = "/api/mcp/v1/tools" if scheme == "https" else "/health"
+        h = {"Authorization": f"Bearer {TOKEN}"}
+        conn.request("HEAD", path, headers=h)
+        head = conn.getresponse()
+        assert head.read() == b"" and head.status == 200
+        conn.request("GET", path, headers=h)
+        get = conn.getresponse()
+        body = get.read()
+        assert get.status == 200 and len(body) == int(get.getheader("Content-Length")) > 0
+        assert head.getheader("Content-Length") == get.getheader("Content-Length")
+        assert head.getheader("Content-Type") == get.getheader("Content-Type")
+        conn.request("PUT", path, headers=h)
+        put = conn.getresponse()
+        put.read()
+        assert put.status == 405 and put.getheader("Allow") == "GET, HEAD", scheme
+        conn.close()
+    for path in ("/sse", "/mcp"):
+        r, _ = request(server, "HEAD", path)
+        assert r.status == 405 and "GET" in r.getheader("Allow") and "HEAD" not in r.getheader("Allow"), path
+
+
+def test_allow_without_the_get_stream(server_bin):
+    """With server.get_stream_enabled=false, GET /mcp is 405 naming what is left, and so is any
+    other method's 405 (it listed GET before)."""
+    s = start_server(server_bin, "--set", "server.get_stream_enabled=false")
+    try:
+        for method in ("GET", "PUT"):
+            r, _ = request(s, method, "/mcp", headers={"Mcp-Session-Id": "x"})
+            assert r.status == 405 and r.getheader("Allow") in ("DELETE, POST", "POST, DELETE"), (method, r.getheader("Allow"))
+    finally:
+        s.stop()
+
+
 def test_streamable_statuses(server):
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}
     r, _ = request(server, "POST", "/mcp", init, headers={"Accept": "application/json"})
