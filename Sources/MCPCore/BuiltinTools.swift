@@ -2,8 +2,9 @@
 public enum BuiltinTools {
     /// `server_status`: the server's identity, uptime, protocol versions, tool count and the
     /// caller's own view (token name, session count). Read-only; useful to check a
-    /// deployment from the agent's side. `snapshot` supplies the live figures.
-    public static func serverStatus(snapshot: @escaping @Sendable () async -> JSONObject) -> ToolDefinition {
+    /// deployment from the agent's side. `snapshot` supplies the live figures, given whether
+    /// the caller may use tools that write (a read-only token's `tools` counts the ones it sees).
+    public static func serverStatus(snapshot: @escaping @Sendable (_ allowsWrites: Bool) async -> JSONObject) -> ToolDefinition {
         ToolDefinition(
             name: "server_status",
             title: "Server status",
@@ -22,7 +23,7 @@ public enum BuiltinTools {
             ],
             annotations: ToolAnnotations(title: "Server status", readOnlyHint: true, idempotentHint: true, openWorldHint: false),
             handler: { _, context in
-                var status = await snapshot()
+                var status = await snapshot(context.allowsWrites)
                 if let caller = context.caller { status["caller"] = .string(caller) }
                 return .json(.object(status))
             }

@@ -555,7 +555,7 @@ public final class MCPDispatcher: Sendable {
             let params: JSONObject = ["level": .string(level.rawValue), "logger": .string(toolName), "data": .string(message)]
             await outbound.send(jsonRPCNotification(method: "notifications/message", params: .object(params)), relatedTo: id)
         }
-        return ToolContext(toolName: tool.name, caller: session.principal?.name, progress: progress, log: log)
+        return ToolContext(toolName: tool.name, caller: session.principal?.name, allowsWrites: session.allowsWrites, progress: progress, log: log)
     }
 }
 

@@ -14,12 +14,15 @@ public struct ToolContext: Sendable {
     public var toolName: String
     /// The name (never the value) of the token that made the call; `nil` on stdio.
     public var caller: String?
+    /// Whether the caller may use tools that write: a read-only token sees only the others.
+    public var allowsWrites: Bool
     private let progressSink: ProgressSink?
     private let logSink: LogSink?
 
-    public init(toolName: String, caller: String? = nil, progress: ProgressSink? = nil, log: LogSink? = nil) {
+    public init(toolName: String, caller: String? = nil, allowsWrites: Bool = true, progress: ProgressSink? = nil, log: LogSink? = nil) {
         self.toolName = toolName
         self.caller = caller
+        self.allowsWrites = allowsWrites
         self.progressSink = progress
         self.logSink = log
     }

@@ -29,6 +29,11 @@ public struct ToolRegistry: Sendable {
 
     public var count: Int { tools.count }
 
+    /// How many tools a caller sees in `tools/list` (a read-only one: those that do not write).
+    public func count(allowsWrites: Bool) -> Int {
+        allowsWrites ? tools.count : tools.reduce(0) { $0 + ($1.writes ? 0 : 1) }
+    }
+
     public func tool(named name: String) -> ToolDefinition? {
         index[name].map { tools[$0] }
     }

@@ -42,10 +42,11 @@ struct Bootstrap {
         let (name, version) = (JSONValue.string(identity.name), JSONValue.string(identity.version))
         let protocols = JSONValue.array(ProtocolVersion.supported(newestSessionEra: config.server.protocolVersion).map(JSONValue.string))
         // What the registry holds once `tools.disabled` and `tools.read_only` have applied
-        // (set below, before any call): the catalogue's count overstated it.
-        let toolCount = Atomic<Int>(0)
+        // (set below, before any call): the catalogue's count overstated it. A read-only
+        // token is told how many it sees, as its `tools/list` shows.
+        let toolCount = Atomic<Int>(0), readOnlyToolCount = Atomic<Int>(0)
         let transport = JSONValue.string(stdio ? "stdio" : config.tls.enabled ? "https" : "http")
-        let status = BuiltinTools.serverStatus {
+        let status = BuiltinTools.serverStatus { allowsWrites in
             // Built as entries, with room for the tool's `caller` too: the entries are not
             // grown, and no key is searched for (the live figures have keys of their own).
             let figures = live.snapshot()
@@ -55,7 +56,8 @@ struct Bootstrap {
             entries.append(.init(key: "version", value: version))
             entries.append(.init(key: "uptime_seconds", value: .double((ContinuousClock.now - started).elapsedSeconds)))
             entries.append(.init(key: "protocol_versions", value: protocols))
-            entries.append(.init(key: "tools", value: .int(Int64(toolCount.load(ordering: .relaxed)))))
+            let tools = allowsWrites ? toolCount.load(ordering: .relaxed) : readOnlyToolCount.load(ordering: .relaxed)
+            entries.append(.init(key: "tools", value: .int(Int64(tools))))
             entries.append(.init(key: "transport", value: transport))
             for entry in figures.entries { entries.append(entry) }
             return JSONObject(entries: entries)
@@ -68,7 +70,8 @@ struct Bootstrap {
             // The catalogue applied tools.enabled/disabled (with globs) already; built-ins
             // can be switched off by exact name.
             .filtered(readOnly: config.tools.readOnly, disabled: config.tools.disabled)
-        toolCount.store(registry.count, ordering: .relaxed)
+        toolCount.store(registry.count(allowsWrites: true), ordering: .relaxed)
+        readOnlyToolCount.store(registry.count(allowsWrites: false), ordering: .relaxed)
         let dispatcher = MCPDispatcher(
             configuration: .init(
                 identity: identity, pageSize: config.server.pageSize, defaultToolTimeout: config.timeout.operation.duration,

@@ -347,7 +347,14 @@ def test_read_only_token_gets_403_insufficient_scope(server_bin, tmp_path, fake_
         names = [t["name"] for t in json.loads(body)["result"]["tools"]]
         assert "grafana_get_health" in names and "grafana_delete_dashboard" not in names
         r, body = post(s.port, token=env["TOKEN_WRITER"])
-        assert "grafana_delete_dashboard" in [t["name"] for t in json.loads(body)["result"]["tools"]]
+        writer_names = [t["name"] for t in json.loads(body)["result"]["tools"]]
+        assert "grafana_delete_dashboard" in writer_names and "nextCursor" not in json.loads(body)["result"]
+        # server_status counts the tools its caller sees, as its tools/list shows them.
+        status = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "server_status", "arguments": {}}}).encode()
+        for token, seen in ((env["TOKEN_READER"], names), (env["TOKEN_WRITER"], writer_names)):
+            r, body = post(s.port, token=token, body=status, path="/api/mcp/v1/call")
+            assert json.loads(body)["result"]["structuredContent"]["tools"] == len(seen), body
+        assert len(names) < len(writer_names)
     finally:
         s.stop()
 

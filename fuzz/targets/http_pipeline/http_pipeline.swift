@@ -60,7 +60,7 @@ let echo = ToolDefinition(
     .text(try arguments.string("message"))
 }
 
-let status = BuiltinTools.serverStatus { ["name": "fuzz", "ready": true] }
+let status = BuiltinTools.serverStatus { _ in ["name": "fuzz", "ready": true] }
 
 /// A fresh server per input, so an input's outcome does not depend on the ones before it
 /// (sessions, limiter state) and a finding reproduces from its file alone.
