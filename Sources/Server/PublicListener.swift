@@ -5,6 +5,9 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The public listener: accepts connections on one port and serves them with the public
 /// child channel (admission, TLS, deadlines, HTTP/1 and the routes).
@@ -32,16 +35,34 @@ struct PublicListener: Service, CustomStringConvertible {
     /// Graceful shutdown's start for every public listener at once (nil: this listener's own
     /// shutdown signal alone, as the ops listener, which serves `/metrics` through the drain).
     var drain: ListenerDrain? = nil
+    /// `limits.send_timeout`: set once on the listening socket, whose accepted connections
+    /// inherit it (Linux copies the listener's TCP state into each), so it costs no system
+    /// call per connection.
+    var sendTimeout: Duration? = nil
     let onRunning: @Sendable (Int) async -> Void
 
     var description: String { "PublicListener(\(host):\(port))" }
+
+    #if os(Linux)
+    /// TCP_USER_TIMEOUT (RFC 5482's user timeout, Linux `tcp(7)`), in milliseconds.
+    static let userTimeoutOption: ChannelOptions.Types.SocketOption? = ChannelOptions.tcpOption(.init(rawValue: CInt(TCP_USER_TIMEOUT)))
+    #else
+    static let userTimeoutOption: ChannelOptions.Types.SocketOption? = nil
+    #endif
 
     func run() async throws {
         let connections = OpenConnections()
         let executors = EventLoopTaskExecutors(group: group)
         let child = self.child
         let logger = self.logger
-        let server = try await ServerBootstrap(group: group)
+        var bootstrap = ServerBootstrap(group: group)
+        #if os(Linux)
+        if let sendTimeout, let option = Self.userTimeoutOption {
+            let milliseconds = sendTimeout.components.seconds * 1000 + sendTimeout.components.attoseconds / 1_000_000_000_000_000
+            bootstrap = bootstrap.serverChannelOption(option, value: SocketOptionValue(clamping: milliseconds))
+        }
+        #endif
+        let server = try await bootstrap
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             // One accept per readiness event, as nginx does by default (`multi_accept off`): the

@@ -1,4 +1,7 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Per-connection request deadlines against slow clients (slowloris).
 ///
@@ -28,6 +31,7 @@ final class RequestDeadlines: @unchecked Sendable {
     /// When the current phase ends the connection; nil while a request is being handled.
     private var deadline: NIODeadline?
     private var timer: (task: Scheduled<Void>, fires: NIODeadline)?
+    private var sendTimeoutCounted = false
 
     init(headerTimeout: TimeAmount, idleTimeout: TimeAmount? = nil, ticket: (any AdmissionTicket)?, onTimeout: @escaping @Sendable (String) -> Void) {
         self.headerTimeout = headerTimeout
@@ -49,6 +53,14 @@ final class RequestDeadlines: @unchecked Sendable {
     func headReceived() {
         phase = .inRequest
         deadline = nil
+    }
+
+    /// The send deadline fired (the kernel's, see ``RawRequestStartHandler``): counted as
+    /// `phase="send"`, once per connection (NIO reports the error on the read and on a write).
+    func sendTimedOut() {
+        guard !sendTimeoutCounted else { return }
+        sendTimeoutCounted = true
+        onTimeout("send")
     }
 
     /// The dispatcher started a request's task (true) or wrote the end of its response
@@ -154,5 +166,12 @@ final class RawRequestStartHandler: ChannelInboundHandler, RemovableChannelHandl
     func channelInactive(context: ChannelHandlerContext) {
         deadlines.cancel()
         context.fireChannelInactive()
+    }
+
+    /// The kernel gave up on data the client left unacknowledged past `limits.send_timeout`
+    /// (TCP_USER_TIMEOUT, set on the listening socket): counted as that deadline firing.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? IOError, error.errnoCode == ETIMEDOUT { deadlines.sendTimedOut() }
+        context.fireErrorCaught(error)
     }
 }

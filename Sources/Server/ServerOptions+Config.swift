@@ -39,6 +39,7 @@ extension ServerOptions {
         maxHeaderBytes = Int(limits.maxHeaderBytes.bytes)
         maxHeaderCount = limits.maxHeaderCount
         idleTimeout = limits.idleTimeout.duration
+        sendTimeout = limits.sendTimeout.milliseconds == 0 ? nil : limits.sendTimeout.duration
         headerTimeout = limits.headerTimeout.duration
         bodyTimeout = limits.bodyTimeout.duration
         lingerTimeout = limits.lingerTimeout.duration

@@ -59,6 +59,9 @@ public struct ServerOptions: Sendable {
     public var idleTimeout: Duration = .seconds(60)
     public var headerTimeout: Duration = .seconds(10)
     public var bodyTimeout: Duration = .seconds(30)
+    /// Data sent and not acknowledged this long closes the connection (TCP_USER_TIMEOUT on
+    /// the listening sockets, which the accepted ones inherit); nil: the kernel's own retries.
+    public var sendTimeout: Duration? = .seconds(60)
     /// After a refusal, the longest a connection reads and drops what still comes before it
     /// closes (lingering close).
     public var lingerTimeout: Duration = .seconds(2)

@@ -140,6 +140,21 @@ import Testing
         #expect(try ConfigLoader.load(yaml: "server: {replay_max_streams: 2}").server.replayMaxStreams == 2)
     }
 
+    @Test("limits.send_timeout is 0 (off) or 1s...1h; 1m by default")
+    func sendTimeout() throws {
+        #expect(try ConfigLoader.load(yaml: "").limits.sendTimeout == .seconds(60))
+        #expect(try ConfigLoader.load(yaml: "limits: {send_timeout: 0}").limits.sendTimeout.milliseconds == 0)
+        #expect(try ConfigLoader.load(yaml: "limits: {send_timeout: 5s}").limits.sendTimeout == .seconds(5))
+        for value in ["500ms", "2h"] {
+            do {
+                _ = try ConfigLoader.load(yaml: "limits: {send_timeout: \(value)}")
+                Issue.record("\(value) accepted")
+            } catch {
+                #expect(error.path == "limits.send_timeout")
+            }
+        }
+    }
+
     @Test("server.max_batch and server.max_json_values are read and bounded",
           arguments: [("server: {max_batch: 0}", "server.max_batch"), ("server: {max_batch: 1001}", "server.max_batch"),
                       ("server: {max_json_values: 999}", "server.max_json_values"),

@@ -784,3 +784,52 @@ def test_ops_listener_answers_only_for_its_hosts(server_bin):
         assert ops_counter(ops_metrics(s), 'mcp_ops_requests_refused_total{reason="host"}') == 4
     finally:
         s.stop()
+
+
+BACKENDS = [arg for b in ("grafana", "portainer", "silverbullet", "vikunja", "prometheus")
+            for arg in ("--set", f"{b}.url=http://127.0.0.1:9")]  # tools registered, never called
+
+
+def stall_reading(port, requests):
+    """A TLS client with a 4 KiB receive buffer that pipelines `requests` GETs of the whole
+    tool list (about 20 KiB each with every backend's tools) and then reads nothing."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", port))
+    conn = tls_context().wrap_socket(raw, server_hostname="localhost")
+    conn.sendall(b"GET /api/mcp/v1/tools HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n\r\n" % TOKEN.encode() * requests)
+    return conn
+
+
+@pytest.mark.parametrize("send_timeout", ["2s", "0"])
+def test_send_timeout_closes_a_client_that_stopped_reading(server_bin, send_timeout):
+    """limits.send_timeout is TCP_USER_TIMEOUT (Linux tcp(7); RFC 5482) on the listening socket,
+    which each accepted connection inherits: data the client leaves unacknowledged that long,
+    its window shut, ends the connection, counted as mcp_timeouts_total{phase="send"}. It is
+    what frees an SSE stream whose client vanished, which the kernel would otherwise keep
+    retransmitting to for 15 minutes or more. Here the client asks for about 8 MB and reads
+    nothing; the idle timeout, which also bounds a pipelined request waiting for the client
+    to read, is 5 minutes, so only the send timeout can close it within the 20 s watched.
+    With send_timeout 0 (off) the connection is still open after 8 s: the control."""
+    s = start_server(server_bin, "--set", f"limits.send_timeout={send_timeout}", "--set", "limits.idle_timeout=5m",
+                     "--set", "limits.request_rate=0", *BACKENDS)
+    try:
+        conn = stall_reading(s.port, 400)
+        deadline = time.monotonic() + (20 if send_timeout != "0" else 8)
+        fired, active = 0, 1
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            with urllib.request.urlopen(f"{s.ops}/metrics", timeout=5) as r:
+                text = r.read().decode()
+            fired = ops_counter(text, 'mcp_timeouts_total{phase="send"}')
+            active = float(next(l.split()[1] for l in text.splitlines() if l.startswith("mcp_connections_active ")))
+            if fired:
+                break
+        if send_timeout == "0":
+            assert fired == 0 and active == 1
+        else:
+            assert fired == 1 and active == 0, (fired, active)
+            assert ops_counter(text, 'mcp_timeouts_total{phase="idle"}') == 0
+        conn.close()
+    finally:
+        s.stop()

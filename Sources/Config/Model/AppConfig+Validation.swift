@@ -162,6 +162,8 @@ extension AppConfig {
         for (value, key) in [(limits.headerTimeout, "header_timeout"), (limits.idleTimeout, "idle_timeout"), (limits.bodyTimeout, "body_timeout")] {
             check(value.milliseconds > 0, "limits.\(key)", positive)
         }
+        check(limits.sendTimeout.milliseconds == 0 || (1000...3_600_000).contains(limits.sendTimeout.milliseconds),
+              "limits.send_timeout", "0 (off) or a duration in 1s...1h")
         // A linger only lets a refusal be read; longer ones just hold connections.
         check(limits.lingerTimeout.milliseconds > 0 && limits.lingerTimeout.milliseconds <= 60_000, "limits.linger_timeout", "a duration in 1ms...60s")
         for (index, cidr) in limits.trustedProxies.enumerated() {

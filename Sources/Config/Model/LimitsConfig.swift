@@ -14,6 +14,12 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var headerTimeout = ConfigDuration.seconds(10)
     public var idleTimeout = ConfigDuration.seconds(60)
     public var bodyTimeout = ConfigDuration.seconds(30)
+    /// How long data sent to a client may go unacknowledged before the connection is
+    /// closed (TCP_USER_TIMEOUT): a peer that vanished, or one that stopped reading with its
+    /// window full. Without it a dead client's SSE stream, whose small pings the kernel keeps
+    /// retransmitting, held its slot (and its token's share of streams) for 15 minutes or
+    /// more. 0 turns it off.
+    public var sendTimeout = ConfigDuration.seconds(60)
     /// After a refusal, the longest its sending may take, and then how long what the client
     /// still sends is read and dropped before the connection closes (lingering close).
     public var lingerTimeout = ConfigDuration.seconds(2)
