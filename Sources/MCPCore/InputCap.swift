@@ -11,7 +11,4 @@ public enum InputCap: String, Sendable, CaseIterable {
     case jsonValues = "json_values"
     /// Messages in one JSON-RPC batch (`server.max_batch`).
     case batch
-    /// Requests in flight in one session (`limits.max_inflight_per_token`, which also caps a
-    /// session: one token's calls cannot exceed it in any case).
-    case sessionInFlight = "session_inflight"
 }

@@ -443,9 +443,9 @@ public final class MCPDispatcher: Sendable {
         case .duplicate:
             return .failure(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: request id \(id) is already in use"))
         case .full:
-            observer?.inputRefused(at: .sessionInFlight)
-            return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))",
-                                         cap: .sessionInFlight))
+            // Not counted: over HTTP the token's in-flight cap (the same number) refuses first,
+            // with its own count; only stdio, which has no metrics, reaches this.
+            return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
         case .closed, .cancelledBeforeStart:
             // The transport went away before the call started, or the client cancelled it:
             // nobody is left to answer, or nobody wants the answer (cancellation.mdx).

@@ -5,6 +5,9 @@ public enum ToolLimit: String, Sendable, CaseIterable {
     /// The result was cut at `tools.max_result_bytes`.
     case resultBytes = "result_bytes"
     /// A backend's answer passed its byte cap (a multiple of `tools.max_result_bytes`) and
-    /// was refused.
+    /// was refused (or, in a search, the page skipped).
     case backendResponseBytes = "backend_response_bytes"
+    /// A list or search stopped at the pages it may read (Vikunja: 20 pages, or the response
+    /// cap's worth; SilverBullet search: 200 pages or 50 results); the result says so.
+    case backendPages = "backend_pages"
 }

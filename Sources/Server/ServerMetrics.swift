@@ -259,11 +259,11 @@ extension ServerMetrics.Family {
     public static let inflightCallsMax = Self("mcp_inflight_calls_max", "Configured maximum of tool calls running at once.")
     public static let toolCalls = Self("mcp_tool_calls_total", "Tool calls by tool and outcome.", labels: ["tool", "outcome"])
     public static let toolLimits = Self(
-        "mcp_tool_limits_total", "Tool calls that reached a cap, by tool and cap (result_bytes: cut at tools.max_result_bytes; backend_response_bytes: a backend answer refused as too large).",
+        "mcp_tool_limits_total", "Tool calls that reached a cap, by tool and cap (result_bytes: cut at tools.max_result_bytes; backend_response_bytes: a backend answer refused as too large; backend_pages: a list or search stopped at the pages it may read).",
         labels: ["tool", "limit"])
     public static let timeouts = Self("mcp_timeouts_total", "Deadlines that fired, by phase.", labels: ["phase"])
     public static let inputRefused = Self(
-        "mcp_input_refused_total", "Messages refused at an input cap, by cap (body, json_depth, json_values, batch, session_inflight).",
+        "mcp_input_refused_total", "Messages refused at an input cap, by cap (body, json_depth, json_values, batch).",
         labels: ["cap"])
     public static let httpResponses = Self("mcp_http_responses_total", "HTTP responses by status code.", labels: ["code"])
     public static let opsRefused = Self(

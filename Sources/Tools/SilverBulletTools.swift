@@ -74,7 +74,10 @@ enum SilverBulletTools {
                 annotations: .readOnly
             ) { arguments, context in
                 let query = try arguments.nonEmptyString("query")
-                return format.json(try await search(backend, query: query, context: context))
+                let (answer, limit) = try await search(backend, query: query, context: context)
+                var result = format.json(answer)
+                if result.limitReached == nil { result.limitReached = limit }
+                return result
             },
         ]
     }
@@ -109,7 +112,9 @@ enum SilverBulletTools {
         return .json(["page_name": .string(try arguments.string("page_name")), "result": .string(result), "bytes": .int(Int64(text.utf8.count))])
     }
 
-    static func search(_ backend: Backend, query: String, context: ToolContext) async throws(ToolError) -> JSONValue {
+    /// The answer, and the cap it reached, if any: a page skipped as too large, or the pages
+    /// or results it may read.
+    static func search(_ backend: Backend, query: String, context: ToolContext) async throws(ToolError) -> (JSONValue, ToolLimit?) {
         let listing = try await backend.json(.GET, "/.fs")
         guard let files = listing.arrayValue else {
             throw ToolError(.badResponse, "silverbullet: the file list is not a JSON array")
@@ -125,6 +130,7 @@ enum SilverBulletTools {
         // the result: one bad page lost every match found. A backend that cannot be reached
         // at all still fails the search.
         var unreadable: [JSONValue] = []
+        var skippedTooLarge = false
         let toScan = pages.prefix(searchPageLimit)
         for (index, (page, path)) in toScan.enumerated() {
             if results.count >= searchResultLimit { break }
@@ -140,6 +146,7 @@ enum SilverBulletTools {
             do throws(ToolError) {
                 response = try await backend.send(.GET, path, accept: pageStatuses)
             } catch where error.kind == .tooLarge || error.kind == .badResponse {
+                if error.kind == .tooLarge { skippedTooLarge = true }
                 response = nil
             }
             if let response, response.status == 429 || response.status >= 500 { throw backend.statusError(response) }
@@ -165,6 +172,7 @@ enum SilverBulletTools {
             "complete": .bool(complete),
         ]
         if !unreadable.isEmpty { answer["pages_unreadable"] = .array(unreadable) }
-        return .object(answer)
+        let stoppedEarly = pages.count > searchPageLimit || results.count >= searchResultLimit
+        return (.object(answer), skippedTooLarge ? .backendResponseBytes : stoppedEarly ? .backendPages : nil)
     }
 }

@@ -159,6 +159,7 @@ enum VikunjaTools {
         }
         var result = format.json(.array(items))
         if fetched < pages {
+            if result.limitReached == nil { result.limitReached = .backendPages }
             result.content.append(.text("[\(pages) pages in all; only the first \(fetched) (\(items.count) items) are listed.]"))
         }
         return result

@@ -58,7 +58,6 @@ import Testing
         #expect(response?.errorCode == -32000)
         #expect(entries == 1)
         #expect(h.session.inFlightCount == 0)
-        #expect(h.observer.refused == [.sessionInFlight])
     }
 
     @Test("a call whose request task is already cancelled (its connection closed) never starts its tool")

@@ -117,6 +117,25 @@ import Testing
         #expect(outcome.json?["results"]?.arrayValue?.map { $0["page_name"] } == ["A", "B"])
         #expect(outcome.json?["pages_unreadable"] == ["Locked"])
         #expect(outcome.json?["complete"] == false)
+        #expect(outcome.result?.limitReached == nil)
+    }
+
+    /// A page over the backend's response cap is skipped like an unreadable one, and the
+    /// search reports the cap it reached (`mcp_tool_limits_total`); a search that read every
+    /// page, or skipped one for another reason, reports none.
+    @Test func searchCountsAPageTooLargeToRead() async throws {
+        let fake = try await FakeBackend.start { request in
+            switch request.path {
+            case "/.fs": .json(#"[{"name":"Big.md"},{"name":"Small.md"}]"#)
+            case "/.fs/Big.md": .text(String(repeating: "needle\n", count: 2000))
+            default: .text("the needle is here\n")
+            }
+        }
+        let tools = tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t"), maxResultBytes: 1024))
+        let outcome = await call(tools, "silverbullet_search_pages", ["query": "needle"])
+        #expect(outcome.json?["pages_unreadable"] == ["Big"])
+        #expect(outcome.result?.limitReached == .backendResponseBytes)
+        await fake.stop()
     }
 
     /// A backend that starts failing (5xx) or refusing for load (429) ends the search with its

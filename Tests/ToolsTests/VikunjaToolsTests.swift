@@ -79,9 +79,11 @@ import Testing
         let tools = tools(CatalogueSettings(vikunja: BackendSettings(url: fake.url, token: "vk")))
         let tasks = await call(tools, "vikunja_list_tasks", ["project_id": 1])
         #expect(tasks.json == [["id": 1], ["id": 2]])
+        #expect(tasks.result?.limitReached == nil)
         #expect(fake.requests.map(\.query) == ["page=1", "page=2"])
         let projects = await call(tools, "vikunja_list_projects", [:])
         #expect(projects.result?.content.count == 2)
+        #expect(projects.result?.limitReached == .backendPages)
         if case .text(let first)? = projects.result?.content.first {
             #expect((try? JSONParser.parse(first))?.arrayValue?.count == 20)
         }
@@ -105,6 +107,8 @@ import Testing
         let tools = tools(CatalogueSettings(vikunja: BackendSettings(url: fake.url, token: "vk"), maxResultBytes: 1024))
         let projects = await call(tools, "vikunja_list_projects", [:])
         #expect(fake.requests.map(\.query) == ["page=1", "page=2", "page=3"])
+        // Cut at the result cap too: that is the cap counted.
+        #expect(projects.result?.limitReached == .resultBytes)
         if case .text(let note)? = projects.result?.content.last {
             #expect(note == "[20 pages in all; only the first 3 (3 items) are listed.]")
         } else {

@@ -496,7 +496,7 @@ def test_input_caps_answered_and_counted(server_bin):
             return {line.split('"')[1]: float(line.split()[-1]) for line in text.splitlines()
                     if line.startswith("mcp_input_refused_total{")}
 
-        assert refused() == {"body": 0, "json_depth": 0, "json_values": 0, "batch": 0, "session_inflight": 0}
+        assert refused() == {"body": 0, "json_depth": 0, "json_values": 0, "batch": 0}
         call = b"/api/mcp/v1/call"
         values = lambda n: b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":[' + b",".join([b"1"] * n) + b"]}}"
         nested = lambda d: b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":' + b"[" * d + b"]" * d + b"}}"
