@@ -66,6 +66,19 @@ struct LegacySSETransport: Sendable {
         case .failure(let refusal): return refusal.response
         }
         let dispatcher = self.dispatcher, sessions = self.sessions, streams = self.streams
+        // A notification or a client's response needs no answer and no task: acted on before
+        // the 202, it takes effect in the order the client posted it. In a task of its own, a
+        // cancel could run after the request it names had already finished (or a later POST
+        // had started), depending on how the tasks were scheduled.
+        switch frame {
+        case .single(.notification(let method, let params)):
+            dispatcher.handle(notification: method, params: params, session: session)
+            return HTTPReplies.empty(.accepted)
+        case .single(.response):
+            return HTTPReplies.empty(.accepted)
+        default:
+            break
+        }
         // The answer travels on the stream: a graceful shutdown must not end it before. A
         // stream already ended (drained, cut off as a slow reader) is a session on its way
         // out: the call is refused rather than run with its answer dropped.
@@ -73,12 +86,13 @@ struct LegacySSETransport: Sendable {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
         }
         sessions.setBusy(id, 1)
-        // Accepted (202) before its task runs: a cancel the client posts after that must find it.
-        let requestID: JSONRPCID? = if case .single(.request(let request)) = frame { request.id } else { nil }
-        if let requestID { session.announce(requestID) }
+        // Accepted (202) before its task runs: a cancel the client posts after that must find
+        // it, also for each request of a batch.
+        let requestIDs = frame.messages.compactMap { if case .request(let request) = $0 { request.id } else { nil } }
+        for id in requestIDs { session.announce(id) }
         Task(executorPreference: MCPDispatcher.requestExecutor) {
             defer {
-                if let requestID { session.withdraw(requestID) }
+                for id in requestIDs { session.withdraw(id) }
                 sessions.setBusy(id, -1)
                 streams.answered(on: stream)
             }

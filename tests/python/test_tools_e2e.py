@@ -28,6 +28,7 @@ if not version("mcp").startswith("2."):
 import anyio  # noqa: E402
 import httpx2  # noqa: E402
 from mcp import Client  # noqa: E402
+from mcp.client.sse import sse_client  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
 
@@ -733,14 +734,19 @@ async def test_container_logs_report_progress(tight_server, fakes):
     assert updates and updates[-1][0] == updates[-1][1] == 1.0
 
 
-async def call_and_give_up(server, backend, mode, wait=2.5):
+async def call_and_give_up(server, backend, mode, wait=2.5, legacy_sse=False):
     """Calls portainer_get_container_logs on a backend that answers only after 3 s, gives
-    up after 0.3 s, and returns the fake's hang-ups seen within `wait` seconds."""
+    up after 0.3 s, and returns the fake's hang-ups seen within `wait` seconds (over
+    Streamable HTTP, or over legacy HTTP+SSE with `legacy_sse`)."""
     backend.reset()
     backend.delay = 3.0
     try:
         async with httpx2.AsyncClient(headers=server.headers, timeout=httpx2.Timeout(30), verify=tls_context()) as http:
-            async with Client(streamable_http_client(f"{server.base}/mcp", http_client=http), mode=mode) as client:
+            transport = sse_client(f"{server.base}/sse", headers=server.headers,
+                                   httpx_client_factory=lambda headers=None, timeout=None, auth=None: httpx2.AsyncClient(
+                                       headers=headers, timeout=timeout, auth=auth, verify=tls_context())) \
+                if legacy_sse else streamable_http_client(f"{server.base}/mcp", http_client=http)
+            async with Client(transport, mode=mode) as client:
                 with pytest.raises(MCPError, match="timed out"):
                     await client.call_tool("portainer_get_container_logs", {"container_id": "web"}, read_timeout_seconds=0.3)
                 deadline = time.monotonic() + wait
@@ -756,6 +762,16 @@ async def test_cancelled_call_stops_the_backend_request(tight_server, fakes):
     SHOULD stop processing. The SDK (2025-11-25 session) sends it when it gives up after
     0.3 s; the fake sees the server drop the backend request well before its 3 s answer."""
     hangups = await call_and_give_up(tight_server, fakes["portainer"], "legacy")
+    assert hangups, "the backend request went on after the client cancelled"
+    request, after = hangups[0]
+    assert request.path == "/api/endpoints/1/docker/containers/web/logs" and after < 2.5
+
+
+async def test_cancelled_call_stops_the_backend_request_over_legacy_sse(tight_server, fakes):
+    """The same over HTTP+SSE (2024-11-05): the SDK POSTs `notifications/cancelled` to
+    /messages, which the server acts on before answering 202, so the cancel takes effect in
+    the order the client posted it."""
+    hangups = await call_and_give_up(tight_server, fakes["portainer"], "legacy", legacy_sse=True)
     assert hangups, "the backend request went on after the client cancelled"
     request, after = hangups[0]
     assert request.path == "/api/endpoints/1/docker/containers/web/logs" and after < 2.5
