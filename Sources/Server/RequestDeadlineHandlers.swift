@@ -1,6 +1,8 @@
 import NIOCore
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Per-connection request deadlines against slow clients (slowloris).
@@ -56,7 +58,7 @@ final class RequestDeadlines: @unchecked Sendable {
     }
 
     /// The send deadline fired (the kernel's, see ``RawRequestStartHandler``): counted as
-    /// `phase="send"`, once per connection (NIO reports the error on the read and on a write).
+    /// `phase="send"`, at most once per connection.
     func sendTimedOut() {
         guard !sendTimeoutCounted else { return }
         sendTimeoutCounted = true
@@ -168,10 +170,17 @@ final class RawRequestStartHandler: ChannelInboundHandler, RemovableChannelHandl
         context.fireChannelInactive()
     }
 
-    /// The kernel gave up on data the client left unacknowledged past `limits.send_timeout`
-    /// (TCP_USER_TIMEOUT, set on the listening socket): counted as that deadline firing.
+    /// The kernel gave up on data the client left unacknowledged (`limits.send_timeout`, the
+    /// TCP_USER_TIMEOUT of the listening socket, or the kernel's own retries when it is off):
+    /// counted as that deadline firing. Linux reports ETIMEDOUT, or an ICMP error that came
+    /// back meanwhile (host or network unreachable); on an established connection these
+    /// surface only then. NIO reports it here when its read finds it, the usual path; when a
+    /// write finds it first, or the client had half-closed (the read sees end of input), NIO
+    /// closes the connection without an `errorCaught`, and it is not counted.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? IOError, error.errnoCode == ETIMEDOUT { deadlines.sendTimedOut() }
+        if let error = error as? IOError, Self.sendGaveUp.contains(error.errnoCode) { deadlines.sendTimedOut() }
         context.fireErrorCaught(error)
     }
+
+    static let sendGaveUp: Set<CInt> = [ETIMEDOUT, EHOSTUNREACH, ENETUNREACH]
 }

@@ -61,7 +61,7 @@ public struct ServerOptions: Sendable {
     public var bodyTimeout: Duration = .seconds(30)
     /// Data sent and not acknowledged this long closes the connection (TCP_USER_TIMEOUT on
     /// the listening sockets, which the accepted ones inherit); nil: the kernel's own retries.
-    public var sendTimeout: Duration? = .seconds(60)
+    public var sendTimeout: Duration? = .seconds(120)
     /// After a refusal, the longest a connection reads and drops what still comes before it
     /// closes (lingering close).
     public var lingerTimeout: Duration = .seconds(2)

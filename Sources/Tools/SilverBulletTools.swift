@@ -131,9 +131,12 @@ enum SilverBulletTools {
         // at all still fails the search.
         var unreadable: [JSONValue] = []
         var skippedTooLarge = false
+        // Pages read (or tried): fewer than `toScan` when the results filled up first.
+        var scanned = 0
         let toScan = pages.prefix(searchPageLimit)
         for (index, (page, path)) in toScan.enumerated() {
             if results.count >= searchResultLimit { break }
+            scanned = index + 1
             if Task.isCancelled { throw ToolError(.timeout, "silverbullet search was cancelled") }
             if context.wantsProgress {
                 await context.progress(Double(index), total: Double(toScan.count), message: "reading \(page)")
@@ -165,14 +168,16 @@ enum SilverBulletTools {
                 results.append(["page_name": .string(page), "name_match": .bool(nameMatch), "snippets": .array(snippets)])
             }
         }
-        let complete = pages.count <= searchPageLimit && results.count < searchResultLimit && unreadable.isEmpty
+        // Stopped early: pages were left unread (past the page cap, or after the results
+        // filled up). Filling up on the last page leaves none unread.
+        let stoppedEarly = scanned < pages.count
+        let complete = !stoppedEarly && unreadable.isEmpty
         var answer: JSONObject = [
             "query": .string(query), "results": .array(results),
-            "pages_total": .int(Int64(pages.count)), "pages_scanned": .int(Int64(min(pages.count, searchPageLimit))),
+            "pages_total": .int(Int64(pages.count)), "pages_scanned": .int(Int64(scanned)),
             "complete": .bool(complete),
         ]
         if !unreadable.isEmpty { answer["pages_unreadable"] = .array(unreadable) }
-        let stoppedEarly = pages.count > searchPageLimit || results.count >= searchResultLimit
         return (.object(answer), skippedTooLarge ? .backendResponseBytes : stoppedEarly ? .backendPages : nil)
     }
 }

@@ -140,9 +140,9 @@ import Testing
         #expect(try ConfigLoader.load(yaml: "server: {replay_max_streams: 2}").server.replayMaxStreams == 2)
     }
 
-    @Test("limits.send_timeout is 0 (off) or 1s...1h; 1m by default")
+    @Test("limits.send_timeout is 0 (off) or 1s...1h; 2m by default")
     func sendTimeout() throws {
-        #expect(try ConfigLoader.load(yaml: "").limits.sendTimeout == .seconds(60))
+        #expect(try ConfigLoader.load(yaml: "").limits.sendTimeout == .seconds(120))
         #expect(try ConfigLoader.load(yaml: "limits: {send_timeout: 0}").limits.sendTimeout.milliseconds == 0)
         #expect(try ConfigLoader.load(yaml: "limits: {send_timeout: 5s}").limits.sendTimeout == .seconds(5))
         for value in ["500ms", "2h"] {

@@ -147,6 +147,25 @@ import Testing
         #expect(!paths.contains("/.fs/B.md"))
     }
 
+    /// The results cap (50) filled on the last page leaves no page unread: complete, no cap
+    /// counted. One page more is left unread: stopped early, `backend_pages` counted, and
+    /// `pages_scanned` says how many were read.
+    @Test("a search whose results fill up on its last page is complete; with a page left, it stopped early",
+          arguments: [(50, true, 50), (51, false, 50)])
+    func resultsCapOnTheLastPage(pages: Int, complete: Bool, scanned: Int) async throws {
+        let listing = "[" + (0..<pages).map { #"{"name":"P\#($0).md"}"# }.joined(separator: ",") + "]"
+        let fake = try await FakeBackend.start { request in
+            request.path == "/.fs" ? .json(listing) : .text("the needle is here\n")
+        }
+        let tools = tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t")))
+        let outcome = await call(tools, "silverbullet_search_pages", ["query": "needle"])
+        await fake.stop()
+        #expect(outcome.json?["results"]?.arrayValue?.count == 50)
+        #expect(outcome.json?["complete"] == .bool(complete))
+        #expect(outcome.json?["pages_scanned"] == .int(Int64(scanned)))
+        #expect(outcome.result?.limitReached == (complete ? nil : .backendPages))
+    }
+
     /// The Go server called /.client/search.json, which SilverBullet does not have: search
     /// lists the pages and reads them.
     @Test func searchMatchesNamesAndContentWithProgress() async throws {

@@ -16,10 +16,13 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var bodyTimeout = ConfigDuration.seconds(30)
     /// How long data sent to a client may go unacknowledged before the connection is
     /// closed (TCP_USER_TIMEOUT): a peer that vanished, or one that stopped reading with its
-    /// window full. Without it a dead client's SSE stream, whose small pings the kernel keeps
+    /// window shut. Without it a dead client's SSE stream, whose small pings the kernel keeps
     /// retransmitting, held its slot (and its token's share of streams) for 15 minutes or
-    /// more. 0 turns it off.
-    public var sendTimeout = ConfigDuration.seconds(60)
+    /// more. While the window is shut Linux counts from its first window probe and starts
+    /// over only once the window takes the next whole queued segment (up to 64 KiB): a client
+    /// reading less than that per timeout, or whose receive buffer is under 64 KiB, is cut
+    /// too, though it still reads. Hence minutes, not nginx's 60 s `send_timeout`. 0 turns it off.
+    public var sendTimeout = ConfigDuration.seconds(120)
     /// After a refusal, the longest its sending may take, and then how long what the client
     /// still sends is read and dropped before the connection closes (lingering close).
     public var lingerTimeout = ConfigDuration.seconds(2)
