@@ -359,11 +359,10 @@ struct StreamableHTTPTransport: Sendable {
 
     // MARK: GET
 
-    /// 2025-11-25 transports.mdx "Listening for Messages from the Server".
+    /// 2025-11-25 transports.mdx "Listening for Messages from the Server". Routed only while
+    /// `server.get_stream_enabled` (``MCPServer/makePublicResponder()``): with it off, the
+    /// router's 405 names the methods `/mcp` has.
     func get(_ request: Request, context: MCPRequestContext) async -> Response {
-        guard options.getStreamEnabled else {
-            return HTTPReplies.empty(.methodNotAllowed, headers: [.allow: "POST, DELETE"])
-        }
         if let refusal = unsupportedVersion(request.headers.value(.mcpProtocolVersion)) { return refusal }
         if let version = request.headers.value(.mcpProtocolVersion), ProtocolVersion.statelessEra.contains(version) {
             // 2026-07-28 replaced the GET stream with subscriptions/listen.
