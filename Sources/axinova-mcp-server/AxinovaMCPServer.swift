@@ -22,24 +22,16 @@ enum Entry {
         // start (an ACME hook) stopped the server, and systemd, counting SIGHUP as a clean
         // exit, did not restart it. Start-up reads the files anyway.
         signal(SIGHUP, SIG_IGN)
-        NIOSingletons.groupLoopCountSuggestion = min(System.coreCount, availableCPUs() ?? System.coreCount)
-        await AxinovaMCPServer.main()
-    }
-
-    /// CPUs this process may run on (`taskset`, systemd `CPUAffinity=`): NIO counts the
-    /// machine's cores and cgroup quotas but not the affinity mask, and more event loops
-    /// than CPUs only add context switches.
-    static func availableCPUs() -> Int? {
         #if os(Linux)
-        // The kernel's view of the mask: "Cpus_allowed:\tff,ffffffff" (hex words).
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
-        else { return nil }
-        let count = line.dropFirst("Cpus_allowed:".count).reduce(0) { $0 + (Int(String($1), radix: 16)?.nonzeroBitCount ?? 0) }
-        return count > 0 ? count : nil
+        let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)
         #else
-        return nil
+        let status: String? = nil
         #endif
+        if let count = EventLoopCount.suggestion(environment: ProcessInfo.processInfo.environment,
+                                                 coreCount: System.coreCount, processStatus: status) {
+            NIOSingletons.groupLoopCountSuggestion = count
+        }
+        await AxinovaMCPServer.main()
     }
 }
 

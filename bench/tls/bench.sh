@@ -11,9 +11,10 @@
 # Same certificate (ECDSA P-256 from certs/make-dev-certs.sh) and the same TLS settings for all:
 # TLS 1.2+1.3, Mozilla intermediate suites, X25519:P-256:P-384, no tickets, no session cache.
 # Every server is pinned to core 0, the load generator (openssl s_time -new, one process) to core 1.
-# Like nginx's one worker, our server runs one event loop there (NIO_SINGLETON_GROUP_LOOP_COUNT=1;
-# NIO's default is one per core of the machine, i.e. two loops taking turns on the one core);
-# DEFAULT_LOOPS=1 adds a row with NIO's default.
+# Like nginx's one worker, our server runs one event loop there (NIO_SINGLETON_GROUP_LOOP_COUNT=1,
+# which the server would also pick from its affinity mask; NIO's own default is one per core of
+# the machine, i.e. two loops taking turns on the one core); DEFAULT_LOOPS=1 adds a row with
+# NIO's default (the variable set to the machine's core count, which the server obeys).
 # PLAIN=1 adds plain-TCP rows (server with tls.enabled=false, nginx on a second non-TLS port; the
 # client connects and closes, bench/tls/tcp_connects.py): the cost of a connection without TLS, so
 # that "TLS row - plain row" is what TLS adds in each server.
