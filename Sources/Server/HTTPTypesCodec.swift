@@ -165,6 +165,14 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         if parser.hasPartialHead(buffered: input?.readableBytes ?? 0) { deadlines?.startHead(context) }
     }
 
+    /// The connection closes after the answers already given: what is buffered and what still
+    /// comes is dropped unparsed (a lingering close reads on only so that the kernel does not
+    /// answer it with a reset).
+    func dropInput() {
+        refusing = true
+        input = nil
+    }
+
     /// Bytes wait here that the dispatcher has not taken yet.
     var hasUnparsedInput: Bool { (input?.readableBytes ?? 0) > 0 && !refusing }
 

@@ -20,7 +20,7 @@ import Darwin
 /// deadline is earlier than the one it is armed for. Times are the loop's (`EventLoop.now`):
 /// an embedded loop's clock drives them in tests.
 final class RequestDeadlines: @unchecked Sendable {
-    enum Phase { case idle, readingHead, inRequest }
+    enum Phase { case idle, readingHead, inRequest, closing }
 
     private(set) var phase: Phase = .idle
     let headerTimeout: TimeAmount
@@ -87,6 +87,19 @@ final class RequestDeadlines: @unchecked Sendable {
     /// that does not read is idle, and gets the idle timeout (counted as `idle`).
     func awaitDrain(_ context: ChannelHandlerContext) {
         if let idleTimeout { arm(context.eventLoop.now + idleTimeout, context) }
+    }
+
+    /// The connection closes once its last answer is written: input no longer starts a
+    /// request (nor its header deadline), and `bound` is how long the answer may take to go
+    /// out (counted as `idle`: the client is not reading it). nil: the caller bounds the
+    /// close (the dispatcher's linger).
+    func closing(within bound: TimeAmount?, _ context: ChannelHandlerContext) {
+        phase = .closing
+        if let bound {
+            arm(context.eventLoop.now + bound, context)
+        } else {
+            cancel()
+        }
     }
 
     /// The client read it: the request is answered, under no deadline, like any other.

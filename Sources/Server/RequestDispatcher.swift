@@ -460,12 +460,20 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         context?.flush()
     }
 
-    /// Closes once what is written has gone out, within the linger's bound: the request
-    /// deadlines ended with the response, and a client that stopped reading would otherwise
-    /// hold the connection (and its unsent ciphertext) with no deadline at all.
+    /// Closes once what is written has gone out. The last response gets as long to go out as
+    /// it would on a kept-alive connection, the idle timeout from its end (counted as `idle`),
+    /// not the linger's few seconds, which cut off a large answer to a client that asked to
+    /// close (`Connection: close`, HTTP/1.0, a half-close) on a slow link. What the client
+    /// still sends is dropped unparsed and starts no header deadline.
     private func closeWhenWritten(context: ChannelHandlerContext) {
         let channel = context.channel
-        armLinger(channel: channel, loop: context.eventLoop)
+        closing = true
+        codec?.dropInput()
+        if let deadlines, deadlines.idleTimeout != nil {
+            deadlines.closing(within: deadlines.idleTimeout, context)
+        } else {
+            armLinger(channel: channel, loop: context.eventLoop)
+        }
         afterWrites(context: context).whenComplete { _ in channel.close(promise: nil) }
     }
 
@@ -597,6 +605,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private func lingerThenClose(context: ChannelHandlerContext) {
         let channel = context.channel
         let loop = context.eventLoop
+        // What still comes is dropped unparsed, under the linger's bound alone: parsed, the
+        // heads a client streams meanwhile piled up, and the first byte of one started a
+        // header deadline that could end the linger early (counted as `header`).
+        codec?.dropInput()
+        deadlines?.closing(within: nil, context)
         let dispatcher = NIOLoopBound(self, eventLoop: loop)
         armLinger(channel: channel, loop: loop)
         afterWrites(context: context).whenComplete { _ in

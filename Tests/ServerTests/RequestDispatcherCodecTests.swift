@@ -412,11 +412,13 @@ import Testing
     /// with a 1 KiB header cap.
     func connectPublic(slow: SlowSocket? = nil, refusals: Refusals = Refusals(),
                        deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in },
-                       linger: RequestDispatcher.Linger = .init()) throws -> Connection {
+                       linger: RequestDispatcher.Linger = .init(), raw: Bool = false) throws -> Connection {
         let started = Started()
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         if let slow { try pipeline.addHandler(slow) }
+        // Under the codec, as in PublicChildChannel: a request's first raw byte starts its head.
+        if raw { try pipeline.addHandler(RawRequestStartHandler(deadlines: deadlines)) }
         var limits = HTTPRequestParser.Limits()
         limits.maxHeaderBytes = 1024
         try pipeline.addHTTPServerCodec(limits: limits, deadlines: deadlines)
@@ -475,7 +477,7 @@ import Testing
         #expect(refusals.statuses.isEmpty)  // not counted before it is written
         c.answer(0, "first")
         #expect(c.channel.isActive)  // the refusal is still on its way
-        #expect(deadlines.phase == .inRequest)  // not idle between the response and the refusal
+        #expect(deadlines.phase == .closing)  // not idle between the response and the refusal: it lingers, under the linger alone
         slow.release()
         #expect(!c.channel.isActive)
         out += c.output()
@@ -522,6 +524,70 @@ import Testing
         #expect(!c.channel.isActive)
         #expect(lingerTimeouts.statuses.count == 1)
         #expect(c.started.count == 1)
+    }
+
+    /// RFC 9112 §9.6: a client that sends `Connection: close` is answered, then the
+    /// connection closes. The answer must not be lost to a deadline shorter than a kept-alive
+    /// connection would get for it: the linger's 2 s cut large answers on slow links.
+    @Test("a response the client asked to close after gets the idle timeout to go out, not the linger's; what the client sends meanwhile is dropped unparsed and starts no header deadline")
+    func closeRequestedAnswerGetsTheIdleTimeout() throws {
+        let (phases, deadlines) = Self.recordedDeadlines()
+        let lingerTimeouts = Refusals()
+        let slow = SlowSocket()
+        let c = try connectPublic(slow: slow, deadlines: deadlines,
+                                  linger: .init(timeout: .seconds(2)) { lingerTimeouts.record(.requestTimeout) }, raw: true)
+        c.send(get("/a", "Connection: close\r\n"))
+        try #require(c.started.count == 1)
+        c.answer(0, "a large answer")
+        #expect(c.output().hasPrefix("HTTP/1.1 200"))
+        #expect(deadlines.phase == .closing)
+        c.send(get("/b") + "GET /c HTTP/1.1\r\nHo")
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(59))
+        #expect(c.channel.isActive)  // the answer's write is still held: past the linger's 2 s and the header deadline's 10 s
+        #expect(c.started.count == 1)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!c.channel.isActive)
+        #expect(phases.list == ["idle"])
+        #expect(lingerTimeouts.statuses.isEmpty)
+
+        // Taken at once, it closes at once, and no timer is left to fire.
+        let (quiet, quick) = Self.recordedDeadlines()
+        let released = SlowSocket()
+        let d = try connectPublic(slow: released, deadlines: quick, raw: true)
+        d.send(get("/a", "Connection: close\r\n"))
+        d.answer(0, "a")
+        _ = d.output()
+        #expect(d.channel.isActive)
+        released.release()
+        #expect(!d.channel.isActive)
+        d.channel.embeddedEventLoop.advanceTime(by: .seconds(120))
+        #expect(quiet.list.isEmpty)
+    }
+
+    /// After an answer given before the body was read, the linger reads only to keep the
+    /// kernel from resetting: the requests a client streams meanwhile are not parsed (they
+    /// piled up), and their first bytes start no header deadline (which ended the linger
+    /// early, counted as `header`).
+    @Test("while a connection lingers after an early answer, what comes is dropped unparsed, and only the linger's bound ends it")
+    func lingerDropsInput() throws {
+        let (phases, deadlines) = Self.recordedDeadlines()
+        let lingerTimeouts = Refusals()
+        let slow = SlowSocket()
+        let c = try connectPublic(slow: slow, deadlines: deadlines,
+                                  linger: .init(timeout: .seconds(30)) { lingerTimeouts.record(.requestTimeout) }, raw: true)
+        c.send("POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        try #require(c.started.count == 1)
+        c.started[0].sink.writeComplete(HTTPResponse(status: .unauthorized), body: nil)
+        #expect(c.output().hasPrefix("HTTP/1.1 401"))
+        #expect(deadlines.phase == .closing)
+        c.send("0\r\n\r\n" + get("/next") + get("/after") + "GET /partial HTTP/1.1\r\nHo")
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(c.channel.isActive)
+        #expect(c.started.count == 1)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!c.channel.isActive)
+        #expect(lingerTimeouts.statuses.count == 1)
+        #expect(phases.list.isEmpty)
     }
 
     /// What follows a request in the same read decides the deadline once it is answered: part
