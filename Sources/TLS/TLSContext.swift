@@ -61,14 +61,22 @@ public final class TLSContext: @unchecked Sendable {
             } else {
                 SSL_CTX_set_options(ctx, AXN_SSL_OP_NO_TICKET)
                 _ = SSL_CTX_set_num_tickets(ctx, 0)
-                _ = axn_SSL_CTX_set_session_cache_mode_off(ctx)
             }
+            // No server-side session cache, tickets or not: tickets need none, and with one a
+            // TLS 1.2 client that leaves out the ticket extension had its session kept (up to
+            // 20,480 of them, two hours each, client chains included), in every context a live
+            // connection still holds after a reload, where nothing flushes them.
+            _ = axn_SSL_CTX_set_session_cache_mode_off(ctx)
             // Serve exactly the chain file. Without this, a leaf-only file makes OpenSSL build a
             // chain from the verify store on every handshake (an X509_verify_cert per connection),
             // and with mTLS that store is the client CA bundle, whose certificates would be sent.
             _ = axn_SSL_CTX_set_mode(ctx, AXN_SSL_MODE_NO_AUTO_CHAIN)
             try loadIdentity(ctx, chain: s.certificateChainFile, key: s.privateKeyFile)
             try configureClientAuth(ctx, mode: s.clientAuth, caFile: s.clientCAFile)
+            // A client's Certificate message is parsed, and its chain kept with the session,
+            // whatever the verify depth: OpenSSL allows 100 KiB; leaf + 4 intermediates of
+            // RSA-4096 are about 10.
+            _ = SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MAX_CERT_LIST, Self.maxClientCertificateBytes, nil)
             SSL_CTX_set_alpn_select_cb(ctx, alpnSelectHTTP11, nil)
         } catch {
             SSL_CTX_free(ctx)
@@ -195,6 +203,9 @@ public final class TLSContext: @unchecked Sendable {
         // default of 100 would let a client make each handshake verify a long chain.
         SSL_CTX_set_verify_depth(ctx, Self.clientChainDepth)
     }
+
+    /// The largest Certificate message a client may send (`SSL_CTX_set_max_cert_list`).
+    static let maxClientCertificateBytes = 32 * 1024
 
     /// Intermediates allowed between a client's certificate and the CA (`SSL_CTX_set_verify_depth`).
     static let clientChainDepth: Int32 = 4

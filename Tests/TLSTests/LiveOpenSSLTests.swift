@@ -93,6 +93,32 @@ struct LiveOpenSSLTests {
         #expect(out.all.contains("no renegotiation"), "\(out.all)")
     }
 
+    /// RFC 5077 §3.4: a server may resume by ticket without any state. With `tls.session_tickets`
+    /// on, OpenSSL's server cache used to stay on too: a TLS 1.2 client without the ticket
+    /// extension resumed by session id, its session kept for two hours in a cache of 20,480.
+    @Test("With session tickets on, a TLS 1.2 session resumes by its ticket, never by its session id (no server-side session cache)")
+    func ticketsWithoutASessionCache() throws {
+        let context = try TLSContext.server(TLSServerSettings(
+            certificateChainFile: fixtures.chain, privateKeyFile: fixtures.key, sessionTickets: true))
+        let server = try LiveEchoServer(context: context)
+        defer { server.shutdown() }
+        let session = fixtures.directory + "/session-\(UUID().uuidString).pem"
+        defer { unlink(session) }
+        func connect(_ extra: [String]) throws -> String {
+            try OpenSSLCLI.run(
+                ["s_client", "-connect", "127.0.0.1:\(server.port)", "-servername", "localhost",
+                 "-CAfile", fixtures.ca, "-tls1_2"] + extra, input: "").all
+        }
+        for (flags, resumes) in [([String](), true), (["-no_ticket"], false)] {
+            unlink(session)
+            let first = try connect(flags + ["-sess_out", session])
+            #expect(first.contains("New, TLSv1.2"), "\(first)")
+            // Without a ticket the server gives an empty session id, which s_client does not save.
+            let second = try connect(flags + ["-sess_in", session])
+            #expect(second.contains("Reused, TLSv1.2") == resumes, "\(flags): \(second)")
+        }
+    }
+
     @Test("A client that connects and sends nothing is closed at the handshake deadline")
     func idleClientClosed() throws {
         let server = try LiveEchoServer(context: fixtures.serverContext(), handshakeTimeout: .seconds(1))
@@ -128,6 +154,26 @@ struct LiveOpenSSLTests {
         let accepted = try sClient(server, ["-tls1_3", "-ign_eof", "-cert", fixtures.clientChain, "-key", fixtures.clientKey])
         #expect(accepted.stdout.contains("hello BYE"), "\(accepted.all)")
         #expect(server.handshakes(atLeast: 2) == [.clientCertRejected, .ok])
+    }
+
+    @Test("mTLS: a client Certificate message over 32 KiB is refused before its chain is parsed and kept; the same certificate with a short chain is accepted")
+    func oversizedClientChainRefused() throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext(clientAuth: .required))
+        defer { server.shutdown() }
+        let ca = try String(contentsOfFile: fixtures.ca, encoding: .utf8)
+        let padding = fixtures.directory + "/padding-\(UUID().uuidString).pem"
+        defer { unlink(padding) }
+        func connect(copies: Int) throws -> OpenSSLCLI.Output {
+            try String(repeating: ca, count: copies).write(toFile: padding, atomically: true, encoding: .utf8)
+            return try sClient(server, ["-tls1_3", "-ign_eof", "-cert", fixtures.clientChain, "-key", fixtures.clientKey,
+                                        "-cert_chain", padding])
+        }
+        let short = try connect(copies: 1)
+        #expect(short.stdout.contains("hello BYE"), "\(short.all)")
+        let caBytes = try #require(ca.data(using: .utf8)).count
+        let long = try connect(copies: 2 * TLSContext.maxClientCertificateBytes / (caBytes * 3 / 4) + 1)
+        #expect(!long.stdout.contains("hello BYE"))
+        #expect(server.handshakes(atLeast: 2) == [.ok, .protocolError], "\(long.all)")
     }
 
     @Test("Reload under load: connections made while the context is swapped all succeed")
