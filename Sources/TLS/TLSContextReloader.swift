@@ -14,17 +14,22 @@ import Darwin
 /// so a failed reload (half-written file, key not matching the new certificate yet) leaves the
 /// old context serving; connections already open keep the context they started with.
 ///
-/// `run()` polls the files' (inode, size, mtime) every `pollInterval`. Replacing a file by
-/// write-then-rename changes the inode, so it is seen; replacing the certificate and the key
-/// one after the other may fail once (mismatch) and succeeds at the poll after the second file lands.
+/// `run()` polls the files' (inode, size, mtime, ctime, mode, owner) every `pollInterval`.
+/// Replacing a file by write-then-rename changes the inode, so it is seen; a `chmod` or `chown`
+/// that mends a reload refused for permissions changes the ctime, so it is retried without a
+/// SIGHUP; replacing the certificate and the key one after the other may fail once (mismatch)
+/// and succeeds at the poll after the second file lands.
 ///
 /// A reload refuses a leaf certificate outside its validity window (expired, or not valid
-/// yet): the one serving may still be good. Reloads run one at a time, so a SIGHUP and a poll
-/// cannot race and store the older build last.
+/// yet): the one serving may still be good. One not valid yet is tried again when it becomes
+/// valid, not at every poll (which logged and counted a failure every few seconds). Reloads
+/// run one at a time, so a SIGHUP and a poll cannot race and store the older build last.
 ///
 /// With session tickets on, the context is also rebuilt every ``ticketKeyLifetime``: OpenSSL
 /// makes fresh random ticket keys per `SSL_CTX` and never rotates them, so rebuilding is what
 /// rotates them (tickets from before the rotation no longer resume; a full handshake follows).
+/// A rebuild reads the files: while they do not load, the keys in use stay, and the rotation
+/// is tried again (and counted as a failed reload) each lifetime.
 public final class TLSContextReloader: Sendable {
     public typealias Observer = @Sendable (Result<TLSContext, TLSError>) -> Void
 
@@ -33,6 +38,9 @@ public final class TLSContextReloader: Sendable {
         /// Fingerprint of the files the current context was built from (or last tried).
         var fingerprint: [FileFingerprint?]
         var builtAt: ContinuousClock.Instant
+        /// A certificate refused as not valid yet is tried again from this wall-clock time
+        /// (its notBefore), files unchanged.
+        var retryAt: Double?
     }
 
     public let settings: TLSServerSettings
@@ -79,20 +87,23 @@ public final class TLSContextReloader: Sendable {
         reloading.withLock { _ in
             let fingerprint = Self.fingerprint(settings)
             let result: Result<TLSContext, TLSError>
+            var notBefore: Double?
             do throws(TLSError) {
                 let context = try TLSContext.server(settings)
+                notBefore = context.certificateNotBefore
                 try checkValidity(context)
                 state.withLock { $0 = State(context: context, fingerprint: fingerprint, builtAt: .now) }
                 result = .success(context)
             } catch {
-                // Remember what failed so `poll` retries only when the files change again,
-                // except a certificate not valid yet: that one becomes good with time (a CA
-                // that signs with notBefore = now, a clock a little behind). The clock of the
-                // ticket keys restarts too, or a failing rotation would retry every poll.
-                let retry = error.kind == .certificateNotYetValid
+                // Remember what failed so `poll` retries only when the files change again, or,
+                // for a certificate not valid yet, once it is (a CA that signs with notBefore =
+                // now, a clock a little behind). The clock of the ticket keys restarts too, or
+                // a failing rotation would retry every poll.
+                let retryAt = error.kind == .certificateNotYetValid ? notBefore : nil
                 state.withLock { state in
-                    if !retry { state.fingerprint = fingerprint }
+                    state.fingerprint = fingerprint
                     state.builtAt = .now
+                    state.retryAt = retryAt
                 }
                 result = .failure(error)
             }
@@ -118,8 +129,10 @@ public final class TLSContextReloader: Sendable {
     @discardableResult
     public func poll() -> Result<TLSContext, TLSError>? {
         let files = Self.fingerprint(settings)
+        let now = self.now()
         let due = state.withLock { state in
-            state.fingerprint != files || (settings.sessionTickets && state.builtAt.duration(to: .now) >= ticketKeyLifetime)
+            state.fingerprint != files || state.retryAt.map { now >= $0 } == true
+                || (settings.sessionTickets && state.builtAt.duration(to: .now) >= ticketKeyLifetime)
         }
         return due ? reload() : nil
     }
@@ -143,6 +156,11 @@ public final class TLSContextReloader: Sendable {
         var size: Int64
         var modifiedSeconds: Int
         var modifiedNanoseconds: Int
+        var changedSeconds: Int
+        var changedNanoseconds: Int
+        var mode: UInt32
+        var owner: UInt32
+        var group: UInt32
     }
 
     static func fingerprint(_ s: TLSServerSettings) -> [FileFingerprint?] {
@@ -151,13 +169,15 @@ public final class TLSContextReloader: Sendable {
             var info = stat()
             guard stat(path, &info) == 0 else { return nil }
             #if canImport(Darwin)
-            let mtime = info.st_mtimespec
+            let (mtime, ctime) = (info.st_mtimespec, info.st_ctimespec)
             #else
-            let mtime = info.st_mtim
+            let (mtime, ctime) = (info.st_mtim, info.st_ctim)
             #endif
             return FileFingerprint(
                 inode: UInt64(info.st_ino), size: Int64(info.st_size),
-                modifiedSeconds: Int(mtime.tv_sec), modifiedNanoseconds: Int(mtime.tv_nsec))
+                modifiedSeconds: Int(mtime.tv_sec), modifiedNanoseconds: Int(mtime.tv_nsec),
+                changedSeconds: Int(ctime.tv_sec), changedNanoseconds: Int(ctime.tv_nsec),
+                mode: UInt32(info.st_mode), owner: UInt32(info.st_uid), group: UInt32(info.st_gid))
         }
     }
 }

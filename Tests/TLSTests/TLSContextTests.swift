@@ -164,7 +164,7 @@ struct TLSContextTests {
         #expect(reloader.current === context)
     }
 
-    @Test("A certificate not valid yet is retried at every poll until it is; an expired one is not")
+    @Test("A certificate not valid yet is tried again once it is valid, not at every poll before; an expired one is not")
     func notYetValidIsRetried() throws {
         let dir = fixtures.directory + "/skew-\(UUID().uuidString)"
         let (chain, key, _) = try DevCertificates.ensure(directory: dir)
@@ -180,6 +180,8 @@ struct TLSContextTests {
         guard case .failure(let early) = reloader.poll() else { Issue.record("accepted before notBefore"); return }
         #expect(early.kind == .certificateNotYetValid)
         #expect(reloader.current === first)
+        clock.seconds = notBefore - 1
+        #expect(reloader.poll() == nil, "not valid yet: no failed reload logged and counted at every poll")
         clock.seconds = notBefore + 1
         guard case .success(let later) = reloader.poll() else { Issue.record("not retried once valid"); return }
         #expect(reloader.current === later)
@@ -189,6 +191,19 @@ struct TLSContextTests {
         for (from, to) in [(again.key, key), (again.chain, chain)] { #expect(rename(from, to) == 0) }
         guard case .failure(let expired) = reloader.poll() else { Issue.record("accepted an expired certificate"); return }
         #expect(expired.kind == .certificateExpired)
+        #expect(reloader.poll() == nil)
+    }
+
+    /// An ACME hook that writes the key readable by root only: the reload fails for
+    /// permissions, and the `chmod` that mends it changes neither inode, size nor mtime.
+    @Test("A poll retries a failed reload after a chmod of the files (their ctime changes), without a SIGHUP")
+    func chmodIsSeen() throws {
+        let dir = fixtures.directory + "/chmod-\(UUID().uuidString)"
+        let (chain, key, _) = try DevCertificates.ensure(directory: dir)
+        let reloader = try TLSContextReloader(settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key))
+        #expect(reloader.poll() == nil)
+        #expect(chmod(key, 0o600) == 0)  // the same mode: only the ctime moves
+        guard case .success = reloader.poll() else { Issue.record("a chmod was not seen"); return }
         #expect(reloader.poll() == nil)
     }
 
