@@ -133,7 +133,10 @@ final class TLSConnection {
             result = .closed
         case SSL_R_NO_SHARED_CIPHER:
             result = .noSharedCipher
-        case SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_VERSION_TOO_LOW, SSL_R_WRONG_VERSION_NUMBER,
+        // Not SSL_R_WRONG_VERSION_NUMBER: OpenSSL also says that of any first record that
+        // does not look like TLS (a port scanner, plain bytes), which would make the count
+        // read as clients still on old versions.
+        case SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_VERSION_TOO_LOW,
             SSL_R_NO_PROTOCOLS_AVAILABLE, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
             result = .unsupportedVersion
         // We refused the peer's certificate (or its absence): a client's on the server, the
@@ -217,12 +220,14 @@ final class TLSConnection {
         return .failed(.drainingQueue(.protocolError, fallback: "SSL_write failed"))
     }
 
-    /// Queues our close_notify (RFC 8446 §6.1). Only on an established connection: OpenSSL
-    /// refuses `SSL_shutdown` during the handshake ("shutdown while in init").
-    func sendCloseNotify() {
-        guard isHandshakeComplete else { return }
+    /// Queues our close_notify (RFC 8446 §6.1); false when none could be: OpenSSL refuses
+    /// `SSL_shutdown` during the handshake, and while a post-handshake message of the peer's
+    /// is half received ("shutdown while in init").
+    func sendCloseNotify() -> Bool {
+        guard isHandshakeComplete else { return false }
         ERR_clear_error()
-        _ = SSL_shutdown(ssl)
+        let queued = SSL_shutdown(ssl) >= 0
         ERR_clear_error()
+        return queued
     }
 }

@@ -11,7 +11,7 @@ import NIOCore
 /// - the handshake must finish within `handshakeTimeout`, else the channel is closed;
 /// - ciphertext handed to the channel but not yet written to the socket is counted: above half of
 ///   `maxBufferedCiphertext` the handler stops reading from the socket (a peer that does not read
-///   our answers cannot make us produce more); a write that would pass the cap fails with
+///   our answers cannot make us produce more); a write while the count is over the cap fails with
 ///   `.bufferLimitExceeded` and closes the channel (the layer above ignored writability). The
 ///   count is an upper bound, over by at most an eighth of the cap: see `writeCiphertext`;
 /// - ciphertext received but not yet decrypted, and plaintext written during the handshake, are
@@ -123,9 +123,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireErrorCaught(error)
     }
 
+    /// The layers above hear of the connection first: a handshake that cannot start (no
+    /// `SSL*`, a server name OpenSSL refuses) or whose first flight fails ends the channel,
+    /// and they must not see its error and its end before its start.
     public func channelActive(context: ChannelHandlerContext) {
-        startHandshake(context: context)
         context.fireChannelActive()
+        startHandshake(context: context)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
@@ -357,8 +360,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // go out and leave a hole in the stream.
                 let error = TLSError(kind: .bufferLimitExceeded,
                     reason: "more than \(maxBufferedCiphertext) bytes written before the handshake finished")
-                promise?.fail(error)
-                fail(context: context, error)
+                failThenFailPromise(context: context, error, promise)
                 return
             }
             pendingWriteBytes += plaintext.readableBytes
@@ -441,6 +443,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             close(context: context, mode: .all, promise: promise)
         case .output:
             writeHeldPlaintext(context: context)
+            // Writes waiting for the rest of a post-handshake message of the peer's could not
+            // follow our FIN, and no close_notify can be sent meanwhile: they fail, and the
+            // connection closes (they used to be failed later, the FIN sent without an alert).
+            if !blockedWrites.isEmpty {
+                close(context: context, mode: .all, promise: promise)
+                return
+            }
             sendCloseNotify(context: context)
             context.close(mode: .output, promise: promise)
         case .all:
@@ -459,9 +468,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func sendCloseNotify(context: ChannelHandlerContext) {
-        guard state == .active, !sentCloseNotify, !transportFailed, let connection else { return }
+        guard state == .active, !sentCloseNotify, !transportFailed, let connection, connection.sendCloseNotify() else { return }
         sentCloseNotify = true
-        connection.sendCloseNotify()
         flushCiphertext(context: context)
     }
 
@@ -488,8 +496,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard unwrittenCiphertext <= maxBufferedCiphertext else {
             let error = TLSError(kind: .bufferLimitExceeded,
                 reason: "\(unwrittenCiphertext) bytes of ciphertext not yet sent; the peer is not reading")
-            promise?.fail(error)
-            fail(context: context, error)
+            failThenFailPromise(context: context, error, promise)
             return
         }
         switch connection.write(plaintext) {
@@ -498,8 +505,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .wantsRead:
             block(context: context, plaintext, promise: promise)
         case .failed(let error):
-            promise?.fail(error)
-            fail(context: context, error)
+            failThenFailPromise(context: context, error, promise)
         }
     }
 
@@ -598,6 +604,14 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         failPendingWrites(error)
         context.fireErrorCaught(error)
         context.close(promise: nil)
+    }
+
+    /// Ends the connection, then fails the write that ended it: that promise's callback may
+    /// close the channel (the HTTP layer closes after its last write), and a close first would
+    /// leave ``fail(context:_:)`` nothing to do (no error passed up, no count).
+    private func failThenFailPromise(context: ChannelHandlerContext, _ error: TLSError, _ promise: EventLoopPromise<Void>?) {
+        fail(context: context, error)
+        promise?.fail(error)
     }
 
     private func failPendingWrites(_ error: TLSError) {

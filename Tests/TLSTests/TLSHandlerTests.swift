@@ -82,6 +82,22 @@ struct TLSHandlerTests {
         try written.futureResult.wait()
     }
 
+    @Test("a half-close while writes wait for the rest of the peer's post-handshake message fails them and closes, rather than send a FIN they cannot follow")
+    func halfCloseWithBlockedWrites() throws {
+        let (pair, _) = try halfReceivedTicket()
+        defer { pair.finish() }
+        let written = pair.client.eventLoop.makePromise(of: Void.self)
+        var outcome: Result<Void, any Error>?
+        written.futureResult.whenComplete { outcome = $0 }
+        pair.client.writeAndFlush(ByteBuffer(string: "req"), promise: written)
+        #expect(pair.client.isActive)
+        pair.client.close(mode: .output, promise: nil)
+        #expect(!pair.client.isActive)
+        guard case .failure(let error) = outcome else { Issue.record("the blocked write is still pending: \(String(describing: outcome))"); return }
+        #expect(error is TLSError)
+        #expect(!pair.clientOutput.outputClosed, "no half-close")
+    }
+
     @Test("writes blocked on a half-received handshake message are bounded by the ciphertext cap")
     func blockedWritesAreBounded() throws {
         let (pair, _) = try halfReceivedTicket()
@@ -350,6 +366,26 @@ struct TLSHandlerTests {
         #expect(!pair.server.isActive)
     }
 
+    /// Records the order of the channel's life-cycle events as the layer above sees them.
+    final class LifeCycle: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        var events: [String] = []
+        func channelActive(context: ChannelHandlerContext) { events.append("active") }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { events.append("error") }
+        func channelInactive(context: ChannelHandlerContext) { events.append("inactive") }
+    }
+
+    @Test("A handshake that cannot start (a server name OpenSSL refuses) ends the channel after the layer above heard it was active")
+    func handshakeThatCannotStart() throws {
+        let handler = TLSHandler(context: try fixtures.clientContext(), role: .client(serverName: "1.2.3"))
+        let lifeCycle = LifeCycle()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([handler, lifeCycle])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
+        #expect(lifeCycle.events == ["active", "error", "inactive"])
+        #expect(!channel.isActive)
+    }
+
     @Test("Plain HTTP sent to the TLS port fails the handshake with a protocol error")
     func garbage() throws {
         let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
@@ -362,12 +398,17 @@ struct TLSHandlerTests {
         #expect(!pair.server.isActive)
     }
 
-    @Test("Random bytes instead of a ClientHello are refused")
-    func randomGarbage() throws {
+    /// OpenSSL reports "wrong version number" for a first record that does not look like
+    /// TLS: counted as a protocol error, not as a client on an old version.
+    @Test("Random bytes, or a record header with a nonsense version, instead of a ClientHello are refused as a protocol error",
+          arguments: [(0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) },
+                      [0x16, 0x09, 0x09, 0x00, 0x10] + [UInt8](repeating: 1, count: 16)])
+    func randomGarbage(bytes: [UInt8]) throws {
         let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
         defer { pair.finish() }
-        try pair.server.writeInbound(ByteBuffer(bytes: (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }))
+        try pair.server.writeInbound(ByteBuffer(bytes: bytes))
         #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.handshakeFailed])
+        #expect(pair.serverObserver.all == [.protocolError], "\(pair.serverRecorder.tlsErrors)")
         #expect(!pair.server.isActive)
     }
 
@@ -407,8 +448,11 @@ struct TLSHandlerTests {
         #expect(pair.serverObserver.all == [.ok])
     }
 
-    @Test("Unsent ciphertext above half the cap holds back reads; a write while over the cap fails")
-    func backpressure() throws {
+    /// The dispatcher closes the channel when its last write's promise completes: that close
+    /// must not hide the refusal (its error and its count), so the handler ends first.
+    @Test("Unsent ciphertext above half the cap holds back reads; a write while over the cap fails, counted and reported also when its promise's callback closes the channel",
+          arguments: [false, true])
+    func backpressure(closeOnFailure: Bool) throws {
         let cap = 64 * 1024
         let pair = try Pair(
             serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(),
@@ -427,8 +471,10 @@ struct TLSHandlerTests {
         // A third write is taken (48 KiB unsent is under the cap) and takes the backlog past
         // 64 KiB; a fourth, while over the cap, is refused and the connection closed.
         _ = pair.server.write(chunk)
-        let fourth = pair.server.write(chunk)
-        #expect(throws: TLSError.self) { try fourth.wait() }
+        let fourth = pair.server.eventLoop.makePromise(of: Void.self)
+        if closeOnFailure { fourth.futureResult.whenComplete { _ in pair.server.close(promise: nil) } }
+        pair.server.write(chunk, promise: fourth)
+        #expect(throws: TLSError.self) { try fourth.futureResult.wait() }
         #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.bufferLimitExceeded])
         #expect(!pair.server.isActive)
         #expect(pair.serverObserver.backpressure == [.readsPaused, .closed])
