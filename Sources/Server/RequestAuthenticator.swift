@@ -27,6 +27,7 @@ public enum AuthOutcome: Sendable {
     case allowed(MCPSession.Principal)
     /// `reason` labels the metric; `message` is the client-facing text (the Go server's
     /// wording); `tokenPresented` adds `error="invalid_token"` to the challenge
-    /// (RFC 6750 §3.1); `retryAfter` turns the answer into a 429 lockout.
-    case denied(reason: String, message: String, tokenPresented: Bool, retryAfter: Int?)
+    /// (RFC 6750 §3.1); `retryAfter` turns the answer into a 429 lockout; `lockoutStarted`:
+    /// this failure locked the address out (logged, where the other refusals are not).
+    case denied(reason: String, message: String, tokenPresented: Bool, retryAfter: Int?, lockoutStarted: Bool = false)
 }

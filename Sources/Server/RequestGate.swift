@@ -53,8 +53,9 @@ struct RequestGate: RouterMiddleware {
         switch authenticator.authenticate(authorization: request.headers.value(.authorization), clientAddress: context.clientAddress, connection: context.connection) {
         case .allowed(let allowed):
             principal = allowed
-        case .denied(let reason, let message, let tokenPresented, let retryAfter):
-            return refuse(reason: reason, message: message, tokenPresented: tokenPresented, retryAfter: retryAfter, context: context)
+        case .denied(let reason, let message, let tokenPresented, let retryAfter, let lockoutStarted):
+            return refuse(reason: reason, message: message, tokenPresented: tokenPresented, retryAfter: retryAfter,
+                          lockoutStarted: lockoutStarted, context: context)
         }
         context.principal = principal
         var remaining: Int?
@@ -94,10 +95,19 @@ struct RequestGate: RouterMiddleware {
 
     /// 401 with a challenge (RFC 6750 §3) and a JSON-RPC error in the Go server's wording,
     /// or 429 with Retry-After for a locked-out address.
-    private func refuse(reason: String, message: String, tokenPresented: Bool, retryAfter: Int?, context: Context) -> Response {
+    private func refuse(reason: String, message: String, tokenPresented: Bool, retryAfter: Int?, lockoutStarted: Bool,
+                        context: Context) -> Response {
         metrics?.counter(.authFailures, reason).increment()
-        // The reason and the address, never the presented value.
-        context.logger.info("authentication refused", metadata: ["reason": .string(reason), "client": .string(context.clientAddress)])
+        // The reason and the address, never the presented value. Each refusal at `info` let a
+        // client that pipelines tokenless requests write tens of thousands of lines a second
+        // (a lockout does not stop it asking): each is counted, and only the failure that
+        // starts a lockout is logged at `info`; the others at `debug`.
+        let metadata: Logger.Metadata = ["reason": .string(reason), "client": .string(context.clientAddress)]
+        if lockoutStarted {
+            context.logger.info("address locked out after repeated authentication failures", metadata: metadata)
+        } else {
+            context.logger.debug("authentication refused", metadata: metadata)
+        }
         if let retryAfter {
             return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Too many failed authentication attempts; retry later",
                                         headers: [.retryAfter: String(retryAfter)])

@@ -88,6 +88,7 @@ public final class TokenAuthenticator: RequestAuthenticator {
         case .rejected(let failure):
             // A missing header counts too: otherwise a client could send unauthenticated
             // requests forever without reaching the lockout.
+            var lockoutStarted = false
             if let key {
                 let (lockedOut, count, evictions) = failures.withLock { limiter in
                     let before = limiter.evictions
@@ -95,6 +96,7 @@ public final class TokenAuthenticator: RequestAuthenticator {
                     return (lockedOut, limiter.count, limiter.evictions - before)
                 }
                 if lockedOut { metrics?.counter(.authLockouts).increment() }
+                lockoutStarted = lockedOut
                 // The table is bounded; what it holds and what it had to drop are watched like
                 // every other limiter's (a flood of addresses flushing lockouts shows here).
                 metrics?.gauge(.rateLimitKeys, "auth_failures").set(to: Double(count))
@@ -107,7 +109,8 @@ public final class TokenAuthenticator: RequestAuthenticator {
             case .expired: "API token expired"
             case .certificateMismatch: "API token is bound to a client certificate this connection did not present"
             }
-            return .denied(reason: failure.reason, message: message, tokenPresented: failure != .missing, retryAfter: nil)
+            return .denied(reason: failure.reason, message: message, tokenPresented: failure != .missing, retryAfter: nil,
+                           lockoutStarted: lockoutStarted)
         }
     }
 }

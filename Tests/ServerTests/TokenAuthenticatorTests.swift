@@ -83,12 +83,25 @@ import Testing
         #expect(text.contains(#"mcp_ratelimit_evictions_total{limiter="auth_failures"} 3"#))
     }
 
+    /// Only the failure that starts a lockout is logged at `info` (RequestGate): the others,
+    /// and the refusals while locked out, only at `debug`.
+    @Test("the failure that locks an address out says so, once; the failures before it and the refusals after it do not")
+    func lockoutStartIsMarkedOnce() throws {
+        let tokens = try authenticator([secret], maxFailures: 3)
+        func started(_ outcome: AuthOutcome) -> Bool {
+            if case .denied(_, _, _, _, let started) = outcome { started } else { false }
+        }
+        let outcomes = (0..<6).map { _ in tokens.authenticate(authorization: "Bearer wrong-0123456789abcdef", clientAddress: "192.0.2.7") }
+        #expect(outcomes.map(started) == [false, false, true, false, false, false])
+        #expect(outcomes.map(reason) == ["invalid", "invalid", "invalid", "locked_out", "locked_out", "locked_out"])
+    }
+
     func name(_ outcome: AuthOutcome) -> String? {
         if case .allowed(let principal) = outcome { principal.name } else { nil }
     }
 
     func reason(_ outcome: AuthOutcome) -> String? {
-        if case .denied(let reason, _, _, _) = outcome { reason } else { nil }
+        if case .denied(let reason, _, _, _, _) = outcome { reason } else { nil }
     }
 
     /// What the session sweep asks: a token that was removed, whose expiry passed, or that
