@@ -402,6 +402,9 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             if chunkedField { fields[.transferEncoding] = nil }
             fields[.connection] = "close"
             closeAfterEnd = true
+            // The dispatcher must know too, or it would start a request pipelined behind this
+            // one once it ends, and that answer would be lost with the connection.
+            dispatcher?.handler.closesAfterResponse()
             fieldsSize += 19
         } else {
             fields[.transferEncoding] = "chunked"

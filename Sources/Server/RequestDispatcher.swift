@@ -429,6 +429,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         return head
     }
 
+    /// The codec frames the response in progress by the connection's end (HTTP/1.0 with no
+    /// length): nothing pipelined behind it is started.
+    func closesAfterResponse() {
+        closeAfterResponse = true
+    }
+
     /// Writes a response's last part. A close that follows (end of input, graceful shutdown,
     /// a refusal) must not cut it off: that close waits for ``afterWrites(context:)``.
     private func writeEnd(_ part: HTTPResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {

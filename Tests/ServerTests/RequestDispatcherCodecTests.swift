@@ -266,6 +266,22 @@ import Testing
         #expect(!c.channel.isActive)
     }
 
+    @Test("HTTP/1.0 keep-alive: a streamed response of unknown length ends with the connection, and a request pipelined behind it is not started (its answer would be lost)")
+    func http10StreamedResponseStartsNothingBehindIt() async throws {
+        let c = try connect()
+        c.send("GET /sse HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        try #require(c.started.count == 1)
+        let sink = c.started[0].sink
+        try await sink.writeHead(HTTPResponse(status: .ok))
+        try await sink.writeBody(ByteBuffer(string: "event"))
+        sink.writeEnd(nil)
+        let out = c.output().lowercased()
+        #expect(out.contains("connection: close\r\n"))
+        #expect(out.hasSuffix("\r\n\r\nevent"))
+        #expect(!c.channel.isActive)
+        #expect(c.started.count == 1)
+    }
+
     @Test("a response that says Connection: close (a 413 whose body is not read) closes the connection once it is written; nothing behind it is started")
     func responseSaysClose() throws {
         let slow = SlowSocket()
