@@ -77,6 +77,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set by `Connection: close` in a request or its response (e.g. a 413 whose body is not
     /// read: closing beats draining it), or a parser error while a request was served.
     private var closeAfterResponse = false
+    /// ``closeWhenWritten(context:)`` has run: the close waits for the writes, under its bound.
+    private var closeArmed = false
     /// Graceful shutdown: close once the requests already read are answered.
     private var quiescing = false
     /// A request was refused (the decoder failed, or a handler below refused it): nothing
@@ -472,6 +474,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// close (`Connection: close`, HTTP/1.0, a half-close) on a slow link. What the client
     /// still sends is dropped unparsed and starts no header deadline.
     private func closeWhenWritten(context: ChannelHandlerContext) {
+        // Once: a second call (the client's FIN, a quiesce, while the answer is still going
+        // out) would push the bound back; on a closed channel there is nothing to wait for.
+        guard !closeArmed, context.channel.isActive else { return }
+        closeArmed = true
         let channel = context.channel
         closing = true
         codec?.dropInput()

@@ -443,14 +443,15 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             close(context: context, mode: .all, promise: promise)
         case .output:
             writeHeldPlaintext(context: context)
-            // Writes waiting for the rest of a post-handshake message of the peer's could not
-            // follow our FIN, and no close_notify can be sent meanwhile: they fail, and the
-            // connection closes (they used to be failed later, the FIN sent without an alert).
-            if !blockedWrites.isEmpty {
+            sendCloseNotify(context: context)
+            // While a post-handshake message of the peer's is half received OpenSSL can send no
+            // close_notify, and writes waiting for the rest of it could not follow our FIN: the
+            // connection closes, failing them (the FIN used to go without the alert, and the
+            // writes failed later).
+            if state == .active, !transportFailed, !sentCloseNotify || !blockedWrites.isEmpty {
                 close(context: context, mode: .all, promise: promise)
                 return
             }
-            sendCloseNotify(context: context)
             context.close(mode: .output, promise: promise)
         case .all:
             // Writing can fail on a reset socket and close the channel under us: that close

@@ -18,6 +18,11 @@ import Testing
     @Test func anOperatorsSettingIsLeftToNIO() {
         let environment = ["NIO_SINGLETON_GROUP_LOOP_COUNT": "3"]
         #expect(EventLoopCount.suggestion(environment: environment, coreCount: 8, processStatus: Self.status) == nil)
+        // Not a number: NIO would fall back to its core count, past the affinity mask.
+        for unreadable in ["", "two", "3 "] {
+            #expect(EventLoopCount.suggestion(environment: ["NIO_SINGLETON_GROUP_LOOP_COUNT": unreadable], coreCount: 8,
+                                              processStatus: Self.status) == 2)
+        }
     }
 
     @Test func noMaskMeansTheCoreCount() {

@@ -558,7 +558,10 @@ import Testing
         #expect(c.output().hasPrefix("HTTP/1.1 200"))
         #expect(deadlines.phase == .closing)
         c.send(get("/b") + "GET /c HTTP/1.1\r\nHo")
-        c.channel.embeddedEventLoop.advanceTime(by: .seconds(59))
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        // The client's FIN meanwhile does not push the bound back.
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(29))
         #expect(c.channel.isActive)  // the answer's write is still held: past the linger's 2 s and the header deadline's 10 s
         #expect(c.started.count == 1)
         c.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
@@ -596,8 +599,14 @@ import Testing
         c.started[0].sink.writeComplete(HTTPResponse(status: .unauthorized), body: nil)
         #expect(c.output().hasPrefix("HTTP/1.1 401"))
         #expect(deadlines.phase == .closing)
-        c.send("0\r\n\r\n" + get("/next") + get("/after") + "GET /partial HTTP/1.1\r\nHo")
-        c.channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        // The rest of the body and the start of a head: its first byte used to arm the header
+        // deadline, which cut the linger at 10 s.
+        c.send("0\r\n\r\nGET /partial HTTP/1.1\r\nHo")
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(11))
+        #expect(c.channel.isActive)
+        #expect(phases.list.isEmpty)
+        c.send("st: x\r\n\r\n" + get("/next"))
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(18))
         #expect(c.channel.isActive)
         #expect(c.started.count == 1)
         c.channel.embeddedEventLoop.advanceTime(by: .seconds(1))

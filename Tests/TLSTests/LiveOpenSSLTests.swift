@@ -113,9 +113,14 @@ struct LiveOpenSSLTests {
             unlink(session)
             let first = try connect(flags + ["-sess_out", session])
             #expect(first.contains("New, TLSv1.2"), "\(first)")
-            // Without a ticket the server gives an empty session id, which s_client does not save.
+            guard resumes else {
+                // No ticket and no cache: the server gives an empty session id, which s_client
+                // does not save (with the cache on it did, and the next handshake resumed).
+                #expect(!FileManager.default.fileExists(atPath: session), "\(first)")
+                continue
+            }
             let second = try connect(flags + ["-sess_in", session])
-            #expect(second.contains("Reused, TLSv1.2") == resumes, "\(flags): \(second)")
+            #expect(second.contains("Reused, TLSv1.2"), "\(flags): \(second)")
         }
     }
 

@@ -98,6 +98,15 @@ struct TLSHandlerTests {
         #expect(!pair.clientOutput.outputClosed, "no half-close")
     }
 
+    @Test("a half-close while the peer's post-handshake message is half received closes instead: no close_notify can be sent")
+    func halfCloseWhileInInit() throws {
+        let (pair, _) = try halfReceivedTicket()
+        defer { pair.finish() }
+        pair.client.close(mode: .output, promise: nil)
+        #expect(!pair.client.isActive)
+        #expect(!pair.clientOutput.outputClosed, "no half-close without close_notify")
+    }
+
     @Test("writes blocked on a half-received handshake message are bounded by the ciphertext cap")
     func blockedWritesAreBounded() throws {
         let (pair, _) = try halfReceivedTicket()
