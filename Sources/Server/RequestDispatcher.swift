@@ -481,8 +481,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         let channel = context.channel
         closing = true
         codec?.dropInput()
-        if let deadlines, deadlines.idleTimeout != nil {
-            deadlines.closing(within: deadlines.idleTimeout, context)
+        if let deadlines, let idleTimeout = deadlines.idleTimeout {
+            deadlines.closing(within: idleTimeout, context)
         } else {
             armLinger(channel: channel, loop: context.eventLoop)
         }

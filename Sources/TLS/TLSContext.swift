@@ -74,8 +74,8 @@ public final class TLSContext: @unchecked Sendable {
             try loadIdentity(ctx, chain: s.certificateChainFile, key: s.privateKeyFile)
             try configureClientAuth(ctx, mode: s.clientAuth, caFile: s.clientCAFile)
             // A client's Certificate message is parsed, and its chain kept with the session,
-            // whatever the verify depth: OpenSSL allows 100 KiB; leaf + 4 intermediates of
-            // RSA-4096 are about 10.
+            // whatever the verify depth: OpenSSL allows 100 KiB; a leaf and 4 intermediates
+            // of RSA-4096 take about 10 KiB.
             _ = SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MAX_CERT_LIST, Self.maxClientCertificateBytes, nil)
             SSL_CTX_set_alpn_select_cb(ctx, alpnSelectHTTP11, nil)
         } catch {
