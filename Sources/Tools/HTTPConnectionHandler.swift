@@ -6,6 +6,7 @@ import Darwin
 import MCPCore
 import NIOCore
 import NIOHTTP1
+import TLS
 
 /// Runs HTTP/1.1 exchanges one at a time on one connection, so the connection can be kept
 /// alive and reused (``ConnectionPool``). Each exchange collects the response up to a byte
@@ -122,8 +123,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         switch state {
         case .waiting(let exchange) where Self.isReset(error):
             // A peer that closes a kept-alive connection as our request arrives may reset it
-            // rather than send FIN: the same race as a close without an answer, handled alike
-            // (a GET is sent again on a fresh connection).
+            // rather than send FIN, or, over TLS, send FIN without close_notify (as many
+            // servers' idle timeouts do): the same race as a close without an answer, handled
+            // alike (a GET is sent again on a fresh connection). The handshake was over: not
+            // a TLS failure.
             state = .discarding
             exchange.promise.fail(ConnectionClosedBeforeResponse())
             context.close(promise: nil)
@@ -142,6 +145,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     static func isReset(_ error: any Error) -> Bool {
+        if let error = error as? TLSError { return error.kind == .uncleanShutdown }
         guard let error = error as? IOError else { return false }
         return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
     }

@@ -32,6 +32,8 @@ final class FakeBackend: Sendable {
         case trickle([UInt8], every: TimeAmount)
         /// Close with a reset (SO_LINGER 0), answering nothing.
         case reset
+        /// Over TLS: close TCP without close_notify (FIN only), answering nothing.
+        case closeWithoutNotify
 
         static func json(_ text: String, status: Int = 200) -> Reply {
             .respond(status, [("Content-Type", "application/json")], Array(text.utf8))
@@ -136,6 +138,13 @@ private final class FakeHandler: ChannelInboundHandler {
                     channel.eventLoop.scheduleTask(in: interval * Int64(i + 1)) {
                         channel.writeAndFlush(channel.allocator.buffer(bytes: [byte]), promise: nil)
                     }
+                }
+            case .closeWithoutNotify:
+                // Closed from under the TLS handler, which would send close_notify first.
+                if let tls = try? channel.pipeline.syncOperations.context(handlerType: TLSHandler.self) {
+                    tls.close(promise: nil)
+                } else {
+                    channel.close(promise: nil)
                 }
             case .reset:
                 guard let socket = channel as? any SocketOptionProvider else { channel.close(promise: nil); break }

@@ -1,6 +1,8 @@
 import Foundation
 import MCPCore
+import NIOHTTP1
 import Testing
+import Synchronization
 import TLS
 @testable import Tools
 
@@ -59,6 +61,29 @@ final class TestPKI {
         defer { client.shutdown() }
         let tools = tools(CatalogueSettings(grafana: BackendSettings(url: url, caFile: caFile), httpTimeout: .seconds(5)), client: client)
         return await call(tools, "grafana_get_health")
+    }
+
+    /// Many servers close an idle kept-alive TLS connection with a FIN and no close_notify. A
+    /// GET that meets that close on a pooled connection is sent again on a fresh one, as after
+    /// a plain close or a reset; it was reported as a failed TLS handshake.
+    @Test func getOnAPooledConnectionClosedWithoutCloseNotifyIsRetried() async throws {
+        let pki = try TestPKI()
+        let server = try TLSContext.server(TLSServerSettings(certificateChainFile: pki.certFile, privateKeyFile: pki.keyFile))
+        let dropped = Mutex(false)
+        let fake = try await FakeBackend.start(mode: .keepAlive, tls: server) { request in
+            let drop = request.path == "/drop" && dropped.withLock { done in defer { done = true }; return !done }
+            return drop ? .closeWithoutNotify : .json("{}")
+        }
+        let client = BackendHTTPClient(tlsHandlerProvider: BackendTLS().provider)
+        defer { client.shutdown() }
+        let url = try BackendURL(parsing: "https://localhost:\(fake.port)")
+        _ = try await client.execute(BackendRequest(method: .GET, url: url, path: "/x", caFile: pki.caFile))
+        let response = try await client.execute(BackendRequest(method: .GET, url: url, path: "/drop", caFile: pki.caFile))
+        #expect(response.status == 200)
+        let requests = fake.requests
+        #expect(requests.map(\.path) == ["/x", "/drop", "/drop"])
+        #expect(requests[1].connection == requests[0].connection)
+        await fake.stop()
     }
 
     @Test func trustedCAAndMatchingHostWork() async throws {
