@@ -13,6 +13,10 @@ struct Backend: Sendable {
     let timeout: Duration
     let maxResponseBytes: Int
     let caFile: String?
+    /// The credentials this backend is sent (each configured header's value, whole and
+    /// without its scheme), longest first: a hostile backend, or a proxy in front of it that
+    /// reflects request headers in its error page, must not get them into a tool result.
+    private let secrets: [[UInt8]]
 
     init(name: String, settings: BackendSettings, headers: [(String, String)], client: BackendHTTPClient,
          catalogue: CatalogueSettings) {
@@ -24,6 +28,12 @@ struct Backend: Sendable {
         self.timeout = settings.timeout ?? catalogue.httpTimeout
         self.maxResponseBytes = max(catalogue.maxResultBytes, 1024) * 4
         self.caFile = settings.caFile ?? catalogue.caFile
+        var secrets: Set<[UInt8]> = []
+        for (_, value) in headers {
+            secrets.insert(Array(value.utf8))
+            if let credential = value.split(separator: " ", maxSplits: 1).last { secrets.insert(Array(credential.utf8)) }
+        }
+        self.secrets = secrets.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
     }
 
     /// Sends a request; a status outside `accept` (default: 2xx) becomes a
@@ -60,16 +70,16 @@ struct Backend: Sendable {
         do {
             return try JSONParser.parse(response.body, limits: .init(maxDepth: 128, maxBytes: maxResponseBytes))
         } catch {
-            throw ToolError(.badResponse, "\(name) returned malformed JSON (\(error)): \(Self.snippet(response.body))")
+            throw ToolError(.badResponse, "\(name) returned malformed JSON (\(error)): \(snippet(response.body))")
         }
     }
 
     func statusError(_ response: BackendResponse) -> ToolError {
         var message = "\(name) returned HTTP \(response.status)"
-        if !response.reason.isEmpty { message += " \(response.reason)" }
+        if !response.reason.isEmpty { message += " \(String(decoding: redacted(Array(response.reason.utf8)), as: UTF8.self))" }
         if (300..<400).contains(response.status) {
             message += " (redirects are not followed; check the configured URL)"
-        } else if let reason = Self.reason(response.body) {
+        } else if let reason = reason(response.body) {
             message += ": \(reason)"
         }
         return ToolError(.backendStatus, message)
@@ -77,7 +87,7 @@ struct Backend: Sendable {
 
     /// The backend's own explanation: a JSON `message`/`error` member when there is one,
     /// else the start of the body.
-    static func reason(_ body: [UInt8]) -> String? {
+    func reason(_ body: [UInt8]) -> String? {
         if body.isEmpty { return nil }
         if let json = try? JSONParser.parse(body, limits: .init(maxDepth: 16, maxBytes: 1 << 20)) {
             for key in ["message", "error", "details", "err"] {
@@ -87,15 +97,52 @@ struct Backend: Sendable {
         return snippet(body)
     }
 
-    /// At most 200 bytes of text, on a UTF-8 boundary, control characters flattened.
-    static func snippet(_ bytes: [UInt8]) -> String {
-        let limit = 200
+    /// The start of backend text for an error, with our credentials taken out first. The
+    /// part redacted reaches a secret's length past what is shown, so no secret cut by it
+    /// shows its head (a longer part is taken when replacements shortened it).
+    func snippet(_ bytes: [UInt8]) -> String {
+        let wanted = Self.snippetLimit + (secrets.first?.count ?? 0)
+        var take = wanted
+        while true {
+            let part = redacted(bytes.prefix(take))
+            if part.count >= wanted || take >= bytes.count { return Self.snippet(part, of: bytes.count) }
+            take *= 2
+        }
+    }
+
+    /// `bytes` with every occurrence of a credential replaced.
+    func redacted(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        var text = Array(bytes)
+        for secret in secrets where text.count >= secret.count {
+            var out: [UInt8] = []
+            out.reserveCapacity(text.count)
+            var index = 0
+            while index < text.count {
+                if text[index] == secret[0], index + secret.count <= text.count, text[index..<(index + secret.count)].elementsEqual(secret) {
+                    out.append(contentsOf: "[redacted]".utf8)
+                    index += secret.count
+                } else {
+                    out.append(text[index])
+                    index += 1
+                }
+            }
+            text = out
+        }
+        return text
+    }
+
+    static let snippetLimit = 200
+
+    /// At most 200 bytes of text, on a UTF-8 boundary, control characters flattened;
+    /// `total`: the length of the text `bytes` begins (more than `bytes` when cut before).
+    static func snippet(_ bytes: [UInt8], of total: Int? = nil) -> String {
+        let limit = snippetLimit
         var end = min(bytes.count, limit)
         while end > 0, end < bytes.count, bytes[end] & 0xC0 == 0x80 { end -= 1 }
         var text = String(decoding: bytes[..<end], as: UTF8.self)
             .map { $0.isNewline || $0 == "\t" ? " " : $0.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) ? "\u{FFFD}" : String($0) }
             .joined()
-        if end < bytes.count { text += "…" }
+        if end < max(bytes.count, total ?? 0) { text += "…" }
         return text
     }
 }

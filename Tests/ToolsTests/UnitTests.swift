@@ -28,6 +28,34 @@ import Testing
         let text = Backend.snippet(Array("bad\u{1B}[31mred\u{0}\nnext\tcol".utf8))
         #expect(text == "bad\u{FFFD}[31mred\u{FFFD} next col")
     }
+
+    /// A hostile backend, or a proxy in front of it that reflects request headers in its
+    /// error page, must not get our credential into a result the model reads.
+    @Test("a backend's error text never carries the credential we sent it: whole, without its scheme, in the reason phrase, or across the cut")
+    func credentialsRedacted() throws {
+        let token = "glsa_" + String(repeating: "k", count: 60)
+        let backend = Backend(name: "grafana", settings: BackendSettings(url: "http://127.0.0.1:9", token: token),
+                              headers: [("Authorization", "Bearer \(token)")], client: BackendHTTPClient(), catalogue: CatalogueSettings())
+        func status(_ reason: String, _ body: String) -> String {
+            backend.statusError(BackendResponse(status: 400, reason: reason, headers: [], body: Array(body.utf8))).message
+        }
+        let echoed = [
+            status("Bad \(token)", #"{"message":"bad header Authorization: Bearer \#(token)"}"#),
+            status("Bad Request", "<html>Authorization: Bearer \(token) " + String(repeating: "x", count: 300)),
+            // Two secrets, the second across the 200th byte once the first is replaced.
+            status("Bad Request", String(repeating: "y", count: 150) + token + String(repeating: "z", count: 20) + token + "tail"),
+        ]
+        for message in echoed {
+            #expect(!message.contains(token) && !message.contains("kkkkkkkkkk"), "\(message)")
+            #expect(message.contains("[redacted]"), "\(message)")
+        }
+        do {
+            _ = try backend.parse(BackendResponse(status: 200, reason: "OK", headers: [], body: Array("{\"echo\": Bearer \(token)".utf8)))
+            Issue.record("parsed malformed JSON")
+        } catch {
+            #expect(!error.message.contains("kkkkkkkkkk") && error.message.contains("[redacted]"), "\(error.message)")
+        }
+    }
 }
 
 @Suite struct PrometheusTimeTests {
