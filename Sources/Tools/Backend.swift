@@ -70,6 +70,11 @@ struct Backend: Sendable {
         do {
             return try JSONParser.parse(response.body, limits: .init(maxDepth: 128, maxBytes: maxResponseBytes))
         } catch {
+            // Valid JSON over the parser's caps (a million values: a long Prometheus range)
+            // is an answer too large for us, not a malformed one.
+            if error.reason == .tooManyValues || error.reason == .tooLarge {
+                throw ToolError(.tooLarge, "\(name) returned more JSON than a tool result may hold (\(error)); ask for less")
+            }
             throw ToolError(.badResponse, "\(name) returned malformed JSON (\(error)): \(snippet(response.body))")
         }
     }

@@ -29,6 +29,21 @@ import Testing
         #expect(text == "bad\u{FFFD}[31mred\u{FFFD} next col")
     }
 
+    /// A long answer (a Prometheus range of over a million values) is within the byte cap
+    /// but over the parser's value cap: too large, counted as such, not "malformed".
+    @Test("valid JSON over the parser's value cap is reported as too large, not as malformed")
+    func tooManyValuesIsTooLarge() {
+        let backend = Backend(name: "prometheus", settings: BackendSettings(url: "http://127.0.0.1:9"),
+                              headers: [], client: BackendHTTPClient(), catalogue: CatalogueSettings(maxResultBytes: 4 << 20))
+        let body = "[" + Array(repeating: "1", count: (1 << 20) + 1).joined(separator: ",") + "]"
+        do {
+            _ = try backend.parse(BackendResponse(status: 200, reason: "OK", headers: [], body: Array(body.utf8)))
+            Issue.record("parsed more values than the cap")
+        } catch {
+            #expect(error.kind == .tooLarge, "\(error.message)")
+        }
+    }
+
     /// A hostile backend, or a proxy in front of it that reflects request headers in its
     /// error page, must not get our credential into a result the model reads.
     @Test("a backend's error text never carries the credential we sent it: whole, without its scheme, in the reason phrase, or across the cut")
