@@ -103,13 +103,26 @@ final class SessionStore: Sendable {
     }
 
     /// The session with this id if `owner` (the same credential) created it; marks it used.
+    /// One idle past the timeout has expired, whether or not the sweep (every 30 s at most)
+    /// has taken it out yet: it is ended now, and the request gets what any later one would.
     func lookup(_ id: String, owner: Owner, kind: Kind, now: ContinuousClock.Instant = .now) -> MCPSession? {
-        state.withLock { state in
-            guard var entry = state.entries[id], entry.owner == owner, entry.kind == kind else { return nil }
+        let (session, expired): (MCPSession?, Entry?) = state.withLock { state in
+            guard var entry = state.entries[id], entry.owner == owner, entry.kind == kind else { return (nil, nil) }
+            if Self.isIdle(entry, now: now, timeout: idleTimeout) { return (nil, Self.take(id, from: &state)) }
             entry.lastUsed = now
             state.entries[id] = entry
-            return entry.session
+            return (entry.session, nil)
         }
+        if let expired {
+            end(expired)
+            metrics?.counter(.sessionsExpired).increment()
+            updateGauge()
+        }
+        return session
+    }
+
+    private static func isIdle(_ entry: Entry, now: ContinuousClock.Instant, timeout: Duration) -> Bool {
+        entry.busy == 0 && entry.stream == nil && now - entry.lastUsed >= timeout
     }
 
     /// Marks a request started/finished on a session, so a long call does not expire it.
@@ -170,9 +183,7 @@ final class SessionStore: Sendable {
     @discardableResult
     func expireIdle(now: ContinuousClock.Instant = .now) -> Int {
         let expired: [Entry] = state.withLock { state in
-            let idle = state.entries.compactMap { id, entry in
-                entry.busy == 0 && entry.stream == nil && now - entry.lastUsed >= idleTimeout ? id : nil
-            }
+            let idle = state.entries.compactMap { id, entry in Self.isIdle(entry, now: now, timeout: idleTimeout) ? id : nil }
             return idle.compactMap { Self.take($0, from: &state) }
         }
         for entry in expired { end(entry) }

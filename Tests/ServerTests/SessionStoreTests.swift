@@ -32,6 +32,19 @@ import Testing
         #expect(sessions.count == 0)
     }
 
+    /// The sweep runs every 30 s at most: between two, a session idle past its timeout was
+    /// still served (and its clock restarted).
+    @Test("a session idle past its timeout is not found, even before the sweep takes it out; one used in time is")
+    func expiredBeforeTheSweepIsNotFound() throws {
+        let sessions = store()
+        let stale = try create(sessions)
+        let fresh = try create(sessions, owner: "b")
+        #expect(sessions.lookup(fresh, owner: .init(name: "b"), kind: .streamable, now: start + .seconds(59)) != nil)
+        #expect(sessions.lookup(stale, owner: .init(name: "a"), kind: .streamable, now: start + .seconds(61)) == nil)
+        #expect(!sessions.contains(stale), "ended at once, its place under the caps freed")
+        #expect(sessions.lookup(fresh, owner: .init(name: "b"), kind: .streamable, now: start + .seconds(118)) != nil)
+    }
+
     @Test("a removed session frees its place under the per-token cap, and only its owner removes it")
     func removeFreesTheCap() throws {
         let sessions = store()
