@@ -153,6 +153,8 @@ import Testing
         #expect(loadError("limits:\n  request_rate: 0.001\n  request_burst: 1000000\n") == nil)
         #expect(loadError("limits:\n  request_burst: 1000001\n")?.contains("limits.request_burst: expected a burst of at most 1000000") == true)
         #expect(loadError("tls:\n  session_tickets: true\n  reload_interval: 0s\n")?.contains("tls.session_tickets: expected false while tls.reload_interval is 0") == true)
+        #expect(loadError("server:\n  resumability: true\n  get_stream_enabled: false\n")?.contains("server.resumability: expected false while server.get_stream_enabled is false") == true)
+        #expect(loadError("server:\n  resumability: true\n") == nil)
         // Under twice NIO's high write watermark the cap would close connections the HTTP layer
         // still sees as writable.
         #expect(try ConfigLoader.load(yaml: "").tls.maxBufferedCiphertext.bytes == 256 * 1024)

@@ -101,6 +101,10 @@ extension AppConfig {
         // reads as writable (the count runs up to an eighth of the cap over the truth).
         check((128 * 1024...64 * 1024 * 1024).contains(tls.maxBufferedCiphertext.bytes), "tls.max_buffered_ciphertext",
               "a size in 128KiB...64MiB")
+        // A stream is resumed by a GET with Last-Event-ID (2025-11-25 basic/transports.mdx
+        // "Resumability and Redelivery"): without the GET route every resume got a 405, while
+        // the POST streams still promised one (event ids, `retry`).
+        check(!server.resumability || server.getStreamEnabled, "server.resumability", "false while server.get_stream_enabled is false")
         // Ticket keys are rotated by the reload loop; without it they would never change.
         check(!tls.sessionTickets || tls.reloadInterval.milliseconds > 0, "tls.session_tickets", "false while tls.reload_interval is 0")
 
