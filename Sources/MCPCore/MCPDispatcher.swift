@@ -243,9 +243,12 @@ public final class MCPDispatcher: Sendable {
         var stateless = false
         if let versionValue = request.meta?[ProtocolVersion.metaKey] ?? session.requestVersion.map(JSONValue.string),
            !(session.requestVersion == nil && versionValue.stringValue.map(ProtocolVersion.sessionEra.contains) == true) {
-            guard let version = versionValue.stringValue, ProtocolVersion.statelessEra.contains(version) else {
+            guard let version = versionValue.stringValue else {
+                return error(.invalidParams, "Invalid params: \(ProtocolVersion.metaKey) must be a string")
+            }
+            guard ProtocolVersion.statelessEra.contains(version) else {
                 return error(.unsupportedProtocolVersion, "Unsupported protocol version", data: [
-                    "requested": versionValue.stringValue.map(JSONValue.string) ?? .null,
+                    "requested": .string(version),
                     "supported": .array(configuration.supportedVersions.map(JSONValue.string)),
                 ])
             }

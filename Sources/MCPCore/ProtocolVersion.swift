@@ -45,6 +45,8 @@ public enum ProtocolVersion {
         }
         let missing = [metaKey, clientCapabilitiesKey].filter { meta[$0] == nil }
         if !missing.isEmpty { return "Invalid params: params._meta lacks \(missing.joined(separator: " and "))" }
+        // A string (schema.json); a number here is malformed, not an unsupported version.
+        guard case .string = meta[metaKey] else { return "Invalid params: \(metaKey) must be a string" }
         guard case .object = meta[clientCapabilitiesKey] else { return "Invalid params: \(clientCapabilitiesKey) must be an object" }
         return nil
     }

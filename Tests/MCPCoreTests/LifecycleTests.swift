@@ -144,6 +144,17 @@ import Testing
         #expect(response?["error"]?["data"]?["supported"]?.arrayValue?.isEmpty == false)
     }
 
+    /// 2026-07-28 basic/index.mdx "Per-request protocol fields": the version is a string
+    /// (schema.json), and a malformed request MUST get -32602; -32022's `data.requested` is a
+    /// string too, so a number is not an "unsupported version".
+    @Test("a protocol version in _meta that is not a string is -32602, not -32022")
+    func nonStringStatelessVersion() async {
+        let meta: JSONValue = [.init(stringLiteral: ProtocolVersion.metaKey): 20260728,
+                               .init(stringLiteral: ProtocolVersion.clientCapabilitiesKey): [:]]
+        #expect(await Harness().request("tools/list", params: ["_meta": meta])?.errorCode == -32602)
+        #expect(ProtocolVersion.missingRequestFields(meta)?.contains("must be a string") == true)
+    }
+
     @Test("2026-07-28 changelog §2, §8: stateless requests need no initialize; results carry resultType, ttlMs, cacheScope")
     func statelessToolsList() async {
         let h = Harness()

@@ -389,6 +389,11 @@ def test_stateless_2026(server):
     r, body = request(server, "POST", "/mcp", no_capabilities, headers=h)
     assert r.status == 400 and rpc(body)["error"]["code"] == -32602
     assert "io.modelcontextprotocol/clientCapabilities" in rpc(body)["error"]["message"]
+    # The version in _meta is a string (schema.json): a number is malformed (-32602, 400),
+    # not an unsupported version (-32022, whose data.requested is a string).
+    numeric = {**call, "id": 6, "params": {**call["params"], "_meta": {**meta, "io.modelcontextprotocol/protocolVersion": 20260728}}}
+    r, body = request(server, "POST", "/mcp", numeric, headers=h)
+    assert r.status == 400 and rpc(body)["error"]["code"] == -32602 and rpc(body)["id"] == 6
     # changelog item 5: ping and logging/setLevel are gone from 2026-07-28; an unimplemented
     # method is a 404 (streamable-http.mdx "Protocol Version Header").
     for method, params in (("ping", {}), ("logging/setLevel", {"level": "debug"})):
