@@ -204,10 +204,16 @@ public final class MCPSession: Sendable {
         }
     }
 
-    /// The announced request's task is done (its call tracked and finished, or never a call).
-    public func withdraw(_ id: JSONRPCID) {
+    /// The announced request's task is done (its call tracked and finished, or never a call);
+    /// returns whether the client cancelled it meanwhile (a request other than a tool call,
+    /// which ``track(_:cancel:)`` does not take over), whose answer is then not sent
+    /// (2025-11-25 basic/utilities/cancellation.mdx: the receiver SHOULD NOT send a response).
+    /// Called before the answer is written: after it, the client may reuse the id (2026-07-28
+    /// basic/index.mdx "Requests"), and a late withdraw would remove the new announcement.
+    @discardableResult
+    public func withdraw(_ id: JSONRPCID) -> Bool {
         state.withLock { s in
-            if !s.announced.isEmpty { s.announced.removeValue(forKey: id) }
+            s.announced.isEmpty ? false : s.announced.removeValue(forKey: id) == true
         }
     }
 

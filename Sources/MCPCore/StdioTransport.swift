@@ -88,10 +88,9 @@ public final class StdioTransport: Sendable {
                 // A cancel this loop reads before the task has tracked the call is kept for it.
                 if let id { session.announce(id) }
                 group.addTask {
-                    if let response = await self.dispatcher.handle(bytes: bytes, session: session, outbound: outbound) {
-                        self.write(response)
-                    }
-                    if let id { session.withdraw(id) }
+                    let response = await self.dispatcher.handle(bytes: bytes, session: session, outbound: outbound)
+                    let cancelled = id.map { session.withdraw($0) } ?? false
+                    if let response, !cancelled { self.write(response) }
                     sink.yield(.callFinished)
                 }
             }

@@ -92,25 +92,35 @@ struct LegacySSETransport: Sendable {
         for id in requestIDs { session.announce(id) }
         Task(executorPreference: MCPDispatcher.requestExecutor) {
             defer {
-                for id in requestIDs { session.withdraw(id) }
                 sessions.setBusy(id, -1)
                 streams.answered(on: stream)
             }
             let outbound = SSEOutbound(stream: stream)
-            switch frame {
-            case .single(let message):
-                if let response = await dispatcher.handle(message, session: session, outbound: outbound) {
-                    _ = stream.sendMessage(response)
-                }
-            case .batch(let messages):
-                if let response = await dispatcher.handle(batch: messages, session: session, outbound: outbound) {
-                    _ = stream.sendMessage(response)
-                }
-            case .parseError:
-                break
+            let response: JSONValue? = switch frame {
+            case .single(let message): await dispatcher.handle(message, session: session, outbound: outbound)
+            case .batch(let messages): await dispatcher.handle(batch: messages, session: session, outbound: outbound)
+            case .parseError: Optional.none
             }
+            // Withdrawn before the answer goes out; a request the client cancelled meanwhile
+            // is not answered.
+            let cancelled = requestIDs.filter { session.withdraw($0) }.map(\.json)
+            if let response = Self.dropping(cancelled, from: response) { _ = stream.sendMessage(response) }
         }
         return HTTPReplies.empty(.accepted)
+    }
+
+    /// A response, or a batch's, without the answers to the requests `cancelled` names; nil
+    /// when nothing is left to send.
+    static func dropping(_ cancelled: [JSONValue], from response: JSONValue?) -> JSONValue? {
+        // `Optional.none` spelled out: a bare `nil` beside a JSONValue would be JSON null.
+        guard let response, !cancelled.isEmpty else { return response }
+        if case .array(let answers) = response {
+            let kept = answers.filter { answer in !cancelled.contains { $0 == answer["id"] } }
+            if kept.isEmpty { return Optional.none }
+            return .array(kept)
+        }
+        if cancelled.contains(where: { $0 == response["id"] }) { return Optional.none }
+        return response
     }
 }
 

@@ -334,6 +334,22 @@ import Testing
         #expect(ran.withLock { $0 } == 1)
     }
 
+    /// A cancel for a request that is not a tool call (tools/list, server/discover) reaches
+    /// only its announcement: the transport asks at withdraw, before it writes the answer,
+    /// and drops the answer (cancellation.mdx: SHOULD NOT send a response).
+    @Test("cancellation.mdx: withdraw says whether an announced request was cancelled; a withdrawn id announced again starts clean")
+    func withdrawReportsTheCancel() async {
+        let h = Harness()
+        await h.initialize()
+        h.session.announce(.int(7))
+        _ = await h.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}"#)
+        #expect(h.session.withdraw(.int(7)))
+        // The client reuses the id once it has the answer: nothing of the old one is left.
+        h.session.announce(.int(7))
+        #expect(!h.session.withdraw(.int(7)))
+        #expect(!h.session.withdraw(.int(8)), "never announced")
+    }
+
     @Test("progress.mdx: progress notifications carry the token, relate to the request, and only increase")
     func progress() async {
         let reporting = ToolDefinition(name: "steps", description: "steps", annotations: .readOnly) { _, context in
