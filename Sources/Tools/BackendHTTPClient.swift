@@ -47,6 +47,9 @@ public final class BackendHTTPClient: Sendable {
     private let configuration: Configuration
     private let tlsHandlerProvider: TLSHandlerProvider?
     let pool: ConnectionPool
+    /// Host names are looked up apart from the event loops (NIO's resolver queues every
+    /// lookup of a loop behind the one before).
+    let resolver = BackendResolver()
 
     public init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -195,7 +198,9 @@ public final class BackendHTTPClient: Sendable {
         // several addresses): a connection whose TLS handshake fails at once may have torn
         // its pipeline down before connect returns, and its handler still holds the error.
         let handlers = HandlerTable()
-        let bootstrap = ClientBootstrap(group: group)
+        let loop = group.next()
+        let bootstrap = ClientBootstrap(group: loop)
+            .resolver(resolver.queries(on: loop))
             .connectTimeout(TimeAmount(connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
