@@ -38,6 +38,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private var state = State.idle
     private var context: ChannelHandlerContext?
+    /// The request of the exchange in progress has been written whole. A backend may answer
+    /// before reading all of it (a 401 to a large upload): pooled then, the connection would
+    /// carry the rest of that body ahead of the next request, which the backend would read as
+    /// a request of its own.
+    private var requestWritten = false
     /// An error seen while no exchange was running (a TLS handshake failing before the
     /// first request was handed over): the next exchange reports it.
     private var idleError: (any Error)?
@@ -68,7 +73,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         if let body, !body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        requestWritten = false
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenSuccess { self.requestWritten = true }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -94,7 +102,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 status: Int(head.status.code), reason: head.status.reasonPhrase,
                 headers: head.headers.map { ($0.name, $0.value) }, body: Array(buffer.readableBytesView))
             state = .idle
-            exchange.promise.succeed(ExchangeResult(response: response, keepAlive: head.isKeepAlive))
+            exchange.promise.succeed(ExchangeResult(response: response, keepAlive: head.isKeepAlive && requestWritten))
         case (_, .discarding), (_, .closed):
             break
         case (_, .idle):

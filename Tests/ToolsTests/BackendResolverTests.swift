@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization

@@ -1,5 +1,7 @@
 import MCPCore
+import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 import Testing
 @testable import Tools
@@ -9,6 +11,37 @@ import Testing
 @Suite struct ConnectionPoolTests {
     func get(_ client: BackendHTTPClient, _ fake: FakeBackend, method: HTTPMethod = .GET) async throws -> BackendResponse {
         try await client.execute(BackendRequest(method: method, url: BackendURL(parsing: fake.url), path: "/x", timeout: .seconds(5)))
+    }
+
+    /// Answers a 401 (keep-alive) at the first bytes of a request and then stops reading: a
+    /// backend that refuses an upload without taking its body.
+    final class EarlyRefusal: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard context.channel.isActive, (try? context.channel.syncOptions?.getOption(.autoRead)) == true else { return }
+            _ = try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")), promise: nil)
+        }
+    }
+
+    /// A connection is pooled only once our request is written whole: the rest of an upload
+    /// the backend answered early would otherwise go out ahead of the next request on it,
+    /// and the backend would read it as a request of its own.
+    @Test func anAnswerBeforeTheWholeRequestLeavesTheConnectionUnpooled() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EarlyRefusal()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let client = BackendHTTPClient()
+        let url = try BackendURL(parsing: "http://127.0.0.1:\(server.localAddress!.port!)")
+        // More than the loopback socket buffers hold: the write cannot finish while unread.
+        let upload = [UInt8](repeating: 0x61, count: 32 << 20)
+        let response = try await client.execute(BackendRequest(method: .PUT, url: url, path: "/page", body: upload, timeout: .seconds(10)))
+        #expect(response.status == 401)
+        #expect(client.pool.idleCount == 0)
+        client.shutdown()
+        try await server.close()
     }
 
     @Test func keepAliveConnectionsAreReused() async throws {
