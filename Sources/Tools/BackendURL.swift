@@ -55,7 +55,9 @@ public struct BackendURL: Sendable, Hashable, CustomStringConvertible {
         // host of anything but name and address characters, or a path with a space or a
         // control character, cannot go into a request line or a Host header.
         guard hostPart.utf8.allSatisfy({ Self.isHostByte($0) }) else { throw fail("the host may hold only letters, digits, '-', '.', ':' and '_'") }
-        guard basePath.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw fail("the path may hold only visible ASCII (percent-encode the rest)") }
+        guard basePath.utf8.allSatisfy(Self.isPathByte) else {
+            throw fail("the path may hold only URL characters: visible ASCII but \" < > \\ ^ ` { | } (percent-encode the rest)")
+        }
         host = String(hostPart)
         if let portPart {
             guard let value = Int(portPart), (1...65535).contains(value) else { throw fail("the port must be 1-65535") }
@@ -63,6 +65,13 @@ public struct BackendURL: Sendable, Hashable, CustomStringConvertible {
         } else {
             port = isTLS ? 443 : 80
         }
+    }
+
+    /// What NIO sends in a request target (RFC 3986's characters and '%'): visible ASCII
+    /// but `" < > \ ^ ` { | }`, which it refuses to send.
+    private static func isPathByte(_ byte: UInt8) -> Bool {
+        guard byte > 0x20, byte < 0x7F else { return false }
+        return !Array("\"<>\\^`{|}".utf8).contains(byte)
     }
 
     private static func isHostByte(_ byte: UInt8) -> Bool {

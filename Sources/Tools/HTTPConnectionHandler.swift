@@ -69,7 +69,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
         state = .waiting(exchange)
         wire?.start(budget: ResponseWireBudget.budget(forBody: exchange.maxBytes))
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        // NIO refuses to send a request line or header it finds invalid, with the error its
+        // response parser also uses: ours, said as ours, not "a malformed response".
+        let headWritten = context.eventLoop.makePromise(of: Void.self)
+        headWritten.futureResult.assumeIsolated().whenFailure { error in
+            guard error is HTTPParserError, case .waiting(let exchange) = self.state, let context = self.context else { return }
+            self.fail(context, exchange, ToolError(.internalError,
+                "the request to \(exchange.peer) was not sent: its path or a header (the configured URL or token) holds characters HTTP does not allow"))
+        }
+        context.write(wrapOutboundOut(.head(head)), promise: headWritten)
         if let body, !body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         }

@@ -43,6 +43,9 @@ import Testing
         #expect(loadError("", overrides: ["prometheus.password= \(secretValue)"])
             == "--set prometheus.password=<redacted>: prometheus.password: expected a secret without surrounding whitespace or line breaks, found <redacted string>")
         #expect(loadError("vikunja:\n  token: 123456789 \n") == nil)
+        // No control character can go into the Authorization header a token is sent in.
+        #expect(loadError("", environment: ["APP_GRAFANA__TOKEN": "glsa_ab\u{1}cd"])?.contains("expected printable text") == true)
+        #expect(loadError("", environment: ["APP_GRAFANA__TOKEN": "glsa_ab\u{7F}cd"])?.contains("expected printable text") == true)
     }
 
     /// A raw token pasted where its digest or its variable's name belongs is refused without

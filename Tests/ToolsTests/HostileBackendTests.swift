@@ -9,6 +9,28 @@ import Synchronization
 import Testing
 @testable import Tools
 
+/// A request NIO refuses to send (a header value with a control character; a base path
+/// with such characters is refused at start, `BackendURLTests`) fails as our request not
+/// sent, not as the backend's malformed response.
+@Suite struct UnsendableRequestTests {
+    @Test("a request NIO will not send is reported as ours, and nothing reaches the backend")
+    func unsendableRequestIsOurs() async throws {
+        let fake = try await FakeBackend.start { _ in .json("{}") }
+        let client = BackendHTTPClient()
+        defer { client.shutdown() }
+        let url = try BackendURL(parsing: fake.url)
+        do {
+            _ = try await client.execute(BackendRequest(method: .GET, url: url, path: "/api/health", headers: [("X-Bad", "a\u{1}b")], timeout: .seconds(5)))
+            Issue.record("sent a header with a control character")
+        } catch {
+            #expect(error.kind == .internalError, "\(error.message)")
+            #expect(error.message.contains("was not sent"), "\(error.message)")
+        }
+        #expect(fake.requests.isEmpty)
+        await fake.stop()
+    }
+}
+
 /// Backends that misbehave: every failure is a ToolError (an `isError` result) that says
 /// what happened (tools-catalogue.md "For every tool": status, timeout, TLS, unreachable),
 /// and nothing waits forever or grows without bound.

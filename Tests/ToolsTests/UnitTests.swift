@@ -15,7 +15,8 @@ import Testing
 
     /// The last four were taken, then refused on every call as a malformed backend response.
     @Test(arguments: ["ftp://x", "x:80", "http://", "http://u:p@host", "http://h:0", "http://h:99999", "http://h/?q=1", "http://[::1",
-                      "http://gra fana", "http://grafana\u{1}/x", "http://grafana/my dash", "http://grafana/a\tb"])
+                      "http://gra fana", "http://grafana\u{1}/x", "http://grafana/my dash", "http://grafana/a\tb",
+                      "http://grafana/graf{a}", "http://grafana/a|b", "http://grafana/a\\b", "http://grafana/\"x\""])
     func refusesBadURLs(_ text: String) {
         #expect(throws: ToolError.self) { try BackendURL(parsing: text) }
     }
