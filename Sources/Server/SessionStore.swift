@@ -148,9 +148,14 @@ final class SessionStore: Sendable {
         return result.attached
     }
 
-    func detach(_ stream: SSEStream, from id: String) {
+    /// The stream ended: the session's idle time starts now (a listening stream kept it in
+    /// use, however long ago its last request was).
+    func detach(_ stream: SSEStream, from id: String, now: ContinuousClock.Instant = .now) {
         state.withLock { state in
-            if state.entries[id]?.stream === stream { state.entries[id]?.stream = nil }
+            if state.entries[id]?.stream === stream {
+                state.entries[id]?.stream = nil
+                state.entries[id]?.lastUsed = now
+            }
         }
     }
 
@@ -165,16 +170,20 @@ final class SessionStore: Sendable {
     /// Ends a session (DELETE, or its legacy stream closed); false if unknown to `owner`.
     /// `kind`, when given, must match: DELETE /mcp ends a Streamable HTTP session, never a
     /// legacy SSE one (whose stream would end with no final event).
+    /// A session that had expired (idle past the timeout, not yet swept) ends as expired, and
+    /// the answer is the unknown session's.
     @discardableResult
-    func remove(_ id: String, owner: Owner?, kind: Kind? = nil) -> Bool {
-        let removed: Entry? = state.withLock { state in
+    func remove(_ id: String, owner: Owner?, kind: Kind? = nil, now: ContinuousClock.Instant = .now) -> Bool {
+        let removed: (entry: Entry, expired: Bool)? = state.withLock { state in
             guard let entry = state.entries[id], owner == nil || entry.owner == owner, kind == nil || entry.kind == kind else { return nil }
-            return Self.take(id, from: &state)
+            let expired = Self.isIdle(entry, now: now, timeout: idleTimeout)
+            return Self.take(id, from: &state).map { ($0, expired) }
         }
         guard let removed else { return false }
-        end(removed)
+        end(removed.entry)
+        if removed.expired { metrics?.counter(.sessionsExpired).increment() }
         updateGauge()
-        return true
+        return !removed.expired
     }
 
     /// Removes sessions idle for longer than the timeout; returns how many. Chosen and taken

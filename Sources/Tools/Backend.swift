@@ -13,9 +13,11 @@ struct Backend: Sendable {
     let timeout: Duration
     let maxResponseBytes: Int
     let caFile: String?
-    /// The credentials this backend is sent (each configured header's value, whole and
-    /// without its scheme), longest first: a hostile backend, or a proxy in front of it that
-    /// reflects request headers in its error page, must not get them into a tool result.
+    /// The credentials this backend is sent (the configured token and password, and each
+    /// credential header's value, whole and without its scheme), longest first: a hostile
+    /// backend, or a proxy in front of it that reflects request headers in its error page,
+    /// must not get them into a tool result. Other headers (SilverBullet's `X-Sync-Mode:
+    /// true`) are no secret, and redacting their values mangled ordinary words.
     private let secrets: [[UInt8]]
 
     init(name: String, settings: BackendSettings, headers: [(String, String)], client: BackendHTTPClient,
@@ -28,8 +30,8 @@ struct Backend: Sendable {
         self.timeout = settings.timeout ?? catalogue.httpTimeout
         self.maxResponseBytes = max(catalogue.maxResultBytes, 1024) * 4
         self.caFile = settings.caFile ?? catalogue.caFile
-        var secrets: Set<[UInt8]> = []
-        for (_, value) in headers {
+        var secrets: Set<[UInt8]> = [Array(settings.token.utf8), Array((settings.password ?? "").utf8)]
+        for (name, value) in headers where Self.credentialHeaders.contains(name.lowercased()) {
             secrets.insert(Array(value.utf8))
             if let credential = value.split(separator: " ", maxSplits: 1).last { secrets.insert(Array(credential.utf8)) }
         }
@@ -110,7 +112,9 @@ struct Backend: Sendable {
         var take = wanted
         while true {
             let part = redacted(bytes.prefix(take))
-            if part.count >= wanted || take >= bytes.count { return Self.snippet(part, of: bytes.count) }
+            // "…" only where the text was cut: redaction alone may shorten it.
+            if take >= bytes.count { return Self.snippet(part) }
+            if part.count >= wanted { return Self.snippet(part, cut: true) }
             take *= 2
         }
     }
@@ -138,16 +142,19 @@ struct Backend: Sendable {
 
     static let snippetLimit = 200
 
+    /// The request headers that carry a backend's credential (``ToolCatalogue``).
+    static let credentialHeaders: Set<String> = ["authorization", "x-api-key"]
+
     /// At most 200 bytes of text, on a UTF-8 boundary, control characters flattened;
-    /// `total`: the length of the text `bytes` begins (more than `bytes` when cut before).
-    static func snippet(_ bytes: [UInt8], of total: Int? = nil) -> String {
+    /// `cut`: `bytes` is the start of a longer text.
+    static func snippet(_ bytes: [UInt8], cut: Bool = false) -> String {
         let limit = snippetLimit
         var end = min(bytes.count, limit)
         while end > 0, end < bytes.count, bytes[end] & 0xC0 == 0x80 { end -= 1 }
         var text = String(decoding: bytes[..<end], as: UTF8.self)
             .map { $0.isNewline || $0 == "\t" ? " " : $0.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) ? "\u{FFFD}" : String($0) }
             .joined()
-        if end < max(bytes.count, total ?? 0) { text += "…" }
+        if end < bytes.count || cut { text += "…" }
         return text
     }
 }

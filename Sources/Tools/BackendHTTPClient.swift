@@ -260,6 +260,8 @@ public final class BackendHTTPClient: Sendable {
         } catch ChannelError.connectTimeout {
             throw ToolError(.timeout, "connecting to \(peer) timed out after \(connectTimeout)")
         } catch let error as NIOConnectionError {
+            // Its addresses may be stale (a container that came back elsewhere).
+            resolver.forget(host: url.host, port: url.port)
             // Errors of the channel initializer (the TLS setup) arrive wrapped per attempt.
             if let inner = error.connectionErrors.lazy.compactMap({ $0.error as? ToolError }).first { throw inner }
             if error.connectionErrors.contains(where: { if case .connectTimeout? = $0.error as? ChannelError { true } else { false } }) {

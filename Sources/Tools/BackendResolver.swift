@@ -89,6 +89,13 @@ final class BackendResolver: Sendable {
         var description: String { "cannot resolve \(host): \(reason)" }
     }
 
+    /// Drops what is kept for `host` (a connect to its addresses failed: it may have moved).
+    func forget(host: String, port: Int) {
+        entries.withLock { entries in
+            if case .resolved? = entries[Key(host: host, port: port)] { entries[Key(host: host, port: port)] = nil }
+        }
+    }
+
     /// What one connect asks NIO's happy eyeballs to use: both queries share one lookup.
     func queries(on loop: any EventLoop) -> Queries { Queries(resolver: self, loop: loop) }
 

@@ -151,7 +151,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .receiving(let exchange, _, _):
             fail(context, exchange, Self.classify(error, exchange, beforeResponse: false))
         case .idle:
-            idleError = idleError ?? error
+            // The server closing an idle connection (a reset, TLS without close_notify) is no
+            // error of the next exchange: it meets a closed connection, and a GET is retried.
+            if !Self.isReset(error) { idleError = idleError ?? error }
             state = .closed
             context.close(promise: nil)
         case .discarding, .closed:

@@ -45,6 +45,30 @@ import Testing
         #expect(sessions.lookup(fresh, owner: .init(name: "b"), kind: .streamable, now: start + .seconds(118)) != nil)
     }
 
+    /// A listening stream keeps its session in use however long it lasts; when it drops, the
+    /// client reconnects (or posts) within the timeout of that moment, not of its last request.
+    @Test("a session whose listening stream outlived the timeout is still there when the stream drops and the client comes back")
+    func aDroppedStreamStartsTheIdleClock() throws {
+        let sessions = store()
+        let id = try create(sessions)
+        let stream = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(sessions.attach(stream, to: id))
+        sessions.detach(stream, from: id, now: start + .seconds(3600))
+        #expect(sessions.lookup(id, owner: .init(name: "a"), kind: .streamable, now: start + .seconds(3602)) != nil)
+    }
+
+    @Test("a DELETE of a session that expired since the last sweep ends it as expired and answers as for an unknown one")
+    func deleteOfAnExpiredSession() throws {
+        let sessions = store()
+        let id = try create(sessions)
+        let removed = sessions.remove(id, owner: .init(name: "a"), now: start + .seconds(61))
+        #expect(!removed)
+        #expect(!sessions.contains(id))
+        let live = try create(sessions)
+        let removedLive = sessions.remove(live, owner: .init(name: "a"), now: start + .seconds(59))
+        #expect(removedLive)
+    }
+
     @Test("a removed session frees its place under the per-token cap, and only its owner removes it")
     func removeFreesTheCap() throws {
         let sessions = store()

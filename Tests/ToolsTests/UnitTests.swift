@@ -71,6 +71,19 @@ import Testing
         } catch {
             #expect(!error.message.contains("kkkkkkkkkk") && error.message.contains("[redacted]"), "\(error.message)")
         }
+        // Shortened by redaction alone, not cut: no "…".
+        #expect(!status("Bad Request", "bad token \(token)").hasSuffix("…"))
+    }
+
+    @Test("a basic-auth password is redacted as such; a header that is no credential (X-Sync-Mode: true) is left alone")
+    func onlyCredentialsRedacted() {
+        let backend = Backend(name: "silverbullet", settings: BackendSettings(url: "http://127.0.0.1:9", username: "u", password: "hunter2-secret"),
+                              headers: [("Authorization", "Basic dTpodW50ZXIyLXNlY3JldA=="), ("X-Sync-Mode", "true")],
+                              client: BackendHTTPClient(), catalogue: CatalogueSettings())
+        let message = backend.statusError(BackendResponse(status: 400, reason: "Bad Request", headers: [],
+                                                          body: Array("{\"error\":true,\"seen\":\"hunter2-secret\"}".utf8))).message
+        #expect(message.contains("\"error\":true"), "\(message)")
+        #expect(!message.contains("hunter2-secret"), "\(message)")
     }
 }
 
