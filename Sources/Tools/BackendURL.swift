@@ -70,8 +70,13 @@ public struct BackendURL: Sendable, Hashable, CustomStringConvertible {
     /// What NIO sends in a request target (RFC 3986's characters and '%'): visible ASCII
     /// but `" < > \ ^ ` { | }`, which it refuses to send.
     private static func isPathByte(_ byte: UInt8) -> Bool {
-        guard byte > 0x20, byte < 0x7F else { return false }
-        return !Array("\"<>\\^`{|}".utf8).contains(byte)
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\\"), UInt8(ascii: "^"),
+             UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"):
+            return false
+        default:
+            return byte > 0x20 && byte < 0x7F
+        }
     }
 
     private static func isHostByte(_ byte: UInt8) -> Bool {

@@ -137,7 +137,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch state {
-        case .waiting(let exchange) where Self.isReset(error):
+        case .waiting(let exchange) where Self.isPeerClose(error):
             // A peer that closes a kept-alive connection as our request arrives may reset it
             // rather than send FIN, or, over TLS, send FIN without close_notify (as many
             // servers' idle timeouts do): the same race as a close without an answer, handled
@@ -153,7 +153,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .idle:
             // The server closing an idle connection (a reset, TLS without close_notify) is no
             // error of the next exchange: it meets a closed connection, and a GET is retried.
-            if !Self.isReset(error) { idleError = idleError ?? error }
+            if !Self.isPeerClose(error) { idleError = idleError ?? error }
             state = .closed
             context.close(promise: nil)
         case .discarding, .closed:
@@ -162,7 +162,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    static func isReset(_ error: any Error) -> Bool {
+    /// The peer ended the connection: a reset, a broken pipe, or over TLS a FIN without
+    /// close_notify.
+    static func isPeerClose(_ error: any Error) -> Bool {
         if let error = error as? TLSError { return error.kind == .uncleanShutdown }
         guard let error = error as? IOError else { return false }
         return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
