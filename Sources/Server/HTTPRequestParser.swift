@@ -119,6 +119,20 @@ struct HTTPRequestParser {
         if case .head = state { buffered > 0 } else { false }
     }
 
+    /// Whether `buffer` holds the next request's whole head. At graceful shutdown reading
+    /// stops, so a head only begun is never answered, and the response before it is the last.
+    func hasWholeHead(in buffer: ByteBuffer) -> Bool {
+        guard case .head = state else { return false }
+        var buffer = buffer
+        while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == Self.crlf16 {
+            buffer.moveReaderIndex(forwardBy: 2)
+        }
+        // A copy: the search remembers how far it went. Over the cap, or malformed, it is a
+        // request too: answered with its refusal.
+        var probe = self
+        do { return try probe.findSectionEnd(buffer, from: 0, cap: limits.maxHeaderBytes, head: true) != nil } catch { return true }
+    }
+
     /// The next part in `buffer`, consuming its bytes; nil when more bytes are needed.
     /// After a failure every call fails the same way: nothing that follows can be trusted.
     mutating func next(from buffer: inout ByteBuffer) throws(Failure) -> Part? {

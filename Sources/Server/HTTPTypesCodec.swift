@@ -176,6 +176,12 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bytes wait here that the dispatcher has not taken yet.
     var hasUnparsedInput: Bool { (input?.readableBytes ?? 0) > 0 && !refusing }
 
+    /// What waits here holds a whole request head (not just the start of one).
+    var hasWholeHead: Bool {
+        guard let input, !refusing else { return false }
+        return parser.hasWholeHead(in: input)
+    }
+
     /// The dispatcher can take the next request: parse what waits.
     func parseBuffered() {
         guard let ownContext else { return }

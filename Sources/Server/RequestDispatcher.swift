@@ -79,7 +79,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     private var closeAfterResponse = false
     /// ``closeWhenWritten(context:)`` has run: the close waits for the writes, under its bound.
     private var closeArmed = false
-    /// Graceful shutdown: close once the requests already read are answered.
+    /// Graceful shutdown: close once the requests already read are answered. Nothing more is
+    /// read but the body of a request in progress: a client that kept pipelining was read on,
+    /// and could hold the connection, and so the shutdown, to the end of the grace period.
     private var quiescing = false
     /// A request was refused (the decoder failed, or a handler below refused it): nothing
     /// after it is read or answered (a failed decoder's later input only repeats its error).
@@ -167,6 +169,15 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// goes on for the rest of it.
     private var readsWait: Bool {
         !held.isEmpty || bodyPaused || refused || closing || (holdsParts && codec?.hasUnparsedInput == true)
+            || (quiescing && !readingBody)
+    }
+
+    /// A request's body is still to come: read on, even at graceful shutdown, for it is answered.
+    private var readingBody: Bool {
+        switch inbound {
+        case .collecting, .streaming: true
+        case .none, .discarding: false
+        }
     }
 
     /// Parts and refusals held (tests).
@@ -423,8 +434,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             case .none, .discarding: break
             }
         }
-        // Graceful shutdown closes after the last request read: its response says so.
-        if quiescing, !laterRequestWaits { closeAfterResponse = true }
+        // Graceful shutdown closes after the last request read: its response says so. The
+        // start of a head behind it will not be completed (nothing more is read).
+        if quiescing, held.isEmpty, codec?.hasWholeHead != true { closeAfterResponse = true }
         guard closeAfterResponse, head.headerFields.value(.connection) == nil else { return head }
         var head = head
         head.headerFields[.connection] = "close"
@@ -517,7 +529,16 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             closing = true
             // A 413 answered from Content-Length leaves the client sending its body: closing
             // with that unread would reset the connection and could destroy the answer.
-            if bodyUnread { lingerThenClose(context: context) } else { closeWhenWritten(context: context) }
+            if bodyUnread {
+                lingerThenClose(context: context)
+            } else if quiescing, readHeld {
+                // Reading stopped at the shutdown with requests perhaps still on their way:
+                // closed with those unread, the kernel would reset the connection and could
+                // destroy this answer. It goes out under the idle bound, then the linger.
+                lingerThenClose(context: context, writesWithinIdleTimeout: true)
+            } else {
+                closeWhenWritten(context: context)
+            }
             return
         }
         // A pipelined request waits until the client has taken most of the response before
@@ -614,17 +635,24 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// The wait for the refusal to be sent has the same bound: a client that stopped reading
     /// would otherwise hold the connection with no deadline at all (the request deadlines
     /// ended with the refusal). Where a channel cannot half-close, it closes at once.
-    private func lingerThenClose(context: ChannelHandlerContext) {
+    private func lingerThenClose(context: ChannelHandlerContext, writesWithinIdleTimeout: Bool = false) {
         let channel = context.channel
         let loop = context.eventLoop
         // What still comes is dropped unparsed, under the linger's bound alone: parsed, the
         // heads a client streams meanwhile piled up, and the first byte of one started a
         // header deadline that could end the linger early (counted as `header`).
         codec?.dropInput()
-        deadlines?.closing(within: nil, context)
         let dispatcher = NIOLoopBound(self, eventLoop: loop)
-        armLinger(channel: channel, loop: loop)
+        if writesWithinIdleTimeout, let deadlines, let idleTimeout = deadlines.idleTimeout {
+            // A full answer (not a refusal) may be large: as long to go out as on a kept-alive
+            // connection, as in ``closeWhenWritten(context:)``; the linger starts at its end.
+            deadlines.closing(within: idleTimeout, context)
+        } else {
+            deadlines?.closing(within: nil, context)
+            armLinger(channel: channel, loop: loop)
+        }
         afterWrites(context: context).whenComplete { _ in
+            dispatcher.value.deadlines?.cancel()
             let halfClosed = loop.makePromise(of: Void.self)
             channel.close(mode: .output, promise: halfClosed)
             halfClosed.futureResult.whenComplete { result in

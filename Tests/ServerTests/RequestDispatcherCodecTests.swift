@@ -32,6 +32,17 @@ import Testing
         }
     }
 
+    /// Takes a half-close (EmbeddedChannel closes all of itself for any mode) and counts it.
+    final class HalfCloseCatcher: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var outputClosed = 0
+        func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+            guard mode == .output else { return context.close(mode: mode, promise: promise) }
+            outputClosed += 1
+            promise?.succeed()
+        }
+    }
+
     struct Connection {
         let channel: EmbeddedChannel
         let started: Started
@@ -428,10 +439,13 @@ import Testing
     /// with a 1 KiB header cap.
     func connectPublic(slow: SlowSocket? = nil, refusals: Refusals = Refusals(),
                        deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in },
-                       linger: RequestDispatcher.Linger = .init(), raw: Bool = false) throws -> Connection {
+                       linger: RequestDispatcher.Linger = .init(), raw: Bool = false,
+                       reads: RequestDispatcherTests.ReadCounter? = nil, halfClose: HalfCloseCatcher? = nil) throws -> Connection {
         let started = Started()
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
+        if let halfClose { try pipeline.addHandler(halfClose) }
+        if let reads { try pipeline.addHandler(reads) }
         if let slow { try pipeline.addHandler(slow) }
         // Under the codec, as in PublicChildChannel: a request's first raw byte starts its head.
         if raw { try pipeline.addHandler(RawRequestStartHandler(deadlines: deadlines)) }
@@ -671,6 +685,85 @@ import Testing
         c.channel.embeddedEventLoop.advanceTime(by: .seconds(10))
         #expect(!c.channel.isActive)
         #expect(phases.list == ["header"])
+    }
+
+    /// A client that kept pipelining was read on and answered through graceful shutdown,
+    /// which it held to the end of the grace period.
+    @Test("graceful shutdown reads nothing more: the requests already read are answered, the last says close, and the connection lingers instead of resetting")
+    func quiesceStopsReading() throws {
+        let reads = RequestDispatcherTests.ReadCounter()
+        let lingerTimeouts = Refusals()
+        let halfClose = HalfCloseCatcher()
+        let c = try connectPublic(linger: .init(timeout: .seconds(30)) { lingerTimeouts.record(.requestTimeout) }, reads: reads,
+                                  halfClose: halfClose)
+        c.send(get("/a") + get("/b"))
+        try #require(c.started.count == 1)
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        let before = reads.reads
+        c.channel.read()
+        #expect(reads.reads == before)
+        c.answer(0, "first")
+        try #require(c.started.count == 2)
+        c.channel.read()
+        #expect(reads.reads == before)
+        c.answer(1, "second")
+        let out = c.output()
+        let responses = out.components(separatedBy: "HTTP/1.1 200 OK")
+        try #require(responses.count == 3)
+        #expect(!responses[1].lowercased().contains("connection: close"))
+        #expect(responses[2].lowercased().contains("connection: close"))
+        // Half-closed and reading again, to drop what the client still sends.
+        #expect(halfClose.outputClosed == 1)
+        #expect(c.channel.isActive)
+        #expect(reads.reads > before)
+        c.send(get("/c"))
+        #expect(c.started.count == 2)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(c.channel.isActive)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!c.channel.isActive)
+        #expect(lingerTimeouts.statuses.count == 1)
+    }
+
+    @Test("graceful shutdown: the answer before the mere start of a head is the last and says so; a whole head behind it is answered")
+    func quiesceBeforeAPartialHead() throws {
+        let partial = try connectPublic()
+        partial.send(get("/a") + "GET /b HTT")
+        partial.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        partial.answer(0, "first")
+        let out = partial.output()
+        #expect(out.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(out.lowercased().contains("connection: close"))
+        #expect(partial.started.count == 1)
+        #expect(!partial.channel.isActive)
+
+        let whole = try connectPublic()
+        whole.send(get("/a") + "\r\n" + get("/b"))
+        whole.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        whole.answer(0, "first")
+        #expect(!whole.output().lowercased().contains("connection: close"))
+        try #require(whole.started.count == 2)
+        whole.answer(1, "second")
+        #expect(whole.output().lowercased().contains("connection: close"))
+        #expect(!whole.channel.isActive)
+    }
+
+    @Test("graceful shutdown while a request's body is still coming: reading goes on for it, and it is answered")
+    func quiesceReadsTheBodyInProgress() throws {
+        let reads = RequestDispatcherTests.ReadCounter()
+        let c = try connectPublic(reads: reads)
+        c.send("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        let before = reads.reads
+        c.channel.read()
+        #expect(reads.reads == before + 1)
+        c.send("world")
+        try #require(c.started.count == 1)
+        c.answer(0, "done")
+        let out = c.output()
+        #expect(out.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(out.lowercased().contains("connection: close"))
+        #expect(!c.channel.isActive)
     }
 
     @Test("graceful shutdown while a response waits for the client to read: the pipelined request behind it is still answered")
