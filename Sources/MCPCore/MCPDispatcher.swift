@@ -432,8 +432,14 @@ public final class MCPDispatcher: Sendable {
             }
         }
         defer { admission?.release(caller: caller) }
-        let context = makeContext(for: tool, request: request, session: session, outbound: outbound, stateless: stateless)
         let timeout = tool.timeout ?? configuration.defaultToolTimeout
+        let context = {
+            var context = makeContext(for: tool, request: request, session: session, outbound: outbound, stateless: stateless)
+            // From the call's start, a little before the deadline table's: a tool answering
+            // with what it has must be done before the table cancels it.
+            context.setDeadline(timeout, from: start)
+            return context
+        }()
         let handler = tool.handler
         let toolArguments = ToolArguments(arguments)
         let inline = session.callsInline

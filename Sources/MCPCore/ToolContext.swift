@@ -27,6 +27,28 @@ public struct ToolContext: Sendable {
         self.logSink = log
     }
 
+    /// When the dispatcher cancels this call (its timeout, from the call's start); nil for a
+    /// handler called directly. A tool that reads many pages bounds each by what is left, so
+    /// that it can answer with the pages it has instead of timing out with nothing.
+    public private(set) var deadline: ContinuousClock.Instant?
+    /// Time kept back for the answer after the last backend request: a tenth of the call's
+    /// time, at most half a second (formatting and writing an answer takes milliseconds; the
+    /// rest covers a loaded host's scheduling).
+    private var answerReserve: Duration = .zero
+
+    /// Gives the call its deadline, `timeout` after `start` (the dispatcher does, before the
+    /// handler runs).
+    public mutating func setDeadline(_ timeout: Duration, from start: ContinuousClock.Instant) {
+        deadline = start + timeout
+        answerReserve = min(.milliseconds(500), timeout / 10)
+    }
+
+    /// How long a backend request may still take with the call left time to answer; nil when
+    /// the call has no deadline. Zero or less: the time is up.
+    public var backendTimeLeft: Duration? {
+        deadline.map { $0 - .now - answerReserve }
+    }
+
     /// Whether the client asked for progress on this call.
     public var wantsProgress: Bool { progressSink != nil }
 

@@ -10,4 +10,7 @@ public enum ToolLimit: String, Sendable, CaseIterable {
     /// A list or search stopped at the pages it may read (Vikunja: 20 pages, or the response
     /// cap's worth; SilverBullet search: 200 pages or 50 results); the result says so.
     case backendPages = "backend_pages"
+    /// A list or search stopped reading pages to answer before the call's deadline, with
+    /// what it had read; the result says so.
+    case deadline = "deadline"
 }

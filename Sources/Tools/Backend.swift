@@ -42,17 +42,39 @@ struct Backend: Sendable {
     /// ``ToolError/Kind/backendStatus`` error carrying the status and a short reason.
     func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
-        contentType: String? = nil, accept: Set<Int> = [], extraHeaders: [(String, String)] = []
+        contentType: String? = nil, accept: Set<Int> = [], extraHeaders: [(String, String)] = [],
+        within limit: Duration? = nil
     ) async throws(ToolError) -> BackendResponse {
         let url = try url.get()
         var headers = headers + extraHeaders
         if let contentType { headers.append(("Content-Type", contentType)) }
         let request = BackendRequest(
             method: method, url: url, path: path, query: query, headers: headers, body: body,
-            timeout: timeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
+            timeout: limit.map { min($0, timeout) } ?? timeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
         let response = try await client.execute(request)
         if (200..<300).contains(response.status) || accept.contains(response.status) { return response }
         throw statusError(response)
+    }
+
+    /// A GET of a multi-page read past its first page (a search's pages, a list's later
+    /// pages), bounded by what is left of the call's time (``ToolContext/backendTimeLeft``):
+    /// nil when that time is up, before the request or during it, and the caller answers with
+    /// the pages it has. A multi-page read used to run into the call's deadline and lose every
+    /// page it had read to the timeout.
+    func page(
+        _ path: String, query: [(String, String)] = [], accept: Set<Int> = [], extraHeaders: [(String, String)] = [],
+        context: ToolContext
+    ) async throws(ToolError) -> BackendResponse? {
+        guard let left = context.backendTimeLeft else {
+            return try await send(.GET, path, query: query, accept: accept, extraHeaders: extraHeaders)
+        }
+        guard left > .zero else { return nil }
+        do {
+            return try await send(.GET, path, query: query, accept: accept, extraHeaders: extraHeaders, within: left)
+        } catch where error.kind == .timeout && !Task.isCancelled && (context.backendTimeLeft ?? .zero) <= .zero {
+            // Our bound, not the backend's own timeout (nor a connect that gave up early).
+            return nil
+        }
     }
 
     /// Sends a request with an optional JSON body and parses the JSON answer (an empty

@@ -69,7 +69,7 @@ enum SilverBulletTools {
             },
             ToolDefinition(
                 name: "silverbullet_search_pages", title: "Search SilverBullet pages",
-                description: "Find pages whose name or text contains the query (case-insensitive). Reads at most \(searchPageLimit) pages; the result says when it stopped early.",
+                description: "Find pages whose name or text contains the query (case-insensitive). Reads at most \(searchPageLimit) pages, within the call's time; the result says when it stopped early.",
                 inputSchema: Schema.object([("query", Schema.string("Text to look for", maxLength: 512))], required: ["query"]),
                 annotations: .readOnly
             ) { arguments, context in
@@ -131,12 +131,13 @@ enum SilverBulletTools {
         // at all still fails the search.
         var unreadable: [JSONValue] = []
         var skippedTooLarge = false
-        // Pages read (or tried): fewer than `toScan` when the results filled up first.
+        // Pages read (or tried): fewer than `toScan` when the results filled up first, or the
+        // call's time ran out.
         var scanned = 0
+        var outOfTime = false
         let toScan = pages.prefix(searchPageLimit)
         for (index, (page, path)) in toScan.enumerated() {
             if results.count >= searchResultLimit { break }
-            scanned = index + 1
             if Task.isCancelled { throw ToolError(.timeout, "silverbullet search was cancelled") }
             if context.wantsProgress {
                 await context.progress(Double(index), total: Double(toScan.count), message: "reading \(page)")
@@ -147,11 +148,16 @@ enum SilverBulletTools {
             // ends the search with its error rather than be asked for up to 200 more pages.
             let response: BackendResponse?
             do throws(ToolError) {
-                response = try await backend.send(.GET, path, accept: pageStatuses)
+                guard let answer = try await backend.page(path, accept: pageStatuses, context: context) else {
+                    outOfTime = true
+                    break
+                }
+                response = answer
             } catch where error.kind == .tooLarge || error.kind == .badResponse {
                 if error.kind == .tooLarge { skippedTooLarge = true }
                 response = nil
             }
+            scanned = index + 1
             if let response, response.status == 429 || response.status >= 500 { throw backend.statusError(response) }
             guard let response, response.status == 404 || (200..<300).contains(response.status) else {
                 if unreadable.count < unreadableLimit { unreadable.append(.string(page)) }
@@ -178,6 +184,7 @@ enum SilverBulletTools {
             "complete": .bool(complete),
         ]
         if !unreadable.isEmpty { answer["pages_unreadable"] = .array(unreadable) }
-        return (.object(answer), skippedTooLarge ? .backendResponseBytes : stoppedEarly ? .backendPages : nil)
+        if outOfTime { answer["stopped_at_deadline"] = .bool(true) }
+        return (.object(answer), skippedTooLarge ? .backendResponseBytes : outOfTime ? .deadline : stoppedEarly ? .backendPages : nil)
     }
 }

@@ -16,8 +16,8 @@ enum VikunjaTools {
             ToolDefinition(
                 name: "vikunja_list_projects", title: "Vikunja projects",
                 description: "List the projects the token can see.", inputSchema: Schema.object(), annotations: .readOnly
-            ) { _, _ in
-                try await listAll(backend, "/api/v1/projects", format: format)
+            ) { _, context in
+                try await listAll(backend, "/api/v1/projects", format: format, context: context)
             },
             ToolDefinition(
                 name: "vikunja_get_project", title: "Vikunja project",
@@ -40,9 +40,9 @@ enum VikunjaTools {
                 name: "vikunja_list_tasks", title: "Vikunja tasks",
                 description: "List the tasks of a project.",
                 inputSchema: Schema.object([projectID], required: ["project_id"]), annotations: .readOnly
-            ) { arguments, _ in
+            ) { arguments, context in
                 let project = try arguments.positiveID("project_id")
-                return try await listTasks(backend, project: project, format: format)
+                return try await listTasks(backend, project: project, format: format, context: context)
             },
             ToolDefinition(
                 name: "vikunja_create_task", title: "Create a Vikunja task",
@@ -118,17 +118,17 @@ enum VikunjaTools {
 
     /// `GET /projects/{id}/tasks` (Vikunja before 0.24); on 404, newer servers list tasks
     /// per view: the project's first list view is used.
-    static func listTasks(_ backend: Backend, project: Int64, format: ResultFormatter) async throws(ToolError) -> ToolResult {
+    static func listTasks(_ backend: Backend, project: Int64, format: ResultFormatter, context: ToolContext) async throws(ToolError) -> ToolResult {
         let legacyPath = "/api/v1/projects/\(project)/tasks"
         let legacy = try await backend.send(.GET, legacyPath, query: [("page", "1")], accept: [404], extraHeaders: [("Accept", "application/json")])
-        if legacy.status != 404 { return try await listAll(backend, legacyPath, first: legacy, format: format) }
+        if legacy.status != 404 { return try await listAll(backend, legacyPath, first: legacy, format: format, context: context) }
         let views = try await backend.json(.GET, "/api/v1/projects/\(project)/views")
         let all = views.arrayValue ?? []
         let list = all.first { $0["view_kind"] == "list" || $0["view_kind"] == .int(0) } ?? all.first
         guard let view = list?["id"]?.intValue else {
             throw ToolError(.backendStatus, "vikunja returned HTTP 404 for the project's tasks and the project has no views")
         }
-        return try await listAll(backend, "/api/v1/projects/\(project)/views/\(view)/tasks", format: format)
+        return try await listAll(backend, "/api/v1/projects/\(project)/views/\(view)/tasks", format: format, context: context)
     }
 
     /// Pages fetched for one list at most: 20 of Vikunja's default 50 items.
@@ -138,29 +138,37 @@ enum VikunjaTools {
     /// pages in `x-pagination-total-pages`: every page is fetched, up to ``maxPages`` and
     /// until the pages' bodies together reach the backend's response cap (each page alone is
     /// under it, but twenty of them held at once, parsed, were twenty times the memory one
-    /// answer may take), and a list cut short says so. (Only the first page came back, silently.)
+    /// answer may take), and within the call's time (the pages after the first are bounded by
+    /// what is left of it), and a list cut short says so. (Only the first page came back,
+    /// silently.)
     static func listAll(
-        _ backend: Backend, _ path: String, first: BackendResponse? = nil, format: ResultFormatter
+        _ backend: Backend, _ path: String, first: BackendResponse? = nil, format: ResultFormatter, context: ToolContext
     ) async throws(ToolError) -> ToolResult {
-        func page(_ number: Int) async throws(ToolError) -> BackendResponse {
-            try await backend.send(.GET, path, query: [("page", String(number))], extraHeaders: [("Accept", "application/json")])
-        }
+        let accept = [("Accept", "application/json")]
         var response: BackendResponse
-        if let first { response = first } else { response = try await page(1) }
+        if let first {
+            response = first
+        } else {
+            response = try await backend.send(.GET, path, query: [("page", "1")], extraHeaders: accept)
+        }
         let pages = response.headers.first { $0.0.lowercased() == "x-pagination-total-pages" }.flatMap { Int($0.1) } ?? 1
         let firstPage = try backend.parse(response)
         guard case .array(var items) = firstPage, pages > 1 else { return format.json(firstPage) }
-        var (fetched, bytes) = (1, response.body.count)
+        var (fetched, bytes, outOfTime) = (1, response.body.count, false)
         while fetched < min(pages, maxPages), bytes < backend.maxResponseBytes {
+            guard let next = try await backend.page(path, query: [("page", String(fetched + 1))], extraHeaders: accept, context: context) else {
+                outOfTime = true
+                break
+            }
             fetched += 1
-            response = try await page(fetched)
-            bytes += response.body.count
-            items += try backend.parse(response).arrayValue ?? []
+            bytes += next.body.count
+            items += try backend.parse(next).arrayValue ?? []
         }
         var result = format.json(.array(items))
         if fetched < pages {
-            if result.limitReached == nil { result.limitReached = .backendPages }
-            result.content.append(.text("[\(pages) pages in all; only the first \(fetched) (\(items.count) items) are listed.]"))
+            if result.limitReached == nil { result.limitReached = outOfTime ? .deadline : .backendPages }
+            let why = outOfTime ? ": the call's time ran out" : ""
+            result.content.append(.text("[\(pages) pages in all; only the first \(fetched) (\(items.count) items) are listed\(why).]"))
         }
         return result
     }

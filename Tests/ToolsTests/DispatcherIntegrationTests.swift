@@ -33,6 +33,26 @@ import Testing
         }
     }
 
+    /// The dispatcher gives the call its deadline: a search whose page hangs answers with
+    /// what it found before that deadline, not with the timeout (which discarded them).
+    @Test func aSearchAnswersBeforeTheDispatchersDeadline() async throws {
+        let fake = try await FakeBackend.start { request in
+            switch request.path {
+            case "/.fs": .json(#"[{"name":"A.md"},{"name":"Slow.md"}]"#)
+            case "/.fs/Slow.md": .hang
+            default: .text("the needle is here\n")
+            }
+        }
+        // The call's deadline (`tools.operation_timeout`) before the page's own (30 s).
+        let harness = Harness(tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t"), operationTimeout: .seconds(5))))
+        await harness.initialize()
+        let result = await harness.callTool("silverbullet_search_pages", ["query": "needle"])
+        await fake.stop()
+        #expect(result?["isError"] == false)
+        #expect(result?["structuredContent"]?["stopped_at_deadline"] == true)
+        #expect(result?["structuredContent"]?["results"]?[0]?["page_name"] == "A")
+    }
+
     @Test func listAndCallThroughTheDispatcher() async throws {
         let fake = try await FakeBackend.start { request in
             switch request.path {

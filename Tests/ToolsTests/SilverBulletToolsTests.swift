@@ -147,6 +147,43 @@ import Testing
         #expect(!paths.contains("/.fs/B.md"))
     }
 
+    /// A page that does not come in time ends the search with what it found, before the
+    /// call's deadline (2 s here), said so and counted as `deadline`; it used to lose every
+    /// match to the call's timeout. A page that fails within the time left is still the
+    /// backend's failure (its own timeout, 0.5 s, here, with 10 s left).
+    @Test func searchStopsAtTheCallsDeadlineWithWhatItFound() async throws {
+        let listing = #"[{"name":"A.md"},{"name":"B.md"},{"name":"Slow.md"},{"name":"C.md"}]"#
+        let fake = try await FakeBackend.start { request in
+            switch request.path {
+            case "/.fs": .json(listing)
+            case "/.fs/Slow.md": .hang
+            default: .text("the needle is here\n")
+            }
+        }
+        var context = ToolContext(toolName: "silverbullet_search_pages")
+        let start = ContinuousClock.now
+        context.setDeadline(.seconds(2), from: start)
+        let found = await call(tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t"))),
+                               "silverbullet_search_pages", ["query": "needle"], context: context)
+        let elapsed = ContinuousClock.now - start
+        #expect(found.error == nil)
+        #expect(found.json?["results"]?.arrayValue?.map { $0["page_name"] } == ["A", "B"])
+        #expect(found.json?["pages_scanned"] == 2)
+        #expect(found.json?["complete"] == false)
+        #expect(found.json?["stopped_at_deadline"] == true)
+        #expect(found.result?.limitReached == .deadline)
+        // At the bound, not at the page's own timeout (30 s); the dispatcher test checks that
+        // the answer comes before the deadline.
+        #expect(elapsed >= .milliseconds(1700) && elapsed < .seconds(10))
+
+        var roomy = ToolContext(toolName: "silverbullet_search_pages")
+        roomy.setDeadline(.seconds(10), from: .now)
+        let failed = await call(tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t", timeout: .milliseconds(500)))),
+                                "silverbullet_search_pages", ["query": "needle"], context: roomy)
+        await fake.stop()
+        #expect(failed.error?.kind == .timeout)
+    }
+
     /// The results cap (50) filled on the last page leaves no page unread: complete, no cap
     /// counted. One page more is left unread: stopped early, `backend_pages` counted, and
     /// `pages_scanned` says how many were read.

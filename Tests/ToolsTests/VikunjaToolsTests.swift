@@ -95,6 +95,38 @@ import Testing
         await fake.stop()
     }
 
+    /// A later page that does not come in time ends the list with the pages read, said so
+    /// and counted as `deadline`, before the call's deadline (2 s here, less a fifth of a
+    /// second kept for the answer); it used to cost the whole list to the call's timeout.
+    @Test func aListStopsAtTheCallsDeadlineWithThePagesItHas() async throws {
+        let fake = try await FakeBackend.start { request in
+            let page = Int(request.query.split(separator: "&").first { $0.hasPrefix("page=") }?.dropFirst(5) ?? "1") ?? 1
+            if page == 3 { return .hang }
+            return .respond(200, [("Content-Type", "application/json"), ("x-pagination-total-pages", "5")],
+                            Array(#"[{"id":\#(page)}]"#.utf8))
+        }
+        let tools = tools(CatalogueSettings(vikunja: BackendSettings(url: fake.url, token: "vk")))
+        var context = ToolContext(toolName: "vikunja_list_projects")
+        let start = ContinuousClock.now
+        context.setDeadline(.seconds(2), from: start)
+        let projects = await call(tools, "vikunja_list_projects", [:], context: context)
+        let elapsed = ContinuousClock.now - start
+        await fake.stop()
+        #expect(projects.error == nil)
+        #expect(projects.result?.limitReached == .deadline)
+        if case .text(let first)? = projects.result?.content.first {
+            #expect(try JSONParser.parse(first) == [["id": 1], ["id": 2]])
+        }
+        if case .text(let note)? = projects.result?.content.last {
+            #expect(note == "[5 pages in all; only the first 2 (2 items) are listed: the call's time ran out.]")
+        } else {
+            Issue.record("no note on a cut list")
+        }
+        // At the bound, not at the page's own timeout (30 s); the dispatcher test checks that
+        // the answer comes before the deadline.
+        #expect(elapsed >= .milliseconds(1700) && elapsed < .seconds(10))
+    }
+
     /// Each page is under the response cap, but the pages of one list are held at once:
     /// fetching stops once their bodies together reach that cap (4x the result cap).
     @Test func pagesStopAtTheResponseCap() async throws {
