@@ -488,8 +488,8 @@ public final class MCPDispatcher: Sendable {
         }
         let cancelledByClient = session.untrack(id)
         observer?.toolCallFinished(tool: tool.name, outcome: cancelledByClient ? .cancelled : outcome, duration: ContinuousClock.now - start)
-        if let limit = result.limitReached { observer?.toolLimitReached(tool: tool.name, limit: limit) }
         if cancelledByClient { return nil }
+        if let limit = result.limitReached { observer?.toolLimitReached(tool: tool.name, limit: limit) }
         return .success(result.json)
     }
 

@@ -34,12 +34,26 @@ final class RequestDeadlines: @unchecked Sendable {
     private var deadline: NIODeadline?
     private var timer: (task: Scheduled<Void>, fires: NIODeadline)?
     private var sendTimeoutCounted = false
+    /// Bytes of answers NIO still holds for the socket (`bufferedWritableBytes`), asked only
+    /// when an idle deadline falls.
+    private let pendingBytes: (any Channel) -> Int
+    /// What was still to go out when the idle deadline last fell and was extended, and for
+    /// how many idle timeouts in a row no fewer bytes have waited.
+    private var pendingAtExtension: Int?
+    private var stalls = 0
 
-    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount? = nil, ticket: (any AdmissionTicket)?, onTimeout: @escaping @Sendable (String) -> Void) {
+    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount? = nil, ticket: (any AdmissionTicket)?,
+         pendingBytes: @escaping (any Channel) -> Int = RequestDeadlines.bufferedBytes,
+         onTimeout: @escaping @Sendable (String) -> Void) {
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
         self.ticket = ticket
+        self.pendingBytes = pendingBytes
         self.onTimeout = onTimeout
+    }
+
+    static func bufferedBytes(_ channel: any Channel) -> Int {
+        (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
     }
 
     func startHead(_ context: ChannelHandlerContext) {
@@ -115,6 +129,8 @@ final class RequestDeadlines: @unchecked Sendable {
 
     private func arm(_ newDeadline: NIODeadline, _ context: ChannelHandlerContext) {
         deadline = newDeadline
+        pendingAtExtension = nil
+        stalls = 0
         if let timer {
             if timer.fires <= newDeadline { return }
             timer.task.cancel()
@@ -131,10 +147,36 @@ final class RequestDeadlines: @unchecked Sendable {
                 return
             }
             self.deadline = nil
+            if phase != .readingHead, let idleTimeout, stillTaking(channel) {
+                self.deadline = loop.now + idleTimeout
+                schedule(at: loop.now + idleTimeout, channel: channel, on: loop)
+                return
+            }
             onTimeout(phase == .readingHead ? "header" : "idle")
             channel.close(promise: nil)
         }
         timer = (task, when)
+    }
+
+    /// Whether an answer is still going out to a client that keeps taking it: the idle time
+    /// (after a response, waiting for a pipelined one's turn, or before the close after the
+    /// last) starts when the answer is queued, and a large answer read slowly over a slow
+    /// link was cut at the idle timeout, mid-answer. It is extended instead while bytes wait,
+    /// as long as fewer wait than at the last extension within two idle timeouts: NIO hands
+    /// the kernel more only once it has sent half of what it holds (up to 4 MiB), which a
+    /// reader that keeps reading can take longer than one idle timeout to free. A client that
+    /// stops reading is closed three idle timeouts after its last progress (and sooner by
+    /// `send_timeout`).
+    private func stillTaking(_ channel: any Channel) -> Bool {
+        let pending = pendingBytes(channel)
+        guard pending > 0 else { return false }
+        if pending < (pendingAtExtension ?? .max) {
+            pendingAtExtension = pending
+            stalls = 0
+            return true
+        }
+        stalls += 1
+        return stalls <= 1
     }
 }
 

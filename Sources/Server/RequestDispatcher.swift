@@ -89,6 +89,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// The refusal is written and our side closed: input is read and dropped until the
     /// client closes its side (``lingerThenClose(context:)``).
     private var lingering = false
+    /// ``lingerThenClose(context:writesWithinIdleTimeout:)`` has begun (its writes may still
+    /// be going out): only the client's end of input or the linger's bound ends it.
+    private var lingerStarted = false
     /// The connection closes after the response that just ended: nothing more is started,
     /// and what still arrives is not read until the close (or the linger) takes over.
     private var closing = false
@@ -531,10 +534,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             // with that unread would reset the connection and could destroy the answer.
             if bodyUnread {
                 lingerThenClose(context: context)
-            } else if quiescing, readHeld {
-                // Reading stopped at the shutdown with requests perhaps still on their way:
-                // closed with those unread, the kernel would reset the connection and could
-                // destroy this answer. It goes out under the idle bound, then the linger.
+            } else if quiescing, !inputClosed {
+                // Reading stopped at the shutdown, and a client that pipelines may have
+                // requests on their way: closed with those unread (or arriving after the
+                // close), the kernel would reset the connection and could destroy this
+                // answer. It goes out under the idle bound, then the connection lingers until
+                // the client closes (it was told to) or the linger's bound.
                 lingerThenClose(context: context, writesWithinIdleTimeout: true)
             } else {
                 closeWhenWritten(context: context)
@@ -589,7 +594,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         }
         takeUnparsed(context: context)
         if refused { return }
-        closeIfDone(context: context)
+        closeIfDone(context: context, afterResponse: true)
         resumeReading(context: context)
     }
 
@@ -601,7 +606,13 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Closes once nothing is left to answer, after end of input or at graceful shutdown.
-    private func closeIfDone(context: ChannelHandlerContext) {
+    /// `afterResponse`: a response (begun before the shutdown, so it could not say close)
+    /// has just ended, and at graceful shutdown the connection lingers after it, as in
+    /// ``responseEnded(context:)``; an idle connection closes at once. A connection already
+    /// lingering closes only at the client's end of input (or the linger's bound): a plain
+    /// close here ended the linger early.
+    private func closeIfDone(context: ChannelHandlerContext, afterResponse: Bool = false) {
+        if lingerStarted, !inputClosed { return }
         // At graceful shutdown, requests already read are answered, parsed or not.
         if quiescing, !responding, held.isEmpty, codec?.hasUnparsedInput == true {
             takeUnparsed(context: context)
@@ -610,7 +621,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         guard inputClosed || quiescing, !responding, !awaitingDrain, held.isEmpty else { return }
         switch inbound {
         case .none, .discarding:
-            closeWhenWritten(context: context)
+            if afterResponse, quiescing, !inputClosed {
+                closing = true
+                lingerThenClose(context: context, writesWithinIdleTimeout: true)
+            } else {
+                closeWhenWritten(context: context)
+            }
         case .collecting, .streaming:
             break  // a request is still being read: it is answered first
         }
@@ -636,6 +652,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// would otherwise hold the connection with no deadline at all (the request deadlines
     /// ended with the refusal). Where a channel cannot half-close, it closes at once.
     private func lingerThenClose(context: ChannelHandlerContext, writesWithinIdleTimeout: Bool = false) {
+        guard !lingerStarted else { return }
+        lingerStarted = true
         let channel = context.channel
         let loop = context.eventLoop
         // What still comes is dropped unparsed, under the linger's bound alone: parsed, the
@@ -652,7 +670,12 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             armLinger(channel: channel, loop: loop)
         }
         afterWrites(context: context).whenComplete { _ in
-            dispatcher.value.deadlines?.cancel()
+            if writesWithinIdleTimeout {
+                // From here the linger's bound alone: the half-close itself can wait (under
+                // TLS, its close_notify for a client that stopped reading).
+                dispatcher.value.deadlines?.cancel()
+                dispatcher.value.armLinger(channel: channel, loop: loop)
+            }
             let halfClosed = loop.makePromise(of: Void.self)
             channel.close(mode: .output, promise: halfClosed)
             halfClosed.futureResult.whenComplete { result in

@@ -65,6 +65,8 @@ struct Backend: Sendable {
         _ path: String, query: [(String, String)] = [], accept: Set<Int> = [], extraHeaders: [(String, String)] = [],
         context: ToolContext
     ) async throws(ToolError) -> BackendResponse? {
+        // A cancelled call (the client, its connection) is not turned into a partial answer.
+        if Task.isCancelled { throw ToolError(.timeout, "\(name): the call was cancelled") }
         guard let left = context.backendTimeLeft else {
             return try await send(.GET, path, query: query, accept: accept, extraHeaders: extraHeaders)
         }

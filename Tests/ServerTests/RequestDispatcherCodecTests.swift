@@ -36,10 +36,12 @@ import Testing
     final class HalfCloseCatcher: ChannelOutboundHandler {
         typealias OutboundIn = Any
         var outputClosed = 0
+        /// Never completes the half-close (as one waiting to send its close_notify).
+        var hold = false
         func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
             guard mode == .output else { return context.close(mode: mode, promise: promise) }
             outputClosed += 1
-            promise?.succeed()
+            if !hold { promise?.succeed() }
         }
     }
 
@@ -727,7 +729,10 @@ import Testing
 
     @Test("graceful shutdown: the answer before the mere start of a head is the last and says so; a whole head behind it is answered")
     func quiesceBeforeAPartialHead() throws {
-        let partial = try connectPublic()
+        // No read held back (none asked for since the shutdown): it lingers all the same,
+        // for the client's next requests may be on their way.
+        let halfClose = HalfCloseCatcher()
+        let partial = try connectPublic(halfClose: halfClose)
         partial.send(get("/a") + "GET /b HTT")
         partial.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         partial.answer(0, "first")
@@ -735,7 +740,9 @@ import Testing
         #expect(out.hasPrefix("HTTP/1.1 200 OK"))
         #expect(out.lowercased().contains("connection: close"))
         #expect(partial.started.count == 1)
-        #expect(!partial.channel.isActive)
+        #expect(halfClose.outputClosed == 1)
+        partial.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(!partial.channel.isActive)  // the client closed its side: closed at once
 
         let whole = try connectPublic()
         whole.send(get("/a") + "\r\n" + get("/b"))
@@ -746,6 +753,46 @@ import Testing
         whole.answer(1, "second")
         #expect(whole.output().lowercased().contains("connection: close"))
         #expect(!whole.channel.isActive)
+    }
+
+    /// A response whose head went out before the shutdown cannot say close; after it the
+    /// connection lingers too. And a quiesce while a connection lingers does not end the
+    /// linger with a plain close.
+    @Test("graceful shutdown after a response begun before it, and during a linger: the connection lingers to its bound")
+    func quiesceLingersAfterAResponseBegunBefore() async throws {
+        let halfClose = HalfCloseCatcher()
+        let lingerTimeouts = Refusals()
+        let c = try connectPublic(linger: .init(timeout: .seconds(30)) { lingerTimeouts.record(.requestTimeout) }, halfClose: halfClose)
+        c.send(get("/a"))
+        try #require(c.started.count == 1)
+        try await c.started[0].sink.writeHead(HTTPResponse(status: .ok))
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        c.started[0].sink.writeEnd(nil)
+        let out = c.output()
+        #expect(!out.lowercased().contains("connection: close"))
+        #expect(halfClose.outputClosed == 1)
+        #expect(c.channel.isActive)
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())  // a second one
+        c.channel.embeddedEventLoop.run()
+        #expect(c.channel.isActive)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(!c.channel.isActive)
+        #expect(lingerTimeouts.statuses.count == 1)
+
+        // A half-close that cannot complete is under the linger's bound too.
+        let stuck = HalfCloseCatcher()
+        stuck.hold = true
+        let d = try connectPublic(linger: .init(timeout: .seconds(30)) { lingerTimeouts.record(.requestTimeout) }, halfClose: stuck)
+        d.send(get("/a"))
+        d.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        d.answer(0, "last")
+        _ = d.output()
+        #expect(stuck.outputClosed == 1)
+        d.channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(d.channel.isActive)
+        d.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!d.channel.isActive)
+        #expect(lingerTimeouts.statuses.count == 2)
     }
 
     @Test("graceful shutdown while a request's body is still coming: reading goes on for it, and it is answered")
@@ -782,6 +829,54 @@ import Testing
         let out = c.output()
         #expect(out.contains("first") && out.contains("second"))
         #expect(!c.channel.isActive)
+    }
+
+    /// The idle time starts when an answer is queued: a large one read slowly was cut at the
+    /// idle timeout mid-answer. While bytes still wait for the socket the deadline is
+    /// extended, as long as fewer wait than two idle timeouts before; a client that stops
+    /// taking them is closed, counted as `idle`.
+    @Test("an answer still going out to a client that keeps reading it is not cut at the idle timeout; one that stops reading is",
+          arguments: [false, true])
+    func idleDeadlineWaitsForAnAnswerStillGoingOut(closing: Bool) throws {
+        let phases = Phases()
+        let pending = Mutex(0)
+        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil,
+                                         pendingBytes: { _ in pending.withLock { $0 } }) { phases.record($0) }
+        // Writes complete only when released: the bytes have not all gone out.
+        let slow = SlowSocket()
+        let c = try connectPublic(slow: slow, deadlines: deadlines)
+        // Kept alive (idle after it) or the last answer (closing after it, once written).
+        c.send(closing ? get("/a", "Connection: close\r\n") : get("/a"))
+        c.answer(0, "a large answer")
+        _ = c.output()
+        pending.withLock { $0 = 300_000 }
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(c.channel.isActive)  // bytes wait: extended once
+        pending.withLock { $0 = 200_000 }
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(c.channel.isActive)  // fewer wait: extended again
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(c.channel.isActive)  // no fewer: one idle timeout's grace (NIO writes in halves)
+        pending.withLock { $0 = 100_000 }
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(c.channel.isActive)  // progress again
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(c.channel.isActive)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(59))
+        #expect(c.channel.isActive)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!c.channel.isActive)  // no progress in two idle timeouts
+        #expect(phases.list == ["idle"])
+
+        // Nothing waiting: closed at the idle timeout, as before.
+        pending.withLock { $0 = 0 }
+        let quick = try connectPublic(deadlines: RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil,
+                                                                  pendingBytes: { _ in pending.withLock { $0 } }) { _ in })
+        quick.send(get("/a"))
+        quick.answer(0, "a")
+        _ = quick.output()
+        quick.channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(!quick.channel.isActive)
     }
 
     /// Deadlines of 10 s (header) and 60 s (idle) whose timeouts are recorded by phase.

@@ -45,6 +45,35 @@ import Testing
         }
     }
 
+    /// A page read once the call's time is up is not made: the read ends with what it has.
+    /// But a call cancelled (by its client or its connection) is not turned into a partial
+    /// answer: it fails, as any backend request of a cancelled call does.
+    @Test("a page of a multi-page read: none once the call's time is up; a cancelled call fails instead")
+    func pageAfterTheDeadlineOrCancelled() async {
+        let backend = Backend(name: "vikunja", settings: BackendSettings(url: "http://127.0.0.1:9"),
+                              headers: [], client: BackendHTTPClient(), catalogue: CatalogueSettings())
+        var late = ToolContext(toolName: "vikunja_list_projects")
+        late.setDeadline(.seconds(1), from: .now - .seconds(5))
+        do {
+            let page = try await backend.page("/api/v1/projects", context: late)
+            #expect(page == nil)
+        } catch {
+            Issue.record("a page past the deadline failed: \(error)")
+        }
+        let cancelled = Task { () -> ToolError? in
+            withUnsafeCurrentTask { $0?.cancel() }
+            do {
+                _ = try await backend.page("/api/v1/projects", context: late)
+                return nil
+            } catch let error as ToolError {
+                return error
+            } catch {
+                return nil
+            }
+        }
+        #expect(await cancelled.value?.kind == .timeout)
+    }
+
     /// A hostile backend, or a proxy in front of it that reflects request headers in its
     /// error page, must not get our credential into a result the model reads.
     @Test("a backend's error text never carries the credential we sent it: whole, without its scheme, in the reason phrase, or across the cut")

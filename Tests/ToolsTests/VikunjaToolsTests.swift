@@ -116,6 +116,8 @@ import Testing
         #expect(projects.result?.limitReached == .deadline)
         if case .text(let first)? = projects.result?.content.first {
             #expect(try JSONParser.parse(first) == [["id": 1], ["id": 2]])
+        } else {
+            Issue.record("no list")
         }
         if case .text(let note)? = projects.result?.content.last {
             #expect(note == "[5 pages in all; only the first 2 (2 items) are listed: the call's time ran out.]")

@@ -404,6 +404,63 @@ def test_idle_keepalive_connection_closed_and_counted(server_bin):
         s.stop()
 
 
+def test_a_large_answer_read_slowly_is_not_cut_at_the_idle_timeout(server_bin):
+    """The idle time after a response starts when it is queued: a large answer read slowly
+    was cut mid-answer. Here 6 MB, more than the kernel's send buffer takes (4 MiB at most),
+    read at about 1.5 MB/s through a 64 KiB receive buffer, against a 2 s idle timeout. Now
+    the deadline waits while the client keeps taking the bytes; the keep-alive idle time is
+    still enforced once the answer is out (closed, counted)."""
+    import fake_backends as fb
+    fake = fb.start_fake_silverbullet()
+    s = None
+    try:
+        big = b"".join(b"line %07d of a long page\n" % i for i in range(216_000))  # about 6 MB
+        put = urllib.request.Request(f"{fake.url}/.fs/Big.md", data=big, method="PUT",
+                                     headers={"Authorization": f"Bearer {fb.SILVERBULLET_TOKEN}"})
+        urllib.request.urlopen(put, timeout=10).read()
+        s = start_server(server_bin, "--set", "tls.enabled=false", "--set", "limits.idle_timeout=2s",
+                         "--set", f"silverbullet.url={fake.url}", "--set", "tools.max_result_bytes=8MiB",
+                         env={"APP_SILVERBULLET__TOKEN": fb.SILVERBULLET_TOKEN})
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window stays small
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", s.port))
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                           "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}}).encode()
+        sock.sendall(b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+                     + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        received, length, body_at, started = bytearray(), None, 0, time.monotonic()
+        while time.monotonic() - started < 30:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+            if length is None and (end := received.find(b"\r\n\r\n")) >= 0:
+                head = bytes(received[:end]).decode("latin-1").lower().split("\r\n")
+                length = next(int(l.split(":", 1)[1]) for l in head if l.startswith("content-length:"))
+                body_at = end + 4
+            if length is not None and len(received) - body_at >= length:
+                break
+            time.sleep(0.04)
+        took = time.monotonic() - started
+        assert length is not None and length > 6_000_000, bytes(received[:400])
+        answer = bytes(received[body_at:])
+        assert len(answer) == length, f"cut after {len(answer)} of {length} bytes, {took:.1f} s"
+        assert took > 2.5, "read faster than the idle timeout: the test proves nothing"
+        assert json.loads(answer)["result"]["content"][0]["text"].startswith("line 0000000")
+        # Then idle: closed at the idle timeout, and counted.
+        idle_from = time.monotonic()
+        assert sock.recv(1) == b""
+        assert time.monotonic() - idle_from < 8
+        sock.close()
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            assert 'mcp_timeouts_total{phase="idle"} 1' in r.read().decode()
+    finally:
+        if s:
+            s.stop()
+        fake.shutdown()
+
+
 def test_missing_credentials_also_lock_out(server_bin):
     s = start_server(server_bin, "--set", "auth.failure_max=3", "--set", "auth.lockout=2s")
     try:
