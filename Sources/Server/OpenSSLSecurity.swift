@@ -11,14 +11,17 @@ public struct OpenSSLSecurity: ConnectionSecurity {
     let reloader: TLSContextReloader
     let handshakeTimeout: TimeAmount
     let maxBufferedCiphertext: Int
+    let maxKeyUpdates: Int
     let observer: TLSMetrics
 
     public init(
-        reloader: TLSContextReloader, handshakeTimeout: Duration, maxBufferedCiphertext: Int, metrics: ServerMetrics?
+        reloader: TLSContextReloader, handshakeTimeout: Duration, maxBufferedCiphertext: Int, maxKeyUpdates: Int = 32,
+        metrics: ServerMetrics?
     ) {
         self.reloader = reloader
         self.handshakeTimeout = TimeAmount(handshakeTimeout)
         self.maxBufferedCiphertext = maxBufferedCiphertext
+        self.maxKeyUpdates = maxKeyUpdates
         self.observer = TLSMetrics(metrics: metrics)
         if let notAfter = reloader.current.certificateNotAfter {
             metrics?.gauge(.tlsCertNotAfter).set(to: notAfter)
@@ -28,7 +31,7 @@ public struct OpenSSLSecurity: ConnectionSecurity {
     public func makeHandlers(for channel: any Channel) throws -> [any ChannelHandler] {
         [TLSHandler(
             context: reloader.current, role: .server, handshakeTimeout: handshakeTimeout,
-            maxBufferedCiphertext: maxBufferedCiphertext, observer: observer)]
+            maxBufferedCiphertext: maxBufferedCiphertext, maxKeyUpdates: maxKeyUpdates, observer: observer)]
     }
 
     public func isHandshakeCompletion(_ event: Any) -> Bool {
@@ -44,7 +47,8 @@ public struct OpenSSLSecurity: ConnectionSecurity {
 }
 
 /// `mcp_tls_handshakes_total{result}` and the handshake duration histogram; a timeout is
-/// also a `mcp_timeouts_total{phase="handshake"}`; `mcp_tls_backpressure_total{event}`.
+/// also a `mcp_timeouts_total{phase="handshake"}`; `mcp_tls_backpressure_total{event}`;
+/// `mcp_tls_key_updates_exceeded_total`.
 /// The children are looked up once, here: a lookup per handshake was 1.4 % of the server's
 /// CPU per new connection.
 final class TLSMetrics: TLSObserver {
@@ -55,6 +59,7 @@ final class TLSMetrics: TLSObserver {
     private let duration: DurationHistogram?
     private let timeouts: Counter?
     private let backpressure: [TLSBackpressureEvent: Counter]
+    private let keyUpdates: Counter?
 
     init(metrics: ServerMetrics?) {
         var others: [TLSHandshakeResult: Counter] = [:]
@@ -70,10 +75,15 @@ final class TLSMetrics: TLSObserver {
             for event in TLSBackpressureEvent.allCases { backpressure[event] = metrics.counter(.tlsBackpressure, event.rawValue) }
         }
         self.backpressure = backpressure
+        keyUpdates = metrics?.counter(.tlsKeyUpdatesExceeded)
     }
 
     func backpressure(_ event: TLSBackpressureEvent) {
         backpressure[event]?.increment()
+    }
+
+    func keyUpdatesExceeded() {
+        keyUpdates?.increment()
     }
 
     func handshakeFinished(result: TLSHandshakeResult, duration: Duration) {

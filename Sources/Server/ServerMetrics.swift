@@ -222,6 +222,8 @@ extension ServerMetrics.Family {
     public static let tlsBackpressure = Self(
         "mcp_tls_backpressure_total", "Times a TLS connection paused its reads (unsent ciphertext over half its cap) or was closed at the cap.",
         labels: ["event"])
+    public static let tlsKeyUpdatesExceeded = Self(
+        "mcp_tls_key_updates_exceeded_total", "TLS connections closed for sending more KeyUpdates than tls.max_key_updates.")
     public static let tlsCertNotAfter = Self(
         "mcp_tls_cert_not_after_seconds", "Expiry of the served certificate, as a Unix time.")
     public static let configReloads = Self(

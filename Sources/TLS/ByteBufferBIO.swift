@@ -16,6 +16,12 @@ final class ByteBufferBIO {
     private(set) var outbound: ByteBuffer
     /// The peer closed its sending side (TCP FIN): reads return 0 instead of "retry".
     var peerClosed = false
+    /// The peer's TLS 1.3 KeyUpdates, counted once asked (``TLSConnection/countKeyUpdates(limit:)``);
+    /// kept here because the BIO is what OpenSSL's callback can reach.
+    var keyUpdates = 0
+    /// Past this many, the BIO gives OpenSSL nothing more to read: a read of many small
+    /// records is one `SSL_read`, which would otherwise process every KeyUpdate in it.
+    var keyUpdateLimit = Int.max
 
     private let allocator: ByteBufferAllocator
 
@@ -71,7 +77,7 @@ final class ByteBufferBIO {
         guard let bio else { return -1 }
         axn_BIO_clear_retry_flags(bio)
         let available = inbound.readableBytes
-        if available == 0 {
+        if available == 0 || keyUpdates > keyUpdateLimit {
             if peerClosed { return 0 }
             axn_BIO_set_retry_read(bio)
             return -1

@@ -72,6 +72,19 @@ final class TLSConnection {
         }
     }
 
+    /// From now on, counts the peer's TLS 1.3 KeyUpdates in the BIO's
+    /// ``ByteBufferBIO/keyUpdates``. OpenSSL 3.0 reports no post-handshake
+    /// message as `SSL_CB_HANDSHAKE_START` (only a first handshake, or TLS 1.2's), and its
+    /// `SSL_CB_ACCEPT_EXIT` also ends the exchange that sends our KeyUpdate in answer to one
+    /// asking for it; the state machine's step into `TLS_ST_SR_KEY_UPDATE` is one per KeyUpdate
+    /// received (seen with `s_client`'s `k` and `K`). Set once the handshake completed, so the
+    /// callback costs nothing during it, nor for application data (only state changes call it).
+    /// Past `limit`, the BIO stops giving OpenSSL input (``ByteBufferBIO/keyUpdateLimit``).
+    func countKeyUpdates(limit: Int) {
+        bio.keyUpdateLimit = limit
+        SSL_set_info_callback(ssl, countKeyUpdate)
+    }
+
     /// Decrypted bytes OpenSSL holds from a record already read (`SSL_has_pending` also counts
     /// unprocessed record bytes).
     var hasPendingPlaintext: Bool { SSL_has_pending(ssl) == 1 }
@@ -230,4 +243,12 @@ final class TLSConnection {
         ERR_clear_error()
         return queued
     }
+}
+
+/// OpenSSL's info callback (`SSL_set_info_callback`): counts each KeyUpdate received on the
+/// connection's BIO.
+private let countKeyUpdate: @convention(c) (OpaquePointer?, Int32, Int32) -> Void = { ssl, event, _ in
+    guard event & SSL_CB_LOOP != 0, let ssl, SSL_get_state(ssl) == TLS_ST_SR_KEY_UPDATE,
+          let bio = SSL_get_rbio(ssl), let data = BIO_get_data(bio) else { return }
+    Unmanaged<ByteBufferBIO>.fromOpaque(data).takeUnretainedValue().keyUpdates += 1
 }

@@ -29,6 +29,8 @@ public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
         case protocolError = "protocol_error"
         /// More ciphertext is buffered than `maxBufferedCiphertext` allows.
         case bufferLimitExceeded = "buffer_limit_exceeded"
+        /// The peer sent more TLS 1.3 KeyUpdates than the connection allows.
+        case tooManyKeyUpdates = "too_many_key_updates"
         /// A write arrived after the TLS session was shut down.
         case writeAfterClose = "write_after_close"
         /// Making development certificates failed.

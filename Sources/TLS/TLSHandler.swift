@@ -42,6 +42,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let handshakeTimeout: TimeAmount
     private let maxBufferedCiphertext: Int
     private let observer: (any TLSObserver)?
+    /// Server role: the most TLS 1.3 KeyUpdates the peer may send on the connection (nil: no
+    /// cap). Each costs a key derivation, and one asking for ours in return an answer; OpenSSL
+    /// takes any number, and a client that keeps sending them, and never reads the answers,
+    /// had the server derive keys and queue records for nothing. A legitimate peer sends one
+    /// after some 2^24 records (RFC 9147's AES-GCM limits; rustls, NSS), most never do.
+    private let maxKeyUpdates: Int?
 
     private var state: State = .idle
     private(set) var connection: TLSConnection?
@@ -94,12 +100,14 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         role: TLSRole,
         handshakeTimeout: TimeAmount = .seconds(10),
         maxBufferedCiphertext: Int = 256 * 1024,
+        maxKeyUpdates: Int? = nil,
         observer: (any TLSObserver)? = nil
     ) {
         self.tlsContext = context
         self.role = role
         self.handshakeTimeout = handshakeTimeout
         self.maxBufferedCiphertext = max(maxBufferedCiphertext, 32 * 1024)
+        self.maxKeyUpdates = maxKeyUpdates
         self.observer = observer
     }
 
@@ -280,6 +288,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 peerCertificateSHA256 = connection.peerCertificateSHA256
             }
             reportHandshake(.ok)
+            if connection.isServer, let maxKeyUpdates { connection.countKeyUpdates(limit: maxKeyUpdates) }
             context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(alpn: negotiatedALPN))
             writePendingPlaintext(context: context)
         case .failed(let error, let result):
@@ -323,6 +332,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         if let data = plaintext.take(), data.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(data)) }
+        if let maxKeyUpdates, state == .active, connection.bio.keyUpdates > maxKeyUpdates {
+            observer?.keyUpdatesExceeded()
+            fail(context: context, TLSError(kind: .tooManyKeyUpdates,
+                reason: "the peer sent more than \(maxKeyUpdates) KeyUpdates on one connection"))
+            return
+        }
         // OpenSSL may have queued a reply (e.g. a TLS 1.3 KeyUpdate or an alert).
         flushCiphertext(context: context)
         retryBlockedWrites(context: context)

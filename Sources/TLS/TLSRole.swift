@@ -47,8 +47,11 @@ public enum TLSBackpressureEvent: String, Sendable, CaseIterable {
 public protocol TLSObserver: Sendable {
     func handshakeFinished(result: TLSHandshakeResult, duration: Duration)
     func backpressure(_ event: TLSBackpressureEvent)
+    /// A connection was closed for more KeyUpdates than it may send (`maxKeyUpdates`).
+    func keyUpdatesExceeded()
 }
 
 extension TLSObserver {
     public func backpressure(_ event: TLSBackpressureEvent) {}
+    public func keyUpdatesExceeded() {}
 }

@@ -133,7 +133,7 @@ struct Bootstrap {
             tlsReloader = reloader
             security = OpenSSLSecurity(
                 reloader: reloader, handshakeTimeout: config.tls.handshakeTimeout.duration,
-                maxBufferedCiphertext: config.tls.maxBufferedCiphertext.bytes, metrics: metrics)
+                maxBufferedCiphertext: config.tls.maxBufferedCiphertext.bytes, maxKeyUpdates: config.tls.maxKeyUpdates, metrics: metrics)
         }
         let services = server.makeServices(security: security, admission: admission, onPublicRunning: { port in
             logger.info("listening", metadata: ["address": "\(config.server.host):\(port)", "ops": "\(config.server.httpHost):\(config.server.httpPort)"])

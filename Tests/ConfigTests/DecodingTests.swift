@@ -153,6 +153,10 @@ import Testing
         #expect(loadError("limits:\n  request_rate: 0.001\n  request_burst: 1000000\n") == nil)
         #expect(loadError("limits:\n  request_burst: 1000001\n")?.contains("limits.request_burst: expected a burst of at most 1000000") == true)
         #expect(loadError("tls:\n  session_tickets: true\n  reload_interval: 0s\n")?.contains("tls.session_tickets: expected false while tls.reload_interval is 0") == true)
+        for count in ["-1", "1000001"] {
+            #expect(loadError("tls:\n  max_key_updates: \(count)\n")?.contains("tls.max_key_updates: expected a count in 0...1000000") == true, "\(count)")
+        }
+        #expect(loadError("tls:\n  max_key_updates: 0\n") == nil)
         #expect(loadError("server:\n  resumability: true\n  get_stream_enabled: false\n")?.contains("server.resumability: expected false while server.get_stream_enabled is false") == true)
         #expect(loadError("server:\n  resumability: true\n") == nil)
         // Under twice NIO's high write watermark the cap would close connections the HTTP layer

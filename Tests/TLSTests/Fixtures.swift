@@ -82,6 +82,9 @@ final class RecordingObserver: TLSObserver {
     }
     var all: [TLSHandshakeResult] { results.withLock { $0 } }
     var backpressure: [TLSBackpressureEvent] { backpressureEvents.withLock { $0 } }
+    private let keyUpdateClosures = Mutex(0)
+    func keyUpdatesExceeded() { keyUpdateClosures.withLock { $0 += 1 } }
+    var keyUpdatesClosed: Int { keyUpdateClosures.withLock { $0 } }
 }
 
 /// Sits above the TLS handler: keeps plaintext, events and errors (so EmbeddedChannel does not throw).
@@ -168,11 +171,11 @@ final class Pair {
     init(
         serverContext: TLSContext, clientContext: TLSContext, serverName: String? = "localhost",
         handshakeTimeout: TimeAmount = .seconds(10), maxBufferedCiphertext: Int = 256 * 1024,
-        connect: Bool = true
+        maxKeyUpdates: Int? = nil, connect: Bool = true
     ) throws {
         serverHandler = TLSHandler(
             context: serverContext, role: .server, handshakeTimeout: handshakeTimeout,
-            maxBufferedCiphertext: maxBufferedCiphertext, observer: serverObserver)
+            maxBufferedCiphertext: maxBufferedCiphertext, maxKeyUpdates: maxKeyUpdates, observer: serverObserver)
         clientHandler = TLSHandler(
             context: clientContext, role: .client(serverName: serverName), observer: clientObserver)
         server = EmbeddedChannel()

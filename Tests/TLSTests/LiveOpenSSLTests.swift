@@ -93,6 +93,26 @@ struct LiveOpenSSLTests {
         #expect(out.all.contains("no renegotiation"), "\(out.all)")
     }
 
+    /// RFC 8446 §4.6.3 KeyUpdates from the real `s_client` (`k`: update, `K`: update and ask
+    /// for ours): counted one each, whichever; the echo goes on within the cap, and one more
+    /// closes the connection (s_client sees the end of the stream).
+    @Test("KeyUpdates from s_client: within the cap the echo goes on; one more closes the connection")
+    func keyUpdatesFromSClient() throws {
+        let server = try LiveEchoServer(context: fixtures.serverContext(), maxKeyUpdates: 3)
+        defer { server.shutdown() }
+        let within = try OpenSSLCLI.run(
+            ["s_client", "-connect", "127.0.0.1:\(server.port)", "-servername", "localhost", "-CAfile", fixtures.ca, "-tls1_3"],
+            lines: ["k", "K", "k", "hello after three"], holdStdin: 1)
+        #expect(within.all.components(separatedBy: "KEYUPDATE").count - 1 == 3, "\(within.all)")
+        #expect(within.stdout.contains("hello after three"), "\(within.all)")
+        #expect(!within.all.contains("unexpected eof"), "\(within.all)")
+        let over = try OpenSSLCLI.run(
+            ["s_client", "-connect", "127.0.0.1:\(server.port)", "-servername", "localhost", "-CAfile", fixtures.ca, "-tls1_3"],
+            lines: ["k", "K", "k", "k", "hello after four"], holdStdin: 1)
+        #expect(!over.stdout.contains("hello after four"), "\(over.all)")
+        #expect(over.all.contains("unexpected eof"), "\(over.all)")
+    }
+
     /// RFC 5077 §3.4: a server may resume by ticket without any state. With `tls.session_tickets`
     /// on, OpenSSL's server cache used to stay on too: a TLS 1.2 client without the ticket
     /// extension resumed by session id, its session kept for two hours in a cache of 20,480.

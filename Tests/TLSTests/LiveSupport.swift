@@ -11,12 +11,13 @@ final class LiveEchoServer: Sendable {
     let observer = RecordingObserver()
     var port: Int { channel.localAddress!.port! }
 
-    convenience init(context: TLSContext, handshakeTimeout: TimeAmount = .seconds(10)) throws {
-        try self.init(contextProvider: { context }, handshakeTimeout: handshakeTimeout)
+    convenience init(context: TLSContext, handshakeTimeout: TimeAmount = .seconds(10), maxKeyUpdates: Int? = nil) throws {
+        try self.init(contextProvider: { context }, handshakeTimeout: handshakeTimeout, maxKeyUpdates: maxKeyUpdates)
     }
 
     /// `contextProvider` is asked once per accepted connection (as the real server asks its reloader).
-    init(contextProvider: @escaping @Sendable () -> TLSContext, handshakeTimeout: TimeAmount = .seconds(10)) throws {
+    init(contextProvider: @escaping @Sendable () -> TLSContext, handshakeTimeout: TimeAmount = .seconds(10),
+         maxKeyUpdates: Int? = nil) throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let observer = self.observer
         channel = try ServerBootstrap(group: group)
@@ -24,7 +25,8 @@ final class LiveEchoServer: Sendable {
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.addHandlers([
-                        TLSHandler(context: contextProvider(), role: .server, handshakeTimeout: handshakeTimeout, observer: observer),
+                        TLSHandler(context: contextProvider(), role: .server, handshakeTimeout: handshakeTimeout,
+                                   maxKeyUpdates: maxKeyUpdates, observer: observer),
                         EchoHandler(),
                     ])
                 }
@@ -82,7 +84,10 @@ struct OpenSSLCLI {
         var all: String { stdout + "\n" + stderr }
     }
 
-    static func run(_ arguments: [String], input: String = "", holdStdin: Double = 0, timeout: Double = 15) throws -> Output {
+    /// `lines`: written one at a time, `pause` seconds apart, after `input` (s_client takes a
+    /// command such as `k` only at the start of what one read of its input returns).
+    static func run(_ arguments: [String], input: String = "", lines: [String] = [], pause: Double = 0.3,
+                    holdStdin: Double = 0, timeout: Double = 15) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path!)
         process.arguments = arguments
@@ -94,6 +99,11 @@ struct OpenSSLCLI {
         process.terminationHandler = { _ in done.signal() }
         try process.run()
         stdin.fileHandleForWriting.write(Data(input.utf8))
+        for line in lines {
+            usleep(useconds_t(pause * 1_000_000))
+            // s_client may have exited (the server closed): the pipe is then broken.
+            guard (try? stdin.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))) != nil else { break }
+        }
         if holdStdin > 0 { usleep(useconds_t(holdStdin * 1_000_000)) }
         try? stdin.fileHandleForWriting.close()
         if done.wait(timeout: .now() + timeout) == .timedOut {

@@ -14,6 +14,48 @@ import Testing
 struct TLSHandlerTests {
     let fixtures = Fixtures.shared
 
+    /// RFC 8446 §4.6.3: a KeyUpdate costs the receiver a key derivation, and OpenSSL takes any
+    /// number of them. Within the cap the connection goes on; one more closes it, counted;
+    /// and a read full of them is not processed whole (the BIO stops feeding OpenSSL past the
+    /// cap: one `SSL_read` would otherwise derive keys for every KeyUpdate in it).
+    @Test("a client's KeyUpdates are counted: within the cap the connection goes on, one more closes it, and a read full of them stops at the cap")
+    func keyUpdatesAreCapped() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(), maxKeyUpdates: 2)
+        defer { pair.finish() }
+        try pair.handshake()
+        let ssl = try #require(pair.clientHandler.connection?.ssl)
+        for i in 1...2 {
+            #expect(SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1)
+            try pair.client.writeAndFlush(ByteBuffer(string: "ping\(i) ")).wait()
+            try pair.pump()
+        }
+        #expect(pair.server.isActive)
+        #expect(pair.serverRecorder.text == "ping1 ping2 ")
+        #expect(pair.serverHandler.connection?.bio.keyUpdates == 2)
+        #expect(SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1)
+        try pair.client.writeAndFlush(ByteBuffer(string: "ping3")).wait()
+        try pair.pump()
+        #expect(!pair.server.isActive)
+        #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.tooManyKeyUpdates])
+        #expect(pair.serverObserver.keyUpdatesClosed == 1)
+
+        // Twenty in one read: OpenSSL is stopped at the third.
+        let batch = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext(), maxKeyUpdates: 2)
+        defer { batch.finish() }
+        try batch.handshake()
+        let client = try #require(batch.clientHandler.connection?.ssl)
+        var all = ByteBuffer()
+        for _ in 0..<20 {
+            #expect(SSL_key_update(client, SSL_KEY_UPDATE_NOT_REQUESTED) == 1)
+            try batch.client.writeAndFlush(ByteBuffer(string: "x")).wait()
+            while var bytes = try batch.client.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&bytes) }
+        }
+        try batch.server.writeInbound(all)
+        #expect(!batch.server.isActive)
+        #expect(batch.serverHandler.connection?.bio.keyUpdates == 3)
+        #expect(batch.serverObserver.keyUpdatesClosed == 1)
+    }
+
     @Test("Handshake completes, TLS 1.3, ALPN http/1.1 (RFC 7301 §3.2), observer sees ok")
     func handshake() throws {
         let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())

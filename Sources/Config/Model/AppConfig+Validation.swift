@@ -101,6 +101,7 @@ extension AppConfig {
         // reads as writable (the count runs up to an eighth of the cap over the truth).
         check((128 * 1024...64 * 1024 * 1024).contains(tls.maxBufferedCiphertext.bytes), "tls.max_buffered_ciphertext",
               "a size in 128KiB...64MiB")
+        check((0...1_000_000).contains(tls.maxKeyUpdates), "tls.max_key_updates", "a count in 0...1000000")
         // A stream is resumed by a GET with Last-Event-ID (2025-11-25 basic/transports.mdx
         // "Resumability and Redelivery"): without the GET route every resume got a 405, while
         // the POST streams still promised one (event ids, `retry`).

@@ -11,6 +11,9 @@ public struct TLSConfig: Codable, Sendable, Equatable {
     /// Listener only, per connection: ciphertext not yet sent (reads stop above half of it; a
     /// write while over it closes the connection), and ciphertext received but not yet decrypted.
     public var maxBufferedCiphertext = ByteSize.kibibytes(256)
+    /// Listener only, per connection: TLS 1.3 KeyUpdates a client may send (each costs a key
+    /// derivation); one more closes the connection.
+    public var maxKeyUpdates = 32
     /// How often the certificate files' mtimes are polled for a reload; 0 disables.
     public var reloadInterval = ConfigDuration.seconds(5)
     /// Outbound only (backend APIs); never affects the listener.
