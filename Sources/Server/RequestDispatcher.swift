@@ -285,7 +285,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             // Graceful shutdown: idle connections close now, busy ones once the requests
             // already read are answered.
             quiescing = true
-            closeIfDone(context: context)
+            // An answer still going out (its end queued before the signal) is followed by the
+            // linger too: a pipelined request arriving after it, unread, would reset the
+            // connection and could destroy the answer's tail.
+            closeIfDone(context: context, afterResponse: RequestDeadlines.bufferedBytes(context.channel) > 0)
             return
         default:
             break
@@ -496,10 +499,14 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         let channel = context.channel
         closing = true
         codec?.dropInput()
-        if let deadlines, let idleTimeout = deadlines.idleTimeout {
-            deadlines.closing(within: idleTimeout, context)
-        } else {
-            armLinger(channel: channel, loop: context.eventLoop)
+        // Under a linger's writes (the client's end of input came meanwhile) their bound
+        // stands: re-armed, it would start over.
+        if !lingerStarted {
+            if let deadlines, let idleTimeout = deadlines.idleTimeout {
+                deadlines.closing(within: idleTimeout, context)
+            } else {
+                armLinger(channel: channel, loop: context.eventLoop)
+            }
         }
         afterWrites(context: context).whenComplete { _ in channel.close(promise: nil) }
     }
@@ -652,7 +659,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// would otherwise hold the connection with no deadline at all (the request deadlines
     /// ended with the refusal). Where a channel cannot half-close, it closes at once.
     private func lingerThenClose(context: ChannelHandlerContext, writesWithinIdleTimeout: Bool = false) {
-        guard !lingerStarted else { return }
+        guard !lingerStarted, context.channel.isActive else { return }
         lingerStarted = true
         let channel = context.channel
         let loop = context.eventLoop
@@ -669,13 +676,13 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             deadlines?.closing(within: nil, context)
             armLinger(channel: channel, loop: loop)
         }
-        afterWrites(context: context).whenComplete { _ in
-            if writesWithinIdleTimeout {
-                // From here the linger's bound alone: the half-close itself can wait (under
-                // TLS, its close_notify for a client that stopped reading).
-                dispatcher.value.deadlines?.cancel()
-                dispatcher.value.armLinger(channel: channel, loop: loop)
+        afterWrites(context: context).whenComplete { written in
+            guard case .success = written, channel.isActive else {
+                channel.close(promise: nil)
+                return
             }
+            // The half-close can wait too (under TLS, its close_notify for a client that
+            // stopped reading): still under the writes' bound, the idle one for a full answer.
             let halfClosed = loop.makePromise(of: Void.self)
             channel.close(mode: .output, promise: halfClosed)
             halfClosed.futureResult.whenComplete { result in
@@ -683,6 +690,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
                     channel.close(promise: nil)
                     return
                 }
+                if writesWithinIdleTimeout { dispatcher.value.deadlines?.cancel() }
                 dispatcher.value.lingering = true
                 dispatcher.value.armLinger(channel: channel, loop: loop)
                 channel.read()

@@ -45,6 +45,22 @@ import Testing
         }
     }
 
+    /// Holds flushes until released: what is written stays in the channel's pending writes
+    /// (`bufferedWritableBytes`), as an answer still going out to a slow reader.
+    final class FlushHolder: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var holding = true
+        var context: ChannelHandlerContext?
+        func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+        func flush(context: ChannelHandlerContext) {
+            if !holding { context.flush() }
+        }
+        func release() {
+            holding = false
+            context?.flush()
+        }
+    }
+
     struct Connection {
         let channel: EmbeddedChannel
         let started: Started
@@ -442,11 +458,13 @@ import Testing
     func connectPublic(slow: SlowSocket? = nil, refusals: Refusals = Refusals(),
                        deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in },
                        linger: RequestDispatcher.Linger = .init(), raw: Bool = false,
-                       reads: RequestDispatcherTests.ReadCounter? = nil, halfClose: HalfCloseCatcher? = nil) throws -> Connection {
+                       reads: RequestDispatcherTests.ReadCounter? = nil, halfClose: HalfCloseCatcher? = nil,
+                       flushes: FlushHolder? = nil) throws -> Connection {
         let started = Started()
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         if let halfClose { try pipeline.addHandler(halfClose) }
+        if let flushes { try pipeline.addHandler(flushes) }
         if let reads { try pipeline.addHandler(reads) }
         if let slow { try pipeline.addHandler(slow) }
         // Under the codec, as in PublicChildChannel: a request's first raw byte starts its head.
@@ -779,20 +797,62 @@ import Testing
         #expect(!c.channel.isActive)
         #expect(lingerTimeouts.statuses.count == 1)
 
-        // A half-close that cannot complete is under the linger's bound too.
+        // A half-close that cannot complete is under the writes' bound (the idle timeout,
+        // counted as `idle`): the linger starts only once it has.
+        let (phases, deadlines) = Self.recordedDeadlines()
         let stuck = HalfCloseCatcher()
         stuck.hold = true
-        let d = try connectPublic(linger: .init(timeout: .seconds(30)) { lingerTimeouts.record(.requestTimeout) }, halfClose: stuck)
+        let d = try connectPublic(deadlines: deadlines, linger: .init(timeout: .seconds(30)) { lingerTimeouts.record(.requestTimeout) },
+                                  halfClose: stuck)
         d.send(get("/a"))
         d.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         d.answer(0, "last")
         _ = d.output()
         #expect(stuck.outputClosed == 1)
-        d.channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        d.channel.embeddedEventLoop.advanceTime(by: .seconds(59))
         #expect(d.channel.isActive)
         d.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(!d.channel.isActive)
-        #expect(lingerTimeouts.statuses.count == 2)
+        #expect(phases.list == ["idle"])
+        #expect(lingerTimeouts.statuses.count == 1)
+    }
+
+    /// An idle connection whose last answer is still going out when the shutdown comes
+    /// lingers after it too; and the client's end of input during a linger's writes does not
+    /// restart their bound.
+    @Test("graceful shutdown while an answer is still going out: it lingers after it; the client's FIN meanwhile keeps the writes' bound")
+    func quiesceWhileAnAnswerIsStillGoingOut() throws {
+        let (phases, deadlines) = Self.recordedDeadlines()
+        let halfClose = HalfCloseCatcher()
+        let flushes = FlushHolder()
+        let c = try connectPublic(deadlines: deadlines, halfClose: halfClose, flushes: flushes)
+        c.send(get("/a"))
+        c.answer(0, "a")
+        c.channel.embeddedEventLoop.run()
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(c.channel.isActive)
+        flushes.release()
+        _ = c.output()
+        #expect(halfClose.outputClosed == 1)  // lingering, not closed
+        #expect(c.channel.isActive)
+
+        // The same with the writes held for good: the client's FIN at 30 s does not restart
+        // the writes' bound (the idle timeout from the answer's end, 60 s, then, the bytes
+        // still waiting and none taken, two idle timeouts more: closed at 180 s, not 210).
+        let (phases2, deadlines2) = Self.recordedDeadlines()
+        let held = FlushHolder()
+        let d = try connectPublic(deadlines: deadlines2, halfClose: HalfCloseCatcher(), flushes: held)
+        d.send(get("/a"))
+        d.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        d.answer(0, "last")
+        d.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        d.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        d.channel.embeddedEventLoop.advanceTime(by: .seconds(149))
+        #expect(d.channel.isActive)
+        d.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!d.channel.isActive)
+        #expect(phases2.list == ["idle"])
+        #expect(phases.list.isEmpty)
     }
 
     @Test("graceful shutdown while a request's body is still coming: reading goes on for it, and it is answered")
