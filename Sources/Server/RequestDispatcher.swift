@@ -285,10 +285,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             // Graceful shutdown: idle connections close now, busy ones once the requests
             // already read are answered.
             quiescing = true
-            // An answer still going out (its end queued before the signal) is followed by the
-            // linger too: a pipelined request arriving after it, unread, would reset the
-            // connection and could destroy the answer's tail.
-            closeIfDone(context: context, afterResponse: RequestDeadlines.bufferedBytes(context.channel) > 0)
+            // An answer still going out (its end queued before the signal, maybe not flushed
+            // yet) is followed by the linger too: a pipelined request arriving after it,
+            // unread, would reset the connection and could destroy the answer's tail.
+            closeIfDone(context: context, afterResponse: flushQueued || RequestDeadlines.bufferedBytes(context.channel) > 0)
             return
         default:
             break
@@ -659,7 +659,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// would otherwise hold the connection with no deadline at all (the request deadlines
     /// ended with the refusal). Where a channel cannot half-close, it closes at once.
     private func lingerThenClose(context: ChannelHandlerContext, writesWithinIdleTimeout: Bool = false) {
-        guard !lingerStarted, context.channel.isActive else { return }
+        // Once; and not for a connection already closing once written (its bound stands).
+        guard !lingerStarted, !closeArmed, context.channel.isActive else { return }
         lingerStarted = true
         let channel = context.channel
         let loop = context.eventLoop

@@ -77,8 +77,10 @@ final class ByteBufferBIO {
         guard let bio else { return -1 }
         axn_BIO_clear_retry_flags(bio)
         let available = inbound.readableBytes
+        // Past the KeyUpdate cap: "retry" (not end of input, even after the peer's FIN), and
+        // the handler closes the connection for the cap.
         if available == 0 || keyUpdates > keyUpdateLimit {
-            if peerClosed { return 0 }
+            if peerClosed, available == 0 { return 0 }
             axn_BIO_set_retry_read(bio)
             return -1
         }

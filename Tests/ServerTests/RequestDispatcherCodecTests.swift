@@ -853,6 +853,20 @@ import Testing
         #expect(!d.channel.isActive)
         #expect(phases2.list == ["idle"])
         #expect(phases.list.isEmpty)
+
+        // Already closing once written (the client asked to close): the shutdown's quiesce at
+        // 30 s does not restart that bound either (closed at 180 s, not 210).
+        let (phases3, deadlines3) = Self.recordedDeadlines()
+        let e = try connectPublic(deadlines: deadlines3, halfClose: HalfCloseCatcher(), flushes: FlushHolder())
+        e.send(get("/a", "Connection: close\r\n"))
+        e.answer(0, "last")
+        e.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        e.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        e.channel.embeddedEventLoop.advanceTime(by: .seconds(149))
+        #expect(e.channel.isActive)
+        e.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!e.channel.isActive)
+        #expect(phases3.list == ["idle"])
     }
 
     @Test("graceful shutdown while a request's body is still coming: reading goes on for it, and it is answered")

@@ -106,11 +106,13 @@ struct LiveOpenSSLTests {
         #expect(within.all.components(separatedBy: "KEYUPDATE").count - 1 == 3, "\(within.all)")
         #expect(within.stdout.contains("hello after three"), "\(within.all)")
         #expect(!within.all.contains("unexpected eof"), "\(within.all)")
+        #expect(server.observer.keyUpdatesClosed == 0)
         let over = try OpenSSLCLI.run(
             ["s_client", "-connect", "127.0.0.1:\(server.port)", "-servername", "localhost", "-CAfile", fixtures.ca, "-tls1_3"],
             lines: ["k", "K", "k", "k", "hello after four"], holdStdin: 1)
         #expect(!over.stdout.contains("hello after four"), "\(over.all)")
         #expect(over.all.contains("unexpected eof"), "\(over.all)")
+        #expect(server.observer.keyUpdatesClosed == 1)
     }
 
     /// RFC 5077 §3.4: a server may resume by ticket without any state. With `tls.session_tickets`

@@ -86,8 +86,10 @@ struct OpenSSLCLI {
 
     /// `lines`: written one at a time, `pause` seconds apart, after `input` (s_client takes a
     /// command such as `k` only at the start of what one read of its input returns).
-    static func run(_ arguments: [String], input: String = "", lines: [String] = [], pause: Double = 0.3,
-                    holdStdin: Double = 0, timeout: Double = 15) throws -> Output {
+    /// The first line waits `firstPause` (s_client reads its input only once its handshake is
+    /// done: two lines in one read would be one command).
+    static func run(_ arguments: [String], input: String = "", lines: [String] = [], firstPause: Double = 1.5,
+                    pause: Double = 0.4, holdStdin: Double = 0, timeout: Double = 15) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path!)
         process.arguments = arguments
@@ -99,8 +101,8 @@ struct OpenSSLCLI {
         process.terminationHandler = { _ in done.signal() }
         try process.run()
         stdin.fileHandleForWriting.write(Data(input.utf8))
-        for line in lines {
-            usleep(useconds_t(pause * 1_000_000))
+        for (index, line) in lines.enumerated() {
+            usleep(useconds_t((index == 0 ? firstPause : pause) * 1_000_000))
             // s_client may have exited (the server closed): the pipe is then broken.
             guard (try? stdin.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))) != nil else { break }
         }
