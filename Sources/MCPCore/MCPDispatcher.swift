@@ -508,7 +508,11 @@ public final class MCPDispatcher: Sendable {
         var timedOut: (ToolResult, ToolCallOutcome) { (.error("\(toolName) timed out after \(timeout.formattedSeconds)"), .timeout) }
         do {
             let result = try await handler(arguments, context)
-            if control.deadlineFired { return timedOut }
+            // A partial answer made for the deadline (``ToolLimit/deadline``) is kept even if
+            // it came just after it: on a loaded host the handler's last step can pass the
+            // reserve ``ToolContext`` keeps for it, and the pages it read are still worth more
+            // than a timeout.
+            if control.deadlineFired, result.limitReached != .deadline { return timedOut }
             return (result, result.isError ? .error : .ok)
         } catch let error as ToolError {
             if control.deadlineFired { return timedOut }

@@ -163,10 +163,11 @@ final class RequestDeadlines: @unchecked Sendable {
     /// last) starts when the answer is queued, and a large answer read slowly over a slow
     /// link was cut at the idle timeout, mid-answer. It is extended instead while bytes wait,
     /// as long as fewer wait than at the last extension within two idle timeouts: the kernel
-    /// reports the socket writable (and NIO hands it more) only once half of its send buffer
-    /// (up to 4 MiB) is free, which a reader that keeps reading can take longer than one idle
-    /// timeout to free. A client that stops reading is closed three idle timeouts after its
-    /// last progress (and sooner by `send_timeout`). As with nginx's `send_timeout`, a client
+    /// reports the socket writable (and NIO hands it more) only once its free space is at
+    /// least half of what it holds queued (about a third of a send buffer of up to 4 MiB),
+    /// which a reader that keeps reading can take longer than one idle timeout to free. A
+    /// client that stops reading is closed two to three idle timeouts after its last progress
+    /// (three if it never reads; sooner by `send_timeout`). As with nginx's `send_timeout`, a client
     /// that keeps taking bytes keeps the answer going: the whole is bounded by the answer's
     /// size (capped) and the per-address and global connection caps.
     private func stillTaking(_ channel: any Channel) -> Bool {

@@ -43,10 +43,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let maxBufferedCiphertext: Int
     private let observer: (any TLSObserver)?
     /// Server role: the most TLS 1.3 KeyUpdates the peer may send on the connection (nil: no
-    /// cap). Each costs a key derivation, and one asking for ours in return an answer; OpenSSL
-    /// takes any number, and a client that keeps sending them, and never reads the answers,
-    /// had the server derive keys and queue records for nothing. A legitimate peer sends one
-    /// after some 2^24 records (RFC 9147's AES-GCM limits; rustls, NSS), most never do.
+    /// cap; the listener passes `tls.max_key_updates`). Each costs a key derivation, and one
+    /// asking for ours in return an answer; OpenSSL takes any number, and a client that keeps
+    /// sending them, and never reads the answers, had the server derive keys and queue records
+    /// for nothing. A legitimate peer sends one after some 2^24 records (RFC 8446 §5.5's
+    /// AES-GCM limit; rustls, NSS), most never do.
     private let maxKeyUpdates: Int?
 
     private var state: State = .idle

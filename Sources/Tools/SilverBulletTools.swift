@@ -174,8 +174,8 @@ enum SilverBulletTools {
                 results.append(["page_name": .string(page), "name_match": .bool(nameMatch), "snippets": .array(snippets)])
             }
         }
-        // Stopped early: pages were left unread (past the page cap, or after the results
-        // filled up). Filling up on the last page leaves none unread.
+        // Stopped early: pages were left unread (past the page cap, after the results filled
+        // up, or when the call's time ran out). Filling up on the last page leaves none unread.
         let stoppedEarly = scanned < pages.count
         let complete = !stoppedEarly && unreadable.isEmpty
         var answer: JSONObject = [

@@ -292,6 +292,29 @@ import Testing
         #expect(response?["result"]?["content"]?[0]?["text"]?.stringValue?.contains("timed out") == true)
     }
 
+    /// A handler that answers with what it has for the deadline (a multi-page read) keeps
+    /// that answer even when it comes just after the deadline; any other late answer is a
+    /// timeout.
+    @Test("a partial answer made for the deadline is kept even a little after it; any other late answer is a timeout")
+    func partialAnswerAfterTheDeadline() async {
+        func tool(_ name: String, limit: ToolLimit?) -> ToolDefinition {
+            ToolDefinition(name: name, description: "slow", annotations: .readOnly, timeout: .milliseconds(50)) { _, _ in
+                try? await Task.sleep(for: .seconds(30))  // cancelled at the deadline
+                var result = ToolResult.text("what was read")
+                result.limitReached = limit
+                return result
+            }
+        }
+        let h = Harness(tools: [tool("partial", limit: .deadline), tool("plain", limit: nil)])
+        await h.initialize()
+        let partial = await h.request("tools/call", params: ["name": "partial"])
+        #expect(partial?["result"]?["isError"] == false)
+        #expect(partial?["result"]?["content"]?[0]?["text"] == "what was read")
+        let plain = await h.request("tools/call", params: ["name": "plain"])
+        #expect(plain?["result"]?["isError"] == true)
+        #expect(plain?["result"]?["content"]?[0]?["text"]?.stringValue?.contains("timed out") == true)
+    }
+
     @Test("cancellation.mdx: notifications/cancelled stops the call and no response is sent")
     func cancellation() async {
         let started = AsyncStream<Void>.makeStream()

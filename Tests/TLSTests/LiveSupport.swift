@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 @testable import TLS
 
 /// A tiny TLS echo server on 127.0.0.1 (random port) built from `TLSHandler`, for live tests
@@ -72,6 +73,11 @@ final class EchoHandler: ChannelInboundHandler {
 /// Runs the `openssl` CLI with a time limit. `input` is written to stdin; stdin is closed
 /// after `holdStdin` seconds.
 struct OpenSSLCLI {
+    /// One output stream's bytes so far.
+    final class Collected: Sendable {
+        let data = Mutex(Data())
+    }
+
     static let path = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first {
         FileManager.default.isExecutableFile(atPath: $0)
     }
@@ -84,12 +90,13 @@ struct OpenSSLCLI {
         var all: String { stdout + "\n" + stderr }
     }
 
-    /// `lines`: written one at a time, `pause` seconds apart, after `input` (s_client takes a
-    /// command such as `k` only at the start of what one read of its input returns).
-    /// The first line waits `firstPause` (s_client reads its input only once its handshake is
-    /// done: two lines in one read would be one command).
-    static func run(_ arguments: [String], input: String = "", lines: [String] = [], firstPause: Double = 1.5,
-                    pause: Double = 0.4, holdStdin: Double = 0, timeout: Double = 15) throws -> Output {
+    /// `lines`: written one at a time after `input`, each once `ready(stdout so far, its
+    /// index)` holds (polled for up to 10 s): s_client takes a command such as `k` only at the
+    /// start of what one read of its input returns, and reads its input only once its
+    /// handshake is done, so each line waits for the output of the one before.
+    static func run(_ arguments: [String], input: String = "", lines: [String] = [],
+                    ready: @escaping (String, Int) -> Bool = { _, _ in true },
+                    holdStdin: Double = 0, timeout: Double = 15) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path!)
         process.arguments = arguments
@@ -99,10 +106,26 @@ struct OpenSSLCLI {
         process.standardError = stderr
         let done = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in done.signal() }
+        // Both outputs are read as they come, each on a thread of its own, so that the lines
+        // can wait on them (s_client says KEYUPDATE on stderr).
+        let collected = [Collected(), Collected()]
+        let drained = DispatchSemaphore(value: 0)
+        for (pipe, buffer) in zip([stdout, stderr], collected) {
+            Thread {
+                while case let data = pipe.fileHandleForReading.availableData, !data.isEmpty {
+                    buffer.data.withLock { $0.append(data) }
+                }
+                drained.signal()
+            }.start()
+        }
+        func text(_ index: Int) -> String { String(decoding: collected[index].data.withLock { $0 }, as: UTF8.self) }
         try process.run()
         stdin.fileHandleForWriting.write(Data(input.utf8))
         for (index, line) in lines.enumerated() {
-            usleep(useconds_t((index == 0 ? firstPause : pause) * 1_000_000))
+            let until = Date().addingTimeInterval(10)
+            while !ready(text(0) + "\n" + text(1), index), Date() < until, process.isRunning {
+                usleep(20_000)
+            }
             // s_client may have exited (the server closed): the pipe is then broken.
             guard (try? stdin.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))) != nil else { break }
         }
@@ -112,8 +135,8 @@ struct OpenSSLCLI {
             process.terminate()
             _ = done.wait(timeout: .now() + 2)
         }
-        let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return Output(status: process.terminationStatus, stdout: out, stderr: err)
+        _ = drained.wait(timeout: .now() + 5)
+        _ = drained.wait(timeout: .now() + 5)
+        return Output(status: process.terminationStatus, stdout: text(0), stderr: text(1))
     }
 }

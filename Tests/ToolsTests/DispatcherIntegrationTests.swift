@@ -43,7 +43,7 @@ import Testing
             default: .text("the needle is here\n")
             }
         }
-        // The call's deadline (`tools.operation_timeout`) before the page's own (30 s).
+        // The call's deadline (`timeout.operation`) before the page's own (30 s).
         let harness = Harness(tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t"), operationTimeout: .seconds(5))))
         await harness.initialize()
         let result = await harness.callTool("silverbullet_search_pages", ["query": "needle"])

@@ -421,38 +421,37 @@ def test_a_large_answer_read_slowly_is_not_cut_at_the_idle_timeout(server_bin):
         s = start_server(server_bin, "--set", "tls.enabled=false", "--set", "limits.idle_timeout=2s",
                          "--set", f"silverbullet.url={fake.url}", "--set", "tools.max_result_bytes=8MiB",
                          env={"APP_SILVERBULLET__TOKEN": fb.SILVERBULLET_TOKEN})
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window stays small
-        sock.settimeout(10)
-        sock.connect(("127.0.0.1", s.port))
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                           "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}}).encode()
-        sock.sendall(b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
-                     + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-        received, length, body_at, started = bytearray(), None, 0, time.monotonic()
-        while time.monotonic() - started < 30:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            received += chunk
-            if length is None and (end := received.find(b"\r\n\r\n")) >= 0:
-                head = bytes(received[:end]).decode("latin-1").lower().split("\r\n")
-                length = next(int(l.split(":", 1)[1]) for l in head if l.startswith("content-length:"))
-                body_at = end + 4
-            if length is not None and len(received) - body_at >= length:
-                break
-            time.sleep(0.04)
-        took = time.monotonic() - started
-        assert length is not None and length > 6_000_000, bytes(received[:400])
-        answer = bytes(received[body_at:])
-        assert len(answer) == length, f"cut after {len(answer)} of {length} bytes, {took:.1f} s"
-        assert took > 2.5, "read faster than the idle timeout: the test proves nothing"
-        assert json.loads(answer)["result"]["content"][0]["text"].startswith("line 0000000")
-        # Then idle: closed at the idle timeout, and counted.
-        idle_from = time.monotonic()
-        assert sock.recv(1) == b""
-        assert time.monotonic() - idle_from < 8
-        sock.close()
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window stays small
+            sock.settimeout(10)
+            sock.connect(("127.0.0.1", s.port))
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                               "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}}).encode()
+            sock.sendall(b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+                         + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            received, length, body_at, started = bytearray(), None, 0, time.monotonic()
+            while time.monotonic() - started < 30:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+                if length is None and (end := received.find(b"\r\n\r\n")) >= 0:
+                    head = bytes(received[:end]).decode("latin-1").lower().split("\r\n")
+                    length = next(int(l.split(":", 1)[1]) for l in head if l.startswith("content-length:"))
+                    body_at = end + 4
+                if length is not None and len(received) - body_at >= length:
+                    break
+                time.sleep(0.04)
+            took = time.monotonic() - started
+            assert length is not None and length > 6_000_000, bytes(received[:400])
+            answer = bytes(received[body_at:])
+            assert len(answer) == length, f"cut after {len(answer)} of {length} bytes, {took:.1f} s"
+            assert took > 2.5, "read faster than the idle timeout: the test proves nothing"
+            assert json.loads(answer)["result"]["content"][0]["text"].startswith("line 0000000")
+            # Then idle: closed at the idle timeout, and counted.
+            idle_from = time.monotonic()
+            assert sock.recv(1) == b""
+            assert time.monotonic() - idle_from < 8
         with urllib.request.urlopen(f"{s.ops}/metrics") as r:
             assert 'mcp_timeouts_total{phase="idle"} 1' in r.read().decode()
     finally:

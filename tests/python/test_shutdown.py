@@ -83,50 +83,54 @@ def test_sigterm_stops_reading_a_pipelining_client(server_bin):
     another reads."""
     s = start_server(server_bin, "--set", "tls.enabled=false", "--set", "server.shutdown_grace=30s")
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    request = f"GET /api/mcp/v1/tools HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
-    stop = threading.Event()
-
-    def send():
-        for _ in range(20000):  # bounded: 160,000 requests at most; faster than the server answers
-            if stop.is_set():
-                return
-            try:
-                sock.sendall(request * 8)
-            except OSError:
-                return  # closed by the server (or by us at the end)
-
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    received, signalled, closed = b"", None, False
-    deadline = time.monotonic() + 20
     try:
-        while time.monotonic() < deadline:
-            try:
-                chunk = sock.recv(65536)
-            except (socket.timeout, TimeoutError):
-                continue
-            except OSError:
-                closed = True  # a reset ends it too; the answers are checked below
-                break
-            if not chunk:
-                closed = True
-                break
-            received += chunk
-            if signalled is None and received.count(b"HTTP/1.1 ") >= 50:
-                s.proc.send_signal(signal.SIGTERM)
-                signalled = time.monotonic()
+        request = f"GET /api/mcp/v1/tools HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+        stop = threading.Event()
+
+        def send():
+            for _ in range(20000):  # bounded: 160,000 requests at most; faster than the server answers
+                if stop.is_set():
+                    return
+                try:
+                    sock.sendall(request * 8)
+                except OSError:
+                    return  # closed by the server (or by us at the end)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        received, signalled, closed = b"", None, False
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    chunk = sock.recv(65536)
+                except (socket.timeout, TimeoutError):
+                    continue
+                except OSError:
+                    closed = True  # a reset ends it too; the answers are checked below
+                    break
+                if not chunk:
+                    closed = True
+                    break
+                received += chunk
+                if signalled is None and received.count(b"HTTP/1.1 ") >= 50:
+                    s.proc.send_signal(signal.SIGTERM)
+                    signalled = time.monotonic()
+        finally:
+            stop.set()
+        assert signalled is not None, "fewer than 50 answers in 20 s"
+        assert closed, f"still served {time.monotonic() - signalled:.1f} s after SIGTERM"
+        heads = [part.split(b"\r\n\r\n", 1)[0].lower() for part in received.split(b"HTTP/1.1 ")[1:]]
+        assert all(h.startswith((b"200", b"429")) for h in heads), "an answer was cut"
+        assert b"connection: close" in heads[-1]
+        assert not any(b"connection: close" in h for h in heads[:-1])
+        assert s.proc.wait(timeout=15) == 0
+        assert time.monotonic() - signalled < 15
+        sender.join(timeout=5)
     finally:
-        stop.set()
-    assert signalled is not None, "fewer than 50 answers in 20 s"
-    assert closed, f"still served {time.monotonic() - signalled:.1f} s after SIGTERM"
-    heads = [part.split(b"\r\n\r\n", 1)[0].lower() for part in received.split(b"HTTP/1.1 ")[1:]]
-    assert all(h.startswith((b"200", b"429")) for h in heads), "an answer was cut"
-    assert b"connection: close" in heads[-1]
-    assert not any(b"connection: close" in h for h in heads[:-1])
-    assert s.proc.wait(timeout=15) == 0
-    assert time.monotonic() - signalled < 15
-    sender.join(timeout=5)
-    sock.close()
+        sock.close()
+        if s.proc.poll() is None:
+            s.stop()
 
 
 def test_half_close_before_any_request_is_closed_at_once(server_bin):
