@@ -15,7 +15,7 @@ public struct OpenSSLSecurity: ConnectionSecurity {
     let observer: TLSMetrics
 
     public init(
-        reloader: TLSContextReloader, handshakeTimeout: Duration, maxBufferedCiphertext: Int, maxKeyUpdates: Int = 32,
+        reloader: TLSContextReloader, handshakeTimeout: Duration, maxBufferedCiphertext: Int, maxKeyUpdates: Int,
         metrics: ServerMetrics?
     ) {
         self.reloader = reloader

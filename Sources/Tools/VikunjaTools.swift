@@ -144,19 +144,19 @@ enum VikunjaTools {
     static func listAll(
         _ backend: Backend, _ path: String, first: BackendResponse? = nil, format: ResultFormatter, context: ToolContext
     ) async throws(ToolError) -> ToolResult {
-        let accept = [("Accept", "application/json")]
+        let jsonHeaders = [("Accept", "application/json")]
         var response: BackendResponse
         if let first {
             response = first
         } else {
-            response = try await backend.send(.GET, path, query: [("page", "1")], extraHeaders: accept)
+            response = try await backend.send(.GET, path, query: [("page", "1")], extraHeaders: jsonHeaders)
         }
         let pages = response.headers.first { $0.0.lowercased() == "x-pagination-total-pages" }.flatMap { Int($0.1) } ?? 1
         let firstPage = try backend.parse(response)
         guard case .array(var items) = firstPage, pages > 1 else { return format.json(firstPage) }
         var (fetched, bytes, outOfTime) = (1, response.body.count, false)
         while fetched < min(pages, maxPages), bytes < backend.maxResponseBytes {
-            guard let next = try await backend.page(path, query: [("page", String(fetched + 1))], extraHeaders: accept, context: context) else {
+            guard let next = try await backend.page(path, query: [("page", String(fetched + 1))], extraHeaders: jsonHeaders, context: context) else {
                 outOfTime = true
                 break
             }
