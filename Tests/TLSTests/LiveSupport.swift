@@ -120,7 +120,9 @@ struct OpenSSLCLI {
         }
         func text(_ index: Int) -> String { String(decoding: collected[index].data.withLock { $0 }, as: UTF8.self) }
         try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
+        // s_client may have exited already (a refused handshake): the pipe is then broken, and
+        // FileHandle's non-throwing write would trap.
+        if !input.isEmpty { _ = try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
         for (index, line) in lines.enumerated() {
             let until = Date().addingTimeInterval(10)
             while !ready(text(0) + "\n" + text(1), index), Date() < until, process.isRunning {
