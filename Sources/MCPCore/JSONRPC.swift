@@ -48,6 +48,18 @@ public enum JSONRPCErrorCode: Int, Sendable, Hashable {
     case headerMismatch = -32020
     /// MCP 2026-07-28 `UnsupportedProtocolVersionError`.
     case unsupportedProtocolVersion = -32022
+
+    /// The code of a refusal by the server's own access control or limits (authentication,
+    /// scope, a rate, a cap, shutdown), which the HTTP status already names.
+    ///
+    /// Session-era requests get -32000, as the Go server answered and its clients expect.
+    /// 2026-07-28 basic/index.mdx "Error Codes" makes -32000…-32019 legacy ("new
+    /// implementations SHOULD NOT use codes from this sub-range") and asks for new codes
+    /// outside -32768…-32000, so a stateless-era request gets the HTTP status itself (401,
+    /// 403, 429, 503): outside that range, and it means the same over stdio.
+    public static func refusal(status: Int, statelessEra: Bool) -> Int {
+        statelessEra ? status : serverError.rawValue
+    }
 }
 
 /// A JSON-RPC error object plus the id it answers (`nil` renders as `"id": null`).

@@ -427,7 +427,7 @@ public final class MCPDispatcher: Sendable {
             switch admission.admit(caller: caller, tool: tool.name) {
             case .admitted: break
             case .refused(let message, let status, let retryAfter):
-                return .failure(JSONRPCError(id: id, code: .serverError, message: message,
+                return .failure(JSONRPCError(id: id, code: JSONRPCErrorCode.refusal(status: status, statelessEra: stateless), message: message,
                                              data: ["httpStatus": .int(Int64(status)), "retryAfter": .int(Int64(retryAfter))]))
             }
         }
@@ -454,7 +454,8 @@ public final class MCPDispatcher: Sendable {
         case .full:
             // Not counted: over HTTP the token's in-flight cap (the same number) refuses first,
             // with its own count; only stdio, which has no metrics, reaches this.
-            return .failure(JSONRPCError(id: id, code: .serverError, message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
+            return .failure(JSONRPCError(id: id, code: JSONRPCErrorCode.refusal(status: 429, statelessEra: stateless),
+                                         message: "Too many requests in flight on this session (max \(session.maxInFlight))"))
         case .closed, .cancelledBeforeStart:
             // The transport went away before the call started, or the client cancelled it:
             // nobody is left to answer, or nobody wants the answer (cancellation.mdx).

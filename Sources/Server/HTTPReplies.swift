@@ -51,6 +51,14 @@ enum HTTPReplies {
         json(JSONRPCError(id: id, code: code, message: message, data: data).response, status: status, headers: headers)
     }
 
+    /// A refusal by access control or a limit: `status`, and a JSON-RPC error whose code
+    /// depends on the request's era (``JSONRPCErrorCode/refusal(status:statelessEra:)``).
+    static func refusal(_ status: HTTPResponse.Status, _ message: String, statelessEra: Bool, id: JSONRPCID? = nil,
+                        data: JSONValue? = nil, headers: HTTPFields = [:]) -> Response {
+        let code = JSONRPCErrorCode.refusal(status: Int(status.code), statelessEra: statelessEra)
+        return json(JSONRPCError(id: id, code: code, message: message, data: data).response, status: status, headers: headers)
+    }
+
     static func empty(_ status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
         Response(status: status, headers: headers)
     }
@@ -67,12 +75,13 @@ extension HTTPReplies {
     /// `insufficient_scope` challenge, checked before the call is dispatched.
     /// Reads the frame's messages only for a read-only token (making the list of a single
     /// message is an allocation every other request would pay for nothing).
-    static func scopeRefusal(_ frame: JSONRPCFrame, principal: MCPSession.Principal?, registry: ToolRegistry) -> Response? {
+    static func scopeRefusal(_ frame: JSONRPCFrame, principal: MCPSession.Principal?, registry: ToolRegistry,
+                             statelessEra: @autoclosure () -> Bool) -> Response? {
         guard let principal, !principal.allowsWrites else { return nil }
         for case .request(let request) in frame.messages where request.method == "tools/call" {
             if let name = request.params["name"]?.stringValue, let tool = registry.tool(named: name), tool.writes {
-                return rpcError(.forbidden, .serverError, "Insufficient scope: \(name) writes and this token is read-only",
-                                id: request.id,
+                return refusal(.forbidden, "Insufficient scope: \(name) writes and this token is read-only",
+                               statelessEra: statelessEra(), id: request.id,
                                 headers: [.wwwAuthenticate: #"Bearer realm="mcp", error="insufficient_scope", scope="write""#])
             }
         }
@@ -97,7 +106,7 @@ struct FrameReader: Sendable {
                 dispatcher.refused(at: .body)
                 return .failure(tooLarge)
             }
-            return frame(of: whole, context: context)
+            return frame(of: whole, context: context, request: request)
         }
         return await readArriving(request, context: context)
     }
@@ -117,7 +126,7 @@ struct FrameReader: Sendable {
         } catch {
             return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")))
         }
-        return frame(of: body, context: context)
+        return frame(of: body, context: context, request: request)
     }
 
     /// Connection: close, so the rest of the oversized body is not drained (RFC 9110
@@ -127,7 +136,7 @@ struct FrameReader: Sendable {
                                          headers: [.connection: "close"]))
     }
 
-    private func frame(of body: ByteBuffer, context: MCPRequestContext) -> Result<JSONRPCFrame, HTTPRefusal> {
+    private func frame(of body: ByteBuffer, context: MCPRequestContext, request: Request) -> Result<JSONRPCFrame, HTTPRefusal> {
         let frame = JSONRPCFrame.parse(body.readableBytesView, limits: dispatcher.configuration.jsonLimits)
         if case .parseError(let error) = frame {
             dispatcher.refused(error)
@@ -138,7 +147,8 @@ struct FrameReader: Sendable {
             dispatcher.refused(at: .batch)
             return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .invalidRequest, "Invalid Request: batch of \(messages.count) messages; at most \(maxBatch) allowed")))
         }
-        if let refusal = HTTPReplies.scopeRefusal(frame, principal: context.principal, registry: dispatcher.registry) {
+        if let refusal = HTTPReplies.scopeRefusal(frame, principal: context.principal, registry: dispatcher.registry,
+                                                  statelessEra: request.declaresStatelessEra) {
             return .failure(HTTPRefusal(refusal))
         }
         // Each message of a batch is a request of its own: let in as one, a batch of 64 made
@@ -185,6 +195,13 @@ enum BodyError: Error {
 }
 
 extension Request {
+    /// Whether the request's `MCP-Protocol-Version` names a stateless-era revision
+    /// (2026-07-28), whose refusals carry their own codes (``HTTPReplies/refusal(_:_:statelessEra:id:data:headers:)``).
+    /// Looked up only for a refusal.
+    var declaresStatelessEra: Bool {
+        headers.value(.mcpProtocolVersion).map(ProtocolVersion.statelessEra.contains) ?? false
+    }
+
     /// Collects the body up to `limit` bytes: refused from Content-Length before reading,
     /// and again while streaming for chunked bodies (413 either way).
     ///

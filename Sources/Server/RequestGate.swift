@@ -55,14 +55,14 @@ struct RequestGate: RouterMiddleware {
             principal = allowed
         case .denied(let reason, let message, let tokenPresented, let retryAfter, let lockoutStarted):
             return refuse(reason: reason, message: message, tokenPresented: tokenPresented, retryAfter: retryAfter,
-                          lockoutStarted: lockoutStarted, context: context)
+                          lockoutStarted: lockoutStarted, statelessEra: request.declaresStatelessEra, context: context)
         }
         context.principal = principal
         var remaining: Int?
         if let rateLimiter {
             switch rateLimiter.decide(principal: principal) {
             case .allow(let left): remaining = left
-            case .deny(let retryAfter): return rateLimiter.refusal(retryAfter: retryAfter)
+            case .deny(let retryAfter): return rateLimiter.refusal(retryAfter: retryAfter, statelessEra: request.declaresStatelessEra)
             }
             context.rateLimiter = rateLimiter
         }
@@ -96,7 +96,7 @@ struct RequestGate: RouterMiddleware {
     /// 401 with a challenge (RFC 6750 §3) and a JSON-RPC error in the Go server's wording,
     /// or 429 with Retry-After for a locked-out address.
     private func refuse(reason: String, message: String, tokenPresented: Bool, retryAfter: Int?, lockoutStarted: Bool,
-                        context: Context) -> Response {
+                        statelessEra: Bool, context: Context) -> Response {
         metrics?.counter(.authFailures, reason).increment()
         // The reason and the address, never the presented value. Each refusal at `info` let a
         // client that pipelines tokenless requests write tens of thousands of lines a second
@@ -109,14 +109,14 @@ struct RequestGate: RouterMiddleware {
             context.logger.debug("authentication refused", metadata: metadata)
         }
         if let retryAfter {
-            return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Too many failed authentication attempts; retry later",
-                                        headers: [.retryAfter: String(retryAfter)])
+            return HTTPReplies.refusal(.tooManyRequests, "Too many failed authentication attempts; retry later",
+                                       statelessEra: statelessEra, headers: [.retryAfter: String(retryAfter)])
         }
         // RFC 6750 §3.1: no error code without credentials, invalid_request for a malformed
         // header, invalid_token for a wrong or expired token.
         let challenge = AuthFailure.allCases.first { $0.reason == reason }?.wwwAuthenticate()
             ?? (tokenPresented ? #"Bearer realm="mcp", error="invalid_token""# : #"Bearer realm="mcp""#)
-        return HTTPReplies.rpcError(.unauthorized, .serverError, message, headers: [.wwwAuthenticate: challenge])
+        return HTTPReplies.refusal(.unauthorized, message, statelessEra: statelessEra, headers: [.wwwAuthenticate: challenge])
     }
 }
 

@@ -128,9 +128,9 @@ extension SharedRateLimiter {
     }
 
     /// 429 with Retry-After, the RateLimit headers and a JSON-RPC error body.
-    func refusal(retryAfter: Nanoseconds) -> Response {
+    func refusal(retryAfter: Nanoseconds, statelessEra: Bool) -> Response {
         let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))
-        return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Rate limit exceeded; retry after \(seconds) s",
+        return HTTPReplies.refusal(.tooManyRequests, "Rate limit exceeded; retry after \(seconds) s", statelessEra: statelessEra,
                                     data: ["retryAfter": .int(Int64(seconds))],
                                     headers: [.retryAfter: String(seconds),
                                               .rateLimitPolicy: policyHeader,

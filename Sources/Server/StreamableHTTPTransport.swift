@@ -239,7 +239,7 @@ struct StreamableHTTPTransport: Sendable {
         if wantsStream(rpc) {
             let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1,
                                      requestVersion: version)
-            return sseAnswer(rpc, session: session, context: context, cancelsOnClose: true) {}
+            return sseAnswer(rpc, session: session, context: context, cancelsOnClose: true, statelessEra: true) {}
         }
         // This task only answers the request after the call: the call may run in it.
         let session = MCPSession(transport: Self.transportLabel, principal: context.principal, requiresInitialize: false, maxInFlight: 1,
@@ -284,14 +284,14 @@ struct StreamableHTTPTransport: Sendable {
     /// Answers one request on its own SSE stream: its progress and log notifications first,
     /// then the response, which ends the stream.
     private func sseAnswer(_ rpc: JSONRPCRequest, session: MCPSession, context: MCPRequestContext, cancelsOnClose: Bool,
-                           onEnd: @escaping @Sendable () -> Void) -> Response {
+                           statelessEra: Bool = false, onEnd: @escaping @Sendable () -> Void) -> Response {
         let stream = SSEStream(capacity: options.sseWriteBuffer, metrics: metrics)
         let owner = owner(context).name
         do {
             try streams.open(stream, owner: owner, listening: false)
         } catch {
             onEnd()
-            return Self.streamRefusal(error, id: rpc.id)
+            return Self.streamRefusal(error, id: rpc.id, statelessEra: statelessEra)
         }
         let dispatcher = self.dispatcher
         let streams = self.streams
@@ -462,26 +462,27 @@ struct StreamableHTTPTransport: Sendable {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found", id: id)
         case .allStreamsOpen:
             metrics?.counter(.sseStreamsRejected, "per_session").increment()
-            return HTTPReplies.rpcError(.tooManyRequests, .serverError, "Too many open streams for this session",
-                                        id: id, headers: [.retryAfter: "1"])
+            return HTTPReplies.refusal(.tooManyRequests, "Too many open streams for this session", statelessEra: false,
+                                       id: id, headers: [.retryAfter: "1"])
         }
     }
 
     /// A stream refused by ``StreamTracker``: at a cap, or because shutdown has begun (503,
     /// said as such, not as a cap).
-    static func streamRefusal(_ refusal: StreamTracker.Refusal, id: JSONRPCID? = nil) -> Response {
+    static func streamRefusal(_ refusal: StreamTracker.Refusal, id: JSONRPCID? = nil, statelessEra: Bool = false) -> Response {
         if refusal == .draining {
-            return HTTPReplies.rpcError(.serviceUnavailable, .serverError, "Server shutting down", id: id, headers: [.retryAfter: "5"])
+            return HTTPReplies.refusal(.serviceUnavailable, "Server shutting down", statelessEra: statelessEra, id: id,
+                                       headers: [.retryAfter: "5"])
         }
-        return capResponse(refusal == .globalCap, what: "SSE streams", id: id)
+        return capResponse(refusal == .globalCap, what: "SSE streams", id: id, statelessEra: statelessEra)
     }
 
     /// 503 when the whole server is at a cap, 429 when this client is.
-    static func capResponse(_ global: Bool, what: String, id: JSONRPCID? = nil) -> Response {
-        HTTPReplies.rpcError(
-            global ? .serviceUnavailable : .tooManyRequests, .serverError,
+    static func capResponse(_ global: Bool, what: String, id: JSONRPCID? = nil, statelessEra: Bool = false) -> Response {
+        HTTPReplies.refusal(
+            global ? .serviceUnavailable : .tooManyRequests,
             global ? "Server at its limit of \(what); retry later" : "Too many \(what) for this token",
-            id: id, headers: [.retryAfter: global ? "5" : "1"])
+            statelessEra: statelessEra, id: id, headers: [.retryAfter: global ? "5" : "1"])
     }
 
     /// Decodes the `=?base64?…?=` sentinel form of an `Mcp-Name` value

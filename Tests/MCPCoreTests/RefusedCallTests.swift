@@ -26,14 +26,16 @@ import Testing
     }
 
     /// Starts call `first` and waits until its tool is running; sends `second`, returns its answer.
-    static func refused(session: MCPSession, first: Int64, second: Int64) async -> (response: JSONValue?, entries: Int, harness: Harness) {
+    /// With `meta`, both calls carry it (a stateless-era request names its version there).
+    static func refused(session: MCPSession, first: Int64, second: Int64, meta: JSONValue? = nil) async -> (response: JSONValue?, entries: Int, harness: Harness) {
         let counter = Counter()
         let h = Harness(tools: [counter.tool], session: session)
-        await h.initialize()
-        let running = Task { await h.request("tools/call", id: first, params: ["name": "write"]) }
+        var params: JSONObject = ["name": "write"]
+        if let meta { params["_meta"] = meta } else { await h.initialize() }
+        let running = Task { [params] in await h.request("tools/call", id: first, params: .object(params)) }
         var iterator = counter.started.stream.makeAsyncIterator()
         await iterator.next()
-        let response = await h.request("tools/call", id: second, params: ["name": "write"])
+        let response = await h.request("tools/call", id: second, params: .object(params))
         // A task that was started and then cancelled still runs until its first check:
         // give one that should never have existed the time to show itself.
         try? await Task.sleep(for: .milliseconds(200))
@@ -58,6 +60,46 @@ import Testing
         #expect(response?.errorCode == -32000)
         #expect(entries == 1)
         #expect(h.session.inFlightCount == 0)
+    }
+
+    /// 2026-07-28 basic/index.mdx "Error Codes": -32000…-32019 is legacy, which "new
+    /// implementations SHOULD NOT use"; a stateless-era refusal carries its status instead.
+    @Test("over the in-flight cap, a stateless-era call is refused with 429, not the legacy -32000")
+    func overTheCapInTheStatelessEra() async {
+        let session = MCPSession(transport: "test", requiresInitialize: false, maxInFlight: 1)
+        let (response, entries, _) = await Self.refused(session: session, first: 1, second: 2, meta: statelessMeta)
+        #expect(response?.errorCode == 429)
+        #expect(entries == 1)
+    }
+
+    /// Refuses every call as the server at its global cap would.
+    struct Overloaded: CallAdmission {
+        func admit(caller: String?, tool: String) -> CallAdmissionDecision {
+            .refused(message: "Server at its limit of tool calls; retry later", httpStatus: 503, retryAfterSeconds: 5)
+        }
+        func release(caller: String?) {}
+    }
+
+    @Test("a call refused by admission carries -32000 in the session era and its status (503) in the stateless era")
+    func admissionRefusalByEra() async {
+        let stateless = MCPSession(transport: "test", requiresInitialize: false)
+        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")),
+                                       registry: ToolRegistry([Harness.echo]), admission: Overloaded())
+        var params: JSONObject = ["name": "echo", "arguments": ["message": "hi"]]
+        params["_meta"] = statelessMeta
+        let request: JSONValue = ["jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": .object(params)]
+        let bytes = await dispatcher.handle(bytes: Array(request.serializedString().utf8), session: stateless, outbound: RecordingOutbound())
+        let answer = try? JSONParser.parse(bytes ?? [])
+        #expect(answer?.errorCode == 503)
+        #expect(answer?["error"]?["data"]?["httpStatus"] == 503)
+
+        let h = Harness()
+        let sessionEra = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")),
+                                       registry: ToolRegistry([Harness.echo]), admission: Overloaded())
+        await h.initialize()
+        let call: JSONValue = ["jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": ["name": "echo", "arguments": ["message": "hi"]]]
+        let old = await sessionEra.handle(bytes: Array(call.serializedString().utf8), session: h.session, outbound: RecordingOutbound())
+        #expect((try? JSONParser.parse(old ?? []))?.errorCode == -32000)
     }
 
     @Test("a call whose request task is already cancelled (its connection closed) never starts its tool")

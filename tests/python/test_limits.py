@@ -332,6 +332,91 @@ def test_certificate_bound_token_needs_its_client_certificate(server_bin, tmp_pa
         s.stop()
 
 
+def test_stateless_era_refusals_carry_their_status_as_code(server_bin, tmp_path, fake_grafana):
+    """2026-07-28 basic/index.mdx "Error Codes": -32000…-32019 is legacy ("new implementations
+    SHOULD NOT use codes from this sub-range") and new codes belong outside -32768…-32000. A
+    request that declares 2026-07-28 and is refused by authentication, scope or a rate gets the
+    HTTP status as its code; a session-era request keeps the Go server's -32000."""
+    (tmp_path / "base.yaml").write_text(
+        "auth:\n  tokens:\n    - name: reader\n      env: TOKEN_READER\n      scopes: [read]\n"
+        "    - name: writer\n      env: TOKEN_WRITER\n")
+    env = {"TOKEN_READER": "reader-secret-0123456789abcdef0123456789", "TOKEN_WRITER": "writer-secret-0123456789abcdef0123456789"}
+    s = start_server(server_bin, "--config-dir", str(tmp_path), "--set", f"grafana.url={fake_grafana}",
+                     "--set", "limits.request_rate=0.2", "--set", "limits.request_burst=2", env=env)
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+
+    def stateless(token, method, params, name=None):
+        h = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method, "Content-Type": "application/json", "Accept": ACCEPT}
+        if name:
+            h["Mcp-Name"] = name
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
+        conn.request("POST", "/mcp", body=json.dumps({"jsonrpc": "2.0", "id": 7, "method": method,
+                                                      "params": {**params, "_meta": meta}}).encode(), headers=h)
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        conn.close()
+        return r, body
+
+    try:
+        r, body = stateless(None, "tools/list", {})
+        assert r.status == 401 and body["error"]["code"] == 401, body
+        r, body = post(s.port, token="wrong-secret-0123456789abcdef0123456789", path="/mcp")
+        assert r.status == 401 and json.loads(body)["error"]["code"] == -32000
+        r, body = stateless(env["TOKEN_READER"], "tools/call", {"name": "grafana_delete_dashboard", "arguments": {"uid": "x"}},
+                            name="grafana_delete_dashboard")
+        assert r.status == 403 and body["error"]["code"] == 403 and body["id"] == 7, body
+        assert [stateless(env["TOKEN_WRITER"], "tools/list", {})[0].status for _ in range(2)] == [200, 200]
+        r, body = stateless(env["TOKEN_WRITER"], "tools/list", {})
+        assert r.status == 429 and body["error"]["code"] == 429 and r.getheader("Retry-After"), body
+        r, body = post(s.port, token=env["TOKEN_WRITER"])
+        assert r.status == 429 and json.loads(body)["error"]["code"] == -32000
+    finally:
+        s.stop()
+
+
+def test_stateless_era_stream_refusal_carries_its_status_as_code(server_bin):
+    """The same clause for a stream refused at its cap: in SSE mode a stateless request is
+    answered on a stream of its own, and with the token's one stream held by a session's GET,
+    it is refused 429 with code 429 (a session-era POST: -32000)."""
+    s = start_server(server_bin, "--set", "server.response_mode=sse", "--set", "limits.max_sse_streams_per_token=1")
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+    base = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json", "Accept": ACCEPT}
+
+    def send(conn, method, path, body=None, headers=None):
+        conn.request(method, path, body=json.dumps(body).encode() if body else None, headers={**base, **(headers or {})})
+        return conn.getresponse()
+
+    held = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
+    try:
+        r = send(held, "POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                        "params": {"protocolVersion": "2025-11-25", "capabilities": {}}})
+        session = r.getheader("Mcp-Session-Id")
+        r.read()
+        deadline = time.monotonic() + 5
+        while True:  # the initialize answer's own stream may still hold the slot a moment
+            r = send(held, "GET", "/mcp", headers={"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"})
+            if r.status == 200 or time.monotonic() > deadline:
+                break
+            r.read()
+            time.sleep(0.05)
+        assert r.status == 200 and r.getheader("Content-Type") == "text/event-stream"
+        other = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
+        r2 = send(other, "POST", "/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": meta}},
+                  headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"})
+        body = json.loads(r2.read())
+        assert r2.status == 429 and body["error"]["code"] == 429 and body["id"] == 2, body
+        r2 = send(other, "POST", "/mcp", {"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+                  headers={"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"})
+        body = json.loads(r2.read())
+        assert r2.status == 429 and body["error"]["code"] == -32000, body
+        other.close()
+    finally:
+        held.close()
+        s.stop()
+
+
 def test_read_only_token_gets_403_insufficient_scope(server_bin, tmp_path, fake_grafana):
     (tmp_path / "base.yaml").write_text(
         "auth:\n  tokens:\n    - name: reader\n      env: TOKEN_READER\n      scopes: [read]\n"
