@@ -13,4 +13,9 @@ public enum ToolLimit: String, Sendable, CaseIterable {
     /// A list or search stopped reading pages to answer before the call's deadline, with
     /// what it had read; the result says so.
     case deadline = "deadline"
+    /// A list or search stopped at a backend failure (a page that timed out on its own, a 429
+    /// or 5xx, a lost connection) after it had read part of what it reads, and answered with
+    /// that part, naming the failure. Not a cap, but the same kind of cut-short answer, and an
+    /// operator sees it only here: the call itself succeeds.
+    case backendError = "backend_error"
 }

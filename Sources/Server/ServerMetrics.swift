@@ -261,7 +261,7 @@ extension ServerMetrics.Family {
     public static let inflightCallsMax = Self("mcp_inflight_calls_max", "Configured maximum of tool calls running at once.")
     public static let toolCalls = Self("mcp_tool_calls_total", "Tool calls by tool and outcome.", labels: ["tool", "outcome"])
     public static let toolLimits = Self(
-        "mcp_tool_limits_total", "Tool calls that reached a cap, by tool and cap (result_bytes: cut at tools.max_result_bytes; backend_response_bytes: a backend answer refused as too large; backend_pages: a list or search stopped at the pages it may read; deadline: a list or search stopped to answer with what it read before the call's deadline).",
+        "mcp_tool_limits_total", "Tool calls that reached a cap, by tool and cap (result_bytes: cut at tools.max_result_bytes; backend_response_bytes: a backend answer refused as too large; backend_pages: a list or search stopped at the pages it may read; deadline: a list or search stopped to answer with what it read before the call's deadline; backend_error: a list or search stopped at a backend failure after reading part of it, answering with that part).",
         labels: ["tool", "limit"])
     public static let timeouts = Self("mcp_timeouts_total", "Deadlines that fired, by phase.", labels: ["phase"])
     public static let inputRefused = Self(

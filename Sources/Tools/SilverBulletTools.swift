@@ -135,6 +135,8 @@ enum SilverBulletTools {
         // call's time ran out.
         var scanned = 0
         var outOfTime = false
+        // The backend failing once pages were read: the search stops there and keeps them.
+        var failure: ToolError?
         let toScan = pages.prefix(searchPageLimit)
         for (index, (page, path)) in toScan.enumerated() {
             if results.count >= searchResultLimit { break }
@@ -146,19 +148,25 @@ enum SilverBulletTools {
             // Every status is taken here: a page's own refusal (403, 410, …) or a page too large
             // or malformed skips it, while a backend that is overloaded or failing (429, 5xx)
             // ends the search with its error rather than be asked for up to 200 more pages.
+            // Once some pages are read, a failure of the backend itself (this page timing out
+            // on its own, a lost connection, 429 or 5xx) ends the search with them, naming it;
+            // before that there is nothing to keep, and the call fails with it.
             let response: BackendResponse?
             do throws(ToolError) {
                 guard let answer = try await backend.page(path, accept: pageStatuses, context: context) else {
                     outOfTime = true
                     break
                 }
+                if answer.status == 429 || answer.status >= 500 { throw backend.statusError(answer) }
                 response = answer
             } catch where error.kind == .tooLarge || error.kind == .badResponse {
                 if error.kind == .tooLarge { skippedTooLarge = true }
                 response = nil
+            } catch where scanned > 0 && !Task.isCancelled {
+                failure = error
+                break
             }
             scanned = index + 1
-            if let response, response.status == 429 || response.status >= 500 { throw backend.statusError(response) }
             guard let response, response.status == 404 || (200..<300).contains(response.status) else {
                 if unreadable.count < unreadableLimit { unreadable.append(.string(page)) }
                 continue
@@ -185,6 +193,9 @@ enum SilverBulletTools {
         ]
         if !unreadable.isEmpty { answer["pages_unreadable"] = .array(unreadable) }
         if outOfTime { answer["stopped_at_deadline"] = .bool(true) }
-        return (.object(answer), skippedTooLarge ? .backendResponseBytes : outOfTime ? .deadline : stoppedEarly ? .backendPages : nil)
+        if let failure { answer["stopped_by_error"] = .string(failure.message) }
+        let limit: ToolLimit? = skippedTooLarge ? .backendResponseBytes : outOfTime ? .deadline
+            : failure != nil ? .backendError : stoppedEarly ? .backendPages : nil
+        return (.object(answer), limit)
     }
 }

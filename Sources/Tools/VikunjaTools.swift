@@ -155,19 +155,31 @@ enum VikunjaTools {
         let firstPage = try backend.parse(response)
         guard case .array(var items) = firstPage, pages > 1 else { return format.json(firstPage) }
         var (fetched, bytes, outOfTime) = (1, response.body.count, false)
+        // A later page that fails (times out on its own, a 5xx, too large, malformed, a lost
+        // connection) ends the list with the pages read, naming why: it used to lose them all.
+        var failure: ToolError?
         while fetched < min(pages, maxPages), bytes < backend.maxResponseBytes {
-            guard let next = try await backend.page(path, query: [("page", String(fetched + 1))], extraHeaders: jsonHeaders, context: context) else {
-                outOfTime = true
+            do throws(ToolError) {
+                guard let next = try await backend.page(path, query: [("page", String(fetched + 1))], extraHeaders: jsonHeaders, context: context) else {
+                    outOfTime = true
+                    break
+                }
+                let more = try backend.parse(next).arrayValue ?? []
+                fetched += 1
+                bytes += next.body.count
+                items += more
+            } catch where !Task.isCancelled {
+                failure = error
                 break
             }
-            fetched += 1
-            bytes += next.body.count
-            items += try backend.parse(next).arrayValue ?? []
         }
         var result = format.json(.array(items))
         if fetched < pages {
-            if result.limitReached == nil { result.limitReached = outOfTime ? .deadline : .backendPages }
-            let why = outOfTime ? ": the call's time ran out" : ""
+            if result.limitReached == nil {
+                result.limitReached = outOfTime ? .deadline
+                    : failure.map { $0.kind == .tooLarge ? .backendResponseBytes : .backendError } ?? .backendPages
+            }
+            let why = outOfTime ? ": the call's time ran out" : failure.map { ": page \(fetched + 1) failed: \($0.message)" } ?? ""
             result.content.append(.text("[\(pages) pages in all; only the first \(fetched) (\(items.count) items) are listed\(why).]"))
         }
         return result

@@ -96,10 +96,12 @@ import Testing
 
     /// Searches "needle" in a space of three pages, the middle one (`name`) answered with
     /// `status`; returns the pages read and the outcome.
-    func searchPast(_ name: String, status: Int) async throws -> (paths: [String], outcome: Outcome) {
+    func searchPast(_ name: String, status: Int, first: Bool = false) async throws -> (paths: [String], outcome: Outcome) {
+        let listing = first ? #"[{"name":"\#(name).md"},{"name":"A.md"},{"name":"B.md"}]"#
+            : #"[{"name":"A.md"},{"name":"\#(name).md"},{"name":"B.md"}]"#
         let fake = try await FakeBackend.start { request in
             switch request.path {
-            case "/.fs": .json(#"[{"name":"A.md"},{"name":"\#(name).md"},{"name":"B.md"}]"#)
+            case "/.fs": .json(listing)
             case "/.fs/\(name).md": .text("refused", status: status)
             default: .text("the needle is here\n")
             }
@@ -138,19 +140,32 @@ import Testing
         await fake.stop()
     }
 
-    /// A backend that starts failing (5xx) or refusing for load (429) ends the search with its
-    /// error: asked for every remaining page, it would only be loaded further.
+    /// A backend that starts failing (5xx) or refusing for load (429) ends the search: asked
+    /// for every remaining page, it would only be loaded further. What was found before is
+    /// kept, with the failure named (it used to be lost to the error); with nothing read yet,
+    /// the call fails with it.
     @Test func searchStopsAtABackendFailure() async throws {
-        let (paths, outcome) = try await searchPast("Busy", status: 429)
+        for status in [429, 503] {
+            let (paths, outcome) = try await searchPast("Busy", status: status)
+            #expect(outcome.error == nil)
+            #expect(outcome.json?["results"]?.arrayValue?.map { $0["page_name"] } == ["A"])
+            #expect(outcome.json?["pages_scanned"] == 1)
+            #expect(outcome.json?["complete"] == false)
+            #expect(outcome.json?["stopped_by_error"]?.stringValue?.contains("HTTP \(status)") == true)
+            #expect(outcome.result?.limitReached == .backendError)
+            #expect(!paths.contains("/.fs/B.md"))
+        }
+        let (paths, outcome) = try await searchPast("Busy", status: 503, first: true)
         #expect(outcome.error?.kind == .backendStatus)
-        #expect(outcome.error?.message.contains("429") == true)
-        #expect(!paths.contains("/.fs/B.md"))
+        #expect(outcome.error?.message.contains("503") == true)
+        #expect(!paths.contains("/.fs/A.md"))
     }
 
     /// A page that does not come in time ends the search with what it found, before the
     /// call's deadline (2 s here), said so and counted as `deadline`; it used to lose every
-    /// match to the call's timeout. A page that fails within the time left is still the
-    /// backend's failure (its own timeout, 0.5 s, here, with 10 s left).
+    /// match to the call's timeout. A page that fails within the time left (its own timeout,
+    /// 0.5 s, here, with 10 s left) is the backend's failure: the search ends there too,
+    /// keeping what it found and naming the failure.
     @Test func searchStopsAtTheCallsDeadlineWithWhatItFound() async throws {
         let listing = #"[{"name":"A.md"},{"name":"B.md"},{"name":"Slow.md"},{"name":"C.md"}]"#
         let fake = try await FakeBackend.start { request in
@@ -181,7 +196,11 @@ import Testing
         let failed = await call(tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t", timeout: .milliseconds(500)))),
                                 "silverbullet_search_pages", ["query": "needle"], context: roomy)
         await fake.stop()
-        #expect(failed.error?.kind == .timeout)
+        #expect(failed.error == nil)
+        #expect(failed.json?["results"]?.arrayValue?.map { $0["page_name"] } == ["A", "B"])
+        #expect(failed.json?["stopped_at_deadline"] == nil)
+        #expect(failed.json?["stopped_by_error"]?.stringValue?.isEmpty == false)
+        #expect(failed.result?.limitReached == .backendError)
     }
 
     /// The results cap (50) filled on the last page leaves no page unread: complete, no cap

@@ -95,6 +95,39 @@ import Testing
         await fake.stop()
     }
 
+    /// A later page that fails (a 5xx; too large) ends the list with the pages read, naming
+    /// the failure and counted (`backend_error`; `backend_response_bytes`): the whole list
+    /// used to be lost to the error. The first page failing still fails the call.
+    @Test func aListStopsAtAFailingPageWithThePagesItHas() async throws {
+        for (failing, status, limit) in [(3, 503, ToolLimit.backendError), (2, 200, .backendResponseBytes), (1, 503, nil)] {
+            let fake = try await FakeBackend.start { request in
+                let page = Int(request.query.split(separator: "&").first { $0.hasPrefix("page=") }?.dropFirst(5) ?? "1") ?? 1
+                let body = page == failing && status == 200 ? Array(repeating: UInt8(ascii: " "), count: 8192) : Array(#"[{"id":\#(page)}]"#.utf8)
+                return .respond(page == failing ? status : 200, [("Content-Type", "application/json"), ("x-pagination-total-pages", "5")], body)
+            }
+            let tools = tools(CatalogueSettings(vikunja: BackendSettings(url: fake.url, token: "vk"), maxResultBytes: 1024))
+            let projects = await call(tools, "vikunja_list_projects", [:])
+            await fake.stop()
+            guard let limit else {
+                #expect(projects.error?.kind == .backendStatus)
+                continue
+            }
+            #expect(projects.error == nil)
+            #expect(projects.result?.limitReached == limit)
+            if case .text(let first)? = projects.result?.content.first {
+                #expect(try JSONParser.parse(first) == .array((1..<failing).map { ["id": .int(Int64($0))] }))
+            } else {
+                Issue.record("no list")
+            }
+            if case .text(let note)? = projects.result?.content.last {
+                #expect(note.hasPrefix("[5 pages in all; only the first \(failing - 1) (\(failing - 1) items) are listed: page \(failing) failed: "))
+                #expect(note.contains(status == 200 ? "byte cap" : "vikunja returned HTTP 503"))
+            } else {
+                Issue.record("no note on a cut list")
+            }
+        }
+    }
+
     /// A later page that does not come in time ends the list with the pages read, said so
     /// and counted as `deadline`, before the call's deadline (2 s here, less a fifth of a
     /// second kept for the answer); it used to cost the whole list to the call's timeout.
