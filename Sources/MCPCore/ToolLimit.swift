@@ -16,6 +16,7 @@ public enum ToolLimit: String, Sendable, CaseIterable {
     /// A list or search stopped at a backend failure (a page that timed out on its own, a 429
     /// or 5xx, a lost connection) after it had read part of what it reads, and answered with
     /// that part, naming the failure. Not a cap, but the same kind of cut-short answer, and an
-    /// operator sees it only here: the call itself succeeds.
+    /// operator sees it only here: the call itself succeeds (`outcome="ok"`). Counted before
+    /// any other limit the same result reached.
     case backendError = "backend_error"
 }

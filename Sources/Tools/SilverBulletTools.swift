@@ -112,8 +112,9 @@ enum SilverBulletTools {
         return .json(["page_name": .string(try arguments.string("page_name")), "result": .string(result), "bytes": .int(Int64(text.utf8.count))])
     }
 
-    /// The answer, and the cap it reached, if any: a page skipped as too large, or the pages
-    /// or results it may read.
+    /// The answer, and the cap it reached, if any: a page skipped as too large, the pages or
+    /// results it may read, the call's deadline, or the backend failing part way (counted
+    /// first, as the one an operator must see).
     static func search(_ backend: Backend, query: String, context: ToolContext) async throws(ToolError) -> (JSONValue, ToolLimit?) {
         let listing = try await backend.json(.GET, "/.fs")
         guard let files = listing.arrayValue else {
@@ -135,8 +136,9 @@ enum SilverBulletTools {
         // call's time ran out.
         var scanned = 0
         var outOfTime = false
-        // The backend failing once pages were read: the search stops there and keeps them.
-        var failure: ToolError?
+        // The backend failing once a page was read: the search stops there and keeps them.
+        var failure: (page: String, error: ToolError)?
+        var read = 0
         let toScan = pages.prefix(searchPageLimit)
         for (index, (page, path)) in toScan.enumerated() {
             if results.count >= searchResultLimit { break }
@@ -148,9 +150,9 @@ enum SilverBulletTools {
             // Every status is taken here: a page's own refusal (403, 410, …) or a page too large
             // or malformed skips it, while a backend that is overloaded or failing (429, 5xx)
             // ends the search with its error rather than be asked for up to 200 more pages.
-            // Once some pages are read, a failure of the backend itself (this page timing out
-            // on its own, a lost connection, 429 or 5xx) ends the search with them, naming it;
-            // before that there is nothing to keep, and the call fails with it.
+            // Once a page is read, a failure of the backend itself (this page timing out on
+            // its own, a lost connection, 429 or 5xx) ends the search with what it found,
+            // naming it; before that there is nothing to keep, and the call fails with it.
             let response: BackendResponse?
             do throws(ToolError) {
                 guard let answer = try await backend.page(path, accept: pageStatuses, context: context) else {
@@ -162,8 +164,8 @@ enum SilverBulletTools {
             } catch where error.kind == .tooLarge || error.kind == .badResponse {
                 if error.kind == .tooLarge { skippedTooLarge = true }
                 response = nil
-            } catch where scanned > 0 && !Task.isCancelled {
-                failure = error
+            } catch where read > 0 && !Task.isCancelled {
+                failure = (page, error)
                 break
             }
             scanned = index + 1
@@ -171,6 +173,7 @@ enum SilverBulletTools {
                 if unreadable.count < unreadableLimit { unreadable.append(.string(page)) }
                 continue
             }
+            read += 1
             var snippets: [JSONValue] = []
             if response.status != 404 {
                 for line in response.text.split(separator: "\n") where line.lowercased().contains(needle) {
@@ -193,9 +196,12 @@ enum SilverBulletTools {
         ]
         if !unreadable.isEmpty { answer["pages_unreadable"] = .array(unreadable) }
         if outOfTime { answer["stopped_at_deadline"] = .bool(true) }
-        if let failure { answer["stopped_by_error"] = .string(failure.message) }
-        let limit: ToolLimit? = skippedTooLarge ? .backendResponseBytes : outOfTime ? .deadline
-            : failure != nil ? .backendError : stoppedEarly ? .backendPages : nil
+        if let failure {
+            answer["stopped_at_page"] = .string(failure.page)
+            answer["stopped_by_error"] = .string(failure.error.message)
+        }
+        let limit: ToolLimit? = failure != nil ? .backendError : skippedTooLarge ? .backendResponseBytes
+            : outOfTime ? .deadline : stoppedEarly ? .backendPages : nil
         return (.object(answer), limit)
     }
 }

@@ -155,8 +155,9 @@ enum VikunjaTools {
         let firstPage = try backend.parse(response)
         guard case .array(var items) = firstPage, pages > 1 else { return format.json(firstPage) }
         var (fetched, bytes, outOfTime) = (1, response.body.count, false)
-        // A later page that fails (times out on its own, a 5xx, too large, malformed, a lost
-        // connection) ends the list with the pages read, naming why: it used to lose them all.
+        // A later page that fails, whatever the reason (its own timeout, a status, too large,
+        // malformed, a lost connection), ends the list with the pages read, naming why: it
+        // used to lose them all.
         var failure: ToolError?
         while fetched < min(pages, maxPages), bytes < backend.maxResponseBytes {
             do throws(ToolError) {
@@ -175,9 +176,12 @@ enum VikunjaTools {
         }
         var result = format.json(.array(items))
         if fetched < pages {
-            if result.limitReached == nil {
-                result.limitReached = outOfTime ? .deadline
-                    : failure.map { $0.kind == .tooLarge ? .backendResponseBytes : .backendError } ?? .backendPages
+            // A backend failure is counted before a result cut at its cap: it is the one an
+            // operator must see, as the call itself succeeds.
+            if let failure, failure.kind != .tooLarge {
+                result.limitReached = .backendError
+            } else if result.limitReached == nil {
+                result.limitReached = outOfTime ? .deadline : failure != nil ? .backendResponseBytes : .backendPages
             }
             let why = outOfTime ? ": the call's time ran out" : failure.map { ": page \(fetched + 1) failed: \($0.message)" } ?? ""
             result.content.append(.text("[\(pages) pages in all; only the first \(fetched) (\(items.count) items) are listed\(why).]"))

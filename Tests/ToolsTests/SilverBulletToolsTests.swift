@@ -152,6 +152,7 @@ import Testing
             #expect(outcome.json?["pages_scanned"] == 1)
             #expect(outcome.json?["complete"] == false)
             #expect(outcome.json?["stopped_by_error"]?.stringValue?.contains("HTTP \(status)") == true)
+            #expect(outcome.json?["stopped_at_page"] == "Busy")
             #expect(outcome.result?.limitReached == .backendError)
             #expect(!paths.contains("/.fs/B.md"))
         }
@@ -159,6 +160,42 @@ import Testing
         #expect(outcome.error?.kind == .backendStatus)
         #expect(outcome.error?.message.contains("503") == true)
         #expect(!paths.contains("/.fs/A.md"))
+        // A page skipped (refused, too large) is not one read: nothing to keep yet.
+        let fake = try await FakeBackend.start { request in
+            switch request.path {
+            case "/.fs": .json(#"[{"name":"Locked.md"},{"name":"Busy.md"},{"name":"A.md"}]"#)
+            case "/.fs/Locked.md": .text("refused", status: 403)
+            case "/.fs/Busy.md": .text("down", status: 503)
+            default: .text("the needle is here\n")
+            }
+        }
+        let skippedThenFailed = await call(tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t"))),
+                                           "silverbullet_search_pages", ["query": "needle"])
+        await fake.stop()
+        #expect(skippedThenFailed.error?.kind == .backendStatus)
+    }
+
+    /// The call cancelled (its client, its connection, the dispatcher's deadline) while a
+    /// later page is awaited stays cancelled: never a partial answer.
+    @Test func aSearchCancelledDuringAPageIsNotAnswered() async throws {
+        let fake = try await FakeBackend.start { request in
+            switch request.path {
+            case "/.fs": .json(#"[{"name":"A.md"},{"name":"Slow.md"},{"name":"B.md"}]"#)
+            case "/.fs/Slow.md": .hang
+            default: .text("the needle is here\n")
+            }
+        }
+        let tools = tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t")))
+        let search = Task { await call(tools, "silverbullet_search_pages", ["query": "needle"]) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !fake.requests.contains(where: { $0.path == "/.fs/Slow.md" }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        search.cancel()
+        let outcome = await search.value
+        await fake.stop()
+        #expect(outcome.json == nil)
+        #expect(outcome.error?.kind == .timeout)
     }
 
     /// A page that does not come in time ends the search with what it found, before the
@@ -198,6 +235,9 @@ import Testing
         await fake.stop()
         #expect(failed.error == nil)
         #expect(failed.json?["results"]?.arrayValue?.map { $0["page_name"] } == ["A", "B"])
+        #expect(failed.json?["pages_scanned"] == 2)
+        #expect(failed.json?["stopped_at_page"] == "Slow")
+        #expect(!fake.requests.contains { $0.path == "/.fs/C.md" })
         #expect(failed.json?["stopped_at_deadline"] == nil)
         #expect(failed.json?["stopped_by_error"]?.stringValue?.isEmpty == false)
         #expect(failed.result?.limitReached == .backendError)

@@ -99,10 +99,12 @@ import Testing
     /// the failure and counted (`backend_error`; `backend_response_bytes`): the whole list
     /// used to be lost to the error. The first page failing still fails the call.
     @Test func aListStopsAtAFailingPageWithThePagesItHas() async throws {
-        for (failing, status, limit) in [(3, 503, ToolLimit.backendError), (2, 200, .backendResponseBytes), (1, 503, nil)] {
+        // Status 200 is a body too large (2), 201 one that is not JSON (4).
+        for (failing, status, limit) in [(3, 503, ToolLimit.backendError), (2, 200, .backendResponseBytes), (4, 201, .backendError), (1, 503, nil)] {
             let fake = try await FakeBackend.start { request in
                 let page = Int(request.query.split(separator: "&").first { $0.hasPrefix("page=") }?.dropFirst(5) ?? "1") ?? 1
-                let body = page == failing && status == 200 ? Array(repeating: UInt8(ascii: " "), count: 8192) : Array(#"[{"id":\#(page)}]"#.utf8)
+                let body = page != failing ? Array(#"[{"id":\#(page)}]"#.utf8)
+                    : status == 200 ? Array(repeating: UInt8(ascii: " "), count: 8192) : status == 201 ? Array("[{oops".utf8) : Array("down".utf8)
                 return .respond(page == failing ? status : 200, [("Content-Type", "application/json"), ("x-pagination-total-pages", "5")], body)
             }
             let tools = tools(CatalogueSettings(vikunja: BackendSettings(url: fake.url, token: "vk"), maxResultBytes: 1024))
@@ -121,7 +123,7 @@ import Testing
             }
             if case .text(let note)? = projects.result?.content.last {
                 #expect(note.hasPrefix("[5 pages in all; only the first \(failing - 1) (\(failing - 1) items) are listed: page \(failing) failed: "))
-                #expect(note.contains(status == 200 ? "byte cap" : "vikunja returned HTTP 503"))
+                #expect(note.contains(status == 200 ? "byte cap" : status == 201 ? "malformed JSON" : "vikunja returned HTTP 503"))
             } else {
                 Issue.record("no note on a cut list")
             }
