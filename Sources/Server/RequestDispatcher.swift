@@ -171,7 +171,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// codec keeps while nothing is held are part of a request still to come, and reading
     /// goes on for the rest of it.
     private var readsWait: Bool {
-        !held.isEmpty || bodyPaused || refused || closing || (holdsParts && codec?.hasUnparsedInput == true)
+        !held.isEmpty || bodyPaused || refused || closing || awaitingDrain || (holdsParts && codec?.hasUnparsedInput == true)
             || (quiescing && !readingBody)
     }
 
@@ -196,8 +196,11 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             return
         } else if !held.isEmpty {
             held.append(.part(part))
-        } else if case .none = inbound, responding {
+        } else if case .none = inbound, responding || awaitingDrain {
             held.append(.part(part))
+            // Its head ended the header deadline: it waits under the idle bound, as the
+            // client is not reading.
+            if awaitingDrain, case .head = part { deadlines?.awaitDrain(context) }
         } else {
             process(part, context: context)
         }
@@ -561,11 +564,16 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         // TLS handler holds it, and the channel, not yet given its bytes, reads as writable.
         // (The flush queued for the tick used to run before the next request's task only
         // because that task's first job was queued behind it.)
+        //
+        // The same holds for a request that comes later, and reading stops until then: a
+        // client that sends requests one at a time and never reads the answers queued them
+        // without bound on a plaintext connection (the ops port), where no TLS handler stops
+        // reading at its cap. The keep-alive idle deadline goes on meanwhile.
         let waits = laterRequestWaits
         if waits { context.flush() }
-        if waits, !context.channel.isWritable {
+        if !context.channel.isWritable {
             awaitingDrain = true
-            deadlines?.awaitDrain(context)
+            if waits { deadlines?.awaitDrain(context) }
             return
         }
         answerHeld(context: context)
@@ -574,7 +582,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if awaitingDrain, context.channel.isWritable {
             awaitingDrain = false
-            deadlines?.drained()
+            // A request held is answered under no deadline. Bytes not yet parsed keep theirs:
+            // the codec chooses it once it parses them (part of a head keeps the header
+            // deadline it started), and with nothing at all the idle one runs on.
+            if !held.isEmpty { deadlines?.drained() }
             answerHeld(context: context)
         }
         context.fireChannelWritabilityChanged()

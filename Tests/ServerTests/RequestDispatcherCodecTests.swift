@@ -672,11 +672,14 @@ import Testing
 
     /// The connection as PublicChildChannel builds it, under a handler that makes the channel
     /// unwritable at each flush (a client that does not read its response).
-    func connectUnwritable(deadlines: RequestDeadlines) throws -> Connection {
+    /// `rawStart`: with the handler under the codec that starts the header deadline at a
+    /// request's first byte, as on a real connection.
+    func connectUnwritable(deadlines: RequestDeadlines, rawStart: Bool = false) throws -> Connection {
         let started = Started()
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(RequestDispatcherTests.UnwritableOnFlush())
+        if rawStart { try pipeline.addHandler(RawRequestStartHandler(deadlines: deadlines)) }
         try pipeline.addHTTPServerCodec(deadlines: deadlines)
         try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) }, deadlines: deadlines))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -700,6 +703,56 @@ import Testing
         c.answer(0, "a")
         #expect(!c.channel.isWritable)
         #expect(deadlines.phase != .readingHead)  // waiting for the client, not for a head
+        writable(c)
+        #expect(deadlines.phase == .readingHead)
+        c.channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(!c.channel.isActive)
+        #expect(phases.list == ["header"])
+    }
+
+    /// A client that sends its requests one at a time and never reads the answers had each
+    /// started as it came: on a plaintext connection (the ops port), where no TLS handler
+    /// stops reading at its cap, NIO's queue of unsent answers grew without bound. The next
+    /// request now waits until the client has taken the answer before it, like a pipelined
+    /// one, and the keep-alive idle deadline runs meanwhile.
+    @Test("a request that comes after an answer the client has not taken waits for it, under the idle deadline")
+    func aLaterRequestWaitsForTheClientToRead() throws {
+        let (phases, deadlines) = Self.recordedDeadlines()
+        let c = try connectUnwritable(deadlines: deadlines)
+        c.send(get("/a"))
+        try #require(c.started.count == 1)
+        c.channel.isWritable = false  // the answers before it are still queued: over NIO's high watermark
+        c.answer(0, "a")
+        c.send(get("/b"))
+        #expect(c.started.count == 1, "started while the client had not taken the answer before it")
+        writable(c)
+        #expect(c.started.count == 2)
+        #expect(c.channel.isActive)
+
+        // Nothing comes while the client does not read: the idle deadline still closes it.
+        let (idle, idleDeadlines) = Self.recordedDeadlines()
+        let quiet = try connectUnwritable(deadlines: idleDeadlines)
+        quiet.send(get("/a"))
+        quiet.channel.isWritable = false
+        quiet.answer(0, "a")
+        quiet.channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(!quiet.channel.isActive)
+        #expect(idle.list == ["idle"])
+        #expect(phases.list.isEmpty)
+    }
+
+    /// The same wait with only part of the next head come: once the client has taken the
+    /// answer the header deadline still runs for the rest (the drain must not clear it).
+    @Test("part of a head that comes while the client has not taken the answer before it stays under the header deadline")
+    func aPartialHeadWhileTheClientDoesNotRead() throws {
+        let (phases, deadlines) = Self.recordedDeadlines()
+        let c = try connectUnwritable(deadlines: deadlines, rawStart: true)
+        c.send(get("/a"))
+        try #require(c.started.count == 1)
+        c.channel.isWritable = false
+        c.answer(0, "a")
+        c.send("GET /b HT")
+        #expect(deadlines.phase == .readingHead)
         writable(c)
         #expect(deadlines.phase == .readingHead)
         c.channel.embeddedEventLoop.advanceTime(by: .seconds(10))
