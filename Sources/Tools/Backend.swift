@@ -1,5 +1,10 @@
 import MCPCore
 import NIOHTTP1
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One configured backend as the tools see it: where it is, how to authenticate, and the
 /// request/response rules every call follows (deadline, size cap, status to error).
@@ -51,7 +56,8 @@ struct Backend: Sendable {
         let request = BackendRequest(
             method: method, url: url, path: path, query: query, headers: headers, body: body,
             timeout: limit.map { min($0, timeout) } ?? timeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
-        let response = try await client.execute(request)
+        var response = try await client.execute(request)
+        redactSecrets(&response.body)
         if (200..<300).contains(response.status) || accept.contains(response.status) { return response }
         throw statusError(response)
     }
@@ -144,6 +150,33 @@ struct Backend: Sendable {
     }
 
     /// `bytes` with every occurrence of a credential replaced.
+    /// A backend, or a proxy in front of it that reflects request headers (a debugging
+    /// endpoint, an echo service), can put our credential in a successful answer as well as
+    /// in an error: every answer is cleared of it before a tool reads it. `memchr` and
+    /// `memcmp` look (well under a millisecond for a 4 MiB answer); the copy is made only
+    /// when one is there.
+    func redactSecrets(_ body: inout [UInt8]) {
+        if secrets.contains(where: { Self.contains(body, $0) }) { body = redacted(body) }
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, haystack.count >= needle.count else { return false }
+        return haystack.withUnsafeBytes { h in
+            needle.withUnsafeBytes { n in
+                guard let base = h.baseAddress, let pattern = n.baseAddress else { return false }
+                var offset = 0
+                let last = h.count - n.count
+                while offset <= last {
+                    guard let hit = memchr(base + offset, Int32(first), last - offset + 1) else { return false }
+                    let at = base.distance(to: UnsafeRawPointer(hit))
+                    if memcmp(base + at, pattern, n.count) == 0 { return true }
+                    offset = at + 1
+                }
+                return false
+            }
+        }
+    }
+
     func redacted(_ bytes: some Collection<UInt8>) -> [UInt8] {
         var text = Array(bytes)
         for secret in secrets where text.count >= secret.count {

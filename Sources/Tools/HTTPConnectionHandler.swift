@@ -177,6 +177,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case let e as ToolError: e
         case is ResponseWireBudget.Exceeded:
             ToolError(.tooLarge, "\(exchange.peer) sent more than \(ResponseWireBudget.budget(forBody: exchange.maxBytes)) bytes for one response, head and framing included")
+        // NIO's decoder reports the end of input in the middle of a response (a body shorter
+        // than its Content-Length, a chunked one without its last chunk) as a parse error,
+        // before the close: a lost connection, not a malformed answer (a search skips a
+        // malformed page, but stops at a backend that drops connections).
+        case HTTPParserError.invalidEOFState:
+            ToolError(.unreachable, "\(exchange.peer) closed the connection before the response was complete")
         case is HTTPParserError: ToolError(.badResponse, "\(exchange.peer) sent a malformed HTTP response (\(error))")
         case _ where beforeResponse && exchange.usesTLS: ToolError(.tls, "TLS with \(exchange.peer) failed: \(error)")
         default: ToolError(.unreachable, "connection to \(exchange.peer) failed: \(error)")

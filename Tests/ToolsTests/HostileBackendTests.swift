@@ -228,11 +228,47 @@ import Testing
         await fake.stop()
     }
 
+    /// A connection closed in the middle of a response is lost, not malformed: a search
+    /// skips a malformed page but stops at a backend that drops connections.
     @Test func truncatedResponseIsUnreachable() async throws {
-        let fake = try await FakeBackend.start { _ in .raw(Array("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\"".utf8)) }
-        let error = await call(grafana(fake), "grafana_get_health").error
-        #expect(error?.kind == .unreachable || error?.kind == .badResponse)
+        for raw in ["HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\"",
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n"] {
+            let fake = try await FakeBackend.start { _ in .raw(Array(raw.utf8)) }
+            let error = await call(grafana(fake), "grafana_get_health").error
+            #expect(error?.kind == .unreachable, "\(raw): \(String(describing: error))")
+            #expect(error?.message.contains("closed the connection before the response was complete") == true)
+            await fake.stop()
+        }
+    }
+
+    /// A backend (or a proxy that reflects request headers) echoing our credential in a
+    /// successful answer: the tool result carries `[redacted]`, never the credential, whole or
+    /// without its scheme. Until 2026-12-05 only error text was cleared.
+    @Test func credentialsEchoedInASuccessfulAnswerAreRedacted() async throws {
+        let token = "glsa_" + String(repeating: "q", count: 40)
+        let fake = try await FakeBackend.start { _ in
+            .json(#"{"database":"ok","echo":{"authorization":"Bearer \#(token)","raw":"\#(token)"}}"#)
+        }
+        let tools = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: token), maxResultBytes: 4096), client: testClient)
+        let outcome = await call(tools, "grafana_get_health")
         await fake.stop()
+        #expect(outcome.error == nil)
+        #expect(!outcome.text.contains(token))
+        #expect(outcome.json?["echo"]?["raw"] == "[redacted]")
+        #expect(outcome.json?["echo"]?["authorization"] == "[redacted]")  // the header value whole
+        #expect(outcome.json?["database"] == "ok")
+    }
+
+    @Test("the credential search finds it at either end and ignores partial matches")
+    func credentialSearch() {
+        let needle = Array("secret".utf8)
+        #expect(Backend.contains(Array("secret".utf8), needle))
+        #expect(Backend.contains(Array("xxsecret".utf8), needle))
+        #expect(Backend.contains(Array("secretxx".utf8), needle))
+        #expect(Backend.contains(Array("ssecsecretsecre".utf8), needle))
+        #expect(!Backend.contains(Array("secre".utf8), needle))
+        #expect(!Backend.contains(Array("xsecrexsecre".utf8), needle))
+        #expect(!Backend.contains([], needle))
     }
 
     /// No redirects: a backend cannot send our token elsewhere.
