@@ -167,10 +167,14 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The connection closes after the answers already given: what is buffered and what still
     /// comes is dropped unparsed (a lingering close reads on only so that the kernel does not
-    /// answer it with a reset).
-    func dropInput() {
+    /// answer it with a reset). Returns whether the client's end of input had come, held
+    /// behind the bytes dropped: it will not be passed up now, and NIO does not report it twice.
+    @discardableResult
+    func dropInput() -> Bool {
         refusing = true
         input = nil
+        defer { inputClosedPending = false }
+        return inputClosedPending
     }
 
     /// Bytes wait here that the dispatcher has not taken yet.

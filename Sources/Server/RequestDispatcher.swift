@@ -683,8 +683,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         let loop = context.eventLoop
         // What still comes is dropped unparsed, under the linger's bound alone: parsed, the
         // heads a client streams meanwhile piled up, and the first byte of one started a
-        // header deadline that could end the linger early (counted as `header`).
-        codec?.dropInput()
+        // header deadline that could end the linger early (counted as `header`). An end of
+        // input held behind them has come already: there is nothing to linger for after the
+        // writes (waiting for it, the close took the whole linger bound).
+        if codec?.dropInput() == true { inputClosed = true }
         let dispatcher = NIOLoopBound(self, eventLoop: loop)
         if writesWithinIdleTimeout, let deadlines, let idleTimeout = deadlines.idleTimeout {
             // A full answer (not a refusal) may be large: as long to go out as on a kept-alive
@@ -709,6 +711,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
                     return
                 }
                 if writesWithinIdleTimeout { dispatcher.value.deadlines?.cancel() }
+                if dispatcher.value.inputClosed {
+                    channel.close(promise: nil)
+                    return
+                }
                 dispatcher.value.lingering = true
                 dispatcher.value.armLinger(channel: channel, loop: loop)
                 channel.read()

@@ -798,6 +798,25 @@ import Testing
         #expect(lingerTimeouts.statuses.count == 1)
     }
 
+    /// The client's end of input came while part of a head waited unparsed behind an answer
+    /// in progress, so the codec held it back; the shutdown's linger then dropped those bytes
+    /// and the end of input with them, and waited out its whole bound for an end that had
+    /// already come (counted as a `linger` timeout).
+    @Test("graceful shutdown after the client's end of input came behind part of a head: closed once the answer is out, no linger")
+    func quiesceAfterAnEndOfInputHeldBehindAPartialHead() throws {
+        let lingerTimeouts = Refusals()
+        let halfClose = HalfCloseCatcher()
+        let c = try connectPublic(linger: .init(timeout: .seconds(30)) { lingerTimeouts.record(.requestTimeout) }, halfClose: halfClose)
+        c.send(get("/a") + "GET /b HT")
+        try #require(c.started.count == 1)
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        c.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        c.answer(0, "first")
+        #expect(c.output().lowercased().contains("connection: close"))
+        #expect(!c.channel.isActive, "lingered for an end of input that had already come")
+        #expect(lingerTimeouts.statuses.isEmpty)
+    }
+
     @Test("graceful shutdown: the answer before the mere start of a head is the last and says so; a whole head behind it is answered")
     func quiesceBeforeAPartialHead() throws {
         // No read held back (none asked for since the shutdown): it lingers all the same,
