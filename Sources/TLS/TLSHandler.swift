@@ -154,7 +154,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 connection.bio.peerClosed = true
                 readRecords(context: context)
             }
-            if state == .active {
+            // A reset or broken pipe was reported already (``errorCaught(context:error:)``):
+            // told again as a missing close_notify, one failure came up twice, once mislabelled.
+            if state == .active, !transportFailed {
                 state = .closed
                 context.fireErrorCaught(
                     TLSError(kind: .uncleanShutdown, reason: "the peer closed TCP without close_notify"))
@@ -381,6 +383,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             pendingWriteBytes += plaintext.readableBytes
             pendingWrites.append((plaintext, promise))
+        case .active where sentCloseNotify:
+            // After our close_notify (`close(mode: .output)`) nothing more can be sent: failed
+            // now, as NIO fails a write after a half-close, not at a flush that may never come.
+            promise?.fail(TLSError(kind: .writeAfterClose, reason: "close_notify already sent"))
         case .active:
             // Small writes are held until the flush and sealed as one record: an HTTP
             // response arrives as a head and a body, and a record each cost a second

@@ -376,6 +376,34 @@ struct TLSHandlerTests {
         #expect(pair.serverRecorder.tlsErrors.map(\.kind) == [.uncleanShutdown])
     }
 
+    /// NIO reports a reset (ECONNRESET on read) as an error and then closes the channel: one
+    /// failure, not also a missing close_notify.
+    @Test("A reset after the handshake is reported once, as the socket's error, not again as a ragged EOF")
+    func resetReportedOnce() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        pair.server.pipeline.fireErrorCaught(IOError(errnoCode: ECONNRESET, reason: "read"))
+        pair.server.pipeline.fireChannelInactive()
+        #expect(pair.serverRecorder.errors.count == 1)
+        #expect(pair.serverRecorder.tlsErrors.isEmpty)
+    }
+
+    @Test("A write after our close_notify fails at once, flushed or not")
+    func writeAfterHalfCloseFailsAtOnce() throws {
+        let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
+        defer { pair.finish() }
+        try pair.handshake()
+        let tls = try pair.server.pipeline.syncOperations.handler(type: TLSHandler.self)
+        let context = try pair.server.pipeline.syncOperations.context(handler: tls)
+        tls.close(context: context, mode: .output, promise: nil)
+        let late = pair.server.eventLoop.makePromise(of: Void.self)
+        pair.server.write(ByteBuffer(string: "late"), promise: late)
+        var failed: (any Error)?
+        late.futureResult.whenFailure { failed = $0 }
+        #expect((failed as? TLSError)?.kind == .writeAfterClose)
+    }
+
     @Test("A TCP EOF with part of a record still buffered is also unclean, through OpenSSL's own check")
     func raggedEOFPartialRecord() throws {
         let pair = try Pair(serverContext: fixtures.serverContext(), clientContext: fixtures.clientContext())
