@@ -154,9 +154,13 @@ struct Backend: Sendable {
     /// endpoint, an echo service), can put our credential in a successful answer as well as
     /// in an error: every answer is cleared of it before a tool reads it. `memchr` and
     /// `memcmp` look (well under a millisecond for a 4 MiB answer); the copy is made only
-    /// when one is there.
+    /// when one is there. Only credentials of 16 bytes or more are looked for here (tokens,
+    /// API keys, `Authorization` values, which a reflecting proxy echoes): a short password
+    /// such as `admin` or `1234` would also match ordinary words and numbers in every answer,
+    /// mangling its data or breaking its JSON. Error text is still cleared of every one.
     func redactSecrets(_ body: inout [UInt8]) {
-        if secrets.contains(where: { Self.contains(body, $0) }) { body = redacted(body) }
+        let long = 16
+        if secrets.contains(where: { $0.count >= long && Self.contains(body, $0) }) { body = redacted(body, atLeast: long) }
     }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
@@ -177,9 +181,10 @@ struct Backend: Sendable {
         }
     }
 
-    func redacted(_ bytes: some Collection<UInt8>) -> [UInt8] {
+    /// `atLeast`: only the credentials of that many bytes or more.
+    func redacted(_ bytes: some Collection<UInt8>, atLeast minimum: Int = 0) -> [UInt8] {
         var text = Array(bytes)
-        for secret in secrets where text.count >= secret.count {
+        for secret in secrets where text.count >= secret.count && secret.count >= minimum {
             var out: [UInt8] = []
             out.reserveCapacity(text.count)
             var index = 0

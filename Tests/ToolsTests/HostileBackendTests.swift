@@ -249,14 +249,23 @@ import Testing
         let fake = try await FakeBackend.start { _ in
             .json(#"{"database":"ok","echo":{"authorization":"Bearer \#(token)","raw":"\#(token)"}}"#)
         }
-        let tools = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: token), maxResultBytes: 4096), client: testClient)
-        let outcome = await call(tools, "grafana_get_health")
+        let echoing = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: token), maxResultBytes: 4096), client: testClient)
+        let outcome = await call(echoing, "grafana_get_health")
         await fake.stop()
         #expect(outcome.error == nil)
         #expect(!outcome.text.contains(token))
         #expect(outcome.json?["echo"]?["raw"] == "[redacted]")
         #expect(outcome.json?["echo"]?["authorization"] == "[redacted]")  // the header value whole
         #expect(outcome.json?["database"] == "ok")
+
+        // A short password is not looked for in answers: it would match ordinary data.
+        let basic = try await FakeBackend.start { _ in .json(#"{"version":"12345","user":"admin"}"#) }
+        let withPassword = tools(CatalogueSettings(grafana: BackendSettings(url: basic.url, username: "admin", password: "1234"),
+                                                   maxResultBytes: 4096), client: testClient)
+        let plain = await call(withPassword, "grafana_get_health")
+        await basic.stop()
+        #expect(plain.json?["version"] == "12345")
+        #expect(plain.json?["user"] == "admin")
     }
 
     @Test("the credential search finds it at either end and ignores partial matches")
