@@ -186,6 +186,13 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         return parser.hasWholeHead(in: input)
     }
 
+    /// The deadline after the answer just ended is chosen when the dispatcher next has the
+    /// codec parse (``parseBuffered()``): it waits for the client to take that answer, and
+    /// what comes meanwhile (a request, part of one, nothing) decides it then.
+    func chooseDeadlinesWhenParsed() {
+        deadlinesPending = true
+    }
+
     /// The dispatcher can take the next request: parse what waits.
     func parseBuffered() {
         guard let ownContext else { return }

@@ -41,6 +41,11 @@ final class RequestDeadlines: @unchecked Sendable {
     /// how many idle timeouts in a row no fewer bytes have waited.
     private var pendingAtExtension: Int?
     private var stalls = 0
+    /// The dispatcher waits for the client to take an answer before it reads on: the first
+    /// byte of a next request then starts no header deadline (10 s, never extended), and
+    /// the idle one, extended while the answer goes out, goes on. The codec chooses the
+    /// deadline for what came once the client has taken it.
+    var waitingForDrain = false
 
     init(headerTimeout: TimeAmount, idleTimeout: TimeAmount? = nil, ticket: (any AdmissionTicket)?,
          pendingBytes: @escaping (any Channel) -> Int = RequestDeadlines.bufferedBytes,
@@ -57,7 +62,7 @@ final class RequestDeadlines: @unchecked Sendable {
     }
 
     func startHead(_ context: ChannelHandlerContext) {
-        guard phase == .idle else { return }
+        guard phase == .idle, !waitingForDrain else { return }
         if keepAliveIdle {
             keepAliveIdle = false
             ticket?.connectionIdle(false)

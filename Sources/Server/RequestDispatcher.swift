@@ -202,9 +202,6 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             held.append(.part(part))
         } else if case .none = inbound, responding || awaitingDrain {
             held.append(.part(part))
-            // Its head ended the header deadline: it waits under the idle bound, as the
-            // client is not reading.
-            if awaitingDrain, case .head = part { deadlines?.awaitDrain(context) }
         } else {
             process(part, context: context)
         }
@@ -579,7 +576,14 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         if waits { context.flush() }
         if !context.channel.isWritable {
             awaitingDrain = true
-            if waits { deadlines?.awaitDrain(context) }
+            deadlines?.waitingForDrain = true
+            if waits {
+                deadlines?.awaitDrain(context)
+            } else {
+                // What comes meanwhile is parsed once the client has taken this answer, and
+                // the codec chooses its deadline then, as for a pipelined request.
+                codec?.chooseDeadlinesWhenParsed()
+            }
             return
         }
         answerHeld(context: context)
@@ -588,6 +592,7 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if awaitingDrain, context.channel.isWritable {
             awaitingDrain = false
+            deadlines?.waitingForDrain = false
             // A request held is answered under no deadline. Bytes not yet parsed keep theirs:
             // the codec chooses it once it parses them (part of a head keeps the header
             // deadline it started), and with nothing at all the idle one runs on.
