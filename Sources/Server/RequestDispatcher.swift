@@ -77,10 +77,6 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set by `Connection: close` in a request or its response (e.g. a 413 whose body is not
     /// read: closing beats draining it), or a parser error while a request was served.
     private var closeAfterResponse = false
-    /// Graceful shutdown came while a request's body was still being read: everything read
-    /// after that body was read after the signal, so that request is the last one answered,
-    /// whatever heads come in with the rest of its body.
-    private var lastRequestInProgress = false
     /// ``closeWhenWritten(context:)`` has run: the close waits for the writes, under its bound.
     private var closeArmed = false
     /// Graceful shutdown: close once the requests already read are answered. Nothing more is
@@ -289,7 +285,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             // Graceful shutdown: idle connections close now, busy ones once the requests
             // already read are answered.
             quiescing = true
-            if readingBody { lastRequestInProgress = true }
+            // A request whose body is still coming is the last: what is read after that body
+            // (a head sent with its rest) was read after the signal.
+            if readingBody { closeAfterResponse = true }
             // An answer still going out (its end queued before the signal, maybe not flushed
             // yet) is followed by the linger too: a pipelined request arriving after it,
             // unread, would reset the connection and could destroy the answer's tail.
@@ -446,9 +444,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         // Graceful shutdown closes after the last request read: its response says so. The
-        // start of a head behind it will not be completed (nothing more is read), and a head
-        // that came with the rest of a body read after the signal is not taken either.
-        if quiescing, lastRequestInProgress || (held.isEmpty && codec?.hasWholeHead != true) { closeAfterResponse = true }
+        // start of a head behind it will not be completed (nothing more is read).
+        if quiescing, held.isEmpty, codec?.hasWholeHead != true { closeAfterResponse = true }
         guard closeAfterResponse, head.headerFields.value(.connection) == nil else { return head }
         var head = head
         head.headerFields[.connection] = "close"
@@ -593,9 +590,9 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         if awaitingDrain, context.channel.isWritable {
             awaitingDrain = false
             deadlines?.waitingForDrain = false
-            // A request held is answered under no deadline. Bytes not yet parsed keep theirs:
-            // the codec chooses it once it parses them (part of a head keeps the header
-            // deadline it started), and with nothing at all the idle one runs on.
+            // A request held is answered under no deadline. Otherwise the codec chooses the
+            // deadline when it next parses (``HTTPTypesCodec/chooseDeadlinesWhenParsed()``):
+            // the header one for part of a head, else the idle one, from now.
             if !held.isEmpty { deadlines?.drained() }
             answerHeld(context: context)
         }

@@ -24,6 +24,10 @@ struct Backend: Sendable {
     /// must not get them into a tool result. Other headers (SilverBullet's `X-Sync-Mode:
     /// true`) are no secret, and redacting their values mangled ordinary words.
     private let secrets: [[UInt8]]
+    /// What every answer is searched for (``redactSecrets(_:)``): the credentials of 16 bytes
+    /// or more that contain no other of them (`Bearer <token>` is found through `<token>`),
+    /// so an answer without one is read once per credential, not twice.
+    private let answerSecrets: [[UInt8]]
 
     init(name: String, settings: BackendSettings, headers: [(String, String)], client: BackendHTTPClient,
          catalogue: CatalogueSettings) {
@@ -41,6 +45,10 @@ struct Backend: Sendable {
             if let credential = value.split(separator: " ", maxSplits: 1).last { secrets.insert(Array(credential.utf8)) }
         }
         self.secrets = secrets.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+        let long = self.secrets.filter { $0.count >= Self.answerSecretLength }
+        self.answerSecrets = long.filter { secret in
+            !long.contains { $0.count < secret.count && Self.contains(secret, $0) }
+        }
     }
 
     /// Sends a request; a status outside `accept` (default: 2xx) becomes a
@@ -159,9 +167,10 @@ struct Backend: Sendable {
     /// such as `admin` or `1234` would also match ordinary words and numbers in every answer,
     /// mangling its data or breaking its JSON. Error text is still cleared of every one.
     func redactSecrets(_ body: inout [UInt8]) {
-        let long = 16
-        if secrets.contains(where: { $0.count >= long && Self.contains(body, $0) }) { body = redacted(body, atLeast: long) }
+        if answerSecrets.contains(where: { Self.contains(body, $0) }) { body = redacted(body, atLeast: Self.answerSecretLength) }
     }
+
+    static let answerSecretLength = 16
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard let first = needle.first, haystack.count >= needle.count else { return false }

@@ -13,8 +13,9 @@ enum SilverBulletTools {
     static let snippetsPerPage = 3
     /// Pages named as unreadable in one search's result.
     static let unreadableLimit = 20
-    /// The statuses a page read takes as answers (``search(_:query:context:)`` sorts them).
-    static let pageStatuses = Set(300..<600)
+    /// The statuses a page read takes as answers (``search(_:query:context:)`` skips them and
+    /// names the page); 429 and 5xx are the backend failing, thrown as its status error.
+    static let pageStatuses = Set(300..<500).subtracting([429])
 
     static func make(_ backend: Backend, format: ResultFormatter) -> [ToolDefinition] {
         let pageName = ("page_name", Schema.string("Page name, with folders separated by '/', without '.md'", maxLength: 512))
@@ -159,7 +160,6 @@ enum SilverBulletTools {
                     outOfTime = true
                     break
                 }
-                if answer.status == 429 || answer.status >= 500 { throw backend.statusError(answer) }
                 response = answer
             } catch where error.kind == .tooLarge || error.kind == .badResponse {
                 if error.kind == .tooLarge { skippedTooLarge = true }
