@@ -979,3 +979,43 @@ def test_send_timeout_closes_a_client_that_stopped_reading(server_bin, send_time
         conn.close()
     finally:
         s.stop()
+
+
+def test_an_ops_client_that_never_reads_is_not_answered_without_bound(server_bin):
+    """A client that sends requests one at a time on the plaintext ops port and never reads the
+    answers: each was started as it came, and NIO queued the answers without bound (no TLS
+    handler stops reading there). The next request now waits until the client has taken the
+    answers before it, and reading stops, so the server's memory stays flat."""
+    s = start_server(server_bin)
+    request = f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{s.ops_port}\r\n\r\n".encode()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        sock.connect(("127.0.0.1", s.ops_port))
+        with urllib.request.urlopen(f"http://127.0.0.1:{s.ops_port}/metrics", timeout=5) as r:
+            answer = len(r.read())
+        before = rss_kib(s.proc.pid)
+        sock.settimeout(0.2)
+        # One at a time, each after the answer before it was made (requests that arrive
+        # together were always held): 3,000 answers of ~6 KB, some 18 MB if queued.
+        sent, deadline = 0, time.monotonic() + 10
+        while sent < 3000 and time.monotonic() < deadline:
+            try:
+                sock.sendall(request)
+                sent += 1
+            except (socket.timeout, BlockingIOError):
+                pass  # the buffers are full: the server stopped reading
+            except OSError:
+                break  # closed at the idle deadline
+            time.sleep(0.002)
+        time.sleep(0.5)
+        grown = rss_kib(s.proc.pid) - before
+        assert grown < 6 * 1024, f"RSS grew {grown} KiB after {sent} requests of {answer}-byte answers, none read"
+    finally:
+        sock.close()
+        s.stop()
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
