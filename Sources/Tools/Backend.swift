@@ -157,7 +157,6 @@ struct Backend: Sendable {
         }
     }
 
-    /// `bytes` with every occurrence of a credential replaced.
     /// A backend, or a proxy in front of it that reflects request headers (a debugging
     /// endpoint, an echo service), can put our credential in a successful answer as well as
     /// in an error: every answer is cleared of it before a tool reads it. `memchr` and
@@ -190,7 +189,8 @@ struct Backend: Sendable {
         }
     }
 
-    /// `atLeast`: only the credentials of that many bytes or more.
+    /// `bytes` with every occurrence of a credential replaced; `atLeast`: only the credentials
+    /// of that many bytes or more.
     func redacted(_ bytes: some Collection<UInt8>, atLeast minimum: Int = 0) -> [UInt8] {
         var text = Array(bytes)
         for secret in secrets where text.count >= secret.count && secret.count >= minimum {

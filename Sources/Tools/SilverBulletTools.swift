@@ -148,12 +148,11 @@ enum SilverBulletTools {
                 await context.progress(Double(index), total: Double(toScan.count), message: "reading \(page)")
             }
             let nameMatch = page.lowercased().contains(needle)
-            // Every status is taken here: a page's own refusal (403, 410, …) or a page too large
-            // or malformed skips it, while a backend that is overloaded or failing (429, 5xx)
-            // ends the search with its error rather than be asked for up to 200 more pages.
-            // Once a page is read, a failure of the backend itself (this page timing out on
-            // its own, a lost connection, 429 or 5xx) ends the search with what it found,
-            // naming it; before that there is nothing to keep, and the call fails with it.
+            // A page's own refusal (403, 410, …) or a page too large or malformed skips it. A
+            // failure of the backend itself (429, 5xx, this page timing out on its own, a lost
+            // connection) ends the search rather than have it asked for up to 200 more pages:
+            // with what it found, named, once a page was read; before that there is nothing
+            // to keep, and the call fails with it.
             let response: BackendResponse?
             do throws(ToolError) {
                 guard let answer = try await backend.page(path, accept: pageStatuses, context: context) else {
