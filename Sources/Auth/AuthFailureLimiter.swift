@@ -7,9 +7,11 @@
 /// a locked-out client does not even cost a hash.
 ///
 /// Memory is bounded by `capacity`: a new key at a full table evicts the least recently used one
-/// (counted in `evictions`). An attacker with `capacity` addresses (IPv6 /64s) can flush a
-/// lockout that way; `mcp_ratelimit_evictions_total{limiter="auth_failures"}` shows it, and the
-/// per-address connection rate slows it.
+/// that is not locked out (counted in `evictions`), looking at most `evictionProbes` keys from
+/// the old end. A lockout found there is moved to the recent end instead, so one failure each
+/// from `capacity` other addresses no longer flushes it: only a table whose old end is all
+/// lockouts gives one up, which takes `maxFailures` failures per address, and
+/// `lockoutEvictions` counts it.
 ///
 /// Times are monotonic nanoseconds (the same unit as the RateLimit module's `Nanoseconds`).
 /// Not thread-safe: wrap it in a `Mutex` to share it.
@@ -54,8 +56,13 @@ public struct AuthFailureLimiter<Key: Hashable> {
     @usableFromInline var evictionCount: UInt64 = 0
     /// Lockouts started so far (`mcp_auth_lockouts_total`).
     public var lockouts: UInt64 { lockoutCount }
+    @usableFromInline var lockoutEvictionCount: UInt64 = 0
     /// Keys evicted to make room.
     public var evictions: UInt64 { evictionCount }
+    /// Of those, keys evicted while locked out: the table's old end held nothing else.
+    public var lockoutEvictions: UInt64 { lockoutEvictionCount }
+    /// Keys looked at from the old end for one to evict that is not locked out.
+    @usableFromInline static var evictionProbes: Int { 8 }
 
     public init(_ configuration: Configuration) {
         precondition(configuration.maxFailures >= 1 && configuration.capacity >= 1,
@@ -85,10 +92,7 @@ public struct AuthFailureLimiter<Key: Hashable> {
             slot = existing
             table.touch(slot)
         } else {
-            if table.isFull, let oldest = table.leastRecentSlot {
-                table.remove(oldest)
-                evictionCount += 1
-            }
+            if table.isFull { evictOne(now: now) }
             slot = table.insert(key, value: Entry(windowStart: now, failures: 0, lockedUntil: 0))
         }
         var entry = table[slot]
@@ -107,6 +111,23 @@ public struct AuthFailureLimiter<Key: Hashable> {
         entry.failures = 0
         lockoutCount += 1
         return true
+    }
+
+    @inlinable
+    mutating func evictOne(now: UInt64) {
+        for _ in 0..<Self.evictionProbes {
+            guard let oldest = table.leastRecentSlot else { return }
+            if table[oldest].lockedUntil <= now {
+                table.remove(oldest)
+                evictionCount += 1
+                return
+            }
+            table.touch(oldest)
+        }
+        guard let oldest = table.leastRecentSlot else { return }
+        table.remove(oldest)
+        evictionCount += 1
+        lockoutEvictionCount += 1
     }
 
     /// Forgets `key` (e.g. an operator unlocks it).

@@ -7,14 +7,16 @@ public struct TokenStore: Sendable, Hashable {
         case duplicateName(String)
         /// Two names share one secret: the server could not tell them apart.
         case duplicateDigest(first: String, second: String)
-        case noScopes(String)
+        /// Without `read` a token could call no tool: `write` adds to it (the server has no
+        /// write-only access, and used to grant a `write` token the reading tools too).
+        case noReadScope(String)
 
         public var description: String {
             switch self {
             case .emptyName: return "a token has an empty name"
             case .duplicateName(let name): return "token name \"\(name)\" is used twice"
             case .duplicateDigest(let first, let second): return "tokens \"\(first)\" and \"\(second)\" have the same secret"
-            case .noScopes(let name): return "token \"\(name)\" has no scopes"
+            case .noReadScope(let name): return "token \"\(name)\" lacks the read scope ([read] or [read, write])"
             }
         }
     }
@@ -29,7 +31,7 @@ public struct TokenStore: Sendable, Hashable {
             guard names.insert(token.name).inserted else { throw .duplicateName(token.name) }
             if let first = digests[token.digest] { throw .duplicateDigest(first: first, second: token.name) }
             digests[token.digest] = token.name
-            guard !token.scopes.isEmpty else { throw .noScopes(token.name) }
+            guard token.scopes.contains(.read) else { throw .noReadScope(token.name) }
         }
         self.tokens = tokens
     }

@@ -232,6 +232,8 @@ extension ServerMetrics.Family {
     // Authentication and rate limits.
     public static let authFailures = Self("mcp_auth_failures_total", "Rejected credentials by reason.", labels: ["reason"])
     public static let authLockouts = Self("mcp_auth_lockouts_total", "Client addresses locked out after failures.")
+    public static let authLockoutsEvicted = Self(
+        "mcp_auth_lockouts_evicted_total", "Lockouts dropped before their end from a full failure table whose oldest keys were all locked out.")
     /// Token *names* come from the configuration: a bounded label set (DESIGN.md principle 5).
     public static let tokenRequests = Self(
         "mcp_token_requests_total", "Authenticated requests by token name and rate-limit outcome.", labels: ["token", "outcome"])

@@ -90,10 +90,10 @@ public final class TokenAuthenticator: RequestAuthenticator {
             // requests forever without reaching the lockout.
             var lockoutStarted = false
             if let key {
-                let (lockedOut, count, evictions) = failures.withLock { limiter in
-                    let before = limiter.evictions
+                let (lockedOut, count, evictions, lockoutsEvicted) = failures.withLock { limiter in
+                    let (before, lockoutsBefore) = (limiter.evictions, limiter.lockoutEvictions)
                     let lockedOut = limiter.recordFailure(key, now: MonotonicClock.now())
-                    return (lockedOut, limiter.count, limiter.evictions - before)
+                    return (lockedOut, limiter.count, limiter.evictions - before, limiter.lockoutEvictions - lockoutsBefore)
                 }
                 if lockedOut { metrics?.counter(.authLockouts).increment() }
                 lockoutStarted = lockedOut
@@ -101,6 +101,7 @@ public final class TokenAuthenticator: RequestAuthenticator {
                 // every other limiter's (a flood of addresses flushing lockouts shows here).
                 metrics?.gauge(.rateLimitKeys, "auth_failures").set(to: Double(count))
                 if evictions > 0 { metrics?.counter(.rateLimitEvictions, "auth_failures").increment(by: Int64(evictions)) }
+                if lockoutsEvicted > 0 { metrics?.counter(.authLockoutsEvicted).increment(by: Int64(lockoutsEvicted)) }
             }
             let message = switch failure {
             case .missing: "Missing Authorization header"

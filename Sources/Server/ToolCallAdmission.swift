@@ -30,10 +30,6 @@ public final class ToolCallAdmission: CallAdmission {
 
     public func admit(caller: String?, tool: String) -> CallAdmissionDecision {
         let key = caller ?? "anonymous"
-        if let toolRate, case .deny(let retryAfter) = toolRate.decide("\(key)\u{1F}\(tool)") {
-            let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))
-            return .refused(message: "Rate limit for \(tool) exceeded; retry after \(seconds) s", httpStatus: 429, retryAfterSeconds: seconds)
-        }
         // The gauge is set under the lock: set after it, two calls ending at once on two
         // threads could leave the older count showing.
         let outcome = inFlight.withLock { limiter in
@@ -41,14 +37,19 @@ public final class ToolCallAdmission: CallAdmission {
             running?.set(to: Double(limiter.total))
             return outcome
         }
-        switch outcome {
-        case .acquired:
-            return .admitted
-        case .rejected(let rejection):
+        if case .rejected(let rejection) = outcome {
             metrics?.counter(.inflightRejected, rejection.rawValue).increment()
             return rejection == .global
                 ? .refused(message: "Server busy: too many tool calls in flight; retry later", httpStatus: 503, retryAfterSeconds: 2)
                 : .refused(message: "Too many tool calls in flight for this token", httpStatus: 429, retryAfterSeconds: 1)
         }
+        // The rate is charged only for a call that will run: charged first, a token at its
+        // in-flight cap spent its rate on calls refused there, then got 429s for its next ones.
+        if let toolRate, case .deny(let retryAfter) = toolRate.decide("\(key)\u{1F}\(tool)") {
+            release(caller: caller)
+            let seconds = max(1, Int((retryAfter + 999_999_999) / 1_000_000_000))
+            return .refused(message: "Rate limit for \(tool) exceeded; retry after \(seconds) s", httpStatus: 429, retryAfterSeconds: seconds)
+        }
+        return .admitted
     }
 }

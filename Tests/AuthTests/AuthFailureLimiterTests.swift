@@ -70,6 +70,27 @@ import Auth
         for index in 0..<1_000 { limiter.recordFailure("k\(index)", now: t0 + 5) }
         #expect(limiter.count == 2)
         #expect(limiter.evictions == 1_001)
+        #expect(limiter.check("locked", now: t0 + 6) != .allowed, "one failure each from other addresses does not flush a lockout")
+        #expect(limiter.lockoutEvictions == 0)
+    }
+
+    /// A flood of single failures from other addresses used to evict a lockout once it became
+    /// the least recently used key; a lockout goes only when the table's old end holds nothing
+    /// else, and once it has ended it goes like any other key.
+    @Test func aLockoutIsEvictedLast() {
+        var limiter = limiter(capacity: 16)
+        for _ in 0..<3 { limiter.recordFailure("locked", now: t0) }
+        for index in 0..<100_000 { limiter.recordFailure("k\(index)", now: t0 + 1) }
+        #expect(limiter.check("locked", now: t0 + 2) == .lockedOut(retryAfter: 300 * second - 2))
+        #expect(limiter.lockoutEvictions == 0)
+        // Sixteen lockouts fill the table: the next new key has to drop one, and says so.
+        for index in 0..<16 { for _ in 0..<3 { limiter.recordFailure("l\(index)", now: t0 + 3) } }
+        #expect(limiter.lockoutEvictions == 1, "the sixteenth found only lockouts")
+        limiter.recordFailure("new", now: t0 + 4)
+        #expect(limiter.lockoutEvictions == 2)
+        // Ended lockouts are dead keys again.
+        limiter.recordFailure("after", now: t0 + 3 + 300 * second)
+        #expect(limiter.lockoutEvictions == 2)
     }
 
     @Test func resetForgetsAKey() {

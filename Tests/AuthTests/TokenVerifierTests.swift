@@ -195,7 +195,8 @@ import Testing
             try TokenStore([a, StoredToken(name: "b", secret: "one")])
         }
         #expect(throws: TokenStore.Invalid.emptyName) { try TokenStore([StoredToken(name: "", secret: "x")]) }
-        #expect(throws: TokenStore.Invalid.noScopes("n")) { try TokenStore([StoredToken(name: "n", secret: "x", scopes: [])]) }
+        #expect(throws: TokenStore.Invalid.noReadScope("n")) { try TokenStore([StoredToken(name: "n", secret: "x", scopes: [])]) }
+        #expect(throws: TokenStore.Invalid.noReadScope("w")) { try TokenStore([StoredToken(name: "w", secret: "x", scopes: [.write])]) }
     }
 }
 

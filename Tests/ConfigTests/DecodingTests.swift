@@ -137,8 +137,12 @@ import Testing
     @Test func validationErrorsPointAtTheValue() throws {
         #expect(loadError("server:\n  port: 70000\n") == "c.yaml:2:9: server.port: expected a port in 0...65535, found integer 70000")
         #expect(loadError("server:\n  http_port: -1\n") == "c.yaml:2:14: server.http_port: expected a port in 0...65535, found integer -1")
-        #expect(loadError("limits:\n  max_connections: 0\n") == "c.yaml:2:20: limits.max_connections: expected a value greater than 0, found integer 0")
-        #expect(loadError("server:\n  http_max_connections: 0\n") == "c.yaml:2:25: server.http_max_connections: expected a value greater than 0, found integer 0")
+        #expect(loadError("limits:\n  max_connections: 0\n") == "c.yaml:2:20: limits.max_connections: expected a count in 1...10000000, found integer 0")
+        #expect(loadError("server:\n  http_max_connections: 0\n") == "c.yaml:2:25: server.http_max_connections: expected a count in 1...10000000, found integer 0")
+        // Counts that size a table are bounded above too: these trapped at start.
+        #expect(loadError("limits:\n  key_table_capacity: 2147483647\n") == "c.yaml:2:23: limits.key_table_capacity: expected a count in 1...10000000, found integer 2147483647")
+        #expect(loadError("server:\n  http_max_connections: 3000000000\n") == "c.yaml:2:25: server.http_max_connections: expected a count in 1...10000000, found integer 3000000000")
+        #expect(loadError("limits:\n  key_table_capacity: 10000000\n") == nil)
         // The shutdown's last bound: 0 would abandon every cancellation at once.
         #expect(try ConfigLoader.load(yaml: "server:\n  shutdown_cancel_timeout: 2s\n").server.shutdownCancelTimeout == .seconds(2))
         #expect(loadError("server:\n  shutdown_cancel_timeout: 0\n")?.contains("server.shutdown_cancel_timeout: expected a value greater than 0") == true)
@@ -190,7 +194,10 @@ import Testing
         #expect(loadError("auth:\n  tokens:\n    - name: a\n      sha256: \"sha256:abc\"\n") == "c.yaml:4:15: auth.tokens[0].sha256: expected sha256:<64 lower-case hex digits> (see hash-token), found <redacted string>")
         #expect(loadError("auth:\n  tokens:\n    - {name: a, env: A}\n    - {name: a, env: B}\n") == "c.yaml:4:14: auth.tokens[1].name: expected a name not used by another token, found string \"a\"")
         #expect(loadError("auth:\n  tokens:\n    - {name: a, env: A, expires: tomorrow}\n") == "c.yaml:3:34: auth.tokens[0].expires: expected an RFC 3339 time such as 2027-01-31T00:00:00Z, found string \"tomorrow\"")
-        #expect(loadError("auth:\n  tokens:\n    - {name: a, env: A, scopes: []}\n") == "c.yaml:3:33: auth.tokens[0].scopes: expected at least one scope (read, write), found a list")
+        #expect(loadError("auth:\n  tokens:\n    - {name: a, env: A, scopes: []}\n") == "c.yaml:3:33: auth.tokens[0].scopes: expected [read] or [read, write], found a list")
+        // A write-only token is refused, not given the reading tools as well.
+        #expect(loadError("auth:\n  tokens:\n    - {name: a, env: A, scopes: [write]}\n") == "c.yaml:3:33: auth.tokens[0].scopes: expected [read] or [read, write], found a list")
+        #expect(loadError("auth:\n  tokens:\n    - {name: a, env: A, scopes: [write, read]}\n") == nil)
         #expect(loadError("auth:\n  tokens:\n    - {name: \"a b\", env: A}\n") == "c.yaml:3:14: auth.tokens[0].name: expected a name of 1...64 letters, digits, '.', '_' or '-', found string \"a b\"")
         #expect(loadError("auth:\n  tokens:\n    - {name: a, sha256: \"\(digest)\", expires: \"2027-01-31T00:00:00Z\"}\n") == nil)
     }

@@ -33,4 +33,30 @@ import Testing
         text = String(decoding: metrics.render(), as: UTF8.self)
         #expect(text.contains("mcp_inflight_calls 0"))
     }
+
+    /// A call refused at the in-flight cap does not spend the tool rate (it used to be charged
+    /// first, so a token at its cap ran out of rate on calls that never ran); a call the rate
+    /// refuses gives its in-flight slot back.
+    @Test func aCallRefusedInFlightCostsNoRate() throws {
+        let metrics = ServerMetrics()
+        let rate = try #require(SharedRateLimiter(name: "tool", ratePerSecond: 0.001, burst: 2, capacity: 16, metrics: metrics))
+        let admission = ToolCallAdmission(maxInFlightPerToken: 1, globalMaximum: 8, toolRate: rate, metrics: metrics)
+        let first = try #require(admit(admission, "a"))
+        let refused = admission.admit(caller: "a", tool: "t")
+        guard case .refused(let message, 429, _) = refused else {
+            Issue.record("not refused at the in-flight cap: \(refused)")
+            return
+        }
+        #expect(message.contains("in flight"))
+        first()
+        let second = try #require(admit(admission, "a"), "the refused call left the rate's second token")
+        second()
+        let overRate = admission.admit(caller: "a", tool: "t")
+        guard case .refused(let rateMessage, 429, _) = overRate else {
+            Issue.record("not refused by the rate: \(overRate)")
+            return
+        }
+        #expect(rateMessage.contains("Rate limit"))
+        #expect(String(decoding: metrics.render(), as: UTF8.self).contains("mcp_inflight_calls 0"), "the rate's refusal gave its slot back")
+    }
 }

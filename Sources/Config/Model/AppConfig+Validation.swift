@@ -9,6 +9,9 @@ struct ConfigViolation: Equatable {
 }
 
 extension AppConfig {
+    /// The largest connection, session, stream or table count a key accepts.
+    static let maxCount = 10_000_000
+
     /// Validates a configuration built in code (errors point at `<defaults>`).
     public func validate() throws(ConfigError) {
         let tree = (try? YAMLNodeEncoder.encode(self)) ?? .emptyMapping(origin: .defaults)
@@ -57,6 +60,7 @@ extension AppConfig {
         }
         let port = "a port in 0...65535"
         let positive = "a value greater than 0"
+        let countRange = "a count in 1...\(Self.maxCount)"
 
         check(!server.name.isEmpty, "server.name", "a non-empty name")
         check(ServerConfig.protocolRevisions.contains(server.protocolVersion), "server.protocol_version",
@@ -65,7 +69,7 @@ extension AppConfig {
         check((0...65535).contains(server.port), "server.port", port)
         check(!server.httpHost.isEmpty, "server.http_host", "a host address")
         check((0...65535).contains(server.httpPort), "server.http_port", port)
-        check(server.httpMaxConnections > 0, "server.http_max_connections", positive)
+        check((1...Self.maxCount).contains(server.httpMaxConnections), "server.http_max_connections", countRange)
         for (index, host) in server.httpAllowedHosts.enumerated() {
             check(NetworkSyntax.isHostName(host), "server.http_allowed_hosts.\(index)", "a host name such as mcp.internal (no port, no wildcard)")
         }
@@ -123,7 +127,9 @@ extension AppConfig {
             if !token.env.isEmpty {
                 check(isVariableName(token.env), "\(base).env", "an environment variable name", redactsValue: true)
             }
-            check(!token.scopes.isEmpty, "\(base).scopes", "at least one scope (read, write)")
+            // Every tool needs `read`; `write` adds the tools that change something. A token with
+            // `write` alone used to call every tool, reading ones too, as if it had both.
+            check(token.scopes.contains(.read), "\(base).scopes", "[read] or [read, write]")
             check(token.expires.isEmpty || token.expiresAt != nil, "\(base).expires", "an RFC 3339 time such as 2027-01-31T00:00:00Z")
             if !token.clientCertSha256.isEmpty {
                 check(isThumbprint(token.clientCertSha256), "\(base).client_cert_sha256",
@@ -147,10 +153,15 @@ extension AppConfig {
             (limits.maxSseStreamsPerToken, "max_sse_streams_per_token"), (limits.maxSessions, "max_sessions"),
             (limits.maxSessionsPerToken, "max_sessions_per_token"), (limits.maxInflightPerToken, "max_inflight_per_token"),
             (limits.maxInflight, "max_inflight"),
+        ]
+        // Bounded above as well: tables sized by these counts trap at start beyond 2^31 entries,
+        // which validation used to let through.
+        for (value, key) in caps { check((1...Self.maxCount).contains(value), "limits.\(key)", countRange) }
+        let sizes: [(Int, String)] = [
             (limits.bodyMinRate.bytes, "body_min_rate"), (limits.maxHeaderBytes.bytes, "max_header_bytes"),
             (limits.sseWriteBuffer.bytes, "sse_write_buffer"),
         ]
-        for (value, key) in caps { check(value > 0, "limits.\(key)", positive) }
+        for (value, key) in sizes { check(value > 0, "limits.\(key)", positive) }
         let rates: [(Double, String)] = [
             (limits.connectionRatePerIp, "connection_rate_per_ip"), (limits.connectionRateGlobal, "connection_rate_global"),
             (limits.requestRate, "request_rate"), (limits.toolRate, "tool_rate"),
