@@ -37,6 +37,34 @@ import Testing
         #expect(names.count == Set(names).count)
     }
 
+    /// Arguments are checked by `ToolInputValidator`, which knows a subset of JSON Schema: a
+    /// keyword outside it (or `type` written as a list) would be published to the model and
+    /// never enforced, so every schema, at every depth, keeps to that subset.
+    @Test func schemasUseOnlyWhatTheValidatorChecks() {
+        let checked: Set<String> = ["type", "required", "properties", "enum", "additionalProperties", "items",
+                                    "minimum", "maximum", "minLength", "maxLength"]
+        let annotations: Set<String> = ["description", "default", "title", "examples"]
+        func walk(_ schema: JSONValue, _ path: String) {
+            guard let object = schema.objectValue else {
+                Issue.record("\(path): a schema that is not an object")
+                return
+            }
+            for key in object.keys where !checked.contains(key) && !annotations.contains(key) {
+                Issue.record("\(path): \(key) is not checked by ToolInputValidator")
+            }
+            if let type = object["type"] {
+                #expect(["string", "integer", "number", "boolean", "object", "array", "null"].contains(type.stringValue ?? ""),
+                        "\(path): type \(type.serializedString())")
+            }
+            for (name, property) in object["properties"]?.objectValue ?? [:] { walk(property, "\(path).\(name)") }
+            if let items = object["items"] { walk(items, "\(path)[]") }
+            if let extra = object["additionalProperties"], extra != .bool(false) {
+                Issue.record("\(path): additionalProperties other than false")
+            }
+        }
+        for tool in tools(Self.all()) { walk(tool.inputSchema, tool.name) }
+    }
+
     /// MCP 2025-11-25 server/tools.mdx "Tool": inputSchema is a JSON Schema object; every
     /// required property is declared, with a type and a description.
     @Test func schemasAreCompleteObjects() {
