@@ -9,7 +9,8 @@ import Synchronization
 ///
 /// Producers (the dispatcher's outbound, the keep-alive timer) never wait: an event is
 /// queued or, when it would take the bytes that the writer has not taken past
-/// ``capacity``, the stream is cut off and the client disconnected. An event always fits
+/// ``capacity`` (the event being written is taken), the stream is cut off and the client
+/// disconnected. An event always fits
 /// an empty queue, however large (a tool result is capped by `tools.max_result_bytes`, not
 /// by this): a reader that keeps up must get it. A client that stops reading therefore
 /// costs at most `capacity` bytes (or one event) here plus what the writer has in flight (at
@@ -135,12 +136,16 @@ final class SSEStream: Sendable {
     /// went away; returns how the stream ended.
     @concurrent func pump(into writer: inout any ResponseBodyWriter) async throws -> End {
         for await buffer in stream {
-            try await writer.write(buffer)
+            // Taken off the queue before it is written: the writer bounds what it has in
+            // flight itself. Counted until written, one large event (a 1 MiB tool result) on
+            // its way to a reader that keeps up made the next ping pass the capacity, and the
+            // stream was cut in the middle of the answer.
             let size = buffer.readableBytes
             state.withLock { state in
                 state.queuedBytes -= size
                 state.replayBytes = max(0, state.replayBytes - size)
             }
+            try await writer.write(buffer)
         }
         return state.withLock { $0.end } ?? .closed
     }

@@ -40,4 +40,49 @@ import Testing
         #expect(!stream.sendComment("ping"))
         #expect(stream.end == .overflow)
     }
+
+    /// A large event being written to a reader that keeps up is no longer queued: a ping sent
+    /// meanwhile is queued behind it. Counted until written, it made the ping pass the
+    /// capacity and the stream was cut in the middle of the answer.
+    @Test func anEventBeingWrittenIsNotQueued() async throws {
+        let stream = SSEStream(capacity: 1024, metrics: nil)
+        let big = String(repeating: "x", count: 4096)
+        #expect(stream.send(event: "message", data: big))
+        let writer = GatedWriter()
+        let pump = Task {
+            var any: any ResponseBodyWriter = writer
+            return try await stream.pump(into: &any)
+        }
+        await writer.entered.first { _ in true }
+        #expect(stream.sendComment("ping"), "queued behind the event in flight")
+        #expect(stream.end == nil)
+        stream.finish()
+        writer.release()
+        #expect(try await pump.value == .finished)
+        #expect(writer.text.value == "event: message\ndata: \(big)\n\n: ping\n\n")
+    }
+}
+
+/// Holds its first write until `release()`, and says when that write began.
+struct GatedWriter: ResponseBodyWriter {
+    let text = CollectingWriter.Text()
+    let entered: AsyncStream<Void>
+    private let enteredContinuation: AsyncStream<Void>.Continuation
+    private let gate: AsyncStream<Void>
+    private let gateContinuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
+        (gate, gateContinuation) = AsyncStream<Void>.makeStream()
+    }
+
+    func release() { gateContinuation.finish() }
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        enteredContinuation.yield()
+        for await _ in gate {}
+        text.append(String(buffer: buffer))
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
