@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// Every event of a session's streams gets an id `<stream>-<seq>` (unique in the session,
 /// naming its stream) and is kept in a bounded buffer: at most `maxEvents` events and
-/// `maxBytes` bytes, oldest dropped first. A client that lost a stream GETs the endpoint
+/// `maxBytes` bytes (or the newest event alone, if it is larger), oldest dropped first. A client that lost a stream GETs the endpoint
 /// with `Last-Event-ID` and receives what followed that event on that stream only, then
 /// the rest of the stream live. A request's work is not cancelled when its POST stream
 /// drops: its answer waits in the buffer.
@@ -107,7 +107,12 @@ final class ReplayBuffer: Sendable {
             state.events.append(event)
             state.bytes += event.text.utf8.count
             let head = state.head
-            while state.events.count - state.head > maxEvents || state.bytes > maxBytes {
+            // The newest event stays, however large (as one fits an empty `SSEStream` queue):
+            // a tool result over the byte cap (a 600 KB object is written twice, as text and
+            // as `structuredContent`) used to drop itself with everything else, so exactly the
+            // large answers could not be resumed.
+            while state.events.count - state.head > 1,
+                  state.events.count - state.head > maxEvents || state.bytes > maxBytes {
                 state.bytes -= state.events[state.head].text.utf8.count
                 state.events[state.head].text = ""
                 state.head += 1

@@ -91,6 +91,25 @@ import Testing
         #expect(a.attach(SSEStream(capacity: 1 << 16, metrics: nil), after: 3))
     }
 
+    /// An event over the byte cap (a 600 KB tool result, written twice, passes 1 MiB) is kept
+    /// alone: it used to drop itself with every other event, so exactly the large answers could
+    /// not be resumed. The older events go, and with the next event it goes too.
+    @Test func anEventOverTheByteCapIsKeptAlone() async throws {
+        let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1024)
+        let a = try buffer.newStream()
+        a.send(event: "message", data: "progress")
+        a.send(event: "message", data: String(repeating: "r", count: 3000))
+        #expect(!a.attach(SSEStream(capacity: 1 << 16, metrics: nil), after: 0), "the older event was dropped")
+        let live = SSEStream(capacity: 1 << 16, metrics: nil)
+        #expect(a.attach(live, after: 1))
+        live.finish()
+        var writer: any ResponseBodyWriter = CollectingWriter()
+        _ = try? await live.pump(into: &writer)
+        #expect((writer as! CollectingWriter).text.value.contains(String(repeating: "r", count: 3000)))
+        a.send(event: "message", data: "next")
+        #expect(buffer.heldTextBytes < 1024)
+    }
+
     /// A stream a connection carries must stay known to the buffer: ending the session ends
     /// only the connections of the streams it knows, so a forgotten live stream would outlive
     /// a DELETE.
