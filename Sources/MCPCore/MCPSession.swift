@@ -47,7 +47,7 @@ public final class MCPSession: Sendable {
         var closed = false
         /// Requests read and handed to a task that has not tracked them yet (``announce(_:)``),
         /// with whether the client has cancelled them meanwhile. Empty unless a transport
-        /// announces; at most `maxInFlight`.
+        /// announces; at most `maxAnnounced`.
         var announced: [JSONRPCID: Bool] = [:]
     }
 
@@ -117,6 +117,9 @@ public final class MCPSession: Sendable {
     /// `/api/mcp/v1/call` never needed one, so that transport turns this off.
     public let requiresInitialize: Bool
     public let maxInFlight: Int
+    /// Requests announced and not yet withdrawn (``announce(_:)``): `maxInFlight` unless the
+    /// transport takes batches, whose requests wait their turn announced.
+    public let maxAnnounced: Int
     /// The session is one request's, and that request's task does nothing after its one
     /// message but answer it (a stateless POST, a single Go API call): a tool call then runs
     /// in that task instead of a task of its own, which cost 13 % of such a `tools/call`'s
@@ -129,12 +132,13 @@ public final class MCPSession: Sendable {
     public let requestVersion: String?
     private let state = Mutex(State())
 
-    public init(transport: String, principal: Principal? = nil, requiresInitialize: Bool = true, maxInFlight: Int = 64, callsInline: Bool = false,
-                requestVersion: String? = nil) {
+    public init(transport: String, principal: Principal? = nil, requiresInitialize: Bool = true, maxInFlight: Int = 64,
+                maxAnnounced: Int? = nil, callsInline: Bool = false, requestVersion: String? = nil) {
         self.transport = transport
         self.principal = principal
         self.requiresInitialize = requiresInitialize
         self.maxInFlight = maxInFlight
+        self.maxAnnounced = maxAnnounced ?? maxInFlight
         self.callsInline = callsInline
         self.requestVersion = requestVersion
     }
@@ -198,9 +202,16 @@ public final class MCPSession: Sendable {
     /// SSE) announces it first: a `notifications/cancelled` read in between, before the task
     /// tracks the call, would otherwise find nothing to cancel, and the call would run and be
     /// answered after the client gave it up. ``withdraw(_:)`` when the task is done.
-    public func announce(_ id: JSONRPCID) {
+    ///
+    /// All of `ids` or none: false when they would pass `maxAnnounced`, and the transport then
+    /// refuses the message. Announced in part, a batch's later requests could not be cancelled
+    /// before they started, and ran and were answered after the client gave them up.
+    @discardableResult
+    public func announce(_ ids: [JSONRPCID]) -> Bool {
         state.withLock { s in
-            if s.announced.count < maxInFlight { s.announced[id] = false }
+            guard s.announced.count + ids.count <= maxAnnounced else { return false }
+            for id in ids { s.announced[id] = false }
+            return true
         }
     }
 

@@ -86,7 +86,8 @@ public final class StdioTransport: Sendable {
             func start(_ bytes: [UInt8], id: JSONRPCID?) {
                 running += 1
                 // A cancel this loop reads before the task has tracked the call is kept for it.
-                if let id { session.announce(id) }
+                // Fits: at most `maxConcurrentRequests` (32) run, and the session announces 64.
+                if let id { session.announce([id]) }
                 group.addTask {
                     let response = await self.dispatcher.handle(bytes: bytes, session: session, outbound: outbound)
                     let cancelled = id.map { session.withdraw($0) } ?? false

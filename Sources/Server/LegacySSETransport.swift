@@ -32,7 +32,9 @@ struct LegacySSETransport: Sendable {
         let id: String
         do {
             (id, _) = try sessions.create(owner: owner, kind: .legacySSE, stream: stream) {
-                MCPSession(transport: Self.transportLabel, principal: context.principal, maxInFlight: options.maxInFlightPerSession)
+                // A batch's requests wait their turn announced, beside the single ones.
+                MCPSession(transport: Self.transportLabel, principal: context.principal, maxInFlight: options.maxInFlightPerSession,
+                           maxAnnounced: options.maxInFlightPerSession + dispatcher.configuration.maxBatch)
             }
         } catch {
             streams.close(stream, owner: owner.name)
@@ -85,11 +87,17 @@ struct LegacySSETransport: Sendable {
         guard streams.expectAnswer(on: stream) else {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
         }
-        sessions.setBusy(id, 1)
         // Accepted (202) before its task runs: a cancel the client posts after that must find
-        // it, also for each request of a batch.
+        // it, also for each request of a batch. Requests that cannot all be announced are
+        // refused, not run beyond the client's reach.
         let requestIDs = frame.messages.compactMap { if case .request(let request) = $0 { request.id } else { nil } }
-        for id in requestIDs { session.announce(id) }
+        guard session.announce(requestIDs) else {
+            streams.answered(on: stream)
+            metrics?.counter(.inflightRejected, "per_session").increment()
+            return HTTPReplies.refusal(.tooManyRequests, "Too many requests waiting on this session (max \(session.maxAnnounced))",
+                                      statelessEra: false, headers: [.retryAfter: "1"])
+        }
+        sessions.setBusy(id, 1)
         Task(executorPreference: MCPDispatcher.requestExecutor) {
             defer {
                 sessions.setBusy(id, -1)

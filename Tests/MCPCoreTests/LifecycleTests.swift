@@ -344,14 +344,14 @@ import Testing
         }
         let h = Harness(tools: [counted])
         await h.initialize()
-        h.session.announce(.int(42))
+        h.session.announce([.int(42)])
         _ = await h.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":42}}"#)
         #expect(await h.request("tools/call", id: 42, params: ["name": "counted"]) == nil)
         #expect(ran.withLock { $0 } == 0)
         #expect(h.session.inFlightCount == 0)
         h.session.withdraw(.int(42))
         // Announced and withdrawn without a cancel: the next call with another id runs.
-        h.session.announce(.int(43))
+        h.session.announce([.int(43)])
         #expect(await h.request("tools/call", id: 43, params: ["name": "counted"]) != nil)
         h.session.withdraw(.int(43))
         #expect(ran.withLock { $0 } == 1)
@@ -364,13 +364,27 @@ import Testing
     func withdrawReportsTheCancel() async {
         let h = Harness()
         await h.initialize()
-        h.session.announce(.int(7))
+        h.session.announce([.int(7)])
         _ = await h.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}"#)
         #expect(h.session.withdraw(.int(7)))
         // The client reuses the id once it has the answer: nothing of the old one is left.
-        h.session.announce(.int(7))
+        h.session.announce([.int(7)])
         #expect(!h.session.withdraw(.int(7)))
         #expect(!h.session.withdraw(.int(8)), "never announced")
+    }
+
+    /// A batch is announced whole or not at all: announced in part (the cap used to drop the
+    /// ids past it silently), its later requests could not be cancelled before they started.
+    @Test func announcementsAreAllOrNothingWithinTheirCap() {
+        let session = MCPSession(transport: "t", maxInFlight: 2, maxAnnounced: 5)
+        #expect(session.maxAnnounced == 5)
+        #expect(session.announce([.int(1), .int(2), .int(3)]))
+        #expect(!session.announce([.int(4), .int(5), .int(6)]), "six would pass five")
+        #expect(!session.withdraw(.int(4)), "nothing of the refused batch was announced")
+        #expect(session.announce([.int(4), .int(5)]))
+        session.cancel(.int(5))
+        #expect(session.withdraw(.int(5)), "the last one that fits can be cancelled before it starts")
+        #expect(MCPSession(transport: "t", maxInFlight: 3).maxAnnounced == 3)
     }
 
     @Test("progress.mdx: progress notifications carry the token, relate to the request, and only increase")

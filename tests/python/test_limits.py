@@ -1019,3 +1019,51 @@ def test_an_ops_client_that_never_reads_is_not_answered_without_bound(server_bin
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_legacy_batches_past_the_sessions_announcements_are_refused(server_bin):
+    """2025-11-25 basic/utilities/cancellation.mdx: a cancel must reach a request the server
+    has accepted. A legacy SSE session takes requests, 202, before they start, and keeps each
+    for a cancel until it starts; at max_inflight_per_token + max_batch waiting (2 + 4 here) it
+    refuses a POST whose requests would not all fit (429 + Retry-After), where it used to accept it and
+    leave the requests past the cap beyond the client's reach (run and answered though
+    cancelled)."""
+    import re
+    import fake_backends as fb
+    grafana = fb.start_fake_grafana_backend()
+    grafana.delay = 2.0
+    s = start_server(server_bin, "--set", f"grafana.url={grafana.url}", "--set", f"grafana.token={fb.GRAFANA_TOKEN}",
+                     "--set", "server.max_batch=4", "--set", "limits.max_inflight_per_token=2")
+    try:
+        raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        stream = tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        stream.sendall(f"GET /sse HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        head = b""
+        while not re.search(rb"sessionId=([^\s]+)\n", head):
+            chunk = stream.recv(4096)
+            assert chunk, head
+            head += chunk
+        path = "/messages?sessionId=" + re.search(rb"sessionId=([^\s]+)\n", head).group(1).decode()
+        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        assert post(s.port, path=path, body=json.dumps(init).encode())[0].status == 202
+        done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert post(s.port, path=path, body=json.dumps(done).encode())[0].status == 202
+
+        def batch(ids):
+            return json.dumps([{"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                                "params": {"name": "grafana_get_health", "arguments": {}}} for i in ids]).encode()
+
+        # The batch's calls run one after another, each 2 s: the first starts, three wait.
+        assert post(s.port, path=path, body=batch([1, 2, 3, 4]))[0].status == 202
+        time.sleep(0.5)
+        r, body = post(s.port, path=path, body=batch([5, 6, 7, 8]))
+        assert r.status == 429 and r.getheader("Retry-After") == "1", (r.status, body)
+        assert json.loads(body)["error"]["code"] == -32000 and b"waiting on this session" in body
+        assert post(s.port, path=path, body=batch([5, 6, 7]))[0].status == 202, "six waiting fit"
+        with urllib.request.urlopen(f"{s.ops}/metrics", timeout=5) as m:
+            assert ops_counter(m.read().decode(), 'mcp_inflight_calls_rejected_total{reason="per_session"}') == 1
+        stream.close()
+    finally:
+        s.stop()
+        grafana.server.shutdown()
