@@ -93,13 +93,14 @@ final class ReplayBuffer: Sendable {
     }
 
     /// Forgets everything (the session ended); breaks the buffer/stream references, and
-    /// ends the connections attached to its streams (after what they have queued).
-    func clear() {
+    /// ends the connections attached to its streams (after what they have queued, and
+    /// `last`, an event saying why, such as `revoked`).
+    func clear(last: (event: String, data: String)? = nil) {
         let streams = state.withLock { state in
             defer { state = State(closed: true) }
             return Array(state.streams.values)
         }
-        for stream in streams { stream.finish() }
+        for stream in streams { stream.finish(last: last) }
     }
 
     func record(_ event: Event) {
@@ -186,13 +187,15 @@ final class ResumableStream: Sendable {
         live?.sendFormatted(text, eventType: eventType)
     }
 
-    /// Ends the logical stream: the attached connection finishes after what it has queued.
-    func finish() {
+    /// Ends the logical stream: the attached connection finishes after what it has queued,
+    /// and `last` (not kept for a resume: the session is ending).
+    func finish(last: (event: String, data: String)? = nil) {
         let live = state.withLock { state -> SSEStream? in
             state.finished = true
             return state.live
         }
         buffer.markFinished(id)
+        if let last { live?.send(event: last.event, data: last.data) }
         live?.finish()
     }
 

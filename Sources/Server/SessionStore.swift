@@ -217,9 +217,12 @@ final class SessionStore: Sendable {
             let ids = state.entries.compactMap { id, entry in entry.session.principal.map(stale.contains) == true ? id : nil }
             return ids.compactMap { Self.take($0, from: &state) }
         }
+        // Every stream of the session says why it ends: the standalone GET stream, or with
+        // resumability each stream the replay buffer holds (which used to end without it).
+        let last = (event: "revoked", data: #"{"reason":"the token of this session is no longer accepted as it was"}"#)
         for entry in revoked {
-            entry.stream?.send(event: "revoked", data: #"{"reason":"the token of this session is no longer accepted as it was"}"#)
-            end(entry)
+            entry.stream?.send(event: last.event, data: last.data)
+            end(entry, last: last)
         }
         if !revoked.isEmpty {
             metrics?.counter(.sessionsRevoked).increment(by: Int64(revoked.count))
@@ -242,10 +245,10 @@ final class SessionStore: Sendable {
     }
 
     /// Cancels the session's work and ends its streams (outside the lock).
-    private func end(_ entry: Entry) {
+    private func end(_ entry: Entry, last: (event: String, data: String)? = nil) {
         entry.session.cancelAll()
         entry.stream?.finish()
-        entry.replay?.clear()
+        entry.replay?.clear(last: last)
     }
 
     /// Ends every session (shutdown).

@@ -1,3 +1,4 @@
+import Hummingbird
 import MCPCore
 import Testing
 
@@ -151,6 +152,23 @@ import Testing
         _ = try replay.newStream(attaching: live)
         #expect(sessions.remove(id, owner: nil))
         #expect(live.end == .finished)
+    }
+
+    /// With resumability a GET stream lives in the replay buffer, not on the session's entry:
+    /// a revoked session's streams used to end there without the `revoked` event.
+    @Test func revokingASessionWithResumableStreamsSaysWhy() async throws {
+        let sessions = store(replay: true)
+        let id = try sessions.create(owner: .init(name: "a"), kind: .streamable, make: {
+            MCPSession(transport: "test", principal: .init(name: "a", allowsWrites: true))
+        }, now: start).id
+        let replay = try #require(sessions.replay(of: id))
+        let live = SSEStream(capacity: 1 << 16, metrics: nil)
+        _ = try replay.newStream(attaching: live)
+        #expect(sessions.revoke(unless: { _ in false }) == 1)
+        #expect(live.end == .finished)
+        var writer: any ResponseBodyWriter = CollectingWriter()
+        _ = try? await live.pump(into: &writer)
+        #expect((writer as! CollectingWriter).text.value.hasPrefix("event: revoked\ndata: {"))
     }
 
     /// A GET looks its session up, then attaches its stream: a DELETE (or a revocation) in
