@@ -90,6 +90,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .waiting(let exchange)):
+            // A 101 ends HTTP on the connection (RFC 9110 §15.2.2): we asked for no upgrade, and
+            // the decoder reads nothing after it, so waiting for a final answer ran into the deadline.
+            if head.status.code == 101 {
+                return fail(context, exchange, ToolError(.badResponse, "\(exchange.peer) switched protocols (101), which was not asked for"))
+            }
             if head.status.code / 100 == 1 { return }  // 1xx interim response: wait for the real one
             // A 204 or 304 has no body whatever its Content-Length says (a 304 may state the
             // length of the resource it did not send, RFC 9110 §8.6).

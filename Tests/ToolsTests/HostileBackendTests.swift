@@ -192,6 +192,21 @@ import Testing
         await extensions.stop()
     }
 
+    /// RFC 9110 §15.2.2: after a 101 the connection is no longer HTTP. Taken for an interim
+    /// response, the call waited for a final answer the decoder would never read, until its
+    /// deadline; it fails at once as a bad response.
+    @Test func anUnaskedSwitchingProtocolsFailsAtOnce() async throws {
+        let fake = try await FakeBackend.start { _ in
+            .raw(Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".utf8))
+        }
+        let started = ContinuousClock.now
+        let error = await call(grafana(fake), "grafana_get_health").error
+        #expect(error?.kind == .badResponse, "\(String(describing: error))")
+        #expect(error?.message.contains("switched protocols (101)") == true)
+        #expect(ContinuousClock.now - started < .seconds(20), "not at the call's deadline")
+        await fake.stop()
+    }
+
     @Test func hugeResponseHeadersAreRefused() async throws {
         let header = "X-Junk: " + String(repeating: "j", count: 200_000) + "\r\n"
         let fake = try await FakeBackend.start { _ in .raw(Array(("HTTP/1.1 200 OK\r\n" + header + "Content-Length: 2\r\n\r\n{}").utf8)) }
