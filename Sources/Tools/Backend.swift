@@ -53,10 +53,14 @@ struct Backend: Sendable {
 
     /// Sends a request; a status outside `accept` (default: 2xx) becomes a
     /// ``ToolError/Kind/backendStatus`` error carrying the status and a short reason.
+    /// `redacting: false` leaves our credentials in a successful body: only for a tool that
+    /// does not show the body as it is (it writes it back, or takes it apart and redacts
+    /// what it shows); redacted, a task read and written back stored `[redacted]` in place
+    /// of the user's text, and a log stream's frame lengths no longer matched its bytes.
     func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
         contentType: String? = nil, accept: Set<Int> = [], extraHeaders: [(String, String)] = [],
-        within limit: Duration? = nil
+        within limit: Duration? = nil, redacting: Bool = true
     ) async throws(ToolError) -> BackendResponse {
         let url = try url.get()
         var headers = headers + extraHeaders
@@ -65,7 +69,7 @@ struct Backend: Sendable {
             method: method, url: url, path: path, query: query, headers: headers, body: body,
             timeout: limit.map { min($0, timeout) } ?? timeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
         var response = try await client.execute(request)
-        redactSecrets(&response.body)
+        if redacting { redactSecrets(&response.body) }
         if (200..<300).contains(response.status) || accept.contains(response.status) { return response }
         throw statusError(response)
     }
@@ -96,12 +100,12 @@ struct Backend: Sendable {
     /// Sends a request with an optional JSON body and parses the JSON answer (an empty
     /// body is `null`).
     func json(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil, redacting: Bool = true
     ) async throws(ToolError) -> JSONValue {
         let response = try await send(
             method, path, query: query, body: body.map { $0.serialized() },
             contentType: body == nil ? nil : "application/json",
-            extraHeaders: [("Accept", "application/json")])
+            extraHeaders: [("Accept", "application/json")], redacting: redacting)
         return try parse(response)
     }
 

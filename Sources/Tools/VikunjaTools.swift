@@ -87,8 +87,9 @@ enum VikunjaTools {
                     throw ToolError.invalidArgument("title", "give at least one of title, description, done, priority, due_date")
                 }
                 // Vikunja's POST replaces the whole task (missing fields are reset), so the
-                // current task is read first and only the given fields are changed.
-                guard case .object(var task) = try await backend.json(.GET, "/api/v1/tasks/\(id)") else {
+                // current task is read first and only the given fields are changed. Read as it
+                // is: it goes back to Vikunja, not to the model (the POST's answer does, redacted).
+                guard case .object(var task) = try await backend.json(.GET, "/api/v1/tasks/\(id)", redacting: false) else {
                     throw ToolError(.badResponse, "vikunja: task \(id) is not a JSON object")
                 }
                 for (key, value) in changes { task[key] = value }

@@ -67,6 +67,24 @@ import Testing
         }
     }
 
+    /// A task whose text holds our token (pasted into it by a user) is written back as it was
+    /// read: redacted on the way in, the update stored `[redacted]` in the user's description.
+    /// What the model sees, the POST's answer, is still redacted.
+    @Test func updateWritesBackTheTaskAsItWasRead() async throws {
+        let token = "vk_" + String(repeating: "t", count: 40)
+        let fake = try await FakeBackend.start { request in
+            request.method == "GET"
+                ? .json(#"{"id":5,"title":"old","description":"set TOKEN=\#(token)","done":false}"#)
+                : .json(request.text)
+        }
+        let tools = tools(CatalogueSettings(vikunja: BackendSettings(url: fake.url, token: token)))
+        let outcome = await call(tools, "vikunja_update_task", ["task_id": 5, "done": true])
+        await fake.stop()
+        #expect(outcome.error == nil)
+        #expect(parseBody(fake.last)?["description"] == .string("set TOKEN=\(token)"))
+        #expect(!outcome.text.contains(token) && outcome.text.contains("set TOKEN=[redacted]"))
+    }
+
     /// Vikunja pages its lists (`x-pagination-total-pages`): every page is fetched, up to 20,
     /// and a longer list says it was cut.
     @Test func listsFollowEveryPage() async throws {
