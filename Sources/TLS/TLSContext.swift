@@ -58,6 +58,10 @@ public final class TLSContext: @unchecked Sendable {
             _ = SSL_CTX_set_session_id_context(ctx, sid, UInt32(sid.count))
             if s.sessionTickets {
                 _ = SSL_CTX_set_num_tickets(ctx, 1)
+                // A ticket expires an hour after it was issued (its lifetime hint too), whenever
+                // the keys that sealed it are rotated: OpenSSL's default of two hours outlived
+                // the rotation, and a slow poll or failed rebuild kept keys longer still.
+                _ = SSL_CTX_set_timeout(ctx, Self.ticketLifetimeSeconds)
             } else {
                 SSL_CTX_set_options(ctx, AXN_SSL_OP_NO_TICKET)
                 _ = SSL_CTX_set_num_tickets(ctx, 0)
@@ -204,6 +208,12 @@ public final class TLSContext: @unchecked Sendable {
         SSL_CTX_set_verify_depth(ctx, Self.clientChainDepth)
     }
 
+    /// How long a session ticket resumes (`SSL_CTX_set_timeout`): the ticket keys' lifetime.
+    public static let ticketLifetimeSeconds = 3600
+
+    /// The session timeout OpenSSL applies to this context's sessions and tickets, in seconds.
+    public var sessionTimeoutSeconds: Int { Int(SSL_CTX_get_timeout(ctx)) }
+
     /// The largest Certificate message a client may send (`SSL_CTX_set_max_cert_list`).
     static let maxClientCertificateBytes = 32 * 1024
 
@@ -213,8 +223,11 @@ public final class TLSContext: @unchecked Sendable {
     /// Gives "no such file" / "permission denied" in our words before OpenSSL's terser ones.
     static func checkReadable(_ path: String) throws(TLSError) {
         guard let f = fopen(path, "rb") else {
-            let reason = String(cString: strerror(errno))
-            throw TLSError(kind: .fileUnreadable, reason: "cannot open: \(reason)", file: path)
+            let code = errno
+            var error = TLSError(kind: .fileUnreadable, reason: "cannot open: " + String(cString: strerror(code)), file: path)
+            // Out of descriptors or memory, or an I/O error: the file itself may be fine.
+            error.isTransient = [EMFILE, ENFILE, ENOMEM, EIO, EINTR, EAGAIN].contains(code)
+            throw error
         }
         fclose(f)
     }

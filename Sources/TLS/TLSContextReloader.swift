@@ -29,7 +29,8 @@ import Darwin
 /// makes fresh random ticket keys per `SSL_CTX` and never rotates them, so rebuilding is what
 /// rotates them (tickets from before the rotation no longer resume; a full handshake follows).
 /// A rebuild reads the files: while they do not load, the keys in use stay, and the rotation
-/// is tried again (and counted as a failed reload) each lifetime.
+/// is tried again (and counted as a failed reload) each lifetime; the tickets they sealed
+/// expire an hour after issue all the same (``TLSContext/ticketLifetimeSeconds``).
 public final class TLSContextReloader: Sendable {
     public typealias Observer = @Sendable (Result<TLSContext, TLSError>) -> Void
 
@@ -53,19 +54,23 @@ public final class TLSContextReloader: Sendable {
     private let reloading = Mutex(())
     /// Wall clock for the validity check (seconds since 1970); injectable for tests.
     private let now: @Sendable () -> Double
+    /// Builds a context from the files (``TLSContext/server(_:)``); injectable for tests.
+    private let build: @Sendable (TLSServerSettings) throws(TLSError) -> TLSContext
 
     /// Builds the first context; throws if it cannot be built (refuse to start: fail closed).
     public init(
         settings: TLSServerSettings, pollInterval: Duration = .seconds(5), ticketKeyLifetime: Duration = .seconds(3600),
-        observer: Observer? = nil, now: @escaping @Sendable () -> Double = TLSContextReloader.wallClock
+        observer: Observer? = nil, now: @escaping @Sendable () -> Double = TLSContextReloader.wallClock,
+        build: @escaping @Sendable (TLSServerSettings) throws(TLSError) -> TLSContext = TLSContext.server
     ) throws(TLSError) {
         self.settings = settings
         self.pollInterval = pollInterval
         self.ticketKeyLifetime = ticketKeyLifetime
         self.observer = observer
         self.now = now
+        self.build = build
         let fingerprint = Self.fingerprint(settings)
-        let context = try TLSContext.server(settings)
+        let context = try build(settings)
         self.state = Mutex(State(context: context, fingerprint: fingerprint, builtAt: .now))
     }
 
@@ -89,11 +94,15 @@ public final class TLSContextReloader: Sendable {
             let result: Result<TLSContext, TLSError>
             var notBefore: Double?
             do throws(TLSError) {
-                let context = try TLSContext.server(settings)
+                let context = try build(settings)
                 notBefore = context.certificateNotBefore
                 try checkValidity(context)
                 state.withLock { $0 = State(context: context, fingerprint: fingerprint, builtAt: .now) }
                 result = .success(context)
+            } catch where error.isTransient {
+                // Not the files' fault: the next poll tries them again (remembered as failed,
+                // they waited for a change or a SIGHUP, and the old certificate served on).
+                result = .failure(error)
             } catch {
                 // Remember what failed so `poll` retries only when the files change again, or,
                 // for a certificate not valid yet, once it is (a CA that signs with notBefore =
@@ -141,7 +150,7 @@ public final class TLSContextReloader: Sendable {
     /// on a dispatch queue, not on a thread of the cooperative pool that serves requests.
     public func run() async {
         while !Task.isCancelled {
-            do { try await Task.sleep(for: pollInterval) } catch { return }
+            do { try await Task.sleep(for: nextWait()) } catch { return }
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 DispatchQueue.global().async {
                     self.poll()
@@ -149,6 +158,14 @@ public final class TLSContextReloader: Sendable {
                 }
             }
         }
+    }
+
+    /// The poll interval, or less when the ticket keys reach their lifetime sooner: with a
+    /// long `reload_interval` they lived until the next poll, however late.
+    func nextWait() -> Duration {
+        guard settings.sessionTickets else { return pollInterval }
+        let left = ticketKeyLifetime - state.withLock { $0.builtAt.duration(to: .now) }
+        return max(.milliseconds(1), min(pollInterval, left))
     }
 
     struct FileFingerprint: Equatable, Sendable {

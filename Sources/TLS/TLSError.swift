@@ -44,6 +44,9 @@ public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
     public var file: String?
     /// The OpenSSL reason code of the first queued error (`ERR_GET_REASON`), 0 if none.
     public var openSSLReasonCode: Int32
+    /// The failure says nothing about the files (no descriptor or memory left, an I/O error):
+    /// a reload tries the same files again at its next poll.
+    public var isTransient = false
 
     public init(kind: Kind, reason: String, file: String? = nil, openSSLReasonCode: Int32 = 0) {
         self.kind = kind

@@ -146,6 +146,8 @@ struct LiveOpenSSLTests {
                 #expect(!FileManager.default.fileExists(atPath: session), "\(first)")
                 continue
             }
+            // The ticket lives as long as its keys, an hour (OpenSSL's default is two).
+            #expect(first.contains("lifetime hint: 3600 (seconds)"), "\(first)")
             let second = try connect(flags + ["-sess_in", session])
             #expect(second.contains("Reused, TLSv1.2"), "\(flags): \(second)")
         }

@@ -227,6 +227,48 @@ struct TLSContextTests {
         #expect(on.poll() == nil, "the new keys are young again")
     }
 
+    /// Tickets expire an hour after issue whatever the rotation does (OpenSSL's default is two
+    /// hours), and the poll loop wakes for the rotation when `reload_interval` is longer.
+    @Test func ticketsExpireWithTheirKeys() throws {
+        let dir = fixtures.directory + "/ticket-life-\(UUID().uuidString)"
+        let (chain, key, _) = try DevCertificates.ensure(directory: dir)
+        let settings = TLSServerSettings(certificateChainFile: chain, privateKeyFile: key, sessionTickets: true)
+        #expect(try TLSContext.server(settings).sessionTimeoutSeconds == 3600)
+        let slowPoll = try TLSContextReloader(settings: settings, pollInterval: .seconds(7200), ticketKeyLifetime: .seconds(3600))
+        #expect(slowPoll.nextWait() <= .seconds(3600))
+        var off = settings
+        off.sessionTickets = false
+        #expect(try TLSContextReloader(settings: off, pollInterval: .seconds(7200)).nextWait() == .seconds(7200))
+    }
+
+    /// A failure that says nothing about the files (out of descriptors: EMFILE) is not
+    /// remembered as theirs: the next poll builds from them again. Remembered, the new
+    /// certificate waited for another change or a SIGHUP, and the old one served on.
+    @Test func aTransientFailureIsTriedAgainAtTheNextPoll() throws {
+        let dir = fixtures.directory + "/transient-\(UUID().uuidString)"
+        let (chain, key, _) = try DevCertificates.ensure(directory: dir)
+        let failNext = Mutex(false)
+        let reloader = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key),
+            build: { (settings: TLSServerSettings) throws(TLSError) -> TLSContext in
+            if failNext.withLock({ $0 }) {
+                var error = TLSError(kind: .fileUnreadable, reason: "cannot open: Too many open files", file: settings.certificateChainFile)
+                error.isTransient = true
+                throw error
+            }
+            return try TLSContext.server(settings)
+        })
+        let first = reloader.current
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(chmod(key, 0o600) == 0)  // the files change (their ctime)
+        failNext.withLock { $0 = true }
+        guard case .failure = reloader.poll() else { Issue.record("the build did not fail"); return }
+        failNext.withLock { $0 = false }
+        guard case .success(let second) = reloader.poll() else { Issue.record("not tried again"); return }
+        #expect(second !== first && reloader.current === second)
+        #expect(reloader.poll() == nil)
+    }
+
     @Test("run() notices a replaced certificate within a few poll intervals and stops on cancel")
     func runLoop() async throws {
         let dir = fixtures.directory + "/run-\(UUID().uuidString)"
