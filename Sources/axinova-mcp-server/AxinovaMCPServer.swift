@@ -93,7 +93,7 @@ struct CheckConfig: AsyncParsableCommand {
             throw StartupError("configuration error: \(error)")
         }
         print(appConfig.rendered(redacted: true), terminator: "")
-        for warning in appConfig.warnings() {
+        for warning in appConfig.warnings(now: Int64(Date().timeIntervalSince1970)) {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
     }
@@ -110,7 +110,11 @@ struct HashToken: AsyncParsableCommand {
     func run() async throws {
         var secret = token ?? ""
         if token == nil {
-            let data = FileHandle.standardInput.readDataToEndOfFile()
+            // Read up to the cap and one byte past it, never the whole input (`yes | hash-token`).
+            var data = Data()
+            while data.count <= 4096, let chunk = try FileHandle.standardInput.read(upToCount: 4097 - data.count), !chunk.isEmpty {
+                data.append(chunk)
+            }
             guard data.count <= 4096 else { throw ValidationError("token longer than 4096 bytes") }
             secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
         }

@@ -108,7 +108,7 @@ struct Bootstrap {
         if !config.tls.enabled, !loopback, !config.server.allowPlaintext {
             throw StartupError("refusing plaintext on \(config.server.host): enable tls or set server.allow_plaintext: true")
         }
-        for warning in config.warnings() where !(loopback && Self.handledByDevDefaults(warning)) {
+        for warning in config.warnings(now: Int64(Date().timeIntervalSince1970)) where !(loopback && Self.handledByDevDefaults(warning)) {
             logger.warning("\(warning)")
         }
 

@@ -66,6 +66,7 @@ import Testing
         try withDirectory(files) { (directory: String) throws -> Void in
             #expect(try ConfigLoader.load(directory: directory, environment: [:]).server.port == 1)
             #expect(try ConfigLoader.load(directory: directory, environment: ["ENV": "prod"]).server.port == 2)
+            #expect(try ConfigLoader.load(directory: directory, environment: ["ENV": ""]).server.port == 1, "empty is unset: dev")
             #expect(try ConfigLoader.load(directory: directory, env: "qa", environment: ["ENV": "prod"]).server.port == 3)
             // A missing environment file is fine.
             #expect(try ConfigLoader.load(directory: directory, env: "nothere", environment: [:]).server.port == 8443)

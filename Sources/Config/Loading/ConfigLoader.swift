@@ -41,11 +41,12 @@ public enum ConfigLoader {
     }
 
     /// The environment name: `--env`, else `ENV`, else `dev`. It becomes part of a path,
-    /// so only letters, digits, `-` and `_` are accepted.
+    /// so only letters, digits, `-` and `_` are accepted. An empty `ENV` is unset, as the Go
+    /// server read it (`ENV: ${ENV}` in a compose file, with nothing set, refused to start).
     static func environmentName(explicit: String?, environment: [String: String]) throws(ConfigError) -> String {
         let (name, origin): (String, ConfigOrigin) =
             if let explicit { (explicit, .flag("--env \(explicit)")) }
-            else if let value = environment["ENV"] { (value, .environment(variable: "ENV")) }
+            else if let value = environment["ENV"], !value.isEmpty { (value, .environment(variable: "ENV")) }
             else { ("dev", .defaults) }
         let valid = !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy {
             ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
