@@ -23,6 +23,7 @@ struct Bootstrap {
         bootstrapLogging(stdio: stdio)
         let logger = Logger(label: "axinova-mcp-server")
         let metrics = ServerMetrics()
+        metrics.createAlertedSeries()
         let started = ContinuousClock.now
         let identity = ServerIdentity(name: config.server.name, version: config.server.version)
         let environment = ProcessInfo.processInfo.environment

@@ -515,6 +515,15 @@ def test_ops_listener(server):
         for name in ["mcp_rpc_requests_total", "mcp_server_uptime_seconds", "mcp_tools_registered_total",
                      "mcp_connections_active", "mcp_sessions_max", "mcp_http_responses_total"]:
             assert any(line.startswith((name + " ", name + "{")) for line in samples), name
+        # What deploy/README.md alerts on with increase() is there before its first event:
+        # a series that first appears at 1 shows Prometheus no increase (a single failed
+        # reload or lockout raised no alert).
+        for series in ['mcp_config_reloads_total{what="certificate",result="error"}',
+                       'mcp_config_reloads_total{what="tokens",result="error"}',
+                       "mcp_auth_lockouts_total", "mcp_auth_lockouts_evicted_total",
+                       "mcp_sse_slow_reader_disconnects_total", 'mcp_auth_failures_total{reason="invalid"}',
+                       'mcp_connections_rejected_total{reason="rate_ip"}', 'mcp_ratelimit_evictions_total{limiter="request"}']:
+            assert any(line.startswith(series + " ") for line in samples), series
 
 
 
