@@ -4,7 +4,13 @@ import NIOHTTP1
 /// The Grafana tools (HTTP API, grafana.com/docs/grafana/latest/developers/http_api/),
 /// authenticated with a service-account token as `Authorization: Bearer`.
 enum GrafanaTools {
-    static func make(_ backend: Backend, format: ResultFormatter, datasourceURLs: DatasourceURLPolicy) -> [ToolDefinition] {
+    /// Data source types whose query language only reads (PromQL, LogQL, Lucene, TraceQL,
+    /// Graphite's render functions). Others can change data through a query (Flux `to()`,
+    /// InfluxQL `SELECT … INTO`, SQL): querying them needs a caller that may write.
+    static let readOnlyQueryTypes: Set<String> = ["prometheus", "loki", "elasticsearch", "tempo", "graphite"]
+
+    static func make(_ backend: Backend, format: ResultFormatter, datasourceURLs: DatasourceURLPolicy,
+                     writesAllowed: Bool = true) -> [ToolDefinition] {
         [
             ToolDefinition(
                 name: "grafana_list_dashboards", title: "Grafana dashboards",
@@ -90,7 +96,7 @@ enum GrafanaTools {
             },
             ToolDefinition(
                 name: "grafana_query_datasource", title: "Query a Grafana data source",
-                description: "Run a query (e.g. PromQL for a Prometheus data source) through Grafana over a time range.",
+                description: "Run a query (e.g. PromQL for a Prometheus data source) through Grafana over a time range. Prometheus, Loki, Elasticsearch, Tempo and Graphite data sources for any caller; others (InfluxDB, SQL, …), whose queries can change data, only for a caller that may write.",
                 inputSchema: Schema.object([
                     ("datasource_uid", Schema.string("Data source uid", maxLength: 256)),
                     ("query", Schema.string("Query expression in the data source's language")),
@@ -98,13 +104,24 @@ enum GrafanaTools {
                     ("to", Schema.string("Range end, Grafana syntax: 'now', or epoch milliseconds", default: "now", maxLength: 64)),
                 ], required: ["datasource_uid", "query"]),
                 annotations: .readOnly
-            ) { arguments, _ in
+            ) { arguments, context in
                 // The Go server sent no time range and put the uid in a `datasourceId` field;
                 // /api/ds/query wants `datasource: {uid}` per query plus `from`/`to`.
                 let uid = try arguments.identifier("datasource_uid")
                 let expression = try arguments.nonEmptyString("query")
                 let from = try arguments.optionalString("from") ?? "now-1h"
                 let to = try arguments.optionalString("to") ?? "now"
+                // The tool is listed as reading, for read-only tokens too, but the query runs
+                // in the data source's language: a Flux `to()` or an SQL `DELETE` would write
+                // with the data source's credentials. The type decides, looked up first.
+                let source = try await backend.json(.GET, "/api/datasources/uid/\(PercentEncoding.encode(uid))")
+                let type = source["type"]?.stringValue ?? ""
+                guard Self.readOnlyQueryTypes.contains(type) || (writesAllowed && context.allowsWrites) else {
+                    let what = type.isEmpty ? "a data source of unknown type" : "a '\(type)' data source"
+                    throw ToolError.invalidArgument("datasource_uid", "\(what) runs queries that can change data; "
+                        + (writesAllowed ? "querying it needs a token with the write scope" : "the server is read-only")
+                        + " (Prometheus, Loki, Elasticsearch, Tempo and Graphite data sources can be queried)")
+                }
                 let body: JSONValue = [
                     "queries": [[
                         "refId": "A", "datasource": ["uid": .string(uid)], "expr": .string(expression),

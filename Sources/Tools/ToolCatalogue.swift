@@ -29,7 +29,7 @@ public enum ToolCatalogue {
         if let grafana = settings.grafana, grafana.isActive {
             tools += GrafanaTools.make(
                 backend("grafana", grafana, bearer(grafana.token)), format: format,
-                datasourceURLs: DatasourceURLPolicy(allowed: settings.grafanaDatasourceHosts))
+                datasourceURLs: DatasourceURLPolicy(allowed: settings.grafanaDatasourceHosts), writesAllowed: !settings.readOnly)
         }
         if let prometheus = settings.prometheus, prometheus.isActive {
             var headers = bearer(prometheus.token)

@@ -11,6 +11,8 @@ import Testing
             case ("GET", "/api/dashboards/uid/missing"): .json(#"{"message":"Dashboard not found"}"#, status: 404)
             case ("GET", "/api/health"): .json(#"{"database":"ok","version":"11.3.0"}"#)
             case ("POST", "/api/ds/query"): .json(#"{"results":{"A":{"status":200,"frames":[]}}}"#)
+            case ("GET", "/api/datasources/uid/prom1"): .json(#"{"uid":"prom1","type":"prometheus"}"#)
+            case ("GET", "/api/datasources/uid/flux1"): .json(#"{"uid":"flux1","type":"influxdb"}"#)
             default: .json(#"{"ok":true}"#)
             }
         }
@@ -56,6 +58,32 @@ import Testing
             #expect(body?["from"] == "now-6h")
             #expect(body?["to"] == "now")
         }
+    }
+
+    /// A query runs in its data source's language, some of which write (Flux `to()`, SQL):
+    /// those data sources need a caller that may write, where a read-only token used to run
+    /// any query through this read-only tool. PromQL and the like stay open to every caller.
+    @Test func queriesThatCanWriteNeedTheWriteScope() async throws {
+        try await withGrafana { fake, tools in
+            let reader = ToolContext(toolName: "grafana_query_datasource", allowsWrites: false)
+            let flux: JSONObject = ["datasource_uid": "flux1", "query": "from(bucket:\"b\") |> to(bucket:\"prod\")"]
+            let refused = await call(tools, "grafana_query_datasource", flux, context: reader)
+            #expect(refused.error?.kind == .invalidArgument)
+            #expect(refused.error?.message.contains("a 'influxdb' data source runs queries that can change data; querying it needs a token with the write scope") == true)
+            #expect(fake.last?.path == "/api/datasources/uid/flux1", "refused before the query was sent")
+            #expect(await call(tools, "grafana_query_datasource", ["datasource_uid": "prom1", "query": "up"], context: reader).error == nil)
+            #expect(fake.last?.path == "/api/ds/query")
+            #expect(await call(tools, "grafana_query_datasource", flux).error == nil, "a caller that may write")
+            #expect(fake.last?.path == "/api/ds/query")
+            // Unknown type (the lookup answered without one): as cautious as a writing language.
+            #expect(await call(tools, "grafana_query_datasource", ["datasource_uid": "other", "query": "x"], context: reader)
+                .error?.message.contains("a data source of unknown type") == true)
+        }
+        // A read-only server refuses them to every caller.
+        let fake = try await FakeBackend.start { _ in .json(#"{"uid":"flux1","type":"influxdb"}"#) }
+        let readOnly = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: "glsa_secret"), readOnly: true))
+        #expect(await call(readOnly, "grafana_query_datasource", ["datasource_uid": "flux1", "query": "x"]).error?.message.contains("the server is read-only") == true)
+        await fake.stop()
     }
 
     @Test func writeToolsSendTheRightBodies() async throws {

@@ -347,8 +347,11 @@ async def test_grafana_tools(server, fakes):
         assert added["message"] == "Datasource added"
 
         # The Go server's defect: no time range and a wrong datasource field.
+        # The data source's type is looked up first: a query in a language that writes
+        # (Flux, SQL) needs a caller that may write.
         frames = json_of(await client.call_tool("grafana_query_datasource", {"datasource_uid": "prom1", "query": "up", "from": "now-6h"}))
-        r = only(g)
+        lookup, r = g.take()
+        assert (lookup.method, lookup.path) == ("GET", "/api/datasources/uid/prom1")
         assert (r.method, r.path) == ("POST", "/api/ds/query")
         body = r.json()
         assert body["from"] == "now-6h" and body["to"] == "now"
