@@ -60,14 +60,16 @@ struct Backend: Sendable {
     func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
         contentType: String? = nil, accept: Set<Int> = [], extraHeaders: [(String, String)] = [],
-        within limit: Duration? = nil, redacting: Bool = true
+        within limit: Duration? = nil, waiting wait: Duration? = nil, redacting: Bool = true
     ) async throws(ToolError) -> BackendResponse {
         let url = try url.get()
         var headers = headers + extraHeaders
         if let contentType { headers.append(("Content-Type", contentType)) }
+        // `waiting`: a request the backend answers only once an action is done (a container's
+        // stop) may take that long instead of `timeout.http`.
         let request = BackendRequest(
             method: method, url: url, path: path, query: query, headers: headers, body: body,
-            timeout: limit.map { min($0, timeout) } ?? timeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
+            timeout: wait ?? limit.map { min($0, timeout) } ?? timeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
         var response = try await client.execute(request)
         if redacting { redactSecrets(&response.body) }
         if (200..<300).contains(response.status) || accept.contains(response.status) { return response }

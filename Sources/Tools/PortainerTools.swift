@@ -19,11 +19,20 @@ enum PortainerTools {
                     ("container_id", ["type": "string"]), ("action", ["type": "string"]), ("result", ["type": "string"]),
                 ], required: ["container_id", "action", "result"]),
                 annotations: annotations
-            ) { arguments, _ in
+            ) { arguments, context in
                 let id = try arguments.identifier("container_id")
                 let path = "\(try docker(arguments))/containers/\(PercentEncoding.encode(id))/\(verb)"
-                // Docker answers 204 when done and 304 when the container already was in that state.
-                let response = try await backend.send(.POST, path, accept: [304])
+                // Docker answers 204 when done and 304 when the container already was in that
+                // state, and a stop waits out the container's grace period (10 s by default, often
+                // minutes for a database): the call's whole time is given, not `timeout.http`.
+                // A timeout then says the action may still finish, so it is not simply retried
+                // (a second restart).
+                let response: BackendResponse
+                do {
+                    response = try await backend.send(.POST, path, accept: [304], waiting: context.backendTimeLeft.map { max($0, .seconds(1)) })
+                } catch let error as ToolError where error.kind == .timeout && verb != "start" {
+                    throw ToolError(.timeout, "\(error.message); Docker may still be \(verb == "stop" ? "stopping" : "restarting") the container (its stop grace period): check it with portainer_inspect_container before trying again")
+                }
                 return .json([
                     "container_id": .string(id), "action": .string(verb),
                     "result": .string(response.status == 304 ? "already \(done)" : done),

@@ -30,6 +30,9 @@ final class FakeBackend: Sendable {
         case raw([UInt8])
         /// Headers at once, then the body one byte per interval (a slow backend).
         case trickle([UInt8], every: TimeAmount)
+        /// An empty answer with this status, after a while (a backend that answers once an
+        /// action is done).
+        case after(TimeAmount, status: Int)
         /// Close with a reset (SO_LINGER 0), answering nothing.
         case reset
         /// Over TLS: close TCP without close_notify (FIN only), answering nothing.
@@ -131,6 +134,11 @@ private final class FakeHandler: ChannelInboundHandler {
             switch router(request) {
             case .hang:
                 break
+            case .after(let delay, let status):
+                channel.eventLoop.scheduleTask(in: delay) {
+                    channel.writeAndFlush(channel.allocator.buffer(string: "HTTP/1.1 \(status) Done\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+                        .whenComplete { _ in channel.close(promise: nil) }
+                }
             case .trickle(let body, let interval):
                 let head = "HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\n\r\n"
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: head)), promise: nil)

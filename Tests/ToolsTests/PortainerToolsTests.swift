@@ -1,4 +1,5 @@
 import MCPCore
+import NIOCore
 import Testing
 @testable import Tools
 
@@ -54,6 +55,27 @@ import Testing
             #expect(queryValue(fake.last?.query ?? "", "stdout") == "1" && queryValue(fake.last?.query ?? "", "stderr") == "1")
             #expect(await call(tools, "portainer_get_container_logs", ["container_id": "web", "tail": 0]).error?.message == "invalid argument 'tail': must be between 1 and 10000")
         }
+    }
+
+    /// Docker answers a stop once the container's grace period is over (minutes for some
+    /// databases): the request has the call's time, not `timeout.http`, and a timeout says
+    /// the action may still finish instead of inviting a retry (a second restart).
+    @Test func aStopWaitsForDockerWithinTheCallsTime() async throws {
+        let fake = try await FakeBackend.start { request in
+            request.path.hasSuffix("/stop") ? .after(.milliseconds(1500), status: 204) : .hang
+        }
+        let tools = tools(CatalogueSettings(portainer: BackendSettings(url: fake.url, token: "ptr_key"), httpTimeout: .milliseconds(500)))
+        var roomy = ToolContext(toolName: "portainer_stop_container")
+        roomy.setDeadline(.seconds(10), from: .now)
+        let stopped = await call(tools, "portainer_stop_container", ["container_id": "db"], context: roomy)
+        #expect(stopped.error == nil, "\(String(describing: stopped.error))")
+        #expect(stopped.result?.structuredContent?["result"] == "stopped")
+        var tight = ToolContext(toolName: "portainer_restart_container")
+        tight.setDeadline(.seconds(2), from: .now)
+        let restart = await call(tools, "portainer_restart_container", ["container_id": "db"], context: tight)
+        await fake.stop()
+        #expect(restart.error?.kind == .timeout)
+        #expect(restart.error?.message.contains("Docker may still be restarting the container (its stop grace period): check it with portainer_inspect_container before trying again") == true)
     }
 
     /// A log line holding our API key is redacted after the frames are taken apart: redacted
