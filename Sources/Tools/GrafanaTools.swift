@@ -9,6 +9,20 @@ enum GrafanaTools {
     /// InfluxQL `SELECT … INTO`, SQL): querying them needs a caller that may write.
     static let readOnlyQueryTypes: Set<String> = ["prometheus", "loki", "elasticsearch", "tempo", "graphite"]
 
+    /// The most hits `/api/search` gives at once (its default is 1,000, which the list used to
+    /// return as "every dashboard" without a word).
+    static let searchLimit = 5000
+
+    /// A search's hits, with a note when Grafana may have had more than it gives at once.
+    static func searchResult(_ hits: JSONValue, _ format: ResultFormatter) -> ToolResult {
+        var result = format.json(hits)
+        if hits.arrayValue?.count ?? 0 >= searchLimit {
+            result.content.append(.text("[cut: Grafana gives at most \(searchLimit) hits at once and may have more; narrow them with grafana_search]"))
+            result.limitReached = result.limitReached ?? .backendPages
+        }
+        return result
+    }
+
     static func make(_ backend: Backend, format: ResultFormatter, datasourceURLs: DatasourceURLPolicy,
                      writesAllowed: Bool = true) -> [ToolDefinition] {
         [
@@ -17,7 +31,7 @@ enum GrafanaTools {
                 description: "List every dashboard (uid, title, folder, url).",
                 inputSchema: Schema.object(), annotations: .readOnly
             ) { _, _ in
-                format.json(try await backend.json(.GET, "/api/search", query: [("type", "dash-db")]))
+                searchResult(try await backend.json(.GET, "/api/search", query: [("type", "dash-db"), ("limit", String(Self.searchLimit))]), format)
             },
             ToolDefinition(
                 name: "grafana_get_dashboard", title: "Grafana dashboard",
@@ -150,7 +164,7 @@ enum GrafanaTools {
                 annotations: .readOnly
             ) { arguments, _ in
                 let text = try arguments.string("query")
-                return format.json(try await backend.json(.GET, "/api/search", query: [("query", text)]))
+                return searchResult(try await backend.json(.GET, "/api/search", query: [("query", text), ("limit", String(Self.searchLimit))]), format)
             },
         ]
     }

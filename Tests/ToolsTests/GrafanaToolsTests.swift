@@ -24,13 +24,13 @@ import Testing
     @Test func readToolsCallTheDocumentedPathsWithTheBearerToken() async throws {
         try await withGrafana { fake, tools in
             let calls: [(String, JSONObject, String, String)] = [
-                ("grafana_list_dashboards", [:], "/api/search", "type=dash-db"),
+                ("grafana_list_dashboards", [:], "/api/search", "type=dash-db&limit=5000"),
                 ("grafana_get_dashboard", ["uid": "a-b_c"], "/api/dashboards/uid/a-b_c", ""),
                 ("grafana_list_datasources", [:], "/api/datasources", ""),
                 ("grafana_get_datasource", ["uid": "P1"], "/api/datasources/uid/P1", ""),
                 ("grafana_list_alert_rules", [:], "/api/v1/provisioning/alert-rules", ""),
                 ("grafana_get_health", [:], "/api/health", ""),
-                ("grafana_search", ["query": "node & co"], "/api/search", "query=node%20%26%20co"),
+                ("grafana_search", ["query": "node & co"], "/api/search", "query=node%20%26%20co&limit=5000"),
             ]
             for (name, arguments, path, query) in calls {
                 let outcome = await call(tools, name, arguments)
@@ -84,6 +84,22 @@ import Testing
         let readOnly = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: "glsa_secret"), readOnly: true))
         #expect(await call(readOnly, "grafana_query_datasource", ["datasource_uid": "flux1", "query": "x"]).error?.message.contains("the server is read-only") == true)
         await fake.stop()
+    }
+
+    /// `/api/search` gives 1,000 hits unless asked for more (at most 5,000): the list said
+    /// "every dashboard" and returned the first thousand without a word.
+    @Test func aSearchAsksForGrafanasMostHitsAndSaysWhenItMayHaveMore() async throws {
+        let hits = (0..<5000).map { #"{"uid":"d\#($0)"}"# }.joined(separator: ",")
+        let fake = try await FakeBackend.start { _ in .json("[\(hits)]") }
+        let tools = tools(CatalogueSettings(grafana: BackendSettings(url: fake.url, token: "t"), maxResultBytes: 1 << 20))
+        let outcome = await call(tools, "grafana_list_dashboards")
+        await fake.stop()
+        #expect(outcome.result?.limitReached == .backendPages)
+        if case .text(let note)? = outcome.result?.content.last {
+            #expect(note.hasPrefix("[cut: Grafana gives at most 5000 hits at once"))
+        } else {
+            Issue.record("no note")
+        }
     }
 
     @Test func writeToolsSendTheRightBodies() async throws {

@@ -310,7 +310,7 @@ async def test_grafana_tools(server, fakes):
     async with connect(server) as client:
         hits = json_of(await client.call_tool("grafana_list_dashboards", {}))
         r = only(g)
-        assert (r.method, r.path, r.query) == ("GET", "/api/search", {"type": "dash-db"})
+        assert (r.method, r.path, r.query) == ("GET", "/api/search", {"type": "dash-db", "limit": "5000"})
         assert r.headers["authorization"] == bearer
         assert hits[0]["uid"] == "abc123"
 
@@ -367,7 +367,7 @@ async def test_grafana_tools(server, fakes):
 
         found = json_of(await client.call_tool("grafana_search", {"query": "node exp"}))
         r = only(g)
-        assert (r.path, r.query) == ("/api/search", {"query": "node exp"})
+        assert (r.path, r.query) == ("/api/search", {"query": "node exp", "limit": "5000"})
         assert [h["uid"] for h in found] == ["abc123"]
 
 
