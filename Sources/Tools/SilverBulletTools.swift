@@ -88,19 +88,21 @@ enum SilverBulletTools {
         var name = try arguments.nonEmptyString("page_name")
         if name.hasSuffix(".md") { name.removeLast(3) }
         guard let path = filePath(page: name) else {
-            throw ToolError.invalidArgument("page_name", "must be a page name like 'Notes/Today': no empty, '.' or '..' segments, no control characters")
+            throw ToolError.invalidArgument("page_name", "must be a page name like 'Notes/Today': at most 512 characters, no empty, '.' or '..' segments, no control characters")
         }
         return path
     }
 
     /// `/.fs/{name}.md`, each segment percent-encoded, or nil when the name could leave the
-    /// space: an empty, `.` or `..` segment, or a control character. Segments are split on
+    /// space: an empty, `.` or `..` segment, or a control character, or longer than the
+    /// schema's 512 characters (Unicode scalars, as the schema counts: counted in bytes, 200
+    /// CJK characters passed the schema and were refused here). Segments are split on
     /// the byte `/`, as ``PercentEncoding/encodePath(_:)`` does, since `/` followed by a
     /// combining mark is a single Character that would hide a `..` segment. Names from the
     /// backend's own listing pass here too: the listing is not trusted to be well formed.
     static func filePath(page name: String) -> String? {
         let bytes = name.utf8
-        guard !bytes.isEmpty, bytes.count <= 512,
+        guard !bytes.isEmpty, name.unicodeScalars.count <= 512,
               !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }),
               bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
                   .allSatisfy({ !$0.isEmpty && !$0.elementsEqual(".".utf8) && !$0.elementsEqual("..".utf8) })
@@ -113,6 +115,25 @@ enum SilverBulletTools {
         return .json(["page_name": .string(try arguments.string("page_name")), "result": .string(result), "bytes": .int(Int64(text.utf8.count))])
     }
 
+    /// At most 200 characters of `line` around the first match of `query` (the line's start
+    /// when the match is near it), marked with "…" where cut. The first 200 characters of a
+    /// long paragraph often left the match out.
+    static func snippet(of line: Substring, around query: String) -> String {
+        let width = 200
+        if line.count <= width { return String(line) }
+        let lower = line.lowercased()
+        // Lower-casing keeps the count of characters for all but rare letters; the window
+        // then falls back to the line's start.
+        guard lower.count == line.count, let match = lower.firstRange(of: query.lowercased()) else {
+            return String(line.prefix(width)) + "…"
+        }
+        let offset = lower.distance(from: lower.startIndex, to: match.lowerBound)
+        let startOffset = max(0, min(offset - width / 4, line.count - width))
+        let start = line.index(line.startIndex, offsetBy: startOffset)
+        let end = line.index(start, offsetBy: width)
+        return (startOffset > 0 ? "…" : "") + String(line[start..<end]) + (end < line.endIndex ? "…" : "")
+    }
+
     /// The answer, and the cap it reached, if any: a page skipped as too large, the pages or
     /// results it may read, the call's deadline, or the backend failing part way (counted
     /// first, as the one an operator must see).
@@ -121,17 +142,20 @@ enum SilverBulletTools {
         guard let files = listing.arrayValue else {
             throw ToolError(.badResponse, "silverbullet: the file list is not a JSON array")
         }
-        let pages = files.compactMap { $0["name"]?.stringValue }.filter { $0.hasSuffix(".md") }
-            .compactMap { file -> (name: String, path: String)? in
-                let name = String(file.dropLast(3))
-                return filePath(page: name).map { (name, $0) }
-            }
+        var pages: [(name: String, path: String)] = []
+        // Listed names no page path can be made of (`..`, control characters, too long) are
+        // named as unreadable: left out without a word, the answer still said `complete`.
+        var unsafe: [String] = []
+        for file in files.compactMap({ $0["name"]?.stringValue }) where file.hasSuffix(".md") {
+            let name = String(file.dropLast(3))
+            if let path = filePath(page: name) { pages.append((name, path)) } else { unsafe.append(name) }
+        }
         let needle = query.lowercased()
         var results: [JSONValue] = []
         // A page that cannot be read (refused, too large, malformed) is skipped and named in
         // the result: one bad page lost every match found. A backend that cannot be reached
         // at all still fails the search.
-        var unreadable: [JSONValue] = []
+        var unreadable: [JSONValue] = unsafe.prefix(unreadableLimit).map { .string($0) }
         var skippedTooLarge = false
         // Pages read (or tried): fewer than `toScan` when the results filled up first, or the
         // call's time ran out.
@@ -175,8 +199,8 @@ enum SilverBulletTools {
             read += 1
             var snippets: [JSONValue] = []
             if response.status != 404 {
-                for line in response.text.split(separator: "\n") where line.lowercased().contains(needle) {
-                    snippets.append(.string(String(line.prefix(200))))
+                for line in response.text.split(whereSeparator: \.isNewline) where line.lowercased().contains(needle) {
+                    snippets.append(.string(snippet(of: line, around: query)))
                     if snippets.count >= snippetsPerPage { break }
                 }
             }
@@ -190,7 +214,7 @@ enum SilverBulletTools {
         let complete = !stoppedEarly && unreadable.isEmpty
         var answer: JSONObject = [
             "query": .string(query), "results": .array(results),
-            "pages_total": .int(Int64(pages.count)), "pages_scanned": .int(Int64(scanned)),
+            "pages_total": .int(Int64(pages.count + unsafe.count)), "pages_scanned": .int(Int64(scanned)),
             "complete": .bool(complete),
         ]
         if !unreadable.isEmpty { answer["pages_unreadable"] = .array(unreadable) }

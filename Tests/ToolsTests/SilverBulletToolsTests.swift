@@ -91,7 +91,50 @@ import Testing
         let outcome = await call(tools, "silverbullet_search_pages", ["query": "admin"])
         #expect(outcome.json?["results"]?.arrayValue?.map { $0["page_name"] } == ["ok/admin"])
         #expect(fake.requests.map(\.path) == ["/.fs", "/.fs/ok/admin.md"])
+        // Named and counted, not dropped without a word: the search is not complete.
+        #expect(outcome.json?["pages_unreadable"]?.arrayValue?.count == 3)
+        #expect(outcome.json?["pages_total"] == 4)
+        #expect(outcome.json?["complete"] == false)
         await fake.stop()
+    }
+
+    /// The schema counts a name's characters, and so does the check (it counted bytes: 200
+    /// CJK characters passed the schema and were refused as if the name left the space).
+    @Test func aPageNameIsMeasuredInCharacters() async throws {
+        try await withSpace { fake, tools in
+            let wide = String(repeating: "漢", count: 200)
+            _ = await call(tools, "silverbullet_get_page", ["page_name": .string(wide)])
+            #expect(fake.last?.path == "/.fs/" + PercentEncoding.encodePath(wide) + ".md")
+            let long = await call(tools, "silverbullet_get_page", ["page_name": .string(String(repeating: "a", count: 513))])
+            #expect(long.error?.kind == .invalidArgument)
+        }
+        #expect(SilverBulletTools.filePath(page: String(repeating: "漢", count: 512)) != nil)
+        #expect(SilverBulletTools.filePath(page: String(repeating: "漢", count: 513)) == nil)
+    }
+
+    /// A snippet shows the match: the first 200 characters of a long paragraph often left it
+    /// out. Lines end at CRLF too ("\r\n" is one Character: a page with CRLF endings was one
+    /// line, and its snippet the page's start).
+    @Test func snippetsShowTheMatch() {
+        let paragraph = Substring(String(repeating: "word ", count: 120) + "the needle here " + String(repeating: "more ", count: 100))
+        let snippet = SilverBulletTools.snippet(of: paragraph, around: "NEEDLE")
+        #expect(snippet.contains("the needle here") && snippet.hasPrefix("…") && snippet.hasSuffix("…"))
+        #expect(snippet.count == 202)
+        #expect(SilverBulletTools.snippet(of: "short needle", around: "needle") == "short needle")
+        let atStart = Substring("needle " + String(repeating: "x", count: 300))
+        #expect(SilverBulletTools.snippet(of: atStart, around: "needle").hasPrefix("needle "))
+        let atEnd = Substring(String(repeating: "x", count: 300) + " needle")
+        #expect(SilverBulletTools.snippet(of: atEnd, around: "needle").hasSuffix(" needle"))
+    }
+
+    @Test func searchSnippetsSplitCRLFLines() async throws {
+        let fake = try await FakeBackend.start { request in
+            request.path == "/.fs" ? .json(#"[{"name":"Win.md"}]"#) : .text("first line\r\nthe needle line\r\nlast\r\n")
+        }
+        let tools = tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t")))
+        let outcome = await call(tools, "silverbullet_search_pages", ["query": "needle"])
+        await fake.stop()
+        #expect(outcome.json?["results"]?[0]?["snippets"] == ["the needle line"])
     }
 
     /// Searches "needle" in a space of three pages, the middle one (`name`) answered with
