@@ -121,6 +121,18 @@ public final class TLSContextReloader: Sendable {
         }
     }
 
+    /// Why the certificate now served would fail a client that checks it (expired, or not
+    /// valid yet); nil when it is inside its window. Start-up serves it all the same (one
+    /// that cannot be replaced is better served than nothing at all) and says so.
+    public var validityProblem: TLSError? {
+        do throws(TLSError) {
+            try checkValidity(current)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// A certificate outside its validity window would fail every client that checks it.
     private func checkValidity(_ context: TLSContext) throws(TLSError) {
         let now = self.now()

@@ -177,7 +177,7 @@ struct Bootstrap {
             clientAuth: ClientAuthMode(rawValue: config.tls.clientAuth.rawValue) ?? .off,
             clientCAFile: config.tls.clientCaFile.isEmpty ? nil : config.tls.clientCaFile,
             sessionTickets: config.tls.sessionTickets)
-        return try TLSContextReloader(settings: settings, pollInterval: max(config.tls.reloadInterval.duration, .milliseconds(100))) { result in
+        let reloader = try TLSContextReloader(settings: settings, pollInterval: max(config.tls.reloadInterval.duration, .milliseconds(100))) { result in
             switch result {
             case .success(let context):
                 metrics.counter(.configReloads, "certificate", "ok").increment()
@@ -188,6 +188,11 @@ struct Bootstrap {
                 logger.error("TLS certificate reload failed; still serving the previous certificate", metadata: ["error": "\(error)"])
             }
         }
+        // Served anyway (nothing better is at hand), but not in silence: a reload would refuse it.
+        if let problem = reloader.validityProblem {
+            logger.error("the TLS certificate is outside its validity window: clients that check it will refuse it", metadata: ["error": "\(problem)"])
+        }
+        return reloader
     }
 
     static let devCertificateDirectory = "certs/out"

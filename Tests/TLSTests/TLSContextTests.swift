@@ -162,6 +162,12 @@ struct TLSContextTests {
         clock.seconds = notAfter - 1
         guard case .success(let context) = reloader.reload() else { Issue.record("refused inside the window"); return }
         #expect(reloader.current === context)
+        // What start-up says of the certificate it serves (it skipped the check entirely).
+        #expect(reloader.validityProblem == nil)
+        clock.seconds = notAfter
+        #expect(reloader.validityProblem?.kind == .certificateExpired)
+        clock.seconds = notBefore - 1
+        #expect(reloader.validityProblem?.kind == .certificateNotYetValid)
     }
 
     @Test("A certificate not valid yet is tried again once it is valid, not at every poll before; an expired one is not")
