@@ -29,7 +29,8 @@ public enum DevCertificates {
         let key = directory + "/" + keyFileName
         let ca = directory + "/" + caFileName
         if [chain, key, ca].allSatisfy({ (path: String) in access(path, R_OK) == 0 }),
-           let notAfter = notAfter(ofFile: chain), notAfter > Double(time(nil)) + 86_400 {
+           let notAfter = notAfter(ofFile: chain), notAfter > Double(time(nil)) + 86_400,
+           isConsistent(chain: chain, key: key, ca: ca) {
             return (chain, key, ca)
         }
         try makeDirectory(directory)
@@ -58,6 +59,34 @@ public enum DevCertificates {
             }
             prefix += "/"
         }
+    }
+
+    /// Whether the key belongs to the server certificate and the CA signed it. Two first
+    /// runs at once in one directory (or one stopped between its renames) could leave one
+    /// run's key beside the other's certificate: every later start then failed on the
+    /// mismatch, for the year the certificate was valid. Such a set is made anew.
+    static func isConsistent(chain: String, key: String, ca: String) -> Bool {
+        defer { ERR_clear_error() }
+        guard let leaf = readCertificate(chain) else { return false }
+        defer { X509_free(leaf) }
+        guard let authority = readCertificate(ca) else { return false }
+        defer { X509_free(authority) }
+        guard let bio = BIO_new_file(key, "r") else { return false }
+        defer { BIO_free(bio) }
+        guard let privateKey = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else { return false }
+        defer { EVP_PKEY_free(privateKey) }
+        guard X509_check_private_key(leaf, privateKey) == 1, let authorityKey = X509_get0_pubkey(authority) else { return false }
+        return X509_verify(leaf, authorityKey) == 1
+    }
+
+    /// The first certificate in a PEM file (the caller frees it); nil if it cannot be read.
+    static func readCertificate(_ path: String) -> OpaquePointer? {
+        guard let bio = BIO_new_file(path, "r") else {
+            ERR_clear_error()
+            return nil
+        }
+        defer { BIO_free(bio) }
+        return PEM_read_bio_X509(bio, nil, nil, nil)
     }
 
     /// The notAfter of the first certificate in a PEM file; nil if it cannot be read.

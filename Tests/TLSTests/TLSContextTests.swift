@@ -111,6 +111,25 @@ struct TLSContextTests {
         #expect(try String(contentsOfFile: renewed.chain, encoding: .utf8) == kept, "still good: kept")
     }
 
+    /// Two first runs at once in one directory could leave one's key beside the other's
+    /// certificate (or a CA that did not sign it): every start then failed on the mismatch
+    /// until someone deleted the directory. Such a set is made anew.
+    @Test func devCertificatesThatDoNotBelongTogetherAreMadeAnew() throws {
+        let dir = fixtures.directory + "/mixed-\(UUID().uuidString)"
+        let other = try DevCertificates.ensure(directory: dir + "/other")
+        for (file, from) in [(DevCertificates.keyFileName, other.key), (DevCertificates.caFileName, other.ca)] {
+            let mine = try DevCertificates.ensure(directory: dir)
+            #expect(DevCertificates.isConsistent(chain: mine.chain, key: mine.key, ca: mine.ca))
+            let target = dir + "/" + file
+            unlink(target)
+            #expect(link(from, target) == 0)
+            #expect(!DevCertificates.isConsistent(chain: mine.chain, key: mine.key, ca: mine.ca), "\(file)")
+            let mended = try DevCertificates.ensure(directory: dir)
+            #expect(DevCertificates.isConsistent(chain: mended.chain, key: mended.key, ca: mended.ca), "\(file)")
+            _ = try TLSContext.server(TLSServerSettings(certificateChainFile: mended.chain, privateKeyFile: mended.key))
+        }
+    }
+
     @Test("Reload: a change is picked up; a broken file keeps the old context; a fix is picked up")
     func reload() throws {
         let dir = fixtures.directory + "/reload-\(UUID().uuidString)"
