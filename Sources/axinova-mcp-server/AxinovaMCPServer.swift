@@ -88,7 +88,9 @@ struct CheckConfig: AsyncParsableCommand {
     func run() async throws {
         let appConfig = try config.load()
         do {
-            _ = try TokenStore.load(from: appConfig, environment: ProcessInfo.processInfo.environment)
+            try Bootstrap(config: appConfig, configOptions: config).preflight(environment: ProcessInfo.processInfo.environment)
+        } catch let error as StartupError {
+            throw error
         } catch {
             throw StartupError("configuration error: \(error)")
         }

@@ -31,7 +31,7 @@ struct Bootstrap {
         // Tools: the catalogue for configured backends plus the built-in status tool. Outbound
         // HTTPS goes through our OpenSSL client role (DESIGN.md principle 1).
         let backendTLS = BackendTLS(skipVerify: config.tls.skipVerify, handshakeTimeout: .seconds(Int64(max(1, min(config.timeout.http.seconds, 30)))))
-        try backendTLS.preload(caFiles: [config.tls.caFile, config.grafana.caFile, config.portainer.caFile, config.silverbullet.caFile, config.vikunja.caFile, config.prometheus.caFile].map { $0.isEmpty ? nil : $0 })
+        try backendTLS.preload(caFiles: backendCAFiles)
         for warning in backendTLS.startupWarnings { logger.warning("\(warning)") }
         let client = BackendHTTPClient(
             configuration: .init(connectTimeout: min(config.timeout.http.duration, .seconds(10))),
@@ -98,16 +98,11 @@ struct Bootstrap {
         // Fail closed (DESIGN.md principle 4).
         var store = try TokenStore.load(from: config, environment: environment)
         let loopback = Self.isLoopback(config.server.host)
+        try requireListenable(tokens: store, loopback: loopback)
         if store.isEmpty {
-            guard loopback else {
-                throw StartupError("no tokens configured: set auth.tokens (see config/prod.yaml) before listening on \(config.server.host)")
-            }
             let token = Self.randomToken()
             store = try TokenStore([StoredToken(name: "dev", secret: token)])
             Self.announce(token: token, config: config)
-        }
-        if !config.tls.enabled, !loopback, !config.server.allowPlaintext {
-            throw StartupError("refusing plaintext on \(config.server.host): enable tls or set server.allow_plaintext: true")
         }
         for warning in config.warnings(now: Int64(Date().timeIntervalSince1970)) where !(loopback && Self.handledByDevDefaults(warning)) {
             logger.warning("\(warning)")
@@ -159,24 +154,68 @@ struct Bootstrap {
         if exitStatus != 0 { throw ExitCode(exitStatus) }
     }
 
-    /// The server context, from the configured files or, on loopback with none configured,
-    /// from development certificates made on first start.
-    func makeTLSReloader(loopback: Bool, metrics: ServerMetrics, logger: Logger) throws -> TLSContextReloader {
-        var chain = config.tls.certFile, key = config.tls.keyFile
-        if chain.isEmpty || key.isEmpty {
-            guard loopback else {
-                throw StartupError("tls.cert_file and tls.key_file are required to listen on \(config.server.host)")
-            }
-            let made = try DevCertificates.ensure(directory: Self.devCertificateDirectory)
-            (chain, key) = (made.chain, made.key)
-            logger.notice("no certificate configured: serving development certificates", metadata: ["chain": "\(made.chain)", "ca": "\(made.ca)"])
+    /// What `serve` refuses before it listens on the network, for want of tokens or of
+    /// TLS (on loopback the dev defaults fill both in). `check-config` asks the same.
+    func requireListenable(tokens: TokenStore, loopback: Bool) throws {
+        if tokens.isEmpty, !loopback {
+            throw StartupError("no tokens configured: set auth.tokens (see config/prod.yaml) before listening on \(config.server.host)")
         }
-        let settings = TLSServerSettings(
+        if !config.tls.enabled, !loopback, !config.server.allowPlaintext {
+            throw StartupError("refusing plaintext on \(config.server.host): enable tls or set server.allow_plaintext: true")
+        }
+        if config.tls.enabled, config.tls.certFile.isEmpty || config.tls.keyFile.isEmpty, !loopback {
+            throw StartupError("tls.cert_file and tls.key_file are required to listen on \(config.server.host)")
+        }
+    }
+
+    /// The server TLS settings for the configured files; nil when none are configured (on
+    /// loopback `serve` makes development certificates then).
+    func configuredTLSSettings() -> TLSServerSettings? {
+        guard !config.tls.certFile.isEmpty, !config.tls.keyFile.isEmpty else { return nil }
+        return tlsSettings(chain: config.tls.certFile, key: config.tls.keyFile)
+    }
+
+    func tlsSettings(chain: String, key: String) -> TLSServerSettings {
+        TLSServerSettings(
             certificateChainFile: chain, privateKeyFile: key,
             profile: TLS.TLSProfile(rawValue: config.tls.profile.rawValue) ?? .intermediate,
             clientAuth: ClientAuthMode(rawValue: config.tls.clientAuth.rawValue) ?? .off,
             clientCAFile: config.tls.clientCaFile.isEmpty ? nil : config.tls.clientCaFile,
             sessionTickets: config.tls.sessionTickets)
+    }
+
+    /// Everything `serve` refuses at start, without starting: the tokens and their files,
+    /// tokens and TLS for a network address, the certificate, key and client CA (loaded and
+    /// matched), backend token files and CA bundles. `check-config` (run by systemd before
+    /// each start) used to check the syntax and the tokens only, and passed configs `serve`
+    /// then refused.
+    func preflight(environment: [String: String]) throws {
+        let store = try TokenStore.load(from: config, environment: environment)
+        try requireListenable(tokens: store, loopback: Self.isLoopback(config.server.host))
+        if config.tls.enabled, let settings = configuredTLSSettings() {
+            _ = try TLSContext.server(settings)
+        }
+        _ = try catalogueSettings()
+        try BackendTLS(skipVerify: config.tls.skipVerify, handshakeTimeout: .seconds(10)).preload(caFiles: backendCAFiles)
+    }
+
+    /// The CA bundles the tool client may need (the shared one and each backend's).
+    var backendCAFiles: [String?] {
+        [config.tls.caFile, config.grafana.caFile, config.portainer.caFile, config.silverbullet.caFile, config.vikunja.caFile,
+         config.prometheus.caFile].map { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The server context, from the configured files or, on loopback with none configured,
+    /// from development certificates made on first start.
+    func makeTLSReloader(loopback: Bool, metrics: ServerMetrics, logger: Logger) throws -> TLSContextReloader {
+        let settings: TLSServerSettings
+        if let configured = configuredTLSSettings() {
+            settings = configured
+        } else {
+            let made = try DevCertificates.ensure(directory: Self.devCertificateDirectory)
+            settings = tlsSettings(chain: made.chain, key: made.key)
+            logger.notice("no certificate configured: serving development certificates", metadata: ["chain": "\(made.chain)", "ca": "\(made.ca)"])
+        }
         let reloader = try TLSContextReloader(settings: settings, pollInterval: max(config.tls.reloadInterval.duration, .milliseconds(100))) { result in
             switch result {
             case .success(let context):

@@ -43,3 +43,35 @@ def test_check_config_warns_of_an_expired_token_and_takes_an_empty_env_as_unset(
     assert out.returncode == 0, out.stderr
     assert b"auth.tokens[0] (old) expired at 2020-01-01T00:00:00Z: it is refused" in out.stderr, out.stderr
     assert b"(ci)" not in out.stderr
+
+
+def test_check_config_refuses_what_serve_refuses(server_bin, tmp_path):
+    """check-config runs before every start (ExecStartPre): it refuses what `serve` would
+    refuse at start, not only bad syntax. It used to pass a network address without tokens and
+    certificate files that did not load, which `serve` then refused."""
+    from conftest import CERTS
+    env = dict(os.environ, CI_TOKEN="c" * 40)
+    (tmp_path / "base.yaml").write_text("")
+
+    def check(*sets):
+        args = [server_bin, "check-config", "--config-dir", str(tmp_path)]
+        for s in sets:
+            args += ["--set", s]
+        return subprocess.run(args, env=env, capture_output=True, timeout=30)
+
+    no_tokens = check("server.host=0.0.0.0")
+    assert no_tokens.returncode != 0 and b"no tokens configured" in no_tokens.stderr, no_tokens.stderr
+    (tmp_path / "base.yaml").write_text("auth:\n  tokens:\n    - {name: ci, env: CI_TOKEN}\n")
+    no_cert = check("server.host=0.0.0.0")
+    assert no_cert.returncode != 0 and b"tls.cert_file and tls.key_file are required" in no_cert.stderr, no_cert.stderr
+    missing = check("server.host=0.0.0.0", f"tls.cert_file={tmp_path}/nothere.pem", f"tls.key_file={CERTS / 'server-key.pem'}")
+    assert missing.returncode != 0 and b"nothere.pem" in missing.stderr, missing.stderr
+    mismatch = check("server.host=0.0.0.0", f"tls.cert_file={CERTS / 'server.pem'}", f"tls.key_file={CERTS / 'ca-key.pem'}")
+    assert mismatch.returncode != 0 and b"key_mismatch" in mismatch.stderr, mismatch.stderr
+    token_file = check("grafana.url=http://127.0.0.1:9", f"grafana.token_file={tmp_path}/none")
+    assert token_file.returncode != 0 and b"grafana.token_file" in token_file.stderr, token_file.stderr
+    good = check("server.host=0.0.0.0", f"tls.cert_file={CERTS / 'server.pem'}", f"tls.key_file={CERTS / 'server-key.pem'}")
+    assert good.returncode == 0, good.stderr
+    # On loopback the dev defaults fill in tokens and certificates: nothing to refuse.
+    (tmp_path / "base.yaml").write_text("")
+    assert check().returncode == 0
