@@ -61,6 +61,17 @@ import Testing
         #expect(try ConfigLoader.load(yaml: "", environment: ["APP_TLS__ENABLED": "false"]).tls.enabled == false)
     }
 
+    /// The Go server read APP_* booleans with strconv.ParseBool: deployments set
+    /// APP_SERVER__SSE_ENABLED=1, which used to refuse to start. Files stay strict.
+    @Test func environmentBooleansTakeGosSpellings() throws {
+        for (text, value) in [("1", true), ("t", true), ("TRUE", true), ("True", true), ("0", false), ("F", false), ("FALSE", false)] {
+            #expect(try ConfigLoader.load(yaml: "", environment: ["APP_SERVER__SSE_ENABLED": text]).server.sseEnabled == value, "\(text)")
+            #expect(try ConfigLoader.load(yaml: "", environment: [:], overrides: ["server.sse_enabled=\(text)"]).server.sseEnabled == value, "\(text)")
+        }
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "", environment: ["APP_SERVER__SSE_ENABLED": "yes"]) }
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "server:\n  sse_enabled: 1\n", environment: [:]) }
+    }
+
     @Test func environmentNameFromArgumentThenENVThenDev() throws {
         let files = ["base.yaml": "", "dev.yaml": "server:\n  port: 1\n", "prod.yaml": "server:\n  port: 2\n", "qa.yaml": "server:\n  port: 3\n"]
         try withDirectory(files) { (directory: String) throws -> Void in

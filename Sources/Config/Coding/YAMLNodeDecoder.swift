@@ -240,9 +240,24 @@ struct NodeSingleValueContainer: SingleValueDecodingContainer {
     func decodeNil() -> Bool { resolved == .null }
 
     func decode(_ type: Bool.Type) throws -> Bool {
-        guard case let .bool(value)? = resolved else { throw decoder.mismatch("a boolean (true or false)") }
-        return value
+        if case let .bool(value)? = resolved { return value }
+        // An APP_* variable (or --set) may also spell it as Go's strconv.ParseBool does, as
+        // the Go server's deployments do (APP_SERVER__SSE_ENABLED=1); files stay strict.
+        if case let .scalar(scalar) = decoder.node.kind, scalar.isPlain {
+            switch decoder.node.origin {
+            case .environment, .flag:
+                if let value = Self.goBooleans[scalar.value] { return value }
+            case .defaults, .file:
+                break
+            }
+        }
+        throw decoder.mismatch("a boolean (true or false)")
     }
+
+    static let goBooleans: [String: Bool] = [
+        "1": true, "t": true, "T": true, "TRUE": true, "True": true,
+        "0": false, "f": false, "F": false, "FALSE": false, "False": false,
+    ]
 
     func decode(_ type: String.Type) throws -> String {
         guard let resolved, resolved != .null, case let .scalar(scalar) = decoder.node.kind else {
