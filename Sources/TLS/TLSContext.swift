@@ -113,6 +113,10 @@ public final class TLSContext: @unchecked Sendable {
                     guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else {
                         throw TLSError.drainingQueue(.fileUnreadable, fallback: "cannot load CA bundle", file: caFile)
                     }
+                    // A certificate the operator put in the file is trusted as it is, as curl
+                    // does: a file holding a backend's intermediate (or its own certificate)
+                    // used to fail for want of the root above it.
+                    _ = X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), UInt(X509_V_FLAG_PARTIAL_CHAIN))
                 } else if SSL_CTX_set_default_verify_paths(ctx) != 1 {
                     throw TLSError.drainingQueue(.contextSetup, fallback: "cannot load the system CA paths")
                 }

@@ -51,6 +51,15 @@ struct LiveClientTests {
         #expect(try roundTrip(serverName: "localhost", client: fixtures.clientContext()) == "hello BYE")
     }
 
+    /// A backend `ca_file` may hold an intermediate, or the backend's own certificate: what
+    /// the operator put there is a trust anchor (X509_V_FLAG_PARTIAL_CHAIN, as curl does).
+    /// The host name is still checked.
+    @Test func aCAFileMayHoldTheCertificateItself() throws {
+        #expect(try roundTrip(serverName: "localhost", client: fixtures.clientContext(ca: fixtures.chain)) == "hello BYE")
+        #expect(throws: TLSError.self) { try roundTrip(serverName: "wrong.example", client: fixtures.clientContext(ca: fixtures.chain)) }
+        #expect(throws: TLSError.self) { try roundTrip(serverName: "localhost", client: fixtures.clientContext(ca: fixtures.clientChain)) }
+    }
+
     @Test("Client role: a wrong host name fails over a real socket too")
     func clientWrongHost() throws {
         #expect(throws: TLSError.self) { try roundTrip(serverName: "wrong.example", client: fixtures.clientContext()) }
