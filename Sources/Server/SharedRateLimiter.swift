@@ -71,21 +71,23 @@ public final class SharedRateLimiter: Sendable {
     }
 
     public func decide(_ key: String, now: Nanoseconds = MonotonicClock.now()) -> GCRA.Decision {
-        let (decision, count, evictions) = limiter.withLock { state in
+        let (decision, evictions) = limiter.withLock { state in
             let before = state.table.evictions
             let decision = state.table.decide(key, now: now)
-            return (decision, state.table.count, state.table.evictions - before)
+            // Set under the lock: two decisions on two threads setting it after could leave
+            // the older count showing.
+            keys?.set(to: Double(state.table.count))
+            return (decision, state.table.evictions - before)
         }
-        record(decision, count: count, evictions: evictions)
+        record(decision, evictions: evictions)
         return decision
     }
 
-    private func record(_ decision: GCRA.Decision, count: Int, evictions: UInt64) {
+    private func record(_ decision: GCRA.Decision, evictions: UInt64) {
         switch decision {
         case .allow: allowed?.increment()
         case .deny: limited?.increment()
         }
-        keys?.set(to: Double(count))
         if evictions > 0 { evicted?.increment(by: Int64(evictions)) }
     }
 }
@@ -106,13 +108,14 @@ extension SharedRateLimiter {
     /// The per-client request rate limit, after authentication: keyed by token name
     /// (DESIGN.md request path), so one client's flood cannot starve another token.
     func decide(principal: MCPSession.Principal, now: Nanoseconds = MonotonicClock.now()) -> GCRA.Decision {
-        let (decision, caller, count, evictions) = limiter.withLock { state in
+        let (decision, caller, evictions) = limiter.withLock { state in
             let caller = state.caller(principal.name, metrics: metrics)
             let before = state.table.evictions
             let decision = state.table.decide(caller.key, now: now)
-            return (decision, caller, state.table.count, state.table.evictions - before)
+            keys?.set(to: Double(state.table.count))
+            return (decision, caller, state.table.evictions - before)
         }
-        record(decision, count: count, evictions: evictions)
+        record(decision, evictions: evictions)
         switch decision {
         case .allow: caller.allowed?.increment()
         case .deny: caller.limited?.increment()
