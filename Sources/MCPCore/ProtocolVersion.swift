@@ -38,7 +38,9 @@ public enum ProtocolVersion {
     /// Why a stateless request's `_meta` is malformed, or nil: 2026-07-28 basic/index.mdx
     /// "Per-request protocol fields" requires the protocol version and the client's
     /// capabilities on every request, and a request without them MUST be refused with
-    /// -32602 (on HTTP, a 400).
+    /// -32602 (on HTTP, a 400). A log level that is not one of the eight (server/utilities/
+    /// logging.mdx "Error Handling": the server SHOULD reject it with -32602) is refused too:
+    /// it was dropped, and the request served as if it had asked for no logs.
     public static func missingRequestFields(_ meta: JSONValue?) -> String? {
         guard case .object(let meta)? = meta else {
             return "Invalid params: params._meta must be an object carrying \(metaKey) and \(clientCapabilitiesKey)"
@@ -48,6 +50,9 @@ public enum ProtocolVersion {
         // A string (schema.json); a number here is malformed, not an unsupported version.
         guard case .string = meta[metaKey] else { return "Invalid params: \(metaKey) must be a string" }
         guard case .object = meta[clientCapabilitiesKey] else { return "Invalid params: \(clientCapabilitiesKey) must be an object" }
+        if let level = meta[logLevelKey], level.stringValue.flatMap(LogLevel.init(rawValue:)) == nil {
+            return "Invalid log level: \(logLevelKey) must be one of " + LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
+        }
         return nil
     }
 

@@ -9,13 +9,14 @@ import Synchronization
 ///
 /// Producers (the dispatcher's outbound, the keep-alive timer) never wait: an event is
 /// queued or, when it would take the bytes that the writer has not taken past
-/// ``capacity`` (the event being written is taken), the stream is cut off and the client
-/// disconnected. An event always fits
-/// an empty queue, however large (a tool result is capped by `tools.max_result_bytes`, not
-/// by this): a reader that keeps up must get it. A client that stops reading therefore
-/// costs at most `capacity` bytes (or one event) here plus what the writer has in flight (at
-/// most 64 KiB handed to the event loop and NIO's pending writes up to their 64 KiB high
-/// watermark: `StreamedBodyWriter`), never an unbounded buffer (DESIGN.md principle 2).
+/// ``capacity``, the stream is cut off and the client disconnected. The event being
+/// written is taken: a ping behind a large answer on its way to a reader that keeps up
+/// fits. An event always fits an empty queue, however large (a tool result is capped by
+/// `tools.max_result_bytes`, not by this), unless an event over the capacity is still being
+/// written. A client that stops reading therefore costs at most `capacity` bytes (or one
+/// event) here, plus the event being written (the writer hands the event loop 64 KiB of it
+/// at a time, and NIO's pending writes stop at their 64 KiB high watermark:
+/// `StreamedBodyWriter`), never an unbounded buffer (DESIGN.md principle 2).
 /// A resumed stream's replay is queued whole past ``capacity`` (the replay buffer bounds it),
 /// and the capacity grows by what of it is still unwritten, so a live event behind a replay
 /// a reader is taking does not cut the stream.
@@ -24,6 +25,8 @@ final class SSEStream: Sendable {
 
     private struct State {
         var queuedBytes = 0
+        /// The event the writer has taken and not yet written.
+        var inFlightBytes = 0
         /// Replayed bytes still queued (they come first, so the first written are theirs).
         var replayBytes = 0
         var end: End?
@@ -79,7 +82,11 @@ final class SSEStream: Sendable {
         let bytes = text.utf8.count
         let accepted: Bool = state.withLock { state in
             guard state.end == nil else { return false }
-            if capped, state.queuedBytes > 0, state.queuedBytes + bytes > capacity + state.replayBytes {
+            // Past the capacity only into an empty queue, and not while an event over the
+            // capacity is still being written: then one large event waits at most, as before
+            // the in-flight one stopped counting.
+            if capped, state.queuedBytes > 0 || state.inFlightBytes > capacity,
+               state.queuedBytes + bytes > capacity + state.replayBytes {
                 state.end = .overflow
                 return false
             }
@@ -143,9 +150,11 @@ final class SSEStream: Sendable {
             let size = buffer.readableBytes
             state.withLock { state in
                 state.queuedBytes -= size
+                state.inFlightBytes = size
                 state.replayBytes = max(0, state.replayBytes - size)
             }
             try await writer.write(buffer)
+            state.withLock { $0.inFlightBytes = 0 }
         }
         return state.withLock { $0.end } ?? .closed
     }

@@ -155,6 +155,22 @@ import Testing
         #expect(ProtocolVersion.missingRequestFields(meta)?.contains("must be a string") == true)
     }
 
+    /// 2026-07-28 server/utilities/logging.mdx "Error Handling": an unrecognized
+    /// `io.modelcontextprotocol/logLevel` SHOULD be rejected with -32602; it was dropped and
+    /// the request served as if it had asked for no logs.
+    @Test func anUnknownLogLevelInMetaIsRefused() async {
+        for level: JSONValue in ["verbose", 3, "DEBUG"] {
+            var meta = statelessMeta.objectValue!
+            meta[ProtocolVersion.logLevelKey] = level
+            let response = await Harness().request("tools/list", params: ["_meta": .object(meta)])
+            #expect(response?.errorCode == -32602, "\(level)")
+            #expect(response?["error"]?["message"]?.stringValue?.hasPrefix("Invalid log level") == true)
+        }
+        var meta = statelessMeta.objectValue!
+        meta[ProtocolVersion.logLevelKey] = "debug"
+        #expect(await Harness().request("tools/list", params: ["_meta": .object(meta)])?["result"] != nil)
+    }
+
     @Test("2026-07-28 changelog §2, §8: stateless requests need no initialize; results carry resultType, ttlMs, cacheScope")
     func statelessToolsList() async {
         let h = Harness()

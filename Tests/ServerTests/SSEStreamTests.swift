@@ -56,10 +56,31 @@ import Testing
         await writer.entered.first { _ in true }
         #expect(stream.sendComment("ping"), "queued behind the event in flight")
         #expect(stream.end == nil)
+        // A stalled reader still holds one large event at most: a second one, while the
+        // first (over the capacity) is being written, overflows as it always did.
+        #expect(!stream.send(event: "message", data: big))
+        #expect(stream.end == .overflow)
+        stream.finish()
+        writer.release()
+        #expect(try await pump.value == .overflow)
+        #expect(writer.text.value.hasPrefix("event: message\ndata: \(big)\n\n"))
+    }
+
+    /// A large event while a small one is being written still fits the empty queue: only an
+    /// event over the capacity in flight takes that away.
+    @Test func aLargeEventBehindASmallOneInFlightFits() async throws {
+        let stream = SSEStream(capacity: 1024, metrics: nil)
+        #expect(stream.sendComment("ping"))
+        let writer = GatedWriter()
+        let pump = Task {
+            var any: any ResponseBodyWriter = writer
+            return try await stream.pump(into: &any)
+        }
+        await writer.entered.first { _ in true }
+        #expect(stream.send(event: "message", data: String(repeating: "x", count: 4096)))
         stream.finish()
         writer.release()
         #expect(try await pump.value == .finished)
-        #expect(writer.text.value == "event: message\ndata: \(big)\n\n: ping\n\n")
     }
 }
 
