@@ -124,10 +124,12 @@ public struct AuthFailureLimiter<Key: Hashable> {
             }
             table.touch(oldest)
         }
+        // The probes found lockouts only; the one now oldest is dropped, and counted as a
+        // lockout only if it is one (the probes moved past it without looking).
         guard let oldest = table.leastRecentSlot else { return }
+        if table[oldest].lockedUntil > now { lockoutEvictionCount += 1 }
         table.remove(oldest)
         evictionCount += 1
-        lockoutEvictionCount += 1
     }
 
     /// Forgets `key` (e.g. an operator unlocks it).

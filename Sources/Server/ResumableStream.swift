@@ -128,7 +128,8 @@ final class ReplayBuffer: Sendable {
         if dropped > 0 { metrics?.counter(.replayEventsDropped).increment(by: Int64(dropped)) }
     }
 
-    /// The text held in the buffer, dropped events included (for tests: it stays under `maxBytes`).
+    /// The text held in the buffer, dropped events included (for tests: it stays under
+    /// `maxBytes`, or the newest event alone when that is larger).
     var heldTextBytes: Int {
         state.withLock { state in state.events.reduce(0) { $0 + $1.text.utf8.count } }
     }

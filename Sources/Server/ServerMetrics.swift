@@ -258,7 +258,7 @@ extension ServerMetrics.Family {
     public static let sseSlowReaders = Self(
         "mcp_sse_slow_reader_disconnects_total", "SSE streams cut off because the client stopped reading.")
     public static let inflightRejected = Self(
-        "mcp_inflight_calls_rejected_total", "Tool calls refused at an in-flight cap, by reason (per_key, global; per_session: a legacy SSE POST whose requests would pass the session's max_inflight_per_session plus server.max_batch waiting).", labels: ["reason"])
+        "mcp_inflight_calls_rejected_total", "Tool calls refused at an in-flight cap, by reason (per_key, global; per_session: a legacy SSE POST whose requests would pass limits.max_inflight_per_token plus server.max_batch waiting to start on its session).", labels: ["reason"])
     public static let inflightCalls = Self("mcp_inflight_calls", "Tool calls running now (limits.max_inflight caps them).")
     public static let inflightCallsMax = Self("mcp_inflight_calls_max", "Configured maximum of tool calls running at once.")
     public static let toolCalls = Self("mcp_tool_calls_total", "Tool calls by tool and outcome.", labels: ["tool", "outcome"])

@@ -42,6 +42,9 @@ public final class TLSContextReloader: Sendable {
         /// A certificate refused as not valid yet is tried again from this wall-clock time
         /// (its notBefore), files unchanged.
         var retryAt: Double?
+        /// The last reload failed for want of descriptors or memory: the next try is a poll
+        /// interval away, however overdue the ticket keys.
+        var transientFailure = false
     }
 
     public let settings: TLSServerSettings
@@ -102,6 +105,7 @@ public final class TLSContextReloader: Sendable {
             } catch where error.isTransient {
                 // Not the files' fault: the next poll tries them again (remembered as failed,
                 // they waited for a change or a SIGHUP, and the old certificate served on).
+                state.withLock { $0.transientFailure = true }
                 result = .failure(error)
             } catch {
                 // Remember what failed so `poll` retries only when the files change again, or,
@@ -113,6 +117,7 @@ public final class TLSContextReloader: Sendable {
                     state.fingerprint = fingerprint
                     state.builtAt = .now
                     state.retryAt = retryAt
+                    state.transientFailure = false
                 }
                 result = .failure(error)
             }
@@ -175,8 +180,11 @@ public final class TLSContextReloader: Sendable {
     /// The poll interval, or less when the ticket keys reach their lifetime sooner: with a
     /// long `reload_interval` they lived until the next poll, however late.
     func nextWait() -> Duration {
-        guard settings.sessionTickets else { return pollInterval }
-        let left = ticketKeyLifetime - state.withLock { $0.builtAt.duration(to: .now) }
+        let (builtAt, failed) = state.withLock { ($0.builtAt, $0.transientFailure) }
+        // After a failure that is no file's fault, a poll interval: overdue keys made the
+        // wait 1 ms, and every try failed, logged and counted a thousand times a second.
+        guard settings.sessionTickets, !failed else { return pollInterval }
+        let left = ticketKeyLifetime - builtAt.duration(to: .now)
         return max(.milliseconds(1), min(pollInterval, left))
     }
 

@@ -88,6 +88,15 @@ import Auth
         #expect(limiter.lockoutEvictions == 1, "the sixteenth found only lockouts")
         limiter.recordFailure("new", now: t0 + 4)
         #expect(limiter.lockoutEvictions == 2)
+        // Eight lockouts at the old end, then a key that is not locked out: that one goes, and
+        // no lockout is counted as dropped.
+        var mixed = self.limiter(capacity: 16)
+        for index in 0..<8 { for _ in 0..<3 { mixed.recordFailure("a\(index)", now: t0) } }
+        for index in 0..<8 { mixed.recordFailure("b\(index)", now: t0) }
+        mixed.recordFailure("c", now: t0 + 1)
+        #expect(mixed.lockoutEvictions == 0)
+        #expect(mixed.evictions == 1)
+        for index in 0..<8 { #expect(mixed.check("a\(index)", now: t0 + 2) != .allowed) }
         // Ended lockouts are dead keys again.
         limiter.recordFailure("after", now: t0 + 3 + 300 * second)
         #expect(limiter.lockoutEvictions == 2)

@@ -64,6 +64,16 @@ import Testing
         #expect(!warnings.joined().contains("tiny-pw-1"))
     }
 
+    /// A large result goes into the replay buffer as one event about twice its size; with a
+    /// buffer under three results it is kept only until the session's next event.
+    @Test func aReplayBufferTooSmallForALargeResultWarns() throws {
+        let base = "tls: {cert_file: /c.pem, key_file: /k.pem}\nauth: {tokens: [{name: a, env: A}]}\n"
+        let small = try ConfigLoader.load(yaml: base + "server: {resumability: true}\n")
+        #expect(small.warnings().contains { $0.hasPrefix("server.replay_buffer_bytes is less than three times tools.max_result_bytes") })
+        #expect(try ConfigLoader.load(yaml: base + "server: {resumability: true, replay_buffer_bytes: 3MiB}\n").warnings() == [])
+        #expect(try ConfigLoader.load(yaml: base).warnings() == [], "resumability off: no buffer")
+    }
+
     @Test func expiredTokensWarnWithAnInjectedClock() throws {
         let config = try ConfigLoader.load(yaml: """
         tls: {cert_file: /c.pem, key_file: /k.pem}

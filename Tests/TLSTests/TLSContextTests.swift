@@ -286,12 +286,35 @@ struct TLSContextTests {
         let first = reloader.current
         Thread.sleep(forTimeInterval: 0.05)
         #expect(chmod(key, 0o600) == 0)  // the files change (their ctime)
+        #expect(reloader.nextWait() == .seconds(5))
         failNext.withLock { $0 = true }
         guard case .failure = reloader.poll() else { Issue.record("the build did not fail"); return }
         failNext.withLock { $0 = false }
         guard case .success(let second) = reloader.poll() else { Issue.record("not tried again"); return }
         #expect(second !== first && reloader.current === second)
         #expect(reloader.poll() == nil)
+
+        // With the ticket keys overdue, such a failure is tried again a poll interval later,
+        // not every millisecond (each try logged and counted).
+        let tickets = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key, sessionTickets: true),
+            pollInterval: .seconds(5), ticketKeyLifetime: .milliseconds(20),
+            build: { (settings: TLSServerSettings) throws(TLSError) -> TLSContext in
+                if failNext.withLock({ $0 }) {
+                    var error = TLSError(kind: .fileUnreadable, reason: "cannot open: Too many open files")
+                    error.isTransient = true
+                    throw error
+                }
+                return try TLSContext.server(settings)
+            })
+        Thread.sleep(forTimeInterval: 0.03)
+        #expect(tickets.nextWait() == .milliseconds(1), "overdue keys: rotate at once")
+        failNext.withLock { $0 = true }
+        guard case .failure = tickets.poll() else { Issue.record("the rotation did not fail"); return }
+        #expect(tickets.nextWait() == .seconds(5))
+        failNext.withLock { $0 = false }
+        guard case .success = tickets.poll() else { Issue.record("the rotation was not tried again"); return }
+        #expect(tickets.nextWait() <= .milliseconds(20))
     }
 
     @Test("run() notices a replaced certificate within a few poll intervals and stops on cancel")

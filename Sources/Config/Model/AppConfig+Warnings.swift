@@ -19,6 +19,11 @@ extension AppConfig {
         if !server.apiToken.isEmpty && server.apiToken.utf8.count < 32 {
             result.append("server.api_token is shorter than 32 bytes: use a long random token, or auth.tokens with a sha256 digest")
         }
+        // A JSON result is written twice (text and structuredContent), escaped: an event near
+        // the cap is kept alone only until the session's next event pushes it out.
+        if server.resumability && server.replayBufferBytes.bytes < 3 * tools.maxResultBytes.bytes {
+            result.append("server.replay_buffer_bytes is less than three times tools.max_result_bytes: a large tool result can be dropped from the replay buffer by the session's next event before a client resumes to get it")
+        }
         if tls.skipVerify {
             result.append("tls.skip_verify is true: outbound backend certificates are not verified")
         }
