@@ -2,6 +2,9 @@ import Synchronization
 
 /// The `Date` header value (IMF-fixdate, RFC 9110 §5.6.7), formatted at most once a second.
 final class HTTPDate: Sendable {
+    /// For the refusals written below the routes (the runner keeps its own).
+    static let shared = HTTPDate()
+
     private let cache = Mutex<(second: Int, text: String)>((-1, ""))
 
     func now() -> String {

@@ -662,7 +662,10 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         held.removeAll()
         refused = true
         onRefusal(refusal.head.status)
-        send(.head(refusal.head), promise: nil, context: context)
+        // RFC 9110 §6.6.1: an origin server with a clock MUST send Date on every 4xx, these too.
+        var head = refusal.head
+        head.headerFields.append(HTTPField(name: .date, value: HTTPDate.shared.now()))
+        send(.head(head), promise: nil, context: context)
         if let body = refusal.body { send(.body(body), promise: nil, context: context) }
         writeEnd(.end(nil), promise: nil, context: context)
         lingerThenClose(context: context)

@@ -310,6 +310,8 @@ def test_initialize_in_a_batch_is_refused(server):
 def test_header_caps(server):
     r, _ = request(server, "GET", "/mcp", headers={"X-Big": "a" * 40000})
     assert r.status == 431
+    # RFC 9110 §6.6.1: Date on every 4xx, the refusals written below the routes too.
+    assert r.getheader("Date", "").endswith(" GMT"), r.getheaders()
     many = {f"X-H{i}": "v" for i in range(200)}
     r, _ = request(server, "GET", "/mcp", headers=many)
     assert r.status == 431
