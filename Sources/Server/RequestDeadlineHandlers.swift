@@ -30,9 +30,6 @@ final class RequestDeadlines: @unchecked Sendable {
     let onTimeout: @Sendable (String) -> Void
     /// True between a finished response and the next request's first byte.
     private var keepAliveIdle = false
-    /// The response ended with bytes still waiting for the socket: the connection is listed
-    /// as idle (one the global cap may close) only once they are out.
-    private var idleWhenWritten = false
     /// When the current phase ends the connection; nil while a request is being handled.
     private var deadline: NIODeadline?
     private var timer: (task: Scheduled<Void>, fires: NIODeadline)?
@@ -83,7 +80,6 @@ final class RequestDeadlines: @unchecked Sendable {
     private func leaveIdle() {
         guard keepAliveIdle else { return }
         keepAliveIdle = false
-        idleWhenWritten = false
         ticket?.connectionIdle(false)
     }
 
@@ -105,21 +101,9 @@ final class RequestDeadlines: @unchecked Sendable {
     func responseEnded(_ context: ChannelHandlerContext) {
         phase = .idle
         keepAliveIdle = true
-        if pendingBytes(context.channel) > 0 {
-            // Listed once the answer is out: at the global cap a client still reading a large
-            // answer was closed as idle, and got it cut short. An empty write's promise
-            // completes once everything written before it has gone.
-            idleWhenWritten = true
-            let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.assumeIsolated().whenSuccess { [self] in
-                guard idleWhenWritten, keepAliveIdle else { return }
-                idleWhenWritten = false
-                ticket?.connectionIdle(true)
-            }
-            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0)), promise: written)
-        } else {
-            ticket?.connectionIdle(true)
-        }
+        // Listed as idle once the answer is queued, not once it is out: a client still reading
+        // a large answer can be the one the global cap closes (see README, Connections).
+        ticket?.connectionIdle(true)
         if let idleTimeout {
             arm(context.eventLoop.now + idleTimeout, context)
         } else {

@@ -181,9 +181,11 @@ public final class TLSContextReloader: Sendable {
     /// long `reload_interval` they lived until the next poll, however late.
     func nextWait() -> Duration {
         let (builtAt, failed) = state.withLock { ($0.builtAt, $0.transientFailure) }
-        // After a failure that is no file's fault, a poll interval: overdue keys made the
-        // wait 1 ms, and every try failed, logged and counted a thousand times a second.
-        guard settings.sessionTickets, !failed else { return pollInterval }
+        // After a failure that is no file's fault, a poll interval, at most 30 s: overdue keys
+        // made the wait 1 ms, and every try failed, logged and counted a thousand times a second.
+        guard settings.sessionTickets else { return pollInterval }
+        // Not a poll interval either when that is long (24 h): the overdue keys would live on.
+        if failed { return min(pollInterval, .seconds(30)) }
         let left = ticketKeyLifetime - builtAt.duration(to: .now)
         return max(.milliseconds(1), min(pollInterval, left))
     }

@@ -773,32 +773,6 @@ import Testing
         #expect(ticket.last == false, "serving /b")
     }
 
-    /// A connection whose answer is still going out is not idle: at the global cap a client
-    /// still reading a large answer was closed as idle, and got it cut short. Listed once
-    /// the bytes are out.
-    @Test func aConnectionIsIdleOnlyOnceItsAnswerIsOut() throws {
-        let ticket = IdleTicket()
-        let pending = Mutex(300_000)
-        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: ticket,
-                                         pendingBytes: { _ in pending.withLock { $0 } }) { _ in }
-        let slow = SlowSocket()
-        let c = try connectPublic(slow: slow, deadlines: deadlines)
-        c.send(get("/a"))
-        c.answer(0, "a large answer")
-        _ = c.output()
-        #expect(ticket.last != true, "still going out")
-        pending.withLock { $0 = 0 }
-        slow.release()
-        #expect(ticket.last == true)
-        // The next request finds it idle, and takes it out again.
-        c.send(get("/b"))
-        #expect(ticket.last == false)
-        c.answer(1, "b")
-        _ = c.output()
-        slow.release()
-        #expect(ticket.last == true, "nothing waiting: listed at once")
-    }
-
     /// The same wait with only part of the next head come: the idle deadline runs while the
     /// client has not taken the answer, and once it has, the header deadline runs for the
     /// rest of the head (the drain must not clear it).

@@ -313,6 +313,22 @@ struct TLSContextTests {
         guard case .failure = tickets.poll() else { Issue.record("the rotation did not fail"); return }
         #expect(tickets.nextWait() == .seconds(5))
         failNext.withLock { $0 = false }
+        let daily = try TLSContextReloader(
+            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key, sessionTickets: true),
+            pollInterval: .seconds(86_400), ticketKeyLifetime: .milliseconds(20),
+            build: { (settings: TLSServerSettings) throws(TLSError) -> TLSContext in
+                if failNext.withLock({ $0 }) {
+                    var error = TLSError(kind: .fileUnreadable, reason: "cannot open: Too many open files")
+                    error.isTransient = true
+                    throw error
+                }
+                return try TLSContext.server(settings)
+            })
+        Thread.sleep(forTimeInterval: 0.03)
+        failNext.withLock { $0 = true }
+        guard case .failure = daily.poll() else { Issue.record("the daily rotation did not fail"); return }
+        #expect(daily.nextWait() == .seconds(30), "not the day's poll interval")
+        failNext.withLock { $0 = false }
         guard case .success = tickets.poll() else { Issue.record("the rotation was not tried again"); return }
         #expect(tickets.nextWait() <= .milliseconds(20))
     }
