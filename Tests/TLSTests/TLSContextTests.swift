@@ -273,59 +273,41 @@ struct TLSContextTests {
         let dir = fixtures.directory + "/transient-\(UUID().uuidString)"
         let (chain, key, _) = try DevCertificates.ensure(directory: dir)
         let failNext = Mutex(false)
-        let reloader = try TLSContextReloader(
-            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key),
-            build: { (settings: TLSServerSettings) throws(TLSError) -> TLSContext in
-            if failNext.withLock({ $0 }) {
-                var error = TLSError(kind: .fileUnreadable, reason: "cannot open: Too many open files", file: settings.certificateChainFile)
-                error.isTransient = true
-                throw error
-            }
-            return try TLSContext.server(settings)
-        })
-        let first = reloader.current
+        /// Builds from the files, or fails as out of descriptors while `failNext` is set.
+        func reloader(tickets: Bool = false, poll: Duration = .seconds(5)) throws -> TLSContextReloader {
+            try TLSContextReloader(
+                settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key, sessionTickets: tickets),
+                pollInterval: poll, ticketKeyLifetime: .milliseconds(20),
+                build: { (settings: TLSServerSettings) throws(TLSError) -> TLSContext in
+                    if failNext.withLock({ $0 }) {
+                        var error = TLSError(kind: .fileUnreadable, reason: "cannot open: Too many open files", file: settings.certificateChainFile)
+                        error.isTransient = true
+                        throw error
+                    }
+                    return try TLSContext.server(settings)
+                })
+        }
+        let files = try reloader()
+        let first = files.current
         Thread.sleep(forTimeInterval: 0.05)
         #expect(chmod(key, 0o600) == 0)  // the files change (their ctime)
-        #expect(reloader.nextWait() == .seconds(5))
+        #expect(files.nextWait() == .seconds(5))
         failNext.withLock { $0 = true }
-        guard case .failure = reloader.poll() else { Issue.record("the build did not fail"); return }
+        guard case .failure = files.poll() else { Issue.record("the build did not fail"); return }
         failNext.withLock { $0 = false }
-        guard case .success(let second) = reloader.poll() else { Issue.record("not tried again"); return }
-        #expect(second !== first && reloader.current === second)
-        #expect(reloader.poll() == nil)
+        guard case .success(let second) = files.poll() else { Issue.record("not tried again"); return }
+        #expect(second !== first && files.current === second)
+        #expect(files.poll() == nil)
 
-        // With the ticket keys overdue, such a failure is tried again a poll interval later,
-        // not every millisecond (each try logged and counted).
-        let tickets = try TLSContextReloader(
-            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key, sessionTickets: true),
-            pollInterval: .seconds(5), ticketKeyLifetime: .milliseconds(20),
-            build: { (settings: TLSServerSettings) throws(TLSError) -> TLSContext in
-                if failNext.withLock({ $0 }) {
-                    var error = TLSError(kind: .fileUnreadable, reason: "cannot open: Too many open files")
-                    error.isTransient = true
-                    throw error
-                }
-                return try TLSContext.server(settings)
-            })
+        // With the ticket keys overdue, such a failure is tried again a poll interval later
+        // (at most 30 s), not every millisecond (each try logged and counted).
+        let tickets = try reloader(tickets: true)
+        let daily = try reloader(tickets: true, poll: .seconds(86_400))
         Thread.sleep(forTimeInterval: 0.03)
         #expect(tickets.nextWait() == .milliseconds(1), "overdue keys: rotate at once")
         failNext.withLock { $0 = true }
         guard case .failure = tickets.poll() else { Issue.record("the rotation did not fail"); return }
         #expect(tickets.nextWait() == .seconds(5))
-        failNext.withLock { $0 = false }
-        let daily = try TLSContextReloader(
-            settings: TLSServerSettings(certificateChainFile: chain, privateKeyFile: key, sessionTickets: true),
-            pollInterval: .seconds(86_400), ticketKeyLifetime: .milliseconds(20),
-            build: { (settings: TLSServerSettings) throws(TLSError) -> TLSContext in
-                if failNext.withLock({ $0 }) {
-                    var error = TLSError(kind: .fileUnreadable, reason: "cannot open: Too many open files")
-                    error.isTransient = true
-                    throw error
-                }
-                return try TLSContext.server(settings)
-            })
-        Thread.sleep(forTimeInterval: 0.03)
-        failNext.withLock { $0 = true }
         guard case .failure = daily.poll() else { Issue.record("the daily rotation did not fail"); return }
         #expect(daily.nextWait() == .seconds(30), "not the day's poll interval")
         failNext.withLock { $0 = false }
