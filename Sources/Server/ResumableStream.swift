@@ -7,9 +7,9 @@ import Synchronization
 ///
 /// Every event of a session's streams gets an id `<stream>-<seq>` (unique in the session,
 /// naming its stream) and is kept in a bounded buffer: at most `maxEvents` events and
-/// `maxBytes` bytes (or the newest event alone, if it is larger), oldest dropped first. A client that lost a stream GETs the endpoint
-/// with `Last-Event-ID` and receives what followed that event on that stream only, then
-/// the rest of the stream live. A request's work is not cancelled when its POST stream
+/// `maxBytes` bytes (or the newest event alone, if it is larger), oldest dropped first. A
+/// client that lost a stream GETs the endpoint with `Last-Event-ID` and receives what
+/// followed that event on that stream only, then the rest of the stream live. A request's work is not cancelled when its POST stream
 /// drops: its answer waits in the buffer.
 final class ReplayBuffer: Sendable {
     struct Event: Sendable {

@@ -43,7 +43,7 @@ public final class TLSContextReloader: Sendable {
         /// (its notBefore), files unchanged.
         var retryAt: Double?
         /// The last reload failed for want of descriptors or memory: the next try is a poll
-        /// interval away, however overdue the ticket keys.
+        /// interval away (at most 30 s with tickets), however overdue the ticket keys.
         var transientFailure = false
     }
 
@@ -180,11 +180,11 @@ public final class TLSContextReloader: Sendable {
     /// The poll interval, or less when the ticket keys reach their lifetime sooner: with a
     /// long `reload_interval` they lived until the next poll, however late.
     func nextWait() -> Duration {
-        let (builtAt, failed) = state.withLock { ($0.builtAt, $0.transientFailure) }
-        // After a failure that is no file's fault, a poll interval, at most 30 s: overdue keys
-        // made the wait 1 ms, and every try failed, logged and counted a thousand times a second.
         guard settings.sessionTickets else { return pollInterval }
-        // Not a poll interval either when that is long (24 h): the overdue keys would live on.
+        let (builtAt, failed) = state.withLock { ($0.builtAt, $0.transientFailure) }
+        // After a failure that is no file's fault, a poll interval, at most 30 s: the overdue
+        // keys made the wait 1 ms (every try failed, logged and counted a thousand times a
+        // second), and a long interval (24 h) would let them live on.
         if failed { return min(pollInterval, .seconds(30)) }
         let left = ticketKeyLifetime - builtAt.duration(to: .now)
         return max(.milliseconds(1), min(pollInterval, left))

@@ -113,11 +113,12 @@ struct HashToken: AsyncParsableCommand {
         var secret = token ?? ""
         if token == nil {
             // Read up to the cap and one byte past it, never the whole input (`yes | hash-token`).
+            let cap = 4096
             var data = Data()
-            while data.count <= 4096, let chunk = try FileHandle.standardInput.read(upToCount: 4097 - data.count), !chunk.isEmpty {
+            while data.count <= cap, let chunk = try FileHandle.standardInput.read(upToCount: cap + 1 - data.count), !chunk.isEmpty {
                 data.append(chunk)
             }
-            guard data.count <= 4096 else { throw ValidationError("token longer than 4096 bytes") }
+            guard data.count <= cap else { throw ValidationError("token longer than \(cap) bytes") }
             secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
         }
         guard !secret.isEmpty else { throw ValidationError("empty token") }
