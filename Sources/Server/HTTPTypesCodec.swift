@@ -160,8 +160,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Every request read is answered: the idle deadline runs, or the header one if part of
     /// the next head has come (it runs from now, not the longer idle one).
-    private func answeredAll(context: ChannelHandlerContext) {
-        deadlines?.responseEnded(context)
+    private func answeredAll(context: ChannelHandlerContext, flushPending: Bool = false) {
+        deadlines?.responseEnded(context, flushPending: flushPending)
         if parser.hasPartialHead(buffered: input?.readableBytes ?? 0) { deadlines?.startHead(context) }
     }
 
@@ -344,7 +344,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
                     // the connection is in its request, not idle.
                     deadlinesPending = true
                 } else {
-                    answeredAll(context: context)
+                    answeredAll(context: context, flushPending: true)
                 }
             }
             if chunked {
@@ -373,6 +373,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     func flush(context: ChannelHandlerContext) {
         send(context: context, promise: nil)
         context.flush()
+        deadlines?.flushed(context)
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {

@@ -30,6 +30,12 @@ final class RequestDeadlines: @unchecked Sendable {
     let onTimeout: @Sendable (String) -> Void
     /// True between a finished response and the next request's first byte.
     private var keepAliveIdle = false
+    /// The response just ended is listed as idle (one the global cap may close) at the
+    /// codec's next flush, once its last bytes have been handed down (``flushed(_:)``).
+    private var listAtFlush = false
+    /// Counts the times the connection left idle: an answer's write that completes after the
+    /// next request came must not list that one as idle.
+    private var idleEpoch = 0
     /// When the current phase ends the connection; nil while a request is being handled.
     private var deadline: NIODeadline?
     private var timer: (task: Scheduled<Void>, fires: NIODeadline)?
@@ -80,6 +86,8 @@ final class RequestDeadlines: @unchecked Sendable {
     private func leaveIdle() {
         guard keepAliveIdle else { return }
         keepAliveIdle = false
+        listAtFlush = false
+        idleEpoch &+= 1
         ticket?.connectionIdle(false)
     }
 
@@ -98,17 +106,49 @@ final class RequestDeadlines: @unchecked Sendable {
         ticket?.serving(serving)
     }
 
-    func responseEnded(_ context: ChannelHandlerContext) {
+    /// `flushPending`: the answer's end was just encoded, and the codec sends its last bytes
+    /// at the flush that follows, which calls ``flushed(_:)``; otherwise (the end was
+    /// encoded and flushed earlier) they are out of the codec already.
+    func responseEnded(_ context: ChannelHandlerContext, flushPending: Bool = false) {
         phase = .idle
         keepAliveIdle = true
-        // Listed as idle once the answer is queued, not once it is out: a client still reading
-        // a large answer can be the one the global cap closes (see README, Connections).
-        ticket?.connectionIdle(true)
+        if flushPending {
+            listAtFlush = true
+        } else {
+            listIdleWhenWritten(context)
+        }
         if let idleTimeout {
             arm(context.eventLoop.now + idleTimeout, context)
         } else {
             deadline = nil
         }
+    }
+
+    /// The codec flushed: a response that ended before it has all its bytes in the channel.
+    func flushed(_ context: ChannelHandlerContext) {
+        guard listAtFlush else { return }
+        listAtFlush = false
+        listIdleWhenWritten(context)
+    }
+
+    /// Lists the connection as idle once the channel has written what it holds: at the
+    /// global cap, a client still reading a large answer was closed as idle and got the
+    /// answer cut short. What the kernel holds still goes out after a close; what NIO holds
+    /// does not. An empty write's promise completes once everything written before it is
+    /// written, and only an answer still going out pays for one.
+    private func listIdleWhenWritten(_ context: ChannelHandlerContext) {
+        guard let ticket, keepAliveIdle else { return }
+        guard pendingBytes(context.channel) > 0 else {
+            ticket.connectionIdle(true)
+            return
+        }
+        let epoch = idleEpoch
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenSuccess { [self] in
+            guard epoch == idleEpoch, keepAliveIdle else { return }
+            ticket.connectionIdle(true)
+        }
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0)), promise: written)
     }
 
     /// A pipelined request waits for the client to read the response before it: a client

@@ -17,18 +17,26 @@ import Testing
 @Suite struct RequestDispatcherCodecTests {
     typealias Started = RequestDispatcherTests.Started
 
-    /// A socket that has not taken the bytes yet: write promises wait until `release`.
+    /// A socket that has not taken the bytes yet: write promises wait until `release`, and
+    /// `heldBytes` counts what was written since (what `bufferedWritableBytes` would say).
     final class SlowSocket: ChannelOutboundHandler {
-        typealias OutboundIn = Any
+        typealias OutboundIn = ByteBuffer
         var pending: [EventLoopPromise<Void>] = []
+        private(set) var heldBytes = 0
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            heldBytes += unwrapOutboundIn(data).readableBytes
             if let promise { pending.append(promise) }
             context.write(data, promise: nil)
         }
         func release() {
             let promises = pending
             pending = []
+            heldBytes = 0
             for promise in promises { promise.succeed() }
+        }
+        /// The oldest write's promise alone: the bytes written after it are still held.
+        func releaseOldest() {
+            pending.removeFirst().succeed()
         }
     }
 
@@ -755,6 +763,40 @@ import Testing
         func serving(_ serving: Bool) {}
     }
 
+    /// A connection whose answer is still going out is not idle: at the global cap a client
+    /// still reading a large answer was closed as idle, and got it cut short. Listed once the
+    /// bytes are out; the count is taken after the codec hands the answer's last bytes down
+    /// (taken at the end's encoding, it saw none of them and listed the connection at once).
+    @Test func aConnectionIsIdleOnlyOnceItsAnswerIsOut() throws {
+        let ticket = IdleTicket()
+        let slow = SlowSocket()
+        let deadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: ticket,
+                                         pendingBytes: { _ in slow.heldBytes }) { _ in }
+        let c = try connectPublic(slow: slow, deadlines: deadlines)
+        c.send(get("/a"))
+        c.answer(0, "a large answer")
+        _ = c.output()
+        #expect(slow.heldBytes > 0)
+        #expect(ticket.last != true, "still going out")
+        slow.release()
+        #expect(ticket.last == true)
+        // The next request takes it out of the list; an earlier answer's completion that
+        // comes late does not list it again.
+        c.send(get("/b"))
+        #expect(ticket.last == false)
+        c.answer(1, "b")
+        _ = c.output()
+        #expect(ticket.last != true, "b is still going out")
+        c.send(get("/c"))
+        #expect(ticket.last == false)
+        c.answer(2, "c")
+        _ = c.output()
+        slow.releaseOldest()
+        #expect(ticket.last == false, "b is out, c is not: b's completion does not list the connection")
+        slow.release()
+        #expect(ticket.last == true)
+    }
+
     /// A head read while the client had not taken the answer before it started no head
     /// phase: the connection stayed listed as idle while it served that request, the first
     /// the global cap would close.
@@ -766,6 +808,8 @@ import Testing
         c.send(get("/a"))
         c.channel.isWritable = false
         c.answer(0, "a")
+        // Listed at the flush of the tick (the answer's bytes are all in the channel then).
+        c.channel.embeddedEventLoop.run()
         #expect(ticket.last == true)
         c.send(get("/b"))
         writable(c)

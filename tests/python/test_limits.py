@@ -471,6 +471,68 @@ def test_idle_keepalive_connections_make_room_at_global_cap(server_bin):
         s.stop()
 
 
+def test_a_client_still_reading_a_large_answer_is_not_the_idle_one_closed_at_global_cap(server_bin):
+    """At max_connections the longest-idle keep-alive connection is closed to make room. A
+    connection counted as idle from when its answer was queued, so a client still taking a
+    6 MB answer through a small receive window was the one closed, its answer cut short.
+    It now counts as idle once the server has handed all of the answer to the kernel (which
+    still sends it after a close); the connection idle since then is the one closed."""
+    import fake_backends as fb
+    fake = fb.start_fake_silverbullet()
+    s = None
+    try:
+        big = b"".join(b"line %07d of a long page\n" % i for i in range(216_000))  # about 6 MB
+        put = urllib.request.Request(f"{fake.url}/.fs/Big.md", data=big, method="PUT",
+                                     headers={"Authorization": f"Bearer {fb.SILVERBULLET_TOKEN}"})
+        urllib.request.urlopen(put, timeout=10).read()
+        s = start_server(server_bin, "--set", "tls.enabled=false", "--set", "limits.max_connections=2",
+                         "--set", f"silverbullet.url={fake.url}", "--set", "tools.max_result_bytes=8MiB",
+                         env={"APP_SILVERBULLET__TOKEN": fb.SILVERBULLET_TOKEN})
+        auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        with socket.socket() as slow:
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window stays small
+            slow.settimeout(10)
+            slow.connect(("127.0.0.1", s.port))
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                               "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}}).encode()
+            slow.sendall(b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+                         + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            time.sleep(1.0)  # the answer is queued, most of it still in the server
+            idle = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+            idle.request("POST", "/api/mcp/v1/call", body=CALL, headers=auth)
+            assert idle.getresponse().read()
+            # A third client at the cap: one of the two is closed to make room.
+            third = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10, source_address=("127.0.0.5", 0))
+            third.request("POST", "/api/mcp/v1/call", body=CALL, headers=auth)
+            assert third.getresponse().status == 200
+            third.close()
+            with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+                assert ops_counter(r.read().decode(), 'mcp_connections_evicted_total{reason="global_cap"}') == 1
+            # The idle one was closed ...
+            idle.sock.settimeout(5)
+            assert idle.sock.recv(1) == b""
+            idle.close()
+            # ... and the slow reader gets all of its answer.
+            received, length, body_at, started = bytearray(), None, 0, time.monotonic()
+            while time.monotonic() - started < 30:
+                chunk = slow.recv(1 << 20)
+                if not chunk:
+                    break
+                received += chunk
+                if length is None and (end := received.find(b"\r\n\r\n")) >= 0:
+                    head = bytes(received[:end]).decode("latin-1").lower().split("\r\n")
+                    length = next(int(l.split(":", 1)[1]) for l in head if l.startswith("content-length:"))
+                    body_at = end + 4
+                if length is not None and len(received) - body_at >= length:
+                    break
+            assert length is not None and length > 6_000_000, bytes(received[:400])
+            assert len(received) - body_at == length, f"cut after {len(received) - body_at} of {length} bytes"
+    finally:
+        if s:
+            s.stop()
+        fake.shutdown()
+
+
 def test_idle_keepalive_connection_closed_and_counted(server_bin):
     s = start_server(server_bin, "--set", "limits.idle_timeout=1s")
     try:
