@@ -298,10 +298,29 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(refusal)
     }
 
+    /// The header deadline fell with part of a request head read: answered 408 Request
+    /// Timeout with `Connection: close` (RFC 9110 §15.5.9), and the caller closes the
+    /// connection at once, with no lingering close: a client that trickled its head for the
+    /// whole deadline gets no more of the server's time, and a reset its further bytes cause
+    /// may cost it the answer. False (closed in silence) when nothing of a head was read: a
+    /// client that asked nothing is told nothing.
+    func answerHeadTimeout() -> Bool {
+        guard let context = ownContext, !refusing, let input,
+              parser.hasPartialHead(buffered: input.readableBytes) else { return false }
+        refusing = true
+        self.input = nil
+        var answer = context.channel.allocator.buffer(capacity: 128)
+        answer.writeStaticString("HTTP/1.1 408 Request Timeout\r\n")
+        Self.write([.connection: "close", .contentLength: "0", .date: HTTPDate.shared.now()], to: &answer)
+        context.writeAndFlush(wrapOutboundOut(answer), promise: nil)
+        return true
+    }
+
     // MARK: responses
 
     func handlerAdded(context: ChannelHandlerContext) {
         ownContext = context
+        deadlines?.codec = self
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

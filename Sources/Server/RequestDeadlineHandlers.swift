@@ -52,6 +52,8 @@ final class RequestDeadlines: @unchecked Sendable {
     /// the idle one, extended while the answer goes out, goes on. The codec chooses the
     /// deadline for what came once the client has taken it.
     var waitingForDrain = false
+    /// The connection's codec, which answers a head cut off by the header deadline (408).
+    weak var codec: HTTPTypesCodec?
 
     init(headerTimeout: TimeAmount, idleTimeout: TimeAmount? = nil, ticket: (any AdmissionTicket)?,
          pendingBytes: @escaping (any Channel) -> Int = RequestDeadlines.bufferedBytes,
@@ -207,6 +209,7 @@ final class RequestDeadlines: @unchecked Sendable {
                 return
             }
             onTimeout(phase == .readingHead ? "header" : "idle")
+            if phase == .readingHead { _ = codec?.answerHeadTimeout() }
             channel.close(promise: nil)
         }
         timer = (task, when)

@@ -673,11 +673,21 @@ import Testing
         try #require(c.started.count == 1)
         c.answer(0, "a")
         #expect(deadlines.phase == phase)
+        #expect(c.output().hasPrefix("HTTP/1.1 200 OK\r\n"))
         c.channel.embeddedEventLoop.advanceTime(by: .seconds(seconds - 1))
         #expect(c.channel.isActive)
         c.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(!c.channel.isActive)
         #expect(phases.list == [label])
+        // RFC 9110 §15.5.9: a head cut off by its deadline is answered 408 (and closed); an
+        // idle connection is closed in silence (RFC 9112 §9.8: the client must expect it).
+        let after = c.output()
+        if label == "header" {
+            #expect(after.hasPrefix("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\nDate: "), "\(after)")
+            #expect(after.hasSuffix("\r\n\r\n"))
+        } else {
+            #expect(after == "")
+        }
     }
 
     /// The connection as PublicChildChannel builds it, under a handler that makes the channel

@@ -203,17 +203,20 @@ def test_slowloris_does_not_stop_service(server_bin):
             conns.append(c)
         assert health(s.ops_port) == 200
         assert post(s.port, source="127.9.9.9")[0].status == 200
-        # The header deadline closes every slow connection.
+        # The header deadline answers every slow connection 408 (RFC 9110 §15.5.9) and closes it.
         time.sleep(3)
-        closed = 0
+        closed = answered = 0
         for c in conns:
             c.settimeout(1)
             try:
-                if c.recv(10) == b"":
-                    closed += 1
+                data = b""
+                while chunk := c.recv(4096):
+                    data += chunk
+                closed += 1
+                answered += data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
             except (ConnectionResetError, socket.timeout, ssl.SSLError):
                 pass
-        assert closed >= 990
+        assert closed >= 990 and answered >= 990, (closed, answered)
     finally:
         for c in conns:
             c.close()
@@ -628,12 +631,16 @@ def test_sub_second_header_deadline_is_honoured(server_bin):
         c = tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
         started = time.monotonic()
         c.sendall(b"GET /mcp HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        data = b""
         try:
-            data = c.recv(10)
+            while chunk := c.recv(4096):
+                data += chunk
         except (ConnectionResetError, ssl.SSLError):
-            data = b""
+            pass
         elapsed = time.monotonic() - started
-        assert data == b"" and 1.4 <= elapsed <= 5, elapsed
+        # Answered 408 (RFC 9110 §15.5.9) and closed, at the deadline.
+        assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"), data
+        assert 1.4 <= elapsed <= 5, elapsed
     finally:
         s.stop()
 
@@ -938,6 +945,8 @@ def test_ops_listener_has_header_and_idle_deadlines(server_bin):
         slow = socket.create_connection(("127.0.0.1", s.ops_port), timeout=10)
         started = time.monotonic()
         slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        slow.settimeout(5)
+        assert slow.recv(4096).startswith(b"HTTP/1.1 408 Request Timeout\r\n")  # RFC 9110 §15.5.9
         assert closed_by_server(slow, 5)
         assert 0.9 <= time.monotonic() - started <= 4
         idle = http.client.HTTPConnection("127.0.0.1", s.ops_port, timeout=10)
