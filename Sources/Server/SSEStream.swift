@@ -8,15 +8,17 @@ import Synchronization
 /// One Server-Sent Events stream (WHATWG HTML §9.2) with a bounded queue.
 ///
 /// Producers (the dispatcher's outbound, the keep-alive timer) never wait: an event is
-/// queued or, when it would take the bytes that the writer has not taken past
-/// ``capacity``, the stream is cut off and the client disconnected. The event being
-/// written is taken: a ping behind a large answer on its way to a reader that keeps up
-/// fits. An event always fits an empty queue, however large (a tool result is capped by
-/// `tools.max_result_bytes`, not by this), unless an event over the capacity is still being
-/// written. A client that stops reading therefore costs at most `capacity` bytes (or one
-/// event) here, plus the event being written (the writer hands the event loop 64 KiB of it
-/// at a time, and NIO's pending writes stop at their 64 KiB high watermark:
-/// `StreamedBodyWriter`), never an unbounded buffer (DESIGN.md principle 2).
+/// queued or, when the queue has no room for it, the stream is cut off and the client
+/// disconnected. The queue holds up to ``capacity`` bytes of events, and besides them one
+/// event of any size that does not fit (a tool result is capped by
+/// `tools.max_result_bytes`, not by this). The event being written is not queued. So a
+/// reader that keeps up takes a large answer while the pings and answers behind it queue,
+/// and a second large answer may follow the first while it is still being written; a
+/// third large one while the second still waits cuts the stream. A client that
+/// stops reading therefore costs at most ``capacity`` bytes plus one large event here, and
+/// the event being written (the writer hands the event loop 64 KiB of it at a time, and
+/// NIO's pending writes stop at their 64 KiB high watermark: `StreamedBodyWriter`), never
+/// an unbounded buffer (DESIGN.md principle 2).
 /// A resumed stream's replay is queued whole past ``capacity`` (the replay buffer bounds it),
 /// and the capacity grows by what of it is still unwritten, so a live event behind a replay
 /// a reader is taking does not cut the stream.
@@ -25,8 +27,8 @@ final class SSEStream: Sendable {
 
     private struct State {
         var queuedBytes = 0
-        /// The event the writer has taken and not yet written.
-        var inFlightBytes = 0
+        /// The one queued event that did not fit ``capacity`` (0: none); part of `queuedBytes`.
+        var oversizeBytes = 0
         /// Replayed bytes still queued (they come first, so the first written are theirs).
         var replayBytes = 0
         var end: End?
@@ -34,14 +36,16 @@ final class SSEStream: Sendable {
         var overflowReported = false
     }
 
-    private let continuation: AsyncStream<ByteBuffer>.Continuation
-    private let stream: AsyncStream<ByteBuffer>
+    /// An event and whether it is the one queued past the capacity.
+    private typealias Queued = (bytes: ByteBuffer, oversize: Bool)
+    private let continuation: AsyncStream<Queued>.Continuation
+    private let stream: AsyncStream<Queued>
     private let state = Mutex(State())
     let capacity: Int
     let metrics: ServerMetrics?
 
     init(capacity: Int, metrics: ServerMetrics?) {
-        (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        (stream, continuation) = AsyncStream<Queued>.makeStream()
         self.capacity = capacity
         self.metrics = metrics
     }
@@ -78,39 +82,49 @@ final class SSEStream: Sendable {
         send(event: "message", data: message.serializedString())
     }
 
+    private enum Admission { case queued(oversize: Bool), refused }
+
     private func enqueue(_ text: String, capped: Bool = true) -> Bool {
         let bytes = text.utf8.count
-        let accepted: Bool = state.withLock { state in
-            guard state.end == nil else { return false }
-            // Past the capacity only into an empty queue, and not while an event over the
-            // capacity is still being written: then one large event waits at most, as before
-            // the in-flight one stopped counting.
-            if capped, state.queuedBytes > 0 || state.inFlightBytes > capacity,
-               state.queuedBytes + bytes > capacity + state.replayBytes {
-                state.end = .overflow
-                return false
+        let admission: Admission = state.withLock { state in
+            guard state.end == nil else { return .refused }
+            var oversize = false
+            if capped, state.queuedBytes - state.oversizeBytes + bytes > capacity + state.replayBytes {
+                // Past the capacity: in the one place for an event that does not fit, if free.
+                guard state.oversizeBytes == 0 else {
+                    state.end = .overflow
+                    return .refused
+                }
+                oversize = true
+                state.oversizeBytes = bytes
             }
             state.queuedBytes += bytes
             if !capped { state.replayBytes += bytes }
+            return .queued(oversize: oversize)
+        }
+        switch admission {
+        case .queued(let oversize):
+            continuation.yield((ByteBuffer(string: text), oversize))
             return true
+        case .refused:
+            reportOverflow()
+            return false
         }
-        if accepted {
-            continuation.yield(ByteBuffer(string: text))
-        } else {
-            // Only the send that caused the overflow takes the handler, so it runs once.
-            let overflowed: (Bool, (@Sendable () -> Void)?) = state.withLock { state in
-                guard state.end == .overflow, !state.overflowReported else { return (false, nil) }
-                state.overflowReported = true
-                defer { state.onOverflow = nil }
-                return (true, state.onOverflow)
-            }
-            if overflowed.0 {
-                metrics?.counter(.sseSlowReaders).increment()
-                continuation.finish()
-                overflowed.1?()
-            }
+    }
+
+    /// Only the send that caused the overflow takes the handler, so it runs once.
+    private func reportOverflow() {
+        let overflowed: (Bool, (@Sendable () -> Void)?) = state.withLock { state in
+            guard state.end == .overflow, !state.overflowReported else { return (false, nil) }
+            state.overflowReported = true
+            defer { state.onOverflow = nil }
+            return (true, state.onOverflow)
         }
-        return accepted
+        if overflowed.0 {
+            metrics?.counter(.sseSlowReaders).increment()
+            continuation.finish()
+            overflowed.1?()
+        }
     }
 
     /// Runs `handler` when the queue overflows (at once if it already has). The pump cannot
@@ -142,7 +156,7 @@ final class SSEStream: Sendable {
     /// Writes queued events to the response until the stream ends. Throws when the client
     /// went away; returns how the stream ended.
     @concurrent func pump(into writer: inout any ResponseBodyWriter) async throws -> End {
-        for await buffer in stream {
+        for await (buffer, oversize) in stream {
             // Taken off the queue before it is written: the writer bounds what it has in
             // flight itself. Counted until written, one large event (a 1 MiB tool result) on
             // its way to a reader that keeps up made the next ping pass the capacity, and the
@@ -150,11 +164,10 @@ final class SSEStream: Sendable {
             let size = buffer.readableBytes
             state.withLock { state in
                 state.queuedBytes -= size
-                state.inFlightBytes = size
+                if oversize { state.oversizeBytes = 0 }
                 state.replayBytes = max(0, state.replayBytes - size)
             }
             try await writer.write(buffer)
-            state.withLock { $0.inFlightBytes = 0 }
         }
         return state.withLock { $0.end } ?? .closed
     }

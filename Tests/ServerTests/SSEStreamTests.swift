@@ -20,30 +20,37 @@ import Testing
         #expect((writer as! CollectingWriter).text.value == "event: message\ndata: \(big)\n\n")
     }
 
-    @Test("a reader that leaves events queued is cut off when the next one would pass the capacity")
+    @Test("a reader that leaves events queued is cut off once the queue and its one place for an event that does not fit are full")
     func overflowWhenQueued() {
         let stream = SSEStream(capacity: 1024, metrics: nil)
         let overflowed = Mutex(0)
         stream.onOverflow { overflowed.withLock { $0 += 1 } }
         #expect(stream.send(event: "message", data: String(repeating: "a", count: 600)))
-        #expect(!stream.send(event: "message", data: String(repeating: "b", count: 600)))
+        #expect(stream.send(event: "message", data: String(repeating: "b", count: 600)), "past the capacity: the one place")
+        #expect(stream.end == nil)
+        #expect(!stream.send(event: "message", data: String(repeating: "c", count: 600)))
         #expect(stream.end == .overflow)
         #expect(!stream.sendComment("ping"))
         #expect(overflowed.withLock { $0 } == 1)
     }
 
-    @Test("a first event larger than the capacity does not overflow, the next one does while it is queued")
+    /// Behind a queued large event, what fits the capacity still queues (a ping there cut the
+    /// stream until 2026-12-05); a second large one does not.
+    @Test("events that fit the capacity queue behind a large one; a second large one overflows")
     func largeThenAnother() {
         let stream = SSEStream(capacity: 1024, metrics: nil)
         #expect(stream.send(event: "message", data: String(repeating: "x", count: 4096)))
+        #expect(stream.sendComment("ping"))
         #expect(stream.end == nil)
-        #expect(!stream.sendComment("ping"))
+        #expect(stream.send(event: "message", data: String(repeating: "s", count: 900)), "fits the capacity")
+        #expect(!stream.send(event: "message", data: String(repeating: "y", count: 4096)))
         #expect(stream.end == .overflow)
     }
 
     /// A large event being written to a reader that keeps up is no longer queued: a ping sent
-    /// meanwhile is queued behind it. Counted until written, it made the ping pass the
-    /// capacity and the stream was cut in the middle of the answer.
+    /// meanwhile is queued behind it, and so is a second large event (until 2026-12-05 that
+    /// one cut the stream of a client still reading the first). A third, while the second
+    /// still waits, is one large event more than a stalled reader may hold.
     @Test func anEventBeingWrittenIsNotQueued() async throws {
         let stream = SSEStream(capacity: 1024, metrics: nil)
         let big = String(repeating: "x", count: 4096)
@@ -55,9 +62,8 @@ import Testing
         }
         await writer.entered.first { _ in true }
         #expect(stream.sendComment("ping"), "queued behind the event in flight")
+        #expect(stream.send(event: "message", data: big), "a second large event")
         #expect(stream.end == nil)
-        // A stalled reader still holds one large event at most: a second one, while the
-        // first (over the capacity) is being written, overflows as it always did.
         #expect(!stream.send(event: "message", data: big))
         #expect(stream.end == .overflow)
         stream.finish()
@@ -66,8 +72,30 @@ import Testing
         #expect(writer.text.value.hasPrefix("event: message\ndata: \(big)\n\n"))
     }
 
-    /// A large event while a small one is being written still fits the empty queue: only an
-    /// event over the capacity in flight takes that away.
+    /// Two large answers back to back reach a reader that takes them, with what came between.
+    @Test func twoLargeEventsReachAReaderThatKeepsUp() async throws {
+        let stream = SSEStream(capacity: 1024, metrics: nil)
+        let (first, second) = (String(repeating: "x", count: 4096), String(repeating: "y", count: 4096))
+        #expect(stream.send(event: "message", data: first))
+        let writer = GatedWriter()
+        let pump = Task {
+            var any: any ResponseBodyWriter = writer
+            return try await stream.pump(into: &any)
+        }
+        await writer.entered.first { _ in true }
+        #expect(stream.sendComment("ping"))
+        #expect(stream.send(event: "message", data: second))
+        writer.release()
+        // Once the first is out, the place for a large event is free again.
+        for _ in 0..<100_000 where writer.text.value.count < 8192 { await Task.yield() }
+        try #require(writer.text.value.count >= 8192)
+        #expect(stream.send(event: "message", data: first))
+        stream.finish()
+        #expect(try await pump.value == .finished)
+        #expect(writer.text.value == "event: message\ndata: \(first)\n\n: ping\n\nevent: message\ndata: \(second)\n\nevent: message\ndata: \(first)\n\n")
+    }
+
+    /// A large event while a small one is being written still fits the empty queue.
     @Test func aLargeEventBehindASmallOneInFlightFits() async throws {
         let stream = SSEStream(capacity: 1024, metrics: nil)
         #expect(stream.sendComment("ping"))
