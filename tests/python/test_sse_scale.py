@@ -273,3 +273,76 @@ def test_reader_that_stops_reading_is_cut_off(server_bin):
         assert wait_fds_back(pid, fds_before) <= fds_before + 4
     finally:
         s.stop()
+
+
+def test_two_large_answers_reach_a_reader_that_keeps_up(server_bin):
+    """Two large tool results on one legacy SSE stream, the second ready while the first is
+    still being written to a client that reads it (slowly, through a small window). The queue
+    holds limits.sse_write_buffer bytes of events and one event that does not fit besides
+    them: both arrive, and the reader is not counted as slow. Until 2026-12-05 the second
+    answer cut the stream (mcp_sse_slow_reader_disconnects_total)."""
+    import http.client
+    import fake_backends as fb
+    fake = fb.start_fake_silverbullet()
+    s = None
+    try:
+        # Each answer larger than the kernel's send buffer takes (4 MiB at most): else the first
+        # is written at once, and the second finds the stream idle.
+        page = b"".join(b"line %07d of a long page\n" % i for i in range(180_000))  # about 4.9 MB
+        put = urllib.request.Request(f"{fake.url}/.fs/Big.md", data=page, method="PUT",
+                                     headers={"Authorization": f"Bearer {fb.SILVERBULLET_TOKEN}"})
+        urllib.request.urlopen(put, timeout=10).read()
+        s = start_server(server_bin, "--set", f"silverbullet.url={fake.url}", "--set", "tools.max_result_bytes=8MiB",
+                         "--set", "log.level=warning", env={"APP_SILVERBULLET__TOKEN": fb.SILVERBULLET_TOKEN})
+        before = metric(s.ops, "mcp_sse_slow_reader_disconnects_total")
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window stays small
+        raw.settimeout(10)
+        raw.connect(("127.0.0.1", s.port))
+        stream = tls_context().wrap_socket(raw, server_hostname="localhost")
+        stream.sendall(GET_SSE)
+        seen = b""
+        deadline = time.monotonic() + 10
+        while not re.search(rb"sessionId=[^\s]+\n", seen):
+            assert time.monotonic() < deadline, "no endpoint event"
+            seen += stream.recv(4096)
+        session = re.search(rb"sessionId=([^\s]+)\n", seen).group(1).decode()
+        initialize = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                      "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        calls = [{"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                  "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}} for i in (1, 2)]
+        conn = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=10, context=tls_context())
+        # Two POSTs, not a batch: a batch is answered in one event.
+        for body in (initialize, {"jsonrpc": "2.0", "method": "notifications/initialized"}, *calls):
+            assert post_batch(conn, f"/messages?sessionId={session}", json.dumps(body).encode()) == 202
+        conn.close()
+        # Read slowly: about 3 MB/s, so the first answer is still going out when the second
+        # is ready. The body is chunked: its chunks are taken apart before the events.
+        raw_body, events, ids = seen[seen.index(b"\r\n\r\n") + 4:], b"", set()
+        deadline = time.monotonic() + 30
+        while len(ids) < 2 and time.monotonic() < deadline:
+            chunk = stream.recv(65536)
+            if not chunk:
+                break
+            raw_body += chunk
+            time.sleep(0.02)
+            while (line_end := raw_body.find(b"\r\n")) >= 0:
+                size = int(raw_body[:line_end], 16)
+                if len(raw_body) < line_end + 2 + size + 2:
+                    break
+                events += raw_body[line_end + 2:line_end + 2 + size]
+                raw_body = raw_body[line_end + 2 + size + 2:]
+            *complete, events = events.split(b"\n\n")
+            for event in complete:
+                if event.startswith(b"event: message\ndata: ") and b'"result"' in event:
+                    message = json.loads(event[len(b"event: message\ndata: "):])
+                    if message["id"] in (1, 2):
+                        assert message["result"]["content"][0]["text"].startswith("line 0000000"), event[:300]
+                        ids.add(message["id"])
+        stream.close()
+        assert ids == {1, 2}, f"answers received: {sorted(ids)}"
+        assert metric(s.ops, "mcp_sse_slow_reader_disconnects_total") == before
+    finally:
+        if s:
+            s.stop()
+        fake.shutdown()
