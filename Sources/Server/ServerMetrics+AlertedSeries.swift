@@ -13,6 +13,8 @@ extension ServerMetrics {
         for failure in AuthFailure.allCases { _ = counter(.authFailures, failure.reason) }
         _ = counter(.authFailures, "locked_out")
         for reason in ConnectionGate.RejectReason.allCases { _ = counter(.connectionsRejected, reason.rawValue) }
+        // A peer gone before its address could be read (a reset right after accept).
+        _ = counter(.connectionsRejected, "no_address")
         _ = counter(.rateLimitEvictions, "auth_failures")
         _ = counter(.authLockouts)
         _ = counter(.authLockoutsEvicted)

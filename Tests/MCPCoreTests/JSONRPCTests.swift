@@ -205,6 +205,23 @@ import Testing
         #expect(h.observer.refused == [.jsonValues])
     }
 
+    /// `server.max_json_depth` goes up to 1000: a message that deep is parsed (the parser
+    /// recurses once per level), and one level more is refused at the cap.
+    @Test("a message at the highest depth the configuration allows (1000) is parsed; one deeper is refused")
+    func deepestAllowedMessage() async {
+        let h = Harness(limits: .init(maxDepth: 1000, maxBytes: 1 << 20, maxValues: 100_000))
+        // The message object and its params are two levels; the nested arrays make up the rest.
+        func ping(depth: Int) -> String {
+            #"{"jsonrpc":"2.0","id":7,"method":"ping","params":{"x":"# + String(repeating: "[", count: depth - 2)
+                + String(repeating: "]", count: depth - 2) + "}}"
+        }
+        let answer = await h.send(ping(depth: 1000))
+        #expect(answer?["id"]?.intValue == 7)
+        #expect(answer?["error"] == nil, "\(String(describing: answer))")
+        #expect(await h.send(ping(depth: 1001))?.errorCode == -32700)
+        #expect(h.observer.refused == [.jsonDepth])
+    }
+
     @Test("refusals at the depth and size caps are counted by cap; a plain parse error is not")
     func capsCounted() async {
         let h = Harness(limits: .init(maxDepth: 8, maxBytes: 1000, maxValues: 1000))
