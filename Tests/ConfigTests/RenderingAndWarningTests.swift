@@ -144,10 +144,33 @@ import Testing
                 _ = try ConfigLoader.load(yaml: yaml)
                 Issue.record("\(yaml) accepted")
             } catch {
-                #expect(error.path == path && error.expected == "a value greater than 0")
+                #expect(error.path == path && error.expected == (path == "auth.lockout" ? "a value greater than 0" : "a count in 1...10000000"))
             }
         }
         #expect(try ConfigLoader.load(yaml: "server: {replay_max_streams: 2}").server.replayMaxStreams == 2)
+    }
+
+    /// Byte caps have a range, not just a sign: below it the server could not take a request
+    /// line (or silently raised the value), above it the cap bounds nothing.
+    @Test("byte caps are refused outside their range, and accepted at its ends", arguments: [
+        ("limits", "max_header_bytes", "1023B", "1KiB", "1MiB", "1025KiB", "a size in 1KiB...1MiB"),
+        ("limits", "sse_write_buffer", "1023B", "1KiB", "1GiB", "1025MiB", "a size in 1KiB...1GiB"),
+        ("server", "replay_buffer_bytes", "1023B", "1KiB", "1GiB", "1025MiB", "a size in 1KiB...1GiB"),
+        ("tools", "max_result_bytes", "1023B", "1KiB", "256MiB", "257MiB", "a size in 1KiB...256MiB"),
+        ("auth", "max_header_bytes", "63B", "64B", "64KiB", "65KiB", "a size in 64B...64KiB"),
+    ])
+    func byteCapRanges(section: String, key: String, below: String, low: String, high: String, above: String, expected: String) throws {
+        for value in [below, above] {
+            do {
+                _ = try ConfigLoader.load(yaml: "\(section): {\(key): \(value)}")
+                Issue.record("\(section).\(key): \(value) accepted")
+            } catch {
+                #expect(error.path == "\(section).\(key)" && error.expected == expected, "\(error)")
+            }
+        }
+        for value in [low, high] {
+            #expect(throws: Never.self) { try ConfigLoader.load(yaml: "\(section): {\(key): \(value)}") }
+        }
     }
 
     @Test("limits.send_timeout is 0 (off) or 1s...1h; 2m by default")

@@ -79,9 +79,10 @@ extension AppConfig {
         for (index, origin) in server.allowedOrigins.enumerated() {
             check(NetworkSyntax.isHTTPURL(origin), "server.allowed_origins.\(index)", "an origin such as https://app.example.com")
         }
-        check(server.replayBufferEvents > 0, "server.replay_buffer_events", positive)
-        check(server.replayBufferBytes.bytes > 0, "server.replay_buffer_bytes", positive)
-        check(server.replayMaxStreams > 0, "server.replay_max_streams", positive)
+        check((1...Self.maxCount).contains(server.replayBufferEvents), "server.replay_buffer_events", countRange)
+        // Each session may hold this much: past a gibibyte the cap no longer bounds anything.
+        check((1024...(1 << 30)).contains(server.replayBufferBytes.bytes), "server.replay_buffer_bytes", "a size in 1KiB...1GiB")
+        check((1...Self.maxCount).contains(server.replayMaxStreams), "server.replay_max_streams", countRange)
         check(server.sessionIdleTimeout.milliseconds > 0, "server.session_idle_timeout", positive)
         check(server.shutdownCancelTimeout.milliseconds > 0, "server.shutdown_cancel_timeout", positive)
         check((1...1000).contains(server.pageSize), "server.page_size", "a page size in 1...1000")
@@ -138,7 +139,8 @@ extension AppConfig {
                 check(tls.enabled && tls.clientAuth != .off, "\(base).client_cert_sha256", "tls.client_auth optional or required")
             }
         }
-        check(auth.maxHeaderBytes.bytes > 0, "auth.max_header_bytes", positive)
+        // "Bearer " and a 32-byte token in base64 take about 50 bytes.
+        check((64...(64 << 10)).contains(auth.maxHeaderBytes.bytes), "auth.max_header_bytes", "a size in 64B...64KiB")
         check(auth.failureMax > 0, "auth.failure_max", positive)
         check(auth.failureWindow.milliseconds > 0, "auth.failure_window", positive)
         // 0 would lock no one out while still counting lockouts.
@@ -157,11 +159,10 @@ extension AppConfig {
         // Bounded above as well: tables sized by these counts trap at start beyond 2^31 entries,
         // which validation used to let through.
         for (value, key) in caps { check((1...Self.maxCount).contains(value), "limits.\(key)", countRange) }
-        let sizes: [(Int, String)] = [
-            (limits.bodyMinRate.bytes, "body_min_rate"), (limits.maxHeaderBytes.bytes, "max_header_bytes"),
-            (limits.sseWriteBuffer.bytes, "sse_write_buffer"),
-        ]
-        for (value, key) in sizes { check(value > 0, "limits.\(key)", positive) }
+        check(limits.bodyMinRate.bytes > 0, "limits.body_min_rate", positive)
+        // Below a kibibyte hardly a request line and its Host fit (the ops port's probes too).
+        check((1024...(1 << 20)).contains(limits.maxHeaderBytes.bytes), "limits.max_header_bytes", "a size in 1KiB...1MiB")
+        check((1024...(1 << 30)).contains(limits.sseWriteBuffer.bytes), "limits.sse_write_buffer", "a size in 1KiB...1GiB")
         let rates: [(Double, String)] = [
             (limits.connectionRatePerIp, "connection_rate_per_ip"), (limits.connectionRateGlobal, "connection_rate_global"),
             (limits.requestRate, "request_rate"), (limits.toolRate, "tool_rate"),
@@ -189,7 +190,9 @@ extension AppConfig {
         check(timeout.http.milliseconds > 0, "timeout.http", positive)
         // The dispatcher's deadline table caps a tool deadline at a day.
         check(timeout.operation.milliseconds > 0 && timeout.operation.milliseconds <= 86_400_000, "timeout.operation", "a duration in 1ms...24h")
-        check(tools.maxResultBytes.bytes > 0, "tools.max_result_bytes", positive)
+        // A result is held in memory several times (text, structuredContent, the backend's
+        // answer at up to four times it): past 256 MiB the cap no longer bounds anything.
+        check((1024...(256 << 20)).contains(tools.maxResultBytes.bytes), "tools.max_result_bytes", "a size in 1KiB...256MiB")
 
         // Secrets pasted with a trailing newline or space never match; say so without
         // printing them.
