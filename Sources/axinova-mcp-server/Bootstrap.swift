@@ -90,7 +90,9 @@ struct Bootstrap {
 
         if stdio {
             logger.info("serving MCP over stdio", metadata: ["tools": "\(registry.count)"])
-            await StdioTransport(dispatcher: dispatcher).run()
+            // One client: the per-token in-flight cap is its own. The network-wide caps, the
+            // rates and the metrics have nothing to act on or export here.
+            await StdioTransport(dispatcher: dispatcher, maxConcurrentRequests: config.limits.maxInflightPerToken).run()
             client.shutdown()
             return
         }

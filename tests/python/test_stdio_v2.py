@@ -161,3 +161,53 @@ def test_protocol_version_setting_caps_negotiation(server_bin):
     raw.send({"jsonrpc": "2.0", "id": 2, "method": "server/discover"})
     assert raw.receive()["result"]["supportedVersions"] == versions
     assert raw.close() == 0
+
+
+def test_requests_at_once_are_capped_by_max_inflight_per_token(server_bin):
+    """Over stdio the one client's requests run at most limits.max_inflight_per_token at once
+    (it was a fixed 32); the next waits for a running one to end. Here the cap is 1, and a
+    call hangs on a Prometheus that accepts and never answers (timeout.http=2s): the ping sent
+    after it is answered only after the call's timeout. With the default cap it is not."""
+    import socket
+    import threading
+    import time
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        for cap, waits in (("1", True), ("32", False)):
+            raw = RawStdio(server_bin, "--set", f"limits.max_inflight_per_token={cap}", "--set", "timeout.http=2s",
+                           "--set", f"prometheus.url=http://127.0.0.1:{silent.getsockname()[1]}")
+            raw.initialize()
+            raw.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "prometheus_query", "arguments": {"query": "up"}}})
+            time.sleep(0.3)  # the call is running
+            started = time.monotonic()
+            raw.send({"jsonrpc": "2.0", "id": 2, "method": "ping"})
+            first = raw.receive()
+            if waits:
+                assert first["id"] == 1 and first["result"]["isError"] is True, first
+                assert raw.receive()["id"] == 2
+                assert time.monotonic() - started > 1.0
+            else:
+                assert first["id"] == 2 and time.monotonic() - started < 1.0
+                assert raw.receive()["id"] == 1
+            assert raw.close() == 0
+    finally:
+        stop.set()
+        thread.join()
+        silent.close()
+        for c in held:
+            c.close()
