@@ -122,7 +122,8 @@ public struct MCPServer: Sendable {
         var services: [any Service] = []
         if options.opsEnabled {
             services.append(PublicListener(host: options.opsHost, port: options.opsPort, child: makeOpsChildChannel(mode: security == nil ? "http" : "https"),
-                                           group: MultiThreadedEventLoopGroup.singleton, logger: logger, sendTimeout: options.sendTimeout) { _ in })
+                                           group: MultiThreadedEventLoopGroup.singleton, logger: logger, sendTimeout: options.sendTimeout,
+                                           backlog: options.listenBacklog) { _ in })
         }
         services.append(Housekeeping(server: self))
         let child = makeChildChannel(responder: makePublicResponder(), security: security, admission: admission, extraHandlers: extraHandlers)
@@ -133,7 +134,7 @@ public struct MCPServer: Sendable {
         let readiness = self.readiness
         for (index, port) in ports.enumerated() {
             services.append(PublicListener(host: options.host, port: port, child: child, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
-                                           drain: listenerDrain, sendTimeout: options.sendTimeout) { boundPort in
+                                           drain: listenerDrain, sendTimeout: options.sendTimeout, backlog: options.listenBacklog) { boundPort in
                 if index == 0 { await onPublicRunning(boundPort) }
                 if bound.add(1, ordering: .relaxed).newValue == ports.count { readiness.set(.ready) }
             })

@@ -39,6 +39,8 @@ struct PublicListener: Service, CustomStringConvertible {
     /// inherit it (Linux copies the listener's TCP state into each), so it costs no system
     /// call per connection.
     var sendTimeout: Duration? = nil
+    /// `limits.listen_backlog`.
+    var backlog = 256
     let onRunning: @Sendable (Int) async -> Void
 
     var description: String { "PublicListener(\(host):\(port))" }
@@ -63,7 +65,7 @@ struct PublicListener: Service, CustomStringConvertible {
         }
         #endif
         let server = try await bootstrap
-            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.backlog, value: Int32(clamping: backlog))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             // One accept per readiness event, as nginx does by default (`multi_accept off`): the
             // listening socket is level-triggered, so a backlog is drained over the next loop

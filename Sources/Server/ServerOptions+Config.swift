@@ -40,6 +40,7 @@ extension ServerOptions {
         maxHeaderCount = limits.maxHeaderCount
         idleTimeout = limits.idleTimeout.duration
         sendTimeout = limits.sendTimeout.milliseconds == 0 ? nil : limits.sendTimeout.duration
+        listenBacklog = limits.listenBacklog
         headerTimeout = limits.headerTimeout.duration
         bodyTimeout = limits.bodyTimeout.duration
         lingerTimeout = limits.lingerTimeout.duration

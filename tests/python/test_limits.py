@@ -1138,3 +1138,15 @@ def test_legacy_batches_past_the_sessions_announcements_are_refused(server_bin):
     finally:
         s.stop()
         grafana.server.shutdown()
+
+
+def test_listen_backlog_is_set_on_both_listeners(server_bin):
+    """limits.listen_backlog is the listen(2) backlog of the public and the ops listener
+    (the kernel shows it as a listening socket's Send-Q); it was a fixed 256."""
+    s = start_server(server_bin, "--set", "limits.listen_backlog=17")
+    try:
+        for port in (s.port, s.ops_port):
+            out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+            assert out.split()[2] == "17", out
+    finally:
+        s.stop()

@@ -26,6 +26,10 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     /// After a refusal, the longest its sending may take, and then how long what the client
     /// still sends is read and dropped before the connection closes (lingering close).
     public var lingerTimeout = ConfigDuration.seconds(2)
+    /// Connections the kernel completes and holds for each listening socket until the server
+    /// accepts them (`listen(2)`'s backlog, capped by `net.core.somaxconn`); past it, new ones
+    /// are dropped while the server is behind.
+    public var listenBacklog = 256
     /// Slower request bodies are cut off (per second).
     public var bodyMinRate = ByteSize.kibibytes(1)
     public var maxHeaderBytes = ByteSize.kibibytes(16)
