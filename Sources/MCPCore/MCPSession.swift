@@ -203,17 +203,29 @@ public final class MCPSession: Sendable {
     /// tracks the call, would otherwise find nothing to cancel, and the call would run and be
     /// answered after the client gave it up. ``withdraw(_:)`` when the task is done.
     ///
-    /// All of `ids` or none: false when they would pass `maxAnnounced`, and the transport then
+    /// All of `ids` or none: `.full` when they would pass `maxAnnounced`, and the transport then
     /// refuses the message. Announced in part, a batch's later requests could not be cancelled
     /// before they started, and ran and were answered after the client gave them up.
+    /// `.duplicate` for an id given twice, or already announced or in flight: a request id
+    /// "MUST NOT have been previously used by the requestor within the same session"
+    /// (2025-11-25 basic/index.mdx "Requests"), and one announcement stood for all of them,
+    /// so repeated ids passed the cap and the first to finish withdrew the others' entry.
     @discardableResult
-    public func announce(_ ids: [JSONRPCID]) -> Bool {
+    public func announce(_ ids: [JSONRPCID]) -> Announcement {
         state.withLock { s in
-            guard s.announced.count + ids.count <= maxAnnounced else { return false }
+            var seen = Set<JSONRPCID>()
+            for id in ids {
+                if s.announced[id] != nil || s.inFlight.contains(id) || (ids.count > 1 && !seen.insert(id).inserted) {
+                    return .duplicate(id)
+                }
+            }
+            guard s.announced.count + ids.count <= maxAnnounced else { return .full }
             for id in ids { s.announced[id] = false }
-            return true
+            return .announced
         }
     }
+
+    public enum Announcement: Equatable, Sendable { case announced, full, duplicate(JSONRPCID) }
 
     /// The announced request's task is done (its call tracked and finished, or never a call);
     /// returns whether the client cancelled it meanwhile (a request other than a tool call,

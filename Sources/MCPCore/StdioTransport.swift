@@ -58,7 +58,9 @@ public final class StdioTransport: Sendable {
 
     /// Serves until stdin reaches EOF, then waits for the calls still running (and waiting)
     /// and returns; or until stdout is closed, then cancels them and returns.
-    public func run(session: MCPSession = MCPSession(transport: "stdio")) async {
+    public func run(session: MCPSession? = nil) async {
+        // Every request that runs is announced and may be in flight: the session takes as many.
+        let session = session ?? MCPSession(transport: "stdio", maxInFlight: maxConcurrentRequests)
         // A write to a pipe whose reader is gone raises SIGPIPE, which kills the process
         // unless ignored; ignored, the write fails with EPIPE, which ends the session. NIO
         // ignores it only when it makes its first socket, which stdio may never do.
@@ -86,7 +88,8 @@ public final class StdioTransport: Sendable {
             func start(_ bytes: [UInt8], id: JSONRPCID?) {
                 running += 1
                 // A cancel this loop reads before the task has tracked the call is kept for it.
-                // Fits: at most `maxConcurrentRequests` (32) run, and the session announces 64.
+                // Fits: at most `maxConcurrentRequests` run, and the session announces as many.
+                // An id already in use is not announced; its call is refused as a duplicate.
                 if let id { session.announce([id]) }
                 group.addTask {
                     let response = await self.dispatcher.handle(bytes: bytes, session: session, outbound: outbound)

@@ -91,11 +91,18 @@ struct LegacySSETransport: Sendable {
         // it, also for each request of a batch. Requests that cannot all be announced are
         // refused, not run beyond the client's reach.
         let requestIDs = frame.messages.compactMap { if case .request(let request) = $0 { request.id } else { nil } }
-        guard session.announce(requestIDs) else {
+        switch session.announce(requestIDs) {
+        case .announced:
+            break
+        case .full:
             streams.answered(on: stream)
             metrics?.counter(.inflightRejected, "per_session").increment()
             return HTTPReplies.refusal(.tooManyRequests, "Too many requests waiting on this session (max \(session.maxAnnounced))",
                                       statelessEra: false, headers: [.retryAfter: "1"])
+        case .duplicate(let duplicate):
+            streams.answered(on: stream)
+            return HTTPReplies.rpcError(.badRequest, .invalidRequest,
+                                        "Invalid Request: request id \(duplicate) is already in use on this session", id: duplicate)
         }
         sessions.setBusy(id, 1)
         Task(executorPreference: MCPDispatcher.requestExecutor) {

@@ -394,13 +394,27 @@ import Testing
     @Test func announcementsAreAllOrNothingWithinTheirCap() {
         let session = MCPSession(transport: "t", maxInFlight: 2, maxAnnounced: 5)
         #expect(session.maxAnnounced == 5)
-        #expect(session.announce([.int(1), .int(2), .int(3)]))
-        #expect(!session.announce([.int(4), .int(5), .int(6)]), "six would pass five")
+        #expect(session.announce([.int(1), .int(2), .int(3)]) == .announced)
+        #expect(session.announce([.int(4), .int(5), .int(6)]) == .full, "six would pass five")
         #expect(!session.withdraw(.int(4)), "nothing of the refused batch was announced")
-        #expect(session.announce([.int(4), .int(5)]))
+        #expect(session.announce([.int(4), .int(5)]) == .announced)
         session.cancel(.int(5))
         #expect(session.withdraw(.int(5)), "the last one that fits can be cancelled before it starts")
         #expect(MCPSession(transport: "t", maxInFlight: 3).maxAnnounced == 3)
+    }
+
+    /// basic/index.mdx "Requests": an id MUST NOT be reused within the session. One
+    /// announcement stood for every request with the same id, so repeated ids passed the cap
+    /// (an id posted again and again was never counted twice), and the first to finish
+    /// withdrew the entry the others' cancels needed. Such a message is refused whole.
+    @Test func anIdAlreadyInUseIsNotAnnouncedAgain() {
+        let session = MCPSession(transport: "t", maxInFlight: 4, maxAnnounced: 4)
+        #expect(session.announce([.int(1)]) == .announced)
+        #expect(session.announce([.int(1)]) == .duplicate(.int(1)), "announced and not withdrawn")
+        #expect(session.announce([.int(2), .string("a"), .int(2)]) == .duplicate(.int(2)), "twice in one batch")
+        #expect(!session.withdraw(.string("a")), "nothing of the refused batch was announced")
+        #expect(session.withdraw(.int(1)) == false)
+        #expect(session.announce([.int(1)]) == .announced, "withdrawn: the id may be used again")
     }
 
     @Test("progress.mdx: progress notifications carry the token, relate to the request, and only increase")

@@ -1132,6 +1132,12 @@ def test_legacy_batches_past_the_sessions_announcements_are_refused(server_bin):
         assert r.status == 429 and r.getheader("Retry-After") == "1", (r.status, body)
         assert json.loads(body)["error"]["code"] == -32000 and b"waiting on this session" in body
         assert post(s.port, path=path, body=batch([5, 6, 7]))[0].status == 202, "six waiting fit"
+        # An id already in use on the session, or twice in one batch, is refused whole (400,
+        # -32600; basic/index.mdx "Requests": ids MUST NOT be reused within a session): one
+        # announcement stood for them all, so repeated ids slipped past the cap.
+        for ids in ([5], [9, 9]):
+            r, body = post(s.port, path=path, body=batch(ids))
+            assert r.status == 400 and json.loads(body)["error"]["code"] == -32600 and b"already in use" in body, (r.status, body)
         with urllib.request.urlopen(f"{s.ops}/metrics", timeout=5) as m:
             assert ops_counter(m.read().decode(), 'mcp_inflight_calls_rejected_total{reason="per_session"}') == 1
         stream.close()
