@@ -8,9 +8,10 @@
 /// 5. `rate_global`       — all addresses together open connections faster than the global GCRA
 /// 6. `global_cap`        — connections open ≥ `maxConnections`
 ///
-/// The per-address handshake cap keeps a few addresses that hold silent connections (each
-/// re-opened every handshake deadline, under the connection rate) from filling `maxHandshakes`
-/// and so locking every other new client out.
+/// The per-address handshake cap keeps one address that holds silent connections (each
+/// re-opened every handshake deadline, under the connection rate) from filling `maxHandshakes`;
+/// against a few such addresses the caller makes room at `maxHandshakes` by closing a
+/// handshake of the address holding the most (the server's `GateAdmission`).
 /// The per-address rate is checked before the global one so that a single flooding address is
 /// refused on its own limit and cannot use up the global rate for everyone else. The global
 /// cap comes last because the caller may answer it by closing another client's idle

@@ -21,6 +21,7 @@ public final class GateAdmission: ConnectionAdmission {
     let metrics: ServerMetrics?
     let gateMetrics: GateMetrics?
     let idle = IdleConnections()
+    let handshaking = HandshakingConnections()
 
     public init(configuration: ConnectionGate.Configuration, trustedProxies: TrustedProxies = TrustedProxies(), metrics: ServerMetrics?) {
         let gate = SharedConnectionGate(configuration)
@@ -48,12 +49,23 @@ public final class GateAdmission: ConnectionAdmission {
             metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.globalCap.rawValue).increment()
             decision = gate.admit(key)
         }
+        // At the handshake cap, the address holding the most handshakes gives one up (its
+        // oldest) to a client that would then hold fewer. Without it, a few addresses holding
+        // silent connections up to their own cap (16 addresses × 16, re-opened at every
+        // handshake deadline) locked every other new client out.
+        if case .reject(.handshakes) = decision, let evicted = handshaking.greediest(over: key, gate: gate) {
+            evicted.closed()
+            evicted.channel.close(promise: nil)
+            metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.handshakes.rawValue).increment()
+            decision = gate.admit(key)
+        }
         switch decision {
         case .reject(let reason):
             metrics?.counter(.connectionsRejected, reason.rawValue).increment()
             return nil
         case .admit:
             let ticket = GateTicket(gate: gate, key: key, channel: channel, idle: idle)
+            handshaking.append(ticket)
             channel.closeFuture.whenComplete { _ in ticket.closed() }
             return ticket
         }
@@ -113,6 +125,9 @@ final class GateTicket: AdmissionTicket {
     let channel: any Channel
     let idle: IdleConnections
     private let state = Mutex<(handshaking: Bool, open: Bool)>((true, true))
+
+    /// Open and still in its handshake.
+    var isHandshaking: Bool { state.withLock { $0.handshaking && $0.open } }
 
     init(gate: SharedConnectionGate, key: ClientAddressKey?, channel: any Channel, idle: IdleConnections) {
         self.gate = gate
@@ -207,5 +222,51 @@ final class IdleConnections: Sendable {
     }
 
     /// Queue entries, live and stale (for tests: stays within twice the idle count + 64).
+    var queueLength: Int { state.withLock { $0.order.count } }
+}
+
+/// Connections in their handshake, oldest first: where one is taken from when a new client
+/// arrives at the handshake cap (``greediest(over:gate:)``).
+///
+/// Appended to once per connection; entries whose handshake has ended are dropped lazily,
+/// when they outnumber the last count of live ones (plus 64), so the queue stays within
+/// about twice the handshakes in progress. Only at the cap is it walked.
+final class HandshakingConnections: Sendable {
+    private struct State {
+        var order = Deque<GateTicket>()
+        var liveAtLastSweep = 0
+    }
+
+    private let state = Mutex(State())
+
+    func append(_ ticket: GateTicket) {
+        state.withLock { s in
+            s.order.append(ticket)
+            if s.order.count > 2 * s.liveAtLastSweep + 64 {
+                s.order.removeAll { !$0.isHandshaking }
+                s.liveAtLastSweep = s.order.count
+            }
+        }
+    }
+
+    /// The oldest handshake of the address holding the most, taken out of the queue, when
+    /// that address holds more than `newcomer` would once admitted (so no two addresses
+    /// take turns evicting each other); nil otherwise. A trusted proxy (no key) is never
+    /// chosen, and counts as holding none. An attacker then needs as many addresses as the
+    /// cap has handshakes to hold it.
+    func greediest(over newcomer: ClientAddressKey?, gate: SharedConnectionGate) -> GateTicket? {
+        state.withLock { s in
+            var held: [ClientAddressKey: Int] = [:]
+            s.order.removeAll { !$0.isHandshaking }
+            s.liveAtLastSweep = s.order.count
+            for ticket in s.order { if let key = ticket.key { held[key, default: 0] += 1 } }
+            guard let (key, count) = held.max(by: { $0.value < $1.value }),
+                  count > (newcomer.flatMap { held[$0] } ?? 0) + 1,
+                  let index = s.order.firstIndex(where: { $0.key == key }) else { return nil }
+            return s.order.remove(at: index)
+        }
+    }
+
+    /// Queue entries, live and stale (for tests).
     var queueLength: Int { state.withLock { $0.order.count } }
 }

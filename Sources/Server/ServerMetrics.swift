@@ -212,7 +212,7 @@ extension ServerMetrics.Family {
     public static let connectionsRejected = Self(
         "mcp_connections_rejected_total", "Connections closed at accept, by reason.", labels: ["reason"])
     public static let connectionsEvicted = Self(
-        "mcp_connections_evicted_total", "Idle keep-alive connections closed to make room for a new one, by the cap reached.",
+        "mcp_connections_evicted_total", "Connections closed to make room for a new one, by the cap reached: idle keep-alive ones at global_cap, handshakes of the address holding the most at handshakes.",
         labels: ["reason"])
     public static let tlsHandshakes = Self("mcp_tls_handshakes_total", "TLS handshakes by result.", labels: ["result"])
     public static let tlsHandshakesInProgress = Self(

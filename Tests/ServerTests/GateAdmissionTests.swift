@@ -9,9 +9,10 @@ import Testing
 /// connection it closes to make room at the global cap (issue 5 §4).
 @Suite struct GateAdmissionTests {
     func configuration(
-        max: Int = 100, perAddress: Int = 100, perAddressRate: GCRA? = nil, rateTableCapacity: Int = 16
+        max: Int = 100, perAddress: Int = 100, handshakes: Int = 100, handshakesPerAddress: Int = 100,
+        perAddressRate: GCRA? = nil, rateTableCapacity: Int = 16
     ) -> ConnectionGate.Configuration {
-        .init(maxConnections: max, maxPerAddress: perAddress, maxHandshakes: 100, maxHandshakesPerAddress: 100,
+        .init(maxConnections: max, maxPerAddress: perAddress, maxHandshakes: handshakes, maxHandshakesPerAddress: handshakesPerAddress,
               perAddressRate: perAddressRate, globalRate: nil, rateTableCapacity: rateTableCapacity)
     }
 
@@ -79,6 +80,50 @@ import Testing
         // A client within its limits does make room: the oldest idle connection goes.
         #expect(admission.admit(try connection(from: "192.0.2.3")) != nil)
         #expect(!a.isActive && b.isActive)
+    }
+
+    /// A few addresses holding silent connections up to their own handshake cap filled the
+    /// global one and locked every other new client out. Now, at the global cap, the address
+    /// holding the most handshakes gives up its oldest to a client that would then hold fewer;
+    /// addresses holding as many as the newcomer would are left alone, and it is refused.
+    @Test("at the handshake cap the greediest address's oldest handshake makes room for a client that would hold fewer")
+    func handshakeCapEvictsTheGreediestAddress() throws {
+        let metrics = ServerMetrics()
+        let admission = GateAdmission(configuration: configuration(handshakes: 4, handshakesPerAddress: 3), metrics: metrics)
+        let a = try (0..<3).map { _ in try connection(from: "192.0.2.1") }
+        for channel in a { #expect(admission.admit(channel) != nil) }
+        let b = try connection(from: "192.0.2.2")
+        #expect(admission.admit(b) != nil)
+        // The cap (4) is reached. C would hold 1, A holds 3: A's oldest goes.
+        let c = try connection(from: "192.0.2.3")
+        #expect(admission.admit(c) != nil)
+        #expect(!a[0].isActive && a[1].isActive && a[2].isActive)
+        // B would hold 2, as many as A now: no one gives way.
+        let b2 = try connection(from: "192.0.2.2")
+        #expect(admission.admit(b2) == nil)
+        #expect(b.isActive && a[1].isActive)
+        let d = try connection(from: "192.0.2.4")
+        #expect(admission.admit(d) != nil)
+        #expect(!a[1].isActive && a[2].isActive)
+        // One each: the next client is refused, and nothing is closed for it.
+        let e = try connection(from: "192.0.2.5")
+        #expect(admission.admit(e) == nil)
+        #expect(a[2].isActive && b.isActive && c.isActive && d.isActive)
+        #expect(admission.snapshot.handshaking == 4)
+        let text = exposition(metrics)
+        #expect(text.contains(#"mcp_connections_evicted_total{reason="handshakes"} 2"#))
+        #expect(text.contains(#"mcp_connections_rejected_total{reason="handshakes"} 2"#))
+    }
+
+    /// Finished handshakes leave the queue the eviction walks, which stays within about twice
+    /// the handshakes in progress.
+    @Test func finishedHandshakesLeaveTheQueue() throws {
+        let admission = GateAdmission(configuration: configuration(max: 10_000, perAddress: 10_000), metrics: nil)
+        for _ in 0..<1_000 {
+            let ticket = try #require(admission.admit(try connection(from: "192.0.2.1")))
+            ticket.handshakeFinished()
+        }
+        #expect(admission.handshaking.queueLength <= 64)
     }
 
     @Test("handshakes in progress, the connection-rate table and idle evictions are exported; an eviction is not a rejection")

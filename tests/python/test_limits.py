@@ -229,6 +229,37 @@ def test_slowloris_does_not_stop_service(server_bin):
     s.stop()
 
 
+def test_silent_connections_from_a_few_addresses_do_not_lock_out_new_clients(server_bin):
+    """At max_handshakes (4 here) the address holding the most handshakes in progress gives up
+    its oldest to a client that would hold fewer (mcp_connections_evicted_total{reason=
+    "handshakes"}). Silent connections (no ClientHello) from two addresses, each within
+    max_handshakes_per_ip (3), filled the global cap and every other client was refused."""
+    s = start_server(server_bin, "--set", "limits.max_handshakes=4", "--set", "limits.max_handshakes_per_ip=3")
+    held = []
+    try:
+        for source in ("127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.3"):
+            held.append(socket.create_connection(("127.0.0.1", s.port), timeout=5, source_address=(source, 0)))
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert post(s.port, source="127.0.0.4")[0].status == 200
+        assert closed_by_server(held[0], 5), "the greediest address's oldest silent connection made room"
+        # 127.0.0.3 would hold 2, as many as 127.0.0.2 now: refused, nothing closed for it.
+        extra = socket.create_connection(("127.0.0.1", s.port), timeout=5, source_address=("127.0.0.3", 0))
+        time.sleep(0.2)
+        extra2 = socket.create_connection(("127.0.0.1", s.port), timeout=5, source_address=("127.0.0.3", 0))
+        assert refused_at_accept(extra2)
+        for c in (extra, extra2):
+            c.close()
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            text = r.read().decode()
+        assert ops_counter(text, 'mcp_connections_evicted_total{reason="handshakes"}') >= 1
+        assert ops_counter(text, 'mcp_connections_rejected_total{reason="handshakes"}') >= 1
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
 def test_auth_failures_lock_out(server_bin):
     s = start_server(server_bin, "--set", "auth.failure_max=3", "--set", "auth.lockout=2s")
     try:
