@@ -21,7 +21,10 @@ public final class GateAdmission: ConnectionAdmission {
     let metrics: ServerMetrics?
     let gateMetrics: GateMetrics?
     let idle = IdleConnections()
-    let handshaking = HandshakingConnections()
+    /// Connections in their handshake, for the handshake cap.
+    let handshaking = AdmittedConnections { $0.isHandshaking }
+    /// Open connections, for the global cap once no idle one is left.
+    let openConnections = AdmittedConnections { $0.isOpen }
 
     public init(configuration: ConnectionGate.Configuration, trustedProxies: TrustedProxies = TrustedProxies(), metrics: ServerMetrics?) {
         let gate = SharedConnectionGate(configuration)
@@ -49,11 +52,22 @@ public final class GateAdmission: ConnectionAdmission {
             metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.globalCap.rawValue).increment()
             decision = gate.admit(key)
         }
+        // With no idle connection left, the address holding the most connections that serve no
+        // request (in their handshake, reading a head, or taking a finished answer) gives up
+        // its oldest to a client that would then hold fewer: 64 addresses trickling heads up
+        // to their own cap (64 each) filled the global cap and locked every other client out.
+        // A connection serving a request (a call, an SSE stream) is never closed for it.
+        if case .reject(.globalCap) = decision, let evicted = openConnections.greediest(over: key, among: { $0.isUnoccupied }) {
+            evicted.closed()
+            evicted.channel.close(promise: nil)
+            metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.globalCap.rawValue).increment()
+            decision = gate.admit(key)
+        }
         // At the handshake cap, the address holding the most handshakes gives one up (its
         // oldest) to a client that would then hold fewer. Without it, a few addresses holding
         // silent connections up to their own cap (16 addresses × 16, re-opened at every
         // handshake deadline) locked every other new client out.
-        if case .reject(.handshakes) = decision, let evicted = handshaking.greediest(over: key, gate: gate) {
+        if case .reject(.handshakes) = decision, let evicted = handshaking.greediest(over: key, among: { $0.isHandshaking }) {
             evicted.closed()
             evicted.channel.close(promise: nil)
             metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.handshakes.rawValue).increment()
@@ -66,6 +80,7 @@ public final class GateAdmission: ConnectionAdmission {
         case .admit:
             let ticket = GateTicket(gate: gate, key: key, channel: channel, idle: idle)
             handshaking.append(ticket)
+            openConnections.append(ticket)
             channel.closeFuture.whenComplete { _ in ticket.closed() }
             return ticket
         }
@@ -124,10 +139,13 @@ final class GateTicket: AdmissionTicket {
     let key: ClientAddressKey?
     let channel: any Channel
     let idle: IdleConnections
-    private let state = Mutex<(handshaking: Bool, open: Bool)>((true, true))
+    private let state = Mutex<(handshaking: Bool, open: Bool, serving: Bool)>((true, true, false))
 
     /// Open and still in its handshake.
     var isHandshaking: Bool { state.withLock { $0.handshaking && $0.open } }
+    var isOpen: Bool { state.withLock { $0.open } }
+    /// Open and serving no request.
+    var isUnoccupied: Bool { state.withLock { $0.open && !$0.serving } }
 
     init(gate: SharedConnectionGate, key: ClientAddressKey?, channel: any Channel, idle: IdleConnections) {
         self.gate = gate
@@ -148,10 +166,11 @@ final class GateTicket: AdmissionTicket {
         }
     }
 
-    /// Nothing: the global cap evicts keep-alive connections only. One reading a head is
-    /// bounded by the header deadline and the per-address cap, and a TLS client costs its
-    /// handshake to replace, so the ops listener's harder rule is not needed here.
-    func serving(_ serving: Bool) {}
+    /// Remembered: at the global cap a connection serving a request is never the one closed
+    /// (``AdmittedConnections/greediest(over:among:)``).
+    func serving(_ serving: Bool) {
+        state.withLock { $0.serving = serving }
+    }
 
     func handshakeFinished() {
         let first = state.withLock { s -> Bool in
@@ -225,44 +244,51 @@ final class IdleConnections: Sendable {
     var queueLength: Int { state.withLock { $0.order.count } }
 }
 
-/// Connections in their handshake, oldest first: where one is taken from when a new client
-/// arrives at the handshake cap (``greediest(over:gate:)``).
+/// Admitted connections, oldest first, kept while `retains` holds for them: where one is
+/// taken from when a new client arrives at a cap (``greediest(over:among:)``).
 ///
-/// Appended to once per connection; entries whose handshake has ended are dropped lazily,
-/// when they outnumber the last count of live ones (plus 64), so the queue stays within
-/// about twice the handshakes in progress. Only at the cap is it walked.
-final class HandshakingConnections: Sendable {
+/// Appended to once per connection; entries `retains` no longer holds for are dropped
+/// lazily, when they outnumber the live ones at the last sweep (plus 64), so the queue stays
+/// within about twice the connections it is for. Only at a cap is it walked.
+final class AdmittedConnections: Sendable {
     private struct State {
         var order = Deque<GateTicket>()
         var liveAtLastSweep = 0
     }
 
     private let state = Mutex(State())
+    private let retains: @Sendable (GateTicket) -> Bool
+
+    init(retaining retains: @escaping @Sendable (GateTicket) -> Bool) {
+        self.retains = retains
+    }
 
     func append(_ ticket: GateTicket) {
         state.withLock { s in
             s.order.append(ticket)
             if s.order.count > 2 * s.liveAtLastSweep + 64 {
-                s.order.removeAll { !$0.isHandshaking }
+                s.order.removeAll { !retains($0) }
                 s.liveAtLastSweep = s.order.count
             }
         }
     }
 
-    /// The oldest handshake of the address holding the most, taken out of the queue, when
-    /// that address holds more than `newcomer` would once admitted (so no two addresses
-    /// take turns evicting each other); nil otherwise. A trusted proxy (no key) is never
-    /// chosen, and counts as holding none. An attacker then needs as many addresses as the
-    /// cap has handshakes to hold it.
-    func greediest(over newcomer: ClientAddressKey?, gate: SharedConnectionGate) -> GateTicket? {
+    /// The oldest connection `among` allows of the address holding the most such, taken out
+    /// of the queue, when that address holds more than `newcomer` would once admitted (so no
+    /// two addresses take turns closing each other's); nil otherwise. A trusted proxy (no
+    /// key) is never chosen, and counts as holding none. Holding the cap then takes as many
+    /// addresses as the cap has places.
+    func greediest(over newcomer: ClientAddressKey?, among candidate: (GateTicket) -> Bool) -> GateTicket? {
         state.withLock { s in
-            var held: [ClientAddressKey: Int] = [:]
-            s.order.removeAll { !$0.isHandshaking }
+            s.order.removeAll { !retains($0) }
             s.liveAtLastSweep = s.order.count
-            for ticket in s.order { if let key = ticket.key { held[key, default: 0] += 1 } }
+            var held: [ClientAddressKey: Int] = [:]
+            for ticket in s.order where candidate(ticket) {
+                if let key = ticket.key { held[key, default: 0] += 1 }
+            }
             guard let (key, count) = held.max(by: { $0.value < $1.value }),
                   count > (newcomer.flatMap { held[$0] } ?? 0) + 1,
-                  let index = s.order.firstIndex(where: { $0.key == key }) else { return nil }
+                  let index = s.order.firstIndex(where: { $0.key == key && candidate($0) }) else { return nil }
             return s.order.remove(at: index)
         }
     }

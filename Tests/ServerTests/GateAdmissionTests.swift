@@ -115,6 +115,37 @@ import Testing
         #expect(text.contains(#"mcp_connections_rejected_total{reason="handshakes"} 2"#))
     }
 
+    /// With no idle connection to close at the global cap, the address holding the most
+    /// connections that serve no request gives up its oldest to a client that would then hold
+    /// fewer; a connection serving a request (a call, an SSE stream) is never the one closed.
+    /// A few addresses trickling heads up to their own cap filled the global cap for good.
+    @Test("at the global cap with nothing idle, the greediest address's oldest unoccupied connection makes room")
+    func globalCapEvictsTheGreediestAddress() throws {
+        let metrics = ServerMetrics()
+        let admission = GateAdmission(configuration: configuration(max: 4, perAddress: 3), metrics: metrics)
+        var tickets: [any AdmissionTicket] = []
+        let a = try (0..<3).map { _ in try connection(from: "192.0.2.1") }
+        for channel in a {
+            let ticket = try #require(admission.admit(channel))
+            ticket.handshakeFinished()  // then reading a head: not idle, not serving
+            tickets.append(ticket)
+        }
+        let b = try connection(from: "192.0.2.2")
+        _ = try #require(admission.admit(b))
+        let c = try connection(from: "192.0.2.3")
+        #expect(admission.admit(c) != nil)
+        #expect(!a[0].isActive && a[1].isActive && a[2].isActive && b.isActive)
+        // A's next connection serves a request: A holds one unoccupied, as many as a newcomer
+        // would. Refused, nothing closed.
+        tickets[1].serving(true)
+        let d = try connection(from: "192.0.2.4")
+        #expect(admission.admit(d) == nil)
+        #expect(a[1].isActive && a[2].isActive && b.isActive && c.isActive)
+        let text = exposition(metrics)
+        #expect(text.contains(#"mcp_connections_evicted_total{reason="global_cap"} 1"#))
+        #expect(text.contains(#"mcp_connections_rejected_total{reason="global_cap"} 1"#))
+    }
+
     /// Finished handshakes leave the queue the eviction walks, which stays within about twice
     /// the handshakes in progress.
     @Test func finishedHandshakesLeaveTheQueue() throws {

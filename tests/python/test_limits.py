@@ -260,6 +260,33 @@ def test_silent_connections_from_a_few_addresses_do_not_lock_out_new_clients(ser
         s.stop()
 
 
+def test_trickling_heads_from_a_few_addresses_do_not_fill_the_global_cap(server_bin):
+    """At max_connections (3 here) with no idle connection to close, the address holding the
+    most connections that serve no request gives up its oldest to a client that would hold
+    fewer (mcp_connections_evicted_total{reason="global_cap"}). Connections trickling a head
+    from a few addresses, each within max_connections_per_ip, filled the cap for good."""
+    s = start_server(server_bin, "--set", "limits.max_connections=3", "--set", "limits.max_connections_per_ip=2",
+                     "--set", "limits.header_timeout=60s")
+    held = []
+    try:
+        for source in ("127.0.0.2", "127.0.0.2", "127.0.0.3"):
+            raw = socket.create_connection(("127.0.0.1", s.port), timeout=5, source_address=(source, 0))
+            c = tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+            c.sendall(b"GET /mcp HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            held.append(c)
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert post(s.port, source="127.0.0.4")[0].status == 200
+        assert closed_by_server(held[0], 5), "the greediest address's oldest connection made room"
+        assert not closed_by_server(held[1], 0.5) and not closed_by_server(held[2], 0.5)
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            assert ops_counter(r.read().decode(), 'mcp_connections_evicted_total{reason="global_cap"}') == 1
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
 def test_auth_failures_lock_out(server_bin):
     s = start_server(server_bin, "--set", "auth.failure_max=3", "--set", "auth.lockout=2s")
     try:
