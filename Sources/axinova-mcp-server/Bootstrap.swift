@@ -117,6 +117,8 @@ struct Bootstrap {
             name: "request", ratePerSecond: config.limits.requestRate, burst: config.limits.requestBurst,
             capacity: config.limits.keyTableCapacity, metrics: metrics)
         let options = ServerOptions(config: config)
+        // Before anything keys a client: every per-address table uses it.
+        ClientAddressKey.setIPv6Prefix(config.limits.ipv6Prefix)
         let server = MCPServer(
             options: options, dispatcher: dispatcher, authenticator: authenticator,
             rateLimiter: rateLimiter, metrics: metrics, logger: logger)

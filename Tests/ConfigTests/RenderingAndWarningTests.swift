@@ -150,6 +150,20 @@ import Testing
         #expect(try ConfigLoader.load(yaml: "server: {replay_max_streams: 2}").server.replayMaxStreams == 2)
     }
 
+    @Test("limits.ipv6_prefix is a prefix length in 32...64, 64 by default")
+    func ipv6Prefix() throws {
+        #expect(try ConfigLoader.load(yaml: "").limits.ipv6Prefix == 64)
+        #expect(try ConfigLoader.load(yaml: "limits: {ipv6_prefix: 48}").limits.ipv6Prefix == 48)
+        for value in [31, 65, 128] {
+            do {
+                _ = try ConfigLoader.load(yaml: "limits: {ipv6_prefix: \(value)}")
+                Issue.record("ipv6_prefix \(value) accepted")
+            } catch {
+                #expect(error.path == "limits.ipv6_prefix" && error.expected == "a prefix length in 32...64")
+            }
+        }
+    }
+
     /// Byte caps have a range, not just a sign: below it the server could not take a request
     /// line (or silently raised the value), above it the cap bounds nothing.
     @Test("byte caps are refused outside their range, and accepted at its ends", arguments: [

@@ -18,6 +18,23 @@ import RateLimit
         #expect(a?.description == "2001:db8:1:2::/64")
     }
 
+    /// `limits.ipv6_prefix`: a subscriber given a /56 (RFC 6177) holds 256 /64s, so an operator
+    /// can key by the /56; the length is clamped to 32...64.
+    @Test func ipv6PrefixLengthIsConfigurable() throws {
+        let address = try #require(IPAddress("2001:db8:1:2aa::1"))
+        let sameSlash56 = try #require(IPAddress("2001:db8:1:2ff:ffff::1"))
+        let nextSlash56 = try #require(IPAddress("2001:db8:1:300::1"))
+        #expect(ClientAddressKey(address, ipv6Prefix: 56) == ClientAddressKey(sameSlash56, ipv6Prefix: 56))
+        #expect(ClientAddressKey(address, ipv6Prefix: 56) != ClientAddressKey(nextSlash56, ipv6Prefix: 56))
+        #expect(ClientAddressKey(address, ipv6Prefix: 64) != ClientAddressKey(sameSlash56, ipv6Prefix: 64))
+        #expect(ClientAddressKey(address, ipv6Prefix: 56) == .v6Prefix64(0x2001_0db8_0001_0200))
+        #expect(ClientAddressKey(address, ipv6Prefix: 48) == .v6Prefix64(0x2001_0db8_0001_0000))
+        #expect(ClientAddressKey(address, ipv6Prefix: 20) == ClientAddressKey(address, ipv6Prefix: 32))
+        #expect(ClientAddressKey(address, ipv6Prefix: 128) == ClientAddressKey(address, ipv6Prefix: 64))
+        // IPv4 is keyed whole whatever the IPv6 prefix.
+        #expect(ClientAddressKey(try #require(IPAddress("192.0.2.1")), ipv6Prefix: 32) == .v4(0xC000_0201))
+    }
+
     /// RFC 4291 §2.5.5.2: ::ffff:a.b.c.d is an IPv4 client on a dual-stack socket.
     @Test func ipv4MappedIPv6IsTheIPv4Key() {
         #expect(ClientAddressKey(ip: "::ffff:192.0.2.1") == ClientAddressKey(ip: "192.0.2.1"))

@@ -182,6 +182,7 @@ extension AppConfig {
         check(limits.sendTimeout.milliseconds == 0 || (1000...3_600_000).contains(limits.sendTimeout.milliseconds),
               "limits.send_timeout", "0 (off) or a duration in 1s...1h")
         check((1...65535).contains(limits.listenBacklog), "limits.listen_backlog", "a count in 1...65535")
+        check((32...64).contains(limits.ipv6Prefix), "limits.ipv6_prefix", "a prefix length in 32...64")
         // A linger only lets a refusal be read; longer ones just hold connections.
         check(limits.lingerTimeout.milliseconds > 0 && limits.lingerTimeout.milliseconds <= 60_000, "limits.linger_timeout", "a duration in 1ms...60s")
         for (index, cidr) in limits.trustedProxies.enumerated() {

@@ -55,6 +55,9 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var trustedProxies: [String] = []
     /// The one header those proxies write: `x-forwarded-for` or `forwarded`.
     public var forwardedHeader = ForwardedHeader.xForwardedFor
+    /// IPv6 clients are one client per prefix of this length (32...64) for every per-address
+    /// limit: a subscriber gets at least a /64, and often a /56 or a /48.
+    public var ipv6Prefix = 64
 
     public init() {}
 }
