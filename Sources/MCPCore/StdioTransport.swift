@@ -89,8 +89,16 @@ public final class StdioTransport: Sendable {
                 running += 1
                 // A cancel this loop reads before the task has tracked the call is kept for it.
                 // Fits: at most `maxConcurrentRequests` run, and the session announces as many.
-                // An id already in use is not announced; its call is refused as a duplicate.
-                if let id { session.announce([id]) }
+                // A request reusing an id still in use is refused (ids "MUST NOT" be reused
+                // within a session): run, it shared the first one's announcement, and the first
+                // of them to finish withdrew it from the other, with any cancel it held. The
+                // refusal ends like a call, so what waits behind it starts.
+                if let id, case .duplicate = session.announce([id]) {
+                    write(JSONRPCError(id: id, code: .invalidRequest,
+                                       message: "Invalid Request: request id \(id) is already in use").response.serialized())
+                    sink.yield(.callFinished)
+                    return
+                }
                 group.addTask {
                     let response = await self.dispatcher.handle(bytes: bytes, session: session, outbound: outbound)
                     let cancelled = id.map { session.withdraw($0) } ?? false

@@ -148,14 +148,23 @@ public struct ConnectionGate {
         return .admit
     }
 
+    /// Whether `address`, refused at `maxHandshakes`, would be admitted once another
+    /// connection in its handshake closed (which also frees a place under `maxConnections`):
+    /// the caller makes room that way only for a client every other check lets in, or a
+    /// client over its own rate could close other clients' handshakes one by one.
+    public func admitsOnceAHandshakeCloses(_ address: ClientAddressKey?, now: Nanoseconds) -> Bool {
+        let reason = refusal(address, now: now, handshakeCap: false)
+        return reason == nil || reason == .globalCap
+    }
+
     /// Why `address` would be refused now, if it would; changes nothing.
-    private func refusal(_ address: ClientAddressKey?, now: Nanoseconds) -> RejectReason? {
+    private func refusal(_ address: ClientAddressKey?, now: Nanoseconds, handshakeCap: Bool = true) -> RejectReason? {
         if let address {
             let held = self[held: address]
             if held.connections >= configuration.maxPerAddress { return .perAddressCap }
             if held.handshakes >= configuration.maxHandshakesPerAddress { return .handshakesPerAddress }
         }
-        if handshaking >= configuration.maxHandshakes { return .handshakes }
+        if handshakeCap, handshaking >= configuration.maxHandshakes { return .handshakes }
         if let address, let rates, !rates.wouldAllow(address, now: now) { return .rateAddress }
         if let global = configuration.globalRate {
             var tat = globalTAT

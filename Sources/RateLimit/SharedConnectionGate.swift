@@ -15,6 +15,11 @@ public final class SharedConnectionGate: Sendable {
         state.withLock { $0.admit(address, now: now) }
     }
 
+    /// See ``ConnectionGate/admitsOnceAHandshakeCloses(_:now:)``.
+    public func admitsOnceAHandshakeCloses(_ address: ClientAddressKey?, now: Nanoseconds = MonotonicClock.now()) -> Bool {
+        state.withLock { $0.admitsOnceAHandshakeCloses(address, now: now) }
+    }
+
     public func handshakeFinished(_ address: ClientAddressKey?) {
         state.withLock { $0.handshakeFinished(address) }
     }

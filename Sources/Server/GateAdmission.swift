@@ -22,9 +22,9 @@ public final class GateAdmission: ConnectionAdmission {
     let gateMetrics: GateMetrics?
     let idle = IdleConnections()
     /// Connections in their handshake, for the handshake cap.
-    let handshaking = AdmittedConnections { $0.isHandshaking }
+    let handshaking = AdmittedConnections(retaining: .handshaking)
     /// Open connections, for the global cap once no idle one is left.
-    let openConnections = AdmittedConnections { $0.isOpen }
+    let openConnections = AdmittedConnections(retaining: .open)
 
     public init(configuration: ConnectionGate.Configuration, trustedProxies: TrustedProxies = TrustedProxies(), metrics: ServerMetrics?) {
         let gate = SharedConnectionGate(configuration)
@@ -47,8 +47,7 @@ public final class GateAdmission: ConnectionAdmission {
         // The gate reports the global cap only for a connection that passes every other check.
         // Not a rejection: counted apart, under the cap it made room at (`reason="global_cap"`).
         if case .reject(.globalCap) = decision, let evicted = idle.evictOldest() {
-            evicted.closed()
-            evicted.channel.close(promise: nil)
+            evicted.close()
             metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.globalCap.rawValue).increment()
             decision = gate.admit(key)
         }
@@ -57,9 +56,7 @@ public final class GateAdmission: ConnectionAdmission {
         // its oldest to a client that would then hold fewer: 64 addresses trickling heads up
         // to their own cap (64 each) filled the global cap and locked every other client out.
         // A connection serving a request (a call, an SSE stream) is never closed for it.
-        if case .reject(.globalCap) = decision, let evicted = openConnections.greediest(over: key, among: { $0.isUnoccupied }) {
-            evicted.closed()
-            evicted.channel.close(promise: nil)
+        if case .reject(.globalCap) = decision, openConnections.greediest(over: key, among: .unoccupied) != nil {
             metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.globalCap.rawValue).increment()
             decision = gate.admit(key)
         }
@@ -67,9 +64,8 @@ public final class GateAdmission: ConnectionAdmission {
         // oldest) to a client that would then hold fewer. Without it, a few addresses holding
         // silent connections up to their own cap (16 addresses × 16, re-opened at every
         // handshake deadline) locked every other new client out.
-        if case .reject(.handshakes) = decision, let evicted = handshaking.greediest(over: key, among: { $0.isHandshaking }) {
-            evicted.closed()
-            evicted.channel.close(promise: nil)
+        if case .reject(.handshakes) = decision, gate.admitsOnceAHandshakeCloses(key),
+           handshaking.greediest(over: key, among: .handshaking) != nil {
             metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.handshakes.rawValue).increment()
             decision = gate.admit(key)
         }
@@ -137,21 +133,72 @@ final class GateTicket: AdmissionTicket {
     let gate: SharedConnectionGate
     /// Nil for a trusted proxy (see ``GateAdmission``).
     let key: ClientAddressKey?
-    let channel: any Channel
     let idle: IdleConnections
-    private let state = Mutex<(handshaking: Bool, open: Bool, serving: Bool)>((true, true, false))
+    private let state: Mutex<State>
 
-    /// Open and still in its handshake.
-    var isHandshaking: Bool { state.withLock { $0.handshaking && $0.open } }
-    var isOpen: Bool { state.withLock { $0.open } }
-    /// Open and serving no request.
-    var isUnoccupied: Bool { state.withLock { $0.open && !$0.serving } }
+    fileprivate struct State {
+        var handshaking = true
+        var open = true
+        /// A request's task runs (a call, an SSE stream).
+        var serving = false
+        /// A response ended and the connection is not listed idle yet: its answer may still
+        /// be going out to the client.
+        var answering = false
+        /// Dropped at the close: a closed ticket may wait in an ``AdmittedConnections`` queue
+        /// for its next sweep, and must not keep the channel (and its buffers) alive.
+        var channel: (any Channel)?
+    }
+
+    /// What a connection must be doing to be closed for a newcomer at a cap.
+    enum Standing: Sendable {
+        /// Open and in its handshake.
+        case handshaking
+        /// Open, serving no request and not taking an answer (in its handshake, reading a
+        /// head, or listed idle).
+        case unoccupied
+        /// Open.
+        case open
+
+        fileprivate func holds(_ s: State) -> Bool {
+            switch self {
+            case .handshaking: s.open && s.handshaking
+            case .unoccupied: s.open && !s.serving && !s.answering
+            case .open: s.open
+            }
+        }
+    }
 
     init(gate: SharedConnectionGate, key: ClientAddressKey?, channel: any Channel, idle: IdleConnections) {
         self.gate = gate
         self.key = key
-        self.channel = channel
         self.idle = idle
+        self.state = Mutex(State(channel: channel))
+    }
+
+    func stands(_ standing: Standing) -> Bool { state.withLock { standing.holds($0) } }
+
+    /// Closes the connection for a newcomer if it still stands as `standing`, checked and
+    /// ended under one lock: its handshake may finish, or a request start, on its own loop
+    /// between the choice and the close, and an established connection, or one serving a
+    /// request, must not be the one closed.
+    func evict(ifStill standing: Standing) -> Bool {
+        let taken = state.withLock { s -> (channel: (any Channel)?, duringHandshake: Bool)? in
+            guard standing.holds(s) else { return nil }
+            defer { s.open = false; s.channel = nil }
+            return (s.channel, s.handshaking)
+        }
+        guard let taken else { return false }
+        idle.markBusy(self)
+        gate.closed(key, duringHandshake: taken.duringHandshake)
+        taken.channel?.close(promise: nil)
+        return true
+    }
+
+    /// Closes the connection (an idle one the global cap makes room with).
+    func close() {
+        let channel = state.withLock { $0.channel }
+        closed()
+        channel?.close(promise: nil)
     }
 
     /// A closed ticket is never listed as idle: a request that ends on a connection evicted
@@ -160,16 +207,23 @@ final class GateTicket: AdmissionTicket {
     /// gone. Marked under this ticket's lock, which ``closed()`` takes first.
     func connectionIdle(_ isIdle: Bool) {
         if isIdle {
-            state.withLock { s in if s.open { idle.markIdle(self) } }
+            state.withLock { s in
+                s.answering = false
+                if s.open { idle.markIdle(self) }
+            }
         } else {
+            state.withLock { $0.answering = false }
             idle.markBusy(self)
         }
     }
 
-    /// Remembered: at the global cap a connection serving a request is never the one closed
-    /// (``AdmittedConnections/greediest(over:among:)``).
+    /// Remembered: at the global cap a connection serving a request, or taking the answer it
+    /// ended with, is never the one closed (``AdmittedConnections/greediest(over:among:)``).
     func serving(_ serving: Bool) {
-        state.withLock { $0.serving = serving }
+        state.withLock { s in
+            s.serving = serving
+            s.answering = !serving
+        }
     }
 
     func handshakeFinished() {
@@ -185,6 +239,7 @@ final class GateTicket: AdmissionTicket {
         let (wasOpen, duringHandshake) = state.withLock { s -> (Bool, Bool) in
             let result = (s.open, s.handshaking)
             s.open = false
+            s.channel = nil
             return result
         }
         if wasOpen {
@@ -244,53 +299,68 @@ final class IdleConnections: Sendable {
     var queueLength: Int { state.withLock { $0.order.count } }
 }
 
-/// Admitted connections, oldest first, kept while `retains` holds for them: where one is
-/// taken from when a new client arrives at a cap (``greediest(over:among:)``).
+/// Admitted connections, oldest first, kept while they stand as `retains`: where one is
+/// closed when a new client arrives at a cap (``greediest(over:among:)``).
 ///
-/// Appended to once per connection; entries `retains` no longer holds for are dropped
-/// lazily, when they outnumber the live ones at the last sweep (plus 64), so the queue stays
-/// within about twice the connections it is for. Only at a cap is it walked.
+/// Appended to once per connection; entries that no longer stand so are dropped lazily,
+/// when they outnumber the live ones at the last sweep (plus 64), so the queue stays within
+/// about twice the connections it is for (a closed ticket keeps no channel). Only at a cap
+/// is it walked, and not again while nothing was added since a walk that found no address
+/// holding more than one (then no newcomer can be given room), for up to a second: a flood
+/// refused at the cap does not walk it for every connection.
 final class AdmittedConnections: Sendable {
     private struct State {
         var order = Deque<GateTicket>()
         var liveAtLastSweep = 0
+        /// The last walk found no address holding more than one, and nothing was added since.
+        var fruitlessSince: Nanoseconds?
     }
 
     private let state = Mutex(State())
-    private let retains: @Sendable (GateTicket) -> Bool
+    private let retains: GateTicket.Standing
 
-    init(retaining retains: @escaping @Sendable (GateTicket) -> Bool) {
+    init(retaining retains: GateTicket.Standing) {
         self.retains = retains
     }
 
     func append(_ ticket: GateTicket) {
         state.withLock { s in
             s.order.append(ticket)
+            s.fruitlessSince = nil
             if s.order.count > 2 * s.liveAtLastSweep + 64 {
-                s.order.removeAll { !retains($0) }
+                s.order.removeAll { !$0.stands(retains) }
                 s.liveAtLastSweep = s.order.count
             }
         }
     }
 
-    /// The oldest connection `among` allows of the address holding the most such, taken out
-    /// of the queue, when that address holds more than `newcomer` would once admitted (so no
-    /// two addresses take turns closing each other's); nil otherwise. A trusted proxy (no
-    /// key) is never chosen, and counts as holding none. Holding the cap then takes as many
-    /// addresses as the cap has places.
-    func greediest(over newcomer: ClientAddressKey?, among candidate: (GateTicket) -> Bool) -> GateTicket? {
-        state.withLock { s in
-            s.order.removeAll { !retains($0) }
+    /// Closes the oldest connection standing as `among` of the address holding the most such,
+    /// when that address holds more than `newcomer` would once admitted (so no two addresses
+    /// take turns closing each other's), and returns it; nil when there is none. A trusted
+    /// proxy (no key) is never chosen, and counts as holding none. Holding the cap then takes
+    /// as many addresses as the cap has places.
+    func greediest(over newcomer: ClientAddressKey?, among standing: GateTicket.Standing,
+                   now: Nanoseconds = MonotonicClock.now()) -> GateTicket? {
+        let chosen: GateTicket? = state.withLock { s in
+            if let since = s.fruitlessSince, now - since < 1_000_000_000 { return nil }
+            s.order.removeAll { !$0.stands(retains) }
             s.liveAtLastSweep = s.order.count
             var held: [ClientAddressKey: Int] = [:]
-            for ticket in s.order where candidate(ticket) {
+            for ticket in s.order where ticket.stands(standing) {
                 if let key = ticket.key { held[key, default: 0] += 1 }
             }
-            guard let (key, count) = held.max(by: { $0.value < $1.value }),
-                  count > (newcomer.flatMap { held[$0] } ?? 0) + 1,
-                  let index = s.order.firstIndex(where: { $0.key == key && candidate($0) }) else { return nil }
+            guard let (key, count) = held.max(by: { $0.value < $1.value }) else {
+                s.fruitlessSince = now
+                return nil
+            }
+            if count <= 1 { s.fruitlessSince = now }
+            guard count > (newcomer.flatMap { held[$0] } ?? 0) + 1,
+                  let index = s.order.firstIndex(where: { $0.key == key && $0.stands(standing) }) else { return nil }
             return s.order.remove(at: index)
         }
+        // Closed outside the queue's lock, and only if it still stands so (see ``GateTicket/evict(ifStill:)``).
+        guard let chosen, chosen.evict(ifStill: standing) else { return nil }
+        return chosen
     }
 
     /// Queue entries, live and stale (for tests).

@@ -110,6 +110,28 @@ import Testing
         #expect(answers.first?["result"]?["content"]?[0]?["text"] == "two")
     }
 
+    /// basic/index.mdx "Requests": an id MUST NOT be reused within the session. A `ping` with
+    /// the id of the call still running shared its announcement, and finishing first withdrew
+    /// it: the client's cancel of the call then silenced the ping's answer instead, and the
+    /// call ran on. It is refused at once; the call can still be cancelled.
+    @Test func aRequestReusingARunningIdIsRefused() async throws {
+        let block = Blocking()
+        let (pipes, serving) = await Self.serveWithACallRunning(block)
+        // Lines are taken in order: the ping is refused before the cancel is read.
+        pipes.send(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        pipes.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(3)
+        while !block.cancelled.withLock({ $0 }), clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(block.cancelled.withLock { $0 }, "the running call is still the one a cancel reaches")
+        close(pipes.input.write)
+        await serving.value
+        let answers = pipes.written()
+        #expect(answers.count == 1)
+        #expect(answers.first?["id"] == .int(1))
+        #expect(answers.first?["error"]?["code"] == .int(-32600))
+    }
+
     @Test("a request cancelled while it waits for a slot never runs and is not answered")
     func cancelWhileWaiting() async throws {
         let block = Blocking()

@@ -135,15 +135,58 @@ import Testing
         let c = try connection(from: "192.0.2.3")
         #expect(admission.admit(c) != nil)
         #expect(!a[0].isActive && a[1].isActive && a[2].isActive && b.isActive)
-        // A's next connection serves a request: A holds one unoccupied, as many as a newcomer
-        // would. Refused, nothing closed.
+        // A's next connection has served a request whose answer may still be going out (not
+        // listed idle yet): A holds one unoccupied, as many as a newcomer would. Refused,
+        // nothing closed.
         tickets[1].serving(true)
+        tickets[1].serving(false)
         let d = try connection(from: "192.0.2.4")
         #expect(admission.admit(d) == nil)
         #expect(a[1].isActive && a[2].isActive && b.isActive && c.isActive)
         let text = exposition(metrics)
         #expect(text.contains(#"mcp_connections_evicted_total{reason="global_cap"} 1"#))
         #expect(text.contains(#"mcp_connections_rejected_total{reason="global_cap"} 1"#))
+    }
+
+    /// Room is made at the handshake cap only for a client every other check admits: one over
+    /// its own connection rate, refused anyway, closed another client's handshake on each try.
+    @Test func noHandshakeIsClosedForAClientOverItsRate() throws {
+        let admission = GateAdmission(configuration: configuration(
+            handshakes: 3, handshakesPerAddress: 3, perAddressRate: GCRA(ratePerSecond: 0.001, burst: 3)), metrics: nil)
+        // C spends its three connections.
+        for _ in 0..<3 {
+            let c = try connection(from: "192.0.2.3")
+            _ = try #require(admission.admit(c))
+            try c.close().wait()
+            c.embeddedEventLoop.run()
+        }
+        let a = try (0..<3).map { _ in try connection(from: "192.0.2.1") }
+        for channel in a { #expect(admission.admit(channel) != nil) }
+        let c4 = try connection(from: "192.0.2.3")
+        #expect(admission.admit(c4) == nil, "over its rate: refused, and nothing closed for it")
+        #expect(a[0].isActive && a[1].isActive && a[2].isActive)
+        let d = try connection(from: "192.0.2.4")
+        #expect(admission.admit(d) != nil, "a client within its rate is given room")
+        #expect(!a[0].isActive)
+    }
+
+    /// The choice and the close are apart (the queue's lock, then the ticket's): a handshake
+    /// that finished in between, on its own loop, is not closed as if still in progress.
+    @Test func aConnectionIsEvictedOnlyIfItStillStandsAsChosen() throws {
+        let admission = GateAdmission(configuration: configuration(), metrics: nil)
+        let channel = try connection(from: "192.0.2.1")
+        let ticket = try #require(admission.admit(channel) as? GateTicket)
+        ticket.handshakeFinished()
+        #expect(!ticket.evict(ifStill: .handshaking))
+        #expect(channel.isActive)
+        ticket.serving(true)
+        #expect(!ticket.evict(ifStill: .unoccupied))
+        ticket.serving(false)
+        #expect(!ticket.evict(ifStill: .unoccupied), "its answer may still be going out")
+        ticket.connectionIdle(true)
+        #expect(ticket.evict(ifStill: .unoccupied))
+        #expect(!channel.isActive)
+        #expect(admission.snapshot.active == 0)
     }
 
     /// Finished handshakes leave the queue the eviction walks, which stays within about twice
