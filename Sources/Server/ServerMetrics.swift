@@ -215,6 +215,9 @@ extension ServerMetrics.Family {
         "mcp_connections_evicted_total", "Connections closed to make room for a new one, by the cap reached: idle keep-alive ones at global_cap, handshakes of the address holding the most at handshakes.",
         labels: ["reason"])
     public static let tlsHandshakes = Self("mcp_tls_handshakes_total", "TLS handshakes by result.", labels: ["result"])
+    public static let backendConnectionWaits = Self(
+        "mcp_backend_connection_waits_total",
+        "Backend requests that waited for a place under tools.max_backend_connections, by how the wait ended.", labels: ["result"])
     public static let tlsHandshakesInProgress = Self(
         "mcp_tls_handshakes_in_progress", "TLS handshakes in progress on the public listeners.")
     public static let tlsHandshakeDuration = Self(

@@ -31,22 +31,39 @@ public final class BackendHTTPClient: Sendable {
         /// A pooled connection idle for longer is closed rather than reused.
         public var maxIdleTime: Duration
         public var userAgent: String
+        /// Requests in progress to one backend at once (`tools.max_backend_connections`); a
+        /// request past it waits for one to end, within its own deadline.
+        public var maxConnectionsPerBackend: Int
+        /// Told of each request that had to wait for a place, and how the wait ended.
+        public var onWait: (@Sendable (BackendConnectionWait) -> Void)?
 
         public init(
             connectTimeout: Duration = .seconds(10), maxIdleConnectionsPerBackend: Int = 4,
-            maxIdleTime: Duration = .seconds(20), userAgent: String = "axinova-mcp-server"
+            maxIdleTime: Duration = .seconds(20), userAgent: String = "axinova-mcp-server",
+            maxConnectionsPerBackend: Int = 32, onWait: (@Sendable (BackendConnectionWait) -> Void)? = nil
         ) {
             self.connectTimeout = connectTimeout
             self.maxIdleConnectionsPerBackend = maxIdleConnectionsPerBackend
             self.maxIdleTime = maxIdleTime
             self.userAgent = userAgent
+            self.maxConnectionsPerBackend = maxConnectionsPerBackend
+            self.onWait = onWait
         }
+    }
+
+    /// How a request's wait for a place under ``Configuration/maxConnectionsPerBackend`` ended.
+    public enum BackendConnectionWait: String, Sendable {
+        /// A place came free within the request's deadline.
+        case served
+        /// None did (or the call was cancelled meanwhile): the request failed as a timeout.
+        case timedOut = "timed_out"
     }
 
     private let group: any EventLoopGroup
     private let configuration: Configuration
     private let tlsHandlerProvider: TLSHandlerProvider?
     let pool: ConnectionPool
+    let slots: ConnectionSlots
     /// Host names are looked up apart from the event loops (NIO's resolver queues every
     /// lookup of a loop behind the one before).
     let resolver = BackendResolver()
@@ -61,6 +78,7 @@ public final class BackendHTTPClient: Sendable {
         self.tlsHandlerProvider = tlsHandlerProvider
         self.pool = ConnectionPool(
             maxIdlePerBackend: configuration.maxIdleConnectionsPerBackend, maxIdleTime: TimeAmount(configuration.maxIdleTime))
+        self.slots = ConnectionSlots(limit: configuration.maxConnectionsPerBackend)
     }
 
     /// Closes the idle pooled connections (call at shutdown; in-flight requests finish).
@@ -90,6 +108,17 @@ public final class BackendHTTPClient: Sendable {
         let exchange = { (promise: EventLoopPromise<ExchangeResult>) in
             HTTPConnectionHandler.Exchange(promise: promise, maxBytes: request.maxResponseBytes, peer: peer, usesTLS: url.isTLS)
         }
+        switch await slots.acquire(key, deadline: deadline, on: group.any()) {
+        case .atOnce:
+            break
+        case .afterWaiting:
+            configuration.onWait?(.served)
+        case .timedOut:
+            configuration.onWait?(.timedOut)
+            if Task.isCancelled { throw ToolError(.timeout, "the call to \(peer) was cancelled") }
+            throw ToolError(.timeout, "\(peer): all \(slots.limit) connections to it stayed in use for the request's whole time (\(request.timeout.formattedSeconds))")
+        }
+        defer { slots.release(key) }
 
         // A pooled connection may have been closed by the server while idle: a request that
         // saw no byte of answer is sent again on a fresh connection. Other requests never

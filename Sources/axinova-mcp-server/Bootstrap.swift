@@ -33,8 +33,13 @@ struct Bootstrap {
         let backendTLS = BackendTLS(skipVerify: config.tls.skipVerify, handshakeTimeout: .seconds(Int64(max(1, min(config.timeout.http.seconds, 30)))))
         try backendTLS.preload(caFiles: backendCAFiles)
         for warning in backendTLS.startupWarnings { logger.warning("\(warning)") }
+        let waits = Dictionary(uniqueKeysWithValues: [BackendHTTPClient.BackendConnectionWait.served, .timedOut].map {
+            ($0, metrics.counter(.backendConnectionWaits, $0.rawValue))
+        })
         let client = BackendHTTPClient(
-            configuration: .init(connectTimeout: min(config.timeout.http.duration, .seconds(10))),
+            configuration: .init(connectTimeout: min(config.timeout.http.duration, .seconds(10)),
+                                 maxConnectionsPerBackend: config.tools.maxBackendConnections,
+                                 onWait: { waits[$0]?.increment() }),
             tlsHandlerProvider: backendTLS.provider)
         let settings = try catalogueSettings()
         let catalogue = ToolCatalogue.makeTools(settings, client: client)

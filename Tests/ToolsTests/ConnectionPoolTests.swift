@@ -166,4 +166,37 @@ import Testing
         client.shutdown()
         await fake.stop()
     }
+    /// `tools.max_backend_connections`: requests in progress to one backend are capped; the
+    /// one past the cap waits for a place and is served once one comes free, or fails as a
+    /// timeout when none does within its own deadline (the calls in flight, up to 1,024,
+    /// were the only bound on the connections a slow backend was given).
+    @Test func requestsPastTheBackendCapWaitForAPlace() async throws {
+        let fake = try await FakeBackend.start { _ in .after(.seconds(2), status: 200) }
+        let waits = Mutex<[BackendHTTPClient.BackendConnectionWait]>([])
+        let client = BackendHTTPClient(configuration: .init(maxConnectionsPerBackend: 1, onWait: { wait in waits.withLock { $0.append(wait) } }))
+        let url = try BackendURL(parsing: fake.url)
+        func request(_ timeout: Duration) -> BackendRequest { BackendRequest(method: .GET, url: url, path: "/x", timeout: timeout) }
+        async let first = client.execute(request(.seconds(5)))
+        try await Task.sleep(for: .milliseconds(100))
+        let key = ConnectionPool.Key(isTLS: false, host: "127.0.0.1", port: url.port, caFile: nil)
+        #expect(client.slots.counts(key) == (1, 0))
+        async let second = client.execute(request(.seconds(5)))
+        // A third whose deadline ends before a place comes free.
+        do {
+            _ = try await client.execute(request(.milliseconds(100)))
+            Issue.record("the third request was sent past the cap")
+        } catch {
+            #expect(error.kind == .timeout)
+            #expect(error.message.contains("all 1 connections to it stayed in use"), "\(error.message)")
+        }
+        // It failed at its own deadline, while the first still held the place and the second
+        // still waited for it (not once a place came free).
+        #expect(client.slots.counts(key) == (1, 1))
+        #expect(try await first.status == 200)
+        #expect(try await second.status == 200)
+        #expect(fake.requests.count == 2)
+        #expect(waits.withLock { $0 }.sorted { $0.rawValue < $1.rawValue } == [.served, .timedOut])
+        #expect(client.slots.counts(key) == (0, 0))
+        await fake.stop()
+    }
 }

@@ -195,6 +195,7 @@ extension AppConfig {
         // A result is held in memory several times (text, structuredContent, the backend's
         // answer at up to four times it): past 256 MiB the cap no longer bounds anything.
         check((1024...(256 << 20)).contains(tools.maxResultBytes.bytes), "tools.max_result_bytes", "a size in 1KiB...256MiB")
+        check((1...10_000).contains(tools.maxBackendConnections), "tools.max_backend_connections", "a count in 1...10000")
 
         // Secrets pasted with a trailing newline or space never match; say so without
         // printing them.

@@ -6,6 +6,9 @@ public struct ToolsConfig: Codable, Sendable, Equatable {
     /// Register only tools annotated read-only.
     public var readOnly = false
     public var maxResultBytes = ByteSize.mebibytes(1)
+    /// Requests in progress to one backend at once; a request past it waits for one to end,
+    /// within its own deadline.
+    public var maxBackendConnections = 32
 
     public init() {}
 }
