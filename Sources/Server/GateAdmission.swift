@@ -46,17 +46,16 @@ public final class GateAdmission: ConnectionAdmission {
         // (issue 5 §4): its slot is released now, the socket closed, and the gate asked again.
         // The gate reports the global cap only for a connection that passes every other check.
         // Not a rejection: counted apart, under the cap it made room at (`reason="global_cap"`).
-        if case .reject(.globalCap) = decision, let evicted = idle.evictOldest() {
-            evicted.close()
+        if case .reject(.globalCap) = decision, idle.evictOldest() {
             metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.globalCap.rawValue).increment()
             decision = gate.admit(key)
         }
         // With no idle connection left, the address holding the most connections that serve no
-        // request (in their handshake, reading a head, or taking a finished answer) gives up
-        // its oldest to a client that would then hold fewer: 64 addresses trickling heads up
-        // to their own cap (64 each) filled the global cap and locked every other client out.
-        // A connection serving a request (a call, an SSE stream) is never closed for it.
-        if case .reject(.globalCap) = decision, openConnections.greediest(over: key, among: .unoccupied) != nil {
+        // request (in their handshake, or reading a head) gives up its oldest to a client that
+        // would then hold fewer: 64 addresses trickling heads up to their own cap (64 each)
+        // filled the global cap and locked every other client out. A connection serving a
+        // request (a call, an SSE stream), or still taking its answer, is never closed for it.
+        if case .reject(.globalCap) = decision, openConnections.greediest(over: key, among: .unoccupied) {
             metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.globalCap.rawValue).increment()
             decision = gate.admit(key)
         }
@@ -65,7 +64,7 @@ public final class GateAdmission: ConnectionAdmission {
         // silent connections up to their own cap (16 addresses × 16, re-opened at every
         // handshake deadline) locked every other new client out.
         if case .reject(.handshakes) = decision, gate.admitsOnceAHandshakeCloses(key),
-           handshaking.greediest(over: key, among: .handshaking) != nil {
+           handshaking.greediest(over: key, among: .handshaking) {
             metrics?.counter(.connectionsEvicted, ConnectionGate.RejectReason.handshakes.rawValue).increment()
             decision = gate.admit(key)
         }
@@ -144,6 +143,8 @@ final class GateTicket: AdmissionTicket {
         /// A response ended and the connection is not listed idle yet: its answer may still
         /// be going out to the client.
         var answering = false
+        /// Listed as idle (between keep-alive requests, its answer written).
+        var idle = false
         /// Dropped at the close: a closed ticket may wait in an ``AdmittedConnections`` queue
         /// for its next sweep, and must not keep the channel (and its buffers) alive.
         var channel: (any Channel)?
@@ -156,6 +157,8 @@ final class GateTicket: AdmissionTicket {
         /// Open, serving no request and not taking an answer (in its handshake, reading a
         /// head, or listed idle).
         case unoccupied
+        /// Open and listed idle.
+        case idle
         /// Open.
         case open
 
@@ -163,6 +166,7 @@ final class GateTicket: AdmissionTicket {
             switch self {
             case .handshaking: s.open && s.handshaking
             case .unoccupied: s.open && !s.serving && !s.answering
+            case .idle: s.open && s.idle
             case .open: s.open
             }
         }
@@ -177,28 +181,28 @@ final class GateTicket: AdmissionTicket {
 
     func stands(_ standing: Standing) -> Bool { state.withLock { standing.holds($0) } }
 
-    /// Closes the connection for a newcomer if it still stands as `standing`, checked and
+    /// Ends the connection's place for a newcomer if it still stands as `standing`, checked and
     /// ended under one lock: its handshake may finish, or a request start, on its own loop
     /// between the choice and the close, and an established connection, or one serving a
-    /// request, must not be the one closed.
-    func evict(ifStill standing: Standing) -> Bool {
-        let taken = state.withLock { s -> (channel: (any Channel)?, duringHandshake: Bool)? in
+    /// request, must not be the one closed. The caller then ``close(_:)``s what it returns.
+    func claim(ifStill standing: Standing) -> Claimed? {
+        state.withLock { s -> Claimed? in
             guard standing.holds(s) else { return nil }
-            defer { s.open = false; s.channel = nil }
-            return (s.channel, s.handshaking)
+            defer { s.open = false; s.channel = nil; s.idle = false }
+            return Claimed(channel: s.channel, duringHandshake: s.handshaking)
         }
-        guard let taken else { return false }
-        idle.markBusy(self)
-        gate.closed(key, duringHandshake: taken.duringHandshake)
-        taken.channel?.close(promise: nil)
-        return true
     }
 
-    /// Closes the connection (an idle one the global cap makes room with).
-    func close() {
-        let channel = state.withLock { $0.channel }
-        closed()
-        channel?.close(promise: nil)
+    struct Claimed {
+        let channel: (any Channel)?
+        let duringHandshake: Bool
+    }
+
+    /// Releases a claimed place in the gate and closes the connection.
+    func close(_ claimed: Claimed) {
+        idle.markBusy(self)
+        gate.closed(key, duringHandshake: claimed.duringHandshake)
+        claimed.channel?.close(promise: nil)
     }
 
     /// A closed ticket is never listed as idle: a request that ends on a connection evicted
@@ -209,10 +213,15 @@ final class GateTicket: AdmissionTicket {
         if isIdle {
             state.withLock { s in
                 s.answering = false
-                if s.open { idle.markIdle(self) }
+                guard s.open else { return }
+                s.idle = true
+                idle.markIdle(self)
             }
         } else {
-            state.withLock { $0.answering = false }
+            state.withLock { s in
+                s.answering = false
+                s.idle = false
+            }
             idle.markBusy(self)
         }
     }
@@ -240,6 +249,7 @@ final class GateTicket: AdmissionTicket {
             let result = (s.open, s.handshaking)
             s.open = false
             s.channel = nil
+            s.idle = false
             return result
         }
         if wasOpen {
@@ -283,7 +293,21 @@ final class IdleConnections: Sendable {
         _ = state.withLock { $0.idle.removeValue(forKey: ObjectIdentifier(ticket)) }
     }
 
-    func evictOldest() -> GateTicket? {
+    /// Closes the connection idle the longest, one still idle when claimed (a request may
+    /// have begun on it meanwhile, on its own loop); false when there is none. Claimed
+    /// outside this list's lock: the ticket's lock is taken before it when a connection is
+    /// listed (``GateTicket/connectionIdle(_:)``).
+    func evictOldest() -> Bool {
+        while let ticket = popOldest() {
+            if let claimed = ticket.claim(ifStill: .idle) {
+                ticket.close(claimed)
+                return true
+            }
+        }
+        return false
+    }
+
+    private func popOldest() -> GateTicket? {
         state.withLock { s in
             while let entry = s.order.popFirst() {
                 if let current = s.idle[entry.id], current.stamp == entry.stamp {
@@ -305,15 +329,16 @@ final class IdleConnections: Sendable {
 /// Appended to once per connection; entries that no longer stand so are dropped lazily,
 /// when they outnumber the live ones at the last sweep (plus 64), so the queue stays within
 /// about twice the connections it is for (a closed ticket keeps no channel). Only at a cap
-/// is it walked, and not again while nothing was added since a walk that found no address
-/// holding more than one (then no newcomer can be given room), for up to a second: a flood
-/// refused at the cap does not walk it for every connection.
+/// is it walked; and for a second after a walk, while nothing is added, the counts it found
+/// answer a newcomer they say no connection can be closed for: a flood refused at the cap
+/// does not walk it for every connection.
 final class AdmittedConnections: Sendable {
     private struct State {
         var order = Deque<GateTicket>()
         var liveAtLastSweep = 0
-        /// The last walk found no address holding more than one, and nothing was added since.
-        var fruitlessSince: Nanoseconds?
+        /// What the last walk counted, while nothing was added since: the most any address
+        /// held, and each address's count.
+        var counted: (at: Nanoseconds, most: Int, held: [ClientAddressKey: Int])?
     }
 
     private let state = Mutex(State())
@@ -326,7 +351,7 @@ final class AdmittedConnections: Sendable {
     func append(_ ticket: GateTicket) {
         state.withLock { s in
             s.order.append(ticket)
-            s.fruitlessSince = nil
+            s.counted = nil
             if s.order.count > 2 * s.liveAtLastSweep + 64 {
                 s.order.removeAll { !$0.stands(retains) }
                 s.liveAtLastSweep = s.order.count
@@ -336,31 +361,40 @@ final class AdmittedConnections: Sendable {
 
     /// Closes the oldest connection standing as `among` of the address holding the most such,
     /// when that address holds more than `newcomer` would once admitted (so no two addresses
-    /// take turns closing each other's), and returns it; nil when there is none. A trusted
+    /// take turns closing each other's), and returns true; false when there is none. A trusted
     /// proxy (no key) is never chosen, and counts as holding none. Holding the cap then takes
     /// as many addresses as the cap has places.
-    func greediest(over newcomer: ClientAddressKey?, among standing: GateTicket.Standing,
-                   now: Nanoseconds = MonotonicClock.now()) -> GateTicket? {
-        let chosen: GateTicket? = state.withLock { s in
-            if let since = s.fruitlessSince, now - since < 1_000_000_000 { return nil }
+    func greediest(over newcomer: ClientAddressKey?, among standing: GateTicket.Standing) -> Bool {
+        let claimed: (GateTicket, GateTicket.Claimed)? = state.withLock { s in
+            // Read under the lock: two loops' readings taken before it could come in either order.
+            let now = MonotonicClock.now()
+            if let counted = s.counted, now < counted.at + 1_000_000_000,
+               counted.most <= (newcomer.flatMap { counted.held[$0] } ?? 0) + 1 {
+                return nil
+            }
             s.order.removeAll { !$0.stands(retains) }
             s.liveAtLastSweep = s.order.count
             var held: [ClientAddressKey: Int] = [:]
             for ticket in s.order where ticket.stands(standing) {
                 if let key = ticket.key { held[key, default: 0] += 1 }
             }
-            guard let (key, count) = held.max(by: { $0.value < $1.value }) else {
-                s.fruitlessSince = now
-                return nil
+            let most = held.values.max() ?? 0
+            s.counted = (now, most, held)
+            guard most > (newcomer.flatMap { held[$0] } ?? 0) + 1 else { return nil }
+            // The oldest of an address holding the most, still standing so when claimed (a
+            // request may have begun on it, on its own loop): claimed under the queue's lock,
+            // so one that escaped stays in the queue.
+            for (index, ticket) in s.order.enumerated() {
+                guard let key = ticket.key, held[key] == most, let claimed = ticket.claim(ifStill: standing) else { continue }
+                s.order.remove(at: index)
+                s.counted = nil
+                return (ticket, claimed)
             }
-            if count <= 1 { s.fruitlessSince = now }
-            guard count > (newcomer.flatMap { held[$0] } ?? 0) + 1,
-                  let index = s.order.firstIndex(where: { $0.key == key && $0.stands(standing) }) else { return nil }
-            return s.order.remove(at: index)
+            return nil
         }
-        // Closed outside the queue's lock, and only if it still stands so (see ``GateTicket/evict(ifStill:)``).
-        guard let chosen, chosen.evict(ifStill: standing) else { return nil }
-        return chosen
+        guard let (ticket, place) = claimed else { return false }
+        ticket.close(place)
+        return true
     }
 
     /// Queue entries, live and stale (for tests).

@@ -7,7 +7,8 @@ import Synchronization
 /// Without it the only bound on the connections to one backend was the calls in flight
 /// (`limits.max_inflight`, 1,024): a slow backend was given a connection for every call
 /// waiting on it. Pooled idle connections are not counted (they are capped apart, 4 a
-/// backend); so one backend has at most `limit` + 4 connections open.
+/// backend), nor a connect a cancelled call left behind (it runs on up to the connect
+/// timeout): one backend has `limit` + 4 connections open, and briefly such connects.
 final class ConnectionSlots: Sendable {
     private struct Waiter {
         let id: UInt64

@@ -70,8 +70,10 @@ class RawStdio:
     """The server run with --stdio, driven one JSON line at a time."""
 
     def __init__(self, server_bin, *extra):
+        # Unbuffered: `receive` waits with select on the descriptor, which cannot see lines a
+        # buffered reader already took in with an earlier one (two answers close together).
         self.proc = subprocess.Popen([server_bin, "--stdio", *extra], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
 
     def send(self, message):
         text = message if isinstance(message, str) else json.dumps(message)
