@@ -235,13 +235,16 @@ final class GateTicket: AdmissionTicket {
         }
     }
 
+    /// The gate is told under the ticket's lock (the gate's own lock is taken last everywhere):
+    /// told after it, a claim in between saw the handshake over and released the connection
+    /// only; with the address's other connections gone meanwhile, the gate dropped the
+    /// address, this call found no handshake to end, and the global count stayed one too high.
     func handshakeFinished() {
-        let first = state.withLock { s -> Bool in
-            guard s.handshaking, s.open else { return false }
+        state.withLock { s in
+            guard s.handshaking, s.open else { return }
             s.handshaking = false
-            return true
+            gate.handshakeFinished(key)
         }
-        if first { gate.handshakeFinished(key) }
     }
 
     func closed() {
@@ -318,6 +321,9 @@ final class IdleConnections: Sendable {
             return nil
         }
     }
+
+    /// Connections listed (for tests).
+    var listedCount: Int { state.withLock { $0.idle.count } }
 
     /// Queue entries, live and stale (for tests: stays within twice the idle count + 64).
     var queueLength: Int { state.withLock { $0.order.count } }

@@ -66,6 +66,7 @@ import Testing
         #expect(idle.evictOldest())
         t[0].ticket.closed()
         t[0].ticket.connectionIdle(true)
+        #expect(idle.listedCount == 0)
         #expect(!idle.evictOldest())
     }
 
