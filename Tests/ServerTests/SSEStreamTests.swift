@@ -8,6 +8,17 @@ import Testing
 /// The stream's bounded queue: an event always fits an empty queue; a reader that does not
 /// take what is queued is cut off once the next event would pass the capacity.
 @Suite struct SSEStreamTests {
+    /// Starts `stream`'s pump into a ``GatedWriter`` and returns once its first write is held.
+    static func pumpHeldAtItsFirstWrite(_ stream: SSEStream) async -> (GatedWriter, Task<SSEStream.End, any Error>) {
+        let writer = GatedWriter()
+        let pump = Task {
+            var any: any ResponseBodyWriter = writer
+            return try await stream.pump(into: &any)
+        }
+        await writer.entered.first { _ in true }
+        return (writer, pump)
+    }
+
     @Test("an event larger than the capacity is delivered when nothing is queued")
     func largeEventIntoEmptyQueue() async {
         let stream = SSEStream(capacity: 1024, metrics: nil)
@@ -55,12 +66,7 @@ import Testing
         let stream = SSEStream(capacity: 1024, metrics: nil)
         let big = String(repeating: "x", count: 4096)
         #expect(stream.send(event: "message", data: big))
-        let writer = GatedWriter()
-        let pump = Task {
-            var any: any ResponseBodyWriter = writer
-            return try await stream.pump(into: &any)
-        }
-        await writer.entered.first { _ in true }
+        let (writer, pump) = await Self.pumpHeldAtItsFirstWrite(stream)
         #expect(stream.sendComment("ping"), "queued behind the event in flight")
         #expect(stream.send(event: "message", data: big), "a second large event")
         #expect(stream.end == nil)
@@ -77,12 +83,7 @@ import Testing
         let stream = SSEStream(capacity: 1024, metrics: nil)
         let (first, second) = (String(repeating: "x", count: 4096), String(repeating: "y", count: 4096))
         #expect(stream.send(event: "message", data: first))
-        let writer = GatedWriter()
-        let pump = Task {
-            var any: any ResponseBodyWriter = writer
-            return try await stream.pump(into: &any)
-        }
-        await writer.entered.first { _ in true }
+        let (writer, pump) = await Self.pumpHeldAtItsFirstWrite(stream)
         #expect(stream.sendComment("ping"))
         #expect(stream.send(event: "message", data: second))
         writer.release()
@@ -99,12 +100,7 @@ import Testing
     @Test func aLargeEventBehindASmallOneInFlightFits() async throws {
         let stream = SSEStream(capacity: 1024, metrics: nil)
         #expect(stream.sendComment("ping"))
-        let writer = GatedWriter()
-        let pump = Task {
-            var any: any ResponseBodyWriter = writer
-            return try await stream.pump(into: &any)
-        }
-        await writer.entered.first { _ in true }
+        let (writer, pump) = await Self.pumpHeldAtItsFirstWrite(stream)
         #expect(stream.send(event: "message", data: String(repeating: "x", count: 4096)))
         stream.finish()
         writer.release()

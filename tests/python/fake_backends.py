@@ -23,10 +23,11 @@ import ssl
 import struct
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-MAX_BODY = 8 << 20  # a page of several MB is put straight in by test_limits
+MAX_BODY = 8 << 20  # a page of several MB is put straight in (put_long_page)
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -322,6 +323,14 @@ def start_fake_portainer(ssl_context=None, key=PORTAINER_KEY):
 # ---------------------------------------------------------------------------------------
 # SilverBullet (Bearer, always X-Sync-Mode: true)
 SILVERBULLET_TOKEN = "sb_fake_token"
+
+
+def put_long_page(fake, name, lines):
+    """Stores a page of `lines` numbered lines (25 bytes each) in a fake SilverBullet."""
+    page = b"".join(b"line %07d of a long page\n" % i for i in range(lines))
+    put = urllib.request.Request(f"{fake.url}/.fs/{name}.md", data=page, method="PUT",
+                                 headers={"Authorization": f"Bearer {SILVERBULLET_TOKEN}"})
+    urllib.request.urlopen(put, timeout=10).read()
 
 
 def silverbullet_routes():

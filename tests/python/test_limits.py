@@ -532,32 +532,64 @@ def test_idle_keepalive_connections_make_room_at_global_cap(server_bin):
         s.stop()
 
 
+def start_with_a_big_page(server_bin, *extra):
+    """A fake SilverBullet holding the page "Big" (about 6 MB, more than the kernel's send
+    buffer takes: 4 MiB at most), and a plaintext server using it; both to be stopped."""
+    import fake_backends as fb
+    fake = fb.start_fake_silverbullet()
+    try:
+        fb.put_long_page(fake, "Big", 216_000)
+        return fake, start_server(server_bin, "--set", "tls.enabled=false", "--set", f"silverbullet.url={fake.url}",
+                                  "--set", "tools.max_result_bytes=8MiB", *extra,
+                                  env={"APP_SILVERBULLET__TOKEN": fb.SILVERBULLET_TOKEN})
+    except BaseException:
+        fake.shutdown()
+        raise
+
+
+def slow_reader_asking_for_big(port):
+    """A plaintext connection with a 64 KiB receive buffer (set before connecting, so the
+    window stays small) that has asked POST /api/mcp/v1/call for SilverBullet's page "Big"."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}}).encode()
+    sock.sendall(b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+                 + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return sock
+
+
+def read_answer(sock, pause=0.0, seconds=30):
+    """Reads one response framed by Content-Length, sleeping `pause` after each read; returns
+    (the declared length or None, the body bytes read, the seconds it took)."""
+    received, length, body_at, started = bytearray(), None, 0, time.monotonic()
+    while time.monotonic() - started < seconds:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        received += chunk
+        if length is None and (end := received.find(b"\r\n\r\n")) >= 0:
+            head = bytes(received[:end]).decode("latin-1").lower().split("\r\n")
+            length = next(int(l.split(":", 1)[1]) for l in head if l.startswith("content-length:"))
+            body_at = end + 4
+        if length is not None and len(received) - body_at >= length:
+            break
+        time.sleep(pause)
+    return length, bytes(received[body_at:]) if length is not None else bytes(received), time.monotonic() - started
+
+
 def test_a_client_still_reading_a_large_answer_is_not_the_idle_one_closed_at_global_cap(server_bin):
     """At max_connections the longest-idle keep-alive connection is closed to make room. A
     connection counted as idle from when its answer was queued, so a client still taking a
     6 MB answer through a small receive window was the one closed, its answer cut short.
     It now counts as idle once the server has handed all of the answer to the kernel (which
     still sends it after a close); the connection idle since then is the one closed."""
-    import fake_backends as fb
-    fake = fb.start_fake_silverbullet()
-    s = None
+    fake, s = start_with_a_big_page(server_bin, "--set", "limits.max_connections=2")
     try:
-        big = b"".join(b"line %07d of a long page\n" % i for i in range(216_000))  # about 6 MB
-        put = urllib.request.Request(f"{fake.url}/.fs/Big.md", data=big, method="PUT",
-                                     headers={"Authorization": f"Bearer {fb.SILVERBULLET_TOKEN}"})
-        urllib.request.urlopen(put, timeout=10).read()
-        s = start_server(server_bin, "--set", "tls.enabled=false", "--set", "limits.max_connections=2",
-                         "--set", f"silverbullet.url={fake.url}", "--set", "tools.max_result_bytes=8MiB",
-                         env={"APP_SILVERBULLET__TOKEN": fb.SILVERBULLET_TOKEN})
         auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-        with socket.socket() as slow:
-            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window stays small
-            slow.settimeout(10)
-            slow.connect(("127.0.0.1", s.port))
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                               "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}}).encode()
-            slow.sendall(b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
-                         + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        with slow_reader_asking_for_big(s.port) as slow:
             time.sleep(1.0)  # the answer is queued, most of it still in the server
             idle = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
             idle.request("POST", "/api/mcp/v1/call", body=CALL, headers=auth)
@@ -574,20 +606,9 @@ def test_a_client_still_reading_a_large_answer_is_not_the_idle_one_closed_at_glo
             assert idle.sock.recv(1) == b""
             idle.close()
             # ... and the slow reader gets all of its answer.
-            received, length, body_at, started = bytearray(), None, 0, time.monotonic()
-            while time.monotonic() - started < 30:
-                chunk = slow.recv(1 << 20)
-                if not chunk:
-                    break
-                received += chunk
-                if length is None and (end := received.find(b"\r\n\r\n")) >= 0:
-                    head = bytes(received[:end]).decode("latin-1").lower().split("\r\n")
-                    length = next(int(l.split(":", 1)[1]) for l in head if l.startswith("content-length:"))
-                    body_at = end + 4
-                if length is not None and len(received) - body_at >= length:
-                    break
-            assert length is not None and length > 6_000_000, bytes(received[:400])
-            assert len(received) - body_at == length, f"cut after {len(received) - body_at} of {length} bytes"
+            length, answer, _ = read_answer(slow)
+            assert length is not None and length > 6_000_000, answer[:400]
+            assert len(answer) == length, f"cut after {len(answer)} of {length} bytes"
     finally:
         if s:
             s.stop()
@@ -618,41 +639,11 @@ def test_a_large_answer_read_slowly_is_not_cut_at_the_idle_timeout(server_bin):
     read at about 1.5 MB/s through a 64 KiB receive buffer, against a 2 s idle timeout. Now
     the deadline waits while the client keeps taking the bytes; the keep-alive idle time is
     still enforced once the answer is out (closed, counted)."""
-    import fake_backends as fb
-    fake = fb.start_fake_silverbullet()
-    s = None
+    fake, s = start_with_a_big_page(server_bin, "--set", "limits.idle_timeout=2s")
     try:
-        big = b"".join(b"line %07d of a long page\n" % i for i in range(216_000))  # about 6 MB
-        put = urllib.request.Request(f"{fake.url}/.fs/Big.md", data=big, method="PUT",
-                                     headers={"Authorization": f"Bearer {fb.SILVERBULLET_TOKEN}"})
-        urllib.request.urlopen(put, timeout=10).read()
-        s = start_server(server_bin, "--set", "tls.enabled=false", "--set", "limits.idle_timeout=2s",
-                         "--set", f"silverbullet.url={fake.url}", "--set", "tools.max_result_bytes=8MiB",
-                         env={"APP_SILVERBULLET__TOKEN": fb.SILVERBULLET_TOKEN})
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window stays small
-            sock.settimeout(10)
-            sock.connect(("127.0.0.1", s.port))
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                               "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}}).encode()
-            sock.sendall(b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
-                         + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-            received, length, body_at, started = bytearray(), None, 0, time.monotonic()
-            while time.monotonic() - started < 30:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                received += chunk
-                if length is None and (end := received.find(b"\r\n\r\n")) >= 0:
-                    head = bytes(received[:end]).decode("latin-1").lower().split("\r\n")
-                    length = next(int(l.split(":", 1)[1]) for l in head if l.startswith("content-length:"))
-                    body_at = end + 4
-                if length is not None and len(received) - body_at >= length:
-                    break
-                time.sleep(0.04)
-            took = time.monotonic() - started
-            assert length is not None and length > 6_000_000, bytes(received[:400])
-            answer = bytes(received[body_at:])
+        with slow_reader_asking_for_big(s.port) as sock:
+            length, answer, took = read_answer(sock, pause=0.04)
+            assert length is not None and length > 6_000_000, answer[:400]
             assert len(answer) == length, f"cut after {len(answer)} of {length} bytes, {took:.1f} s"
             assert took > 2.5, "read faster than the idle timeout: the test proves nothing"
             assert json.loads(answer)["result"]["content"][0]["text"].startswith("line 0000000")

@@ -197,6 +197,24 @@ def post_batch(conn, path, body):
     return r.status
 
 
+def open_legacy_stream(port, receive_buffer):
+    """GET /sse over TLS with a receive buffer of `receive_buffer` bytes (set before
+    connecting, so the TCP window stays small); returns the socket, the session id of the
+    `endpoint` event, and what was read up to it."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    raw.settimeout(10)
+    raw.connect(("127.0.0.1", port))
+    stream = tls_context().wrap_socket(raw, server_hostname="localhost")
+    stream.sendall(GET_SSE)
+    seen = b""
+    deadline = time.monotonic() + 10
+    while b"event: endpoint\n" not in seen or not re.search(rb"sessionId=[^\s]+\n", seen):
+        assert time.monotonic() < deadline, "no endpoint event"
+        seen += stream.recv(4096)
+    return stream, re.search(rb"sessionId=([^\s]+)\n", seen).group(1).decode(), seen
+
+
 def test_reader_that_stops_reading_is_cut_off(server_bin):
     import http.client
     # The request rate is off: each batch below counts as its 60 messages against it.
@@ -207,20 +225,9 @@ def test_reader_that_stops_reading_is_cut_off(server_bin):
         fds_before = open_fds(pid)
         before = metric(s.ops, "mcp_sse_slow_reader_disconnects_total")
 
-        # A small receive buffer (set before connect, so the TCP window stays small) means
-        # the kernel absorbs little of what the server sends once we stop reading.
-        raw = socket.socket()
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        raw.settimeout(10)
-        raw.connect(("127.0.0.1", s.port))
-        stalled = tls_context().wrap_socket(raw, server_hostname="localhost")
-        stalled.sendall(GET_SSE)
-        seen = b""
-        deadline = time.monotonic() + 10
-        while b"event: endpoint\n" not in seen or not re.search(rb"sessionId=[^\s]+\n", seen):
-            assert time.monotonic() < deadline, "no endpoint event"
-            seen += stalled.recv(4096)
-        session = re.search(rb"sessionId=([^\s]+)\n", seen).group(1).decode()
+        # A small receive buffer means the kernel absorbs little of what the server sends
+        # once we stop reading.
+        stalled, session, _ = open_legacy_stream(s.port, 4096)
         fds_stream = open_fds(pid)
         # From here on the client reads nothing.
 
@@ -288,25 +295,11 @@ def test_two_large_answers_reach_a_reader_that_keeps_up(server_bin):
     try:
         # Each answer larger than the kernel's send buffer takes (4 MiB at most): else the first
         # is written at once, and the second finds the stream idle.
-        page = b"".join(b"line %07d of a long page\n" % i for i in range(180_000))  # about 4.9 MB
-        put = urllib.request.Request(f"{fake.url}/.fs/Big.md", data=page, method="PUT",
-                                     headers={"Authorization": f"Bearer {fb.SILVERBULLET_TOKEN}"})
-        urllib.request.urlopen(put, timeout=10).read()
+        fb.put_long_page(fake, "Big", 180_000)  # about 4.9 MB
         s = start_server(server_bin, "--set", f"silverbullet.url={fake.url}", "--set", "tools.max_result_bytes=8MiB",
                          "--set", "log.level=warning", env={"APP_SILVERBULLET__TOKEN": fb.SILVERBULLET_TOKEN})
         before = metric(s.ops, "mcp_sse_slow_reader_disconnects_total")
-        raw = socket.socket()
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window stays small
-        raw.settimeout(10)
-        raw.connect(("127.0.0.1", s.port))
-        stream = tls_context().wrap_socket(raw, server_hostname="localhost")
-        stream.sendall(GET_SSE)
-        seen = b""
-        deadline = time.monotonic() + 10
-        while not re.search(rb"sessionId=[^\s]+\n", seen):
-            assert time.monotonic() < deadline, "no endpoint event"
-            seen += stream.recv(4096)
-        session = re.search(rb"sessionId=([^\s]+)\n", seen).group(1).decode()
+        stream, session, seen = open_legacy_stream(s.port, 65536)
         initialize = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
                       "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
         calls = [{"jsonrpc": "2.0", "id": i, "method": "tools/call",
