@@ -199,4 +199,30 @@ import Testing
         #expect(client.slots.counts(key) == (0, 0))
         await fake.stop()
     }
+    /// A request waiting for a place whose call is cancelled (the client gave up, the call's
+    /// deadline fell) leaves the queue at once, not at its own deadline, and takes no place.
+    @Test func aCancelledWaiterLeavesTheQueueAtOnce() async throws {
+        let fake = try await FakeBackend.start { _ in .after(.seconds(2), status: 200) }
+        let client = BackendHTTPClient(configuration: .init(maxConnectionsPerBackend: 1))
+        let url = try BackendURL(parsing: fake.url)
+        let key = ConnectionPool.Key(isTLS: false, host: "127.0.0.1", port: url.port, caFile: nil)
+        func request() -> BackendRequest { BackendRequest(method: .GET, url: url, path: "/x", timeout: .seconds(30)) }
+        async let first = client.execute(request())
+        for _ in 0..<300 where client.slots.counts(key).active == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let waiting = Task { try await client.execute(request()) }
+        for _ in 0..<300 where client.slots.counts(key).waiting == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(client.slots.counts(key) == (1, 1))
+        waiting.cancel()
+        do {
+            _ = try await waiting.value
+            Issue.record("the cancelled request was sent")
+        } catch let error as ToolError {
+            #expect(error.kind == .timeout && error.message.contains("cancelled"), "\(error.message)")
+        }
+        #expect(client.slots.counts(key) == (1, 0), "gone from the queue while the first still holds the place")
+        #expect(try await first.status == 200)
+        #expect(client.slots.counts(key) == (0, 0))
+        #expect(fake.requests.count == 1)
+        await fake.stop()
+    }
 }
