@@ -97,10 +97,14 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// through TLS); larger ones go down as they are.
     static let coalesceLimit = 16 * 1024
 
-    init(secure: Bool, limits: HTTPRequestParser.Limits = .init(), deadlines: RequestDeadlines? = nil) {
+    /// The connection's share of `limits.max_unsent_bytes` (nil: not counted, the ops port).
+    private let unsent: UnsentAccount?
+
+    init(secure: Bool, limits: HTTPRequestParser.Limits = .init(), deadlines: RequestDeadlines? = nil, unsent: UnsentAccount? = nil) {
         scheme = secure ? "https" : "http"
         parser = HTTPRequestParser(limits: limits)
         self.deadlines = deadlines
+        self.unsent = unsent
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -500,7 +504,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         if bytes.readableBytes <= Self.coalesceLimit {
             pending!.writeImmutableBuffer(bytes)
         } else {
-            context.write(wrapOutboundOut(pending!), promise: nil)
+            down(pending!, context: context, promise: nil)
             pending = bytes
         }
     }
@@ -510,10 +514,25 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private func send(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         if let bytes = pending {
             pending = nil
-            context.write(wrapOutboundOut(bytes), promise: promise)
+            down(bytes, context: context, promise: promise)
         } else if let promise {
             context.write(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
         }
+    }
+
+    /// Writes encoded bytes to the handler below. A large buffer (an answer's body) is counted
+    /// against `limits.max_unsent_bytes` until its write completes, with a promise of its own
+    /// when the caller gave none; the many small ones go down without one.
+    private func down(_ bytes: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        let count = bytes.readableBytes
+        guard let unsent, count > Self.coalesceLimit else {
+            context.write(wrapOutboundOut(bytes), promise: promise)
+            return
+        }
+        let written = promise ?? context.eventLoop.makePromise(of: Void.self)
+        unsent.handed(count)
+        written.futureResult.assumeIsolated().whenComplete { _ in unsent.taken(count) }
+        context.write(wrapOutboundOut(bytes), promise: written)
     }
 
     /// Field lines and the empty line after them. `HTTPField` has already replaced any CR, LF
@@ -603,8 +622,8 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 extension ChannelPipeline.SynchronousOperations {
     /// The HTTP/1.1 layer of a public connection: the codec, which reads requests with
     /// `limits` and encodes the responses.
-    func addHTTPServerCodec(limits: HTTPRequestParser.Limits = .init(), deadlines: RequestDeadlines? = nil) throws {
-        try addHandler(HTTPTypesCodec(secure: false, limits: limits, deadlines: deadlines))
+    func addHTTPServerCodec(limits: HTTPRequestParser.Limits = .init(), deadlines: RequestDeadlines? = nil, unsent: UnsentAccount? = nil) throws {
+        try addHandler(HTTPTypesCodec(secure: false, limits: limits, deadlines: deadlines, unsent: unsent))
     }
 }
 

@@ -22,6 +22,8 @@ public struct MCPServer: Sendable {
     let streams: StreamTracker
     let authenticator: any RequestAuthenticator
     let rateLimiter: SharedRateLimiter?
+    /// `limits.max_unsent_bytes`, shared by every public port.
+    let unsentBudget: UnsentBudget
     let logger: Logger
 
     public init(options: ServerOptions, dispatcher: MCPDispatcher, authenticator: any RequestAuthenticator, rateLimiter: SharedRateLimiter? = nil, metrics: ServerMetrics, logger: Logger) {
@@ -33,6 +35,7 @@ public struct MCPServer: Sendable {
         self.logger = logger
         sessions = SessionStore(maxSessions: options.maxSessions, maxPerOwner: options.maxSessionsPerToken, idleTimeout: options.sessionIdleTimeout,
                                 metrics: metrics, replayLimits: options.resumability ? (options.replayBufferEvents, options.replayBufferBytes, options.replayMaxStreams) : nil)
+        unsentBudget = UnsentBudget(capacity: options.maxUnsentBytes, metrics: metrics)
         streams = StreamTracker(maxStreams: options.maxSSEStreams, maxPerOwner: options.maxSSEStreamsPerToken, metrics: metrics)
         metrics.gauge(.toolsRegistered).set(to: Double(dispatcher.registry.count))
         metrics.gauge(.resourcesRegistered).set(to: 0)
@@ -81,6 +84,7 @@ public struct MCPServer: Sendable {
         responder: RequestRunner.Responder,
         security: (any ConnectionSecurity)?,
         admission: (any ConnectionAdmission)?,
+        unsent: UnsentBudget? = nil,
         extraHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] }
     ) -> PublicChildChannel {
         var decoderLimits = HTTPRequestParser.Limits()
@@ -89,7 +93,7 @@ public struct MCPServer: Sendable {
         return PublicChildChannel(runner: RequestRunner(responder: responder, logger: logger),
                                   security: security, admission: admission, extraHandlers: extraHandlers, decoderLimits: decoderLimits,
                                   headerTimeout: TimeAmount(options.headerTimeout), idleTimeout: TimeAmount(options.idleTimeout),
-                                  lingerTimeout: TimeAmount(options.lingerTimeout), metrics: metrics)
+                                  lingerTimeout: TimeAmount(options.lingerTimeout), unsent: unsent, metrics: metrics)
     }
 
     /// The ops listener's connections: plaintext, capped at `server.http_max_connections`,
@@ -126,7 +130,8 @@ public struct MCPServer: Sendable {
                                            backlog: options.listenBacklog) { _ in })
         }
         services.append(Housekeeping(server: self))
-        let child = makeChildChannel(responder: makePublicResponder(), security: security, admission: admission, extraHandlers: extraHandlers)
+        let child = makeChildChannel(responder: makePublicResponder(), security: security, admission: admission, unsent: unsentBudget,
+                                     extraHandlers: extraHandlers)
         let ports = [options.port] + options.extraPorts
         // Ready once every public port is bound (a port that fails to bind must not have
         // been announced as ready first).

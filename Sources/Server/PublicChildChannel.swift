@@ -56,6 +56,8 @@ struct PublicChildChannel: Sendable {
     /// The longest a refused connection waits for its refusal to be sent, and then reads and
     /// drops what still comes (counted as `phase="linger"` when it is over).
     let lingerTimeout: TimeAmount
+    /// `limits.max_unsent_bytes` (nil: not counted; the ops listener).
+    let unsent: UnsentBudget?
     let metrics: ServerMetrics?
     /// Whose connections these are, for the metrics.
     var listener: Listener = .public
@@ -93,14 +95,14 @@ struct PublicChildChannel: Sendable {
         let deadlines = RequestDeadlines(headerTimeout: headerTimeout, idleTimeout: idleTimeout, ticket: ticket) { phase in
             metrics?.counter(.timeouts, listener.phase(phase)).increment()
         }
-        let (runner, decoderLimits, lingerTimeout, security) = (self.runner, self.decoderLimits, self.lingerTimeout, self.security)
+        let (runner, decoderLimits, lingerTimeout, security, unsent) = (self.runner, self.decoderLimits, self.lingerTimeout, self.security, self.unsent)
         let ready = channel.eventLoop.makePromise(of: Void.self)
         let firstRequest = FirstRequestSetup(promise: ready) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
                 // The codec parses each request, checks its head (RequestHeadGuard) while every
                 // Host line is still visible, and encodes the responses.
-                try pipeline.addHTTPServerCodec(limits: decoderLimits, deadlines: deadlines)
+                try pipeline.addHTTPServerCodec(limits: decoderLimits, deadlines: deadlines, unsent: unsent?.account(for: channel))
                 // The peer's address formatted once per connection, not for every request; the
                 // handshake is over, so its client certificate (if any) is known.
                 let memo = ConnectionMemo(peerAddress: channel.remoteAddress?.ipAddress,

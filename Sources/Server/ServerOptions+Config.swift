@@ -41,6 +41,7 @@ extension ServerOptions {
         idleTimeout = limits.idleTimeout.duration
         sendTimeout = limits.sendTimeout.milliseconds == 0 ? nil : limits.sendTimeout.duration
         listenBacklog = limits.listenBacklog
+        maxUnsentBytes = Int(limits.maxUnsentBytes.bytes)
         headerTimeout = limits.headerTimeout.duration
         bodyTimeout = limits.bodyTimeout.duration
         lingerTimeout = limits.lingerTimeout.duration

@@ -62,6 +62,8 @@ public struct ServerOptions: Sendable {
     /// Data sent and not acknowledged this long closes the connection (TCP_USER_TIMEOUT on
     /// the listening sockets, which the accepted ones inherit); nil: the kernel's own retries.
     public var sendTimeout: Duration? = .seconds(120)
+    /// `limits.max_unsent_bytes`: answer bytes all public connections may hold unsent at once.
+    public var maxUnsentBytes = 256 << 20
     /// `limits.listen_backlog`, for the public and ops listeners.
     public var listenBacklog = 256
     /// After a refusal, the longest a connection reads and drops what still comes before it

@@ -74,6 +74,15 @@ import Testing
         #expect(try ConfigLoader.load(yaml: base).warnings() == [], "resumability off: no buffer")
     }
 
+    /// An answer counts against `limits.max_unsent_bytes` until the kernel has taken it: a
+    /// budget under a few large results closes a slow reader of one for it alone.
+    @Test func anUnsentBudgetTooSmallForALargeResultWarns() throws {
+        let base = "tls: {cert_file: /c.pem, key_file: /k.pem}\nauth: {tokens: [{name: a, env: A}]}\n"
+        let small = try ConfigLoader.load(yaml: base + "limits: {max_unsent_bytes: 3MiB}\n")
+        #expect(small.warnings().contains { $0.hasPrefix("limits.max_unsent_bytes is less than four times tools.max_result_bytes") })
+        #expect(try ConfigLoader.load(yaml: base + "limits: {max_unsent_bytes: 4MiB}\n").warnings() == [])
+    }
+
     @Test func expiredTokensWarnWithAnInjectedClock() throws {
         let config = try ConfigLoader.load(yaml: """
         tls: {cert_file: /c.pem, key_file: /k.pem}
@@ -169,6 +178,7 @@ import Testing
     @Test("byte caps are refused outside their range, and accepted at its ends", arguments: [
         ("limits", "max_header_bytes", "1023B", "1KiB", "1MiB", "1025KiB", "a size in 1KiB...1MiB"),
         ("limits", "sse_write_buffer", "1023B", "1KiB", "1GiB", "1025MiB", "a size in 1KiB...1GiB"),
+        ("limits", "max_unsent_bytes", "1023KiB", "1MiB", "64GiB", "65GiB", "a size in 1MiB...64GiB"),
         ("server", "replay_buffer_bytes", "1023B", "1KiB", "1GiB", "1025MiB", "a size in 1KiB...1GiB"),
         ("tools", "max_result_bytes", "1023B", "1KiB", "256MiB", "257MiB", "a size in 1KiB...256MiB"),
         ("auth", "max_header_bytes", "63B", "64B", "64KiB", "65KiB", "a size in 64B...64KiB"),

@@ -38,6 +38,13 @@ import Testing
         func releaseOldest() {
             pending.removeFirst().succeed()
         }
+        /// As a socket's pending writes at a close: every held write fails.
+        func handlerRemoved(context: ChannelHandlerContext) {
+            let promises = pending
+            pending = []
+            heldBytes = 0
+            for promise in promises { promise.fail(ChannelError.ioOnClosedChannel) }
+        }
     }
 
     /// Takes a half-close (EmbeddedChannel closes all of itself for any mode) and counts it.
@@ -467,7 +474,7 @@ import Testing
                        deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in },
                        linger: RequestDispatcher.Linger = .init(), raw: Bool = false,
                        reads: RequestDispatcherTests.ReadCounter? = nil, halfClose: HalfCloseCatcher? = nil,
-                       flushes: FlushHolder? = nil) throws -> Connection {
+                       flushes: FlushHolder? = nil, unsent: UnsentBudget? = nil) throws -> Connection {
         let started = Started()
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
@@ -479,7 +486,7 @@ import Testing
         if raw { try pipeline.addHandler(RawRequestStartHandler(deadlines: deadlines)) }
         var limits = HTTPRequestParser.Limits()
         limits.maxHeaderBytes = 1024
-        try pipeline.addHTTPServerCodec(limits: limits, deadlines: deadlines)
+        try pipeline.addHTTPServerCodec(limits: limits, deadlines: deadlines, unsent: unsent?.account(for: channel))
         try pipeline.addHandler(RequestDispatcher(start: { request, sink in started.record(request, sink) },
                                                   onRefusal: { refusals.record($0) }, linger: linger, deadlines: deadlines))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -805,6 +812,37 @@ import Testing
         #expect(ticket.last == false, "b is out, c is not: b's completion does not list the connection")
         slow.release()
         #expect(ticket.last == true)
+    }
+
+    /// `limits.max_unsent_bytes`: a large answer counts from when the codec hands it down
+    /// until its write completes; past the budget, the connection that has gone longest
+    /// without taking any of its answer is closed, here the first of two stalled readers.
+    @Test func unsentAnswersShareOneBudget() throws {
+        let budget = UnsentBudget(capacity: 150_000, metrics: nil)
+        let (slowA, slowB) = (SlowSocket(), SlowSocket())
+        let a = try connectPublic(slow: slowA, unsent: budget)
+        let b = try connectPublic(slow: slowB, unsent: budget)
+        a.send(get("/a"))
+        a.answer(0, String(repeating: "a", count: 100_000))
+        _ = a.output()
+        #expect(budget.total > 100_000 && budget.total < 100_200, "the body and its head, as one write")
+        // A small answer is not counted (no promise of its own: most answers).
+        b.send(get("/small"))
+        b.answer(0, "small")
+        _ = b.output()
+        #expect(budget.total < 100_200)
+        slowB.release()
+        // A second large one passes the budget: the older stalled connection goes.
+        b.send(get("/b"))
+        b.answer(1, String(repeating: "b", count: 100_000))
+        _ = b.output()
+        a.channel.embeddedEventLoop.run()
+        #expect(!a.channel.isActive)
+        #expect(b.channel.isActive)
+        // Its write failed at the close: its bytes are no longer counted; b's are until written.
+        #expect(budget.total > 100_000 && budget.total < 100_200)
+        slowB.release()
+        #expect(budget.total == 0)
     }
 
     /// A head read while the client had not taken the answer before it started no head

@@ -615,6 +615,40 @@ def test_a_client_still_reading_a_large_answer_is_not_the_idle_one_closed_at_glo
         fake.shutdown()
 
 
+def test_stalled_readers_share_one_budget_of_unsent_bytes(server_bin):
+    """limits.max_unsent_bytes: each connection holds at most one answer, but their sum had
+    no bound (hundreds of clients asking for a large answer and never reading held hundreds
+    of them). Past the budget the connection that has gone longest without taking any of its
+    answer is closed: here the first of two stalled readers, when the second's ~6 MB answer
+    brings the sum past 8 MiB; the second then reads all of its answer."""
+    fake, s = start_with_a_big_page(server_bin, "--set", "limits.max_unsent_bytes=8MiB")
+    try:
+        with slow_reader_asking_for_big(s.port) as first:
+            time.sleep(1.0)  # its answer is handed down, most of it still in the server
+            with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+                text = r.read().decode()
+            assert ops_counter(text, "mcp_unsent_bytes") > 1_000_000
+            assert ops_counter(text, "mcp_unsent_bytes_max") == 8 << 20
+            assert ops_counter(text, 'mcp_connections_evicted_total{reason="unsent_bytes"}') == 0
+            with slow_reader_asking_for_big(s.port) as second:
+                time.sleep(1.0)
+                with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+                    assert ops_counter(r.read().decode(), 'mcp_connections_evicted_total{reason="unsent_bytes"}') == 1
+                length, answer, _ = read_answer(first, seconds=10)
+                assert length is not None and len(answer) < length, "the first, stalled longest, was closed"
+                length, answer, _ = read_answer(second)
+                assert length is not None and length > 6_000_000, answer[:400]
+                assert len(answer) == length, f"cut after {len(answer)} of {length} bytes"
+        # Both gone: nothing is counted any more.
+        time.sleep(0.5)
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            assert ops_counter(r.read().decode(), "mcp_unsent_bytes") == 0
+    finally:
+        if s:
+            s.stop()
+        fake.shutdown()
+
+
 def test_idle_keepalive_connection_closed_and_counted(server_bin):
     s = start_server(server_bin, "--set", "limits.idle_timeout=1s")
     try:

@@ -163,6 +163,7 @@ extension AppConfig {
         // Below a kibibyte hardly a request line and its Host fit (the ops port's probes too).
         check((1024...(1 << 20)).contains(limits.maxHeaderBytes.bytes), "limits.max_header_bytes", "a size in 1KiB...1MiB")
         check((1024...(1 << 30)).contains(limits.sseWriteBuffer.bytes), "limits.sse_write_buffer", "a size in 1KiB...1GiB")
+        check(((1 << 20)...(64 << 30)).contains(limits.maxUnsentBytes.bytes), "limits.max_unsent_bytes", "a size in 1MiB...64GiB")
         let rates: [(Double, String)] = [
             (limits.connectionRatePerIp, "connection_rate_per_ip"), (limits.connectionRateGlobal, "connection_rate_global"),
             (limits.requestRate, "request_rate"), (limits.toolRate, "tool_rate"),

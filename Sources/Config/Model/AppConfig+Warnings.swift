@@ -24,6 +24,11 @@ extension AppConfig {
         if server.resumability && server.replayBufferBytes.bytes < 3 * tools.maxResultBytes.bytes {
             result.append("server.replay_buffer_bytes is less than three times tools.max_result_bytes: a large tool result can be dropped from the replay buffer by the session's next event before a client resumes to get it")
         }
+        // An answer holds its body (text and structuredContent, escaped) until the kernel takes
+        // it: one that passes the budget alone closes its own connection.
+        if limits.maxUnsentBytes.bytes < 4 * tools.maxResultBytes.bytes {
+            result.append("limits.max_unsent_bytes is less than four times tools.max_result_bytes: a client reading a large tool result slowly can be closed for it alone")
+        }
         if tls.skipVerify {
             result.append("tls.skip_verify is true: outbound backend certificates are not verified")
         }

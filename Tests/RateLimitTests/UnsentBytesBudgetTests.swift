@@ -1,0 +1,65 @@
+import Testing
+@testable import RateLimit
+
+/// `limits.max_unsent_bytes`: one budget for the answer bytes all connections hold unsent.
+@Suite struct UnsentBytesBudgetTests {
+    /// The budget behind a reference: `#expect` cannot hold a mutation of a local value.
+    final class Subject {
+        var budget: UnsentBytesBudget<String>
+        init(capacity: Int) { budget = UnsentBytesBudget(capacity: capacity) }
+        func set(_ holder: String, _ bytes: Int) -> [String] { budget.set(holder, to: bytes) }
+    }
+
+    @Test("within the budget nobody is closed, and the holders' bytes are summed")
+    func withinBudget() {
+        let s = Subject(capacity: 100)
+        #expect(s.set("a", 40) == [])
+        #expect(s.set("b", 60) == [])
+        #expect(s.budget.total == 100 && s.budget.holders == 2)
+        #expect(s.set("a", 0) == [])
+        #expect(s.budget.total == 60 && s.budget.holders == 1)
+    }
+
+    @Test("past the budget the holder longest without progress is closed, not the newest nor the largest")
+    func oldestStalledGoesFirst() {
+        let s = Subject(capacity: 100)
+        #expect(s.set("stalled", 30) == [])
+        #expect(s.set("large", 60) == [])
+        #expect(s.set("new", 20) == ["stalled"])
+        #expect(s.budget.chosenCount == 1)
+    }
+
+    @Test("a holder that takes some of its bytes moves to the back; one that adds bytes keeps its place")
+    func progressMovesToTheBack() {
+        let s = Subject(capacity: 100)
+        #expect(s.set("reader", 50) == [])
+        #expect(s.set("staller", 40) == [])
+        #expect(s.set("reader", 45) == [])  // it read: now the most recent to progress
+        #expect(s.set("staller", 50) == [])  // more queued: no progress
+        #expect(s.set("new", 10) == ["staller"])
+    }
+
+    @Test("as many are closed as it takes to fit, and one chosen is counted until it reports 0 but never chosen twice")
+    func chosenAreNotChosenAgain() {
+        let s = Subject(capacity: 100)
+        #expect(s.set("a", 40) == [])
+        #expect(s.set("b", 40) == [])
+        #expect(s.set("c", 90) == ["a", "b"])
+        // a and b are closing: their bytes stay counted until they are gone, but do not
+        // make anyone else go.
+        #expect(s.budget.total == 170)
+        #expect(s.set("a", 35) == [])
+        #expect(s.set("d", 10) == [])
+        #expect(s.set("a", 0) == [] && s.set("b", 0) == [])
+        #expect(s.budget.total == 100 && s.budget.chosenCount == 2)
+    }
+
+    @Test("a holder over the whole budget on its own is closed itself")
+    func aloneOverTheBudget() {
+        let s = Subject(capacity: 100)
+        #expect(s.set("huge", 150) == ["huge"])
+        #expect(s.set("other", 10) == [])
+        #expect(s.set("huge", 0) == [])
+        #expect(s.budget.total == 10)
+    }
+}
