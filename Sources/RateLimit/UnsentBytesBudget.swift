@@ -1,3 +1,5 @@
+import DequeModule
+
 /// One budget for the answer bytes every connection has been handed and not yet sent
 /// (`limits.max_unsent_bytes`).
 ///
@@ -17,12 +19,17 @@ public struct UnsentBytesBudget<Holder: Hashable> {
     private struct Entry {
         var bytes: Int
         /// When it last made progress (or started holding), in the budget's own count of
-        /// events: only the order matters.
+        /// events: only the order matters, and each value is given once.
         var since: UInt64
         var chosen: Bool
     }
 
     private var entries: [Holder: Entry] = [:]
+    /// Holders in the order of their `since`, oldest first. An element whose holder has
+    /// moved on (progress, release, chosen) is stale and skipped; the queue is compacted when
+    /// stale ones outnumber the live, so choosing a victim costs O(1) amortised, not a walk
+    /// over every holder under the caller's lock.
+    private var order: Deque<(holder: Holder, since: UInt64)> = []
     private var tick: UInt64 = 0
     /// Every holder's bytes, the chosen ones' included until they report 0.
     public private(set) var total = 0
@@ -38,6 +45,14 @@ public struct UnsentBytesBudget<Holder: Hashable> {
 
     /// Connections holding bytes now.
     public var holders: Int { entries.count }
+    /// Elements in the order queue, stale ones included (tests: it stays bounded).
+    var queued: Int { order.count }
+
+    /// Whether `holder` was chosen to be closed and still holds bytes: a close that comes
+    /// after the holder has released everything (and maybe started again) is not needed.
+    public func isChosen(_ holder: Holder) -> Bool {
+        entries[holder]?.chosen ?? false
+    }
 
     /// `holder` now holds `bytes` unsent (0: none, or it closed). Returns the holders to
     /// close, `holder` itself possibly among them, so that the ones left fit the budget.
@@ -49,6 +64,7 @@ public struct UnsentBytesBudget<Holder: Hashable> {
                 total -= old.bytes
                 if old.chosen { going -= old.bytes }
             }
+            compactIfStale()
             return []
         }
         if var entry = entries[holder] {
@@ -57,25 +73,46 @@ public struct UnsentBytesBudget<Holder: Hashable> {
                 going += bytes - entry.bytes
             } else if bytes < entry.bytes {
                 entry.since = tick
+                order.append((holder, tick))
             }
             entry.bytes = bytes
             entries[holder] = entry
         } else {
             entries[holder] = Entry(bytes: bytes, since: tick, chosen: false)
+            order.append((holder, tick))
             total += bytes
         }
         var chosen: [Holder] = []
-        while total - going > capacity {
-            var stalled: (holder: Holder, since: UInt64)?
-            for (key, entry) in entries where !entry.chosen {
-                if stalled == nil || entry.since < stalled!.since { stalled = (key, entry.since) }
-            }
-            guard let stalled else { break }
-            entries[stalled.holder]!.chosen = true
-            going += entries[stalled.holder]!.bytes
+        while total - going > capacity, let next = order.popFirst() {
+            guard var entry = entries[next.holder], !entry.chosen, entry.since == next.since else { continue }
+            entry.chosen = true
+            entries[next.holder] = entry
+            going += entry.bytes
             chosenCount += 1
-            chosen.append(stalled.holder)
+            chosen.append(next.holder)
         }
+        compactIfStale()
         return chosen
+    }
+
+    /// `holder` made progress without its count going down: the kernel took some of its
+    /// bytes, but the write they belong to has not completed (a large answer is one write).
+    /// It moves to the back, as a decrease would move it.
+    public mutating func progressed(_ holder: Holder) {
+        tick &+= 1
+        guard var entry = entries[holder], !entry.chosen else { return }
+        entry.since = tick
+        entries[holder] = entry
+        order.append((holder, tick))
+        compactIfStale()
+    }
+
+    /// Drops the stale elements of `order` once they are more than half of it.
+    private mutating func compactIfStale() {
+        guard order.count > 2 * entries.count + 16 else { return }
+        order = Deque(order.filter { element in
+            guard let entry = entries[element.holder] else { return false }
+            return !entry.chosen && entry.since == element.since
+        })
     }
 }

@@ -522,10 +522,11 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Writes encoded bytes to the handler below. A large buffer (an answer's body) is counted
     /// against `limits.max_unsent_bytes` until its write completes, with a promise of its own
-    /// when the caller gave none; the many small ones go down without one.
+    /// when the caller gave none; the many small ones are not counted. Nor is a write to a
+    /// closed channel: it fails at once, and would only have made room by closing another.
     private func down(_ bytes: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         let count = bytes.readableBytes
-        guard let unsent, count > Self.coalesceLimit else {
+        guard let unsent, count > Self.coalesceLimit, context.channel.isActive else {
             context.write(wrapOutboundOut(bytes), promise: promise)
             return
         }

@@ -212,10 +212,10 @@ extension ServerMetrics.Family {
     public static let connectionsRejected = Self(
         "mcp_connections_rejected_total", "Connections closed at accept, by reason.", labels: ["reason"])
     public static let connectionsEvicted = Self(
-        "mcp_connections_evicted_total", "Connections closed to make room for a new one, by the cap reached: idle keep-alive ones at global_cap, handshakes of the address holding the most at handshakes; at unsent_bytes, the ones longest without taking any of their answers once all connections' unsent answer bytes passed limits.max_unsent_bytes.",
+        "mcp_connections_evicted_total", "Connections the server closed to stay within a cap, by the cap: global_cap and handshakes to make room for a new connection (an idle keep-alive one, the oldest of the address holding the most); unsent_bytes, the connection longest without the kernel taking any of its answer once all connections' unsent answer bytes passed limits.max_unsent_bytes; ops_cap on the ops listener.",
         labels: ["reason"])
     public static let unsentBytes = Self(
-        "mcp_unsent_bytes", "Answer bytes handed to the public connections and not yet taken by the kernel (writes over 16 KiB), summed.")
+        "mcp_unsent_bytes", "Answer bytes handed to the public connections as writes over 16 KiB whose write has not completed, summed.")
     public static let unsentBytesMax = Self("mcp_unsent_bytes_max", "Configured limits.max_unsent_bytes.")
     public static let tlsHandshakes = Self("mcp_tls_handshakes_total", "TLS handshakes by result.", labels: ["result"])
     public static let backendConnectionWaits = Self(

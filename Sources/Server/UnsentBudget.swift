@@ -1,17 +1,16 @@
-import NIOConcurrencyHelpers
 import NIOCore
 import Prometheus
 import RateLimit
 import Synchronization
 
-/// `limits.max_unsent_bytes`: the answer bytes all public connections have handed down and the
-/// kernel has not yet taken, against one budget shared by every event loop. Past it, the
-/// connections that have gone longest without taking any of theirs are closed
+/// `limits.max_unsent_bytes`: the answer bytes all public connections have handed down and
+/// whose writes have not completed, against one budget shared by every event loop. Past it,
+/// the connections that have gone longest without the kernel taking any of theirs are closed
 /// (``UnsentBytesBudget``), counted in `mcp_connections_evicted_total{reason="unsent_bytes"}`.
 ///
 /// Only writes larger than ``HTTPTypesCodec/coalesceLimit`` are counted: they carry a promise
-/// to learn when they are out. Smaller ones need none (an allocation per response saved), and
-/// are bounded per connection by the writability the layers above wait for.
+/// to learn when they are out. Smaller ones are not (no promise of their own for most
+/// answers), and are bounded per connection by the writability the layers above wait for.
 public final class UnsentBudget: Sendable {
     private struct State {
         var budget: UnsentBytesBudget<ObjectIdentifier>
@@ -20,15 +19,17 @@ public final class UnsentBudget: Sendable {
 
     private let state: Mutex<State>
     private let evicted: Counter?
-    private let held: Gauge?
+    /// How often a connection holding counted bytes looks whether the kernel took any
+    /// (an answer is one write: its count only falls when all of it is out).
+    let progressInterval: TimeAmount
 
-    public init(capacity: Int, metrics: ServerMetrics?) {
+    public init(capacity: Int, metrics: ServerMetrics?, progressInterval: TimeAmount = .seconds(1)) {
         state = Mutex(State(budget: UnsentBytesBudget(capacity: capacity)))
+        self.progressInterval = progressInterval
         evicted = metrics?.counter(.connectionsEvicted, "unsent_bytes")
-        held = metrics?.gauge(.unsentBytes)
         metrics?.gauge(.unsentBytesMax).set(to: Double(capacity))
-        if let metrics {
-            metrics.beforeRender { [self] in held?.set(to: Double(total)) }
+        if let held = metrics?.gauge(.unsentBytes) {
+            metrics?.beforeRender { [self] in held.set(to: Double(total)) }
         }
     }
 
@@ -37,49 +38,92 @@ public final class UnsentBudget: Sendable {
 
     /// A connection's count changed; closes, on their own loops, the connections that must go.
     fileprivate func set(_ account: ObjectIdentifier, channel: any Channel, to bytes: Int) {
-        let victims = state.withLock { state -> [any Channel] in
+        let victims = state.withLock { state -> [(ObjectIdentifier, any Channel)] in
             if bytes == 0 {
                 state.channels[account] = nil
             } else if state.channels[account] == nil {
                 state.channels[account] = channel
             }
-            return state.budget.set(account, to: bytes).compactMap { state.channels[$0] }
+            return state.budget.set(account, to: bytes).compactMap { id in state.channels[id].map { (id, $0) } }
         }
-        for victim in victims {
-            evicted?.increment()
+        for (id, victim) in victims {
             // Never from inside the write that found the budget passed (it may be the
-            // victim's own): the close runs on its loop once that write has returned.
-            victim.eventLoop.execute { victim.close(promise: nil) }
+            // victim's own): on its loop once that write has returned, and only if it still
+            // holds what it was chosen for (a write that completed meanwhile freed it).
+            victim.eventLoop.execute { [self] in
+                guard state.withLock({ $0.budget.isChosen(id) }) else { return }
+                evicted?.increment()
+                victim.close(promise: nil)
+            }
         }
     }
 
+    fileprivate func progressed(_ account: ObjectIdentifier) {
+        state.withLock { $0.budget.progressed(account) }
+    }
+
     /// The account of one connection's unsent bytes, kept by its codec on its event loop.
-    func account(for channel: any Channel) -> UnsentAccount {
-        UnsentAccount(budget: self, channel: channel)
+    /// `pendingBytes` reads what NIO still holds for the socket (tests inject it).
+    func account(for channel: any Channel, pendingBytes: @escaping (any Channel) -> Int = UnsentAccount.bufferedBytes) -> UnsentAccount {
+        UnsentAccount(budget: self, channel: channel, pendingBytes: pendingBytes)
     }
 }
 
 /// One connection's bytes handed down and not yet written, told to the shared budget on every
 /// change. Every counted write carries a promise, and NIO completes (or fails, at the close)
-/// each one, so the count returns to 0 by the time the connection is gone.
+/// each one, so the count returns to 0 by the time the connection is gone. While it holds
+/// bytes it looks once every ``UnsentBudget/progressInterval`` whether NIO's buffered bytes
+/// fell by more than it handed down meanwhile: a client taking a large answer slowly is then
+/// not the one closed before those that took nothing.
 final class UnsentAccount {
     private let budget: UnsentBudget
     private let channel: any Channel
+    private let pendingBytes: (any Channel) -> Int
     private(set) var bytes = 0
+    private var sampling: Scheduled<Void>?
+    /// NIO's buffered bytes at the last look, and the counted bytes handed down since.
+    private var lastPending = 0
+    private var handedSinceLook = 0
 
-    fileprivate init(budget: UnsentBudget, channel: any Channel) {
+    fileprivate init(budget: UnsentBudget, channel: any Channel, pendingBytes: @escaping (any Channel) -> Int) {
         self.budget = budget
         self.channel = channel
+        self.pendingBytes = pendingBytes
+    }
+
+    static func bufferedBytes(_ channel: any Channel) -> Int {
+        (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
     }
 
     func handed(_ count: Int) {
+        if bytes == 0 {
+            lastPending = pendingBytes(channel)
+            handedSinceLook = 0
+            scheduleLook()
+        }
         bytes += count
+        handedSinceLook += count
         budget.set(ObjectIdentifier(self), channel: channel, to: bytes)
     }
 
     func taken(_ count: Int) {
         bytes -= count
+        if bytes == 0 {
+            sampling?.cancel()
+            sampling = nil
+        }
         budget.set(ObjectIdentifier(self), channel: channel, to: bytes)
+    }
+
+    private func scheduleLook() {
+        sampling = channel.eventLoop.assumeIsolated().scheduleTask(in: budget.progressInterval) { [self] in
+            sampling = nil
+            guard bytes > 0 else { return }
+            let pending = pendingBytes(channel)
+            if pending < lastPending + handedSinceLook { budget.progressed(ObjectIdentifier(self)) }
+            (lastPending, handedSinceLook) = (pending, 0)
+            scheduleLook()
+        }
     }
 
     deinit {

@@ -54,6 +54,30 @@ import Testing
         #expect(s.budget.total == 100 && s.budget.chosenCount == 2)
     }
 
+    @Test("progress without a decrease (the kernel took part of one large write) moves a holder to the back too")
+    func progressWithoutADecrease() {
+        let s = Subject(capacity: 100)
+        #expect(s.set("reader", 50) == [])
+        #expect(s.set("staller", 40) == [])
+        s.budget.progressed("reader")
+        #expect(s.set("new", 20) == ["staller"])
+        #expect(s.budget.isChosen("staller") && !s.budget.isChosen("reader"))
+        s.budget.progressed("staller")  // chosen: stays chosen
+        #expect(s.budget.isChosen("staller"))
+        #expect(s.set("staller", 0) == [] && !s.budget.isChosen("staller"))
+    }
+
+    @Test("the order of holders stays within a bound of their count, however often they progress")
+    func orderIsCompacted() {
+        let s = Subject(capacity: 1_000_000)
+        #expect(s.set("a", 10) == [] && s.set("b", 10) == [])
+        for _ in 0..<10_000 { s.budget.progressed("a") }
+        #expect(s.budget.queued <= 2 * 2 + 16 + 1)
+        for bytes in stride(from: 10_000, to: 1, by: -1) { _ = s.set("b", bytes) }
+        #expect(s.budget.queued <= 2 * 2 + 16 + 1)
+        #expect(s.set("c", 999_990) == ["a"], "the oldest to progress is still found first")
+    }
+
     @Test("a holder over the whole budget on its own is closed itself")
     func aloneOverTheBudget() {
         let s = Subject(capacity: 100)

@@ -176,11 +176,13 @@ import Testing
         let client = BackendHTTPClient(configuration: .init(maxConnectionsPerBackend: 1, onWait: { wait in waits.withLock { $0.append(wait) } }))
         let url = try BackendURL(parsing: fake.url)
         func request(_ timeout: Duration) -> BackendRequest { BackendRequest(method: .GET, url: url, path: "/x", timeout: timeout) }
-        async let first = client.execute(request(.seconds(5)))
+        // Deadlines well above the 2 + 2 s the second needs (it waits for the first, then is
+        // served): under the whole suite's parallel load 5 s was once too short.
+        async let first = client.execute(request(.seconds(15)))
         try await Task.sleep(for: .milliseconds(100))
         let key = ConnectionPool.Key(isTLS: false, host: "127.0.0.1", port: url.port, caFile: nil)
         #expect(client.slots.counts(key) == (1, 0))
-        async let second = client.execute(request(.seconds(5)))
+        async let second = client.execute(request(.seconds(15)))
         // A third whose deadline ends before a place comes free.
         do {
             _ = try await client.execute(request(.milliseconds(100)))

@@ -532,14 +532,15 @@ def test_idle_keepalive_connections_make_room_at_global_cap(server_bin):
         s.stop()
 
 
-def start_with_a_big_page(server_bin, *extra):
+def start_with_a_big_page(server_bin, *extra, tls=False):
     """A fake SilverBullet holding the page "Big" (about 6 MB, more than the kernel's send
-    buffer takes: 4 MiB at most), and a plaintext server using it; both to be stopped."""
+    buffer takes: 4 MiB at most), and a server using it (plaintext unless `tls`); both to be
+    stopped."""
     import fake_backends as fb
     fake = fb.start_fake_silverbullet()
     try:
         fb.put_long_page(fake, "Big", 216_000)
-        return fake, start_server(server_bin, "--set", "tls.enabled=false", "--set", f"silverbullet.url={fake.url}",
+        return fake, start_server(server_bin, "--set", f"tls.enabled={'true' if tls else 'false'}", "--set", f"silverbullet.url={fake.url}",
                                   "--set", "tools.max_result_bytes=8MiB", *extra,
                                   env={"APP_SILVERBULLET__TOKEN": fb.SILVERBULLET_TOKEN})
     except BaseException:
@@ -547,13 +548,16 @@ def start_with_a_big_page(server_bin, *extra):
         raise
 
 
-def slow_reader_asking_for_big(port):
-    """A plaintext connection with a 64 KiB receive buffer (set before connecting, so the
-    window stays small) that has asked POST /api/mcp/v1/call for SilverBullet's page "Big"."""
+def slow_reader_asking_for_big(port, tls=False):
+    """A connection (plaintext unless `tls`) with a 64 KiB receive buffer (set before
+    connecting, so the window stays small) that has asked POST /api/mcp/v1/call for
+    SilverBullet's page "Big"."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     sock.settimeout(10)
     sock.connect(("127.0.0.1", port))
+    if tls:
+        sock = tls_context().wrap_socket(sock, server_hostname="127.0.0.1")
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                        "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}}).encode()
     sock.sendall(b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
@@ -566,7 +570,10 @@ def read_answer(sock, pause=0.0, seconds=30):
     (the declared length or None, the body bytes read, the seconds it took)."""
     received, length, body_at, started = bytearray(), None, 0, time.monotonic()
     while time.monotonic() - started < seconds:
-        chunk = sock.recv(1 << 16)
+        try:
+            chunk = sock.recv(1 << 16)
+        except (ConnectionResetError, ssl.SSLError):
+            break  # closed under it (a TLS client sees the missing close_notify)
         if not chunk:
             break
         received += chunk
@@ -615,22 +622,23 @@ def test_a_client_still_reading_a_large_answer_is_not_the_idle_one_closed_at_glo
         fake.shutdown()
 
 
-def test_stalled_readers_share_one_budget_of_unsent_bytes(server_bin):
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
+def test_stalled_readers_share_one_budget_of_unsent_bytes(server_bin, tls):
     """limits.max_unsent_bytes: each connection holds at most one answer, but their sum had
     no bound (hundreds of clients asking for a large answer and never reading held hundreds
     of them). Past the budget the connection that has gone longest without taking any of its
     answer is closed: here the first of two stalled readers, when the second's ~6 MB answer
     brings the sum past 8 MiB; the second then reads all of its answer."""
-    fake, s = start_with_a_big_page(server_bin, "--set", "limits.max_unsent_bytes=8MiB")
+    fake, s = start_with_a_big_page(server_bin, "--set", "limits.max_unsent_bytes=8MiB", tls=tls)
     try:
-        with slow_reader_asking_for_big(s.port) as first:
+        with slow_reader_asking_for_big(s.port, tls) as first:
             time.sleep(1.0)  # its answer is handed down, most of it still in the server
             with urllib.request.urlopen(f"{s.ops}/metrics") as r:
                 text = r.read().decode()
             assert ops_counter(text, "mcp_unsent_bytes") > 1_000_000
             assert ops_counter(text, "mcp_unsent_bytes_max") == 8 << 20
             assert ops_counter(text, 'mcp_connections_evicted_total{reason="unsent_bytes"}') == 0
-            with slow_reader_asking_for_big(s.port) as second:
+            with slow_reader_asking_for_big(s.port, tls) as second:
                 time.sleep(1.0)
                 with urllib.request.urlopen(f"{s.ops}/metrics") as r:
                     assert ops_counter(r.read().decode(), 'mcp_connections_evicted_total{reason="unsent_bytes"}') == 1

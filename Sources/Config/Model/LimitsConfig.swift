@@ -44,9 +44,9 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var maxSseStreams = 2048
     public var maxSseStreamsPerToken = 64
     public var sseWriteBuffer = ByteSize.kibibytes(256)
-    /// Answer bytes all public connections together may hold unsent (handed down, not yet
-    /// taken by the kernel); past it the connections longest without taking any of theirs are
-    /// closed. Each connection holds at most one answer, but hundreds of clients that ask for
+    /// Answer bytes all public connections together may hold unsent (writes over 16 KiB not
+    /// yet completed); past it the connections longest without the kernel taking any of
+    /// theirs are closed. Each connection holds at most one answer, but hundreds of clients that ask for
     /// a large one and never read held hundreds of them.
     public var maxUnsentBytes = ByteSize.mebibytes(256)
     public var maxSessions = 4096
