@@ -82,6 +82,15 @@ public struct UnsentBytesBudget<Holder: Hashable> {
             order.append((holder, tick))
             total += bytes
         }
+        // One holder over the whole budget by itself: closing the others would not make it fit.
+        if bytes > capacity, var entry = entries[holder], !entry.chosen {
+            entry.chosen = true
+            entries[holder] = entry
+            going += entry.bytes
+            chosenCount += 1
+            compactIfStale()
+            return [holder]
+        }
         var chosen: [Holder] = []
         while total - going > capacity, let next = order.popFirst() {
             guard var entry = entries[next.holder], !entry.chosen, entry.since == next.since else { continue }

@@ -71,18 +71,25 @@ public final class UnsentBudget: Sendable {
 
 /// One connection's bytes handed down and not yet written, told to the shared budget on every
 /// change. Every counted write carries a promise, and NIO completes (or fails, at the close)
-/// each one, so the count returns to 0 by the time the connection is gone. While it holds
-/// bytes it looks once every ``UnsentBudget/progressInterval`` whether NIO's buffered bytes
-/// fell by more than it handed down meanwhile: a client taking a large answer slowly is then
-/// not the one closed before those that took nothing.
+/// each one, so the count returns to 0 by the time the connection is gone.
+///
+/// An answer is one write, so its count falls only once all of it is out. While it holds
+/// bytes the account looks once every ``UnsentBudget/progressInterval`` at NIO's buffered bytes:
+/// when they rose by less than it handed down since the last look, the kernel took some, and
+/// the budget hears of the progress. The first look after an answer starts only takes the
+/// measure: at its first flush the kernel takes a socket buffer's worth even from a client
+/// that never reads, which is no progress of the client's.
 final class UnsentAccount {
     private let budget: UnsentBudget
     private let channel: any Channel
     private let pendingBytes: (any Channel) -> Int
     private(set) var bytes = 0
-    private var sampling: Scheduled<Void>?
-    /// NIO's buffered bytes at the last look, and the counted bytes handed down since.
-    private var lastPending = 0
+    /// Whether a look is scheduled. It is never cancelled (a cancel walks the loop's
+    /// timers); it stops itself once nothing is held.
+    private var looking = false
+    /// NIO's buffered bytes at the last look (nil: the next look only takes the measure), and
+    /// the counted bytes handed down since.
+    private var lastPending: Int?
     private var handedSinceLook = 0
 
     fileprivate init(budget: UnsentBudget, channel: any Channel, pendingBytes: @escaping (any Channel) -> Int) {
@@ -97,9 +104,8 @@ final class UnsentAccount {
 
     func handed(_ count: Int) {
         if bytes == 0 {
-            lastPending = pendingBytes(channel)
-            handedSinceLook = 0
-            scheduleLook()
+            lastPending = nil
+            if !looking { scheduleLook() }
         }
         bytes += count
         handedSinceLook += count
@@ -108,19 +114,16 @@ final class UnsentAccount {
 
     func taken(_ count: Int) {
         bytes -= count
-        if bytes == 0 {
-            sampling?.cancel()
-            sampling = nil
-        }
         budget.set(ObjectIdentifier(self), channel: channel, to: bytes)
     }
 
     private func scheduleLook() {
-        sampling = channel.eventLoop.assumeIsolated().scheduleTask(in: budget.progressInterval) { [self] in
-            sampling = nil
+        looking = true
+        channel.eventLoop.assumeIsolated().scheduleTask(in: budget.progressInterval) { [self] in
+            looking = false
             guard bytes > 0 else { return }
             let pending = pendingBytes(channel)
-            if pending < lastPending + handedSinceLook { budget.progressed(ObjectIdentifier(self)) }
+            if let lastPending, pending < lastPending + handedSinceLook { budget.progressed(ObjectIdentifier(self)) }
             (lastPending, handedSinceLook) = (pending, 0)
             scheduleLook()
         }

@@ -78,12 +78,23 @@ import Testing
         #expect(s.set("c", 999_990) == ["a"], "the oldest to progress is still found first")
     }
 
+    @Test("a holder released and back again has a new place: its old one in the order is skipped")
+    func releasedAndBack() {
+        let s = Subject(capacity: 100)
+        #expect(s.set("a", 30) == [])
+        #expect(s.set("b", 30) == [])
+        #expect(s.set("a", 0) == [])
+        #expect(s.set("a", 40) == [])
+        #expect(s.set("c", 40) == ["b"])
+    }
+
     @Test("a holder over the whole budget on its own is closed itself")
     func aloneOverTheBudget() {
         let s = Subject(capacity: 100)
-        #expect(s.set("huge", 150) == ["huge"])
+        #expect(s.set("older", 30) == [])
+        #expect(s.set("huge", 150) == ["huge"], "the older one is not closed for nothing")
         #expect(s.set("other", 10) == [])
         #expect(s.set("huge", 0) == [])
-        #expect(s.budget.total == 10)
+        #expect(s.budget.total == 40)
     }
 }

@@ -850,26 +850,30 @@ import Testing
 
     /// An answer is one write, so its count falls only once all of it is out; a connection
     /// whose buffered bytes the kernel takes from meanwhile moves to the back all the same,
-    /// and the stalled one behind it is closed first.
+    /// and the stalled one is closed first. What the kernel takes at an answer's first flush
+    /// (a socket buffer's worth, from a client that never reads too) is not progress: counted
+    /// as such, it made the stalled connection look newer than the reader, which was closed.
     @Test func aReaderTakingItsAnswerIsNotTheOneClosed() throws {
         let budget = UnsentBudget(capacity: 250_000, metrics: nil)
         final class Pending { var bytes = 0 }
-        // What NIO holds for the stalled socket: every byte written to it (the slow socket
-        // holds them all). The reader's: nothing when its answer is handed down, then part.
-        let readerPending = Pending()
-        let stalledSocket = SlowSocket()
+        // What NIO holds for each socket, as the kernel takes from it.
+        let (readerPending, stalledPending) = (Pending(), Pending())
         let reader = try connectPublic(slow: SlowSocket(), unsent: budget, pendingBytes: { _ in readerPending.bytes })
-        let stalled = try connectPublic(slow: stalledSocket, unsent: budget, pendingBytes: { _ in stalledSocket.heldBytes })
+        let stalled = try connectPublic(slow: SlowSocket(), unsent: budget, pendingBytes: { _ in stalledPending.bytes })
         let late = try connectPublic(slow: SlowSocket(), unsent: budget)
         reader.send(get("/r"))
         reader.answer(0, String(repeating: "r", count: 100_000))
         _ = reader.output()
+        readerPending.bytes = budget.total  // all of it still in NIO
+        reader.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         stalled.send(get("/s"))
         stalled.answer(0, String(repeating: "s", count: 100_000))
         _ = stalled.output()
-        // A second later the reader's socket has taken part of its answer; the stalled one's nothing.
-        readerPending.bytes = 60_000
+        stalledPending.bytes = 40_000  // the kernel took the rest at the first flush, and then nothing
+        // The reader takes part of its answer, and a look sees it; then the stalled one's first look.
+        readerPending.bytes -= 40_000
         reader.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        stalled.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         stalled.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         late.send(get("/l"))
         late.answer(0, String(repeating: "l", count: 100_000))

@@ -631,26 +631,32 @@ def test_stalled_readers_share_one_budget_of_unsent_bytes(server_bin, tls):
     brings the sum past 8 MiB; the second then reads all of its answer."""
     fake, s = start_with_a_big_page(server_bin, "--set", "limits.max_unsent_bytes=8MiB", tls=tls)
     try:
+        def metrics_once(ready, seconds=10):
+            """The /metrics text once `ready(text)` holds (polled, bounded)."""
+            deadline = time.monotonic() + seconds
+            while True:
+                with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+                    text = r.read().decode()
+                if ready(text) or time.monotonic() > deadline:
+                    return text
+                time.sleep(0.1)
+
         with slow_reader_asking_for_big(s.port, tls) as first:
-            time.sleep(1.0)  # its answer is handed down, most of it still in the server
-            with urllib.request.urlopen(f"{s.ops}/metrics") as r:
-                text = r.read().decode()
+            # Its answer is handed down, most of it still in the server.
+            text = metrics_once(lambda t: ops_counter(t, "mcp_unsent_bytes") > 1_000_000)
             assert ops_counter(text, "mcp_unsent_bytes") > 1_000_000
             assert ops_counter(text, "mcp_unsent_bytes_max") == 8 << 20
             assert ops_counter(text, 'mcp_connections_evicted_total{reason="unsent_bytes"}') == 0
             with slow_reader_asking_for_big(s.port, tls) as second:
-                time.sleep(1.0)
-                with urllib.request.urlopen(f"{s.ops}/metrics") as r:
-                    assert ops_counter(r.read().decode(), 'mcp_connections_evicted_total{reason="unsent_bytes"}') == 1
+                evicted = 'mcp_connections_evicted_total{reason="unsent_bytes"}'
+                assert ops_counter(metrics_once(lambda t: ops_counter(t, evicted) > 0), evicted) == 1
                 length, answer, _ = read_answer(first, seconds=10)
                 assert length is not None and len(answer) < length, "the first, stalled longest, was closed"
                 length, answer, _ = read_answer(second)
                 assert length is not None and length > 6_000_000, answer[:400]
                 assert len(answer) == length, f"cut after {len(answer)} of {length} bytes"
         # Both gone: nothing is counted any more.
-        time.sleep(0.5)
-        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
-            assert ops_counter(r.read().decode(), "mcp_unsent_bytes") == 0
+        assert ops_counter(metrics_once(lambda t: ops_counter(t, "mcp_unsent_bytes") == 0), "mcp_unsent_bytes") == 0
     finally:
         if s:
             s.stop()
