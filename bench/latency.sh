@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 source bench/lib.sh
 [[ -n "${1:-}" ]] && bin="$1"
 what="${2:-call}"; rounds="${3:-2}"; seconds="${SECONDS_PER_RUN:-5}"
-[[ -x "$bin" ]] || { echo "not an executable: $bin (swift build -c release first)" >&2; exit 1; }
+[[ -x "$bin" ]] || { echo "not an executable: $bin (scripts/release-build first)" >&2; exit 1; }
 bench_setup
 h="$ours_list_h"; body="$ours_list_body"
 [[ $what == call ]] && { h="$ours_call_h"; body="$ours_call_body"; }

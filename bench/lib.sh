@@ -7,7 +7,7 @@
 
 hz="$(getconf CLK_TCK)"
 token="bench-token-0123456789abcdef0123456789abcdef"
-bin="$root/.build/release/axinova-mcp-server"
+bin="$root/.build-release/release/axinova-mcp-server"  # scripts/release-build: the shipped build
 
 # --- requests (the same bytes for every server, apart from the protocol headers) ---
 list_body='{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the Dockerfile's runtime stage without a Docker engine (none is available where this
-# was written): builds the release binary with the static Swift runtime, as the builder
-# stage does, makes a Debian 12 minimal root file system with exactly the runtime stage's
+# was written): builds the release binary with the static Swift runtime and LTO, as the
+# builder stage does (scripts/release-build), makes a Debian 12 minimal root file system with exactly the runtime stage's
 # packages (debootstrap), installs the binary, config and a user like the Dockerfile, and
 # runs the server in a chroot as uid 10001: /health over the ops listener and an
 # authenticated tools/call over TLS must answer, then SIGTERM must stop it with exit 0.
@@ -16,8 +16,7 @@ mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 cd "$root"
 command -v debootstrap > /dev/null || apt-get install -y debootstrap > /dev/null
 
-swift build -c release --product axinova-mcp-server --static-swift-stdlib --scratch-path "$root/.build-static"
-bin="$root/.build-static/release/axinova-mcp-server"
+bin="$(scripts/release-build)"
 
 if [[ ! -x "$rootfs/bin/sh" ]]; then
     # The runtime stage's packages (deploy/Dockerfile) plus curl-free minbase.

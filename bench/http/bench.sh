@@ -22,7 +22,7 @@ rounds="${ROUNDS:-3}"
 for tool in wrk nginx taskset curl openssl; do
     command -v "$tool" > /dev/null || { echo "$tool not installed (apt-get install wrk nginx-light curl)" >&2; exit 1; }
 done
-[[ -x .build/release/axinova-mcp-server ]] || swift build -c release --product axinova-mcp-server
+[[ -x "$bin" ]] || scripts/release-build > /dev/null
 scripts/setup-python > /dev/null
 py="$root/.venv/mcp2/bin/python"
 

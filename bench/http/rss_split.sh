@@ -13,8 +13,8 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 n="${1:-1000}"; kinds="${2:-tls ka sse gosse}"
-bin="${BIN:-$root/.build/release/axinova-mcp-server}"
-[[ -x "$bin" ]] || swift build -c release --product axinova-mcp-server
+bin="${BIN:-$root/.build-release/release/axinova-mcp-server}"
+[[ -x "$bin" ]] || scripts/release-build > /dev/null
 scripts/setup-python > /dev/null
 py="$root/.venv/mcp2/bin/python"
 token="bench-token-0123456789abcdef0123456789abcdef"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # New TLS 1.3 connections side by side in one run on this machine (issue 3, "Done when"):
-#   server    the real release binary .build/release/axinova-mcp-server (limits lifted)
+#   server    the real release binary as it ships (scripts/release-build, limits lifted)
 #   nginx     Debian nginx, one worker
 #   baseline  (BASELINE=/path/to/an/older/axinova-mcp-server only) the same, another build: A/B in one run
 #   handler   (HANDLER=1 only) our TLSHandler alone in the TLSTests echo server (runs under Swift
@@ -38,11 +38,11 @@ idle="${IDLE:-500}"
 handler="${HANDLER:-0}"
 hz="$(getconf CLK_TCK)"
 token="bench-token-0123456789abcdef0123456789abcdef"
-bin="${BIN:-$root/.build/release/axinova-mcp-server}"
+bin="${BIN:-$root/.build-release/release/axinova-mcp-server}"
 for tool in nginx taskset openssl curl python3 cc; do
     command -v "$tool" > /dev/null || { echo "$tool not installed (apt-get install nginx-light curl)" >&2; exit 1; }
 done
-[[ -x "$bin" ]] || swift build -c release --product axinova-mcp-server
+[[ -x "$bin" ]] || scripts/release-build > /dev/null
 
 work="$(mktemp -d)"
 pids=()

@@ -17,12 +17,12 @@ ROOT=$PWD
 N=${N:-2000}
 WARMUP=${WARMUP:-200}
 LOG_LEVEL=${LOG_LEVEL:-info}
-SERVER_BIN=${SERVER_BIN:-$ROOT/.build/release/axinova-mcp-server}
+SERVER_BIN=${SERVER_BIN:-$ROOT/.build-release/release/axinova-mcp-server}
 PROMETHEUS=$(command -v prometheus || echo /usr/bin/prometheus)
 [ -x "$PROMETHEUS" ] || { echo "prometheus not installed (apt-get install -y prometheus)" >&2; exit 1; }
 if [ ! -x "$SERVER_BIN" ]; then
-    echo "building the release binary (swift build -c release) ..." >&2
-    swift build -c release --product axinova-mcp-server >&2
+    echo "building the release binary (scripts/release-build) ..." >&2
+    "$ROOT/scripts/release-build" > /dev/null
 fi
 
 WORK=$(mktemp -d /tmp/mcp-e2e-bench.XXXXXX)
