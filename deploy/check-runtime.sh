@@ -59,10 +59,10 @@ chroot --userspec=10001:10001 "$rootfs" env -i ENV=prod HOME=/var/lib/axinova-mc
 pid=$!
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$ops/ready" && break; sleep 0.1; done
 curl -fsS "http://127.0.0.1:$ops/health" | grep -q '"healthy"' || { cat "$work/server.log" >&2; echo "FAIL: /health" >&2; exit 1; }
-answer="$(curl -fsS --cacert "$work/ca.pem" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+answer="$(curl -sS --cacert "$work/ca.pem" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
     -H 'Mcp-Method: tools/call' -H 'Mcp-Name: server_status' \
-    --data '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"server_status","arguments":{}}}' \
+    --data '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"server_status","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}' \
     "https://localhost:$port/mcp")"
 grep -q '"result"' <<< "$answer" || { echo "FAIL: tools/call answered: $answer" >&2; exit 1; }
 user="$(ps -o user= -p "$(pgrep -f "$rootfs-marker" | tail -1)")"
