@@ -345,6 +345,8 @@ final class AdmittedConnections: Sendable {
         /// What the last walk counted, while nothing was added since: the most any address
         /// held, and each address's count.
         var counted: (at: Nanoseconds, most: Int, held: [ClientAddressKey: Int])?
+        /// Walks of the queue since the start (for tests).
+        var walks = 0
     }
 
     private let state = Mutex(State())
@@ -378,6 +380,7 @@ final class AdmittedConnections: Sendable {
                counted.most <= (newcomer.flatMap { counted.held[$0] } ?? 0) + 1 {
                 return nil
             }
+            s.walks += 1
             s.order.removeAll { !$0.stands(retains) }
             s.liveAtLastSweep = s.order.count
             var held: [ClientAddressKey: Int] = [:]
@@ -405,4 +408,6 @@ final class AdmittedConnections: Sendable {
 
     /// Queue entries, live and stale (for tests).
     var queueLength: Int { state.withLock { $0.order.count } }
+    /// Walks of the queue so far (for tests).
+    var walks: Int { state.withLock { $0.walks } }
 }

@@ -148,6 +148,41 @@ import Testing
         #expect(text.contains(#"mcp_connections_rejected_total{reason="global_cap"} 1"#))
     }
 
+    /// A flood refused at a cap where no connection can be closed for it must not walk the
+    /// open connections for every newcomer: for a second after a walk, while nothing is
+    /// admitted, the counts it found answer a newcomer they say nothing can be closed for. A
+    /// newcomer they might (an address already holding some, so the others' lead is smaller)
+    /// and any newcomer after an admission walk again.
+    @Test func aFruitlessWalkAnswersTheNextNewcomersForASecond() throws {
+        let admission = GateAdmission(configuration: configuration(max: 4, perAddress: 3), metrics: nil)
+        let queue = admission.openConnections
+        // Four addresses hold one connection each, reading a head: the cap is full, and no
+        // address leads a newcomer (1 against 0 + 1) enough to close one of its for it.
+        var held: [EmbeddedChannel] = []
+        for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"] {
+            let channel = try connection(from: ip)
+            try #require(admission.admit(channel)).handshakeFinished()
+            held.append(channel)
+        }
+        let walksBefore = queue.walks
+        let first = try connection(from: "192.0.2.10")
+        #expect(admission.admit(first) == nil)
+        #expect(queue.walks == walksBefore + 1)
+        for last in 11...60 {
+            let newcomer = try connection(from: "192.0.2.\(last)")
+            #expect(admission.admit(newcomer) == nil)
+        }
+        #expect(queue.walks == walksBefore + 1, "fifty more newcomers, no walk")
+        #expect(held.allSatisfy { $0.isActive })
+        // Once a connection closes and another is admitted, the counts are stale: walked again.
+        try held[3].close().wait()
+        held[3].embeddedEventLoop.run()
+        _ = try #require(admission.admit(try connection(from: "192.0.2.4")))
+        let later = try connection(from: "192.0.2.61")
+        #expect(admission.admit(later) == nil)
+        #expect(queue.walks == walksBefore + 2)
+    }
+
     /// Room is made at the handshake cap only for a client every other check admits: one over
     /// its own connection rate, refused anyway, closed another client's handshake on each try.
     @Test func noHandshakeIsClosedForAClientOverItsRate() throws {
