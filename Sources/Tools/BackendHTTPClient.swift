@@ -118,7 +118,10 @@ public final class BackendHTTPClient: Sendable {
             if Task.isCancelled { throw ToolError(.timeout, "the call to \(peer) was cancelled") }
             throw ToolError(.timeout, "\(peer): all \(slots.limit) connections to it stayed in use for the request's whole time (\(request.timeout.formattedSeconds))")
         }
-        defer { slots.release(key) }
+        // Released when the request ends, or, for a connect the call gave up on, when that
+        // connect ends: it runs on up to its timeout and holds a socket meanwhile.
+        let place = SlotRelease { [slots] in slots.release(key) }
+        defer { place.requestEnded() }
 
         // A pooled connection may have been closed by the server while idle: a request that
         // saw no byte of answer is sent again on a fresh connection. Other requests never
@@ -131,7 +134,7 @@ public final class BackendHTTPClient: Sendable {
                 if case .tool(let error) = error { throw error }
             }
         }
-        let connection = try await connect(url, caFile: request.caFile, peer: peer, timeout: request.timeout, deadline: deadline)
+        let connection = try await connect(url, caFile: request.caFile, peer: peer, timeout: request.timeout, deadline: deadline, place: place)
         do throws(ConnectionRunError) {
             return try await run(head, request.body, on: connection, key: key, deadline: deadline, timeout: request.timeout, exchange: exchange)
         } catch {
@@ -218,7 +221,9 @@ public final class BackendHTTPClient: Sendable {
     /// (a retry after a pooled connection failed has less than the whole timeout), and
     /// gives up at once when the task is cancelled (the tool's own deadline passed): a
     /// backend that drops SYNs would otherwise hold the call's answer for the whole connect.
-    func connect(_ url: BackendURL, caFile: String?, peer: String, timeout: Duration, deadline: NIODeadline) async throws(ToolError) -> ConnectionPool.Connection {
+    func connect(
+        _ url: BackendURL, caFile: String?, peer: String, timeout: Duration, deadline: NIODeadline, place: SlotRelease? = nil
+    ) async throws(ToolError) -> ConnectionPool.Connection {
         let remaining = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
         guard remaining > .zero else { throw ToolError(.timeout, "\(peer) did not answer within \(timeout)") }
         let connectTimeout = min(configuration.connectTimeout, timeout, remaining)
@@ -256,6 +261,7 @@ public final class BackendHTTPClient: Sendable {
             let connected = connecting.eventLoop.makePromise(of: (any Channel).self)
             let cancelled = Mutex(false)
             connecting.whenComplete { result in
+                defer { place?.connectEnded() }
                 switch result {
                 case .success(let channel):
                     // Connected after the caller gave up: nobody will use it, and the caller
@@ -275,6 +281,7 @@ public final class BackendHTTPClient: Sendable {
                 try await connected.futureResult.get()
             } onCancel: {
                 cancelled.withLock { $0 = true }
+                place?.abandonConnect()
                 connected.fail(CancellationError())
             }
             guard let handler = handlers.handler(of: channel) else {

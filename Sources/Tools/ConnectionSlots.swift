@@ -7,8 +7,9 @@ import Synchronization
 /// Without it the only bound on the connections to one backend was the calls in flight
 /// (`limits.max_inflight`, 1,024): a slow backend was given a connection for every call
 /// waiting on it. Pooled idle connections are not counted (they are capped apart, 4 a
-/// backend), nor a connect a cancelled call left behind (it runs on up to the connect
-/// timeout): one backend has `limit` + 4 connections open, and briefly such connects.
+/// backend): one backend has at most `limit` + 4 connections open. A connect a cancelled
+/// call left behind (it runs on up to the connect timeout) keeps its request's place until
+/// it ends (``SlotRelease``).
 final class ConnectionSlots: Sendable {
     private struct Waiter {
         let id: UInt64
@@ -99,5 +100,47 @@ final class ConnectionSlots: Sendable {
     /// Requests in progress and waiting, for `key` (tests).
     func counts(_ key: ConnectionPool.Key) -> (active: Int, waiting: Int) {
         state.withLock { ($0.active[key] ?? 0, $0.waiting[key]?.count ?? 0) }
+    }
+}
+
+/// One request's place under `tools.max_backend_connections`, released exactly once: when the
+/// request ends, unless its call gave up while connecting. Then the connect runs on (up to its
+/// timeout, holding a socket), and the place is released when it ends: a call cancelled over
+/// and over must not start connects past the cap.
+final class SlotRelease: Sendable {
+    private enum State { case held, connectEnded, abandoned, released }
+    private let state = Mutex(State.held)
+    private let release: @Sendable () -> Void
+
+    init(_ release: @escaping @Sendable () -> Void) {
+        self.release = release
+    }
+
+    /// The call gave up on its connect: the place goes with the connect.
+    func abandonConnect() {
+        state.withLock { if $0 == .held { $0 = .abandoned } }
+    }
+
+    /// The connect ended (connected, failed or timed out).
+    func connectEnded() {
+        let now = state.withLock { state -> Bool in
+            switch state {
+            case .abandoned: state = .released; return true
+            case .held: state = .connectEnded; return false
+            case .connectEnded, .released: return false
+            }
+        }
+        if now { release() }
+    }
+
+    /// The request is over (its answer, an error, or the cancel).
+    func requestEnded() {
+        let now = state.withLock { state -> Bool in
+            switch state {
+            case .held, .connectEnded: state = .released; return true
+            case .abandoned, .released: return false
+            }
+        }
+        if now { release() }
     }
 }

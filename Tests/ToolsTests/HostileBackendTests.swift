@@ -92,6 +92,28 @@ import Testing
         client.shutdown()
     }
 
+    /// The connect a cancelled call leaves behind runs on (up to its timeout, holding a
+    /// socket): it keeps its request's place under `tools.max_backend_connections` until it
+    /// ends, so calls cancelled over and over cannot start connects past the cap. Before, the
+    /// place was released with the call.
+    @Test func anAbandonedConnectKeepsItsPlaceUntilItEnds() async throws {
+        let listener = try FullListener()
+        defer { listener.close() }
+        let client = BackendHTTPClient(configuration: .init(connectTimeout: .seconds(2), maxConnectionsPerBackend: 1))
+        let url = try BackendURL(parsing: "http://127.0.0.1:\(listener.port)")
+        let key = ConnectionPool.Key(isTLS: false, host: "127.0.0.1", port: listener.port, caFile: nil)
+        let call = Task { try? await client.execute(BackendRequest(method: .GET, url: url, path: "/", timeout: .seconds(20))) }
+        for _ in 0..<300 where client.slots.counts(key).active == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(200))  // connecting
+        call.cancel()
+        _ = await call.value
+        #expect(client.slots.counts(key).active == 1, "the connect still runs: its place is held")
+        // It ends at its timeout, and its place with it.
+        for _ in 0..<1000 where client.slots.counts(key).active == 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(client.slots.counts(key) == (0, 0))
+        client.shutdown()
+    }
+
     /// A call cancelled after its connection is made but before its request leaves sends
     /// nothing: a writing tool (here a PUT, as Vikunja creates) must not act once its caller
     /// has given up. The exchange runs on a connection made beforehand, in a task cancelled
