@@ -22,11 +22,15 @@ public final class GateAdmission: ConnectionAdmission {
     let gateMetrics: GateMetrics?
     let idle = IdleConnections()
     /// Connections in their handshake, for the handshake cap.
-    let handshaking = AdmittedConnections(retaining: .handshaking)
+    let handshaking: AdmittedConnections
     /// Open connections, for the global cap once no idle one is left.
-    let openConnections = AdmittedConnections(retaining: .open)
+    let openConnections: AdmittedConnections
 
-    public init(configuration: ConnectionGate.Configuration, trustedProxies: TrustedProxies = TrustedProxies(), metrics: ServerMetrics?) {
+    /// `clock` times the queues' cached walks (tests inject one).
+    public init(configuration: ConnectionGate.Configuration, trustedProxies: TrustedProxies = TrustedProxies(), metrics: ServerMetrics?,
+                clock: @escaping @Sendable () -> Nanoseconds = MonotonicClock.now) {
+        handshaking = AdmittedConnections(retaining: .handshaking, clock: clock)
+        openConnections = AdmittedConnections(retaining: .open, clock: clock)
         let gate = SharedConnectionGate(configuration)
         self.gate = gate
         self.trustedProxies = trustedProxies
@@ -351,9 +355,11 @@ final class AdmittedConnections: Sendable {
 
     private let state = Mutex(State())
     private let retains: GateTicket.Standing
+    private let clock: @Sendable () -> Nanoseconds
 
-    init(retaining retains: GateTicket.Standing) {
+    init(retaining retains: GateTicket.Standing, clock: @escaping @Sendable () -> Nanoseconds = MonotonicClock.now) {
         self.retains = retains
+        self.clock = clock
     }
 
     func append(_ ticket: GateTicket) {
@@ -375,7 +381,7 @@ final class AdmittedConnections: Sendable {
     func greediest(over newcomer: ClientAddressKey?, among standing: GateTicket.Standing) -> Bool {
         let claimed: (GateTicket, GateTicket.Claimed)? = state.withLock { s in
             // Read under the lock: two loops' readings taken before it could come in either order.
-            let now = MonotonicClock.now()
+            let now = clock()
             if let counted = s.counted, now < counted.at + 1_000_000_000,
                counted.most <= (newcomer.flatMap { counted.held[$0] } ?? 0) + 1 {
                 return nil

@@ -256,18 +256,23 @@ public final class BackendHTTPClient: Sendable {
                     handlers.record(channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 }
             }
+        // A call cancelled before its connect starts starts none (it would hold the place).
+        if Task.isCancelled { throw ToolError(.timeout, "the call to \(peer) was cancelled before connecting") }
         do {
             let connecting = bootstrap.connect(host: url.host, port: url.port)
             let connected = connecting.eventLoop.makePromise(of: (any Channel).self)
             let cancelled = Mutex(false)
             connecting.whenComplete { result in
-                defer { place?.connectEnded() }
+                // First: whether the call gave up on this connect (its place is released now)
+                // decides, under the place's lock, between handing the channel over and
+                // closing it; a cancel after this leaves the place to the request.
+                let abandoned = place?.connectEnded() ?? false
                 switch result {
                 case .success(let channel):
                     // Connected after the caller gave up: nobody will use it, and the caller
                     // must see the cancel, not a closed channel (whose exchange would then
                     // fail as a backend that closed without answering).
-                    if cancelled.withLock({ $0 }) {
+                    if abandoned || cancelled.withLock({ $0 }) {
                         channel.close(promise: nil)
                         connected.fail(CancellationError())
                     } else {

@@ -121,16 +121,19 @@ final class SlotRelease: Sendable {
         state.withLock { if $0 == .held { $0 = .abandoned } }
     }
 
-    /// The connect ended (connected, failed or timed out).
-    func connectEnded() {
-        let now = state.withLock { state -> Bool in
+    /// The connect ended (connected, failed or timed out). Returns whether the call had given
+    /// up on it (its place is released now, and a connected channel must be closed).
+    @discardableResult
+    func connectEnded() -> Bool {
+        let abandoned = state.withLock { state -> Bool in
             switch state {
             case .abandoned: state = .released; return true
             case .held: state = .connectEnded; return false
             case .connectEnded, .released: return false
             }
         }
-        if now { release() }
+        if abandoned { release() }
+        return abandoned
     }
 
     /// The request is over (its answer, an error, or the cancel).

@@ -2,6 +2,7 @@ import Config
 import NIOCore
 import NIOEmbedded
 import RateLimit
+import Synchronization
 import Testing
 @testable import MCPServerKit
 
@@ -150,11 +151,17 @@ import Testing
 
     /// A flood refused at a cap where no connection can be closed for it must not walk the
     /// open connections for every newcomer: for a second after a walk, while nothing is
-    /// admitted, the counts it found answer a newcomer they say nothing can be closed for. A
-    /// newcomer they might (an address already holding some, so the others' lead is smaller)
-    /// and any newcomer after an admission walk again.
+    /// admitted, the counts it found answer a newcomer they say nothing can be closed for.
+    /// A newcomer they might (one holding fewer than the one they answered), a newcomer after
+    /// an admission, and one a second later walk again.
     @Test func aFruitlessWalkAnswersTheNextNewcomersForASecond() throws {
-        let admission = GateAdmission(configuration: configuration(max: 4, perAddress: 3), metrics: nil)
+        final class TestClock: Sendable {
+            let now = Mutex<Nanoseconds>(1_000_000_000)
+            func advance(by seconds: Double) { now.withLock { $0 += Nanoseconds(seconds * 1e9) } }
+        }
+        let clock = TestClock()
+        let admission = GateAdmission(configuration: configuration(max: 4, perAddress: 3), metrics: nil,
+                                      clock: { clock.now.withLock { $0 } })
         let queue = admission.openConnections
         // Four addresses hold one connection each, reading a head: the cap is full, and no
         // address leads a newcomer (1 against 0 + 1) enough to close one of its for it.
@@ -172,15 +179,44 @@ import Testing
             let newcomer = try connection(from: "192.0.2.\(last)")
             #expect(admission.admit(newcomer) == nil)
         }
-        #expect(queue.walks == walksBefore + 1, "fifty more newcomers, no walk")
+        #expect(queue.walks == walksBefore + 1, "fifty more newcomers within the second, no walk")
         #expect(held.allSatisfy { $0.isActive })
+        clock.advance(by: 1)
+        let later = try connection(from: "192.0.2.61")
+        #expect(admission.admit(later) == nil)
+        #expect(queue.walks == walksBefore + 2, "a second later the counts are old: walked again")
         // Once a connection closes and another is admitted, the counts are stale: walked again.
         try held[3].close().wait()
         held[3].embeddedEventLoop.run()
-        _ = try #require(admission.admit(try connection(from: "192.0.2.4")))
-        let later = try connection(from: "192.0.2.61")
-        #expect(admission.admit(later) == nil)
+        let second = try connection(from: "192.0.2.1")
+        held[3] = second
+        _ = try #require(admission.admit(second))
+        let third = try connection(from: "192.0.2.62")
+        #expect(admission.admit(third) != nil, "192.0.2.1 now holds 2, one more than a newcomer would: its oldest goes")
+        #expect(queue.walks == walksBefore + 3)
+        #expect(!held[0].isActive)
+    }
+
+    /// The cached counts answer only a newcomer they say nothing can be closed for: after a
+    /// fruitless walk for an address holding two (as many as any), a newcomer holding none is
+    /// one an address with two can make room for, and it walks and is admitted.
+    @Test func theCachedCountsDoNotRefuseANewcomerHoldingFewer() throws {
+        let admission = GateAdmission(configuration: configuration(max: 4, perAddress: 3), metrics: nil)
+        let queue = admission.openConnections
+        var held: [EmbeddedChannel] = []
+        for ip in ["192.0.2.1", "192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+            let channel = try connection(from: ip)
+            try #require(admission.admit(channel)).handshakeFinished()
+            held.append(channel)
+        }
+        let walksBefore = queue.walks
+        let third = try connection(from: "192.0.2.1")
+        #expect(admission.admit(third) == nil, "its own address leads no one: refused")
+        #expect(queue.walks == walksBefore + 1)
+        let newcomer = try connection(from: "192.0.2.9")
+        #expect(admission.admit(newcomer) != nil)
         #expect(queue.walks == walksBefore + 2)
+        #expect(!held[0].isActive && held[1].isActive)
     }
 
     /// Room is made at the handshake cap only for a client every other check admits: one over
