@@ -47,7 +47,7 @@ hard="$(ulimit -Hn)"
 [[ "$hard" == unlimited ]] && hard=65536
 ulimit -n "$((hard < 65536 ? hard : 65536))"
 (( $(ulimit -n) > swarm + 1000 )) || { echo "ulimit -n is $(ulimit -n) (hard $(ulimit -Hn)): too low for SWARM=$swarm" >&2; exit 1; }
-[[ -x "$bin" ]] || scripts/release-build > /dev/null
+[[ -x .build-release/release/axinova-mcp-server ]] || scripts/release-build > /dev/null  # bench/lib.sh runs that build
 scripts/setup-python > /dev/null
 py="$root/.venv/mcp2/bin/python"
 

@@ -64,7 +64,7 @@ public final class UnsentBudget: Sendable {
 
     /// The account of one connection's unsent bytes, kept by its codec on its event loop.
     /// `pendingBytes` reads what NIO still holds for the socket (tests inject it).
-    func account(for channel: any Channel, pendingBytes: @escaping (any Channel) -> Int = UnsentAccount.bufferedBytes) -> UnsentAccount {
+    func account(for channel: any Channel, pendingBytes: @escaping (any Channel) -> Int = RequestDeadlines.bufferedBytes) -> UnsentAccount {
         UnsentAccount(budget: self, channel: channel, pendingBytes: pendingBytes)
     }
 }
@@ -96,10 +96,6 @@ final class UnsentAccount {
         self.budget = budget
         self.channel = channel
         self.pendingBytes = pendingBytes
-    }
-
-    static func bufferedBytes(_ channel: any Channel) -> Int {
-        (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
     }
 
     func handed(_ count: Int) {

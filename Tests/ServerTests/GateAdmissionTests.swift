@@ -37,6 +37,16 @@ import Testing
         return channel
     }
 
+    /// Admits a connection from each address and takes it through its handshake to reading a
+    /// head: open, serving no request, not idle.
+    func headReaders(_ admission: GateAdmission, from ips: [String]) throws -> [EmbeddedChannel] {
+        try ips.map { ip in
+            let channel = try connection(from: ip)
+            try #require(admission.admit(channel)).handshakeFinished()
+            return channel
+        }
+    }
+
     @Test("a config with max_handshakes under the per-address default loads, and the per-address cap is the global one")
     func perAddressHandshakesNeverAboveTheGlobalCap() {
         var limits = LimitsConfig()
@@ -165,12 +175,7 @@ import Testing
         let queue = admission.openConnections
         // Four addresses hold one connection each, reading a head: the cap is full, and no
         // address leads a newcomer (1 against 0 + 1) enough to close one of its for it.
-        var held: [EmbeddedChannel] = []
-        for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"] {
-            let channel = try connection(from: ip)
-            try #require(admission.admit(channel)).handshakeFinished()
-            held.append(channel)
-        }
+        var held = try headReaders(admission, from: ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"])
         let walksBefore = queue.walks
         let first = try connection(from: "192.0.2.10")
         #expect(admission.admit(first) == nil)
@@ -203,12 +208,7 @@ import Testing
     @Test func theCachedCountsDoNotRefuseANewcomerHoldingFewer() throws {
         let admission = GateAdmission(configuration: configuration(max: 4, perAddress: 3), metrics: nil)
         let queue = admission.openConnections
-        var held: [EmbeddedChannel] = []
-        for ip in ["192.0.2.1", "192.0.2.1", "192.0.2.2", "192.0.2.3"] {
-            let channel = try connection(from: ip)
-            try #require(admission.admit(channel)).handshakeFinished()
-            held.append(channel)
-        }
+        let held = try headReaders(admission, from: ["192.0.2.1", "192.0.2.1", "192.0.2.2", "192.0.2.3"])
         let walksBefore = queue.walks
         let third = try connection(from: "192.0.2.1")
         #expect(admission.admit(third) == nil, "its own address leads no one: refused")

@@ -22,7 +22,7 @@ rounds="${ROUNDS:-3}"
 for tool in wrk nginx taskset curl openssl; do
     command -v "$tool" > /dev/null || { echo "$tool not installed (apt-get install wrk nginx-light curl)" >&2; exit 1; }
 done
-[[ -x "$bin" ]] || scripts/release-build > /dev/null
+[[ -x .build-release/release/axinova-mcp-server ]] || scripts/release-build > /dev/null  # bench/lib.sh runs that build
 scripts/setup-python > /dev/null
 py="$root/.venv/mcp2/bin/python"
 

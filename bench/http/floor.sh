@@ -12,7 +12,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"; cd "$root"
 rounds="${1:-2}"
 source bench/lib.sh
 bench_setup
-[[ -x "$bin" ]] || swift build -c release --product axinova-mcp-server
+[[ -x "$bin" ]] || scripts/release-build > /dev/null
 swift build -c release --package-path bench/http/floor > /dev/null
 floor="$(swift build -c release --package-path bench/http/floor --show-bin-path)/floor"
 seconds="${SECONDS_PER_RUN:-5}"; conns=32

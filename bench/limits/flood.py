@@ -6,7 +6,7 @@ rate limit for DURATION seconds (keep-alive HTTPS, Go API tools/list) and report
 requests/s, success rate and p50/p99; the flooder (another token, another loopback address)
 sends as fast as it can with 4 connections, which is far above 10x its limit.
 
-    python3 bench/limits/flood.py [--bin .build/release/axinova-mcp-server] [--duration 10]
+    python3 bench/limits/flood.py [--bin .build-release/release/axinova-mcp-server] [--duration 10]
 """
 import argparse
 import http.client
@@ -75,7 +75,7 @@ def phase(port, tokens, duration, flood):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=str(ROOT / ".build" / "release" / "axinova-mcp-server"))
+    ap.add_argument("--bin", default=str(ROOT / ".build-release" / "release" / "axinova-mcp-server"))
     ap.add_argument("--duration", type=float, default=10)
     args = ap.parse_args()
     cfg = pathlib.Path(tempfile.mkdtemp())
