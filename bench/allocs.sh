@@ -12,6 +12,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"; cd "$root"
 bin="$1"; what="${2:-call}"
 [[ -x "$bin" ]] || { echo "not an executable: $bin" >&2; exit 1; }
+# The probes sit in libswiftCore.so and libswift_Concurrency.so: a binary with the runtime
+# linked in (scripts/release-build) would count no Swift allocation at all, silently.
+ldd "$bin" | grep -q libswiftCore.so || {
+    echo "$bin links the Swift runtime statically, where these probes see nothing: use a plain \`swift build -c release\` binary" >&2; exit 1; }
 swiftlib="$(dirname "$(readlink -f "$(command -v swift)")")/../lib/swift/linux"
 libc="$(ldconfig -p | awk '/libc.so.6 .*x86-64/ {print $NF; exit}')"
 perf probe -q -x "$libc" malloc 2> /dev/null || true

@@ -2,7 +2,7 @@
 # Slow-client and flood tests (issue 7 §3) against the built server, then a summary of what the
 # legitimate client and the health probe saw during each attack. About 3 minutes.
 #   scripts/slow-flood.sh            # builds (debug) unless MCP_SERVER_BIN is set
-#   MCP_SERVER_BIN=.build/release/axinova-mcp-server scripts/slow-flood.sh
+#   MCP_SERVER_BIN=.build-release/release/axinova-mcp-server scripts/slow-flood.sh
 # Uses Debian's slowhttptest for slowloris / slow body / slow read when installed (else a Python
 # stand-in; SLOW_FLOOD_TOOL=python forces it):  apt-get install -y slowhttptest
 set -euo pipefail

@@ -35,7 +35,7 @@ public struct UnsentBytesBudget<Holder: Hashable> {
     public private(set) var total = 0
     /// The chosen holders' bytes: going, so no longer weighed against the budget.
     private var going = 0
-    /// Holders chosen to be closed, since the start.
+    /// Holders chosen to be closed, since the start (less the ones reprieved).
     public private(set) var chosenCount: UInt64 = 0
 
     public init(capacity: Int) {
@@ -114,6 +114,20 @@ public struct UnsentBytesBudget<Holder: Hashable> {
         entries[holder] = entry
         order.append((holder, tick))
         compactIfStale()
+    }
+
+    /// Whether `holder`, chosen, must still go when its close comes to run. The write that
+    /// passed the budget may have gone meanwhile (written at once to a fast reader, or failed):
+    /// a holder the budget would now take back is reprieved, first in line again.
+    public mutating func stillNeeded(_ holder: Holder) -> Bool {
+        guard var entry = entries[holder], entry.chosen else { return false }
+        guard total - going + entry.bytes <= capacity else { return true }
+        entry.chosen = false
+        entries[holder] = entry
+        going -= entry.bytes
+        chosenCount -= 1
+        order.prepend((holder, entry.since))
+        return false
     }
 
     /// Drops the stale elements of `order` once they are more than half of it.

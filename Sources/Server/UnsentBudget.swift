@@ -49,9 +49,10 @@ public final class UnsentBudget: Sendable {
         for (id, victim) in victims {
             // Never from inside the write that found the budget passed (it may be the
             // victim's own): on its loop once that write has returned, and only if it still
-            // holds what it was chosen for (a write that completed meanwhile freed it).
+            // holds what it was chosen for and the budget still needs it gone (a write that
+            // completed meanwhile, its own or the one that passed the budget, made room).
             victim.eventLoop.execute { [self] in
-                guard state.withLock({ $0.budget.isChosen(id) }) else { return }
+                guard state.withLock({ $0.budget.stillNeeded(id) }) else { return }
                 evicted?.increment()
                 victim.close(promise: nil)
             }

@@ -8,6 +8,7 @@ import Testing
         var budget: UnsentBytesBudget<String>
         init(capacity: Int) { budget = UnsentBytesBudget(capacity: capacity) }
         func set(_ holder: String, _ bytes: Int) -> [String] { budget.set(holder, to: bytes) }
+        func stillNeeded(_ holder: String) -> Bool { budget.stillNeeded(holder) }
     }
 
     @Test("within the budget nobody is closed, and the holders' bytes are summed")
@@ -86,6 +87,20 @@ import Testing
         #expect(s.set("a", 0) == [])
         #expect(s.set("a", 40) == [])
         #expect(s.set("c", 40) == ["b"])
+    }
+
+    @Test("a holder chosen is reprieved, first in line, when the write that passed the budget went before its close")
+    func reprievedWhenRoomCameBack() {
+        let s = Subject(capacity: 100)
+        #expect(s.set("stalled", 60) == [])
+        #expect(s.set("fast", 50) == ["stalled"])
+        #expect(s.stillNeeded("stalled"), "still over: it goes")
+        #expect(s.set("fast", 0) == [])  // written at once
+        #expect(!s.stillNeeded("stalled") && !s.budget.isChosen("stalled"))
+        #expect(s.budget.chosenCount == 0)
+        #expect(s.set("other", 30) == [])
+        #expect(s.set("next", 20) == ["stalled"], "first in line again")
+        #expect(!s.stillNeeded("gone"))
     }
 
     @Test("a holder over the whole budget on its own is closed itself")
