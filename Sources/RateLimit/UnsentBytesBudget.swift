@@ -83,25 +83,26 @@ public struct UnsentBytesBudget<Holder: Hashable> {
             total += bytes
         }
         // One holder over the whole budget by itself: closing the others would not make it fit.
-        if bytes > capacity, var entry = entries[holder], !entry.chosen {
-            entry.chosen = true
-            entries[holder] = entry
-            going += entry.bytes
-            chosenCount += 1
+        if bytes > capacity, entries[holder]?.chosen == false {
+            choose(holder)
             compactIfStale()
             return [holder]
         }
         var chosen: [Holder] = []
         while total - going > capacity, let next = order.popFirst() {
-            guard var entry = entries[next.holder], !entry.chosen, entry.since == next.since else { continue }
-            entry.chosen = true
-            entries[next.holder] = entry
-            going += entry.bytes
-            chosenCount += 1
+            guard let entry = entries[next.holder], !entry.chosen, entry.since == next.since else { continue }
+            choose(next.holder)
             chosen.append(next.holder)
         }
         compactIfStale()
         return chosen
+    }
+
+    /// Marks a holder, not chosen yet, as going: its bytes no longer weigh against the budget.
+    private mutating func choose(_ holder: Holder) {
+        entries[holder]!.chosen = true
+        going += entries[holder]!.bytes
+        chosenCount += 1
     }
 
     /// `holder` made progress without its count going down: the kernel took some of its

@@ -222,7 +222,7 @@ public final class BackendHTTPClient: Sendable {
     /// gives up at once when the task is cancelled (the tool's own deadline passed): a
     /// backend that drops SYNs would otherwise hold the call's answer for the whole connect.
     func connect(
-        _ url: BackendURL, caFile: String?, peer: String, timeout: Duration, deadline: NIODeadline, place: SlotRelease? = nil
+        _ url: BackendURL, caFile: String?, peer: String, timeout: Duration, deadline: NIODeadline, place: SlotRelease
     ) async throws(ToolError) -> ConnectionPool.Connection {
         let remaining = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
         guard remaining > .zero else { throw ToolError(.timeout, "\(peer) did not answer within \(timeout)") }
@@ -261,18 +261,17 @@ public final class BackendHTTPClient: Sendable {
         do {
             let connecting = bootstrap.connect(host: url.host, port: url.port)
             let connected = connecting.eventLoop.makePromise(of: (any Channel).self)
-            let cancelled = Mutex(false)
             connecting.whenComplete { result in
                 // First: whether the call gave up on this connect (its place is released now)
                 // decides, under the place's lock, between handing the channel over and
                 // closing it; a cancel after this leaves the place to the request.
-                let abandoned = place?.connectEnded() ?? false
+                let abandoned = place.connectEnded()
                 switch result {
                 case .success(let channel):
                     // Connected after the caller gave up: nobody will use it, and the caller
                     // must see the cancel, not a closed channel (whose exchange would then
                     // fail as a backend that closed without answering).
-                    if abandoned || cancelled.withLock({ $0 }) {
+                    if abandoned {
                         channel.close(promise: nil)
                         connected.fail(CancellationError())
                     } else {
@@ -285,8 +284,7 @@ public final class BackendHTTPClient: Sendable {
             let channel = try await withTaskCancellationHandler {
                 try await connected.futureResult.get()
             } onCancel: {
-                cancelled.withLock { $0 = true }
-                place?.abandonConnect()
+                place.abandonConnect()
                 connected.fail(CancellationError())
             }
             guard let handler = handlers.handler(of: channel) else {

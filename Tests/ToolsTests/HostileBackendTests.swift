@@ -141,7 +141,8 @@ import Testing
         let error = await Task { () -> ToolError? in
             let connection: ConnectionPool.Connection
             do throws(ToolError) {
-                connection = try await client.connect(url, caFile: nil, peer: "fake", timeout: .seconds(5), deadline: .now() + .seconds(5))
+                connection = try await client.connect(url, caFile: nil, peer: "fake", timeout: .seconds(5), deadline: .now() + .seconds(5),
+                                                      place: SlotRelease {})
             } catch {
                 return error
             }
