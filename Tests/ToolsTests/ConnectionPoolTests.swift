@@ -204,7 +204,7 @@ import Testing
     /// A request waiting for a place whose call is cancelled (the client gave up, the call's
     /// deadline fell) leaves the queue at once, not at its own deadline, and takes no place.
     @Test func aCancelledWaiterLeavesTheQueueAtOnce() async throws {
-        let fake = try await FakeBackend.start { _ in .after(.seconds(2), status: 200) }
+        let fake = try await FakeBackend.start { _ in .after(.seconds(6), status: 200) }
         let client = BackendHTTPClient(configuration: .init(maxConnectionsPerBackend: 1))
         let url = try BackendURL(parsing: fake.url)
         let key = ConnectionPool.Key(isTLS: false, host: "127.0.0.1", port: url.port, caFile: nil)

@@ -100,7 +100,9 @@ import Testing
     @Test func anAbandonedConnectKeepsItsPlaceUntilItEnds() async throws {
         let listener = try FullListener()
         defer { listener.close() }
-        let client = BackendHTTPClient(configuration: .init(connectTimeout: .seconds(2), maxConnectionsPerBackend: 1))
+        // A connect timeout well above the time a loaded host takes from the connect's start to
+        // the check after the cancel (2 s ran out first under load).
+        let client = BackendHTTPClient(configuration: .init(connectTimeout: .seconds(8), maxConnectionsPerBackend: 1))
         let url = try BackendURL(parsing: "http://127.0.0.1:\(listener.port)")
         let key = ConnectionPool.Key(isTLS: false, host: "127.0.0.1", port: listener.port, caFile: nil)
         // The cancel must come while the connect runs: on a loaded host the task may not have
@@ -125,7 +127,7 @@ import Testing
         try #require(abandoned)
         #expect(client.slots.counts(key).active == 1, "the connect still runs: its place is held")
         // It ends at its timeout, and its place with it.
-        for _ in 0..<1000 where client.slots.counts(key).active == 1 { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<2000 where client.slots.counts(key).active == 1 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(client.slots.counts(key) == (0, 0))
         client.shutdown()
     }
@@ -440,6 +442,15 @@ final class FullListener {
             fillers.append(filler)
         }
         usleep(200_000)  // the fillers' handshakes complete and fill the queue
+        // Proof that it is full: a probe's connect must stay pending for 300 ms. One that gets
+        // through (a loaded host: a filler's handshake had not completed) fills it further.
+        for _ in 0..<16 {
+            let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, length) } }
+            fillers.append(probe)
+            var poll = pollfd(fd: probe, events: Int16(POLLOUT), revents: 0)
+            if Glibc.poll(&poll, 1, 300) == 0 { break }
+        }
         self.fd = fd
         self.port = Int(UInt16(bigEndian: address.sin_port))
         self.fillers = fillers
