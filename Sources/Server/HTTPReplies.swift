@@ -96,6 +96,8 @@ struct FrameReader: Sendable {
     let dispatcher: MCPDispatcher
     let options: ServerOptions
     let metrics: ServerMetrics?
+    /// `limits.max_buffered_body_bytes`: counts a body that did not come with its head.
+    let bodies: SharedByteBudget?
 
     /// Inlined so that a body already in hand (nearly every MCP POST) is parsed without an
     /// async call at all: no frame, no executor check, no trip through the body's sequence.
@@ -114,7 +116,8 @@ struct FrameReader: Sendable {
     private func readArriving(_ request: Request, context: MCPRequestContext) async -> Result<JSONRPCFrame, HTTPRefusal> {
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context, metrics: metrics)
+            body = try await request.collectBody(limit: options.maxBody, timeout: options.bodyTimeout, minRate: options.bodyMinRate, context: context,
+                                                 metrics: metrics, budget: bodies)
         } catch .tooLarge {
             dispatcher.refused(at: .body)
             return .failure(tooLarge)
@@ -210,7 +213,8 @@ extension Request {
     ///
     /// With a declared length, the body must also arrive at `minRate` bytes per second
     /// (floor 2 s): a client trickling a small body is cut off long before `timeout`.
-    func collectBody(limit: Int, timeout: Duration, minRate: Int = 0, context: MCPRequestContext, metrics: ServerMetrics?) async throws(BodyError) -> ByteBuffer {
+    func collectBody(limit: Int, timeout: Duration, minRate: Int = 0, context: MCPRequestContext, metrics: ServerMetrics?,
+                     budget: SharedByteBudget? = nil) async throws(BodyError) -> ByteBuffer {
         let declared = headers.value(.contentLength).flatMap(Int.init)
         if let declared, declared > limit {
             throw .tooLarge
@@ -235,7 +239,16 @@ extension Request {
             channel.writeAndFlush(HTTPResponsePart.head(HTTPResponse(status: .continue)), promise: nil)
         }
         do {
-            return try await body.collect(upTo: limit)
+            // Counted part by part (`limits.max_buffered_body_bytes`) until whole; a body
+            // that came with its head is in hand already, at most 16 KiB.
+            guard !context.bodyComplete, let held = budget?.body(on: channel) else { return try await body.collect(upTo: limit) }
+            var whole = ByteBuffer()
+            for try await part in body {
+                guard part.readableBytes <= limit - whole.readableBytes else { throw NIOTooManyBytesError(maxBytes: limit) }
+                whole.writeImmutableBuffer(part)
+                held.received(part.readableBytes)
+            }
+            return whole
         } catch is NIOTooManyBytesError {
             throw .tooLarge
         } catch let refusal as RequestRefusal {

@@ -14,6 +14,8 @@ struct LegacySSETransport: Sendable {
     let streams: StreamTracker
     let options: ServerOptions
     let metrics: ServerMetrics?
+    /// `limits.max_buffered_body_bytes` (nil: bodies are not counted, as in tests).
+    var bodies: SharedByteBudget? = nil
 
     static let transportLabel = "sse"
 
@@ -63,7 +65,7 @@ struct LegacySSETransport: Sendable {
             return HTTPReplies.rpcError(.notFound, .invalidRequest, "Session not found")
         }
         let frame: JSONRPCFrame
-        switch await FrameReader(dispatcher: dispatcher, options: options, metrics: metrics).read(request, context: context) {
+        switch await FrameReader(dispatcher: dispatcher, options: options, metrics: metrics, bodies: bodies).read(request, context: context) {
         case .success(let value): frame = value
         case .failure(let refusal): return refusal.response
         }
@@ -145,10 +147,12 @@ struct GoAPITransport: Sendable {
     let dispatcher: MCPDispatcher
     let options: ServerOptions
     let metrics: ServerMetrics?
+    /// `limits.max_buffered_body_bytes` (nil: bodies are not counted, as in tests).
+    var bodies: SharedByteBudget? = nil
 
     func call(_ request: Request, context: MCPRequestContext, transport: String) async -> Response {
         let frame: JSONRPCFrame
-        switch await FrameReader(dispatcher: dispatcher, options: options, metrics: metrics).read(request, context: context) {
+        switch await FrameReader(dispatcher: dispatcher, options: options, metrics: metrics, bodies: bodies).read(request, context: context) {
         case .success(let value): frame = value
         case .failure(let refusal): return refusal.response
         }

@@ -23,7 +23,9 @@ public struct MCPServer: Sendable {
     let authenticator: any RequestAuthenticator
     let rateLimiter: SharedRateLimiter?
     /// `limits.max_unsent_bytes`, shared by every public port.
-    let unsentBudget: UnsentBudget
+    let unsentBudget: SharedByteBudget
+    /// `limits.max_buffered_body_bytes`, shared by every public port.
+    let bodyBudget: SharedByteBudget
     let logger: Logger
 
     public init(options: ServerOptions, dispatcher: MCPDispatcher, authenticator: any RequestAuthenticator, rateLimiter: SharedRateLimiter? = nil, metrics: ServerMetrics, logger: Logger) {
@@ -35,7 +37,8 @@ public struct MCPServer: Sendable {
         self.logger = logger
         sessions = SessionStore(maxSessions: options.maxSessions, maxPerOwner: options.maxSessionsPerToken, idleTimeout: options.sessionIdleTimeout,
                                 metrics: metrics, replayLimits: options.resumability ? (options.replayBufferEvents, options.replayBufferBytes, options.replayMaxStreams) : nil)
-        unsentBudget = UnsentBudget(capacity: options.maxUnsentBytes, metrics: metrics)
+        unsentBudget = SharedByteBudget.unsent(capacity: options.maxUnsentBytes, metrics: metrics)
+        bodyBudget = SharedByteBudget.bodies(capacity: options.maxBufferedBodyBytes, metrics: metrics)
         streams = StreamTracker(maxStreams: options.maxSSEStreams, maxPerOwner: options.maxSSEStreamsPerToken, metrics: metrics)
         metrics.gauge(.toolsRegistered).set(to: Double(dispatcher.registry.count))
         metrics.gauge(.resourcesRegistered).set(to: 0)
@@ -51,7 +54,8 @@ public struct MCPServer: Sendable {
         var routes = PublicRoutes(gate: RequestGate(origins: OriginPolicy(allowed: options.allowedOrigins), authenticator: authenticator,
                                                     trustedProxies: options.trustedProxies, rateLimiter: rateLimiter, metrics: metrics))
 
-        let streamable = StreamableHTTPTransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
+        let streamable = StreamableHTTPTransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics,
+                                                 bodies: bodyBudget)
         routes.on(.post, "/mcp") { request, context in await streamable.post(request, context: context) }
         // Routed only when enabled, so that a 405 for another method does not list GET.
         if options.getStreamEnabled {
@@ -59,14 +63,15 @@ public struct MCPServer: Sendable {
         }
         routes.on(.delete, "/mcp") { request, context in await streamable.delete(request, context: context) }
 
-        let legacy = LegacySSETransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics)
+        let legacy = LegacySSETransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics,
+                                        bodies: bodyBudget)
         // A route answers 405 with `Allow` for the methods it is not routed for (PublicRoutes):
         // 2025-03-26 transports.mdx "Backwards Compatibility" needs POST /sse to be one, so
         // new clients fall back correctly.
         routes.on(.get, "/sse") { request, context in await legacy.open(request, context: context, flavour: .mcp) }
         routes.on(.post, "/messages") { request, context in await legacy.message(request, context: context) }
 
-        let api = GoAPITransport(dispatcher: dispatcher, options: options, metrics: metrics)
+        let api = GoAPITransport(dispatcher: dispatcher, options: options, metrics: metrics, bodies: bodyBudget)
         if options.apiEnabled {
             routes.on(.post, "/api/mcp/v1/call") { request, context in await api.call(request, context: context, transport: "http_api") }
             routes.onGetAndHead("/api/mcp/v1/tools") { _, context in api.tools(context: context) }
@@ -84,7 +89,7 @@ public struct MCPServer: Sendable {
         responder: RequestRunner.Responder,
         security: (any ConnectionSecurity)?,
         admission: (any ConnectionAdmission)?,
-        unsent: UnsentBudget? = nil,
+        unsent: SharedByteBudget? = nil,
         extraHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] }
     ) -> PublicChildChannel {
         var decoderLimits = HTTPRequestParser.Limits()

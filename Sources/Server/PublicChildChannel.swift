@@ -57,7 +57,7 @@ struct PublicChildChannel: Sendable {
     /// drops what still comes (counted as `phase="linger"` when it is over).
     let lingerTimeout: TimeAmount
     /// `limits.max_unsent_bytes` (nil: not counted; the ops listener).
-    let unsent: UnsentBudget?
+    let unsent: SharedByteBudget?
     let metrics: ServerMetrics?
     /// Whose connections these are, for the metrics.
     var listener: Listener = .public

@@ -42,6 +42,7 @@ extension ServerOptions {
         sendTimeout = limits.sendTimeout.milliseconds == 0 ? nil : limits.sendTimeout.duration
         listenBacklog = limits.listenBacklog
         maxUnsentBytes = Int(limits.maxUnsentBytes.bytes)
+        maxBufferedBodyBytes = Int(limits.maxBufferedBodyBytes.bytes)
         headerTimeout = limits.headerTimeout.duration
         bodyTimeout = limits.bodyTimeout.duration
         lingerTimeout = limits.lingerTimeout.duration

@@ -64,6 +64,9 @@ public struct ServerOptions: Sendable {
     public var sendTimeout: Duration? = .seconds(120)
     /// `limits.max_unsent_bytes`: answer bytes all public connections may hold unsent at once.
     public var maxUnsentBytes = 256 << 20
+    /// `limits.max_buffered_body_bytes`: request body bytes all public connections may hold
+    /// while their bodies still arrive.
+    public var maxBufferedBodyBytes = 256 << 20
     /// `limits.listen_backlog`, for the public and ops listeners.
     public var listenBacklog = 256
     /// After a refusal, the longest a connection reads and drops what still comes before it

@@ -15,6 +15,8 @@ struct StreamableHTTPTransport: Sendable {
     let streams: StreamTracker
     let options: ServerOptions
     let metrics: ServerMetrics?
+    /// `limits.max_buffered_body_bytes` (nil: bodies are not counted, as in tests).
+    var bodies: SharedByteBudget? = nil
 
     static let transportLabel = "streamable_http"
     /// The 2026-07-28 methods whose `Mcp-Name` header must match the body's name or uri.
@@ -32,7 +34,7 @@ struct StreamableHTTPTransport: Sendable {
             return HTTPReplies.rpcError(.unsupportedMediaType, .invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
         }
         let frame: JSONRPCFrame
-        switch await FrameReader(dispatcher: dispatcher, options: options, metrics: metrics).read(request, context: context) {
+        switch await FrameReader(dispatcher: dispatcher, options: options, metrics: metrics, bodies: bodies).read(request, context: context) {
         case .success(let value): frame = value
         case .failure(let refusal): return refusal.response
         }

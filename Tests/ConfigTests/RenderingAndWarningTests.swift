@@ -197,6 +197,28 @@ import Testing
         }
     }
 
+    @Test("limits.max_buffered_body_bytes is a size in 1MiB...64GiB, at least server.max_body; 256MiB by default")
+    func bufferedBodyBytes() throws {
+        #expect(try ConfigLoader.load(yaml: "").limits.maxBufferedBodyBytes.bytes == 256 << 20)
+        func refusal(_ yaml: String) -> (path: String, expected: String)? {
+            do {
+                _ = try ConfigLoader.load(yaml: yaml)
+                return nil
+            } catch {
+                return (error.path, error.expected)
+            }
+        }
+        for value in ["1023KiB", "65GiB"] {
+            let r = refusal("server: {max_body: 1KiB}\nlimits: {max_buffered_body_bytes: \(value)}")
+            #expect(r?.path == "limits.max_buffered_body_bytes" && r?.expected == "a size in 1MiB...64GiB", "\(value): \(String(describing: r))")
+        }
+        #expect(refusal("server: {max_body: 1MiB}\nlimits: {max_buffered_body_bytes: 1MiB}") == nil)
+        #expect(refusal("limits: {max_buffered_body_bytes: 64GiB}") == nil)
+        // A body of server.max_body must fit by itself (the default max_body is 4MiB).
+        let r = refusal("limits: {max_buffered_body_bytes: 3MiB}")
+        #expect(r?.path == "limits.max_buffered_body_bytes" && r?.expected == "at least server.max_body", "\(String(describing: r))")
+    }
+
     @Test("limits.send_timeout is 0 (off) or 1s...1h; 2m by default")
     func sendTimeout() throws {
         #expect(try ConfigLoader.load(yaml: "").limits.sendTimeout == .seconds(120))

@@ -474,7 +474,7 @@ import Testing
                        deadlines: RequestDeadlines = RequestDeadlines(headerTimeout: .seconds(10), idleTimeout: .seconds(60), ticket: nil) { _ in },
                        linger: RequestDispatcher.Linger = .init(), raw: Bool = false,
                        reads: RequestDispatcherTests.ReadCounter? = nil, halfClose: HalfCloseCatcher? = nil,
-                       flushes: FlushHolder? = nil, unsent: UnsentBudget? = nil,
+                       flushes: FlushHolder? = nil, unsent: SharedByteBudget? = nil,
                        pendingBytes: @escaping (any Channel) -> Int = { _ in 0 }) throws -> Connection {
         let started = Started()
         let channel = EmbeddedChannel()
@@ -820,7 +820,7 @@ import Testing
     /// without taking any of its answer is closed, here the first of two stalled readers.
     @Test func unsentAnswersShareOneBudget() throws {
         let metrics = ServerMetrics()
-        let budget = UnsentBudget(capacity: 150_000, metrics: metrics)
+        let budget = SharedByteBudget.unsent(capacity: 150_000, metrics: metrics)
         let (slowA, slowB) = (SlowSocket(), SlowSocket())
         let a = try connectPublic(slow: slowA, unsent: budget)
         let b = try connectPublic(slow: slowB, unsent: budget)
@@ -854,7 +854,7 @@ import Testing
     /// (a socket buffer's worth, from a client that never reads too) is not progress: counted
     /// as such, it made the stalled connection look newer than the reader, which was closed.
     @Test func aReaderTakingItsAnswerIsNotTheOneClosed() throws {
-        let budget = UnsentBudget(capacity: 250_000, metrics: nil)
+        let budget = SharedByteBudget.unsent(capacity: 250_000, metrics: nil)
         final class Pending { var bytes = 0 }
         // What NIO holds for each socket, as the kernel takes from it.
         let (readerPending, stalledPending) = (Pending(), Pending())

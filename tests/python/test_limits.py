@@ -1253,3 +1253,62 @@ def test_listen_backlog_is_set_on_both_listeners(server_bin):
             assert out.split()[2] == "17", out
     finally:
         s.stop()
+
+
+def body_held(port, tls, length, sent):
+    """A connection (plaintext unless `tls`) that POSTs /api/mcp/v1/call declaring a
+    `length`-byte body (spaces, then CALL: leading white space is valid JSON), sends the head
+    and then, apart, the body's first `sent` bytes, and stops."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if tls:
+        sock = tls_context().wrap_socket(sock, server_hostname="127.0.0.1")
+    sock.sendall(f"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode())
+    time.sleep(0.05)  # the head alone first: the body does not come with it
+    sock.sendall(b" " * sent)
+    return sock
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
+def test_stalled_bodies_share_one_budget_of_buffered_bytes(server_bin, tls):
+    """limits.max_buffered_body_bytes: each request body is capped (server.max_body), but
+    their sum was not: 4,096 connections could each hold 4 MiB less a byte for body_timeout.
+    Past the budget the connection whose body has gone longest without a byte is closed: here
+    the first of two stalled bodies, when a third brings the sum past 1 MiB; the second then
+    sends the rest of its body and is answered."""
+    s = start_server(server_bin, "--set", f"tls.enabled={'true' if tls else 'false'}",
+                     "--set", "server.max_body=600KiB", "--set", "limits.max_buffered_body_bytes=1MiB")
+    try:
+        def metrics_once(ready, seconds=10):
+            """The /metrics text once `ready(text)` holds (polled, bounded)."""
+            deadline = time.monotonic() + seconds
+            while True:
+                text = ops_metrics(s)
+                if ready(text) or time.monotonic() > deadline:
+                    return text
+                time.sleep(0.1)
+
+        held, evicted = "mcp_buffered_body_bytes", 'mcp_connections_evicted_total{reason="body_bytes"}'
+        length, sent = 500_000, 400_000
+        first = body_held(s.port, tls, length, sent)
+        text = metrics_once(lambda t: ops_counter(t, held) >= sent)
+        assert ops_counter(text, held) >= sent
+        assert ops_counter(text, "mcp_buffered_body_bytes_max") == 1 << 20
+        time.sleep(0.1)  # the first stalls for longer than the second
+        second = body_held(s.port, tls, length, sent)
+        text = metrics_once(lambda t: ops_counter(t, held) >= 2 * sent)
+        assert ops_counter(text, held) >= 2 * sent
+        assert ops_counter(text, evicted) == 0
+        third = body_held(s.port, tls, length, sent)
+        assert ops_counter(metrics_once(lambda t: ops_counter(t, evicted) > 0), evicted) == 1
+        assert closed_by_server(first, 5), "the body stalled longest was closed"
+        # The second sends the rest of its body and is answered; the third's bytes now fit.
+        second.sendall(b" " * (length - sent - len(CALL)) + CALL)
+        status, answer = read_response(second)
+        assert status == 200 and '"tools"' in answer, (status, answer[:300])
+        assert ops_counter(ops_metrics(s), evicted) == 1
+        for sock in (second, third):
+            sock.close()
+        assert ops_counter(metrics_once(lambda t: ops_counter(t, held) == 0), held) == 0
+    finally:
+        s.stop()

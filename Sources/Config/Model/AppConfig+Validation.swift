@@ -164,6 +164,10 @@ extension AppConfig {
         check((1024...(1 << 20)).contains(limits.maxHeaderBytes.bytes), "limits.max_header_bytes", "a size in 1KiB...1MiB")
         check((1024...(1 << 30)).contains(limits.sseWriteBuffer.bytes), "limits.sse_write_buffer", "a size in 1KiB...1GiB")
         check(((1 << 20)...(64 << 30)).contains(limits.maxUnsentBytes.bytes), "limits.max_unsent_bytes", "a size in 1MiB...64GiB")
+        check(((1 << 20)...(64 << 30)).contains(limits.maxBufferedBodyBytes.bytes), "limits.max_buffered_body_bytes", "a size in 1MiB...64GiB")
+        // One body of server.max_body must fit by itself: otherwise it would be closed for
+        // its own bytes, and a client could never send it.
+        check(limits.maxBufferedBodyBytes.bytes >= server.maxBody.bytes, "limits.max_buffered_body_bytes", "at least server.max_body")
         let rates: [(Double, String)] = [
             (limits.connectionRatePerIp, "connection_rate_per_ip"), (limits.connectionRateGlobal, "connection_rate_global"),
             (limits.requestRate, "request_rate"), (limits.toolRate, "tool_rate"),

@@ -1,19 +1,21 @@
 import DequeModule
 
-/// One budget for the answer bytes every connection has been handed and not yet sent
-/// (`limits.max_unsent_bytes`).
+/// One budget for bytes that connections hold in the server while a slow peer keeps them
+/// there: the answer bytes handed down and not yet sent (`limits.max_unsent_bytes`), the
+/// request body bytes received before the body is whole (`limits.max_buffered_body_bytes`).
 ///
-/// Each connection's own backlog is bounded elsewhere: one answer at a time, and the idle and
-/// send timeouts cut a client that stops reading. Their sum was not: a few hundred clients
-/// that each ask for a large answer and never read it held a few hundred times that answer.
+/// Each connection's own share is bounded elsewhere (one answer at a time, `server.max_body`,
+/// and the timeouts), but their sum was not: a few hundred clients that each ask for a large
+/// answer and never read it, or send a large body all but its last byte, held a few hundred
+/// times that.
 ///
-/// Past the budget, connections are chosen to be closed, the one that has gone longest without
-/// taking any of its backlog first, until the others fit: a client that reads makes progress
-/// and moves to the back, so the readers that stalled go first. A chosen holder stays counted
-/// (its bytes are only freed once it reports 0, when it closes) but is not chosen again.
+/// Past the budget, holders are chosen to be closed, the one that has gone longest without
+/// progress first (a reader taking some of its answer, a sender's next bytes arriving), until
+/// the others fit: the ones that stalled go first. A chosen holder stays counted (its bytes
+/// are only freed once it reports 0, when it closes) but is not chosen again.
 ///
 /// A pure state machine: the caller locks it and closes the holders it names.
-public struct UnsentBytesBudget<Holder: Hashable> {
+public struct ByteBudget<Holder: Hashable> {
     public let capacity: Int
 
     private struct Entry {
@@ -54,8 +56,10 @@ public struct UnsentBytesBudget<Holder: Hashable> {
         entries[holder]?.chosen ?? false
     }
 
-    /// `holder` now holds `bytes` unsent (0: none, or it closed). Returns the holders to
-    /// close, `holder` itself possibly among them, so that the ones left fit the budget.
+    /// `holder` now holds `bytes` (0: none, or it closed). Returns the holders to close,
+    /// `holder` itself possibly among them, so that the ones left fit the budget. A decrease
+    /// is progress; an increase is not (an answer handed down, not taken), unless the caller
+    /// says so with ``progressed(_:)`` first (a body's bytes arriving).
     public mutating func set(_ holder: Holder, to bytes: Int) -> [Holder] {
         precondition(bytes >= 0)
         tick &+= 1
@@ -106,8 +110,8 @@ public struct UnsentBytesBudget<Holder: Hashable> {
     }
 
     /// `holder` made progress without its count going down: the kernel took some of its
-    /// bytes, but the write they belong to has not completed (a large answer is one write).
-    /// It moves to the back, as a decrease would move it.
+    /// bytes, but the write they belong to has not completed (a large answer is one write), or
+    /// more of its body arrived. It moves to the back, as a decrease would move it.
     public mutating func progressed(_ holder: Holder) {
         tick &+= 1
         guard var entry = entries[holder], !entry.chosen else { return }
@@ -117,9 +121,10 @@ public struct UnsentBytesBudget<Holder: Hashable> {
         compactIfStale()
     }
 
-    /// Whether `holder`, chosen, must still go when its close comes to run. The write that
-    /// passed the budget may have gone meanwhile (written at once to a fast reader, or failed):
-    /// a holder the budget would now take back is reprieved, first in line again.
+    /// Whether `holder`, chosen, must still go when its close comes to run. What passed the
+    /// budget may have gone meanwhile (an answer written at once to a fast reader, or failed; a
+    /// body that completed): a holder the budget would now take back is reprieved, first in
+    /// line again.
     public mutating func stillNeeded(_ holder: Holder) -> Bool {
         guard var entry = entries[holder], entry.chosen else { return false }
         guard total - going + entry.bytes <= capacity else { return true }

@@ -1,12 +1,12 @@
 import Testing
 @testable import RateLimit
 
-/// `limits.max_unsent_bytes`: one budget for the answer bytes all connections hold unsent.
-@Suite struct UnsentBytesBudgetTests {
+/// One budget for the bytes all connections hold (`limits.max_unsent_bytes`, `limits.max_buffered_body_bytes`).
+@Suite struct ByteBudgetTests {
     /// The budget behind a reference: `#expect` cannot hold a mutation of a local value.
     final class Subject {
-        var budget: UnsentBytesBudget<String>
-        init(capacity: Int) { budget = UnsentBytesBudget(capacity: capacity) }
+        var budget: ByteBudget<String>
+        init(capacity: Int) { budget = ByteBudget(capacity: capacity) }
         func set(_ holder: String, _ bytes: Int) -> [String] { budget.set(holder, to: bytes) }
         func stillNeeded(_ holder: String) -> Bool { budget.stillNeeded(holder) }
     }

@@ -1,0 +1,114 @@
+import NIOCore
+import Prometheus
+import RateLimit
+import Synchronization
+
+/// One ``ByteBudget`` shared by every event loop, for bytes the public connections hold while
+/// their peers keep them there: `limits.max_unsent_bytes` (answers handed down and not yet
+/// written, ``UnsentAccount``) and `limits.max_buffered_body_bytes` (request bodies received
+/// before they are whole, ``HeldBody``). Past it, the connections that have gone longest without
+/// progress are closed, counted in `mcp_connections_evicted_total{reason}`.
+public final class SharedByteBudget: Sendable {
+    private struct State {
+        var budget: ByteBudget<ObjectIdentifier>
+        var channels: [ObjectIdentifier: any Channel] = [:]
+    }
+
+    private let state: Mutex<State>
+    private let evicted: Counter?
+    /// How often a connection holding counted answer bytes looks whether the kernel took any
+    /// (an answer is one write: its count only falls when all of it is out).
+    let progressInterval: TimeAmount
+
+    /// The answers' budget: `mcp_unsent_bytes`, `reason="unsent_bytes"`.
+    public static func unsent(capacity: Int, metrics: ServerMetrics?, progressInterval: TimeAmount = .seconds(1)) -> SharedByteBudget {
+        SharedByteBudget(capacity: capacity, reason: "unsent_bytes", held: .unsentBytes, max: .unsentBytesMax,
+                         metrics: metrics, progressInterval: progressInterval)
+    }
+
+    /// The request bodies' budget: `mcp_buffered_body_bytes`, `reason="body_bytes"`.
+    public static func bodies(capacity: Int, metrics: ServerMetrics?) -> SharedByteBudget {
+        SharedByteBudget(capacity: capacity, reason: "body_bytes", held: .bufferedBodyBytes, max: .bufferedBodyBytesMax,
+                         metrics: metrics, progressInterval: .seconds(1))
+    }
+
+    private init(capacity: Int, reason: String, held: ServerMetrics.Family, max: ServerMetrics.Family,
+                 metrics: ServerMetrics?, progressInterval: TimeAmount) {
+        state = Mutex(State(budget: ByteBudget(capacity: capacity)))
+        self.progressInterval = progressInterval
+        evicted = metrics?.counter(.connectionsEvicted, reason)
+        metrics?.gauge(max).set(to: Double(capacity))
+        if let gauge = metrics?.gauge(held) {
+            metrics?.beforeRender { [self] in gauge.set(to: Double(total)) }
+        }
+    }
+
+    /// The bytes counted now, the ones of connections chosen to close included until they have.
+    public var total: Int { state.withLock { $0.budget.total } }
+
+    /// A holder's count changed (after progress, when `progressed`); closes, on their own
+    /// loops, the connections that must go.
+    func set(_ holder: ObjectIdentifier, channel: any Channel, to bytes: Int, progressed: Bool = false) {
+        let victims = state.withLock { state -> [(ObjectIdentifier, any Channel)] in
+            if bytes == 0 {
+                state.channels[holder] = nil
+            } else if state.channels[holder] == nil {
+                state.channels[holder] = channel
+            }
+            // Progress first: the bytes that just arrived are no reason to close their sender.
+            if progressed { state.budget.progressed(holder) }
+            return state.budget.set(holder, to: bytes).compactMap { id in state.channels[id].map { (id, $0) } }
+        }
+        for (id, victim) in victims {
+            // Never from inside the call that found the budget passed (it may be the
+            // victim's own): on its loop once that call has returned, and only if it still
+            // holds what it was chosen for and the budget still needs it gone (a write or a
+            // body that completed meanwhile, its own or the one that passed the budget, made
+            // room).
+            victim.eventLoop.execute { [self] in
+                guard state.withLock({ $0.budget.stillNeeded(id) }) else { return }
+                evicted?.increment()
+                victim.close(promise: nil)
+            }
+        }
+    }
+
+    func progressed(_ holder: ObjectIdentifier) {
+        state.withLock { $0.budget.progressed(holder) }
+    }
+
+    /// The account of one connection's unsent bytes, kept by its codec on its event loop.
+    /// `pendingBytes` reads what NIO still holds for the socket (tests inject it).
+    func account(for channel: any Channel, pendingBytes: @escaping (any Channel) -> Int = RequestDeadlines.bufferedBytes) -> UnsentAccount {
+        UnsentAccount(budget: self, channel: channel, pendingBytes: pendingBytes)
+    }
+
+    /// The account of one request body being collected on `channel`.
+    func body(on channel: any Channel) -> HeldBody {
+        HeldBody(budget: self, channel: channel)
+    }
+}
+
+/// One request body's bytes received so far, while it is collected: each part that arrives is
+/// progress, so the bodies that stalled go first. Released when the body is whole (or the
+/// collection failed): the parse that follows holds it a moment longer, uncounted, in at most
+/// one task per thread.
+final class HeldBody {
+    private let budget: SharedByteBudget
+    private let channel: any Channel
+    private(set) var bytes = 0
+
+    fileprivate init(budget: SharedByteBudget, channel: any Channel) {
+        self.budget = budget
+        self.channel = channel
+    }
+
+    func received(_ count: Int) {
+        bytes += count
+        budget.set(ObjectIdentifier(self), channel: channel, to: bytes, progressed: true)
+    }
+
+    deinit {
+        if bytes > 0 { budget.set(ObjectIdentifier(self), channel: channel, to: 0) }
+    }
+}
