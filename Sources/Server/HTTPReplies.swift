@@ -246,7 +246,7 @@ extension Request {
             for try await part in body {
                 guard part.readableBytes <= limit - whole.readableBytes else { throw NIOTooManyBytesError(maxBytes: limit) }
                 whole.writeImmutableBuffer(part)
-                held.received(part.readableBytes)
+                held.received(part.readableBytes, holding: whole.capacity)
             }
             return whole
         } catch is NIOTooManyBytesError {

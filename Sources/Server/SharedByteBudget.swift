@@ -19,6 +19,8 @@ public final class SharedByteBudget: Sendable {
     /// How often a connection holding counted answer bytes looks whether the kernel took any
     /// (an answer is one write: its count only falls when all of it is out).
     let progressInterval: TimeAmount
+    /// The bytes a body must receive to count as progress (``HeldBody``).
+    let progressStep: Int
 
     /// The answers' budget: `mcp_unsent_bytes`, `reason="unsent_bytes"`.
     public static func unsent(capacity: Int, metrics: ServerMetrics?, progressInterval: TimeAmount = .seconds(1)) -> SharedByteBudget {
@@ -27,15 +29,16 @@ public final class SharedByteBudget: Sendable {
     }
 
     /// The request bodies' budget: `mcp_buffered_body_bytes`, `reason="body_bytes"`.
-    public static func bodies(capacity: Int, metrics: ServerMetrics?) -> SharedByteBudget {
+    public static func bodies(capacity: Int, metrics: ServerMetrics?, progressStep: Int = 16 * 1024) -> SharedByteBudget {
         SharedByteBudget(capacity: capacity, reason: "body_bytes", held: .bufferedBodyBytes, max: .bufferedBodyBytesMax,
-                         metrics: metrics, progressInterval: .seconds(1))
+                         metrics: metrics, progressStep: progressStep)
     }
 
     private init(capacity: Int, reason: String, held: ServerMetrics.Family, max: ServerMetrics.Family,
-                 metrics: ServerMetrics?, progressInterval: TimeAmount) {
+                 metrics: ServerMetrics?, progressInterval: TimeAmount = .seconds(1), progressStep: Int = 0) {
         state = Mutex(State(budget: ByteBudget(capacity: capacity)))
         self.progressInterval = progressInterval
+        self.progressStep = progressStep
         evicted = metrics?.counter(.connectionsEvicted, reason)
         metrics?.gauge(max).set(to: Double(capacity))
         if let gauge = metrics?.gauge(held) {
@@ -64,9 +67,10 @@ public final class SharedByteBudget: Sendable {
             // victim's own): on its loop once that call has returned, and only if it still
             // holds what it was chosen for and the budget still needs it gone (a write or a
             // body that completed meanwhile, its own or the one that passed the budget, made
-            // room).
+            // room). The holder must still be on this channel: a body that completed may have
+            // left its identifier (its address) to a new body on another connection.
             victim.eventLoop.execute { [self] in
-                guard state.withLock({ $0.budget.stillNeeded(id) }) else { return }
+                guard state.withLock({ $0.channels[id] === victim && $0.budget.stillNeeded(id) }) else { return }
                 evicted?.increment()
                 victim.close(promise: nil)
             }
@@ -89,23 +93,31 @@ public final class SharedByteBudget: Sendable {
     }
 }
 
-/// One request body's bytes received so far, while it is collected: each part that arrives is
-/// progress, so the bodies that stalled go first. Released when the body is whole (or the
-/// collection failed): the parse that follows holds it a moment longer, uncounted, in at most
-/// one task per thread.
+/// One request body being collected: counted as the memory its buffer holds (NIO grows a
+/// buffer to the next power of two, so up to twice the bytes received). Every
+/// ``SharedByteBudget/progressStep`` bytes received (16 KiB) are progress, so the bodies that
+/// stalled go first; a byte at a time (a 1-byte chunk or TLS record every few milliseconds)
+/// would otherwise keep a body ahead of an honest upload that paused, until `body_timeout`.
+/// Released when the body is whole (or its collection failed): the parse that follows holds it
+/// a moment longer, uncounted, in at most one task per thread.
 final class HeldBody {
     private let budget: SharedByteBudget
     private let channel: any Channel
     private(set) var bytes = 0
+    private var sinceProgress = 0
 
     fileprivate init(budget: SharedByteBudget, channel: any Channel) {
         self.budget = budget
         self.channel = channel
     }
 
-    func received(_ count: Int) {
-        bytes += count
-        budget.set(ObjectIdentifier(self), channel: channel, to: bytes, progressed: true)
+    /// `count` more bytes arrived; the body's buffer now holds `capacity`.
+    func received(_ count: Int, holding capacity: Int) {
+        sinceProgress += count
+        let progressed = sinceProgress >= budget.progressStep
+        if progressed { sinceProgress = 0 }
+        bytes = capacity
+        budget.set(ObjectIdentifier(self), channel: channel, to: bytes, progressed: progressed)
     }
 
     deinit {

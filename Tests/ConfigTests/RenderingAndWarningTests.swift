@@ -197,7 +197,7 @@ import Testing
         }
     }
 
-    @Test("limits.max_buffered_body_bytes is a size in 1MiB...64GiB, at least server.max_body; 256MiB by default")
+    @Test("limits.max_buffered_body_bytes is a size in 1MiB...64GiB, at least server.max_body's buffer; 256MiB by default")
     func bufferedBodyBytes() throws {
         #expect(try ConfigLoader.load(yaml: "").limits.maxBufferedBodyBytes.bytes == 256 << 20)
         func refusal(_ yaml: String) -> (path: String, expected: String)? {
@@ -213,10 +213,15 @@ import Testing
             #expect(r?.path == "limits.max_buffered_body_bytes" && r?.expected == "a size in 1MiB...64GiB", "\(value): \(String(describing: r))")
         }
         #expect(refusal("server: {max_body: 1MiB}\nlimits: {max_buffered_body_bytes: 1MiB}") == nil)
+        #expect(refusal("server: {max_body: 600KiB}\nlimits: {max_buffered_body_bytes: 1MiB}") == nil)
         #expect(refusal("limits: {max_buffered_body_bytes: 64GiB}") == nil)
-        // A body of server.max_body must fit by itself (the default max_body is 4MiB).
-        let r = refusal("limits: {max_buffered_body_bytes: 3MiB}")
-        #expect(r?.path == "limits.max_buffered_body_bytes" && r?.expected == "at least server.max_body", "\(String(describing: r))")
+        // A body of server.max_body must fit by itself, as the buffer holding it: a power of
+        // two (the default max_body is 4MiB).
+        for (maxBody, budget, buffer) in [("4MiB", "3MiB", "4MiB"), ("1025KiB", "1MiB", "2MiB")] {
+            let r = refusal("server: {max_body: \(maxBody)}\nlimits: {max_buffered_body_bytes: \(budget)}")
+            #expect(r?.path == "limits.max_buffered_body_bytes"
+                    && r?.expected == "at least server.max_body rounded up to a power of two (\(buffer))", "\(String(describing: r))")
+        }
     }
 
     @Test("limits.send_timeout is 0 (off) or 1s...1h; 2m by default")

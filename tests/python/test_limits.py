@@ -1255,27 +1255,41 @@ def test_listen_backlog_is_set_on_both_listeners(server_bin):
         s.stop()
 
 
-def body_held(port, tls, length, sent):
-    """A connection (plaintext unless `tls`) that POSTs /api/mcp/v1/call declaring a
-    `length`-byte body (spaces, then CALL: leading white space is valid JSON), sends the head
-    and then, apart, the body's first `sent` bytes, and stops."""
+
+def body_held(port, tls, chunked, length, sent):
+    """A connection (plaintext unless `tls`) that POSTs /api/mcp/v1/call with a body of
+    `length` bytes (spaces, then CALL: leading white space is valid JSON), declared in
+    Content-Length or sent `chunked`; it sends the head and then, apart, the body's first
+    `sent` bytes, and stops. Returns the socket and a function that sends `count` more bytes
+    (the body's last ones end with CALL, and end the chunked body)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     if tls:
         sock = tls_context().wrap_socket(sock, server_hostname="127.0.0.1")
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {length}"
     sock.sendall(f"POST /api/mcp/v1/call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
-                 f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode())
+                 f"Content-Type: application/json\r\n{framing}\r\n\r\n".encode())
     time.sleep(0.05)  # the head alone first: the body does not come with it
-    sock.sendall(b" " * sent)
-    return sock
+    body, at = b" " * (length - len(CALL)) + CALL, 0
+
+    def send(count):
+        nonlocal at
+        part, at = body[at:at + count], at + count
+        if chunked:
+            part = b"%x\r\n" % len(part) + part + b"\r\n" + (b"0\r\n\r\n" if at >= length else b"")
+        sock.sendall(part)
+    send(sent)
+    return sock, send
 
 
-@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
-def test_stalled_bodies_share_one_budget_of_buffered_bytes(server_bin, tls):
+@pytest.mark.parametrize("tls,chunked", [(False, False), (True, False), (False, True)],
+                         ids=["plaintext", "tls", "chunked"])
+def test_stalled_bodies_share_one_budget_of_buffered_bytes(server_bin, tls, chunked):
     """limits.max_buffered_body_bytes: each request body is capped (server.max_body), but
     their sum was not: 4,096 connections could each hold 4 MiB less a byte for body_timeout.
-    Past the budget the connection whose body has gone longest without a byte is closed: here
-    the first of two stalled bodies, when a third brings the sum past 1 MiB; the second then
-    sends the rest of its body and is answered."""
+    A body counts as the buffer holding it (a power of two: 512 KiB for 400 kB). Past the
+    budget the connection whose body has gone longest without progress is closed: here the
+    second of two, as the first, which started earlier, sent more (its growth passes the
+    budget); the first then sends the rest and is answered."""
     s = start_server(server_bin, "--set", f"tls.enabled={'true' if tls else 'false'}",
                      "--set", "server.max_body=600KiB", "--set", "limits.max_buffered_body_bytes=1MiB")
     try:
@@ -1289,26 +1303,25 @@ def test_stalled_bodies_share_one_budget_of_buffered_bytes(server_bin, tls):
                 time.sleep(0.1)
 
         held, evicted = "mcp_buffered_body_bytes", 'mcp_connections_evicted_total{reason="body_bytes"}'
-        length, sent = 500_000, 400_000
-        first = body_held(s.port, tls, length, sent)
-        text = metrics_once(lambda t: ops_counter(t, held) >= sent)
-        assert ops_counter(text, held) >= sent
+        length, sent = 600_000, 400_000
+        first, send_first = body_held(s.port, tls, chunked, length, sent)
+        text = metrics_once(lambda t: ops_counter(t, held) >= 512 << 10)
+        assert ops_counter(text, held) == 512 << 10, "400 kB held in a 512 KiB buffer"
         assert ops_counter(text, "mcp_buffered_body_bytes_max") == 1 << 20
-        time.sleep(0.1)  # the first stalls for longer than the second
-        second = body_held(s.port, tls, length, sent)
-        text = metrics_once(lambda t: ops_counter(t, held) >= 2 * sent)
-        assert ops_counter(text, held) >= 2 * sent
+        second, _ = body_held(s.port, tls, chunked, length, sent)
+        text = metrics_once(lambda t: ops_counter(t, held) >= 1 << 20)
+        assert ops_counter(text, held) == 1 << 20, "both, the budget exactly: nobody closed"
         assert ops_counter(text, evicted) == 0
-        third = body_held(s.port, tls, length, sent)
+        # The first grows past 512 KiB (a 1 MiB buffer): the second, stalled longest, goes.
+        send_first(130_000)
         assert ops_counter(metrics_once(lambda t: ops_counter(t, evicted) > 0), evicted) == 1
-        assert closed_by_server(first, 5), "the body stalled longest was closed"
-        # The second sends the rest of its body and is answered; the third's bytes now fit.
-        second.sendall(b" " * (length - sent - len(CALL)) + CALL)
-        status, answer = read_response(second)
+        assert closed_by_server(second, 5), "the body stalled longest was closed"
+        # The first sends the rest of its body and is answered.
+        send_first(length)
+        status, answer = read_response(first)
         assert status == 200 and '"tools"' in answer, (status, answer[:300])
         assert ops_counter(ops_metrics(s), evicted) == 1
-        for sock in (second, third):
-            sock.close()
+        first.close()
         assert ops_counter(metrics_once(lambda t: ops_counter(t, held) == 0), held) == 0
     finally:
         s.stop()

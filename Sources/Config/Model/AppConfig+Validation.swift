@@ -165,9 +165,13 @@ extension AppConfig {
         check((1024...(1 << 30)).contains(limits.sseWriteBuffer.bytes), "limits.sse_write_buffer", "a size in 1KiB...1GiB")
         check(((1 << 20)...(64 << 30)).contains(limits.maxUnsentBytes.bytes), "limits.max_unsent_bytes", "a size in 1MiB...64GiB")
         check(((1 << 20)...(64 << 30)).contains(limits.maxBufferedBodyBytes.bytes), "limits.max_buffered_body_bytes", "a size in 1MiB...64GiB")
-        // One body of server.max_body must fit by itself: otherwise it would be closed for
-        // its own bytes, and a client could never send it.
-        check(limits.maxBufferedBodyBytes.bytes >= server.maxBody.bytes, "limits.max_buffered_body_bytes", "at least server.max_body")
+        // One body of server.max_body must fit by itself, counted as the buffer holding it
+        // (grown to a power of two): otherwise it would be closed for its own bytes, and a
+        // client could never send it.
+        var bodyBuffer = 1
+        while bodyBuffer < server.maxBody.bytes { bodyBuffer <<= 1 }
+        check(limits.maxBufferedBodyBytes.bytes >= bodyBuffer, "limits.max_buffered_body_bytes",
+              "at least server.max_body rounded up to a power of two (\(ByteSize(bytes: bodyBuffer)))")
         let rates: [(Double, String)] = [
             (limits.connectionRatePerIp, "connection_rate_per_ip"), (limits.connectionRateGlobal, "connection_rate_global"),
             (limits.requestRate, "request_rate"), (limits.toolRate, "tool_rate"),

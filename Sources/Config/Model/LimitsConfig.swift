@@ -49,10 +49,11 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     /// theirs are closed. Each connection holds at most one answer, but hundreds of clients that ask for
     /// a large one and never read held hundreds of them.
     public var maxUnsentBytes = ByteSize.mebibytes(256)
-    /// Request body bytes all public connections together may hold while their bodies still
-    /// arrive (bodies that did not come whole with their head); past it the connections whose
-    /// bodies have gone longest without a byte are closed. Each body is capped by
-    /// `server.max_body`, but 4,096 connections could each hold one all but its last byte.
+    /// Memory all public connections together may hold in request bodies still arriving
+    /// (bodies that did not come whole with their head; each counts as its buffer, a power of
+    /// two); past it the connections whose bodies have gone longest without progress are
+    /// closed. Each body is capped by `server.max_body`, but 4,096 connections could each hold
+    /// one all but its last byte.
     public var maxBufferedBodyBytes = ByteSize.mebibytes(256)
     public var maxSessions = 4096
     public var maxSessionsPerToken = 128
