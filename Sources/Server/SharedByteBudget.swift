@@ -70,7 +70,7 @@ public final class SharedByteBudget: Sendable {
             // room). The holder must still be on this channel: a body that completed may have
             // left its identifier (its address) to a new body on another connection.
             victim.eventLoop.execute { [self] in
-                guard state.withLock({ $0.channels[id] === victim && $0.budget.stillNeeded(id) }) else { return }
+                guard victim.isActive, state.withLock({ $0.channels[id] === victim && $0.budget.stillNeeded(id) }) else { return }
                 evicted?.increment()
                 victim.close(promise: nil)
             }

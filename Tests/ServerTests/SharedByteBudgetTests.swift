@@ -60,6 +60,22 @@ import Testing
         withExtendedLifetime((trickler, sender, late)) {}
     }
 
+    /// The part that passes the budget counts as its sender's progress first: the oldest body,
+    /// growing by a step, is not the one closed for its own bytes.
+    @Test func aStepThatPassesTheBudgetIsProgressFirst() throws {
+        let budget = SharedByteBudget.bodies(capacity: 1_000, metrics: nil, progressStep: 100)
+        let loop = EmbeddedEventLoop()
+        let (a, b) = (try connected(loop), try connected(loop))
+        let (older, newer) = (budget.body(on: a), budget.body(on: b))
+        older.received(400, holding: 400)
+        newer.received(400, holding: 400)
+        older.received(100, holding: 700)
+        loop.run()
+        #expect(a.isActive)
+        #expect(!b.isActive)
+        withExtendedLifetime((older, newer)) {}
+    }
+
     /// A body's bytes are released when its account goes (the body whole, or the request gone).
     @Test func aBodyLetsGoOfItsBytes() throws {
         let budget = SharedByteBudget.bodies(capacity: 1_000, metrics: nil)

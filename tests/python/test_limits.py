@@ -1286,7 +1286,8 @@ def body_held(port, tls, chunked, length, sent):
 def test_stalled_bodies_share_one_budget_of_buffered_bytes(server_bin, tls, chunked):
     """limits.max_buffered_body_bytes: each request body is capped (server.max_body), but
     their sum was not: 4,096 connections could each hold 4 MiB less a byte for body_timeout.
-    A body counts as the buffer holding it (a power of two: 512 KiB for 400 kB). Past the
+    A body counts as the buffer holding it (a power of two: 512 KiB for 256 KiB and a byte,
+    a size whose last byte alone brings the buffer to 512 KiB, so the gauge shows it all read). Past the
     budget the connection whose body has gone longest without progress is closed: here the
     second of two, as the first, which started earlier, sent more (its growth passes the
     budget); the first then sends the rest and is answered."""
@@ -1303,17 +1304,17 @@ def test_stalled_bodies_share_one_budget_of_buffered_bytes(server_bin, tls, chun
                 time.sleep(0.1)
 
         held, evicted = "mcp_buffered_body_bytes", 'mcp_connections_evicted_total{reason="body_bytes"}'
-        length, sent = 600_000, 400_000
+        length, sent = 600_000, (256 << 10) + 1
         first, send_first = body_held(s.port, tls, chunked, length, sent)
         text = metrics_once(lambda t: ops_counter(t, held) >= 512 << 10)
-        assert ops_counter(text, held) == 512 << 10, "400 kB held in a 512 KiB buffer"
+        assert ops_counter(text, held) == 512 << 10, "256 KiB and a byte held in a 512 KiB buffer"
         assert ops_counter(text, "mcp_buffered_body_bytes_max") == 1 << 20
         second, _ = body_held(s.port, tls, chunked, length, sent)
         text = metrics_once(lambda t: ops_counter(t, held) >= 1 << 20)
         assert ops_counter(text, held) == 1 << 20, "both, the budget exactly: nobody closed"
         assert ops_counter(text, evicted) == 0
         # The first grows past 512 KiB (a 1 MiB buffer): the second, stalled longest, goes.
-        send_first(130_000)
+        send_first(300_000)
         assert ops_counter(metrics_once(lambda t: ops_counter(t, evicted) > 0), evicted) == 1
         assert closed_by_server(second, 5), "the body stalled longest was closed"
         # The first sends the rest of its body and is answered.
