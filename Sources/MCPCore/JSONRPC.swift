@@ -8,6 +8,11 @@ public enum JSONRPCID: Sendable, Hashable, CustomStringConvertible {
     case string(String)
     case int(Int64)
 
+    /// The longest string id read, in UTF-8 bytes. Clients send integers or UUIDs; an id of
+    /// megabytes was echoed in every answer and error about its request, kept in the session's
+    /// maps while the request ran, and in its replay buffer afterwards.
+    public static let maxStringBytes = 256
+
     public var json: JSONValue {
         switch self {
         case .string(let s): .string(s)
@@ -125,7 +130,8 @@ public enum JSONRPCInbound: Sendable, Hashable {
         }
         // Recover the id early so that errors about the rest of the message can name it.
         let rawID = object["id"]
-        let id = rawID.flatMap(JSONRPCID.init)
+        let idTooLong = if case .string(let s)? = rawID { s.utf8.count > JSONRPCID.maxStringBytes } else { false }
+        let id = idTooLong ? nil : rawID.flatMap(JSONRPCID.init)
         func invalid(_ why: String) -> JSONRPCInbound {
             .invalid(JSONRPCError(id: id, code: .invalidRequest, message: "Invalid Request: \(why)"))
         }
@@ -138,6 +144,12 @@ public enum JSONRPCInbound: Sendable, Hashable {
         }
         guard object["jsonrpc"] == .string("2.0") else {
             self = invalid("\"jsonrpc\" must be exactly \"2.0\"")
+            return
+        }
+        if idTooLong {
+            self = .invalid(JSONRPCError(
+                id: nil, code: .invalidRequest,
+                message: "Invalid Request: a string \"id\" may be at most \(JSONRPCID.maxStringBytes) bytes long"))
             return
         }
         if let rawID, id == nil {

@@ -163,14 +163,39 @@ public final class MCPSession: Sendable {
 
     var allowsWrites: Bool { principal?.allowsWrites ?? true }
 
-    /// Records `initialize`; false if the session was already initialized.
+    /// Records `initialize`; false if the session was already initialized. Of the client's
+    /// `clientInfo` only its name and version are kept, each as a string cut to
+    /// ``clientInfoFieldBytes``: the whole value (up to `server.max_body`, 4 MiB, in up to
+    /// 100,000 JSON values) was kept for the session's life, 128 sessions per token.
     func beginInitialize(version: String, clientInfo: JSONValue?) -> Bool {
-        state.withLock {
+        let kept = Self.retained(clientInfo)
+        return state.withLock {
             guard case .new = $0.phase else { return false }
             $0.phase = .initializing(version: version)
-            $0.clientInfo = clientInfo
+            $0.clientInfo = kept
             return true
         }
+    }
+
+    /// The most of `clientInfo.name` and `clientInfo.version` a session keeps, in UTF-8 bytes.
+    public static let clientInfoFieldBytes = 256
+
+    /// `clientInfo` as a session keeps it: an object of its `name` and `version` strings, each
+    /// cut at a Unicode scalar boundary within ``clientInfoFieldBytes``; nil without either.
+    static func retained(_ clientInfo: JSONValue?) -> JSONValue? {
+        var kept: JSONObject = [:]
+        for key in ["name", "version"] {
+            guard let text = clientInfo?[key]?.stringValue else { continue }
+            var scalars = String.UnicodeScalarView()
+            var bytes = 0
+            for scalar in text.unicodeScalars {
+                bytes += UTF8.width(scalar)
+                if bytes > clientInfoFieldBytes { break }
+                scalars.append(scalar)
+            }
+            kept[key] = .string(String(scalars))
+        }
+        return kept.isEmpty ? nil : .object(kept)
     }
 
     func markInitialized() {

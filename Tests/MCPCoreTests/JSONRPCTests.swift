@@ -34,6 +34,20 @@ import Testing
         #expect(await h.send(#"{"jsonrpc":"2.0","id":-7,"method":"ping"}"#)?["id"] == .int(-7))
     }
 
+    /// A string id of megabytes was echoed in every answer about its request and kept in the
+    /// session's maps and replay buffer: over 256 bytes it is an invalid request, answered
+    /// with `"id": null` and the bound; 256 bytes (UTF-8) are read and echoed.
+    @Test("a string id over 256 bytes is an invalid request; one of 256 is echoed")
+    func longStringIDs() async {
+        let h = Harness()
+        let longest = String(repeating: "é", count: 128)
+        #expect(await h.send(#"{"jsonrpc":"2.0","id":"\#(longest)","method":"ping"}"#)?["id"] == .string(longest))
+        let response = await h.send(#"{"jsonrpc":"2.0","id":"\#(longest)x","method":"ping"}"#)
+        #expect(response?.errorCode == -32600)
+        #expect(response?["id"]?.isNull == true)
+        #expect(response?["error"]?["message"]?.stringValue?.contains("at most 256 bytes") == true)
+    }
+
     @Test("§5.1 invalid request: not an object, missing method, non-string method, result+method",
           arguments: ["42", #""x""#, #"{"jsonrpc":"2.0","id":1}"#, #"{"jsonrpc":"2.0","id":1,"method":5}"#, #"{"jsonrpc":"2.0","id":1,"method":"ping","result":{}}"#, #"{"jsonrpc":"2.0","id":1,"method":"ping","params":"x"}"#, "[]"])
     func invalidRequests(text: String) async {

@@ -13,6 +13,28 @@ import Testing
         #expect(response?["result"]?["capabilities"]?["tools"] != nil)
     }
 
+    /// A session kept the client's whole `clientInfo` (up to `server.max_body`, 4 MiB, in up
+    /// to 100,000 values) for its life, 128 sessions per token; it keeps the name and version,
+    /// each cut within 256 bytes at a scalar boundary, and nothing else.
+    @Test("a session keeps only clientInfo's name and version, each within 256 bytes")
+    func clientInfoIsKeptSmall() async {
+        let h = Harness()
+        let long = String(repeating: "é", count: 200_000) // 2 bytes each
+        let extra: JSONValue = .array(Array(repeating: .int(1), count: 50_000))
+        let response = await h.request("initialize", params: ["protocolVersion": "2025-11-25", "capabilities": [:],
+                                                            "clientInfo": ["name": .string(long), "version": "1.2", "extra": extra]])
+        #expect(response?["result"] != nil)
+        let kept = h.session.clientInfo
+        // Lengths, not the strings: a failure would print 400 kB.
+        let name = kept?["name"]?.stringValue ?? ""
+        #expect(name.utf8.count == 256 && name.unicodeScalars.allSatisfy { $0 == "é" })
+        #expect(kept?["version"] == "1.2")
+        #expect(kept?.objectValue?.count == 2)
+        #expect(MCPSession.retained(["version": 3]) == nil, "neither a string name nor version: nothing kept")
+        #expect(MCPSession.retained(["name": .string(String(repeating: "a", count: 255) + "é")])?["name"]?.stringValue?.utf8.count == 255,
+                "a scalar that would pass the bound is left out whole")
+    }
+
     @Test("lifecycle.mdx: an unsupported version is answered with the latest the server supports")
     func negotiateUnsupported() async {
         let response = await Harness().request("initialize", params: ["protocolVersion": "1999-01-01", "capabilities": [:]])
