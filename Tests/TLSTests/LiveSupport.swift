@@ -41,10 +41,20 @@ final class LiveEchoServer: Sendable {
     }
 
     /// Waits (bounded) until the observer has seen `count` handshakes.
-    func handshakes(atLeast count: Int, within seconds: Double = 5) -> [TLSHandshakeResult] {
-        let deadline = Date().addingTimeInterval(seconds)
-        while observer.all.count < count && Date() < deadline { usleep(10_000) }
+    func handshakes(atLeast count: Int, within seconds: Double = 5) async -> [TLSHandshakeResult] {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while observer.all.count < count && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         return observer.all
+    }
+}
+
+/// Runs blocking work (a child process and its pipes, a socket read) on a thread of its own.
+/// A test runs on Swift's cooperative pool, two threads on a 2-core host: the live suites
+/// blocked one for ten seconds, and with any other test blocking the second every async test
+/// stalled meanwhile (a SilverBullet search with a 4 s deadline found one page of two).
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
 

@@ -171,18 +171,30 @@ import Testing
     /// timeout when none does within its own deadline (the calls in flight, up to 1,024,
     /// were the only bound on the connections a slow backend was given).
     @Test func requestsPastTheBackendCapWaitForAPlace() async throws {
-        let fake = try await FakeBackend.start { _ in .after(.seconds(2), status: 200) }
+        let fake = try await FakeBackend.start { _ in .after(.seconds(4), status: 200) }
         let waits = Mutex<[BackendHTTPClient.BackendConnectionWait]>([])
         let client = BackendHTTPClient(configuration: .init(maxConnectionsPerBackend: 1, onWait: { wait in waits.withLock { $0.append(wait) } }))
         let url = try BackendURL(parsing: fake.url)
         func request(_ timeout: Duration) -> BackendRequest { BackendRequest(method: .GET, url: url, path: "/x", timeout: timeout) }
-        // Deadlines well above the 2 + 2 s the second needs (it waits for the first, then is
+        // Deadlines well above the 4 + 4 s the second needs (it waits for the first, then is
         // served): under the whole suite's parallel load 5 s was once too short.
-        async let first = client.execute(request(.seconds(15)))
-        try await Task.sleep(for: .milliseconds(100))
         let key = ConnectionPool.Key(isTLS: false, host: "127.0.0.1", port: url.port, caFile: nil)
+        /// Polls (bounded) until the counts are as given: a loaded host may take a while to
+        /// start a request, and the third must come while the first holds the place and the
+        /// second waits (the backend answers after 4 s: with both cores kept busy, a fixed
+        /// 100 ms pause once let the first finish before the third came, which then took the
+        /// place and timed out on the backend instead).
+        func until(_ active: Int, _ waiting: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while client.slots.counts(key) != (active, waiting) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        async let first = client.execute(request(.seconds(25)))
+        try await until(1, 0)
         #expect(client.slots.counts(key) == (1, 0))
-        async let second = client.execute(request(.seconds(15)))
+        async let second = client.execute(request(.seconds(25)))
+        try await until(1, 1)
         // A third whose deadline ends before a place comes free.
         do {
             _ = try await client.execute(request(.milliseconds(100)))
