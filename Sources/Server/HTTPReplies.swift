@@ -121,10 +121,11 @@ struct FrameReader: Sendable {
         } catch .tooLarge {
             dispatcher.refused(at: .body)
             return .failure(tooLarge)
-        } catch .refused(let status) where status != .badRequest {
-            // Trailers over the header caps; the connection closes after it (the dispatcher
-            // refused the rest of the input).
-            return .failure(HTTPRefusal(HTTPReplies.rpcError(status, .invalidRequest, "\(status.reasonPhrase): the body could not be read",
+        } catch .refused(let status, let reason) {
+            // The body's framing (a malformed chunk, trailers over the header caps), said as
+            // the codec said it: not a JSON parse error. The connection closes after it (the
+            // dispatcher refused the rest of the input).
+            return .failure(HTTPRefusal(HTTPReplies.rpcError(status, .invalidRequest, reason ?? "\(status.reasonPhrase): the body could not be read",
                                                              headers: [.connection: "close"])))
         } catch {
             return .failure(HTTPRefusal(HTTPReplies.rpcError(.badRequest, .parseError, "Parse error: the body could not be read")))
@@ -193,8 +194,9 @@ extension HTTPField.Name {
 enum BodyError: Error {
     case tooLarge
     case unreadable
-    /// Refused below while it was read (trailers over the header caps: 431).
-    case refused(HTTPResponse.Status)
+    /// Refused below while it was read (a malformed chunk: 400; trailers over the header
+    /// caps: 431), with the codec's reason when it gave one.
+    case refused(HTTPResponse.Status, String?)
 }
 
 extension Request {
@@ -252,7 +254,7 @@ extension Request {
         } catch is NIOTooManyBytesError {
             throw .tooLarge
         } catch let refusal as RequestRefusal {
-            throw .refused(refusal.head.status)
+            throw .refused(refusal.head.status, refusal.message)
         } catch {
             throw .unreadable
         }

@@ -796,15 +796,20 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
 struct RequestRefusal: Error {
     let head: HTTPResponse
     let body: ByteBuffer?
+    /// Why, when the body says it: a route that was reading the request's body when it came
+    /// answers with it too.
+    let message: String?
 
     /// No body (the 400 for a request the parser could not read, the 431).
     init(_ status: HTTPResponse.Status) {
         head = HTTPResponse(status: status, headerFields: [.connection: "close", .contentLength: "0"])
         body = nil
+        message = nil
     }
 
     /// A JSON-RPC Invalid Request error saying why, so an MCP client can show it.
     init(_ status: HTTPResponse.Status, message: String, fields extra: HTTPFields = [:]) {
+        self.message = message
         let text = JSONRPCError(id: nil, code: .invalidRequest, message: message).response.serialized()
         var fields: HTTPFields = [.connection: "close", .contentType: "application/json", .contentLength: String(text.count)]
         fields.append(contentsOf: extra)

@@ -25,20 +25,28 @@ struct RequestGate: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         do {
             let response = try await pass(request, context: context, next: next)
-            metrics?.responses(status: Int(response.status.code)).increment()
+            count(response.status, context: context)
             return response
         } catch let error as any HTTPResponseError {
-            metrics?.responses(status: Int(error.status.code)).increment()
+            count(error.status, context: context)
             throw error
         } catch let refusal as RequestRefusal {
             // What ``RequestRunner`` answers for these: the refusal's status, and 500 for any
             // other error; counted here, as every other answer of a route.
-            metrics?.responses(status: Int(refusal.head.status.code)).increment()
+            count(refusal.head.status, context: context)
             throw refusal
         } catch {
-            metrics?.responses(status: 500).increment()
+            count(.internalServerError, context: context)
             throw error
         }
+    }
+
+    /// An answer for a connection already gone is never written, so it is not counted: a
+    /// body cut off by its deadline (counted as `phase="body"`), or by the body budget, also
+    /// made the route's 400 for the unreadable body.
+    private func count(_ status: HTTPResponse.Status, context: Context) {
+        guard context.channel.isActive else { return }
+        metrics?.responses(status: Int(status.code)).increment()
     }
 
     private func pass(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {

@@ -116,6 +116,9 @@ final class HeldBody {
         sinceProgress += count
         let progressed = sinceProgress >= budget.progressStep
         if progressed { sinceProgress = 0 }
+        // Nothing changed for the budget: no trip to its lock (a body in 1-byte chunks is a
+        // part per byte).
+        guard progressed || capacity != bytes else { return }
         bytes = capacity
         budget.set(ObjectIdentifier(self), channel: channel, to: bytes, progressed: progressed)
     }

@@ -43,7 +43,7 @@ import Testing
 
     /// What RequestRunner answers for an error a route lets through (500, or a refusal's own
     /// status) is counted too: before, only responses and `HTTPResponseError`s were.
-    @Test("mcp_http_responses_total counts the answers to errors a route throws")
+    @Test("mcp_http_responses_total counts the answers to errors a route throws, not those for a connection gone")
     func thrownErrorsAreCounted() async throws {
         struct Boom: Error {}
         let metrics = ServerMetrics()
@@ -51,11 +51,15 @@ import Testing
                                                     trustedProxies: TrustedProxies(), rateLimiter: nil, metrics: metrics))
         routes.on(.post, "/boom") { _, _ in throw Boom() }
         routes.on(.post, "/refusal") { _, _ in throw RequestRefusal(.requestHeaderFieldsTooLarge) }
-        for path in ["/boom", "/refusal"] {
+        // The last for a connection already gone (a body cut off by its deadline): never
+        // written, so not counted.
+        for (path, connected) in [("/boom", true), ("/refusal", true), ("/boom", false)] {
             let request = Request(head: HTTPRequest(method: .post, scheme: "https", authority: "localhost", path: path,
                                                     headerFields: [.authorization: "Bearer good"]),
                                   body: RequestBody(buffer: ByteBuffer()))
-            let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+            let channel = EmbeddedChannel()
+            if connected { try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)) }
+            let context = MCPRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: Logger(label: "test")))
             _ = try? await routes.respond(to: request, context: context)
         }
         let lines = String(decoding: metrics.render(), as: UTF8.self).split(separator: "\n")

@@ -177,13 +177,14 @@ HTTP_CASES = [
     ("content-length-list",
      b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
      + b"Content-Length: %d, %d\r\n\r\n" % (len(LIST), len(LIST)) + LIST, 400, None, True),
-    # RFC 9112 §7.1: a chunk size that overflows 64 bits is refused (body unreadable: 400 / -32700).
+    # RFC 9112 §7.1: a chunk size that overflows 64 bits is refused: 400 with the parser's
+    # reason as an Invalid Request (-32600; until 2026-12-05 a "Parse error", -32700), closed.
     ("chunk-size-overflow",
      b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
-     + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n{}\r\n0\r\n\r\n", 400, -32700, False),
+     + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n{}\r\n0\r\n\r\n", 400, -32600, True),
     # RFC 9112 §7.1.1: chunk extensions are skipped by the parser, not buffered: a 16,000-byte
     # one costs no memory, and the request is served; past limits.max_header_bytes (16 KiB) in
-    # one chunk line the body is refused (a server "ought to limit" them), as unreadable.
+    # one chunk line the body is refused (a server "ought to limit" them), with that reason.
     ("chunk-extension-16000",
      b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
      + b"Transfer-Encoding: chunked\r\n\r\n%x;" % len(LIST) + b"e" * 16000 + b"\r\n" + LIST + b"\r\n0\r\n\r\n",
@@ -191,7 +192,7 @@ HTTP_CASES = [
     ("chunk-extension-100k",
      b"POST /api/mcp/v1/call HTTP/1.1\r\nHost: localhost\r\n" + AUTH + JSON_HEADERS
      + b"Transfer-Encoding: chunked\r\n\r\n%x;" % len(LIST) + b"e" * 100000 + b"\r\n" + LIST + b"\r\n0\r\n\r\n",
-     400, -32700, False),
+     400, -32600, True),
     # RFC 9112 §6.1: only "chunked" is a transfer coding we know; RFC 9112 §5.1: no space before the colon.
     ("transfer-encoding-identity", post(b"/api/mcp/v1/call", LIST, extra=b"Transfer-Encoding: identity\r\n"),
      400, None, True),

@@ -342,6 +342,26 @@ def test_smuggling_refused(server):
             assert s.recv(100).startswith(b"HTTP/1.1 400")
 
 
+def test_a_malformed_chunk_in_a_body_being_read_is_answered_with_its_reason(server):
+    # The body's framing fails while the route reads it (the head came alone): the answer is
+    # the codec's reason as an Invalid Request (-32600), not "Parse error" (-32700), which
+    # says the JSON was bad; the connection closes after it.
+    head = (f"POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nAccept: {ACCEPT}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    with tls_context().wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10), server_hostname="127.0.0.1") as s:
+        s.sendall(head)
+        time.sleep(0.2)  # the route is reading the body by now
+        s.sendall(b"5\r\n{\"a\":\r\nzz\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    head_text, _, body = data.partition(b"\r\n\r\n")
+    assert head_text.startswith(b"HTTP/1.1 400"), data[:300]
+    assert b"connection: close" in head_text.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == -32600 and "invalid chunk size" in error["message"], error
+
+
 def test_trailers_over_the_header_cap(server):
     # Trailers count against the header caps (RFC 9112 §7.1.2): over them the answer is the
     # 431 a head would get (RFC 6585 §5), not a 400 for an unreadable body.
