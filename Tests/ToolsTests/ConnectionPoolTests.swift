@@ -179,11 +179,11 @@ import Testing
         // Deadlines well above the 4 + 4 s the second needs (it waits for the first, then is
         // served): under the whole suite's parallel load 5 s was once too short.
         let key = ConnectionPool.Key(isTLS: false, host: "127.0.0.1", port: url.port, caFile: nil)
-        /// Polls (bounded) until the counts are as given: a loaded host may take a while to
-        /// start a request, and the third must come while the first holds the place and the
-        /// second waits (the backend answers after 4 s: with both cores kept busy, a fixed
-        /// 100 ms pause once let the first finish before the third came, which then took the
-        /// place and timed out on the backend instead).
+        // Polls (bounded) until the counts are as given: a loaded host may take a while to
+        // start a request, and the third must come while the first holds the place and the
+        // second waits (the backend answers after 4 s: with both cores kept busy, a fixed
+        // 100 ms pause once let the first finish before the third came, which then took the
+        // place and timed out on the backend instead).
         func until(_ active: Int, _ waiting: Int) async throws {
             let deadline = ContinuousClock.now + .seconds(10)
             while client.slots.counts(key) != (active, waiting) && ContinuousClock.now < deadline {
