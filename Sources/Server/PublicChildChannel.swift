@@ -61,6 +61,8 @@ struct PublicChildChannel: Sendable {
     let metrics: ServerMetrics?
     /// Whose connections these are, for the metrics.
     var listener: Listener = .public
+    /// Reads per readiness event on a connection (see ``prepare(channel:watch:logger:spawner:)``).
+    static let readsPerEvent: UInt = 1
 
     /// The ops listener is served by the same machinery, but its deadlines are counted under
     /// their own phases (`ops_header`, `ops_idle`, `ops_linger`: a stuck scraper is not an
@@ -137,6 +139,12 @@ struct PublicChildChannel: Sendable {
         // 2 KiB per open connection by default, idle or not. Start at 512 bytes (a typical MCP
         // request with its TLS record fits); reads that fill the buffer grow it as before.
         _ = try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+        // One read per readiness event (NIO's default is four). While a connection's requests
+        // wait for its client to take the answers before them, the codec holds further reads,
+        // but what one event read stays unparsed: four reads of 64 KiB were 256 KiB per
+        // connection that nothing counted, for as long as the idle timeouts let it wait. The
+        // rest waits in the kernel's buffer, as nginx leaves it.
+        _ = try? channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: Self.readsPerEvent)
         return ready.futureResult
     }
 }

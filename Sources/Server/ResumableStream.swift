@@ -37,8 +37,11 @@ final class ReplayBuffer: Sendable {
     private let state = Mutex(State())
     let maxEvents: Int
     let maxBytes: Int
-    /// Streams remembered for resumption. Past it the oldest finished one is forgotten, else
-    /// the oldest no connection carries; when every one is carried, no new stream opens.
+    /// Streams remembered for resumption. Past it the oldest finished one no connection
+    /// carries is forgotten, else the oldest no connection carries; when every one is carried,
+    /// no new stream opens. A finished stream whose connection still takes its last events is
+    /// carried too: forgotten, it stayed in `attached` for the session's life, and a DELETE
+    /// or a revocation no longer reached its connection.
     let maxStreams: Int
 
     let metrics: ServerMetrics?
@@ -58,7 +61,8 @@ final class ReplayBuffer: Sendable {
         let made: Result<ResumableStream, Refusal> = state.withLock { state in
             if state.closed { return .failure(.sessionEnded) }
             if state.streams.count >= maxStreams {
-                guard let victim = state.finished.min() ?? state.streams.keys.filter({ !state.attached.contains($0) }).min() else {
+                let free = state.streams.keys.filter { !state.attached.contains($0) }
+                guard let victim = free.filter({ state.finished.contains($0) }).min() ?? free.min() else {
                     return .failure(.allStreamsOpen)
                 }
                 state.streams[victim] = nil

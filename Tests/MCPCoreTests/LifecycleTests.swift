@@ -457,8 +457,11 @@ import Testing
         #expect(sent.last?.0["params"]?["message"] == "half")
     }
 
-    @Test("progress.mdx: without a progressToken no progress is sent")
-    func noProgressToken() async {
+    /// A string token over 256 bytes (a request id's bound: the token is repeated in every
+    /// notification) is ignored; one of 256 is used.
+    @Test("progress.mdx: without a progressToken, or with one over 256 bytes, no progress is sent",
+          arguments: [nil, String(repeating: "t", count: 257)])
+    func noProgressToken(token: String?) async {
         let reporting = ToolDefinition(name: "steps", description: "steps", annotations: .readOnly) { _, context in
             #expect(!context.wantsProgress)
             await context.progress(1, total: 3)
@@ -466,9 +469,24 @@ import Testing
         }
         let h = Harness(tools: [reporting])
         await h.initialize()
-        let response = await h.request("tools/call", params: ["name": "steps"])
+        var params: JSONObject = ["name": "steps"]
+        if let token { params["_meta"] = ["progressToken": .string(token)] }
+        let response = await h.request("tools/call", params: .object(params))
         #expect(response?["result"]?["content"]?[0]?["text"] == "done")  // the tool ran
         #expect(h.outbound.sent.isEmpty)
+    }
+
+    @Test("progress.mdx: a string progressToken of 256 bytes is used")
+    func longestProgressToken() async {
+        let reporting = ToolDefinition(name: "steps", description: "steps", annotations: .readOnly) { _, context in
+            await context.progress(1, total: 3)
+            return .text("done")
+        }
+        let h = Harness(tools: [reporting])
+        await h.initialize()
+        let token = String(repeating: "t", count: 256)
+        _ = await h.request("tools/call", params: ["name": "steps", "_meta": ["progressToken": .string(token)]])
+        #expect(h.outbound.sent.first?.0["params"]?["progressToken"] == .string(token))
     }
 
     @Test("logging.mdx: notifications/message only at or above the level the client set")

@@ -31,6 +31,21 @@ import Testing
         return routes
     }
 
+    /// What one readiness event reads stays unparsed while a connection's requests wait for
+    /// its client: NIO's four reads of up to 64 KiB were 256 KiB per connection that nothing
+    /// counted; a connection is set to one.
+    @Test func aConnectionReadsOncePerEvent() throws {
+        let child = PublicChildChannel(runner: RequestRunner(responder: routes(), logger: Logger(label: "test")), security: nil, admission: nil,
+                                       extraHandlers: { [] }, decoderLimits: .init(), headerTimeout: .seconds(10), idleTimeout: .seconds(60),
+                                       lingerTimeout: .seconds(2), unsent: nil, metrics: nil)
+        let channel = EmbeddedChannel()
+        _ = try child.prepare(channel: channel, watch: ConnectionWatch(), logger: Logger(label: "test")) { _ in ({ _ in }, nil) }
+        // Read from the options set (asked for one never set, EmbeddedChannel traps).
+        let reads = channel.options.first { $0.option is ChannelOptions.Types.MaxMessagesPerReadOption }?.value as? UInt
+        #expect(reads == 1)
+        _ = try? channel.finish()
+    }
+
     func status(_ method: HTTPRequest.Method, _ path: String, token: String? = "good") async throws -> (Int, String?) {
         var fields = HTTPFields()
         if let token { fields[.authorization] = "Bearer \(token)" }

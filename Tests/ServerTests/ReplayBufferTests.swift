@@ -138,6 +138,23 @@ import Testing
         #expect(e.isFinished)
     }
 
+    /// A finished stream whose connection still takes its last events is carried: it was the
+    /// first forgotten, left in `attached` for the session's life, and a DELETE or revocation
+    /// no longer ended its connection.
+    @Test("a finished stream a connection still carries is not forgotten; the session's end still reaches it")
+    func finishedCarriedStreamIsKept() throws {
+        let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1 << 20, maxStreams: 2)
+        let live = SSEStream(capacity: 1 << 16, metrics: nil)
+        let carried = try buffer.newStream(attaching: live)
+        buffer.markFinished(carried.id)
+        let free = try buffer.newStream()
+        _ = try buffer.newStream()
+        #expect(buffer.stream(carried.id) != nil, "carried, though finished")
+        #expect(buffer.stream(free.id) == nil, "the one no connection carries goes")
+        buffer.clear()
+        #expect(live.end == .finished, "the session's end reaches the connection")
+    }
+
     @Test("a stream the buffer forgot after it was looked up cannot be resumed, nor one of a session that ended")
     func forgottenStreamIsNotAttached() throws {
         let buffer = ReplayBuffer(maxEvents: 100, maxBytes: 1 << 20, maxStreams: 1)
