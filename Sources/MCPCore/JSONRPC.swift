@@ -111,6 +111,21 @@ public struct JSONRPCRequest: Sendable, Hashable {
     /// `params._meta`, where MCP puts the progress token and, since 2026-07-28, the
     /// protocol version, client info and log level of a stateless request.
     public var meta: JSONObject? { params["_meta"]?.objectValue }
+
+    /// `_meta.progressToken` when progress can be sent for it: a string of at most
+    /// ``JSONRPCID/maxStringBytes`` (it is repeated in every notification and kept while the
+    /// call runs, as a request id is) or an integer. Otherwise nil, and no progress is sent (a
+    /// server may send none, progress.mdx), nor is a JSON answer made a stream for it.
+    public var progressToken: JSONValue? {
+        // No `? token : nil`: JSONValue takes a nil literal, and the ternary made it `.null`.
+        guard let token = meta?["progressToken"] else { return nil }
+        if let text = token.stringValue {
+            guard text.utf8.count <= JSONRPCID.maxStringBytes else { return nil }
+        } else {
+            guard token.intValue != nil else { return nil }
+        }
+        return token
+    }
 }
 
 /// One inbound message, classified. Notifications are never answered (JSON-RPC 2.0 §4.1),

@@ -536,11 +536,7 @@ public final class MCPDispatcher: Sendable {
     private func makeContext(for tool: ToolDefinition, request: JSONRPCRequest, session: MCPSession, outbound: any MCPOutbound, stateless: Bool) -> ToolContext {
         let id = request.id
         var progress: ToolContext.ProgressSink?
-        // A string token is bounded as a request id is (it is repeated in every notification,
-        // and kept as long as the call runs): a longer one is ignored, as a server may choose
-        // to send no progress at all (progress.mdx).
-        if let token = request.meta?["progressToken"],
-           token.stringValue.map({ $0.utf8.count <= JSONRPCID.maxStringBytes }) ?? (token.intValue != nil) {
+        if let token = request.progressToken {
             // 2025-11-25 basic/utilities/progress.mdx: progress MUST increase with each notification.
             let last = Mutex<Double?>(nil)
             progress = { value, total, message in

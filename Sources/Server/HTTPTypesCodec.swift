@@ -100,9 +100,14 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// The connection's share of `limits.max_unsent_bytes` (nil: not counted, the ops port).
     private let unsent: UnsentAccount?
 
+    /// The most input kept unparsed while a request is served: two reads of 64 KiB (reads
+    /// are held meanwhile, one per readiness event) and a head.
+    private let heldInputLimit: Int
+
     init(secure: Bool, limits: HTTPRequestParser.Limits = .init(), deadlines: RequestDeadlines? = nil, unsent: UnsentAccount? = nil) {
         scheme = secure ? "https" : "http"
         parser = HTTPRequestParser(limits: limits)
+        heldInputLimit = 2 * 65536 + limits.maxHeaderBytes
         self.deadlines = deadlines
         self.unsent = unsent
     }
@@ -114,6 +119,16 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
             input!.writeBuffer(&bytes)
         } else {
             input = bytes
+        }
+        // Reads are held while a request is served, but at the peer's FIN NIO reads to the
+        // end whatever was asked: a client that pipelines, leaves its answer unread and
+        // half-closes had the kernel's whole buffer (megabytes) kept here unparsed. Past the
+        // bound the requests kept are refused whole, after the answers already due.
+        if let kept = input?.readableBytes, kept > heldInputLimit, dispatcher?.handler.holdsParts ?? false {
+            input = nil
+            refuse(RequestRefusal(.badRequest, message: "Bad Request: more than \(heldInputLimit) bytes of requests sent ahead of their answers"),
+                   context: context)
+            return
         }
         parseInput(context: context)
     }

@@ -280,7 +280,7 @@ struct StreamableHTTPTransport: Sendable {
     /// request that asked for progress, which only a stream can carry (the server may
     /// choose per request: 2025-11-25 transports.mdx "Sending Messages to the Server").
     private func wantsStream(_ rpc: JSONRPCRequest) -> Bool {
-        options.responseMode == .sse || (rpc.method == "tools/call" && rpc.meta?["progressToken"] != nil)
+        options.responseMode == .sse || (rpc.method == "tools/call" && rpc.progressToken != nil)
     }
 
     /// Answers one request on its own SSE stream: its progress and log notifications first,

@@ -48,6 +48,22 @@ import Testing
         #expect(response?["error"]?["message"]?.stringValue?.contains("at most 256 bytes") == true)
     }
 
+    /// The token progress is sent for, which also decides whether a JSON-mode `tools/call` is
+    /// answered on a stream: a string of at most 256 bytes or an integer; anything else none.
+    @Test("progressToken: a string of at most 256 bytes or an integer, else none")
+    func progressTokens() {
+        func token(_ value: JSONValue) -> JSONValue? {
+            JSONRPCRequest(id: .int(1), method: "tools/call", params: ["_meta": ["progressToken": value]]).progressToken
+        }
+        let longest = String(repeating: "p", count: 256)
+        #expect(token(.string(longest)) == .string(longest))
+        #expect(token(.int(7)) == .int(7))
+        for ignored: JSONValue in [.string(longest + "p"), .bool(true), .null, .double(1.5), ["a": 1]] {
+            #expect(token(ignored) == nil, "\(ignored)")
+        }
+        #expect(JSONRPCRequest(id: .int(1), method: "tools/call", params: [:]).progressToken == nil)
+    }
+
     @Test("§5.1 invalid request: not an object, missing method, non-string method, result+method",
           arguments: ["42", #""x""#, #"{"jsonrpc":"2.0","id":1}"#, #"{"jsonrpc":"2.0","id":1,"method":5}"#, #"{"jsonrpc":"2.0","id":1,"method":"ping","result":{}}"#, #"{"jsonrpc":"2.0","id":1,"method":"ping","params":"x"}"#, "[]"])
     func invalidRequests(text: String) async {

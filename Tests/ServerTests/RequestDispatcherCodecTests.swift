@@ -512,6 +512,30 @@ import Testing
         #expect(behind.calls.withLock { $0 } == [true, false])
     }
 
+    /// Reads are held while a request is served, but at a FIN NIO reads to the end: a client
+    /// that pipelined megabytes, left its answer unread and half-closed had all of it kept
+    /// unparsed. Past two reads and a head, what is kept is refused whole, after the answer
+    /// due, and the connection closes; a little pipelined is served as before.
+    @Test func requestsSentFarAheadAreRefused() throws {
+        let pipelined = String(repeating: get("/x"), count: 150_000 / get("/x").utf8.count)
+        let c = try connectPublic()
+        c.send(get("/a"))
+        c.send(pipelined)
+        c.answer(0, "first")
+        let out = c.output()
+        #expect(out.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(out.contains("HTTP/1.1 400 Bad Request") && out.contains("bytes of requests sent ahead of their answers"), "\(out.prefix(600))")
+        #expect(c.started.count == 1, "none of the requests kept was served")
+        #expect(!c.channel.isActive)
+
+        let fine = try connectPublic()
+        fine.send(get("/a"))
+        fine.send(String(repeating: get("/x"), count: 100))
+        fine.answer(0, "first")
+        #expect(fine.started.count == 2, "a little pipelined is served")
+        #expect(fine.channel.isActive)
+    }
+
     @Test("a refused request alone is answered at once, with the same bytes as ever, and the connection closes", arguments: Refused.allCases)
     func refusalAlone(refused: Refused) throws {
         let refusals = Refusals()
