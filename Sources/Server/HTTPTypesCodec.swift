@@ -107,7 +107,7 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     init(secure: Bool, limits: HTTPRequestParser.Limits = .init(), deadlines: RequestDeadlines? = nil, unsent: UnsentAccount? = nil) {
         scheme = secure ? "https" : "http"
         parser = HTTPRequestParser(limits: limits)
-        heldInputLimit = 2 * 65536 + limits.maxHeaderBytes
+        heldInputLimit = 2 * PublicChildChannel.maxReadBytes + limits.maxHeaderBytes
         self.deadlines = deadlines
         self.unsent = unsent
     }

@@ -63,6 +63,9 @@ struct PublicChildChannel: Sendable {
     var listener: Listener = .public
     /// Reads per readiness event on a connection (see ``prepare(channel:watch:logger:spawner:)``).
     static let readsPerEvent: UInt = 1
+    /// The most one read takes (the receive allocator's maximum); the codec's bound on input
+    /// held while a request is served is counted in these.
+    static let maxReadBytes = 65536
 
     /// The ops listener is served by the same machinery, but its deadlines are counted under
     /// their own phases (`ops_header`, `ops_idle`, `ops_linger`: a stuck scraper is not an
@@ -138,7 +141,7 @@ struct PublicChildChannel: Sendable {
         // NIO keeps each connection's last receive buffer for reuse, sized by this allocator:
         // 2 KiB per open connection by default, idle or not. Start at 512 bytes (a typical MCP
         // request with its TLS record fits); reads that fill the buffer grow it as before.
-        _ = try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+        _ = try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: Self.maxReadBytes))
         // One read per readiness event (NIO's default is four). While a connection's requests
         // wait for its client to take the answers before them, the codec holds further reads,
         // but what one event read stays unparsed: four reads of 64 KiB were 256 KiB per
