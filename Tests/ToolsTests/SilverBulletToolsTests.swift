@@ -242,8 +242,9 @@ import Testing
     }
 
     /// A page that does not come in time ends the search with what it found, before the
-    /// call's deadline (4 s here: with 2 s a loaded host left the pages before it too little
-    /// time), said so and counted as `deadline`; it used to lose every match to the call's
+    /// call's deadline (8 s here: the full suite's CPU-bound tests can hold both cooperative
+    /// threads of a 2-core host for about 5 s, and with 4 s the pages before it once did not
+    /// come in time), said so and counted as `deadline`; it used to lose every match to the call's
     /// timeout. A page that fails within the time left (its own timeout, 2 s here, with 10 s
     /// left: room for the pages before it on a loaded host) is the backend's failure: the
     /// search ends there too, keeping what it found and naming the failure.
@@ -258,7 +259,7 @@ import Testing
         }
         var context = ToolContext(toolName: "silverbullet_search_pages")
         let start = ContinuousClock.now
-        context.setDeadline(.seconds(4), from: start)
+        context.setDeadline(.seconds(8), from: start)
         let found = await call(tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t"))),
                                "silverbullet_search_pages", ["query": "needle"], context: context)
         let elapsed = ContinuousClock.now - start
@@ -270,7 +271,7 @@ import Testing
         #expect(found.result?.limitReached == .deadline)
         // At the bound, not at the page's own timeout (30 s); the dispatcher test checks that
         // the answer comes before the deadline.
-        #expect(elapsed >= .milliseconds(3500) && elapsed < .seconds(10))
+        #expect(elapsed >= .milliseconds(7500) && elapsed < .seconds(20))
 
         var roomy = ToolContext(toolName: "silverbullet_search_pages")
         roomy.setDeadline(.seconds(10), from: .now)
