@@ -43,8 +43,10 @@ import Testing
             default: .text("the needle is here\n")
             }
         }
-        // The call's deadline (`timeout.operation`) before the page's own (30 s).
-        let harness = Harness(tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t"), operationTimeout: .seconds(5))))
+        // The call's deadline (`timeout.operation`) before the page's own (30 s); 8 s, as the
+        // paged tools' deadline tests, for the full suite can hold both cooperative threads of
+        // a 2-core host for about 5 s.
+        let harness = Harness(tools(CatalogueSettings(silverbullet: BackendSettings(url: fake.url, token: "t"), operationTimeout: .seconds(8))))
         await harness.initialize()
         let result = await harness.callTool("silverbullet_search_pages", ["query": "needle"])
         await fake.stop()
