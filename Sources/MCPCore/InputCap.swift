@@ -11,4 +11,7 @@ public enum InputCap: String, Sendable, CaseIterable {
     case jsonValues = "json_values"
     /// Messages in one JSON-RPC batch (`server.max_batch`).
     case batch
+    /// The answers of one JSON-RPC batch together (`server.max_batch_answer_bytes`): a request
+    /// past it is answered with an error, not run.
+    case batchAnswer = "batch_answer"
 }

@@ -184,3 +184,18 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
         self = .object(JSONObject(literal: elements))
     }
 }
+
+extension JSONValue {
+    /// About the bytes this value serializes to, without serializing it: strings counted
+    /// unescaped, numbers as 20. What the answers of a batch are bounded by (the memory they
+    /// hold is about this too).
+    public var approximateSerializedBytes: Int {
+        switch self {
+        case .null, .bool: 5
+        case .int, .double: 20
+        case .string(let text): text.utf8.count + 2
+        case .array(let values): values.reduce(2) { $0 + $1.approximateSerializedBytes + 1 }
+        case .object(let object): object.reduce(2) { $0 + $1.key.utf8.count + 4 + $1.value.approximateSerializedBytes }
+        }
+    }
+}

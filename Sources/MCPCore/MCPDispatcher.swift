@@ -46,6 +46,12 @@ public final class MCPDispatcher: Sendable {
         /// Most messages in one JSON-RPC batch (JSON-RPC 2.0 §6 sets no limit; each is a
         /// request of its own, so one frame could queue unbounded work).
         public var maxBatch: Int
+        /// About the most bytes a batch's answers together may take (`server.max_batch_answer_bytes`):
+        /// they are kept until the last is ready and sent as one message, so 64 results near
+        /// `tools.max_result_bytes` each (written twice, as text and as `structuredContent`)
+        /// were 128 MiB per batch. Past it the batch's remaining requests are answered with
+        /// an error and not run.
+        public var maxBatchAnswerBytes: Int
         /// `ttlMs` of a stateless `tools/list` (2026-07-28 server/utilities/caching.mdx).
         public var listTTL: Duration
         /// The newest revision `initialize` negotiates (`server.protocol_version`), one of
@@ -58,12 +64,14 @@ public final class MCPDispatcher: Sendable {
             defaultToolTimeout: Duration = .seconds(60),
             jsonLimits: JSONParser.Limits = JSONParser.Limits(),
             maxBatch: Int = 64,
+            maxBatchAnswerBytes: Int = 8 << 20,
             listTTL: Duration = .seconds(60),
             newestSessionVersion: String = ProtocolVersion.latestSessionEra
         ) {
             precondition(ProtocolVersion.sessionEra.contains(newestSessionVersion), "not a session-era revision: \(newestSessionVersion)")
             self.identity = identity
             self.pageSize = pageSize
+            self.maxBatchAnswerBytes = maxBatchAnswerBytes
             self.defaultToolTimeout = defaultToolTimeout
             self.jsonLimits = jsonLimits
             self.maxBatch = max(1, maxBatch)
@@ -151,13 +159,35 @@ public final class MCPDispatcher: Sendable {
             observer?.requestFinished(method: "other", transport: session.transport, duration: .zero, errorCode: refusal.code)
             return refusal.response
         }
+        let responses = await answers(to: messages, session: session, outbound: outbound)
+        return responses.isEmpty ? nil : .array(responses)
+    }
+
+    /// The answers to `messages`, handled in order, for a batch already checked (or the Go
+    /// API's, which has no batch rules of its own). Once the answers so far pass
+    /// `maxBatchAnswerBytes`, each request left is answered with an error (-32000, counted as
+    /// `batch_answer`) and not run; notifications are still handled.
+    public func answers(to messages: [JSONRPCInbound], session: MCPSession, outbound: any MCPOutbound) async -> [JSONValue] {
         var responses: [JSONValue] = []
+        var bytes = 0
         for message in messages {
+            if bytes > configuration.maxBatchAnswerBytes, case .request(let request) = message {
+                let error = JSONRPCError(
+                    id: request.id, code: .serverError,
+                    message: "Batch answer too large: the answers before this request passed \(configuration.maxBatchAnswerBytes) bytes; it was not run, send it again",
+                    cap: .batchAnswer)
+                refused(error)
+                let method = Self.knownMethods.contains(request.method) ? request.method : "other"
+                observer?.requestFinished(method: method, transport: session.transport, duration: .zero, errorCode: error.code)
+                responses.append(error.response)
+                continue
+            }
             if let response = await handle(message, session: session, outbound: outbound) {
+                bytes += response.approximateSerializedBytes
                 responses.append(response)
             }
         }
-        return responses.isEmpty ? nil : .array(responses)
+        return responses
     }
 
     /// Why a batch is refused as a whole (-32600, id null), if it is: more than

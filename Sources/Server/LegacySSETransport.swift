@@ -171,11 +171,7 @@ struct GoAPITransport: Sendable {
         let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1)
         // A batch's calls are cancelled if the client hangs up (nothing could deliver their answers).
         let responses = await context.connectionWatch.whileConnected {
-            var answers: [JSONValue] = []
-            for message in frame.messages {
-                if let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound()) { answers.append(response) }
-            }
-            return answers
+            await dispatcher.answers(to: frame.messages, session: session, outbound: DiscardingOutbound())
         }
         guard !responses.isEmpty else { return HTTPReplies.empty(.accepted) }
         return HTTPReplies.json(.array(responses))

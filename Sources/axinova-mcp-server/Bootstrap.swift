@@ -84,6 +84,7 @@ struct Bootstrap {
                 jsonLimits: .init(maxDepth: config.server.maxJsonDepth, maxBytes: Int(config.server.maxBody.bytes),
                                   maxValues: config.server.maxJsonValues),
                 maxBatch: config.server.maxBatch,
+                maxBatchAnswerBytes: Int(config.server.maxBatchAnswerBytes.bytes),
                 newestSessionVersion: config.server.protocolVersion),
             registry: registry, observer: stdio ? nil : MetricsObserver(metrics: metrics),
             admission: stdio ? nil : ToolCallAdmission(

@@ -239,8 +239,10 @@ import Testing
         }
     }
 
-    @Test("server.max_batch and server.max_json_values are read and bounded",
+    @Test("server.max_batch, server.max_batch_answer_bytes and server.max_json_values are read and bounded",
           arguments: [("server: {max_batch: 0}", "server.max_batch"), ("server: {max_batch: 1001}", "server.max_batch"),
+                      ("server: {max_batch_answer_bytes: 63KiB}", "server.max_batch_answer_bytes"),
+                      ("server: {max_batch_answer_bytes: 1025MiB}", "server.max_batch_answer_bytes"),
                       ("server: {max_json_values: 999}", "server.max_json_values"),
                       ("server: {max_json_values: 10000001}", "server.max_json_values")])
     func inputCaps(yaml: String, path: String) throws {
@@ -252,8 +254,9 @@ import Testing
         }
         let defaults = try ConfigLoader.load(yaml: "")
         #expect(defaults.server.maxBatch == 64 && defaults.server.maxJsonValues == 100_000)
-        let set = try ConfigLoader.load(yaml: "server: {max_batch: 8, max_json_values: 5000}")
-        #expect(set.server.maxBatch == 8 && set.server.maxJsonValues == 5000)
+        #expect(defaults.server.maxBatchAnswerBytes.bytes == 8 << 20)
+        let set = try ConfigLoader.load(yaml: "server: {max_batch: 8, max_json_values: 5000, max_batch_answer_bytes: 64KiB}")
+        #expect(set.server.maxBatch == 8 && set.server.maxJsonValues == 5000 && set.server.maxBatchAnswerBytes.bytes == 64 << 10)
     }
 
     /// A config from before the key, with max_handshakes under its default of 16, still

@@ -29,10 +29,10 @@ struct Harness {
     let observer = RecordingObserver()
 
     init(tools: [ToolDefinition] = [Harness.echo], pageSize: Int = 50, session: MCPSession = MCPSession(transport: "test"), timeout: Duration = .seconds(5), limits: JSONParser.Limits = .init(),
-         maxBatch: Int = 64) {
+         maxBatch: Int = 64, maxBatchAnswerBytes: Int = 8 << 20) {
         dispatcher = MCPDispatcher(
             configuration: .init(identity: ServerIdentity(name: "test-server", version: "9.9"), pageSize: pageSize, defaultToolTimeout: timeout, jsonLimits: limits,
-                                 maxBatch: maxBatch),
+                                 maxBatch: maxBatch, maxBatchAnswerBytes: maxBatchAnswerBytes),
             registry: ToolRegistry(tools), observer: observer)
         self.session = session
     }

@@ -1,4 +1,5 @@
 import Testing
+import Synchronization
 @testable import MCPCore
 
 /// JSON-RPC 2.0 framing (https://www.jsonrpc.org/specification) as MCP uses it
@@ -149,6 +150,56 @@ import Testing
         #expect(h.observer.refused == [.batch])
         #expect(await h.send(Self.batch(cap))?.arrayValue?.count == cap)
         #expect(h.observer.refused == [.batch])
+    }
+}
+
+/// A batch's answers are kept until the last is ready (JSON-RPC 2.0 §6: one array), so
+/// together they are bounded (`server.max_batch_answer_bytes`).
+@Suite struct BatchAnswerCapTests {
+    /// Answers with `size` bytes of text, and counts its runs.
+    final class Runs: Sendable {
+        let count = Mutex(0)
+        var tool: ToolDefinition {
+            ToolDefinition(name: "big", description: "big", annotations: .readOnly) { [self] arguments, _ in
+                count.withLock { $0 += 1 }
+                return .text(String(repeating: "b", count: Int(try arguments.int("size"))))
+            }
+        }
+    }
+
+    static func call(_ id: Int, size: Int) -> String {
+        #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"big","arguments":{"size":\#(size)}}}"#
+    }
+
+    @Test("past the cap the batch's remaining requests get -32000 and do not run; notifications still do; counted as batch_answer")
+    func answersPastTheCapAreRefused() async throws {
+        let runs = Runs()
+        let h = Harness(tools: [runs.tool], maxBatchAnswerBytes: 100_000)
+        await h.initialize(version: "2025-03-26")
+        // 60,000 bytes, then 120,000: past the cap after the second; the third is not run.
+        let batch = "[" + [Self.call(1, size: 60_000), Self.call(2, size: 60_000), #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9}}"#,
+                           Self.call(3, size: 10), #"{"jsonrpc":"2.0","id":4,"method":"ping"}"#].joined(separator: ",") + "]"
+        let answers = try #require(await h.send(batch)?.arrayValue)
+        #expect(answers.map { $0["id"] } == [1, 2, 3, 4])
+        #expect(answers[1]["result"]?["isError"] == false)
+        for refused in answers[2...] {
+            #expect(refused.errorCode == -32000)
+            #expect(refused["error"]?["message"]?.stringValue?.hasPrefix("Batch answer too large: the answers before this request passed 100000 bytes") == true)
+        }
+        #expect(runs.count.withLock { $0 } == 2)
+        #expect(h.observer.refused == [.batchAnswer, .batchAnswer])
+        // Under the cap every request runs.
+        let small = "[" + [Self.call(5, size: 40_000), Self.call(6, size: 40_000)].joined(separator: ",") + "]"
+        #expect(try #require(await h.send(small)?.arrayValue).allSatisfy { $0["result"]?["isError"] == false })
+        #expect(runs.count.withLock { $0 } == 4)
+    }
+
+    @Test("a value's approximate size is its serialized size for plain text, numbers counted as 20")
+    func approximateSize() throws {
+        let value: JSONValue = ["a": "xyz", "b": [1, true, .null]]
+        // {"a":"xyz","b":[1,true,null]} is 29 bytes; the approximation counts 1 as 20 bytes.
+        #expect(value.serializedString().utf8.count == 29)
+        #expect(value.approximateSerializedBytes == 2 + (1 + 4 + 5) + (1 + 4 + 2 + 21 + 6 + 6))
     }
 }
 

@@ -497,7 +497,7 @@ def test_input_caps_answered_and_counted(server_bin):
             return {line.split('"')[1]: float(line.split()[-1]) for line in text.splitlines()
                     if line.startswith("mcp_input_refused_total{")}
 
-        assert refused() == {"body": 0, "json_depth": 0, "json_values": 0, "batch": 0}
+        assert refused() == {"body": 0, "json_depth": 0, "json_values": 0, "batch": 0, "batch_answer": 0}
         call = b"/api/mcp/v1/call"
         values = lambda n: b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":[' + b",".join([b"1"] * n) + b"]}}"
         nested = lambda d: b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":' + b"[" * d + b"]" * d + b"}}"
@@ -522,5 +522,35 @@ def test_input_caps_answered_and_counted(server_bin):
             if cap:
                 expected[cap] += 1
             assert refused() == expected, (index, cap)
+    finally:
+        s.stop()
+
+
+def test_a_batch_answer_past_its_cap_refuses_the_rest(server_bin):
+    """A batch's answers are held until the last is ready and sent as one array (JSON-RPC 2.0
+    §6), so together they are capped (server.max_batch_answer_bytes; 64 KiB here, about 50
+    tools/list answers without backends): once the answers so far pass it, each request left
+    gets -32000 and is not run, counted as mcp_input_refused_total{cap="batch_answer"}; a batch
+    under it is answered in full. The server counts an answer's size without serializing it
+    (numbers as 20 bytes, strings unescaped), so the edge is checked within 10 %."""
+    s = start_server(server_bin, "--set", "server.max_batch_answer_bytes=64KiB")
+    try:
+        body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "tools/list"} for i in range(64)]).encode()
+        r = exchange(s.port, post(b"/api/mcp/v1/call", body), "127.3.11.1")
+        assert r.status == 200, (r.status, r.body[:200])
+        answers = json.loads(r.body)
+        assert [a["id"] for a in answers] == list(range(64))
+        answered = [a for a in answers if "result" in a]
+        refused = answers[len(answered):]
+        sizes = [len(json.dumps(a, separators=(",", ":"))) for a in answered]
+        assert refused and sum(sizes[:-1]) <= 65536 * 1.1 and sum(sizes) > 65536 * 0.9, (len(answered), sizes[0])
+        assert all(a["error"]["code"] == -32000 and a["error"]["message"].startswith(
+            "Batch answer too large: the answers before this request passed 65536 bytes") for a in refused)
+        with urllib.request.urlopen(f"{s.ops}/metrics", timeout=5) as m:
+            text = m.read().decode()
+        assert f'mcp_input_refused_total{{cap="batch_answer"}} {len(refused)}' in text.replace(".0\n", "\n"), len(refused)
+        body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "tools/list"} for i in range(len(answered) - 2)]).encode()
+        r = exchange(s.port, post(b"/api/mcp/v1/call", body), "127.3.11.2")
+        assert all("result" in a for a in json.loads(r.body))
     finally:
         s.stop()

@@ -91,6 +91,7 @@ extension AppConfig {
         check((1...1000).contains(server.maxJsonDepth), "server.max_json_depth", "a depth in 1...1000")
         check((1_000...10_000_000).contains(server.maxJsonValues), "server.max_json_values", "a count in 1000...10000000")
         check((1...1000).contains(server.maxBatch), "server.max_batch", "a count in 1...1000")
+        check((64 << 10...1 << 30).contains(server.maxBatchAnswerBytes.bytes), "server.max_batch_answer_bytes", "a size in 64KiB...1GiB")
         // Fail closed: plaintext beyond loopback must be asked for explicitly.
         check(
             tls.enabled || server.allowPlaintext || NetworkSyntax.isLoopback(server.host), "server.host",

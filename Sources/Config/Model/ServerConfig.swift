@@ -48,6 +48,9 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var maxJsonValues = 100_000
     /// Messages in one JSON-RPC batch (2025-03-26 sessions and the Go API take batches).
     public var maxBatch = 64
+    /// About the most bytes one batch's answers take together: they are held until the last
+    /// is ready; past it the batch's remaining requests are answered with an error, not run.
+    public var maxBatchAnswerBytes = ByteSize.mebibytes(8)
 
     public init() {}
 
