@@ -163,14 +163,10 @@ struct StreamableHTTPTransport: Sendable {
         defer { sessions.setBusy(id, -1) }
         let dispatcher = self.dispatcher
         var responses: [JSONValue] = invalid.map(\.response)
+        // A batch's answers together are bounded (`server.max_batch_answer_bytes`): the
+        // dispatcher's loop, as for every transport.
         let answer: @Sendable () async -> [JSONValue] = {
-            var answers: [JSONValue] = []
-            for request in requests {
-                if let response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound()) {
-                    answers.append(response)
-                }
-            }
-            return answers
+            await dispatcher.answers(to: requests.map { .request($0) }, session: session, outbound: DiscardingOutbound())
         }
         // 2025-11-25 transports.mdx "Sending Messages to the Server": "Disconnection SHOULD
         // NOT be interpreted as the client cancelling its request" (it cancels with

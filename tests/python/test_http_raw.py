@@ -270,6 +270,27 @@ def test_batches_follow_the_revision(server):
         assert r.status == 200 and rpc(body)["id"] == 9  # a single message is answered with an object
 
 
+def test_a_2025_03_26_batch_answer_past_its_cap_refuses_the_rest(server_bin):
+    # JSON-RPC 2.0 §6: a batch's answers go out as one array, so they are held until the last
+    # is ready; together they are capped (server.max_batch_answer_bytes, 64 KiB here: about 50
+    # tools/list answers without backends). Past it each request left gets -32000, not run.
+    s = start_server(server_bin, "--set", "server.max_batch_answer_bytes=64KiB")
+    try:
+        sid = initialize(s, "2025-03-26")
+        h = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-03-26"}
+        r, body = request(s, "POST", "/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=h)
+        assert r.status == 202
+        r, body = request(s, "POST", "/mcp", [{"jsonrpc": "2.0", "id": i, "method": "tools/list"} for i in range(64)], headers=h)
+        answers = rpc(body)
+        assert r.status == 200 and sorted(a["id"] for a in answers) == list(range(64))
+        answers.sort(key=lambda a: a["id"])
+        answered = [a for a in answers if "result" in a]
+        refused = answers[len(answered):]
+        assert 40 <= len(answered) < 64 and all(a["error"]["code"] == -32000 and "it was not run" in a["error"]["message"] for a in refused)
+    finally:
+        s.stop()
+
+
 def test_protocol_version_header_follows_the_pinned_version(server_bin):
     # 2025-06-18 and 2025-11-25 basic/transports.mdx "Protocol Version Header": "If the server
     # receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST respond
