@@ -139,14 +139,19 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// for as long as the client did not read). The dispatcher holds at most one part, holds
     /// reads while bytes wait here (``hasUnparsedInput``), and calls ``parseBuffered()``
     /// when it can take the next request.
+    /// Body parts smaller than this are merged (see ``parseInput(context:)``).
+    static let mergedPartBytes = 4096
+
     private func parseInput(context: ChannelHandlerContext) {
         // A part handed up can end a response and so ask for the next request: the loop
         // below, still running, takes it.
         guard !parsing else { return }
         parsing = true
-        // Consecutive body parts of one pass go up as one: a body sent in 1-byte chunks was
-        // one part per byte through the dispatcher and the body's async sequence, 10,000 of
-        // them per 64 KiB read. Merged, it costs one copy of what the read held.
+        // Small body parts of one pass go up merged: a body sent in 1-byte chunks was one part
+        // per byte through the dispatcher and the body's async sequence, 10,000 of them per
+        // 64 KiB read. Parts of `mergedPartBytes` or more go up as they are (no copy), and a
+        // merged part goes up once it reaches that size, so a read makes at most one part
+        // per 4 KiB of body and every byte is copied at most once.
         var body: ByteBuffer?
         do {
             // `input != nil`: safe should a handler above ever make a read re-enter here.
@@ -154,7 +159,26 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 switch part {
                 case .head(let head): receive(head, context: context)
                 case .body(var more):
-                    if body == nil { body = more } else { body!.writeBuffer(&more) }
+                    if more.readableBytes >= Self.mergedPartBytes {
+                        if let part = body.take() { deliver(.body(part), context: context) }
+                        deliver(.body(more), context: context)
+                    } else if var merged = body.take() {
+                        if merged.capacity < 2 * Self.mergedPartBytes {
+                            // The first merge: one buffer that every part until the next
+                            // delivery fits in (each is under the size, and it goes at the size).
+                            var fresh = context.channel.allocator.buffer(capacity: 2 * Self.mergedPartBytes)
+                            fresh.writeBuffer(&merged)
+                            merged = fresh
+                        }
+                        merged.writeBuffer(&more)
+                        if merged.readableBytes >= Self.mergedPartBytes {
+                            deliver(.body(merged), context: context)
+                        } else {
+                            body = merged
+                        }
+                    } else {
+                        body = more
+                    }
                 case .end(let trailers):
                     if let part = body.take() { deliver(.body(part), context: context) }
                     deliver(.end(trailers), context: context)

@@ -116,8 +116,8 @@ final class HeldBody {
         sinceProgress += count
         let progressed = sinceProgress >= budget.progressStep
         if progressed { sinceProgress = 0 }
-        // Nothing changed for the budget: no trip to its lock (a body in 1-byte chunks is a
-        // part per byte).
+        // Nothing changed for the budget: no trip to its lock (a body in small parts, each
+        // under the 16 KiB step, changes nothing most of the time).
         guard progressed || capacity != bytes else { return }
         bytes = capacity
         budget.set(ObjectIdentifier(self), channel: channel, to: bytes, progressed: progressed)

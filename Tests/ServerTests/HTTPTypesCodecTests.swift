@@ -111,49 +111,55 @@ import Testing
         #expect(RequestDispatcher.asksToClose(fields) == closes)
     }
 
-    /// The parts `reads` are passed up as ("head", "body N <distinct bytes>", "end"), and the
-    /// message of the refusal, if any.
-    static func parts(of reads: [String]) throws -> (parts: [String], refusal: String?) {
-        final class Refusals: ChannelInboundHandler {
+    /// What `reads` are passed up as, in order: "head", "body N <distinct bytes>", "end", and
+    /// "refused STATUS MESSAGE" for a refusal.
+    static func parts(of reads: [String]) throws -> [String] {
+        final class Recorder: ChannelInboundHandler {
             typealias InboundIn = HTTPRequestPart
-            var seen: [RequestRefusal] = []
+            var seen: [String] = []
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                switch unwrapInboundIn(data) {
+                case .head: seen.append("head")
+                case .body(let body): seen.append("body \(body.readableBytes) \(String(Set(String(buffer: body))))")
+                case .end: seen.append("end")
+                }
+            }
             func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-                if let refusal = event as? RequestRefusal { seen.append(refusal) }
+                if let refusal = event as? RequestRefusal { seen.append("refused \(refusal.head.status.code) \(refusal.message ?? "")") }
             }
         }
         let channel = EmbeddedChannel()
-        let refusals = Refusals()
+        let recorder = Recorder()
         try channel.pipeline.syncOperations.addHandler(HTTPTypesCodec(secure: false))
-        try channel.pipeline.syncOperations.addHandler(refusals)
+        try channel.pipeline.syncOperations.addHandler(recorder)
         for read in reads { try channel.writeInbound(ByteBuffer(string: read)) }
-        var parts: [String] = []
-        while let part = try channel.readInbound(as: HTTPRequestPart.self) {
-            switch part {
-            case .head: parts.append("head")
-            case .body(let body): parts.append("body \(body.readableBytes) \(String(Set(String(buffer: body))))")
-            case .end: parts.append("end")
-            }
-        }
-        return (parts, refusals.seen.first.map { "\($0.head.status.code) \($0.message ?? "")" })
+        return recorder.seen
     }
 
     static let chunkedHead = "POST /mcp HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 
     @Test("a body in 1-byte chunks (RFC 9112 §7.1) goes up as one part per read, not one per byte")
     func tinyChunksAreMerged() throws {
-        let (parts, refusal) = try Self.parts(of: [
+        let parts = try Self.parts(of: [
             Self.chunkedHead + String(repeating: "1\r\nx\r\n", count: 1000),
             String(repeating: "1;e=1\r\ny\r\n", count: 500) + "2\r\nyy\r\n0\r\n\r\n",
         ])
         #expect(parts == ["head", "body 1000 x", "body 502 y", "end"])
-        #expect(refusal == nil)
+    }
+
+    @Test("small chunks go up in parts of 4 KiB; a chunk of 4 KiB or more goes up as it is, in order")
+    func mergedPartsAreBounded() throws {
+        let parts = try Self.parts(of: [
+            Self.chunkedHead + String(repeating: "1\r\na\r\n", count: 10_000) + "1388\r\n" + String(repeating: "b", count: 5000) + "\r\n"
+                + String(repeating: "1\r\nc\r\n", count: 10) + "0\r\n\r\n",
+        ])
+        #expect(parts == ["head", "body 4096 a", "body 4096 a", "body 1808 a", "body 5000 b", "body 10 c", "end"])
     }
 
     @Test("the chunks read whole before a malformed one are passed up before the refusal")
     func chunksBeforeAMalformedOneArePassedUp() throws {
-        let (parts, refusal) = try Self.parts(of: [Self.chunkedHead + String(repeating: "2\r\nxx\r\n", count: 10) + "zz\r\nxx\r\n"])
-        #expect(parts == ["head", "body 20 x"])
-        #expect(refusal == "400 Bad Request: invalid chunk size")
+        let parts = try Self.parts(of: [Self.chunkedHead + String(repeating: "2\r\nxx\r\n", count: 10) + "zz\r\nxx\r\n"])
+        #expect(parts == ["head", "body 20 x", "refused 400 Bad Request: invalid chunk size"])
     }
 
     @Test("a method that is not a token is refused 400, after the response to the request before it")
