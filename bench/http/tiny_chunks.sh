@@ -2,13 +2,14 @@
 # A body in 1-byte chunks, two builds side by side: bench/http/tiny_chunks.sh BIN_A BIN_B [ROUNDS]
 # Server CPU per request for a `tools/list` POST /mcp whose 1 MiB body (the request padded
 # with a long `_meta` string) is sent chunked, one byte per chunk (6 MiB on the wire), over
-# TLS, answered in full; the two servers take turns, ROUNDS requests each (3), medians
-# printed. An authenticated client can send any body this way within `server.max_body` and
-# `server.body_timeout`: this is what each such request costs the server. Loopback only; each
-# request bounded by a 60 s timeout.
+# TLS, answered in full (the run stops if one is not answered 200); the two servers take
+# turns, ROUNDS requests each (3), medians printed. An authenticated client can send any body
+# this way within `server.max_body` and `server.body_timeout`: this is what each such request
+# costs the server. Loopback only; each request bounded by 120 s.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"; cd "$root"
-binA="$1"; binB="$2"; rounds="${3:-3}"
+binA="$(realpath "$1")"; binB="$(realpath "$2")"; rounds="${3:-3}"
+for b in "$binA" "$binB"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2; exit 1; }; done
 source bench/lib.sh
 bench_setup
 bin="$binA"; start_ours A
@@ -16,7 +17,8 @@ bin="$binB"; start_ours B
 declare -A cpu
 send() { # PORT: one request, prints the status line
     "$py" - "$1" "$ca" "$token" <<'PY'
-import socket, ssl, sys
+import signal, socket, ssl, sys
+signal.alarm(120)  # the whole request, not each socket operation
 port, ca, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 meta = '"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"pad":"'
 head = '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{' + meta
@@ -39,9 +41,10 @@ for _ in $(seq "$rounds"); do
     for k in A B; do
         pv=${k}_pid; pp=${k}_port
         before="$(cpu_ticks "${!pv}")"
-        status="$(send "${!pp}")"
+        status="$(send "${!pp}")" || status="no answer"
         after="$(cpu_ticks "${!pv}")"
         ms="$(awk -v t=$((after - before)) -v hz="$hz" 'BEGIN { printf "%.0f", t / hz * 1000 }')"
+        [[ $status == "HTTP/1.1 200 OK" ]] || { echo "$k: not answered 200: $status" >&2; exit 1; }
         cpu[$k]+="$ms "; log "$k: $status, $ms ms of server CPU"
     done
 done

@@ -6,17 +6,19 @@ import NIOHTTP1
 import NIOPosix
 import TLS
 
-// floor PORT CERT KEY raw|http BODY-BYTES
+// floor PORT CERT KEY raw|http|tcp BODY-BYTES
 //
-// What the request path costs below our HTTP layer, for bench/http/floor.sh. One event loop,
-// our TLS handler (the server's context settings), and then either
+// What the request path costs below our HTTP layer, for bench/http/floor.sh (and a new
+// connection's, for bench/tls/floor.sh). One event loop, our TLS handler (the server's
+// context settings; none in tcp mode), and then either
 //   raw:  a handler that answers every read with one static response (no HTTP parsing: wrk
 //         sends one request per read), or
 //   http: NIOHTTP1's decoder and encoder (as the server configures them) and a handler that
-//         answers each request's end with a static head and body.
+//         answers each request's end with a static head and body, or
+//   tcp:  raw without TLS: what NIO's own connection life cycle costs.
 let arguments = CommandLine.arguments
-guard arguments.count == 6, let port = Int(arguments[1]), let size = Int(arguments[5]), ["raw", "http"].contains(arguments[4]) else {
-    print("usage: floor PORT CERT KEY raw|http BODY-BYTES")
+guard arguments.count == 6, let port = Int(arguments[1]), let size = Int(arguments[5]), ["raw", "http", "tcp"].contains(arguments[4]) else {
+    print("usage: floor PORT CERT KEY raw|http|tcp BODY-BYTES")
     exit(2)
 }
 let context = try TLSContext.server(TLSServerSettings(certificateChainFile: arguments[2], privateKeyFile: arguments[3]))
@@ -59,7 +61,8 @@ final class HTTPAnswer: ChannelInboundHandler {
     }
 }
 
-let raw = arguments[4] == "raw"
+let raw = arguments[4] != "http"
+let tls = arguments[4] != "tcp"
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 let server = try ServerBootstrap(group: group)
     .serverChannelOption(.backlog, value: 1024)
@@ -67,7 +70,7 @@ let server = try ServerBootstrap(group: group)
     .childChannelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandler(TLSHandler(context: context, role: .server))
+            if tls { try pipeline.addHandler(TLSHandler(context: context, role: .server)) }
             if raw {
                 try pipeline.addHandler(RawAnswer(body: body, date: date))
             } else {
