@@ -186,16 +186,25 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
 }
 
 extension JSONValue {
-    /// About the bytes this value serializes to, without serializing it: strings counted
-    /// unescaped, numbers as 20. What the answers of a batch are bounded by (the memory they
-    /// hold is about this too).
+    /// About the bytes this value serializes to, without serializing it: strings with their
+    /// escapes (a control character counted as six bytes, the most it takes; `"` and `\`
+    /// two), numbers as 20. What the answers of a batch are bounded by.
     public var approximateSerializedBytes: Int {
         switch self {
         case .null, .bool: 5
         case .int, .double: 20
-        case .string(let text): text.utf8.count + 2
+        case .string(let text): Self.escapedBytes(text)
         case .array(let values): values.reduce(2) { $0 + $1.approximateSerializedBytes + 1 }
-        case .object(let object): object.reduce(2) { $0 + $1.key.utf8.count + 4 + $1.value.approximateSerializedBytes }
+        case .object(let object): object.reduce(2) { $0 + Self.escapedBytes($1.key) + 2 + $1.value.approximateSerializedBytes }
         }
+    }
+
+    /// A string's bytes in JSON, quotes included (``JSONWriter``'s escaping).
+    static func escapedBytes(_ text: String) -> Int {
+        var bytes = 2
+        for byte in text.utf8 {
+            bytes += byte < 0x20 ? 6 : (byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")) ? 2 : 1
+        }
+        return bytes
     }
 }

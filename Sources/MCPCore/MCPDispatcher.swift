@@ -170,7 +170,10 @@ public final class MCPDispatcher: Sendable {
     public func answers(to messages: [JSONRPCInbound], session: MCPSession, outbound: any MCPOutbound) async -> [JSONValue] {
         var responses: [JSONValue] = []
         var bytes = 0
-        for message in messages {
+        // Only an answer with a request after it is sized: a lone request (every POST of a
+        // session in JSON mode comes here) walks nothing.
+        let lastRequest = messages.lastIndex { if case .request = $0 { true } else { false } } ?? -1
+        for (index, message) in messages.enumerated() {
             if bytes > configuration.maxBatchAnswerBytes, case .request(let request) = message {
                 let error = JSONRPCError(
                     id: request.id, code: .serverError,
@@ -183,7 +186,7 @@ public final class MCPDispatcher: Sendable {
                 continue
             }
             if let response = await handle(message, session: session, outbound: outbound) {
-                bytes += response.approximateSerializedBytes
+                if index < lastRequest { bytes += response.approximateSerializedBytes }
                 responses.append(response)
             }
         }

@@ -276,7 +276,7 @@ extension ServerMetrics.Family {
         labels: ["tool", "limit"])
     public static let timeouts = Self("mcp_timeouts_total", "Deadlines that fired, by phase.", labels: ["phase"])
     public static let inputRefused = Self(
-        "mcp_input_refused_total", "Messages refused at an input cap, by cap (body, json_depth, json_values, batch).",
+        "mcp_input_refused_total", "Messages refused at an input cap, by cap (body, json_depth, json_values, batch, batch_answer).",
         labels: ["cap"])
     public static let httpResponses = Self("mcp_http_responses_total", "HTTP responses by status code.", labels: ["code"])
     public static let opsRefused = Self(

@@ -171,7 +171,7 @@ import Synchronization
         #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"big","arguments":{"size":\#(size)}}}"#
     }
 
-    @Test("past the cap the batch's remaining requests get -32000 and do not run; notifications still do; counted as batch_answer")
+    @Test("past the cap the batch's remaining requests get -32000 and do not run; counted as batch_answer")
     func answersPastTheCapAreRefused() async throws {
         let runs = Runs()
         let h = Harness(tools: [runs.tool], maxBatchAnswerBytes: 100_000)
@@ -194,12 +194,16 @@ import Synchronization
         #expect(runs.count.withLock { $0 } == 4)
     }
 
-    @Test("a value's approximate size is its serialized size for plain text, numbers counted as 20")
+    @Test("a value's approximate size is its serialized size, escapes included, numbers counted as 20")
     func approximateSize() throws {
         let value: JSONValue = ["a": "xyz", "b": [1, true, .null]]
         // {"a":"xyz","b":[1,true,null]} is 29 bytes; the approximation counts 1 as 20 bytes.
         #expect(value.serializedString().utf8.count == 29)
-        #expect(value.approximateSerializedBytes == 2 + (1 + 4 + 5) + (1 + 4 + 2 + 21 + 6 + 6))
+        #expect(value.approximateSerializedBytes == 2 + (3 + 2 + 5) + (3 + 2 + 2 + 21 + 6 + 6))
+        // Control characters other than \b \t \n \f \r are six bytes each, as counted.
+        let escaped: JSONValue = ["k\u{1}": .string("\u{1}\u{1f}\"\\é")]
+        // One separator too many is counted per object or array (after its last entry).
+        #expect(escaped.approximateSerializedBytes == escaped.serializedString().utf8.count + 1)
     }
 }
 

@@ -532,7 +532,7 @@ def test_a_batch_answer_past_its_cap_refuses_the_rest(server_bin):
     tools/list answers without backends): once the answers so far pass it, each request left
     gets -32000 and is not run, counted as mcp_input_refused_total{cap="batch_answer"}; a batch
     under it is answered in full. The server counts an answer's size without serializing it
-    (numbers as 20 bytes, strings unescaped), so the edge is checked within 10 %."""
+    (numbers as 20 bytes), so the edge is checked within 10 %."""
     s = start_server(server_bin, "--set", "server.max_batch_answer_bytes=64KiB")
     try:
         body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "tools/list"} for i in range(64)]).encode()
