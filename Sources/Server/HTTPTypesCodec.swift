@@ -133,15 +133,15 @@ final class HTTPTypesCodec: ChannelDuplexHandler, RemovableChannelHandler {
         parseInput(context: context)
     }
 
+    /// Body parts smaller than this are merged (see ``parseInput(context:)``).
+    static let mergedPartBytes = 4096
+
     /// Parses the input into request parts while the dispatcher takes them. Pipelined
     /// requests behind one in progress stay here as bytes: parsed ahead, a read of 26-byte
     /// `GET`s became thousands of held requests of a kilobyte each (a 40-fold growth, kept
     /// for as long as the client did not read). The dispatcher holds at most one part, holds
     /// reads while bytes wait here (``hasUnparsedInput``), and calls ``parseBuffered()``
     /// when it can take the next request.
-    /// Body parts smaller than this are merged (see ``parseInput(context:)``).
-    static let mergedPartBytes = 4096
-
     private func parseInput(context: ChannelHandlerContext) {
         // A part handed up can end a response and so ask for the next request: the loop
         // below, still running, takes it.
