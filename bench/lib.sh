@@ -33,6 +33,17 @@ bench_setup() {
     certs/make-dev-certs.sh "$work" > /dev/null 2>&1; ca="$work/ca.pem"
 }
 
+# The floor servers of bench/http/floor (its own package), built as the server ships
+# (scripts/release-build's flags: static Swift runtime, full LTO) into its .build-release, so
+# a floor is compared with the shipped server on equal terms; the first build takes minutes.
+# Prints the binary's path.
+floor_binary() {
+    local flags=(-c release --static-swift-stdlib --experimental-lto-mode=full --package-path "$root/bench/http/floor"
+                 --scratch-path "$root/bench/http/floor/.build-release")
+    swift build "${flags[@]}" > /dev/null 2>&1
+    echo "$(swift build "${flags[@]}" --show-bin-path 2> /dev/null)/floor"
+}
+
 free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -5,7 +5,8 @@
 # answering each read with a static response of that size ("floor raw"); the same with
 # NIOHTTP1's decoder and encoder ("floor http"); and our server answering server/discover and tools/list.
 # What separates "floor http" from ours is our HTTP layer, router, middleware and MCP work.
-# Builds bench/http/floor (its own package; the first build takes minutes). Loopback only.
+# Builds bench/http/floor (its own package) with the shipped flags (bench/lib.sh floor_binary;
+# a plain release build until 2026-12-05). Loopback only.
 # Env: SECONDS_PER_RUN (5).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"; cd "$root"
@@ -13,8 +14,7 @@ rounds="${1:-2}"
 source bench/lib.sh
 bench_setup
 [[ -x "$bin" ]] || scripts/release-build > /dev/null
-swift build -c release --package-path bench/http/floor > /dev/null
-floor="$(swift build -c release --package-path bench/http/floor --show-bin-path)/floor"
+floor="$(floor_binary)"
 seconds="${SECONDS_PER_RUN:-5}"; conns=32
 declare -A rps p50 p99 cpu note
 discover_body='{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{'"$meta"'}}'

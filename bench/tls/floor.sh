@@ -16,8 +16,8 @@
 # tls.enabled=false. The plain floor/nginx is what NIO's connection life cycle alone costs over
 # nginx's; the rest of the TLS floor's excess is the TLS handler's work through NIO's pipeline
 # (its buffers, events and the runtime under them).
-# The floor is built with the shipped build's flags (static Swift runtime, full LTO) into
-# bench/http/floor/.build-release; the first build takes minutes. Loopback only; every run
+# The floor is built with the shipped build's flags (bench/lib.sh floor_binary); the first
+# build takes minutes. Loopback only; every run
 # bounded in time. Env: SECONDS_PER_RUN (5), PLAIN (0).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"; cd "$root"
@@ -25,10 +25,7 @@ rounds="${1:-7}"
 source bench/lib.sh
 bench_setup
 [[ -x "$bin" ]] || scripts/release-build > /dev/null
-flags=(-c release --static-swift-stdlib --experimental-lto-mode=full --package-path bench/http/floor
-       --scratch-path bench/http/floor/.build-release)
-swift build "${flags[@]}" > /dev/null 2>&1
-floor="$(swift build "${flags[@]}" --show-bin-path 2> /dev/null)/floor"
+floor="$(floor_binary)"
 seconds="${SECONDS_PER_RUN:-5}"
 declare -A pid port
 
