@@ -16,6 +16,8 @@ struct LegacySSETransport: Sendable {
     let metrics: ServerMetrics?
     /// `limits.max_buffered_body_bytes` (nil: bodies are not counted, as in tests).
     var bodies: SharedByteBudget? = nil
+    /// `limits.max_unsent_bytes`, charged with what each event stream holds (nil: not charged).
+    var unsent: SharedByteBudget? = nil
 
     static let transportLabel = "sse"
 
@@ -50,6 +52,7 @@ struct LegacySSETransport: Sendable {
         return SSEResponse.make(
             stream: stream, channel: context.channel, watch: context.connectionWatch,
             keepAlive: flavour == .goAPI ? .pingEvent : .comment, interval: options.ssePingInterval,
+            unsent: unsent,
             onEnd: {
                 sessions.remove(id, owner: nil)
                 streams.close(stream, owner: owner.name)

@@ -55,7 +55,7 @@ public struct MCPServer: Sendable {
                                                     trustedProxies: options.trustedProxies, rateLimiter: rateLimiter, metrics: metrics))
 
         let streamable = StreamableHTTPTransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics,
-                                                 bodies: bodyBudget)
+                                                 bodies: bodyBudget, unsent: unsentBudget)
         routes.on(.post, "/mcp") { request, context in await streamable.post(request, context: context) }
         // Routed only when enabled, so that a 405 for another method does not list GET.
         if options.getStreamEnabled {
@@ -64,7 +64,7 @@ public struct MCPServer: Sendable {
         routes.on(.delete, "/mcp") { request, context in await streamable.delete(request, context: context) }
 
         let legacy = LegacySSETransport(dispatcher: dispatcher, sessions: sessions, streams: streams, options: options, metrics: metrics,
-                                        bodies: bodyBudget)
+                                        bodies: bodyBudget, unsent: unsentBudget)
         // A route answers 405 with `Allow` for the methods it is not routed for (PublicRoutes):
         // 2025-03-26 transports.mdx "Backwards Compatibility" needs POST /sse to be one, so
         // new clients fall back correctly.

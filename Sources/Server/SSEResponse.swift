@@ -32,10 +32,12 @@ struct SSEResponse {
         headers: HTTPFields = [:],
         work: (@Sendable () async -> Void)? = nil,
         cancelsWorkOnClose: Bool = true,
+        unsent: SharedByteBudget? = nil,
         onEnd: @escaping @Sendable () -> Void
     ) -> Response {
         var fields = HTTPReplies.sseHeaders
         for field in headers { fields.append(field) }
+        if let unsent { stream.charge(to: unsent, on: channel) }
         // A stalled reader leaves the pump parked in a write: close the connection directly.
         stream.onOverflow { channel.close(promise: nil) }
         let body = ResponseBody { writer in

@@ -16,12 +16,18 @@ import Synchronization
 /// and a second large answer may follow the first while it is still being written; a
 /// third large one while the second still waits cuts the stream. A client that
 /// stops reading therefore costs at most ``capacity`` bytes plus one large event here, and
-/// the event being written (the writer hands the event loop 64 KiB of it at a time, and
-/// NIO's pending writes stop at their 64 KiB high watermark: `StreamedBodyWriter`), never
-/// an unbounded buffer (DESIGN.md principle 2).
+/// the event being written (handed down whole, as one write, which `StreamedBodyWriter` waits
+/// for once past 64 KiB unconfirmed), never an unbounded buffer (DESIGN.md principle 2).
 /// A resumed stream's replay is queued whole past ``capacity`` (the replay buffer bounds it),
 /// and the capacity grows by what of it is still unwritten, so a live event behind a replay
 /// a reader is taking does not cut the stream.
+///
+/// The queue is charged to `limits.max_unsent_bytes` (``charge(to:on:)``) on the connection
+/// that carries the stream: per stream it is bounded, but 2048 stalled streams, each with a
+/// full queue and a large answer waiting, held gigabytes outside every shared budget. The
+/// event being written is one write, which the connection's codec charges itself
+/// (``UnsentAccount``). An event taken off the queue is the reader's progress: the pump takes
+/// the next one only once the last is written.
 final class SSEStream: Sendable {
     enum End: Sendable { case finished, overflow, closed }
 
@@ -34,6 +40,23 @@ final class SSEStream: Sendable {
         var end: End?
         var onOverflow: (@Sendable () -> Void)?
         var overflowReported = false
+        /// Where the queue is charged, until the pump ends (nil: nowhere, or no longer).
+        var charge: Charge?
+        var charged = 0
+
+        /// Tells the budget what is queued now. Called under the stream's lock, so two changes
+        /// on two threads reach the budget in the order they were made (the budget's lock is
+        /// taken after this one, never before it).
+        mutating func report(_ holder: ObjectIdentifier) {
+            guard let charge, queuedBytes != charged else { return }
+            charged = queuedBytes
+            charge.budget.set(holder, channel: charge.channel, to: queuedBytes)
+        }
+    }
+
+    private struct Charge {
+        let budget: SharedByteBudget
+        let channel: any Channel
     }
 
     /// An event and whether it is the one queued past the capacity.
@@ -100,6 +123,7 @@ final class SSEStream: Sendable {
             }
             state.queuedBytes += bytes
             if !capped { state.replayBytes += bytes }
+            state.report(ObjectIdentifier(self))
             return .queued(oversize: oversize)
         }
         switch admission {
@@ -153,19 +177,47 @@ final class SSEStream: Sendable {
 
     var end: End? { state.withLock { $0.end } }
 
+    /// Charges the queue, from now until the pump ends, to `budget` as held by `channel` (the
+    /// one closed when the budget chooses this stream).
+    func charge(to budget: SharedByteBudget, on channel: any Channel) {
+        state.withLock { state in
+            state.charge = Charge(budget: budget, channel: channel)
+            state.report(ObjectIdentifier(self))
+        }
+    }
+
+    /// The pump ended: nothing more is written, and the stream is let go of.
+    private func releaseCharge() {
+        state.withLock { state in
+            guard let charge = state.charge else { return }
+            state.charge = nil
+            if state.charged > 0 { charge.budget.set(ObjectIdentifier(self), channel: charge.channel, to: 0) }
+            state.charged = 0
+        }
+    }
+
+    deinit {
+        // A response whose body never ran (its connection gone first) never pumped.
+        releaseCharge()
+    }
+
     /// Writes queued events to the response until the stream ends. Throws when the client
     /// went away; returns how the stream ended.
     @concurrent func pump(into writer: inout any ResponseBodyWriter) async throws -> End {
+        defer { releaseCharge() }
         for await (buffer, oversize) in stream {
             // Taken off the queue before it is written: the writer bounds what it has in
             // flight itself. Counted until written, one large event (a 1 MiB tool result) on
             // its way to a reader that keeps up made the next ping pass the capacity, and the
             // stream was cut in the middle of the answer.
             let size = buffer.readableBytes
+            // Its write is charged by the codec from here; taken off the queue, a decrease the
+            // budget counts as the reader's progress.
             state.withLock { state in
                 state.queuedBytes -= size
                 if oversize { state.oversizeBytes = 0 }
                 state.replayBytes = max(0, state.replayBytes - size)
+                state.report(ObjectIdentifier(self))
             }
             try await writer.write(buffer)
         }

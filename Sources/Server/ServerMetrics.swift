@@ -212,10 +212,10 @@ extension ServerMetrics.Family {
     public static let connectionsRejected = Self(
         "mcp_connections_rejected_total", "Connections closed at accept, by reason.", labels: ["reason"])
     public static let connectionsEvicted = Self(
-        "mcp_connections_evicted_total", "Connections the server closed to stay within a cap, by the cap: global_cap and handshakes to make room for a new connection (an idle keep-alive one, the oldest of the address holding the most); unsent_bytes, the connection longest without the kernel taking any of its answer once all connections' unsent answer bytes passed limits.max_unsent_bytes; body_bytes, the connection whose request body has gone longest without progress (16 KiB received) once all bodies still arriving passed limits.max_buffered_body_bytes; ops_cap on the ops listener.",
+        "mcp_connections_evicted_total", "Connections the server closed to stay within a cap, by the cap: global_cap and handshakes to make room for a new connection (an idle keep-alive one, the oldest of the address holding the most); unsent_bytes, the connection longest without the kernel taking any of its answer (or its SSE stream an event) once all connections' unsent answer bytes and queued events passed limits.max_unsent_bytes; body_bytes, the connection whose request body has gone longest without progress (16 KiB received) once all bodies still arriving passed limits.max_buffered_body_bytes; ops_cap on the ops listener.",
         labels: ["reason"])
     public static let unsentBytes = Self(
-        "mcp_unsent_bytes", "Answer bytes handed to the public connections as writes over 16 KiB whose write has not completed, summed.")
+        "mcp_unsent_bytes", "Answer bytes handed to the public connections as writes over 16 KiB whose write has not completed, and events queued on SSE streams, summed.")
     public static let unsentBytesMax = Self("mcp_unsent_bytes_max", "Configured limits.max_unsent_bytes.")
     public static let bufferedBodyBytes = Self(
         "mcp_buffered_body_bytes", "Memory held by the request bodies being collected on the public connections (those that did not come whole with their head), summed: each counts as its buffer, grown to a power of two.")

@@ -17,6 +17,8 @@ struct StreamableHTTPTransport: Sendable {
     let metrics: ServerMetrics?
     /// `limits.max_buffered_body_bytes` (nil: bodies are not counted, as in tests).
     var bodies: SharedByteBudget? = nil
+    /// `limits.max_unsent_bytes`, charged with what each event stream holds (nil: not charged).
+    var unsent: SharedByteBudget? = nil
 
     static let transportLabel = "streamable_http"
     /// The 2026-07-28 methods whose `Mcp-Name` header must match the body's name or uri.
@@ -301,6 +303,7 @@ struct StreamableHTTPTransport: Sendable {
                 stream.finish()
             },
             cancelsWorkOnClose: cancelsOnClose,
+            unsent: unsent,
             onEnd: {
                 streams.close(stream, owner: owner)
                 onEnd()
@@ -345,6 +348,7 @@ struct StreamableHTTPTransport: Sendable {
         let streams = self.streams
         return SSEResponse.make(
             stream: live, channel: channel, watch: watch, keepAlive: .comment, interval: options.ssePingInterval,
+            unsent: unsent,
             onEnd: {
                 resumable.detach(live)
                 streams.close(live, owner: owner)
@@ -430,6 +434,7 @@ struct StreamableHTTPTransport: Sendable {
         let sessions = self.sessions, streams = self.streams
         return SSEResponse.make(
             stream: stream, channel: context.channel, watch: context.connectionWatch, keepAlive: .comment, interval: options.ssePingInterval,
+            unsent: unsent,
             onEnd: {
                 sessions.detach(stream, from: id)
                 streams.close(stream, owner: owner.name)

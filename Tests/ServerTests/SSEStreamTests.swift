@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import NIOEmbedded
 import Synchronization
 import Testing
 
@@ -126,6 +127,150 @@ struct GatedWriter: ResponseBodyWriter {
     mutating func write(_ buffer: ByteBuffer) async throws {
         enteredContinuation.yield()
         for await _ in gate {}
+        text.append(String(buffer: buffer))
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// `limits.max_unsent_bytes`: what an event stream holds, queued or being written, is charged
+/// to the shared budget on its connection until its pump ends. Without it, 2048 stalled
+/// streams, each with a full queue and two large answers, held gigabytes no budget saw.
+@Suite struct SSEStreamChargeTests {
+    /// A connected channel on `loop`, which the tests run from any thread (the pump's).
+    private func connected(_ loop: NIOAsyncTestingEventLoop) async throws -> NIOAsyncTestingChannel {
+        let channel = NIOAsyncTestingChannel(loop: loop)
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
+        return channel
+    }
+
+    private static func format(_ data: String) -> String { SSEStream.format(event: "message", data: data) }
+    private static func size(_ data: String) -> Int { format(data).utf8.count }
+
+    /// Charged: what was queued before the charge and what is queued after; not the event being
+    /// written (one write, which the codec charges), and nothing once the pump has ended.
+    @Test func whatAStreamQueuesIsCharged() async throws {
+        let budget = SharedByteBudget.unsent(capacity: 1 << 20, metrics: nil)
+        let channel = try await connected(NIOAsyncTestingEventLoop())
+        let stream = SSEStream(capacity: 1024, metrics: nil)
+        let ping = ": ping\n\n".utf8.count
+        #expect(stream.sendComment("ping"))
+        stream.charge(to: budget, on: channel)
+        #expect(budget.total == ping)
+        let big = String(repeating: "x", count: 4096)
+        #expect(stream.send(event: "message", data: big))
+        #expect(budget.total == ping + Self.size(big))
+        let (writer, pump) = await SSEStreamTests.pumpHeldAtItsFirstWrite(stream)
+        #expect(budget.total == Self.size(big), "the ping being written is the codec's to count")
+        #expect(stream.sendComment("ping"))
+        #expect(budget.total == Self.size(big) + ping)
+        stream.finish()
+        writer.release()
+        #expect(try await pump.value == .finished)
+        #expect(budget.total == 0)
+    }
+
+    /// Past the budget the stream whose reader has gone longest without taking an event is
+    /// closed, not the one whose event passed it; counted as `reason="unsent_bytes"`.
+    @Test func theStreamStalledLongestIsClosedPastTheBudget() async throws {
+        let metrics = ServerMetrics()
+        let budget = SharedByteBudget.unsent(capacity: 10_000, metrics: metrics)
+        let loop = NIOAsyncTestingEventLoop()
+        let (a, b) = (try await connected(loop), try await connected(loop))
+        let (stalled, other) = (SSEStream(capacity: 8192, metrics: nil), SSEStream(capacity: 8192, metrics: nil))
+        stalled.charge(to: budget, on: a)
+        other.charge(to: budget, on: b)
+        #expect(stalled.send(event: "message", data: String(repeating: "s", count: 6000)))
+        #expect(other.send(event: "message", data: String(repeating: "o", count: 1500)))
+        await loop.run()
+        #expect(a.isActive && b.isActive, "within the budget")
+        #expect(other.send(event: "message", data: String(repeating: "o", count: 3000)))
+        await loop.run()
+        #expect(!a.isActive)
+        #expect(b.isActive)
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(text.contains(#"mcp_connections_evicted_total{reason="unsent_bytes"} 1"#))
+        withExtendedLifetime((stalled, other)) {}
+    }
+
+    /// An event taken off the queue (the one before it written) is the reader's progress: the
+    /// stream that took one is not the one closed, though it began to hold bytes first.
+    @Test func aReaderTakingEventsIsNotTheOneClosed() async throws {
+        let budget = SharedByteBudget.unsent(capacity: 10_000, metrics: nil)
+        let loop = NIOAsyncTestingEventLoop()
+        let (a, b) = (try await connected(loop), try await connected(loop))
+        let (reading, stalled) = (SSEStream(capacity: 8192, metrics: nil), SSEStream(capacity: 8192, metrics: nil))
+        reading.charge(to: budget, on: a)
+        stalled.charge(to: budget, on: b)
+        let (r, s) = (String(repeating: "r", count: 3000), String(repeating: "s", count: 3000))
+        #expect(reading.send(event: "message", data: r))
+        #expect(stalled.send(event: "message", data: s))
+        let writer = SteppedWriter()
+        let pump = Task {
+            var any: any ResponseBodyWriter = writer
+            return try await reading.pump(into: &any)
+        }
+        let stalledBytes = Self.size(s)
+        for _ in 0..<100_000 where budget.total > stalledBytes { await Task.yield() }
+        try #require(budget.total == stalledBytes, "the reader's pump took its event")
+        // Queued behind the one being written; both streams now hold more than the budget.
+        let next = String(repeating: "r", count: 5000)
+        #expect(reading.send(event: "message", data: next))
+        #expect(stalled.send(event: "message", data: s))
+        #expect(budget.total > 10_000)
+        await loop.run()
+        #expect(a.isActive)
+        #expect(!b.isActive)
+        reading.finish()
+        writer.allow()
+        writer.allow()
+        #expect(try await pump.value == .finished)
+        #expect(writer.text.value == Self.format(r) + Self.format(next))
+        withExtendedLifetime(stalled) {}
+    }
+
+    /// A stream whose pump failed (the client gone) or never ran lets go of its bytes, and
+    /// what is sent to it afterwards is not charged.
+    @Test func aStreamLetsGoWhenItsPumpEndsOrItGoes() async throws {
+        let budget = SharedByteBudget.unsent(capacity: 1 << 20, metrics: nil)
+        let channel = try await connected(NIOAsyncTestingEventLoop())
+        do {
+            let unpumped = SSEStream(capacity: 8192, metrics: nil)
+            unpumped.charge(to: budget, on: channel)
+            #expect(unpumped.send(event: "message", data: "never written"))
+            #expect(budget.total > 0)
+        }
+        #expect(budget.total == 0, "released when the stream goes")
+        let stream = SSEStream(capacity: 8192, metrics: nil)
+        stream.charge(to: budget, on: channel)
+        #expect(stream.send(event: "message", data: "to a client gone"))
+        var writer: any ResponseBodyWriter = FailingWriter()
+        await #expect(throws: FailingWriter.Gone.self) { try await stream.pump(into: &writer) }
+        #expect(budget.total == 0)
+        #expect(stream.send(event: "message", data: "after the pump"))
+        #expect(budget.total == 0)
+    }
+}
+
+/// A client that went away: every write fails.
+struct FailingWriter: ResponseBodyWriter {
+    struct Gone: Error {}
+    mutating func write(_ buffer: ByteBuffer) async throws { throw Gone() }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// Holds each write until ``allow()`` lets one more through.
+struct SteppedWriter: ResponseBodyWriter {
+    let text = CollectingWriter.Text()
+    private let permits: AsyncStream<Void>
+    private let permitter: AsyncStream<Void>.Continuation
+
+    init() { (permits, permitter) = AsyncStream<Void>.makeStream() }
+
+    func allow() { permitter.yield() }
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        for await _ in permits { break }
         text.append(String(buffer: buffer))
     }
 

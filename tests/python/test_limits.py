@@ -629,6 +629,104 @@ def test_a_client_still_reading_a_large_answer_is_not_the_idle_one_closed_at_glo
         fake.shutdown()
 
 
+def metrics_when(s, ready, seconds=10):
+    """The ops listener's /metrics text once `ready(text)` holds (polled, bounded)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with urllib.request.urlopen(f"{s.ops}/metrics") as r:
+            text = r.read().decode()
+        if ready(text) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+class SmallWindowConnection(http.client.HTTPConnection):
+    """Plaintext, with a 64 KiB receive buffer set before connecting (the window stays small)."""
+
+    def connect(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect((self.host, self.port))
+
+
+def sse_stream_asking_for_big(port, calls=1):
+    """A legacy SSE stream (GET /sse) through a 64 KiB receive window, its `endpoint` event
+    read, its session initialized, and `calls` calls for SilverBullet's page "Big" posted to it
+    (ids 1, 2, ...): their answers (about 6 MB each) are due on the stream. Returns the
+    connection and the stream's response."""
+    conn = SmallWindowConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/sse", headers={"Authorization": f"Bearer {TOKEN}", "Accept": "text/event-stream"})
+    stream = conn.getresponse()
+    assert stream.status == 200
+    endpoint = None
+    while endpoint is None:
+        line = stream.readline().decode()
+        assert line, "the stream ended before its endpoint event"
+        if line.startswith("data: /messages"):
+            endpoint = line[len("data: "):].strip()
+    def send(message):
+        post = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        post.request("POST", endpoint, body=json.dumps(message), headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        assert post.getresponse().status == 202
+        post.close()
+
+    send({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+          "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    assert "result" in sse_answer(stream, 0)
+    send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    for id in range(1, calls + 1):
+        send({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+              "params": {"name": "silverbullet_get_page", "arguments": {"page_name": "Big"}}})
+    return conn, stream
+
+
+def sse_answer(stream, id=1):
+    """The JSON-RPC message with `id` read from an SSE response, or None when the stream ends
+    (or is cut) first."""
+    try:
+        while line := stream.readline():
+            if line.startswith(b"data: {"):
+                message = json.loads(line[len(b"data: "):])
+                if message.get("id") == id:
+                    return message
+    except (http.client.IncompleteRead, ConnectionResetError, json.JSONDecodeError):
+        pass
+    return None
+
+
+def test_stalled_sse_streams_share_the_budget_of_unsent_bytes(server_bin):
+    """limits.max_unsent_bytes counts what an event stream queues. The event being written was
+    counted (one write, charged by the codec), but not the events queued behind it: each
+    stream's queue is bounded (limits.sse_write_buffer, plus one event that does not fit), yet
+    2048 stalled streams, each with a large answer waiting behind another, held gigabytes no
+    budget saw. Here the first stream holds two ~6 MB answers (one being written, one queued),
+    and the second stream's answer brings the sum past 16 MiB: the first, stalled longest, is
+    closed, and the second reads all of its answer."""
+    fake, s = start_with_a_big_page(server_bin, "--set", "limits.max_unsent_bytes=16MiB")
+    evicted = 'mcp_connections_evicted_total{reason="unsent_bytes"}'
+    try:
+        first_conn, first = sse_stream_asking_for_big(s.port, calls=2)
+        # Both answers are counted: the one being written and the one queued behind it.
+        text = metrics_when(s, lambda t: ops_counter(t, "mcp_unsent_bytes") > 12_000_000)
+        assert ops_counter(text, "mcp_unsent_bytes") > 12_000_000
+        assert ops_counter(text, evicted) == 0
+        second_conn, second = sse_stream_asking_for_big(s.port)
+        assert ops_counter(metrics_when(s, lambda t: ops_counter(t, evicted) > 0), evicted) == 1
+        assert sse_answer(first, 2) is None, "the first, stalled longest, was closed"
+        answer = sse_answer(second)
+        assert answer is not None, "the second takes all of its answer"
+        assert answer["result"]["content"][0]["text"].startswith("line 0000000")
+        first_conn.close()
+        second_conn.close()
+        # Both gone: nothing is counted any more.
+        assert ops_counter(metrics_when(s, lambda t: ops_counter(t, "mcp_unsent_bytes") == 0), "mcp_unsent_bytes") == 0
+    finally:
+        if s:
+            s.stop()
+        fake.shutdown()
+
+
 @pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
 def test_stalled_readers_share_one_budget_of_unsent_bytes(server_bin, tls):
     """limits.max_unsent_bytes: each connection holds at most one answer, but their sum had
@@ -638,15 +736,8 @@ def test_stalled_readers_share_one_budget_of_unsent_bytes(server_bin, tls):
     brings the sum past 8 MiB; the second then reads all of its answer."""
     fake, s = start_with_a_big_page(server_bin, "--set", "limits.max_unsent_bytes=8MiB", tls=tls)
     try:
-        def metrics_once(ready, seconds=10):
-            """The /metrics text once `ready(text)` holds (polled, bounded)."""
-            deadline = time.monotonic() + seconds
-            while True:
-                with urllib.request.urlopen(f"{s.ops}/metrics") as r:
-                    text = r.read().decode()
-                if ready(text) or time.monotonic() > deadline:
-                    return text
-                time.sleep(0.1)
+        def metrics_once(ready):
+            return metrics_when(s, ready)
 
         with slow_reader_asking_for_big(s.port, tls) as first:
             # Its answer is handed down, most of it still in the server.
