@@ -456,15 +456,17 @@ public final class MCPDispatcher: Sendable {
         // Caps on concurrent and frequent calls: a protocol-level refusal (the call never
         // ran), carrying the HTTP status and Retry-After for transports that have them.
         let caller = session.principal?.name
+        // What the request keeps while the call runs, walked only where it is charged.
+        let requestBytes = admission == nil ? 0 : JSONValue.heldBytes(of: request.params)
         if let admission {
-            switch admission.admit(caller: caller, tool: tool.name) {
+            switch admission.admit(caller: caller, tool: tool.name, requestBytes: requestBytes) {
             case .admitted: break
             case .refused(let message, let status, let retryAfter):
                 return .failure(JSONRPCError(id: id, code: JSONRPCErrorCode.refusal(status: status, statelessEra: stateless), message: message,
                                              data: ["httpStatus": .int(Int64(status)), "retryAfter": .int(Int64(retryAfter))]))
             }
         }
-        defer { admission?.release(caller: caller) }
+        defer { admission?.release(caller: caller, requestBytes: requestBytes) }
         let timeout = tool.timeout ?? configuration.defaultToolTimeout
         let context = {
             var context = makeContext(for: tool, request: request, session: session, outbound: outbound, stateless: stateless)

@@ -267,9 +267,12 @@ extension ServerMetrics.Family {
     public static let sseSlowReaders = Self(
         "mcp_sse_slow_reader_disconnects_total", "SSE streams cut off because the client stopped reading.")
     public static let inflightRejected = Self(
-        "mcp_inflight_calls_rejected_total", "Tool calls refused at an in-flight cap, by reason (per_key, global; per_session: a legacy SSE POST whose requests would pass limits.max_inflight_per_token plus server.max_batch waiting to start on its session).", labels: ["reason"])
+        "mcp_inflight_calls_rejected_total", "Tool calls refused at an in-flight cap, by reason (per_key, global; request_bytes: limits.max_inflight_request_bytes; per_session: a legacy SSE POST whose requests would pass limits.max_inflight_per_token plus server.max_batch waiting to start on its session).", labels: ["reason"])
     public static let inflightCalls = Self("mcp_inflight_calls", "Tool calls running now (limits.max_inflight caps them).")
     public static let inflightCallsMax = Self("mcp_inflight_calls_max", "Configured maximum of tool calls running at once.")
+    public static let inflightRequestBytes = Self(
+        "mcp_inflight_request_bytes", "About the memory the requests of the tool calls running hold, summed (limits.max_inflight_request_bytes caps it).")
+    public static let inflightRequestBytesMax = Self("mcp_inflight_request_bytes_max", "Configured limits.max_inflight_request_bytes.")
     public static let toolCalls = Self("mcp_tool_calls_total", "Tool calls by tool and outcome.", labels: ["tool", "outcome"])
     public static let toolLimits = Self(
         "mcp_tool_limits_total", "Tool calls that reached a cap, by tool and cap (result_bytes: cut at tools.max_result_bytes; backend_response_bytes: a backend answer refused as too large; backend_pages: a list or search stopped at the pages it may read; deadline: a list or search stopped to answer with what it read before the call's deadline; backend_error: a list or search stopped at a backend failure after reading part of it, answering with that part).",

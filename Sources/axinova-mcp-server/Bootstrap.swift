@@ -89,6 +89,7 @@ struct Bootstrap {
             registry: registry, observer: stdio ? nil : MetricsObserver(metrics: metrics),
             admission: stdio ? nil : ToolCallAdmission(
                 maxInFlightPerToken: config.limits.maxInflightPerToken, globalMaximum: config.limits.maxInflight,
+                maxRequestBytes: Int(config.limits.maxInflightRequestBytes.bytes),
                 toolRate: SharedRateLimiter(name: "tool", ratePerSecond: config.limits.toolRate, burst: config.limits.toolBurst,
                                             capacity: config.limits.keyTableCapacity, metrics: metrics),
                 metrics: metrics),

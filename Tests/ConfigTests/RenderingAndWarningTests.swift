@@ -179,6 +179,7 @@ import Testing
         ("limits", "max_header_bytes", "1023B", "1KiB", "1MiB", "1025KiB", "a size in 1KiB...1MiB"),
         ("limits", "sse_write_buffer", "1023B", "1KiB", "1GiB", "1025MiB", "a size in 1KiB...1GiB"),
         ("limits", "max_unsent_bytes", "1023KiB", "1MiB", "64GiB", "65GiB", "a size in 1MiB...64GiB"),
+        ("limits", "max_inflight_request_bytes", "1023KiB", "1MiB", "64GiB", "65GiB", "a size in 1MiB...64GiB"),
         ("server", "replay_buffer_bytes", "1023B", "1KiB", "1GiB", "1025MiB", "a size in 1KiB...1GiB"),
         ("tools", "max_result_bytes", "1023B", "1KiB", "256MiB", "257MiB", "a size in 1KiB...256MiB"),
         ("auth", "max_header_bytes", "63B", "64B", "64KiB", "65KiB", "a size in 64B...64KiB"),

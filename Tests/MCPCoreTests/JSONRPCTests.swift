@@ -205,6 +205,16 @@ import Synchronization
         // One separator too many is counted per object or array (after its last entry).
         #expect(escaped.approximateSerializedBytes == escaped.serializedString().utf8.count + 1)
     }
+
+    @Test("a parsed value's held memory: 32 bytes a value, a string's UTF-8 bytes, 48 bytes and the key an object entry")
+    func approximateHeldSize() {
+        let value: JSONValue = ["ab": "xyz", "c": [1, true, .null]]
+        #expect(value.approximateHeldBytes == 32 + (48 + 2 + 32 + 3) + (48 + 1 + 32 + 3 * 32))
+        // An array of zeros holds far more than its JSON ("0," a value).
+        let zeros = JSONValue.array(Array(repeating: 0, count: 1000))
+        #expect(zeros.approximateHeldBytes == 32 + 32 * 1000)
+        #expect(zeros.approximateHeldBytes > 15 * zeros.serializedString().utf8.count)
+    }
 }
 
 /// Batches per revision, the rule every transport follows (stdio through `handle(bytes:)`).

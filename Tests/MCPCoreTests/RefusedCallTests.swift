@@ -72,12 +72,45 @@ import Testing
         #expect(entries == 1)
     }
 
+    /// `limits.max_inflight_request_bytes`: a call is charged with its parsed request (its
+    /// `_meta` and all, held while it runs), and given the same back when it ends.
+    @Test func aCallIsChargedWithItsRequest() async {
+        final class Recorded: CallAdmission {
+            let charges = Mutex<(admitted: [Int], released: [Int])>(([], []))
+            func admit(caller: String?, tool: String, requestBytes: Int) -> CallAdmissionDecision {
+                charges.withLock { $0.admitted.append(requestBytes) }
+                return .admitted
+            }
+            func release(caller: String?, requestBytes: Int) {
+                charges.withLock { $0.released.append(requestBytes) }
+            }
+        }
+        let recorded = Recorded()
+        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")),
+                                       registry: ToolRegistry([Harness.echo]), admission: recorded)
+        var params: JSONObject = ["name": "echo", "arguments": ["message": "hi"]]
+        guard case .object(var meta) = statelessMeta else {
+            Issue.record("statelessMeta is not an object")
+            return
+        }
+        meta["pad"] = .string(String(repeating: "x", count: 10_000))
+        params["_meta"] = .object(meta)
+        let request: JSONValue = ["jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": .object(params)]
+        let stateless = MCPSession(transport: "test", requiresInitialize: false)
+        let bytes = await dispatcher.handle(bytes: Array(request.serializedString().utf8), session: stateless, outbound: RecordingOutbound())
+        #expect((try? JSONParser.parse(bytes ?? []))?["result"] != nil)
+        let charges = recorded.charges.withLock { $0 }
+        #expect(charges.admitted == [JSONValue.heldBytes(of: params)])
+        #expect(charges.admitted.first ?? 0 > 10_000)
+        #expect(charges.released == charges.admitted)
+    }
+
     /// Refuses every call as the server at its global cap would.
     struct Overloaded: CallAdmission {
-        func admit(caller: String?, tool: String) -> CallAdmissionDecision {
+        func admit(caller: String?, tool: String, requestBytes: Int) -> CallAdmissionDecision {
             .refused(message: "Server at its limit of tool calls; retry later", httpStatus: 503, retryAfterSeconds: 5)
         }
-        func release(caller: String?) {}
+        func release(caller: String?, requestBytes: Int) {}
     }
 
     @Test("a call refused by admission carries -32000 in the session era and its status (503) in the stateless era")

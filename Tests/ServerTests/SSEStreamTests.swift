@@ -133,9 +133,9 @@ struct GatedWriter: ResponseBodyWriter {
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 
-/// `limits.max_unsent_bytes`: what an event stream holds, queued or being written, is charged
-/// to the shared budget on its connection until its pump ends. Without it, 2048 stalled
-/// streams, each with a full queue and two large answers, held gigabytes no budget saw.
+/// `limits.max_unsent_bytes`: what an event stream queues is charged to the shared budget on
+/// its connection until its pump ends. Without it, 2048 stalled streams, each with a full
+/// queue and a large answer waiting, held gigabytes no budget saw.
 @Suite struct SSEStreamChargeTests {
     /// A connected channel on `loop`, which the tests run from any thread (the pump's).
     private func connected(_ loop: NIOAsyncTestingEventLoop) async throws -> NIOAsyncTestingChannel {

@@ -761,6 +761,81 @@ def test_stalled_readers_share_one_budget_of_unsent_bytes(server_bin, tls):
         fake.shutdown()
 
 
+def test_calls_in_flight_share_one_budget_of_request_bytes(server_bin):
+    """limits.max_inflight_request_bytes: a call's request stays in memory while the call runs,
+    and the in-flight counts alone let 1,024 calls with 4 MiB bodies hold 4.5 GiB. Here calls
+    with 3 MiB of `_meta` hang on a Grafana that accepts and never answers: two fit an 8 MiB
+    budget, the third is refused (503, retry later: it never ran) and counted; once Grafana
+    answers one of the two a call fits again."""
+    import threading
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                pass
+    threading.Thread(target=accept, daemon=True).start()
+    s = start_server(server_bin, "--set", "tls.enabled=false", "--set", "limits.max_inflight_request_bytes=8MiB",
+                     "--set", f"grafana.url=http://127.0.0.1:{silent.getsockname()[1]}", "--set", "grafana.token=t")
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {},
+            "pad": "x" * (3 << 20)}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "grafana_list_dashboards", "arguments": {}, "_meta": meta}}).encode()
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json", "Accept": ACCEPT,
+               "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "grafana_list_dashboards"}
+    rejected = 'mcp_inflight_calls_rejected_total{reason="request_bytes"}'
+
+    def call():
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        conn.request("POST", "/mcp", body=body, headers=headers)
+        return conn
+
+    try:
+        first, second = call(), call()
+        text = metrics_when(s, lambda t: ops_counter(t, "mcp_inflight_calls") == 2)
+        assert ops_counter(text, "mcp_inflight_calls") == 2
+        assert 6 << 20 < ops_counter(text, "mcp_inflight_request_bytes") <= 8 << 20
+        assert ops_counter(text, "mcp_inflight_request_bytes_max") == 8 << 20
+        third = call()
+        r = third.getresponse()
+        answer = json.loads(r.read())
+        assert r.status == 503 and r.getheader("Retry-After"), answer
+        assert "request data" in answer["error"]["message"]
+        assert ops_counter(metrics_when(s, lambda t: ops_counter(t, rejected) > 0), rejected) == 1
+        third.close()
+
+        def answer_held(calls=2):
+            """Grafana answers `calls` calls once they wait on it (404: each ends with an error)."""
+            deadline = time.monotonic() + 10
+            while len(held) < calls and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for _ in range(calls):
+                backend = held.pop()
+                backend.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                backend.close()
+        answer_held()
+        assert first.getresponse().status == 200 and second.getresponse().status == 200
+        assert ops_counter(metrics_when(s, lambda t: ops_counter(t, "mcp_inflight_request_bytes") == 0), "mcp_inflight_request_bytes") == 0
+        fourth, fifth = call(), call()
+        assert ops_counter(metrics_when(s, lambda t: ops_counter(t, "mcp_inflight_calls") == 2), "mcp_inflight_calls") == 2
+        assert ops_counter(metrics_when(s, lambda t: True), rejected) == 1, "the budget's bytes came back"
+        answer_held()
+        for conn in (first, second, fourth, fifth):
+            conn.close()
+    finally:
+        stop.set()
+        s.stop()
+        for conn in held:
+            conn.close()
+        silent.close()
+
+
 def test_idle_keepalive_connection_closed_and_counted(server_bin):
     s = start_server(server_bin, "--set", "limits.idle_timeout=1s")
     try:

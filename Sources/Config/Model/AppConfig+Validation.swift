@@ -166,6 +166,7 @@ extension AppConfig {
         check((1024...(1 << 30)).contains(limits.sseWriteBuffer.bytes), "limits.sse_write_buffer", "a size in 1KiB...1GiB")
         check(((1 << 20)...(64 << 30)).contains(limits.maxUnsentBytes.bytes), "limits.max_unsent_bytes", "a size in 1MiB...64GiB")
         check(((1 << 20)...(64 << 30)).contains(limits.maxBufferedBodyBytes.bytes), "limits.max_buffered_body_bytes", "a size in 1MiB...64GiB")
+        check(((1 << 20)...(64 << 30)).contains(limits.maxInflightRequestBytes.bytes), "limits.max_inflight_request_bytes", "a size in 1MiB...64GiB")
         // One body of server.max_body must fit by itself, counted as the buffer holding it
         // (grown to a power of two): otherwise it would be closed for its own bytes, and a
         // client could never send it.

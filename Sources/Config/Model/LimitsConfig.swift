@@ -60,6 +60,10 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var maxInflightPerToken = 32
     /// Tool calls running at once, all tokens together (503 beyond).
     public var maxInflight = 1024
+    /// Memory the requests of the tool calls running may hold together, each counted as its
+    /// parsed request (503 beyond, unless no call holds any). A call's request stays in memory
+    /// while it runs: 1,024 calls with 4 MiB bodies held 4.5 GiB.
+    public var maxInflightRequestBytes = ByteSize.mebibytes(1024)
     /// CIDRs whose forwarding header is believed; empty = none. Peers in them are exempt from
     /// the per-IP connection limits (`maxConnectionsPerIp`, `maxHandshakesPerIp`,
     /// `connectionRatePerIp`), not from the global ones.
