@@ -22,12 +22,13 @@ import Synchronization
 /// and the capacity grows by what of it is still unwritten, so a live event behind a replay
 /// a reader is taking does not cut the stream.
 ///
-/// The queue is charged to `limits.max_unsent_bytes` (``charge(to:on:)``) on the connection
-/// that carries the stream: per stream it is bounded, but 2048 stalled streams, each with a
-/// full queue and a large answer waiting, held gigabytes outside every shared budget. The
-/// event being written is one write, which the connection's codec charges itself
-/// (``UnsentAccount``). An event taken off the queue is the reader's progress: the pump takes
-/// the next one only once the last is written.
+/// The queue (a replay included) is charged to `limits.max_unsent_bytes` (``charge(to:on:)``)
+/// with the connection that carries the stream, one holder with the answer its codec is
+/// writing (``UnsentAccount``, which charges the event being written, one write, if over
+/// 16 KiB): per stream the queue is bounded, but 2048 stalled streams, each with a full queue
+/// and a large answer waiting, held gigabytes outside every shared budget. An event taken off
+/// the queue is progress, like the kernel taking some of the answer: past 64 KiB unconfirmed
+/// the pump waits for the kernel to take what it handed down before it takes the next.
 final class SSEStream: Sendable {
     enum End: Sendable { case finished, overflow, closed }
 
@@ -47,10 +48,10 @@ final class SSEStream: Sendable {
         /// Tells the budget what is queued now. Called under the stream's lock, so two changes
         /// on two threads reach the budget in the order they were made (the budget's lock is
         /// taken after this one, never before it).
-        mutating func report(_ holder: ObjectIdentifier) {
+        mutating func report() {
             guard let charge, queuedBytes != charged else { return }
+            charge.budget.change(queuedBytes - charged, on: charge.channel)
             charged = queuedBytes
-            charge.budget.set(holder, channel: charge.channel, to: queuedBytes)
         }
     }
 
@@ -123,7 +124,7 @@ final class SSEStream: Sendable {
             }
             state.queuedBytes += bytes
             if !capped { state.replayBytes += bytes }
-            state.report(ObjectIdentifier(self))
+            state.report()
             return .queued(oversize: oversize)
         }
         switch admission {
@@ -182,7 +183,7 @@ final class SSEStream: Sendable {
     func charge(to budget: SharedByteBudget, on channel: any Channel) {
         state.withLock { state in
             state.charge = Charge(budget: budget, channel: channel)
-            state.report(ObjectIdentifier(self))
+            state.report()
         }
     }
 
@@ -191,7 +192,7 @@ final class SSEStream: Sendable {
         state.withLock { state in
             guard let charge = state.charge else { return }
             state.charge = nil
-            if state.charged > 0 { charge.budget.set(ObjectIdentifier(self), channel: charge.channel, to: 0) }
+            charge.budget.change(-state.charged, on: charge.channel)
             state.charged = 0
         }
     }
@@ -217,7 +218,7 @@ final class SSEStream: Sendable {
                 state.queuedBytes -= size
                 if oversize { state.oversizeBytes = 0 }
                 state.replayBytes = max(0, state.replayBytes - size)
-                state.report(ObjectIdentifier(self))
+                state.report()
             }
             try await writer.write(buffer)
         }

@@ -12,6 +12,8 @@ public final class SharedByteBudget: Sendable {
     private struct State {
         var budget: ByteBudget<ObjectIdentifier>
         var channels: [ObjectIdentifier: any Channel] = [:]
+        /// What each connection holds, for ``change(_:on:)``'s holders (the connections).
+        var held: [ObjectIdentifier: Int] = [:]
     }
 
     private let state: Mutex<State>
@@ -52,16 +54,42 @@ public final class SharedByteBudget: Sendable {
     /// A holder's count changed (after progress, when `progressed`); closes, on their own
     /// loops, the connections that must go.
     func set(_ holder: ObjectIdentifier, channel: any Channel, to bytes: Int, progressed: Bool = false) {
-        let victims = state.withLock { state -> [(ObjectIdentifier, any Channel)] in
-            if bytes == 0 {
-                state.channels[holder] = nil
-            } else if state.channels[holder] == nil {
-                state.channels[holder] = channel
-            }
-            // Progress first: the bytes that just arrived are no reason to close their sender.
-            if progressed { state.budget.progressed(holder) }
-            return state.budget.set(holder, to: bytes).compactMap { id in state.channels[id].map { (id, $0) } }
+        close(state.withLock { Self.set(holder, channel: channel, to: bytes, progressed: progressed, in: &$0) })
+    }
+
+    /// `delta` more (or fewer) bytes held on `channel`, which is one holder whatever holds
+    /// them there: the answer its codec handed down (``UnsentAccount``) and the queue of the
+    /// SSE stream it carries (``SSEStream``). So the progress of either is the connection's:
+    /// as two holders, a reader taking a large answer slowly left its stream's queue (the
+    /// next answer, a ping) without progress, and was closed before a client that took nothing.
+    func change(_ delta: Int, on channel: any Channel) {
+        guard delta != 0 else { return }
+        close(state.withLock { state in
+            let holder = ObjectIdentifier(channel)
+            let bytes = max(0, state.held[holder, default: 0] + delta)
+            state.held[holder] = bytes == 0 ? nil : bytes
+            return Self.set(holder, channel: channel, to: bytes, progressed: false, in: &state)
+        })
+    }
+
+    /// The peer of `channel` took some of what it holds there (``change(_:on:)``).
+    func progressed(on channel: any Channel) {
+        state.withLock { $0.budget.progressed(ObjectIdentifier(channel)) }
+    }
+
+    private static func set(_ holder: ObjectIdentifier, channel: any Channel, to bytes: Int, progressed: Bool,
+                            in state: inout State) -> [(ObjectIdentifier, any Channel)] {
+        if bytes == 0 {
+            state.channels[holder] = nil
+        } else if state.channels[holder] == nil {
+            state.channels[holder] = channel
         }
+        // Progress first: the bytes that just arrived are no reason to close their sender.
+        if progressed { state.budget.progressed(holder) }
+        return state.budget.set(holder, to: bytes).compactMap { id in state.channels[id].map { (id, $0) } }
+    }
+
+    private func close(_ victims: [(ObjectIdentifier, any Channel)]) {
         for (id, victim) in victims {
             // Never from inside the call that found the budget passed (it may be the
             // victim's own): on its loop once that call has returned, and only if it still
@@ -75,10 +103,6 @@ public final class SharedByteBudget: Sendable {
                 victim.close(promise: nil)
             }
         }
-    }
-
-    func progressed(_ holder: ObjectIdentifier) {
-        state.withLock { $0.budget.progressed(holder) }
     }
 
     /// The account of one connection's unsent bytes, kept by its codec on its event loop.

@@ -36,12 +36,12 @@ final class UnsentAccount {
         }
         bytes += count
         handedSinceLook += count
-        budget.set(ObjectIdentifier(self), channel: channel, to: bytes)
+        budget.change(count, on: channel)
     }
 
     func taken(_ count: Int) {
         bytes -= count
-        budget.set(ObjectIdentifier(self), channel: channel, to: bytes)
+        budget.change(-count, on: channel)
     }
 
     private func scheduleLook() {
@@ -50,13 +50,13 @@ final class UnsentAccount {
             looking = false
             guard bytes > 0 else { return }
             let pending = pendingBytes(channel)
-            if let lastPending, pending < lastPending + handedSinceLook { budget.progressed(ObjectIdentifier(self)) }
+            if let lastPending, pending < lastPending + handedSinceLook { budget.progressed(on: channel) }
             (lastPending, handedSinceLook) = (pending, 0)
             scheduleLook()
         }
     }
 
     deinit {
-        if bytes > 0 { budget.set(ObjectIdentifier(self), channel: channel, to: 0) }
+        if bytes > 0 { budget.change(-bytes, on: channel) }
     }
 }

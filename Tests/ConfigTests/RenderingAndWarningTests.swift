@@ -81,6 +81,13 @@ import Testing
         let small = try ConfigLoader.load(yaml: base + "limits: {max_unsent_bytes: 3MiB}\n")
         #expect(small.warnings().contains { $0.hasPrefix("limits.max_unsent_bytes is less than four times tools.max_result_bytes") })
         #expect(try ConfigLoader.load(yaml: base + "limits: {max_unsent_bytes: 4MiB}\n").warnings() == [])
+        // An SSE stream's queue counts too, and a resume's replay with it.
+        let prefix = "limits.max_unsent_bytes is less than four times limits.sse_write_buffer"
+        let queue = try ConfigLoader.load(yaml: base + "limits: {max_unsent_bytes: 16MiB, sse_write_buffer: 5MiB}\n")
+        #expect(queue.warnings().contains { $0.hasPrefix(prefix) })
+        let replay = try ConfigLoader.load(yaml: base + "limits: {max_unsent_bytes: 16MiB}\nserver: {resumability: true, replay_buffer_bytes: 4MiB}\n")
+        #expect(replay.warnings().contains { $0.hasPrefix(prefix) })
+        #expect(try ConfigLoader.load(yaml: base + "limits: {max_unsent_bytes: 16MiB, sse_write_buffer: 4MiB}\n").warnings() == [])
     }
 
     @Test func expiredTokensWarnWithAnInjectedClock() throws {

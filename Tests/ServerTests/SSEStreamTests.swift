@@ -229,6 +229,32 @@ struct GatedWriter: ResponseBodyWriter {
         withExtendedLifetime(stalled) {}
     }
 
+    /// The answer a connection's codec is writing and its stream's queue are one holder, the
+    /// connection: the kernel taking some of a large answer (the codec's look) is progress for
+    /// the answer queued behind it too. As two holders, the queue of a reader taking a large
+    /// answer slowly was the oldest without progress, and was closed before a client that
+    /// took nothing.
+    @Test func theAnswerBeingWrittenAndTheQueueAreOneHolder() async throws {
+        let budget = SharedByteBudget.unsent(capacity: 10_000, metrics: nil)
+        let loop = NIOAsyncTestingEventLoop()
+        let (a, b) = (try await connected(loop), try await connected(loop))
+        let (slow, stalled) = (SSEStream(capacity: 8192, metrics: nil), SSEStream(capacity: 8192, metrics: nil))
+        slow.charge(to: budget, on: a)
+        stalled.charge(to: budget, on: b)
+        budget.change(5000, on: a)  // the answer `a`'s codec is writing
+        #expect(slow.send(event: "message", data: String(repeating: "a", count: 2000)))
+        #expect(stalled.send(event: "message", data: String(repeating: "s", count: 2000)))
+        #expect(budget.total == 5000 + 2 * Self.size(String(repeating: "s", count: 2000)))
+        budget.progressed(on: a)  // the kernel took some of `a`'s answer
+        #expect(stalled.send(event: "message", data: String(repeating: "s", count: 1500)))
+        #expect(budget.total > 10_000)
+        await loop.run()
+        #expect(a.isActive)
+        #expect(!b.isActive)
+        budget.change(-5000, on: a)
+        withExtendedLifetime((slow, stalled)) {}
+    }
+
     /// A stream whose pump failed (the client gone) or never ran lets go of its bytes, and
     /// what is sent to it afterwards is not charged.
     @Test func aStreamLetsGoWhenItsPumpEndsOrItGoes() async throws {

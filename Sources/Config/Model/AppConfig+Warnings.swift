@@ -29,6 +29,11 @@ extension AppConfig {
         if limits.maxUnsentBytes.bytes < 4 * tools.maxResultBytes.bytes {
             result.append("limits.max_unsent_bytes is less than four times tools.max_result_bytes: a client reading a large tool result slowly can be closed for it alone")
         }
+        // A stream's queue counts too: a full one, and a resume's replay, queued whole.
+        let streamQueue = limits.sseWriteBuffer.bytes + (server.resumability ? server.replayBufferBytes.bytes : 0)
+        if limits.maxUnsentBytes.bytes < 4 * streamQueue {
+            result.append("limits.max_unsent_bytes is less than four times limits.sse_write_buffer plus server.replay_buffer_bytes: an SSE stream's queue, or a resume's replay, can close its own connection")
+        }
         if tls.skipVerify {
             result.append("tls.skip_verify is true: outbound backend certificates are not verified")
         }
