@@ -200,26 +200,30 @@ extension JSONValue {
     }
 
     /// About the memory this parsed value holds: a value's slot each (``heldSlotBytes``), a
-    /// string's UTF-8 bytes, and an object's keys with their share of its table
-    /// (``heldEntryBytes``). Measured (`bench/http/held_calls.sh`), an array of zeros holds
-    /// about 34 bytes per element, eleven times its JSON; an object of small keys about 52 per
-    /// entry: so a request's size on the wire says little about what it keeps while its call
-    /// runs. What a tool call's request is charged with (`limits.max_inflight_request_bytes`).
+    /// string's UTF-8 bytes, an array's or object's allocation (``heldHeaderBytes``), and an
+    /// object's entries, at least the four the parser reserves (``heldEntryBytes``), with their
+    /// keys. Measured against RSS (`bench/http/held_calls.sh`): an array of zeros holds about
+    /// 34 bytes per element, eleven times its JSON; an array of `{"a":0}` about 276 bytes per
+    /// object, 34 times. So a request's size on the wire says little about what it keeps while
+    /// its call runs. What a tool call's request is charged with
+    /// (`limits.max_inflight_request_bytes`).
     public var approximateHeldBytes: Int {
         switch self {
         case .null, .bool, .int, .double: Self.heldSlotBytes
         case .string(let text): Self.heldSlotBytes + text.utf8.count
-        case .array(let values): values.reduce(Self.heldSlotBytes) { $0 + $1.approximateHeldBytes }
+        case .array(let values): values.reduce(Self.heldSlotBytes + Self.heldHeaderBytes) { $0 + $1.approximateHeldBytes }
         case .object(let object): Self.heldBytes(of: object)
         }
     }
 
     /// ``approximateHeldBytes`` of an object.
     public static func heldBytes(of object: JSONObject) -> Int {
-        object.reduce(heldSlotBytes) { $0 + heldEntryBytes + $1.key.utf8.count + $1.value.approximateHeldBytes }
+        let table = heldSlotBytes + heldHeaderBytes + heldEntryBytes * max(4, object.count)
+        return object.reduce(table) { $0 + $1.key.utf8.count + $1.value.approximateHeldBytes }
     }
 
     static let heldSlotBytes = 32
+    static let heldHeaderBytes = 32
     static let heldEntryBytes = 48
 
     /// A string's bytes in JSON, quotes included (``JSONWriter``'s escaping).

@@ -173,6 +173,9 @@ public final class MCPDispatcher: Sendable {
         // Only an answer with a request after it is sized: a lone request (every POST of a
         // session in JSON mode comes here) walks nothing.
         let lastRequest = messages.lastIndex { if case .request = $0 { true } else { false } } ?? -1
+        // A batch's messages are all held until its last is answered: each call in it is
+        // charged with all of them (`limits.max_inflight_request_bytes`), not its own alone.
+        let held = admission != nil && messages.count > 1 && messages.contains { $0.isToolCall } ? Self.heldBytes(of: messages) : nil
         for (index, message) in messages.enumerated() {
             if bytes > configuration.maxBatchAnswerBytes, case .request(let request) = message {
                 let error = JSONRPCError(
@@ -185,12 +188,27 @@ public final class MCPDispatcher: Sendable {
                 responses.append(error.response)
                 continue
             }
-            if let response = await handle(message, session: session, outbound: outbound) {
+            if let response = await Self.$batchHeldBytes.withValue(held, operation: { await handle(message, session: session, outbound: outbound) }) {
                 if index < lastRequest { bytes += response.approximateSerializedBytes }
                 responses.append(response)
             }
         }
         return responses
+    }
+
+    /// What the batch being answered holds (nil: no batch), which each of its calls is
+    /// charged with instead of its own request.
+    @TaskLocal static var batchHeldBytes: Int?
+
+    /// About the memory a batch's parsed messages hold (``JSONValue/approximateHeldBytes``).
+    static func heldBytes(of messages: [JSONRPCInbound]) -> Int {
+        messages.reduce(JSONValue.heldSlotBytes + JSONValue.heldHeaderBytes) { total, message in
+            switch message {
+            case .request(let request): total + JSONValue.heldBytes(of: request.params) + request.method.utf8.count
+            case .notification(let method, let params): total + JSONValue.heldBytes(of: params) + method.utf8.count
+            case .response, .invalid: total + JSONValue.heldSlotBytes
+            }
+        }
     }
 
     /// Why a batch is refused as a whole (-32600, id null), if it is: more than
@@ -456,8 +474,9 @@ public final class MCPDispatcher: Sendable {
         // Caps on concurrent and frequent calls: a protocol-level refusal (the call never
         // ran), carrying the HTTP status and Retry-After for transports that have them.
         let caller = session.principal?.name
-        // What the request keeps while the call runs, walked only where it is charged.
-        let requestBytes = admission == nil ? 0 : JSONValue.heldBytes(of: request.params)
+        // What the request keeps while the call runs (in a batch, what all of the batch keeps),
+        // walked only where it is charged.
+        let requestBytes = admission == nil ? 0 : Self.batchHeldBytes ?? JSONValue.heldBytes(of: request.params)
         if let admission {
             switch admission.admit(caller: caller, tool: tool.name, requestBytes: requestBytes) {
             case .admitted: break
@@ -652,5 +671,12 @@ extension Duration {
         let (seconds, attoseconds) = components
         let millis = seconds * 1000 + attoseconds / 1_000_000_000_000_000
         return millis % 1000 == 0 ? "\(millis / 1000)s" : "\(Double(millis) / 1000)s"
+    }
+}
+
+extension JSONRPCInbound {
+    /// A `tools/call` request: what a batch's held bytes are charged to.
+    var isToolCall: Bool {
+        if case .request(let request) = self { request.method == "tools/call" } else { false }
     }
 }

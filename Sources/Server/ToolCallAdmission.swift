@@ -12,8 +12,10 @@ import Synchronization
 /// A call's request stays in memory for as long as the call runs (its arguments are the
 /// call's, and its `_meta` is read for progress), and the counts alone let 1,024 calls with
 /// 4 MiB bodies hold 4.5 GiB: the bytes are a budget of their own. A call that does not fit
-/// is refused like one past the global cap (503, retry later), not queued; one call always
-/// fits when none holds anything, whatever its size, so no request is refused for good.
+/// is refused like one past the global cap (503, retry later), not queued. One call fits when
+/// none holds anything, whatever its size, so a request larger than the whole budget is not
+/// refused for good; under steady traffic it may wait long for that, which `check-config`
+/// warns about (a budget under four times `server.max_body`).
 public final class ToolCallAdmission: CallAdmission {
     private struct State {
         var inFlight: ConcurrencyLimiter<String>

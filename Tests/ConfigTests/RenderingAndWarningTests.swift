@@ -90,6 +90,15 @@ import Testing
         #expect(try ConfigLoader.load(yaml: base + "limits: {max_unsent_bytes: 16MiB, sse_write_buffer: 4MiB}\n").warnings() == [])
     }
 
+    /// A call's request is charged as parsed, up to about three times its body: a budget under
+    /// a few of the largest lets such a call run only when no other does.
+    @Test func anInflightRequestBudgetTooSmallForALargeRequestWarns() throws {
+        let base = "tls: {cert_file: /c.pem, key_file: /k.pem}\nauth: {tokens: [{name: a, env: A}]}\n"
+        let small = try ConfigLoader.load(yaml: base + "limits: {max_inflight_request_bytes: 15MiB}\n")
+        #expect(small.warnings().contains { $0.hasPrefix("limits.max_inflight_request_bytes is less than four times server.max_body") })
+        #expect(try ConfigLoader.load(yaml: base + "limits: {max_inflight_request_bytes: 16MiB}\n").warnings() == [])
+    }
+
     @Test func expiredTokensWarnWithAnInjectedClock() throws {
         let config = try ConfigLoader.load(yaml: """
         tls: {cert_file: /c.pem, key_file: /k.pem}

@@ -206,13 +206,15 @@ import Synchronization
         #expect(escaped.approximateSerializedBytes == escaped.serializedString().utf8.count + 1)
     }
 
-    @Test("a parsed value's held memory: 32 bytes a value, a string's UTF-8 bytes, 48 bytes and the key an object entry")
+    @Test("a parsed value's held memory: 32 bytes a value, a string's UTF-8 bytes, 32 an array's or object's allocation, 48 an object entry (at least four) and its key")
     func approximateHeldSize() {
         let value: JSONValue = ["ab": "xyz", "c": [1, true, .null]]
-        #expect(value.approximateHeldBytes == 32 + (48 + 2 + 32 + 3) + (48 + 1 + 32 + 3 * 32))
+        #expect(value.approximateHeldBytes == (32 + 32 + 4 * 48) + (2 + 32 + 3) + (1 + 32 + 32 + 3 * 32))
+        let wide = JSONValue.object(JSONObject(entries: (0..<10).map { JSONObject.Entry(key: "k\($0)", value: .null) }))
+        #expect(wide.approximateHeldBytes == 32 + 32 + 10 * 48 + 10 * 2 + 10 * 32)
         // An array of zeros holds far more than its JSON ("0," a value).
         let zeros = JSONValue.array(Array(repeating: 0, count: 1000))
-        #expect(zeros.approximateHeldBytes == 32 + 32 * 1000)
+        #expect(zeros.approximateHeldBytes == 32 + 32 + 32 * 1000)
         #expect(zeros.approximateHeldBytes > 15 * zeros.serializedString().utf8.count)
     }
 }

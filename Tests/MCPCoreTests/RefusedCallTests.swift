@@ -75,16 +75,6 @@ import Testing
     /// `limits.max_inflight_request_bytes`: a call is charged with its parsed request (its
     /// `_meta` and all, held while it runs), and given the same back when it ends.
     @Test func aCallIsChargedWithItsRequest() async {
-        final class Recorded: CallAdmission {
-            let charges = Mutex<(admitted: [Int], released: [Int])>(([], []))
-            func admit(caller: String?, tool: String, requestBytes: Int) -> CallAdmissionDecision {
-                charges.withLock { $0.admitted.append(requestBytes) }
-                return .admitted
-            }
-            func release(caller: String?, requestBytes: Int) {
-                charges.withLock { $0.released.append(requestBytes) }
-            }
-        }
         let recorded = Recorded()
         let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")),
                                        registry: ToolRegistry([Harness.echo]), admission: recorded)
@@ -103,6 +93,39 @@ import Testing
         #expect(charges.admitted == [JSONValue.heldBytes(of: params)])
         #expect(charges.admitted.first ?? 0 > 10_000)
         #expect(charges.released == charges.admitted)
+    }
+
+    /// In a batch every message is held until the last is answered: a call in one is charged
+    /// with the whole batch (a small call first, the junk in the messages after it, was charged
+    /// a few hundred bytes while the batch held megabytes).
+    @Test func aCallInABatchIsChargedWithTheBatch() async {
+        let recorded = Recorded()
+        let dispatcher = MCPDispatcher(configuration: .init(identity: ServerIdentity(name: "t", version: "1")),
+                                       registry: ToolRegistry([Harness.echo]), admission: recorded)
+        func call(_ id: JSONValue) -> JSONValue {
+            ["jsonrpc": "2.0", "id": id, "method": "tools/call", "params": ["name": "echo", "arguments": ["message": "hi"]]]
+        }
+        let junk: JSONValue = ["jsonrpc": "2.0", "method": "notifications/junk", "params": ["pad": .string(String(repeating: "x", count: 10_000))]]
+        let batch = JSONValue.array([call(1), junk, call(2)])
+        let session = MCPSession(transport: "test", requiresInitialize: false)
+        let bytes = await dispatcher.handle(bytes: Array(batch.serializedString().utf8), session: session, outbound: RecordingOutbound())
+        #expect((try? JSONParser.parse(bytes ?? []))?.arrayValue?.count == 2)
+        let charges = recorded.charges.withLock { $0 }
+        #expect(charges.admitted.count == 2)
+        #expect(charges.admitted.allSatisfy { $0 > 10_000 }, "\(charges.admitted)")
+        #expect(charges.released == charges.admitted)
+    }
+
+    /// Records what each call is charged with.
+    final class Recorded: CallAdmission {
+        let charges = Mutex<(admitted: [Int], released: [Int])>(([], []))
+        func admit(caller: String?, tool: String, requestBytes: Int) -> CallAdmissionDecision {
+            charges.withLock { $0.admitted.append(requestBytes) }
+            return .admitted
+        }
+        func release(caller: String?, requestBytes: Int) {
+            charges.withLock { $0.released.append(requestBytes) }
+        }
     }
 
     /// Refuses every call as the server at its global cap would.

@@ -80,10 +80,10 @@ import Testing
         }
         #expect(message.contains("request data"))
         var text = String(decoding: metrics.render(), as: UTF8.self)
-        #expect(text.contains("mcp_inflight_request_bytes 1000"))
-        #expect(text.contains("mcp_inflight_request_bytes_max 1000"))
+        #expect(text.contains("mcp_inflight_request_bytes 1000.0\n"))
+        #expect(text.contains("mcp_inflight_request_bytes_max 1000.0\n"))
         #expect(text.contains(#"mcp_inflight_calls_rejected_total{reason="request_bytes"} 1"#))
-        #expect(text.contains("mcp_inflight_calls 2"), "the refused call gave its slot back")
+        #expect(text.contains("mcp_inflight_calls 2.0\n"), "the refused call gave its slot back")
         admission.release(caller: "a", requestBytes: 600)
         #expect(status(admission.admit(caller: "b", tool: "t", requestBytes: 600)) == nil, "the first call's bytes came back")
         admission.release(caller: "b", requestBytes: 400)
@@ -92,7 +92,27 @@ import Testing
         #expect(status(admission.admit(caller: "c", tool: "t", requestBytes: 1)) == 503)
         admission.release(caller: "c", requestBytes: 5000)
         text = String(decoding: metrics.render(), as: UTF8.self)
-        #expect(text.contains("mcp_inflight_request_bytes 0"))
-        #expect(text.contains("mcp_inflight_calls 0"))
+        #expect(text.contains("mcp_inflight_request_bytes 0.0\n"))
+        #expect(text.contains("mcp_inflight_calls 0.0\n"))
+    }
+
+    /// A call the tool rate refuses gives back the bytes it was charged with, as its slot.
+    @Test func aCallTheRateRefusesGivesItsBytesBack() throws {
+        let metrics = ServerMetrics()
+        let rate = try #require(SharedRateLimiter(name: "tool", ratePerSecond: 0.001, burst: 1, capacity: 16, metrics: metrics))
+        let admission = ToolCallAdmission(maxInFlightPerToken: 8, globalMaximum: 8, maxRequestBytes: 1000, toolRate: rate, metrics: metrics)
+        guard case .admitted = admission.admit(caller: "a", tool: "t", requestBytes: 700) else {
+            Issue.record("the first call was refused")
+            return
+        }
+        guard case .refused(let message, 429, _) = admission.admit(caller: "a", tool: "t", requestBytes: 200) else {
+            Issue.record("the rate did not refuse the second call")
+            return
+        }
+        #expect(message.contains("Rate limit"))
+        admission.release(caller: "a", requestBytes: 700)
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(text.contains("mcp_inflight_request_bytes 0.0\n"))
+        #expect(text.contains("mcp_inflight_calls 0.0\n"))
     }
 }

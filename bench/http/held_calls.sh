@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory a held tool call keeps: [BIN=server] [SHAPE=string|zeros|keys] bench/http/held_calls.sh [CALLS] [PAD_MIB]
+# Memory a held tool call keeps: [BIN=server] [SHAPE=string|zeros|keys|objects] bench/http/held_calls.sh [CALLS] [PAD_MIB]
 # Starts the shipped build with Grafana pointed at a local port that accepts and never
 # answers, sends CALLS (32: max_inflight_per_token) `tools/call grafana_list_dashboards` on
 # POST /mcp, each on its own TLS connection with PAD_MIB (4) of junk in `params._meta`, waits
@@ -7,7 +7,8 @@
 # beside what limits.max_inflight_request_bytes charges each (mcp_inflight_request_bytes).
 # SHAPE: the junk as one string of PAD_MIB (string), or as many small values as
 # server.max_json_values lets through: an array of 99,000 zeros (zeros), an object of 49,000
-# keys (keys), whose parsed form holds far more than its JSON.
+# keys (keys), an array of 49,000 objects of one key (objects), whose parsed forms hold far
+# more than their JSON.
 # What it shows: a call's request stays in memory for as long as the call runs. Loopback
 # only; every wait bounded.
 set -euo pipefail
@@ -32,7 +33,7 @@ timeout 90 "$py" - "$A_port" "$ca" "$token" "$calls" "$pad" "$shape" <<'PY' &
 import json, socket, ssl, sys, time
 port, ca, token, n, pad, shape = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 junk = {"string": lambda: "x" * int(pad * 1024 * 1024 - 400), "zeros": lambda: [0] * 99_000,
-        "keys": lambda: {str(i): 0 for i in range(49_000)}}[shape]()
+        "keys": lambda: {str(i): 0 for i in range(49_000)}, "objects": lambda: [{"a": 0}] * 49_000}[shape]()
 meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {},
         "pad": junk}
 body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
