@@ -264,6 +264,43 @@ def grafana_routes():
     ]
 
 
+class SilentBackend:
+    """A backend that accepts connections and never answers: `url` to point a tool at, `held`
+    the connections it accepted (in order), to answer or close by hand. A context manager:
+    leaving it stops accepting and closes them all."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join()
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
 def start_fake_grafana_backend(ssl_context=None, token=GRAFANA_TOKEN, host="127.0.0.1"):
     return FakeBackend("grafana", lambda h: h.get("authorization") == f"Bearer {token}", grafana_routes(), ssl_context, host)
 

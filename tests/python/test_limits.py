@@ -766,23 +766,12 @@ def test_calls_in_flight_share_one_budget_of_request_bytes(server_bin):
     and the in-flight counts alone let 1,024 calls with 4 MiB bodies hold 4.5 GiB. Here calls
     with 3 MiB of `_meta` hang on a Grafana that accepts and never answers: two fit an 8 MiB
     budget, the third is refused (503, retry later: it never ran) and counted; once Grafana
-    answers one of the two a call fits again."""
-    import threading
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    held, stop = [], threading.Event()
-
-    def accept():
-        silent.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(silent.accept()[0])
-            except OSError:
-                pass
-    threading.Thread(target=accept, daemon=True).start()
+    has answered them, calls fit again."""
+    from fake_backends import SilentBackend
+    silent = SilentBackend()
+    held = silent.held
     s = start_server(server_bin, "--set", "tls.enabled=false", "--set", "limits.max_inflight_request_bytes=8MiB",
-                     "--set", f"grafana.url=http://127.0.0.1:{silent.getsockname()[1]}", "--set", "grafana.token=t")
+                     "--set", f"grafana.url={silent.url}", "--set", "grafana.token=t")
     meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {},
             "pad": "x" * (3 << 20)}
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -829,10 +818,7 @@ def test_calls_in_flight_share_one_budget_of_request_bytes(server_bin):
         for conn in (first, second, fourth, fifth):
             conn.close()
     finally:
-        stop.set()
         s.stop()
-        for conn in held:
-            conn.close()
         silent.close()
 
 

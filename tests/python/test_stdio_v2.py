@@ -170,28 +170,12 @@ def test_requests_at_once_are_capped_by_max_inflight_per_token(server_bin):
     (it was a fixed 32); the next waits for a running one to end. Here the cap is 1, and a
     call hangs on a Prometheus that accepts and never answers (timeout.http=2s): the ping sent
     after it is answered only after the call's timeout. With the default cap it is not."""
-    import socket
-    import threading
     import time
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(8)
-    held = []
-    stop = threading.Event()
-
-    def accept():
-        silent.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(silent.accept()[0])
-            except OSError:
-                pass
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
+    from fake_backends import SilentBackend
+    with SilentBackend() as silent:
         for cap, waits in (("1", True), ("32", False)):
             raw = RawStdio(server_bin, "--set", f"limits.max_inflight_per_token={cap}", "--set", "timeout.http=2s",
-                           "--set", f"prometheus.url=http://127.0.0.1:{silent.getsockname()[1]}")
+                           "--set", f"prometheus.url={silent.url}")
             raw.initialize()
             raw.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                       "params": {"name": "prometheus_query", "arguments": {"query": "up"}}})
@@ -207,9 +191,3 @@ def test_requests_at_once_are_capped_by_max_inflight_per_token(server_bin):
                 assert first["id"] == 2 and time.monotonic() - started < 1.0
                 assert raw.receive()["id"] == 1
             assert raw.close() == 0
-    finally:
-        stop.set()
-        thread.join()
-        silent.close()
-        for c in held:
-            c.close()
