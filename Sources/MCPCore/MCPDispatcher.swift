@@ -188,7 +188,13 @@ public final class MCPDispatcher: Sendable {
                 responses.append(error.response)
                 continue
             }
-            if let response = await Self.$batchHeldBytes.withValue(held, operation: { await handle(message, session: session, outbound: outbound) }) {
+            // Bound only in a batch with a call: a lone request (every JSON-mode POST) binds nothing.
+            let answer = if let held {
+                await Self.$batchHeldBytes.withValue(held) { await handle(message, session: session, outbound: outbound) }
+            } else {
+                await handle(message, session: session, outbound: outbound)
+            }
+            if let response = answer {
                 if index < lastRequest { bytes += response.approximateSerializedBytes }
                 responses.append(response)
             }

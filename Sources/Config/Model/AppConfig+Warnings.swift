@@ -29,8 +29,9 @@ extension AppConfig {
         if limits.maxUnsentBytes.bytes < 4 * tools.maxResultBytes.bytes {
             result.append("limits.max_unsent_bytes is less than four times tools.max_result_bytes: a client reading a large tool result slowly can be closed for it alone")
         }
-        // A call's request is charged as parsed, up to about three times its body: one that
-        // does not fit runs only once no call holds anything.
+        // A call's request is charged as parsed: a body of strings about its size, one of many
+        // small values up to four and a half times it. One that does not fit runs only once
+        // no call holds anything.
         if limits.maxInflightRequestBytes.bytes < 4 * server.maxBody.bytes {
             result.append("limits.max_inflight_request_bytes is less than four times server.max_body: a call with a large request may wait until no other call runs")
         }
