@@ -822,6 +822,72 @@ def test_calls_in_flight_share_one_budget_of_request_bytes(server_bin):
         silent.close()
 
 
+def test_a_client_that_closes_cancels_a_2026_07_28_call_but_not_a_session_call(server_bin):
+    """2026-07-28 streamable-http.mdx "Cancellation": closing the response stream cancels the
+    request. A call answered as JSON was not cancelled when its client closed: the server
+    keeps a half-closed connection open to answer it, and before it writes, a close looks the
+    same as a half-close (a FIN), so the call ran its whole `timeout.http` (30 s) against a
+    backend that never answers. The end of input now cancels it, as Go's net/http cancels a
+    request's context; so it does a Go API call. A session-era call is not cancelled
+    (2025-11-25 transports.mdx: "Disconnection SHOULD NOT be interpreted as the client
+    cancelling its request"): it runs on until the backend answers."""
+    from fake_backends import SilentBackend
+    silent = SilentBackend()
+    s = start_server(server_bin, "--set", "tls.enabled=false", "--set", f"grafana.url={silent.url}", "--set", "grafana.token=t")
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json", "Accept": ACCEPT}
+    cancelled = 'mcp_tool_calls_total{tool="grafana_list_dashboards",outcome="cancelled"}'
+
+    def call(path, headers, params=None):
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "grafana_list_dashboards", "arguments": {}}}
+        if params:
+            body["params"].update(params)
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        conn.request("POST", path, body=json.dumps(body), headers={**auth, **headers})
+        return conn
+
+    def running(n):
+        return ops_counter(metrics_when(s, lambda t: ops_counter(t, "mcp_inflight_calls") == n), "mcp_inflight_calls") == n
+
+    try:
+        stateless = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "grafana_list_dashboards"}
+        meta = {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}
+        for path, headers, params in (("/mcp", stateless, meta), ("/api/mcp/v1/call", {}, None)):
+            conn = call(path, headers, params)
+            assert running(1)
+            started = time.monotonic()
+            conn.close()
+            assert running(0), "the call ran on after its client closed"
+            assert time.monotonic() - started < 5
+        assert ops_counter(metrics_when(s, lambda t: True), cancelled) == 2
+        # A session-era call runs on.
+        init = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        init.request("POST", "/mcp", headers=auth, body=json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+        r = init.getresponse()
+        session_id = r.getheader("Mcp-Session-Id")
+        assert r.status == 200 and session_id, r.read()
+        r.read()
+        session = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+        initialized = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        initialized.request("POST", "/mcp", headers={**auth, **session}, body=json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        assert initialized.getresponse().status == 202
+        conn = call("/mcp", session)
+        assert running(1)
+        conn.close()
+        time.sleep(1.5)
+        assert running(1), "a session-era call was cancelled by its client's close"
+        deadline = time.monotonic() + 10
+        while len(silent.held) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        backend = silent.held[-1]
+        backend.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        assert running(0)
+        assert ops_counter(metrics_when(s, lambda t: True), cancelled) == 2
+    finally:
+        s.stop()
+        silent.close()
+
+
 def test_idle_keepalive_connection_closed_and_counted(server_bin):
     s = start_server(server_bin, "--set", "limits.idle_timeout=1s")
     try:
