@@ -10,15 +10,28 @@ import Synchronization
 /// connection, so it has one slot for "what to cancel": a long keep-alive connection does
 /// not pile up a callback per request, and no table shared by every connection is locked
 /// twice per connection.
+///
+/// The end of the client's input (a FIN, or TLS close_notify) is told apart
+/// (``inputEnded()``): the connection stays open to answer a client that half-closed, but
+/// before the server writes, a client that closed looks the same, and a call answered as JSON
+/// ran its whole backend timeout after its client had gone. Work registered with
+/// `atEndOfInput` (a 2026-07-28 call, a Go API call) is cancelled there too, as Go's
+/// `net/http` ends a request's context at the end of input; an event stream is not (a client
+/// that half-closed still reads it, and a session-era answer on one must still reach it).
 final class ConnectionWatch: Sendable {
     private enum Slot {
-        case open((@Sendable () -> Void)?)
+        case open(action: (@Sendable () -> Void)?, atEndOfInput: Bool)
         case closed
     }
 
-    private let slot: Mutex<Slot>
+    private struct State {
+        var slot = Slot.open(action: nil, atEndOfInput: false)
+        var inputEnded = false
+    }
 
-    init() { slot = Mutex(.open(nil)) }
+    private let state: Mutex<State>
+
+    init() { state = Mutex(State()) }
 
     /// A watch for a connection no listener tracks (a context made without one): it fires
     /// never, or at once if the channel is already closed.
@@ -30,12 +43,33 @@ final class ConnectionWatch: Sendable {
 
     /// The connection closed: runs what is registered, and anything registered later at once.
     func closed() {
-        let action = slot.withLock { slot -> (@Sendable () -> Void)? in
-            defer { slot = .closed }
-            if case .open(let action) = slot { return action }
+        let action = state.withLock { state -> (@Sendable () -> Void)? in
+            defer { state.slot = .closed }
+            if case .open(let action, _) = state.slot { return action }
             return nil
         }
         action?()
+    }
+
+    /// The client's input ended: runs what is registered `atEndOfInput`, and any such work
+    /// registered later at once; the rest waits for the close.
+    func inputEnded() {
+        let action = state.withLock { state -> (@Sendable () -> Void)? in
+            state.inputEnded = true
+            guard case .open(let action?, true) = state.slot else { return nil }
+            state.slot = .open(action: nil, atEndOfInput: false)
+            return action
+        }
+        action?()
+    }
+
+    /// Whether the client's input has ended (or the connection closed): a call cancelled for
+    /// it gets no answer, the connection is closed instead.
+    var clientGone: Bool {
+        state.withLock { state in
+            if case .closed = state.slot { return true }
+            return state.inputEnded
+        }
     }
 
     /// Runs `body`, cancelling it if the connection closes first.
@@ -47,12 +81,12 @@ final class ConnectionWatch: Sendable {
         return result
     }
 
-    /// Runs `action` when the connection closes (an SSE stream ends its pump), or now if it
-    /// has closed already.
-    func onClose(_ action: @escaping @Sendable () -> Void) {
-        let registered = slot.withLock { slot -> Bool in
-            guard case .open = slot else { return false }
-            slot = .open(action)
+    /// Runs `action` when the connection closes (an SSE stream ends its pump), and with
+    /// `atEndOfInput` when the client's input ends too; now if that has happened already.
+    func onClose(atEndOfInput: Bool = false, _ action: @escaping @Sendable () -> Void) {
+        let registered = state.withLock { state -> Bool in
+            guard case .open = state.slot, !(atEndOfInput && state.inputEnded) else { return false }
+            state.slot = .open(action: action, atEndOfInput: atEndOfInput)
             return true
         }
         if !registered { action() }
@@ -60,7 +94,7 @@ final class ConnectionWatch: Sendable {
 
     /// Forgets the registered action (the work it would cancel is over).
     func clear() {
-        slot.withLock { if case .open = $0 { $0 = .open(nil) } }
+        state.withLock { if case .open = $0.slot { $0.slot = .open(action: nil, atEndOfInput: false) } }
     }
 }
 

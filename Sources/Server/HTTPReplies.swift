@@ -63,6 +63,15 @@ enum HTTPReplies {
         Response(status: status, headers: headers)
     }
 
+    /// For a call cancelled because its client went (the connection closed, or the client's
+    /// input ended: ``ConnectionWatch/inputEnded()``): the connection is closed and nothing is
+    /// written, so a client that only half-closed sees its request abandoned, not a 202 with
+    /// no body as if it had sent a notification.
+    static func closingUnanswered(_ channel: any Channel) -> Response {
+        channel.close(promise: nil)
+        return Response(status: .accepted, headers: [.connection: "close"])
+    }
+
     /// The headers of every event stream: no caching, no proxy buffering
     /// (2026-07-28 basic/transports/streamable-http.mdx asks for `X-Accel-Buffering: no`).
     static var sseHeaders: HTTPFields {

@@ -162,13 +162,14 @@ struct GoAPITransport: Sendable {
         let dispatcher = self.dispatcher
         if case .single(let message) = frame {
             // This task only answers the message after its call: the call may run in it, and
-            // closing the connection cancels it (nothing could deliver its answer).
+            // closing the connection, or the end of the client's input, cancels it.
             let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1,
                                      callsInline: true)
             let watch = context.connectionWatch
-            watch.onClose { session.cancelAll() }
+            watch.onClose(atEndOfInput: true) { session.cancelAll() }
             let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound())
             watch.clear()
+            if response == nil, watch.clientGone { return HTTPReplies.closingUnanswered(context.channel) }
             return response.map { HTTPReplies.rpcAnswer($0) } ?? HTTPReplies.empty(.accepted)
         }
         let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1)

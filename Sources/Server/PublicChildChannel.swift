@@ -120,7 +120,7 @@ struct PublicChildChannel: Sendable {
                     if listener == .public { metrics?.responses(status: Int(status.code)).increment() }
                 }, linger: RequestDispatcher.Linger(timeout: lingerTimeout) {
                     metrics?.counter(.timeouts, listener.phase("linger")).increment()
-                }, deadlines: deadlines, flusher: flusher?.value, onInputClosed: { watch.closed() }))
+                }, deadlines: deadlines, flusher: flusher?.value, onInputClosed: { watch.inputEnded() }))
             }
         }
         do {

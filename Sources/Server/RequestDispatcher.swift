@@ -118,12 +118,8 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
     /// response counter, and one that is never written (the connection closed first) is not
     /// counted.
     private let onRefusal: @Sendable (HTTPResponse.Status) -> Void
-    /// Told when the client's input ends: the connection's watch, which cancels the work a
-    /// closing connection cancels (a 2026-07-28 call, an event stream). Before the server
-    /// writes, a close and a half-close look the same (a FIN), and a client that closes while
-    /// its call runs is far more common than one that half-closes to wait for an answer: as
-    /// with Go's `net/http`, whose request context ends at the end of input, the end of input
-    /// is the client going. Work nothing cancels (a session-era call) is still answered.
+    /// Told when the client's input ends: the connection's watch
+    /// (``ConnectionWatch/inputEnded()``), which cancels a 2026-07-28 or Go API call there.
     private let onInputClosed: (@Sendable () -> Void)?
 
     init(start: @escaping Start, onRefusal: @escaping @Sendable (HTTPResponse.Status) -> Void = { _ in }, linger: Linger = Linger(),

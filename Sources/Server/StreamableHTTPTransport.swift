@@ -247,12 +247,14 @@ struct StreamableHTTPTransport: Sendable {
         let dispatcher = self.dispatcher, request = rpc
         let response: JSONValue?
         if Self.mayRunLong(request.method) {
-            // The session is this request's alone: closing the connection cancels its calls
-            // (and any it would still start), without a task of its own to watch.
+            // The session is this request's alone: closing the connection, or the end of the
+            // client's input, cancels its calls (and any it would still start), without a task
+            // of its own to watch.
             let watch = context.connectionWatch
-            watch.onClose { session.cancelAll() }
+            watch.onClose(atEndOfInput: true) { session.cancelAll() }
             response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
             watch.clear()
+            if response == nil, watch.clientGone { return HTTPReplies.closingUnanswered(context.channel) }
         } else {
             response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
         }

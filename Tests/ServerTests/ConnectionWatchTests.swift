@@ -35,6 +35,39 @@ import Testing
         #expect(ran.current == 1)
     }
 
+    /// A client that closes looks, before the server writes, like one that half-closed: work
+    /// registered `atEndOfInput` (a 2026-07-28 or Go API call) ends there, an event stream
+    /// only at the close, since a half-closed client still reads it.
+    @Test("the end of input runs only what is registered for it, then at once; the rest waits for the close")
+    func endOfInputRunsOnlyWhatIsRegisteredForIt() {
+        let watch = ConnectionWatch()
+        let (call, stream, later) = (Count(), Count(), Count())
+        watch.onClose(atEndOfInput: true) { call.add() }
+        #expect(!watch.clientGone)
+        watch.inputEnded()
+        #expect(call.current == 1)
+        #expect(watch.clientGone)
+        watch.onClose { stream.add() }
+        watch.inputEnded()
+        #expect(stream.current == 0, "an event stream is not ended by the end of input")
+        watch.clear()
+        watch.onClose(atEndOfInput: true) { later.add() }
+        #expect(later.current == 1, "after the end of input, a call registered for it ends at once")
+        watch.closed()
+        #expect(call.current == 1 && later.current == 1, "each ran once")
+    }
+
+    @Test("the close runs an action registered for the end of input too")
+    func closeRunsAnEndOfInputAction() {
+        let watch = ConnectionWatch()
+        let ran = Count()
+        watch.onClose(atEndOfInput: true) { ran.add() }
+        watch.closed()
+        watch.inputEnded()
+        #expect(ran.current == 1)
+        #expect(watch.clientGone)
+    }
+
     @Test("whileConnected: the work is cancelled when the connection closes, and at once after it")
     func workIsCancelledByTheClose() async {
         let watch = ConnectionWatch()

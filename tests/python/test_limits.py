@@ -828,7 +828,8 @@ def test_a_client_that_closes_cancels_a_2026_07_28_call_but_not_a_session_call(s
     keeps a half-closed connection open to answer it, and before it writes, a close looks the
     same as a half-close (a FIN), so the call ran its whole `timeout.http` (30 s) against a
     backend that never answers. The end of input now cancels it, as Go's net/http cancels a
-    request's context; so it does a Go API call. A session-era call is not cancelled
+    request's context, and so it does a Go API call; a client that only half-closed gets no
+    answer (the connection closed), not a 202 with no body. A session-era call is not cancelled
     (2025-11-25 transports.mdx: "Disconnection SHOULD NOT be interpreted as the client
     cancelling its request"): it runs on until the backend answers."""
     from fake_backends import SilentBackend
@@ -859,6 +860,19 @@ def test_a_client_that_closes_cancels_a_2026_07_28_call_but_not_a_session_call(s
             assert running(0), "the call ran on after its client closed"
             assert time.monotonic() - started < 5
         assert ops_counter(metrics_when(s, lambda t: True), cancelled) == 2
+        # A client that only half-closes looks the same: its call is cancelled, and it gets no
+        # answer (not a 202 with no body), the connection closed.
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                           "params": {"name": "grafana_list_dashboards", "arguments": {}, **meta}}).encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in {**auth, **stateless, "Content-Length": len(body)}.items())
+        half = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        half.sendall(f"POST /mcp HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body)
+        assert running(1)
+        half.shutdown(socket.SHUT_WR)
+        assert half.recv(1024) == b"", "a half-closed client was answered"
+        half.close()
+        assert running(0)
+        assert ops_counter(metrics_when(s, lambda t: ops_counter(t, cancelled) == 3), cancelled) == 3
         # A session-era call runs on.
         init = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
         init.request("POST", "/mcp", headers=auth, body=json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
@@ -877,12 +891,12 @@ def test_a_client_that_closes_cancels_a_2026_07_28_call_but_not_a_session_call(s
         time.sleep(1.5)
         assert running(1), "a session-era call was cancelled by its client's close"
         deadline = time.monotonic() + 10
-        while len(silent.held) < 3 and time.monotonic() < deadline:
+        while len(silent.held) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
         backend = silent.held[-1]
         backend.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
         assert running(0)
-        assert ops_counter(metrics_when(s, lambda t: True), cancelled) == 2
+        assert ops_counter(metrics_when(s, lambda t: True), cancelled) == 3
     finally:
         s.stop()
         silent.close()
