@@ -281,6 +281,9 @@ public final class MCPSession: Sendable {
         cancel?()
     }
 
+    /// Whether ``cancelAll()`` has run: a call that returned no answer was cancelled by it.
+    public var cancelledAll: Bool { state.withLock { $0.closed } }
+
     /// Cancels every call in flight, and every call started later: the transport went away.
     public func cancelAll() {
         let cancels = state.withLock { s -> [@Sendable () -> Void] in

@@ -63,14 +63,6 @@ final class ConnectionWatch: Sendable {
         action?()
     }
 
-    /// Whether the client's input has ended (or the connection closed): a call cancelled for
-    /// it gets no answer, the connection is closed instead.
-    var clientGone: Bool {
-        state.withLock { state in
-            if case .closed = state.slot { return true }
-            return state.inputEnded
-        }
-    }
 
     /// Runs `body`, cancelling it if the connection closes first.
     func whileConnected<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {

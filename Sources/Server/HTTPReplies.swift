@@ -64,12 +64,15 @@ enum HTTPReplies {
     }
 
     /// For a call cancelled because its client went (the connection closed, or the client's
-    /// input ended: ``ConnectionWatch/inputEnded()``): the connection is closed and nothing is
-    /// written, so a client that only half-closed sees its request abandoned, not a 202 with
-    /// no body as if it had sent a notification.
-    static func closingUnanswered(_ channel: any Channel) -> Response {
-        channel.close(promise: nil)
-        return Response(status: .accepted, headers: [.connection: "close"])
+    /// input ended: ``ConnectionWatch/inputEnded()``): nginx's 499 "Client Closed Request",
+    /// which is never sent. ``RequestRunner`` writes nothing for it, and the connection closes
+    /// once what it still has to send (an answer before this one) is out; so a client that only
+    /// half-closed sees its request abandoned, not a 202 with no body as if it had sent a
+    /// notification.
+    static let clientClosedRequest = HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request")
+
+    static func clientGone() -> Response {
+        Response(status: clientClosedRequest)
     }
 
     /// The headers of every event stream: no caching, no proxy buffering

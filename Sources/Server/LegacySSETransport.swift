@@ -169,7 +169,9 @@ struct GoAPITransport: Sendable {
             watch.onClose(atEndOfInput: true) { session.cancelAll() }
             let response = await dispatcher.handle(message, session: session, outbound: DiscardingOutbound())
             watch.clear()
-            if response == nil, watch.clientGone { return HTTPReplies.closingUnanswered(context.channel) }
+            // A request left unanswered was cancelled because its client went; a notification
+            // has no answer, and gets its 202.
+            if response == nil, case .request = message, session.cancelledAll { return HTTPReplies.clientGone() }
             return response.map { HTTPReplies.rpcAnswer($0) } ?? HTTPReplies.empty(.accepted)
         }
         let session = MCPSession(transport: transport, principal: context.principal, requiresInitialize: false, maxInFlight: 1)

@@ -519,6 +519,16 @@ final class RequestDispatcher: ChannelDuplexHandler, RemovableChannelHandler {
         afterWrites(context: context).whenComplete { _ in channel.close(promise: nil) }
     }
 
+    /// The request is not answered: what was read after it is dropped, and the connection
+    /// closes after its writes (an answer before this one still goes out whole).
+    fileprivate func abandon(request: Int) {
+        guard request == self.request, responding, let context else { return }
+        responding = false
+        deadlines?.serving(false)
+        held.removeAll()
+        closeWhenWritten(context: context)
+    }
+
     /// The request's task ended: a response it left unfinished cannot be completed, so the
     /// connection closes (the client sees a truncated response, never a mixed one).
     fileprivate func taskEnded(request: Int) {
@@ -890,6 +900,12 @@ struct ResponseSink: Sendable {
 
     func writeEnd(_ trailers: HTTPFields?) {
         send(.end(trailers), promise: nil)
+    }
+
+    /// The request gets no answer (its client went: ``HTTPReplies/clientGone()``): the
+    /// connection closes once what it has to send is out.
+    func abandon() {
+        onLoop { $0.abandon(request: $1) }
     }
 
     /// The task is done with the request (closes the connection if the response is unfinished).

@@ -32,6 +32,11 @@ struct RequestRunner: Sendable {
 
     private func serve(_ request: Request, sink: ResponseSink, channel: any Channel, connection: ConnectionMemo, spawn: Spawn) async {
         var response = await respond(to: request, channel: channel, connection: connection, completeBody: sink.completeBody)
+        guard response.status != HTTPReplies.clientClosedRequest else {
+            sink.abandon()
+            sink.taskEnded()
+            return
+        }
         // Only this runner sets `Date`: appended, not searched for among the other fields.
         response.headers.append(HTTPField(name: .date, value: dates.now()))
         let head = response.head

@@ -254,7 +254,7 @@ struct StreamableHTTPTransport: Sendable {
             watch.onClose(atEndOfInput: true) { session.cancelAll() }
             response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
             watch.clear()
-            if response == nil, watch.clientGone { return HTTPReplies.closingUnanswered(context.channel) }
+            if response == nil, session.cancelledAll { return HTTPReplies.clientGone() }
         } else {
             response = await dispatcher.handle(request: request, session: session, outbound: DiscardingOutbound())
         }

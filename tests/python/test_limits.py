@@ -865,14 +865,46 @@ def test_a_client_that_closes_cancels_a_2026_07_28_call_but_not_a_session_call(s
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                            "params": {"name": "grafana_list_dashboards", "arguments": {}, **meta}}).encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in {**auth, **stateless, "Content-Length": len(body)}.items())
+        body_request = f"POST /mcp HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body
         half = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        half.sendall(f"POST /mcp HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body)
+        half.sendall(body_request)
         assert running(1)
         half.shutdown(socket.SHUT_WR)
         assert half.recv(1024) == b"", "a half-closed client was answered"
         half.close()
         assert running(0)
         assert ops_counter(metrics_when(s, lambda t: ops_counter(t, cancelled) == 3), cancelled) == 3
+
+        def raw(path, message, headers):
+            """One POST's bytes: `message` (a dict) to `path` with `headers`."""
+            payload = json.dumps(message).encode()
+            fields = "".join(f"{k}: {v}\r\n" for k, v in {**auth, **headers, "Content-Length": len(payload)}.items())
+            return f"POST {path} HTTP/1.1\r\nHost: x\r\n{fields}\r\n".encode() + payload
+
+        def read_all(sock):
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            return received
+
+        # A notification needs no answer: a half-closed client still gets its 202.
+        note = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        note.sendall(raw("/api/mcp/v1/call", {"jsonrpc": "2.0", "method": "notifications/initialized"}, {}))
+        note.shutdown(socket.SHUT_WR)
+        assert read_all(note).startswith(b"HTTP/1.1 202 ")
+        note.close()
+        # Pipelined: a tools/list, then a call, then the end of input. The list is answered
+        # whole; the call, whose end of input came with it, is cancelled and not answered.
+        listing = {"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": meta}
+        piped = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        piped.sendall(raw("/mcp", listing, {**stateless, "Mcp-Method": "tools/list"}) + body_request)
+        piped.shutdown(socket.SHUT_WR)
+        answers = read_all(piped)
+        piped.close()
+        assert answers.count(b"HTTP/1.1 ") == 1 and answers.startswith(b"HTTP/1.1 200 "), answers[:300]
+        length = int(answers.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0])
+        assert len(answers.split(b"\r\n\r\n", 1)[1]) == length, "the list's answer was cut"
+        assert ops_counter(metrics_when(s, lambda t: ops_counter(t, cancelled) == 4), cancelled) == 4
         # A session-era call runs on.
         init = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
         init.request("POST", "/mcp", headers=auth, body=json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
@@ -896,7 +928,7 @@ def test_a_client_that_closes_cancels_a_2026_07_28_call_but_not_a_session_call(s
         backend = silent.held[-1]
         backend.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
         assert running(0)
-        assert ops_counter(metrics_when(s, lambda t: True), cancelled) == 3
+        assert ops_counter(metrics_when(s, lambda t: True), cancelled) == 4
     finally:
         s.stop()
         silent.close()
