@@ -90,7 +90,7 @@ import Testing
         #expect(try ConfigLoader.load(yaml: base + "limits: {max_unsent_bytes: 16MiB, sse_write_buffer: 4MiB}\n").warnings() == [])
     }
 
-    /// A call's request is charged as parsed, up to about three times its body: a budget under
+    /// A call's request is charged as parsed, up to four and a half times its body: a budget under
     /// a few of the largest lets such a call run only when no other does.
     @Test func anInflightRequestBudgetTooSmallForALargeRequestWarns() throws {
         let base = "tls: {cert_file: /c.pem, key_file: /k.pem}\nauth: {tokens: [{name: a, env: A}]}\n"
