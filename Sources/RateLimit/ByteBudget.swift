@@ -47,6 +47,8 @@ public struct ByteBudget<Holder: Hashable> {
 
     /// Connections holding bytes now.
     public var holders: Int { entries.count }
+    /// What `holder` holds now (0: nothing).
+    public func bytes(of holder: Holder) -> Int { entries[holder]?.bytes ?? 0 }
     /// Elements in the order queue, stale ones included (tests: it stays bounded).
     var queued: Int { order.count }
 

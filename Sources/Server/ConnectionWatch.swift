@@ -63,7 +63,6 @@ final class ConnectionWatch: Sendable {
         action?()
     }
 
-
     /// Runs `body`, cancelling it if the connection closes first.
     func whileConnected<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
         let task = Task(executorPreference: MCPDispatcher.requestExecutor) { await body() }

@@ -12,8 +12,6 @@ public final class SharedByteBudget: Sendable {
     private struct State {
         var budget: ByteBudget<ObjectIdentifier>
         var channels: [ObjectIdentifier: any Channel] = [:]
-        /// What each connection holds, for ``change(_:on:)``'s holders (the connections).
-        var held: [ObjectIdentifier: Int] = [:]
     }
 
     private let state: Mutex<State>
@@ -66,9 +64,9 @@ public final class SharedByteBudget: Sendable {
         guard delta != 0 else { return }
         close(state.withLock { state in
             let holder = ObjectIdentifier(channel)
-            let bytes = max(0, state.held[holder, default: 0] + delta)
-            state.held[holder] = bytes == 0 ? nil : bytes
-            return Self.set(holder, channel: channel, to: bytes, progressed: false, in: &state)
+            let bytes = state.budget.bytes(of: holder) + delta
+            assert(bytes >= 0, "a connection let go of more than it held")
+            return Self.set(holder, channel: channel, to: max(0, bytes), progressed: false, in: &state)
         })
     }
 

@@ -144,6 +144,18 @@ struct GatedWriter: ResponseBodyWriter {
         return channel
     }
 
+    /// Two streams, each charged on a connection of its own to one budget of 10,000 bytes.
+    private func twoStreams(metrics: ServerMetrics? = nil) async throws
+        -> (budget: SharedByteBudget, loop: NIOAsyncTestingEventLoop, channels: (NIOAsyncTestingChannel, NIOAsyncTestingChannel), streams: (SSEStream, SSEStream)) {
+        let budget = SharedByteBudget.unsent(capacity: 10_000, metrics: metrics)
+        let loop = NIOAsyncTestingEventLoop()
+        let (a, b) = (try await connected(loop), try await connected(loop))
+        let (first, second) = (SSEStream(capacity: 8192, metrics: nil), SSEStream(capacity: 8192, metrics: nil))
+        first.charge(to: budget, on: a)
+        second.charge(to: budget, on: b)
+        return (budget, loop, (a, b), (first, second))
+    }
+
     private static func format(_ data: String) -> String { SSEStream.format(event: "message", data: data) }
     private static func size(_ data: String) -> Int { format(data).utf8.count }
 
@@ -174,12 +186,7 @@ struct GatedWriter: ResponseBodyWriter {
     /// closed, not the one whose event passed it; counted as `reason="unsent_bytes"`.
     @Test func theStreamStalledLongestIsClosedPastTheBudget() async throws {
         let metrics = ServerMetrics()
-        let budget = SharedByteBudget.unsent(capacity: 10_000, metrics: metrics)
-        let loop = NIOAsyncTestingEventLoop()
-        let (a, b) = (try await connected(loop), try await connected(loop))
-        let (stalled, other) = (SSEStream(capacity: 8192, metrics: nil), SSEStream(capacity: 8192, metrics: nil))
-        stalled.charge(to: budget, on: a)
-        other.charge(to: budget, on: b)
+        let (_, loop, (a, b), (stalled, other)) = try await twoStreams(metrics: metrics)
         #expect(stalled.send(event: "message", data: String(repeating: "s", count: 6000)))
         #expect(other.send(event: "message", data: String(repeating: "o", count: 1500)))
         await loop.run()
@@ -196,12 +203,7 @@ struct GatedWriter: ResponseBodyWriter {
     /// An event taken off the queue (the one before it written) is the reader's progress: the
     /// stream that took one is not the one closed, though it began to hold bytes first.
     @Test func aReaderTakingEventsIsNotTheOneClosed() async throws {
-        let budget = SharedByteBudget.unsent(capacity: 10_000, metrics: nil)
-        let loop = NIOAsyncTestingEventLoop()
-        let (a, b) = (try await connected(loop), try await connected(loop))
-        let (reading, stalled) = (SSEStream(capacity: 8192, metrics: nil), SSEStream(capacity: 8192, metrics: nil))
-        reading.charge(to: budget, on: a)
-        stalled.charge(to: budget, on: b)
+        let (budget, loop, (a, b), (reading, stalled)) = try await twoStreams()
         let (r, s) = (String(repeating: "r", count: 3000), String(repeating: "s", count: 3000))
         #expect(reading.send(event: "message", data: r))
         #expect(stalled.send(event: "message", data: s))
@@ -235,12 +237,7 @@ struct GatedWriter: ResponseBodyWriter {
     /// answer slowly was the oldest without progress, and was closed before a client that
     /// took nothing.
     @Test func theAnswerBeingWrittenAndTheQueueAreOneHolder() async throws {
-        let budget = SharedByteBudget.unsent(capacity: 10_000, metrics: nil)
-        let loop = NIOAsyncTestingEventLoop()
-        let (a, b) = (try await connected(loop), try await connected(loop))
-        let (slow, stalled) = (SSEStream(capacity: 8192, metrics: nil), SSEStream(capacity: 8192, metrics: nil))
-        slow.charge(to: budget, on: a)
-        stalled.charge(to: budget, on: b)
+        let (budget, loop, (a, b), (slow, stalled)) = try await twoStreams()
         budget.change(5000, on: a)  // the answer `a`'s codec is writing
         #expect(slow.send(event: "message", data: String(repeating: "a", count: 2000)))
         #expect(stalled.send(event: "message", data: String(repeating: "s", count: 2000)))
